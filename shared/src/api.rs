@@ -1,0 +1,299 @@
+//! The wire: every path, request, response and the error body, in one place.
+//!
+//! Binary values travel as standard base64 strings. Each request type names its
+//! response type through [`Endpoint`], so a client cannot pair them wrongly.
+
+use serde::{Deserialize, Serialize};
+
+use crate::chain::ChainEntry;
+use crate::crypto::envelope::SealedRecord;
+use crate::crypto::identity::{AccountBundle, PublicIdentity};
+use crate::crypto::passphrase::KdfParams;
+use crate::crypto::wrap::KeyWrap;
+use crate::crypto::Scope;
+use crate::ids::{CollectionId, RecordId, TeamId, Username};
+
+/// URL paths. `{team}` and `{username}` are path parameters (axum 0.8 syntax).
+pub mod path {
+    pub const HEALTH: &str = "/api/v1/health";
+    pub const SIGNUP: &str = "/api/v1/auth/signup";
+    pub const PRELOGIN: &str = "/api/v1/auth/prelogin";
+    pub const LOGIN: &str = "/api/v1/auth/login";
+    pub const LOGOUT: &str = "/api/v1/auth/logout";
+    pub const USER: &str = "/api/v1/users/{username}";
+    pub const TEAMS: &str = "/api/v1/teams";
+    pub const CHAIN: &str = "/api/v1/teams/{team}/chain";
+    pub const WRAPS: &str = "/api/v1/teams/{team}/wraps";
+    pub const PUSH: &str = "/api/v1/teams/{team}/push";
+    pub const PULL: &str = "/api/v1/teams/{team}/pull";
+    pub const EVENTS: &str = "/api/v1/teams/{team}/events";
+
+    /// Fill `{team}` / `{username}` placeholders.
+    pub fn fill(template: &str, param: &str) -> String {
+        template.replace("{team}", param).replace("{username}", param)
+    }
+}
+
+/// Largest JSON body the server accepts on any route (a push batch of ~500 records).
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Most records in one push.
+pub const MAX_PUSH_RECORDS: usize = 1000;
+/// Most changes in one pull page.
+pub const MAX_PULL_LIMIT: u32 = 1000;
+
+/// Pairs a request with its response type and route at compile time.
+pub trait Endpoint: Serialize {
+    type Response: for<'de> Deserialize<'de>;
+    const METHOD: Method;
+    const PATH: &'static str;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+}
+
+/// Every non-2xx response body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `bad_request`, `unauthorized`, `conflict`.
+    pub code: String,
+    /// A sentence for humans. Never contains secrets or stored data.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignupRequest {
+    pub username: Username,
+    #[serde(with = "b64_16")]
+    pub salt: [u8; 16],
+    pub kdf: KdfParams,
+    /// The client-derived auth key (not the passphrase). The server stores a hash.
+    #[serde(with = "b64_32")]
+    pub auth_key: [u8; 32],
+    pub identity: PublicIdentity,
+    pub bundle: AccountBundle,
+}
+impl Endpoint for SignupRequest {
+    type Response = SessionResponse;
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = path::SIGNUP;
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PreloginRequest {
+    pub username: Username,
+}
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreloginResponse {
+    #[serde(with = "b64_16")]
+    pub salt: [u8; 16],
+    pub kdf: KdfParams,
+}
+impl Endpoint for PreloginRequest {
+    type Response = PreloginResponse;
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = path::PRELOGIN;
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: Username,
+    #[serde(with = "b64_32")]
+    pub auth_key: [u8; 32],
+}
+impl Endpoint for LoginRequest {
+    type Response = SessionResponse;
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = path::LOGIN;
+}
+
+/// A new session. The token goes in `Authorization: Bearer`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SessionResponse {
+    pub token: String,
+    /// Unix milliseconds.
+    pub expires_at: i64,
+    pub identity: PublicIdentity,
+    pub bundle: AccountBundle,
+}
+impl std::fmt::Debug for SessionResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionResponse").field("token", &"[REDACTED]").field("expires_at", &self.expires_at).finish()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogoutRequest {}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Empty {}
+impl Endpoint for LogoutRequest {
+    type Response = Empty;
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = path::LOGOUT;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserKeys {
+    pub username: Username,
+    pub identity: PublicIdentity,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateTeamRequest {
+    pub genesis: ChainEntry,
+}
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamSummary {
+    pub team: TeamId,
+    pub chain_len: u64,
+}
+impl Endpoint for CreateTeamRequest {
+    type Response = TeamSummary;
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = path::TEAMS;
+}
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamList {
+    pub teams: Vec<TeamSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppendChainRequest {
+    pub entry: ChainEntry,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChainResponse {
+    pub entries: Vec<ChainEntry>,
+}
+
+/// One wrapped key for one member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrapItem {
+    pub epoch: u32,
+    pub collection: CollectionId,
+    pub scope: Scope,
+    pub recipient: Username,
+    pub wrap: KeyWrap,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PutWrapsRequest {
+    pub wraps: Vec<WrapItem>,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WrapsResponse {
+    pub wraps: Vec<WrapItem>,
+}
+
+/// The team's change sequence position: "everything up to here".
+pub type Cursor = u64;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushItem {
+    pub record: RecordId,
+    /// The version this edit was made on; 0 for a new record.
+    pub base_version: u64,
+    pub sealed: SealedRecord,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushRequest {
+    pub items: Vec<PushItem>,
+}
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushAccepted {
+    pub record: RecordId,
+    pub version: u64,
+    pub seq: u64,
+}
+/// 200: every item committed, atomically.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushResponse {
+    pub accepted: Vec<PushAccepted>,
+    pub cursor: Cursor,
+}
+/// 409: nothing committed; these records moved on since the client's base version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PushConflict {
+    pub code: String,
+    pub message: String,
+    pub conflicts: Vec<Change>,
+}
+
+/// A record's current state as stored by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub seq: u64,
+    pub record: RecordId,
+    pub version: u64,
+    pub sealed: SealedRecord,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PullQuery {
+    pub since: Cursor,
+    pub limit: Option<u32>,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PullResponse {
+    pub changes: Vec<Change>,
+    /// Pass as `since` next time.
+    pub cursor: Cursor,
+    pub more: bool,
+}
+
+/// Websocket messages. The client's first message authenticates (tokens never go in URLs).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientEvent {
+    Auth { token: String },
+}
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerEvent {
+    Ready { cursor: Cursor },
+    /// New changes exist up to `cursor`: pull.
+    Poke { cursor: Cursor },
+    /// The chain grew: re-read it.
+    Chain { len: u64 },
+}
+
+macro_rules! b64_fixed {
+    ($name:ident, $n:expr) => {
+        /// Serde for a fixed-size byte array as standard base64.
+        pub mod $name {
+            use base64::Engine;
+            use serde::{Deserialize, Deserializer, Serializer};
+            pub fn serialize<S: Serializer>(v: &[u8; $n], s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v))
+            }
+            pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; $n], D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                let v = base64::engine::general_purpose::STANDARD.decode(s.as_bytes()).map_err(serde::de::Error::custom)?;
+                <[u8; $n]>::try_from(v.as_slice())
+                    .map_err(|_| serde::de::Error::custom(concat!("expected ", stringify!($n), " bytes")))
+            }
+        }
+    };
+}
+b64_fixed!(b64_16, 16);
+b64_fixed!(b64_32, 32);
+b64_fixed!(b64_64, 64);
+
+/// Serde for `Vec<u8>` as standard base64.
+pub mod b64 {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD.decode(s.as_bytes()).map_err(serde::de::Error::custom)
+    }
+}

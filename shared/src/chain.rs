@@ -1,0 +1,392 @@
+//! The team chain: an append-only, hash-linked log of membership entries, each signed
+//! by an admin's Ed25519 key.
+//!
+//! Every client replays the whole chain from the genesis entry ([`TeamState::verify`])
+//! and refuses it if a signature, a hash link or an author's admin right does not
+//! check out, or if it is shorter than (or diverges from) the longest chain the client
+//! has already seen ([`KnownHead`]). The server stores the chain and refuses forks, but
+//! it holds no admin key, so it cannot add a ghost member or swap anyone's public key.
+//!
+//! Signed and hashed bytes are a hand-written binary encoding ([`ChainEntry::body`]);
+//! JSON is only the transport.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::crypto::identity::{IdentityKeys, PublicIdentity};
+use crate::crypto::{label, sha256};
+use crate::encoding::Writer;
+use crate::ids::{CollectionId, TeamId, Username};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Manager,
+    Member,
+    Support,
+}
+
+impl Role {
+    fn code(self) -> u8 {
+        match self {
+            Role::Admin => 1,
+            Role::Manager => 2,
+            Role::Member => 3,
+            Role::Support => 4,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Member => "member",
+            Role::Support => "support",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub username: Username,
+    pub identity: PublicIdentity,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    /// Genesis: the team, its first admin (the author) and its shared collection.
+    Create { admin: Member, shared_collection: CollectionId },
+    AddMember { member: Member },
+    ChangeRole { username: Username, role: Role },
+    /// Removal also starts a new key epoch.
+    RemoveMember { username: Username },
+    /// Start epoch `epoch` (must be the current epoch + 1).
+    Rotate { epoch: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainEntry {
+    pub team: TeamId,
+    pub index: u64,
+    #[serde(with = "crate::api::b64_32")]
+    pub prev: [u8; 32],
+    pub author: Username,
+    pub at_ms: i64,
+    pub action: Action,
+    #[serde(with = "crate::api::b64_64")]
+    pub signature: [u8; 64],
+}
+
+fn write_member(w: &mut Writer, m: &Member) {
+    w.short_str(m.username.as_str()).fixed(&m.identity.sign_pk).fixed(&m.identity.dh_pk).u8(m.role.code());
+}
+
+impl ChainEntry {
+    /// The canonical bytes that are signed (and, with the signature, hashed).
+    pub fn body(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(160);
+        w.fixed(self.team.as_bytes())
+            .u64(self.index)
+            .fixed(&self.prev)
+            .short_str(self.author.as_str())
+            .u64(self.at_ms as u64);
+        match &self.action {
+            Action::Create { admin, shared_collection } => {
+                w.u8(1);
+                write_member(&mut w, admin);
+                w.fixed(shared_collection.as_bytes());
+            }
+            Action::AddMember { member } => {
+                w.u8(2);
+                write_member(&mut w, member);
+            }
+            Action::ChangeRole { username, role } => {
+                w.u8(3).short_str(username.as_str()).u8(role.code());
+            }
+            Action::RemoveMember { username } => {
+                w.u8(4).short_str(username.as_str());
+            }
+            Action::Rotate { epoch } => {
+                w.u8(5).u32(*epoch);
+            }
+        }
+        w.finish()
+    }
+
+    fn signed_message(&self) -> Vec<u8> {
+        [label::CHAIN_SIG, &self.body()].concat()
+    }
+
+    /// The link the next entry must carry as `prev`.
+    pub fn hash(&self) -> [u8; 32] {
+        sha256(label::CHAIN_ENTRY, &[&self.body(), &self.signature])
+    }
+
+    /// Build and sign an entry.
+    pub fn signed(
+        team: TeamId,
+        index: u64,
+        prev: [u8; 32],
+        author: &Username,
+        keys: &IdentityKeys,
+        at_ms: i64,
+        action: Action,
+    ) -> Self {
+        let mut e = ChainEntry { team, index, prev, author: author.clone(), at_ms, action, signature: [0; 64] };
+        e.signature = keys.sign(&e.signed_message());
+        e
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ChainError {
+    #[error("the chain is empty")]
+    Empty,
+    #[error("entry {0}: signature does not verify")]
+    BadSignature(u64),
+    #[error("entry {0}: hash link or index broken")]
+    BrokenLink(u64),
+    #[error("entry {0}: author is not an admin")]
+    NotAdmin(u64),
+    #[error("entry {0}: {1}")]
+    Invalid(u64, &'static str),
+    #[error("the chain is shorter than one already seen ({seen} > {got}): refusing a rollback")]
+    Rollback { seen: u64, got: u64 },
+    #[error("the chain diverges from the one already seen at entry {0}: refusing a fork")]
+    Fork(u64),
+}
+
+/// The longest chain a client has verified: its length and head hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownHead {
+    pub len: u64,
+    #[serde(with = "crate::api::b64_32")]
+    pub hash: [u8; 32],
+}
+
+/// What a verified chain says: who is in the team, with which keys and roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamState {
+    pub team: TeamId,
+    pub members: BTreeMap<Username, Member>,
+    /// Everyone ever admitted, with the keys they had; signatures by former members
+    /// on data written before their removal still verify.
+    pub ever: BTreeMap<Username, PublicIdentity>,
+    pub epoch: u32,
+    pub shared_collection: CollectionId,
+    pub len: u64,
+    pub head: [u8; 32],
+}
+
+impl TeamState {
+    /// Verify a whole chain from genesis, and against what this client saw before.
+    pub fn verify(entries: &[ChainEntry], known: Option<&KnownHead>) -> Result<TeamState, ChainError> {
+        let first = entries.first().ok_or(ChainError::Empty)?;
+        let mut state = Self::genesis(first)?;
+        for e in &entries[1..] {
+            state.apply(e)?;
+        }
+        if let Some(k) = known {
+            if k.len > state.len {
+                return Err(ChainError::Rollback { seen: k.len, got: state.len });
+            }
+            if k.len > 0 && entries[(k.len - 1) as usize].hash() != k.hash {
+                return Err(ChainError::Fork(k.len - 1));
+            }
+        }
+        Ok(state)
+    }
+
+    fn genesis(e: &ChainEntry) -> Result<TeamState, ChainError> {
+        let Action::Create { admin, shared_collection } = &e.action else {
+            return Err(ChainError::Invalid(0, "first entry must create the team"));
+        };
+        if e.index != 0 || e.prev != [0; 32] {
+            return Err(ChainError::BrokenLink(0));
+        }
+        if admin.username != e.author || admin.role != Role::Admin {
+            return Err(ChainError::NotAdmin(0));
+        }
+        admin.identity.verify(&e.signed_message(), &e.signature).map_err(|_| ChainError::BadSignature(0))?;
+        Ok(TeamState {
+            team: e.team,
+            members: [(admin.username.clone(), admin.clone())].into(),
+            ever: [(admin.username.clone(), admin.identity)].into(),
+            epoch: 1,
+            shared_collection: *shared_collection,
+            len: 1,
+            head: e.hash(),
+        })
+    }
+
+    /// Verify and apply the next entry.
+    pub fn apply(&mut self, e: &ChainEntry) -> Result<(), ChainError> {
+        let i = e.index;
+        if i != self.len || e.prev != self.head || e.team != self.team {
+            return Err(ChainError::BrokenLink(i));
+        }
+        let author = self.members.get(&e.author).ok_or(ChainError::NotAdmin(i))?;
+        if author.role != Role::Admin {
+            return Err(ChainError::NotAdmin(i));
+        }
+        author.identity.verify(&e.signed_message(), &e.signature).map_err(|_| ChainError::BadSignature(i))?;
+        let admins = self.members.values().filter(|m| m.role == Role::Admin).count();
+        match &e.action {
+            Action::Create { .. } => return Err(ChainError::Invalid(i, "a team is created once")),
+            Action::AddMember { member } => {
+                if self.members.contains_key(&member.username) {
+                    return Err(ChainError::Invalid(i, "already a member"));
+                }
+                self.ever.insert(member.username.clone(), member.identity);
+                self.members.insert(member.username.clone(), member.clone());
+            }
+            Action::ChangeRole { username, role } => {
+                let m = self.members.get(username).ok_or(ChainError::Invalid(i, "not a member"))?;
+                if m.role == Role::Admin && *role != Role::Admin && admins == 1 {
+                    return Err(ChainError::Invalid(i, "cannot demote the last admin"));
+                }
+                self.members.get_mut(username).expect("checked").role = *role;
+            }
+            Action::RemoveMember { username } => {
+                let m = self.members.get(username).ok_or(ChainError::Invalid(i, "not a member"))?;
+                if m.role == Role::Admin && admins == 1 {
+                    return Err(ChainError::Invalid(i, "cannot remove the last admin"));
+                }
+                self.members.remove(username);
+                self.epoch += 1;
+            }
+            Action::Rotate { epoch } => {
+                if *epoch != self.epoch + 1 {
+                    return Err(ChainError::Invalid(i, "rotation must start the next epoch"));
+                }
+                self.epoch = *epoch;
+            }
+        }
+        self.len += 1;
+        self.head = e.hash();
+        Ok(())
+    }
+
+    pub fn known_head(&self) -> KnownHead {
+        KnownHead { len: self.len, hash: self.head }
+    }
+
+    pub fn is_admin(&self, who: &Username) -> bool {
+        self.members.get(who).is_some_and(|m| m.role == Role::Admin)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub struct Person {
+        pub name: Username,
+        pub keys: IdentityKeys,
+    }
+    impl Person {
+        pub fn new(name: &str) -> Self {
+            Self { name: Username::parse(name).unwrap(), keys: IdentityKeys::generate() }
+        }
+        pub fn member(&self, role: Role) -> Member {
+            Member { username: self.name.clone(), identity: self.keys.public(), role }
+        }
+    }
+
+    pub fn append(chain: &mut Vec<ChainEntry>, by: &Person, action: Action) {
+        let last = chain.last().unwrap();
+        let e = ChainEntry::signed(last.team, last.index + 1, last.hash(), &by.name, &by.keys, 0, action);
+        chain.push(e);
+    }
+
+    pub fn new_chain(admin: &Person) -> Vec<ChainEntry> {
+        let team = TeamId::random();
+        vec![ChainEntry::signed(
+            team,
+            0,
+            [0; 32],
+            &admin.name,
+            &admin.keys,
+            0,
+            Action::Create { admin: admin.member(Role::Admin), shared_collection: CollectionId::random() },
+        )]
+    }
+
+    #[test]
+    fn a_valid_chain_verifies_and_tracks_members_and_epochs() {
+        let (ann, bob, cat) = (Person::new("ann"), Person::new("bob"), Person::new("cat"));
+        let mut c = new_chain(&ann);
+        append(&mut c, &ann, Action::AddMember { member: bob.member(Role::Member) });
+        append(&mut c, &ann, Action::AddMember { member: cat.member(Role::Support) });
+        append(&mut c, &ann, Action::ChangeRole { username: bob.name.clone(), role: Role::Admin });
+        append(&mut c, &bob, Action::RemoveMember { username: cat.name.clone() });
+        append(&mut c, &bob, Action::Rotate { epoch: 3 });
+        let s = TeamState::verify(&c, None).unwrap();
+        assert_eq!(s.members.len(), 2);
+        assert_eq!(s.epoch, 3);
+        assert!(s.is_admin(&bob.name));
+        assert!(s.ever.contains_key(&cat.name));
+    }
+
+    #[test]
+    fn forged_broken_and_unauthorised_entries_are_refused() {
+        let (ann, bob, eve) = (Person::new("ann"), Person::new("bob"), Person::new("eve"));
+        let mut c = new_chain(&ann);
+        append(&mut c, &ann, Action::AddMember { member: bob.member(Role::Member) });
+
+        // A non-admin member adds someone.
+        let mut by_member = c.clone();
+        append(&mut by_member, &bob, Action::AddMember { member: eve.member(Role::Admin) });
+        assert_eq!(TeamState::verify(&by_member, None).unwrap_err(), ChainError::NotAdmin(2));
+
+        // The server swaps bob's public key in entry 1.
+        let mut swapped = c.clone();
+        if let Action::AddMember { member } = &mut swapped[1].action {
+            member.identity = eve.keys.public();
+        }
+        assert_eq!(TeamState::verify(&swapped, None).unwrap_err(), ChainError::BadSignature(1));
+
+        // An outsider signs an entry claiming to be ann.
+        let mut forged = c.clone();
+        let last = forged.last().unwrap();
+        forged.push(ChainEntry::signed(last.team, 2, last.hash(), &ann.name, &eve.keys, 0, Action::AddMember { member: eve.member(Role::Admin) }));
+        assert_eq!(TeamState::verify(&forged, None).unwrap_err(), ChainError::BadSignature(2));
+
+        // A broken link.
+        let mut broken = c.clone();
+        append(&mut broken, &ann, Action::Rotate { epoch: 2 });
+        broken[2].prev = [9; 32];
+        assert!(matches!(TeamState::verify(&broken, None).unwrap_err(), ChainError::BrokenLink(2)));
+
+        // Removing the last admin.
+        let mut last_admin = c.clone();
+        append(&mut last_admin, &ann, Action::RemoveMember { username: ann.name.clone() });
+        assert!(matches!(TeamState::verify(&last_admin, None).unwrap_err(), ChainError::Invalid(2, _)));
+    }
+
+    #[test]
+    fn rollback_and_fork_are_refused() {
+        let (ann, bob) = (Person::new("ann"), Person::new("bob"));
+        let mut c = new_chain(&ann);
+        append(&mut c, &ann, Action::AddMember { member: bob.member(Role::Member) });
+        append(&mut c, &ann, Action::RemoveMember { username: bob.name.clone() });
+        let seen = TeamState::verify(&c, None).unwrap().known_head();
+
+        // The server serves the chain before bob's removal.
+        assert_eq!(TeamState::verify(&c[..2], Some(&seen)).unwrap_err(), ChainError::Rollback { seen: 3, got: 2 });
+
+        // Or a different third entry, validly signed by ann earlier or by replay.
+        let mut fork = c[..2].to_vec();
+        append(&mut fork, &ann, Action::Rotate { epoch: 2 });
+        assert_eq!(TeamState::verify(&fork, Some(&seen)).unwrap_err(), ChainError::Fork(2));
+
+        // A longer chain that extends what was seen is fine.
+        let mut longer = c.clone();
+        append(&mut longer, &ann, Action::Rotate { epoch: 3 });
+        assert_eq!(TeamState::verify(&longer, Some(&seen)).unwrap().len, 4);
+    }
+}

@@ -1,0 +1,436 @@
+//! The record envelope, version 1.
+//!
+//! ```text
+//! version(1) | collection(16) | epoch(4) | scope(1) | record_version(8) | author(1+n)
+//!            | nonce(12) | ct_len(4) | AES-256-GCM ciphertext‖tag | Ed25519 signature(64)
+//! ```
+//!
+//! The associated data binds the team, collection, record id, record version, epoch,
+//! scope and author, plus a *companion digest*: the basic section of a record binds
+//! the SHA-256 of the sensitive section it travels with, so the two cannot be mixed
+//! and matched. The author signs `label ‖ AAD ‖ envelope-without-signature`, so the
+//! server can neither move a ciphertext to another record, replay an old version as
+//! new, nor forge an author. Plaintext is length-prefixed and zero-padded to a size
+//! bucket (powers of two from 256 B, then multiples of 64 KiB) before encryption.
+//!
+//! A record travels as a [`SealedRecord`]: a `basic` envelope and, when the record has
+//! sensitive fields, a `sensitive` one.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::identity::{IdentityKeys, PublicIdentity};
+use super::{aead, label, sha256, CryptoError, Scope, SymmetricKey};
+use crate::encoding::{Reader, Writer};
+use crate::ids::{CollectionId, RecordId, TeamId, Username};
+
+pub const ENVELOPE_VERSION: u8 = 1;
+pub const SEALED_RECORD_VERSION: u8 = 1;
+/// Largest envelope a client will produce or a server will accept.
+pub const MAX_ENVELOPE_BYTES: usize = 1024 * 1024;
+const SIG_LEN: usize = 64;
+
+
+/// The cleartext header of an envelope: what the server may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeHeader {
+    pub collection: CollectionId,
+    pub epoch: u32,
+    pub scope: Scope,
+    pub record_version: u64,
+    pub author: Username,
+}
+
+/// What an envelope is about but does not carry: the team and the record id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordContext {
+    pub team: TeamId,
+    pub record: RecordId,
+}
+
+/// The associated data for an envelope. Frozen by a golden test.
+pub fn aad(ctx: &RecordContext, h: &EnvelopeHeader, companion: &[u8; 32]) -> Vec<u8> {
+    let mut w = Writer::with_capacity(128);
+    w.fixed(label::ENVELOPE)
+        .fixed(ctx.team.as_bytes())
+        .fixed(h.collection.as_bytes())
+        .fixed(ctx.record.as_bytes())
+        .u64(h.record_version)
+        .u32(h.epoch)
+        .u8(h.scope as u8)
+        .short_str(h.author.as_str())
+        .fixed(companion);
+    w.finish()
+}
+
+/// Pad to a size bucket: `len(4) | plaintext | zeros`.
+pub fn pad(plaintext: &[u8]) -> Vec<u8> {
+    let need = plaintext.len() + 4;
+    let bucket = if need <= 64 * 1024 { need.next_power_of_two().max(256) } else { need.div_ceil(64 * 1024) * 64 * 1024 };
+    let mut out = Vec::with_capacity(bucket);
+    out.extend_from_slice(&(plaintext.len() as u32).to_be_bytes());
+    out.extend_from_slice(plaintext);
+    out.resize(bucket, 0);
+    out
+}
+
+fn unpad(padded: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let len = padded.get(..4).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")) as usize);
+    match len {
+        Some(n) if n + 4 <= padded.len() => Ok(padded[4..4 + n].to_vec()),
+        _ => Err(CryptoError::DecryptionFailed),
+    }
+}
+
+/// One sealed section of a record, as bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedEnvelope(pub Vec<u8>);
+
+struct ParsedEnvelope<'a> {
+    header: EnvelopeHeader,
+    nonce: [u8; 12],
+    ct: &'a [u8],
+    body_len: usize,
+    sig: [u8; 64],
+}
+
+impl SealedEnvelope {
+    /// Encrypt and sign one section.
+    pub fn seal(
+        plaintext: &[u8],
+        header: &EnvelopeHeader,
+        ctx: &RecordContext,
+        companion: &[u8; 32],
+        key: &SymmetricKey,
+        author: &IdentityKeys,
+    ) -> Self {
+        let ad = aad(ctx, header, companion);
+        let (nonce, ct) = aead::seal(key, &ad, &pad(plaintext));
+        Self::assemble(header, &ad, &nonce, ct, author)
+    }
+
+    /// For golden vectors only: a caller-chosen nonce.
+    #[cfg(test)]
+    pub(crate) fn seal_with_nonce(
+        plaintext: &[u8],
+        header: &EnvelopeHeader,
+        ctx: &RecordContext,
+        companion: &[u8; 32],
+        key: &SymmetricKey,
+        author: &IdentityKeys,
+        nonce: [u8; 12],
+    ) -> Self {
+        let ad = aad(ctx, header, companion);
+        let ct = aead::seal_with_nonce(key, &nonce, &ad, &pad(plaintext));
+        Self::assemble(header, &ad, &nonce, ct, author)
+    }
+
+    fn assemble(h: &EnvelopeHeader, ad: &[u8], nonce: &[u8; 12], ct: Vec<u8>, author: &IdentityKeys) -> Self {
+        let mut w = Writer::with_capacity(64 + ct.len() + SIG_LEN);
+        w.u8(ENVELOPE_VERSION)
+            .fixed(h.collection.as_bytes())
+            .u32(h.epoch)
+            .u8(h.scope as u8)
+            .u64(h.record_version)
+            .short_str(h.author.as_str())
+            .fixed(nonce)
+            .bytes(&ct);
+        let sig = author.sign(&[label::ENVELOPE_SIG, ad, w.as_slice()].concat());
+        w.fixed(&sig);
+        Self(w.finish())
+    }
+
+    fn parse(&self) -> Result<ParsedEnvelope<'_>, CryptoError> {
+        let bad = |_| CryptoError::Malformed("envelope");
+        let mut r = Reader::new(&self.0);
+        let version = r.u8().map_err(bad)?;
+        if version != ENVELOPE_VERSION {
+            return Err(CryptoError::UnknownVersion(version));
+        }
+        let collection = CollectionId(r.array().map_err(bad)?);
+        let epoch = r.u32().map_err(bad)?;
+        let scope = Scope::from_u8(r.u8().map_err(bad)?)?;
+        let record_version = r.u64().map_err(bad)?;
+        let author = Username::parse(r.short_str().map_err(bad)?).map_err(|_| CryptoError::Malformed("envelope"))?;
+        let nonce = r.array().map_err(bad)?;
+        let ct = r.bytes().map_err(bad)?;
+        let body_len = self.0.len() - r.remaining();
+        let sig = r.array().map_err(bad)?;
+        r.finish().map_err(bad)?;
+        Ok(ParsedEnvelope {
+            header: EnvelopeHeader { collection, epoch, scope, record_version, author },
+            nonce,
+            ct,
+            body_len,
+            sig,
+        })
+    }
+
+    /// The cleartext header, without any key. The server uses this to validate pushes.
+    pub fn header(&self) -> Result<EnvelopeHeader, CryptoError> {
+        self.parse().map(|p| p.header)
+    }
+
+    /// Verify the author's signature, then decrypt. Every failure past parsing is
+    /// [`CryptoError::DecryptionFailed`].
+    pub fn open(
+        &self,
+        ctx: &RecordContext,
+        companion: &[u8; 32],
+        key: &SymmetricKey,
+        author: &PublicIdentity,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let p = self.parse()?;
+        let ad = aad(ctx, &p.header, companion);
+        author.verify(&[label::ENVELOPE_SIG, &ad, &self.0[..p.body_len]].concat(), &p.sig)?;
+        unpad(&aead::open(key, &p.nonce, &ad, p.ct)?)
+    }
+
+    pub fn digest(&self) -> [u8; 32] {
+        sha256(b"quietdesk/v1/companion", &[&self.0])
+    }
+}
+
+/// The keys a client holds, by collection, epoch and scope.
+#[derive(Default)]
+pub struct Keyring {
+    keys: HashMap<(CollectionId, u32, Scope), SymmetricKey>,
+}
+
+impl Keyring {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn insert(&mut self, collection: CollectionId, epoch: u32, scope: Scope, key: SymmetricKey) {
+        self.keys.insert((collection, epoch, scope), key);
+    }
+    pub fn get(&self, collection: CollectionId, epoch: u32, scope: Scope) -> Option<&SymmetricKey> {
+        self.keys.get(&(collection, epoch, scope))
+    }
+    /// The newest epoch this client holds a `basic` key for in `collection`.
+    pub fn latest_epoch(&self, collection: CollectionId) -> Option<u32> {
+        self.keys.keys().filter(|(c, _, s)| *c == collection && *s == Scope::Basic).map(|(_, e, _)| *e).max()
+    }
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// A whole record on the wire: `version(1) | count(1) | (len(4) | envelope)*`, the
+/// basic envelope first and, optionally, the sensitive one second.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SealedRecord(#[serde(with = "crate::api::b64")] pub Vec<u8>);
+
+/// What a server can check about a sealed record without any key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedRecordInfo {
+    pub collection: CollectionId,
+    pub record_version: u64,
+    pub epoch: u32,
+    pub author: Username,
+    pub has_sensitive: bool,
+}
+
+impl SealedRecord {
+    pub fn from_envelopes(basic: &SealedEnvelope, sensitive: Option<&SealedEnvelope>) -> Self {
+        let mut w = Writer::new();
+        w.u8(SEALED_RECORD_VERSION).u8(1 + sensitive.is_some() as u8).bytes(&basic.0);
+        if let Some(s) = sensitive {
+            w.bytes(&s.0);
+        }
+        Self(w.finish())
+    }
+
+    pub fn envelopes(&self) -> Result<(SealedEnvelope, Option<SealedEnvelope>), CryptoError> {
+        let bad = |_| CryptoError::Malformed("sealed record");
+        let mut r = Reader::new(&self.0);
+        let version = r.u8().map_err(bad)?;
+        if version != SEALED_RECORD_VERSION {
+            return Err(CryptoError::UnknownVersion(version));
+        }
+        let n = r.u8().map_err(bad)?;
+        if !(1..=2).contains(&n) {
+            return Err(CryptoError::Malformed("sealed record"));
+        }
+        let basic = SealedEnvelope(r.bytes().map_err(bad)?.to_vec());
+        let sensitive = if n == 2 { Some(SealedEnvelope(r.bytes().map_err(bad)?.to_vec())) } else { None };
+        r.finish().map_err(bad)?;
+        Ok((basic, sensitive))
+    }
+
+    /// Structural checks a server makes before storing: known versions, a basic
+    /// section first, a sensitive one (if any) second, one collection, bounded size.
+    pub fn inspect(&self) -> Result<SealedRecordInfo, CryptoError> {
+        if self.0.len() > MAX_ENVELOPE_BYTES {
+            return Err(CryptoError::Malformed("sealed record too large"));
+        }
+        let (basic, sensitive) = self.envelopes()?;
+        let b = basic.header()?;
+        if b.scope != Scope::Basic {
+            return Err(CryptoError::Malformed("first section must be basic"));
+        }
+        if let Some(s) = &sensitive {
+            let s = s.header()?;
+            if s.scope != Scope::Sensitive || s.collection != b.collection || s.record_version > b.record_version {
+                return Err(CryptoError::Malformed("sensitive section does not match"));
+            }
+        }
+        Ok(SealedRecordInfo {
+            collection: b.collection,
+            record_version: b.record_version,
+            epoch: b.epoch,
+            author: b.author,
+            has_sensitive: sensitive.is_some(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    const NO_COMPANION: [u8; 32] = [0; 32];
+
+    pub(crate) fn golden_author() -> IdentityKeys {
+        IdentityKeys::from_secret_bytes([5; 32], [6; 32], [7; 32])
+    }
+    fn header() -> EnvelopeHeader {
+        EnvelopeHeader {
+            collection: CollectionId([0xC0; 16]),
+            epoch: 3,
+            scope: Scope::Basic,
+            record_version: 42,
+            author: Username::parse("golden").unwrap(),
+        }
+    }
+    fn ctx() -> RecordContext {
+        RecordContext { team: TeamId([0x7E; 16]), record: RecordId([0x5E; 16]) }
+    }
+    const GOLDEN_PLAINTEXT: &[u8] = br#"{"fields":{"name":{"v":{"text":"Golden Customer"},"s":{"hlc":{"wall_ms":1,"counter":0},"author":"golden"}}}}"#;
+
+    fn check_golden(name: &str, computed: &str, stored: &str) {
+        assert!(
+            stored.trim() != "UNSET",
+            "golden {name} not yet frozen; computed value:\n{computed}"
+        );
+        assert_eq!(computed, stored.trim(), "golden {name} changed: this breaks every stored record");
+    }
+
+    #[test]
+    fn golden_aad_bytes_are_frozen() {
+        let a = hex::encode(aad(&ctx(), &header(), &[0xAB; 32]));
+        check_golden("aad", &a, include_str!("../../tests/golden/envelope_aad_v1.hex"));
+    }
+
+    #[test]
+    fn golden_envelope_is_frozen_and_still_opens() {
+        let key = SymmetricKey::from_bytes([0x11; 32]);
+        let author = golden_author();
+        let env = SealedEnvelope::seal_with_nonce(GOLDEN_PLAINTEXT, &header(), &ctx(), &NO_COMPANION, &key, &author, [0x22; 12]);
+        check_golden("envelope", &hex::encode(&env.0), include_str!("../../tests/golden/envelope_v1.hex"));
+        let stored = SealedEnvelope(hex::decode(include_str!("../../tests/golden/envelope_v1.hex").trim()).unwrap());
+        assert_eq!(stored.open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap(), GOLDEN_PLAINTEXT);
+        assert_eq!(stored.header().unwrap(), header());
+    }
+
+    fn sealed() -> (SealedEnvelope, SymmetricKey, IdentityKeys) {
+        let key = SymmetricKey::generate();
+        let author = IdentityKeys::generate();
+        let env = SealedEnvelope::seal(b"secret customer", &header(), &ctx(), &NO_COMPANION, &key, &author);
+        (env, key, author)
+    }
+
+    #[test]
+    fn every_bound_field_is_checked() {
+        let (env, key, author) = sealed();
+        let pk = author.public();
+        assert_eq!(env.open(&ctx(), &NO_COMPANION, &key, &pk).unwrap(), b"secret customer");
+        let fails = |c: RecordContext, comp: [u8; 32]| env.open(&c, &comp, &key, &pk).unwrap_err();
+        assert_eq!(fails(RecordContext { team: TeamId([1; 16]), ..ctx() }, NO_COMPANION), CryptoError::DecryptionFailed);
+        assert_eq!(fails(RecordContext { record: RecordId([1; 16]), ..ctx() }, NO_COMPANION), CryptoError::DecryptionFailed);
+        assert_eq!(fails(ctx(), [1; 32]), CryptoError::DecryptionFailed);
+        assert_eq!(env.open(&ctx(), &NO_COMPANION, &SymmetricKey::generate(), &pk).unwrap_err(), CryptoError::DecryptionFailed);
+        assert_eq!(
+            env.open(&ctx(), &NO_COMPANION, &key, &IdentityKeys::generate().public()).unwrap_err(),
+            CryptoError::DecryptionFailed,
+            "forged author"
+        );
+    }
+
+    #[test]
+    fn header_fields_cannot_be_rewritten() {
+        // Re-encode the header with one field changed and the same nonce/ct/sig.
+        let (env, key, author) = sealed();
+        let h = header();
+        let variants = [
+            EnvelopeHeader { collection: CollectionId([9; 16]), ..h.clone() },
+            EnvelopeHeader { epoch: 4, ..h.clone() },
+            EnvelopeHeader { scope: Scope::Sensitive, ..h.clone() },
+            EnvelopeHeader { record_version: 43, ..h.clone() },
+            EnvelopeHeader { author: Username::parse("mallory").unwrap(), ..h.clone() },
+        ];
+        let p = env.parse().unwrap();
+        for v in variants {
+            let mut w = Writer::new();
+            w.u8(1).fixed(v.collection.as_bytes()).u32(v.epoch).u8(v.scope as u8).u64(v.record_version)
+                .short_str(v.author.as_str()).fixed(&p.nonce).bytes(p.ct).fixed(&p.sig);
+            let moved = SealedEnvelope(w.finish());
+            assert_eq!(moved.open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap_err(), CryptoError::DecryptionFailed);
+        }
+    }
+
+    #[test]
+    fn any_flipped_byte_fails_with_one_coarse_error() {
+        let (env, key, author) = sealed();
+        for i in 0..env.0.len() {
+            let mut t = env.clone();
+            t.0[i] ^= 0x01;
+            let e = t.open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap_err();
+            assert!(
+                matches!(e, CryptoError::DecryptionFailed | CryptoError::Malformed(_) | CryptoError::UnknownVersion(_)),
+                "byte {i}: {e:?}"
+            );
+        }
+        let mut v2 = env.clone();
+        v2.0[0] = 2;
+        assert_eq!(v2.open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap_err(), CryptoError::UnknownVersion(2));
+    }
+
+    #[test]
+    fn sizes_fall_in_buckets() {
+        assert_eq!(pad(b"").len(), 256);
+        assert_eq!(pad(&[1; 252]).len(), 256);
+        assert_eq!(pad(&[1; 253]).len(), 512);
+        assert_eq!(pad(&[1; 70_000]).len(), 128 * 1024);
+        assert_eq!(unpad(&pad(b"abc")).unwrap(), b"abc");
+    }
+
+    #[test]
+    fn sealed_record_inspection() {
+        let (env, _, _) = sealed();
+        let rec = SealedRecord::from_envelopes(&env, None);
+        let info = rec.inspect().unwrap();
+        assert_eq!((info.record_version, info.epoch, info.has_sensitive), (42, 3, false));
+        let mut bad = rec.clone();
+        bad.0[0] = 7;
+        assert_eq!(bad.inspect().unwrap_err(), CryptoError::UnknownVersion(7));
+        assert!(SealedRecord(vec![1, 0]).inspect().is_err());
+        assert!(SealedRecord::from_envelopes(&env, Some(&env)).inspect().is_err(), "two basic sections");
+    }
+
+    proptest! {
+        #[test]
+        fn seal_open_round_trip(plain in prop::collection::vec(any::<u8>(), 0..5000), version in any::<u64>(), epoch in any::<u32>()) {
+            let key = SymmetricKey::generate();
+            let author = golden_author();
+            let h = EnvelopeHeader { record_version: version, epoch, ..header() };
+            let env = SealedEnvelope::seal(&plain, &h, &ctx(), &NO_COMPANION, &key, &author);
+            prop_assert_eq!(env.open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap(), plain);
+        }
+    }
+}

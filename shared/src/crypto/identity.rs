@@ -1,0 +1,168 @@
+//! A member's identity: an Ed25519 signing key (RFC 8032) and an X25519 key
+//! (RFC 7748), generated in the browser. The public halves go to the server and into
+//! the team chain; the private halves travel only inside the [`AccountBundle`],
+//! sealed with AES-256-GCM under the passphrase-derived wrap key.
+
+use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use x25519_dalek::StaticSecret;
+use zeroize::Zeroizing;
+
+use super::passphrase::WrapKey;
+use super::{aead, label, CryptoError, SymmetricKey};
+use crate::encoding::{Reader, Writer};
+
+const BUNDLE_VERSION: u8 = 1;
+
+/// The public half of an identity, as published in the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PublicIdentity {
+    #[serde(with = "crate::api::b64_32")]
+    pub sign_pk: [u8; 32],
+    #[serde(with = "crate::api::b64_32")]
+    pub dh_pk: [u8; 32],
+}
+
+impl PublicIdentity {
+    /// Verify an Ed25519 signature (strict: rejects malleable and small-order forms).
+    pub fn verify(&self, msg: &[u8], sig: &[u8; 64]) -> Result<(), CryptoError> {
+        let vk = VerifyingKey::from_bytes(&self.sign_pk).map_err(|_| CryptoError::DecryptionFailed)?;
+        vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig))
+            .map_err(|_| CryptoError::DecryptionFailed)
+    }
+
+    /// A short human-comparable fingerprint of both public keys.
+    pub fn fingerprint(&self) -> String {
+        let h = super::sha256(b"quietdesk/v1/fingerprint", &[&self.sign_pk, &self.dh_pk]);
+        h[..10].chunks(2).map(|c| format!("{:05}", u16::from_be_bytes([c[0], c[1]]))).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// A member's private keys plus the vault key that seals their device's local copies.
+pub struct IdentityKeys {
+    signing: SigningKey,
+    exchange: StaticSecret,
+    vault: SymmetricKey,
+}
+
+impl std::fmt::Debug for IdentityKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityKeys").field("public", &self.public()).finish_non_exhaustive()
+    }
+}
+
+impl IdentityKeys {
+    pub fn generate() -> Self {
+        let mut rng = rand_core::OsRng;
+        Self {
+            signing: SigningKey::generate(&mut rng),
+            exchange: StaticSecret::random_from_rng(rng),
+            vault: SymmetricKey::generate(),
+        }
+    }
+
+    /// Deterministic keys for golden vectors only.
+    #[cfg(test)]
+    pub(crate) fn from_secret_bytes(sign: [u8; 32], dh: [u8; 32], vault: [u8; 32]) -> Self {
+        Self { signing: SigningKey::from_bytes(&sign), exchange: StaticSecret::from(dh), vault: SymmetricKey::from_bytes(vault) }
+    }
+
+    pub fn public(&self) -> PublicIdentity {
+        PublicIdentity {
+            sign_pk: self.signing.verifying_key().to_bytes(),
+            dh_pk: x25519_dalek::PublicKey::from(&self.exchange).to_bytes(),
+        }
+    }
+
+    pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
+        self.signing.sign(msg).to_bytes()
+    }
+
+    pub(crate) fn exchange(&self) -> &StaticSecret {
+        &self.exchange
+    }
+
+    /// The key for this device's local ciphertext (IndexedDB outbox and cache).
+    pub fn vault_key(&self) -> &SymmetricKey {
+        &self.vault
+    }
+
+    /// Seal the private keys for the server to keep: `version | nonce | ct`, with the
+    /// username bound as associated data so a bundle cannot be swapped between users.
+    pub fn seal_bundle(&self, wrap: &WrapKey, username: &str) -> AccountBundle {
+        let mut plain = Zeroizing::new(Vec::with_capacity(96));
+        plain.extend_from_slice(&self.signing.to_bytes());
+        plain.extend_from_slice(&self.exchange.to_bytes());
+        plain.extend_from_slice(self.vault.expose_secret());
+        let aad = bundle_aad(username);
+        let (nonce, ct) = aead::seal(&wrap.0, &aad, &plain);
+        let mut w = Writer::with_capacity(1 + 12 + ct.len());
+        w.u8(BUNDLE_VERSION).fixed(&nonce).fixed(&ct);
+        AccountBundle(w.finish())
+    }
+
+    pub fn open_bundle(bundle: &AccountBundle, wrap: &WrapKey, username: &str) -> Result<Self, CryptoError> {
+        let mut r = Reader::new(&bundle.0);
+        let version = r.u8().map_err(|_| CryptoError::Malformed("account bundle"))?;
+        if version != BUNDLE_VERSION {
+            return Err(CryptoError::UnknownVersion(version));
+        }
+        let nonce = r.array::<12>().map_err(|_| CryptoError::Malformed("account bundle"))?;
+        let plain = Zeroizing::new(aead::open(&wrap.0, &nonce, &bundle_aad(username), r.rest())?);
+        if plain.len() != 96 {
+            return Err(CryptoError::DecryptionFailed);
+        }
+        let take = |i: usize| -> Zeroizing<[u8; 32]> {
+            let mut a = Zeroizing::new([0u8; 32]);
+            a.copy_from_slice(&plain[i * 32..(i + 1) * 32]);
+            a
+        };
+        Ok(Self {
+            signing: SigningKey::from_bytes(&take(0)),
+            exchange: StaticSecret::from(*take(1)),
+            vault: SymmetricKey::from_bytes(*take(2)),
+        })
+    }
+}
+
+fn bundle_aad(username: &str) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.fixed(label::ACCOUNT_BUNDLE).short_str(username);
+    w.finish()
+}
+
+/// The sealed private keys, as stored on the server and in IndexedDB.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AccountBundle(#[serde(with = "crate::api::b64")] pub Vec<u8>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
+
+    #[test]
+    fn bundle_round_trip_and_binding() {
+        let (_, wrap) = derive_account_keys(&Passphrase::new("pw one two"), &[3; 16], KdfParams::MINIMUM).unwrap();
+        let (_, other) = derive_account_keys(&Passphrase::new("pw one tw0"), &[3; 16], KdfParams::MINIMUM).unwrap();
+        let id = IdentityKeys::generate();
+        let bundle = id.seal_bundle(&wrap, "ann");
+        let back = IdentityKeys::open_bundle(&bundle, &wrap, "ann").unwrap();
+        assert_eq!(back.public(), id.public());
+        assert_eq!(back.vault_key(), id.vault_key());
+        assert_eq!(IdentityKeys::open_bundle(&bundle, &other, "ann").unwrap_err(), CryptoError::DecryptionFailed);
+        assert_eq!(IdentityKeys::open_bundle(&bundle, &wrap, "bob").unwrap_err(), CryptoError::DecryptionFailed);
+        let mut v2 = bundle.clone();
+        v2.0[0] = 2;
+        assert_eq!(IdentityKeys::open_bundle(&v2, &wrap, "ann").unwrap_err(), CryptoError::UnknownVersion(2));
+    }
+
+    #[test]
+    fn signatures_verify_only_for_the_signed_message() {
+        let id = IdentityKeys::generate();
+        let sig = id.sign(b"m");
+        assert!(id.public().verify(b"m", &sig).is_ok());
+        assert!(id.public().verify(b"n", &sig).is_err());
+        assert_eq!(id.public().fingerprint().split(' ').count(), 5);
+    }
+}

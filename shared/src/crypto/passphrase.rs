@@ -1,0 +1,139 @@
+//! Passphrase → Argon2id (RFC 9106) → 32-byte master → HKDF-SHA-256 (RFC 5869) split
+//! into an [`AuthKey`] and a [`WrapKey`].
+//!
+//! The auth key is what the client sends to log in; the server stores only
+//! [`AuthKey::verifier`], a labelled SHA-256 of it (the auth key is already a
+//! high-entropy Argon2id output, so a slow hash on the server adds nothing). The wrap
+//! key never leaves the client: it seals the account bundle.
+
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, Zeroizing};
+
+use super::{hkdf32, label, sha256, CryptoError, SymmetricKey};
+
+/// Argon2id cost parameters, stored per user beside the salt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KdfParams {
+    /// Memory in KiB.
+    pub m_cost_kib: u32,
+    pub t_cost: u32,
+    pub p_cost: u32,
+}
+
+impl KdfParams {
+    /// What new accounts use: 64 MiB, 3 passes (RFC 9106's second recommendation).
+    pub const DEFAULT: KdfParams = KdfParams { m_cost_kib: 64 * 1024, t_cost: 3, p_cost: 1 };
+    /// The floor anyone may choose (OWASP's Argon2id minimum). Tests use it for speed.
+    pub const MINIMUM: KdfParams = KdfParams { m_cost_kib: 19 * 1024, t_cost: 2, p_cost: 1 };
+    /// The ceiling, so a hostile server cannot make a client allocate gigabytes.
+    pub const MAXIMUM: KdfParams = KdfParams { m_cost_kib: 1024 * 1024, t_cost: 10, p_cost: 4 };
+
+    pub fn validate(&self) -> Result<(), CryptoError> {
+        let (lo, hi) = (Self::MINIMUM, Self::MAXIMUM);
+        let ok = (lo.m_cost_kib..=hi.m_cost_kib).contains(&self.m_cost_kib)
+            && (lo.t_cost..=hi.t_cost).contains(&self.t_cost)
+            && (lo.p_cost..=hi.p_cost).contains(&self.p_cost);
+        ok.then_some(()).ok_or(CryptoError::BadKdfParams)
+    }
+}
+
+/// A passphrase held only as long as needed. No `Debug`, no `Serialize`.
+pub struct Passphrase(Zeroizing<String>);
+
+impl Passphrase {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(Zeroizing::new(s.into()))
+    }
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Proves knowledge of the passphrase to the server.
+pub struct AuthKey(SymmetricKey);
+
+impl AuthKey {
+    pub fn from_bytes(b: [u8; 32]) -> Self {
+        Self(SymmetricKey::from_bytes(b))
+    }
+    pub fn expose_secret(&self) -> &[u8; 32] {
+        self.0.expose_secret()
+    }
+    /// What the server stores and compares: `SHA-256(label ‖ auth_key)`.
+    pub fn verifier(&self) -> [u8; 32] {
+        sha256(label::AUTH_VERIFIER, &[self.0.expose_secret()])
+    }
+}
+
+/// Seals and opens the account bundle. Never leaves the client.
+pub struct WrapKey(pub(crate) SymmetricKey);
+
+/// Derive both account keys. Takes ~0.1–1 s by design.
+pub fn derive_account_keys(
+    passphrase: &Passphrase,
+    salt: &[u8; 16],
+    params: KdfParams,
+) -> Result<(AuthKey, WrapKey), CryptoError> {
+    params.validate()?;
+    let argon_params = argon2::Params::new(params.m_cost_kib, params.t_cost, params.p_cost, Some(32))
+        .map_err(|_| CryptoError::BadKdfParams)?;
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, argon_params);
+    let mut master = Zeroizing::new([0u8; 32]);
+    argon
+        .hash_password_into(passphrase.expose_secret().as_bytes(), salt, master.as_mut())
+        .map_err(|_| CryptoError::BadKdfParams)?;
+    let auth = hkdf32(None, master.as_ref(), &[label::AUTH_KEY]);
+    let wrap = hkdf32(None, master.as_ref(), &[label::WRAP_KEY]);
+    master.zeroize();
+    Ok((AuthKey(auth), WrapKey(wrap)))
+}
+
+/// The salt the server hands out for a username that does not exist: a keyed hash of
+/// the name, so repeated look-ups agree and nobody can tell real from fake.
+pub fn fake_salt(server_secret: &[u8; 32], username: &str) -> [u8; 16] {
+    use hmac::{Mac, SimpleHmac};
+    let mut mac = SimpleHmac::<sha2::Sha256>::new_from_slice(server_secret).expect("HMAC takes any key length");
+    mac.update(label::FAKE_SALT);
+    mac.update(username.as_bytes());
+    let full = mac.finalize().into_bytes();
+    let mut salt = [0u8; 16];
+    salt.copy_from_slice(&full[..16]);
+    salt
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_inputs_same_keys_and_the_two_keys_differ() {
+        let salt = [7u8; 16];
+        let (a1, w1) = derive_account_keys(&Passphrase::new("correct horse"), &salt, KdfParams::MINIMUM).unwrap();
+        let (a2, _) = derive_account_keys(&Passphrase::new("correct horse"), &salt, KdfParams::MINIMUM).unwrap();
+        let (a3, _) = derive_account_keys(&Passphrase::new("correct horsf"), &salt, KdfParams::MINIMUM).unwrap();
+        assert_eq!(a1.expose_secret(), a2.expose_secret());
+        assert_ne!(a1.expose_secret(), a3.expose_secret());
+        assert_ne!(a1.expose_secret(), w1.0.expose_secret());
+    }
+
+    /// Frozen: changing the KDF chain would lock every user out.
+    #[test]
+    fn golden_auth_verifier() {
+        let (a, _) = derive_account_keys(&Passphrase::new("golden passphrase"), &[1u8; 16], KdfParams::MINIMUM).unwrap();
+        assert_eq!(hex::encode(a.verifier()), include_str!("../../tests/golden/auth_verifier.hex").trim());
+    }
+
+    #[test]
+    fn params_out_of_range_are_refused() {
+        let weak = KdfParams { m_cost_kib: 1024, t_cost: 1, p_cost: 1 };
+        assert!(matches!(derive_account_keys(&Passphrase::new("x"), &[0; 16], weak), Err(CryptoError::BadKdfParams)));
+        assert!(KdfParams::DEFAULT.validate().is_ok());
+    }
+
+    #[test]
+    fn fake_salts_are_stable_and_distinct() {
+        let s = [9u8; 32];
+        assert_eq!(fake_salt(&s, "ghost"), fake_salt(&s, "ghost"));
+        assert_ne!(fake_salt(&s, "ghost"), fake_salt(&s, "ghost2"));
+    }
+}

@@ -1,0 +1,464 @@
+//! The CRM's entities as typed views over [`RecordDoc`] field maps.
+//!
+//! A record's kind lives in its `kind` field. Field names are constants here so the
+//! app, the import code and the tests never spell them twice. Which fields are
+//! *sensitive* (sealed under the `sensitive` key of a collection, see
+//! [`crate::crypto::Scope`]) is decided by [`is_sensitive`]; the author also writes a
+//! masked phone under `basic` so readers without the sensitive key see `138****1234`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::record::{RecordDoc, Value};
+
+/// Field names shared by every entity.
+pub mod field {
+    pub const KIND: &str = "kind";
+    pub const NAME: &str = "name";
+    pub const COMPANY: &str = "company";
+    pub const PHONE: &str = "phone";
+    pub const PHONE_MASKED: &str = "phone_masked";
+    pub const EMAIL: &str = "email";
+    pub const ADDRESS: &str = "address";
+    pub const ID_NUMBER: &str = "id_number";
+    pub const NOTES: &str = "notes";
+    pub const PRIVATE_NOTES: &str = "private_notes";
+    pub const TAGS: &str = "tags";
+    pub const STAGE: &str = "stage";
+    pub const OWNER: &str = "owner";
+    pub const CONSENT_PURPOSE: &str = "consent_purpose";
+    pub const CONSENT_AT: &str = "consent_at";
+    pub const CONSENT_CHANNEL: &str = "consent_channel";
+    pub const CONSENT_WITHDRAWN: &str = "consent_withdrawn";
+    pub const CUSTOMER: &str = "customer";
+    pub const ROLE: &str = "role";
+    pub const CHANNEL: &str = "channel";
+    pub const AT: &str = "at";
+    pub const SUMMARY: &str = "summary";
+    pub const TITLE: &str = "title";
+    pub const DUE: &str = "due";
+    pub const ASSIGNEE: &str = "assignee";
+    pub const DONE: &str = "done";
+    pub const AMOUNT: &str = "amount";
+    pub const CURRENCY: &str = "currency";
+    /// Custom fields are stored as `custom.<name>`.
+    pub const CUSTOM_PREFIX: &str = "custom.";
+}
+
+/// Fields whose values only holders of a collection's `sensitive` key may read.
+pub fn is_sensitive(name: &str) -> bool {
+    matches!(
+        name,
+        field::PHONE | field::EMAIL | field::ADDRESS | field::ID_NUMBER | field::PRIVATE_NOTES
+    )
+}
+
+/// `13812341234` → `138****1234`: keeps the first three and last four digits.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+    if chars.len() <= 7 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 7))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    Customer,
+    Contact,
+    Interaction,
+    Task,
+    Deal,
+}
+
+impl EntityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Customer => "customer",
+            EntityKind::Contact => "contact",
+            EntityKind::Interaction => "interaction",
+            EntityKind::Task => "task",
+            EntityKind::Deal => "deal",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "customer" => EntityKind::Customer,
+            "contact" => EntityKind::Contact,
+            "interaction" => EntityKind::Interaction,
+            "task" => EntityKind::Task,
+            "deal" => EntityKind::Deal,
+            _ => return None,
+        })
+    }
+    pub fn of(doc: &RecordDoc) -> Option<Self> {
+        doc.text(field::KIND).and_then(Self::parse)
+    }
+}
+
+/// Where a customer is in the sales cycle; also the pipeline stages of a deal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Lead,
+    Qualified,
+    Proposal,
+    Negotiation,
+    Won,
+    Lost,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 6] =
+        [Stage::Lead, Stage::Qualified, Stage::Proposal, Stage::Negotiation, Stage::Won, Stage::Lost];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Lead => "lead",
+            Stage::Qualified => "qualified",
+            Stage::Proposal => "proposal",
+            Stage::Negotiation => "negotiation",
+            Stage::Won => "won",
+            Stage::Lost => "lost",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Call,
+    Email,
+    WeChat,
+    Meeting,
+    Visit,
+    Note,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 6] =
+        [Channel::Call, Channel::Email, Channel::WeChat, Channel::Meeting, Channel::Visit, Channel::Note];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Call => "call",
+            Channel::Email => "email",
+            Channel::WeChat => "wechat",
+            Channel::Meeting => "meeting",
+            Channel::Visit => "visit",
+            Channel::Note => "note",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// What a customer agreed to, when, through which channel, and whether withdrawn.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    pub purpose: String,
+    pub at_ms: i64,
+    pub channel: String,
+    pub withdrawn: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub name: String,
+    pub company: String,
+    pub phone: String,
+    pub email: String,
+    pub address: String,
+    pub id_number: String,
+    pub notes: String,
+    pub private_notes: String,
+    pub tags: Vec<String>,
+    pub stage: Option<Stage>,
+    pub owner: String,
+    pub consent: Option<Consent>,
+    pub custom: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub customer: String,
+    pub name: String,
+    pub role: String,
+    pub phone: String,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interaction {
+    pub customer: String,
+    pub channel: Channel,
+    pub at_ms: i64,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub customer: String,
+    pub title: String,
+    pub due_ms: i64,
+    pub assignee: String,
+    pub done: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deal {
+    pub customer: String,
+    pub title: String,
+    pub stage: Stage,
+    /// Minor units (cents, fen).
+    pub amount: i64,
+    pub currency: String,
+}
+
+fn text(v: &str) -> Option<Value> {
+    Some(Value::Text(v.to_owned()))
+}
+fn get_text(doc: &RecordDoc, name: &str) -> String {
+    doc.text(name).unwrap_or_default().to_owned()
+}
+fn get_int(doc: &RecordDoc, name: &str) -> i64 {
+    doc.get(name).and_then(Value::as_int).unwrap_or_default()
+}
+
+/// Conversion between a typed entity and the field writes that store it.
+pub trait Entity: Sized {
+    const KIND: EntityKind;
+    /// Every field this entity writes, with its value (`None` clears the field).
+    fn to_fields(&self) -> Vec<(String, Option<Value>)>;
+    /// Read the entity back; absent fields take their defaults. `None` if the record
+    /// is of another kind.
+    fn from_doc(doc: &RecordDoc) -> Option<Self>;
+}
+
+impl Entity for Customer {
+    const KIND: EntityKind = EntityKind::Customer;
+    fn to_fields(&self) -> Vec<(String, Option<Value>)> {
+        use field::*;
+        let mut f = vec![
+            (KIND.into(), text(Self::KIND.as_str())),
+            (NAME.into(), text(&self.name)),
+            (COMPANY.into(), text(&self.company)),
+            (PHONE.into(), text(&self.phone)),
+            (PHONE_MASKED.into(), text(&mask_phone(&self.phone))),
+            (EMAIL.into(), text(&self.email)),
+            (ADDRESS.into(), text(&self.address)),
+            (ID_NUMBER.into(), text(&self.id_number)),
+            (NOTES.into(), text(&self.notes)),
+            (PRIVATE_NOTES.into(), text(&self.private_notes)),
+            (TAGS.into(), Some(Value::List(self.tags.clone()))),
+            (STAGE.into(), self.stage.map(|s| Value::Text(s.as_str().into()))),
+            (OWNER.into(), text(&self.owner)),
+        ];
+        if let Some(c) = &self.consent {
+            f.push((CONSENT_PURPOSE.into(), text(&c.purpose)));
+            f.push((CONSENT_AT.into(), Some(Value::Int(c.at_ms))));
+            f.push((CONSENT_CHANNEL.into(), text(&c.channel)));
+            f.push((CONSENT_WITHDRAWN.into(), Some(Value::Bool(c.withdrawn))));
+        }
+        for (k, v) in &self.custom {
+            f.push((format!("{CUSTOM_PREFIX}{k}"), text(v)));
+        }
+        f
+    }
+    fn from_doc(doc: &RecordDoc) -> Option<Self> {
+        use field::*;
+        (EntityKind::of(doc)? == Self::KIND).then(|| Customer {
+            name: get_text(doc, NAME),
+            company: get_text(doc, COMPANY),
+            phone: get_text(doc, PHONE),
+            email: get_text(doc, EMAIL),
+            address: get_text(doc, ADDRESS),
+            id_number: get_text(doc, ID_NUMBER),
+            notes: get_text(doc, NOTES),
+            private_notes: get_text(doc, PRIVATE_NOTES),
+            tags: doc.get(TAGS).and_then(Value::as_list).map(<[String]>::to_vec).unwrap_or_default(),
+            stage: doc.text(STAGE).and_then(Stage::parse),
+            owner: get_text(doc, OWNER),
+            consent: doc.text(CONSENT_PURPOSE).map(|purpose| Consent {
+                purpose: purpose.to_owned(),
+                at_ms: get_int(doc, CONSENT_AT),
+                channel: get_text(doc, CONSENT_CHANNEL),
+                withdrawn: doc.get(CONSENT_WITHDRAWN).and_then(Value::as_bool).unwrap_or(false),
+            }),
+            custom: doc
+                .fields
+                .iter()
+                .filter_map(|(k, st)| {
+                    let name = k.strip_prefix(CUSTOM_PREFIX)?;
+                    Some((name.to_owned(), st.value.as_ref()?.as_text()?.to_owned()))
+                })
+                .collect(),
+        })
+    }
+}
+
+impl Entity for Contact {
+    const KIND: EntityKind = EntityKind::Contact;
+    fn to_fields(&self) -> Vec<(String, Option<Value>)> {
+        use field::*;
+        vec![
+            (KIND.into(), text(Self::KIND.as_str())),
+            (CUSTOMER.into(), text(&self.customer)),
+            (NAME.into(), text(&self.name)),
+            (ROLE.into(), text(&self.role)),
+            (PHONE.into(), text(&self.phone)),
+            (PHONE_MASKED.into(), text(&mask_phone(&self.phone))),
+            (EMAIL.into(), text(&self.email)),
+        ]
+    }
+    fn from_doc(doc: &RecordDoc) -> Option<Self> {
+        use field::*;
+        (EntityKind::of(doc)? == Self::KIND).then(|| Contact {
+            customer: get_text(doc, CUSTOMER),
+            name: get_text(doc, NAME),
+            role: get_text(doc, ROLE),
+            phone: get_text(doc, PHONE),
+            email: get_text(doc, EMAIL),
+        })
+    }
+}
+
+impl Entity for Interaction {
+    const KIND: EntityKind = EntityKind::Interaction;
+    fn to_fields(&self) -> Vec<(String, Option<Value>)> {
+        use field::*;
+        vec![
+            (KIND.into(), text(Self::KIND.as_str())),
+            (CUSTOMER.into(), text(&self.customer)),
+            (CHANNEL.into(), text(self.channel.as_str())),
+            (AT.into(), Some(Value::Int(self.at_ms))),
+            (SUMMARY.into(), text(&self.summary)),
+        ]
+    }
+    fn from_doc(doc: &RecordDoc) -> Option<Self> {
+        use field::*;
+        (EntityKind::of(doc)? == Self::KIND).then(|| Interaction {
+            customer: get_text(doc, CUSTOMER),
+            channel: doc.text(CHANNEL).and_then(Channel::parse).unwrap_or(Channel::Note),
+            at_ms: get_int(doc, AT),
+            summary: get_text(doc, SUMMARY),
+        })
+    }
+}
+
+impl Entity for Task {
+    const KIND: EntityKind = EntityKind::Task;
+    fn to_fields(&self) -> Vec<(String, Option<Value>)> {
+        use field::*;
+        vec![
+            (KIND.into(), text(Self::KIND.as_str())),
+            (CUSTOMER.into(), text(&self.customer)),
+            (TITLE.into(), text(&self.title)),
+            (DUE.into(), Some(Value::Int(self.due_ms))),
+            (ASSIGNEE.into(), text(&self.assignee)),
+            (DONE.into(), Some(Value::Bool(self.done))),
+        ]
+    }
+    fn from_doc(doc: &RecordDoc) -> Option<Self> {
+        use field::*;
+        (EntityKind::of(doc)? == Self::KIND).then(|| Task {
+            customer: get_text(doc, CUSTOMER),
+            title: get_text(doc, TITLE),
+            due_ms: get_int(doc, DUE),
+            assignee: get_text(doc, ASSIGNEE),
+            done: doc.get(DONE).and_then(Value::as_bool).unwrap_or(false),
+        })
+    }
+}
+
+impl Entity for Deal {
+    const KIND: EntityKind = EntityKind::Deal;
+    fn to_fields(&self) -> Vec<(String, Option<Value>)> {
+        use field::*;
+        vec![
+            (KIND.into(), text(Self::KIND.as_str())),
+            (CUSTOMER.into(), text(&self.customer)),
+            (TITLE.into(), text(&self.title)),
+            (STAGE.into(), text(self.stage.as_str())),
+            (AMOUNT.into(), Some(Value::Int(self.amount))),
+            (CURRENCY.into(), text(&self.currency)),
+        ]
+    }
+    fn from_doc(doc: &RecordDoc) -> Option<Self> {
+        use field::*;
+        (EntityKind::of(doc)? == Self::KIND).then(|| Deal {
+            customer: get_text(doc, CUSTOMER),
+            title: get_text(doc, TITLE),
+            stage: doc.text(STAGE).and_then(Stage::parse).unwrap_or(Stage::Lead),
+            amount: get_int(doc, AMOUNT),
+            currency: get_text(doc, CURRENCY),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hlc::{Hlc, Stamp};
+    use crate::ids::Username;
+    use crate::record::FieldState;
+
+    fn doc_of(fields: Vec<(String, Option<Value>)>) -> RecordDoc {
+        let stamp = Stamp { hlc: Hlc { wall_ms: 1, counter: 0 }, author: Username::parse("ann").unwrap() };
+        let mut d = RecordDoc::new();
+        for (f, v) in fields {
+            d.apply(&f, FieldState { value: v, stamp: stamp.clone() });
+        }
+        d
+    }
+
+    #[test]
+    fn masks_keep_three_and_four_digits() {
+        assert_eq!(mask_phone("13812341234"), "138****1234");
+        assert_eq!(mask_phone("+86 138-1234-1234"), "+86*******1234");
+        assert_eq!(mask_phone("12345"), "*****");
+    }
+
+    #[test]
+    fn entities_round_trip_through_fields() {
+        let c = Customer {
+            name: "Li Wei".into(),
+            company: "Acme".into(),
+            phone: "13812341234".into(),
+            tags: vec!["vip".into()],
+            stage: Some(Stage::Proposal),
+            consent: Some(Consent { purpose: "newsletter".into(), at_ms: 5, channel: "web".into(), withdrawn: false }),
+            custom: [("industry".to_owned(), "steel".to_owned())].into(),
+            ..Default::default()
+        };
+        let doc = doc_of(c.to_fields());
+        assert_eq!(Customer::from_doc(&doc).unwrap(), c);
+        assert_eq!(doc.text(field::PHONE_MASKED), Some("138****1234"));
+        assert!(Deal::from_doc(&doc).is_none());
+
+        let d = Deal { customer: "x".into(), title: "t".into(), stage: Stage::Won, amount: 12_345, currency: "CNY".into() };
+        assert_eq!(Deal::from_doc(&doc_of(d.to_fields())).unwrap(), d);
+        let i = Interaction { customer: "x".into(), channel: Channel::WeChat, at_ms: 9, summary: "s".into() };
+        assert_eq!(Interaction::from_doc(&doc_of(i.to_fields())).unwrap(), i);
+        let t = Task { customer: "x".into(), title: "call back".into(), due_ms: 3, assignee: "bob".into(), done: true };
+        assert_eq!(Task::from_doc(&doc_of(t.to_fields())).unwrap(), t);
+        let k = Contact { customer: "x".into(), name: "n".into(), role: "cfo".into(), phone: "1".into(), email: "e".into() };
+        assert_eq!(Contact::from_doc(&doc_of(k.to_fields())).unwrap(), k);
+    }
+
+    #[test]
+    fn sensitive_fields_are_the_designed_ones() {
+        for f in [field::PHONE, field::EMAIL, field::ADDRESS, field::ID_NUMBER, field::PRIVATE_NOTES] {
+            assert!(is_sensitive(f));
+        }
+        for f in [field::NAME, field::COMPANY, field::PHONE_MASKED, field::NOTES, field::STAGE] {
+            assert!(!is_sensitive(f));
+        }
+    }
+}

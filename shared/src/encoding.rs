@@ -1,0 +1,150 @@
+//! A tiny, explicit binary encoding for the formats that are signed, hashed or bound
+//! into AEAD associated data. Hand-written on purpose: these bytes are frozen by golden
+//! tests, and a serializer upgrade must never be able to change them.
+
+use thiserror::Error;
+
+/// A binary input ended early, had trailing bytes, or held an out-of-range value.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("malformed binary encoding: {0}")]
+pub struct DecodeError(pub &'static str);
+
+/// Appends big-endian integers and length-prefixed byte strings.
+#[derive(Default)]
+pub struct Writer {
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn with_capacity(n: usize) -> Self {
+        Self { buf: Vec::with_capacity(n) }
+    }
+    pub fn u8(&mut self, v: u8) -> &mut Self {
+        self.buf.push(v);
+        self
+    }
+    pub fn u32(&mut self, v: u32) -> &mut Self {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+        self
+    }
+    pub fn u64(&mut self, v: u64) -> &mut Self {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+        self
+    }
+    /// Raw bytes whose length the reader knows (fixed-size ids, keys, nonces).
+    pub fn fixed(&mut self, v: &[u8]) -> &mut Self {
+        self.buf.extend_from_slice(v);
+        self
+    }
+    /// Bytes prefixed with a u32 length.
+    pub fn bytes(&mut self, v: &[u8]) -> &mut Self {
+        self.u32(u32::try_from(v.len()).expect("field shorter than 4 GiB"));
+        self.buf.extend_from_slice(v);
+        self
+    }
+    /// A short string (≤ 255 bytes), prefixed with a u8 length.
+    pub fn short_str(&mut self, v: &str) -> &mut Self {
+        let len = u8::try_from(v.len()).expect("short string ≤ 255 bytes");
+        self.u8(len);
+        self.buf.extend_from_slice(v.as_bytes());
+        self
+    }
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+    pub fn finish(self) -> Vec<u8> {
+        self.buf
+    }
+    pub fn as_slice(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+/// Reads what [`Writer`] wrote, refusing short input.
+pub struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Self { buf }
+    }
+    pub fn fixed(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if self.buf.len() < n {
+            return Err(DecodeError("input too short"));
+        }
+        let (head, tail) = self.buf.split_at(n);
+        self.buf = tail;
+        Ok(head)
+    }
+    pub fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let s = self.fixed(N)?;
+        let mut out = [0u8; N];
+        out.copy_from_slice(s);
+        Ok(out)
+    }
+    pub fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.fixed(1)?[0])
+    }
+    pub fn u32(&mut self) -> Result<u32, DecodeError> {
+        Ok(u32::from_be_bytes(self.array()?))
+    }
+    pub fn u64(&mut self) -> Result<u64, DecodeError> {
+        Ok(u64::from_be_bytes(self.array()?))
+    }
+    pub fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let n = self.u32()? as usize;
+        self.fixed(n)
+    }
+    pub fn short_str(&mut self) -> Result<&'a str, DecodeError> {
+        let n = self.u8()? as usize;
+        std::str::from_utf8(self.fixed(n)?).map_err(|_| DecodeError("string is not UTF-8"))
+    }
+    pub fn remaining(&self) -> usize {
+        self.buf.len()
+    }
+    pub fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.buf)
+    }
+    /// Succeeds only if everything was consumed: trailing bytes are an error, so one
+    /// value has exactly one encoding.
+    pub fn finish(self) -> Result<(), DecodeError> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError("trailing bytes"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_strictness() {
+        let mut w = Writer::new();
+        w.u8(7).u32(9).u64(11).bytes(b"abc").short_str("zé").fixed(&[1, 2]);
+        let bytes = w.finish();
+        let mut r = Reader::new(&bytes);
+        assert_eq!(r.u8().unwrap(), 7);
+        assert_eq!(r.u32().unwrap(), 9);
+        assert_eq!(r.u64().unwrap(), 11);
+        assert_eq!(r.bytes().unwrap(), b"abc");
+        assert_eq!(r.short_str().unwrap(), "zé");
+        assert_eq!(r.array::<2>().unwrap(), [1, 2]);
+        r.finish().unwrap();
+
+        let mut short = Reader::new(&bytes[..3]);
+        assert!(short.u64().is_err());
+        let mut trailing = Reader::new(&bytes);
+        trailing.u8().unwrap();
+        assert!(trailing.finish().is_err());
+    }
+}

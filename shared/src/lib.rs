@@ -1,0 +1,28 @@
+//! # Quietdesk shared core
+//!
+//! Everything the browser app and the server agree on, with no I/O and no platform
+//! dependency (it builds for native targets and for `wasm32-unknown-unknown`):
+//!
+//! * [`ids`], [`hlc`], [`record`] and [`domain`]: customers, contacts, interactions,
+//!   tasks and deals as maps of fields, each field stamped with a hybrid logical clock
+//!   and its author, merged per field (last writer wins, deletions are tombstones).
+//! * [`crypto`]: the key hierarchy (passphrase → Argon2id → HKDF → `auth_key` /
+//!   `wrap_key`), identity keys, team-key wraps, and the versioned record envelope.
+//! * [`chain`]: the signed, hash-linked team membership log every client verifies.
+//! * [`api`]: the one place where wire paths, request/response shapes and the error
+//!   body live; client and server never restate them.
+//! * [`sync`]: the sync engine — a state machine behind [`sync::Store`] and
+//!   [`sync::Transport`] traits, so it runs natively in tests and in the browser.
+//!
+//! The server only ever names *sealed* things (envelopes, wraps, bundles); opening
+//! them needs keys that exist only in a member's client.
+
+pub mod api;
+pub mod chain;
+pub mod crypto;
+pub mod domain;
+pub mod encoding;
+pub mod hlc;
+pub mod ids;
+pub mod record;
+pub mod sync;

@@ -1,0 +1,207 @@
+//! Records as maps of fields, merged per field.
+//!
+//! Each field holds a value (or a tombstone) and the [`Stamp`] of the edit that wrote
+//! it. Merging keeps, per field, the state with the greater `(stamp, value)`; that is a
+//! join of a semilattice, so merge is commutative, associative and idempotent, and
+//! every client that has seen the same edits holds the same record, in any order.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hlc::Stamp;
+
+/// A field value. Money is an integer of minor units; times are Unix milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Value {
+    Text(String),
+    Int(i64),
+    Bool(bool),
+    List(Vec<String>),
+}
+
+impl Value {
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    pub fn as_list(&self) -> Option<&[String]> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+}
+
+/// A field's current state: a value, or a tombstone (`None`) that still carries the
+/// stamp of the deletion so an older write cannot resurrect it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldState {
+    #[serde(rename = "v")]
+    pub value: Option<Value>,
+    #[serde(rename = "s")]
+    pub stamp: Stamp,
+}
+
+impl FieldState {
+    /// Does `self` win over `other`? Ties on stamp (the same author writing from two
+    /// devices in the same millisecond) fall back to the value, so the choice is still
+    /// the same everywhere.
+    fn beats(&self, other: &FieldState) -> bool {
+        (&self.stamp, &self.value) > (&other.stamp, &other.value)
+    }
+}
+
+/// The name of the field that marks a whole record deleted.
+pub const DELETED: &str = "deleted";
+
+/// A record's fields. The plaintext inside an envelope.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordDoc {
+    pub fields: BTreeMap<String, FieldState>,
+}
+
+impl RecordDoc {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Apply one field write, keeping it only if it wins. Returns whether it changed.
+    pub fn apply(&mut self, name: &str, state: FieldState) -> bool {
+        match self.fields.get(name) {
+            Some(cur) if !state.beats(cur) => false,
+            _ => {
+                self.fields.insert(name.to_owned(), state);
+                true
+            }
+        }
+    }
+
+    /// Merge another copy of the same record into this one, field by field.
+    pub fn merge(&mut self, other: &RecordDoc) -> bool {
+        let mut changed = false;
+        for (name, state) in &other.fields {
+            changed |= self.apply(name, state.clone());
+        }
+        changed
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.fields.get(name).and_then(|f| f.value.as_ref())
+    }
+
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(Value::as_text)
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.get(DELETED).and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    /// The newest stamp in the record, for clocks to observe.
+    pub fn max_stamp(&self) -> Option<&Stamp> {
+        self.fields.values().map(|f| &f.stamp).max()
+    }
+}
+
+/// One local edit of one record: the unit the outbox stores.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldEdit {
+    pub field: String,
+    #[serde(flatten)]
+    pub state: FieldState,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hlc::Hlc;
+    use crate::ids::Username;
+    use proptest::prelude::*;
+
+    fn stamp(wall: u64, counter: u32, who: &str) -> Stamp {
+        Stamp { hlc: Hlc { wall_ms: wall, counter }, author: Username::parse(who).unwrap() }
+    }
+
+    #[test]
+    fn later_write_wins_and_tombstones_stick() {
+        let mut d = RecordDoc::new();
+        d.apply("phone", FieldState { value: Some(Value::Text("1".into())), stamp: stamp(10, 0, "ann") });
+        d.apply("phone", FieldState { value: None, stamp: stamp(20, 0, "bob") });
+        assert!(!d.apply("phone", FieldState { value: Some(Value::Text("old".into())), stamp: stamp(15, 0, "cat") }));
+        assert_eq!(d.get("phone"), None);
+        assert!(d.fields.contains_key("phone"), "tombstone kept");
+    }
+
+    fn edit_strategy() -> impl Strategy<Value = (String, FieldState)> {
+        let field = prop::sample::select(vec!["name", "phone", "notes", "stage"]);
+        let value = prop::option::of(prop_oneof![
+            "[a-c]{0,2}".prop_map(Value::Text),
+            (0i64..3).prop_map(Value::Int),
+            any::<bool>().prop_map(Value::Bool),
+        ]);
+        let who = prop::sample::select(vec!["ann", "bob"]);
+        (field, value, 0u64..4, 0u32..2, who).prop_map(|(f, v, w, c, a)| {
+            (f.to_owned(), FieldState { value: v, stamp: stamp(w, c, a) })
+        })
+    }
+
+    proptest! {
+        /// Any order and any duplication of the same edits gives the same record.
+        #[test]
+        fn merge_is_order_and_duplicate_insensitive(
+            edits in prop::collection::vec(edit_strategy(), 0..24),
+            perm_seed in any::<u64>(),
+            dups in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let mut a = RecordDoc::new();
+            for (f, s) in &edits { a.apply(f, s.clone()); }
+
+            let mut shuffled = edits.clone();
+            for i in &dups { if !edits.is_empty() { shuffled.push(edits[i.index(edits.len())].clone()); } }
+            let mut seed = perm_seed;
+            for i in (1..shuffled.len()).rev() {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                shuffled.swap(i, (seed >> 33) as usize % (i + 1));
+            }
+            let mut b = RecordDoc::new();
+            for (f, s) in &shuffled { b.apply(f, s.clone()); }
+            prop_assert_eq!(&a, &b);
+        }
+
+        /// Merging whole documents is commutative, associative and idempotent.
+        #[test]
+        fn doc_merge_is_a_semilattice(
+            x in prop::collection::vec(edit_strategy(), 0..10),
+            y in prop::collection::vec(edit_strategy(), 0..10),
+            z in prop::collection::vec(edit_strategy(), 0..10),
+        ) {
+            let doc = |e: &[(String, FieldState)]| { let mut d = RecordDoc::new(); for (f, s) in e { d.apply(f, s.clone()); } d };
+            let (dx, dy, dz) = (doc(&x), doc(&y), doc(&z));
+            let mut xy = dx.clone(); xy.merge(&dy);
+            let mut yx = dy.clone(); yx.merge(&dx);
+            prop_assert_eq!(&xy, &yx);
+            let mut xy_z = xy.clone(); xy_z.merge(&dz);
+            let mut yz = dy.clone(); yz.merge(&dz);
+            let mut x_yz = dx.clone(); x_yz.merge(&yz);
+            prop_assert_eq!(&xy_z, &x_yz);
+            let mut xx = dx.clone(); xx.merge(&dx);
+            prop_assert_eq!(&xx, &dx);
+        }
+    }
+}

@@ -1,0 +1,422 @@
+//! The sync engine.
+//!
+//! [`Replica`] is the state machine: it holds the decrypted records in memory, the
+//! pending local edits (the outbox) and the team cursor, and turns them into push
+//! requests and pull results into merged records. It does no I/O. [`Syncer`] drives
+//! it against two small traits: a [`Store`] (IndexedDB in the browser, memory in
+//! tests) that only ever receives ciphertext, and a [`Transport`] (HTTP) to the server.
+//!
+//! Protocol: push a batch of `{record, base_version, sealed}`; the server commits all
+//! or nothing, and answers 409 with the current envelopes of records that moved on.
+//! The engine then opens those, merges field by field, and pushes again. Pull fetches
+//! changes since the cursor, page by page. An edit leaves the outbox only after the
+//! server acknowledged it, so nothing is lost to a crash or a lost connection.
+
+pub mod memory;
+pub mod seal;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use thiserror::Error;
+
+use crate::api::{Change, Cursor, PullResponse, PushItem, PushRequest, PushResponse};
+use crate::chain::TeamState;
+use crate::crypto::aead::{open_blob, seal_blob};
+use crate::crypto::envelope::{Keyring, RecordContext, SealedEnvelope, SealedRecord};
+use crate::crypto::identity::IdentityKeys;
+use crate::crypto::CryptoError;
+use crate::hlc::{Clock, Stamp};
+use crate::ids::{CollectionId, RecordId, Username};
+use crate::record::{FieldEdit, FieldState, RecordDoc, Value};
+use seal::{open_record, Opened, Sealer};
+
+/// A record as the local store keeps it: exactly the server's ciphertext.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub record: RecordId,
+    pub version: u64,
+    pub sealed: SealedRecord,
+}
+
+/// An outbox entry as the local store keeps it: sealed under the device vault key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOp {
+    pub id: u64,
+    pub blob: Vec<u8>,
+}
+
+/// Everything a store hands back on start-up.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub records: Vec<StoredRecord>,
+    pub outbox: Vec<StoredOp>,
+    pub cursor: Cursor,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("local store: {0}")]
+pub struct StoreError(pub String);
+
+/// Durable local storage of ciphertext. Each method is atomic.
+#[allow(async_fn_in_trait)]
+pub trait Store {
+    async fn load(&self) -> Result<Snapshot, StoreError>;
+    /// Save server states of records, and the cursor if given, in one transaction.
+    async fn save_records(&self, records: &[StoredRecord], cursor: Option<Cursor>) -> Result<(), StoreError>;
+    async fn add_op(&self, op: &StoredOp) -> Result<(), StoreError>;
+    async fn remove_ops(&self, ids: &[u64]) -> Result<(), StoreError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TransportError {
+    #[error("offline or server unreachable")]
+    Offline,
+    #[error("server answered {status}: {code}: {message}")]
+    Http { status: u16, code: String, message: String },
+    #[error("unexpected response: {0}")]
+    Protocol(String),
+}
+
+pub enum PushOutcome {
+    Accepted(PushResponse),
+    Conflict(Vec<Change>),
+}
+
+/// The server, as the engine sees it.
+#[allow(async_fn_in_trait)]
+pub trait Transport {
+    async fn push(&self, req: &PushRequest) -> Result<PushOutcome, TransportError>;
+    async fn pull(&self, since: Cursor, limit: u32) -> Result<PullResponse, TransportError>;
+}
+
+#[derive(Debug, Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("crypto: {0}")]
+    Crypto(#[from] CryptoError),
+    #[error("the same records kept conflicting; will retry later")]
+    ConflictStorm,
+}
+
+/// The keys and verified membership a client works with.
+pub struct Session {
+    pub me: Username,
+    pub identity: IdentityKeys,
+    pub keyring: Keyring,
+    pub team: TeamState,
+}
+
+impl Session {
+    fn sealer(&self) -> Sealer<'_> {
+        Sealer { me: &self.me, identity: &self.identity, keyring: &self.keyring }
+    }
+    fn ctx(&self, record: RecordId) -> RecordContext {
+        RecordContext { team: self.team.team, record }
+    }
+    fn open(&self, change: &StoredRecord) -> Result<Opened, CryptoError> {
+        let ever = &self.team.ever;
+        open_record(&change.sealed, &self.ctx(change.record), change.version, &self.keyring, &|u| ever.get(u).copied())
+    }
+}
+
+/// One pending local edit of one record.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PendingEdit {
+    pub id: u64,
+    pub record: RecordId,
+    pub collection: CollectionId,
+    pub edits: Vec<FieldEdit>,
+}
+
+/// A record in memory.
+#[derive(Debug, Clone)]
+pub struct LocalRecord {
+    pub collection: CollectionId,
+    /// The server version `base` corresponds to; 0 if never pushed.
+    pub version: u64,
+    /// What the server holds (merged with everything we pulled).
+    pub base: RecordDoc,
+    /// `base` plus pending edits: what the user sees.
+    pub view: RecordDoc,
+    pub sensitive: Option<SealedEnvelope>,
+    pub complete: bool,
+}
+
+/// The sync state machine. No I/O.
+#[derive(Debug, Default)]
+pub struct Replica {
+    pub records: BTreeMap<RecordId, LocalRecord>,
+    pub outbox: Vec<PendingEdit>,
+    pub cursor: Cursor,
+    clock: Clock,
+    next_op: u64,
+    /// Changes that could not be opened (no key, or refused as forged), by record.
+    pub unreadable: BTreeSet<RecordId>,
+}
+
+impl Replica {
+    /// Record a local edit. `now_ms` is the wall clock (the engine reads no clocks).
+    pub fn edit(
+        &mut self,
+        me: &Username,
+        record: RecordId,
+        collection: CollectionId,
+        fields: Vec<(String, Option<Value>)>,
+        now_ms: u64,
+    ) -> PendingEdit {
+        let hlc = self.clock.tick(now_ms);
+        let stamp = Stamp { hlc, author: me.clone() };
+        let edits = fields
+            .into_iter()
+            .map(|(field, value)| FieldEdit { field, state: FieldState { value, stamp: stamp.clone() } })
+            .collect();
+        self.next_op += 1;
+        let op = PendingEdit { id: self.next_op, record, collection, edits };
+        self.apply_pending(&op);
+        self.outbox.push(op.clone());
+        op
+    }
+
+    fn apply_pending(&mut self, op: &PendingEdit) {
+        let local = self.records.entry(op.record).or_insert_with(|| LocalRecord {
+            collection: op.collection,
+            version: 0,
+            base: RecordDoc::new(),
+            view: RecordDoc::new(),
+            sensitive: None,
+            complete: true,
+        });
+        for e in &op.edits {
+            local.view.apply(&e.field, e.state.clone());
+        }
+    }
+
+    /// Take in a server state of a record (pulled, or sent back with a 409).
+    pub fn absorb(&mut self, record: RecordId, version: u64, opened: Opened) {
+        if let Some(s) = opened.doc.max_stamp() {
+            self.clock.observe(s.hlc);
+        }
+        self.unreadable.remove(&record);
+        let local = self.records.entry(record).or_insert_with(|| LocalRecord {
+            collection: opened.collection,
+            version: 0,
+            base: RecordDoc::new(),
+            view: RecordDoc::new(),
+            sensitive: None,
+            complete: true,
+        });
+        if version < local.version {
+            return; // an older state than one already seen: never roll back
+        }
+        local.version = version;
+        local.collection = opened.collection;
+        local.base.merge(&opened.doc);
+        local.view.merge(&opened.doc);
+        local.sensitive = opened.sensitive;
+        local.complete = opened.complete;
+    }
+
+    /// The documents to push: base plus every pending edit, per record.
+    fn outgoing(&self) -> BTreeMap<RecordId, (Vec<u64>, RecordDoc)> {
+        let mut out: BTreeMap<RecordId, (Vec<u64>, RecordDoc)> = BTreeMap::new();
+        for op in &self.outbox {
+            let entry = out.entry(op.record).or_insert_with(|| {
+                let base = self.records.get(&op.record).map(|l| l.base.clone()).unwrap_or_default();
+                (Vec::new(), base)
+            });
+            entry.0.push(op.id);
+            for e in &op.edits {
+                entry.1.apply(&e.field, e.state.clone());
+            }
+        }
+        out
+    }
+
+    /// Live (not deleted) records with their current view.
+    pub fn live(&self) -> impl Iterator<Item = (&RecordId, &LocalRecord)> {
+        self.records.iter().filter(|(_, r)| !r.view.is_deleted())
+    }
+
+    pub fn pending_count(&self) -> usize {
+        self.outbox.len()
+    }
+}
+
+/// What one sync round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    pub pushed: usize,
+    pub conflicts_merged: usize,
+    pub pulled: usize,
+    pub unreadable: usize,
+}
+
+/// Drives a [`Replica`] against a [`Store`] and a [`Transport`].
+pub struct Syncer<S, T> {
+    pub session: Session,
+    pub replica: Replica,
+    pub store: S,
+    pub transport: T,
+    /// Records per push request.
+    pub batch: usize,
+}
+
+const OUTBOX_CONTEXT: &[u8] = b"outbox";
+const MAX_CONFLICT_ROUNDS: usize = 8;
+
+impl<S: Store, T: Transport> Syncer<S, T> {
+    /// Load local ciphertext and open it into memory.
+    pub async fn open(session: Session, store: S, transport: T) -> Result<Self, SyncError> {
+        let snap = store.load().await?;
+        let mut replica = Replica { cursor: snap.cursor, ..Default::default() };
+        for rec in &snap.records {
+            match session.open(rec) {
+                Ok(opened) => replica.absorb(rec.record, rec.version, opened),
+                Err(_) => {
+                    replica.unreadable.insert(rec.record);
+                }
+            }
+        }
+        for op in &snap.outbox {
+            let plain = open_blob(session.identity.vault_key(), OUTBOX_CONTEXT, &op.blob)?;
+            let pending: PendingEdit =
+                serde_json::from_slice(&plain).map_err(|_| CryptoError::Malformed("outbox entry"))?;
+            replica.next_op = replica.next_op.max(pending.id);
+            for e in &pending.edits {
+                replica.clock.observe(e.state.stamp.hlc);
+            }
+            replica.apply_pending(&pending);
+            replica.outbox.push(pending);
+        }
+        Ok(Self { session, replica, store, transport, batch: 500 })
+    }
+
+    /// Make a local edit durable (outbox) and visible. Works offline.
+    pub async fn edit(
+        &mut self,
+        record: RecordId,
+        collection: CollectionId,
+        fields: Vec<(String, Option<Value>)>,
+        now_ms: u64,
+    ) -> Result<(), SyncError> {
+        let op = self.replica.edit(&self.session.me, record, collection, fields, now_ms);
+        let plain = serde_json::to_vec(&op).expect("serializable");
+        let blob = seal_blob(self.session.identity.vault_key(), OUTBOX_CONTEXT, &plain);
+        if let Err(e) = self.store.add_op(&StoredOp { id: op.id, blob }).await {
+            // Not durable: undo, so the UI never shows an edit that a reload would lose.
+            self.replica.outbox.retain(|p| p.id != op.id);
+            let local = self.replica.records.get_mut(&record).expect("just edited");
+            local.view = local.base.clone();
+            for p in self.replica.outbox.iter().filter(|p| p.record == record) {
+                for e in &p.edits {
+                    local.view.apply(&e.field, e.state.clone());
+                }
+            }
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Push the outbox, resolving conflicts by merging, then pull everything new.
+    pub async fn sync(&mut self) -> Result<SyncReport, SyncError> {
+        let mut report = SyncReport::default();
+        self.push(&mut report).await?;
+        self.pull(&mut report).await?;
+        report.unreadable = self.replica.unreadable.len();
+        Ok(report)
+    }
+
+    async fn push(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
+        let mut rounds = 0;
+        loop {
+            let outgoing = self.replica.outgoing();
+            if outgoing.is_empty() {
+                return Ok(());
+            }
+            let chunk: Vec<_> = outgoing.into_iter().take(self.batch).collect();
+            let mut items = Vec::with_capacity(chunk.len());
+            let mut sealed_meta = Vec::with_capacity(chunk.len());
+            for (record, (op_ids, doc)) in &chunk {
+                let local = &self.replica.records[record];
+                let version = local.version + 1;
+                let (sealed, sensitive) = self.session.sealer().seal(
+                    &self.session.ctx(*record),
+                    local.collection,
+                    version,
+                    doc,
+                    local.sensitive.as_ref(),
+                )?;
+                items.push(PushItem { record: *record, base_version: local.version, sealed: sealed.clone() });
+                sealed_meta.push((*record, op_ids.clone(), doc.clone(), sealed, sensitive));
+            }
+            match self.transport.push(&PushRequest { items }).await? {
+                PushOutcome::Accepted(resp) => {
+                    let versions: BTreeMap<_, _> = resp.accepted.iter().map(|a| (a.record, a.version)).collect();
+                    let mut stored = Vec::with_capacity(sealed_meta.len());
+                    let mut done_ops = Vec::new();
+                    for (record, op_ids, doc, sealed, sensitive) in sealed_meta {
+                        let version = *versions.get(&record).ok_or_else(|| {
+                            TransportError::Protocol(format!("push response lacks record {record}"))
+                        })?;
+                        let local = self.replica.records.get_mut(&record).expect("pushed from here");
+                        local.version = version;
+                        local.base = doc;
+                        local.sensitive = sensitive;
+                        stored.push(StoredRecord { record, version, sealed });
+                        done_ops.extend(op_ids);
+                    }
+                    // Records first, then the outbox: a crash in between re-pushes the
+                    // same field values, which merge to the same record.
+                    self.store.save_records(&stored, None).await?;
+                    self.store.remove_ops(&done_ops).await?;
+                    let done: BTreeSet<u64> = done_ops.into_iter().collect();
+                    self.replica.outbox.retain(|p| !done.contains(&p.id));
+                    report.pushed += stored.len();
+                }
+                PushOutcome::Conflict(changes) => {
+                    rounds += 1;
+                    if rounds > MAX_CONFLICT_ROUNDS {
+                        return Err(SyncError::ConflictStorm);
+                    }
+                    report.conflicts_merged += changes.len();
+                    self.absorb_changes(&changes).await?;
+                }
+            }
+        }
+    }
+
+    async fn absorb_changes(&mut self, changes: &[Change]) -> Result<Vec<StoredRecord>, SyncError> {
+        let mut stored = Vec::with_capacity(changes.len());
+        for c in changes {
+            let rec = StoredRecord { record: c.record, version: c.version, sealed: c.sealed.clone() };
+            match self.session.open(&rec) {
+                Ok(opened) => self.replica.absorb(c.record, c.version, opened),
+                Err(_) => {
+                    // Keep the ciphertext: a later key (or a fixed chain) may open it.
+                    self.replica.unreadable.insert(c.record);
+                }
+            }
+            stored.push(rec);
+        }
+        Ok(stored)
+    }
+
+    async fn pull(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
+        loop {
+            let page = self.transport.pull(self.replica.cursor, crate::api::MAX_PULL_LIMIT).await?;
+            let stored = self.absorb_changes(&page.changes).await?;
+            report.pulled += stored.len();
+            self.replica.cursor = self.replica.cursor.max(page.cursor);
+            self.store.save_records(&stored, Some(self.replica.cursor)).await?;
+            if !page.more {
+                return Ok(());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,124 @@
+//! Sealing a whole [`RecordDoc`] into a [`SealedRecord`] and back: sensitive fields go
+//! into a section under the collection's `sensitive` key, the rest under `basic`.
+
+use std::collections::BTreeMap;
+
+use crate::crypto::envelope::{EnvelopeHeader, Keyring, RecordContext, SealedEnvelope, SealedRecord};
+use crate::crypto::identity::{IdentityKeys, PublicIdentity};
+use crate::crypto::{CryptoError, Scope};
+use crate::domain::is_sensitive;
+use crate::ids::{CollectionId, Username};
+use crate::record::RecordDoc;
+
+/// Who is sealing, and with which keys.
+pub struct Sealer<'a> {
+    pub me: &'a Username,
+    pub identity: &'a IdentityKeys,
+    pub keyring: &'a Keyring,
+}
+
+/// A record opened as far as this client's keys allow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Opened {
+    pub doc: RecordDoc,
+    pub collection: CollectionId,
+    /// The sensitive section, kept as ciphertext so a client without its key can
+    /// carry it forward unchanged when it edits the basic fields.
+    pub sensitive: Option<SealedEnvelope>,
+    /// False when a sensitive section exists but this client cannot read it.
+    pub complete: bool,
+}
+
+fn encode(doc: &RecordDoc) -> Vec<u8> {
+    serde_json::to_vec(doc).expect("a RecordDoc always serializes")
+}
+
+fn decode(bytes: &[u8]) -> Result<RecordDoc, CryptoError> {
+    serde_json::from_slice(bytes).map_err(|_| CryptoError::Malformed("record plaintext"))
+}
+
+impl Sealer<'_> {
+    /// Seal `doc` as `version` of the record, under the newest epoch held for the
+    /// collection. `carried` is the previous sensitive section, reused as-is when this
+    /// client holds no sensitive key.
+    pub fn seal(
+        &self,
+        ctx: &RecordContext,
+        collection: CollectionId,
+        version: u64,
+        doc: &RecordDoc,
+        carried: Option<&SealedEnvelope>,
+    ) -> Result<(SealedRecord, Option<SealedEnvelope>), CryptoError> {
+        let epoch = self.keyring.latest_epoch(collection).ok_or(CryptoError::NoKey)?;
+        let basic_key = self.keyring.get(collection, epoch, Scope::Basic).ok_or(CryptoError::NoKey)?;
+        let (sensitive_fields, basic_fields): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            doc.fields.clone().into_iter().partition(|(name, _)| is_sensitive(name));
+        let header = |scope| EnvelopeHeader { collection, epoch, scope, record_version: version, author: self.me.clone() };
+
+        let sensitive = match self.keyring.get(collection, epoch, Scope::Sensitive) {
+            Some(key) if !sensitive_fields.is_empty() => Some(SealedEnvelope::seal(
+                &encode(&RecordDoc { fields: sensitive_fields }),
+                &header(Scope::Sensitive),
+                ctx,
+                &[0; 32],
+                key,
+                self.identity,
+            )),
+            Some(_) => None,
+            None => carried.cloned(),
+        };
+        let companion = sensitive.as_ref().map(SealedEnvelope::digest).unwrap_or([0; 32]);
+        let basic = SealedEnvelope::seal(
+            &encode(&RecordDoc { fields: basic_fields }),
+            &header(Scope::Basic),
+            ctx,
+            &companion,
+            basic_key,
+            self.identity,
+        );
+        Ok((SealedRecord::from_envelopes(&basic, sensitive.as_ref()), sensitive))
+    }
+}
+
+/// Open a sealed record that the server says is `version`. The basic section must
+/// have been sealed *as* that version (no replays of old versions as new); every
+/// author must be someone the verified chain ever admitted.
+pub fn open_record(
+    sealed: &SealedRecord,
+    ctx: &RecordContext,
+    version: u64,
+    keyring: &Keyring,
+    authors: &dyn Fn(&Username) -> Option<PublicIdentity>,
+) -> Result<Opened, CryptoError> {
+    let (basic, sensitive) = sealed.envelopes()?;
+    let bh = basic.header()?;
+    if bh.record_version != version || bh.scope != Scope::Basic {
+        return Err(CryptoError::DecryptionFailed);
+    }
+    let key = keyring.get(bh.collection, bh.epoch, Scope::Basic).ok_or(CryptoError::NoKey)?;
+    let author = authors(&bh.author).ok_or(CryptoError::DecryptionFailed)?;
+    let companion = sensitive.as_ref().map(SealedEnvelope::digest).unwrap_or([0; 32]);
+    let mut doc = decode(&basic.open(ctx, &companion, key, &author)?)?;
+    if doc.fields.keys().any(|f| is_sensitive(f)) {
+        return Err(CryptoError::Malformed("sensitive field in basic section"));
+    }
+    let mut complete = true;
+    if let Some(s) = &sensitive {
+        let sh = s.header()?;
+        if sh.collection != bh.collection || sh.record_version > version || sh.scope != Scope::Sensitive {
+            return Err(CryptoError::DecryptionFailed);
+        }
+        match keyring.get(sh.collection, sh.epoch, Scope::Sensitive) {
+            Some(k) => {
+                let author = authors(&sh.author).ok_or(CryptoError::DecryptionFailed)?;
+                let part = decode(&s.open(ctx, &[0; 32], k, &author)?)?;
+                if part.fields.keys().any(|f| !is_sensitive(f)) {
+                    return Err(CryptoError::Malformed("sensitive section"));
+                }
+                doc.merge(&part);
+            }
+            None => complete = false,
+        }
+    }
+    Ok(Opened { doc, collection: bh.collection, sensitive, complete })
+}

@@ -1,0 +1,231 @@
+//! Engine tests against an in-process model of the server's push/pull rules (the real
+//! server is exercised in `server/tests`). Fast, deterministic, no I/O.
+
+use std::sync::{Arc, Mutex};
+
+use futures::executor::block_on;
+
+use super::memory::MemoryStore;
+use super::*;
+use crate::api::{PushAccepted, PushConflict};
+use crate::chain::tests::{append, new_chain, Person};
+use crate::chain::{Action, Role};
+use crate::crypto::{Scope, SymmetricKey};
+use crate::domain::{field, Customer, Entity};
+
+#[derive(Default)]
+struct ServerModel {
+    seq: u64,
+    records: BTreeMap<RecordId, Change>,
+}
+
+#[derive(Clone, Default)]
+struct ModelTransport {
+    server: Arc<Mutex<ServerModel>>,
+    offline: Arc<Mutex<bool>>,
+}
+
+impl Transport for ModelTransport {
+    async fn push(&self, req: &PushRequest) -> Result<PushOutcome, TransportError> {
+        if *self.offline.lock().unwrap() {
+            return Err(TransportError::Offline);
+        }
+        let mut s = self.server.lock().unwrap();
+        let conflicts: Vec<Change> = req
+            .items
+            .iter()
+            .filter_map(|i| {
+                let cur = s.records.get(&i.record).map(|c| c.version).unwrap_or(0);
+                (cur != i.base_version).then(|| s.records[&i.record].clone())
+            })
+            .collect();
+        if !conflicts.is_empty() {
+            let _ = PushConflict { code: "conflict".into(), message: String::new(), conflicts: vec![] };
+            return Ok(PushOutcome::Conflict(conflicts));
+        }
+        let mut accepted = vec![];
+        for i in &req.items {
+            s.seq += 1;
+            let version = i.base_version + 1;
+            let seq = s.seq;
+            s.records.insert(i.record, Change { seq, record: i.record, version, sealed: i.sealed.clone() });
+            accepted.push(PushAccepted { record: i.record, version, seq });
+        }
+        Ok(PushOutcome::Accepted(PushResponse { accepted, cursor: s.seq }))
+    }
+
+    async fn pull(&self, since: Cursor, limit: u32) -> Result<PullResponse, TransportError> {
+        if *self.offline.lock().unwrap() {
+            return Err(TransportError::Offline);
+        }
+        let s = self.server.lock().unwrap();
+        let mut changes: Vec<Change> = s.records.values().filter(|c| c.seq > since).cloned().collect();
+        changes.sort_by_key(|c| c.seq);
+        let more = changes.len() > limit as usize;
+        changes.truncate(limit as usize);
+        let cursor = changes.last().map(|c| c.seq).unwrap_or(since);
+        Ok(PullResponse { changes, cursor, more })
+    }
+}
+
+struct Team {
+    people: Vec<Person>,
+    chain: Vec<ChainEntry>,
+    keys: Vec<(Scope, [u8; 32])>,
+}
+
+use crate::chain::ChainEntry;
+
+fn team() -> Team {
+    let ann = Person::new("ann");
+    let bob = Person::new("bob");
+    let mut chain = new_chain(&ann);
+    append(&mut chain, &ann, Action::AddMember { member: bob.member(Role::Member) });
+    let keys = vec![(Scope::Basic, [1u8; 32]), (Scope::Sensitive, [2u8; 32])];
+    Team { people: vec![ann, bob], chain, keys }
+}
+
+fn session(t: &Team, who: usize, scopes: &[Scope]) -> Session {
+    let state = TeamState::verify(&t.chain, None).unwrap();
+    let mut keyring = Keyring::new();
+    for (scope, k) in &t.keys {
+        if scopes.contains(scope) {
+            keyring.insert(state.shared_collection, 1, *scope, SymmetricKey::from_bytes(*k));
+        }
+    }
+    let p = &t.people[who];
+    // Identity keys are not Clone (they zeroize); rebuild the same keys via the bundle path.
+    let identity = clone_identity(&p.keys);
+    Session { me: p.name.clone(), identity, keyring, team: state }
+}
+
+fn clone_identity(k: &IdentityKeys) -> IdentityKeys {
+    use crate::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
+    let (_, wrap) = derive_account_keys(&Passphrase::new("test clone"), &[0; 16], KdfParams::MINIMUM).unwrap();
+    IdentityKeys::open_bundle(&k.seal_bundle(&wrap, "x"), &wrap, "x").unwrap()
+}
+
+fn customer(name: &str, phone: &str) -> Vec<(String, Option<Value>)> {
+    Customer { name: name.into(), phone: phone.into(), notes: "first notes".into(), ..Default::default() }.to_fields()
+}
+
+fn text(s: &str) -> Option<Value> {
+    Some(Value::Text(s.into()))
+}
+
+type Client = Syncer<MemoryStore, ModelTransport>;
+
+fn client(t: &Team, who: usize, net: &ModelTransport, store: MemoryStore) -> Client {
+    block_on(Syncer::open(session(t, who, &Scope::ALL), store, net.clone())).unwrap()
+}
+
+#[test]
+fn offline_edits_to_different_fields_both_survive_and_same_field_converges() {
+    let t = team();
+    let net = ModelTransport::default();
+    let mut a = client(&t, 0, &net, MemoryStore::new());
+    let mut b = client(&t, 1, &net, MemoryStore::new());
+    let coll = a.session.team.shared_collection;
+    let id = RecordId::random();
+
+    block_on(a.edit(id, coll, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+    block_on(a.sync()).unwrap();
+    block_on(b.sync()).unwrap();
+    assert_eq!(b.replica.records[&id].view.text(field::NAME), Some("Zhang San"));
+
+    // Both edit while "disconnected" (neither syncs in between).
+    block_on(a.edit(id, coll, vec![(field::PHONE.into(), text("13899998888"))], 2_000)).unwrap();
+    block_on(b.edit(id, coll, vec![(field::NOTES.into(), text("prefers WeChat"))], 2_000)).unwrap();
+    block_on(a.edit(id, coll, vec![(field::COMPANY.into(), text("A Corp"))], 3_000)).unwrap();
+    block_on(b.edit(id, coll, vec![(field::COMPANY.into(), text("B Corp"))], 3_000)).unwrap();
+
+    block_on(a.sync()).unwrap();
+    let rb = block_on(b.sync()).unwrap();
+    assert!(rb.conflicts_merged >= 1, "b's push met a's newer version");
+    block_on(a.sync()).unwrap();
+
+    let (va, vb) = (&a.replica.records[&id].view, &b.replica.records[&id].view);
+    assert_eq!(va, vb);
+    assert_eq!(va.text(field::PHONE), Some("13899998888"));
+    assert_eq!(va.text(field::NOTES), Some("prefers WeChat"));
+    // Same stamp wall time: the tie breaks on author, identically on both sides.
+    assert_eq!(va.text(field::COMPANY), Some("B Corp"));
+    assert_eq!(a.replica.pending_count() + b.replica.pending_count(), 0);
+}
+
+#[test]
+fn the_outbox_survives_a_restart_and_drains_when_back_online() {
+    let t = team();
+    let net = ModelTransport::default();
+    let store = MemoryStore::new();
+    *net.offline.lock().unwrap() = true;
+    let mut a = client(&t, 0, &net, store.clone());
+    let coll = a.session.team.shared_collection;
+    let id = RecordId::random();
+    block_on(a.edit(id, coll, customer("Offline Person", "13512345678"), 1)).unwrap();
+    assert!(matches!(block_on(a.sync()), Err(SyncError::Transport(TransportError::Offline))));
+    drop(a);
+
+    assert_eq!(store.outbox_len(), 1);
+    let mut a = client(&t, 0, &net, store.clone());
+    assert_eq!(a.replica.records[&id].view.text(field::NAME), Some("Offline Person"));
+    *net.offline.lock().unwrap() = false;
+    let r = block_on(a.sync()).unwrap();
+    assert_eq!(r.pushed, 1);
+    assert_eq!(store.outbox_len(), 0);
+
+    let dump = store.dump();
+    for canary in ["Offline Person", "13512345678", "first notes"] {
+        assert!(!dump.windows(canary.len()).any(|w| w == canary.as_bytes()), "{canary} stored in clear");
+    }
+}
+
+#[test]
+fn a_reader_without_the_sensitive_key_sees_the_mask_and_preserves_the_secret() {
+    let t = team();
+    let net = ModelTransport::default();
+    let mut admin = client(&t, 0, &net, MemoryStore::new());
+    let mut support = block_on(Syncer::open(session(&t, 1, &[Scope::Basic]), MemoryStore::new(), net.clone())).unwrap();
+    let coll = admin.session.team.shared_collection;
+    let id = RecordId::random();
+    block_on(admin.edit(id, coll, customer("Masked Person", "13812341234"), 1)).unwrap();
+    block_on(admin.sync()).unwrap();
+    block_on(support.sync()).unwrap();
+    let seen = &support.replica.records[&id];
+    assert!(!seen.complete);
+    assert_eq!(seen.view.text(field::PHONE), None);
+    assert_eq!(seen.view.text(field::PHONE_MASKED), Some("138****1234"));
+
+    // Support edits a basic field; the phone must survive for the admin.
+    block_on(support.edit(id, coll, vec![(field::NOTES.into(), text("called back"))], 5)).unwrap();
+    block_on(support.sync()).unwrap();
+    block_on(admin.sync()).unwrap();
+    let v = &admin.replica.records[&id].view;
+    assert_eq!(v.text(field::PHONE), Some("13812341234"));
+    assert_eq!(v.text(field::NOTES), Some("called back"));
+}
+
+#[test]
+fn a_server_replaying_an_old_version_as_new_is_refused() {
+    let t = team();
+    let net = ModelTransport::default();
+    let mut a = client(&t, 0, &net, MemoryStore::new());
+    let coll = a.session.team.shared_collection;
+    let id = RecordId::random();
+    block_on(a.edit(id, coll, customer("V1 Name", "1"), 1)).unwrap();
+    block_on(a.sync()).unwrap();
+    let v1 = net.server.lock().unwrap().records[&id].sealed.clone();
+    block_on(a.edit(id, coll, vec![(field::NAME.into(), text("V2 Name"))], 2)).unwrap();
+    block_on(a.sync()).unwrap();
+    {
+        // The server serves version 1's ciphertext labelled as version 3.
+        let mut s = net.server.lock().unwrap();
+        s.seq += 1;
+        let seq = s.seq;
+        s.records.insert(id, Change { seq, record: id, version: 3, sealed: v1 });
+    }
+    let mut b = client(&t, 1, &net, MemoryStore::new());
+    let r = block_on(b.sync()).unwrap();
+    assert_eq!(r.unreadable, 1);
+    assert!(!b.replica.records.contains_key(&id));
+}
