@@ -1,0 +1,142 @@
+//! Accounts and sessions. The server keeps a SHA-256 verifier of each client-derived
+//! auth key, and session tokens only as hashes. Unknown usernames get a deterministic
+//! fake salt, so the pre-login step does not reveal who has an account.
+
+use axum::extract::{FromRef, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine;
+use rand_core::{OsRng, RngCore};
+use shared::api::{
+    path, Empty, LoginRequest, PreloginRequest, PreloginResponse, SessionResponse, SignupRequest, UserKeys,
+};
+use shared::crypto::passphrase::{fake_salt, AuthKey, KdfParams};
+use shared::crypto::sha256;
+use shared::ids::Username;
+use subtle::ConstantTimeEq;
+
+use crate::db::{DbError, NewUser};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
+use crate::{now_ms, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(path::SIGNUP, post(signup))
+        .route(path::PRELOGIN, post(prelogin))
+        .route(path::LOGIN, post(login))
+        .route(path::LOGOUT, post(logout))
+        .route(path::USER, get(user_keys))
+}
+
+fn token_hash(token: &str) -> [u8; 32] {
+    sha256(b"quietdesk/v1/session-token", &[token.as_bytes()])
+}
+
+async fn new_session(state: &AppState, username: &Username) -> ApiResult<(String, i64)> {
+    let mut raw = [0u8; 32];
+    OsRng.fill_bytes(&mut raw);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    let now = now_ms();
+    let expires_at = now + state.config.session_ttl.as_millis() as i64;
+    state.db.create_session(&token_hash(&token), username, now, expires_at).await?;
+    Ok((token, expires_at))
+}
+
+async fn signup(State(state): State<AppState>, ApiJson(req): ApiJson<SignupRequest>) -> ApiResult<ApiJson<SessionResponse>> {
+    req.kdf.validate().map_err(|_| ApiError::BadRequest("Argon2id parameters are out of the accepted range".into()))?;
+    if req.bundle.0.len() > 4096 || req.bundle.0.is_empty() {
+        return Err(ApiError::BadRequest("account bundle has an implausible size".into()));
+    }
+    let user = NewUser {
+        username: req.username.clone(),
+        salt: req.salt,
+        kdf: req.kdf,
+        auth_hash: AuthKey::from_bytes(req.auth_key).verifier(),
+        identity: req.identity,
+        bundle: req.bundle.clone(),
+    };
+    match state.db.create_user(&user, now_ms()).await {
+        Err(DbError::Duplicate) => return Err(ApiError::Conflict("that username is taken")),
+        r => r?,
+    }
+    tracing::info!(username = %req.username, "account created");
+    let (token, expires_at) = new_session(&state, &req.username).await?;
+    Ok(ApiJson(SessionResponse { token, expires_at, identity: req.identity, bundle: req.bundle }))
+}
+
+async fn prelogin(State(state): State<AppState>, ApiJson(req): ApiJson<PreloginRequest>) -> ApiResult<ApiJson<PreloginResponse>> {
+    let resp = match state.db.user(req.username.as_str()).await? {
+        Some(u) => PreloginResponse { salt: u.salt, kdf: u.kdf },
+        None => PreloginResponse { salt: fake_salt(&state.server_secret, req.username.as_str()), kdf: KdfParams::DEFAULT },
+    };
+    Ok(ApiJson(resp))
+}
+
+async fn login(State(state): State<AppState>, ApiJson(req): ApiJson<LoginRequest>) -> ApiResult<ApiJson<SessionResponse>> {
+    let presented = AuthKey::from_bytes(req.auth_key).verifier();
+    let user = state.db.user(req.username.as_str()).await?;
+    // Compare against a dummy for unknown users too, so timing says little.
+    let expected = user.as_ref().map(|u| u.auth_hash).unwrap_or([0xFF; 32]);
+    let ok: bool = presented.ct_eq(&expected).into();
+    let Some(user) = user.filter(|_| ok) else {
+        tracing::info!(username = %req.username, "failed login");
+        return Err(ApiError::Unauthorized("wrong username or passphrase"));
+    };
+    let (token, expires_at) = new_session(&state, &user.username).await?;
+    tracing::info!(username = %user.username, "login");
+    Ok(ApiJson(SessionResponse { token, expires_at, identity: user.identity, bundle: user.bundle }))
+}
+
+async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<ApiJson<Empty>> {
+    state.db.delete_session(&user.token_hash).await?;
+    Ok(ApiJson(Empty {}))
+}
+
+async fn user_keys(
+    State(state): State<AppState>,
+    _user: AuthUser,
+    ApiPath(username): ApiPath<Username>,
+) -> ApiResult<ApiJson<UserKeys>> {
+    let u = state.db.user(username.as_str()).await?.ok_or(ApiError::NotFound("no such user"))?;
+    Ok(ApiJson(UserKeys { username: u.username, identity: u.identity }))
+}
+
+/// A request made with a live session.
+pub struct AuthUser {
+    pub username: Username,
+    pub token_hash: [u8; 32],
+}
+
+/// Look a bearer token up; shared by the extractor and the websocket handshake.
+pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<AuthUser> {
+    if token.is_empty() || token.len() > 128 {
+        return Err(ApiError::Unauthorized("invalid session token"));
+    }
+    let hash = token_hash(token);
+    let s = state.db.session(&hash).await?.ok_or(ApiError::Unauthorized("invalid session token"))?;
+    if s.expires_at <= now_ms() {
+        state.db.delete_session(&hash).await?;
+        return Err(ApiError::SessionExpired);
+    }
+    Ok(AuthUser { username: s.username, token_hash: hash })
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
+}
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized("missing bearer token"))?;
+        authenticate(&state, token).await
+    }
+}

@@ -1,0 +1,96 @@
+//! Storage behind one small trait, so the same handlers run on SQLite (the default:
+//! one file, WAL) and, later, PostgreSQL. Every method is one transaction.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use shared::api::{Change, Cursor, PushAccepted, TeamSummary, WrapItem};
+use shared::chain::{ChainEntry, Role};
+use shared::crypto::identity::{AccountBundle, PublicIdentity};
+use shared::crypto::passphrase::KdfParams;
+use shared::ids::{RecordId, TeamId, Username};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// A uniqueness rule refused the write (user exists, chain index taken, …).
+    #[error("already exists")]
+    Duplicate,
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+pub struct NewUser {
+    pub username: Username,
+    pub salt: [u8; 16],
+    pub kdf: KdfParams,
+    pub auth_hash: [u8; 32],
+    pub identity: PublicIdentity,
+    pub bundle: AccountBundle,
+}
+
+pub struct UserRow {
+    pub username: Username,
+    pub salt: [u8; 16],
+    pub kdf: KdfParams,
+    pub auth_hash: [u8; 32],
+    pub identity: PublicIdentity,
+    pub bundle: AccountBundle,
+}
+
+pub struct SessionRow {
+    pub username: Username,
+    pub expires_at: i64,
+}
+
+/// One record of a push, validated by the handler.
+pub struct PushRow {
+    pub record: RecordId,
+    pub base_version: u64,
+    pub collection: [u8; 16],
+    pub epoch: u32,
+    pub author: String,
+    pub sealed: Vec<u8>,
+}
+
+pub enum PushResult {
+    Accepted { accepted: Vec<PushAccepted>, cursor: Cursor },
+    Conflict(Vec<Change>),
+}
+
+#[async_trait]
+pub trait Db: Send + Sync + 'static {
+    /// A 32-byte secret created on first use (keys the fake salts).
+    async fn server_secret(&self) -> DbResult<[u8; 32]>;
+
+    async fn create_user(&self, user: &NewUser, now: i64) -> DbResult<()>;
+    async fn user(&self, username: &str) -> DbResult<Option<UserRow>>;
+
+    async fn create_session(&self, token_hash: &[u8; 32], username: &Username, now: i64, expires_at: i64) -> DbResult<()>;
+    async fn session(&self, token_hash: &[u8; 32]) -> DbResult<Option<SessionRow>>;
+    async fn delete_session(&self, token_hash: &[u8; 32]) -> DbResult<()>;
+
+    /// Create a team from its verified genesis entry.
+    async fn create_team(&self, genesis: &ChainEntry, members: &[(Username, Role)], now: i64) -> DbResult<()>;
+    async fn chain(&self, team: &TeamId) -> DbResult<Vec<ChainEntry>>;
+    /// Append a verified entry at `entry.index`; `Duplicate` if that index is taken.
+    /// Replaces the derived member list in the same transaction.
+    async fn append_chain(&self, entry: &ChainEntry, members: &[(Username, Role)]) -> DbResult<()>;
+    async fn role(&self, team: &TeamId, username: &Username) -> DbResult<Option<Role>>;
+    async fn team_exists(&self, team: &TeamId) -> DbResult<bool>;
+    async fn teams_of(&self, username: &Username) -> DbResult<Vec<TeamSummary>>;
+
+    async fn put_wraps(&self, team: &TeamId, wraps: &[WrapItem]) -> DbResult<()>;
+    async fn wraps_for(&self, team: &TeamId, recipient: &Username) -> DbResult<Vec<WrapItem>>;
+
+    /// All or nothing: every row's base version must be current.
+    async fn push(&self, team: &TeamId, rows: &[PushRow], now: i64) -> DbResult<PushResult>;
+    /// Changes after `since`, oldest first; `true` if more remain.
+    async fn pull(&self, team: &TeamId, since: Cursor, limit: u32) -> DbResult<(Vec<Change>, bool)>;
+    async fn cursor(&self, team: &TeamId) -> DbResult<Cursor>;
+}

@@ -1,0 +1,414 @@
+//! SQLite backend: one file in WAL mode with `synchronous = FULL` (an acknowledged
+//! push survives power loss), one writer connection (SQLite has one writer anyway;
+//! a single connection avoids busy-upgrade deadlocks) and a small reader pool.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rand_core::{OsRng, RngCore};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, SqlitePool};
+
+use super::*;
+use shared::crypto::envelope::SealedRecord;
+use shared::crypto::Scope;
+use shared::ids::CollectionId;
+
+pub struct SqliteDb {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+pub(crate) fn role_from_str(s: &str) -> DbResult<Role> {
+    Ok(match s {
+        "admin" => Role::Admin,
+        "manager" => Role::Manager,
+        "member" => Role::Member,
+        "support" => Role::Support,
+        other => return Err(DbError::Corrupt(format!("unknown role {other}"))),
+    })
+}
+
+fn scope_str(s: Scope) -> &'static str {
+    match s {
+        Scope::Basic => "basic",
+        Scope::Sensitive => "sensitive",
+    }
+}
+
+fn arr<const N: usize>(v: Vec<u8>) -> DbResult<[u8; N]> {
+    <[u8; N]>::try_from(v.as_slice()).map_err(|_| DbError::Corrupt(format!("expected {N} bytes")))
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+impl SqliteDb {
+    /// Open (creating if needed) and migrate. `url` is like `sqlite:data/quietdesk.sqlite`.
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        if let Some(parent) = opts.get_filename().parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
+            }
+        }
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(opts.read_only(true)).await?;
+        Ok(Self { writer, reader })
+    }
+
+    /// Online backup into a fresh file (`VACUUM INTO`), consistent while serving.
+    pub async fn backup_to(&self, path: &std::path::Path) -> Result<(), sqlx::Error> {
+        sqlx::query("VACUUM INTO ?").bind(path.to_string_lossy().into_owned()).execute(&self.reader).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Db for SqliteDb {
+    async fn server_secret(&self) -> DbResult<[u8; 32]> {
+        let mut fresh = [0u8; 32];
+        OsRng.fill_bytes(&mut fresh);
+        sqlx::query("INSERT OR IGNORE INTO server_meta (key, value) VALUES ('secret', ?)")
+            .bind(fresh.as_slice())
+            .execute(&self.writer)
+            .await?;
+        let v: Vec<u8> = sqlx::query_scalar("SELECT value FROM server_meta WHERE key = 'secret'")
+            .fetch_one(&self.writer)
+            .await?;
+        arr(v)
+    }
+
+    async fn create_user(&self, u: &NewUser, now: i64) -> DbResult<()> {
+        let kdf = serde_json::to_string(&u.kdf).expect("serializable");
+        let r = sqlx::query(
+            "INSERT INTO users (username, salt, kdf, auth_hash, sign_pk, dh_pk, bundle, created_at) VALUES (?,?,?,?,?,?,?,?)",
+        )
+        .bind(u.username.as_str())
+        .bind(u.salt.as_slice())
+        .bind(kdf)
+        .bind(u.auth_hash.as_slice())
+        .bind(u.identity.sign_pk.as_slice())
+        .bind(u.identity.dh_pk.as_slice())
+        .bind(u.bundle.0.as_slice())
+        .bind(now)
+        .execute(&self.writer)
+        .await;
+        match r {
+            Err(e) if is_unique_violation(&e) => Err(DbError::Duplicate),
+            r => r.map(drop).map_err(Into::into),
+        }
+    }
+
+    async fn user(&self, username: &str) -> DbResult<Option<UserRow>> {
+        let row = sqlx::query("SELECT username, salt, kdf, auth_hash, sign_pk, dh_pk, bundle FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.reader)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let name: String = row.get("username");
+        Ok(Some(UserRow {
+            username: Username::parse(&name).map_err(|e| DbError::Corrupt(e.to_string()))?,
+            salt: arr(row.get("salt"))?,
+            kdf: serde_json::from_str(row.get::<&str, _>("kdf")).map_err(|e| DbError::Corrupt(e.to_string()))?,
+            auth_hash: arr(row.get("auth_hash"))?,
+            identity: PublicIdentity { sign_pk: arr(row.get("sign_pk"))?, dh_pk: arr(row.get("dh_pk"))? },
+            bundle: AccountBundle(row.get("bundle")),
+        }))
+    }
+
+    async fn create_session(&self, token_hash: &[u8; 32], username: &Username, now: i64, expires_at: i64) -> DbResult<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, username, created_at, expires_at) VALUES (?,?,?,?)")
+            .bind(token_hash.as_slice())
+            .bind(username.as_str())
+            .bind(now)
+            .bind(expires_at)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &[u8; 32]) -> DbResult<Option<SessionRow>> {
+        let row = sqlx::query("SELECT username, expires_at FROM sessions WHERE token_hash = ?")
+            .bind(token_hash.as_slice())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| {
+            Ok(SessionRow {
+                username: Username::parse(r.get("username")).map_err(|e| DbError::Corrupt(e.to_string()))?,
+                expires_at: r.get("expires_at"),
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &[u8; 32]) -> DbResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash.as_slice()).execute(&self.writer).await?;
+        Ok(())
+    }
+
+    async fn create_team(&self, genesis: &ChainEntry, members: &[(Username, Role)], now: i64) -> DbResult<()> {
+        let team = genesis.team.as_bytes().as_slice();
+        let mut tx = self.writer.begin().await?;
+        let r = sqlx::query("INSERT INTO teams (team_id, seq, created_at) VALUES (?, 0, ?)").bind(team).bind(now).execute(&mut *tx).await;
+        if let Err(e) = r {
+            return Err(if is_unique_violation(&e) { DbError::Duplicate } else { e.into() });
+        }
+        insert_entry(&mut tx, genesis).await?;
+        replace_members(&mut tx, &genesis.team, members).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn chain(&self, team: &TeamId) -> DbResult<Vec<ChainEntry>> {
+        let rows: Vec<String> = sqlx::query_scalar("SELECT entry FROM chain_entries WHERE team_id = ? ORDER BY idx")
+            .bind(team.as_bytes().as_slice())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(|s| serde_json::from_str(s).map_err(|e| DbError::Corrupt(e.to_string()))).collect()
+    }
+
+    async fn append_chain(&self, entry: &ChainEntry, members: &[(Username, Role)]) -> DbResult<()> {
+        let mut tx = self.writer.begin().await?;
+        insert_entry(&mut tx, entry).await?;
+        replace_members(&mut tx, &entry.team, members).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn role(&self, team: &TeamId, username: &Username) -> DbResult<Option<Role>> {
+        let r: Option<String> = sqlx::query_scalar("SELECT role FROM team_members WHERE team_id = ? AND username = ?")
+            .bind(team.as_bytes().as_slice())
+            .bind(username.as_str())
+            .fetch_optional(&self.reader)
+            .await?;
+        r.map(|s| role_from_str(&s)).transpose()
+    }
+
+    async fn team_exists(&self, team: &TeamId) -> DbResult<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM teams WHERE team_id = ?")
+            .bind(team.as_bytes().as_slice())
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn teams_of(&self, username: &Username) -> DbResult<Vec<TeamSummary>> {
+        let rows = sqlx::query(
+            "SELECT m.team_id, (SELECT COUNT(*) FROM chain_entries c WHERE c.team_id = m.team_id) AS len
+             FROM team_members m WHERE m.username = ? ORDER BY m.team_id",
+        )
+        .bind(username.as_str())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|r| Ok(TeamSummary { team: TeamId(arr(r.get("team_id"))?), chain_len: r.get::<i64, _>("len") as u64 }))
+            .collect()
+    }
+
+    async fn put_wraps(&self, team: &TeamId, wraps: &[WrapItem]) -> DbResult<()> {
+        let mut tx = self.writer.begin().await?;
+        for w in wraps {
+            sqlx::query(
+                "INSERT INTO key_wraps (team_id, epoch, recipient, collection, scope, wrap) VALUES (?,?,?,?,?,?)
+                 ON CONFLICT (team_id, recipient, epoch, collection, scope) DO UPDATE SET wrap = excluded.wrap",
+            )
+            .bind(team.as_bytes().as_slice())
+            .bind(w.epoch as i64)
+            .bind(w.recipient.as_str())
+            .bind(w.collection.as_bytes().as_slice())
+            .bind(scope_str(w.scope))
+            .bind(w.wrap.0.as_slice())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn wraps_for(&self, team: &TeamId, recipient: &Username) -> DbResult<Vec<WrapItem>> {
+        let rows = sqlx::query(
+            "SELECT epoch, collection, scope, wrap FROM key_wraps WHERE team_id = ? AND recipient = ? ORDER BY epoch, collection, scope",
+        )
+        .bind(team.as_bytes().as_slice())
+        .bind(recipient.as_str())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(WrapItem {
+                    epoch: r.get::<i64, _>("epoch") as u32,
+                    collection: CollectionId(arr(r.get("collection"))?),
+                    scope: match r.get::<&str, _>("scope") {
+                        "basic" => Scope::Basic,
+                        "sensitive" => Scope::Sensitive,
+                        s => return Err(DbError::Corrupt(format!("scope {s}"))),
+                    },
+                    recipient: recipient.clone(),
+                    wrap: shared::crypto::wrap::KeyWrap(r.get("wrap")),
+                })
+            })
+            .collect()
+    }
+
+    async fn push(&self, team: &TeamId, rows: &[PushRow], now: i64) -> DbResult<PushResult> {
+        let team_b = team.as_bytes().as_slice();
+        let mut tx = self.writer.begin().await?;
+
+        // Current versions of the pushed records, in a few IN (...) queries.
+        let mut current: HashMap<[u8; 16], i64> = HashMap::with_capacity(rows.len());
+        for chunk in rows.chunks(500) {
+            let mut q = QueryBuilder::new("SELECT record_id, version FROM records WHERE team_id = ");
+            q.push_bind(team_b).push(" AND record_id IN (");
+            let mut sep = q.separated(", ");
+            for r in chunk {
+                sep.push_bind(r.record.as_bytes().as_slice());
+            }
+            q.push(")");
+            for row in q.build().fetch_all(&mut *tx).await? {
+                current.insert(arr(row.get("record_id"))?, row.get("version"));
+            }
+        }
+        let stale: Vec<&PushRow> = rows
+            .iter()
+            .filter(|r| current.get(r.record.as_bytes()).copied().unwrap_or(0) as u64 != r.base_version)
+            .collect();
+        if !stale.is_empty() {
+            let mut conflicts = Vec::with_capacity(stale.len());
+            for r in stale {
+                let row = sqlx::query("SELECT seq, version, sealed FROM records WHERE team_id = ? AND record_id = ?")
+                    .bind(team_b)
+                    .bind(r.record.as_bytes().as_slice())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                // A missing row means the client claimed a base version for a record
+                // that does not exist: there is nothing to merge, report version 0.
+                if let Some(row) = row {
+                    conflicts.push(Change {
+                        seq: row.get::<i64, _>("seq") as u64,
+                        record: r.record,
+                        version: row.get::<i64, _>("version") as u64,
+                        sealed: SealedRecord(row.get("sealed")),
+                    });
+                } else {
+                    return Err(DbError::NotFound);
+                }
+            }
+            tx.rollback().await?;
+            return Ok(PushResult::Conflict(conflicts));
+        }
+
+        let last: i64 = sqlx::query_scalar("UPDATE teams SET seq = seq + ? WHERE team_id = ? RETURNING seq")
+            .bind(rows.len() as i64)
+            .bind(team_b)
+            .fetch_one(&mut *tx)
+            .await?;
+        let first = last - rows.len() as i64 + 1;
+        let mut accepted = Vec::with_capacity(rows.len());
+        for (chunk_no, chunk) in rows.chunks(1000).enumerate() {
+            let mut q = QueryBuilder::new(
+                "INSERT INTO records (team_id, record_id, collection, version, seq, epoch, author, sealed, updated_at) ",
+            );
+            q.push_values(chunk.iter().enumerate(), |mut b, (i, r)| {
+                let seq = first + (chunk_no * 1000 + i) as i64;
+                b.push_bind(team_b)
+                    .push_bind(r.record.as_bytes().as_slice())
+                    .push_bind(r.collection.as_slice())
+                    .push_bind(r.base_version as i64 + 1)
+                    .push_bind(seq)
+                    .push_bind(r.epoch as i64)
+                    .push_bind(r.author.as_str())
+                    .push_bind(r.sealed.as_slice())
+                    .push_bind(now);
+            });
+            q.push(
+                " ON CONFLICT (team_id, record_id) DO UPDATE SET collection = excluded.collection, version = excluded.version,
+                  seq = excluded.seq, epoch = excluded.epoch, author = excluded.author, sealed = excluded.sealed,
+                  updated_at = excluded.updated_at",
+            );
+            q.build().execute(&mut *tx).await?;
+            for (i, r) in chunk.iter().enumerate() {
+                accepted.push(PushAccepted {
+                    record: r.record,
+                    version: r.base_version + 1,
+                    seq: (first + (chunk_no * 1000 + i) as i64) as u64,
+                });
+            }
+        }
+        tx.commit().await?;
+        Ok(PushResult::Accepted { accepted, cursor: last as u64 })
+    }
+
+    async fn pull(&self, team: &TeamId, since: Cursor, limit: u32) -> DbResult<(Vec<Change>, bool)> {
+        let rows = sqlx::query(
+            "SELECT seq, record_id, version, sealed FROM records WHERE team_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(team.as_bytes().as_slice())
+        .bind(since as i64)
+        .bind(limit as i64 + 1)
+        .fetch_all(&self.reader)
+        .await?;
+        let more = rows.len() > limit as usize;
+        rows.into_iter()
+            .take(limit as usize)
+            .map(|r| {
+                Ok(Change {
+                    seq: r.get::<i64, _>("seq") as u64,
+                    record: RecordId(arr(r.get("record_id"))?),
+                    version: r.get::<i64, _>("version") as u64,
+                    sealed: SealedRecord(r.get("sealed")),
+                })
+            })
+            .collect::<DbResult<Vec<_>>>()
+            .map(|c| (c, more))
+    }
+
+    async fn cursor(&self, team: &TeamId) -> DbResult<Cursor> {
+        let s: Option<i64> = sqlx::query_scalar("SELECT seq FROM teams WHERE team_id = ?")
+            .bind(team.as_bytes().as_slice())
+            .fetch_optional(&self.reader)
+            .await?;
+        s.map(|s| s as u64).ok_or(DbError::NotFound)
+    }
+}
+
+async fn insert_entry(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, e: &ChainEntry) -> DbResult<()> {
+    let json = serde_json::to_string(e).expect("serializable");
+    let r = sqlx::query("INSERT INTO chain_entries (team_id, idx, hash, entry) VALUES (?,?,?,?)")
+        .bind(e.team.as_bytes().as_slice())
+        .bind(e.index as i64)
+        .bind(e.hash().as_slice())
+        .bind(json)
+        .execute(&mut **tx)
+        .await;
+    match r {
+        Err(err) if is_unique_violation(&err) => Err(DbError::Duplicate),
+        r => r.map(drop).map_err(Into::into),
+    }
+}
+
+async fn replace_members(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    team: &TeamId,
+    members: &[(Username, Role)],
+) -> DbResult<()> {
+    sqlx::query("DELETE FROM team_members WHERE team_id = ?").bind(team.as_bytes().as_slice()).execute(&mut **tx).await?;
+    for (u, role) in members {
+        sqlx::query("INSERT INTO team_members (team_id, username, role) VALUES (?,?,?)")
+            .bind(team.as_bytes().as_slice())
+            .bind(u.as_str())
+            .bind(role.as_str())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! # Quietdesk server
+//!
+//! A blind relay. It stores what clients seal — account bundles, team chain entries,
+//! key wraps and record envelopes — checks what it can without keys (sessions,
+//! membership from the verified chain, record versions, envelope structure, sizes),
+//! assigns a per-team change sequence, and pokes connected members over a websocket.
+//! It never sees a passphrase, a key or a customer field, and nothing it logs
+//! contains request bodies or tokens.
+//!
+//! [`app`] builds the whole router from an [`AppState`], so tests drive it in-process
+//! or over a real socket; `main.rs` only parses flags, sets up logging and serves.
+
+pub mod auth;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod records;
+pub mod teams;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use shared::api::{path, ErrorBody, Health, MAX_BODY_BYTES};
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::trace::TraceLayer;
+
+use crate::db::Db;
+
+/// Server settings. Holds no secrets (the fake-salt secret lives in the database).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub static_dir: Option<PathBuf>,
+    pub session_ttl: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { static_dir: None, session_ttl: Duration::from_secs(12 * 3600) }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Arc<dyn Db>,
+    pub config: Arc<Config>,
+    pub hub: Arc<events::Hub>,
+    pub server_secret: Arc<[u8; 32]>,
+}
+
+impl AppState {
+    pub async fn new(db: Arc<dyn Db>, config: Config) -> Result<Self, db::DbError> {
+        let server_secret = Arc::new(db.server_secret().await?);
+        Ok(Self { db, config: Arc::new(config), hub: Arc::new(events::Hub::default()), server_secret })
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+async fn health() -> Json<Health> {
+    Json(Health { status: "ok".into() })
+}
+
+async fn api_not_found() -> impl IntoResponse {
+    (StatusCode::NOT_FOUND, Json(ErrorBody { code: "not_found".into(), message: "no such API route".into() }))
+}
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route(path::HEALTH, get(health))
+        .merge(auth::router())
+        .merge(teams::router())
+        .merge(records::router())
+        .merge(events::router())
+        .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state.clone());
+
+    let router = match &state.config.static_dir {
+        Some(dir) => api.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
+        None => api,
+    };
+    // Spans carry the method and path only: never query strings, headers or bodies.
+    router.layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+        tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+    }))
+}

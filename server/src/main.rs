@@ -1,0 +1,77 @@
+//! `quietdesk-server`: serve the API and the built app from one process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Parser;
+use quietdesk_server::db::sqlite::SqliteDb;
+use quietdesk_server::{app, AppState, Config};
+use tracing_subscriber::fmt::writer::MakeWriterExt;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(version, about = "Quietdesk: a CRM server that stores ciphertext only")]
+struct Cli {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "QD_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Database URL. SQLite: `sqlite:path/to/file.sqlite`.
+    #[arg(long, env = "QD_DATABASE", default_value = "sqlite:data/quietdesk.sqlite")]
+    database: String,
+    /// Directory of the built app (Trunk's `dist`) to serve at `/`.
+    #[arg(long, env = "QD_STATIC_DIR")]
+    static_dir: Option<PathBuf>,
+    /// Also append logs to this file.
+    #[arg(long, env = "QD_LOG_FILE")]
+    log_file: Option<PathBuf>,
+    /// Session lifetime in hours.
+    #[arg(long, env = "QD_SESSION_HOURS", default_value_t = 12)]
+    session_hours: u64,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    match &cli.log_file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr.and(Arc::new(file)))
+                .with_ansi(false)
+                .init();
+        }
+        None => tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init(),
+    }
+
+    let db = SqliteDb::connect(&cli.database).await?;
+    let config = Config {
+        static_dir: cli.static_dir.clone(),
+        session_ttl: std::time::Duration::from_secs(cli.session_hours * 3600),
+    };
+    if let Some(dir) = &config.static_dir {
+        if !dir.join("index.html").exists() {
+            tracing::warn!(dir = %dir.display(), "static dir has no index.html; build the app with `trunk build`");
+        }
+    }
+    let state = AppState::new(Arc::new(db), config).await?;
+    let listener = tokio::net::TcpListener::bind(cli.listen).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!("listening on http://{addr}");
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown()).await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}

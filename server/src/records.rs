@@ -1,0 +1,88 @@
+//! Push and pull of sealed records. The server checks structure and versions, never
+//! content: an envelope of an unknown version, a record sealed as the wrong version,
+//! a duplicate id or an oversized batch is refused before anything is stored.
+
+use std::collections::HashSet;
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::Router;
+use shared::api::{path, PullQuery, PullResponse, PushRequest, PushResponse, ServerEvent, MAX_PULL_LIMIT, MAX_PUSH_RECORDS};
+use shared::crypto::CryptoError;
+use shared::ids::TeamId;
+
+use crate::auth::AuthUser;
+use crate::db::{DbError, PushResult, PushRow};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
+use crate::teams::require_member;
+use crate::{now_ms, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(path::PUSH, post(push)).route(path::PULL, get(pull))
+}
+
+async fn push(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+    ApiJson(req): ApiJson<PushRequest>,
+) -> ApiResult<ApiJson<PushResponse>> {
+    require_member(&state, &team, &user.username).await?;
+    if req.items.is_empty() || req.items.len() > MAX_PUSH_RECORDS {
+        return Err(ApiError::BadRequest(format!("a push carries 1 to {MAX_PUSH_RECORDS} records")));
+    }
+    let mut seen = HashSet::with_capacity(req.items.len());
+    let mut rows = Vec::with_capacity(req.items.len());
+    for item in req.items {
+        if !seen.insert(item.record) {
+            return Err(ApiError::BadRequest(format!("record {} appears twice in one push", item.record)));
+        }
+        let info = item.sealed.inspect().map_err(|e| match e {
+            CryptoError::UnknownVersion(v) => {
+                ApiError::BadRequest(format!("record {}: unknown envelope version {v}", item.record))
+            }
+            e => ApiError::BadRequest(format!("record {}: {e}", item.record)),
+        })?;
+        if info.record_version != item.base_version + 1 {
+            return Err(ApiError::BadRequest(format!(
+                "record {}: sealed as version {} but pushed on base version {}",
+                item.record, info.record_version, item.base_version
+            )));
+        }
+        if info.author != user.username {
+            return Err(ApiError::BadRequest(format!("record {}: sealed by someone else", item.record)));
+        }
+        rows.push(PushRow {
+            record: item.record,
+            base_version: item.base_version,
+            collection: *info.collection.as_bytes(),
+            epoch: info.epoch,
+            author: info.author.to_string(),
+            sealed: item.sealed.0,
+        });
+    }
+    match state.db.push(&team, &rows, now_ms()).await {
+        Ok(PushResult::Accepted { accepted, cursor }) => {
+            state.hub.send(&team, ServerEvent::Poke { cursor });
+            tracing::info!(%team, records = accepted.len(), cursor, "push committed");
+            Ok(ApiJson(PushResponse { accepted, cursor }))
+        }
+        Ok(PushResult::Conflict(conflicts)) => Err(ApiError::PushConflict(conflicts)),
+        Err(DbError::NotFound) => Err(ApiError::BadRequest("a base version refers to a record that does not exist".into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn pull(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+    ApiQuery(q): ApiQuery<PullQuery>,
+) -> ApiResult<ApiJson<PullResponse>> {
+    require_member(&state, &team, &user.username).await?;
+    let limit = q.limit.unwrap_or(MAX_PULL_LIMIT).clamp(1, MAX_PULL_LIMIT);
+    let (changes, more) = state.db.pull(&team, q.since, limit).await?;
+    let cursor = changes.last().map(|c| c.seq).unwrap_or(q.since);
+    tracing::debug!(%team, changes = changes.len(), "pull");
+    Ok(ApiJson(PullResponse { changes, cursor, more }))
+}

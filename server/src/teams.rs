@@ -1,0 +1,137 @@
+//! Teams, their membership chain and key wraps. The server verifies every chain entry
+//! exactly as clients do (so it refuses garbage and forks early), but it cannot make
+//! an entry of its own: it holds no admin key.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::Router;
+use shared::api::{
+    path, AppendChainRequest, ChainResponse, CreateTeamRequest, PutWrapsRequest, ServerEvent, TeamList, TeamSummary,
+    WrapsResponse,
+};
+use shared::chain::{ChainEntry, Role, TeamState};
+use shared::crypto::wrap::wrap_signer;
+use shared::ids::{TeamId, Username};
+
+use crate::auth::AuthUser;
+use crate::db::DbError;
+use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
+use crate::{now_ms, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(path::TEAMS, get(list_teams).post(create_team))
+        .route(path::CHAIN, get(get_chain).post(append_chain))
+        .route(path::WRAPS, get(get_wraps).put(put_wraps))
+}
+
+/// The caller's role in `team`: 404 for an unknown team, 403 for a non-member.
+pub async fn require_member(state: &AppState, team: &TeamId, user: &Username) -> ApiResult<Role> {
+    match state.db.role(team, user).await? {
+        Some(role) => Ok(role),
+        None if state.db.team_exists(team).await? => Err(ApiError::Forbidden("you are not a member of this team")),
+        None => Err(ApiError::NotFound("no such team")),
+    }
+}
+
+fn members_of(s: &TeamState) -> Vec<(Username, Role)> {
+    s.members.values().map(|m| (m.username.clone(), m.role)).collect()
+}
+
+async fn create_team(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<CreateTeamRequest>,
+) -> ApiResult<ApiJson<TeamSummary>> {
+    if req.genesis.author != user.username {
+        return Err(ApiError::Forbidden("the genesis entry must be signed by you"));
+    }
+    let verified = TeamState::verify(std::slice::from_ref(&req.genesis), None)
+        .map_err(|e| ApiError::BadRequest(format!("invalid genesis entry: {e}")))?;
+    let registered = state.db.user(user.username.as_str()).await?.ok_or(ApiError::Unauthorized("unknown user"))?;
+    if verified.members[&user.username].identity != registered.identity {
+        return Err(ApiError::BadRequest("the genesis entry must carry your registered public keys".into()));
+    }
+    match state.db.create_team(&req.genesis, &members_of(&verified), now_ms()).await {
+        Err(DbError::Duplicate) => return Err(ApiError::Conflict("a team with that id exists")),
+        r => r?,
+    }
+    tracing::info!(team = %req.genesis.team, "team created");
+    Ok(ApiJson(TeamSummary { team: req.genesis.team, chain_len: 1 }))
+}
+
+async fn list_teams(State(state): State<AppState>, user: AuthUser) -> ApiResult<ApiJson<TeamList>> {
+    Ok(ApiJson(TeamList { teams: state.db.teams_of(&user.username).await? }))
+}
+
+async fn get_chain(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+) -> ApiResult<ApiJson<ChainResponse>> {
+    require_member(&state, &team, &user.username).await?;
+    Ok(ApiJson(ChainResponse { entries: state.db.chain(&team).await? }))
+}
+
+async fn append_chain(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+    ApiJson(req): ApiJson<AppendChainRequest>,
+) -> ApiResult<ApiJson<TeamSummary>> {
+    require_member(&state, &team, &user.username).await?;
+    let entry: ChainEntry = req.entry;
+    if entry.team != team {
+        return Err(ApiError::BadRequest("the entry belongs to another team".into()));
+    }
+    if entry.author != user.username {
+        return Err(ApiError::Forbidden("you can only append entries you signed"));
+    }
+    let chain = state.db.chain(&team).await?;
+    let mut verified = TeamState::verify(&chain, None).map_err(|e| ApiError::Internal(format!("stored chain invalid: {e}")))?;
+    if entry.index != verified.len {
+        return Err(ApiError::Conflict("the chain has moved on; re-read it and sign again"));
+    }
+    verified.apply(&entry).map_err(|e| ApiError::BadRequest(format!("invalid chain entry: {e}")))?;
+    match state.db.append_chain(&entry, &members_of(&verified)).await {
+        Err(DbError::Duplicate) => return Err(ApiError::Conflict("the chain has moved on; re-read it and sign again")),
+        r => r?,
+    }
+    state.hub.send(&team, ServerEvent::Chain { len: verified.len });
+    tracing::info!(%team, index = entry.index, "chain entry appended");
+    Ok(ApiJson(TeamSummary { team, chain_len: verified.len }))
+}
+
+async fn put_wraps(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+    ApiJson(req): ApiJson<PutWrapsRequest>,
+) -> ApiResult<ApiJson<WrapsResponse>> {
+    if require_member(&state, &team, &user.username).await? != Role::Admin {
+        return Err(ApiError::Forbidden("only admins distribute keys"));
+    }
+    if req.wraps.len() > 10_000 {
+        return Err(ApiError::BadRequest("too many wraps in one request".into()));
+    }
+    for w in &req.wraps {
+        if state.db.role(&team, &w.recipient).await?.is_none() {
+            return Err(ApiError::BadRequest(format!("{} is not a member of this team", w.recipient)));
+        }
+        let signer = wrap_signer(&w.wrap).map_err(|e| ApiError::BadRequest(format!("malformed key wrap: {e}")))?;
+        if signer != user.username {
+            return Err(ApiError::BadRequest("key wraps must be signed by the uploader".into()));
+        }
+    }
+    state.db.put_wraps(&team, &req.wraps).await?;
+    Ok(ApiJson(WrapsResponse { wraps: vec![] }))
+}
+
+async fn get_wraps(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+) -> ApiResult<ApiJson<WrapsResponse>> {
+    require_member(&state, &team, &user.username).await?;
+    Ok(ApiJson(WrapsResponse { wraps: state.db.wraps_for(&team, &user.username).await? }))
+}

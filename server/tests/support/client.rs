@@ -1,0 +1,310 @@
+//! A native Quietdesk client for tests and benchmarks: the `shared` crypto and sync
+//! engine over real HTTP (reqwest) and a real websocket (tokio-tungstenite).
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use futures::{SinkExt, StreamExt};
+use shared::api::{
+    path, AppendChainRequest, ChainResponse, ClientEvent, CreateTeamRequest, Cursor, Endpoint, ErrorBody,
+    LoginRequest, Method, PreloginRequest, PullResponse, PushConflict, PushRequest, PushResponse, PutWrapsRequest,
+    ServerEvent, SessionResponse, SignupRequest, TeamSummary, UserKeys, WrapItem, WrapsResponse,
+};
+use shared::chain::{Action, ChainEntry, KnownHead, Member, Role, TeamState};
+use shared::crypto::envelope::Keyring;
+use shared::crypto::identity::IdentityKeys;
+use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
+use shared::crypto::wrap::{unwrap_key, wrap_key, wrap_signer, WrapContext};
+use shared::crypto::{Scope, SymmetricKey};
+use shared::ids::{CollectionId, TeamId, Username};
+use shared::sync::{PushOutcome, Session, Transport, TransportError};
+
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    pub base: String,
+    pub token: Option<String>,
+    /// When set, every request fails as if the network were down.
+    pub offline: Arc<AtomicBool>,
+}
+
+impl Api {
+    pub fn new(base: &str) -> Self {
+        Self { http: reqwest::Client::new(), base: base.to_owned(), token: None, offline: Arc::default() }
+    }
+
+    async fn send<B: serde::Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<R, TransportError> {
+        if self.offline.load(Ordering::SeqCst) {
+            return Err(TransportError::Offline);
+        }
+        let url = format!("{}{}", self.base, path);
+        let mut req = match method {
+            Method::Get => self.http.get(url),
+            Method::Post => self.http.post(url),
+            Method::Put => self.http.put(url),
+        };
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|_| TransportError::Offline)?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|_| TransportError::Offline)?;
+        if status.is_success() {
+            serde_json::from_slice(&bytes).map_err(|e| TransportError::Protocol(e.to_string()))
+        } else {
+            let err: ErrorBody = serde_json::from_slice(&bytes)
+                .map_err(|e| TransportError::Protocol(format!("{status}: non-JSON error body: {e}")))?;
+            Err(TransportError::Http { status: status.as_u16(), code: err.code, message: err.message })
+        }
+    }
+
+    pub async fn call<E: Endpoint>(&self, req: &E) -> Result<E::Response, TransportError> {
+        self.send(E::METHOD, E::PATH, Some(req)).await
+    }
+    pub async fn get<R: serde::de::DeserializeOwned>(&self, path: &str) -> Result<R, TransportError> {
+        self.send::<(), R>(Method::Get, path, None).await
+    }
+    pub async fn post<B: serde::Serialize, R: serde::de::DeserializeOwned>(&self, path: &str, b: &B) -> Result<R, TransportError> {
+        self.send(Method::Post, path, Some(b)).await
+    }
+    pub async fn put<B: serde::Serialize, R: serde::de::DeserializeOwned>(&self, path: &str, b: &B) -> Result<R, TransportError> {
+        self.send(Method::Put, path, Some(b)).await
+    }
+}
+
+/// A logged-in user.
+pub struct Account {
+    pub name: Username,
+    pub identity: IdentityKeys,
+    pub api: Api,
+    pub token: String,
+}
+
+pub async fn signup(base: &str, name: &str, passphrase: &str) -> Account {
+    let name = Username::parse(name).unwrap();
+    let mut salt = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut salt);
+    let kdf = KdfParams::MINIMUM;
+    let (auth, wrap) = derive_account_keys(&Passphrase::new(passphrase), &salt, kdf).unwrap();
+    let identity = IdentityKeys::generate();
+    let bundle = identity.seal_bundle(&wrap, name.as_str());
+    let mut api = Api::new(base);
+    let resp: SessionResponse = api
+        .call(&SignupRequest {
+            username: name.clone(),
+            salt,
+            kdf,
+            auth_key: *auth.expose_secret(),
+            identity: identity.public(),
+            bundle,
+        })
+        .await
+        .unwrap();
+    api.token = Some(resp.token.clone());
+    Account { name, identity, api, token: resp.token }
+}
+
+pub async fn login(base: &str, name: &str, passphrase: &str) -> Result<Account, TransportError> {
+    let name = Username::parse(name).unwrap();
+    let mut api = Api::new(base);
+    let pre = api.call(&PreloginRequest { username: name.clone() }).await?;
+    let (auth, wrap) = derive_account_keys(&Passphrase::new(passphrase), &pre.salt, pre.kdf).unwrap();
+    let resp = api.call(&LoginRequest { username: name.clone(), auth_key: *auth.expose_secret() }).await?;
+    let identity = IdentityKeys::open_bundle(&resp.bundle, &wrap, name.as_str()).unwrap();
+    api.token = Some(resp.token.clone());
+    Ok(Account { name, identity, api, token: resp.token })
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+impl Account {
+    /// Create a team: genesis entry, epoch-1 keys for the shared collection, wrapped to me.
+    pub async fn create_team(&self) -> TeamId {
+        let team = TeamId::random();
+        let genesis = ChainEntry::signed(
+            team,
+            0,
+            [0; 32],
+            &self.name,
+            &self.identity,
+            now(),
+            Action::Create {
+                admin: Member { username: self.name.clone(), identity: self.identity.public(), role: Role::Admin },
+                shared_collection: CollectionId::random(),
+            },
+        );
+        let collection = match &genesis.action {
+            Action::Create { shared_collection, .. } => *shared_collection,
+            _ => unreachable!(),
+        };
+        let s: TeamSummary = self.api.call(&CreateTeamRequest { genesis }).await.unwrap();
+        assert_eq!(s.team, team);
+        let keys: Vec<(Scope, SymmetricKey)> = Scope::ALL.iter().map(|s| (*s, SymmetricKey::generate())).collect();
+        let wraps = keys
+            .iter()
+            .map(|(scope, k)| self.wrap_for(team, 1, collection, *scope, k, &self.name, &self.identity.public()))
+            .collect();
+        let _: WrapsResponse = self.api.put(&path::fill(path::WRAPS, &team.to_string()), &PutWrapsRequest { wraps }).await.unwrap();
+        team
+    }
+
+    fn wrap_for(
+        &self,
+        team: TeamId,
+        epoch: u32,
+        collection: CollectionId,
+        scope: Scope,
+        key: &SymmetricKey,
+        to: &Username,
+        to_pk: &shared::crypto::identity::PublicIdentity,
+    ) -> WrapItem {
+        let ctx = WrapContext { team, epoch, collection, scope, recipient: to.clone() };
+        WrapItem { epoch, collection, scope, recipient: to.clone(), wrap: wrap_key(key, to_pk, &ctx, &self.identity, &self.name) }
+    }
+
+    pub async fn chain(&self, team: TeamId, known: Option<&KnownHead>) -> Result<TeamState, String> {
+        let c: ChainResponse = self.api.get(&path::fill(path::CHAIN, &team.to_string())).await.map_err(|e| e.to_string())?;
+        TeamState::verify(&c.entries, known).map_err(|e| e.to_string())
+    }
+
+    /// Admin: add `who` with `role` and wrap every key I hold for them.
+    pub async fn add_member(&self, team: TeamId, who: &str, role: Role) {
+        let who = Username::parse(who).unwrap();
+        let keys: UserKeys = self.api.get(&path::fill(path::USER, who.as_str())).await.unwrap();
+        let state = self.chain(team, None).await.unwrap();
+        let entry = ChainEntry::signed(
+            team,
+            state.len,
+            state.head,
+            &self.name,
+            &self.identity,
+            now(),
+            Action::AddMember { member: Member { username: who.clone(), identity: keys.identity, role } },
+        );
+        let _: TeamSummary = self.api.post(&path::fill(path::CHAIN, &team.to_string()), &AppendChainRequest { entry }).await.unwrap();
+        let session = self.session(team).await;
+        let scopes: &[Scope] = if role == Role::Support { &[Scope::Basic] } else { &Scope::ALL };
+        let wraps = scopes
+            .iter()
+            .map(|scope| {
+                let k = session.keyring.get(state.shared_collection, state.epoch, *scope).expect("admin holds all keys");
+                self.wrap_for(team, state.epoch, state.shared_collection, *scope, k, &who, &keys.identity)
+            })
+            .collect();
+        let _: WrapsResponse = self.api.put(&path::fill(path::WRAPS, &team.to_string()), &PutWrapsRequest { wraps }).await.unwrap();
+    }
+
+    /// Verified chain plus every key wrapped to me (signed by a chain admin).
+    pub async fn session(&self, team: TeamId) -> Session {
+        let state = self.chain(team, None).await.unwrap();
+        let wraps: WrapsResponse = self.api.get(&path::fill(path::WRAPS, &team.to_string())).await.unwrap();
+        let mut keyring = Keyring::new();
+        for w in wraps.wraps {
+            let signer = wrap_signer(&w.wrap).unwrap();
+            assert!(state.is_admin(&signer), "key wrap signed by a non-admin");
+            let ctx = WrapContext { team, epoch: w.epoch, collection: w.collection, scope: w.scope, recipient: self.name.clone() };
+            let k = unwrap_key(&w.wrap, &self.identity, &ctx, &state.members[&signer].identity).unwrap();
+            keyring.insert(w.collection, w.epoch, w.scope, k);
+        }
+        Session { me: self.name.clone(), identity: clone_identity(&self.identity), keyring, team: state }
+    }
+
+    pub fn transport(&self, team: TeamId) -> HttpTransport {
+        HttpTransport { api: self.api.clone(), team }
+    }
+
+    /// Open the team's event socket and wait for `Ready`.
+    pub async fn events(&self, team: TeamId) -> Events {
+        let url = format!("{}{}", self.api.base.replacen("http", "ws", 1), path::fill(path::EVENTS, &team.to_string()));
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let auth = serde_json::to_string(&ClientEvent::Auth { token: self.token.clone() }).unwrap();
+        ws.send(tokio_tungstenite::tungstenite::Message::Text(auth.into())).await.unwrap();
+        let mut ev = Events { ws };
+        match ev.next().await {
+            Some(ServerEvent::Ready { .. }) => ev,
+            other => panic!("expected Ready, got {other:?}"),
+        }
+    }
+}
+
+fn clone_identity(k: &IdentityKeys) -> IdentityKeys {
+    let (_, wrap) = derive_account_keys(&Passphrase::new("in-memory copy"), &[0; 16], KdfParams::MINIMUM).unwrap();
+    IdentityKeys::open_bundle(&k.seal_bundle(&wrap, "copy"), &wrap, "copy").unwrap()
+}
+
+pub struct Events {
+    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl Events {
+    pub async fn next(&mut self) -> Option<ServerEvent> {
+        while let Some(msg) = self.ws.next().await {
+            if let Ok(tokio_tungstenite::tungstenite::Message::Text(t)) = msg {
+                return serde_json::from_str(&t).ok();
+            }
+        }
+        None
+    }
+
+    /// Wait for a poke announcing at least `cursor`.
+    pub async fn poked_past(&mut self, cursor: Cursor) -> Cursor {
+        loop {
+            if let Some(ServerEvent::Poke { cursor: c }) = self.next().await {
+                if c >= cursor {
+                    return c;
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct HttpTransport {
+    pub api: Api,
+    pub team: TeamId,
+}
+
+impl Transport for HttpTransport {
+    async fn push(&self, req: &PushRequest) -> Result<PushOutcome, TransportError> {
+        if self.api.offline.load(Ordering::SeqCst) {
+            return Err(TransportError::Offline);
+        }
+        let url = format!("{}{}", self.api.base, path::fill(path::PUSH, &self.team.to_string()));
+        let resp = self
+            .api
+            .http
+            .post(url)
+            .bearer_auth(self.api.token.as_deref().unwrap_or_default())
+            .json(req)
+            .send()
+            .await
+            .map_err(|_| TransportError::Offline)?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|_| TransportError::Offline)?;
+        let proto = |e: serde_json::Error| TransportError::Protocol(e.to_string());
+        match status.as_u16() {
+            200 => Ok(PushOutcome::Accepted(serde_json::from_slice::<PushResponse>(&bytes).map_err(proto)?)),
+            409 => Ok(PushOutcome::Conflict(serde_json::from_slice::<PushConflict>(&bytes).map_err(proto)?.conflicts)),
+            s => {
+                let e: ErrorBody = serde_json::from_slice(&bytes).map_err(proto)?;
+                Err(TransportError::Http { status: s, code: e.code, message: e.message })
+            }
+        }
+    }
+
+    async fn pull(&self, since: Cursor, limit: u32) -> Result<PullResponse, TransportError> {
+        let p = format!("{}?since={since}&limit={limit}", path::fill(path::PULL, &self.team.to_string()));
+        self.api.get(&p).await
+    }
+}

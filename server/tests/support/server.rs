@@ -1,0 +1,86 @@
+//! Start the real `quietdesk-server` binary on 127.0.0.1:0 with a temporary SQLite
+//! file and a log file, and stop it again.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct TestServer {
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl TestServer {
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("quietdesk.sqlite");
+        let log = dir.path().join("server.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_quietdesk-server"))
+            .args(["--listen", "127.0.0.1:0", "--database", &format!("sqlite:{}", db.display())])
+            .args(["--log-file", &log.display().to_string()])
+            .args(extra)
+            // As verbose as it gets short of trace: nothing logged may hold customer data.
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("server binary starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let base = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(pos) = text.find("listening on ") {
+                let rest = &text[pos + "listening on ".len()..];
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+            assert!(Instant::now() < deadline, "server did not start:\n{text}");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Self { base, dir, child }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("quietdesk.sqlite")
+    }
+
+    /// The database file, its WAL and shared-memory file, and the log: every byte the
+    /// server has written.
+    pub fn everything_written(&self) -> Vec<(String, Vec<u8>)> {
+        let mut out = vec![];
+        for name in ["quietdesk.sqlite", "quietdesk.sqlite-wal", "quietdesk.sqlite-shm", "server.log"] {
+            if let Ok(b) = std::fs::read(self.dir.path().join(name)) {
+                out.push((name.to_owned(), b));
+            }
+        }
+        out
+    }
+
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
