@@ -1,1 +1,223 @@
-fn main() {}
+//! Benchmarks: envelope seal/open, chain verification, and server push throughput as a
+//! ratio to a raw sqlx insert of the same rows, measured in the same run.
+//!
+//! Run with `cargo bench -p quietdesk-server` (or `cargo xtask bench`).
+
+#[path = "../tests/support/client.rs"]
+mod client;
+#[path = "../tests/support/inproc.rs"]
+mod inproc;
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput};
+use quietdesk_server::Config;
+use shared::api::{path, PushItem, PushRequest, PushResponse};
+use shared::chain::{Action, ChainEntry, Member, Role, TeamState};
+use shared::crypto::envelope::{EnvelopeHeader, RecordContext, SealedEnvelope, SealedRecord};
+use shared::crypto::identity::IdentityKeys;
+use shared::crypto::{Scope, SymmetricKey};
+use shared::ids::{CollectionId, RecordId, TeamId, Username};
+use shared::record::{FieldState, RecordDoc, Value};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+fn envelopes(c: &mut Criterion) {
+    let key = SymmetricKey::generate();
+    let author = IdentityKeys::generate();
+    let ctx = RecordContext { team: TeamId::random(), record: RecordId::random() };
+    let header = EnvelopeHeader {
+        collection: CollectionId::random(),
+        epoch: 1,
+        scope: Scope::Basic,
+        record_version: 1,
+        author: Username::parse("bench").unwrap(),
+    };
+    let mut g = c.benchmark_group("envelope");
+    for size in [1024usize, 64 * 1024] {
+        let plain = vec![0x5a; size];
+        g.throughput(Throughput::Bytes(size as u64));
+        g.bench_with_input(BenchmarkId::new("seal", size), &plain, |b, p| {
+            b.iter(|| SealedEnvelope::seal(black_box(p), &header, &ctx, &[0; 32], &key, &author))
+        });
+        let env = SealedEnvelope::seal(&plain, &header, &ctx, &[0; 32], &key, &author);
+        let pk = author.public();
+        g.bench_with_input(BenchmarkId::new("open", size), &env, |b, e| b.iter(|| e.open(&ctx, &[0; 32], &key, &pk).unwrap()));
+    }
+    g.finish();
+}
+
+fn chain(c: &mut Criterion) {
+    let admin = IdentityKeys::generate();
+    let name = Username::parse("admin").unwrap();
+    let team = TeamId::random();
+    let mut entries = vec![ChainEntry::signed(
+        team,
+        0,
+        [0; 32],
+        &name,
+        &admin,
+        0,
+        Action::Create {
+            admin: Member { username: name.clone(), identity: admin.public(), role: Role::Admin },
+            shared_collection: CollectionId::random(),
+        },
+    )];
+    while entries.len() < 1000 {
+        let last = entries.last().unwrap();
+        let i = last.index + 1;
+        let action = if i % 2 == 1 {
+            let m = IdentityKeys::generate();
+            Action::AddMember { member: Member { username: Username::parse(&format!("member{i}")).unwrap(), identity: m.public(), role: Role::Member } }
+        } else {
+            Action::RemoveMember { username: Username::parse(&format!("member{}", i - 1)).unwrap() }
+        };
+        entries.push(ChainEntry::signed(team, i, last.hash(), &name, &admin, 0, action));
+    }
+    c.bench_function("chain/verify_1000_entries", |b| b.iter(|| TeamState::verify(black_box(&entries), None).unwrap()));
+}
+
+const RECORDS: usize = 10_000;
+const BATCH: usize = 500;
+
+/// 10,000 records of 1 KiB plaintext, sealed once up front.
+fn sealed_records(session: &shared::sync::Session) -> Vec<(RecordId, SealedRecord)> {
+    let coll = session.team.shared_collection;
+    let sealer = shared::sync::seal::Sealer { me: &session.me, identity: &session.identity, keyring: &session.keyring };
+    let stamp = shared::hlc::Stamp { hlc: Default::default(), author: session.me.clone() };
+    (0..RECORDS)
+        .map(|i| {
+            let mut doc = RecordDoc::new();
+            doc.apply("notes", FieldState { value: Some(Value::Text(format!("{i:04}{}", "x".repeat(1000)))), stamp: stamp.clone() });
+            let id = RecordId::random();
+            let ctx = RecordContext { team: session.team.team, record: id };
+            (id, sealer.seal(&ctx, coll, 1, &doc, None).unwrap().0)
+        })
+        .collect()
+}
+
+async fn push_over_loopback(records: &[(RecordId, SealedRecord)], alice: &client::Account, team: TeamId) -> Duration {
+    let http = reqwest::Client::new();
+    let url = format!("{}{}", alice.api.base, path::fill(path::PUSH, &team.to_string()));
+    let start = Instant::now();
+    for chunk in records.chunks(BATCH) {
+        let items = chunk.iter().map(|(id, s)| PushItem { record: *id, base_version: 0, sealed: s.clone() }).collect();
+        let r = http.post(&url).bearer_auth(&alice.token).json(&PushRequest { items }).send().await.unwrap();
+        assert!(r.status().is_success(), "push failed: {}", r.status());
+        let _: PushResponse = r.json().await.unwrap();
+    }
+    start.elapsed()
+}
+
+/// The raw baselines: `multi_row = false` is one INSERT per row (the plain way);
+/// `true` is one multi-row INSERT per batch (what the server itself does).
+async fn raw_insert(records: &[(RecordId, SealedRecord)], dir: &std::path::Path, multi_row: bool) -> Duration {
+    let url = format!("sqlite:{}", dir.join(if multi_row { "raw-multi.sqlite" } else { "raw.sqlite" }).display());
+    // Same schema (via the server's migrations) and the same durability settings.
+    drop(quietdesk_server::db::sqlite::SqliteDb::connect(&url).await.unwrap());
+    let opts = SqliteConnectOptions::from_str(&url)
+        .unwrap()
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await.unwrap();
+    let team = [7u8; 16];
+    sqlx::query("INSERT INTO teams (team_id, seq, created_at) VALUES (?, 0, 0)").bind(team.as_slice()).execute(&pool).await.unwrap();
+    let coll = [9u8; 16];
+    let start = Instant::now();
+    let mut seq = 0i64;
+    for chunk in records.chunks(BATCH) {
+        let mut tx = pool.begin().await.unwrap();
+        if multi_row {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO records (team_id, record_id, collection, version, seq, epoch, author, sealed, updated_at) ",
+            );
+            q.push_values(chunk, |mut b, (id, s)| {
+                seq += 1;
+                b.push_bind(team.as_slice())
+                    .push_bind(id.as_bytes().as_slice())
+                    .push_bind(coll.as_slice())
+                    .push_bind(1i64)
+                    .push_bind(seq)
+                    .push_bind(1i64)
+                    .push_bind("alice")
+                    .push_bind(s.0.as_slice())
+                    .push_bind(0i64);
+            });
+            q.build().execute(&mut *tx).await.unwrap();
+            tx.commit().await.unwrap();
+            continue;
+        }
+        for (id, s) in chunk {
+            seq += 1;
+            sqlx::query(
+                "INSERT INTO records (team_id, record_id, collection, version, seq, epoch, author, sealed, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            )
+            .bind(team.as_slice())
+            .bind(id.as_bytes().as_slice())
+            .bind(coll.as_slice())
+            .bind(1i64)
+            .bind(seq)
+            .bind(1i64)
+            .bind("alice")
+            .bind(s.0.as_slice())
+            .bind(0i64)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    start.elapsed()
+}
+
+fn push_vs_raw() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut push_rates = vec![];
+        let mut raw_rates = vec![];
+        let mut multi_rates = vec![];
+        for round in 0..3 {
+            let srv = inproc::spawn(Config::default()).await;
+            let alice = client::signup(&srv.base, "alice", "bench passphrase").await;
+            let team = alice.create_team().await;
+            let session = alice.session(team).await;
+            let records = sealed_records(&session);
+            let raw_dir = tempfile::tempdir().unwrap();
+            // Alternate the order so neither side always runs on a warmer machine.
+            let (push, raw, multi) = if round % 2 == 0 {
+                let p = push_over_loopback(&records, &alice, team).await;
+                (p, raw_insert(&records, raw_dir.path(), false).await, raw_insert(&records, raw_dir.path(), true).await)
+            } else {
+                let m = raw_insert(&records, raw_dir.path(), true).await;
+                let r = raw_insert(&records, raw_dir.path(), false).await;
+                (push_over_loopback(&records, &alice, team).await, r, m)
+            };
+            push_rates.push(RECORDS as f64 / push.as_secs_f64());
+            raw_rates.push(RECORDS as f64 / raw.as_secs_f64());
+            multi_rates.push(RECORDS as f64 / multi.as_secs_f64());
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            v[v.len() / 2]
+        };
+        let (p, r, m) = (median(&mut push_rates), median(&mut raw_rates), median(&mut multi_rates));
+        println!();
+        println!("server push, {RECORDS} x 1 KiB records in batches of {BATCH} over loopback (median of 3 runs):");
+        println!("  server push      : {p:>10.0} records/s");
+        println!("  raw sqlx insert  : {r:>10.0} records/s (same rows, same SQLite settings, same batches)");
+        println!("  raw multi-row    : {m:>10.0} records/s (one INSERT ... VALUES per batch, as the server does)");
+        println!("  ratio push / raw : {:>10.2} (goal >= 0.5)", p / r);
+        println!("  ratio push / raw multi-row : {:>4.2}", p / m);
+    });
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args().sample_size(20).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    envelopes(&mut c);
+    chain(&mut c);
+    c.final_summary();
+    push_vs_raw();
+}
