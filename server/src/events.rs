@@ -29,7 +29,9 @@ pub struct Hub {
 impl Hub {
     pub fn subscribe(&self, team: &TeamId) -> broadcast::Receiver<ServerEvent> {
         let mut g = self.teams.lock().expect("hub lock");
-        g.entry(*team).or_insert_with(|| broadcast::channel(64).0).subscribe()
+        g.entry(*team)
+            .or_insert_with(|| broadcast::channel(64).0)
+            .subscribe()
     }
 
     pub fn send(&self, team: &TeamId, event: ServerEvent) {
@@ -46,14 +48,23 @@ pub fn router() -> Router<AppState> {
     Router::new().route(path::EVENTS, get(upgrade))
 }
 
-async fn upgrade(State(state): State<AppState>, ApiPath(team): ApiPath<TeamId>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(4096).on_upgrade(move |socket| serve(socket, state, team))
+async fn upgrade(
+    State(state): State<AppState>,
+    ApiPath(team): ApiPath<TeamId>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    ws.max_message_size(4096)
+        .on_upgrade(move |socket| serve(socket, state, team))
 }
 
 async fn serve(mut socket: WebSocket, state: AppState, team: TeamId) {
     let auth = tokio::time::timeout(Duration::from_secs(10), socket.recv()).await;
-    let Ok(Some(Ok(Message::Text(text)))) = auth else { return };
-    let Ok(ClientEvent::Auth { token }) = serde_json::from_str::<ClientEvent>(&text) else { return };
+    let Ok(Some(Ok(Message::Text(text)))) = auth else {
+        return;
+    };
+    let Ok(ClientEvent::Auth { token }) = serde_json::from_str::<ClientEvent>(&text) else {
+        return;
+    };
     let user = match authenticate(&state, &token).await {
         Ok(u) => u,
         Err(_) => {
@@ -66,8 +77,13 @@ async fn serve(mut socket: WebSocket, state: AppState, team: TeamId) {
         return;
     }
     let mut rx = state.hub.subscribe(&team);
-    let Ok(cursor) = state.db.cursor(&team).await else { return };
-    if send(&mut socket, &ServerEvent::Ready { cursor }).await.is_err() {
+    let Ok(cursor) = state.db.cursor(&team).await else {
+        return;
+    };
+    if send(&mut socket, &ServerEvent::Ready { cursor })
+        .await
+        .is_err()
+    {
         return;
     }
     loop {
@@ -90,5 +106,9 @@ async fn serve(mut socket: WebSocket, state: AppState, team: TeamId) {
 }
 
 async fn send(socket: &mut WebSocket, ev: &ServerEvent) -> Result<(), axum::Error> {
-    socket.send(Message::Text(serde_json::to_string(ev).expect("serializable").into())).await
+    socket
+        .send(Message::Text(
+            serde_json::to_string(ev).expect("serializable").into(),
+        ))
+        .await
 }

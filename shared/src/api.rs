@@ -30,7 +30,9 @@ pub mod path {
 
     /// Fill `{team}` / `{username}` placeholders.
     pub fn fill(template: &str, param: &str) -> String {
-        template.replace("{team}", param).replace("{username}", param)
+        template
+            .replace("{team}", param)
+            .replace("{username}", param)
     }
 }
 
@@ -126,7 +128,10 @@ pub struct SessionResponse {
 }
 impl std::fmt::Debug for SessionResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionResponse").field("token", &"[REDACTED]").field("expires_at", &self.expires_at).finish()
+        f.debug_struct("SessionResponse")
+            .field("token", &"[REDACTED]")
+            .field("expires_at", &self.expires_at)
+            .finish()
     }
 }
 
@@ -256,11 +261,17 @@ pub enum ClientEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerEvent {
-    Ready { cursor: Cursor },
+    Ready {
+        cursor: Cursor,
+    },
     /// New changes exist up to `cursor`: pull.
-    Poke { cursor: Cursor },
+    Poke {
+        cursor: Cursor,
+    },
     /// The chain grew: re-read it.
-    Chain { len: u64 },
+    Chain {
+        len: u64,
+    },
 }
 
 macro_rules! b64_fixed {
@@ -274,9 +285,12 @@ macro_rules! b64_fixed {
             }
             pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; $n], D::Error> {
                 let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                let v = base64::engine::general_purpose::STANDARD.decode(s.as_bytes()).map_err(serde::de::Error::custom)?;
-                <[u8; $n]>::try_from(v.as_slice())
-                    .map_err(|_| serde::de::Error::custom(concat!("expected ", stringify!($n), " bytes")))
+                let v = base64::engine::general_purpose::STANDARD
+                    .decode(s.as_bytes())
+                    .map_err(serde::de::Error::custom)?;
+                <[u8; $n]>::try_from(v.as_slice()).map_err(|_| {
+                    serde::de::Error::custom(concat!("expected ", stringify!($n), " bytes"))
+                })
             }
         }
     };
@@ -294,6 +308,8 @@ pub mod b64 {
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD.decode(s.as_bytes()).map_err(serde::de::Error::custom)
+        base64::engine::general_purpose::STANDARD
+            .decode(s.as_bytes())
+            .map_err(serde::de::Error::custom)
     }
 }

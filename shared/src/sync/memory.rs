@@ -53,10 +53,17 @@ impl Store for MemoryStore {
             cursor: g.cursor,
         })
     }
-    async fn save_records(&self, records: &[StoredRecord], cursor: Option<Cursor>) -> Result<(), StoreError> {
+    async fn save_records(
+        &self,
+        records: &[StoredRecord],
+        cursor: Option<Cursor>,
+    ) -> Result<(), StoreError> {
         let mut g = self.inner.lock().expect("poisoned");
         for r in records {
-            let newer = g.records.get(&r.record).is_none_or(|cur| cur.version <= r.version);
+            let newer = g
+                .records
+                .get(&r.record)
+                .is_none_or(|cur| cur.version <= r.version);
             if newer {
                 g.records.insert(r.record, r.clone());
             }
@@ -67,7 +74,11 @@ impl Store for MemoryStore {
         Ok(())
     }
     async fn add_op(&self, op: &StoredOp) -> Result<(), StoreError> {
-        self.inner.lock().expect("poisoned").outbox.insert(op.id, op.clone());
+        self.inner
+            .lock()
+            .expect("poisoned")
+            .outbox
+            .insert(op.id, op.clone());
         Ok(())
     }
     async fn remove_ops(&self, ids: &[u64]) -> Result<(), StoreError> {
