@@ -1,0 +1,6 @@
+//! Entry point: mount the app and nothing else.
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+}

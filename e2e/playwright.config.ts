@@ -1,0 +1,51 @@
+import { defineConfig, devices } from '@playwright/test';
+
+// The real server binary (built by `cargo xtask test`) serving the real built app
+// (`trunk build` → ../dist) on a throwaway SQLite file. Debian's Chromium, never a
+// downloaded browser.
+const PORT = Number(process.env.QD_E2E_PORT ?? 8091);
+
+export default defineConfig({
+  testDir: './tests',
+  outputDir: './test-results',
+  timeout: 60_000,
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: [['list']],
+  globalSetup: './global-setup.ts',
+  use: {
+    baseURL: `http://127.0.0.1:${PORT}`,
+    trace: 'retain-on-failure',
+    screenshot: 'only-on-failure',
+  },
+  projects: [
+    {
+      name: 'chromium',
+      use: {
+        ...devices['Desktop Chrome'],
+        launchOptions: {
+          executablePath: '/usr/bin/chromium',
+          args: [
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-quic',
+            '--no-first-run',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+          ],
+        },
+      },
+    },
+  ],
+  webServer: {
+    command:
+      `../target/debug/quietdesk-server --listen 127.0.0.1:${PORT} ` +
+      `--database sqlite:.tmp/e2e.sqlite --static-dir ../dist --log-file .tmp/server.log`,
+    url: `http://127.0.0.1:${PORT}/api/v1/health`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    env: { RUST_LOG: 'debug' },
+  },
+});

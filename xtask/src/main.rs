@@ -1,0 +1,324 @@
+//! `cargo xtask <command>`: the project's commands, with no dependencies beyond std.
+//!
+//! * `setup`: install what a fresh Debian machine lacks (idempotent; checks versions).
+//! * `run`:   setup, build the app (release), serve it and the API on SQLite.
+//! * `test`:  setup, then every test: Rust unit and integration tests, wasm tests in
+//!   headless Chromium, and the Playwright end-to-end suite against the real server.
+//! * `bench`: the server/crypto benchmarks.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+const TRUNK_VERSION: &str = "0.21.14";
+const APT_PACKAGES: &[&str] = &["chromium", "chromium-driver", "binaryen"];
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let root = project_root();
+    env::set_current_dir(&root).expect("project root exists");
+    prepend_cargo_bin_to_path();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup(),
+        Some("run") => run(&args[1..]),
+        Some("test") => test(),
+        Some("bench") => bench(),
+        Some("build-app") => setup().and_then(|_| build_app(args.iter().any(|a| a == "--release"))),
+        _ => {
+            eprintln!("usage: cargo xtask <setup|run|test|bench|build-app [--release]>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nxtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn prepend_cargo_bin_to_path() {
+    let home = env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cargo")
+        });
+    let bin = home.join("bin");
+    let path = env::var("PATH").unwrap_or_default();
+    if !path.split(':').any(|p| Path::new(p) == bin) {
+        env::set_var("PATH", format!("{}:{path}", bin.display()));
+    }
+}
+
+fn step(name: &str, cmd: &mut Command) -> Result {
+    eprintln!("\n==> {name}\n    $ {}", describe(cmd));
+    let status = cmd
+        .status()
+        .map_err(|e| format!("{name}: could not start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("step failed: {name} ({status})"))
+    }
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn output(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn is_root() -> bool {
+    output("id", &["-u"]).is_some_and(|s| s.trim() == "0")
+}
+
+fn privileged(args: &[&str]) -> Command {
+    let mut c = if is_root() {
+        Command::new(args[0])
+    } else {
+        Command::new("sudo")
+    };
+    if is_root() {
+        c.args(&args[1..]);
+    } else {
+        c.args(args);
+    }
+    c.env("DEBIAN_FRONTEND", "noninteractive");
+    c
+}
+
+/// The `wasm-bindgen` version the workspace is locked to; the CLI must match it exactly.
+fn locked_wasm_bindgen_version() -> Result<String> {
+    let lock = std::fs::read_to_string("Cargo.lock").map_err(|e| format!("Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = \""))
+            {
+                return Ok(v.trim_end_matches('"').to_owned());
+            }
+        }
+    }
+    Err("wasm-bindgen not found in Cargo.lock".into())
+}
+
+fn setup() -> Result {
+    let started = Instant::now();
+    let targets = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    if !targets
+        .lines()
+        .any(|t| t.trim() == "wasm32-unknown-unknown")
+    {
+        step(
+            "add the wasm32 target",
+            Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
+        )?;
+    }
+
+    let missing: Vec<&str> = [
+        ("chromium", "chromium"),
+        ("chromedriver", "chromium-driver"),
+        ("wasm-opt", "binaryen"),
+    ]
+    .iter()
+    .filter(|(bin, _)| !have(bin))
+    .map(|(_, pkg)| *pkg)
+    .collect();
+    if !missing.is_empty() || !have("node") || !have("npm") {
+        step("apt-get update", &mut privileged(&["apt-get", "update"]))?;
+        let mut pkgs: Vec<&str> = APT_PACKAGES.to_vec();
+        if !have("node") || !have("npm") {
+            pkgs.extend(["nodejs", "npm"]);
+        }
+        let mut args = vec!["apt-get", "install", "-y", "--no-install-recommends"];
+        args.extend(pkgs);
+        step(
+            "install browser, driver and wasm-opt",
+            &mut privileged(&args),
+        )?;
+    }
+
+    let trunk_ok = output("trunk", &["--version"]).is_some_and(|v| v.contains(TRUNK_VERSION));
+    if !trunk_ok {
+        step(
+            "install trunk",
+            Command::new("cargo").args([
+                "install",
+                "trunk",
+                "--version",
+                TRUNK_VERSION,
+                "--locked",
+            ]),
+        )?;
+    }
+
+    let wbg = locked_wasm_bindgen_version()?;
+    let wbg_ok = output("wasm-bindgen", &["--version"])
+        .is_some_and(|v| v.split_whitespace().nth(1) == Some(wbg.as_str()))
+        && have("wasm-bindgen-test-runner");
+    if !wbg_ok {
+        let install = |locked: bool| {
+            let mut c = Command::new("cargo");
+            c.args(["install", "wasm-bindgen-cli", "--version", &wbg, "--force"]);
+            if locked {
+                c.arg("--locked");
+            }
+            step("install wasm-bindgen-cli (must match Cargo.lock)", &mut c)
+        };
+        // The CLI's own lockfile can name a crate version the registry mirror lacks;
+        // then resolve afresh (same CLI version, compatible dependencies).
+        install(true).or_else(|_| install(false))?;
+    }
+
+    let lock = Path::new("e2e/package-lock.json");
+    let installed = Path::new("e2e/node_modules/.package-lock.json");
+    let stale = match (
+        std::fs::metadata(lock).and_then(|m| m.modified()),
+        std::fs::metadata(installed).and_then(|m| m.modified()),
+    ) {
+        (Ok(l), Ok(i)) => l > i,
+        _ => true,
+    };
+    if stale {
+        step(
+            "install the e2e dependencies",
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir("e2e"),
+        )?;
+    }
+    eprintln!("==> setup complete ({:.0?})", started.elapsed());
+    Ok(())
+}
+
+fn build_app(release: bool) -> Result {
+    let mut cmd = Command::new("trunk");
+    cmd.args(["build", "--offline"]);
+    if release {
+        cmd.arg("--release");
+    }
+    step(
+        if release {
+            "build the app (release)"
+        } else {
+            "build the app"
+        },
+        &mut cmd,
+    )
+}
+
+fn run(args: &[String]) -> Result {
+    setup()?;
+    build_app(true)?;
+    let port = env::var("PORT").unwrap_or_else(|_| "8080".into());
+    std::fs::create_dir_all("data").map_err(|e| format!("data/: {e}"))?;
+    eprintln!("\nQuietdesk will be at http://localhost:{port}  (Ctrl-C to stop)");
+    let mut cmd = Command::new("cargo");
+    cmd.args(["run", "--release", "-p", "quietdesk-server", "--"])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+            "sqlite:data/quietdesk.sqlite",
+            "--static-dir",
+            "dist",
+        ])
+        .args(args);
+    step("serve", &mut cmd)
+}
+
+fn test() -> Result {
+    setup()?;
+    let mut results: Vec<(&str, Result, f64)> = Vec::new();
+    let steps: Vec<(&str, Command)> = vec![
+        ("Rust unit and integration tests", {
+            let mut c = Command::new("cargo");
+            c.args(["test", "--workspace", "--exclude", "app"]);
+            c
+        }),
+        ("wasm tests in headless Chromium", {
+            let mut c = Command::new("cargo");
+            c.args(["test", "-p", "app", "--target", "wasm32-unknown-unknown"])
+                .env("CHROMEDRIVER", CHROMEDRIVER)
+                .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
+            c
+        }),
+        ("build the app", {
+            let mut c = Command::new("trunk");
+            c.args(["build", "--offline"]);
+            c
+        }),
+        ("build the server", {
+            let mut c = Command::new("cargo");
+            c.args(["build", "-p", "quietdesk-server"]);
+            c
+        }),
+        ("end-to-end tests (Playwright, Chromium)", {
+            let mut c = Command::new("npx");
+            c.args(["playwright", "test"]).current_dir("e2e");
+            c
+        }),
+    ];
+    let mut failed = false;
+    for (name, mut cmd) in steps {
+        let t = Instant::now();
+        let r = step(name, &mut cmd);
+        failed |= r.is_err();
+        results.push((name, r, t.elapsed().as_secs_f64()));
+        if failed {
+            break; // later steps depend on earlier ones (e.g. e2e needs the builds)
+        }
+    }
+    eprintln!("\n==> summary");
+    for (name, r, secs) in &results {
+        eprintln!(
+            "    {:<4} {name} ({secs:.0} s)",
+            if r.is_ok() { "ok" } else { "FAIL" }
+        );
+    }
+    let passed = results.iter().filter(|r| r.1.is_ok()).count();
+    println!("steps: {passed} passed, {} failed", results.len() - passed);
+    if failed {
+        Err("tests failed".into())
+    } else {
+        Ok(())
+    }
+}
+
+fn bench() -> Result {
+    step(
+        "benchmarks",
+        Command::new("cargo").args(["bench", "-p", "quietdesk-server"]),
+    )
+}
