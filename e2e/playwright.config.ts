@@ -13,7 +13,6 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   reporter: [['list']],
-  globalSetup: './global-setup.ts',
   use: {
     baseURL: `http://127.0.0.1:${PORT}`,
     trace: 'retain-on-failure',
@@ -40,12 +39,17 @@ export default defineConfig({
     },
   ],
   webServer: {
+    // Every run starts from an empty database and log (the web server starts before
+    // any global setup would, so the wipe lives here).
     command:
-      `../target/debug/quietdesk-server --listen 127.0.0.1:${PORT} ` +
+      `rm -rf .tmp && mkdir -p .tmp && exec ../target/debug/quietdesk-server --listen 127.0.0.1:${PORT} ` +
       `--database sqlite:.tmp/e2e.sqlite --static-dir ../dist --log-file .tmp/server.log`,
     url: `http://127.0.0.1:${PORT}/api/v1/health`,
     reuseExistingServer: false,
     timeout: 60_000,
     env: { RUST_LOG: 'debug' },
+    // The server logs to .tmp/server.log; keep the test output readable.
+    stdout: 'ignore',
+    stderr: 'ignore',
   },
 });

@@ -21,7 +21,7 @@ test('usable at 360 px wide with no horizontal scroll', async ({ page }, info) =
 });
 
 test('API errors are JSON with a code and a message', async ({ request }) => {
-  const r = await request.post('/api/v1/auth/login', { data: 'not json', headers: { 'content-type': 'application/json' } });
+  const r = await request.post('/api/v1/auth/login', { data: Buffer.from('{not json'), headers: { 'content-type': 'application/json' } });
   expect(r.status()).toBe(400);
   const body = await r.json();
   expect(body.code).toBe('bad_request');
