@@ -5,6 +5,8 @@
 //! through the one server process. The CRM screens (accounts, customers, sync over
 //! IndexedDB) are built on this in the next milestone.
 
+pub mod store;
+
 use leptos::prelude::*;
 use shared::api::{path, Health};
 

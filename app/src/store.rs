@@ -1,0 +1,192 @@
+//! The device's IndexedDB store (via rexie). It holds ciphertext only: records exactly
+//! as the server sent them (sealed envelopes), outbox entries sealed under the device
+//! vault key, and a little metadata (cursor, sealed account bundle, public chain).
+//!
+//! One database per account (`quietdesk:<username>`), versioned; [`SCHEMA_VERSION`]
+//! and [`open`]'s upgrade path are the migrations. Every method is one transaction,
+//! and nothing else is awaited while a transaction is open.
+
+use js_sys::Uint8Array;
+use rexie::{ObjectStore, Rexie, TransactionMode};
+use shared::api::Cursor;
+use shared::crypto::envelope::SealedRecord;
+use shared::ids::RecordId;
+use shared::sync::{Snapshot, Store, StoreError, StoredOp, StoredRecord};
+use wasm_bindgen::JsValue;
+
+/// Version 1: `records`, `outbox`, `meta`.
+pub const SCHEMA_VERSION: u32 = 1;
+const RECORDS: &str = "records";
+const OUTBOX: &str = "outbox";
+const META: &str = "meta";
+const CURSOR_KEY: &str = "cursor";
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+/// Wait for a transaction and insist it committed.
+async fn finish(tx: rexie::Transaction) -> Result<(), StoreError> {
+    let r = tx.done().await.map_err(err)?;
+    if r.is_committed() {
+        Ok(())
+    } else {
+        Err(err("IndexedDB transaction aborted"))
+    }
+}
+
+/// An open per-account database.
+pub struct IdbStore {
+    db: Rexie,
+}
+
+/// The database name for an account.
+pub fn db_name(username: &str) -> String {
+    format!("quietdesk:{username}")
+}
+
+/// Open (creating or upgrading) the database called `name`.
+pub async fn open(name: &str) -> Result<IdbStore, StoreError> {
+    // rexie creates missing stores on upgrade; later versions add stores here and
+    // never drop one that holds user data without first moving it.
+    let db = Rexie::builder(name)
+        .version(SCHEMA_VERSION)
+        .add_object_store(ObjectStore::new(RECORDS))
+        .add_object_store(ObjectStore::new(OUTBOX))
+        .add_object_store(ObjectStore::new(META))
+        .build()
+        .await
+        .map_err(err)?;
+    Ok(IdbStore { db })
+}
+
+/// Delete a whole database (log-out wipes the device copy).
+pub async fn delete(name: &str) -> Result<(), StoreError> {
+    Rexie::delete(name).await.map_err(err)
+}
+
+fn bytes(v: &[u8]) -> JsValue {
+    Uint8Array::from(v).into()
+}
+
+fn to_vec(v: &JsValue) -> Result<Vec<u8>, StoreError> {
+    use wasm_bindgen::JsCast;
+    v.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec).ok_or_else(|| err("stored value is not bytes"))
+}
+
+/// A record row: 8-byte big-endian version, then the sealed record.
+fn encode_record(r: &StoredRecord) -> JsValue {
+    let mut v = Vec::with_capacity(8 + r.sealed.0.len());
+    v.extend_from_slice(&r.version.to_be_bytes());
+    v.extend_from_slice(&r.sealed.0);
+    bytes(&v)
+}
+
+fn decode_record(key: &JsValue, value: &JsValue) -> Result<StoredRecord, StoreError> {
+    let id: RecordId = key.as_string().ok_or_else(|| err("record key"))?.parse().map_err(err)?;
+    let raw = to_vec(value)?;
+    if raw.len() < 8 {
+        return Err(err("record row too short"));
+    }
+    let version = u64::from_be_bytes(raw[..8].try_into().expect("8 bytes"));
+    Ok(StoredRecord { record: id, version, sealed: SealedRecord(raw[8..].to_vec()) })
+}
+
+impl IdbStore {
+    /// Read a metadata value (bytes).
+    pub async fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self.db.transaction(&[META], TransactionMode::ReadOnly).map_err(err)?;
+        let v = tx.store(META).map_err(err)?.get(JsValue::from_str(key)).await.map_err(err)?;
+        finish(tx).await?;
+        v.filter(|v| !v.is_undefined()).map(|v| to_vec(&v)).transpose()
+    }
+
+    pub async fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        let tx = self.db.transaction(&[META], TransactionMode::ReadWrite).map_err(err)?;
+        tx.store(META).map_err(err)?.put(&bytes(value), Some(&JsValue::from_str(key))).await.map_err(err)?;
+        finish(tx).await?;
+        Ok(())
+    }
+
+    /// Every value in every store, as bytes: for tests that prove only ciphertext is kept.
+    pub async fn raw_values(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let tx = self.db.transaction(&[RECORDS, OUTBOX, META], TransactionMode::ReadOnly).map_err(err)?;
+        let mut out = Vec::new();
+        for name in [RECORDS, OUTBOX, META] {
+            for v in tx.store(name).map_err(err)?.get_all(None, None).await.map_err(err)? {
+                out.push(to_vec(&v)?);
+            }
+        }
+        finish(tx).await?;
+        Ok(out)
+    }
+
+    pub fn close(self) {
+        self.db.close();
+    }
+}
+
+impl Store for IdbStore {
+    async fn load(&self) -> Result<Snapshot, StoreError> {
+        let tx = self.db.transaction(&[RECORDS, OUTBOX, META], TransactionMode::ReadOnly).map_err(err)?;
+        let rows = tx.store(RECORDS).map_err(err)?.scan(None, None, None, None).await.map_err(err)?;
+        let ops = tx.store(OUTBOX).map_err(err)?.scan(None, None, None, None).await.map_err(err)?;
+        let cursor = tx.store(META).map_err(err)?.get(JsValue::from_str(CURSOR_KEY)).await.map_err(err)?;
+        finish(tx).await?;
+
+        let records = rows.iter().map(|(k, v)| decode_record(k, v)).collect::<Result<Vec<_>, _>>()?;
+        let outbox = ops
+            .iter()
+            .map(|(k, v)| Ok(StoredOp { id: k.as_f64().ok_or_else(|| err("outbox key"))? as u64, blob: to_vec(v)? }))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let cursor = match cursor.filter(|c| !c.is_undefined()) {
+            Some(c) => u64::from_be_bytes(to_vec(&c)?.try_into().map_err(|_| err("cursor"))?),
+            None => 0,
+        };
+        Ok(Snapshot { records, outbox, cursor })
+    }
+
+    async fn save_records(&self, records: &[StoredRecord], cursor: Option<Cursor>) -> Result<(), StoreError> {
+        let tx = self.db.transaction(&[RECORDS, META], TransactionMode::ReadWrite).map_err(err)?;
+        let store = tx.store(RECORDS).map_err(err)?;
+        for r in records {
+            let key = JsValue::from_str(&r.record.to_string());
+            // Never replace a newer version with an older one.
+            let newer = match store.get(key.clone()).await.map_err(err)? {
+                Some(cur) if !cur.is_undefined() => decode_record(&key, &cur)?.version <= r.version,
+                _ => true,
+            };
+            if newer {
+                store.put(&encode_record(r), Some(&key)).await.map_err(err)?;
+            }
+        }
+        if let Some(c) = cursor {
+            let meta = tx.store(META).map_err(err)?;
+            let cur = meta.get(JsValue::from_str(CURSOR_KEY)).await.map_err(err)?;
+            let old = match cur.filter(|c| !c.is_undefined()) {
+                Some(v) => u64::from_be_bytes(to_vec(&v)?.try_into().map_err(|_| err("cursor"))?),
+                None => 0,
+            };
+            meta.put(&bytes(&c.max(old).to_be_bytes()), Some(&JsValue::from_str(CURSOR_KEY))).await.map_err(err)?;
+        }
+        finish(tx).await?;
+        Ok(())
+    }
+
+    async fn add_op(&self, op: &StoredOp) -> Result<(), StoreError> {
+        let tx = self.db.transaction(&[OUTBOX], TransactionMode::ReadWrite).map_err(err)?;
+        tx.store(OUTBOX).map_err(err)?.put(&bytes(&op.blob), Some(&JsValue::from_f64(op.id as f64))).await.map_err(err)?;
+        finish(tx).await?;
+        Ok(())
+    }
+
+    async fn remove_ops(&self, ids: &[u64]) -> Result<(), StoreError> {
+        let tx = self.db.transaction(&[OUTBOX], TransactionMode::ReadWrite).map_err(err)?;
+        let store = tx.store(OUTBOX).map_err(err)?;
+        for id in ids {
+            store.delete(JsValue::from_f64(*id as f64)).await.map_err(err)?;
+        }
+        finish(tx).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,119 @@
+//! The IndexedDB store in headless Chromium: round trip, the outbox survives closing
+//! and reopening the database, and only ciphertext is ever stored.
+#![cfg(target_arch = "wasm32")]
+
+use app::store::{self, IdbStore};
+use shared::chain::{Action, ChainEntry, Member, Role, TeamState};
+use shared::crypto::envelope::{Keyring, SealedRecord};
+use shared::crypto::identity::IdentityKeys;
+use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
+use shared::crypto::{Scope, SymmetricKey};
+use shared::domain::{field, Customer, Entity};
+use shared::ids::{CollectionId, RecordId, TeamId, Username};
+use shared::sync::{Session, Store, StoredOp, StoredRecord, Syncer, Transport, TransportError};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn unique(name: &str) -> String {
+    format!("test-{name}-{}", RecordId::random())
+}
+
+#[wasm_bindgen_test]
+async fn records_outbox_and_cursor_round_trip() {
+    let name = unique("roundtrip");
+    let db = store::open(&name).await.unwrap();
+    let a = StoredRecord { record: RecordId::random(), version: 3, sealed: SealedRecord(vec![1, 2, 3]) };
+    let b = StoredRecord { record: RecordId::random(), version: 1, sealed: SealedRecord(vec![9; 300]) };
+    db.save_records(&[a.clone(), b.clone()], Some(42)).await.unwrap();
+    // An older version never replaces a newer one; the cursor never goes back.
+    db.save_records(&[StoredRecord { version: 2, sealed: SealedRecord(vec![0]), ..a.clone() }], Some(7)).await.unwrap();
+    db.add_op(&StoredOp { id: 1, blob: vec![5; 40] }).await.unwrap();
+    db.add_op(&StoredOp { id: 2, blob: vec![6; 40] }).await.unwrap();
+    db.remove_ops(&[1]).await.unwrap();
+    db.close();
+
+    let db = store::open(&name).await.unwrap();
+    let snap = db.load().await.unwrap();
+    let mut records = snap.records.clone();
+    records.sort_by_key(|r| r.version);
+    let mut want = vec![a, b];
+    want.sort_by_key(|r| r.version);
+    assert_eq!(records, want);
+    assert_eq!(snap.cursor, 42);
+    assert_eq!(snap.outbox, vec![StoredOp { id: 2, blob: vec![6; 40] }]);
+    db.set_meta("k", b"v").await.unwrap();
+    assert_eq!(db.meta("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+    assert_eq!(db.meta("missing").await.unwrap(), None);
+    db.close();
+    store::delete(&name).await.unwrap();
+}
+
+struct Offline;
+impl Transport for Offline {
+    async fn push(&self, _: &shared::api::PushRequest) -> Result<shared::sync::PushOutcome, TransportError> {
+        Err(TransportError::Offline)
+    }
+    async fn pull(&self, _: u64, _: u32) -> Result<shared::api::PullResponse, TransportError> {
+        Err(TransportError::Offline)
+    }
+}
+
+fn identity_copy(k: &IdentityKeys) -> IdentityKeys {
+    let (_, wrap) = derive_account_keys(&Passphrase::new("copy"), &[0; 16], KdfParams::MINIMUM).unwrap();
+    IdentityKeys::open_bundle(&k.seal_bundle(&wrap, "me"), &wrap, "me").unwrap()
+}
+
+fn session(identity: &IdentityKeys, keys: &[(Scope, [u8; 32])], collection: CollectionId) -> Session {
+    let me = Username::parse("browser-user").unwrap();
+    let genesis = ChainEntry::signed(
+        TeamId([3; 16]),
+        0,
+        [0; 32],
+        &me,
+        identity,
+        0,
+        Action::Create {
+            admin: Member { username: me.clone(), identity: identity.public(), role: Role::Admin },
+            shared_collection: collection,
+        },
+    );
+    let team = TeamState::verify(&[genesis], None).unwrap();
+    let mut keyring = Keyring::new();
+    for (s, k) in keys {
+        keyring.insert(collection, 1, *s, SymmetricKey::from_bytes(*k));
+    }
+    Session { me, identity: identity_copy(identity), keyring, team }
+}
+
+#[wasm_bindgen_test]
+async fn offline_edits_survive_a_reopen_and_only_ciphertext_is_stored() {
+    let name = unique("outbox");
+    let identity = IdentityKeys::generate();
+    let keys = [(Scope::Basic, [1u8; 32]), (Scope::Sensitive, [2u8; 32])];
+    let collection = CollectionId([4; 16]);
+    let id = RecordId::random();
+    {
+        let db: IdbStore = store::open(&name).await.unwrap();
+        let mut s = Syncer::open(session(&identity, &keys, collection), db, Offline).await.unwrap();
+        let c = Customer {
+            name: "Browser Canary Person".into(),
+            phone: "13712345678".into(),
+            notes: "browser-canary-note".into(),
+            ..Default::default()
+        };
+        s.edit(id, collection, c.to_fields(), 1_000).await.unwrap();
+        assert!(s.sync().await.is_err(), "offline");
+        let raw = s.store.raw_values().await.unwrap();
+        for canary in ["Browser Canary", "13712345678", "browser-canary-note"] {
+            assert!(!raw.iter().any(|v| v.windows(canary.len()).any(|w| w == canary.as_bytes())), "{canary} in IndexedDB");
+        }
+        s.store.close();
+    }
+    let db = store::open(&name).await.unwrap();
+    let s = Syncer::open(session(&identity, &keys, collection), db, Offline).await.unwrap();
+    assert_eq!(s.replica.pending_count(), 1, "the outbox survived the reopen");
+    assert_eq!(s.replica.records[&id].view.text(field::NAME), Some("Browser Canary Person"));
+    s.store.close();
+    store::delete(&name).await.unwrap();
+}
