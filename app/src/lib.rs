@@ -1,59 +1,128 @@
 //! # Quietdesk app
 //!
-//! The browser client, rendered client-side with Leptos. This is the foundation
-//! shell: it proves the build, the shared crypto core on wasm32, and the serving path
-//! through the one server process. The CRM screens (accounts, customers, sync over
-//! IndexedDB) are built on this in the next milestone.
+//! The browser client, rendered client-side with Leptos. `main.rs` only mounts [`App`].
+//! The app moves through [`Phase`]s: locked (create account / log in / unlock), no team
+//! yet, and ready — where a [`workspace::Workspace`] holds the keys in memory, the sync
+//! engine over IndexedDB, and the decrypted index the pages read.
 
+pub mod account;
+pub mod api;
+pub mod pages;
 pub mod store;
+pub mod workspace;
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use leptos::prelude::*;
-use shared::api::{path, Health};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::path;
 
-/// Whether the server answered its health check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServerStatus {
-    Online,
-    Offline,
+use crate::account::Unlocked;
+use crate::workspace::Ws;
+
+/// Where the app is.
+#[derive(Clone)]
+pub enum Phase {
+    Locked { error: Option<String> },
+    Busy(String),
+    /// Unlocked, but not in any team yet.
+    NoTeam(Rc<RefCell<Option<Unlocked>>>, Option<String>),
+    Ready(Ws),
 }
 
-async fn check_server() -> ServerStatus {
-    let ok = async {
-        let resp = gloo_net::http::Request::get(path::HEALTH)
-            .send()
-            .await
-            .ok()?;
-        let health: Health = resp.json().await.ok()?;
-        (resp.ok() && health.status == "ok").then_some(())
-    };
-    match ok.await {
-        Some(()) => ServerStatus::Online,
-        None => ServerStatus::Offline,
+pub type PhaseSignal = RwSignal<Phase, LocalStorage>;
+
+/// Client-side routes; no path string is repeated elsewhere.
+pub mod route {
+    pub const CUSTOMERS: &str = "/";
+    pub const NEW_CUSTOMER: &str = "/customers/new";
+    pub const TASKS: &str = "/tasks";
+    pub const TEAM: &str = "/team";
+    pub fn customer(id: &str) -> String {
+        format!("/customers/{id}")
     }
 }
 
 #[component]
 pub fn App() -> impl IntoView {
-    let status = LocalResource::new(check_server);
-    let label = move || match status.get() {
-        None => "Server: checking…",
-        Some(ServerStatus::Online) => "Server: online",
-        Some(ServerStatus::Offline) => "Server: offline",
+    let phase: PhaseSignal = RwSignal::new_local(Phase::Locked { error: None });
+    provide_context(phase);
+    view! {
+        <Router>
+            {move || match phase.get() {
+                Phase::Locked { error } => view! { <pages::auth::AuthPage error=error /> }.into_any(),
+                Phase::Busy(msg) => view! {
+                    <main class="shell">
+                        <h1 class="brand">"Quietdesk"</h1>
+                        <p role="status" class="busy">{msg}</p>
+                    </main>
+                }.into_any(),
+                Phase::NoTeam(unlocked, error) => view! { <pages::auth::NoTeamPage unlocked=unlocked error=error /> }.into_any(),
+                Phase::Ready(ws) => view! { <Shell ws=ws /> }.into_any(),
+            }}
+        </Router>
+    }
+}
+
+/// The unlocked app: header with sync status, navigation, and the pages.
+#[component]
+fn Shell(ws: Ws) -> impl IntoView {
+    provide_context(StoredValue::new_local(ws.clone()));
+    let phase = expect_context::<PhaseSignal>();
+    let me = ws.me.to_string();
+    let ws_lock = ws.clone();
+    let lock = move |_| {
+        ws_lock.stop();
+        phase.set(Phase::Locked { error: None });
+    };
+    let ws_out = ws.clone();
+    let log_out = move |_| {
+        ws_out.stop();
+        let ws = ws_out.clone();
+        phase.set(Phase::Busy("Logging out…".into()));
+        leptos::task::spawn_local(async move {
+            if let Ok(u) = Rc::try_unwrap(ws.unlocked.clone()) {
+                u.log_out().await;
+            } else {
+                let _ = crate::store::delete(&crate::store::db_name(ws.me.as_str())).await;
+            }
+            phase.set(Phase::Locked { error: None });
+        });
     };
     view! {
+        <header class="topbar">
+            <h1 class="brand">"Quietdesk"</h1>
+            <nav aria-label="Main">
+                <A href=route::CUSTOMERS>"Customers"</A>
+                <A href=route::TASKS>"Tasks"</A>
+                <A href=route::TEAM>"Team"</A>
+            </nav>
+            <pages::sync_status::SyncStatusBar />
+            <div class="account">
+                <span class="whoami">{me}</span>
+                <button type="button" on:click=lock>"Lock"</button>
+                <button type="button" on:click=log_out>"Log out"</button>
+            </div>
+        </header>
         <main class="shell">
-            <header class="shell__header">
-                <h1>"Quietdesk"</h1>
-                <p class="shell__tagline">"The CRM whose server cannot read your customers."</p>
-            </header>
-            <section class="card" aria-labelledby="status-heading">
-                <h2 id="status-heading">"Status"</h2>
-                <p role="status" class="status">{label}</p>
-                <p>
-                    "Records are encrypted in this browser before they leave it. "
-                    "The server stores and relays ciphertext only."
-                </p>
-            </section>
+            <Routes fallback=|| view! { <p>"Page not found."</p> }>
+                <Route path=path!("/") view=pages::customers::CustomerList />
+                <Route path=path!("/customers/new") view=pages::customer::NewCustomer />
+                <Route path=path!("/customers/:id") view=pages::customer::CustomerDetail />
+                <Route path=path!("/tasks") view=pages::tasks::TaskList />
+                <Route path=path!("/team") view=pages::team::TeamPage />
+            </Routes>
         </main>
     }
+}
+
+/// The workspace, for pages.
+pub fn use_ws() -> Ws {
+    expect_context::<StoredValue<Ws, LocalStorage>>().get_value()
+}
+
+/// Unix milliseconds now.
+pub fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
 }

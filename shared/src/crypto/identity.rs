@@ -68,6 +68,16 @@ impl IdentityKeys {
         }
     }
 
+    /// An explicit second copy (for a component that must own its keys). Both copies
+    /// are zeroized on drop; there is deliberately no `Clone`.
+    pub fn duplicate(&self) -> Self {
+        Self {
+            signing: SigningKey::from_bytes(&self.signing.to_bytes()),
+            exchange: StaticSecret::from(self.exchange.to_bytes()),
+            vault: self.vault.clone(),
+        }
+    }
+
     /// Deterministic keys for golden vectors only.
     #[cfg(test)]
     pub(crate) fn from_secret_bytes(sign: [u8; 32], dh: [u8; 32], vault: [u8; 32]) -> Self {

@@ -1,0 +1,332 @@
+//! Accounts in the browser: create, log in on a new device, unlock offline, lock,
+//! log out. Keys exist only in memory while unlocked. The device keeps the sealed
+//! account bundle, the salt and KDF parameters, the session token sealed under the
+//! vault key, and the team's public chain and sealed key wraps — so it can unlock and
+//! show data with the network off.
+
+use serde::{Deserialize, Serialize};
+use shared::api::{
+    path, ChainResponse, CreateTeamRequest, LoginRequest, PreloginRequest, PutWrapsRequest, SignupRequest,
+    TeamList, TeamSummary, WrapItem, WrapsResponse,
+};
+use shared::chain::{Action, ChainEntry, KnownHead, Member, Role, TeamState};
+use shared::crypto::aead::{open_blob, seal_blob};
+use shared::crypto::envelope::Keyring;
+use shared::crypto::identity::{AccountBundle, IdentityKeys, PublicIdentity};
+use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
+use shared::crypto::wrap::{unwrap_key, wrap_key, wrap_signer, WrapContext};
+use shared::crypto::{CryptoError, Scope, SymmetricKey};
+use shared::ids::{CollectionId, TeamId, Username};
+use shared::sync::{Session, TransportError};
+
+use crate::api::Api;
+use crate::store::{self, IdbStore};
+
+const ACCOUNT_KEY: &str = "account";
+const TOKEN_KEY: &str = "token";
+const CHAIN_KEY: &str = "chain";
+const HEAD_KEY: &str = "known_head";
+const WRAPS_KEY: &str = "wraps";
+const LAST_USER: &str = "quietdesk:last-user";
+/// The error `ensure_team` gives when the user is in no team yet.
+pub const NO_TEAM: &str = "You are not in a team yet.";
+
+/// What the device remembers about an account (no secrets in the clear).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct LocalAccount {
+    pub username: Username,
+    #[serde(with = "shared::api::b64_16")]
+    pub salt: [u8; 16],
+    pub kdf: KdfParams,
+    pub identity: PublicIdentity,
+    pub bundle: AccountBundle,
+    pub team: Option<TeamId>,
+}
+
+/// An unlocked account: keys in memory, the device store open.
+pub struct Unlocked {
+    pub account: LocalAccount,
+    pub identity: IdentityKeys,
+    pub api: Api,
+    pub store: IdbStore,
+}
+
+fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+fn describe(e: TransportError) -> String {
+    match e {
+        TransportError::Offline => "The server cannot be reached. Check the connection.".into(),
+        TransportError::Http { message, .. } => message,
+        TransportError::Protocol(m) => format!("Unexpected answer from the server: {m}"),
+    }
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+/// The account last used on this device, if any (its name only).
+pub fn last_user() -> Option<String> {
+    local_storage()?.get_item(LAST_USER).ok()?
+}
+
+fn remember_user(name: &str) {
+    if let Some(s) = local_storage() {
+        let _ = s.set_item(LAST_USER, name);
+    }
+}
+
+async fn save_account(store: &IdbStore, account: &LocalAccount) -> Result<(), String> {
+    let json = serde_json::to_vec(account).map_err(|e| e.to_string())?;
+    store.set_meta(ACCOUNT_KEY, &json).await.map_err(|e| e.to_string())
+}
+
+async fn save_token(store: &IdbStore, identity: &IdentityKeys, token: &str) -> Result<(), String> {
+    let sealed = seal_blob(identity.vault_key(), TOKEN_KEY.as_bytes(), token.as_bytes());
+    store.set_meta(TOKEN_KEY, &sealed).await.map_err(|e| e.to_string())
+}
+
+fn parse_username(name: &str) -> Result<Username, String> {
+    Username::parse(name.trim()).map_err(|e| e.to_string())
+}
+
+/// Create an account: keys are generated here; the server gets public keys, the sealed
+/// bundle and a hash of the auth key.
+pub async fn create_account(name: &str, passphrase: &str) -> Result<Unlocked, String> {
+    let username = parse_username(name)?;
+    if passphrase.chars().count() < 10 {
+        return Err("Use a passphrase of at least 10 characters.".into());
+    }
+    let mut salt = [0u8; 16];
+    getrandom_fill(&mut salt);
+    let kdf = KdfParams::DEFAULT;
+    let (auth, wrap) = derive_account_keys(&Passphrase::new(passphrase), &salt, kdf).map_err(|e| e.to_string())?;
+    let identity = IdentityKeys::generate();
+    let bundle = identity.seal_bundle(&wrap, username.as_str());
+    let api = Api::default();
+    let resp = api
+        .call(&SignupRequest {
+            username: username.clone(),
+            salt,
+            kdf,
+            auth_key: *auth.expose_secret(),
+            identity: identity.public(),
+            bundle: bundle.clone(),
+        })
+        .await
+        .map_err(describe)?;
+    api.set_token(Some(resp.token.clone()));
+    let account = LocalAccount { username: username.clone(), salt, kdf, identity: identity.public(), bundle, team: None };
+    let store = store::open(&store::db_name(username.as_str())).await.map_err(|e| e.to_string())?;
+    save_account(&store, &account).await?;
+    save_token(&store, &identity, &resp.token).await?;
+    remember_user(username.as_str());
+    Ok(Unlocked { account, identity, api, store })
+}
+
+fn getrandom_fill(buf: &mut [u8]) {
+    use rand_core::RngCore;
+    rand_core::OsRng.fill_bytes(buf);
+}
+
+/// Log in with the server (a new device, or after log-out).
+pub async fn log_in(name: &str, passphrase: &str) -> Result<Unlocked, String> {
+    let username = parse_username(name)?;
+    let api = Api::default();
+    let pre = api.call(&PreloginRequest { username: username.clone() }).await.map_err(describe)?;
+    let (auth, wrap) = derive_account_keys(&Passphrase::new(passphrase), &pre.salt, pre.kdf).map_err(|e| e.to_string())?;
+    let resp = api
+        .call(&LoginRequest { username: username.clone(), auth_key: *auth.expose_secret() })
+        .await
+        .map_err(describe)?;
+    let identity = IdentityKeys::open_bundle(&resp.bundle, &wrap, username.as_str())
+        .map_err(|_| "The account bundle from the server does not open with this passphrase.".to_string())?;
+    api.set_token(Some(resp.token.clone()));
+    let store = store::open(&store::db_name(username.as_str())).await.map_err(|e| e.to_string())?;
+    let previous: Option<LocalAccount> = load_account(&store).await;
+    let account = LocalAccount {
+        username: username.clone(),
+        salt: pre.salt,
+        kdf: pre.kdf,
+        identity: resp.identity,
+        bundle: resp.bundle,
+        team: previous.and_then(|p| p.team),
+    };
+    save_account(&store, &account).await?;
+    save_token(&store, &identity, &resp.token).await?;
+    remember_user(username.as_str());
+    Ok(Unlocked { account, identity, api, store })
+}
+
+async fn load_account(store: &IdbStore) -> Option<LocalAccount> {
+    let raw = store.meta(ACCOUNT_KEY).await.ok()??;
+    serde_json::from_slice(&raw).ok()
+}
+
+/// Unlock with the passphrase alone, from what this device stored. Works offline.
+pub async fn unlock(name: &str, passphrase: &str) -> Result<Unlocked, String> {
+    let username = parse_username(name)?;
+    let store = store::open(&store::db_name(username.as_str())).await.map_err(|e| e.to_string())?;
+    let account = load_account(&store).await.ok_or("This device has no copy of that account; log in instead.")?;
+    let (_, wrap) = derive_account_keys(&Passphrase::new(passphrase), &account.salt, account.kdf).map_err(|e| e.to_string())?;
+    let identity = IdentityKeys::open_bundle(&account.bundle, &wrap, username.as_str()).map_err(|e| match e {
+        CryptoError::DecryptionFailed => "Wrong passphrase.".to_string(),
+        e => e.to_string(),
+    })?;
+    let api = Api::default();
+    if let Ok(Some(sealed)) = store.meta(TOKEN_KEY).await {
+        if let Ok(token) = open_blob(identity.vault_key(), TOKEN_KEY.as_bytes(), &sealed) {
+            api.set_token(String::from_utf8(token).ok());
+        }
+    }
+    remember_user(username.as_str());
+    Ok(Unlocked { account, identity, api, store })
+}
+
+impl Unlocked {
+    /// End the server session and wipe this device's copy.
+    pub async fn log_out(self) {
+        let _: Result<shared::api::Empty, _> = self.api.post(path::LOGOUT, &serde_json::json!({})).await;
+        let name = store::db_name(self.account.username.as_str());
+        self.store.close();
+        let _ = store::delete(&name).await;
+        if let Some(s) = local_storage() {
+            let _ = s.remove_item(LAST_USER);
+        }
+    }
+
+    /// The team to work in: the one remembered, else the first the server lists, else
+    /// (when `create`) a new one where this user is the admin. `Err(NO_TEAM)` otherwise.
+    pub async fn ensure_team(&mut self, create: bool) -> Result<TeamId, String> {
+        if let Some(t) = self.account.team {
+            return Ok(t);
+        }
+        let list: TeamList = self.api.get(path::TEAMS).await.map_err(describe)?;
+        let team = match list.teams.first() {
+            Some(t) => t.team,
+            None if create => self.create_team().await?,
+            None => return Err(NO_TEAM.into()),
+        };
+        self.account.team = Some(team);
+        save_account(&self.store, &self.account).await?;
+        Ok(team)
+    }
+
+    async fn create_team(&self) -> Result<TeamId, String> {
+        let team = TeamId::random();
+        let collection = CollectionId::random();
+        let me = self.account.username.clone();
+        let genesis = ChainEntry::signed(
+            team,
+            0,
+            [0; 32],
+            &me,
+            &self.identity,
+            now_ms(),
+            Action::Create {
+                admin: Member { username: me.clone(), identity: self.identity.public(), role: Role::Admin },
+                shared_collection: collection,
+            },
+        );
+        let _: TeamSummary = self.api.call(&CreateTeamRequest { genesis }).await.map_err(describe)?;
+        let wraps = Scope::ALL
+            .iter()
+            .map(|scope| {
+                let key = SymmetricKey::generate();
+                let ctx = WrapContext { team, epoch: 1, collection, scope: *scope, recipient: me.clone() };
+                let wrap = wrap_key(&key, &self.identity.public(), &ctx, &self.identity, &me);
+                WrapItem { epoch: 1, collection, scope: *scope, recipient: me.clone(), wrap }
+            })
+            .collect();
+        let _: WrapsResponse =
+            self.api.put(&path::fill(path::WRAPS, &team.to_string()), &PutWrapsRequest { wraps }).await.map_err(describe)?;
+        Ok(team)
+    }
+
+    /// Verified chain and keys for `team`: fresh from the server when online (cached
+    /// for offline use), else from the device. A chain shorter than, or diverging from,
+    /// the longest one this device has verified is refused.
+    pub async fn session(&self, team: TeamId) -> Result<Session, String> {
+        let known: Option<KnownHead> =
+            self.store.meta(HEAD_KEY).await.ok().flatten().and_then(|b| serde_json::from_slice(&b).ok());
+        let online = async {
+            let chain: ChainResponse = self.api.get(&path::fill(path::CHAIN, &team.to_string())).await?;
+            let wraps: WrapsResponse = self.api.get(&path::fill(path::WRAPS, &team.to_string())).await?;
+            Ok::<_, TransportError>((chain.entries, wraps.wraps))
+        };
+        let (entries, wraps) = match online.await {
+            Ok((entries, wraps)) => {
+                let _ = self.store.set_meta(CHAIN_KEY, &serde_json::to_vec(&entries).unwrap_or_default()).await;
+                let _ = self.store.set_meta(WRAPS_KEY, &serde_json::to_vec(&wraps).unwrap_or_default()).await;
+                (entries, wraps)
+            }
+            Err(TransportError::Offline) => {
+                let entries: Vec<ChainEntry> = self.cached(CHAIN_KEY).await.ok_or("Offline, and this device has no copy of the team yet.")?;
+                let wraps: Vec<WrapItem> = self.cached(WRAPS_KEY).await.unwrap_or_default();
+                (entries, wraps)
+            }
+            Err(e) => return Err(describe(e)),
+        };
+        let state = TeamState::verify(&entries, known.as_ref()).map_err(|e| format!("The team's membership chain was refused: {e}"))?;
+        let _ = self.store.set_meta(HEAD_KEY, &serde_json::to_vec(&state.known_head()).unwrap_or_default()).await;
+        let mut keyring = Keyring::new();
+        for w in wraps {
+            let Ok(signer) = wrap_signer(&w.wrap) else { continue };
+            let Some(admin) = state.members.get(&signer).filter(|m| m.role == Role::Admin) else { continue };
+            let ctx = WrapContext { team, epoch: w.epoch, collection: w.collection, scope: w.scope, recipient: self.account.username.clone() };
+            if let Ok(k) = unwrap_key(&w.wrap, &self.identity, &ctx, &admin.identity) {
+                keyring.insert(w.collection, w.epoch, w.scope, k);
+            }
+        }
+        if keyring.is_empty() {
+            return Err("No team keys have been shared with you yet. Ask an admin.".into());
+        }
+        Ok(Session { me: self.account.username.clone(), identity: self.identity_copy(), keyring, team: state })
+    }
+
+    async fn cached<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
+        serde_json::from_slice(&self.store.meta(key).await.ok()??).ok()
+    }
+
+    fn identity_copy(&self) -> IdentityKeys {
+        // The engine owns its own copy; both are zeroized on drop.
+        self.identity.duplicate()
+    }
+
+    /// Admin: add an existing user to the team and share the team keys with them.
+    pub async fn add_member(&self, session: &Session, who: &str, role: Role) -> Result<(), String> {
+        let who = parse_username(who)?;
+        let team = session.team.team;
+        let keys: shared::api::UserKeys = self.api.get(&path::fill(path::USER, who.as_str())).await.map_err(describe)?;
+        let state = &session.team;
+        let entry = ChainEntry::signed(
+            team,
+            state.len,
+            state.head,
+            &self.account.username,
+            &self.identity,
+            now_ms(),
+            Action::AddMember { member: Member { username: who.clone(), identity: keys.identity, role } },
+        );
+        let _: TeamSummary = self
+            .api
+            .post(&path::fill(path::CHAIN, &team.to_string()), &shared::api::AppendChainRequest { entry })
+            .await
+            .map_err(describe)?;
+        let scopes: &[Scope] = if role == Role::Support { &[Scope::Basic] } else { &Scope::ALL };
+        let wraps = scopes
+            .iter()
+            .filter_map(|scope| {
+                let key = session.keyring.get(state.shared_collection, state.epoch, *scope)?;
+                let ctx = WrapContext { team, epoch: state.epoch, collection: state.shared_collection, scope: *scope, recipient: who.clone() };
+                let wrap = wrap_key(key, &keys.identity, &ctx, &self.identity, &self.account.username);
+                Some(WrapItem { epoch: state.epoch, collection: state.shared_collection, scope: *scope, recipient: who.clone(), wrap })
+            })
+            .collect();
+        let _: WrapsResponse =
+            self.api.put(&path::fill(path::WRAPS, &team.to_string()), &PutWrapsRequest { wraps }).await.map_err(describe)?;
+        Ok(())
+    }
+}

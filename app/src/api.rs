@@ -1,0 +1,109 @@
+//! The typed HTTP client. Paths and shapes come from `shared::api`; each request type
+//! names its response type, so the pairing is checked at compile time.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use gloo_net::http::{Request, RequestBuilder, Response};
+use shared::api::{
+    path, Cursor, Endpoint, ErrorBody, Method, PullResponse, PushConflict, PushRequest, PushResponse,
+};
+use shared::ids::TeamId;
+use shared::sync::{PushOutcome, Transport, TransportError};
+
+/// The server, reached over `fetch`. Cloning shares the session token.
+#[derive(Clone, Default)]
+pub struct Api {
+    token: Rc<RefCell<Option<String>>>,
+}
+
+impl Api {
+    pub fn set_token(&self, token: Option<String>) {
+        *self.token.borrow_mut() = token;
+    }
+
+    pub fn token(&self) -> Option<String> {
+        self.token.borrow().clone()
+    }
+
+    fn builder(&self, method: Method, url: &str) -> RequestBuilder {
+        let b = match method {
+            Method::Get => Request::get(url),
+            Method::Post => Request::post(url),
+            Method::Put => Request::put(url),
+        };
+        match self.token.borrow().as_deref() {
+            Some(t) => b.header("Authorization", &format!("Bearer {t}")),
+            None => b,
+        }
+    }
+
+    async fn send_raw<B: serde::Serialize>(&self, method: Method, url: &str, body: Option<&B>) -> Result<Response, TransportError> {
+        let b = self.builder(method, url);
+        let req = match body {
+            Some(body) => b.json(body).map_err(|e| TransportError::Protocol(e.to_string()))?,
+            None => b.build().map_err(|e| TransportError::Protocol(e.to_string()))?,
+        };
+        req.send().await.map_err(|_| TransportError::Offline)
+    }
+
+    async fn decode<R: serde::de::DeserializeOwned>(resp: Response) -> Result<R, TransportError> {
+        if resp.ok() {
+            resp.json().await.map_err(|e| TransportError::Protocol(e.to_string()))
+        } else {
+            Err(error_of(resp).await)
+        }
+    }
+
+    pub async fn call<E: Endpoint>(&self, req: &E) -> Result<E::Response, TransportError> {
+        Self::decode(self.send_raw(E::METHOD, E::PATH, Some(req)).await?).await
+    }
+
+    pub async fn get<R: serde::de::DeserializeOwned>(&self, url: &str) -> Result<R, TransportError> {
+        Self::decode(self.send_raw::<()>(Method::Get, url, None).await?).await
+    }
+
+    pub async fn post<B: serde::Serialize, R: serde::de::DeserializeOwned>(&self, url: &str, body: &B) -> Result<R, TransportError> {
+        Self::decode(self.send_raw(Method::Post, url, Some(body)).await?).await
+    }
+
+    pub async fn put<B: serde::Serialize, R: serde::de::DeserializeOwned>(&self, url: &str, body: &B) -> Result<R, TransportError> {
+        Self::decode(self.send_raw(Method::Put, url, Some(body)).await?).await
+    }
+}
+
+async fn error_of(resp: Response) -> TransportError {
+    let status = resp.status();
+    match resp.json::<ErrorBody>().await {
+        Ok(e) => TransportError::Http { status, code: e.code, message: e.message },
+        Err(_) => TransportError::Http { status, code: "http".into(), message: format!("HTTP {status}") },
+    }
+}
+
+/// The sync engine's view of the server for one team.
+#[derive(Clone)]
+pub struct HttpTransport {
+    pub api: Api,
+    pub team: TeamId,
+}
+
+impl Transport for HttpTransport {
+    async fn push(&self, req: &PushRequest) -> Result<PushOutcome, TransportError> {
+        let url = path::fill(path::PUSH, &self.team.to_string());
+        let resp = self.api.send_raw(Method::Post, &url, Some(req)).await?;
+        match resp.status() {
+            200 => Ok(PushOutcome::Accepted(
+                resp.json::<PushResponse>().await.map_err(|e| TransportError::Protocol(e.to_string()))?,
+            )),
+            409 => Ok(PushOutcome::Conflict(
+                resp.json::<PushConflict>().await.map_err(|e| TransportError::Protocol(e.to_string()))?.conflicts,
+            )),
+            _ => Err(error_of(resp).await),
+        }
+    }
+
+    async fn pull(&self, since: Cursor, limit: u32) -> Result<PullResponse, TransportError> {
+        let url = format!("{}?since={since}&limit={limit}", path::fill(path::PULL, &self.team.to_string()));
+        self.api.get(&url).await
+    }
+}

@@ -1,0 +1,8 @@
+//! One page (or page-sized component) per file.
+
+pub mod auth;
+pub mod customer;
+pub mod customers;
+pub mod sync_status;
+pub mod tasks;
+pub mod team;

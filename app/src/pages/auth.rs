@@ -1,0 +1,118 @@
+//! Create account, log in on a new device, unlock offline; and the "no team yet" step.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::account::{self, Unlocked, NO_TEAM};
+use crate::workspace::Workspace;
+use crate::{Phase, PhaseSignal};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Create,
+    LogIn,
+    Unlock,
+}
+
+/// Open the workspace for an unlocked account, moving the app to the right phase.
+pub async fn enter(phase: PhaseSignal, unlocked: Unlocked, create_team: bool) {
+    phase.set(Phase::Busy("Opening your workspace…".into()));
+    match Workspace::open(unlocked, create_team).await {
+        Ok(ws) => phase.set(Phase::Ready(ws)),
+        Err((e, Some(u))) if e == NO_TEAM => phase.set(Phase::NoTeam(Rc::new(RefCell::new(Some(u))), None)),
+        Err((e, Some(u))) => phase.set(Phase::NoTeam(Rc::new(RefCell::new(Some(u))), Some(e))),
+        Err((e, None)) => phase.set(Phase::Locked { error: Some(e) }),
+    }
+}
+
+#[component]
+pub fn AuthPage(error: Option<String>) -> impl IntoView {
+    let phase = expect_context::<PhaseSignal>();
+    let last = account::last_user();
+    let (mode, set_mode) = signal(if last.is_some() { Mode::Unlock } else { Mode::Create });
+    let (username, set_username) = signal(last.unwrap_or_default());
+    let (passphrase, set_passphrase) = signal(String::new());
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (name, pass, m) = (username.get_untracked(), passphrase.get_untracked(), mode.get_untracked());
+        phase.set(Phase::Busy(match m {
+            Mode::Create => "Creating your keys…".into(),
+            Mode::LogIn => "Logging in…".into(),
+            Mode::Unlock => "Unlocking…".into(),
+        }));
+        spawn_local(async move {
+            let result = match m {
+                Mode::Create => account::create_account(&name, &pass).await,
+                Mode::LogIn => account::log_in(&name, &pass).await,
+                Mode::Unlock => account::unlock(&name, &pass).await,
+            };
+            match result {
+                Ok(u) => enter(phase, u, false).await,
+                Err(e) => phase.set(Phase::Locked { error: Some(e) }),
+            }
+        });
+    };
+    let title = move || match mode.get() {
+        Mode::Create => "Create account",
+        Mode::LogIn => "Log in",
+        Mode::Unlock => "Unlock",
+    };
+    view! {
+        <main class="shell auth">
+            <h1 class="brand">"Quietdesk"</h1>
+            <p class="tagline">"The CRM whose server cannot read your customers."</p>
+            <div class="tabs" role="group" aria-label="Account">
+                <button type="button" aria-pressed=move || (mode.get() == Mode::Create).to_string() on:click=move |_| set_mode.set(Mode::Create)>"New account"</button>
+                <button type="button" aria-pressed=move || (mode.get() == Mode::LogIn).to_string() on:click=move |_| set_mode.set(Mode::LogIn)>"Log in on this device"</button>
+                <button type="button" aria-pressed=move || (mode.get() == Mode::Unlock).to_string() on:click=move |_| set_mode.set(Mode::Unlock)>"Unlock"</button>
+            </div>
+            <form class="card form" on:submit=submit>
+                <h2>{title}</h2>
+                {error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                <label for="username">"Username"</label>
+                <input id="username" name="username" autocomplete="username" required
+                    prop:value=username on:input=move |ev| set_username.set(event_target_value(&ev)) />
+                <label for="passphrase">"Passphrase"</label>
+                <input id="passphrase" name="passphrase" type="password" required
+                    autocomplete=move || if mode.get() == Mode::Create { "new-password" } else { "current-password" }
+                    prop:value=passphrase on:input=move |ev| set_passphrase.set(event_target_value(&ev)) />
+                <p class="hint">
+                    "Your passphrase never leaves this device. Nobody, including the server, can reset it."
+                </p>
+                <button type="submit" class="primary">{title}</button>
+            </form>
+        </main>
+    }
+}
+
+#[component]
+pub fn NoTeamPage(unlocked: Rc<RefCell<Option<Unlocked>>>, error: Option<String>) -> impl IntoView {
+    let phase = expect_context::<PhaseSignal>();
+    let name = unlocked.borrow().as_ref().map(|u| u.account.username.to_string()).unwrap_or_default();
+    let go = move |create: bool| {
+        let cell = unlocked.clone();
+        move |_| {
+            if let Some(u) = cell.borrow_mut().take() {
+                spawn_local(enter(phase, u, create));
+            }
+        }
+    };
+    view! {
+        <main class="shell">
+            <h1 class="brand">"Quietdesk"</h1>
+            <section class="card">
+                <h2>"Join or start a team"</h2>
+                {error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                <p>"Ask an admin to add your username " <strong>{name}</strong> " to their team, then check again. Or start a team of your own, with you as its admin."</p>
+                <div class="actions">
+                    <button type="button" on:click=go(false)>"Check again"</button>
+                    <button type="button" class="primary" on:click=go(true)>"Create a team"</button>
+                </div>
+            </section>
+        </main>
+    }
+}

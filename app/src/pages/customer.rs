@@ -1,0 +1,306 @@
+//! A customer's page: every field (edit and save, writing only what changed so
+//! concurrent edits of other fields survive), the interaction timeline with quick add,
+//! and the customer's tasks.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use shared::domain::{field, mask_phone, Channel, EntityKind, Interaction, Stage, Task, Entity};
+use shared::ids::RecordId;
+use shared::record::{RecordDoc, Value};
+
+use crate::{now_ms, route, use_ws};
+
+/// The editable text fields: (field, label, input type).
+const TEXT_FIELDS: &[(&str, &str, &str)] = &[
+    (field::NAME, "Name", "text"),
+    (field::COMPANY, "Company", "text"),
+    (field::PHONE, "Phone", "tel"),
+    (field::EMAIL, "Email", "email"),
+    (field::ADDRESS, "Address", "text"),
+    (field::ID_NUMBER, "ID number", "text"),
+    (field::OWNER, "Owner", "text"),
+    (field::CONSENT_PURPOSE, "Consent purpose", "text"),
+    (field::CONSENT_CHANNEL, "Consent channel", "text"),
+];
+const AREA_FIELDS: &[(&str, &str)] = &[(field::NOTES, "Notes"), (field::PRIVATE_NOTES, "Private notes")];
+
+fn text_of(d: &RecordDoc, f: &str) -> String {
+    d.text(f).unwrap_or_default().to_owned()
+}
+
+fn tags_of(d: &RecordDoc) -> String {
+    d.get(field::TAGS).and_then(Value::as_list).map(|t| t.join(", ")).unwrap_or_default()
+}
+
+#[component]
+pub fn NewCustomer() -> impl IntoView {
+    view! { <CustomerForm id=RecordId::random() is_new=true /> }
+}
+
+#[component]
+pub fn CustomerDetail() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|s| s.parse::<RecordId>().ok());
+    view! {
+        {move || match id() {
+            Some(id) => view! {
+                <CustomerForm id=id is_new=false />
+                <Timeline customer=id />
+                <CustomerTasks customer=id />
+            }.into_any(),
+            None => view! { <p>"No such customer."</p> }.into_any(),
+        }}
+    }
+}
+
+#[component]
+fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
+    let ws = use_ws();
+    let navigate = use_navigate();
+    let initial = ws.index.get_untracked().records.get(&id).cloned().unwrap_or_default();
+    if !is_new && initial.fields.is_empty() {
+        return view! { <p>"This customer does not exist (or was deleted)."</p> }.into_any();
+    }
+    let texts: Vec<(&'static str, &'static str, &'static str, RwSignal<String>)> =
+        TEXT_FIELDS.iter().map(|(f, l, t)| (*f, *l, *t, RwSignal::new(text_of(&initial, f)))).collect();
+    let areas: Vec<(&'static str, &'static str, RwSignal<String>)> =
+        AREA_FIELDS.iter().map(|(f, l)| (*f, *l, RwSignal::new(text_of(&initial, f)))).collect();
+    let stage = RwSignal::new(text_of(&initial, field::STAGE));
+    let tags = RwSignal::new(tags_of(&initial));
+    let message = RwSignal::new(None::<String>);
+    let masked = initial.text(field::PHONE_MASKED).filter(|_| initial.text(field::PHONE).is_none()).map(str::to_owned);
+
+    let (texts_s, areas_s, initial_s) = (texts.clone(), areas.clone(), initial.clone());
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let mut changes: Vec<(String, Option<Value>)> = Vec::new();
+        if is_new {
+            changes.push((field::KIND.into(), Some(Value::Text(EntityKind::Customer.as_str().into()))));
+        }
+        let mut put = |f: &str, v: String| {
+            if initial_s.text(f).unwrap_or_default() != v {
+                changes.push((f.to_owned(), Some(Value::Text(v))));
+            }
+        };
+        for (f, _, _, sig) in &texts_s {
+            put(f, sig.get_untracked().trim().to_owned());
+        }
+        for (f, _, sig) in &areas_s {
+            put(f, sig.get_untracked());
+        }
+        put(field::STAGE, stage.get_untracked());
+        let phone = texts_s.iter().find(|t| t.0 == field::PHONE).map(|t| t.3.get_untracked()).unwrap_or_default();
+        if changes.iter().any(|(f, _)| f == field::PHONE) {
+            changes.push((field::PHONE_MASKED.into(), Some(Value::Text(mask_phone(phone.trim())))));
+        }
+        let new_tags: Vec<String> =
+            tags.get_untracked().split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
+        if tags_of(&initial_s) != new_tags.join(", ") {
+            changes.push((field::TAGS.into(), Some(Value::List(new_tags))));
+        }
+        let name_ok = texts_s.iter().any(|t| t.0 == field::NAME && !t.3.get_untracked().trim().is_empty());
+        if !name_ok {
+            message.set(Some("A customer needs a name.".into()));
+            return;
+        }
+        let ws = use_ws();
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            if changes.is_empty() {
+                message.set(Some("Nothing changed.".into()));
+                return;
+            }
+            match ws.edit(id, changes).await {
+                Ok(()) if is_new => navigate(&route::customer(&id.to_string()), Default::default()),
+                Ok(()) => message.set(Some("Saved.".into())),
+                Err(e) => message.set(Some(format!("Not saved: {e}"))),
+            }
+        });
+    };
+    let delete = move |_| {
+        let ws = use_ws();
+        let navigate = use_navigate();
+        spawn_local(async move {
+            if ws.delete(id).await.is_ok() {
+                navigate(route::CUSTOMERS, Default::default());
+            }
+        });
+    };
+    view! {
+        <section class="page">
+            <h2>{if is_new { "New customer".to_owned() } else { text_of(&initial, field::NAME) }}</h2>
+            <form class="card form grid" on:submit=save aria-label="Customer">
+                {texts.into_iter().map(|(f, label, ty, sig)| {
+                    let id_attr = format!("f-{f}");
+                    view! {
+                        <div class="field">
+                            <label for=id_attr.clone()>{label}</label>
+                            <input id=id_attr type=ty prop:value=sig on:input=move |ev| sig.set(event_target_value(&ev)) />
+                        </div>
+                    }
+                }).collect_view()}
+                {masked.map(|m| view! { <p class="hint">"Phone (masked): " <span class="masked">{m}</span></p> })}
+                <div class="field">
+                    <label for="f-stage">"Stage"</label>
+                    <select id="f-stage" prop:value=stage on:change=move |ev| stage.set(event_target_value(&ev))>
+                        <option value="">"—"</option>
+                        {Stage::ALL.iter().map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="f-tags">"Tags"</label>
+                    <input id="f-tags" prop:value=tags on:input=move |ev| tags.set(event_target_value(&ev)) placeholder="vip, steel" />
+                </div>
+                {areas.into_iter().map(|(f, label, sig)| {
+                    let id_attr = format!("f-{f}");
+                    view! {
+                        <div class="field wide">
+                            <label for=id_attr.clone()>{label}</label>
+                            <textarea id=id_attr rows="3" prop:value=sig on:input=move |ev| sig.set(event_target_value(&ev))></textarea>
+                        </div>
+                    }
+                }).collect_view()}
+                <div class="actions wide">
+                    <button type="submit" class="primary">{if is_new { "Create customer" } else { "Save" }}</button>
+                    {(!is_new).then(|| view! { <button type="button" class="danger" on:click=delete>"Delete customer"</button> })}
+                    <span role="status" class="message">{move || message.get()}</span>
+                </div>
+            </form>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn Timeline(customer: RecordId) -> impl IntoView {
+    let ws = use_ws();
+    let index = ws.index;
+    let cid = customer.to_string();
+    let items = Memo::new(move |_| {
+        let idx = index.get();
+        let mut v: Vec<(String, Interaction)> = idx
+            .linked(EntityKind::Interaction.as_str(), &cid)
+            .filter_map(|(id, d)| Some((id.to_string(), Interaction::from_doc(d)?)))
+            .collect();
+        v.sort_by(|a, b| b.1.at_ms.cmp(&a.1.at_ms));
+        v
+    });
+    let channel = RwSignal::new(Channel::Call.as_str().to_owned());
+    let summary = RwSignal::new(String::new());
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let text = summary.get_untracked();
+        if text.trim().is_empty() {
+            return;
+        }
+        let i = Interaction {
+            customer: customer.to_string(),
+            channel: Channel::parse(&channel.get_untracked()).unwrap_or(Channel::Note),
+            at_ms: now_ms(),
+            summary: text,
+        };
+        let ws = use_ws();
+        spawn_local(async move {
+            if ws.edit(RecordId::random(), i.to_fields()).await.is_ok() {
+                summary.set(String::new());
+            }
+        });
+    };
+    view! {
+        <section class="page card">
+            <h3>"Interactions"</h3>
+            <form class="form inline" on:submit=add aria-label="Add interaction">
+                <div class="field">
+                    <label for="i-channel">"Channel"</label>
+                    <select id="i-channel" on:change=move |ev| channel.set(event_target_value(&ev))>
+                        {Channel::ALL.iter().map(|c| view! { <option value=c.as_str()>{c.as_str()}</option> }).collect_view()}
+                    </select>
+                </div>
+                <div class="field grow">
+                    <label for="i-summary">"Summary"</label>
+                    <input id="i-summary" prop:value=summary on:input=move |ev| summary.set(event_target_value(&ev)) />
+                </div>
+                <button type="submit">"Add interaction"</button>
+            </form>
+            <ol class="timeline" aria-label="Interaction timeline">
+                <For each=move || items.get() key=|(id, i)| (id.clone(), i.summary.clone()) let:item>
+                    <li>
+                        <span class="badge">{item.1.channel.as_str()}</span>
+                        <time>{format_date(item.1.at_ms)}</time>
+                        <span class="summary">{item.1.summary.clone()}</span>
+                    </li>
+                </For>
+            </ol>
+        </section>
+    }
+}
+
+pub fn format_date(ms: i64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    format!("{:04}-{:02}-{:02} {:02}:{:02}", d.get_full_year(), d.get_month() + 1, d.get_date(), d.get_hours(), d.get_minutes())
+}
+
+/// `YYYY-MM-DD` from a date input → local midnight in Unix ms.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let ms = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(&format!("{s}T09:00:00"))).get_time();
+    (!ms.is_nan()).then_some(ms as i64)
+}
+
+#[component]
+fn CustomerTasks(customer: RecordId) -> impl IntoView {
+    let ws = use_ws();
+    let index = ws.index;
+    let cid = customer.to_string();
+    let tasks = Memo::new(move |_| {
+        let idx = index.get();
+        let mut v: Vec<(RecordId, Task)> =
+            idx.linked(EntityKind::Task.as_str(), &cid).filter_map(|(id, d)| Some((*id, Task::from_doc(d)?))).collect();
+        v.sort_by_key(|(_, t)| (t.done, t.due_ms));
+        v
+    });
+    let title = RwSignal::new(String::new());
+    let due = RwSignal::new(String::new());
+    let me = ws.me.to_string();
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let t = title.get_untracked();
+        if t.trim().is_empty() {
+            return;
+        }
+        let task = Task {
+            customer: customer.to_string(),
+            title: t,
+            due_ms: parse_date(&due.get_untracked()).unwrap_or_else(now_ms),
+            assignee: me.clone(),
+            done: false,
+        };
+        let ws = use_ws();
+        spawn_local(async move {
+            if ws.edit(RecordId::random(), task.to_fields()).await.is_ok() {
+                title.set(String::new());
+            }
+        });
+    };
+    view! {
+        <section class="page card">
+            <h3>"Tasks"</h3>
+            <form class="form inline" on:submit=add aria-label="Add task">
+                <div class="field grow">
+                    <label for="t-title">"Task"</label>
+                    <input id="t-title" prop:value=title on:input=move |ev| title.set(event_target_value(&ev)) />
+                </div>
+                <div class="field">
+                    <label for="t-due">"Due date"</label>
+                    <input id="t-due" type="date" prop:value=due on:input=move |ev| due.set(event_target_value(&ev)) />
+                </div>
+                <button type="submit">"Add task"</button>
+            </form>
+            <ul class="tasks" aria-label="Customer tasks">
+                <For each=move || tasks.get() key=|(id, t)| (*id, t.done, t.title.clone()) let:item>
+                    <crate::pages::tasks::TaskItem id=item.0 task=item.1 />
+                </For>
+            </ul>
+        </section>
+    }
+}

@@ -1,0 +1,40 @@
+//! The always-visible sync status: online or offline, pending edits, last synced.
+
+use leptos::prelude::*;
+
+use crate::use_ws;
+
+fn clock(ms: f64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms));
+    format!("{:02}:{:02}:{:02}", d.get_hours(), d.get_minutes(), d.get_seconds())
+}
+
+#[component]
+pub fn SyncStatusBar() -> impl IntoView {
+    let ws = use_ws();
+    let status = ws.status;
+    let text = move || {
+        let s = status.get();
+        let mut parts = vec![if s.online { "Online".to_string() } else { "Offline".to_string() }];
+        parts.push(format!("{} pending", s.pending));
+        if s.syncing {
+            parts.push("syncing…".into());
+        } else if let Some(t) = s.last_synced {
+            parts.push(format!("synced {}", clock(t)));
+        }
+        if let Some(e) = s.error {
+            parts.push(format!("sync error: {e}"));
+        }
+        parts.join(" · ")
+    };
+    let sync = move |_| {
+        let ws = use_ws();
+        leptos::task::spawn_local(async move { ws.sync_now().await });
+    };
+    view! {
+        <div class="sync">
+            <span role="status" aria-label="Sync status" class=move || if status.get().online { "sync__text online" } else { "sync__text offline" }>{text}</span>
+            <button type="button" on:click=sync>"Sync now"</button>
+        </div>
+    }
+}

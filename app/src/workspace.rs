@@ -1,0 +1,257 @@
+//! The unlocked workspace: the sync engine over IndexedDB and HTTP, a read-only index
+//! of decrypted records for the views, and the sync status. Background sync runs on
+//! start, after every edit, on a websocket poke, when the browser comes back online,
+//! and every 30 s as a fallback.
+
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use futures::lock::Mutex;
+use futures::StreamExt;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use shared::api::{path, ClientEvent, ServerEvent};
+use shared::domain::field;
+use shared::ids::{CollectionId, RecordId, Username};
+use shared::record::{RecordDoc, Value};
+use shared::sync::{Syncer, SyncError, TransportError};
+
+use crate::account::Unlocked;
+use crate::api::HttpTransport;
+use crate::store::IdbStore;
+
+/// Decrypted records for the views, rebuilt after every change. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Index {
+    pub records: Arc<BTreeMap<RecordId, RecordDoc>>,
+}
+
+impl Index {
+    /// Live records of a kind.
+    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a RecordId, &'a RecordDoc)> + 'a {
+        self.records.iter().filter(move |(_, d)| d.text(field::KIND) == Some(kind))
+    }
+
+    /// Live records of a kind that point at `customer`.
+    pub fn linked<'a>(&'a self, kind: &'a str, customer: &'a str) -> impl Iterator<Item = (&'a RecordId, &'a RecordDoc)> + 'a {
+        self.of_kind(kind).filter(move |(_, d)| d.text(field::CUSTOMER) == Some(customer))
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SyncStatus {
+    pub online: bool,
+    pub syncing: bool,
+    pub pending: usize,
+    /// `Date.now()` of the last successful sync.
+    pub last_synced: Option<f64>,
+    pub error: Option<String>,
+}
+
+pub struct Workspace {
+    pub me: Username,
+    pub collection: CollectionId,
+    pub is_admin: bool,
+    pub unlocked: Rc<Unlocked>,
+    syncer: Mutex<Syncer<IdbStore, HttpTransport>>,
+    pub index: RwSignal<Index>,
+    pub status: RwSignal<SyncStatus>,
+    sync_queued: Cell<bool>,
+    stopped: Cell<bool>,
+}
+
+pub type Ws = Rc<Workspace>;
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+impl Workspace {
+    /// Open the team workspace for an unlocked account (offline works from the cache).
+    pub async fn open(mut unlocked: Unlocked, create_team: bool) -> Result<Ws, (String, Option<Unlocked>)> {
+        let team = match unlocked.ensure_team(create_team).await {
+            Ok(t) => t,
+            Err(e) => return Err((e, Some(unlocked))),
+        };
+        let session = match unlocked.session(team).await {
+            Ok(s) => s,
+            Err(e) => return Err((e, Some(unlocked))),
+        };
+        let me = unlocked.account.username.clone();
+        let collection = session.team.shared_collection;
+        let is_admin = session.team.is_admin(&me);
+        let transport = HttpTransport { api: unlocked.api.clone(), team };
+        let store = match crate::store::open(&crate::store::db_name(me.as_str())).await {
+            Ok(s) => s,
+            Err(e) => return Err((e.to_string(), Some(unlocked))),
+        };
+        let syncer = match Syncer::open(session, store, transport).await {
+            Ok(s) => s,
+            Err(e) => return Err((e.to_string(), Some(unlocked))),
+        };
+        let ws = Rc::new(Workspace {
+            me,
+            collection,
+            is_admin,
+            unlocked: Rc::new(unlocked),
+            index: RwSignal::new(Index::default()),
+            status: RwSignal::new(SyncStatus { online: true, ..Default::default() }),
+            syncer: Mutex::new(syncer),
+            sync_queued: Cell::new(false),
+            stopped: Cell::new(false),
+        });
+        ws.refresh().await;
+        ws.start_background();
+        Ok(ws)
+    }
+
+    async fn refresh(&self) {
+        let s = self.syncer.lock().await;
+        let records: BTreeMap<RecordId, RecordDoc> = s.replica.live().map(|(id, r)| (*id, r.view.clone())).collect();
+        let pending = s.replica.pending_count();
+        drop(s);
+        self.index.set(Index { records: Arc::new(records) });
+        self.status.update(|st| st.pending = pending);
+    }
+
+    /// Write fields of a record (new or existing). Durable in IndexedDB before it returns.
+    pub async fn edit(self: &Rc<Self>, record: RecordId, fields: Vec<(String, Option<Value>)>) -> Result<(), String> {
+        {
+            let mut s = self.syncer.lock().await;
+            s.edit(record, self.collection, fields, now() as u64).await.map_err(|e| e.to_string())?;
+        }
+        self.refresh().await;
+        self.request_sync();
+        Ok(())
+    }
+
+    /// Mark a record deleted (a tombstone that syncs like any edit).
+    pub async fn delete(self: &Rc<Self>, record: RecordId) -> Result<(), String> {
+        self.edit(record, vec![(shared::record::DELETED.into(), Some(Value::Bool(true)))]).await
+    }
+
+    /// Ask for a sync soon; coalesces bursts of requests into one run.
+    pub fn request_sync(self: &Rc<Self>) {
+        if self.sync_queued.replace(true) {
+            return;
+        }
+        let ws = self.clone();
+        spawn_local(async move {
+            ws.sync_now().await;
+        });
+    }
+
+    pub async fn sync_now(self: &Rc<Self>) {
+        self.sync_queued.set(false);
+        if self.stopped.get() {
+            return;
+        }
+        self.status.update(|s| s.syncing = true);
+        let result = {
+            let mut s = self.syncer.lock().await;
+            s.sync().await
+        };
+        self.refresh().await;
+        self.status.update(|s| {
+            s.syncing = false;
+            match result {
+                Ok(_) => {
+                    s.online = true;
+                    s.error = None;
+                    s.last_synced = Some(now());
+                }
+                Err(SyncError::Transport(TransportError::Offline)) => {
+                    s.online = false;
+                    s.error = None;
+                }
+                Err(e) => {
+                    s.online = true;
+                    s.error = Some(e.to_string());
+                }
+            }
+        });
+    }
+
+    fn start_background(self: &Rc<Self>) {
+        self.request_sync();
+        // Fallback timer.
+        let ws = self.clone();
+        spawn_local(async move {
+            while !ws.stopped.get() {
+                gloo_timers::future::TimeoutFuture::new(30_000).await;
+                ws.request_sync();
+            }
+        });
+        // Pokes over the websocket; reconnect with a pause when it drops.
+        let ws = self.clone();
+        spawn_local(async move {
+            while !ws.stopped.get() {
+                ws.listen_for_pokes().await;
+                gloo_timers::future::TimeoutFuture::new(5_000).await;
+            }
+        });
+        // The browser says the network is back.
+        let ws = self.clone();
+        let on_online = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || ws.request_sync());
+        if let Some(w) = web_sys::window() {
+            let _ = w.add_event_listener_with_callback("online", wasm_bindgen::JsCast::unchecked_ref(on_online.as_ref()));
+            let ws_off = self.clone();
+            let on_offline = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || ws_off.status.update(|s| s.online = false));
+            let _ = w.add_event_listener_with_callback("offline", wasm_bindgen::JsCast::unchecked_ref(on_offline.as_ref()));
+            on_offline.forget();
+        }
+        on_online.forget();
+    }
+
+    async fn listen_for_pokes(self: &Rc<Self>) {
+        use futures::SinkExt;
+        use gloo_net::websocket::{futures::WebSocket, Message};
+        let Some(token) = self.unlocked.api.token() else { return };
+        let Some(location) = web_sys::window().map(|w| w.location()) else { return };
+        let (Ok(protocol), Ok(host)) = (location.protocol(), location.host()) else { return };
+        let scheme = if protocol == "https:" { "wss" } else { "ws" };
+        let team = self.unlocked.account.team.map(|t| t.to_string()).unwrap_or_default();
+        let url = format!("{scheme}://{host}{}", path::fill(path::EVENTS, &team));
+        let Ok(socket) = WebSocket::open(&url) else { return };
+        let (mut tx, mut rx) = socket.split();
+        let auth = serde_json::to_string(&ClientEvent::Auth { token }).unwrap_or_default();
+        if tx.send(Message::Text(auth)).await.is_err() {
+            return;
+        }
+        while let Some(Ok(Message::Text(text))) = rx.next().await {
+            if self.stopped.get() {
+                return;
+            }
+            match serde_json::from_str::<ServerEvent>(&text) {
+                Ok(ServerEvent::Poke { .. }) | Ok(ServerEvent::Ready { .. }) => self.request_sync(),
+                _ => {}
+            }
+        }
+    }
+
+    /// Stop background work (lock or log out). Keys go when the last `Rc` drops.
+    pub fn stop(&self) {
+        self.stopped.set(true);
+    }
+
+    /// Admin: add a user to the team.
+    pub async fn add_member(&self, who: &str, role: shared::chain::Role) -> Result<(), String> {
+        let mut s = self.syncer.lock().await;
+        self.unlocked.add_member(&s.session, who, role).await?;
+        // The chain grew: re-verify it so the member list is current.
+        s.session = self.unlocked.session(s.session.team.team).await?;
+        Ok(())
+    }
+
+    pub async fn members(&self) -> Vec<(String, String, String)> {
+        let s = self.syncer.lock().await;
+        s.session
+            .team
+            .members
+            .values()
+            .map(|m| (m.username.to_string(), m.role.as_str().to_owned(), m.identity.fingerprint()))
+            .collect()
+    }
+}
