@@ -78,10 +78,19 @@ fn Shell(ws: Ws) -> impl IntoView {
     };
     let ws_out = ws.clone();
     let log_out = move |_| {
-        ws_out.stop();
         let ws = ws_out.clone();
-        phase.set(Phase::Busy("Logging out…".into()));
         leptos::task::spawn_local(async move {
+            // Log-out wipes this device: never with edits the server has not acknowledged.
+            ws.sync_now().await;
+            let pending = ws.status.get_untracked().pending;
+            if pending > 0 {
+                ws.status.update(|s| {
+                    s.error = Some(format!("{pending} edits are not on the server yet; connect before logging out"))
+                });
+                return;
+            }
+            ws.stop();
+            phase.set(Phase::Busy("Logging out…".into()));
             if let Ok(u) = Rc::try_unwrap(ws.unlocked.clone()) {
                 u.log_out().await;
             } else {

@@ -1,4 +1,4 @@
-//! The app mounts in a real browser and shows its name.
+//! The app mounts in a real browser and starts locked, on the account form.
 #![cfg(target_arch = "wasm32")]
 
 use wasm_bindgen_test::*;
@@ -6,14 +6,14 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 #[wasm_bindgen_test]
-fn app_mounts_and_shows_its_heading() {
+fn app_mounts_on_the_account_form() {
     leptos::mount::mount_to_body(app::App);
     let doc = web_sys::window().unwrap().document().unwrap();
     let h1 = doc.query_selector("h1").unwrap().expect("a heading");
     assert_eq!(h1.text_content().unwrap(), "Quietdesk");
-    let status = doc
-        .query_selector("[role=status]")
-        .unwrap()
-        .expect("a status line");
-    assert!(status.text_content().unwrap().starts_with("Server:"));
+    for label in ["username", "passphrase"] {
+        let l = doc.query_selector(&format!("label[for={label}]")).unwrap().expect("a visible label");
+        assert!(!l.text_content().unwrap().is_empty());
+        assert!(doc.get_element_by_id(label).is_some(), "the labelled input exists");
+    }
 }

@@ -68,7 +68,7 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
             <div class="tabs" role="group" aria-label="Account">
                 <button type="button" aria-pressed=move || (mode.get() == Mode::Create).to_string() on:click=move |_| set_mode.set(Mode::Create)>"New account"</button>
                 <button type="button" aria-pressed=move || (mode.get() == Mode::LogIn).to_string() on:click=move |_| set_mode.set(Mode::LogIn)>"Log in on this device"</button>
-                <button type="button" aria-pressed=move || (mode.get() == Mode::Unlock).to_string() on:click=move |_| set_mode.set(Mode::Unlock)>"Unlock"</button>
+                <button type="button" aria-pressed=move || (mode.get() == Mode::Unlock).to_string() on:click=move |_| set_mode.set(Mode::Unlock)>"Unlock this device"</button>
             </div>
             <form class="card form" on:submit=submit>
                 <h2>{title}</h2>

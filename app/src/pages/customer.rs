@@ -41,15 +41,19 @@ pub fn NewCustomer() -> impl IntoView {
 #[component]
 pub fn CustomerDetail() -> impl IntoView {
     let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|s| s.parse::<RecordId>().ok());
+    let index = use_ws().index;
+    let id = Memo::new(move |_| params.read().get("id").and_then(|s| s.parse::<RecordId>().ok()));
+    // Re-render only when the record appears or disappears (first sync after a fresh
+    // log-in, a delete elsewhere), never on other edits: the form keeps what is typed.
+    let exists = Memo::new(move |_| id.get().is_some_and(|id| index.with(|i| i.records.contains_key(&id))));
     view! {
-        {move || match id() {
-            Some(id) => view! {
+        {move || match (id.get(), exists.get()) {
+            (Some(id), true) => view! {
                 <CustomerForm id=id is_new=false />
                 <Timeline customer=id />
                 <CustomerTasks customer=id />
             }.into_any(),
-            None => view! { <p>"No such customer."</p> }.into_any(),
+            _ => view! { <p role="status">"No such customer on this device (yet). It appears here as soon as it syncs."</p> }.into_any(),
         }}
     }
 }
@@ -69,11 +73,44 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
     let stage = RwSignal::new(text_of(&initial, field::STAGE));
     let tags = RwSignal::new(tags_of(&initial));
     let message = RwSignal::new(None::<String>);
-    let masked = initial.text(field::PHONE_MASKED).filter(|_| initial.text(field::PHONE).is_none()).map(str::to_owned);
+    // The last state of the record seen from the store: saves write only fields that
+    // differ from it, and fields the user has not touched follow it live (edits
+    // merged in from other devices show up without a reload).
+    let base = RwSignal::new(initial.clone());
+    let masked = Memo::new(move |_| {
+        let b = base.get();
+        b.text(field::PHONE_MASKED).filter(|_| b.text(field::PHONE).is_none()).map(str::to_owned)
+    });
+    {
+        let (texts, areas) = (texts.clone(), areas.clone());
+        let index = ws.index;
+        Effect::new(move |_| {
+            let Some(new) = index.get().records.get(&id).cloned() else { return };
+            let old = base.get_untracked();
+            if new == old {
+                return;
+            }
+            let follow = |sig: RwSignal<String>, before: String, after: String| {
+                if sig.get_untracked() == before {
+                    sig.set(after);
+                }
+            };
+            for (f, _, _, sig) in &texts {
+                follow(*sig, text_of(&old, f), text_of(&new, f));
+            }
+            for (f, _, sig) in &areas {
+                follow(*sig, text_of(&old, f), text_of(&new, f));
+            }
+            follow(stage, text_of(&old, field::STAGE), text_of(&new, field::STAGE));
+            follow(tags, tags_of(&old), tags_of(&new));
+            base.set(new);
+        });
+    }
 
-    let (texts_s, areas_s, initial_s) = (texts.clone(), areas.clone(), initial.clone());
+    let (texts_s, areas_s) = (texts.clone(), areas.clone());
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        let initial_s = base.get_untracked();
         let mut changes: Vec<(String, Option<Value>)> = Vec::new();
         if is_new {
             changes.push((field::KIND.into(), Some(Value::Text(EntityKind::Customer.as_str().into()))));
@@ -129,7 +166,7 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
     };
     view! {
         <section class="page">
-            <h2>{if is_new { "New customer".to_owned() } else { text_of(&initial, field::NAME) }}</h2>
+            <h2>{move || if is_new { "New customer".to_owned() } else { text_of(&base.get(), field::NAME) }}</h2>
             <form class="card form grid" on:submit=save aria-label="Customer">
                 {texts.into_iter().map(|(f, label, ty, sig)| {
                     let id_attr = format!("f-{f}");
@@ -140,7 +177,7 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
                         </div>
                     }
                 }).collect_view()}
-                {masked.map(|m| view! { <p class="hint">"Phone (masked): " <span class="masked">{m}</span></p> })}
+                {move || masked.get().map(|m| view! { <p class="hint">"Phone (masked): " <span class="masked">{m}</span></p> })}
                 <div class="field">
                     <label for="f-stage">"Stage"</label>
                     <select id="f-stage" prop:value=stage on:change=move |ev| stage.set(event_target_value(&ev))>
@@ -271,7 +308,7 @@ fn CustomerTasks(customer: RecordId) -> impl IntoView {
         let task = Task {
             customer: customer.to_string(),
             title: t,
-            due_ms: parse_date(&due.get_untracked()).unwrap_or_else(now_ms),
+            due_ms: parse_date(&due.get_untracked()).unwrap_or_else(|| now_ms() + 24 * 3600 * 1000),
             assignee: me.clone(),
             done: false,
         };
