@@ -24,7 +24,9 @@ use crate::workspace::Ws;
 /// Where the app is.
 #[derive(Clone)]
 pub enum Phase {
-    Locked { error: Option<String> },
+    Locked {
+        error: Option<String>,
+    },
     Busy(String),
     /// Unlocked, but not in any team yet.
     NoTeam(Rc<RefCell<Option<Unlocked>>>, Option<String>),
@@ -85,7 +87,9 @@ fn Shell(ws: Ws) -> impl IntoView {
             let pending = ws.status.get_untracked().pending;
             if pending > 0 {
                 ws.status.update(|s| {
-                    s.error = Some(format!("{pending} edits are not on the server yet; connect before logging out"))
+                    s.error = Some(format!(
+                        "{pending} edits are not on the server yet; connect before logging out"
+                    ))
                 });
                 return;
             }

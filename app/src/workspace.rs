@@ -16,7 +16,7 @@ use shared::api::{path, ClientEvent, ServerEvent};
 use shared::domain::field;
 use shared::ids::{CollectionId, RecordId, Username};
 use shared::record::{RecordDoc, Value};
-use shared::sync::{Syncer, SyncError, TransportError};
+use shared::sync::{SyncError, Syncer, TransportError};
 
 use crate::account::Unlocked;
 use crate::api::HttpTransport;
@@ -30,13 +30,23 @@ pub struct Index {
 
 impl Index {
     /// Live records of a kind.
-    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a RecordId, &'a RecordDoc)> + 'a {
-        self.records.iter().filter(move |(_, d)| d.text(field::KIND) == Some(kind))
+    pub fn of_kind<'a>(
+        &'a self,
+        kind: &'a str,
+    ) -> impl Iterator<Item = (&'a RecordId, &'a RecordDoc)> + 'a {
+        self.records
+            .iter()
+            .filter(move |(_, d)| d.text(field::KIND) == Some(kind))
     }
 
     /// Live records of a kind that point at `customer`.
-    pub fn linked<'a>(&'a self, kind: &'a str, customer: &'a str) -> impl Iterator<Item = (&'a RecordId, &'a RecordDoc)> + 'a {
-        self.of_kind(kind).filter(move |(_, d)| d.text(field::CUSTOMER) == Some(customer))
+    pub fn linked<'a>(
+        &'a self,
+        kind: &'a str,
+        customer: &'a str,
+    ) -> impl Iterator<Item = (&'a RecordId, &'a RecordDoc)> + 'a {
+        self.of_kind(kind)
+            .filter(move |(_, d)| d.text(field::CUSTOMER) == Some(customer))
     }
 }
 
@@ -70,7 +80,10 @@ fn now() -> f64 {
 
 impl Workspace {
     /// Open the team workspace for an unlocked account (offline works from the cache).
-    pub async fn open(mut unlocked: Unlocked, create_team: bool) -> Result<Ws, (String, Option<Unlocked>)> {
+    pub async fn open(
+        mut unlocked: Unlocked,
+        create_team: bool,
+    ) -> Result<Ws, (String, Option<Unlocked>)> {
         let team = match unlocked.ensure_team(create_team).await {
             Ok(t) => t,
             Err(e) => return Err((e, Some(unlocked))),
@@ -82,7 +95,10 @@ impl Workspace {
         let me = unlocked.account.username.clone();
         let collection = session.team.shared_collection;
         let is_admin = session.team.is_admin(&me);
-        let transport = HttpTransport { api: unlocked.api.clone(), team };
+        let transport = HttpTransport {
+            api: unlocked.api.clone(),
+            team,
+        };
         let store = match crate::store::open(&crate::store::db_name(me.as_str())).await {
             Ok(s) => s,
             Err(e) => return Err((e.to_string(), Some(unlocked))),
@@ -97,7 +113,10 @@ impl Workspace {
             is_admin,
             unlocked: Rc::new(unlocked),
             index: RwSignal::new(Index::default()),
-            status: RwSignal::new(SyncStatus { online: true, ..Default::default() }),
+            status: RwSignal::new(SyncStatus {
+                online: true,
+                ..Default::default()
+            }),
             syncer: Mutex::new(syncer),
             sync_queued: Cell::new(false),
             stopped: Cell::new(false),
@@ -109,18 +128,30 @@ impl Workspace {
 
     async fn refresh(&self) {
         let s = self.syncer.lock().await;
-        let records: BTreeMap<RecordId, RecordDoc> = s.replica.live().map(|(id, r)| (*id, r.view.clone())).collect();
+        let records: BTreeMap<RecordId, RecordDoc> = s
+            .replica
+            .live()
+            .map(|(id, r)| (*id, r.view.clone()))
+            .collect();
         let pending = s.replica.pending_count();
         drop(s);
-        self.index.set(Index { records: Arc::new(records) });
+        self.index.set(Index {
+            records: Arc::new(records),
+        });
         self.status.update(|st| st.pending = pending);
     }
 
     /// Write fields of a record (new or existing). Durable in IndexedDB before it returns.
-    pub async fn edit(self: &Rc<Self>, record: RecordId, fields: Vec<(String, Option<Value>)>) -> Result<(), String> {
+    pub async fn edit(
+        self: &Rc<Self>,
+        record: RecordId,
+        fields: Vec<(String, Option<Value>)>,
+    ) -> Result<(), String> {
         {
             let mut s = self.syncer.lock().await;
-            s.edit(record, self.collection, fields, now() as u64).await.map_err(|e| e.to_string())?;
+            s.edit(record, self.collection, fields, now() as u64)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         self.refresh().await;
         self.request_sync();
@@ -129,7 +160,11 @@ impl Workspace {
 
     /// Mark a record deleted (a tombstone that syncs like any edit).
     pub async fn delete(self: &Rc<Self>, record: RecordId) -> Result<(), String> {
-        self.edit(record, vec![(shared::record::DELETED.into(), Some(Value::Bool(true)))]).await
+        self.edit(
+            record,
+            vec![(shared::record::DELETED.into(), Some(Value::Bool(true)))],
+        )
+        .await
     }
 
     /// Ask for a sync soon; coalesces bursts of requests into one run.
@@ -196,10 +231,18 @@ impl Workspace {
         let ws = self.clone();
         let on_online = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || ws.request_sync());
         if let Some(w) = web_sys::window() {
-            let _ = w.add_event_listener_with_callback("online", wasm_bindgen::JsCast::unchecked_ref(on_online.as_ref()));
+            let _ = w.add_event_listener_with_callback(
+                "online",
+                wasm_bindgen::JsCast::unchecked_ref(on_online.as_ref()),
+            );
             let ws_off = self.clone();
-            let on_offline = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || ws_off.status.update(|s| s.online = false));
-            let _ = w.add_event_listener_with_callback("offline", wasm_bindgen::JsCast::unchecked_ref(on_offline.as_ref()));
+            let on_offline = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
+                ws_off.status.update(|s| s.online = false)
+            });
+            let _ = w.add_event_listener_with_callback(
+                "offline",
+                wasm_bindgen::JsCast::unchecked_ref(on_offline.as_ref()),
+            );
             on_offline.forget();
         }
         on_online.forget();
@@ -208,13 +251,26 @@ impl Workspace {
     async fn listen_for_pokes(self: &Rc<Self>) {
         use futures::SinkExt;
         use gloo_net::websocket::{futures::WebSocket, Message};
-        let Some(token) = self.unlocked.api.token() else { return };
-        let Some(location) = web_sys::window().map(|w| w.location()) else { return };
-        let (Ok(protocol), Ok(host)) = (location.protocol(), location.host()) else { return };
+        let Some(token) = self.unlocked.api.token() else {
+            return;
+        };
+        let Some(location) = web_sys::window().map(|w| w.location()) else {
+            return;
+        };
+        let (Ok(protocol), Ok(host)) = (location.protocol(), location.host()) else {
+            return;
+        };
         let scheme = if protocol == "https:" { "wss" } else { "ws" };
-        let team = self.unlocked.account.team.map(|t| t.to_string()).unwrap_or_default();
+        let team = self
+            .unlocked
+            .account
+            .team
+            .map(|t| t.to_string())
+            .unwrap_or_default();
         let url = format!("{scheme}://{host}{}", path::fill(path::EVENTS, &team));
-        let Ok(socket) = WebSocket::open(&url) else { return };
+        let Ok(socket) = WebSocket::open(&url) else {
+            return;
+        };
         let (mut tx, mut rx) = socket.split();
         let auth = serde_json::to_string(&ClientEvent::Auth { token }).unwrap_or_default();
         if tx.send(Message::Text(auth)).await.is_err() {
@@ -251,7 +307,13 @@ impl Workspace {
             .team
             .members
             .values()
-            .map(|m| (m.username.to_string(), m.role.as_str().to_owned(), m.identity.fingerprint()))
+            .map(|m| {
+                (
+                    m.username.to_string(),
+                    m.role.as_str().to_owned(),
+                    m.identity.fingerprint(),
+                )
+            })
             .collect()
     }
 }

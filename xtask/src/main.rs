@@ -201,23 +201,30 @@ fn setup() -> Result {
         install(true).or_else(|_| install(false))?;
     }
 
-    let lock = Path::new("e2e/package-lock.json");
-    let installed = Path::new("e2e/node_modules/.package-lock.json");
-    let stale = match (
-        std::fs::metadata(lock).and_then(|m| m.modified()),
-        std::fs::metadata(installed).and_then(|m| m.modified()),
-    ) {
-        (Ok(l), Ok(i)) => l > i,
-        _ => true,
-    };
+    // npm writes node_modules/.package-lock.json on every install; older than the
+    // committed lockfile (or package.json) means someone changed the dependencies since.
+    let modified = |p: &str| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let has_lock = Path::new("e2e/package-lock.json").exists();
+    let installed = modified("e2e/node_modules/.package-lock.json");
+    let wanted = [
+        modified("e2e/package-lock.json"),
+        modified("e2e/package.json"),
+    ];
+    let stale = installed.is_none_or(|i| wanted.iter().flatten().any(|w| *w > i));
     if stale {
+        let how = if has_lock { "ci" } else { "install" };
         step(
             "install the e2e dependencies",
             Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
+                .args([how, "--no-audit", "--no-fund"])
                 .current_dir("e2e"),
         )?;
     }
+
+    // Trunk builds with `--offline` (see Trunk.toml), which cargo obeys too: fetch every
+    // crate the lockfile names up front, so a fresh clone can build the app. Quick no-op
+    // when the cache is warm.
+    step("fetch crates", Command::new("cargo").args(["fetch"]))?;
     eprintln!("==> setup complete ({:.0?})", started.elapsed());
     Ok(())
 }
@@ -260,21 +267,23 @@ fn run(args: &[String]) -> Result {
 
 fn test() -> Result {
     setup()?;
-    let mut results: Vec<(&str, Result, f64)> = Vec::new();
+    let wasm_test = |package: &str| {
+        let mut c = Command::new("cargo");
+        c.args(["test", "-p", package, "--target", "wasm32-unknown-unknown"])
+            .env("CHROMEDRIVER", CHROMEDRIVER)
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
+        c
+    };
     let steps: Vec<(&str, Command)> = vec![
         ("Rust unit and integration tests", {
             let mut c = Command::new("cargo");
             c.args(["test", "--workspace", "--exclude", "app"]);
             c
         }),
-        ("wasm tests in headless Chromium", {
-            let mut c = Command::new("cargo");
-            c.args(["test", "-p", "app", "--target", "wasm32-unknown-unknown"])
-                .env("CHROMEDRIVER", CHROMEDRIVER)
-                .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
-            c
-        }),
-        ("build the app", {
+        // The app's browser tests include the shared crypto core running in Chromium
+        // (shared itself stays free of a browser backend for getrandom).
+        ("wasm tests in headless Chromium", wasm_test("app")),
+        ("build the app (trunk)", {
             let mut c = Command::new("trunk");
             c.args(["build", "--offline"]);
             c
@@ -290,29 +299,31 @@ fn test() -> Result {
             c
         }),
     ];
-    let mut failed = false;
+    let names: Vec<&str> = steps.iter().map(|(name, _)| *name).collect();
+    let mut results: Vec<(Result, f64)> = Vec::new();
     for (name, mut cmd) in steps {
         let t = Instant::now();
         let r = step(name, &mut cmd);
-        failed |= r.is_err();
-        results.push((name, r, t.elapsed().as_secs_f64()));
+        let failed = r.is_err();
+        results.push((r, t.elapsed().as_secs_f64()));
         if failed {
             break; // later steps depend on earlier ones (e.g. e2e needs the builds)
         }
     }
     eprintln!("\n==> summary");
-    for (name, r, secs) in &results {
-        eprintln!(
-            "    {:<4} {name} ({secs:.0} s)",
-            if r.is_ok() { "ok" } else { "FAIL" }
-        );
+    for (i, name) in names.iter().enumerate() {
+        match results.get(i) {
+            Some((Ok(()), secs)) => eprintln!("    ok      {name} ({secs:.0} s)"),
+            Some((Err(_), secs)) => eprintln!("    FAILED  {name} ({secs:.0} s)"),
+            None => eprintln!("    skipped {name}"),
+        }
     }
-    let passed = results.iter().filter(|r| r.1.is_ok()).count();
-    println!("steps: {passed} passed, {} failed", results.len() - passed);
-    if failed {
-        Err("tests failed".into())
-    } else {
-        Ok(())
+    match results.iter().find_map(|(r, _)| r.as_ref().err()) {
+        Some(e) => Err(e.clone()),
+        None => {
+            eprintln!("==> all {} steps passed", names.len());
+            Ok(())
+        }
     }
 }
 

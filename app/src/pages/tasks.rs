@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::domain::{field, EntityKind, Task, Entity};
+use shared::domain::{field, Entity, EntityKind, Task};
 use shared::ids::RecordId;
 use shared::record::Value;
 
@@ -16,7 +16,9 @@ pub fn TaskItem(id: RecordId, task: Task) -> impl IntoView {
     let toggle = move |_| {
         let ws = use_ws();
         spawn_local(async move {
-            let _ = ws.edit(id, vec![(field::DONE.into(), Some(Value::Bool(!done)))]).await;
+            let _ = ws
+                .edit(id, vec![(field::DONE.into(), Some(Value::Bool(!done)))])
+                .await;
         });
     };
     let overdue = !task.done && task.due_ms < now_ms();
@@ -50,10 +52,26 @@ pub fn TaskList() -> impl IntoView {
             .filter(|(_, t)| !t.done)
             .collect();
         open.sort_by_key(|(_, t)| t.due_ms);
-        let overdue: Vec<_> = open.iter().filter(|(_, t)| t.due_ms < now).cloned().collect();
-        let today: Vec<_> = open.iter().filter(|(_, t)| t.due_ms >= now && t.due_ms <= day_end).cloned().collect();
-        let upcoming: Vec<_> = open.iter().filter(|(_, t)| t.due_ms > day_end).cloned().collect();
-        [("Overdue", overdue), ("Due today", today), ("Upcoming", upcoming)]
+        let overdue: Vec<_> = open
+            .iter()
+            .filter(|(_, t)| t.due_ms < now)
+            .cloned()
+            .collect();
+        let today: Vec<_> = open
+            .iter()
+            .filter(|(_, t)| t.due_ms >= now && t.due_ms <= day_end)
+            .cloned()
+            .collect();
+        let upcoming: Vec<_> = open
+            .iter()
+            .filter(|(_, t)| t.due_ms > day_end)
+            .cloned()
+            .collect();
+        [
+            ("Overdue", overdue),
+            ("Due today", today),
+            ("Upcoming", upcoming),
+        ]
     });
     view! {
         <section class="page">
