@@ -41,6 +41,8 @@ pub mod route {
     pub const NEW_CUSTOMER: &str = "/customers/new";
     pub const TASKS: &str = "/tasks";
     pub const TEAM: &str = "/team";
+    pub const PIPELINE: &str = "/pipeline";
+    pub const IMPORT: &str = "/import";
     pub fn customer(id: &str) -> String {
         format!("/customers/{id}")
     }
@@ -108,7 +110,9 @@ fn Shell(ws: Ws) -> impl IntoView {
             <h1 class="brand">"Quietdesk"</h1>
             <nav aria-label="Main">
                 <A href=route::CUSTOMERS>"Customers"</A>
+                <A href=route::PIPELINE>"Pipeline"</A>
                 <A href=route::TASKS>"Tasks"</A>
+                <A href=route::IMPORT>"Import"</A>
                 <A href=route::TEAM>"Team"</A>
             </nav>
             <pages::sync_status::SyncStatusBar />
@@ -125,6 +129,8 @@ fn Shell(ws: Ws) -> impl IntoView {
                 <Route path=path!("/customers/:id") view=pages::customer::CustomerDetail />
                 <Route path=path!("/tasks") view=pages::tasks::TaskList />
                 <Route path=path!("/team") view=pages::team::TeamPage />
+                <Route path=path!("/pipeline") view=pages::pipeline::Pipeline />
+                <Route path=path!("/import") view=pages::import::ImportExport />
             </Routes>
         </main>
     }

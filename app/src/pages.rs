@@ -3,6 +3,8 @@
 pub mod auth;
 pub mod customer;
 pub mod customers;
+pub mod import;
+pub mod pipeline;
 pub mod sync_status;
 pub mod tasks;
 pub mod team;

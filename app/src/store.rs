@@ -254,16 +254,12 @@ impl Store for IdbStore {
         Ok(())
     }
 
-    async fn add_op(&self, op: &StoredOp) -> Result<(), StoreError> {
-        let tx = self
-            .db
-            .transaction(&[OUTBOX], TransactionMode::ReadWrite)
-            .map_err(err)?;
-        tx.store(OUTBOX)
-            .map_err(err)?
-            .put(&bytes(&op.blob), Some(&JsValue::from_f64(op.id as f64)))
-            .await
-            .map_err(err)?;
+    async fn add_ops(&self, ops: &[StoredOp]) -> Result<(), StoreError> {
+        let tx = self.db.transaction(&[OUTBOX], TransactionMode::ReadWrite).map_err(err)?;
+        let store = tx.store(OUTBOX).map_err(err)?;
+        for op in ops {
+            store.put(&bytes(&op.blob), Some(&JsValue::from_f64(op.id as f64))).await.map_err(err)?;
+        }
         finish(tx).await?;
         Ok(())
     }

@@ -158,6 +158,21 @@ impl Workspace {
         Ok(())
     }
 
+    /// Write many new or changed records in one durable step (an import).
+    pub async fn edit_many(
+        self: &Rc<Self>,
+        edits: Vec<(RecordId, Vec<(String, Option<Value>)>)>,
+    ) -> Result<(), String> {
+        {
+            let mut s = self.syncer.lock().await;
+            let edits = edits.into_iter().map(|(id, f)| (id, self.collection, f)).collect();
+            s.edit_many(edits, now() as u64).await.map_err(|e| e.to_string())?;
+        }
+        self.refresh().await;
+        self.request_sync();
+        Ok(())
+    }
+
     /// Mark a record deleted (a tombstone that syncs like any edit).
     pub async fn delete(self: &Rc<Self>, record: RecordId) -> Result<(), String> {
         self.edit(

@@ -47,18 +47,7 @@ async fn records_outbox_and_cursor_round_trip() {
     )
     .await
     .unwrap();
-    db.add_op(&StoredOp {
-        id: 1,
-        blob: vec![5; 40],
-    })
-    .await
-    .unwrap();
-    db.add_op(&StoredOp {
-        id: 2,
-        blob: vec![6; 40],
-    })
-    .await
-    .unwrap();
+    db.add_ops(&[StoredOp { id: 1, blob: vec![5; 40] }, StoredOp { id: 2, blob: vec![6; 40] }]).await.unwrap();
     db.remove_ops(&[1]).await.unwrap();
     db.close();
 

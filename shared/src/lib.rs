@@ -20,6 +20,7 @@
 pub mod api;
 pub mod chain;
 pub mod crypto;
+pub mod csv;
 pub mod domain;
 pub mod encoding;
 pub mod hlc;

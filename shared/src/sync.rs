@@ -67,7 +67,8 @@ pub trait Store {
         records: &[StoredRecord],
         cursor: Option<Cursor>,
     ) -> Result<(), StoreError>;
-    async fn add_op(&self, op: &StoredOp) -> Result<(), StoreError>;
+    /// Append outbox entries, all or none.
+    async fn add_ops(&self, ops: &[StoredOp]) -> Result<(), StoreError>;
     async fn remove_ops(&self, ids: &[u64]) -> Result<(), StoreError>;
 }
 
@@ -232,6 +233,20 @@ impl Replica {
         }
     }
 
+    /// Recompute a record's view from its base and the pending edits still in the outbox.
+    fn rebuild_view(&mut self, record: RecordId) {
+        let Some(local) = self.records.get_mut(&record) else { return };
+        local.view = local.base.clone();
+        for p in self.outbox.iter().filter(|p| p.record == record) {
+            for e in &p.edits {
+                local.view.apply(&e.field, e.state.clone());
+            }
+        }
+        if local.version == 0 && local.view.fields.is_empty() {
+            self.records.remove(&record);
+        }
+    }
+
     /// Take in a server state of a record (pulled, or sent back with a 409).
     pub fn absorb(&mut self, record: RecordId, version: u64, opened: Opened) {
         if let Some(s) = opened.doc.max_stamp() {
@@ -353,20 +368,29 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         fields: Vec<(String, Option<Value>)>,
         now_ms: u64,
     ) -> Result<(), SyncError> {
-        let op = self
-            .replica
-            .edit(&self.session.me, record, collection, fields, now_ms);
-        let plain = serde_json::to_vec(&op).expect("serializable");
-        let blob = seal_blob(self.session.identity.vault_key(), OUTBOX_CONTEXT, &plain);
-        if let Err(e) = self.store.add_op(&StoredOp { id: op.id, blob }).await {
+        self.edit_many(vec![(record, collection, fields)], now_ms).await
+    }
+
+    /// Many edits in one durable write (an import): all become visible, or none.
+    pub async fn edit_many(
+        &mut self,
+        edits: Vec<(RecordId, CollectionId, Vec<(String, Option<Value>)>)>,
+        now_ms: u64,
+    ) -> Result<(), SyncError> {
+        let mut stored = Vec::with_capacity(edits.len());
+        let mut ids = Vec::with_capacity(edits.len());
+        for (record, collection, fields) in edits {
+            let op = self.replica.edit(&self.session.me, record, collection, fields, now_ms);
+            let plain = serde_json::to_vec(&op).expect("serializable");
+            stored.push(StoredOp { id: op.id, blob: seal_blob(self.session.identity.vault_key(), OUTBOX_CONTEXT, &plain) });
+            ids.push((op.id, record));
+        }
+        if let Err(e) = self.store.add_ops(&stored).await {
             // Not durable: undo, so the UI never shows an edit that a reload would lose.
-            self.replica.outbox.retain(|p| p.id != op.id);
-            let local = self.replica.records.get_mut(&record).expect("just edited");
-            local.view = local.base.clone();
-            for p in self.replica.outbox.iter().filter(|p| p.record == record) {
-                for e in &p.edits {
-                    local.view.apply(&e.field, e.state.clone());
-                }
+            let undone: BTreeSet<u64> = ids.iter().map(|(id, _)| *id).collect();
+            self.replica.outbox.retain(|p| !undone.contains(&p.id));
+            for (_, record) in ids {
+                self.replica.rebuild_view(record);
             }
             return Err(e.into());
         }

@@ -73,12 +73,11 @@ impl Store for MemoryStore {
         }
         Ok(())
     }
-    async fn add_op(&self, op: &StoredOp) -> Result<(), StoreError> {
-        self.inner
-            .lock()
-            .expect("poisoned")
-            .outbox
-            .insert(op.id, op.clone());
+    async fn add_ops(&self, ops: &[StoredOp]) -> Result<(), StoreError> {
+        let mut g = self.inner.lock().expect("poisoned");
+        for op in ops {
+            g.outbox.insert(op.id, op.clone());
+        }
         Ok(())
     }
     async fn remove_ops(&self, ids: &[u64]) -> Result<(), StoreError> {

@@ -1,0 +1,201 @@
+//! CSV import (column mapping with a preview, progress, a summary of what was imported
+//! and what was rejected and why) and CSV export of what this user can read. Parsing
+//! and mapping run in the browser; the server only ever receives sealed records.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use shared::csv::{self, guess_field, row_to_customer, IMPORT_FIELDS};
+use shared::domain::{field, EntityKind};
+use shared::ids::RecordId;
+use shared::record::Value;
+use wasm_bindgen::JsCast;
+
+use crate::use_ws;
+
+const BATCH: usize = 500;
+
+#[derive(Clone, Default, PartialEq)]
+struct Summary {
+    imported: usize,
+    rejected: Vec<(usize, String)>,
+}
+
+async fn read_file(input: web_sys::HtmlInputElement) -> Result<String, String> {
+    let file = input.files().and_then(|f| f.get(0)).ok_or("Choose a CSV file first.")?;
+    let text = wasm_bindgen_futures::JsFuture::from(file.text()).await.map_err(|_| "The file could not be read.")?;
+    text.as_string().ok_or_else(|| "The file is not text.".into())
+}
+
+#[component]
+pub fn ImportExport() -> impl IntoView {
+    let rows = RwSignal::new(Vec::<Vec<String>>::new());
+    let mapping = RwSignal::new(Vec::<String>::new());
+    let progress = RwSignal::new(None::<(usize, usize)>);
+    let summary = RwSignal::new(None::<Summary>);
+    let error = RwSignal::new(None::<String>);
+
+    let on_file = move |ev: leptos::ev::Event| {
+        let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
+        summary.set(None);
+        spawn_local(async move {
+            match read_file(input).await {
+                Ok(text) => {
+                    let parsed = csv::parse(&text);
+                    let guessed = parsed
+                        .first()
+                        .map(|h| h.iter().map(|c| guess_field(c).unwrap_or_default().to_owned()).collect())
+                        .unwrap_or_default();
+                    mapping.set(guessed);
+                    rows.set(parsed);
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+
+    let run_import = move |_| {
+        let all = rows.get_untracked();
+        let map: Vec<String> = mapping.get_untracked();
+        let map_ref: Vec<Option<&str>> = map.iter().map(|m| (!m.is_empty()).then_some(m.as_str())).collect();
+        if !map_ref.iter().any(|m| *m == Some(field::NAME)) {
+            error.set(Some("Map one column to Name.".into()));
+            return;
+        }
+        let body: Vec<Vec<String>> = all.into_iter().skip(1).collect();
+        let total = body.len();
+        let mut prepared = Vec::with_capacity(total);
+        let mut rejected = Vec::new();
+        for (i, row) in body.iter().enumerate() {
+            match row_to_customer(&map_ref, row) {
+                Ok(fields) => prepared.push((RecordId::random(), fields)),
+                // Row numbers as a spreadsheet shows them: the header is row 1.
+                Err(reason) => rejected.push((i + 2, reason)),
+            }
+        }
+        let ws = use_ws();
+        progress.set(Some((0, total)));
+        spawn_local(async move {
+            let mut done = rejected.len();
+            let mut imported = 0;
+            for chunk in prepared.chunks(BATCH) {
+                if let Err(e) = ws.edit_many(chunk.to_vec()).await {
+                    error.set(Some(format!("Import stopped: {e}")));
+                    break;
+                }
+                imported += chunk.len();
+                done += chunk.len();
+                progress.set(Some((done, total)));
+                // Let the page paint the progress bar between batches.
+                gloo_timers::future::TimeoutFuture::new(0).await;
+            }
+            progress.set(Some((total, total)));
+            summary.set(Some(Summary { imported, rejected }));
+        });
+    };
+
+    let export = move |_| {
+        let ws = use_ws();
+        let idx = ws.index.get_untracked();
+        let cols = [
+            field::NAME, field::COMPANY, field::PHONE, field::EMAIL, field::ADDRESS, field::NOTES, field::TAGS,
+            field::STAGE, field::OWNER,
+        ];
+        let mut out = vec![cols.iter().map(|c| c.to_string()).collect::<Vec<_>>()];
+        for (_, d) in idx.of_kind(EntityKind::Customer.as_str()) {
+            out.push(
+                cols.iter()
+                    .map(|c| match d.get(c) {
+                        Some(Value::List(l)) => l.join("; "),
+                        Some(Value::Text(t)) => t.clone(),
+                        // Without the sensitive key, export what the user sees: the mask.
+                        None if *c == field::PHONE => d.text(field::PHONE_MASKED).unwrap_or_default().to_owned(),
+                        _ => String::new(),
+                    })
+                    .collect(),
+            );
+        }
+        if let Err(e) = download("quietdesk-customers.csv", &csv::write(&out)) {
+            error.set(Some(e));
+        }
+    };
+
+    let header = move || rows.with(|r| r.first().cloned().unwrap_or_default());
+    let preview = move || rows.with(|r| r.iter().skip(1).take(5).cloned().collect::<Vec<_>>());
+    let count = move || rows.with(|r| r.len().saturating_sub(1));
+    view! {
+        <section class="page">
+            <h2>"Import and export"</h2>
+            <section class="card form">
+                <h3>"Import customers from CSV"</h3>
+                <label for="csv-file">"CSV file"</label>
+                <input id="csv-file" type="file" accept=".csv,text/csv" on:change=on_file />
+                {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                <Show when=move || !rows.with(Vec::is_empty)>
+                    <div class="table-wrap">
+                        <table aria-label="Import preview">
+                            <thead>
+                                <tr>
+                                    {move || header().into_iter().enumerate().map(|(i, h)| {
+                                        let id = format!("map-{i}");
+                                        view! {
+                                            <th>
+                                                <label for=id.clone()>{format!("Column {}: {h}", i + 1)}</label>
+                                                <select id=id
+                                                    prop:value=move || mapping.with(|m| m.get(i).cloned().unwrap_or_default())
+                                                    on:change=move |ev| {
+                                                        let v = event_target_value(&ev);
+                                                        mapping.update(|m| { if m.len() <= i { m.resize(i + 1, String::new()) } m[i] = v; });
+                                                    }>
+                                                    <option value="">"Ignore"</option>
+                                                    {IMPORT_FIELDS.iter().map(|(f, l)| view! { <option value=*f>{*l}</option> }).collect_view()}
+                                                </select>
+                                            </th>
+                                        }
+                                    }).collect_view()}
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {move || preview().into_iter().map(|r| view! {
+                                    <tr>{r.into_iter().map(|c| view! { <td>{c}</td> }).collect_view()}</tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                    <button type="button" class="primary" on:click=run_import>{move || format!("Import {} rows", count())}</button>
+                </Show>
+                {move || progress.get().map(|(done, total)| view! {
+                    <label for="import-progress">{format!("Imported {done} of {total} rows")}</label>
+                    <progress id="import-progress" max=total.max(1).to_string() value=done.to_string()></progress>
+                })}
+                {move || summary.get().map(|s| view! {
+                    <div role="status" aria-label="Import summary" class="summary-box">
+                        <p>{format!("Imported {} rows. Rejected {} rows.", s.imported, s.rejected.len())}</p>
+                        <ul>{s.rejected.into_iter().take(100).map(|(row, why)| view! { <li>{format!("Row {row}: {why}")}</li> }).collect_view()}</ul>
+                    </div>
+                })}
+            </section>
+            <section class="card">
+                <h3>"Export"</h3>
+                <p>"A CSV of every customer you can read. Sensitive fields you hold no key for export masked."</p>
+                <button type="button" on:click=export>"Export CSV"</button>
+            </section>
+        </section>
+    }
+}
+
+fn download(name: &str, text: &str) -> Result<(), String> {
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type("text/csv;charset=utf-8");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts).map_err(|_| "Could not build the file.")?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| "Could not build the file.")?;
+    let doc = web_sys::window().and_then(|w| w.document()).ok_or("No document.")?;
+    let a: web_sys::HtmlAnchorElement =
+        doc.create_element("a").map_err(|_| "No anchor.")?.dyn_into().map_err(|_| "No anchor.")?;
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! CSV (RFC 4180) reading and writing, and the mapping of CSV rows onto customer
+//! fields for import. Pure functions, tested natively; the app runs them in the browser.
+
+use crate::domain::{field, mask_phone, EntityKind, Stage};
+use crate::record::Value;
+
+/// Parse CSV text: commas, `"`-quoted fields with `""` escapes, CRLF or LF line ends.
+/// A UTF-8 byte-order mark is skipped; blank lines are dropped.
+pub fn parse(text: &str) -> Vec<Vec<String>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut cell = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') if cell.is_empty() => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut cell)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut cell));
+                if !(row.len() == 1 && row[0].is_empty()) {
+                    rows.push(std::mem::take(&mut row));
+                } else {
+                    row.clear();
+                }
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    if !cell.is_empty() || !row.is_empty() {
+        row.push(cell);
+        rows.push(row);
+    }
+    rows
+}
+
+/// Write rows as CSV, quoting only where needed. Cells that a spreadsheet would run as
+/// a formula (`=`, `+`, `-`, `@` first) are prefixed with `'` (CSV injection).
+pub fn write(rows: &[Vec<String>]) -> String {
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|c| {
+                let c = if c.starts_with(['=', '+', '-', '@']) { format!("'{c}") } else { c.clone() };
+                if c.contains([',', '"', '\n', '\r']) {
+                    format!("\"{}\"", c.replace('"', "\"\""))
+                } else {
+                    c
+                }
+            })
+            .collect();
+        out.push_str(&cells.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// Customer fields a CSV column can be imported into, with their labels.
+pub const IMPORT_FIELDS: &[(&str, &str)] = &[
+    (field::NAME, "Name"),
+    (field::COMPANY, "Company"),
+    (field::PHONE, "Phone"),
+    (field::EMAIL, "Email"),
+    (field::ADDRESS, "Address"),
+    (field::ID_NUMBER, "ID number"),
+    (field::NOTES, "Notes"),
+    (field::TAGS, "Tags"),
+    (field::STAGE, "Stage"),
+    (field::OWNER, "Owner"),
+];
+
+/// Guess the field for a header ("Phone number" → phone, "公司" → company).
+pub fn guess_field(header: &str) -> Option<&'static str> {
+    let h = header.trim().to_lowercase();
+    let any = |keys: &[&str]| keys.iter().any(|k| h.contains(k));
+    Some(if any(&["e-mail", "email", "mail", "邮箱"]) {
+        field::EMAIL
+    } else if any(&["phone", "mobile", "tel", "手机", "电话"]) {
+        field::PHONE
+    } else if any(&["company", "organisation", "organization", "account", "公司"]) {
+        field::COMPANY
+    } else if any(&["address", "地址"]) {
+        field::ADDRESS
+    } else if any(&["id number", "id_number", "national id", "身份证"]) {
+        field::ID_NUMBER
+    } else if any(&["note", "comment", "备注"]) {
+        field::NOTES
+    } else if any(&["stage", "status", "阶段"]) {
+        // Before tags: "stage" contains "tag".
+        field::STAGE
+    } else if any(&["tag", "label", "标签"]) {
+        field::TAGS
+    } else if any(&["owner", "负责人"]) {
+        field::OWNER
+    } else if any(&["name", "姓名", "客户"]) {
+        field::NAME
+    } else {
+        return None;
+    })
+}
+
+/// Turn one CSV row into the field writes of a new customer, or a reason to reject it.
+/// `mapping[i]` is the field column `i` goes to (`None`: ignore the column).
+pub fn row_to_customer(mapping: &[Option<&str>], row: &[String]) -> Result<Vec<(String, Option<Value>)>, String> {
+    let named = mapping.iter().zip(row).any(|(m, cell)| *m == Some(field::NAME) && !cell.trim().is_empty());
+    if !named {
+        return Err("no name".into());
+    }
+    let mut out: Vec<(String, Option<Value>)> =
+        vec![(field::KIND.into(), Some(Value::Text(EntityKind::Customer.as_str().into())))];
+    for (i, target) in mapping.iter().enumerate() {
+        let (Some(target), Some(cell)) = (target, row.get(i)) else { continue };
+        let cell = cell.trim();
+        if cell.is_empty() {
+            continue;
+        }
+        let value = match *target {
+            f if f == field::TAGS => {
+                Value::List(cell.split([';', ',', '|']).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect())
+            }
+            f if f == field::STAGE => match Stage::parse(&cell.to_lowercase()) {
+                Some(s) => Value::Text(s.as_str().into()),
+                None => return Err(format!("unknown stage {cell:?}")),
+            },
+            f if f == field::EMAIL => {
+                if !(cell.contains('@') && cell.len() <= 254 && !cell.contains(char::is_whitespace)) {
+                    return Err(format!("not an email address: {cell:?}"));
+                }
+                Value::Text(cell.to_owned())
+            }
+            f if f == field::PHONE => {
+                let digits = cell.chars().filter(char::is_ascii_digit).count();
+                if !(5..=20).contains(&digits) || cell.chars().any(|c| !(c.is_ascii_digit() || " +-()".contains(c))) {
+                    return Err(format!("not a phone number: {cell:?}"));
+                }
+                out.push((field::PHONE_MASKED.into(), Some(Value::Text(mask_phone(cell)))));
+                Value::Text(cell.to_owned())
+            }
+            _ => Value::Text(cell.to_owned()),
+        };
+        out.push(((*target).to_owned(), Some(value)));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_quotes_escapes_and_line_ends() {
+        let rows = parse("\u{feff}name,notes\r\n\"Li, Na\",\"said \"\"hi\"\"\nthen left\"\n\nZhang,x");
+        assert_eq!(
+            rows,
+            vec![
+                vec!["name".to_owned(), "notes".to_owned()],
+                vec!["Li, Na".to_owned(), "said \"hi\"\nthen left".to_owned()],
+                vec!["Zhang".to_owned(), "x".to_owned()],
+            ]
+        );
+    }
+
+    #[test]
+    fn writes_what_it_reads_and_defuses_formulas() {
+        let rows = vec![vec!["a,b".to_owned(), "q\"q".to_owned(), "=1+1".to_owned(), "plain".to_owned()]];
+        let text = write(&rows);
+        assert_eq!(parse(&text), vec![vec!["a,b".to_owned(), "q\"q".to_owned(), "'=1+1".to_owned(), "plain".to_owned()]]);
+    }
+
+    #[test]
+    fn maps_rows_and_explains_rejections() {
+        let headers = ["Customer name", "Mobile", "E-mail", "Tags", "Stage", "Whatever"];
+        let mapping: Vec<Option<&str>> = headers.iter().map(|h| guess_field(h)).collect();
+        assert_eq!(mapping, vec![Some(field::NAME), Some(field::PHONE), Some(field::EMAIL), Some(field::TAGS), Some(field::STAGE), None]);
+        let row = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ok = row_to_customer(&mapping, &row(&["Li", "138 1234 5678", "li@x.cn", "vip; steel", "Lead", "?"])).unwrap();
+        assert!(ok.contains(&(field::TAGS.into(), Some(Value::List(vec!["vip".into(), "steel".into()])))));
+        assert!(ok.contains(&(field::STAGE.into(), Some(Value::Text("lead".into())))));
+        assert_eq!(row_to_customer(&mapping, &row(&["", "1", "", "", "", ""])).unwrap_err(), "no name");
+        assert!(row_to_customer(&mapping, &row(&["Li", "call me", "", "", "", ""])).unwrap_err().contains("phone"));
+        assert!(row_to_customer(&mapping, &row(&["Li", "", "nope", "", "", ""])).unwrap_err().contains("email"));
+        assert!(row_to_customer(&mapping, &row(&["Li", "", "", "", "won-ish", ""])).unwrap_err().contains("stage"));
+    }
+}
