@@ -1,0 +1,38 @@
+import { test, expect } from '@playwright/test';
+import { createAccount, createTeam, uniqueUser, waitSynced } from './helpers';
+
+test('CSV import of 1,000 rows shows progress, explains rejects, and ends searchable', async ({ page }) => {
+  test.setTimeout(180_000);
+  await createAccount(page, uniqueUser('imp'));
+  await createTeam(page);
+  await page.getByRole('navigation').getByRole('link', { name: 'Import' }).click();
+
+  const lines = ['Customer name,Company,Mobile,E-mail,Tags'];
+  for (let i = 0; i < 1000; i++) {
+    lines.push(`Canary Import ${i},Canary Co ${i % 37},139${String(i).padStart(8, '0')},canary${i}@example.cn,imported;batch${i % 3}`);
+  }
+  lines.push(',Nameless Co,,,');
+  lines.push('Canary Bad Phone,X,call me maybe,,');
+  await page.getByLabel('CSV file').setInputFiles({ name: 'customers.csv', mimeType: 'text/csv', buffer: Buffer.from(lines.join('\n')) });
+
+  await expect(page.getByRole('table', { name: 'Import preview' })).toBeVisible();
+  await expect(page.getByLabel('Column 1: Customer name')).toHaveValue('name');
+  await expect(page.getByLabel('Column 3: Mobile')).toHaveValue('phone');
+  await expect(page.getByLabel('Column 4: E-mail')).toHaveValue('email');
+  await page.getByRole('button', { name: 'Import 1002 rows' }).click();
+  await expect(page.getByRole('progressbar')).toBeVisible();
+  const summary = page.getByRole('status', { name: 'Import summary' });
+  await expect(summary).toContainText('Imported 1000 rows. Rejected 2 rows.', { timeout: 120_000 });
+  await expect(summary).toContainText('Row 1002: no name');
+  await expect(summary).toContainText('Row 1003: not a phone number');
+  await waitSynced(page);
+
+  await page.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await expect(page.getByText('1000 of 1000 customers')).toBeVisible();
+  await page.getByLabel('Search').fill('Canary Import 777');
+  await expect(page.getByRole('list', { name: 'Customers' }).getByRole('link')).toHaveCount(1);
+  await page.getByLabel('Search').fill('13900000123');
+  await expect(page.getByRole('list', { name: 'Customers' }).getByRole('link')).toHaveCount(1);
+  await page.getByLabel('Search').fill('batch2');
+  await expect(page.getByRole('list', { name: 'Customers' }).getByRole('link')).toHaveCount(333);
+});
