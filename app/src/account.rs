@@ -6,8 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 use shared::api::{
-    path, ChainResponse, CreateTeamRequest, LoginRequest, PreloginRequest, PutWrapsRequest,
-    SignupRequest, TeamList, TeamSummary, WrapItem, WrapsResponse,
+    path, ChainResponse, CreateTeamRequest, LoginRequest, PreloginRequest, PutWrapsRequest, SignupRequest, TeamList,
+    TeamSummary, WrapItem, WrapsResponse,
 };
 use shared::chain::{Action, ChainEntry, KnownHead, Member, Role, TeamState};
 use shared::crypto::aead::{open_blob, seal_blob};
@@ -80,18 +80,12 @@ fn remember_user(name: &str) {
 
 async fn save_account(store: &IdbStore, account: &LocalAccount) -> Result<(), String> {
     let json = serde_json::to_vec(account).map_err(|e| e.to_string())?;
-    store
-        .set_meta(ACCOUNT_KEY, &json)
-        .await
-        .map_err(|e| e.to_string())
+    store.set_meta(ACCOUNT_KEY, &json).await.map_err(|e| e.to_string())
 }
 
 async fn save_token(store: &IdbStore, identity: &IdentityKeys, token: &str) -> Result<(), String> {
     let sealed = seal_blob(identity.vault_key(), TOKEN_KEY.as_bytes(), token.as_bytes());
-    store
-        .set_meta(TOKEN_KEY, &sealed)
-        .await
-        .map_err(|e| e.to_string())
+    store.set_meta(TOKEN_KEY, &sealed).await.map_err(|e| e.to_string())
 }
 
 fn parse_username(name: &str) -> Result<Username, String> {
@@ -108,8 +102,7 @@ pub async fn create_account(name: &str, passphrase: &str) -> Result<Unlocked, St
     let mut salt = [0u8; 16];
     getrandom_fill(&mut salt);
     let kdf = KdfParams::DEFAULT;
-    let (auth, wrap) =
-        derive_account_keys(&Passphrase::new(passphrase), &salt, kdf).map_err(|e| e.to_string())?;
+    let (auth, wrap) = derive_account_keys(&Passphrase::new(passphrase), &salt, kdf).map_err(|e| e.to_string())?;
     let identity = IdentityKeys::generate();
     let bundle = identity.seal_bundle(&wrap, username.as_str());
     let api = Api::default();
@@ -125,26 +118,13 @@ pub async fn create_account(name: &str, passphrase: &str) -> Result<Unlocked, St
         .await
         .map_err(describe)?;
     api.set_token(Some(resp.token.clone()));
-    let account = LocalAccount {
-        username: username.clone(),
-        salt,
-        kdf,
-        identity: identity.public(),
-        bundle,
-        team: None,
-    };
-    let store = store::open(&store::db_name(username.as_str()))
-        .await
-        .map_err(|e| e.to_string())?;
+    let account =
+        LocalAccount { username: username.clone(), salt, kdf, identity: identity.public(), bundle, team: None };
+    let store = store::open(&store::db_name(username.as_str())).await.map_err(|e| e.to_string())?;
     save_account(&store, &account).await?;
     save_token(&store, &identity, &resp.token).await?;
     remember_user(username.as_str());
-    Ok(Unlocked {
-        account,
-        identity,
-        api,
-        store,
-    })
+    Ok(Unlocked { account, identity, api, store })
 }
 
 fn getrandom_fill(buf: &mut [u8]) {
@@ -156,29 +136,17 @@ fn getrandom_fill(buf: &mut [u8]) {
 pub async fn log_in(name: &str, passphrase: &str) -> Result<Unlocked, String> {
     let username = parse_username(name)?;
     let api = Api::default();
-    let pre = api
-        .call(&PreloginRequest {
-            username: username.clone(),
-        })
-        .await
-        .map_err(describe)?;
-    let (auth, wrap) = derive_account_keys(&Passphrase::new(passphrase), &pre.salt, pre.kdf)
-        .map_err(|e| e.to_string())?;
+    let pre = api.call(&PreloginRequest { username: username.clone() }).await.map_err(describe)?;
+    let (auth, wrap) =
+        derive_account_keys(&Passphrase::new(passphrase), &pre.salt, pre.kdf).map_err(|e| e.to_string())?;
     let resp = api
-        .call(&LoginRequest {
-            username: username.clone(),
-            auth_key: *auth.expose_secret(),
-        })
+        .call(&LoginRequest { username: username.clone(), auth_key: *auth.expose_secret() })
         .await
         .map_err(describe)?;
-    let identity =
-        IdentityKeys::open_bundle(&resp.bundle, &wrap, username.as_str()).map_err(|_| {
-            "The account bundle from the server does not open with this passphrase.".to_string()
-        })?;
+    let identity = IdentityKeys::open_bundle(&resp.bundle, &wrap, username.as_str())
+        .map_err(|_| "The account bundle from the server does not open with this passphrase.".to_string())?;
     api.set_token(Some(resp.token.clone()));
-    let store = store::open(&store::db_name(username.as_str()))
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = store::open(&store::db_name(username.as_str())).await.map_err(|e| e.to_string())?;
     let previous: Option<LocalAccount> = load_account(&store).await;
     let account = LocalAccount {
         username: username.clone(),
@@ -191,12 +159,7 @@ pub async fn log_in(name: &str, passphrase: &str) -> Result<Unlocked, String> {
     save_account(&store, &account).await?;
     save_token(&store, &identity, &resp.token).await?;
     remember_user(username.as_str());
-    Ok(Unlocked {
-        account,
-        identity,
-        api,
-        store,
-    })
+    Ok(Unlocked { account, identity, api, store })
 }
 
 async fn load_account(store: &IdbStore) -> Option<LocalAccount> {
@@ -207,20 +170,14 @@ async fn load_account(store: &IdbStore) -> Option<LocalAccount> {
 /// Unlock with the passphrase alone, from what this device stored. Works offline.
 pub async fn unlock(name: &str, passphrase: &str) -> Result<Unlocked, String> {
     let username = parse_username(name)?;
-    let store = store::open(&store::db_name(username.as_str()))
-        .await
-        .map_err(|e| e.to_string())?;
-    let account = load_account(&store)
-        .await
-        .ok_or("This device has no copy of that account; log in instead.")?;
-    let (_, wrap) = derive_account_keys(&Passphrase::new(passphrase), &account.salt, account.kdf)
-        .map_err(|e| e.to_string())?;
-    let identity = IdentityKeys::open_bundle(&account.bundle, &wrap, username.as_str()).map_err(
-        |e| match e {
-            CryptoError::DecryptionFailed => "Wrong passphrase.".to_string(),
-            e => e.to_string(),
-        },
-    )?;
+    let store = store::open(&store::db_name(username.as_str())).await.map_err(|e| e.to_string())?;
+    let account = load_account(&store).await.ok_or("This device has no copy of that account; log in instead.")?;
+    let (_, wrap) =
+        derive_account_keys(&Passphrase::new(passphrase), &account.salt, account.kdf).map_err(|e| e.to_string())?;
+    let identity = IdentityKeys::open_bundle(&account.bundle, &wrap, username.as_str()).map_err(|e| match e {
+        CryptoError::DecryptionFailed => "Wrong passphrase.".to_string(),
+        e => e.to_string(),
+    })?;
     let api = Api::default();
     if let Ok(Some(sealed)) = store.meta(TOKEN_KEY).await {
         if let Ok(token) = open_blob(identity.vault_key(), TOKEN_KEY.as_bytes(), &sealed) {
@@ -228,19 +185,13 @@ pub async fn unlock(name: &str, passphrase: &str) -> Result<Unlocked, String> {
         }
     }
     remember_user(username.as_str());
-    Ok(Unlocked {
-        account,
-        identity,
-        api,
-        store,
-    })
+    Ok(Unlocked { account, identity, api, store })
 }
 
 impl Unlocked {
     /// End the server session and wipe this device's copy.
     pub async fn log_out(self) {
-        let _: Result<shared::api::Empty, _> =
-            self.api.post(path::LOGOUT, &serde_json::json!({})).await;
+        let _: Result<shared::api::Empty, _> = self.api.post(path::LOGOUT, &serde_json::json!({})).await;
         let name = store::db_name(self.account.username.as_str());
         self.store.close();
         let _ = store::delete(&name).await;
@@ -278,46 +229,23 @@ impl Unlocked {
             &self.identity,
             now_ms(),
             Action::Create {
-                admin: Member {
-                    username: me.clone(),
-                    identity: self.identity.public(),
-                    role: Role::Admin,
-                },
+                admin: Member { username: me.clone(), identity: self.identity.public(), role: Role::Admin },
                 shared_collection: collection,
             },
         );
-        let _: TeamSummary = self
-            .api
-            .call(&CreateTeamRequest { genesis })
-            .await
-            .map_err(describe)?;
+        let _: TeamSummary = self.api.call(&CreateTeamRequest { genesis }).await.map_err(describe)?;
         let wraps = Scope::ALL
             .iter()
             .map(|scope| {
                 let key = SymmetricKey::generate();
-                let ctx = WrapContext {
-                    team,
-                    epoch: 1,
-                    collection,
-                    scope: *scope,
-                    recipient: me.clone(),
-                };
+                let ctx = WrapContext { team, epoch: 1, collection, scope: *scope, recipient: me.clone() };
                 let wrap = wrap_key(&key, &self.identity.public(), &ctx, &self.identity, &me);
-                WrapItem {
-                    epoch: 1,
-                    collection,
-                    scope: *scope,
-                    recipient: me.clone(),
-                    wrap,
-                }
+                WrapItem { epoch: 1, collection, scope: *scope, recipient: me.clone(), wrap }
             })
             .collect();
         let _: WrapsResponse = self
             .api
-            .put(
-                &path::fill(path::WRAPS, &team.to_string()),
-                &PutWrapsRequest { wraps },
-            )
+            .put(&path::fill(path::WRAPS, &team.to_string()), &PutWrapsRequest { wraps })
             .await
             .map_err(describe)?;
         Ok(team)
@@ -327,41 +255,22 @@ impl Unlocked {
     /// for offline use), else from the device. A chain shorter than, or diverging from,
     /// the longest one this device has verified is refused.
     pub async fn session(&self, team: TeamId) -> Result<Session, String> {
-        let known: Option<KnownHead> = self
-            .store
-            .meta(HEAD_KEY)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|b| serde_json::from_slice(&b).ok());
+        let known: Option<KnownHead> =
+            self.store.meta(HEAD_KEY).await.ok().flatten().and_then(|b| serde_json::from_slice(&b).ok());
         let online = async {
-            let chain: ChainResponse = self
-                .api
-                .get(&path::fill(path::CHAIN, &team.to_string()))
-                .await?;
-            let wraps: WrapsResponse = self
-                .api
-                .get(&path::fill(path::WRAPS, &team.to_string()))
-                .await?;
+            let chain: ChainResponse = self.api.get(&path::fill(path::CHAIN, &team.to_string())).await?;
+            let wraps: WrapsResponse = self.api.get(&path::fill(path::WRAPS, &team.to_string())).await?;
             Ok::<_, TransportError>((chain.entries, wraps.wraps))
         };
         let (entries, wraps) = match online.await {
             Ok((entries, wraps)) => {
-                let _ = self
-                    .store
-                    .set_meta(CHAIN_KEY, &serde_json::to_vec(&entries).unwrap_or_default())
-                    .await;
-                let _ = self
-                    .store
-                    .set_meta(WRAPS_KEY, &serde_json::to_vec(&wraps).unwrap_or_default())
-                    .await;
+                let _ = self.store.set_meta(CHAIN_KEY, &serde_json::to_vec(&entries).unwrap_or_default()).await;
+                let _ = self.store.set_meta(WRAPS_KEY, &serde_json::to_vec(&wraps).unwrap_or_default()).await;
                 (entries, wraps)
             }
             Err(TransportError::Offline) => {
-                let entries: Vec<ChainEntry> = self
-                    .cached(CHAIN_KEY)
-                    .await
-                    .ok_or("Offline, and this device has no copy of the team yet.")?;
+                let entries: Vec<ChainEntry> =
+                    self.cached(CHAIN_KEY).await.ok_or("Offline, and this device has no copy of the team yet.")?;
                 let wraps: Vec<WrapItem> = self.cached(WRAPS_KEY).await.unwrap_or_default();
                 (entries, wraps)
             }
@@ -369,13 +278,7 @@ impl Unlocked {
         };
         let state = TeamState::verify(&entries, known.as_ref())
             .map_err(|e| format!("The team's membership chain was refused: {e}"))?;
-        let _ = self
-            .store
-            .set_meta(
-                HEAD_KEY,
-                &serde_json::to_vec(&state.known_head()).unwrap_or_default(),
-            )
-            .await;
+        let _ = self.store.set_meta(HEAD_KEY, &serde_json::to_vec(&state.known_head()).unwrap_or_default()).await;
         let mut keyring = Keyring::new();
         for w in wraps {
             let Ok(signer) = wrap_signer(&w.wrap) else {
@@ -398,12 +301,7 @@ impl Unlocked {
         if keyring.is_empty() {
             return Err("No team keys have been shared with you yet. Ask an admin.".into());
         }
-        Ok(Session {
-            me: self.account.username.clone(),
-            identity: self.identity_copy(),
-            keyring,
-            team: state,
-        })
+        Ok(Session { me: self.account.username.clone(), identity: self.identity_copy(), keyring, team: state })
     }
 
     async fn cached<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
@@ -419,11 +317,8 @@ impl Unlocked {
     pub async fn add_member(&self, session: &Session, who: &str, role: Role) -> Result<(), String> {
         let who = parse_username(who)?;
         let team = session.team.team;
-        let keys: shared::api::UserKeys = self
-            .api
-            .get(&path::fill(path::USER, who.as_str()))
-            .await
-            .map_err(describe)?;
+        let keys: shared::api::UserKeys =
+            self.api.get(&path::fill(path::USER, who.as_str())).await.map_err(describe)?;
         let state = &session.team;
         let entry = ChainEntry::signed(
             team,
@@ -432,33 +327,18 @@ impl Unlocked {
             &self.account.username,
             &self.identity,
             now_ms(),
-            Action::AddMember {
-                member: Member {
-                    username: who.clone(),
-                    identity: keys.identity,
-                    role,
-                },
-            },
+            Action::AddMember { member: Member { username: who.clone(), identity: keys.identity, role } },
         );
         let _: TeamSummary = self
             .api
-            .post(
-                &path::fill(path::CHAIN, &team.to_string()),
-                &shared::api::AppendChainRequest { entry },
-            )
+            .post(&path::fill(path::CHAIN, &team.to_string()), &shared::api::AppendChainRequest { entry })
             .await
             .map_err(describe)?;
-        let scopes: &[Scope] = if role == Role::Support {
-            &[Scope::Basic]
-        } else {
-            &Scope::ALL
-        };
+        let scopes: &[Scope] = if role == Role::Support { &[Scope::Basic] } else { &Scope::ALL };
         let wraps = scopes
             .iter()
             .filter_map(|scope| {
-                let key = session
-                    .keyring
-                    .get(state.shared_collection, state.epoch, *scope)?;
+                let key = session.keyring.get(state.shared_collection, state.epoch, *scope)?;
                 let ctx = WrapContext {
                     team,
                     epoch: state.epoch,
@@ -466,13 +346,7 @@ impl Unlocked {
                     scope: *scope,
                     recipient: who.clone(),
                 };
-                let wrap = wrap_key(
-                    key,
-                    &keys.identity,
-                    &ctx,
-                    &self.identity,
-                    &self.account.username,
-                );
+                let wrap = wrap_key(key, &keys.identity, &ctx, &self.identity, &self.account.username);
                 Some(WrapItem {
                     epoch: state.epoch,
                     collection: state.shared_collection,
@@ -484,10 +358,7 @@ impl Unlocked {
             .collect();
         let _: WrapsResponse = self
             .api
-            .put(
-                &path::fill(path::WRAPS, &team.to_string()),
-                &PutWrapsRequest { wraps },
-            )
+            .put(&path::fill(path::WRAPS, &team.to_string()), &PutWrapsRequest { wraps })
             .await
             .map_err(describe)?;
         Ok(())

@@ -5,10 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use gloo_net::http::{Request, RequestBuilder, Response};
-use shared::api::{
-    path, Cursor, Endpoint, ErrorBody, Method, PullResponse, PushConflict, PushRequest,
-    PushResponse,
-};
+use shared::api::{path, Cursor, Endpoint, ErrorBody, Method, PullResponse, PushConflict, PushRequest, PushResponse};
 use shared::ids::TeamId;
 use shared::sync::{PushOutcome, Transport, TransportError};
 
@@ -47,21 +44,15 @@ impl Api {
     ) -> Result<Response, TransportError> {
         let b = self.builder(method, url);
         let req = match body {
-            Some(body) => b
-                .json(body)
-                .map_err(|e| TransportError::Protocol(e.to_string()))?,
-            None => b
-                .build()
-                .map_err(|e| TransportError::Protocol(e.to_string()))?,
+            Some(body) => b.json(body).map_err(|e| TransportError::Protocol(e.to_string()))?,
+            None => b.build().map_err(|e| TransportError::Protocol(e.to_string()))?,
         };
         req.send().await.map_err(|_| TransportError::Offline)
     }
 
     async fn decode<R: serde::de::DeserializeOwned>(resp: Response) -> Result<R, TransportError> {
         if resp.ok() {
-            resp.json()
-                .await
-                .map_err(|e| TransportError::Protocol(e.to_string()))
+            resp.json().await.map_err(|e| TransportError::Protocol(e.to_string()))
         } else {
             Err(error_of(resp).await)
         }
@@ -71,10 +62,7 @@ impl Api {
         Self::decode(self.send_raw(E::METHOD, E::PATH, Some(req)).await?).await
     }
 
-    pub async fn get<R: serde::de::DeserializeOwned>(
-        &self,
-        url: &str,
-    ) -> Result<R, TransportError> {
+    pub async fn get<R: serde::de::DeserializeOwned>(&self, url: &str) -> Result<R, TransportError> {
         Self::decode(self.send_raw::<()>(Method::Get, url, None).await?).await
     }
 
@@ -98,16 +86,8 @@ impl Api {
 async fn error_of(resp: Response) -> TransportError {
     let status = resp.status();
     match resp.json::<ErrorBody>().await {
-        Ok(e) => TransportError::Http {
-            status,
-            code: e.code,
-            message: e.message,
-        },
-        Err(_) => TransportError::Http {
-            status,
-            code: "http".into(),
-            message: format!("HTTP {status}"),
-        },
+        Ok(e) => TransportError::Http { status, code: e.code, message: e.message },
+        Err(_) => TransportError::Http { status, code: "http".into(), message: format!("HTTP {status}") },
     }
 }
 
@@ -124,25 +104,17 @@ impl Transport for HttpTransport {
         let resp = self.api.send_raw(Method::Post, &url, Some(req)).await?;
         match resp.status() {
             200 => Ok(PushOutcome::Accepted(
-                resp.json::<PushResponse>()
-                    .await
-                    .map_err(|e| TransportError::Protocol(e.to_string()))?,
+                resp.json::<PushResponse>().await.map_err(|e| TransportError::Protocol(e.to_string()))?,
             )),
             409 => Ok(PushOutcome::Conflict(
-                resp.json::<PushConflict>()
-                    .await
-                    .map_err(|e| TransportError::Protocol(e.to_string()))?
-                    .conflicts,
+                resp.json::<PushConflict>().await.map_err(|e| TransportError::Protocol(e.to_string()))?.conflicts,
             )),
             _ => Err(error_of(resp).await),
         }
     }
 
     async fn pull(&self, since: Cursor, limit: u32) -> Result<PullResponse, TransportError> {
-        let url = format!(
-            "{}?since={since}&limit={limit}",
-            path::fill(path::PULL, &self.team.to_string())
-        );
+        let url = format!("{}?since={since}&limit={limit}", path::fill(path::PULL, &self.team.to_string()));
         self.api.get(&url).await
     }
 }

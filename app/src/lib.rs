@@ -89,9 +89,7 @@ fn Shell(ws: Ws) -> impl IntoView {
             let pending = ws.status.get_untracked().pending;
             if pending > 0 {
                 ws.status.update(|s| {
-                    s.error = Some(format!(
-                        "{pending} edits are not on the server yet; connect before logging out"
-                    ))
+                    s.error = Some(format!("{pending} edits are not on the server yet; connect before logging out"))
                 });
                 return;
             }

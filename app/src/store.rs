@@ -71,9 +71,7 @@ fn bytes(v: &[u8]) -> JsValue {
 
 fn to_vec(v: &JsValue) -> Result<Vec<u8>, StoreError> {
     use wasm_bindgen::JsCast;
-    v.dyn_ref::<Uint8Array>()
-        .map(Uint8Array::to_vec)
-        .ok_or_else(|| err("stored value is not bytes"))
+    v.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec).ok_or_else(|| err("stored value is not bytes"))
 }
 
 /// A record row: 8-byte big-endian version, then the sealed record.
@@ -85,71 +83,37 @@ fn encode_record(r: &StoredRecord) -> JsValue {
 }
 
 fn decode_record(key: &JsValue, value: &JsValue) -> Result<StoredRecord, StoreError> {
-    let id: RecordId = key
-        .as_string()
-        .ok_or_else(|| err("record key"))?
-        .parse()
-        .map_err(err)?;
+    let id: RecordId = key.as_string().ok_or_else(|| err("record key"))?.parse().map_err(err)?;
     let raw = to_vec(value)?;
     if raw.len() < 8 {
         return Err(err("record row too short"));
     }
     let version = u64::from_be_bytes(raw[..8].try_into().expect("8 bytes"));
-    Ok(StoredRecord {
-        record: id,
-        version,
-        sealed: SealedRecord(raw[8..].to_vec()),
-    })
+    Ok(StoredRecord { record: id, version, sealed: SealedRecord(raw[8..].to_vec()) })
 }
 
 impl IdbStore {
     /// Read a metadata value (bytes).
     pub async fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let tx = self
-            .db
-            .transaction(&[META], TransactionMode::ReadOnly)
-            .map_err(err)?;
-        let v = tx
-            .store(META)
-            .map_err(err)?
-            .get(JsValue::from_str(key))
-            .await
-            .map_err(err)?;
+        let tx = self.db.transaction(&[META], TransactionMode::ReadOnly).map_err(err)?;
+        let v = tx.store(META).map_err(err)?.get(JsValue::from_str(key)).await.map_err(err)?;
         finish(tx).await?;
-        v.filter(|v| !v.is_undefined())
-            .map(|v| to_vec(&v))
-            .transpose()
+        v.filter(|v| !v.is_undefined()).map(|v| to_vec(&v)).transpose()
     }
 
     pub async fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        let tx = self
-            .db
-            .transaction(&[META], TransactionMode::ReadWrite)
-            .map_err(err)?;
-        tx.store(META)
-            .map_err(err)?
-            .put(&bytes(value), Some(&JsValue::from_str(key)))
-            .await
-            .map_err(err)?;
+        let tx = self.db.transaction(&[META], TransactionMode::ReadWrite).map_err(err)?;
+        tx.store(META).map_err(err)?.put(&bytes(value), Some(&JsValue::from_str(key))).await.map_err(err)?;
         finish(tx).await?;
         Ok(())
     }
 
     /// Every value in every store, as bytes: for tests that prove only ciphertext is kept.
     pub async fn raw_values(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        let tx = self
-            .db
-            .transaction(&[RECORDS, OUTBOX, META], TransactionMode::ReadOnly)
-            .map_err(err)?;
+        let tx = self.db.transaction(&[RECORDS, OUTBOX, META], TransactionMode::ReadOnly).map_err(err)?;
         let mut out = Vec::new();
         for name in [RECORDS, OUTBOX, META] {
-            for v in tx
-                .store(name)
-                .map_err(err)?
-                .get_all(None, None)
-                .await
-                .map_err(err)?
-            {
+            for v in tx.store(name).map_err(err)?.get_all(None, None).await.map_err(err)? {
                 out.push(to_vec(&v)?);
             }
         }
@@ -164,63 +128,26 @@ impl IdbStore {
 
 impl Store for IdbStore {
     async fn load(&self) -> Result<Snapshot, StoreError> {
-        let tx = self
-            .db
-            .transaction(&[RECORDS, OUTBOX, META], TransactionMode::ReadOnly)
-            .map_err(err)?;
-        let rows = tx
-            .store(RECORDS)
-            .map_err(err)?
-            .scan(None, None, None, None)
-            .await
-            .map_err(err)?;
-        let ops = tx
-            .store(OUTBOX)
-            .map_err(err)?
-            .scan(None, None, None, None)
-            .await
-            .map_err(err)?;
-        let cursor = tx
-            .store(META)
-            .map_err(err)?
-            .get(JsValue::from_str(CURSOR_KEY))
-            .await
-            .map_err(err)?;
+        let tx = self.db.transaction(&[RECORDS, OUTBOX, META], TransactionMode::ReadOnly).map_err(err)?;
+        let rows = tx.store(RECORDS).map_err(err)?.scan(None, None, None, None).await.map_err(err)?;
+        let ops = tx.store(OUTBOX).map_err(err)?.scan(None, None, None, None).await.map_err(err)?;
+        let cursor = tx.store(META).map_err(err)?.get(JsValue::from_str(CURSOR_KEY)).await.map_err(err)?;
         finish(tx).await?;
 
-        let records = rows
-            .iter()
-            .map(|(k, v)| decode_record(k, v))
-            .collect::<Result<Vec<_>, _>>()?;
+        let records = rows.iter().map(|(k, v)| decode_record(k, v)).collect::<Result<Vec<_>, _>>()?;
         let outbox = ops
             .iter()
-            .map(|(k, v)| {
-                Ok(StoredOp {
-                    id: k.as_f64().ok_or_else(|| err("outbox key"))? as u64,
-                    blob: to_vec(v)?,
-                })
-            })
+            .map(|(k, v)| Ok(StoredOp { id: k.as_f64().ok_or_else(|| err("outbox key"))? as u64, blob: to_vec(v)? }))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let cursor = match cursor.filter(|c| !c.is_undefined()) {
             Some(c) => u64::from_be_bytes(to_vec(&c)?.try_into().map_err(|_| err("cursor"))?),
             None => 0,
         };
-        Ok(Snapshot {
-            records,
-            outbox,
-            cursor,
-        })
+        Ok(Snapshot { records, outbox, cursor })
     }
 
-    async fn save_records(
-        &self,
-        records: &[StoredRecord],
-        cursor: Option<Cursor>,
-    ) -> Result<(), StoreError> {
-        let tx = self
-            .db
-            .transaction(&[RECORDS, META], TransactionMode::ReadWrite)
-            .map_err(err)?;
+    async fn save_records(&self, records: &[StoredRecord], cursor: Option<Cursor>) -> Result<(), StoreError> {
+        let tx = self.db.transaction(&[RECORDS, META], TransactionMode::ReadWrite).map_err(err)?;
         let store = tx.store(RECORDS).map_err(err)?;
         for r in records {
             let key = JsValue::from_str(&r.record.to_string());
@@ -230,10 +157,7 @@ impl Store for IdbStore {
                 _ => true,
             };
             if newer {
-                store
-                    .put(&encode_record(r), Some(&key))
-                    .await
-                    .map_err(err)?;
+                store.put(&encode_record(r), Some(&key)).await.map_err(err)?;
             }
         }
         if let Some(c) = cursor {
@@ -243,12 +167,7 @@ impl Store for IdbStore {
                 Some(v) => u64::from_be_bytes(to_vec(&v)?.try_into().map_err(|_| err("cursor"))?),
                 None => 0,
             };
-            meta.put(
-                &bytes(&c.max(old).to_be_bytes()),
-                Some(&JsValue::from_str(CURSOR_KEY)),
-            )
-            .await
-            .map_err(err)?;
+            meta.put(&bytes(&c.max(old).to_be_bytes()), Some(&JsValue::from_str(CURSOR_KEY))).await.map_err(err)?;
         }
         finish(tx).await?;
         Ok(())
@@ -265,16 +184,10 @@ impl Store for IdbStore {
     }
 
     async fn remove_ops(&self, ids: &[u64]) -> Result<(), StoreError> {
-        let tx = self
-            .db
-            .transaction(&[OUTBOX], TransactionMode::ReadWrite)
-            .map_err(err)?;
+        let tx = self.db.transaction(&[OUTBOX], TransactionMode::ReadWrite).map_err(err)?;
         let store = tx.store(OUTBOX).map_err(err)?;
         for id in ids {
-            store
-                .delete(JsValue::from_f64(*id as f64))
-                .await
-                .map_err(err)?;
+            store.delete(JsValue::from_f64(*id as f64)).await.map_err(err)?;
         }
         finish(tx).await?;
         Ok(())

@@ -30,13 +30,8 @@ pub struct Index {
 
 impl Index {
     /// Live records of a kind.
-    pub fn of_kind<'a>(
-        &'a self,
-        kind: &'a str,
-    ) -> impl Iterator<Item = (&'a RecordId, &'a RecordDoc)> + 'a {
-        self.records
-            .iter()
-            .filter(move |(_, d)| d.text(field::KIND) == Some(kind))
+    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a RecordId, &'a RecordDoc)> + 'a {
+        self.records.iter().filter(move |(_, d)| d.text(field::KIND) == Some(kind))
     }
 
     /// Live records of a kind that point at `customer`.
@@ -45,8 +40,7 @@ impl Index {
         kind: &'a str,
         customer: &'a str,
     ) -> impl Iterator<Item = (&'a RecordId, &'a RecordDoc)> + 'a {
-        self.of_kind(kind)
-            .filter(move |(_, d)| d.text(field::CUSTOMER) == Some(customer))
+        self.of_kind(kind).filter(move |(_, d)| d.text(field::CUSTOMER) == Some(customer))
     }
 }
 
@@ -80,10 +74,7 @@ fn now() -> f64 {
 
 impl Workspace {
     /// Open the team workspace for an unlocked account (offline works from the cache).
-    pub async fn open(
-        mut unlocked: Unlocked,
-        create_team: bool,
-    ) -> Result<Ws, (String, Option<Unlocked>)> {
+    pub async fn open(mut unlocked: Unlocked, create_team: bool) -> Result<Ws, (String, Option<Unlocked>)> {
         let team = match unlocked.ensure_team(create_team).await {
             Ok(t) => t,
             Err(e) => return Err((e, Some(unlocked))),
@@ -95,10 +86,7 @@ impl Workspace {
         let me = unlocked.account.username.clone();
         let collection = session.team.shared_collection;
         let is_admin = session.team.is_admin(&me);
-        let transport = HttpTransport {
-            api: unlocked.api.clone(),
-            team,
-        };
+        let transport = HttpTransport { api: unlocked.api.clone(), team };
         let store = match crate::store::open(&crate::store::db_name(me.as_str())).await {
             Ok(s) => s,
             Err(e) => return Err((e.to_string(), Some(unlocked))),
@@ -113,10 +101,7 @@ impl Workspace {
             is_admin,
             unlocked: Rc::new(unlocked),
             index: RwSignal::new(Index::default()),
-            status: RwSignal::new(SyncStatus {
-                online: true,
-                ..Default::default()
-            }),
+            status: RwSignal::new(SyncStatus { online: true, ..Default::default() }),
             syncer: Mutex::new(syncer),
             sync_queued: Cell::new(false),
             stopped: Cell::new(false),
@@ -128,30 +113,18 @@ impl Workspace {
 
     async fn refresh(&self) {
         let s = self.syncer.lock().await;
-        let records: BTreeMap<RecordId, RecordDoc> = s
-            .replica
-            .live()
-            .map(|(id, r)| (*id, r.view.clone()))
-            .collect();
+        let records: BTreeMap<RecordId, RecordDoc> = s.replica.live().map(|(id, r)| (*id, r.view.clone())).collect();
         let pending = s.replica.pending_count();
         drop(s);
-        self.index.set(Index {
-            records: Arc::new(records),
-        });
+        self.index.set(Index { records: Arc::new(records) });
         self.status.update(|st| st.pending = pending);
     }
 
     /// Write fields of a record (new or existing). Durable in IndexedDB before it returns.
-    pub async fn edit(
-        self: &Rc<Self>,
-        record: RecordId,
-        fields: Vec<(String, Option<Value>)>,
-    ) -> Result<(), String> {
+    pub async fn edit(self: &Rc<Self>, record: RecordId, fields: Vec<(String, Option<Value>)>) -> Result<(), String> {
         {
             let mut s = self.syncer.lock().await;
-            s.edit(record, self.collection, fields, now() as u64)
-                .await
-                .map_err(|e| e.to_string())?;
+            s.edit(record, self.collection, fields, now() as u64).await.map_err(|e| e.to_string())?;
         }
         self.refresh().await;
         self.request_sync();
@@ -175,11 +148,7 @@ impl Workspace {
 
     /// Mark a record deleted (a tombstone that syncs like any edit).
     pub async fn delete(self: &Rc<Self>, record: RecordId) -> Result<(), String> {
-        self.edit(
-            record,
-            vec![(shared::record::DELETED.into(), Some(Value::Bool(true)))],
-        )
-        .await
+        self.edit(record, vec![(shared::record::DELETED.into(), Some(Value::Bool(true)))]).await
     }
 
     /// Ask for a sync soon; coalesces bursts of requests into one run.
@@ -226,6 +195,15 @@ impl Workspace {
 
     fn start_background(self: &Rc<Self>) {
         self.request_sync();
+        // Reminders: a browser notification when a task falls due, if the user allowed it.
+        let ws = self.clone();
+        spawn_local(async move {
+            let mut told = std::collections::HashSet::new();
+            while !ws.stopped.get() {
+                ws.remind(&mut told);
+                gloo_timers::future::TimeoutFuture::new(20_000).await;
+            }
+        });
         // Fallback timer.
         let ws = self.clone();
         spawn_local(async move {
@@ -246,18 +224,13 @@ impl Workspace {
         let ws = self.clone();
         let on_online = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || ws.request_sync());
         if let Some(w) = web_sys::window() {
-            let _ = w.add_event_listener_with_callback(
-                "online",
-                wasm_bindgen::JsCast::unchecked_ref(on_online.as_ref()),
-            );
+            let _ =
+                w.add_event_listener_with_callback("online", wasm_bindgen::JsCast::unchecked_ref(on_online.as_ref()));
             let ws_off = self.clone();
-            let on_offline = wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || {
-                ws_off.status.update(|s| s.online = false)
-            });
-            let _ = w.add_event_listener_with_callback(
-                "offline",
-                wasm_bindgen::JsCast::unchecked_ref(on_offline.as_ref()),
-            );
+            let on_offline =
+                wasm_bindgen::closure::Closure::<dyn Fn()>::new(move || ws_off.status.update(|s| s.online = false));
+            let _ =
+                w.add_event_listener_with_callback("offline", wasm_bindgen::JsCast::unchecked_ref(on_offline.as_ref()));
             on_offline.forget();
         }
         on_online.forget();
@@ -276,12 +249,7 @@ impl Workspace {
             return;
         };
         let scheme = if protocol == "https:" { "wss" } else { "ws" };
-        let team = self
-            .unlocked
-            .account
-            .team
-            .map(|t| t.to_string())
-            .unwrap_or_default();
+        let team = self.unlocked.account.team.map(|t| t.to_string()).unwrap_or_default();
         let url = format!("{scheme}://{host}{}", path::fill(path::EVENTS, &team));
         let Ok(socket) = WebSocket::open(&url) else {
             return;
@@ -298,6 +266,25 @@ impl Workspace {
             match serde_json::from_str::<ServerEvent>(&text) {
                 Ok(ServerEvent::Poke { .. }) | Ok(ServerEvent::Ready { .. }) => self.request_sync(),
                 _ => {}
+            }
+        }
+    }
+
+    fn remind(&self, told: &mut std::collections::HashSet<RecordId>) {
+        use shared::domain::{Entity, EntityKind, Task};
+        if web_sys::Notification::permission() != web_sys::NotificationPermission::Granted {
+            return;
+        }
+        let now = now() as i64;
+        let idx = self.index.get_untracked();
+        for (id, doc) in idx.of_kind(EntityKind::Task.as_str()) {
+            let Some(task) = Task::from_doc(doc) else { continue };
+            // Fell due within the last week and not yet announced on this device.
+            if !task.done && task.due_ms <= now && task.due_ms > now - 7 * 86_400_000 && told.insert(*id) {
+                let opts = web_sys::NotificationOptions::new();
+                opts.set_body("A task is due in Quietdesk.");
+                opts.set_tag(&id.to_string());
+                let _ = web_sys::Notification::new_with_options(&task.title, &opts);
             }
         }
     }
@@ -322,13 +309,7 @@ impl Workspace {
             .team
             .members
             .values()
-            .map(|m| {
-                (
-                    m.username.to_string(),
-                    m.role.as_str().to_owned(),
-                    m.identity.fingerprint(),
-                )
-            })
+            .map(|m| (m.username.to_string(), m.role.as_str().to_owned(), m.identity.fingerprint()))
             .collect()
     }
 }

@@ -13,12 +13,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 #[wasm_bindgen_test]
 fn argon2_derivation_matches_the_native_golden_verifier() {
-    let (auth, _) = derive_account_keys(
-        &Passphrase::new("golden passphrase"),
-        &[1u8; 16],
-        KdfParams::MINIMUM,
-    )
-    .unwrap();
+    let (auth, _) = derive_account_keys(&Passphrase::new("golden passphrase"), &[1u8; 16], KdfParams::MINIMUM).unwrap();
     let golden = include_str!("../../shared/tests/golden/auth_verifier.hex").trim();
     assert_eq!(hex(&auth.verifier()), golden);
 }
@@ -27,10 +22,7 @@ fn argon2_derivation_matches_the_native_golden_verifier() {
 fn envelopes_seal_and_open_in_the_browser_and_refuse_tampering() {
     let key = SymmetricKey::generate();
     let author = IdentityKeys::generate();
-    let ctx = RecordContext {
-        team: TeamId::random(),
-        record: RecordId::random(),
-    };
+    let ctx = RecordContext { team: TeamId::random(), record: RecordId::random() };
     let header = EnvelopeHeader {
         collection: CollectionId::random(),
         epoch: 1,
@@ -39,16 +31,11 @@ fn envelopes_seal_and_open_in_the_browser_and_refuse_tampering() {
         author: Username::parse("browser").unwrap(),
     };
     let env = SealedEnvelope::seal(b"browser canary", &header, &ctx, &[0; 32], &key, &author);
-    assert_eq!(
-        env.open(&ctx, &[0; 32], &key, &author.public()).unwrap(),
-        b"browser canary"
-    );
+    assert_eq!(env.open(&ctx, &[0; 32], &key, &author.public()).unwrap(), b"browser canary");
     let mut tampered = env.clone();
     let last = tampered.0.len() - 70;
     tampered.0[last] ^= 1;
-    assert!(tampered
-        .open(&ctx, &[0; 32], &key, &author.public())
-        .is_err());
+    assert!(tampered.open(&ctx, &[0; 32], &key, &author.public()).is_err());
 }
 
 #[wasm_bindgen_test]

@@ -12,14 +12,8 @@ fn app_mounts_on_the_account_form() {
     let h1 = doc.query_selector("h1").unwrap().expect("a heading");
     assert_eq!(h1.text_content().unwrap(), "Quietdesk");
     for label in ["username", "passphrase"] {
-        let l = doc
-            .query_selector(&format!("label[for={label}]"))
-            .unwrap()
-            .expect("a visible label");
+        let l = doc.query_selector(&format!("label[for={label}]")).unwrap().expect("a visible label");
         assert!(!l.text_content().unwrap().is_empty());
-        assert!(
-            doc.get_element_by_id(label).is_some(),
-            "the labelled input exists"
-        );
+        assert!(doc.get_element_by_id(label).is_some(), "the labelled input exists");
     }
 }

@@ -23,30 +23,11 @@ fn unique(name: &str) -> String {
 async fn records_outbox_and_cursor_round_trip() {
     let name = unique("roundtrip");
     let db = store::open(&name).await.unwrap();
-    let a = StoredRecord {
-        record: RecordId::random(),
-        version: 3,
-        sealed: SealedRecord(vec![1, 2, 3]),
-    };
-    let b = StoredRecord {
-        record: RecordId::random(),
-        version: 1,
-        sealed: SealedRecord(vec![9; 300]),
-    };
-    db.save_records(&[a.clone(), b.clone()], Some(42))
-        .await
-        .unwrap();
+    let a = StoredRecord { record: RecordId::random(), version: 3, sealed: SealedRecord(vec![1, 2, 3]) };
+    let b = StoredRecord { record: RecordId::random(), version: 1, sealed: SealedRecord(vec![9; 300]) };
+    db.save_records(&[a.clone(), b.clone()], Some(42)).await.unwrap();
     // An older version never replaces a newer one; the cursor never goes back.
-    db.save_records(
-        &[StoredRecord {
-            version: 2,
-            sealed: SealedRecord(vec![0]),
-            ..a.clone()
-        }],
-        Some(7),
-    )
-    .await
-    .unwrap();
+    db.save_records(&[StoredRecord { version: 2, sealed: SealedRecord(vec![0]), ..a.clone() }], Some(7)).await.unwrap();
     db.add_ops(&[StoredOp { id: 1, blob: vec![5; 40] }, StoredOp { id: 2, blob: vec![6; 40] }]).await.unwrap();
     db.remove_ops(&[1]).await.unwrap();
     db.close();
@@ -59,13 +40,7 @@ async fn records_outbox_and_cursor_round_trip() {
     want.sort_by_key(|r| r.version);
     assert_eq!(records, want);
     assert_eq!(snap.cursor, 42);
-    assert_eq!(
-        snap.outbox,
-        vec![StoredOp {
-            id: 2,
-            blob: vec![6; 40]
-        }]
-    );
+    assert_eq!(snap.outbox, vec![StoredOp { id: 2, blob: vec![6; 40] }]);
     db.set_meta("k", b"v").await.unwrap();
     assert_eq!(db.meta("k").await.unwrap().as_deref(), Some(&b"v"[..]));
     assert_eq!(db.meta("missing").await.unwrap(), None);
@@ -75,10 +50,7 @@ async fn records_outbox_and_cursor_round_trip() {
 
 struct Offline;
 impl Transport for Offline {
-    async fn push(
-        &self,
-        _: &shared::api::PushRequest,
-    ) -> Result<shared::sync::PushOutcome, TransportError> {
+    async fn push(&self, _: &shared::api::PushRequest) -> Result<shared::sync::PushOutcome, TransportError> {
         Err(TransportError::Offline)
     }
     async fn pull(&self, _: u64, _: u32) -> Result<shared::api::PullResponse, TransportError> {
@@ -87,16 +59,11 @@ impl Transport for Offline {
 }
 
 fn identity_copy(k: &IdentityKeys) -> IdentityKeys {
-    let (_, wrap) =
-        derive_account_keys(&Passphrase::new("copy"), &[0; 16], KdfParams::MINIMUM).unwrap();
+    let (_, wrap) = derive_account_keys(&Passphrase::new("copy"), &[0; 16], KdfParams::MINIMUM).unwrap();
     IdentityKeys::open_bundle(&k.seal_bundle(&wrap, "me"), &wrap, "me").unwrap()
 }
 
-fn session(
-    identity: &IdentityKeys,
-    keys: &[(Scope, [u8; 32])],
-    collection: CollectionId,
-) -> Session {
+fn session(identity: &IdentityKeys, keys: &[(Scope, [u8; 32])], collection: CollectionId) -> Session {
     let me = Username::parse("browser-user").unwrap();
     let genesis = ChainEntry::signed(
         TeamId([3; 16]),
@@ -106,11 +73,7 @@ fn session(
         identity,
         0,
         Action::Create {
-            admin: Member {
-                username: me.clone(),
-                identity: identity.public(),
-                role: Role::Admin,
-            },
+            admin: Member { username: me.clone(), identity: identity.public(), role: Role::Admin },
             shared_collection: collection,
         },
     );
@@ -119,12 +82,7 @@ fn session(
     for (s, k) in keys {
         keyring.insert(collection, 1, *s, SymmetricKey::from_bytes(*k));
     }
-    Session {
-        me,
-        identity: identity_copy(identity),
-        keyring,
-        team,
-    }
+    Session { me, identity: identity_copy(identity), keyring, team }
 }
 
 #[wasm_bindgen_test]
@@ -136,9 +94,7 @@ async fn offline_edits_survive_a_reopen_and_only_ciphertext_is_stored() {
     let id = RecordId::random();
     {
         let db: IdbStore = store::open(&name).await.unwrap();
-        let mut s = Syncer::open(session(&identity, &keys, collection), db, Offline)
-            .await
-            .unwrap();
+        let mut s = Syncer::open(session(&identity, &keys, collection), db, Offline).await.unwrap();
         let c = Customer {
             name: "Browser Canary Person".into(),
             phone: "13712345678".into(),
@@ -150,26 +106,16 @@ async fn offline_edits_survive_a_reopen_and_only_ciphertext_is_stored() {
         let raw = s.store.raw_values().await.unwrap();
         for canary in ["Browser Canary", "13712345678", "browser-canary-note"] {
             assert!(
-                !raw.iter()
-                    .any(|v| v.windows(canary.len()).any(|w| w == canary.as_bytes())),
+                !raw.iter().any(|v| v.windows(canary.len()).any(|w| w == canary.as_bytes())),
                 "{canary} in IndexedDB"
             );
         }
         s.store.close();
     }
     let db = store::open(&name).await.unwrap();
-    let s = Syncer::open(session(&identity, &keys, collection), db, Offline)
-        .await
-        .unwrap();
-    assert_eq!(
-        s.replica.pending_count(),
-        1,
-        "the outbox survived the reopen"
-    );
-    assert_eq!(
-        s.replica.records[&id].view.text(field::NAME),
-        Some("Browser Canary Person")
-    );
+    let s = Syncer::open(session(&identity, &keys, collection), db, Offline).await.unwrap();
+    assert_eq!(s.replica.pending_count(), 1, "the outbox survived the reopen");
+    assert_eq!(s.replica.records[&id].view.text(field::NAME), Some("Browser Canary Person"));
     s.store.close();
     store::delete(&name).await.unwrap();
 }

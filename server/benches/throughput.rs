@@ -27,10 +27,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 fn envelopes(c: &mut Criterion) {
     let key = SymmetricKey::generate();
     let author = IdentityKeys::generate();
-    let ctx = RecordContext {
-        team: TeamId::random(),
-        record: RecordId::random(),
-    };
+    let ctx = RecordContext { team: TeamId::random(), record: RecordId::random() };
     let header = EnvelopeHeader {
         collection: CollectionId::random(),
         epoch: 1,
@@ -66,11 +63,7 @@ fn chain(c: &mut Criterion) {
         &admin,
         0,
         Action::Create {
-            admin: Member {
-                username: name.clone(),
-                identity: admin.public(),
-                role: Role::Admin,
-            },
+            admin: Member { username: name.clone(), identity: admin.public(), role: Role::Admin },
             shared_collection: CollectionId::random(),
         },
     )];
@@ -87,23 +80,11 @@ fn chain(c: &mut Criterion) {
                 },
             }
         } else {
-            Action::RemoveMember {
-                username: Username::parse(&format!("member{}", i - 1)).unwrap(),
-            }
+            Action::RemoveMember { username: Username::parse(&format!("member{}", i - 1)).unwrap() }
         };
-        entries.push(ChainEntry::signed(
-            team,
-            i,
-            last.hash(),
-            &name,
-            &admin,
-            0,
-            action,
-        ));
+        entries.push(ChainEntry::signed(team, i, last.hash(), &name, &admin, 0, action));
     }
-    c.bench_function("chain/verify_1000_entries", |b| {
-        b.iter(|| TeamState::verify(black_box(&entries), None).unwrap())
-    });
+    c.bench_function("chain/verify_1000_entries", |b| b.iter(|| TeamState::verify(black_box(&entries), None).unwrap()));
 }
 
 const RECORDS: usize = 10_000;
@@ -112,63 +93,29 @@ const BATCH: usize = 500;
 /// 10,000 records of 1 KiB plaintext, sealed once up front.
 fn sealed_records(session: &shared::sync::Session) -> Vec<(RecordId, SealedRecord)> {
     let coll = session.team.shared_collection;
-    let sealer = shared::sync::seal::Sealer {
-        me: &session.me,
-        identity: &session.identity,
-        keyring: &session.keyring,
-    };
-    let stamp = shared::hlc::Stamp {
-        hlc: Default::default(),
-        author: session.me.clone(),
-    };
+    let sealer = shared::sync::seal::Sealer { me: &session.me, identity: &session.identity, keyring: &session.keyring };
+    let stamp = shared::hlc::Stamp { hlc: Default::default(), author: session.me.clone() };
     (0..RECORDS)
         .map(|i| {
             let mut doc = RecordDoc::new();
             doc.apply(
                 "notes",
-                FieldState {
-                    value: Some(Value::Text(format!("{i:04}{}", "x".repeat(1000)))),
-                    stamp: stamp.clone(),
-                },
+                FieldState { value: Some(Value::Text(format!("{i:04}{}", "x".repeat(1000)))), stamp: stamp.clone() },
             );
             let id = RecordId::random();
-            let ctx = RecordContext {
-                team: session.team.team,
-                record: id,
-            };
+            let ctx = RecordContext { team: session.team.team, record: id };
             (id, sealer.seal(&ctx, coll, 1, &doc, None).unwrap().0)
         })
         .collect()
 }
 
-async fn push_over_loopback(
-    records: &[(RecordId, SealedRecord)],
-    alice: &client::Account,
-    team: TeamId,
-) -> Duration {
+async fn push_over_loopback(records: &[(RecordId, SealedRecord)], alice: &client::Account, team: TeamId) -> Duration {
     let http = reqwest::Client::new();
-    let url = format!(
-        "{}{}",
-        alice.api.base,
-        path::fill(path::PUSH, &team.to_string())
-    );
+    let url = format!("{}{}", alice.api.base, path::fill(path::PUSH, &team.to_string()));
     let start = Instant::now();
     for chunk in records.chunks(BATCH) {
-        let items = chunk
-            .iter()
-            .map(|(id, s)| PushItem {
-                record: *id,
-                base_version: 0,
-                sealed: s.clone(),
-            })
-            .collect();
-        let r = http
-            .post(&url)
-            .bearer_auth(&alice.token)
-            .json(&PushRequest { items })
-            .send()
-            .await
-            .unwrap();
+        let items = chunk.iter().map(|(id, s)| PushItem { record: *id, base_version: 0, sealed: s.clone() }).collect();
+        let r = http.post(&url).bearer_auth(&alice.token).json(&PushRequest { items }).send().await.unwrap();
         assert!(r.status().is_success(), "push failed: {}", r.status());
         let _: PushResponse = r.json().await.unwrap();
     }
@@ -177,36 +124,16 @@ async fn push_over_loopback(
 
 /// The raw baselines: `multi_row = false` is one INSERT per row (the plain way);
 /// `true` is one multi-row INSERT per batch (what the server itself does).
-async fn raw_insert(
-    records: &[(RecordId, SealedRecord)],
-    dir: &std::path::Path,
-    multi_row: bool,
-) -> Duration {
-    let url = format!(
-        "sqlite:{}",
-        dir.join(if multi_row {
-            "raw-multi.sqlite"
-        } else {
-            "raw.sqlite"
-        })
-        .display()
-    );
+async fn raw_insert(records: &[(RecordId, SealedRecord)], dir: &std::path::Path, multi_row: bool) -> Duration {
+    let url = format!("sqlite:{}", dir.join(if multi_row { "raw-multi.sqlite" } else { "raw.sqlite" }).display());
     // Same schema (via the server's migrations) and the same durability settings.
-    drop(
-        quietdesk_server::db::sqlite::SqliteDb::connect(&url)
-            .await
-            .unwrap(),
-    );
+    drop(quietdesk_server::db::sqlite::SqliteDb::connect(&url).await.unwrap());
     let opts = SqliteConnectOptions::from_str(&url)
         .unwrap()
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(opts)
-        .await
-        .unwrap();
+    let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await.unwrap();
     let team = [7u8; 16];
     sqlx::query("INSERT INTO teams (team_id, seq, created_at) VALUES (?, 0, 0)")
         .bind(team.as_slice())
@@ -262,11 +189,7 @@ async fn raw_insert(
 }
 
 fn push_vs_raw() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
         let mut push_rates = vec![];
         let mut raw_rates = vec![];

@@ -10,8 +10,7 @@ use axum::Router;
 use base64::Engine;
 use rand_core::{OsRng, RngCore};
 use shared::api::{
-    path, Empty, LoginRequest, PreloginRequest, PreloginResponse, SessionResponse, SignupRequest,
-    UserKeys,
+    path, Empty, LoginRequest, PreloginRequest, PreloginResponse, SessionResponse, SignupRequest, UserKeys,
 };
 use shared::crypto::passphrase::{fake_salt, AuthKey, KdfParams};
 use shared::crypto::sha256;
@@ -41,10 +40,7 @@ async fn new_session(state: &AppState, username: &Username) -> ApiResult<(String
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
     let now = now_ms();
     let expires_at = now + state.config.session_ttl.as_millis() as i64;
-    state
-        .db
-        .create_session(&token_hash(&token), username, now, expires_at)
-        .await?;
+    state.db.create_session(&token_hash(&token), username, now, expires_at).await?;
     Ok((token, expires_at))
 }
 
@@ -52,13 +48,9 @@ async fn signup(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> ApiResult<ApiJson<SessionResponse>> {
-    req.kdf.validate().map_err(|_| {
-        ApiError::BadRequest("Argon2id parameters are out of the accepted range".into())
-    })?;
+    req.kdf.validate().map_err(|_| ApiError::BadRequest("Argon2id parameters are out of the accepted range".into()))?;
     if req.bundle.0.len() > 4096 || req.bundle.0.is_empty() {
-        return Err(ApiError::BadRequest(
-            "account bundle has an implausible size".into(),
-        ));
+        return Err(ApiError::BadRequest("account bundle has an implausible size".into()));
     }
     let user = NewUser {
         username: req.username.clone(),
@@ -74,12 +66,7 @@ async fn signup(
     }
     tracing::info!(username = %req.username, "account created");
     let (token, expires_at) = new_session(&state, &req.username).await?;
-    Ok(ApiJson(SessionResponse {
-        token,
-        expires_at,
-        identity: req.identity,
-        bundle: req.bundle,
-    }))
+    Ok(ApiJson(SessionResponse { token, expires_at, identity: req.identity, bundle: req.bundle }))
 }
 
 async fn prelogin(
@@ -87,14 +74,10 @@ async fn prelogin(
     ApiJson(req): ApiJson<PreloginRequest>,
 ) -> ApiResult<ApiJson<PreloginResponse>> {
     let resp = match state.db.user(req.username.as_str()).await? {
-        Some(u) => PreloginResponse {
-            salt: u.salt,
-            kdf: u.kdf,
-        },
-        None => PreloginResponse {
-            salt: fake_salt(&state.server_secret, req.username.as_str()),
-            kdf: KdfParams::DEFAULT,
-        },
+        Some(u) => PreloginResponse { salt: u.salt, kdf: u.kdf },
+        None => {
+            PreloginResponse { salt: fake_salt(&state.server_secret, req.username.as_str()), kdf: KdfParams::DEFAULT }
+        }
     };
     Ok(ApiJson(resp))
 }
@@ -114,12 +97,7 @@ async fn login(
     };
     let (token, expires_at) = new_session(&state, &user.username).await?;
     tracing::info!(username = %user.username, "login");
-    Ok(ApiJson(SessionResponse {
-        token,
-        expires_at,
-        identity: user.identity,
-        bundle: user.bundle,
-    }))
+    Ok(ApiJson(SessionResponse { token, expires_at, identity: user.identity, bundle: user.bundle }))
 }
 
 async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<ApiJson<Empty>> {
@@ -132,15 +110,8 @@ async fn user_keys(
     _user: AuthUser,
     ApiPath(username): ApiPath<Username>,
 ) -> ApiResult<ApiJson<UserKeys>> {
-    let u = state
-        .db
-        .user(username.as_str())
-        .await?
-        .ok_or(ApiError::NotFound("no such user"))?;
-    Ok(ApiJson(UserKeys {
-        username: u.username,
-        identity: u.identity,
-    }))
+    let u = state.db.user(username.as_str()).await?.ok_or(ApiError::NotFound("no such user"))?;
+    Ok(ApiJson(UserKeys { username: u.username, identity: u.identity }))
 }
 
 /// A request made with a live session.
@@ -155,27 +126,16 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<AuthUser> 
         return Err(ApiError::Unauthorized("invalid session token"));
     }
     let hash = token_hash(token);
-    let s = state
-        .db
-        .session(&hash)
-        .await?
-        .ok_or(ApiError::Unauthorized("invalid session token"))?;
+    let s = state.db.session(&hash).await?.ok_or(ApiError::Unauthorized("invalid session token"))?;
     if s.expires_at <= now_ms() {
         state.db.delete_session(&hash).await?;
         return Err(ApiError::SessionExpired);
     }
-    Ok(AuthUser {
-        username: s.username,
-        token_hash: hash,
-    })
+    Ok(AuthUser { username: s.username, token_hash: hash })
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
+    headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
 }
 
 impl<S> FromRequestParts<S> for AuthUser

@@ -59,10 +59,7 @@ pub struct PushRow {
 }
 
 pub enum PushResult {
-    Accepted {
-        accepted: Vec<PushAccepted>,
-        cursor: Cursor,
-    },
+    Accepted { accepted: Vec<PushAccepted>, cursor: Cursor },
     Conflict(Vec<Change>),
 }
 
@@ -85,12 +82,7 @@ pub trait Db: Send + Sync + 'static {
     async fn delete_session(&self, token_hash: &[u8; 32]) -> DbResult<()>;
 
     /// Create a team from its verified genesis entry.
-    async fn create_team(
-        &self,
-        genesis: &ChainEntry,
-        members: &[(Username, Role)],
-        now: i64,
-    ) -> DbResult<()>;
+    async fn create_team(&self, genesis: &ChainEntry, members: &[(Username, Role)], now: i64) -> DbResult<()>;
     async fn chain(&self, team: &TeamId) -> DbResult<Vec<ChainEntry>>;
     /// Append a verified entry at `entry.index`; `Duplicate` if that index is taken.
     /// Replaces the derived member list in the same transaction.
@@ -105,7 +97,6 @@ pub trait Db: Send + Sync + 'static {
     /// All or nothing: every row's base version must be current.
     async fn push(&self, team: &TeamId, rows: &[PushRow], now: i64) -> DbResult<PushResult>;
     /// Changes after `since`, oldest first; `true` if more remain.
-    async fn pull(&self, team: &TeamId, since: Cursor, limit: u32)
-        -> DbResult<(Vec<Change>, bool)>;
+    async fn pull(&self, team: &TeamId, since: Cursor, limit: u32) -> DbResult<(Vec<Change>, bool)>;
     async fn cursor(&self, team: &TeamId) -> DbResult<Cursor>;
 }

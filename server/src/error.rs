@@ -35,12 +35,8 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            ApiError::Rejected(s, _) if *s == StatusCode::PAYLOAD_TOO_LARGE => {
-                (*s, "payload_too_large")
-            }
-            ApiError::Rejected(s, _) if *s == StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                (*s, "unsupported_media_type")
-            }
+            ApiError::Rejected(s, _) if *s == StatusCode::PAYLOAD_TOO_LARGE => (*s, "payload_too_large"),
+            ApiError::Rejected(s, _) if *s == StatusCode::UNSUPPORTED_MEDIA_TYPE => (*s, "unsupported_media_type"),
             ApiError::Rejected(s, _) if s.is_client_error() => (*s, "bad_request"),
             ApiError::Rejected(_, _) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
@@ -62,23 +58,10 @@ impl IntoResponse for ApiError {
         }
         let message = self.to_string();
         match self {
-            ApiError::PushConflict(conflicts) => (
-                status,
-                Json(PushConflict {
-                    code: code.into(),
-                    message,
-                    conflicts,
-                }),
-            )
-                .into_response(),
-            _ => (
-                status,
-                Json(ErrorBody {
-                    code: code.into(),
-                    message,
-                }),
-            )
-                .into_response(),
+            ApiError::PushConflict(conflicts) => {
+                (status, Json(PushConflict { code: code.into(), message, conflicts })).into_response()
+            }
+            _ => (status, Json(ErrorBody { code: code.into(), message })).into_response(),
         }
     }
 }

@@ -29,9 +29,7 @@ pub struct Hub {
 impl Hub {
     pub fn subscribe(&self, team: &TeamId) -> broadcast::Receiver<ServerEvent> {
         let mut g = self.teams.lock().expect("hub lock");
-        g.entry(*team)
-            .or_insert_with(|| broadcast::channel(64).0)
-            .subscribe()
+        g.entry(*team).or_insert_with(|| broadcast::channel(64).0).subscribe()
     }
 
     pub fn send(&self, team: &TeamId, event: ServerEvent) {
@@ -48,13 +46,8 @@ pub fn router() -> Router<AppState> {
     Router::new().route(path::EVENTS, get(upgrade))
 }
 
-async fn upgrade(
-    State(state): State<AppState>,
-    ApiPath(team): ApiPath<TeamId>,
-    ws: WebSocketUpgrade,
-) -> Response {
-    ws.max_message_size(4096)
-        .on_upgrade(move |socket| serve(socket, state, team))
+async fn upgrade(State(state): State<AppState>, ApiPath(team): ApiPath<TeamId>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(4096).on_upgrade(move |socket| serve(socket, state, team))
 }
 
 async fn serve(mut socket: WebSocket, state: AppState, team: TeamId) {
@@ -80,10 +73,7 @@ async fn serve(mut socket: WebSocket, state: AppState, team: TeamId) {
     let Ok(cursor) = state.db.cursor(&team).await else {
         return;
     };
-    if send(&mut socket, &ServerEvent::Ready { cursor })
-        .await
-        .is_err()
-    {
+    if send(&mut socket, &ServerEvent::Ready { cursor }).await.is_err() {
         return;
     }
     loop {
@@ -106,9 +96,5 @@ async fn serve(mut socket: WebSocket, state: AppState, team: TeamId) {
 }
 
 async fn send(socket: &mut WebSocket, ev: &ServerEvent) -> Result<(), axum::Error> {
-    socket
-        .send(Message::Text(
-            serde_json::to_string(ev).expect("serializable").into(),
-        ))
-        .await
+    socket.send(Message::Text(serde_json::to_string(ev).expect("serializable").into())).await
 }

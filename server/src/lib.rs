@@ -41,10 +41,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self {
-            static_dir: None,
-            session_ttl: Duration::from_secs(12 * 3600),
-        }
+        Self { static_dir: None, session_ttl: Duration::from_secs(12 * 3600) }
     }
 }
 
@@ -59,36 +56,20 @@ pub struct AppState {
 impl AppState {
     pub async fn new(db: Arc<dyn Db>, config: Config) -> Result<Self, db::DbError> {
         let server_secret = Arc::new(db.server_secret().await?);
-        Ok(Self {
-            db,
-            config: Arc::new(config),
-            hub: Arc::new(events::Hub::default()),
-            server_secret,
-        })
+        Ok(Self { db, config: Arc::new(config), hub: Arc::new(events::Hub::default()), server_secret })
     }
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 async fn health() -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
-    })
+    Json(Health { status: "ok".into() })
 }
 
 async fn api_not_found() -> impl IntoResponse {
-    (
-        StatusCode::NOT_FOUND,
-        Json(ErrorBody {
-            code: "not_found".into(),
-            message: "no such API route".into(),
-        }),
-    )
+    (StatusCode::NOT_FOUND, Json(ErrorBody { code: "not_found".into(), message: "no such API route".into() }))
 }
 
 /// The whole application.
@@ -104,12 +85,11 @@ pub fn app(state: AppState) -> Router {
         .with_state(state.clone());
 
     let router = match &state.config.static_dir {
-        Some(dir) => api
-            .fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
+        Some(dir) => api.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
         None => api,
     };
     // Spans carry the method and path only: never query strings, headers or bodies.
-    router.layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-        tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
-    }))
+    router.layer(TraceLayer::new_for_http().make_span_with(
+        |req: &Request<_>| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()),
+    ))
 }

@@ -17,11 +17,7 @@ struct Cli {
     #[arg(long, env = "QD_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
     /// Database URL. SQLite: `sqlite:path/to/file.sqlite`.
-    #[arg(
-        long,
-        env = "QD_DATABASE",
-        default_value = "sqlite:data/quietdesk.sqlite"
-    )]
+    #[arg(long, env = "QD_DATABASE", default_value = "sqlite:data/quietdesk.sqlite")]
     database: String,
     /// Directory of the built app (Trunk's `dist`) to serve at `/`.
     #[arg(long, env = "QD_STATIC_DIR")]
@@ -40,20 +36,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     match &cli.log_file {
         Some(path) => {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)?;
+            let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
             tracing_subscriber::fmt()
                 .with_env_filter(filter)
                 .with_writer(std::io::stderr.and(Arc::new(file)))
                 .with_ansi(false)
                 .init();
         }
-        None => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init(),
+        None => tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init(),
     }
 
     let db = SqliteDb::connect(&cli.database).await?;
@@ -70,9 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown()).await?;
     Ok(())
 }
 
@@ -80,8 +68,8 @@ async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("signal handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
         tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
     }
     #[cfg(not(unix))]

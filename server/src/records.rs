@@ -8,8 +8,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
 use shared::api::{
-    path, PullQuery, PullResponse, PushRequest, PushResponse, ServerEvent, MAX_PULL_LIMIT,
-    MAX_PUSH_RECORDS,
+    path, PullQuery, PullResponse, PushRequest, PushResponse, ServerEvent, MAX_PULL_LIMIT, MAX_PUSH_RECORDS,
 };
 use shared::crypto::CryptoError;
 use shared::ids::TeamId;
@@ -21,9 +20,7 @@ use crate::teams::require_member;
 use crate::{now_ms, AppState};
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(path::PUSH, post(push))
-        .route(path::PULL, get(pull))
+    Router::new().route(path::PUSH, post(push)).route(path::PULL, get(pull))
 }
 
 async fn push(
@@ -34,24 +31,18 @@ async fn push(
 ) -> ApiResult<ApiJson<PushResponse>> {
     require_member(&state, &team, &user.username).await?;
     if req.items.is_empty() || req.items.len() > MAX_PUSH_RECORDS {
-        return Err(ApiError::BadRequest(format!(
-            "a push carries 1 to {MAX_PUSH_RECORDS} records"
-        )));
+        return Err(ApiError::BadRequest(format!("a push carries 1 to {MAX_PUSH_RECORDS} records")));
     }
     let mut seen = HashSet::with_capacity(req.items.len());
     let mut rows = Vec::with_capacity(req.items.len());
     for item in req.items {
         if !seen.insert(item.record) {
-            return Err(ApiError::BadRequest(format!(
-                "record {} appears twice in one push",
-                item.record
-            )));
+            return Err(ApiError::BadRequest(format!("record {} appears twice in one push", item.record)));
         }
         let info = item.sealed.inspect().map_err(|e| match e {
-            CryptoError::UnknownVersion(v) => ApiError::BadRequest(format!(
-                "record {}: unknown envelope version {v}",
-                item.record
-            )),
+            CryptoError::UnknownVersion(v) => {
+                ApiError::BadRequest(format!("record {}: unknown envelope version {v}", item.record))
+            }
             e => ApiError::BadRequest(format!("record {}: {e}", item.record)),
         })?;
         if info.record_version != item.base_version + 1 {
@@ -61,10 +52,7 @@ async fn push(
             )));
         }
         if info.author != user.username {
-            return Err(ApiError::BadRequest(format!(
-                "record {}: sealed by someone else",
-                item.record
-            )));
+            return Err(ApiError::BadRequest(format!("record {}: sealed by someone else", item.record)));
         }
         rows.push(PushRow {
             record: item.record,
@@ -82,9 +70,9 @@ async fn push(
             Ok(ApiJson(PushResponse { accepted, cursor }))
         }
         Ok(PushResult::Conflict(conflicts)) => Err(ApiError::PushConflict(conflicts)),
-        Err(DbError::NotFound) => Err(ApiError::BadRequest(
-            "a base version refers to a record that does not exist".into(),
-        )),
+        Err(DbError::NotFound) => {
+            Err(ApiError::BadRequest("a base version refers to a record that does not exist".into()))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -100,9 +88,5 @@ async fn pull(
     let (changes, more) = state.db.pull(&team, q.since, limit).await?;
     let cursor = changes.last().map(|c| c.seq).unwrap_or(q.since);
     tracing::debug!(%team, changes = changes.len(), "pull");
-    Ok(ApiJson(PullResponse {
-        changes,
-        cursor,
-        more,
-    }))
+    Ok(ApiJson(PullResponse { changes, cursor, more }))
 }

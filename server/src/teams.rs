@@ -6,8 +6,8 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
 use shared::api::{
-    path, AppendChainRequest, ChainResponse, CreateTeamRequest, PutWrapsRequest, ServerEvent,
-    TeamList, TeamSummary, WrapsResponse,
+    path, AppendChainRequest, ChainResponse, CreateTeamRequest, PutWrapsRequest, ServerEvent, TeamList, TeamSummary,
+    WrapsResponse,
 };
 use shared::chain::{ChainEntry, Role, TeamState};
 use shared::crypto::wrap::wrap_signer;
@@ -29,18 +29,13 @@ pub fn router() -> Router<AppState> {
 pub async fn require_member(state: &AppState, team: &TeamId, user: &Username) -> ApiResult<Role> {
     match state.db.role(team, user).await? {
         Some(role) => Ok(role),
-        None if state.db.team_exists(team).await? => {
-            Err(ApiError::Forbidden("you are not a member of this team"))
-        }
+        None if state.db.team_exists(team).await? => Err(ApiError::Forbidden("you are not a member of this team")),
         None => Err(ApiError::NotFound("no such team")),
     }
 }
 
 fn members_of(s: &TeamState) -> Vec<(Username, Role)> {
-    s.members
-        .values()
-        .map(|m| (m.username.clone(), m.role))
-        .collect()
+    s.members.values().map(|m| (m.username.clone(), m.role)).collect()
 }
 
 async fn create_team(
@@ -49,41 +44,24 @@ async fn create_team(
     ApiJson(req): ApiJson<CreateTeamRequest>,
 ) -> ApiResult<ApiJson<TeamSummary>> {
     if req.genesis.author != user.username {
-        return Err(ApiError::Forbidden(
-            "the genesis entry must be signed by you",
-        ));
+        return Err(ApiError::Forbidden("the genesis entry must be signed by you"));
     }
     let verified = TeamState::verify(std::slice::from_ref(&req.genesis), None)
         .map_err(|e| ApiError::BadRequest(format!("invalid genesis entry: {e}")))?;
-    let registered = state
-        .db
-        .user(user.username.as_str())
-        .await?
-        .ok_or(ApiError::Unauthorized("unknown user"))?;
+    let registered = state.db.user(user.username.as_str()).await?.ok_or(ApiError::Unauthorized("unknown user"))?;
     if verified.members[&user.username].identity != registered.identity {
-        return Err(ApiError::BadRequest(
-            "the genesis entry must carry your registered public keys".into(),
-        ));
+        return Err(ApiError::BadRequest("the genesis entry must carry your registered public keys".into()));
     }
-    match state
-        .db
-        .create_team(&req.genesis, &members_of(&verified), now_ms())
-        .await
-    {
+    match state.db.create_team(&req.genesis, &members_of(&verified), now_ms()).await {
         Err(DbError::Duplicate) => return Err(ApiError::Conflict("a team with that id exists")),
         r => r?,
     }
     tracing::info!(team = %req.genesis.team, "team created");
-    Ok(ApiJson(TeamSummary {
-        team: req.genesis.team,
-        chain_len: 1,
-    }))
+    Ok(ApiJson(TeamSummary { team: req.genesis.team, chain_len: 1 }))
 }
 
 async fn list_teams(State(state): State<AppState>, user: AuthUser) -> ApiResult<ApiJson<TeamList>> {
-    Ok(ApiJson(TeamList {
-        teams: state.db.teams_of(&user.username).await?,
-    }))
+    Ok(ApiJson(TeamList { teams: state.db.teams_of(&user.username).await? }))
 }
 
 async fn get_chain(
@@ -92,9 +70,7 @@ async fn get_chain(
     ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<ApiJson<ChainResponse>> {
     require_member(&state, &team, &user.username).await?;
-    Ok(ApiJson(ChainResponse {
-        entries: state.db.chain(&team).await?,
-    }))
+    Ok(ApiJson(ChainResponse { entries: state.db.chain(&team).await? }))
 }
 
 async fn append_chain(
@@ -106,42 +82,25 @@ async fn append_chain(
     require_member(&state, &team, &user.username).await?;
     let entry: ChainEntry = req.entry;
     if entry.team != team {
-        return Err(ApiError::BadRequest(
-            "the entry belongs to another team".into(),
-        ));
+        return Err(ApiError::BadRequest("the entry belongs to another team".into()));
     }
     if entry.author != user.username {
-        return Err(ApiError::Forbidden(
-            "you can only append entries you signed",
-        ));
+        return Err(ApiError::Forbidden("you can only append entries you signed"));
     }
     let chain = state.db.chain(&team).await?;
-    let mut verified = TeamState::verify(&chain, None)
-        .map_err(|e| ApiError::Internal(format!("stored chain invalid: {e}")))?;
+    let mut verified =
+        TeamState::verify(&chain, None).map_err(|e| ApiError::Internal(format!("stored chain invalid: {e}")))?;
     if entry.index != verified.len {
-        return Err(ApiError::Conflict(
-            "the chain has moved on; re-read it and sign again",
-        ));
+        return Err(ApiError::Conflict("the chain has moved on; re-read it and sign again"));
     }
-    verified
-        .apply(&entry)
-        .map_err(|e| ApiError::BadRequest(format!("invalid chain entry: {e}")))?;
+    verified.apply(&entry).map_err(|e| ApiError::BadRequest(format!("invalid chain entry: {e}")))?;
     match state.db.append_chain(&entry, &members_of(&verified)).await {
-        Err(DbError::Duplicate) => {
-            return Err(ApiError::Conflict(
-                "the chain has moved on; re-read it and sign again",
-            ))
-        }
+        Err(DbError::Duplicate) => return Err(ApiError::Conflict("the chain has moved on; re-read it and sign again")),
         r => r?,
     }
-    state
-        .hub
-        .send(&team, ServerEvent::Chain { len: verified.len });
+    state.hub.send(&team, ServerEvent::Chain { len: verified.len });
     tracing::info!(%team, index = entry.index, "chain entry appended");
-    Ok(ApiJson(TeamSummary {
-        team,
-        chain_len: verified.len,
-    }))
+    Ok(ApiJson(TeamSummary { team, chain_len: verified.len }))
 }
 
 async fn put_wraps(
@@ -158,17 +117,11 @@ async fn put_wraps(
     }
     for w in &req.wraps {
         if state.db.role(&team, &w.recipient).await?.is_none() {
-            return Err(ApiError::BadRequest(format!(
-                "{} is not a member of this team",
-                w.recipient
-            )));
+            return Err(ApiError::BadRequest(format!("{} is not a member of this team", w.recipient)));
         }
-        let signer = wrap_signer(&w.wrap)
-            .map_err(|e| ApiError::BadRequest(format!("malformed key wrap: {e}")))?;
+        let signer = wrap_signer(&w.wrap).map_err(|e| ApiError::BadRequest(format!("malformed key wrap: {e}")))?;
         if signer != user.username {
-            return Err(ApiError::BadRequest(
-                "key wraps must be signed by the uploader".into(),
-            ));
+            return Err(ApiError::BadRequest("key wraps must be signed by the uploader".into()));
         }
     }
     state.db.put_wraps(&team, &req.wraps).await?;
@@ -181,7 +134,5 @@ async fn get_wraps(
     ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<ApiJson<WrapsResponse>> {
     require_member(&state, &team, &user.username).await?;
-    Ok(ApiJson(WrapsResponse {
-        wraps: state.db.wraps_for(&team, &user.username).await?,
-    }))
+    Ok(ApiJson(WrapsResponse { wraps: state.db.wraps_for(&team, &user.username).await? }))
 }

@@ -42,19 +42,14 @@ impl Probe {
         let resp = req.send().await.unwrap();
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        let body: ErrorBody = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{status} non-JSON error body {text:?}: {e}"));
+        let body: ErrorBody =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status} non-JSON error body {text:?}: {e}"));
         assert!(!body.code.is_empty() && !body.message.is_empty());
         (status, body)
     }
 
     async fn healthy(&self) {
-        let r = self
-            .http
-            .get(format!("{}{}", self.base, path::HEALTH))
-            .send()
-            .await
-            .unwrap();
+        let r = self.http.get(format!("{}{}", self.base, path::HEALTH)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "server stopped serving");
     }
 }
@@ -66,120 +61,53 @@ fn json(v: &serde_json::Value) -> Option<(&'static str, Vec<u8>)> {
 #[tokio::test]
 async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() {
     let srv = inproc::spawn(Config::default()).await;
-    let p = Probe {
-        http: reqwest::Client::new(),
-        base: srv.base.clone(),
-    };
+    let p = Probe { http: reqwest::Client::new(), base: srv.base.clone() };
     let alice = client::signup(&srv.base, "alice", "alice passphrase").await;
     let team = alice.create_team().await;
     let push_path = path::fill(path::PUSH, &team.to_string());
     let tok = Some(alice.token.as_str());
 
     // Malformed JSON, wrong shapes, wrong content type.
-    let (s, e) = p
-        .send(
-            "POST",
-            path::LOGIN,
-            None,
-            Some(("application/json", b"{not json".to_vec())),
-        )
-        .await;
-    assert_eq!(
-        (s, e.code.as_str()),
-        (StatusCode::BAD_REQUEST, "bad_request")
-    );
+    let (s, e) = p.send("POST", path::LOGIN, None, Some(("application/json", b"{not json".to_vec()))).await;
+    assert_eq!((s, e.code.as_str()), (StatusCode::BAD_REQUEST, "bad_request"));
+    let (s, _) = p.send("POST", path::SIGNUP, None, json(&serde_json::json!({"username": "x"}))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, e) = p.send("POST", path::LOGIN, None, Some(("text/plain", b"hi".to_vec()))).await;
+    assert_eq!((s, e.code.as_str()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"));
     let (s, _) = p
         .send(
             "POST",
-            path::SIGNUP,
-            None,
-            json(&serde_json::json!({"username": "x"})),
+            &push_path,
+            tok,
+            json(&serde_json::json!({"items": [{"record": "zz", "base_version": 0, "sealed": "AA=="}]})),
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    let (s, e) = p
-        .send(
-            "POST",
-            path::LOGIN,
-            None,
-            Some(("text/plain", b"hi".to_vec())),
-        )
-        .await;
-    assert_eq!(
-        (s, e.code.as_str()),
-        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-    );
-    let (s, _) = p.send("POST", &push_path, tok, json(&serde_json::json!({"items": [{"record": "zz", "base_version": 0, "sealed": "AA=="}]}))).await;
-    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    let (s, _) = p
-        .send("GET", "/api/v1/teams/not-a-team/chain", tok, None)
-        .await;
+    let (s, _) = p.send("GET", "/api/v1/teams/not-a-team/chain", tok, None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 
     // Oversized body.
     let big = vec![b' '; MAX_BODY_BYTES + 1];
-    let (s, e) = p
-        .send("POST", &push_path, tok, Some(("application/json", big)))
-        .await;
-    assert_eq!(
-        (s, e.code.as_str()),
-        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
-    );
+    let (s, e) = p.send("POST", &push_path, tok, Some(("application/json", big))).await;
+    assert_eq!((s, e.code.as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
 
     // Missing, forged and malformed tokens.
     let (s, e) = p.send("GET", path::TEAMS, None, None).await;
-    assert_eq!(
-        (s, e.code.as_str()),
-        (StatusCode::UNAUTHORIZED, "unauthorized")
-    );
-    let (s, _) = p
-        .send(
-            "GET",
-            path::TEAMS,
-            Some("forged-token-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
-            None,
-        )
-        .await;
+    assert_eq!((s, e.code.as_str()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let (s, _) = p.send("GET", path::TEAMS, Some("forged-token-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let (s, _) = p
-        .send("GET", path::TEAMS, Some(&"x".repeat(500)), None)
-        .await;
+    let (s, _) = p.send("GET", path::TEAMS, Some(&"x".repeat(500)), None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 
     // Wrong team: unknown → 404; someone else's → 403.
-    let (s, _) = p
-        .send(
-            "GET",
-            &path::fill(path::PULL, &TeamId::random().to_string()),
-            tok,
-            None,
-        )
-        .await;
-    assert_eq!(
-        s,
-        StatusCode::BAD_REQUEST,
-        "pull without ?since is a bad query"
-    );
-    let (s, e) = p
-        .send(
-            "GET",
-            &format!(
-                "{}?since=0",
-                path::fill(path::PULL, &TeamId::random().to_string())
-            ),
-            tok,
-            None,
-        )
-        .await;
+    let (s, _) = p.send("GET", &path::fill(path::PULL, &TeamId::random().to_string()), tok, None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "pull without ?since is a bad query");
+    let (s, e) =
+        p.send("GET", &format!("{}?since=0", path::fill(path::PULL, &TeamId::random().to_string())), tok, None).await;
     assert_eq!((s, e.code.as_str()), (StatusCode::NOT_FOUND, "not_found"));
     let mallory = client::signup(&srv.base, "mallory", "mallory passphrase").await;
     let (s, e) = p
-        .send(
-            "GET",
-            &format!("{}?since=0", path::fill(path::PULL, &team.to_string())),
-            Some(&mallory.token),
-            None,
-        )
+        .send("GET", &format!("{}?since=0", path::fill(path::PULL, &team.to_string())), Some(&mallory.token), None)
         .await;
     assert_eq!((s, e.code.as_str()), (StatusCode::FORBIDDEN, "forbidden"));
 
@@ -188,27 +116,10 @@ async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() 
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     // A real sealed record to corrupt.
-    let mut a = Syncer::open(
-        alice.session(team).await,
-        MemoryStore::new(),
-        alice.transport(team),
-    )
-    .await
-    .unwrap();
+    let mut a = Syncer::open(alice.session(team).await, MemoryStore::new(), alice.transport(team)).await.unwrap();
     let coll = a.session.team.shared_collection;
     let id = RecordId::random();
-    a.edit(
-        id,
-        coll,
-        Customer {
-            name: "Someone".into(),
-            ..Default::default()
-        }
-        .to_fields(),
-        1,
-    )
-    .await
-    .unwrap();
+    a.edit(id, coll, Customer { name: "Someone".into(), ..Default::default() }.to_fields(), 1).await.unwrap();
     let sealed = {
         let doc = a.replica.records[&id].view.clone();
         let sealer = shared::sync::seal::Sealer {
@@ -216,16 +127,7 @@ async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() 
             identity: &a.session.identity,
             keyring: &a.session.keyring,
         };
-        sealer
-            .seal(
-                &shared::crypto::envelope::RecordContext { team, record: id },
-                coll,
-                1,
-                &doc,
-                None,
-            )
-            .unwrap()
-            .0
+        sealer.seal(&shared::crypto::envelope::RecordContext { team, record: id }, coll, 1, &doc, None).unwrap().0
     };
     let push = |items: Vec<PushItem>| json(&serde_json::to_value(PushRequest { items }).unwrap());
 
@@ -234,57 +136,18 @@ async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() 
     let mut env = basic.0.clone();
     env[0] = 9;
     v9 = SealedRecord::from_envelopes(&shared::crypto::envelope::SealedEnvelope(env), None);
-    let (s, e) = p
-        .send(
-            "POST",
-            &push_path,
-            tok,
-            push(vec![PushItem {
-                record: id,
-                base_version: 0,
-                sealed: v9,
-            }]),
-        )
-        .await;
+    let (s, e) =
+        p.send("POST", &push_path, tok, push(vec![PushItem { record: id, base_version: 0, sealed: v9 }])).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    assert!(
-        e.message.contains("unknown envelope version 9"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.contains("unknown envelope version 9"), "{}", e.message);
 
     let (s, e) = p
-        .send(
-            "POST",
-            &push_path,
-            tok,
-            push(vec![PushItem {
-                record: id,
-                base_version: 3,
-                sealed: sealed.clone(),
-            }]),
-        )
+        .send("POST", &push_path, tok, push(vec![PushItem { record: id, base_version: 3, sealed: sealed.clone() }]))
         .await;
-    assert_eq!(
-        s,
-        StatusCode::BAD_REQUEST,
-        "sealed as v1 but claims base 3: {}",
-        e.message
-    );
+    assert_eq!(s, StatusCode::BAD_REQUEST, "sealed as v1 but claims base 3: {}", e.message);
 
-    let good = PushItem {
-        record: id,
-        base_version: 0,
-        sealed: sealed.clone(),
-    };
-    let (s, _) = p
-        .send(
-            "POST",
-            &push_path,
-            tok,
-            push(vec![good.clone(), good.clone()]),
-        )
-        .await;
+    let good = PushItem { record: id, base_version: 0, sealed: sealed.clone() };
+    let (s, _) = p.send("POST", &push_path, tok, push(vec![good.clone(), good.clone()])).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "duplicate ids");
     let (s, _) = p.send("POST", &push_path, tok, push(vec![])).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "empty push");
@@ -293,36 +156,19 @@ async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() 
             "POST",
             &push_path,
             tok,
-            push(vec![PushItem {
-                record: id,
-                base_version: 0,
-                sealed: SealedRecord(vec![1, 1, 0, 0, 0, 1, 1]),
-            }]),
+            push(vec![PushItem { record: id, base_version: 0, sealed: SealedRecord(vec![1, 1, 0, 0, 0, 1, 1]) }]),
         )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "truncated envelope");
 
     // Another member cannot push records sealed in someone else's name.
     alice.add_member(team, "mallory", Role::Member).await;
-    let (s, _) = p
-        .send(
-            "POST",
-            &push_path,
-            Some(&mallory.token),
-            push(vec![good.clone()]),
-        )
-        .await;
+    let (s, _) = p.send("POST", &push_path, Some(&mallory.token), push(vec![good.clone()])).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "author must be the pusher");
 
     // Nothing of the above was stored.
-    let pulled: PullResponse = alice
-        .api
-        .get(&format!(
-            "{}?since=0",
-            path::fill(path::PULL, &team.to_string())
-        ))
-        .await
-        .unwrap();
+    let pulled: PullResponse =
+        alice.api.get(&format!("{}?since=0", path::fill(path::PULL, &team.to_string()))).await.unwrap();
     assert!(pulled.changes.is_empty());
     assert_eq!(pulled.cursor, 0);
 
@@ -348,38 +194,18 @@ async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() 
 
 #[tokio::test]
 async fn expired_and_logged_out_sessions_are_refused() {
-    let srv = inproc::spawn(Config {
-        session_ttl: Duration::from_millis(300),
-        ..Config::default()
-    })
-    .await;
-    let p = Probe {
-        http: reqwest::Client::new(),
-        base: srv.base.clone(),
-    };
+    let srv = inproc::spawn(Config { session_ttl: Duration::from_millis(300), ..Config::default() }).await;
+    let p = Probe { http: reqwest::Client::new(), base: srv.base.clone() };
     let alice = client::signup(&srv.base, "alice", "alice passphrase").await;
-    let r = p
-        .http
-        .get(format!("{}{}", srv.base, path::TEAMS))
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
+    let r = p.http.get(format!("{}{}", srv.base, path::TEAMS)).bearer_auth(&alice.token).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(400)).await;
     let (s, e) = p.send("GET", path::TEAMS, Some(&alice.token), None).await;
-    assert_eq!(
-        (s, e.code.as_str()),
-        (StatusCode::UNAUTHORIZED, "session_expired")
-    );
+    assert_eq!((s, e.code.as_str()), (StatusCode::UNAUTHORIZED, "session_expired"));
 
     let srv = inproc::spawn(Config::default()).await;
     let bob = client::signup(&srv.base, "bob", "bob passphrase").await;
-    let _: shared::api::Empty = bob
-        .api
-        .post(path::LOGOUT, &serde_json::json!({}))
-        .await
-        .unwrap();
+    let _: shared::api::Empty = bob.api.post(path::LOGOUT, &serde_json::json!({})).await.unwrap();
     let (s, _) = p.send("GET", path::TEAMS, Some(&bob.token), None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let dup = reqwest::Client::new()
@@ -416,18 +242,10 @@ async fn usernames_are_not_revealed_by_prelogin_and_taken_names_conflict() {
     assert_ne!(pre("ghost").await, pre("phantom").await);
     assert_eq!(
         ghost1.as_object().unwrap().keys().collect::<Vec<_>>(),
-        pre("alice")
-            .await
-            .as_object()
-            .unwrap()
-            .keys()
-            .collect::<Vec<_>>()
+        pre("alice").await.as_object().unwrap().keys().collect::<Vec<_>>()
     );
 
-    let p = Probe {
-        http,
-        base: srv.base.clone(),
-    };
+    let p = Probe { http, base: srv.base.clone() };
     let body = serde_json::json!({
         "username": "alice", "salt": "AAAAAAAAAAAAAAAAAAAAAA==", "kdf": {"m_cost_kib": 19456, "t_cost": 2, "p_cost": 1},
         "auth_key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",

@@ -30,10 +30,7 @@ async fn the_server_refuses_bad_links_forks_and_non_admin_entries() {
     let chain_path = path::fill(path::CHAIN, &team.to_string());
 
     // Non-members cannot read the chain.
-    assert!(matches!(
-        bob.api.get::<ChainResponse>(&chain_path).await,
-        Err(TransportError::Http { status: 403, .. })
-    ));
+    assert!(matches!(bob.api.get::<ChainResponse>(&chain_path).await, Err(TransportError::Http { status: 403, .. })));
 
     alice.add_member(team, "bob", Role::Member).await;
     let state = alice.chain(team, None).await.unwrap();
@@ -46,37 +43,17 @@ async fn the_server_refuses_bad_links_forks_and_non_admin_entries() {
             &alice.identity,
             0,
             Action::AddMember {
-                member: Member {
-                    username: carol.name.clone(),
-                    identity: carol.identity.public(),
-                    role: Role::Support,
-                },
+                member: Member { username: carol.name.clone(), identity: carol.identity.public(), role: Role::Support },
             },
         )
     };
 
     // Wrong prev-hash.
     let bad = add_carol([7; 32], state.len);
-    assert_eq!(
-        status(
-            alice
-                .api
-                .post(&chain_path, &AppendChainRequest { entry: bad })
-                .await
-        ),
-        400
-    );
+    assert_eq!(status(alice.api.post(&chain_path, &AppendChainRequest { entry: bad }).await), 400);
     // A stale index (a fork of entry 1).
     let fork = add_carol(alice.chain(team, None).await.unwrap().head, 1);
-    assert_eq!(
-        status(
-            alice
-                .api
-                .post(&chain_path, &AppendChainRequest { entry: fork })
-                .await
-        ),
-        409
-    );
+    assert_eq!(status(alice.api.post(&chain_path, &AppendChainRequest { entry: fork }).await), 409);
     // Bob is a member, not an admin.
     let by_bob = ChainEntry::signed(
         team,
@@ -85,65 +62,18 @@ async fn the_server_refuses_bad_links_forks_and_non_admin_entries() {
         &bob.name,
         &bob.identity,
         0,
-        Action::ChangeRole {
-            username: bob.name.clone(),
-            role: Role::Admin,
-        },
+        Action::ChangeRole { username: bob.name.clone(), role: Role::Admin },
     );
-    assert_eq!(
-        status(
-            bob.api
-                .post(&chain_path, &AppendChainRequest { entry: by_bob })
-                .await
-        ),
-        400
-    );
+    assert_eq!(status(bob.api.post(&chain_path, &AppendChainRequest { entry: by_bob }).await), 400);
     // Bob uploading an entry signed by Alice.
     let alices = add_carol(state.head, state.len);
-    assert_eq!(
-        status(
-            bob.api
-                .post(
-                    &chain_path,
-                    &AppendChainRequest {
-                        entry: alices.clone()
-                    }
-                )
-                .await
-        ),
-        403
-    );
+    assert_eq!(status(bob.api.post(&chain_path, &AppendChainRequest { entry: alices.clone() }).await), 403);
     // The right one is accepted, once.
-    assert_eq!(
-        status(
-            alice
-                .api
-                .post(
-                    &chain_path,
-                    &AppendChainRequest {
-                        entry: alices.clone()
-                    }
-                )
-                .await
-        ),
-        200
-    );
-    assert_eq!(
-        status(
-            alice
-                .api
-                .post(&chain_path, &AppendChainRequest { entry: alices })
-                .await
-        ),
-        409
-    );
+    assert_eq!(status(alice.api.post(&chain_path, &AppendChainRequest { entry: alices.clone() }).await), 200);
+    assert_eq!(status(alice.api.post(&chain_path, &AppendChainRequest { entry: alices }).await), 409);
 
     let c: ChainResponse = carol.api.get(&chain_path).await.unwrap();
-    assert_eq!(
-        c.entries.len(),
-        3,
-        "carol is now a member and reads the chain"
-    );
+    assert_eq!(c.entries.len(), 3, "carol is now a member and reads the chain");
 
     // Removal takes effect on access at once.
     let s = alice.chain(team, None).await.unwrap();
@@ -154,21 +84,8 @@ async fn the_server_refuses_bad_links_forks_and_non_admin_entries() {
         &alice.name,
         &alice.identity,
         0,
-        Action::RemoveMember {
-            username: carol.name.clone(),
-        },
+        Action::RemoveMember { username: carol.name.clone() },
     );
-    assert_eq!(
-        status(
-            alice
-                .api
-                .post(&chain_path, &AppendChainRequest { entry: remove })
-                .await
-        ),
-        200
-    );
-    assert!(matches!(
-        carol.api.get::<ChainResponse>(&chain_path).await,
-        Err(TransportError::Http { status: 403, .. })
-    ));
+    assert_eq!(status(alice.api.post(&chain_path, &AppendChainRequest { entry: remove }).await), 200);
+    assert!(matches!(carol.api.get::<ChainResponse>(&chain_path).await, Err(TransportError::Http { status: 403, .. })));
 }

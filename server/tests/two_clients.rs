@@ -24,10 +24,7 @@ const ALICE_PASS: &str = "canary-pass-alice-Hx7!winter";
 const BOB_PASS: &str = "canary-pass-bob-Qm2!summer";
 
 fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
 fn text(s: &str) -> Option<Value> {
@@ -37,10 +34,7 @@ fn text(s: &str) -> Option<Value> {
 type Client = Syncer<MemoryStore, HttpTransport>;
 
 fn visible(c: &Client) -> Vec<(RecordId, RecordDoc)> {
-    c.replica
-        .live()
-        .map(|(id, r)| (*id, r.view.clone()))
-        .collect()
+    c.replica.live().map(|(id, r)| (*id, r.view.clone())).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,20 +50,9 @@ async fn two_clients_converge_through_the_blind_server() {
     let team = alice.create_team().await;
     alice.add_member(team, "bob", Role::Member).await;
 
-    let mut a: Client = Syncer::open(
-        alice.session(team).await,
-        MemoryStore::new(),
-        alice.transport(team),
-    )
-    .await
-    .unwrap();
-    let mut b: Client = Syncer::open(
-        bob.session(team).await,
-        MemoryStore::new(),
-        bob.transport(team),
-    )
-    .await
-    .unwrap();
+    let mut a: Client =
+        Syncer::open(alice.session(team).await, MemoryStore::new(), alice.transport(team)).await.unwrap();
+    let mut b: Client = Syncer::open(bob.session(team).await, MemoryStore::new(), bob.transport(team)).await.unwrap();
     let coll = a.session.team.shared_collection;
     assert_eq!(b.session.team.shared_collection, coll);
 
@@ -89,19 +72,12 @@ async fn two_clients_converge_through_the_blind_server() {
         private_notes: "canary-private: owes us money".into(),
         ..Default::default()
     };
-    a.edit(shared_id, coll, zhang.to_fields(), now())
-        .await
-        .unwrap();
+    a.edit(shared_id, coll, zhang.to_fields(), now()).await.unwrap();
     let a_only = RecordId::random();
     a.edit(
         a_only,
         coll,
-        Customer {
-            name: "Canary Li Na".into(),
-            phone: "13933334444".into(),
-            ..Default::default()
-        }
-        .to_fields(),
+        Customer { name: "Canary Li Na".into(), phone: "13933334444".into(), ..Default::default() }.to_fields(),
         now(),
     )
     .await
@@ -110,12 +86,8 @@ async fn two_clients_converge_through_the_blind_server() {
     b.edit(
         b_only,
         coll,
-        Customer {
-            name: "Canary Wang Fang".into(),
-            email: "canary.wang@example.cn".into(),
-            ..Default::default()
-        }
-        .to_fields(),
+        Customer { name: "Canary Wang Fang".into(), email: "canary.wang@example.cn".into(), ..Default::default() }
+            .to_fields(),
         now(),
     )
     .await
@@ -135,10 +107,7 @@ async fn two_clients_converge_through_the_blind_server() {
     )
     .await
     .unwrap();
-    assert!(matches!(
-        a.sync().await,
-        Err(SyncError::Transport(TransportError::Offline))
-    ));
+    assert!(matches!(a.sync().await, Err(SyncError::Transport(TransportError::Offline))));
     assert_eq!(a.replica.pending_count(), 2);
 
     // Reconnect: everyone converges.
@@ -150,79 +119,32 @@ async fn two_clients_converge_through_the_blind_server() {
     a.sync().await.unwrap();
     assert_eq!(visible(&a), visible(&b));
     assert_eq!(visible(&a).len(), 4);
-    assert_eq!(
-        Customer::from_doc(&a.replica.records[&shared_id].view).unwrap(),
-        zhang
-    );
+    assert_eq!(Customer::from_doc(&a.replica.records[&shared_id].view).unwrap(), zhang);
 
     // Concurrent offline edits of one record: different fields, and the same field.
     for c in [&a, &b] {
         c.transport.api.offline.store(true, Ordering::SeqCst);
     }
-    a.edit(
-        shared_id,
-        coll,
-        vec![(field::PHONE.into(), text("13855556666"))],
-        now(),
-    )
-    .await
-    .unwrap();
-    b.edit(
-        shared_id,
-        coll,
-        vec![(
-            field::NOTES.into(),
-            text("canary-note: prefers WeChat after 6pm"),
-        )],
-        now(),
-    )
-    .await
-    .unwrap();
-    a.edit(
-        shared_id,
-        coll,
-        vec![(field::COMPANY.into(), text("Canary Steel (Alice)"))],
-        now(),
-    )
-    .await
-    .unwrap();
-    b.edit(
-        shared_id,
-        coll,
-        vec![(field::COMPANY.into(), text("Canary Steel (Bob)"))],
-        now(),
-    )
-    .await
-    .unwrap();
+    a.edit(shared_id, coll, vec![(field::PHONE.into(), text("13855556666"))], now()).await.unwrap();
+    b.edit(shared_id, coll, vec![(field::NOTES.into(), text("canary-note: prefers WeChat after 6pm"))], now())
+        .await
+        .unwrap();
+    a.edit(shared_id, coll, vec![(field::COMPANY.into(), text("Canary Steel (Alice)"))], now()).await.unwrap();
+    b.edit(shared_id, coll, vec![(field::COMPANY.into(), text("Canary Steel (Bob)"))], now()).await.unwrap();
     for c in [&a, &b] {
         c.transport.api.offline.store(false, Ordering::SeqCst);
     }
     a.sync().await.unwrap();
     let report = b.sync().await.unwrap();
-    assert!(
-        report.conflicts_merged >= 1,
-        "bob's push must have met alice's newer version: {report:?}"
-    );
+    assert!(report.conflicts_merged >= 1, "bob's push must have met alice's newer version: {report:?}");
     a.sync().await.unwrap();
     assert_eq!(visible(&a), visible(&b));
     let merged = &a.replica.records[&shared_id].view;
-    assert_eq!(
-        merged.text(field::PHONE),
-        Some("13855556666"),
-        "alice's phone edit survived"
-    );
-    assert_eq!(
-        merged.text(field::NOTES),
-        Some("canary-note: prefers WeChat after 6pm"),
-        "bob's notes edit survived"
-    );
+    assert_eq!(merged.text(field::PHONE), Some("13855556666"), "alice's phone edit survived");
+    assert_eq!(merged.text(field::NOTES), Some("canary-note: prefers WeChat after 6pm"), "bob's notes edit survived");
     let company = merged.text(field::COMPANY).unwrap();
     assert!(company == "Canary Steel (Alice)" || company == "Canary Steel (Bob)");
-    assert_eq!(
-        b.replica.records[&shared_id].view.text(field::COMPANY),
-        Some(company),
-        "same winner on both"
-    );
+    assert_eq!(b.replica.records[&shared_id].view.text(field::COMPANY), Some(company), "same winner on both");
 
     // Bob listens; Alice pushes; Bob hears a poke (no polling) and only then pulls.
     let mut events = bob.events(team).await;
@@ -230,12 +152,7 @@ async fn two_clients_converge_through_the_blind_server() {
     a.edit(
         fresh,
         coll,
-        Customer {
-            name: "Canary Zhao Lei".into(),
-            phone: "13677778888".into(),
-            ..Default::default()
-        }
-        .to_fields(),
+        Customer { name: "Canary Zhao Lei".into(), phone: "13677778888".into(), ..Default::default() }.to_fields(),
         now(),
     )
     .await
@@ -248,10 +165,7 @@ async fn two_clients_converge_through_the_blind_server() {
         .expect("poke within 10 s");
     assert!(poked >= pushed_cursor);
     b.sync().await.unwrap();
-    assert_eq!(
-        b.replica.records[&fresh].view.text(field::NAME),
-        Some("Canary Zhao Lei")
-    );
+    assert_eq!(b.replica.records[&fresh].view.text(field::NAME), Some("Canary Zhao Lei"));
     assert_eq!(visible(&a), visible(&b));
 
     // Zero knowledge: nothing the server wrote holds a canary or a secret.
@@ -273,15 +187,8 @@ async fn two_clients_converge_through_the_blind_server() {
         &bob.token,
     ];
     let written = srv.everything_written();
-    assert!(
-        written
-            .iter()
-            .any(|(n, b)| n == "quietdesk.sqlite-wal" && !b.is_empty()),
-        "WAL checked while live"
-    );
-    assert!(written
-        .iter()
-        .any(|(n, b)| n == "server.log" && !b.is_empty()));
+    assert!(written.iter().any(|(n, b)| n == "quietdesk.sqlite-wal" && !b.is_empty()), "WAL checked while live");
+    assert!(written.iter().any(|(n, b)| n == "server.log" && !b.is_empty()));
     srv.stop();
     let mut after = srv.everything_written();
     after.extend(written);
@@ -291,7 +198,6 @@ async fn two_clients_converge_through_the_blind_server() {
         }
     }
     // The log did record the activity (so the check above is not vacuous).
-    let log = String::from_utf8_lossy(&after.iter().find(|(n, _)| n == "server.log").unwrap().1)
-        .into_owned();
+    let log = String::from_utf8_lossy(&after.iter().find(|(n, _)| n == "server.log").unwrap().1).into_owned();
     assert!(log.contains("push committed") && log.contains("login"));
 }

@@ -30,9 +30,7 @@ pub mod path {
 
     /// Fill `{team}` / `{username}` placeholders.
     pub fn fill(template: &str, param: &str) -> String {
-        template
-            .replace("{team}", param)
-            .replace("{username}", param)
+        template.replace("{team}", param).replace("{username}", param)
     }
 }
 
@@ -128,10 +126,7 @@ pub struct SessionResponse {
 }
 impl std::fmt::Debug for SessionResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionResponse")
-            .field("token", &"[REDACTED]")
-            .field("expires_at", &self.expires_at)
-            .finish()
+        f.debug_struct("SessionResponse").field("token", &"[REDACTED]").field("expires_at", &self.expires_at).finish()
     }
 }
 
@@ -285,12 +280,10 @@ macro_rules! b64_fixed {
             }
             pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; $n], D::Error> {
                 let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                let v = base64::engine::general_purpose::STANDARD
-                    .decode(s.as_bytes())
-                    .map_err(serde::de::Error::custom)?;
-                <[u8; $n]>::try_from(v.as_slice()).map_err(|_| {
-                    serde::de::Error::custom(concat!("expected ", stringify!($n), " bytes"))
-                })
+                let v =
+                    base64::engine::general_purpose::STANDARD.decode(s.as_bytes()).map_err(serde::de::Error::custom)?;
+                <[u8; $n]>::try_from(v.as_slice())
+                    .map_err(|_| serde::de::Error::custom(concat!("expected ", stringify!($n), " bytes")))
             }
         }
     };
@@ -308,8 +301,6 @@ pub mod b64 {
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(s.as_bytes())
-            .map_err(serde::de::Error::custom)
+        base64::engine::general_purpose::STANDARD.decode(s.as_bytes()).map_err(serde::de::Error::custom)
     }
 }

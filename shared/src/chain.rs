@@ -94,10 +94,7 @@ pub struct ChainEntry {
 }
 
 fn write_member(w: &mut Writer, m: &Member) {
-    w.short_str(m.username.as_str())
-        .fixed(&m.identity.sign_pk)
-        .fixed(&m.identity.dh_pk)
-        .u8(m.role.code());
+    w.short_str(m.username.as_str()).fixed(&m.identity.sign_pk).fixed(&m.identity.dh_pk).u8(m.role.code());
 }
 
 impl ChainEntry {
@@ -110,10 +107,7 @@ impl ChainEntry {
             .short_str(self.author.as_str())
             .u64(self.at_ms as u64);
         match &self.action {
-            Action::Create {
-                admin,
-                shared_collection,
-            } => {
+            Action::Create { admin, shared_collection } => {
                 w.u8(1);
                 write_member(&mut w, admin);
                 w.fixed(shared_collection.as_bytes());
@@ -154,15 +148,7 @@ impl ChainEntry {
         at_ms: i64,
         action: Action,
     ) -> Self {
-        let mut e = ChainEntry {
-            team,
-            index,
-            prev,
-            author: author.clone(),
-            at_ms,
-            action,
-            signature: [0; 64],
-        };
+        let mut e = ChainEntry { team, index, prev, author: author.clone(), at_ms, action, signature: [0; 64] };
         e.signature = keys.sign(&e.signed_message());
         e
     }
@@ -210,10 +196,7 @@ pub struct TeamState {
 
 impl TeamState {
     /// Verify a whole chain from genesis, and against what this client saw before.
-    pub fn verify(
-        entries: &[ChainEntry],
-        known: Option<&KnownHead>,
-    ) -> Result<TeamState, ChainError> {
+    pub fn verify(entries: &[ChainEntry], known: Option<&KnownHead>) -> Result<TeamState, ChainError> {
         let first = entries.first().ok_or(ChainError::Empty)?;
         let mut state = Self::genesis(first)?;
         for e in &entries[1..] {
@@ -221,10 +204,7 @@ impl TeamState {
         }
         if let Some(k) = known {
             if k.len > state.len {
-                return Err(ChainError::Rollback {
-                    seen: k.len,
-                    got: state.len,
-                });
+                return Err(ChainError::Rollback { seen: k.len, got: state.len });
             }
             if k.len > 0 && entries[(k.len - 1) as usize].hash() != k.hash {
                 return Err(ChainError::Fork(k.len - 1));
@@ -234,11 +214,7 @@ impl TeamState {
     }
 
     fn genesis(e: &ChainEntry) -> Result<TeamState, ChainError> {
-        let Action::Create {
-            admin,
-            shared_collection,
-        } = &e.action
-        else {
+        let Action::Create { admin, shared_collection } = &e.action else {
             return Err(ChainError::Invalid(0, "first entry must create the team"));
         };
         if e.index != 0 || e.prev != [0; 32] {
@@ -247,10 +223,7 @@ impl TeamState {
         if admin.username != e.author || admin.role != Role::Admin {
             return Err(ChainError::NotAdmin(0));
         }
-        admin
-            .identity
-            .verify(&e.signed_message(), &e.signature)
-            .map_err(|_| ChainError::BadSignature(0))?;
+        admin.identity.verify(&e.signed_message(), &e.signature).map_err(|_| ChainError::BadSignature(0))?;
         Ok(TeamState {
             team: e.team,
             members: [(admin.username.clone(), admin.clone())].into(),
@@ -272,15 +245,8 @@ impl TeamState {
         if author.role != Role::Admin {
             return Err(ChainError::NotAdmin(i));
         }
-        author
-            .identity
-            .verify(&e.signed_message(), &e.signature)
-            .map_err(|_| ChainError::BadSignature(i))?;
-        let admins = self
-            .members
-            .values()
-            .filter(|m| m.role == Role::Admin)
-            .count();
+        author.identity.verify(&e.signed_message(), &e.signature).map_err(|_| ChainError::BadSignature(i))?;
+        let admins = self.members.values().filter(|m| m.role == Role::Admin).count();
         match &e.action {
             Action::Create { .. } => return Err(ChainError::Invalid(i, "a team is created once")),
             Action::AddMember { member } => {
@@ -291,20 +257,14 @@ impl TeamState {
                 self.members.insert(member.username.clone(), member.clone());
             }
             Action::ChangeRole { username, role } => {
-                let m = self
-                    .members
-                    .get(username)
-                    .ok_or(ChainError::Invalid(i, "not a member"))?;
+                let m = self.members.get(username).ok_or(ChainError::Invalid(i, "not a member"))?;
                 if m.role == Role::Admin && *role != Role::Admin && admins == 1 {
                     return Err(ChainError::Invalid(i, "cannot demote the last admin"));
                 }
                 self.members.get_mut(username).expect("checked").role = *role;
             }
             Action::RemoveMember { username } => {
-                let m = self
-                    .members
-                    .get(username)
-                    .ok_or(ChainError::Invalid(i, "not a member"))?;
+                let m = self.members.get(username).ok_or(ChainError::Invalid(i, "not a member"))?;
                 if m.role == Role::Admin && admins == 1 {
                     return Err(ChainError::Invalid(i, "cannot remove the last admin"));
                 }
@@ -324,10 +284,7 @@ impl TeamState {
     }
 
     pub fn known_head(&self) -> KnownHead {
-        KnownHead {
-            len: self.len,
-            hash: self.head,
-        }
+        KnownHead { len: self.len, hash: self.head }
     }
 
     pub fn is_admin(&self, who: &Username) -> bool {
@@ -345,31 +302,16 @@ pub(crate) mod tests {
     }
     impl Person {
         pub fn new(name: &str) -> Self {
-            Self {
-                name: Username::parse(name).unwrap(),
-                keys: IdentityKeys::generate(),
-            }
+            Self { name: Username::parse(name).unwrap(), keys: IdentityKeys::generate() }
         }
         pub fn member(&self, role: Role) -> Member {
-            Member {
-                username: self.name.clone(),
-                identity: self.keys.public(),
-                role,
-            }
+            Member { username: self.name.clone(), identity: self.keys.public(), role }
         }
     }
 
     pub fn append(chain: &mut Vec<ChainEntry>, by: &Person, action: Action) {
         let last = chain.last().unwrap();
-        let e = ChainEntry::signed(
-            last.team,
-            last.index + 1,
-            last.hash(),
-            &by.name,
-            &by.keys,
-            0,
-            action,
-        );
+        let e = ChainEntry::signed(last.team, last.index + 1, last.hash(), &by.name, &by.keys, 0, action);
         chain.push(e);
     }
 
@@ -382,10 +324,7 @@ pub(crate) mod tests {
             &admin.name,
             &admin.keys,
             0,
-            Action::Create {
-                admin: admin.member(Role::Admin),
-                shared_collection: CollectionId::random(),
-            },
+            Action::Create { admin: admin.member(Role::Admin), shared_collection: CollectionId::random() },
         )]
     }
 
@@ -393,35 +332,10 @@ pub(crate) mod tests {
     fn a_valid_chain_verifies_and_tracks_members_and_epochs() {
         let (ann, bob, cat) = (Person::new("ann"), Person::new("bob"), Person::new("cat"));
         let mut c = new_chain(&ann);
-        append(
-            &mut c,
-            &ann,
-            Action::AddMember {
-                member: bob.member(Role::Member),
-            },
-        );
-        append(
-            &mut c,
-            &ann,
-            Action::AddMember {
-                member: cat.member(Role::Support),
-            },
-        );
-        append(
-            &mut c,
-            &ann,
-            Action::ChangeRole {
-                username: bob.name.clone(),
-                role: Role::Admin,
-            },
-        );
-        append(
-            &mut c,
-            &bob,
-            Action::RemoveMember {
-                username: cat.name.clone(),
-            },
-        );
+        append(&mut c, &ann, Action::AddMember { member: bob.member(Role::Member) });
+        append(&mut c, &ann, Action::AddMember { member: cat.member(Role::Support) });
+        append(&mut c, &ann, Action::ChangeRole { username: bob.name.clone(), role: Role::Admin });
+        append(&mut c, &bob, Action::RemoveMember { username: cat.name.clone() });
         append(&mut c, &bob, Action::Rotate { epoch: 3 });
         let s = TeamState::verify(&c, None).unwrap();
         assert_eq!(s.members.len(), 2);
@@ -434,37 +348,19 @@ pub(crate) mod tests {
     fn forged_broken_and_unauthorised_entries_are_refused() {
         let (ann, bob, eve) = (Person::new("ann"), Person::new("bob"), Person::new("eve"));
         let mut c = new_chain(&ann);
-        append(
-            &mut c,
-            &ann,
-            Action::AddMember {
-                member: bob.member(Role::Member),
-            },
-        );
+        append(&mut c, &ann, Action::AddMember { member: bob.member(Role::Member) });
 
         // A non-admin member adds someone.
         let mut by_member = c.clone();
-        append(
-            &mut by_member,
-            &bob,
-            Action::AddMember {
-                member: eve.member(Role::Admin),
-            },
-        );
-        assert_eq!(
-            TeamState::verify(&by_member, None).unwrap_err(),
-            ChainError::NotAdmin(2)
-        );
+        append(&mut by_member, &bob, Action::AddMember { member: eve.member(Role::Admin) });
+        assert_eq!(TeamState::verify(&by_member, None).unwrap_err(), ChainError::NotAdmin(2));
 
         // The server swaps bob's public key in entry 1.
         let mut swapped = c.clone();
         if let Action::AddMember { member } = &mut swapped[1].action {
             member.identity = eve.keys.public();
         }
-        assert_eq!(
-            TeamState::verify(&swapped, None).unwrap_err(),
-            ChainError::BadSignature(1)
-        );
+        assert_eq!(TeamState::verify(&swapped, None).unwrap_err(), ChainError::BadSignature(1));
 
         // An outsider signs an entry claiming to be ann.
         let mut forged = c.clone();
@@ -476,72 +372,37 @@ pub(crate) mod tests {
             &ann.name,
             &eve.keys,
             0,
-            Action::AddMember {
-                member: eve.member(Role::Admin),
-            },
+            Action::AddMember { member: eve.member(Role::Admin) },
         ));
-        assert_eq!(
-            TeamState::verify(&forged, None).unwrap_err(),
-            ChainError::BadSignature(2)
-        );
+        assert_eq!(TeamState::verify(&forged, None).unwrap_err(), ChainError::BadSignature(2));
 
         // A broken link.
         let mut broken = c.clone();
         append(&mut broken, &ann, Action::Rotate { epoch: 2 });
         broken[2].prev = [9; 32];
-        assert!(matches!(
-            TeamState::verify(&broken, None).unwrap_err(),
-            ChainError::BrokenLink(2)
-        ));
+        assert!(matches!(TeamState::verify(&broken, None).unwrap_err(), ChainError::BrokenLink(2)));
 
         // Removing the last admin.
         let mut last_admin = c.clone();
-        append(
-            &mut last_admin,
-            &ann,
-            Action::RemoveMember {
-                username: ann.name.clone(),
-            },
-        );
-        assert!(matches!(
-            TeamState::verify(&last_admin, None).unwrap_err(),
-            ChainError::Invalid(2, _)
-        ));
+        append(&mut last_admin, &ann, Action::RemoveMember { username: ann.name.clone() });
+        assert!(matches!(TeamState::verify(&last_admin, None).unwrap_err(), ChainError::Invalid(2, _)));
     }
 
     #[test]
     fn rollback_and_fork_are_refused() {
         let (ann, bob) = (Person::new("ann"), Person::new("bob"));
         let mut c = new_chain(&ann);
-        append(
-            &mut c,
-            &ann,
-            Action::AddMember {
-                member: bob.member(Role::Member),
-            },
-        );
-        append(
-            &mut c,
-            &ann,
-            Action::RemoveMember {
-                username: bob.name.clone(),
-            },
-        );
+        append(&mut c, &ann, Action::AddMember { member: bob.member(Role::Member) });
+        append(&mut c, &ann, Action::RemoveMember { username: bob.name.clone() });
         let seen = TeamState::verify(&c, None).unwrap().known_head();
 
         // The server serves the chain before bob's removal.
-        assert_eq!(
-            TeamState::verify(&c[..2], Some(&seen)).unwrap_err(),
-            ChainError::Rollback { seen: 3, got: 2 }
-        );
+        assert_eq!(TeamState::verify(&c[..2], Some(&seen)).unwrap_err(), ChainError::Rollback { seen: 3, got: 2 });
 
         // Or a different third entry, validly signed by ann earlier or by replay.
         let mut fork = c[..2].to_vec();
         append(&mut fork, &ann, Action::Rotate { epoch: 2 });
-        assert_eq!(
-            TeamState::verify(&fork, Some(&seen)).unwrap_err(),
-            ChainError::Fork(2)
-        );
+        assert_eq!(TeamState::verify(&fork, Some(&seen)).unwrap_err(), ChainError::Fork(2));
 
         // A longer chain that extends what was seen is fine.
         let mut longer = c.clone();

@@ -111,8 +111,7 @@ impl fmt::Debug for SymmetricKey {
 pub(crate) fn hkdf32(salt: Option<&[u8]>, ikm: &[u8], info: &[&[u8]]) -> SymmetricKey {
     let hk = hkdf::Hkdf::<sha2::Sha256>::new(salt, ikm);
     let mut out = [0u8; 32];
-    hk.expand_multi_info(info, &mut out)
-        .expect("32 bytes is a valid HKDF-SHA256 length");
+    hk.expand_multi_info(info, &mut out).expect("32 bytes is a valid HKDF-SHA256 length");
     let key = SymmetricKey(out);
     out.zeroize();
     key

@@ -124,9 +124,9 @@ pub fn row_to_customer(mapping: &[Option<&str>], row: &[String]) -> Result<Vec<(
             continue;
         }
         let value = match *target {
-            f if f == field::TAGS => {
-                Value::List(cell.split([';', ',', '|']).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect())
-            }
+            f if f == field::TAGS => Value::List(
+                cell.split([';', ',', '|']).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect(),
+            ),
             f if f == field::STAGE => match Stage::parse(&cell.to_lowercase()) {
                 Some(s) => Value::Text(s.as_str().into()),
                 None => return Err(format!("unknown stage {cell:?}")),
@@ -173,16 +173,30 @@ mod tests {
     fn writes_what_it_reads_and_defuses_formulas() {
         let rows = vec![vec!["a,b".to_owned(), "q\"q".to_owned(), "=1+1".to_owned(), "plain".to_owned()]];
         let text = write(&rows);
-        assert_eq!(parse(&text), vec![vec!["a,b".to_owned(), "q\"q".to_owned(), "'=1+1".to_owned(), "plain".to_owned()]]);
+        assert_eq!(
+            parse(&text),
+            vec![vec!["a,b".to_owned(), "q\"q".to_owned(), "'=1+1".to_owned(), "plain".to_owned()]]
+        );
     }
 
     #[test]
     fn maps_rows_and_explains_rejections() {
         let headers = ["Customer name", "Mobile", "E-mail", "Tags", "Stage", "Whatever"];
         let mapping: Vec<Option<&str>> = headers.iter().map(|h| guess_field(h)).collect();
-        assert_eq!(mapping, vec![Some(field::NAME), Some(field::PHONE), Some(field::EMAIL), Some(field::TAGS), Some(field::STAGE), None]);
+        assert_eq!(
+            mapping,
+            vec![
+                Some(field::NAME),
+                Some(field::PHONE),
+                Some(field::EMAIL),
+                Some(field::TAGS),
+                Some(field::STAGE),
+                None
+            ]
+        );
         let row = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let ok = row_to_customer(&mapping, &row(&["Li", "138 1234 5678", "li@x.cn", "vip; steel", "Lead", "?"])).unwrap();
+        let ok =
+            row_to_customer(&mapping, &row(&["Li", "138 1234 5678", "li@x.cn", "vip; steel", "Lead", "?"])).unwrap();
         assert!(ok.contains(&(field::TAGS.into(), Some(Value::List(vec!["vip".into(), "steel".into()])))));
         assert!(ok.contains(&(field::STAGE.into(), Some(Value::Text("lead".into())))));
         assert_eq!(row_to_customer(&mapping, &row(&["", "1", "", "", "", ""])).unwrap_err(), "no name");

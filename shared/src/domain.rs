@@ -48,18 +48,12 @@ pub mod field {
 
 /// Fields whose values only holders of a collection's `sensitive` key may read.
 pub fn is_sensitive(name: &str) -> bool {
-    matches!(
-        name,
-        field::PHONE | field::EMAIL | field::ADDRESS | field::ID_NUMBER | field::PRIVATE_NOTES
-    )
+    matches!(name, field::PHONE | field::EMAIL | field::ADDRESS | field::ID_NUMBER | field::PRIVATE_NOTES)
 }
 
 /// `13812341234` → `138****1234`: keeps the first three and last four digits.
 pub fn mask_phone(phone: &str) -> String {
-    let chars: Vec<char> = phone
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect();
+    let chars: Vec<char> = phone.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
     if chars.len() <= 7 {
         return "*".repeat(chars.len());
     }
@@ -116,14 +110,8 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 6] = [
-        Stage::Lead,
-        Stage::Qualified,
-        Stage::Proposal,
-        Stage::Negotiation,
-        Stage::Won,
-        Stage::Lost,
-    ];
+    pub const ALL: [Stage; 6] =
+        [Stage::Lead, Stage::Qualified, Stage::Proposal, Stage::Negotiation, Stage::Won, Stage::Lost];
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Lead => "lead",
@@ -151,14 +139,8 @@ pub enum Channel {
 }
 
 impl Channel {
-    pub const ALL: [Channel; 6] = [
-        Channel::Call,
-        Channel::Email,
-        Channel::WeChat,
-        Channel::Meeting,
-        Channel::Visit,
-        Channel::Note,
-    ];
+    pub const ALL: [Channel; 6] =
+        [Channel::Call, Channel::Email, Channel::WeChat, Channel::Meeting, Channel::Visit, Channel::Note];
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Call => "call",
@@ -272,10 +254,7 @@ impl Entity for Customer {
             (NOTES.into(), text(&self.notes)),
             (PRIVATE_NOTES.into(), text(&self.private_notes)),
             (TAGS.into(), Some(Value::List(self.tags.clone()))),
-            (
-                STAGE.into(),
-                self.stage.map(|s| Value::Text(s.as_str().into())),
-            ),
+            (STAGE.into(), self.stage.map(|s| Value::Text(s.as_str().into()))),
             (OWNER.into(), text(&self.owner)),
         ];
         if let Some(c) = &self.consent {
@@ -300,21 +279,14 @@ impl Entity for Customer {
             id_number: get_text(doc, ID_NUMBER),
             notes: get_text(doc, NOTES),
             private_notes: get_text(doc, PRIVATE_NOTES),
-            tags: doc
-                .get(TAGS)
-                .and_then(Value::as_list)
-                .map(<[String]>::to_vec)
-                .unwrap_or_default(),
+            tags: doc.get(TAGS).and_then(Value::as_list).map(<[String]>::to_vec).unwrap_or_default(),
             stage: doc.text(STAGE).and_then(Stage::parse),
             owner: get_text(doc, OWNER),
             consent: doc.text(CONSENT_PURPOSE).map(|purpose| Consent {
                 purpose: purpose.to_owned(),
                 at_ms: get_int(doc, CONSENT_AT),
                 channel: get_text(doc, CONSENT_CHANNEL),
-                withdrawn: doc
-                    .get(CONSENT_WITHDRAWN)
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
+                withdrawn: doc.get(CONSENT_WITHDRAWN).and_then(Value::as_bool).unwrap_or(false),
             }),
             custom: doc
                 .fields
@@ -370,10 +342,7 @@ impl Entity for Interaction {
         use field::*;
         (EntityKind::of(doc)? == Self::KIND).then(|| Interaction {
             customer: get_text(doc, CUSTOMER),
-            channel: doc
-                .text(CHANNEL)
-                .and_then(Channel::parse)
-                .unwrap_or(Channel::Note),
+            channel: doc.text(CHANNEL).and_then(Channel::parse).unwrap_or(Channel::Note),
             at_ms: get_int(doc, AT),
             summary: get_text(doc, SUMMARY),
         })
@@ -423,10 +392,7 @@ impl Entity for Deal {
         (EntityKind::of(doc)? == Self::KIND).then(|| Deal {
             customer: get_text(doc, CUSTOMER),
             title: get_text(doc, TITLE),
-            stage: doc
-                .text(STAGE)
-                .and_then(Stage::parse)
-                .unwrap_or(Stage::Lead),
+            stage: doc.text(STAGE).and_then(Stage::parse).unwrap_or(Stage::Lead),
             amount: get_int(doc, AMOUNT),
             currency: get_text(doc, CURRENCY),
         })
@@ -441,22 +407,10 @@ mod tests {
     use crate::record::FieldState;
 
     fn doc_of(fields: Vec<(String, Option<Value>)>) -> RecordDoc {
-        let stamp = Stamp {
-            hlc: Hlc {
-                wall_ms: 1,
-                counter: 0,
-            },
-            author: Username::parse("ann").unwrap(),
-        };
+        let stamp = Stamp { hlc: Hlc { wall_ms: 1, counter: 0 }, author: Username::parse("ann").unwrap() };
         let mut d = RecordDoc::new();
         for (f, v) in fields {
-            d.apply(
-                &f,
-                FieldState {
-                    value: v,
-                    stamp: stamp.clone(),
-                },
-            );
+            d.apply(&f, FieldState { value: v, stamp: stamp.clone() });
         }
         d
     }
@@ -476,12 +430,7 @@ mod tests {
             phone: "13812341234".into(),
             tags: vec!["vip".into()],
             stage: Some(Stage::Proposal),
-            consent: Some(Consent {
-                purpose: "newsletter".into(),
-                at_ms: 5,
-                channel: "web".into(),
-                withdrawn: false,
-            }),
+            consent: Some(Consent { purpose: "newsletter".into(), at_ms: 5, channel: "web".into(), withdrawn: false }),
             custom: [("industry".to_owned(), "steel".to_owned())].into(),
             ..Default::default()
         };
@@ -490,28 +439,12 @@ mod tests {
         assert_eq!(doc.text(field::PHONE_MASKED), Some("138****1234"));
         assert!(Deal::from_doc(&doc).is_none());
 
-        let d = Deal {
-            customer: "x".into(),
-            title: "t".into(),
-            stage: Stage::Won,
-            amount: 12_345,
-            currency: "CNY".into(),
-        };
+        let d =
+            Deal { customer: "x".into(), title: "t".into(), stage: Stage::Won, amount: 12_345, currency: "CNY".into() };
         assert_eq!(Deal::from_doc(&doc_of(d.to_fields())).unwrap(), d);
-        let i = Interaction {
-            customer: "x".into(),
-            channel: Channel::WeChat,
-            at_ms: 9,
-            summary: "s".into(),
-        };
+        let i = Interaction { customer: "x".into(), channel: Channel::WeChat, at_ms: 9, summary: "s".into() };
         assert_eq!(Interaction::from_doc(&doc_of(i.to_fields())).unwrap(), i);
-        let t = Task {
-            customer: "x".into(),
-            title: "call back".into(),
-            due_ms: 3,
-            assignee: "bob".into(),
-            done: true,
-        };
+        let t = Task { customer: "x".into(), title: "call back".into(), due_ms: 3, assignee: "bob".into(), done: true };
         assert_eq!(Task::from_doc(&doc_of(t.to_fields())).unwrap(), t);
         let k = Contact {
             customer: "x".into(),
@@ -525,22 +458,10 @@ mod tests {
 
     #[test]
     fn sensitive_fields_are_the_designed_ones() {
-        for f in [
-            field::PHONE,
-            field::EMAIL,
-            field::ADDRESS,
-            field::ID_NUMBER,
-            field::PRIVATE_NOTES,
-        ] {
+        for f in [field::PHONE, field::EMAIL, field::ADDRESS, field::ID_NUMBER, field::PRIVATE_NOTES] {
             assert!(is_sensitive(f));
         }
-        for f in [
-            field::NAME,
-            field::COMPANY,
-            field::PHONE_MASKED,
-            field::NOTES,
-            field::STAGE,
-        ] {
+        for f in [field::NAME, field::COMPANY, field::PHONE_MASKED, field::NOTES, field::STAGE] {
             assert!(!is_sensitive(f));
         }
     }

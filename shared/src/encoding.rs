@@ -20,9 +20,7 @@ impl Writer {
         Self::default()
     }
     pub fn with_capacity(n: usize) -> Self {
-        Self {
-            buf: Vec::with_capacity(n),
-        }
+        Self { buf: Vec::with_capacity(n) }
     }
     pub fn u8(&mut self, v: u8) -> &mut Self {
         self.buf.push(v);
@@ -132,12 +130,7 @@ mod tests {
     #[test]
     fn round_trip_and_strictness() {
         let mut w = Writer::new();
-        w.u8(7)
-            .u32(9)
-            .u64(11)
-            .bytes(b"abc")
-            .short_str("zé")
-            .fixed(&[1, 2]);
+        w.u8(7).u32(9).u64(11).bytes(b"abc").short_str("zé").fixed(&[1, 2]);
         let bytes = w.finish();
         let mut r = Reader::new(&bytes);
         assert_eq!(r.u8().unwrap(), 7);

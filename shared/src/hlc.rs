@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::Username;
 
 /// A hybrid logical clock reading.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Hlc {
     pub wall_ms: u64,
     pub counter: u32,
@@ -29,15 +27,9 @@ impl Clock {
     /// The next stamp: strictly greater than every stamp issued or observed before.
     pub fn tick(&mut self, now_ms: u64) -> Hlc {
         self.last = if now_ms > self.last.wall_ms {
-            Hlc {
-                wall_ms: now_ms,
-                counter: 0,
-            }
+            Hlc { wall_ms: now_ms, counter: 0 }
         } else {
-            Hlc {
-                wall_ms: self.last.wall_ms,
-                counter: self.last.counter.saturating_add(1),
-            }
+            Hlc { wall_ms: self.last.wall_ms, counter: self.last.counter.saturating_add(1) }
         };
         self.last
     }
@@ -72,17 +64,8 @@ mod tests {
         let b = c.tick(900);
         let d = c.tick(1_000);
         assert!(a < b && b < d);
-        c.observe(Hlc {
-            wall_ms: 5_000,
-            counter: 3,
-        });
+        c.observe(Hlc { wall_ms: 5_000, counter: 3 });
         let e = c.tick(1_000);
-        assert_eq!(
-            e,
-            Hlc {
-                wall_ms: 5_000,
-                counter: 4
-            }
-        );
+        assert_eq!(e, Hlc { wall_ms: 5_000, counter: 4 });
     }
 }

@@ -93,11 +93,8 @@ impl Username {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let ok_len = (3..=32).contains(&s.len());
         let mut chars = s.chars();
-        let ok_first = chars
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-        let ok_rest =
-            chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+        let ok_first = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let ok_rest = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
         if ok_len && ok_first && ok_rest {
             Ok(Self(s.to_owned()))
         } else {
@@ -143,10 +140,7 @@ mod tests {
         assert_eq!(s.len(), 32);
         assert_eq!(s.parse::<RecordId>().unwrap(), id);
         assert!(s.to_uppercase().parse::<RecordId>().is_err() || s == s.to_uppercase());
-        assert_eq!(
-            serde_json::from_str::<RecordId>(&serde_json::to_string(&id).unwrap()).unwrap(),
-            id
-        );
+        assert_eq!(serde_json::from_str::<RecordId>(&serde_json::to_string(&id).unwrap()).unwrap(), id);
         assert!("xyz".parse::<TeamId>().is_err());
     }
 
@@ -154,15 +148,7 @@ mod tests {
     fn usernames_are_restricted() {
         assert!(Username::parse("alice").is_ok());
         assert!(Username::parse("a.b-c_9").is_ok());
-        for bad in [
-            "al",
-            "Alice",
-            "-alice",
-            "alice smith",
-            "",
-            &"a".repeat(33),
-            "ålice",
-        ] {
+        for bad in ["al", "Alice", "-alice", "alice smith", "", &"a".repeat(33), "ålice"] {
             assert!(Username::parse(bad).is_err(), "{bad:?} accepted");
         }
         assert!(serde_json::from_str::<Username>("\"Bob\"").is_err());

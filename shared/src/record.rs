@@ -135,39 +135,15 @@ mod tests {
     use proptest::prelude::*;
 
     fn stamp(wall: u64, counter: u32, who: &str) -> Stamp {
-        Stamp {
-            hlc: Hlc {
-                wall_ms: wall,
-                counter,
-            },
-            author: Username::parse(who).unwrap(),
-        }
+        Stamp { hlc: Hlc { wall_ms: wall, counter }, author: Username::parse(who).unwrap() }
     }
 
     #[test]
     fn later_write_wins_and_tombstones_stick() {
         let mut d = RecordDoc::new();
-        d.apply(
-            "phone",
-            FieldState {
-                value: Some(Value::Text("1".into())),
-                stamp: stamp(10, 0, "ann"),
-            },
-        );
-        d.apply(
-            "phone",
-            FieldState {
-                value: None,
-                stamp: stamp(20, 0, "bob"),
-            },
-        );
-        assert!(!d.apply(
-            "phone",
-            FieldState {
-                value: Some(Value::Text("old".into())),
-                stamp: stamp(15, 0, "cat")
-            }
-        ));
+        d.apply("phone", FieldState { value: Some(Value::Text("1".into())), stamp: stamp(10, 0, "ann") });
+        d.apply("phone", FieldState { value: None, stamp: stamp(20, 0, "bob") });
+        assert!(!d.apply("phone", FieldState { value: Some(Value::Text("old".into())), stamp: stamp(15, 0, "cat") }));
         assert_eq!(d.get("phone"), None);
         assert!(d.fields.contains_key("phone"), "tombstone kept");
     }
@@ -180,15 +156,8 @@ mod tests {
             any::<bool>().prop_map(Value::Bool),
         ]);
         let who = prop::sample::select(vec!["ann", "bob"]);
-        (field, value, 0u64..4, 0u32..2, who).prop_map(|(f, v, w, c, a)| {
-            (
-                f.to_owned(),
-                FieldState {
-                    value: v,
-                    stamp: stamp(w, c, a),
-                },
-            )
-        })
+        (field, value, 0u64..4, 0u32..2, who)
+            .prop_map(|(f, v, w, c, a)| (f.to_owned(), FieldState { value: v, stamp: stamp(w, c, a) }))
     }
 
     proptest! {

@@ -62,11 +62,7 @@ pub struct StoreError(pub String);
 pub trait Store {
     async fn load(&self) -> Result<Snapshot, StoreError>;
     /// Save server states of records, and the cursor if given, in one transaction.
-    async fn save_records(
-        &self,
-        records: &[StoredRecord],
-        cursor: Option<Cursor>,
-    ) -> Result<(), StoreError>;
+    async fn save_records(&self, records: &[StoredRecord], cursor: Option<Cursor>) -> Result<(), StoreError>;
     /// Append outbox entries, all or none.
     async fn add_ops(&self, ops: &[StoredOp]) -> Result<(), StoreError>;
     async fn remove_ops(&self, ids: &[u64]) -> Result<(), StoreError>;
@@ -77,11 +73,7 @@ pub enum TransportError {
     #[error("offline or server unreachable")]
     Offline,
     #[error("server answered {status}: {code}: {message}")]
-    Http {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Http { status: u16, code: String, message: String },
     #[error("unexpected response: {0}")]
     Protocol(String),
 }
@@ -120,27 +112,14 @@ pub struct Session {
 
 impl Session {
     fn sealer(&self) -> Sealer<'_> {
-        Sealer {
-            me: &self.me,
-            identity: &self.identity,
-            keyring: &self.keyring,
-        }
+        Sealer { me: &self.me, identity: &self.identity, keyring: &self.keyring }
     }
     fn ctx(&self, record: RecordId) -> RecordContext {
-        RecordContext {
-            team: self.team.team,
-            record,
-        }
+        RecordContext { team: self.team.team, record }
     }
     fn open(&self, change: &StoredRecord) -> Result<Opened, CryptoError> {
         let ever = &self.team.ever;
-        open_record(
-            &change.sealed,
-            &self.ctx(change.record),
-            change.version,
-            &self.keyring,
-            &|u| ever.get(u).copied(),
-        )
+        open_record(&change.sealed, &self.ctx(change.record), change.version, &self.keyring, &|u| ever.get(u).copied())
     }
 }
 
@@ -190,44 +169,27 @@ impl Replica {
         now_ms: u64,
     ) -> PendingEdit {
         let hlc = self.clock.tick(now_ms);
-        let stamp = Stamp {
-            hlc,
-            author: me.clone(),
-        };
+        let stamp = Stamp { hlc, author: me.clone() };
         let edits = fields
             .into_iter()
-            .map(|(field, value)| FieldEdit {
-                field,
-                state: FieldState {
-                    value,
-                    stamp: stamp.clone(),
-                },
-            })
+            .map(|(field, value)| FieldEdit { field, state: FieldState { value, stamp: stamp.clone() } })
             .collect();
         self.next_op += 1;
-        let op = PendingEdit {
-            id: self.next_op,
-            record,
-            collection,
-            edits,
-        };
+        let op = PendingEdit { id: self.next_op, record, collection, edits };
         self.apply_pending(&op);
         self.outbox.push(op.clone());
         op
     }
 
     fn apply_pending(&mut self, op: &PendingEdit) {
-        let local = self
-            .records
-            .entry(op.record)
-            .or_insert_with(|| LocalRecord {
-                collection: op.collection,
-                version: 0,
-                base: RecordDoc::new(),
-                view: RecordDoc::new(),
-                sensitive: None,
-                complete: true,
-            });
+        let local = self.records.entry(op.record).or_insert_with(|| LocalRecord {
+            collection: op.collection,
+            version: 0,
+            base: RecordDoc::new(),
+            view: RecordDoc::new(),
+            sensitive: None,
+            complete: true,
+        });
         for e in &op.edits {
             local.view.apply(&e.field, e.state.clone());
         }
@@ -277,11 +239,7 @@ impl Replica {
         let mut out: BTreeMap<RecordId, (Vec<u64>, RecordDoc)> = BTreeMap::new();
         for op in &self.outbox {
             let entry = out.entry(op.record).or_insert_with(|| {
-                let base = self
-                    .records
-                    .get(&op.record)
-                    .map(|l| l.base.clone())
-                    .unwrap_or_default();
+                let base = self.records.get(&op.record).map(|l| l.base.clone()).unwrap_or_default();
                 (Vec::new(), base)
             });
             entry.0.push(op.id);
@@ -328,10 +286,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// Load local ciphertext and open it into memory.
     pub async fn open(session: Session, store: S, transport: T) -> Result<Self, SyncError> {
         let snap = store.load().await?;
-        let mut replica = Replica {
-            cursor: snap.cursor,
-            ..Default::default()
-        };
+        let mut replica = Replica { cursor: snap.cursor, ..Default::default() };
         for rec in &snap.records {
             match session.open(rec) {
                 Ok(opened) => replica.absorb(rec.record, rec.version, opened),
@@ -342,8 +297,8 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         }
         for op in &snap.outbox {
             let plain = open_blob(session.identity.vault_key(), OUTBOX_CONTEXT, &op.blob)?;
-            let pending: PendingEdit = serde_json::from_slice(&plain)
-                .map_err(|_| CryptoError::Malformed("outbox entry"))?;
+            let pending: PendingEdit =
+                serde_json::from_slice(&plain).map_err(|_| CryptoError::Malformed("outbox entry"))?;
             replica.next_op = replica.next_op.max(pending.id);
             for e in &pending.edits {
                 replica.clock.observe(e.state.stamp.hlc);
@@ -351,13 +306,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             replica.apply_pending(&pending);
             replica.outbox.push(pending);
         }
-        Ok(Self {
-            session,
-            replica,
-            store,
-            transport,
-            batch: 500,
-        })
+        Ok(Self { session, replica, store, transport, batch: 500 })
     }
 
     /// Make a local edit durable (outbox) and visible. Works offline.
@@ -382,7 +331,10 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         for (record, collection, fields) in edits {
             let op = self.replica.edit(&self.session.me, record, collection, fields, now_ms);
             let plain = serde_json::to_vec(&op).expect("serializable");
-            stored.push(StoredOp { id: op.id, blob: seal_blob(self.session.identity.vault_key(), OUTBOX_CONTEXT, &plain) });
+            stored.push(StoredOp {
+                id: op.id,
+                blob: seal_blob(self.session.identity.vault_key(), OUTBOX_CONTEXT, &plain),
+            });
             ids.push((op.id, record));
         }
         if let Err(e) = self.store.add_ops(&stored).await {
@@ -426,39 +378,23 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     doc,
                     local.sensitive.as_ref(),
                 )?;
-                items.push(PushItem {
-                    record: *record,
-                    base_version: local.version,
-                    sealed: sealed.clone(),
-                });
+                items.push(PushItem { record: *record, base_version: local.version, sealed: sealed.clone() });
                 sealed_meta.push((*record, op_ids.clone(), doc.clone(), sealed, sensitive));
             }
             match self.transport.push(&PushRequest { items }).await? {
                 PushOutcome::Accepted(resp) => {
-                    let versions: BTreeMap<_, _> = resp
-                        .accepted
-                        .iter()
-                        .map(|a| (a.record, a.version))
-                        .collect();
+                    let versions: BTreeMap<_, _> = resp.accepted.iter().map(|a| (a.record, a.version)).collect();
                     let mut stored = Vec::with_capacity(sealed_meta.len());
                     let mut done_ops = Vec::new();
                     for (record, op_ids, doc, sealed, sensitive) in sealed_meta {
-                        let version = *versions.get(&record).ok_or_else(|| {
-                            TransportError::Protocol(format!("push response lacks record {record}"))
-                        })?;
-                        let local = self
-                            .replica
-                            .records
-                            .get_mut(&record)
-                            .expect("pushed from here");
+                        let version = *versions
+                            .get(&record)
+                            .ok_or_else(|| TransportError::Protocol(format!("push response lacks record {record}")))?;
+                        let local = self.replica.records.get_mut(&record).expect("pushed from here");
                         local.version = version;
                         local.base = doc;
                         local.sensitive = sensitive;
-                        stored.push(StoredRecord {
-                            record,
-                            version,
-                            sealed,
-                        });
+                        stored.push(StoredRecord { record, version, sealed });
                         done_ops.extend(op_ids);
                     }
                     // Records first, then the outbox: a crash in between re-pushes the
@@ -484,11 +420,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     async fn absorb_changes(&mut self, changes: &[Change]) -> Result<Vec<StoredRecord>, SyncError> {
         let mut stored = Vec::with_capacity(changes.len());
         for c in changes {
-            let rec = StoredRecord {
-                record: c.record,
-                version: c.version,
-                sealed: c.sealed.clone(),
-            };
+            let rec = StoredRecord { record: c.record, version: c.version, sealed: c.sealed.clone() };
             match self.session.open(&rec) {
                 Ok(opened) => self.replica.absorb(c.record, c.version, opened),
                 Err(_) => {
@@ -503,16 +435,11 @@ impl<S: Store, T: Transport> Syncer<S, T> {
 
     async fn pull(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
         loop {
-            let page = self
-                .transport
-                .pull(self.replica.cursor, crate::api::MAX_PULL_LIMIT)
-                .await?;
+            let page = self.transport.pull(self.replica.cursor, crate::api::MAX_PULL_LIMIT).await?;
             let stored = self.absorb_changes(&page.changes).await?;
             report.pulled += stored.len();
             self.replica.cursor = self.replica.cursor.max(page.cursor);
-            self.store
-                .save_records(&stored, Some(self.replica.cursor))
-                .await?;
+            self.store.save_records(&stored, Some(self.replica.cursor)).await?;
             if !page.more {
                 return Ok(());
             }

@@ -43,18 +43,13 @@ fn main() -> ExitCode {
 }
 
 fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
 fn prepend_cargo_bin_to_path() {
     let home = env::var("CARGO_HOME")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cargo")
-        });
+        .unwrap_or_else(|_| PathBuf::from(env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cargo"));
     let bin = home.join("bin");
     let path = env::var("PATH").unwrap_or_default();
     if !path.split(':').any(|p| Path::new(p) == bin) {
@@ -64,9 +59,7 @@ fn prepend_cargo_bin_to_path() {
 
 fn step(name: &str, cmd: &mut Command) -> Result {
     eprintln!("\n==> {name}\n    $ {}", describe(cmd));
-    let status = cmd
-        .status()
-        .map_err(|e| format!("{name}: could not start: {e}"))?;
+    let status = cmd.status().map_err(|e| format!("{name}: could not start: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -85,16 +78,11 @@ fn describe(cmd: &Command) -> String {
 
 fn output(program: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(program).args(args).output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
+    Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success())
 }
 
 fn is_root() -> bool {
@@ -102,11 +90,7 @@ fn is_root() -> bool {
 }
 
 fn privileged(args: &[&str]) -> Command {
-    let mut c = if is_root() {
-        Command::new(args[0])
-    } else {
-        Command::new("sudo")
-    };
+    let mut c = if is_root() { Command::new(args[0]) } else { Command::new("sudo") };
     if is_root() {
         c.args(&args[1..]);
     } else {
@@ -122,10 +106,7 @@ fn locked_wasm_bindgen_version() -> Result<String> {
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
         if line.trim() == "name = \"wasm-bindgen\"" {
-            if let Some(v) = lines
-                .next()
-                .and_then(|l| l.trim().strip_prefix("version = \""))
-            {
+            if let Some(v) = lines.next().and_then(|l| l.trim().strip_prefix("version = \"")) {
                 return Ok(v.trim_end_matches('"').to_owned());
             }
         }
@@ -136,25 +117,15 @@ fn locked_wasm_bindgen_version() -> Result<String> {
 fn setup() -> Result {
     let started = Instant::now();
     let targets = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
-    if !targets
-        .lines()
-        .any(|t| t.trim() == "wasm32-unknown-unknown")
-    {
-        step(
-            "add the wasm32 target",
-            Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]),
-        )?;
+    if !targets.lines().any(|t| t.trim() == "wasm32-unknown-unknown") {
+        step("add the wasm32 target", Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     }
 
-    let missing: Vec<&str> = [
-        ("chromium", "chromium"),
-        ("chromedriver", "chromium-driver"),
-        ("wasm-opt", "binaryen"),
-    ]
-    .iter()
-    .filter(|(bin, _)| !have(bin))
-    .map(|(_, pkg)| *pkg)
-    .collect();
+    let missing: Vec<&str> = [("chromium", "chromium"), ("chromedriver", "chromium-driver"), ("wasm-opt", "binaryen")]
+        .iter()
+        .filter(|(bin, _)| !have(bin))
+        .map(|(_, pkg)| *pkg)
+        .collect();
     if !missing.is_empty() || !have("node") || !have("npm") {
         step("apt-get update", &mut privileged(&["apt-get", "update"]))?;
         let mut pkgs: Vec<&str> = APT_PACKAGES.to_vec();
@@ -163,23 +134,14 @@ fn setup() -> Result {
         }
         let mut args = vec!["apt-get", "install", "-y", "--no-install-recommends"];
         args.extend(pkgs);
-        step(
-            "install browser, driver and wasm-opt",
-            &mut privileged(&args),
-        )?;
+        step("install browser, driver and wasm-opt", &mut privileged(&args))?;
     }
 
     let trunk_ok = output("trunk", &["--version"]).is_some_and(|v| v.contains(TRUNK_VERSION));
     if !trunk_ok {
         step(
             "install trunk",
-            Command::new("cargo").args([
-                "install",
-                "trunk",
-                "--version",
-                TRUNK_VERSION,
-                "--locked",
-            ]),
+            Command::new("cargo").args(["install", "trunk", "--version", TRUNK_VERSION, "--locked"]),
         )?;
     }
 
@@ -206,18 +168,13 @@ fn setup() -> Result {
     let modified = |p: &str| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let has_lock = Path::new("e2e/package-lock.json").exists();
     let installed = modified("e2e/node_modules/.package-lock.json");
-    let wanted = [
-        modified("e2e/package-lock.json"),
-        modified("e2e/package.json"),
-    ];
+    let wanted = [modified("e2e/package-lock.json"), modified("e2e/package.json")];
     let stale = installed.is_none_or(|i| wanted.iter().flatten().any(|w| *w > i));
     if stale {
         let how = if has_lock { "ci" } else { "install" };
         step(
             "install the e2e dependencies",
-            Command::new("npm")
-                .args([how, "--no-audit", "--no-fund"])
-                .current_dir("e2e"),
+            Command::new("npm").args([how, "--no-audit", "--no-fund"]).current_dir("e2e"),
         )?;
     }
 
@@ -235,14 +192,7 @@ fn build_app(release: bool) -> Result {
     if release {
         cmd.arg("--release");
     }
-    step(
-        if release {
-            "build the app (release)"
-        } else {
-            "build the app"
-        },
-        &mut cmd,
-    )
+    step(if release { "build the app (release)" } else { "build the app" }, &mut cmd)
 }
 
 fn run(args: &[String]) -> Result {
@@ -328,8 +278,5 @@ fn test() -> Result {
 }
 
 fn bench() -> Result {
-    step(
-        "benchmarks",
-        Command::new("cargo").args(["bench", "-p", "quietdesk-server"]),
-    )
+    step("benchmarks", Command::new("cargo").args(["bench", "-p", "quietdesk-server"]))
 }

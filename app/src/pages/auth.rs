@@ -22,9 +22,7 @@ pub async fn enter(phase: PhaseSignal, unlocked: Unlocked, create_team: bool) {
     phase.set(Phase::Busy("Opening your workspace…".into()));
     match Workspace::open(unlocked, create_team).await {
         Ok(ws) => phase.set(Phase::Ready(ws)),
-        Err((e, Some(u))) if e == NO_TEAM => {
-            phase.set(Phase::NoTeam(Rc::new(RefCell::new(Some(u))), None))
-        }
+        Err((e, Some(u))) if e == NO_TEAM => phase.set(Phase::NoTeam(Rc::new(RefCell::new(Some(u))), None)),
         Err((e, Some(u))) => phase.set(Phase::NoTeam(Rc::new(RefCell::new(Some(u))), Some(e))),
         Err((e, None)) => phase.set(Phase::Locked { error: Some(e) }),
     }
@@ -34,21 +32,13 @@ pub async fn enter(phase: PhaseSignal, unlocked: Unlocked, create_team: bool) {
 pub fn AuthPage(error: Option<String>) -> impl IntoView {
     let phase = expect_context::<PhaseSignal>();
     let last = account::last_user();
-    let (mode, set_mode) = signal(if last.is_some() {
-        Mode::Unlock
-    } else {
-        Mode::Create
-    });
+    let (mode, set_mode) = signal(if last.is_some() { Mode::Unlock } else { Mode::Create });
     let (username, set_username) = signal(last.unwrap_or_default());
     let (passphrase, set_passphrase) = signal(String::new());
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let (name, pass, m) = (
-            username.get_untracked(),
-            passphrase.get_untracked(),
-            mode.get_untracked(),
-        );
+        let (name, pass, m) = (username.get_untracked(), passphrase.get_untracked(), mode.get_untracked());
         phase.set(Phase::Busy(match m {
             Mode::Create => "Creating your keys…".into(),
             Mode::LogIn => "Logging in…".into(),
@@ -102,11 +92,7 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
 #[component]
 pub fn NoTeamPage(unlocked: Rc<RefCell<Option<Unlocked>>>, error: Option<String>) -> impl IntoView {
     let phase = expect_context::<PhaseSignal>();
-    let name = unlocked
-        .borrow()
-        .as_ref()
-        .map(|u| u.account.username.to_string())
-        .unwrap_or_default();
+    let name = unlocked.borrow().as_ref().map(|u| u.account.username.to_string()).unwrap_or_default();
     let go = move |create: bool| {
         let cell = unlocked.clone();
         move |_| {

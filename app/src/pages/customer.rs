@@ -23,20 +23,14 @@ const TEXT_FIELDS: &[(&str, &str, &str)] = &[
     (field::CONSENT_PURPOSE, "Consent purpose", "text"),
     (field::CONSENT_CHANNEL, "Consent channel", "text"),
 ];
-const AREA_FIELDS: &[(&str, &str)] = &[
-    (field::NOTES, "Notes"),
-    (field::PRIVATE_NOTES, "Private notes"),
-];
+const AREA_FIELDS: &[(&str, &str)] = &[(field::NOTES, "Notes"), (field::PRIVATE_NOTES, "Private notes")];
 
 fn text_of(d: &RecordDoc, f: &str) -> String {
     d.text(f).unwrap_or_default().to_owned()
 }
 
 fn tags_of(d: &RecordDoc) -> String {
-    d.get(field::TAGS)
-        .and_then(Value::as_list)
-        .map(|t| t.join(", "))
-        .unwrap_or_default()
+    d.get(field::TAGS).and_then(Value::as_list).map(|t| t.join(", ")).unwrap_or_default()
 }
 
 #[component]
@@ -48,18 +42,10 @@ pub fn NewCustomer() -> impl IntoView {
 pub fn CustomerDetail() -> impl IntoView {
     let params = use_params_map();
     let index = use_ws().index;
-    let id = Memo::new(move |_| {
-        params
-            .read()
-            .get("id")
-            .and_then(|s| s.parse::<RecordId>().ok())
-    });
+    let id = Memo::new(move |_| params.read().get("id").and_then(|s| s.parse::<RecordId>().ok()));
     // Re-render only when the record appears or disappears (first sync after a fresh
     // log-in, a delete elsewhere), never on other edits: the form keeps what is typed.
-    let exists = Memo::new(move |_| {
-        id.get()
-            .is_some_and(|id| index.with(|i| i.records.contains_key(&id)))
-    });
+    let exists = Memo::new(move |_| id.get().is_some_and(|id| index.with(|i| i.records.contains_key(&id))));
     view! {
         {move || match (id.get(), exists.get()) {
             (Some(id), true) => view! {
@@ -76,24 +62,14 @@ pub fn CustomerDetail() -> impl IntoView {
 fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
     let ws = use_ws();
     let navigate = use_navigate();
-    let initial = ws
-        .index
-        .get_untracked()
-        .records
-        .get(&id)
-        .cloned()
-        .unwrap_or_default();
+    let initial = ws.index.get_untracked().records.get(&id).cloned().unwrap_or_default();
     if !is_new && initial.fields.is_empty() {
         return view! { <p>"This customer does not exist (or was deleted)."</p> }.into_any();
     }
-    let texts: Vec<(&'static str, &'static str, &'static str, RwSignal<String>)> = TEXT_FIELDS
-        .iter()
-        .map(|(f, l, t)| (*f, *l, *t, RwSignal::new(text_of(&initial, f))))
-        .collect();
-    let areas: Vec<(&'static str, &'static str, RwSignal<String>)> = AREA_FIELDS
-        .iter()
-        .map(|(f, l)| (*f, *l, RwSignal::new(text_of(&initial, f))))
-        .collect();
+    let texts: Vec<(&'static str, &'static str, &'static str, RwSignal<String>)> =
+        TEXT_FIELDS.iter().map(|(f, l, t)| (*f, *l, *t, RwSignal::new(text_of(&initial, f)))).collect();
+    let areas: Vec<(&'static str, &'static str, RwSignal<String>)> =
+        AREA_FIELDS.iter().map(|(f, l)| (*f, *l, RwSignal::new(text_of(&initial, f)))).collect();
     let stage = RwSignal::new(text_of(&initial, field::STAGE));
     let tags = RwSignal::new(tags_of(&initial));
     let message = RwSignal::new(None::<String>);
@@ -103,9 +79,7 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
     let base = RwSignal::new(initial.clone());
     let masked = Memo::new(move |_| {
         let b = base.get();
-        b.text(field::PHONE_MASKED)
-            .filter(|_| b.text(field::PHONE).is_none())
-            .map(str::to_owned)
+        b.text(field::PHONE_MASKED).filter(|_| b.text(field::PHONE).is_none()).map(str::to_owned)
     });
     {
         let (texts, areas) = (texts.clone(), areas.clone());
@@ -129,11 +103,7 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
             for (f, _, sig) in &areas {
                 follow(*sig, text_of(&old, f), text_of(&new, f));
             }
-            follow(
-                stage,
-                text_of(&old, field::STAGE),
-                text_of(&new, field::STAGE),
-            );
+            follow(stage, text_of(&old, field::STAGE), text_of(&new, field::STAGE));
             follow(tags, tags_of(&old), tags_of(&new));
             base.set(new);
         });
@@ -145,10 +115,7 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
         let initial_s = base.get_untracked();
         let mut changes: Vec<(String, Option<Value>)> = Vec::new();
         if is_new {
-            changes.push((
-                field::KIND.into(),
-                Some(Value::Text(EntityKind::Customer.as_str().into())),
-            ));
+            changes.push((field::KIND.into(), Some(Value::Text(EntityKind::Customer.as_str().into()))));
         }
         let mut put = |f: &str, v: String| {
             if initial_s.text(f).unwrap_or_default() != v {
@@ -162,29 +129,16 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
             put(f, sig.get_untracked());
         }
         put(field::STAGE, stage.get_untracked());
-        let phone = texts_s
-            .iter()
-            .find(|t| t.0 == field::PHONE)
-            .map(|t| t.3.get_untracked())
-            .unwrap_or_default();
+        let phone = texts_s.iter().find(|t| t.0 == field::PHONE).map(|t| t.3.get_untracked()).unwrap_or_default();
         if changes.iter().any(|(f, _)| f == field::PHONE) {
-            changes.push((
-                field::PHONE_MASKED.into(),
-                Some(Value::Text(mask_phone(phone.trim()))),
-            ));
+            changes.push((field::PHONE_MASKED.into(), Some(Value::Text(mask_phone(phone.trim())))));
         }
-        let new_tags: Vec<String> = tags
-            .get_untracked()
-            .split(',')
-            .map(|t| t.trim().to_owned())
-            .filter(|t| !t.is_empty())
-            .collect();
+        let new_tags: Vec<String> =
+            tags.get_untracked().split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
         if tags_of(&initial_s) != new_tags.join(", ") {
             changes.push((field::TAGS.into(), Some(Value::List(new_tags))));
         }
-        let name_ok = texts_s
-            .iter()
-            .any(|t| t.0 == field::NAME && !t.3.get_untracked().trim().is_empty());
+        let name_ok = texts_s.iter().any(|t| t.0 == field::NAME && !t.3.get_untracked().trim().is_empty());
         if !name_ok {
             message.set(Some("A customer needs a name.".into()));
             return;
@@ -335,8 +289,7 @@ pub fn format_date(ms: i64) -> String {
 
 /// `YYYY-MM-DD` from a date input → local midnight in Unix ms.
 pub fn parse_date(s: &str) -> Option<i64> {
-    let ms =
-        js_sys::Date::new(&wasm_bindgen::JsValue::from_str(&format!("{s}T09:00:00"))).get_time();
+    let ms = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(&format!("{s}T09:00:00"))).get_time();
     (!ms.is_nan()).then_some(ms as i64)
 }
 
@@ -347,10 +300,8 @@ fn CustomerTasks(customer: RecordId) -> impl IntoView {
     let cid = customer.to_string();
     let tasks = Memo::new(move |_| {
         let idx = index.get();
-        let mut v: Vec<(RecordId, Task)> = idx
-            .linked(EntityKind::Task.as_str(), &cid)
-            .filter_map(|(id, d)| Some((*id, Task::from_doc(d)?)))
-            .collect();
+        let mut v: Vec<(RecordId, Task)> =
+            idx.linked(EntityKind::Task.as_str(), &cid).filter_map(|(id, d)| Some((*id, Task::from_doc(d)?))).collect();
         v.sort_by_key(|(_, t)| (t.done, t.due_ms));
         v
     });

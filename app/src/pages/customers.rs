@@ -11,14 +11,7 @@ use crate::{route, use_ws};
 /// Lower-cased text of the fields search looks at.
 fn haystack(d: &RecordDoc) -> String {
     let mut s = String::new();
-    for f in [
-        field::NAME,
-        field::COMPANY,
-        field::PHONE,
-        field::PHONE_MASKED,
-        field::EMAIL,
-        field::NOTES,
-    ] {
+    for f in [field::NAME, field::COMPANY, field::PHONE, field::PHONE_MASKED, field::EMAIL, field::NOTES] {
         if let Some(t) = d.text(f) {
             s.push_str(t);
             s.push('\u{1}');
@@ -57,11 +50,7 @@ pub fn CustomerList() -> impl IntoView {
                 id: id.to_string(),
                 name: d.text(field::NAME).unwrap_or_default().to_owned(),
                 company: d.text(field::COMPANY).unwrap_or_default().to_owned(),
-                phone: d
-                    .text(field::PHONE)
-                    .or(d.text(field::PHONE_MASKED))
-                    .unwrap_or_default()
-                    .to_owned(),
+                phone: d.text(field::PHONE).or(d.text(field::PHONE_MASKED)).unwrap_or_default().to_owned(),
                 stage: d.text(field::STAGE).unwrap_or_default().to_owned(),
             })
             .collect();
@@ -97,7 +86,7 @@ pub fn CustomerList() -> impl IntoView {
                             <span class="list__name">{row.name.clone()}</span>
                             <span class="list__meta">{row.company.clone()}</span>
                             <span class="list__meta">{row.phone.clone()}</span>
-                            <span class="badge">{row.stage.clone()}</span>
+                            {(!row.stage.is_empty()).then(|| view! { <span class="badge">{row.stage.clone()}</span> })}
                         </A>
                     </li>
                 </For>

@@ -98,8 +98,15 @@ pub fn ImportExport() -> impl IntoView {
         let ws = use_ws();
         let idx = ws.index.get_untracked();
         let cols = [
-            field::NAME, field::COMPANY, field::PHONE, field::EMAIL, field::ADDRESS, field::NOTES, field::TAGS,
-            field::STAGE, field::OWNER,
+            field::NAME,
+            field::COMPANY,
+            field::PHONE,
+            field::EMAIL,
+            field::ADDRESS,
+            field::NOTES,
+            field::TAGS,
+            field::STAGE,
+            field::OWNER,
         ];
         let mut out = vec![cols.iter().map(|c| c.to_string()).collect::<Vec<_>>()];
         for (_, d) in idx.of_kind(EntityKind::Customer.as_str()) {
@@ -188,7 +195,8 @@ fn download(name: &str, text: &str) -> Result<(), String> {
     let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
     let opts = web_sys::BlobPropertyBag::new();
     opts.set_type("text/csv;charset=utf-8");
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts).map_err(|_| "Could not build the file.")?;
+    let blob =
+        web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts).map_err(|_| "Could not build the file.")?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| "Could not build the file.")?;
     let doc = web_sys::window().and_then(|w| w.document()).ok_or("No document.")?;
     let a: web_sys::HtmlAnchorElement =

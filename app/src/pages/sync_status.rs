@@ -6,12 +6,7 @@ use crate::use_ws;
 
 fn clock(ms: f64) -> String {
     let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms));
-    format!(
-        "{:02}:{:02}:{:02}",
-        d.get_hours(),
-        d.get_minutes(),
-        d.get_seconds()
-    )
+    format!("{:02}:{:02}:{:02}", d.get_hours(), d.get_minutes(), d.get_seconds())
 }
 
 #[component]
@@ -20,11 +15,7 @@ pub fn SyncStatusBar() -> impl IntoView {
     let status = ws.status;
     let text = move || {
         let s = status.get();
-        let mut parts = vec![if s.online {
-            "Online".to_string()
-        } else {
-            "Offline".to_string()
-        }];
+        let mut parts = vec![if s.online { "Online".to_string() } else { "Offline".to_string() }];
         parts.push(format!("{} pending", s.pending));
         if s.syncing {
             parts.push("syncing…".into());

@@ -16,9 +16,7 @@ pub fn TaskItem(id: RecordId, task: Task) -> impl IntoView {
     let toggle = move |_| {
         let ws = use_ws();
         spawn_local(async move {
-            let _ = ws
-                .edit(id, vec![(field::DONE.into(), Some(Value::Bool(!done)))])
-                .await;
+            let _ = ws.edit(id, vec![(field::DONE.into(), Some(Value::Bool(!done)))]).await;
         });
     };
     let overdue = !task.done && task.due_ms < now_ms();
@@ -52,30 +50,28 @@ pub fn TaskList() -> impl IntoView {
             .filter(|(_, t)| !t.done)
             .collect();
         open.sort_by_key(|(_, t)| t.due_ms);
-        let overdue: Vec<_> = open
-            .iter()
-            .filter(|(_, t)| t.due_ms < now)
-            .cloned()
-            .collect();
-        let today: Vec<_> = open
-            .iter()
-            .filter(|(_, t)| t.due_ms >= now && t.due_ms <= day_end)
-            .cloned()
-            .collect();
-        let upcoming: Vec<_> = open
-            .iter()
-            .filter(|(_, t)| t.due_ms > day_end)
-            .cloned()
-            .collect();
-        [
-            ("Overdue", overdue),
-            ("Due today", today),
-            ("Upcoming", upcoming),
-        ]
+        let overdue: Vec<_> = open.iter().filter(|(_, t)| t.due_ms < now).cloned().collect();
+        let today: Vec<_> = open.iter().filter(|(_, t)| t.due_ms >= now && t.due_ms <= day_end).cloned().collect();
+        let upcoming: Vec<_> = open.iter().filter(|(_, t)| t.due_ms > day_end).cloned().collect();
+        [("Overdue", overdue), ("Due today", today), ("Upcoming", upcoming)]
     });
+    let permission = RwSignal::new(web_sys::Notification::permission());
+    let allow = move |_| {
+        if let Ok(p) = web_sys::Notification::request_permission() {
+            spawn_local(async move {
+                let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+                permission.set(web_sys::Notification::permission());
+            });
+        }
+    };
     view! {
         <section class="page">
             <h2>"Tasks"</h2>
+            {move || match permission.get() {
+                web_sys::NotificationPermission::Granted => view! { <p class="hint">"Reminders are on: due tasks raise a browser notification."</p> }.into_any(),
+                web_sys::NotificationPermission::Denied => view! { <p class="hint">"Reminders are blocked in this browser's site settings."</p> }.into_any(),
+                _ => view! { <button type="button" on:click=allow>"Enable reminders"</button> }.into_any(),
+            }}
             {move || groups.get().into_iter().map(|(title, items)| view! {
                 <section class="card">
                     <h3>{format!("{title} ({})", items.len())}</h3>

@@ -60,24 +60,15 @@ impl SqliteDb {
                 std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
             }
         }
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(opts.clone())
-            .await?;
+        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts.read_only(true))
-            .await?;
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(opts.read_only(true)).await?;
         Ok(Self { writer, reader })
     }
 
     /// Online backup into a fresh file (`VACUUM INTO`), consistent while serving.
     pub async fn backup_to(&self, path: &std::path::Path) -> Result<(), sqlx::Error> {
-        sqlx::query("VACUUM INTO ?")
-            .bind(path.to_string_lossy().into_owned())
-            .execute(&self.reader)
-            .await?;
+        sqlx::query("VACUUM INTO ?").bind(path.to_string_lossy().into_owned()).execute(&self.reader).await?;
         Ok(())
     }
 }
@@ -91,9 +82,8 @@ impl Db for SqliteDb {
             .bind(fresh.as_slice())
             .execute(&self.writer)
             .await?;
-        let v: Vec<u8> = sqlx::query_scalar("SELECT value FROM server_meta WHERE key = 'secret'")
-            .fetch_one(&self.writer)
-            .await?;
+        let v: Vec<u8> =
+            sqlx::query_scalar("SELECT value FROM server_meta WHERE key = 'secret'").fetch_one(&self.writer).await?;
         arr(v)
     }
 
@@ -119,22 +109,19 @@ impl Db for SqliteDb {
     }
 
     async fn user(&self, username: &str) -> DbResult<Option<UserRow>> {
-        let row = sqlx::query("SELECT username, salt, kdf, auth_hash, sign_pk, dh_pk, bundle FROM users WHERE username = ?")
-            .bind(username)
-            .fetch_optional(&self.reader)
-            .await?;
+        let row =
+            sqlx::query("SELECT username, salt, kdf, auth_hash, sign_pk, dh_pk, bundle FROM users WHERE username = ?")
+                .bind(username)
+                .fetch_optional(&self.reader)
+                .await?;
         let Some(row) = row else { return Ok(None) };
         let name: String = row.get("username");
         Ok(Some(UserRow {
             username: Username::parse(&name).map_err(|e| DbError::Corrupt(e.to_string()))?,
             salt: arr(row.get("salt"))?,
-            kdf: serde_json::from_str(row.get::<&str, _>("kdf"))
-                .map_err(|e| DbError::Corrupt(e.to_string()))?,
+            kdf: serde_json::from_str(row.get::<&str, _>("kdf")).map_err(|e| DbError::Corrupt(e.to_string()))?,
             auth_hash: arr(row.get("auth_hash"))?,
-            identity: PublicIdentity {
-                sign_pk: arr(row.get("sign_pk"))?,
-                dh_pk: arr(row.get("dh_pk"))?,
-            },
+            identity: PublicIdentity { sign_pk: arr(row.get("sign_pk"))?, dh_pk: arr(row.get("dh_pk"))? },
             bundle: AccountBundle(row.get("bundle")),
         }))
     }
@@ -146,15 +133,13 @@ impl Db for SqliteDb {
         now: i64,
         expires_at: i64,
     ) -> DbResult<()> {
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, username, created_at, expires_at) VALUES (?,?,?,?)",
-        )
-        .bind(token_hash.as_slice())
-        .bind(username.as_str())
-        .bind(now)
-        .bind(expires_at)
-        .execute(&self.writer)
-        .await?;
+        sqlx::query("INSERT INTO sessions (token_hash, username, created_at, expires_at) VALUES (?,?,?,?)")
+            .bind(token_hash.as_slice())
+            .bind(username.as_str())
+            .bind(now)
+            .bind(expires_at)
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 
@@ -165,8 +150,7 @@ impl Db for SqliteDb {
             .await?;
         row.map(|r| {
             Ok(SessionRow {
-                username: Username::parse(r.get("username"))
-                    .map_err(|e| DbError::Corrupt(e.to_string()))?,
+                username: Username::parse(r.get("username")).map_err(|e| DbError::Corrupt(e.to_string()))?,
                 expires_at: r.get("expires_at"),
             })
         })
@@ -181,12 +165,7 @@ impl Db for SqliteDb {
         Ok(())
     }
 
-    async fn create_team(
-        &self,
-        genesis: &ChainEntry,
-        members: &[(Username, Role)],
-        now: i64,
-    ) -> DbResult<()> {
+    async fn create_team(&self, genesis: &ChainEntry, members: &[(Username, Role)], now: i64) -> DbResult<()> {
         let team = genesis.team.as_bytes().as_slice();
         let mut tx = self.writer.begin().await?;
         let r = sqlx::query("INSERT INTO teams (team_id, seq, created_at) VALUES (?, 0, ?)")
@@ -195,11 +174,7 @@ impl Db for SqliteDb {
             .execute(&mut *tx)
             .await;
         if let Err(e) = r {
-            return Err(if is_unique_violation(&e) {
-                DbError::Duplicate
-            } else {
-                e.into()
-            });
+            return Err(if is_unique_violation(&e) { DbError::Duplicate } else { e.into() });
         }
         insert_entry(&mut tx, genesis).await?;
         replace_members(&mut tx, &genesis.team, members).await?;
@@ -208,14 +183,11 @@ impl Db for SqliteDb {
     }
 
     async fn chain(&self, team: &TeamId) -> DbResult<Vec<ChainEntry>> {
-        let rows: Vec<String> =
-            sqlx::query_scalar("SELECT entry FROM chain_entries WHERE team_id = ? ORDER BY idx")
-                .bind(team.as_bytes().as_slice())
-                .fetch_all(&self.reader)
-                .await?;
-        rows.iter()
-            .map(|s| serde_json::from_str(s).map_err(|e| DbError::Corrupt(e.to_string())))
-            .collect()
+        let rows: Vec<String> = sqlx::query_scalar("SELECT entry FROM chain_entries WHERE team_id = ? ORDER BY idx")
+            .bind(team.as_bytes().as_slice())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(|s| serde_json::from_str(s).map_err(|e| DbError::Corrupt(e.to_string()))).collect()
     }
 
     async fn append_chain(&self, entry: &ChainEntry, members: &[(Username, Role)]) -> DbResult<()> {
@@ -227,12 +199,11 @@ impl Db for SqliteDb {
     }
 
     async fn role(&self, team: &TeamId, username: &Username) -> DbResult<Option<Role>> {
-        let r: Option<String> =
-            sqlx::query_scalar("SELECT role FROM team_members WHERE team_id = ? AND username = ?")
-                .bind(team.as_bytes().as_slice())
-                .bind(username.as_str())
-                .fetch_optional(&self.reader)
-                .await?;
+        let r: Option<String> = sqlx::query_scalar("SELECT role FROM team_members WHERE team_id = ? AND username = ?")
+            .bind(team.as_bytes().as_slice())
+            .bind(username.as_str())
+            .fetch_optional(&self.reader)
+            .await?;
         r.map(|s| role_from_str(&s)).transpose()
     }
 
@@ -253,12 +224,7 @@ impl Db for SqliteDb {
         .fetch_all(&self.reader)
         .await?;
         rows.into_iter()
-            .map(|r| {
-                Ok(TeamSummary {
-                    team: TeamId(arr(r.get("team_id"))?),
-                    chain_len: r.get::<i64, _>("len") as u64,
-                })
-            })
+            .map(|r| Ok(TeamSummary { team: TeamId(arr(r.get("team_id"))?), chain_len: r.get::<i64, _>("len") as u64 }))
             .collect()
     }
 
@@ -314,8 +280,7 @@ impl Db for SqliteDb {
         // Current versions of the pushed records, in a few IN (...) queries.
         let mut current: HashMap<[u8; 16], i64> = HashMap::with_capacity(rows.len());
         for chunk in rows.chunks(500) {
-            let mut q =
-                QueryBuilder::new("SELECT record_id, version FROM records WHERE team_id = ");
+            let mut q = QueryBuilder::new("SELECT record_id, version FROM records WHERE team_id = ");
             q.push_bind(team_b).push(" AND record_id IN (");
             let mut sep = q.separated(", ");
             for r in chunk {
@@ -328,20 +293,16 @@ impl Db for SqliteDb {
         }
         let stale: Vec<&PushRow> = rows
             .iter()
-            .filter(|r| {
-                current.get(r.record.as_bytes()).copied().unwrap_or(0) as u64 != r.base_version
-            })
+            .filter(|r| current.get(r.record.as_bytes()).copied().unwrap_or(0) as u64 != r.base_version)
             .collect();
         if !stale.is_empty() {
             let mut conflicts = Vec::with_capacity(stale.len());
             for r in stale {
-                let row = sqlx::query(
-                    "SELECT seq, version, sealed FROM records WHERE team_id = ? AND record_id = ?",
-                )
-                .bind(team_b)
-                .bind(r.record.as_bytes().as_slice())
-                .fetch_optional(&mut *tx)
-                .await?;
+                let row = sqlx::query("SELECT seq, version, sealed FROM records WHERE team_id = ? AND record_id = ?")
+                    .bind(team_b)
+                    .bind(r.record.as_bytes().as_slice())
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 // A missing row means the client claimed a base version for a record
                 // that does not exist: there is nothing to merge, report version 0.
                 if let Some(row) = row {
@@ -359,12 +320,11 @@ impl Db for SqliteDb {
             return Ok(PushResult::Conflict(conflicts));
         }
 
-        let last: i64 =
-            sqlx::query_scalar("UPDATE teams SET seq = seq + ? WHERE team_id = ? RETURNING seq")
-                .bind(rows.len() as i64)
-                .bind(team_b)
-                .fetch_one(&mut *tx)
-                .await?;
+        let last: i64 = sqlx::query_scalar("UPDATE teams SET seq = seq + ? WHERE team_id = ? RETURNING seq")
+            .bind(rows.len() as i64)
+            .bind(team_b)
+            .fetch_one(&mut *tx)
+            .await?;
         let first = last - rows.len() as i64 + 1;
         let mut accepted = Vec::with_capacity(rows.len());
         for (chunk_no, chunk) in rows.chunks(1000).enumerate() {
@@ -398,18 +358,10 @@ impl Db for SqliteDb {
             }
         }
         tx.commit().await?;
-        Ok(PushResult::Accepted {
-            accepted,
-            cursor: last as u64,
-        })
+        Ok(PushResult::Accepted { accepted, cursor: last as u64 })
     }
 
-    async fn pull(
-        &self,
-        team: &TeamId,
-        since: Cursor,
-        limit: u32,
-    ) -> DbResult<(Vec<Change>, bool)> {
+    async fn pull(&self, team: &TeamId, since: Cursor, limit: u32) -> DbResult<(Vec<Change>, bool)> {
         let rows = sqlx::query(
             "SELECT seq, record_id, version, sealed FROM records WHERE team_id = ? AND seq > ? ORDER BY seq LIMIT ?",
         )
@@ -442,10 +394,7 @@ impl Db for SqliteDb {
     }
 }
 
-async fn insert_entry(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    e: &ChainEntry,
-) -> DbResult<()> {
+async fn insert_entry(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, e: &ChainEntry) -> DbResult<()> {
     let json = serde_json::to_string(e).expect("serializable");
     let r = sqlx::query("INSERT INTO chain_entries (team_id, idx, hash, entry) VALUES (?,?,?,?)")
         .bind(e.team.as_bytes().as_slice())

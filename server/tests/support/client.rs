@@ -7,10 +7,9 @@ use std::sync::Arc;
 
 use futures::{SinkExt, StreamExt};
 use shared::api::{
-    path, AppendChainRequest, ChainResponse, ClientEvent, CreateTeamRequest, Cursor, Endpoint,
-    ErrorBody, LoginRequest, Method, PreloginRequest, PullResponse, PushConflict, PushRequest,
-    PushResponse, PutWrapsRequest, ServerEvent, SessionResponse, SignupRequest, TeamSummary,
-    UserKeys, WrapItem, WrapsResponse,
+    path, AppendChainRequest, ChainResponse, ClientEvent, CreateTeamRequest, Cursor, Endpoint, ErrorBody, LoginRequest,
+    Method, PreloginRequest, PullResponse, PushConflict, PushRequest, PushResponse, PutWrapsRequest, ServerEvent,
+    SessionResponse, SignupRequest, TeamSummary, UserKeys, WrapItem, WrapsResponse,
 };
 use shared::chain::{Action, ChainEntry, KnownHead, Member, Role, TeamState};
 use shared::crypto::envelope::Keyring;
@@ -32,12 +31,7 @@ pub struct Api {
 
 impl Api {
     pub fn new(base: &str) -> Self {
-        Self {
-            http: reqwest::Client::new(),
-            base: base.to_owned(),
-            token: None,
-            offline: Arc::default(),
-        }
+        Self { http: reqwest::Client::new(), base: base.to_owned(), token: None, offline: Arc::default() }
     }
 
     async fn send<B: serde::Serialize, R: serde::de::DeserializeOwned>(
@@ -67,24 +61,16 @@ impl Api {
         if status.is_success() {
             serde_json::from_slice(&bytes).map_err(|e| TransportError::Protocol(e.to_string()))
         } else {
-            let err: ErrorBody = serde_json::from_slice(&bytes).map_err(|e| {
-                TransportError::Protocol(format!("{status}: non-JSON error body: {e}"))
-            })?;
-            Err(TransportError::Http {
-                status: status.as_u16(),
-                code: err.code,
-                message: err.message,
-            })
+            let err: ErrorBody = serde_json::from_slice(&bytes)
+                .map_err(|e| TransportError::Protocol(format!("{status}: non-JSON error body: {e}")))?;
+            Err(TransportError::Http { status: status.as_u16(), code: err.code, message: err.message })
         }
     }
 
     pub async fn call<E: Endpoint>(&self, req: &E) -> Result<E::Response, TransportError> {
         self.send(E::METHOD, E::PATH, Some(req)).await
     }
-    pub async fn get<R: serde::de::DeserializeOwned>(
-        &self,
-        path: &str,
-    ) -> Result<R, TransportError> {
+    pub async fn get<R: serde::de::DeserializeOwned>(&self, path: &str) -> Result<R, TransportError> {
         self.send::<(), R>(Method::Get, path, None).await
     }
     pub async fn post<B: serde::Serialize, R: serde::de::DeserializeOwned>(
@@ -132,45 +118,22 @@ pub async fn signup(base: &str, name: &str, passphrase: &str) -> Account {
         .await
         .unwrap();
     api.token = Some(resp.token.clone());
-    Account {
-        name,
-        identity,
-        api,
-        token: resp.token,
-    }
+    Account { name, identity, api, token: resp.token }
 }
 
 pub async fn login(base: &str, name: &str, passphrase: &str) -> Result<Account, TransportError> {
     let name = Username::parse(name).unwrap();
     let mut api = Api::new(base);
-    let pre = api
-        .call(&PreloginRequest {
-            username: name.clone(),
-        })
-        .await?;
-    let (auth, wrap) =
-        derive_account_keys(&Passphrase::new(passphrase), &pre.salt, pre.kdf).unwrap();
-    let resp = api
-        .call(&LoginRequest {
-            username: name.clone(),
-            auth_key: *auth.expose_secret(),
-        })
-        .await?;
+    let pre = api.call(&PreloginRequest { username: name.clone() }).await?;
+    let (auth, wrap) = derive_account_keys(&Passphrase::new(passphrase), &pre.salt, pre.kdf).unwrap();
+    let resp = api.call(&LoginRequest { username: name.clone(), auth_key: *auth.expose_secret() }).await?;
     let identity = IdentityKeys::open_bundle(&resp.bundle, &wrap, name.as_str()).unwrap();
     api.token = Some(resp.token.clone());
-    Ok(Account {
-        name,
-        identity,
-        api,
-        token: resp.token,
-    })
+    Ok(Account { name, identity, api, token: resp.token })
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
 impl Account {
@@ -185,47 +148,26 @@ impl Account {
             &self.identity,
             now(),
             Action::Create {
-                admin: Member {
-                    username: self.name.clone(),
-                    identity: self.identity.public(),
-                    role: Role::Admin,
-                },
+                admin: Member { username: self.name.clone(), identity: self.identity.public(), role: Role::Admin },
                 shared_collection: CollectionId::random(),
             },
         );
         let collection = match &genesis.action {
-            Action::Create {
-                shared_collection, ..
-            } => *shared_collection,
+            Action::Create { shared_collection, .. } => *shared_collection,
             _ => unreachable!(),
         };
         let s: TeamSummary = self.api.call(&CreateTeamRequest { genesis }).await.unwrap();
         assert_eq!(s.team, team);
-        let keys: Vec<(Scope, SymmetricKey)> = Scope::ALL
-            .iter()
-            .map(|s| (*s, SymmetricKey::generate()))
-            .collect();
+        let keys: Vec<(Scope, SymmetricKey)> = Scope::ALL.iter().map(|s| (*s, SymmetricKey::generate())).collect();
         let wraps = keys
             .iter()
             .map(|(scope, k)| {
-                let ctx = WrapContext {
-                    team,
-                    epoch: 1,
-                    collection,
-                    scope: *scope,
-                    recipient: self.name.clone(),
-                };
+                let ctx = WrapContext { team, epoch: 1, collection, scope: *scope, recipient: self.name.clone() };
                 self.wrap_for(ctx, k, &self.identity.public())
             })
             .collect();
-        let _: WrapsResponse = self
-            .api
-            .put(
-                &path::fill(path::WRAPS, &team.to_string()),
-                &PutWrapsRequest { wraps },
-            )
-            .await
-            .unwrap();
+        let _: WrapsResponse =
+            self.api.put(&path::fill(path::WRAPS, &team.to_string()), &PutWrapsRequest { wraps }).await.unwrap();
         team
     }
 
@@ -236,36 +178,19 @@ impl Account {
         to_pk: &shared::crypto::identity::PublicIdentity,
     ) -> WrapItem {
         let wrap = wrap_key(key, to_pk, &ctx, &self.identity, &self.name);
-        WrapItem {
-            epoch: ctx.epoch,
-            collection: ctx.collection,
-            scope: ctx.scope,
-            recipient: ctx.recipient,
-            wrap,
-        }
+        WrapItem { epoch: ctx.epoch, collection: ctx.collection, scope: ctx.scope, recipient: ctx.recipient, wrap }
     }
 
-    pub async fn chain(
-        &self,
-        team: TeamId,
-        known: Option<&KnownHead>,
-    ) -> Result<TeamState, String> {
-        let c: ChainResponse = self
-            .api
-            .get(&path::fill(path::CHAIN, &team.to_string()))
-            .await
-            .map_err(|e| e.to_string())?;
+    pub async fn chain(&self, team: TeamId, known: Option<&KnownHead>) -> Result<TeamState, String> {
+        let c: ChainResponse =
+            self.api.get(&path::fill(path::CHAIN, &team.to_string())).await.map_err(|e| e.to_string())?;
         TeamState::verify(&c.entries, known).map_err(|e| e.to_string())
     }
 
     /// Admin: add `who` with `role` and wrap every key I hold for them.
     pub async fn add_member(&self, team: TeamId, who: &str, role: Role) {
         let who = Username::parse(who).unwrap();
-        let keys: UserKeys = self
-            .api
-            .get(&path::fill(path::USER, who.as_str()))
-            .await
-            .unwrap();
+        let keys: UserKeys = self.api.get(&path::fill(path::USER, who.as_str())).await.unwrap();
         let state = self.chain(team, None).await.unwrap();
         let entry = ChainEntry::signed(
             team,
@@ -274,35 +199,17 @@ impl Account {
             &self.name,
             &self.identity,
             now(),
-            Action::AddMember {
-                member: Member {
-                    username: who.clone(),
-                    identity: keys.identity,
-                    role,
-                },
-            },
+            Action::AddMember { member: Member { username: who.clone(), identity: keys.identity, role } },
         );
-        let _: TeamSummary = self
-            .api
-            .post(
-                &path::fill(path::CHAIN, &team.to_string()),
-                &AppendChainRequest { entry },
-            )
-            .await
-            .unwrap();
+        let _: TeamSummary =
+            self.api.post(&path::fill(path::CHAIN, &team.to_string()), &AppendChainRequest { entry }).await.unwrap();
         let session = self.session(team).await;
-        let scopes: &[Scope] = if role == Role::Support {
-            &[Scope::Basic]
-        } else {
-            &Scope::ALL
-        };
+        let scopes: &[Scope] = if role == Role::Support { &[Scope::Basic] } else { &Scope::ALL };
         let wraps = scopes
             .iter()
             .map(|scope| {
-                let k = session
-                    .keyring
-                    .get(state.shared_collection, state.epoch, *scope)
-                    .expect("admin holds all keys");
+                let k =
+                    session.keyring.get(state.shared_collection, state.epoch, *scope).expect("admin holds all keys");
                 let ctx = WrapContext {
                     team,
                     epoch: state.epoch,
@@ -313,24 +220,14 @@ impl Account {
                 self.wrap_for(ctx, k, &keys.identity)
             })
             .collect();
-        let _: WrapsResponse = self
-            .api
-            .put(
-                &path::fill(path::WRAPS, &team.to_string()),
-                &PutWrapsRequest { wraps },
-            )
-            .await
-            .unwrap();
+        let _: WrapsResponse =
+            self.api.put(&path::fill(path::WRAPS, &team.to_string()), &PutWrapsRequest { wraps }).await.unwrap();
     }
 
     /// Verified chain plus every key wrapped to me (signed by a chain admin).
     pub async fn session(&self, team: TeamId) -> Session {
         let state = self.chain(team, None).await.unwrap();
-        let wraps: WrapsResponse = self
-            .api
-            .get(&path::fill(path::WRAPS, &team.to_string()))
-            .await
-            .unwrap();
+        let wraps: WrapsResponse = self.api.get(&path::fill(path::WRAPS, &team.to_string())).await.unwrap();
         let mut keyring = Keyring::new();
         for w in wraps.wraps {
             let signer = wrap_signer(&w.wrap).unwrap();
@@ -342,45 +239,22 @@ impl Account {
                 scope: w.scope,
                 recipient: self.name.clone(),
             };
-            let k = unwrap_key(
-                &w.wrap,
-                &self.identity,
-                &ctx,
-                &state.members[&signer].identity,
-            )
-            .unwrap();
+            let k = unwrap_key(&w.wrap, &self.identity, &ctx, &state.members[&signer].identity).unwrap();
             keyring.insert(w.collection, w.epoch, w.scope, k);
         }
-        Session {
-            me: self.name.clone(),
-            identity: clone_identity(&self.identity),
-            keyring,
-            team: state,
-        }
+        Session { me: self.name.clone(), identity: clone_identity(&self.identity), keyring, team: state }
     }
 
     pub fn transport(&self, team: TeamId) -> HttpTransport {
-        HttpTransport {
-            api: self.api.clone(),
-            team,
-        }
+        HttpTransport { api: self.api.clone(), team }
     }
 
     /// Open the team's event socket and wait for `Ready`.
     pub async fn events(&self, team: TeamId) -> Events {
-        let url = format!(
-            "{}{}",
-            self.api.base.replacen("http", "ws", 1),
-            path::fill(path::EVENTS, &team.to_string())
-        );
+        let url = format!("{}{}", self.api.base.replacen("http", "ws", 1), path::fill(path::EVENTS, &team.to_string()));
         let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        let auth = serde_json::to_string(&ClientEvent::Auth {
-            token: self.token.clone(),
-        })
-        .unwrap();
-        ws.send(tokio_tungstenite::tungstenite::Message::Text(auth.into()))
-            .await
-            .unwrap();
+        let auth = serde_json::to_string(&ClientEvent::Auth { token: self.token.clone() }).unwrap();
+        ws.send(tokio_tungstenite::tungstenite::Message::Text(auth.into())).await.unwrap();
         let mut ev = Events { ws };
         match ev.next().await {
             Some(ServerEvent::Ready { .. }) => ev,
@@ -390,19 +264,12 @@ impl Account {
 }
 
 fn clone_identity(k: &IdentityKeys) -> IdentityKeys {
-    let (_, wrap) = derive_account_keys(
-        &Passphrase::new("in-memory copy"),
-        &[0; 16],
-        KdfParams::MINIMUM,
-    )
-    .unwrap();
+    let (_, wrap) = derive_account_keys(&Passphrase::new("in-memory copy"), &[0; 16], KdfParams::MINIMUM).unwrap();
     IdentityKeys::open_bundle(&k.seal_bundle(&wrap, "copy"), &wrap, "copy").unwrap()
 }
 
 pub struct Events {
-    ws: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
+    ws: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
 }
 
 impl Events {
@@ -438,11 +305,7 @@ impl Transport for HttpTransport {
         if self.api.offline.load(Ordering::SeqCst) {
             return Err(TransportError::Offline);
         }
-        let url = format!(
-            "{}{}",
-            self.api.base,
-            path::fill(path::PUSH, &self.team.to_string())
-        );
+        let url = format!("{}{}", self.api.base, path::fill(path::PUSH, &self.team.to_string()));
         let resp = self
             .api
             .http
@@ -456,30 +319,17 @@ impl Transport for HttpTransport {
         let bytes = resp.bytes().await.map_err(|_| TransportError::Offline)?;
         let proto = |e: serde_json::Error| TransportError::Protocol(e.to_string());
         match status.as_u16() {
-            200 => Ok(PushOutcome::Accepted(
-                serde_json::from_slice::<PushResponse>(&bytes).map_err(proto)?,
-            )),
-            409 => Ok(PushOutcome::Conflict(
-                serde_json::from_slice::<PushConflict>(&bytes)
-                    .map_err(proto)?
-                    .conflicts,
-            )),
+            200 => Ok(PushOutcome::Accepted(serde_json::from_slice::<PushResponse>(&bytes).map_err(proto)?)),
+            409 => Ok(PushOutcome::Conflict(serde_json::from_slice::<PushConflict>(&bytes).map_err(proto)?.conflicts)),
             s => {
                 let e: ErrorBody = serde_json::from_slice(&bytes).map_err(proto)?;
-                Err(TransportError::Http {
-                    status: s,
-                    code: e.code,
-                    message: e.message,
-                })
+                Err(TransportError::Http { status: s, code: e.code, message: e.message })
             }
         }
     }
 
     async fn pull(&self, since: Cursor, limit: u32) -> Result<PullResponse, TransportError> {
-        let p = format!(
-            "{}?since={since}&limit={limit}",
-            path::fill(path::PULL, &self.team.to_string())
-        );
+        let p = format!("{}?since={since}&limit={limit}", path::fill(path::PULL, &self.team.to_string()));
         self.api.get(&p).await
     }
 }

@@ -22,12 +22,7 @@ impl TestServer {
         let db = dir.path().join("quietdesk.sqlite");
         let log = dir.path().join("server.log");
         let child = Command::new(env!("CARGO_BIN_EXE_quietdesk-server"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--database",
-                &format!("sqlite:{}", db.display()),
-            ])
+            .args(["--listen", "127.0.0.1:0", "--database", &format!("sqlite:{}", db.display())])
             .args(["--log-file", &log.display().to_string()])
             .args(extra)
             // As verbose as it gets short of trace: nothing logged may hold customer data.
@@ -57,12 +52,7 @@ impl TestServer {
     /// server has written.
     pub fn everything_written(&self) -> Vec<(String, Vec<u8>)> {
         let mut out = vec![];
-        for name in [
-            "quietdesk.sqlite",
-            "quietdesk.sqlite-wal",
-            "quietdesk.sqlite-shm",
-            "server.log",
-        ] {
+        for name in ["quietdesk.sqlite", "quietdesk.sqlite-wal", "quietdesk.sqlite-shm", "server.log"] {
             if let Ok(b) = std::fs::read(self.dir.path().join(name)) {
                 out.push((name.to_owned(), b));
             }
@@ -71,10 +61,7 @@ impl TestServer {
     }
 
     pub fn stop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -95,7 +82,5 @@ impl Drop for TestServer {
 }
 
 pub fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }

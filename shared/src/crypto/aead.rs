@@ -21,21 +21,10 @@ pub fn seal(key: &SymmetricKey, aad: &[u8], plaintext: &[u8]) -> ([u8; NONCE_LEN
 }
 
 /// Only for golden vectors and [`seal`]: the caller guarantees the nonce is unique.
-pub(crate) fn seal_with_nonce(
-    key: &SymmetricKey,
-    nonce: &[u8; NONCE_LEN],
-    aad: &[u8],
-    plaintext: &[u8],
-) -> Vec<u8> {
+pub(crate) fn seal_with_nonce(key: &SymmetricKey, nonce: &[u8; NONCE_LEN], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let cipher = Aes256Gcm::new(key.expose_secret().into());
     cipher
-        .encrypt(
-            Nonce::from_slice(nonce),
-            Payload {
-                msg: plaintext,
-                aad,
-            },
-        )
+        .encrypt(Nonce::from_slice(nonce), Payload { msg: plaintext, aad })
         .expect("AES-GCM encryption of an in-memory buffer cannot fail")
 }
 
@@ -48,13 +37,7 @@ pub fn open(
 ) -> Result<Vec<u8>, CryptoError> {
     let cipher = Aes256Gcm::new(key.expose_secret().into());
     cipher
-        .decrypt(
-            Nonce::from_slice(nonce),
-            Payload {
-                msg: ciphertext,
-                aad,
-            },
-        )
+        .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad })
         .map_err(|_| CryptoError::DecryptionFailed)
 }
 
@@ -103,15 +86,9 @@ mod tests {
         let k = SymmetricKey::generate();
         let b = seal_blob(&k, b"outbox/1", b"x");
         assert_eq!(open_blob(&k, b"outbox/1", &b).unwrap(), b"x");
-        assert_eq!(
-            open_blob(&k, b"outbox/2", &b),
-            Err(CryptoError::DecryptionFailed)
-        );
+        assert_eq!(open_blob(&k, b"outbox/2", &b), Err(CryptoError::DecryptionFailed));
         let mut v9 = b.clone();
         v9[0] = 9;
-        assert_eq!(
-            open_blob(&k, b"outbox/1", &v9),
-            Err(CryptoError::UnknownVersion(9))
-        );
+        assert_eq!(open_blob(&k, b"outbox/1", &v9), Err(CryptoError::UnknownVersion(9)));
     }
 }

@@ -66,11 +66,8 @@ pub fn aad(ctx: &RecordContext, h: &EnvelopeHeader, companion: &[u8; 32]) -> Vec
 /// Pad to a size bucket: `len(4) | plaintext | zeros`.
 pub fn pad(plaintext: &[u8]) -> Vec<u8> {
     let need = plaintext.len() + 4;
-    let bucket = if need <= 64 * 1024 {
-        need.next_power_of_two().max(256)
-    } else {
-        need.div_ceil(64 * 1024) * 64 * 1024
-    };
+    let bucket =
+        if need <= 64 * 1024 { need.next_power_of_two().max(256) } else { need.div_ceil(64 * 1024) * 64 * 1024 };
     let mut out = Vec::with_capacity(bucket);
     out.extend_from_slice(&(plaintext.len() as u32).to_be_bytes());
     out.extend_from_slice(plaintext);
@@ -79,9 +76,7 @@ pub fn pad(plaintext: &[u8]) -> Vec<u8> {
 }
 
 fn unpad(padded: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    let len = padded
-        .get(..4)
-        .map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")) as usize);
+    let len = padded.get(..4).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")) as usize);
     match len {
         Some(n) if n + 4 <= padded.len() => Ok(padded[4..4 + n].to_vec()),
         _ => Err(CryptoError::DecryptionFailed),
@@ -131,13 +126,7 @@ impl SealedEnvelope {
         Self::assemble(header, &ad, &nonce, ct, author)
     }
 
-    fn assemble(
-        h: &EnvelopeHeader,
-        ad: &[u8],
-        nonce: &[u8; 12],
-        ct: Vec<u8>,
-        author: &IdentityKeys,
-    ) -> Self {
+    fn assemble(h: &EnvelopeHeader, ad: &[u8], nonce: &[u8; 12], ct: Vec<u8>, author: &IdentityKeys) -> Self {
         let mut w = Writer::with_capacity(64 + ct.len() + SIG_LEN);
         w.u8(ENVELOPE_VERSION)
             .fixed(h.collection.as_bytes())
@@ -163,21 +152,14 @@ impl SealedEnvelope {
         let epoch = r.u32().map_err(bad)?;
         let scope = Scope::from_u8(r.u8().map_err(bad)?)?;
         let record_version = r.u64().map_err(bad)?;
-        let author = Username::parse(r.short_str().map_err(bad)?)
-            .map_err(|_| CryptoError::Malformed("envelope"))?;
+        let author = Username::parse(r.short_str().map_err(bad)?).map_err(|_| CryptoError::Malformed("envelope"))?;
         let nonce = r.array().map_err(bad)?;
         let ct = r.bytes().map_err(bad)?;
         let body_len = self.0.len() - r.remaining();
         let sig = r.array().map_err(bad)?;
         r.finish().map_err(bad)?;
         Ok(ParsedEnvelope {
-            header: EnvelopeHeader {
-                collection,
-                epoch,
-                scope,
-                record_version,
-                author,
-            },
+            header: EnvelopeHeader { collection, epoch, scope, record_version, author },
             nonce,
             ct,
             body_len,
@@ -201,10 +183,7 @@ impl SealedEnvelope {
     ) -> Result<Vec<u8>, CryptoError> {
         let p = self.parse()?;
         let ad = aad(ctx, &p.header, companion);
-        author.verify(
-            &[label::ENVELOPE_SIG, &ad, &self.0[..p.body_len]].concat(),
-            &p.sig,
-        )?;
+        author.verify(&[label::ENVELOPE_SIG, &ad, &self.0[..p.body_len]].concat(), &p.sig)?;
         unpad(&aead::open(key, &p.nonce, &ad, p.ct)?)
     }
 
@@ -223,13 +202,7 @@ impl Keyring {
     pub fn new() -> Self {
         Self::default()
     }
-    pub fn insert(
-        &mut self,
-        collection: CollectionId,
-        epoch: u32,
-        scope: Scope,
-        key: SymmetricKey,
-    ) {
+    pub fn insert(&mut self, collection: CollectionId, epoch: u32, scope: Scope, key: SymmetricKey) {
         self.keys.insert((collection, epoch, scope), key);
     }
     pub fn get(&self, collection: CollectionId, epoch: u32, scope: Scope) -> Option<&SymmetricKey> {
@@ -237,11 +210,7 @@ impl Keyring {
     }
     /// The newest epoch this client holds a `basic` key for in `collection`.
     pub fn latest_epoch(&self, collection: CollectionId) -> Option<u32> {
-        self.keys
-            .keys()
-            .filter(|(c, _, s)| *c == collection && *s == Scope::Basic)
-            .map(|(_, e, _)| *e)
-            .max()
+        self.keys.keys().filter(|(c, _, s)| *c == collection && *s == Scope::Basic).map(|(_, e, _)| *e).max()
     }
     pub fn len(&self) -> usize {
         self.keys.len()
@@ -270,9 +239,7 @@ pub struct SealedRecordInfo {
 impl SealedRecord {
     pub fn from_envelopes(basic: &SealedEnvelope, sensitive: Option<&SealedEnvelope>) -> Self {
         let mut w = Writer::new();
-        w.u8(SEALED_RECORD_VERSION)
-            .u8(1 + sensitive.is_some() as u8)
-            .bytes(&basic.0);
+        w.u8(SEALED_RECORD_VERSION).u8(1 + sensitive.is_some() as u8).bytes(&basic.0);
         if let Some(s) = sensitive {
             w.bytes(&s.0);
         }
@@ -291,11 +258,7 @@ impl SealedRecord {
             return Err(CryptoError::Malformed("sealed record"));
         }
         let basic = SealedEnvelope(r.bytes().map_err(bad)?.to_vec());
-        let sensitive = if n == 2 {
-            Some(SealedEnvelope(r.bytes().map_err(bad)?.to_vec()))
-        } else {
-            None
-        };
+        let sensitive = if n == 2 { Some(SealedEnvelope(r.bytes().map_err(bad)?.to_vec())) } else { None };
         r.finish().map_err(bad)?;
         Ok((basic, sensitive))
     }
@@ -313,10 +276,7 @@ impl SealedRecord {
         }
         if let Some(s) = &sensitive {
             let s = s.header()?;
-            if s.scope != Scope::Sensitive
-                || s.collection != b.collection
-                || s.record_version > b.record_version
-            {
+            if s.scope != Scope::Sensitive || s.collection != b.collection || s.record_version > b.record_version {
                 return Err(CryptoError::Malformed("sensitive section does not match"));
             }
         }
@@ -349,33 +309,19 @@ mod tests {
         }
     }
     fn ctx() -> RecordContext {
-        RecordContext {
-            team: TeamId([0x7E; 16]),
-            record: RecordId([0x5E; 16]),
-        }
+        RecordContext { team: TeamId([0x7E; 16]), record: RecordId([0x5E; 16]) }
     }
     const GOLDEN_PLAINTEXT: &[u8] = br#"{"fields":{"name":{"v":{"text":"Golden Customer"},"s":{"hlc":{"wall_ms":1,"counter":0},"author":"golden"}}}}"#;
 
     fn check_golden(name: &str, computed: &str, stored: &str) {
-        assert!(
-            stored.trim() != "UNSET",
-            "golden {name} not yet frozen; computed value:\n{computed}"
-        );
-        assert_eq!(
-            computed,
-            stored.trim(),
-            "golden {name} changed: this breaks every stored record"
-        );
+        assert!(stored.trim() != "UNSET", "golden {name} not yet frozen; computed value:\n{computed}");
+        assert_eq!(computed, stored.trim(), "golden {name} changed: this breaks every stored record");
     }
 
     #[test]
     fn golden_aad_bytes_are_frozen() {
         let a = hex::encode(aad(&ctx(), &header(), &[0xAB; 32]));
-        check_golden(
-            "aad",
-            &a,
-            include_str!("../../tests/golden/envelope_aad_v1.hex"),
-        );
+        check_golden("aad", &a, include_str!("../../tests/golden/envelope_aad_v1.hex"));
     }
 
     #[test]
@@ -391,34 +337,16 @@ mod tests {
             &author,
             [0x22; 12],
         );
-        check_golden(
-            "envelope",
-            &hex::encode(&env.0),
-            include_str!("../../tests/golden/envelope_v1.hex"),
-        );
-        let stored = SealedEnvelope(
-            hex::decode(include_str!("../../tests/golden/envelope_v1.hex").trim()).unwrap(),
-        );
-        assert_eq!(
-            stored
-                .open(&ctx(), &NO_COMPANION, &key, &author.public())
-                .unwrap(),
-            GOLDEN_PLAINTEXT
-        );
+        check_golden("envelope", &hex::encode(&env.0), include_str!("../../tests/golden/envelope_v1.hex"));
+        let stored = SealedEnvelope(hex::decode(include_str!("../../tests/golden/envelope_v1.hex").trim()).unwrap());
+        assert_eq!(stored.open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap(), GOLDEN_PLAINTEXT);
         assert_eq!(stored.header().unwrap(), header());
     }
 
     fn sealed() -> (SealedEnvelope, SymmetricKey, IdentityKeys) {
         let key = SymmetricKey::generate();
         let author = IdentityKeys::generate();
-        let env = SealedEnvelope::seal(
-            b"secret customer",
-            &header(),
-            &ctx(),
-            &NO_COMPANION,
-            &key,
-            &author,
-        );
+        let env = SealedEnvelope::seal(b"secret customer", &header(), &ctx(), &NO_COMPANION, &key, &author);
         (env, key, author)
     }
 
@@ -426,45 +354,23 @@ mod tests {
     fn every_bound_field_is_checked() {
         let (env, key, author) = sealed();
         let pk = author.public();
-        assert_eq!(
-            env.open(&ctx(), &NO_COMPANION, &key, &pk).unwrap(),
-            b"secret customer"
-        );
+        assert_eq!(env.open(&ctx(), &NO_COMPANION, &key, &pk).unwrap(), b"secret customer");
         let fails = |c: RecordContext, comp: [u8; 32]| env.open(&c, &comp, &key, &pk).unwrap_err();
         assert_eq!(
-            fails(
-                RecordContext {
-                    team: TeamId([1; 16]),
-                    ..ctx()
-                },
-                NO_COMPANION
-            ),
+            fails(RecordContext { team: TeamId([1; 16]), ..ctx() }, NO_COMPANION),
             CryptoError::DecryptionFailed
         );
         assert_eq!(
-            fails(
-                RecordContext {
-                    record: RecordId([1; 16]),
-                    ..ctx()
-                },
-                NO_COMPANION
-            ),
+            fails(RecordContext { record: RecordId([1; 16]), ..ctx() }, NO_COMPANION),
             CryptoError::DecryptionFailed
         );
         assert_eq!(fails(ctx(), [1; 32]), CryptoError::DecryptionFailed);
         assert_eq!(
-            env.open(&ctx(), &NO_COMPANION, &SymmetricKey::generate(), &pk)
-                .unwrap_err(),
+            env.open(&ctx(), &NO_COMPANION, &SymmetricKey::generate(), &pk).unwrap_err(),
             CryptoError::DecryptionFailed
         );
         assert_eq!(
-            env.open(
-                &ctx(),
-                &NO_COMPANION,
-                &key,
-                &IdentityKeys::generate().public()
-            )
-            .unwrap_err(),
+            env.open(&ctx(), &NO_COMPANION, &key, &IdentityKeys::generate().public()).unwrap_err(),
             CryptoError::DecryptionFailed,
             "forged author"
         );
@@ -476,26 +382,11 @@ mod tests {
         let (env, key, author) = sealed();
         let h = header();
         let variants = [
-            EnvelopeHeader {
-                collection: CollectionId([9; 16]),
-                ..h.clone()
-            },
-            EnvelopeHeader {
-                epoch: 4,
-                ..h.clone()
-            },
-            EnvelopeHeader {
-                scope: Scope::Sensitive,
-                ..h.clone()
-            },
-            EnvelopeHeader {
-                record_version: 43,
-                ..h.clone()
-            },
-            EnvelopeHeader {
-                author: Username::parse("mallory").unwrap(),
-                ..h.clone()
-            },
+            EnvelopeHeader { collection: CollectionId([9; 16]), ..h.clone() },
+            EnvelopeHeader { epoch: 4, ..h.clone() },
+            EnvelopeHeader { scope: Scope::Sensitive, ..h.clone() },
+            EnvelopeHeader { record_version: 43, ..h.clone() },
+            EnvelopeHeader { author: Username::parse("mallory").unwrap(), ..h.clone() },
         ];
         let p = env.parse().unwrap();
         for v in variants {
@@ -511,9 +402,7 @@ mod tests {
                 .fixed(&p.sig);
             let moved = SealedEnvelope(w.finish());
             assert_eq!(
-                moved
-                    .open(&ctx(), &NO_COMPANION, &key, &author.public())
-                    .unwrap_err(),
+                moved.open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap_err(),
                 CryptoError::DecryptionFailed
             );
         }
@@ -525,26 +414,15 @@ mod tests {
         for i in 0..env.0.len() {
             let mut t = env.clone();
             t.0[i] ^= 0x01;
-            let e = t
-                .open(&ctx(), &NO_COMPANION, &key, &author.public())
-                .unwrap_err();
+            let e = t.open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap_err();
             assert!(
-                matches!(
-                    e,
-                    CryptoError::DecryptionFailed
-                        | CryptoError::Malformed(_)
-                        | CryptoError::UnknownVersion(_)
-                ),
+                matches!(e, CryptoError::DecryptionFailed | CryptoError::Malformed(_) | CryptoError::UnknownVersion(_)),
                 "byte {i}: {e:?}"
             );
         }
         let mut v2 = env.clone();
         v2.0[0] = 2;
-        assert_eq!(
-            v2.open(&ctx(), &NO_COMPANION, &key, &author.public())
-                .unwrap_err(),
-            CryptoError::UnknownVersion(2)
-        );
+        assert_eq!(v2.open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap_err(), CryptoError::UnknownVersion(2));
     }
 
     #[test]
@@ -561,20 +439,12 @@ mod tests {
         let (env, _, _) = sealed();
         let rec = SealedRecord::from_envelopes(&env, None);
         let info = rec.inspect().unwrap();
-        assert_eq!(
-            (info.record_version, info.epoch, info.has_sensitive),
-            (42, 3, false)
-        );
+        assert_eq!((info.record_version, info.epoch, info.has_sensitive), (42, 3, false));
         let mut bad = rec.clone();
         bad.0[0] = 7;
         assert_eq!(bad.inspect().unwrap_err(), CryptoError::UnknownVersion(7));
         assert!(SealedRecord(vec![1, 0]).inspect().is_err());
-        assert!(
-            SealedRecord::from_envelopes(&env, Some(&env))
-                .inspect()
-                .is_err(),
-            "two basic sections"
-        );
+        assert!(SealedRecord::from_envelopes(&env, Some(&env)).inspect().is_err(), "two basic sections");
     }
 
     proptest! {

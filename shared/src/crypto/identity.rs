@@ -26,20 +26,14 @@ pub struct PublicIdentity {
 impl PublicIdentity {
     /// Verify an Ed25519 signature (strict: rejects malleable and small-order forms).
     pub fn verify(&self, msg: &[u8], sig: &[u8; 64]) -> Result<(), CryptoError> {
-        let vk =
-            VerifyingKey::from_bytes(&self.sign_pk).map_err(|_| CryptoError::DecryptionFailed)?;
-        vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig))
-            .map_err(|_| CryptoError::DecryptionFailed)
+        let vk = VerifyingKey::from_bytes(&self.sign_pk).map_err(|_| CryptoError::DecryptionFailed)?;
+        vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig)).map_err(|_| CryptoError::DecryptionFailed)
     }
 
     /// A short human-comparable fingerprint of both public keys.
     pub fn fingerprint(&self) -> String {
         let h = super::sha256(b"quietdesk/v1/fingerprint", &[&self.sign_pk, &self.dh_pk]);
-        h[..10]
-            .chunks(2)
-            .map(|c| format!("{:05}", u16::from_be_bytes([c[0], c[1]])))
-            .collect::<Vec<_>>()
-            .join(" ")
+        h[..10].chunks(2).map(|c| format!("{:05}", u16::from_be_bytes([c[0], c[1]]))).collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -52,9 +46,7 @@ pub struct IdentityKeys {
 
 impl std::fmt::Debug for IdentityKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IdentityKeys")
-            .field("public", &self.public())
-            .finish_non_exhaustive()
+        f.debug_struct("IdentityKeys").field("public", &self.public()).finish_non_exhaustive()
     }
 }
 
@@ -122,27 +114,14 @@ impl IdentityKeys {
         AccountBundle(w.finish())
     }
 
-    pub fn open_bundle(
-        bundle: &AccountBundle,
-        wrap: &WrapKey,
-        username: &str,
-    ) -> Result<Self, CryptoError> {
+    pub fn open_bundle(bundle: &AccountBundle, wrap: &WrapKey, username: &str) -> Result<Self, CryptoError> {
         let mut r = Reader::new(&bundle.0);
-        let version = r
-            .u8()
-            .map_err(|_| CryptoError::Malformed("account bundle"))?;
+        let version = r.u8().map_err(|_| CryptoError::Malformed("account bundle"))?;
         if version != BUNDLE_VERSION {
             return Err(CryptoError::UnknownVersion(version));
         }
-        let nonce = r
-            .array::<12>()
-            .map_err(|_| CryptoError::Malformed("account bundle"))?;
-        let plain = Zeroizing::new(aead::open(
-            &wrap.0,
-            &nonce,
-            &bundle_aad(username),
-            r.rest(),
-        )?);
+        let nonce = r.array::<12>().map_err(|_| CryptoError::Malformed("account bundle"))?;
+        let plain = Zeroizing::new(aead::open(&wrap.0, &nonce, &bundle_aad(username), r.rest())?);
         if plain.len() != 96 {
             return Err(CryptoError::DecryptionFailed);
         }
@@ -177,31 +156,18 @@ mod tests {
 
     #[test]
     fn bundle_round_trip_and_binding() {
-        let (_, wrap) =
-            derive_account_keys(&Passphrase::new("pw one two"), &[3; 16], KdfParams::MINIMUM)
-                .unwrap();
-        let (_, other) =
-            derive_account_keys(&Passphrase::new("pw one tw0"), &[3; 16], KdfParams::MINIMUM)
-                .unwrap();
+        let (_, wrap) = derive_account_keys(&Passphrase::new("pw one two"), &[3; 16], KdfParams::MINIMUM).unwrap();
+        let (_, other) = derive_account_keys(&Passphrase::new("pw one tw0"), &[3; 16], KdfParams::MINIMUM).unwrap();
         let id = IdentityKeys::generate();
         let bundle = id.seal_bundle(&wrap, "ann");
         let back = IdentityKeys::open_bundle(&bundle, &wrap, "ann").unwrap();
         assert_eq!(back.public(), id.public());
         assert_eq!(back.vault_key(), id.vault_key());
-        assert_eq!(
-            IdentityKeys::open_bundle(&bundle, &other, "ann").unwrap_err(),
-            CryptoError::DecryptionFailed
-        );
-        assert_eq!(
-            IdentityKeys::open_bundle(&bundle, &wrap, "bob").unwrap_err(),
-            CryptoError::DecryptionFailed
-        );
+        assert_eq!(IdentityKeys::open_bundle(&bundle, &other, "ann").unwrap_err(), CryptoError::DecryptionFailed);
+        assert_eq!(IdentityKeys::open_bundle(&bundle, &wrap, "bob").unwrap_err(), CryptoError::DecryptionFailed);
         let mut v2 = bundle.clone();
         v2.0[0] = 2;
-        assert_eq!(
-            IdentityKeys::open_bundle(&v2, &wrap, "ann").unwrap_err(),
-            CryptoError::UnknownVersion(2)
-        );
+        assert_eq!(IdentityKeys::open_bundle(&v2, &wrap, "ann").unwrap_err(), CryptoError::UnknownVersion(2));
     }
 
     #[test]

@@ -22,23 +22,11 @@ pub struct KdfParams {
 
 impl KdfParams {
     /// What new accounts use: 64 MiB, 3 passes (RFC 9106's second recommendation).
-    pub const DEFAULT: KdfParams = KdfParams {
-        m_cost_kib: 64 * 1024,
-        t_cost: 3,
-        p_cost: 1,
-    };
+    pub const DEFAULT: KdfParams = KdfParams { m_cost_kib: 64 * 1024, t_cost: 3, p_cost: 1 };
     /// The floor anyone may choose (OWASP's Argon2id minimum). Tests use it for speed.
-    pub const MINIMUM: KdfParams = KdfParams {
-        m_cost_kib: 19 * 1024,
-        t_cost: 2,
-        p_cost: 1,
-    };
+    pub const MINIMUM: KdfParams = KdfParams { m_cost_kib: 19 * 1024, t_cost: 2, p_cost: 1 };
     /// The ceiling, so a hostile server cannot make a client allocate gigabytes.
-    pub const MAXIMUM: KdfParams = KdfParams {
-        m_cost_kib: 1024 * 1024,
-        t_cost: 10,
-        p_cost: 4,
-    };
+    pub const MAXIMUM: KdfParams = KdfParams { m_cost_kib: 1024 * 1024, t_cost: 10, p_cost: 4 };
 
     pub fn validate(&self) -> Result<(), CryptoError> {
         let (lo, hi) = (Self::MINIMUM, Self::MAXIMUM);
@@ -87,14 +75,9 @@ pub fn derive_account_keys(
     params: KdfParams,
 ) -> Result<(AuthKey, WrapKey), CryptoError> {
     params.validate()?;
-    let argon_params =
-        argon2::Params::new(params.m_cost_kib, params.t_cost, params.p_cost, Some(32))
-            .map_err(|_| CryptoError::BadKdfParams)?;
-    let argon = argon2::Argon2::new(
-        argon2::Algorithm::Argon2id,
-        argon2::Version::V0x13,
-        argon_params,
-    );
+    let argon_params = argon2::Params::new(params.m_cost_kib, params.t_cost, params.p_cost, Some(32))
+        .map_err(|_| CryptoError::BadKdfParams)?;
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, argon_params);
     let mut master = Zeroizing::new([0u8; 32]);
     argon
         .hash_password_into(passphrase.expose_secret().as_bytes(), salt, master.as_mut())
@@ -109,8 +92,7 @@ pub fn derive_account_keys(
 /// the name, so repeated look-ups agree and nobody can tell real from fake.
 pub fn fake_salt(server_secret: &[u8; 32], username: &str) -> [u8; 16] {
     use hmac::{Mac, SimpleHmac};
-    let mut mac = SimpleHmac::<sha2::Sha256>::new_from_slice(server_secret)
-        .expect("HMAC takes any key length");
+    let mut mac = SimpleHmac::<sha2::Sha256>::new_from_slice(server_secret).expect("HMAC takes any key length");
     mac.update(label::FAKE_SALT);
     mac.update(username.as_bytes());
     let full = mac.finalize().into_bytes();
@@ -126,15 +108,9 @@ mod tests {
     #[test]
     fn same_inputs_same_keys_and_the_two_keys_differ() {
         let salt = [7u8; 16];
-        let (a1, w1) =
-            derive_account_keys(&Passphrase::new("correct horse"), &salt, KdfParams::MINIMUM)
-                .unwrap();
-        let (a2, _) =
-            derive_account_keys(&Passphrase::new("correct horse"), &salt, KdfParams::MINIMUM)
-                .unwrap();
-        let (a3, _) =
-            derive_account_keys(&Passphrase::new("correct horsf"), &salt, KdfParams::MINIMUM)
-                .unwrap();
+        let (a1, w1) = derive_account_keys(&Passphrase::new("correct horse"), &salt, KdfParams::MINIMUM).unwrap();
+        let (a2, _) = derive_account_keys(&Passphrase::new("correct horse"), &salt, KdfParams::MINIMUM).unwrap();
+        let (a3, _) = derive_account_keys(&Passphrase::new("correct horsf"), &salt, KdfParams::MINIMUM).unwrap();
         assert_eq!(a1.expose_secret(), a2.expose_secret());
         assert_ne!(a1.expose_secret(), a3.expose_secret());
         assert_ne!(a1.expose_secret(), w1.0.expose_secret());
@@ -143,29 +119,15 @@ mod tests {
     /// Frozen: changing the KDF chain would lock every user out.
     #[test]
     fn golden_auth_verifier() {
-        let (a, _) = derive_account_keys(
-            &Passphrase::new("golden passphrase"),
-            &[1u8; 16],
-            KdfParams::MINIMUM,
-        )
-        .unwrap();
-        assert_eq!(
-            hex::encode(a.verifier()),
-            include_str!("../../tests/golden/auth_verifier.hex").trim()
-        );
+        let (a, _) =
+            derive_account_keys(&Passphrase::new("golden passphrase"), &[1u8; 16], KdfParams::MINIMUM).unwrap();
+        assert_eq!(hex::encode(a.verifier()), include_str!("../../tests/golden/auth_verifier.hex").trim());
     }
 
     #[test]
     fn params_out_of_range_are_refused() {
-        let weak = KdfParams {
-            m_cost_kib: 1024,
-            t_cost: 1,
-            p_cost: 1,
-        };
-        assert!(matches!(
-            derive_account_keys(&Passphrase::new("x"), &[0; 16], weak),
-            Err(CryptoError::BadKdfParams)
-        ));
+        let weak = KdfParams { m_cost_kib: 1024, t_cost: 1, p_cost: 1 };
+        assert!(matches!(derive_account_keys(&Passphrase::new("x"), &[0; 16], weak), Err(CryptoError::BadKdfParams)));
         assert!(KdfParams::DEFAULT.validate().is_ok());
     }
 

@@ -63,23 +63,13 @@ pub fn wrap_key(
     // A non-contributory result means the recipient key is a low-order point.
     // Sealing anyway would encrypt under a predictable key; this should be impossible
     // for keys that passed chain verification, so it is a programming error.
-    assert!(
-        shared.was_contributory(),
-        "recipient X25519 key is low-order"
-    );
+    assert!(shared.was_contributory(), "recipient X25519 key is low-order");
     let ctx_bytes = ctx.bytes();
-    let kek = hkdf32(
-        Some(&[eph_pk.as_bytes().as_slice(), &recipient.dh_pk].concat()),
-        shared.as_bytes(),
-        &[&ctx_bytes],
-    );
+    let kek =
+        hkdf32(Some(&[eph_pk.as_bytes().as_slice(), &recipient.dh_pk].concat()), shared.as_bytes(), &[&ctx_bytes]);
     let (nonce, ct) = aead::seal(&kek, &ctx_bytes, key.expose_secret());
     let mut w = Writer::new();
-    w.u8(WRAP_VERSION)
-        .fixed(eph_pk.as_bytes())
-        .fixed(&nonce)
-        .bytes(&ct)
-        .short_str(admin_name.as_str());
+    w.u8(WRAP_VERSION).fixed(eph_pk.as_bytes()).fixed(&nonce).bytes(&ct).short_str(admin_name.as_str());
     let sig = admin.sign(&signed_part(&ctx_bytes, w.as_slice()));
     w.fixed(&sig);
     KeyWrap(w.finish())
@@ -118,14 +108,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed<'_>, CryptoError> {
     let body_len = bytes.len() - r.remaining();
     let sig = r.array::<64>().map_err(bad)?;
     r.finish().map_err(bad)?;
-    Ok(Parsed {
-        eph_pk,
-        nonce,
-        ct,
-        signer,
-        body_len,
-        sig,
-    })
+    Ok(Parsed { eph_pk, nonce, ct, signer, body_len, sig })
 }
 
 /// Open a wrap addressed to `me`, checking the signature of `signer_key` (the caller
@@ -144,16 +127,9 @@ pub fn unwrap_key(
         return Err(CryptoError::DecryptionFailed);
     }
     let my_pk = me.public().dh_pk;
-    let kek = hkdf32(
-        Some(&[p.eph_pk.as_slice(), &my_pk].concat()),
-        shared.as_bytes(),
-        &[&ctx_bytes],
-    );
+    let kek = hkdf32(Some(&[p.eph_pk.as_slice(), &my_pk].concat()), shared.as_bytes(), &[&ctx_bytes]);
     let plain = Zeroizing::new(aead::open(&kek, &p.nonce, &ctx_bytes, p.ct)?);
-    let bytes: [u8; 32] = plain
-        .as_slice()
-        .try_into()
-        .map_err(|_| CryptoError::DecryptionFailed)?;
+    let bytes: [u8; 32] = plain.as_slice().try_into().map_err(|_| CryptoError::DecryptionFailed)?;
     Ok(SymmetricKey::from_bytes(bytes))
 }
 
@@ -178,43 +154,24 @@ mod tests {
         let bob = IdentityKeys::generate();
         let key = SymmetricKey::generate();
         let w = wrap_key(&key, &bob.public(), &ctx("bob"), &admin, &admin_name);
-        assert_eq!(
-            unwrap_key(&w, &bob, &ctx("bob"), &admin.public()).unwrap(),
-            key
-        );
+        assert_eq!(unwrap_key(&w, &bob, &ctx("bob"), &admin.public()).unwrap(), key);
         assert_eq!(wrap_signer(&w).unwrap(), admin_name);
 
         let fail = |w: &KeyWrap, c: &WrapContext, me: &IdentityKeys, signer: &PublicIdentity| {
             unwrap_key(w, me, c, signer).unwrap_err()
         };
-        assert_eq!(
-            fail(&w, &ctx("bob"), &IdentityKeys::generate(), &admin.public()),
-            CryptoError::DecryptionFailed
-        );
-        assert_eq!(
-            fail(&w, &ctx("bob"), &bob, &bob.public()),
-            CryptoError::DecryptionFailed,
-            "wrong signer"
-        );
+        assert_eq!(fail(&w, &ctx("bob"), &IdentityKeys::generate(), &admin.public()), CryptoError::DecryptionFailed);
+        assert_eq!(fail(&w, &ctx("bob"), &bob, &bob.public()), CryptoError::DecryptionFailed, "wrong signer");
         let mut c = ctx("bob");
         c.epoch = 2;
-        assert_eq!(
-            fail(&w, &c, &bob, &admin.public()),
-            CryptoError::DecryptionFailed
-        );
+        assert_eq!(fail(&w, &c, &bob, &admin.public()), CryptoError::DecryptionFailed);
         let mut c = ctx("bob");
         c.scope = Scope::Sensitive;
-        assert_eq!(
-            fail(&w, &c, &bob, &admin.public()),
-            CryptoError::DecryptionFailed
-        );
+        assert_eq!(fail(&w, &c, &bob, &admin.public()), CryptoError::DecryptionFailed);
         for i in 1..w.0.len() {
             let mut t = w.clone();
             t.0[i] ^= 1;
-            assert!(
-                unwrap_key(&t, &bob, &ctx("bob"), &admin.public()).is_err(),
-                "flip at {i} accepted"
-            );
+            assert!(unwrap_key(&t, &bob, &ctx("bob"), &admin.public()).is_err(), "flip at {i} accepted");
         }
     }
 }

@@ -53,17 +53,10 @@ impl Store for MemoryStore {
             cursor: g.cursor,
         })
     }
-    async fn save_records(
-        &self,
-        records: &[StoredRecord],
-        cursor: Option<Cursor>,
-    ) -> Result<(), StoreError> {
+    async fn save_records(&self, records: &[StoredRecord], cursor: Option<Cursor>) -> Result<(), StoreError> {
         let mut g = self.inner.lock().expect("poisoned");
         for r in records {
-            let newer = g
-                .records
-                .get(&r.record)
-                .is_none_or(|cur| cur.version <= r.version);
+            let newer = g.records.get(&r.record).is_none_or(|cur| cur.version <= r.version);
             if newer {
                 g.records.insert(r.record, r.clone());
             }

@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::crypto::envelope::{
-    EnvelopeHeader, Keyring, RecordContext, SealedEnvelope, SealedRecord,
-};
+use crate::crypto::envelope::{EnvelopeHeader, Keyring, RecordContext, SealedEnvelope, SealedRecord};
 use crate::crypto::identity::{IdentityKeys, PublicIdentity};
 use crate::crypto::{CryptoError, Scope};
 use crate::domain::is_sensitive;
@@ -51,32 +49,16 @@ impl Sealer<'_> {
         doc: &RecordDoc,
         carried: Option<&SealedEnvelope>,
     ) -> Result<(SealedRecord, Option<SealedEnvelope>), CryptoError> {
-        let epoch = self
-            .keyring
-            .latest_epoch(collection)
-            .ok_or(CryptoError::NoKey)?;
-        let basic_key = self
-            .keyring
-            .get(collection, epoch, Scope::Basic)
-            .ok_or(CryptoError::NoKey)?;
-        let (sensitive_fields, basic_fields): (BTreeMap<_, _>, BTreeMap<_, _>) = doc
-            .fields
-            .clone()
-            .into_iter()
-            .partition(|(name, _)| is_sensitive(name));
-        let header = |scope| EnvelopeHeader {
-            collection,
-            epoch,
-            scope,
-            record_version: version,
-            author: self.me.clone(),
-        };
+        let epoch = self.keyring.latest_epoch(collection).ok_or(CryptoError::NoKey)?;
+        let basic_key = self.keyring.get(collection, epoch, Scope::Basic).ok_or(CryptoError::NoKey)?;
+        let (sensitive_fields, basic_fields): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            doc.fields.clone().into_iter().partition(|(name, _)| is_sensitive(name));
+        let header =
+            |scope| EnvelopeHeader { collection, epoch, scope, record_version: version, author: self.me.clone() };
 
         let sensitive = match self.keyring.get(collection, epoch, Scope::Sensitive) {
             Some(key) if !sensitive_fields.is_empty() => Some(SealedEnvelope::seal(
-                &encode(&RecordDoc {
-                    fields: sensitive_fields,
-                }),
+                &encode(&RecordDoc { fields: sensitive_fields }),
                 &header(Scope::Sensitive),
                 ctx,
                 &[0; 32],
@@ -86,24 +68,16 @@ impl Sealer<'_> {
             Some(_) => None,
             None => carried.cloned(),
         };
-        let companion = sensitive
-            .as_ref()
-            .map(SealedEnvelope::digest)
-            .unwrap_or([0; 32]);
+        let companion = sensitive.as_ref().map(SealedEnvelope::digest).unwrap_or([0; 32]);
         let basic = SealedEnvelope::seal(
-            &encode(&RecordDoc {
-                fields: basic_fields,
-            }),
+            &encode(&RecordDoc { fields: basic_fields }),
             &header(Scope::Basic),
             ctx,
             &companion,
             basic_key,
             self.identity,
         );
-        Ok((
-            SealedRecord::from_envelopes(&basic, sensitive.as_ref()),
-            sensitive,
-        ))
+        Ok((SealedRecord::from_envelopes(&basic, sensitive.as_ref()), sensitive))
     }
 }
 
@@ -122,14 +96,9 @@ pub fn open_record(
     if bh.record_version != version || bh.scope != Scope::Basic {
         return Err(CryptoError::DecryptionFailed);
     }
-    let key = keyring
-        .get(bh.collection, bh.epoch, Scope::Basic)
-        .ok_or(CryptoError::NoKey)?;
+    let key = keyring.get(bh.collection, bh.epoch, Scope::Basic).ok_or(CryptoError::NoKey)?;
     let author = authors(&bh.author).ok_or(CryptoError::DecryptionFailed)?;
-    let companion = sensitive
-        .as_ref()
-        .map(SealedEnvelope::digest)
-        .unwrap_or([0; 32]);
+    let companion = sensitive.as_ref().map(SealedEnvelope::digest).unwrap_or([0; 32]);
     let mut doc = decode(&basic.open(ctx, &companion, key, &author)?)?;
     if doc.fields.keys().any(|f| is_sensitive(f)) {
         return Err(CryptoError::Malformed("sensitive field in basic section"));
@@ -137,10 +106,7 @@ pub fn open_record(
     let mut complete = true;
     if let Some(s) = &sensitive {
         let sh = s.header()?;
-        if sh.collection != bh.collection
-            || sh.record_version > version
-            || sh.scope != Scope::Sensitive
-        {
+        if sh.collection != bh.collection || sh.record_version > version || sh.scope != Scope::Sensitive {
             return Err(CryptoError::DecryptionFailed);
         }
         match keyring.get(sh.collection, sh.epoch, Scope::Sensitive) {
@@ -155,10 +121,5 @@ pub fn open_record(
             None => complete = false,
         }
     }
-    Ok(Opened {
-        doc,
-        collection: bh.collection,
-        sensitive,
-        complete,
-    })
+    Ok(Opened { doc, collection: bh.collection, sensitive, complete })
 }

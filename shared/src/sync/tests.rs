@@ -40,11 +40,7 @@ impl Transport for ModelTransport {
             })
             .collect();
         if !conflicts.is_empty() {
-            let _ = PushConflict {
-                code: "conflict".into(),
-                message: String::new(),
-                conflicts: vec![],
-            };
+            let _ = PushConflict { code: "conflict".into(), message: String::new(), conflicts: vec![] };
             return Ok(PushOutcome::Conflict(conflicts));
         }
         let mut accepted = vec![];
@@ -52,25 +48,10 @@ impl Transport for ModelTransport {
             s.seq += 1;
             let version = i.base_version + 1;
             let seq = s.seq;
-            s.records.insert(
-                i.record,
-                Change {
-                    seq,
-                    record: i.record,
-                    version,
-                    sealed: i.sealed.clone(),
-                },
-            );
-            accepted.push(PushAccepted {
-                record: i.record,
-                version,
-                seq,
-            });
+            s.records.insert(i.record, Change { seq, record: i.record, version, sealed: i.sealed.clone() });
+            accepted.push(PushAccepted { record: i.record, version, seq });
         }
-        Ok(PushOutcome::Accepted(PushResponse {
-            accepted,
-            cursor: s.seq,
-        }))
+        Ok(PushOutcome::Accepted(PushResponse { accepted, cursor: s.seq }))
     }
 
     async fn pull(&self, since: Cursor, limit: u32) -> Result<PullResponse, TransportError> {
@@ -78,21 +59,12 @@ impl Transport for ModelTransport {
             return Err(TransportError::Offline);
         }
         let s = self.server.lock().unwrap();
-        let mut changes: Vec<Change> = s
-            .records
-            .values()
-            .filter(|c| c.seq > since)
-            .cloned()
-            .collect();
+        let mut changes: Vec<Change> = s.records.values().filter(|c| c.seq > since).cloned().collect();
         changes.sort_by_key(|c| c.seq);
         let more = changes.len() > limit as usize;
         changes.truncate(limit as usize);
         let cursor = changes.last().map(|c| c.seq).unwrap_or(since);
-        Ok(PullResponse {
-            changes,
-            cursor,
-            more,
-        })
+        Ok(PullResponse { changes, cursor, more })
     }
 }
 
@@ -108,19 +80,9 @@ fn team() -> Team {
     let ann = Person::new("ann");
     let bob = Person::new("bob");
     let mut chain = new_chain(&ann);
-    append(
-        &mut chain,
-        &ann,
-        Action::AddMember {
-            member: bob.member(Role::Member),
-        },
-    );
+    append(&mut chain, &ann, Action::AddMember { member: bob.member(Role::Member) });
     let keys = vec![(Scope::Basic, [1u8; 32]), (Scope::Sensitive, [2u8; 32])];
-    Team {
-        people: vec![ann, bob],
-        chain,
-        keys,
-    }
+    Team { people: vec![ann, bob], chain, keys }
 }
 
 fn session(t: &Team, who: usize, scopes: &[Scope]) -> Session {
@@ -128,40 +90,23 @@ fn session(t: &Team, who: usize, scopes: &[Scope]) -> Session {
     let mut keyring = Keyring::new();
     for (scope, k) in &t.keys {
         if scopes.contains(scope) {
-            keyring.insert(
-                state.shared_collection,
-                1,
-                *scope,
-                SymmetricKey::from_bytes(*k),
-            );
+            keyring.insert(state.shared_collection, 1, *scope, SymmetricKey::from_bytes(*k));
         }
     }
     let p = &t.people[who];
     // Identity keys are not Clone (they zeroize); rebuild the same keys via the bundle path.
     let identity = clone_identity(&p.keys);
-    Session {
-        me: p.name.clone(),
-        identity,
-        keyring,
-        team: state,
-    }
+    Session { me: p.name.clone(), identity, keyring, team: state }
 }
 
 fn clone_identity(k: &IdentityKeys) -> IdentityKeys {
     use crate::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
-    let (_, wrap) =
-        derive_account_keys(&Passphrase::new("test clone"), &[0; 16], KdfParams::MINIMUM).unwrap();
+    let (_, wrap) = derive_account_keys(&Passphrase::new("test clone"), &[0; 16], KdfParams::MINIMUM).unwrap();
     IdentityKeys::open_bundle(&k.seal_bundle(&wrap, "x"), &wrap, "x").unwrap()
 }
 
 fn customer(name: &str, phone: &str) -> Vec<(String, Option<Value>)> {
-    Customer {
-        name: name.into(),
-        phone: phone.into(),
-        notes: "first notes".into(),
-        ..Default::default()
-    }
-    .to_fields()
+    Customer { name: name.into(), phone: phone.into(), notes: "first notes".into(), ..Default::default() }.to_fields()
 }
 
 fn text(s: &str) -> Option<Value> {
@@ -171,12 +116,7 @@ fn text(s: &str) -> Option<Value> {
 type Client = Syncer<MemoryStore, ModelTransport>;
 
 fn client(t: &Team, who: usize, net: &ModelTransport, store: MemoryStore) -> Client {
-    block_on(Syncer::open(
-        session(t, who, &Scope::ALL),
-        store,
-        net.clone(),
-    ))
-    .unwrap()
+    block_on(Syncer::open(session(t, who, &Scope::ALL), store, net.clone())).unwrap()
 }
 
 #[test]
@@ -191,40 +131,13 @@ fn offline_edits_to_different_fields_both_survive_and_same_field_converges() {
     block_on(a.edit(id, coll, customer("Zhang San", "13800001111"), 1_000)).unwrap();
     block_on(a.sync()).unwrap();
     block_on(b.sync()).unwrap();
-    assert_eq!(
-        b.replica.records[&id].view.text(field::NAME),
-        Some("Zhang San")
-    );
+    assert_eq!(b.replica.records[&id].view.text(field::NAME), Some("Zhang San"));
 
     // Both edit while "disconnected" (neither syncs in between).
-    block_on(a.edit(
-        id,
-        coll,
-        vec![(field::PHONE.into(), text("13899998888"))],
-        2_000,
-    ))
-    .unwrap();
-    block_on(b.edit(
-        id,
-        coll,
-        vec![(field::NOTES.into(), text("prefers WeChat"))],
-        2_000,
-    ))
-    .unwrap();
-    block_on(a.edit(
-        id,
-        coll,
-        vec![(field::COMPANY.into(), text("A Corp"))],
-        3_000,
-    ))
-    .unwrap();
-    block_on(b.edit(
-        id,
-        coll,
-        vec![(field::COMPANY.into(), text("B Corp"))],
-        3_000,
-    ))
-    .unwrap();
+    block_on(a.edit(id, coll, vec![(field::PHONE.into(), text("13899998888"))], 2_000)).unwrap();
+    block_on(b.edit(id, coll, vec![(field::NOTES.into(), text("prefers WeChat"))], 2_000)).unwrap();
+    block_on(a.edit(id, coll, vec![(field::COMPANY.into(), text("A Corp"))], 3_000)).unwrap();
+    block_on(b.edit(id, coll, vec![(field::COMPANY.into(), text("B Corp"))], 3_000)).unwrap();
 
     block_on(a.sync()).unwrap();
     let rb = block_on(b.sync()).unwrap();
@@ -250,18 +163,12 @@ fn the_outbox_survives_a_restart_and_drains_when_back_online() {
     let coll = a.session.team.shared_collection;
     let id = RecordId::random();
     block_on(a.edit(id, coll, customer("Offline Person", "13512345678"), 1)).unwrap();
-    assert!(matches!(
-        block_on(a.sync()),
-        Err(SyncError::Transport(TransportError::Offline))
-    ));
+    assert!(matches!(block_on(a.sync()), Err(SyncError::Transport(TransportError::Offline))));
     drop(a);
 
     assert_eq!(store.outbox_len(), 1);
     let mut a = client(&t, 0, &net, store.clone());
-    assert_eq!(
-        a.replica.records[&id].view.text(field::NAME),
-        Some("Offline Person")
-    );
+    assert_eq!(a.replica.records[&id].view.text(field::NAME), Some("Offline Person"));
     *net.offline.lock().unwrap() = false;
     let r = block_on(a.sync()).unwrap();
     assert_eq!(r.pushed, 1);
@@ -269,10 +176,7 @@ fn the_outbox_survives_a_restart_and_drains_when_back_online() {
 
     let dump = store.dump();
     for canary in ["Offline Person", "13512345678", "first notes"] {
-        assert!(
-            !dump.windows(canary.len()).any(|w| w == canary.as_bytes()),
-            "{canary} stored in clear"
-        );
+        assert!(!dump.windows(canary.len()).any(|w| w == canary.as_bytes()), "{canary} stored in clear");
     }
 }
 
@@ -281,12 +185,7 @@ fn a_reader_without_the_sensitive_key_sees_the_mask_and_preserves_the_secret() {
     let t = team();
     let net = ModelTransport::default();
     let mut admin = client(&t, 0, &net, MemoryStore::new());
-    let mut support = block_on(Syncer::open(
-        session(&t, 1, &[Scope::Basic]),
-        MemoryStore::new(),
-        net.clone(),
-    ))
-    .unwrap();
+    let mut support = block_on(Syncer::open(session(&t, 1, &[Scope::Basic]), MemoryStore::new(), net.clone())).unwrap();
     let coll = admin.session.team.shared_collection;
     let id = RecordId::random();
     block_on(admin.edit(id, coll, customer("Masked Person", "13812341234"), 1)).unwrap();
@@ -298,13 +197,7 @@ fn a_reader_without_the_sensitive_key_sees_the_mask_and_preserves_the_secret() {
     assert_eq!(seen.view.text(field::PHONE_MASKED), Some("138****1234"));
 
     // Support edits a basic field; the phone must survive for the admin.
-    block_on(support.edit(
-        id,
-        coll,
-        vec![(field::NOTES.into(), text("called back"))],
-        5,
-    ))
-    .unwrap();
+    block_on(support.edit(id, coll, vec![(field::NOTES.into(), text("called back"))], 5)).unwrap();
     block_on(support.sync()).unwrap();
     block_on(admin.sync()).unwrap();
     let v = &admin.replica.records[&id].view;
@@ -329,15 +222,7 @@ fn a_server_replaying_an_old_version_as_new_is_refused() {
         let mut s = net.server.lock().unwrap();
         s.seq += 1;
         let seq = s.seq;
-        s.records.insert(
-            id,
-            Change {
-                seq,
-                record: id,
-                version: 3,
-                sealed: v1,
-            },
-        );
+        s.records.insert(id, Change { seq, record: id, version: 3, sealed: v1 });
     }
     let mut b = client(&t, 1, &net, MemoryStore::new());
     let r = block_on(b.sync()).unwrap();
