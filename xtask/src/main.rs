@@ -278,5 +278,15 @@ fn test() -> Result {
 }
 
 fn bench() -> Result {
-    step("benchmarks", Command::new("cargo").args(["bench", "-p", "quietdesk-server"]))
+    setup()?;
+    step("server and crypto benchmarks", Command::new("cargo").args(["bench", "-p", "quietdesk-server"]))?;
+    step(
+        "build the release app for the browser benchmark",
+        Command::new("trunk").args(["build", "--offline", "--release", "--dist", "dist-release"]),
+    )?;
+    step("build the release server", Command::new("cargo").args(["build", "--release", "-p", "quietdesk-server"]))?;
+    step(
+        "browser benchmarks (Playwright, Chromium)",
+        Command::new("npx").args(["playwright", "test", "--config", "bench.config.ts"]).current_dir("e2e"),
+    )
 }
