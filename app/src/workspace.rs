@@ -22,16 +22,19 @@ use crate::account::Unlocked;
 use crate::api::HttpTransport;
 use crate::store::IdbStore;
 
-/// Decrypted records for the views, rebuilt after every change. Cheap to clone.
+/// Decrypted records for the views, updated incrementally after every change. Cheap to
+/// clone (shared maps of shared records).
 #[derive(Clone, Default)]
 pub struct Index {
-    pub records: Arc<BTreeMap<RecordId, RecordDoc>>,
+    pub records: Arc<BTreeMap<RecordId, Arc<RecordDoc>>>,
+    /// Customers in name order, each with its lower-cased search text.
+    pub customers: Arc<Vec<(RecordId, Arc<str>)>>,
 }
 
 impl Index {
     /// Live records of a kind.
     pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a RecordId, &'a RecordDoc)> + 'a {
-        self.records.iter().filter(move |(_, d)| d.text(field::KIND) == Some(kind))
+        self.records.iter().map(|(k, v)| (k, &**v)).filter(move |(_, d)| d.text(field::KIND) == Some(kind))
     }
 
     /// Live records of a kind that point at `customer`.
@@ -42,6 +45,25 @@ impl Index {
     ) -> impl Iterator<Item = (&'a RecordId, &'a RecordDoc)> + 'a {
         self.of_kind(kind).filter(move |(_, d)| d.text(field::CUSTOMER) == Some(customer))
     }
+
+    pub fn doc(&self, id: &RecordId) -> Option<RecordDoc> {
+        self.records.get(id).map(|d| (**d).clone())
+    }
+}
+
+/// Lower-cased text that customer search looks at.
+pub fn search_text(d: &RecordDoc) -> String {
+    let mut s = String::new();
+    for f in [field::NAME, field::COMPANY, field::PHONE, field::PHONE_MASKED, field::EMAIL, field::NOTES] {
+        if let Some(t) = d.text(f) {
+            s.push_str(t);
+            s.push('\u{1}');
+        }
+    }
+    if let Some(tags) = d.get(field::TAGS).and_then(Value::as_list) {
+        s.push_str(&tags.join(" "));
+    }
+    s.to_lowercase()
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -67,6 +89,10 @@ pub struct Workspace {
 }
 
 pub type Ws = Rc<Workspace>;
+
+fn is_customer(d: &RecordDoc) -> bool {
+    d.text(field::KIND) == Some(shared::domain::EntityKind::Customer.as_str())
+}
 
 fn now() -> f64 {
     js_sys::Date::now()
@@ -111,12 +137,50 @@ impl Workspace {
         Ok(ws)
     }
 
+    /// Bring the index up to date with the records that changed since the last call.
     async fn refresh(&self) {
-        let s = self.syncer.lock().await;
-        let records: BTreeMap<RecordId, RecordDoc> = s.replica.live().map(|(id, r)| (*id, r.view.clone())).collect();
+        let mut s = self.syncer.lock().await;
+        let dirty = std::mem::take(&mut s.replica.dirty);
         let pending = s.replica.pending_count();
-        drop(s);
-        self.index.set(Index { records: Arc::new(records) });
+        if !dirty.is_empty() {
+            let old = self.index.get_untracked();
+            let mut records = (*old.records).clone();
+            let mut customers_changed = false;
+            let mut search: BTreeMap<RecordId, Arc<str>> = BTreeMap::new();
+            for id in &dirty {
+                let was_customer = old.records.get(id).is_some_and(|d| is_customer(d));
+                match s.replica.records.get(id).filter(|r| !r.view.is_deleted()) {
+                    Some(r) => {
+                        let doc = Arc::new(r.view.clone());
+                        if is_customer(&doc) {
+                            search.insert(*id, search_text(&doc).into());
+                            customers_changed = true;
+                        }
+                        customers_changed |= was_customer;
+                        records.insert(*id, doc);
+                    }
+                    None => {
+                        customers_changed |= was_customer;
+                        records.remove(id);
+                    }
+                }
+            }
+            drop(s);
+            let customers = if customers_changed {
+                let mut list: Vec<(RecordId, Arc<str>)> =
+                    old.customers.iter().filter(|(id, _)| !dirty.contains(id)).cloned().chain(search).collect();
+                let name = |id: &RecordId| {
+                    records.get(id).and_then(|d| d.text(field::NAME)).unwrap_or_default().to_lowercase()
+                };
+                list.sort_by_cached_key(|(id, _)| name(id));
+                Arc::new(list)
+            } else {
+                old.customers.clone()
+            };
+            self.index.set(Index { records: Arc::new(records), customers });
+        } else {
+            drop(s);
+        }
         self.status.update(|st| st.pending = pending);
     }
 

@@ -34,5 +34,10 @@ test('CSV import of 1,000 rows shows progress, explains rejects, and ends search
   await page.getByLabel('Search').fill('13900000123');
   await expect(page.getByRole('list', { name: 'Customers' }).getByRole('link')).toHaveCount(1);
   await page.getByLabel('Search').fill('batch2');
+  await expect(page.getByText('333 of 1000 customers')).toBeVisible();
+  // The list renders a page of 200 at a time.
+  await expect(page.getByRole('list', { name: 'Customers' }).getByRole('link')).toHaveCount(200);
+  await page.getByRole('button', { name: 'Show more' }).click();
   await expect(page.getByRole('list', { name: 'Customers' }).getByRole('link')).toHaveCount(333);
+  await expect(page.getByRole('button', { name: 'Show more' })).toHaveCount(0);
 });

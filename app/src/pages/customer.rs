@@ -62,7 +62,7 @@ pub fn CustomerDetail() -> impl IntoView {
 fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
     let ws = use_ws();
     let navigate = use_navigate();
-    let initial = ws.index.get_untracked().records.get(&id).cloned().unwrap_or_default();
+    let initial = ws.index.get_untracked().doc(&id).unwrap_or_default();
     if !is_new && initial.fields.is_empty() {
         return view! { <p>"This customer does not exist (or was deleted)."</p> }.into_any();
     }
@@ -85,7 +85,7 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
         let (texts, areas) = (texts.clone(), areas.clone());
         let index = ws.index;
         Effect::new(move |_| {
-            let Some(new) = index.get().records.get(&id).cloned() else {
+            let Some(new) = index.get().doc(&id) else {
                 return;
             };
             let old = base.get_untracked();

@@ -3,25 +3,13 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use shared::domain::{field, EntityKind, Stage};
-use shared::record::{RecordDoc, Value};
+use shared::domain::{field, Stage};
+use shared::ids::RecordId;
 
 use crate::{route, use_ws};
 
-/// Lower-cased text of the fields search looks at.
-fn haystack(d: &RecordDoc) -> String {
-    let mut s = String::new();
-    for f in [field::NAME, field::COMPANY, field::PHONE, field::PHONE_MASKED, field::EMAIL, field::NOTES] {
-        if let Some(t) = d.text(f) {
-            s.push_str(t);
-            s.push('\u{1}');
-        }
-    }
-    if let Some(tags) = d.get(field::TAGS).and_then(Value::as_list) {
-        s.push_str(&tags.join(" "));
-    }
-    s.to_lowercase()
-}
+/// Rows rendered at a time; "Show more" adds another page.
+const PAGE: usize = 200;
 
 #[derive(Clone, PartialEq)]
 struct Row {
@@ -38,26 +26,43 @@ pub fn CustomerList() -> impl IntoView {
     let index = ws.index;
     let (query, set_query) = signal(String::new());
     let (stage, set_stage) = signal(String::new());
-    let rows = Memo::new(move |_| {
+    // Matches in name order: the count of all of them, and the first `shown` as rows.
+    // Search scans pre-lowered text in the index; only the visible rows are built.
+    let shown = RwSignal::new(PAGE);
+    let matches = Memo::new(move |_| {
         let q = query.get().to_lowercase();
         let st = stage.get();
         let idx = index.get();
-        let mut rows: Vec<Row> = idx
-            .of_kind(EntityKind::Customer.as_str())
-            .filter(|(_, d)| st.is_empty() || d.text(field::STAGE) == Some(st.as_str()))
-            .filter(|(_, d)| q.is_empty() || haystack(d).contains(&q))
-            .map(|(id, d)| Row {
-                id: id.to_string(),
-                name: d.text(field::NAME).unwrap_or_default().to_owned(),
-                company: d.text(field::COMPANY).unwrap_or_default().to_owned(),
-                phone: d.text(field::PHONE).or(d.text(field::PHONE_MASKED)).unwrap_or_default().to_owned(),
-                stage: d.text(field::STAGE).unwrap_or_default().to_owned(),
+        let ids: Vec<RecordId> = idx
+            .customers
+            .iter()
+            .filter(|(_, text)| q.is_empty() || text.contains(&q))
+            .filter(|(id, _)| {
+                st.is_empty() || idx.records.get(id).and_then(|d| d.text(field::STAGE)) == Some(st.as_str())
             })
+            .map(|(id, _)| *id)
             .collect();
-        rows.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
-        rows
+        ids
     });
-    let total = move || index.get().of_kind(EntityKind::Customer.as_str()).count();
+    let rows = Memo::new(move |_| {
+        let idx = index.get();
+        matches.with(|ids| {
+            ids.iter()
+                .take(shown.get())
+                .filter_map(|id| {
+                    let d = idx.records.get(id)?;
+                    Some(Row {
+                        id: id.to_string(),
+                        name: d.text(field::NAME).unwrap_or_default().to_owned(),
+                        company: d.text(field::COMPANY).unwrap_or_default().to_owned(),
+                        phone: d.text(field::PHONE).or(d.text(field::PHONE_MASKED)).unwrap_or_default().to_owned(),
+                        stage: d.text(field::STAGE).unwrap_or_default().to_owned(),
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let total = move || index.with(|i| i.customers.len());
     view! {
         <section class="page">
             <div class="page__head">
@@ -78,7 +83,7 @@ pub fn CustomerList() -> impl IntoView {
                     </select>
                 </div>
             </div>
-            <p class="count">{move || format!("{} of {} customers", rows.get().len(), total())}</p>
+            <p class="count">{move || format!("{} of {} customers", matches.with(Vec::len), total())}</p>
             <ul class="list" aria-label="Customers">
                 <For each=move || rows.get() key=|r| r.id.clone() let:row>
                     <li class="list__item">
@@ -91,6 +96,9 @@ pub fn CustomerList() -> impl IntoView {
                     </li>
                 </For>
             </ul>
+            <Show when=move || { matches.with(Vec::len) > shown.get() }>
+                <button type="button" on:click=move |_| shown.update(|n| *n += PAGE)>"Show more"</button>
+            </Show>
         </section>
     }
 }
