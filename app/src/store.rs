@@ -129,14 +129,25 @@ impl IdbStore {
 impl Store for IdbStore {
     async fn load(&self) -> Result<Snapshot, StoreError> {
         let tx = self.db.transaction(&[RECORDS, OUTBOX, META], TransactionMode::ReadOnly).map_err(err)?;
-        let rows = tx.store(RECORDS).map_err(err)?.scan(None, None, None, None).await.map_err(err)?;
-        let ops = tx.store(OUTBOX).map_err(err)?.scan(None, None, None, None).await.map_err(err)?;
-        let cursor = tx.store(META).map_err(err)?.get(JsValue::from_str(CURSOR_KEY)).await.map_err(err)?;
+        let (records, outbox, meta) =
+            (tx.store(RECORDS).map_err(err)?, tx.store(OUTBOX).map_err(err)?, tx.store(META).map_err(err)?);
+        // Whole stores in a few requests (getAll / getAllKeys come back in key order),
+        // not one cursor step per row.
+        let (record_keys, record_values, op_keys, op_values, cursor) = futures::try_join!(
+            records.get_all_keys(None, None),
+            records.get_all(None, None),
+            outbox.get_all_keys(None, None),
+            outbox.get_all(None, None),
+            meta.get(JsValue::from_str(CURSOR_KEY)),
+        )
+        .map_err(err)?;
         finish(tx).await?;
 
-        let records = rows.iter().map(|(k, v)| decode_record(k, v)).collect::<Result<Vec<_>, _>>()?;
-        let outbox = ops
+        let records =
+            record_keys.iter().zip(&record_values).map(|(k, v)| decode_record(k, v)).collect::<Result<Vec<_>, _>>()?;
+        let outbox = op_keys
             .iter()
+            .zip(&op_values)
             .map(|(k, v)| Ok(StoredOp { id: k.as_f64().ok_or_else(|| err("outbox key"))? as u64, blob: to_vec(v)? }))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let cursor = match cursor.filter(|c| !c.is_undefined()) {
@@ -149,19 +160,24 @@ impl Store for IdbStore {
     async fn save_records(&self, records: &[StoredRecord], cursor: Option<Cursor>) -> Result<(), StoreError> {
         let tx = self.db.transaction(&[RECORDS, META], TransactionMode::ReadWrite).map_err(err)?;
         let store = tx.store(RECORDS).map_err(err)?;
-        for r in records {
-            let key = JsValue::from_str(&r.record.to_string());
+        let meta = tx.store(META).map_err(err)?;
+        let keys: Vec<JsValue> = records.iter().map(|r| JsValue::from_str(&r.record.to_string())).collect();
+        // All reads issued at once, then all writes: requests queue inside the one
+        // transaction instead of waiting a round trip each.
+        let current = futures::future::try_join_all(keys.iter().map(|k| store.get(k.clone()))).await.map_err(err)?;
+        let mut writes = Vec::with_capacity(records.len());
+        for ((r, key), cur) in records.iter().zip(&keys).zip(current) {
             // Never replace a newer version with an older one.
-            let newer = match store.get(key.clone()).await.map_err(err)? {
-                Some(cur) if !cur.is_undefined() => decode_record(&key, &cur)?.version <= r.version,
-                _ => true,
+            let newer = match cur.filter(|c| !c.is_undefined()) {
+                Some(c) => decode_record(key, &c)?.version <= r.version,
+                None => true,
             };
             if newer {
-                store.put(&encode_record(r), Some(&key)).await.map_err(err)?;
+                writes.push((encode_record(r), key.clone()));
             }
         }
+        futures::future::try_join_all(writes.iter().map(|(v, k)| store.put(v, Some(k)))).await.map_err(err)?;
         if let Some(c) = cursor {
-            let meta = tx.store(META).map_err(err)?;
             let cur = meta.get(JsValue::from_str(CURSOR_KEY)).await.map_err(err)?;
             let old = match cur.filter(|c| !c.is_undefined()) {
                 Some(v) => u64::from_be_bytes(to_vec(&v)?.try_into().map_err(|_| err("cursor"))?),
@@ -176,9 +192,9 @@ impl Store for IdbStore {
     async fn add_ops(&self, ops: &[StoredOp]) -> Result<(), StoreError> {
         let tx = self.db.transaction(&[OUTBOX], TransactionMode::ReadWrite).map_err(err)?;
         let store = tx.store(OUTBOX).map_err(err)?;
-        for op in ops {
-            store.put(&bytes(&op.blob), Some(&JsValue::from_f64(op.id as f64))).await.map_err(err)?;
-        }
+        let rows: Vec<(JsValue, JsValue)> =
+            ops.iter().map(|op| (bytes(&op.blob), JsValue::from_f64(op.id as f64))).collect();
+        futures::future::try_join_all(rows.iter().map(|(v, k)| store.put(v, Some(k)))).await.map_err(err)?;
         finish(tx).await?;
         Ok(())
     }
@@ -186,9 +202,9 @@ impl Store for IdbStore {
     async fn remove_ops(&self, ids: &[u64]) -> Result<(), StoreError> {
         let tx = self.db.transaction(&[OUTBOX], TransactionMode::ReadWrite).map_err(err)?;
         let store = tx.store(OUTBOX).map_err(err)?;
-        for id in ids {
-            store.delete(JsValue::from_f64(*id as f64)).await.map_err(err)?;
-        }
+        futures::future::try_join_all(ids.iter().map(|id| store.delete(JsValue::from_f64(*id as f64))))
+            .await
+            .map_err(err)?;
         finish(tx).await?;
         Ok(())
     }
