@@ -195,7 +195,9 @@ impl Workspace {
         Ok(())
     }
 
-    /// Write many new or changed records in one durable step (an import).
+    /// Write many new or changed records in one durable step (an import). No sync is
+    /// started: the caller batches, then calls [`Workspace::request_sync`] once, so the
+    /// upload runs after the import instead of competing with it for the engine.
     pub async fn edit_many(
         self: &Rc<Self>,
         edits: Vec<(RecordId, Vec<(String, Option<Value>)>)>,
@@ -206,7 +208,6 @@ impl Workspace {
             s.edit_many(edits, now() as u64).await.map_err(|e| e.to_string())?;
         }
         self.refresh().await;
-        self.request_sync();
         Ok(())
     }
 

@@ -91,6 +91,8 @@ pub fn ImportExport() -> impl IntoView {
             }
             progress.set(Some((total, total)));
             summary.set(Some(Summary { imported, rejected }));
+            // Upload in the background; the status bar counts the pending edits down.
+            ws.request_sync();
         });
     };
 
