@@ -28,7 +28,26 @@ use crate::store::IdbStore;
 pub struct Index {
     pub records: Arc<BTreeMap<RecordId, Arc<RecordDoc>>>,
     /// Customers in name order, each with its lower-cased search text.
-    pub customers: Arc<Vec<(RecordId, Arc<str>)>>,
+    pub customers: Arc<Vec<CustomerEntry>>,
+}
+
+/// One customer in the search list.
+#[derive(Clone)]
+pub struct CustomerEntry {
+    pub id: RecordId,
+    /// Lower-cased name: the sort key.
+    pub key: Arc<str>,
+    /// Lower-cased text search looks at.
+    pub text: Arc<str>,
+}
+
+impl CustomerEntry {
+    fn of(id: RecordId, d: &RecordDoc) -> Self {
+        Self { id, key: d.text(field::NAME).unwrap_or_default().to_lowercase().into(), text: search_text(d).into() }
+    }
+    fn order(&self) -> (&str, RecordId) {
+        (&self.key, self.id)
+    }
 }
 
 impl Index {
@@ -146,14 +165,14 @@ impl Workspace {
             let old = self.index.get_untracked();
             let mut records = (*old.records).clone();
             let mut customers_changed = false;
-            let mut search: BTreeMap<RecordId, Arc<str>> = BTreeMap::new();
+            let mut fresh: Vec<CustomerEntry> = Vec::new();
             for id in &dirty {
                 let was_customer = old.records.get(id).is_some_and(|d| is_customer(d));
                 match s.replica.records.get(id).filter(|r| !r.view.is_deleted()) {
                     Some(r) => {
                         let doc = Arc::new(r.view.clone());
                         if is_customer(&doc) {
-                            search.insert(*id, search_text(&doc).into());
+                            fresh.push(CustomerEntry::of(*id, &doc));
                             customers_changed = true;
                         }
                         customers_changed |= was_customer;
@@ -167,12 +186,25 @@ impl Workspace {
             }
             drop(s);
             let customers = if customers_changed {
-                let mut list: Vec<(RecordId, Arc<str>)> =
-                    old.customers.iter().filter(|(id, _)| !dirty.contains(id)).cloned().chain(search).collect();
-                let name = |id: &RecordId| {
-                    records.get(id).and_then(|d| d.text(field::NAME)).unwrap_or_default().to_lowercase()
-                };
-                list.sort_by_cached_key(|(id, _)| name(id));
+                // The kept entries are already in order: sort only the changed ones and
+                // merge, so a 500-row import batch costs O(n), not a full re-sort.
+                fresh.sort_by(|a, b| a.order().cmp(&b.order()));
+                let mut kept = old.customers.iter().filter(|c| !dirty.contains(&c.id)).peekable();
+                let mut fresh = fresh.into_iter().peekable();
+                let mut list = Vec::with_capacity(old.customers.len() + fresh.len());
+                loop {
+                    let take_kept = match (kept.peek(), fresh.peek()) {
+                        (Some(k), Some(f)) => k.order() <= f.order(),
+                        (Some(_), None) => true,
+                        (None, Some(_)) => false,
+                        (None, None) => break,
+                    };
+                    if take_kept {
+                        list.push(kept.next().expect("peeked").clone());
+                    } else {
+                        list.push(fresh.next().expect("peeked"));
+                    }
+                }
                 Arc::new(list)
             } else {
                 old.customers.clone()

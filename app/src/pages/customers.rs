@@ -36,11 +36,9 @@ pub fn CustomerList() -> impl IntoView {
         let ids: Vec<RecordId> = idx
             .customers
             .iter()
-            .filter(|(_, text)| q.is_empty() || text.contains(&q))
-            .filter(|(id, _)| {
-                st.is_empty() || idx.records.get(id).and_then(|d| d.text(field::STAGE)) == Some(st.as_str())
-            })
-            .map(|(id, _)| *id)
+            .filter(|c| q.is_empty() || c.text.contains(&q))
+            .filter(|c| st.is_empty() || idx.records.get(&c.id).and_then(|d| d.text(field::STAGE)) == Some(st.as_str()))
+            .map(|c| c.id)
             .collect();
         ids
     });
