@@ -190,10 +190,12 @@ pub async fn unlock(name: &str, passphrase: &str) -> Result<Unlocked, String> {
 
 impl Unlocked {
     /// End the server session and wipe this device's copy.
-    pub async fn log_out(self) {
+    /// End the server session, then delete this device's database (the deletion
+    /// completes once the workspace's connections are dropped).
+    pub async fn log_out(&self) {
         let _: Result<shared::api::Empty, _> = self.api.post(path::LOGOUT, &serde_json::json!({})).await;
+        self.api.set_token(None);
         let name = store::db_name(self.account.username.as_str());
-        self.store.close();
         let _ = store::delete(&name).await;
         if let Some(s) = local_storage() {
             let _ = s.remove_item(LAST_USER);

@@ -95,12 +95,8 @@ fn Shell(ws: Ws) -> impl IntoView {
             }
             ws.stop();
             phase.set(Phase::Busy("Logging out…".into()));
-            if let Ok(u) = Rc::try_unwrap(ws.unlocked.clone()) {
-                u.log_out().await;
-            } else {
-                let _ = crate::store::delete(&crate::store::db_name(ws.me.as_str())).await;
-            }
             phase.set(Phase::Locked { error: None });
+            ws.unlocked.log_out().await;
         });
     };
     view! {
