@@ -123,6 +123,9 @@ impl Session {
     }
 }
 
+/// Field writes to one record of one collection: the input of [`Syncer::edit_many`].
+pub type RecordEdit = (RecordId, CollectionId, Vec<(String, Option<Value>)>);
+
 /// One pending local edit of one record.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PendingEdit {
@@ -327,11 +330,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     }
 
     /// Many edits in one durable write (an import): all become visible, or none.
-    pub async fn edit_many(
-        &mut self,
-        edits: Vec<(RecordId, CollectionId, Vec<(String, Option<Value>)>)>,
-        now_ms: u64,
-    ) -> Result<(), SyncError> {
+    pub async fn edit_many(&mut self, edits: Vec<RecordEdit>, now_ms: u64) -> Result<(), SyncError> {
         let mut stored = Vec::with_capacity(edits.len());
         let mut ids = Vec::with_capacity(edits.len());
         for (record, collection, fields) in edits {
