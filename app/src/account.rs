@@ -236,20 +236,14 @@ impl Unlocked {
             },
         );
         let _: TeamSummary = self.api.call(&CreateTeamRequest { genesis }).await.map_err(describe)?;
-        let wraps = Scope::ALL
+        let wraps: Vec<WrapItem> = Scope::ALL
             .iter()
             .map(|scope| {
-                let key = SymmetricKey::generate();
                 let ctx = WrapContext { team, epoch: 1, collection, scope: *scope, recipient: me.clone() };
-                let wrap = wrap_key(&key, &self.identity.public(), &ctx, &self.identity, &me);
-                WrapItem { epoch: 1, collection, scope: *scope, recipient: me.clone(), wrap }
+                self.wrap_for(ctx, &SymmetricKey::generate(), &self.identity.public())
             })
             .collect();
-        let _: WrapsResponse = self
-            .api
-            .put(&path::fill(path::WRAPS, &team.to_string()), &PutWrapsRequest { wraps })
-            .await
-            .map_err(describe)?;
+        self.put_wraps(team, wraps).await?;
         Ok(team)
     }
 
@@ -303,16 +297,11 @@ impl Unlocked {
         if keyring.is_empty() {
             return Err("No team keys have been shared with you yet. Ask an admin.".into());
         }
-        Ok(Session { me: self.account.username.clone(), identity: self.identity_copy(), keyring, team: state })
+        Ok(Session { me: self.account.username.clone(), identity: self.identity.duplicate(), keyring, team: state })
     }
 
     async fn cached<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
         serde_json::from_slice(&self.store.meta(key).await.ok()??).ok()
-    }
-
-    fn identity_copy(&self) -> IdentityKeys {
-        // The engine owns its own copy; both are zeroized on drop.
-        self.identity.duplicate()
     }
 
     /// Admin: add an existing user to the team and share the team keys with them.
@@ -337,7 +326,7 @@ impl Unlocked {
             .await
             .map_err(describe)?;
         let scopes: &[Scope] = if role == Role::Support { &[Scope::Basic] } else { &Scope::ALL };
-        let wraps = scopes
+        let wraps: Vec<WrapItem> = scopes
             .iter()
             .filter_map(|scope| {
                 let key = session.keyring.get(state.shared_collection, state.epoch, *scope)?;
@@ -348,16 +337,19 @@ impl Unlocked {
                     scope: *scope,
                     recipient: who.clone(),
                 };
-                let wrap = wrap_key(key, &keys.identity, &ctx, &self.identity, &self.account.username);
-                Some(WrapItem {
-                    epoch: state.epoch,
-                    collection: state.shared_collection,
-                    scope: *scope,
-                    recipient: who.clone(),
-                    wrap,
-                })
+                Some(self.wrap_for(ctx, key, &keys.identity))
             })
             .collect();
+        self.put_wraps(team, wraps).await
+    }
+
+    /// Seal `key` to the recipient named in `ctx`, signed by this (admin) user.
+    fn wrap_for(&self, ctx: WrapContext, key: &SymmetricKey, to: &PublicIdentity) -> WrapItem {
+        let wrap = wrap_key(key, to, &ctx, &self.identity, &self.account.username);
+        WrapItem { epoch: ctx.epoch, collection: ctx.collection, scope: ctx.scope, recipient: ctx.recipient, wrap }
+    }
+
+    async fn put_wraps(&self, team: TeamId, wraps: Vec<WrapItem>) -> Result<(), String> {
         let _: WrapsResponse = self
             .api
             .put(&path::fill(path::WRAPS, &team.to_string()), &PutWrapsRequest { wraps })

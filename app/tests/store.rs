@@ -6,7 +6,6 @@ use app::store::{self, IdbStore};
 use shared::chain::{Action, ChainEntry, Member, Role, TeamState};
 use shared::crypto::envelope::{Keyring, SealedRecord};
 use shared::crypto::identity::IdentityKeys;
-use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
 use shared::crypto::{Scope, SymmetricKey};
 use shared::domain::{field, Customer, Entity};
 use shared::ids::{CollectionId, RecordId, TeamId, Username};
@@ -58,11 +57,6 @@ impl Transport for Offline {
     }
 }
 
-fn identity_copy(k: &IdentityKeys) -> IdentityKeys {
-    let (_, wrap) = derive_account_keys(&Passphrase::new("copy"), &[0; 16], KdfParams::MINIMUM).unwrap();
-    IdentityKeys::open_bundle(&k.seal_bundle(&wrap, "me"), &wrap, "me").unwrap()
-}
-
 fn session(identity: &IdentityKeys, keys: &[(Scope, [u8; 32])], collection: CollectionId) -> Session {
     let me = Username::parse("browser-user").unwrap();
     let genesis = ChainEntry::signed(
@@ -82,7 +76,7 @@ fn session(identity: &IdentityKeys, keys: &[(Scope, [u8; 32])], collection: Coll
     for (s, k) in keys {
         keyring.insert(collection, 1, *s, SymmetricKey::from_bytes(*k));
     }
-    Session { me, identity: identity_copy(identity), keyring, team }
+    Session { me, identity: identity.duplicate(), keyring, team }
 }
 
 #[wasm_bindgen_test]

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { createAccount, createCustomer, createTeam, passphraseFor, uniqueUser, waitSynced } from './helpers';
+import { addToTeam, createAccount, createCustomer, createTeam, passphraseFor, uniqueUser, waitSynced } from './helpers';
 
 test('a customer with an interaction and a task survives a reload and a fresh log-in', async ({ page }) => {
   const user = uniqueUser('ann');
@@ -68,13 +68,7 @@ test('two users edit one customer, one of them offline: both edits survive on bo
   await createTeam(a);
   await createAccount(b, member);
 
-  await a.getByRole('link', { name: 'Team' }).click();
-  await a.getByLabel('Username to add').fill(member);
-  await a.getByRole('button', { name: 'Add member' }).click();
-  await expect(a.getByRole('list', { name: 'Members' })).toContainText(member);
-
-  await b.getByRole('button', { name: 'Check again' }).click();
-  await expect(b.getByRole('heading', { name: 'Customers' })).toBeVisible({ timeout: 30_000 });
+  await addToTeam(a, b, member);
 
   await a.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await createCustomer(a, {

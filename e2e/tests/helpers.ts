@@ -42,3 +42,13 @@ export async function createCustomer(page: Page, c: { name: string; company: str
   await page.getByRole('button', { name: 'Create customer' }).click();
   await expect(page.getByRole('heading', { name: c.name })).toBeVisible();
 }
+
+/** Admin page `a` adds `member` (whose page `b` waits on "Join or start a team"); `b` enters the team. */
+export async function addToTeam(a: Page, b: Page, member: string) {
+  await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  await a.getByLabel('Username to add').fill(member);
+  await a.getByRole('button', { name: 'Add member' }).click();
+  await expect(a.getByRole('list', { name: 'Members' })).toContainText(member);
+  await b.getByRole('button', { name: 'Check again' }).click();
+  await expect(b.getByRole('heading', { name: 'Customers' })).toBeVisible({ timeout: 30_000 });
+}

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { createAccount, createCustomer, createTeam, passphraseFor, uniqueUser, waitSynced } from './helpers';
+import { addToTeam, createAccount, createCustomer, createTeam, passphraseFor, uniqueUser, waitSynced } from './helpers';
 
 test('the app starts offline from its service worker, and an interaction added offline reaches the other user', async ({ browser }) => {
   const admin = uniqueUser('off');
@@ -12,11 +12,7 @@ test('the app starts offline from its service worker, and an interaction added o
   await createAccount(a, admin);
   await createTeam(a);
   await createAccount(b, member);
-  await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
-  await a.getByLabel('Username to add').fill(member);
-  await a.getByRole('button', { name: 'Add member' }).click();
-  await expect(a.getByRole('list', { name: 'Members' })).toContainText(member);
-  await b.getByRole('button', { name: 'Check again' }).click();
+  await addToTeam(a, b, member);
 
   await a.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await createCustomer(a, {

@@ -17,7 +17,7 @@ use shared::crypto::sha256;
 use shared::ids::Username;
 use subtle::ConstantTimeEq;
 
-use crate::db::{DbError, NewUser};
+use crate::db::{DbError, UserRow};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::{now_ms, AppState};
 
@@ -52,7 +52,7 @@ async fn signup(
     if req.bundle.0.len() > 4096 || req.bundle.0.is_empty() {
         return Err(ApiError::BadRequest("account bundle has an implausible size".into()));
     }
-    let user = NewUser {
+    let user = UserRow {
         username: req.username.clone(),
         salt: req.salt,
         kdf: req.kdf,

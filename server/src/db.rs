@@ -25,15 +25,7 @@ pub enum DbError {
 
 pub type DbResult<T> = Result<T, DbError>;
 
-pub struct NewUser {
-    pub username: Username,
-    pub salt: [u8; 16],
-    pub kdf: KdfParams,
-    pub auth_hash: [u8; 32],
-    pub identity: PublicIdentity,
-    pub bundle: AccountBundle,
-}
-
+/// A stored account: what sign-up writes and log-in reads.
 pub struct UserRow {
     pub username: Username,
     pub salt: [u8; 16],
@@ -68,7 +60,7 @@ pub trait Db: Send + Sync + 'static {
     /// A 32-byte secret created on first use (keys the fake salts).
     async fn server_secret(&self) -> DbResult<[u8; 32]>;
 
-    async fn create_user(&self, user: &NewUser, now: i64) -> DbResult<()>;
+    async fn create_user(&self, user: &UserRow, now: i64) -> DbResult<()>;
     async fn user(&self, username: &str) -> DbResult<Option<UserRow>>;
 
     async fn create_session(

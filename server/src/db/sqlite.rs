@@ -87,7 +87,7 @@ impl Db for SqliteDb {
         arr(v)
     }
 
-    async fn create_user(&self, u: &NewUser, now: i64) -> DbResult<()> {
+    async fn create_user(&self, u: &UserRow, now: i64) -> DbResult<()> {
         let kdf = serde_json::to_string(&u.kdf).expect("serializable");
         let r = sqlx::query(
             "INSERT INTO users (username, salt, kdf, auth_hash, sign_pk, dh_pk, bundle, created_at) VALUES (?,?,?,?,?,?,?,?)",

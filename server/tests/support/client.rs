@@ -242,7 +242,7 @@ impl Account {
             let k = unwrap_key(&w.wrap, &self.identity, &ctx, &state.members[&signer].identity).unwrap();
             keyring.insert(w.collection, w.epoch, w.scope, k);
         }
-        Session { me: self.name.clone(), identity: clone_identity(&self.identity), keyring, team: state }
+        Session { me: self.name.clone(), identity: self.identity.duplicate(), keyring, team: state }
     }
 
     pub fn transport(&self, team: TeamId) -> HttpTransport {
@@ -261,11 +261,6 @@ impl Account {
             other => panic!("expected Ready, got {other:?}"),
         }
     }
-}
-
-fn clone_identity(k: &IdentityKeys) -> IdentityKeys {
-    let (_, wrap) = derive_account_keys(&Passphrase::new("in-memory copy"), &[0; 16], KdfParams::MINIMUM).unwrap();
-    IdentityKeys::open_bundle(&k.seal_bundle(&wrap, "copy"), &wrap, "copy").unwrap()
 }
 
 pub struct Events {

@@ -94,15 +94,8 @@ fn session(t: &Team, who: usize, scopes: &[Scope]) -> Session {
         }
     }
     let p = &t.people[who];
-    // Identity keys are not Clone (they zeroize); rebuild the same keys via the bundle path.
-    let identity = clone_identity(&p.keys);
+    let identity = p.keys.duplicate();
     Session { me: p.name.clone(), identity, keyring, team: state }
-}
-
-fn clone_identity(k: &IdentityKeys) -> IdentityKeys {
-    use crate::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
-    let (_, wrap) = derive_account_keys(&Passphrase::new("test clone"), &[0; 16], KdfParams::MINIMUM).unwrap();
-    IdentityKeys::open_bundle(&k.seal_bundle(&wrap, "x"), &wrap, "x").unwrap()
 }
 
 fn customer(name: &str, phone: &str) -> Vec<(String, Option<Value>)> {
