@@ -77,7 +77,12 @@ fn Shell(ws: Ws) -> impl IntoView {
     let me = ws.me.to_string();
     let ws_lock = ws.clone();
     let lock = move |_| {
-        ws_lock.stop();
+        // Keep the replica cache current (one quick write), then drop the keys.
+        let ws = ws_lock.clone();
+        leptos::task::spawn_local(async move {
+            ws.save_cache().await;
+            ws.stop();
+        });
         phase.set(Phase::Locked { error: None });
     };
     let ws_out = ws.clone();

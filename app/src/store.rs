@@ -14,12 +14,16 @@ use shared::ids::RecordId;
 use shared::sync::{Snapshot, Store, StoreError, StoredOp, StoredRecord};
 use wasm_bindgen::JsValue;
 
-/// Version 1: `records`, `outbox`, `meta`.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 1: `records`, `outbox`, `meta`. Version 2 adds `cache` (the sealed replica
+/// cache, see `shared::sync::cache`), kept apart from `meta` because it is large and
+/// rewritten whole.
+pub const SCHEMA_VERSION: u32 = 2;
 const RECORDS: &str = "records";
 const OUTBOX: &str = "outbox";
 const META: &str = "meta";
+const CACHE: &str = "cache";
 const CURSOR_KEY: &str = "cursor";
+const REPLICA_KEY: &str = "replica";
 
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
@@ -38,6 +42,7 @@ async fn finish(tx: rexie::Transaction) -> Result<(), StoreError> {
 /// An open per-account database.
 pub struct IdbStore {
     db: Rexie,
+    version: u32,
 }
 
 /// The database name for an account.
@@ -47,17 +52,24 @@ pub fn db_name(username: &str) -> String {
 
 /// Open (creating or upgrading) the database called `name`.
 pub async fn open(name: &str) -> Result<IdbStore, StoreError> {
-    // rexie creates missing stores on upgrade; later versions add stores here and
-    // never drop one that holds user data without first moving it.
-    let db = Rexie::builder(name)
-        .version(SCHEMA_VERSION)
+    open_at(name, SCHEMA_VERSION).await
+}
+
+/// Open at a given schema version: the migrations. rexie creates the stores a version
+/// lists that the database lacks (v1 → v2 adds `cache`, keeping every v1 row); a
+/// later version adds stores here and never drops one that holds user data without
+/// first moving it. Public so browser tests can create an old database and upgrade it.
+pub async fn open_at(name: &str, version: u32) -> Result<IdbStore, StoreError> {
+    let mut builder = Rexie::builder(name)
+        .version(version)
         .add_object_store(ObjectStore::new(RECORDS))
         .add_object_store(ObjectStore::new(OUTBOX))
-        .add_object_store(ObjectStore::new(META))
-        .build()
-        .await
-        .map_err(err)?;
-    Ok(IdbStore { db })
+        .add_object_store(ObjectStore::new(META));
+    if version >= 2 {
+        builder = builder.add_object_store(ObjectStore::new(CACHE));
+    }
+    let db = builder.build().await.map_err(err)?;
+    Ok(IdbStore { db, version })
 }
 
 /// Delete a whole database (log-out wipes the device copy).
@@ -108,11 +120,17 @@ impl IdbStore {
         Ok(())
     }
 
+    /// The object stores of this schema version.
+    pub fn store_names(&self) -> Vec<String> {
+        self.db.store_names()
+    }
+
     /// Every value in every store, as bytes: for tests that prove only ciphertext is kept.
     pub async fn raw_values(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        let tx = self.db.transaction(&[RECORDS, OUTBOX, META], TransactionMode::ReadOnly).map_err(err)?;
+        let names: &[&str] = if self.version >= 2 { &[RECORDS, OUTBOX, META, CACHE] } else { &[RECORDS, OUTBOX, META] };
+        let tx = self.db.transaction(names, TransactionMode::ReadOnly).map_err(err)?;
         let mut out = Vec::new();
-        for name in [RECORDS, OUTBOX, META] {
+        for name in names.iter().copied() {
             for v in tx.store(name).map_err(err)?.get_all(None, None).await.map_err(err)? {
                 out.push(to_vec(&v)?);
             }
@@ -128,20 +146,26 @@ impl IdbStore {
 
 impl Store for IdbStore {
     async fn load(&self) -> Result<Snapshot, StoreError> {
-        let tx = self.db.transaction(&[RECORDS, OUTBOX, META], TransactionMode::ReadOnly).map_err(err)?;
-        let (records, outbox, meta) =
-            (tx.store(RECORDS).map_err(err)?, tx.store(OUTBOX).map_err(err)?, tx.store(META).map_err(err)?);
+        let tx = self.db.transaction(&[RECORDS, OUTBOX, META, CACHE], TransactionMode::ReadOnly).map_err(err)?;
+        let (records, outbox, meta, cache) = (
+            tx.store(RECORDS).map_err(err)?,
+            tx.store(OUTBOX).map_err(err)?,
+            tx.store(META).map_err(err)?,
+            tx.store(CACHE).map_err(err)?,
+        );
         // Whole stores in a few requests (getAll / getAllKeys come back in key order),
         // not one cursor step per row.
-        let (record_keys, record_values, op_keys, op_values, cursor) = futures::try_join!(
+        let (record_keys, record_values, op_keys, op_values, cursor, cached) = futures::try_join!(
             records.get_all_keys(None, None),
             records.get_all(None, None),
             outbox.get_all_keys(None, None),
             outbox.get_all(None, None),
             meta.get(JsValue::from_str(CURSOR_KEY)),
+            cache.get(JsValue::from_str(REPLICA_KEY)),
         )
         .map_err(err)?;
         finish(tx).await?;
+        let cache = cached.filter(|c| !c.is_undefined()).map(|c| to_vec(&c)).transpose()?;
 
         let records =
             record_keys.iter().zip(&record_values).map(|(k, v)| decode_record(k, v)).collect::<Result<Vec<_>, _>>()?;
@@ -154,7 +178,7 @@ impl Store for IdbStore {
             Some(c) => u64::from_be_bytes(to_vec(&c)?.try_into().map_err(|_| err("cursor"))?),
             None => 0,
         };
-        Ok(Snapshot { records, outbox, cursor })
+        Ok(Snapshot { records, outbox, cursor, cache })
     }
 
     async fn save_records(&self, records: &[StoredRecord], cursor: Option<Cursor>) -> Result<(), StoreError> {
@@ -205,6 +229,13 @@ impl Store for IdbStore {
         futures::future::try_join_all(ids.iter().map(|id| store.delete(JsValue::from_f64(*id as f64))))
             .await
             .map_err(err)?;
+        finish(tx).await?;
+        Ok(())
+    }
+
+    async fn save_cache(&self, blob: &[u8]) -> Result<(), StoreError> {
+        let tx = self.db.transaction(&[CACHE], TransactionMode::ReadWrite).map_err(err)?;
+        tx.store(CACHE).map_err(err)?.put(&bytes(blob), Some(&JsValue::from_str(REPLICA_KEY))).await.map_err(err)?;
         finish(tx).await?;
         Ok(())
     }

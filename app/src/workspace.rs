@@ -6,7 +6,7 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use futures::lock::Mutex;
 use futures::StreamExt;
@@ -16,6 +16,7 @@ use shared::api::{path, ClientEvent, ServerEvent};
 use shared::domain::field;
 use shared::ids::{CollectionId, RecordId, Username};
 use shared::record::{RecordDoc, Value};
+use shared::search::{normalize_text, SearchText};
 use shared::sync::{SyncError, Syncer, TransportError};
 
 use crate::account::Unlocked;
@@ -29,6 +30,9 @@ pub struct Index {
     pub records: Arc<BTreeMap<RecordId, Arc<RecordDoc>>>,
     /// Customers in name order, each with its lower-cased search text.
     pub customers: Arc<Vec<CustomerEntry>>,
+    /// The customers' search text in one buffer, built on the first search after the
+    /// list changed (an import of many batches builds it once, not per batch).
+    search: Arc<OnceLock<SearchText>>,
 }
 
 /// One customer in the search list.
@@ -43,7 +47,7 @@ pub struct CustomerEntry {
 
 impl CustomerEntry {
     fn of(id: RecordId, d: &RecordDoc) -> Self {
-        Self { id, key: d.text(field::NAME).unwrap_or_default().to_lowercase().into(), text: search_text(d).into() }
+        Self { id, key: normalize_text(d.text(field::NAME).unwrap_or_default()).into(), text: search_text(d).into() }
     }
     fn order(&self) -> (&str, RecordId) {
         (&self.key, self.id)
@@ -65,24 +69,30 @@ impl Index {
         self.of_kind(kind).filter(move |(_, d)| d.text(field::CUSTOMER) == Some(customer))
     }
 
+    /// The search buffer over [`Index::customers`], in the same order.
+    pub fn search(&self) -> &SearchText {
+        self.search.get_or_init(|| SearchText::build(self.customers.iter().map(|c| &*c.text)))
+    }
+
     pub fn doc(&self, id: &RecordId) -> Option<RecordDoc> {
         self.records.get(id).map(|d| (**d).clone())
     }
 }
 
-/// Lower-cased text that customer search looks at.
+/// Lower-cased text that customer search looks at: each field normalised, fields
+/// separated by a control character no query can contain (so no match spans two).
 pub fn search_text(d: &RecordDoc) -> String {
     let mut s = String::new();
     for f in [field::NAME, field::COMPANY, field::PHONE, field::PHONE_MASKED, field::EMAIL, field::NOTES] {
         if let Some(t) = d.text(f) {
-            s.push_str(t);
+            s.push_str(&normalize_text(t));
             s.push('\u{1}');
         }
     }
     if let Some(tags) = d.get(field::TAGS).and_then(Value::as_list) {
-        s.push_str(&tags.join(" "));
+        s.push_str(&normalize_text(&tags.join(" ")));
     }
-    s.to_lowercase()
+    s
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -105,9 +115,15 @@ pub struct Workspace {
     pub status: RwSignal<SyncStatus>,
     sync_queued: Cell<bool>,
     stopped: Cell<bool>,
+    /// `Date.now()` when the last sync ended: the replica cache is saved once syncing
+    /// has been quiet for a moment, not after every round.
+    last_sync_end: Cell<f64>,
 }
 
 pub type Ws = Rc<Workspace>;
+
+/// How long syncing must be quiet before the replica cache is rewritten.
+const CACHE_QUIET_MS: f64 = 1_000.0;
 
 fn is_customer(d: &RecordDoc) -> bool {
     d.text(field::KIND) == Some(shared::domain::EntityKind::Customer.as_str())
@@ -150,6 +166,7 @@ impl Workspace {
             syncer: Mutex::new(syncer),
             sync_queued: Cell::new(false),
             stopped: Cell::new(false),
+            last_sync_end: Cell::new(now()),
         });
         ws.refresh().await;
         ws.start_background();
@@ -185,7 +202,7 @@ impl Workspace {
                 }
             }
             drop(s);
-            let customers = if customers_changed {
+            let (customers, search) = if customers_changed {
                 // The kept entries are already in order: sort only the changed ones and
                 // merge, so a 500-row import batch costs O(n), not a full re-sort.
                 fresh.sort_by(|a, b| a.order().cmp(&b.order()));
@@ -205,11 +222,11 @@ impl Workspace {
                         list.push(fresh.next().expect("peeked"));
                     }
                 }
-                Arc::new(list)
+                (Arc::new(list), Arc::default())
             } else {
-                old.customers.clone()
+                (old.customers.clone(), old.search.clone())
             };
-            self.index.set(Index { records: Arc::new(records), customers });
+            self.index.set(Index { records: Arc::new(records), customers, search });
         } else {
             drop(s);
         }
@@ -270,6 +287,7 @@ impl Workspace {
             s.sync().await
         };
         self.refresh().await;
+        self.last_sync_end.set(now());
         self.status.update(|s| {
             s.syncing = false;
             match result {
@@ -299,6 +317,16 @@ impl Workspace {
             while !ws.stopped.get() {
                 ws.remind(&mut told);
                 gloo_timers::future::TimeoutFuture::new(20_000).await;
+            }
+        });
+        // The replica cache, once syncing has been quiet for a second.
+        let ws = self.clone();
+        spawn_local(async move {
+            while !ws.stopped.get() {
+                gloo_timers::future::TimeoutFuture::new(1_000).await;
+                if !ws.sync_queued.get() && now() - ws.last_sync_end.get() >= CACHE_QUIET_MS {
+                    ws.save_cache().await;
+                }
             }
         });
         // Fallback timer.
@@ -382,6 +410,17 @@ impl Workspace {
                 opts.set_body("A task is due in Quietdesk.");
                 opts.set_tag(&id.to_string());
                 let _ = web_sys::Notification::new_with_options(&task.title, &opts);
+            }
+        }
+    }
+
+    /// Save the sealed replica cache if records changed since it was saved, so the next
+    /// unlock opens one blob instead of every record.
+    pub async fn save_cache(&self) {
+        let mut s = self.syncer.lock().await;
+        if s.cache_is_stale() {
+            if let Err(e) = s.save_cache().await {
+                web_sys::console::warn_1(&format!("replica cache not saved: {e}").into());
             }
         }
     }

@@ -113,3 +113,73 @@ async fn offline_edits_survive_a_reopen_and_only_ciphertext_is_stored() {
     s.store.close();
     store::delete(&name).await.unwrap();
 }
+
+/// A server that accepts every push and has nothing new to send.
+struct Accepting;
+impl Transport for Accepting {
+    async fn push(&self, req: &shared::api::PushRequest) -> Result<shared::sync::PushOutcome, TransportError> {
+        let accepted = req
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| shared::api::PushAccepted {
+                record: it.record,
+                version: it.base_version + 1,
+                seq: i as u64 + 1,
+            })
+            .collect();
+        Ok(shared::sync::PushOutcome::Accepted(shared::api::PushResponse { accepted, cursor: req.items.len() as u64 }))
+    }
+    async fn pull(&self, since: u64, _: u32) -> Result<shared::api::PullResponse, TransportError> {
+        Ok(shared::api::PullResponse { changes: vec![], cursor: since, more: false })
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_version_1_database_upgrades_and_the_replica_cache_holds_ciphertext_only() {
+    let name = unique("migrate");
+    let identity = IdentityKeys::generate();
+    let keys = [(Scope::Basic, [1u8; 32]), (Scope::Sensitive, [2u8; 32])];
+    let collection = CollectionId([4; 16]);
+    let id = RecordId::random();
+    // A device still on schema 1 with a synced customer on it.
+    {
+        let v1 = store::open_at(&name, 1).await.unwrap();
+        assert!(!v1.store_names().contains(&"cache".to_owned()));
+        v1.save_records(
+            &[StoredRecord { record: RecordId::random(), version: 1, sealed: SealedRecord(vec![7; 9]) }],
+            Some(5),
+        )
+        .await
+        .unwrap();
+        v1.close();
+    }
+    // The app opens it at the current version: the v1 rows are kept, the cache store exists.
+    let db = store::open(&name).await.unwrap();
+    assert_eq!(store::SCHEMA_VERSION, 2);
+    assert!(db.store_names().contains(&"cache".to_owned()));
+    let snap = db.load().await.unwrap();
+    assert_eq!((snap.records.len(), snap.cursor, snap.cache), (1, 5, None));
+    db.close();
+    // A fresh database for the engine: the placeholder row above is not a sealed record.
+    store::delete(&name).await.unwrap();
+
+    let db = store::open(&name).await.unwrap();
+    let mut s = Syncer::open(session(&identity, &keys, collection), db, Accepting).await.unwrap();
+    let c = Customer { name: "Cache Canary Person".into(), phone: "13798765432".into(), ..Default::default() };
+    s.edit(id, collection, c.to_fields(), 1_000).await.unwrap();
+    s.sync().await.unwrap();
+    s.save_cache().await.unwrap();
+    let raw = s.store.raw_values().await.unwrap();
+    for canary in ["Cache Canary", "13798765432"] {
+        assert!(!raw.iter().any(|v| v.windows(canary.len()).any(|w| w == canary.as_bytes())), "{canary} in IndexedDB");
+    }
+    s.store.close();
+    // Reopened from the cache: the record is there without re-opening its ciphertext.
+    let db = store::open(&name).await.unwrap();
+    let s = Syncer::open(session(&identity, &keys, collection), db, Accepting).await.unwrap();
+    assert!(!s.cache_is_stale(), "served from the cache");
+    assert_eq!(s.replica.records[&id].view.text(field::NAME), Some("Cache Canary Person"));
+    s.store.close();
+    store::delete(&name).await.unwrap();
+}

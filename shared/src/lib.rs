@@ -11,6 +11,7 @@
 //! * [`chain`]: the signed, hash-linked team membership log every client verifies.
 //! * [`api`]: the one place where wire paths, request/response shapes and the error
 //!   body live; client and server never restate them.
+//! * [`search`]: customer search over decrypted text, one pass per keystroke.
 //! * [`sync`]: the sync engine — a state machine behind [`sync::Store`] and
 //!   [`sync::Transport`] traits, so it runs natively in tests and in the browser.
 //!
@@ -26,4 +27,5 @@ pub mod encoding;
 pub mod hlc;
 pub mod ids;
 pub mod record;
+pub mod search;
 pub mod sync;

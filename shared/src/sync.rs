@@ -12,6 +12,7 @@
 //! changes since the cursor, page by page. An edit leaves the outbox only after the
 //! server acknowledged it, so nothing is lost to a crash or a lost connection.
 
+pub mod cache;
 pub mod memory;
 pub mod seal;
 
@@ -51,6 +52,8 @@ pub struct Snapshot {
     pub records: Vec<StoredRecord>,
     pub outbox: Vec<StoredOp>,
     pub cursor: Cursor,
+    /// The sealed replica cache (see [`cache`]), if one was saved.
+    pub cache: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -66,6 +69,8 @@ pub trait Store {
     /// Append outbox entries, all or none.
     async fn add_ops(&self, ops: &[StoredOp]) -> Result<(), StoreError>;
     async fn remove_ops(&self, ids: &[u64]) -> Result<(), StoreError>;
+    /// Replace the sealed replica cache.
+    async fn save_cache(&self, blob: &[u8]) -> Result<(), StoreError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -286,6 +291,8 @@ pub struct Syncer<S, T> {
     pub transport: T,
     /// Records per push request.
     pub batch: usize,
+    /// Records changed (pushed, pulled or re-opened) since the cache was saved.
+    cache_stale: bool,
 }
 
 const OUTBOX_CONTEXT: &[u8] = b"outbox";
@@ -296,7 +303,22 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     pub async fn open(session: Session, store: S, transport: T) -> Result<Self, SyncError> {
         let snap = store.load().await?;
         let mut replica = Replica { cursor: snap.cursor, ..Default::default() };
+        let mut cached = snap
+            .cache
+            .as_deref()
+            .and_then(|b| cache::open(&session.identity, session.team.team, b))
+            .unwrap_or_default();
+        let mut reopened = 0;
         for rec in &snap.records {
+            // Verified and decrypted on this device before, and unchanged since.
+            if let Some(c) = cached.remove(&rec.record).filter(|c| c.version == rec.version) {
+                if let Ok((_, sensitive)) = rec.sealed.envelopes() {
+                    let opened = Opened { doc: c.base, collection: c.collection, sensitive, complete: true };
+                    replica.absorb(rec.record, rec.version, opened);
+                    continue;
+                }
+            }
+            reopened += 1;
             match session.open(rec) {
                 Ok(opened) => replica.absorb(rec.record, rec.version, opened),
                 Err(_) => {
@@ -315,7 +337,30 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             replica.apply_pending(&pending);
             replica.outbox.push(pending);
         }
-        Ok(Self { session, replica, store, transport, batch: 500 })
+        Ok(Self { session, replica, store, transport, batch: 500, cache_stale: reopened > 0 })
+    }
+
+    /// Whether records were opened or changed since the cache was last saved.
+    pub fn cache_is_stale(&self) -> bool {
+        self.cache_stale
+    }
+
+    /// Save the replica cache: every record held at a server version whose every
+    /// section this client could read. Call it after a sync, not after each edit.
+    pub async fn save_cache(&mut self) -> Result<(), SyncError> {
+        let entries: Vec<(RecordId, cache::CachedRecord)> = self
+            .replica
+            .records
+            .iter()
+            .filter(|(id, l)| l.version > 0 && l.complete && !self.replica.unreadable.contains(id))
+            .map(|(id, l)| {
+                (*id, cache::CachedRecord { collection: l.collection, version: l.version, base: l.base.clone() })
+            })
+            .collect();
+        let blob = cache::seal(&self.session.identity, self.session.team.team, entries.iter().map(|(id, c)| (id, c)));
+        self.store.save_cache(&blob).await?;
+        self.cache_stale = false;
+        Ok(())
     }
 
     /// Make a local edit durable (outbox) and visible. Works offline.
@@ -409,6 +454,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     let done: BTreeSet<u64> = done_ops.into_iter().collect();
                     self.replica.outbox.retain(|p| !done.contains(&p.id));
                     report.pushed += stored.len();
+                    self.cache_stale = true;
                 }
                 PushOutcome::Conflict(changes) => {
                     rounds += 1;
@@ -449,6 +495,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             let page = self.transport.pull(self.replica.cursor, crate::api::MAX_PULL_LIMIT).await?;
             let stored = self.absorb_changes(&page.changes).await?;
             report.pulled += stored.len();
+            self.cache_stale |= !stored.is_empty();
             self.replica.cursor = self.replica.cursor.max(page.cursor);
             self.store.save_records(&stored, Some(self.replica.cursor)).await?;
             if !page.more {

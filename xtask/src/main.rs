@@ -12,7 +12,10 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 const TRUNK_VERSION: &str = "0.21.14";
-const APT_PACKAGES: &[&str] = &["chromium", "chromium-driver", "binaryen"];
+const APT_PACKAGES: &[&str] = &["chromium", "chromium-driver"];
+/// npm's binaryen (a devDependency of `e2e/`) provides the `wasm-opt` Trunk runs; Debian's
+/// binaryen 108 breaks the reference-types tables wasm-bindgen 0.2.130 emits.
+const NODE_BIN: &str = "e2e/node_modules/.bin";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -46,14 +49,17 @@ fn project_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
+/// Cargo's installs (trunk, wasm-bindgen) and the e2e packages' tools (wasm-opt) come
+/// first on PATH, so every step finds the versions setup checked.
 fn prepend_cargo_bin_to_path() {
     let home = env::var("CARGO_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cargo"));
-    let bin = home.join("bin");
-    let path = env::var("PATH").unwrap_or_default();
-    if !path.split(':').any(|p| Path::new(p) == bin) {
-        env::set_var("PATH", format!("{}:{path}", bin.display()));
+    for bin in [home.join("bin"), project_root().join(NODE_BIN)] {
+        let path = env::var("PATH").unwrap_or_default();
+        if !path.split(':').any(|p| Path::new(p) == bin) {
+            env::set_var("PATH", format!("{}:{path}", bin.display()));
+        }
     }
 }
 
@@ -121,7 +127,7 @@ fn setup() -> Result {
         step("add the wasm32 target", Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     }
 
-    let missing: Vec<&str> = [("chromium", "chromium"), ("chromedriver", "chromium-driver"), ("wasm-opt", "binaryen")]
+    let missing: Vec<&str> = [("chromium", "chromium"), ("chromedriver", "chromium-driver")]
         .iter()
         .filter(|(bin, _)| !have(bin))
         .map(|(_, pkg)| *pkg)
@@ -134,7 +140,7 @@ fn setup() -> Result {
         }
         let mut args = vec!["apt-get", "install", "-y", "--no-install-recommends"];
         args.extend(pkgs);
-        step("install browser, driver and wasm-opt", &mut privileged(&args))?;
+        step("install browser and driver", &mut privileged(&args))?;
     }
 
     let trunk_ok = output("trunk", &["--version"]).is_some_and(|v| v.contains(TRUNK_VERSION));

@@ -45,13 +45,26 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
             Mode::Unlock => "Unlocking…".into(),
         }));
         spawn_local(async move {
+            let t0 = js_sys::Date::now();
             let result = match m {
                 Mode::Create => account::create_account(&name, &pass).await,
                 Mode::LogIn => account::log_in(&name, &pass).await,
                 Mode::Unlock => account::unlock(&name, &pass).await,
             };
             match result {
-                Ok(u) => enter(phase, u, false).await,
+                Ok(u) => {
+                    let t1 = js_sys::Date::now();
+                    enter(phase, u, false).await;
+                    // Timings only (never names or keys): what benchmarks and users can read.
+                    web_sys::console::info_1(
+                        &format!(
+                            "quietdesk timing: passphrase check {:.0} ms, workspace open {:.0} ms",
+                            t1 - t0,
+                            js_sys::Date::now() - t1
+                        )
+                        .into(),
+                    );
+                }
                 Err(e) => phase.set(Phase::Locked { error: Some(e) }),
             }
         });

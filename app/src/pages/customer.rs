@@ -29,6 +29,18 @@ fn text_of(d: &RecordDoc, f: &str) -> String {
     d.text(f).unwrap_or_default().to_owned()
 }
 
+/// The consent date as a date input holds it (`YYYY-MM-DD`), or empty.
+fn consent_date_of(d: &RecordDoc) -> String {
+    d.get(field::CONSENT_AT)
+        .and_then(Value::as_int)
+        .and_then(|ms| format_date(ms).get(..10).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn withdrawn_of(d: &RecordDoc) -> bool {
+    d.get(field::CONSENT_WITHDRAWN).and_then(Value::as_bool).unwrap_or(false)
+}
+
 fn tags_of(d: &RecordDoc) -> String {
     d.get(field::TAGS).and_then(Value::as_list).map(|t| t.join(", ")).unwrap_or_default()
 }
@@ -72,6 +84,8 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
         AREA_FIELDS.iter().map(|(f, l)| (*f, *l, RwSignal::new(text_of(&initial, f)))).collect();
     let stage = RwSignal::new(text_of(&initial, field::STAGE));
     let tags = RwSignal::new(tags_of(&initial));
+    let consent_date = RwSignal::new(consent_date_of(&initial));
+    let withdrawn = RwSignal::new(withdrawn_of(&initial));
     let message = RwSignal::new(None::<String>);
     // The last state of the record seen from the store: saves write only fields that
     // differ from it, and fields the user has not touched follow it live (edits
@@ -105,6 +119,10 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
             }
             follow(stage, text_of(&old, field::STAGE), text_of(&new, field::STAGE));
             follow(tags, tags_of(&old), tags_of(&new));
+            follow(consent_date, consent_date_of(&old), consent_date_of(&new));
+            if withdrawn.get_untracked() == withdrawn_of(&old) {
+                withdrawn.set(withdrawn_of(&new));
+            }
             base.set(new);
         });
     }
@@ -137,6 +155,23 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
             tags.get_untracked().split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
         if tags_of(&initial_s) != new_tags.join(", ") {
             changes.push((field::TAGS.into(), Some(Value::List(new_tags))));
+        }
+        let date = consent_date.get_untracked();
+        if date != consent_date_of(&initial_s) {
+            let at = match date.trim() {
+                "" => None,
+                d => match parse_date(d) {
+                    Some(ms) => Some(Value::Int(ms)),
+                    None => {
+                        message.set(Some("The consent date is not a date.".into()));
+                        return;
+                    }
+                },
+            };
+            changes.push((field::CONSENT_AT.into(), at));
+        }
+        if withdrawn.get_untracked() != withdrawn_of(&initial_s) {
+            changes.push((field::CONSENT_WITHDRAWN.into(), Some(Value::Bool(withdrawn.get_untracked()))));
         }
         let name_ok = texts_s.iter().any(|t| t.0 == field::NAME && !t.3.get_untracked().trim().is_empty());
         if !name_ok {
@@ -191,6 +226,7 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
                     <label for="f-tags">"Tags"</label>
                     <input id="f-tags" prop:value=tags on:input=move |ev| tags.set(event_target_value(&ev)) placeholder="vip, steel" />
                 </div>
+                <ConsentFields date=consent_date withdrawn=withdrawn />
                 {areas.into_iter().map(|(f, label, sig)| {
                     let id_attr = format!("f-{f}");
                     view! {
@@ -209,6 +245,22 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
         </section>
     }
     .into_any()
+}
+
+/// When consent was given, and whether it was withdrawn since.
+#[component]
+fn ConsentFields(date: RwSignal<String>, withdrawn: RwSignal<bool>) -> impl IntoView {
+    view! {
+        <div class="field">
+            <label for="f-consent-at">"Consent date"</label>
+            <input id="f-consent-at" type="date" prop:value=date on:input=move |ev| date.set(event_target_value(&ev)) />
+        </div>
+        <div class="field field--check">
+            <input id="f-consent-withdrawn" type="checkbox" prop:checked=withdrawn
+                on:change=move |ev| withdrawn.set(event_target_checked(&ev)) />
+            <label for="f-consent-withdrawn">"Consent withdrawn"</label>
+        </div>
+    }
 }
 
 #[component]

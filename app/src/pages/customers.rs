@@ -1,15 +1,20 @@
 //! The customer list with instant search and filters. Search runs over the in-memory
 //! index of decrypted records; nothing about it reaches the server.
 
+use std::collections::BTreeSet;
+
 use leptos::prelude::*;
 use leptos_router::components::A;
-use shared::domain::{field, Stage};
-use shared::ids::RecordId;
+use shared::domain::{field, Entity, EntityKind, Interaction, Stage, Task};
+use shared::record::Value;
+use shared::search::normalize_query;
 
-use crate::{route, use_ws};
+use crate::workspace::Index;
+use crate::{now_ms, route, use_ws};
 
 /// Rows rendered at a time; "Show more" adds another page.
-const PAGE: usize = 200;
+const PAGE: usize = 100;
+const DAY_MS: i64 = 86_400_000;
 
 #[derive(Clone, PartialEq)]
 struct Row {
@@ -20,44 +25,102 @@ struct Row {
     stage: String,
 }
 
+/// What the list is narrowed to, besides the search text.
+#[derive(Clone, Copy)]
+struct Filters {
+    stage: RwSignal<String>,
+    tag: RwSignal<String>,
+    owner: RwSignal<String>,
+    overdue: RwSignal<bool>,
+    /// Days without an interaction; 0 = any.
+    quiet_days: RwSignal<i64>,
+}
+
+/// Customers (by id) with an open task past its due time.
+fn with_overdue_task(idx: &Index, now: i64) -> BTreeSet<String> {
+    idx.of_kind(EntityKind::Task.as_str())
+        .filter_map(|(_, d)| Task::from_doc(d))
+        .filter(|t| !t.done && t.due_ms < now)
+        .map(|t| t.customer)
+        .collect()
+}
+
+/// Customers (by id) with an interaction at or after `since`.
+fn contacted_since(idx: &Index, since: i64) -> BTreeSet<String> {
+    idx.of_kind(EntityKind::Interaction.as_str())
+        .filter_map(|(_, d)| Interaction::from_doc(d))
+        .filter(|i| i.at_ms >= since)
+        .map(|i| i.customer)
+        .collect()
+}
+
 #[component]
 pub fn CustomerList() -> impl IntoView {
     let ws = use_ws();
     let index = ws.index;
     let (query, set_query) = signal(String::new());
-    let (stage, set_stage) = signal(String::new());
-    // Matches in name order: the count of all of them, and the first `shown` as rows.
-    // Search scans pre-lowered text in the index; only the visible rows are built.
-    let shown = RwSignal::new(PAGE);
-    let matches = Memo::new(move |_| {
-        let q = query.get().to_lowercase();
-        let st = stage.get();
-        let idx = index.get();
-        let ids: Vec<RecordId> = idx
-            .customers
-            .iter()
-            .filter(|c| q.is_empty() || c.text.contains(&q))
-            .filter(|c| st.is_empty() || idx.records.get(&c.id).and_then(|d| d.text(field::STAGE)) == Some(st.as_str()))
-            .map(|c| c.id)
-            .collect();
-        ids
+    let filters = Filters {
+        stage: RwSignal::new(String::new()),
+        tag: RwSignal::new(String::new()),
+        owner: RwSignal::new(String::new()),
+        overdue: RwSignal::new(false),
+        quiet_days: RwSignal::new(0),
+    };
+    // The task and interaction sets are only built while their filter is on.
+    let overdue_set = Memo::new(move |_| filters.overdue.get().then(|| index.with(|i| with_overdue_task(i, now_ms()))));
+    let recent_set = Memo::new(move |_| match filters.quiet_days.get() {
+        0 => None,
+        days => Some(index.with(|i| contacted_since(i, now_ms() - days * DAY_MS))),
     });
-    let rows = Memo::new(move |_| {
-        let idx = index.get();
-        matches.with(|ids| {
-            ids.iter()
-                .take(shown.get())
-                .filter_map(|id| {
-                    let d = idx.records.get(id)?;
-                    Some(Row {
-                        id: id.to_string(),
-                        name: d.text(field::NAME).unwrap_or_default().to_owned(),
-                        company: d.text(field::COMPANY).unwrap_or_default().to_owned(),
-                        phone: d.text(field::PHONE).or(d.text(field::PHONE_MASKED)).unwrap_or_default().to_owned(),
-                        stage: d.text(field::STAGE).unwrap_or_default().to_owned(),
-                    })
+    // Positions in the name-ordered customer list of every match: one pass over the
+    // search buffer, then the other filters on the survivors only.
+    let matches = Memo::new(move |_| {
+        let q = normalize_query(&query.get());
+        let (st, tag, owner) = (filters.stage.get(), filters.tag.get(), filters.owner.get());
+        index.with(|idx| {
+            let found = idx.search().find(&q);
+            let narrowed = !st.is_empty() || !tag.is_empty() || !owner.is_empty();
+            let (overdue, recent) = (overdue_set.read(), recent_set.read());
+            if !narrowed && overdue.is_none() && recent.is_none() {
+                return found;
+            }
+            found
+                .into_iter()
+                .filter(|&i| {
+                    let c = &idx.customers[i as usize];
+                    let id = c.id.to_string();
+                    let Some(d) = idx.records.get(&c.id) else { return false };
+                    (st.is_empty() || d.text(field::STAGE) == Some(st.as_str()))
+                        && (owner.is_empty() || d.text(field::OWNER) == Some(owner.as_str()))
+                        && (tag.is_empty()
+                            || d.get(field::TAGS).and_then(Value::as_list).is_some_and(|t| t.contains(&tag)))
+                        && overdue.as_ref().is_none_or(|s| s.contains(&id))
+                        && recent.as_ref().is_none_or(|s| !s.contains(&id))
                 })
-                .collect::<Vec<_>>()
+                .collect()
+        })
+    });
+    let shown = RwSignal::new(PAGE);
+    let rows = Memo::new(move |_| {
+        let n = shown.get();
+        index.with(|idx| {
+            matches.with(|found| {
+                found
+                    .iter()
+                    .take(n)
+                    .filter_map(|&i| {
+                        let id = idx.customers.get(i as usize)?.id;
+                        let d = idx.records.get(&id)?;
+                        Some(Row {
+                            id: id.to_string(),
+                            name: d.text(field::NAME).unwrap_or_default().to_owned(),
+                            company: d.text(field::COMPANY).unwrap_or_default().to_owned(),
+                            phone: d.text(field::PHONE).or(d.text(field::PHONE_MASKED)).unwrap_or_default().to_owned(),
+                            stage: d.text(field::STAGE).unwrap_or_default().to_owned(),
+                        })
+                    })
+                    .collect::<Vec<_>>()
+            })
         })
     });
     let total = move || index.with(|i| i.customers.len());
@@ -73,15 +136,11 @@ pub fn CustomerList() -> impl IntoView {
                     <input id="search" type="search" placeholder="Name, company, phone, email, tag, notes"
                         prop:value=query on:input=move |ev| set_query.set(event_target_value(&ev)) />
                 </div>
-                <div class="field">
-                    <label for="stage-filter">"Stage"</label>
-                    <select id="stage-filter" on:change=move |ev| set_stage.set(event_target_value(&ev))>
-                        <option value="">"All stages"</option>
-                        {Stage::ALL.iter().map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
-                    </select>
-                </div>
+                <FilterControls filters=filters />
             </div>
-            <p class="count">{move || format!("{} of {} customers", matches.with(Vec::len), total())}</p>
+            <p class="count" role="status" aria-label="Matching customers">
+                {move || format!("{} of {} customers", matches.with(Vec::len), total())}
+            </p>
             <ul class="list" aria-label="Customers">
                 <For each=move || rows.get() key=|r| r.id.clone() let:row>
                     <li class="list__item">
@@ -98,5 +157,67 @@ pub fn CustomerList() -> impl IntoView {
                 <button type="button" on:click=move |_| shown.update(|n| *n += PAGE)>"Show more"</button>
             </Show>
         </section>
+    }
+}
+
+/// Stage, tag, owner, overdue task and "no recent contact" filters.
+#[component]
+fn FilterControls(filters: Filters) -> impl IntoView {
+    let index = use_ws().index;
+    // Tags and owners in use, for the pickers (only customers, each once, sorted).
+    let choices = Memo::new(move |_| {
+        index.with(|idx| {
+            let (mut tags, mut owners) = (BTreeSet::new(), BTreeSet::new());
+            for c in idx.customers.iter() {
+                let Some(d) = idx.records.get(&c.id) else { continue };
+                if let Some(t) = d.get(field::TAGS).and_then(Value::as_list) {
+                    tags.extend(t.iter().filter(|t| !t.is_empty()).cloned());
+                }
+                if let Some(o) = d.text(field::OWNER).filter(|o| !o.is_empty()) {
+                    owners.insert(o.to_owned());
+                }
+            }
+            (tags.into_iter().collect::<Vec<_>>(), owners.into_iter().collect::<Vec<_>>())
+        })
+    });
+    let options = |items: Vec<String>| {
+        items.into_iter().map(|t| view! { <option value=t.clone()>{t.clone()}</option> }).collect_view()
+    };
+    view! {
+        <div class="field">
+            <label for="stage-filter">"Stage"</label>
+            <select id="stage-filter" on:change=move |ev| filters.stage.set(event_target_value(&ev))>
+                <option value="">"All stages"</option>
+                {Stage::ALL.iter().map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
+            </select>
+        </div>
+        <div class="field">
+            <label for="tag-filter">"Tag"</label>
+            <select id="tag-filter" on:change=move |ev| filters.tag.set(event_target_value(&ev))>
+                <option value="">"All tags"</option>
+                {move || options(choices.with(|c| c.0.clone()))}
+            </select>
+        </div>
+        <div class="field">
+            <label for="owner-filter">"Owner"</label>
+            <select id="owner-filter" on:change=move |ev| filters.owner.set(event_target_value(&ev))>
+                <option value="">"All owners"</option>
+                {move || options(choices.with(|c| c.1.clone()))}
+            </select>
+        </div>
+        <div class="field">
+            <label for="quiet-filter">"Last contact"</label>
+            <select id="quiet-filter"
+                on:change=move |ev| filters.quiet_days.set(event_target_value(&ev).parse().unwrap_or(0))>
+                <option value="0">"Any time"</option>
+                <option value="30">"None in 30 days"</option>
+                <option value="90">"None in 90 days"</option>
+                <option value="180">"None in 180 days"</option>
+            </select>
+        </div>
+        <div class="field field--check">
+            <input id="overdue-filter" type="checkbox" on:change=move |ev| filters.overdue.set(event_target_checked(&ev)) />
+            <label for="overdue-filter">"Has an overdue task"</label>
+        </div>
     }
 }

@@ -13,6 +13,7 @@ struct Inner {
     records: BTreeMap<RecordId, StoredRecord>,
     outbox: BTreeMap<u64, StoredOp>,
     cursor: Cursor,
+    cache: Option<Vec<u8>>,
 }
 
 /// Cloning shares the same storage, like reopening the same database.
@@ -36,6 +37,7 @@ impl MemoryStore {
         for o in g.outbox.values() {
             out.extend_from_slice(&o.blob);
         }
+        out.extend(g.cache.iter().flatten());
         out
     }
 
@@ -51,6 +53,7 @@ impl Store for MemoryStore {
             records: g.records.values().cloned().collect(),
             outbox: g.outbox.values().cloned().collect(),
             cursor: g.cursor,
+            cache: g.cache.clone(),
         })
     }
     async fn save_records(&self, records: &[StoredRecord], cursor: Option<Cursor>) -> Result<(), StoreError> {
@@ -78,6 +81,10 @@ impl Store for MemoryStore {
         for id in ids {
             g.outbox.remove(id);
         }
+        Ok(())
+    }
+    async fn save_cache(&self, blob: &[u8]) -> Result<(), StoreError> {
+        self.inner.lock().expect("poisoned").cache = Some(blob.to_vec());
         Ok(())
     }
 }

@@ -222,3 +222,55 @@ fn a_server_replaying_an_old_version_as_new_is_refused() {
     assert_eq!(r.unreadable, 1);
     assert!(!b.replica.records.contains_key(&id));
 }
+
+/// Every live record's view, by id.
+fn views(c: &Client) -> BTreeMap<RecordId, RecordDoc> {
+    c.replica.live().map(|(id, r)| (*id, r.view.clone())).collect()
+}
+
+#[test]
+fn the_replica_cache_serves_unchanged_records_and_never_a_stale_one() {
+    let t = team();
+    let net = ModelTransport::default();
+    let ann_store = MemoryStore::new();
+    let mut ann = client(&t, 0, &net, ann_store.clone());
+    let mut bob = client(&t, 1, &net, MemoryStore::new());
+    let (x, y) = (RecordId::random(), RecordId::random());
+    block_on(ann.edit(x, ann.session.team.shared_collection, customer("Xu Ming", "13800001111"), 1)).unwrap();
+    block_on(ann.edit(y, ann.session.team.shared_collection, customer("Yan Li", "13900002222"), 2)).unwrap();
+    block_on(ann.sync()).unwrap();
+    assert!(ann.cache_is_stale());
+    block_on(ann.save_cache()).unwrap();
+    assert!(!ann.cache_is_stale());
+    let before = views(&ann);
+
+    // Reopened from the cache alone: the same records, nothing left to re-save.
+    let again = client(&t, 0, &net, ann_store.clone());
+    assert_eq!(views(&again), before);
+    assert!(!again.cache_is_stale(), "every record came from the cache");
+
+    // Bob changes y; Ann pulls it (the store moves on) but her cache is now older.
+    block_on(bob.sync()).unwrap();
+    block_on(bob.edit(y, bob.session.team.shared_collection, vec![(field::NOTES.into(), text("bob was here"))], 3))
+        .unwrap();
+    block_on(bob.sync()).unwrap();
+    block_on(again_sync(&t, &net, &ann_store));
+    let reopened = client(&t, 0, &net, ann_store.clone());
+    assert!(reopened.cache_is_stale(), "y had to be opened from ciphertext");
+    assert_eq!(reopened.replica.records[&y].view.text(field::NOTES), Some("bob was here"));
+    assert_eq!(reopened.replica.records[&x].view, before[&x]);
+
+    // A cache sealed for another team (or damaged) is ignored, not trusted.
+    let mut other = session(&t, 0, &Scope::ALL);
+    other.team.team = crate::ids::TeamId::random();
+    let foreign = cache::seal(&other.identity, other.team.team, std::iter::empty());
+    block_on(ann_store.save_cache(&foreign)).unwrap();
+    let fresh = client(&t, 0, &net, ann_store);
+    assert!(fresh.cache_is_stale());
+    assert_eq!(views(&fresh)[&x], before[&x]);
+}
+
+async fn again_sync(t: &Team, net: &ModelTransport, store: &MemoryStore) {
+    let mut c = Syncer::open(session(t, 0, &Scope::ALL), store.clone(), net.clone()).await.unwrap();
+    c.sync().await.unwrap();
+}

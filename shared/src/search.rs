@@ -1,0 +1,141 @@
+//! Customer search over decrypted text, in memory on the client.
+//!
+//! Every customer's searchable text (name, company, phone, email, notes, tags) is
+//! lower-cased once and laid end to end in one buffer, in list order, with a NUL
+//! between entries. A query is one substring search over that buffer (`memchr`'s
+//! `memmem`, SIMD where the target has it) that jumps to the next entry after each
+//! hit, so a keystroke costs one pass over the text however many customers match,
+//! instead of one search set-up per customer. Nothing here ever leaves the device.
+
+use memchr::memmem::Finder;
+
+/// Lower-cased search text of many entries, in one buffer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchText {
+    bytes: Vec<u8>,
+    /// `ends[i]` is the offset of the NUL that ends entry `i`.
+    ends: Vec<u32>,
+}
+
+/// Normalise what the user typed the way the indexed text was: lower case, and no
+/// control characters (they separate fields and entries in the buffer).
+pub fn normalize_query(query: &str) -> String {
+    query.chars().filter(|c| !c.is_control()).collect::<String>().to_lowercase()
+}
+
+/// Normalise indexed text: lower case; control characters become spaces, so no text can
+/// contain the entry separator.
+pub fn normalize_text(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().to_lowercase()
+}
+
+impl SearchText {
+    /// Build from entries whose text is already normalised (see [`normalize_text`]).
+    pub fn build<'a>(texts: impl IntoIterator<Item = &'a str>) -> Self {
+        let texts = texts.into_iter();
+        let mut bytes = Vec::new();
+        let mut ends = Vec::with_capacity(texts.size_hint().0);
+        for t in texts {
+            debug_assert!(!t.as_bytes().contains(&0), "entry separator inside a text");
+            bytes.extend_from_slice(t.as_bytes());
+            ends.push(u32::try_from(bytes.len()).expect("search text under 4 GiB"));
+            bytes.push(0);
+        }
+        Self { bytes, ends }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Indices (ascending) of the entries that contain `query` (normalised, see
+    /// [`normalize_query`]). An empty query matches every entry.
+    pub fn find(&self, query: &str) -> Vec<u32> {
+        if query.is_empty() {
+            return (0..self.ends.len() as u32).collect();
+        }
+        let finder = Finder::new(query.as_bytes());
+        let mut out = Vec::new();
+        let mut from = 0usize;
+        while let Some(hit) = finder.find(&self.bytes[from..]) {
+            let at = from + hit;
+            // The entry whose end lies at or after the hit; a query holds no NUL, so
+            // the match cannot straddle two entries.
+            let entry = self.ends.partition_point(|&end| (end as usize) < at);
+            out.push(entry as u32);
+            match self.ends.get(entry) {
+                Some(&end) => from = end as usize + 1,
+                None => break,
+            }
+            if from >= self.bytes.len() {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Like [`SearchText::find`], but only looks at `candidates` (ascending indices),
+    /// e.g. the matches of a shorter query the new one extends.
+    pub fn find_within(&self, query: &str, candidates: &[u32]) -> Vec<u32> {
+        if query.is_empty() {
+            return candidates.to_vec();
+        }
+        let finder = Finder::new(query.as_bytes());
+        candidates
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let end = self.ends[i as usize] as usize;
+                let start = if i == 0 { 0 } else { self.ends[i as usize - 1] as usize + 1 };
+                finder.find(&self.bytes[start..end]).is_some()
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn naive(texts: &[String], q: &str) -> Vec<u32> {
+        texts.iter().enumerate().filter(|(_, t)| t.contains(q)).map(|(i, _)| i as u32).collect()
+    }
+
+    #[test]
+    fn finds_each_matching_entry_once() {
+        let texts = ["ada lovelace\u{1}acme", "grace hopper\u{1}navy", "acme acme acme", "", "Ähm"].map(normalize_text);
+        let s = SearchText::build(texts.iter().map(String::as_str));
+        assert_eq!(s.find("acme"), vec![0, 2]);
+        assert_eq!(s.find(&normalize_query("GRACE")), vec![1]);
+        assert_eq!(s.find(&normalize_query("äh")), vec![4]);
+        assert_eq!(s.find("zzz"), Vec::<u32>::new());
+        assert_eq!(s.find(""), vec![0, 1, 2, 3, 4]);
+        assert_eq!(s.find_within("acme", &[1, 2]), vec![2]);
+    }
+
+    #[test]
+    fn a_match_never_spans_two_entries() {
+        let s = SearchText::build(["abc", "def"]);
+        assert!(s.find("cd").is_empty());
+        assert!(s.find(&normalize_query("c\0d")).is_empty());
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_a_naive_scan(texts in proptest::collection::vec("[a-c \u{e9}]{0,12}", 0..40), q in "[a-c\u{e9}]{0,3}") {
+            let texts: Vec<String> = texts.iter().map(|t| normalize_text(t)).collect();
+            let s = SearchText::build(texts.iter().map(String::as_str));
+            let q = normalize_query(&q);
+            let all = s.find(&q);
+            prop_assert_eq!(&all, &naive(&texts, &q));
+            let shorter: String = q.chars().take(1).collect();
+            prop_assert_eq!(s.find_within(&q, &s.find(&shorter)), all);
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The replica cache: the records this device has already verified and decrypted,
+//! sealed as one blob under the device vault key, so an unlock opens one AES-GCM blob
+//! instead of checking an Ed25519 signature and decrypting every record again.
+//!
+//! Trust: the blob is AES-256-GCM under the vault key (which only the passphrase
+//! unlocks), with the team bound into the associated data, so nobody without the
+//! passphrase can write or alter an entry. An entry is used only while the stored
+//! ciphertext of its record still has the same version; any other record, and any
+//! record whose sensitive section this client could not read, is opened from
+//! ciphertext as before. Format: `version(1)` then the [`Writer`] fields below; an
+//! unknown version or a malformed blob is simply ignored (the records are re-opened).
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::crypto::aead::{open_blob, seal_blob};
+use crate::crypto::identity::IdentityKeys;
+use crate::encoding::{DecodeError, Reader, Writer};
+use crate::hlc::{Hlc, Stamp};
+use crate::ids::{CollectionId, RecordId, TeamId, Username};
+use crate::record::{FieldState, RecordDoc, Value};
+
+const CACHE_VERSION: u8 = 1;
+const CONTEXT: &[u8] = b"replica-cache:";
+
+/// A verified, decrypted record as cached.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CachedRecord {
+    pub collection: CollectionId,
+    pub version: u64,
+    pub base: RecordDoc,
+}
+
+fn context(team: TeamId) -> Vec<u8> {
+    [CONTEXT, team.as_bytes()].concat()
+}
+
+/// Seal cached records for the device store.
+pub fn seal<'a>(
+    identity: &IdentityKeys,
+    team: TeamId,
+    records: impl Iterator<Item = (&'a RecordId, &'a CachedRecord)>,
+) -> Vec<u8> {
+    let plain = zeroize::Zeroizing::new(encode(records));
+    seal_blob(identity.vault_key(), &context(team), &plain)
+}
+
+/// Open a sealed cache; `None` when it does not open or parse (then nothing is used).
+pub fn open(identity: &IdentityKeys, team: TeamId, blob: &[u8]) -> Option<BTreeMap<RecordId, CachedRecord>> {
+    let plain = zeroize::Zeroizing::new(open_blob(identity.vault_key(), &context(team), blob).ok()?);
+    decode(&plain).ok()
+}
+
+fn encode<'a>(records: impl Iterator<Item = (&'a RecordId, &'a CachedRecord)>) -> Vec<u8> {
+    let records: Vec<_> = records.collect();
+    // Authors repeat on every field: write each name once and refer to it by number.
+    let mut authors: HashMap<&Username, u32> = HashMap::new();
+    let mut author_list: Vec<&Username> = Vec::new();
+    for (_, r) in &records {
+        for f in r.base.fields.values() {
+            authors.entry(&f.stamp.author).or_insert_with(|| {
+                author_list.push(&f.stamp.author);
+                author_list.len() as u32 - 1
+            });
+        }
+    }
+    let mut w = Writer::with_capacity(records.len() * 256);
+    w.u8(CACHE_VERSION).u32(author_list.len() as u32);
+    for a in &author_list {
+        w.short_str(a.as_str());
+    }
+    w.u32(records.len() as u32);
+    for (id, r) in records {
+        w.fixed(id.as_bytes()).fixed(r.collection.as_bytes()).u64(r.version).u32(r.base.fields.len() as u32);
+        for (name, state) in &r.base.fields {
+            w.bytes(name.as_bytes());
+            match &state.value {
+                None => w.u8(0),
+                Some(Value::Text(t)) => w.u8(1).bytes(t.as_bytes()),
+                Some(Value::Int(i)) => w.u8(2).u64(*i as u64),
+                Some(Value::Bool(b)) => w.u8(3).u8(*b as u8),
+                Some(Value::List(l)) => {
+                    w.u8(4).u32(l.len() as u32);
+                    for item in l {
+                        w.bytes(item.as_bytes());
+                    }
+                    &mut w
+                }
+            };
+            w.u64(state.stamp.hlc.wall_ms).u32(state.stamp.hlc.counter).u32(authors[&state.stamp.author]);
+        }
+    }
+    w.finish()
+}
+
+fn string(r: &mut Reader<'_>) -> Result<String, DecodeError> {
+    let b = r.bytes()?;
+    String::from_utf8(b.to_vec()).map_err(|_| DecodeError("string is not UTF-8"))
+}
+
+fn decode(bytes: &[u8]) -> Result<BTreeMap<RecordId, CachedRecord>, DecodeError> {
+    let mut r = Reader::new(bytes);
+    if r.u8()? != CACHE_VERSION {
+        return Err(DecodeError("unknown cache version"));
+    }
+    let n_authors = r.u32()? as usize;
+    let mut authors = Vec::with_capacity(n_authors.min(1 << 16));
+    for _ in 0..n_authors {
+        authors.push(Username::parse(r.short_str()?).map_err(|_| DecodeError("author"))?);
+    }
+    let n = r.u32()? as usize;
+    let mut out = BTreeMap::new();
+    for _ in 0..n {
+        let id = RecordId(r.array()?);
+        let collection = CollectionId(r.array()?);
+        let version = r.u64()?;
+        let n_fields = r.u32()? as usize;
+        let mut fields = BTreeMap::new();
+        for _ in 0..n_fields {
+            let name = string(&mut r)?;
+            let value = match r.u8()? {
+                0 => None,
+                1 => Some(Value::Text(string(&mut r)?)),
+                2 => Some(Value::Int(r.u64()? as i64)),
+                3 => Some(Value::Bool(r.u8()? != 0)),
+                4 => {
+                    let k = r.u32()? as usize;
+                    let mut l = Vec::with_capacity(k.min(1024));
+                    for _ in 0..k {
+                        l.push(string(&mut r)?);
+                    }
+                    Some(Value::List(l))
+                }
+                _ => return Err(DecodeError("value tag")),
+            };
+            let hlc = Hlc { wall_ms: r.u64()?, counter: r.u32()? };
+            let author = authors.get(r.u32()? as usize).ok_or(DecodeError("author index"))?.clone();
+            fields.insert(name, FieldState { value, stamp: Stamp { hlc, author } });
+        }
+        out.insert(id, CachedRecord { collection, version, base: RecordDoc { fields } });
+    }
+    r.finish()?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> BTreeMap<RecordId, CachedRecord> {
+        let ann = Username::parse("ann").unwrap();
+        let bob = Username::parse("bob").unwrap();
+        let stamp = |wall_ms, author: &Username| Stamp { hlc: Hlc { wall_ms, counter: 2 }, author: author.clone() };
+        let mut doc = RecordDoc::new();
+        doc.apply("name", FieldState { value: Some(Value::Text("Ada Lovelace".into())), stamp: stamp(5, &ann) });
+        doc.apply("amount", FieldState { value: Some(Value::Int(-42)), stamp: stamp(6, &bob) });
+        doc.apply("done", FieldState { value: Some(Value::Bool(true)), stamp: stamp(7, &ann) });
+        doc.apply(
+            "tags",
+            FieldState { value: Some(Value::List(vec!["vip".into(), "北京".into()])), stamp: stamp(8, &bob) },
+        );
+        doc.apply("notes", FieldState { value: None, stamp: stamp(9, &ann) });
+        let mut m = BTreeMap::new();
+        m.insert(RecordId([1; 16]), CachedRecord { collection: CollectionId([2; 16]), version: 7, base: doc });
+        m.insert(
+            RecordId([3; 16]),
+            CachedRecord { collection: CollectionId([2; 16]), version: 1, base: RecordDoc::new() },
+        );
+        m
+    }
+
+    #[test]
+    fn round_trips_and_binds_the_team() {
+        let id = IdentityKeys::from_secret_bytes([5; 32], [6; 32], [7; 32]);
+        let team = TeamId([9; 16]);
+        let records = sample();
+        let blob = seal(&id, team, records.iter());
+        assert_eq!(open(&id, team, &blob), Some(records));
+        assert_eq!(open(&id, TeamId([8; 16]), &blob), None, "another team's context");
+        let other = IdentityKeys::from_secret_bytes([1; 32], [6; 32], [2; 32]);
+        assert_eq!(open(&other, team, &blob), None, "another vault key");
+    }
+
+    #[test]
+    fn any_altered_byte_is_refused() {
+        let id = IdentityKeys::from_secret_bytes([5; 32], [6; 32], [7; 32]);
+        let team = TeamId([9; 16]);
+        let blob = seal(&id, team, sample().iter());
+        for i in 0..blob.len() {
+            let mut bad = blob.clone();
+            bad[i] ^= 1;
+            assert_eq!(open(&id, team, &bad), None, "byte {i}");
+        }
+    }
+
+    #[test]
+    fn malformed_plaintext_is_refused_not_panicking() {
+        let good = encode(sample().iter());
+        for cut in 0..good.len() {
+            assert!(decode(&good[..cut]).is_err());
+        }
+        let mut unknown = good.clone();
+        unknown[0] = 2;
+        assert!(decode(&unknown).is_err());
+    }
+}
