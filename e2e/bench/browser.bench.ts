@@ -129,7 +129,7 @@ for (const n of SIZES) {
 
 async function waitSyncedLong(page: Page) {
   const status = page.getByRole('status', { name: 'Sync status' });
-  await expect(status).toContainText('0 pending', { timeout: 30 * 60_000 });
+  await expect(status).toContainText(/\b0 pending/, { timeout: 30 * 60_000 });
   await expect(status).toContainText('synced', { timeout: 60_000 });
 }
 

@@ -28,7 +28,7 @@ export async function createTeam(page: Page) {
 export async function waitSynced(page: Page) {
   const status = page.getByRole('status', { name: 'Sync status' });
   await expect(status).toContainText('Online', { timeout: 20_000 });
-  await expect(status).toContainText('0 pending', { timeout: 20_000 });
+  await expect(status).toContainText(/\b0 pending/, { timeout: 20_000 });
   await expect(status).toContainText('synced', { timeout: 20_000 });
 }
 

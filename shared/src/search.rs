@@ -61,18 +61,19 @@ impl SearchText {
         }
         let finder = Finder::new(query.as_bytes());
         let mut out = Vec::new();
-        let mut from = 0usize;
+        let (mut from, mut entry) = (0usize, 0usize);
         while let Some(hit) = finder.find(&self.bytes[from..]) {
             let at = from + hit;
-            // The entry whose end lies at or after the hit; a query holds no NUL, so
-            // the match cannot straddle two entries.
-            let entry = self.ends.partition_point(|&end| (end as usize) < at);
-            out.push(entry as u32);
-            match self.ends.get(entry) {
-                Some(&end) => from = end as usize + 1,
-                None => break,
+            // Walk forward to the entry whose end lies at or after the hit (amortised
+            // over the whole scan: each entry is stepped over once). A query holds no
+            // NUL, so the match cannot straddle two entries.
+            while (self.ends[entry] as usize) < at {
+                entry += 1;
             }
-            if from >= self.bytes.len() {
+            out.push(entry as u32);
+            from = self.ends[entry] as usize + 1;
+            entry += 1;
+            if entry >= self.ends.len() {
                 break;
             }
         }

@@ -248,10 +248,16 @@ impl Replica {
         local.complete = opened.complete;
     }
 
-    /// The documents to push: base plus every pending edit, per record.
-    fn outgoing(&self) -> BTreeMap<RecordId, (Vec<u64>, RecordDoc)> {
+    /// The documents to push for at most `limit` records (in record order): base plus
+    /// every pending edit of each. Only the chosen records' bases are copied, so
+    /// draining a 100,000-edit outbox in batches does not copy every record per batch.
+    fn outgoing(&self, limit: usize) -> BTreeMap<RecordId, (Vec<u64>, RecordDoc)> {
+        let mut chosen: BTreeSet<RecordId> = self.outbox.iter().map(|op| op.record).collect();
+        if let Some(&cut) = chosen.iter().nth(limit) {
+            chosen.split_off(&cut);
+        }
         let mut out: BTreeMap<RecordId, (Vec<u64>, RecordDoc)> = BTreeMap::new();
-        for op in &self.outbox {
+        for op in self.outbox.iter().filter(|op| chosen.contains(&op.record)) {
             let entry = out.entry(op.record).or_insert_with(|| {
                 let base = self.records.get(&op.record).map(|l| l.base.clone()).unwrap_or_default();
                 (Vec::new(), base)
@@ -411,11 +417,10 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     async fn push(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
         let mut rounds = 0;
         loop {
-            let outgoing = self.replica.outgoing();
-            if outgoing.is_empty() {
+            let chunk: Vec<_> = self.replica.outgoing(self.batch).into_iter().collect();
+            if chunk.is_empty() {
                 return Ok(());
             }
-            let chunk: Vec<_> = outgoing.into_iter().take(self.batch).collect();
             let mut items = Vec::with_capacity(chunk.len());
             let mut sealed_meta = Vec::with_capacity(chunk.len());
             for (record, (op_ids, doc)) in &chunk {
