@@ -48,21 +48,21 @@ test('the customer list filters by tag, owner, overdue task and no recent contac
   };
   await shows(['Filter Alpha', 'Filter Beta']);
 
-  await page.getByLabel('Tag').selectOption('vip');
+  await page.getByLabel('Tag', { exact: true }).selectOption('vip');
   await shows(['Filter Alpha']);
-  await page.getByLabel('Tag').selectOption('');
-  await page.getByLabel('Owner').selectOption('someone-else');
+  await page.getByLabel('Tag', { exact: true }).selectOption('');
+  await page.getByLabel('Owner', { exact: true }).selectOption('someone-else');
   await shows(['Filter Beta']);
-  await page.getByLabel('Owner').selectOption('');
-  await page.getByLabel('Has an overdue task').check();
+  await page.getByLabel('Owner', { exact: true }).selectOption('');
+  await page.getByLabel('Has an overdue task', { exact: true }).check();
   await shows(['Filter Beta']);
-  await page.getByLabel('Has an overdue task').uncheck();
-  await page.getByLabel('Last contact').selectOption('30');
+  await page.getByLabel('Has an overdue task', { exact: true }).uncheck();
+  await page.getByLabel('Last contact', { exact: true }).selectOption('30');
   await shows(['Filter Beta']);
   // Filters combine with search.
-  await page.getByLabel('Search').fill('alpha');
+  await page.getByLabel('Search', { exact: true }).fill('alpha');
   await shows([]);
-  await page.getByLabel('Last contact').selectOption('0');
+  await page.getByLabel('Last contact', { exact: true }).selectOption('0');
   await shows(['Filter Alpha']);
 
   // Consent survives a reload (unlock from the device's cache).

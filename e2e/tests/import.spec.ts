@@ -35,9 +35,14 @@ test('CSV import of 1,000 rows shows progress, explains rejects, and ends search
   await expect(page.getByRole('list', { name: 'Customers' }).getByRole('link')).toHaveCount(1);
   await page.getByLabel('Search').fill('batch2');
   await expect(page.getByText('333 of 1000 customers')).toBeVisible();
-  // The list renders a page of 200 at a time.
-  await expect(page.getByRole('list', { name: 'Customers' }).getByRole('link')).toHaveCount(200);
+  // The list renders a page of 50 at a time; "Show more" adds the next 50.
+  const links = page.getByRole('list', { name: 'Customers' }).getByRole('link');
+  await expect(links).toHaveCount(50);
+  for (let shown = 100; shown < 350; shown += 50) {
+    await page.getByRole('button', { name: 'Show more' }).click();
+    await expect(links).toHaveCount(shown);
+  }
   await page.getByRole('button', { name: 'Show more' }).click();
-  await expect(page.getByRole('list', { name: 'Customers' }).getByRole('link')).toHaveCount(333);
+  await expect(links).toHaveCount(333);
   await expect(page.getByRole('button', { name: 'Show more' })).toHaveCount(0);
 });

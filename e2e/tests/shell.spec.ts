@@ -1,4 +1,7 @@
-import { test, expect } from '@playwright/test';
+import { test, expect, chromium } from '@playwright/test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 test('the app loads from the server on the account form', async ({ page }) => {
   await page.goto('/');
@@ -27,4 +30,31 @@ test('API errors are JSON with a code and a message', async ({ request }) => {
   const body = await r.json();
   expect(body.code).toBe('bad_request');
   expect(typeof body.message).toBe('string');
+});
+
+test('Chromium finds the app installable (manifest, icons, service worker)', async ({ baseURL }) => {
+  // Installability is only judged outside incognito, which every Playwright context is:
+  // use a persistent profile in a throwaway folder.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qd-install-'));
+  const ctx = await chromium.launchPersistentContext(dir, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = await ctx.newPage();
+    await page.goto(baseURL + '/');
+    await expect(page.getByLabel('Username')).toBeVisible();
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+    const cdp = await ctx.newCDPSession(page);
+    const manifest = await cdp.send('Page.getAppManifest');
+    expect(manifest.errors).toEqual([]);
+    expect(manifest.url).toContain('/manifest.webmanifest');
+    await expect
+      .poll(async () => (await cdp.send('Page.getInstallabilityErrors')).installabilityErrors.map((e) => e.errorId), { timeout: 20_000 })
+      .toEqual([]);
+  } finally {
+    await ctx.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
