@@ -11,13 +11,12 @@ use shared::api::{
 };
 use shared::chain::{Action, ChainEntry, KnownHead, Member, Role, TeamState};
 use shared::crypto::aead::{open_blob, seal_blob};
-use shared::crypto::envelope::Keyring;
 use shared::crypto::identity::{AccountBundle, IdentityKeys, PublicIdentity};
 use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
-use shared::crypto::wrap::{unwrap_key, wrap_key, wrap_signer, WrapContext};
-use shared::crypto::{CryptoError, Scope, SymmetricKey};
+use shared::crypto::CryptoError;
 use shared::ids::{CollectionId, TeamId, Username};
 use shared::sync::{Session, TransportError};
+use shared::team::{open_wraps, Distributor};
 
 use crate::api::Api;
 use crate::store::{self, IdbStore};
@@ -235,16 +234,14 @@ impl Unlocked {
                 shared_collection: collection,
             },
         );
+        let state = TeamState::verify(std::slice::from_ref(&genesis), None).map_err(|e| e.to_string())?;
         let _: TeamSummary = self.api.call(&CreateTeamRequest { genesis }).await.map_err(describe)?;
-        let wraps: Vec<WrapItem> = Scope::ALL
-            .iter()
-            .map(|scope| {
-                let ctx = WrapContext { team, epoch: 1, collection, scope: *scope, recipient: me.clone() };
-                self.wrap_for(ctx, &SymmetricKey::generate(), &self.identity.public())
-            })
-            .collect();
-        self.put_wraps(team, wraps).await?;
+        self.put_wraps(team, self.distributor().rotate(&state, &[collection])).await?;
         Ok(team)
+    }
+
+    fn distributor(&self) -> Distributor<'_> {
+        Distributor { name: &self.account.username, identity: &self.identity }
     }
 
     /// Verified chain and keys for `team`: fresh from the server when online (cached
@@ -275,25 +272,7 @@ impl Unlocked {
         let state = TeamState::verify(&entries, known.as_ref())
             .map_err(|e| format!("The team's membership chain was refused: {e}"))?;
         let _ = self.store.set_meta(HEAD_KEY, &serde_json::to_vec(&state.known_head()).unwrap_or_default()).await;
-        let mut keyring = Keyring::new();
-        for w in wraps {
-            let Ok(signer) = wrap_signer(&w.wrap) else {
-                continue;
-            };
-            let Some(admin) = state.members.get(&signer).filter(|m| m.role == Role::Admin) else {
-                continue;
-            };
-            let ctx = WrapContext {
-                team,
-                epoch: w.epoch,
-                collection: w.collection,
-                scope: w.scope,
-                recipient: self.account.username.clone(),
-            };
-            if let Ok(k) = unwrap_key(&w.wrap, &self.identity, &ctx, &admin.identity) {
-                keyring.insert(w.collection, w.epoch, w.scope, k);
-            }
-        }
+        let keyring = open_wraps(&self.account.username, &self.identity, &state, &wraps);
         if keyring.is_empty() {
             return Err("No team keys have been shared with you yet. Ask an admin.".into());
         }
@@ -304,49 +283,55 @@ impl Unlocked {
         serde_json::from_slice(&self.store.meta(key).await.ok()??).ok()
     }
 
-    /// Admin: add an existing user to the team and share the team keys with them.
+    /// Admin: add an existing user to the team and share with them every key their
+    /// role entitles them to (all epochs held, so older records stay readable).
     pub async fn add_member(&self, session: &Session, who: &str, role: Role) -> Result<(), String> {
         let who = parse_username(who)?;
         let team = session.team.team;
         let keys: shared::api::UserKeys =
             self.api.get(&path::fill(path::USER, who.as_str())).await.map_err(describe)?;
-        let state = &session.team;
+        let member = Member { username: who, identity: keys.identity, role };
+        let state = self.append(session, Action::AddMember { member: member.clone() }).await?;
+        self.put_wraps(team, self.distributor().wraps_for_member(&state, &session.keyring, &member)).await
+    }
+
+    /// Admin: offboard `who` — remove them from the chain (which starts a new epoch; the
+    /// server ends their sessions at once) and wrap fresh keys to the remaining members.
+    pub async fn remove_member(&self, session: &Session, who: &Username) -> Result<(), String> {
+        let state = self.append(session, Action::RemoveMember { username: who.clone() }).await?;
+        self.put_rotation(session, &state).await
+    }
+
+    /// Admin: start a new epoch now ("rotate keys") for every collection held.
+    pub async fn rotate_keys(&self, session: &Session) -> Result<(), String> {
+        let state = self.append(session, Action::Rotate { epoch: session.team.epoch + 1 }).await?;
+        self.put_rotation(session, &state).await
+    }
+
+    async fn put_rotation(&self, session: &Session, state: &TeamState) -> Result<(), String> {
+        let collections: Vec<CollectionId> = session.keyring.collections().into_iter().collect();
+        self.put_wraps(state.team, self.distributor().rotate(state, &collections)).await
+    }
+
+    /// Sign `action` as the next chain entry, append it, and return the new state.
+    async fn append(&self, session: &Session, action: Action) -> Result<TeamState, String> {
+        let mut state = session.team.clone();
         let entry = ChainEntry::signed(
-            team,
+            state.team,
             state.len,
             state.head,
             &self.account.username,
             &self.identity,
             now_ms(),
-            Action::AddMember { member: Member { username: who.clone(), identity: keys.identity, role } },
+            action,
         );
+        state.apply(&entry).map_err(|e| e.to_string())?;
         let _: TeamSummary = self
             .api
-            .post(&path::fill(path::CHAIN, &team.to_string()), &shared::api::AppendChainRequest { entry })
+            .post(&path::fill(path::CHAIN, &state.team.to_string()), &shared::api::AppendChainRequest { entry })
             .await
             .map_err(describe)?;
-        let scopes: &[Scope] = if role == Role::Support { &[Scope::Basic] } else { &Scope::ALL };
-        let wraps: Vec<WrapItem> = scopes
-            .iter()
-            .filter_map(|scope| {
-                let key = session.keyring.get(state.shared_collection, state.epoch, *scope)?;
-                let ctx = WrapContext {
-                    team,
-                    epoch: state.epoch,
-                    collection: state.shared_collection,
-                    scope: *scope,
-                    recipient: who.clone(),
-                };
-                Some(self.wrap_for(ctx, key, &keys.identity))
-            })
-            .collect();
-        self.put_wraps(team, wraps).await
-    }
-
-    /// Seal `key` to the recipient named in `ctx`, signed by this (admin) user.
-    fn wrap_for(&self, ctx: WrapContext, key: &SymmetricKey, to: &PublicIdentity) -> WrapItem {
-        let wrap = wrap_key(key, to, &ctx, &self.identity, &self.account.username);
-        WrapItem { epoch: ctx.epoch, collection: ctx.collection, scope: ctx.scope, recipient: ctx.recipient, wrap }
+        Ok(state)
     }
 
     async fn put_wraps(&self, team: TeamId, wraps: Vec<WrapItem>) -> Result<(), String> {

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use gloo_net::http::{Request, RequestBuilder, Response};
-use shared::api::{path, Cursor, Endpoint, ErrorBody, Method, PullResponse, PushConflict, PushRequest, PushResponse};
+use shared::api::{path, Cursor, Endpoint, ErrorBody, Method, PullResponse, PushRequest};
 use shared::ids::TeamId;
 use shared::sync::{PushOutcome, Transport, TransportError};
 
@@ -102,15 +102,12 @@ impl Transport for HttpTransport {
     async fn push(&self, req: &PushRequest) -> Result<PushOutcome, TransportError> {
         let url = path::fill(path::PUSH, &self.team.to_string());
         let resp = self.api.send_raw(Method::Post, &url, Some(req)).await?;
-        match resp.status() {
-            200 => Ok(PushOutcome::Accepted(
-                resp.json::<PushResponse>().await.map_err(|e| TransportError::Protocol(e.to_string()))?,
-            )),
-            409 => Ok(PushOutcome::Conflict(
-                resp.json::<PushConflict>().await.map_err(|e| TransportError::Protocol(e.to_string()))?.conflicts,
-            )),
-            _ => Err(error_of(resp).await),
+        let status = resp.status();
+        if !matches!(status, 200 | 409) {
+            return Err(error_of(resp).await);
         }
+        let body = resp.binary().await.map_err(|_| TransportError::Offline)?;
+        shared::sync::decode_push_response(status, &body)
     }
 
     async fn pull(&self, since: Cursor, limit: u32) -> Result<PullResponse, TransportError> {

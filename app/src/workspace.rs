@@ -105,10 +105,35 @@ pub struct SyncStatus {
     pub error: Option<String>,
 }
 
+/// The verified team as the team page shows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TeamView {
+    pub epoch: u32,
+    pub me_admin: bool,
+    /// Username, role, safety number (fingerprint of their public keys).
+    pub members: Vec<(String, String, String)>,
+}
+
+impl TeamView {
+    fn of(session: &shared::sync::Session) -> Self {
+        let t = &session.team;
+        TeamView {
+            epoch: t.epoch,
+            me_admin: t.is_admin(&session.me),
+            members: t
+                .members
+                .values()
+                .map(|m| (m.username.to_string(), m.role.as_str().to_owned(), m.identity.fingerprint()))
+                .collect(),
+        }
+    }
+}
+
 pub struct Workspace {
     pub me: Username,
     pub collection: CollectionId,
-    pub is_admin: bool,
+    /// Who is in the team, from the verified chain; follows removals and rotations.
+    pub team: RwSignal<TeamView>,
     pub unlocked: Rc<Unlocked>,
     syncer: Mutex<Syncer<IdbStore, HttpTransport>>,
     pub index: RwSignal<Index>,
@@ -146,7 +171,7 @@ impl Workspace {
         };
         let me = unlocked.account.username.clone();
         let collection = session.team.shared_collection;
-        let is_admin = session.team.is_admin(&me);
+        let team_view = TeamView::of(&session);
         let transport = HttpTransport { api: unlocked.api.clone(), team };
         let store = match crate::store::open(&crate::store::db_name(me.as_str())).await {
             Ok(s) => s,
@@ -159,7 +184,7 @@ impl Workspace {
         let ws = Rc::new(Workspace {
             me,
             collection,
-            is_admin,
+            team: RwSignal::new(team_view),
             unlocked: Rc::new(unlocked),
             index: RwSignal::new(Index::default()),
             status: RwSignal::new(SyncStatus { online: true, ..Default::default() }),
@@ -282,10 +307,18 @@ impl Workspace {
             return;
         }
         self.status.update(|s| s.syncing = true);
-        let result = {
+        let mut result = {
             let mut s = self.syncer.lock().await;
             s.sync().await
         };
+        // The team moved to a new key epoch (a removal or rotation): fetch the new
+        // keys, then seal again under them.
+        if matches!(&result, Err(SyncError::Transport(TransportError::Http { code, .. })) if code == "stale_epoch")
+            && self.refresh_session().await.is_ok()
+        {
+            let mut s = self.syncer.lock().await;
+            result = s.sync().await;
+        }
         self.refresh().await;
         self.last_sync_end.set(now());
         self.status.update(|s| {
@@ -390,6 +423,10 @@ impl Workspace {
             }
             match serde_json::from_str::<ServerEvent>(&text) {
                 Ok(ServerEvent::Poke { .. }) | Ok(ServerEvent::Ready { .. }) => self.request_sync(),
+                Ok(ServerEvent::Chain { .. }) => {
+                    let _ = self.refresh_session().await;
+                    self.request_sync();
+                }
                 _ => {}
             }
         }
@@ -430,22 +467,43 @@ impl Workspace {
         self.stopped.set(true);
     }
 
-    /// Admin: add a user to the team.
-    pub async fn add_member(&self, who: &str, role: shared::chain::Role) -> Result<(), String> {
-        let mut s = self.syncer.lock().await;
-        self.unlocked.add_member(&s.session, who, role).await?;
-        // The chain grew: re-verify it so the member list is current.
-        s.session = self.unlocked.session(s.session.team.team).await?;
+    /// Re-read the chain and the key wraps (the team changed, or new keys were shared).
+    /// The network round trip happens without holding the engine.
+    pub async fn refresh_session(&self) -> Result<(), String> {
+        let team = self.syncer.lock().await.session.team.team;
+        let session = self.unlocked.session(team).await?;
+        let view = TeamView::of(&session);
+        self.syncer.lock().await.session = session;
+        self.team.set(view);
         Ok(())
     }
 
-    pub async fn members(&self) -> Vec<(String, String, String)> {
-        let s = self.syncer.lock().await;
-        s.session
-            .team
-            .members
-            .values()
-            .map(|m| (m.username.to_string(), m.role.as_str().to_owned(), m.identity.fingerprint()))
-            .collect()
+    /// Admin: add a user to the team.
+    pub async fn add_member(&self, who: &str, role: shared::chain::Role) -> Result<(), String> {
+        {
+            let s = self.syncer.lock().await;
+            self.unlocked.add_member(&s.session, who, role).await?;
+        }
+        self.refresh_session().await
+    }
+
+    /// Admin: offboard a member in one action: out of the chain, their sessions ended
+    /// by the server, a new key epoch wrapped for the remaining members only.
+    pub async fn remove_member(&self, who: &str) -> Result<(), String> {
+        let who = Username::parse(who).map_err(|e| e.to_string())?;
+        {
+            let s = self.syncer.lock().await;
+            self.unlocked.remove_member(&s.session, &who).await?;
+        }
+        self.refresh_session().await
+    }
+
+    /// Admin: start a new key epoch now.
+    pub async fn rotate_keys(&self) -> Result<(), String> {
+        {
+            let s = self.syncer.lock().await;
+            self.unlocked.rotate_keys(&s.session).await?;
+        }
+        self.refresh_session().await
     }
 }

@@ -77,8 +77,11 @@ pub trait Db: Send + Sync + 'static {
     async fn create_team(&self, genesis: &ChainEntry, members: &[(Username, Role)], now: i64) -> DbResult<()>;
     async fn chain(&self, team: &TeamId) -> DbResult<Vec<ChainEntry>>;
     /// Append a verified entry at `entry.index`; `Duplicate` if that index is taken.
-    /// Replaces the derived member list in the same transaction.
-    async fn append_chain(&self, entry: &ChainEntry, members: &[(Username, Role)]) -> DbResult<()>;
+    /// In the same transaction: replace the derived member list and the team's epoch,
+    /// and, for a removal, end every session of the removed user.
+    async fn append_chain(&self, entry: &ChainEntry, members: &[(Username, Role)], epoch: u32) -> DbResult<()>;
+    /// The team's current key epoch (1 for a team that never rotated).
+    async fn team_epoch(&self, team: &TeamId) -> DbResult<u32>;
     async fn role(&self, team: &TeamId, username: &Username) -> DbResult<Option<Role>>;
     async fn team_exists(&self, team: &TeamId) -> DbResult<bool>;
     async fn teams_of(&self, username: &Username) -> DbResult<Vec<TeamSummary>>;

@@ -27,6 +27,10 @@ pub enum ApiError {
     Conflict(&'static str),
     #[error("some records changed on the server; merge and push again")]
     PushConflict(Vec<Change>),
+    /// A record sealed under an epoch older than the team's current one (after a
+    /// removal or a rotation): the client must fetch the new keys and seal again.
+    #[error("record {record}: sealed under key epoch {got}, but the team is on epoch {current}; fetch the new keys")]
+    StaleEpoch { record: String, got: u32, current: u32 },
     #[error("internal error")]
     Internal(String),
 }
@@ -45,6 +49,7 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PushConflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::StaleEpoch { .. } => (StatusCode::CONFLICT, "stale_epoch"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

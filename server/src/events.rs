@@ -79,7 +79,16 @@ async fn serve(mut socket: WebSocket, state: AppState, team: TeamId) {
     loop {
         tokio::select! {
             ev = rx.recv() => match ev {
-                Ok(ev) => if send(&mut socket, &ev).await.is_err() { return },
+                Ok(ev) => {
+                    // The chain moved: a member removed by it loses the socket at once.
+                    if matches!(ev, ServerEvent::Chain { .. })
+                        && require_member(&state, &team, &user.username).await.is_err()
+                    {
+                        let _ = socket.send(Message::Close(None)).await;
+                        return;
+                    }
+                    if send(&mut socket, &ev).await.is_err() { return }
+                }
                 // Missed some pokes: one fresh poke with the latest cursor covers them.
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     let Ok(cursor) = state.db.cursor(&team).await else { return };

@@ -30,6 +30,7 @@ async fn push(
     ApiJson(req): ApiJson<PushRequest>,
 ) -> ApiResult<ApiJson<PushResponse>> {
     require_member(&state, &team, &user.username).await?;
+    let epoch = state.db.team_epoch(&team).await?;
     if req.items.is_empty() || req.items.len() > MAX_PUSH_RECORDS {
         return Err(ApiError::BadRequest(format!("a push carries 1 to {MAX_PUSH_RECORDS} records")));
     }
@@ -53,6 +54,9 @@ async fn push(
         }
         if info.author != user.username {
             return Err(ApiError::BadRequest(format!("record {}: sealed by someone else", item.record)));
+        }
+        if info.epoch < epoch {
+            return Err(ApiError::StaleEpoch { record: item.record.to_string(), got: info.epoch, current: epoch });
         }
         rows.push(PushRow {
             record: item.record,

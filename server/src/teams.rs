@@ -9,7 +9,7 @@ use shared::api::{
     path, AppendChainRequest, ChainResponse, CreateTeamRequest, PutWrapsRequest, ServerEvent, TeamList, TeamSummary,
     WrapsResponse,
 };
-use shared::chain::{ChainEntry, Role, TeamState};
+use shared::chain::{Action, ChainEntry, Role, TeamState};
 use shared::crypto::wrap::wrap_signer;
 use shared::ids::{TeamId, Username};
 
@@ -94,12 +94,17 @@ async fn append_chain(
         return Err(ApiError::Conflict("the chain has moved on; re-read it and sign again"));
     }
     verified.apply(&entry).map_err(|e| ApiError::BadRequest(format!("invalid chain entry: {e}")))?;
-    match state.db.append_chain(&entry, &members_of(&verified)).await {
+    match state.db.append_chain(&entry, &members_of(&verified), verified.epoch).await {
         Err(DbError::Duplicate) => return Err(ApiError::Conflict("the chain has moved on; re-read it and sign again")),
         r => r?,
     }
     state.hub.send(&team, ServerEvent::Chain { len: verified.len });
-    tracing::info!(%team, index = entry.index, "chain entry appended");
+    if let Action::RemoveMember { username } = &entry.action {
+        // Their sessions ended with the append; open websockets close on the Chain event.
+        tracing::info!(%team, index = entry.index, removed = %username, epoch = verified.epoch, "member removed");
+    } else {
+        tracing::info!(%team, index = entry.index, epoch = verified.epoch, "chain entry appended");
+    }
     Ok(ApiJson(TeamSummary { team, chain_len: verified.len }))
 }
 
@@ -125,6 +130,9 @@ async fn put_wraps(
         }
     }
     state.db.put_wraps(&team, &req.wraps).await?;
+    // Members re-read their keys on this event (e.g. the new epoch after a removal).
+    let len = state.db.chain(&team).await?.len() as u64;
+    state.hub.send(&team, ServerEvent::Chain { len });
     Ok(ApiJson(WrapsResponse { wraps: vec![] }))
 }
 

@@ -87,5 +87,8 @@ async fn the_server_refuses_bad_links_forks_and_non_admin_entries() {
         Action::RemoveMember { username: carol.name.clone() },
     );
     assert_eq!(status(alice.api.post(&chain_path, &AppendChainRequest { entry: remove }).await), 200);
+    // Her sessions ended with the removal; a fresh log-in is no longer a member.
+    assert!(matches!(carol.api.get::<ChainResponse>(&chain_path).await, Err(TransportError::Http { status: 401, .. })));
+    let carol = client::login(&srv.base, "carol", "carol passphrase").await.unwrap();
     assert!(matches!(carol.api.get::<ChainResponse>(&chain_path).await, Err(TransportError::Http { status: 403, .. })));
 }

@@ -263,7 +263,7 @@ pub enum ServerEvent {
     Poke {
         cursor: Cursor,
     },
-    /// The chain grew: re-read it.
+    /// The chain grew, or key wraps were shared: re-read both.
     Chain {
         len: u64,
     },

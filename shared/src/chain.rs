@@ -188,6 +188,9 @@ pub struct TeamState {
     /// Everyone ever admitted, with the keys they had; signatures by former members
     /// on data written before their removal still verify.
     pub ever: BTreeMap<Username, PublicIdentity>,
+    /// Former admins (demoted or removed), with the last epoch they held the right to
+    /// hand out keys for: their wraps up to that epoch stay valid, later ones do not.
+    pub admin_until: BTreeMap<Username, u32>,
     pub epoch: u32,
     pub shared_collection: CollectionId,
     pub len: u64,
@@ -228,6 +231,7 @@ impl TeamState {
             team: e.team,
             members: [(admin.username.clone(), admin.clone())].into(),
             ever: [(admin.username.clone(), admin.identity)].into(),
+            admin_until: BTreeMap::new(),
             epoch: 1,
             shared_collection: *shared_collection,
             len: 1,
@@ -261,12 +265,20 @@ impl TeamState {
                 if m.role == Role::Admin && *role != Role::Admin && admins == 1 {
                     return Err(ChainError::Invalid(i, "cannot demote the last admin"));
                 }
+                if m.role == Role::Admin && *role != Role::Admin {
+                    self.admin_until.insert(username.clone(), self.epoch);
+                } else if *role == Role::Admin {
+                    self.admin_until.remove(username);
+                }
                 self.members.get_mut(username).expect("checked").role = *role;
             }
             Action::RemoveMember { username } => {
                 let m = self.members.get(username).ok_or(ChainError::Invalid(i, "not a member"))?;
                 if m.role == Role::Admin && admins == 1 {
                     return Err(ChainError::Invalid(i, "cannot remove the last admin"));
+                }
+                if m.role == Role::Admin {
+                    self.admin_until.insert(username.clone(), self.epoch);
                 }
                 self.members.remove(username);
                 self.epoch += 1;
@@ -289,6 +301,15 @@ impl TeamState {
 
     pub fn is_admin(&self, who: &Username) -> bool {
         self.members.get(who).is_some_and(|m| m.role == Role::Admin)
+    }
+
+    /// The public keys of `signer` if they may hand out keys of `epoch`: a current
+    /// admin, or a former admin for epochs up to the one they left the role in.
+    pub fn key_distributor(&self, signer: &Username, epoch: u32) -> Option<&PublicIdentity> {
+        if self.is_admin(signer) {
+            return self.members.get(signer).map(|m| &m.identity);
+        }
+        self.admin_until.get(signer).filter(|until| epoch <= **until).and_then(|_| self.ever.get(signer))
     }
 }
 

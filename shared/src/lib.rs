@@ -12,6 +12,8 @@
 //! * [`api`]: the one place where wire paths, request/response shapes and the error
 //!   body live; client and server never restate them.
 //! * [`search`]: customer search over decrypted text, one pass per keystroke.
+//! * [`team`]: which role holds which keys; the wraps admins make on adding,
+//!   removing and rotating.
 //! * [`sync`]: the sync engine — a state machine behind [`sync::Store`] and
 //!   [`sync::Transport`] traits, so it runs natively in tests and in the browser.
 //!
@@ -29,3 +31,4 @@ pub mod ids;
 pub mod record;
 pub mod search;
 pub mod sync;
+pub mod team;

@@ -88,6 +88,24 @@ pub enum PushOutcome {
     Conflict(Vec<Change>),
 }
 
+/// Read a push answer: 200 accepted, 409 with `code: "conflict"` (merge and retry),
+/// any other status (including other 409s such as `stale_epoch`) an error. One place,
+/// so every transport reads the wire the same way.
+pub fn decode_push_response(status: u16, body: &[u8]) -> Result<PushOutcome, TransportError> {
+    let proto = |e: serde_json::Error| TransportError::Protocol(e.to_string());
+    match status {
+        200 => Ok(PushOutcome::Accepted(serde_json::from_slice(body).map_err(proto)?)),
+        _ => {
+            let e: crate::api::ErrorBody = serde_json::from_slice(body).map_err(proto)?;
+            if status == 409 && e.code == "conflict" {
+                let c: crate::api::PushConflict = serde_json::from_slice(body).map_err(proto)?;
+                return Ok(PushOutcome::Conflict(c.conflicts));
+            }
+            Err(TransportError::Http { status, code: e.code, message: e.message })
+        }
+    }
+}
+
 /// The server, as the engine sees it.
 #[allow(async_fn_in_trait)]
 pub trait Transport {

@@ -1,4 +1,5 @@
-//! The team: members with their role and safety number; admins add members.
+//! The team: members with their role and safety number; admins add members, offboard
+//! them in one action, and rotate the team keys.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -8,14 +9,81 @@ use crate::use_ws;
 
 #[component]
 pub fn TeamPage() -> impl IntoView {
-    let ws = use_ws();
-    let members = LocalResource::new(move || {
-        let ws = use_ws();
-        async move { ws.members().await }
-    });
+    let team = use_ws().team;
+    let message = RwSignal::new(None::<String>);
+    let me = use_ws().me.to_string();
+    view! {
+        <section class="page">
+            <h2>"Team"</h2>
+            <section class="card">
+                <h3>"Members"</h3>
+                <p class="hint">{move || format!("Key epoch {}", team.with(|t| t.epoch))}</p>
+                <ul class="members" aria-label="Members">
+                    <For each=move || team.with(|t| t.members.clone()) key=|m| m.clone() let:m>
+                        <MemberRow name=m.0 role=m.1 fingerprint=m.2 message=message me=me.clone() />
+                    </For>
+                </ul>
+                <p role="status" class="message" aria-label="Team status">{move || message.get()}</p>
+            </section>
+            <Show when=move || team.with(|t| t.me_admin)>
+                <AddMember message=message />
+                <RotateKeys message=message />
+            </Show>
+        </section>
+    }
+}
+
+/// One member; an admin can remove anyone but themselves, after a confirmation.
+#[component]
+fn MemberRow(
+    name: String,
+    role: String,
+    fingerprint: String,
+    me: String,
+    message: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let team = use_ws().team;
+    let confirming = RwSignal::new(false);
+    let not_me = name != me;
+    let can_remove = move || not_me && team.with(|t| t.me_admin);
+    let who = name.clone();
+    let remove = move |_| {
+        let (ws, who) = (use_ws(), who.clone());
+        message.set(Some(format!("Removing {who} and rotating the team keys…")));
+        spawn_local(async move {
+            match ws.remove_member(&who).await {
+                Ok(()) => message.set(Some(format!("Removed {who}. New keys were shared with everyone else."))),
+                Err(e) => message.set(Some(format!("{who} was not removed: {e}"))),
+            }
+        });
+    };
+    let label = format!("Remove {name}");
+    let confirm_label = format!("Confirm removing {name}");
+    view! {
+        <li>
+            <strong>{name.clone()}</strong> " " <span class="badge">{role}</span>
+            <span class="fingerprint" title="Safety number">{fingerprint}</span>
+            <Show when=can_remove>
+                {
+                    let (label, confirm_label, remove) = (label.clone(), confirm_label.clone(), remove.clone());
+                    move || if confirming.get() {
+                        view! {
+                            <button type="button" class="danger" on:click=remove.clone()>{confirm_label.clone()}</button>
+                            <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                        }.into_any()
+                    } else {
+                        view! { <button type="button" on:click=move |_| confirming.set(true)>{label.clone()}</button> }.into_any()
+                    }
+                }
+            </Show>
+        </li>
+    }
+}
+
+#[component]
+fn AddMember(message: RwSignal<Option<String>>) -> impl IntoView {
     let who = RwSignal::new(String::new());
     let role = RwSignal::new("member".to_owned());
-    let message = RwSignal::new(None::<String>);
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let name = who.get_untracked();
@@ -31,43 +99,48 @@ pub fn TeamPage() -> impl IntoView {
                 Ok(()) => {
                     message.set(Some(format!("Added {name}.")));
                     who.set(String::new());
-                    members.refetch();
                 }
                 Err(e) => message.set(Some(e)),
             }
         });
     };
     view! {
-        <section class="page">
-            <h2>"Team"</h2>
-            <section class="card">
-                <h3>"Members"</h3>
-                <ul class="members" aria-label="Members">
-                    {move || members.get().map(|list| list.into_iter().map(|(name, role, fp)| view! {
-                        <li><strong>{name}</strong> " " <span class="badge">{role}</span>
-                            <span class="fingerprint" title="Safety number">{fp}</span></li>
-                    }).collect_view())}
-                </ul>
-            </section>
-            {ws.is_admin.then(|| view! {
-                <form class="card form inline" on:submit=add aria-label="Add member">
-                    <div class="field grow">
-                        <label for="m-name">"Username to add"</label>
-                        <input id="m-name" prop:value=who on:input=move |ev| who.set(event_target_value(&ev)) />
-                    </div>
-                    <div class="field">
-                        <label for="m-role">"Role"</label>
-                        <select id="m-role" on:change=move |ev| role.set(event_target_value(&ev))>
-                            <option value="member">"member"</option>
-                            <option value="manager">"manager"</option>
-                            <option value="support">"support"</option>
-                            <option value="admin">"admin"</option>
-                        </select>
-                    </div>
-                    <button type="submit">"Add member"</button>
-                    <span role="status" class="message">{move || message.get()}</span>
-                </form>
-            })}
+        <form class="card form inline" on:submit=add aria-label="Add member">
+            <div class="field grow">
+                <label for="m-name">"Username to add"</label>
+                <input id="m-name" prop:value=who on:input=move |ev| who.set(event_target_value(&ev)) />
+            </div>
+            <div class="field">
+                <label for="m-role">"Role"</label>
+                <select id="m-role" on:change=move |ev| role.set(event_target_value(&ev))>
+                    <option value="member">"member"</option>
+                    <option value="manager">"manager"</option>
+                    <option value="support">"support"</option>
+                    <option value="admin">"admin"</option>
+                </select>
+            </div>
+            <button type="submit">"Add member"</button>
+        </form>
+    }
+}
+
+/// "Rotate keys now": a new epoch for every collection; new writes use it at once.
+#[component]
+fn RotateKeys(message: RwSignal<Option<String>>) -> impl IntoView {
+    let rotate = move |_| {
+        let ws = use_ws();
+        spawn_local(async move {
+            match ws.rotate_keys().await {
+                Ok(()) => message.set(Some("Started a new key epoch; new writes use it now.".into())),
+                Err(e) => message.set(Some(format!("Keys were not rotated: {e}"))),
+            }
+        });
+    };
+    view! {
+        <section class="card">
+            <h3>"Keys"</h3>
+            <p class="hint">"Rotating starts a new key epoch shared with the current members only."</p>
+            <button type="button" on:click=rotate>"Rotate keys now"</button>
         </section>
     }
 }

@@ -12,6 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, SqlitePool};
 
 use super::*;
+use shared::chain::Action;
 use shared::crypto::envelope::SealedRecord;
 use shared::crypto::Scope;
 use shared::ids::CollectionId;
@@ -190,12 +191,29 @@ impl Db for SqliteDb {
         rows.iter().map(|s| serde_json::from_str(s).map_err(|e| DbError::Corrupt(e.to_string()))).collect()
     }
 
-    async fn append_chain(&self, entry: &ChainEntry, members: &[(Username, Role)]) -> DbResult<()> {
+    async fn append_chain(&self, entry: &ChainEntry, members: &[(Username, Role)], epoch: u32) -> DbResult<()> {
         let mut tx = self.writer.begin().await?;
         insert_entry(&mut tx, entry).await?;
         replace_members(&mut tx, &entry.team, members).await?;
+        sqlx::query("UPDATE teams SET epoch = ? WHERE team_id = ?")
+            .bind(i64::from(epoch))
+            .bind(entry.team.as_bytes().as_slice())
+            .execute(&mut *tx)
+            .await?;
+        if let Action::RemoveMember { username } = &entry.action {
+            sqlx::query("DELETE FROM sessions WHERE username = ?").bind(username.as_str()).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn team_epoch(&self, team: &TeamId) -> DbResult<u32> {
+        let e: Option<i64> = sqlx::query_scalar("SELECT epoch FROM teams WHERE team_id = ?")
+            .bind(team.as_bytes().as_slice())
+            .fetch_optional(&self.reader)
+            .await?;
+        let e = e.ok_or(DbError::NotFound)?;
+        u32::try_from(e).map_err(|_| DbError::Corrupt("team epoch out of range".into()))
     }
 
     async fn role(&self, team: &TeamId, username: &Username) -> DbResult<Option<Role>> {

@@ -8,17 +8,15 @@ use std::sync::Arc;
 use futures::{SinkExt, StreamExt};
 use shared::api::{
     path, AppendChainRequest, ChainResponse, ClientEvent, CreateTeamRequest, Cursor, Endpoint, ErrorBody, LoginRequest,
-    Method, PreloginRequest, PullResponse, PushConflict, PushRequest, PushResponse, PutWrapsRequest, ServerEvent,
-    SessionResponse, SignupRequest, TeamSummary, UserKeys, WrapItem, WrapsResponse,
+    Method, PreloginRequest, PullResponse, PushRequest, PutWrapsRequest, ServerEvent, SessionResponse, SignupRequest,
+    TeamSummary, UserKeys, WrapItem, WrapsResponse,
 };
 use shared::chain::{Action, ChainEntry, KnownHead, Member, Role, TeamState};
-use shared::crypto::envelope::Keyring;
 use shared::crypto::identity::IdentityKeys;
 use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
-use shared::crypto::wrap::{unwrap_key, wrap_key, wrap_signer, WrapContext};
-use shared::crypto::{Scope, SymmetricKey};
 use shared::ids::{CollectionId, TeamId, Username};
 use shared::sync::{PushOutcome, Session, Transport, TransportError};
+use shared::team::{open_wraps, Distributor};
 
 #[derive(Clone)]
 pub struct Api {
@@ -137,6 +135,10 @@ fn now() -> i64 {
 }
 
 impl Account {
+    fn distributor(&self) -> Distributor<'_> {
+        Distributor { name: &self.name, identity: &self.identity }
+    }
+
     /// Create a team: genesis entry, epoch-1 keys for the shared collection, wrapped to me.
     pub async fn create_team(&self) -> TeamId {
         let team = TeamId::random();
@@ -152,33 +154,17 @@ impl Account {
                 shared_collection: CollectionId::random(),
             },
         );
-        let collection = match &genesis.action {
-            Action::Create { shared_collection, .. } => *shared_collection,
-            _ => unreachable!(),
-        };
+        let state = TeamState::verify(std::slice::from_ref(&genesis), None).unwrap();
         let s: TeamSummary = self.api.call(&CreateTeamRequest { genesis }).await.unwrap();
         assert_eq!(s.team, team);
-        let keys: Vec<(Scope, SymmetricKey)> = Scope::ALL.iter().map(|s| (*s, SymmetricKey::generate())).collect();
-        let wraps = keys
-            .iter()
-            .map(|(scope, k)| {
-                let ctx = WrapContext { team, epoch: 1, collection, scope: *scope, recipient: self.name.clone() };
-                self.wrap_for(ctx, k, &self.identity.public())
-            })
-            .collect();
-        let _: WrapsResponse =
-            self.api.put(&path::fill(path::WRAPS, &team.to_string()), &PutWrapsRequest { wraps }).await.unwrap();
+        self.put_wraps(team, self.distributor().rotate(&state, &[state.shared_collection])).await.unwrap();
         team
     }
 
-    fn wrap_for(
-        &self,
-        ctx: WrapContext,
-        key: &SymmetricKey,
-        to_pk: &shared::crypto::identity::PublicIdentity,
-    ) -> WrapItem {
-        let wrap = wrap_key(key, to_pk, &ctx, &self.identity, &self.name);
-        WrapItem { epoch: ctx.epoch, collection: ctx.collection, scope: ctx.scope, recipient: ctx.recipient, wrap }
+    pub async fn put_wraps(&self, team: TeamId, wraps: Vec<WrapItem>) -> Result<(), TransportError> {
+        let _: WrapsResponse =
+            self.api.put(&path::fill(path::WRAPS, &team.to_string()), &PutWrapsRequest { wraps }).await?;
+        Ok(())
     }
 
     pub async fn chain(&self, team: TeamId, known: Option<&KnownHead>) -> Result<TeamState, String> {
@@ -187,61 +173,40 @@ impl Account {
         TeamState::verify(&c.entries, known).map_err(|e| e.to_string())
     }
 
-    /// Admin: add `who` with `role` and wrap every key I hold for them.
+    /// Admin: sign `action` as the next chain entry and append it; the new state.
+    pub async fn append(&self, team: TeamId, action: Action) -> Result<TeamState, TransportError> {
+        let mut state = self.chain(team, None).await.unwrap();
+        let entry = ChainEntry::signed(team, state.len, state.head, &self.name, &self.identity, now(), action);
+        state.apply(&entry).unwrap();
+        let _: TeamSummary =
+            self.api.post(&path::fill(path::CHAIN, &team.to_string()), &AppendChainRequest { entry }).await?;
+        Ok(state)
+    }
+
+    /// Admin: add `who` with `role` and wrap every key their role entitles them to.
     pub async fn add_member(&self, team: TeamId, who: &str, role: Role) {
         let who = Username::parse(who).unwrap();
         let keys: UserKeys = self.api.get(&path::fill(path::USER, who.as_str())).await.unwrap();
-        let state = self.chain(team, None).await.unwrap();
-        let entry = ChainEntry::signed(
-            team,
-            state.len,
-            state.head,
-            &self.name,
-            &self.identity,
-            now(),
-            Action::AddMember { member: Member { username: who.clone(), identity: keys.identity, role } },
-        );
-        let _: TeamSummary =
-            self.api.post(&path::fill(path::CHAIN, &team.to_string()), &AppendChainRequest { entry }).await.unwrap();
+        let member = Member { username: who, identity: keys.identity, role };
+        let state = self.append(team, Action::AddMember { member: member.clone() }).await.unwrap();
         let session = self.session(team).await;
-        let scopes: &[Scope] = if role == Role::Support { &[Scope::Basic] } else { &Scope::ALL };
-        let wraps = scopes
-            .iter()
-            .map(|scope| {
-                let k =
-                    session.keyring.get(state.shared_collection, state.epoch, *scope).expect("admin holds all keys");
-                let ctx = WrapContext {
-                    team,
-                    epoch: state.epoch,
-                    collection: state.shared_collection,
-                    scope: *scope,
-                    recipient: who.clone(),
-                };
-                self.wrap_for(ctx, k, &keys.identity)
-            })
-            .collect();
-        let _: WrapsResponse =
-            self.api.put(&path::fill(path::WRAPS, &team.to_string()), &PutWrapsRequest { wraps }).await.unwrap();
+        self.put_wraps(team, self.distributor().wraps_for_member(&state, &session.keyring, &member)).await.unwrap();
     }
 
-    /// Verified chain plus every key wrapped to me (signed by a chain admin).
+    /// Admin: offboard `who`: removal (a new epoch) and fresh keys for everyone else.
+    pub async fn remove_member(&self, team: TeamId, who: &Username) {
+        let held = self.session(team).await.keyring.collections();
+        let state = self.append(team, Action::RemoveMember { username: who.clone() }).await.unwrap();
+        let collections: Vec<CollectionId> = held.into_iter().collect();
+        self.put_wraps(team, self.distributor().rotate(&state, &collections)).await.unwrap();
+    }
+
+    /// Verified chain plus every key wrapped to me by someone allowed to.
     pub async fn session(&self, team: TeamId) -> Session {
         let state = self.chain(team, None).await.unwrap();
         let wraps: WrapsResponse = self.api.get(&path::fill(path::WRAPS, &team.to_string())).await.unwrap();
-        let mut keyring = Keyring::new();
-        for w in wraps.wraps {
-            let signer = wrap_signer(&w.wrap).unwrap();
-            assert!(state.is_admin(&signer), "key wrap signed by a non-admin");
-            let ctx = WrapContext {
-                team,
-                epoch: w.epoch,
-                collection: w.collection,
-                scope: w.scope,
-                recipient: self.name.clone(),
-            };
-            let k = unwrap_key(&w.wrap, &self.identity, &ctx, &state.members[&signer].identity).unwrap();
-            keyring.insert(w.collection, w.epoch, w.scope, k);
-        }
+        let keyring = open_wraps(&self.name, &self.identity, &state, &wraps.wraps);
+        assert_eq!(keyring.len(), wraps.wraps.len(), "every wrap to me opened");
         Session { me: self.name.clone(), identity: self.identity.duplicate(), keyring, team: state }
     }
 
@@ -312,15 +277,7 @@ impl Transport for HttpTransport {
             .map_err(|_| TransportError::Offline)?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|_| TransportError::Offline)?;
-        let proto = |e: serde_json::Error| TransportError::Protocol(e.to_string());
-        match status.as_u16() {
-            200 => Ok(PushOutcome::Accepted(serde_json::from_slice::<PushResponse>(&bytes).map_err(proto)?)),
-            409 => Ok(PushOutcome::Conflict(serde_json::from_slice::<PushConflict>(&bytes).map_err(proto)?.conflicts)),
-            s => {
-                let e: ErrorBody = serde_json::from_slice(&bytes).map_err(proto)?;
-                Err(TransportError::Http { status: s, code: e.code, message: e.message })
-            }
-        }
+        shared::sync::decode_push_response(status.as_u16(), &bytes)
     }
 
     async fn pull(&self, since: Cursor, limit: u32) -> Result<PullResponse, TransportError> {

@@ -218,6 +218,14 @@ impl Keyring {
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
+    /// Every key held: collection, epoch, scope, key.
+    pub fn iter(&self) -> impl Iterator<Item = (CollectionId, u32, Scope, &SymmetricKey)> {
+        self.keys.iter().map(|((c, e, s), k)| (*c, *e, *s, k))
+    }
+    /// Every collection a key is held for.
+    pub fn collections(&self) -> std::collections::BTreeSet<CollectionId> {
+        self.keys.keys().map(|(c, _, _)| *c).collect()
+    }
 }
 
 /// A whole record on the wire: `version(1) | count(1) | (len(4) | envelope)*`, the
