@@ -1,7 +1,7 @@
 import { Page, expect } from '@playwright/test';
 
 /** Every string the suite types that the server must never see in the clear. */
-export const CANARY_PHONES = ['13900001111', '13900002222', '13977778888'];
+export const CANARY_PHONES = ['13900001111', '13900002222', '13977778888', '13955556666'];
 
 export function uniqueUser(prefix: string): string {
   return `${prefix}${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;

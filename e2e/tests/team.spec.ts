@@ -1,0 +1,61 @@
+import { test, expect, Page } from '@playwright/test';
+import { addToTeam, createAccount, createCustomer, createTeam, uniqueUser, waitSynced } from './helpers';
+
+async function addWithRole(admin: Page, joiner: Page, name: string, role: string) {
+  await admin.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  await admin.getByLabel('Username to add').fill(name);
+  await admin.getByLabel('Role', { exact: true }).selectOption(role);
+  await admin.getByRole('button', { name: 'Add member' }).click();
+  await expect(admin.getByRole('list', { name: 'Members' })).toContainText(name);
+  await joiner.getByRole('button', { name: 'Check again' }).click();
+  await expect(joiner.getByRole('heading', { name: 'Customers' })).toBeVisible({ timeout: 30_000 });
+}
+
+test('support sees masked phones; an offboarded member is cut off and new data skips them', async ({ browser }) => {
+  test.setTimeout(120_000);
+  const [admin, member, support] = [uniqueUser('adm'), uniqueUser('mem'), uniqueUser('sup')];
+  const ctx = await Promise.all([browser.newContext(), browser.newContext(), browser.newContext()]);
+  const [a, m, s] = await Promise.all(ctx.map((c) => c.newPage()));
+  await createAccount(a, admin);
+  await createTeam(a);
+  await createAccount(m, member);
+  await createAccount(s, support);
+  await addToTeam(a, m, member);
+  await addWithRole(a, s, support, 'support');
+
+  // The member writes a customer with a full phone number.
+  await createCustomer(m, { name: 'Canary Offboard Person', company: 'Canary Exit Ltd', phone: '13955556666', email: 'canary.exit@example.cn', notes: 'canary-note before offboarding' });
+  await waitSynced(m);
+
+  // Support holds no sensitive key: the list and the page show only the mask.
+  const sList = s.getByRole('list', { name: 'Customers' });
+  await expect(sList).toContainText('139****6666', { timeout: 20_000 });
+  await expect(sList).not.toContainText('13955556666');
+  await s.getByRole('link', { name: /Canary Offboard Person/ }).click();
+  await expect(s.getByLabel('Phone', { exact: true })).toHaveValue('');
+  await expect(s.getByText('Phone (masked):')).toContainText('139****6666');
+
+  // The admin offboards the member in one action (with a confirmation).
+  await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  await expect(a.getByText('Key epoch 1')).toBeVisible();
+  await a.getByRole('button', { name: `Remove ${member}` }).click();
+  await a.getByRole('button', { name: `Confirm removing ${member}` }).click();
+  await expect(a.getByRole('status', { name: 'Team status' })).toContainText(`Removed ${member}`, { timeout: 20_000 });
+  await expect(a.getByText('Key epoch 2')).toBeVisible();
+  await expect(a.getByRole('list', { name: 'Members' })).not.toContainText(member);
+
+  // The removed member's device is refused at once.
+  await m.getByRole('button', { name: 'Sync now' }).click();
+  await expect(m.getByRole('status', { name: 'Sync status' })).toContainText('sync error', { timeout: 20_000 });
+
+  // New data, sealed under the new epoch, still reaches support.
+  await a.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await createCustomer(a, { name: 'Canary After Offboard', company: 'Canary Later Co', phone: '13900001111', email: 'canary.later@example.cn', notes: 'canary-note after offboarding' });
+  await waitSynced(a);
+  await s.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await expect(sList).toContainText('Canary After Offboard', { timeout: 20_000 });
+  await expect(s.getByRole('navigation').getByRole('link', { name: 'Team' })).toBeVisible();
+  await s.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  await expect(s.getByText('Key epoch 2')).toBeVisible();
+  for (const c of ctx) await c.close();
+});
