@@ -45,6 +45,7 @@ pub struct PushRow {
     pub record: RecordId,
     pub base_version: u64,
     pub collection: [u8; 16],
+    /// The oldest epoch any section is sealed under (what crypto-shredding checks).
     pub epoch: u32,
     pub author: String,
     pub sealed: Vec<u8>,
@@ -88,6 +89,9 @@ pub trait Db: Send + Sync + 'static {
 
     async fn put_wraps(&self, team: &TeamId, wraps: &[WrapItem]) -> DbResult<()>;
     async fn wraps_for(&self, team: &TeamId, recipient: &Username) -> DbResult<Vec<WrapItem>>;
+    /// Delete the wraps of epochs below `before` — only if no record is still sealed
+    /// (in any section) under such an epoch; `Ok(None)` when some are.
+    async fn shred_wraps(&self, team: &TeamId, before: u32) -> DbResult<Option<u64>>;
 
     /// All or nothing: every row's base version must be current.
     async fn push(&self, team: &TeamId, rows: &[PushRow], now: i64) -> DbResult<PushResult>;

@@ -62,7 +62,7 @@ async fn push(
             record: item.record,
             base_version: item.base_version,
             collection: *info.collection.as_bytes(),
-            epoch: info.epoch,
+            epoch: info.min_epoch,
             author: info.author.to_string(),
             sealed: item.sealed.0,
         });

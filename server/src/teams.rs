@@ -3,11 +3,11 @@
 //! an entry of its own: it holds no admin key.
 
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use shared::api::{
-    path, AppendChainRequest, ChainResponse, CreateTeamRequest, PutWrapsRequest, ServerEvent, TeamList, TeamSummary,
-    WrapsResponse,
+    path, AppendChainRequest, ChainResponse, CreateTeamRequest, PutWrapsRequest, ServerEvent, ShredWrapsRequest,
+    ShredWrapsResponse, TeamList, TeamSummary, WrapsResponse,
 };
 use shared::chain::{Action, ChainEntry, Role, TeamState};
 use shared::crypto::wrap::wrap_signer;
@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route(path::TEAMS, get(list_teams).post(create_team))
         .route(path::CHAIN, get(get_chain).post(append_chain))
         .route(path::WRAPS, get(get_wraps).put(put_wraps))
+        .route(path::SHRED_WRAPS, post(shred_wraps))
 }
 
 /// The caller's role in `team`: 404 for an unknown team, 403 for a non-member.
@@ -143,4 +144,27 @@ async fn get_wraps(
 ) -> ApiResult<ApiJson<WrapsResponse>> {
     require_member(&state, &team, &user.username).await?;
     Ok(ApiJson(WrapsResponse { wraps: state.db.wraps_for(&team, &user.username).await? }))
+}
+
+/// Crypto-shredding after a rotation: once no record is sealed under an epoch below
+/// `before_epoch`, the wraps of those epochs go, and with them every way to old keys.
+async fn shred_wraps(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+    ApiJson(req): ApiJson<ShredWrapsRequest>,
+) -> ApiResult<ApiJson<ShredWrapsResponse>> {
+    if require_member(&state, &team, &user.username).await? != Role::Admin {
+        return Err(ApiError::Forbidden("only admins shred keys"));
+    }
+    if req.before_epoch > state.db.team_epoch(&team).await? {
+        return Err(ApiError::BadRequest("that epoch has not started".into()));
+    }
+    match state.db.shred_wraps(&team, req.before_epoch).await? {
+        Some(deleted) => {
+            tracing::info!(%team, before_epoch = req.before_epoch, deleted, "old key wraps shredded");
+            Ok(ApiJson(ShredWrapsResponse { deleted }))
+        }
+        None => Err(ApiError::Conflict("records are still sealed under an older epoch; re-encrypt them first")),
+    }
 }

@@ -3,7 +3,8 @@
 //! removing a member ends their sessions at once and starts a new key epoch that only
 //! the remaining members receive; a client still sealing under the old epoch is told
 //! to fetch the new keys; and with the removed member's keys and the raw database rows,
-//! nothing written after the removal opens.
+//! nothing written after the removal opens. An admin's client then re-encrypts what is
+//! left on the old epoch, after which the old wraps are shredded on the server.
 
 #[path = "support/client.rs"]
 mod client;
@@ -12,15 +13,16 @@ mod server;
 
 use client::{login, signup, HttpTransport};
 use server::TestServer;
+use shared::api::{path, ShredWrapsRequest, ShredWrapsResponse};
 use shared::chain::Role;
-use shared::crypto::envelope::{RecordContext, SealedRecord};
+use shared::crypto::envelope::{Keyring, RecordContext, SealedRecord};
 use shared::crypto::Scope;
 use shared::domain::{field, Customer, Entity};
 use shared::ids::RecordId;
 use shared::record::Value;
 use shared::sync::memory::MemoryStore;
 use shared::sync::seal::open_record;
-use shared::sync::{SyncError, Syncer, TransportError};
+use shared::sync::{EpochProgress, SyncError, Syncer, TransportError};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Row};
 
@@ -111,27 +113,68 @@ async fn support_sees_masks_and_a_removed_member_can_read_nothing_written_after(
 
     // The raw rows, opened with everything Bob ever held: what was written before his
     // removal opens, nothing written after does.
+    let opens = |row: &RawRow, keys: &Keyring| {
+        let ever = &c.session.team.ever;
+        open_record(&row.sealed, &RecordContext { team, record: row.record }, row.version, keys, &|u| {
+            ever.get(u).copied()
+        })
+        .is_ok()
+    };
+    let rows = raw_rows(&srv).await;
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        if row.seq > cursor_at_removal {
+            assert!(!opens(row, &b.session.keyring), "a record written after the removal opened with bob's keys");
+            assert!(row.epoch >= 2);
+        } else {
+            assert!(opens(row, &b.session.keyring));
+        }
+    }
+
+    // Alice's client re-encrypts what is left on epoch 1; until then shredding is refused.
+    let mut a = client_of(&alice, team).await;
+    a.sync().await.unwrap();
+    assert_eq!(a.epoch_progress(), EpochProgress { total: 2, old: 1 });
+    let shred = path::fill(path::SHRED_WRAPS, &team.to_string());
+    let early = alice.api.post::<_, ShredWrapsResponse>(&shred, &ShredWrapsRequest { before_epoch: 2 }).await;
+    assert!(matches!(early, Err(TransportError::Http { status: 409, .. })), "{early:?}");
+    assert_eq!(a.queue_reencryption(500, now()).await.unwrap(), 1);
+    a.sync().await.unwrap();
+    assert_eq!(a.epoch_progress(), EpochProgress { total: 2, old: 0 });
+    let done: ShredWrapsResponse = alice.api.post(&shred, &ShredWrapsRequest { before_epoch: 2 }).await.unwrap();
+    assert!(done.deleted > 0);
+
+    // Now no row opens with Bob's keys, and the remaining members read everything
+    // with the epoch-2 keys alone (the epoch-1 wraps are gone from the server).
+    let carol_keys = carol.session(team).await.keyring;
+    assert!(carol_keys.get(coll, 1, Scope::Basic).is_none(), "old wraps were shredded");
+    for row in &raw_rows(&srv).await {
+        assert_eq!(row.epoch, 2);
+        assert!(!opens(row, &b.session.keyring));
+        assert!(opens(row, &carol_keys));
+    }
+}
+
+struct RawRow {
+    record: RecordId,
+    version: u64,
+    seq: u64,
+    epoch: i64,
+    sealed: SealedRecord,
+}
+
+/// Every record row, read straight from the server's database file.
+async fn raw_rows(srv: &TestServer) -> Vec<RawRow> {
     let mut db = SqliteConnectOptions::new().filename(srv.db_path()).read_only(true).connect().await.unwrap();
     let rows =
         sqlx::query("SELECT record_id, version, seq, epoch, sealed FROM records").fetch_all(&mut db).await.unwrap();
-    let (mut old_opened, mut new_refused) = (0, 0);
-    for row in rows {
-        let record = RecordId::from_slice(row.get::<Vec<u8>, _>("record_id").as_slice()).unwrap();
-        let version = row.get::<i64, _>("version") as u64;
-        let seq = row.get::<i64, _>("seq") as u64;
-        let sealed = SealedRecord(row.get("sealed"));
-        let ever = &c.session.team.ever;
-        let opened = open_record(&sealed, &RecordContext { team, record }, version, &b.session.keyring, &|u| {
-            ever.get(u).copied()
-        });
-        if seq > cursor_at_removal {
-            assert!(opened.is_err(), "a record written after the removal opened with bob's keys");
-            assert!(row.get::<i64, _>("epoch") >= 2);
-            new_refused += 1;
-        } else {
-            assert!(opened.is_ok());
-            old_opened += 1;
-        }
-    }
-    assert_eq!((old_opened, new_refused), (1, 1));
+    rows.into_iter()
+        .map(|row| RawRow {
+            record: RecordId::from_slice(row.get::<Vec<u8>, _>("record_id").as_slice()).unwrap(),
+            version: row.get::<i64, _>("version") as u64,
+            seq: row.get::<i64, _>("seq") as u64,
+            epoch: row.get("epoch"),
+            sealed: SealedRecord(row.get("sealed")),
+        })
+        .collect()
 }

@@ -24,6 +24,8 @@ pub mod path {
     pub const TEAMS: &str = "/api/v1/teams";
     pub const CHAIN: &str = "/api/v1/teams/{team}/chain";
     pub const WRAPS: &str = "/api/v1/teams/{team}/wraps";
+    /// Crypto-shredding: delete the key wraps of epochs no record uses any more.
+    pub const SHRED_WRAPS: &str = "/api/v1/teams/{team}/wraps/shred";
     pub const PUSH: &str = "/api/v1/teams/{team}/push";
     pub const PULL: &str = "/api/v1/teams/{team}/pull";
     pub const EVENTS: &str = "/api/v1/teams/{team}/events";
@@ -186,6 +188,16 @@ pub struct WrapItem {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PutWrapsRequest {
     pub wraps: Vec<WrapItem>,
+}
+/// Admin: delete every key wrap of an epoch below `before_epoch`. Refused (409) while
+/// any record is still sealed under such an epoch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShredWrapsRequest {
+    pub before_epoch: u32,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShredWrapsResponse {
+    pub deleted: u64,
 }
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WrapsResponse {

@@ -170,6 +170,8 @@ pub struct LocalRecord {
     pub view: RecordDoc,
     pub sensitive: Option<SealedEnvelope>,
     pub complete: bool,
+    /// The oldest key epoch the server's copy is sealed under (0 if never pushed).
+    pub epoch: u32,
 }
 
 /// The sync state machine. No I/O.
@@ -219,6 +221,7 @@ impl Replica {
             view: RecordDoc::new(),
             sensitive: None,
             complete: true,
+            epoch: 0,
         });
         for e in &op.edits {
             local.view.apply(&e.field, e.state.clone());
@@ -253,6 +256,7 @@ impl Replica {
             view: RecordDoc::new(),
             sensitive: None,
             complete: true,
+            epoch: 0,
         });
         if version < local.version {
             return; // an older state than one already seen: never roll back
@@ -264,6 +268,7 @@ impl Replica {
         local.view.merge(&opened.doc);
         local.sensitive = opened.sensitive;
         local.complete = opened.complete;
+        local.epoch = opened.epoch;
     }
 
     /// The documents to push for at most `limit` records (in record order): base plus
@@ -296,6 +301,27 @@ impl Replica {
     pub fn pending_count(&self) -> usize {
         self.outbox.len()
     }
+
+    /// Records on the server sealed under an older epoch than `latest` gives for
+    /// their collection, in record order.
+    pub fn on_old_epochs<'a>(
+        &'a self,
+        latest: impl Fn(CollectionId) -> Option<u32> + 'a,
+    ) -> impl Iterator<Item = RecordId> + 'a {
+        self.records
+            .iter()
+            .filter(move |(_, l)| l.version > 0 && latest(l.collection).is_some_and(|e| l.epoch < e))
+            .map(|(id, _)| *id)
+    }
+}
+
+/// How far re-encryption onto the newest epochs has come.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EpochProgress {
+    /// Records on the server (pushed at least once).
+    pub total: usize,
+    /// Of those, sealed under an older epoch than the newest key held.
+    pub old: usize,
 }
 
 /// What one sync round did.
@@ -336,8 +362,14 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         for rec in &snap.records {
             // Verified and decrypted on this device before, and unchanged since.
             if let Some(c) = cached.remove(&rec.record).filter(|c| c.version == rec.version) {
-                if let Ok((_, sensitive)) = rec.sealed.envelopes() {
-                    let opened = Opened { doc: c.base, collection: c.collection, sensitive, complete: true };
+                if let (Ok((_, sensitive)), Ok(info)) = (rec.sealed.envelopes(), rec.sealed.inspect()) {
+                    let opened = Opened {
+                        doc: c.base,
+                        collection: c.collection,
+                        sensitive,
+                        complete: true,
+                        epoch: info.min_epoch,
+                    };
                     replica.absorb(rec.record, rec.version, opened);
                     continue;
                 }
@@ -362,6 +394,36 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             replica.outbox.push(pending);
         }
         Ok(Self { session, replica, store, transport, batch: 500, cache_stale: reopened > 0 })
+    }
+
+    /// How many records are still sealed under an older epoch.
+    pub fn epoch_progress(&self) -> EpochProgress {
+        let keyring = &self.session.keyring;
+        EpochProgress {
+            total: self.replica.records.values().filter(|l| l.version > 0).count(),
+            old: self.replica.on_old_epochs(|c| keyring.latest_epoch(c)).count(),
+        }
+    }
+
+    /// Queue up to `limit` records sealed under an older epoch for re-encryption: an
+    /// empty edit each, durable in the outbox like any edit (so the work survives a
+    /// reload), which the next push seals under the newest epoch. Needs every key of
+    /// the old epochs (an admin's client); records already pending are skipped.
+    pub async fn queue_reencryption(&mut self, limit: usize, now_ms: u64) -> Result<usize, SyncError> {
+        let pending: BTreeSet<RecordId> = self.replica.outbox.iter().map(|p| p.record).collect();
+        let keyring = &self.session.keyring;
+        let picked: Vec<(RecordId, CollectionId)> = self
+            .replica
+            .on_old_epochs(|c| keyring.latest_epoch(c))
+            .filter(|id| !pending.contains(id))
+            .take(limit)
+            .map(|id| (id, self.replica.records[&id].collection))
+            .collect();
+        let n = picked.len();
+        if n > 0 {
+            self.edit_many(picked.into_iter().map(|(id, c)| (id, c, Vec::new())).collect(), now_ms).await?;
+        }
+        Ok(n)
     }
 
     /// Whether records were opened or changed since the cache was last saved.
@@ -464,6 +526,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                             .get(&record)
                             .ok_or_else(|| TransportError::Protocol(format!("push response lacks record {record}")))?;
                         let local = self.replica.records.get_mut(&record).expect("pushed from here");
+                        local.epoch = sealed.inspect().map(|i| i.min_epoch).unwrap_or(local.epoch);
                         local.version = version;
                         local.base = doc;
                         local.sensitive = sensitive;

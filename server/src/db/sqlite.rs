@@ -266,6 +266,25 @@ impl Db for SqliteDb {
         Ok(())
     }
 
+    async fn shred_wraps(&self, team: &TeamId, before: u32) -> DbResult<Option<u64>> {
+        let mut tx = self.writer.begin().await?;
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM records WHERE team_id = ? AND epoch < ?")
+            .bind(team.as_bytes().as_slice())
+            .bind(i64::from(before))
+            .fetch_one(&mut *tx)
+            .await?;
+        if left > 0 {
+            return Ok(None);
+        }
+        let done = sqlx::query("DELETE FROM key_wraps WHERE team_id = ? AND epoch < ?")
+            .bind(team.as_bytes().as_slice())
+            .bind(i64::from(before))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(done.rows_affected()))
+    }
+
     async fn wraps_for(&self, team: &TeamId, recipient: &Username) -> DbResult<Vec<WrapItem>> {
         let rows = sqlx::query(
             "SELECT epoch, collection, scope, wrap FROM key_wraps WHERE team_id = ? AND recipient = ? ORDER BY epoch, collection, scope",

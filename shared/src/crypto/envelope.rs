@@ -242,6 +242,9 @@ pub struct SealedRecordInfo {
     pub epoch: u32,
     pub author: Username,
     pub has_sensitive: bool,
+    /// The oldest epoch any section is sealed under (a sensitive section carried
+    /// forward by a client without its key can be older than the basic one).
+    pub min_epoch: u32,
 }
 
 impl SealedRecord {
@@ -282,11 +285,13 @@ impl SealedRecord {
         if b.scope != Scope::Basic {
             return Err(CryptoError::Malformed("first section must be basic"));
         }
+        let mut min_epoch = b.epoch;
         if let Some(s) = &sensitive {
             let s = s.header()?;
             if s.scope != Scope::Sensitive || s.collection != b.collection || s.record_version > b.record_version {
                 return Err(CryptoError::Malformed("sensitive section does not match"));
             }
+            min_epoch = min_epoch.min(s.epoch);
         }
         Ok(SealedRecordInfo {
             collection: b.collection,
@@ -294,6 +299,7 @@ impl SealedRecord {
             epoch: b.epoch,
             author: b.author,
             has_sensitive: sensitive.is_some(),
+            min_epoch,
         })
     }
 }

@@ -27,6 +27,8 @@ pub struct Opened {
     pub sensitive: Option<SealedEnvelope>,
     /// False when a sensitive section exists but this client cannot read it.
     pub complete: bool,
+    /// The oldest key epoch any section is sealed under.
+    pub epoch: u32,
 }
 
 fn encode(doc: &RecordDoc) -> Vec<u8> {
@@ -104,8 +106,10 @@ pub fn open_record(
         return Err(CryptoError::Malformed("sensitive field in basic section"));
     }
     let mut complete = true;
+    let mut epoch = bh.epoch;
     if let Some(s) = &sensitive {
         let sh = s.header()?;
+        epoch = epoch.min(sh.epoch);
         if sh.collection != bh.collection || sh.record_version > version || sh.scope != Scope::Sensitive {
             return Err(CryptoError::DecryptionFailed);
         }
@@ -121,5 +125,5 @@ pub fn open_record(
             None => complete = false,
         }
     }
-    Ok(Opened { doc, collection: bh.collection, sensitive, complete })
+    Ok(Opened { doc, collection: bh.collection, sensitive, complete, epoch })
 }
