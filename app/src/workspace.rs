@@ -17,7 +17,7 @@ use shared::domain::field;
 use shared::ids::{CollectionId, RecordId, Username};
 use shared::record::{RecordDoc, Value};
 use shared::search::{normalize_text, SearchText};
-use shared::sync::{SyncError, Syncer, TransportError};
+use shared::sync::{EpochProgress, SyncError, Syncer, TransportError};
 
 use crate::account::Unlocked;
 use crate::api::HttpTransport;
@@ -138,6 +138,10 @@ pub struct Workspace {
     syncer: Mutex<Syncer<IdbStore, HttpTransport>>,
     pub index: RwSignal<Index>,
     pub status: RwSignal<SyncStatus>,
+    /// Re-encryption onto the newest key epoch (an admin's client does it).
+    pub reencryption: RwSignal<EpochProgress>,
+    /// The epoch below which this client already had the old key wraps shredded.
+    shredded_before: Cell<u32>,
     sync_queued: Cell<bool>,
     stopped: Cell<bool>,
     /// `Date.now()` when the last sync ended: the replica cache is saved once syncing
@@ -146,6 +150,9 @@ pub struct Workspace {
 }
 
 pub type Ws = Rc<Workspace>;
+
+/// Records queued for re-encryption per round (each round is pushed before the next).
+const REENCRYPT_BATCH: usize = 2_000;
 
 /// How long syncing must be quiet before the replica cache is rewritten.
 const CACHE_QUIET_MS: f64 = 1_000.0;
@@ -188,6 +195,8 @@ impl Workspace {
             unlocked: Rc::new(unlocked),
             index: RwSignal::new(Index::default()),
             status: RwSignal::new(SyncStatus { online: true, ..Default::default() }),
+            reencryption: RwSignal::new(EpochProgress::default()),
+            shredded_before: Cell::new(1),
             syncer: Mutex::new(syncer),
             sync_queued: Cell::new(false),
             stopped: Cell::new(false),
@@ -352,6 +361,14 @@ impl Workspace {
                 gloo_timers::future::TimeoutFuture::new(20_000).await;
             }
         });
+        // Re-encryption after a removal or rotation (admins only), then shredding.
+        let ws = self.clone();
+        spawn_local(async move {
+            while !ws.stopped.get() {
+                ws.reencrypt().await;
+                gloo_timers::future::TimeoutFuture::new(3_000).await;
+            }
+        });
         // The replica cache, once syncing has been quiet for a second.
         let ws = self.clone();
         spawn_local(async move {
@@ -447,6 +464,60 @@ impl Workspace {
                 opts.set_body("A task is due in Quietdesk.");
                 opts.set_tag(&id.to_string());
                 let _ = web_sys::Notification::new_with_options(&task.title, &opts);
+            }
+        }
+    }
+
+    /// An admin's client moves every record still sealed under an older epoch onto the
+    /// newest one, a batch at a time through the outbox (durable: a reload resumes it,
+    /// and any other admin's client may share the work), then has the server shred the
+    /// old epochs' key wraps. Progress goes to [`Workspace::reencryption`].
+    async fn reencrypt(self: &Rc<Self>) {
+        if !self.team.with_untracked(|t| t.me_admin) {
+            return;
+        }
+        loop {
+            let (progress, queued, epoch) = {
+                let mut s = self.syncer.lock().await;
+                let p = s.epoch_progress();
+                let idle = s.replica.pending_count() == 0;
+                let queued = if p.old > 0 && idle {
+                    s.queue_reencryption(REENCRYPT_BATCH, now() as u64).await.unwrap_or(0)
+                } else {
+                    0
+                };
+                (p, queued, s.session.team.epoch)
+            };
+            self.reencryption.set(progress);
+            if queued == 0 || self.stopped.get() {
+                if progress.old == 0 && epoch > self.shredded_before.get() {
+                    self.shred(epoch).await;
+                }
+                return;
+            }
+            self.refresh().await;
+            self.sync_now().await;
+            if self.status.with_untracked(|s| s.error.is_some() || !s.online) {
+                return; // try again on the next round
+            }
+        }
+    }
+
+    async fn shred(&self, before_epoch: u32) {
+        let team = self.syncer.lock().await.session.team.team;
+        let url = path::fill(path::SHRED_WRAPS, &team.to_string());
+        let req = shared::api::ShredWrapsRequest { before_epoch };
+        match self.unlocked.api.post::<_, shared::api::ShredWrapsResponse>(&url, &req).await {
+            Ok(r) => {
+                self.shredded_before.set(before_epoch);
+                web_sys::console::info_1(&format!("quietdesk: {} key wraps of old epochs shredded", r.deleted).into());
+            }
+            Err(TransportError::Offline) => {} // next round
+            // Refused (e.g. records this device cannot see are still on an old epoch):
+            // not again until the next start, so the server is not asked every round.
+            Err(e) => {
+                self.shredded_before.set(before_epoch);
+                web_sys::console::warn_1(&format!("quietdesk: old key wraps not shredded: {e}").into());
             }
         }
     }

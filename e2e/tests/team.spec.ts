@@ -1,4 +1,6 @@
 import { test, expect, Page } from '@playwright/test';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { addToTeam, createAccount, createCustomer, createTeam, uniqueUser, waitSynced } from './helpers';
 
 async function addWithRole(admin: Page, joiner: Page, name: string, role: string) {
@@ -37,12 +39,18 @@ test('support sees masked phones; an offboarded member is cut off and new data s
 
   // The admin offboards the member in one action (with a confirmation).
   await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
-  await expect(a.getByText('Key epoch 1')).toBeVisible();
+  await expect(a.getByText('Key epoch 1', { exact: true })).toBeVisible();
   await a.getByRole('button', { name: `Remove ${member}` }).click();
   await a.getByRole('button', { name: `Confirm removing ${member}` }).click();
   await expect(a.getByRole('status', { name: 'Team status' })).toContainText(`Removed ${member}`, { timeout: 20_000 });
-  await expect(a.getByText('Key epoch 2')).toBeVisible();
+  await expect(a.getByText('Key epoch 2', { exact: true })).toBeVisible();
   await expect(a.getByRole('list', { name: 'Members' })).not.toContainText(member);
+
+  // The admin's client re-encrypts the member's old record onto epoch 2, then the
+  // server shreds the epoch-1 key wraps.
+  await expect(a.getByRole('status', { name: 'Re-encryption status' })).toHaveText('All records (1) are on key epoch 2.', { timeout: 30_000 });
+  const log = path.join(__dirname, '..', '.tmp', 'server.log');
+  await expect.poll(() => fs.readFileSync(log, 'utf8').includes('old key wraps shredded'), { timeout: 20_000 }).toBe(true);
 
   // The removed member's device is refused at once.
   await m.getByRole('button', { name: 'Sync now' }).click();
@@ -56,6 +64,6 @@ test('support sees masked phones; an offboarded member is cut off and new data s
   await expect(sList).toContainText('Canary After Offboard', { timeout: 20_000 });
   await expect(s.getByRole('navigation').getByRole('link', { name: 'Team' })).toBeVisible();
   await s.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
-  await expect(s.getByText('Key epoch 2')).toBeVisible();
+  await expect(s.getByText('Key epoch 2', { exact: true })).toBeVisible();
   for (const c of ctx) await c.close();
 });

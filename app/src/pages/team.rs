@@ -26,6 +26,7 @@ pub fn TeamPage() -> impl IntoView {
                 <p role="status" class="message" aria-label="Team status">{move || message.get()}</p>
             </section>
             <Show when=move || team.with(|t| t.me_admin)>
+                <Reencryption />
                 <AddMember message=message />
                 <RotateKeys message=message />
             </Show>
@@ -141,6 +142,35 @@ fn RotateKeys(message: RwSignal<Option<String>>) -> impl IntoView {
             <h3>"Keys"</h3>
             <p class="hint">"Rotating starts a new key epoch shared with the current members only."</p>
             <button type="button" on:click=rotate>"Rotate keys now"</button>
+        </section>
+    }
+}
+
+/// Re-encryption onto the newest epoch: a progress bar while records remain on older
+/// epochs (it resumes after a reload), then a plain statement.
+#[component]
+fn Reencryption() -> impl IntoView {
+    let ws = use_ws();
+    let (progress, team) = (ws.reencryption, ws.team);
+    let done = move || progress.with(|p| p.total - p.old);
+    view! {
+        <section class="card">
+            <h3>"Re-encryption"</h3>
+            {move || if progress.with(|p| p.old > 0) {
+                view! {
+                    <label for="reencrypt-progress">
+                        {move || format!("Moving records to key epoch {}", team.with(|t| t.epoch))}
+                    </label>
+                    <progress id="reencrypt-progress" max=move || progress.with(|p| p.total) value=done></progress>
+                    <p class="hint">{move || format!("{} of {} records re-encrypted", done(), progress.with(|p| p.total))}</p>
+                }.into_any()
+            } else {
+                view! {
+                    <p role="status" aria-label="Re-encryption status">
+                        {move || format!("All records ({}) are on key epoch {}.", progress.with(|p| p.total), team.with(|t| t.epoch))}
+                    </p>
+                }.into_any()
+            }}
         </section>
     }
 }
