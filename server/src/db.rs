@@ -4,11 +4,11 @@
 pub mod sqlite;
 
 use async_trait::async_trait;
-use shared::api::{Change, Cursor, PushAccepted, TeamSummary, WrapItem};
+use shared::api::{Change, Cursor, InviteAcceptance, InviteInfo, PushAccepted, TeamSummary, WrapItem};
 use shared::chain::{ChainEntry, Role};
 use shared::crypto::identity::{AccountBundle, PublicIdentity};
 use shared::crypto::passphrase::KdfParams;
-use shared::ids::{RecordId, TeamId, Username};
+use shared::ids::{InviteId, RecordId, TeamId, Username};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -33,6 +33,15 @@ pub struct UserRow {
     pub auth_hash: [u8; 32],
     pub identity: PublicIdentity,
     pub bundle: AccountBundle,
+}
+
+/// A new invitation as stored.
+pub struct InviteRow {
+    pub invite: InviteId,
+    pub role: Role,
+    pub created_by: Username,
+    pub created_at: i64,
+    pub expires_at: i64,
 }
 
 pub struct SessionRow {
@@ -78,8 +87,9 @@ pub trait Db: Send + Sync + 'static {
     async fn create_team(&self, genesis: &ChainEntry, members: &[(Username, Role)], now: i64) -> DbResult<()>;
     async fn chain(&self, team: &TeamId) -> DbResult<Vec<ChainEntry>>;
     /// Append a verified entry at `entry.index`; `Duplicate` if that index is taken.
-    /// In the same transaction: replace the derived member list and the team's epoch,
-    /// and, for a removal, end every session of the removed user.
+    /// In the same transaction: replace the derived member list and the team's epoch;
+    /// for a removal, end every session of the removed user; for an addition, close
+    /// the invitation that user answered.
     async fn append_chain(&self, entry: &ChainEntry, members: &[(Username, Role)], epoch: u32) -> DbResult<()>;
     /// The team's current key epoch (1 for a team that never rotated).
     async fn team_epoch(&self, team: &TeamId) -> DbResult<u32>;
@@ -89,6 +99,18 @@ pub trait Db: Send + Sync + 'static {
 
     async fn put_wraps(&self, team: &TeamId, wraps: &[WrapItem]) -> DbResult<()>;
     async fn wraps_for(&self, team: &TeamId, recipient: &Username) -> DbResult<Vec<WrapItem>>;
+    async fn create_invite(&self, team: &TeamId, invite: &InviteRow) -> DbResult<()>;
+    /// The team's open invitations (not yet used, not expired at `now`).
+    async fn invites(&self, team: &TeamId, now: i64) -> DbResult<Vec<InviteInfo>>;
+    /// Record a joiner's answer: `NotFound` for an unknown, expired or other team's
+    /// invitation, `Duplicate` if it was already answered.
+    async fn accept_invite(
+        &self,
+        team: &TeamId,
+        invite: &InviteId,
+        acceptance: &InviteAcceptance,
+        now: i64,
+    ) -> DbResult<()>;
     /// Delete the wraps of epochs below `before` — only if no record is still sealed
     /// (in any section) under such an epoch; `Ok(None)` when some are.
     async fn shred_wraps(&self, team: &TeamId, before: u32) -> DbResult<Option<u64>>;

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod invites;
 pub mod records;
 pub mod teams;
 
@@ -78,6 +79,7 @@ pub fn app(state: AppState) -> Router {
         .route(path::HEALTH, get(health))
         .merge(auth::router())
         .merge(teams::router())
+        .merge(invites::router())
         .merge(records::router())
         .merge(events::router())
         .route("/api/{*rest}", axum::routing::any(api_not_found))

@@ -11,7 +11,7 @@ use crate::crypto::identity::{AccountBundle, PublicIdentity};
 use crate::crypto::passphrase::KdfParams;
 use crate::crypto::wrap::KeyWrap;
 use crate::crypto::Scope;
-use crate::ids::{CollectionId, RecordId, TeamId, Username};
+use crate::ids::{CollectionId, InviteId, RecordId, TeamId, Username};
 
 /// URL paths. `{team}` and `{username}` are path parameters (axum 0.8 syntax).
 pub mod path {
@@ -26,13 +26,17 @@ pub mod path {
     pub const WRAPS: &str = "/api/v1/teams/{team}/wraps";
     /// Crypto-shredding: delete the key wraps of epochs no record uses any more.
     pub const SHRED_WRAPS: &str = "/api/v1/teams/{team}/wraps/shred";
+    /// Admin: create (POST) and list (GET) the team's invitations.
+    pub const INVITES: &str = "/api/v1/teams/{team}/invites";
+    /// The joiner answers an invitation with their public keys and the MAC.
+    pub const ACCEPT_INVITE: &str = "/api/v1/invites/{invite}/accept";
     pub const PUSH: &str = "/api/v1/teams/{team}/push";
     pub const PULL: &str = "/api/v1/teams/{team}/pull";
     pub const EVENTS: &str = "/api/v1/teams/{team}/events";
 
     /// Fill `{team}` / `{username}` placeholders.
     pub fn fill(template: &str, param: &str) -> String {
-        template.replace("{team}", param).replace("{username}", param)
+        template.replace("{team}", param).replace("{username}", param).replace("{invite}", param)
     }
 }
 
@@ -189,6 +193,41 @@ pub struct WrapItem {
 pub struct PutWrapsRequest {
     pub wraps: Vec<WrapItem>,
 }
+/// Admin: open an invitation (its secret stays in the link's fragment).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateInviteRequest {
+    pub invite: InviteId,
+    pub role: crate::chain::Role,
+}
+/// A joiner's answer, as the admin's client receives it to verify.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteAcceptance {
+    pub username: Username,
+    pub identity: PublicIdentity,
+    /// HMAC of the joiner's keys under the link's secret (see `crate::invite`).
+    #[serde(with = "b64_32")]
+    pub mac: [u8; 32],
+}
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteInfo {
+    pub invite: InviteId,
+    pub role: crate::chain::Role,
+    pub created_by: Username,
+    pub expires_at: i64,
+    pub accepted: Option<InviteAcceptance>,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InviteList {
+    pub invites: Vec<InviteInfo>,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AcceptInviteRequest {
+    pub team: TeamId,
+    pub identity: PublicIdentity,
+    #[serde(with = "b64_32")]
+    pub mac: [u8; 32],
+}
+
 /// Admin: delete every key wrap of an epoch below `before_epoch`. Refused (409) while
 /// any record is still sealed under such an epoch.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -83,6 +83,10 @@ random_id!(
     /// One record (customer, contact, interaction, task or deal).
     RecordId
 );
+random_id!(
+    /// An invitation to a team (its secret never reaches the server).
+    InviteId
+);
 
 /// A validated username: `[a-z0-9][a-z0-9._-]{2,31}`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -12,6 +12,7 @@
 //! * [`api`]: the one place where wire paths, request/response shapes and the error
 //!   body live; client and server never restate them.
 //! * [`search`]: customer search over decrypted text, one pass per keystroke.
+//! * [`invite`]: invitation links whose secret the server never sees; safety numbers.
 //! * [`team`]: which role holds which keys; the wraps admins make on adding,
 //!   removing and rotating.
 //! * [`sync`]: the sync engine — a state machine behind [`sync::Store`] and
@@ -28,6 +29,7 @@ pub mod domain;
 pub mod encoding;
 pub mod hlc;
 pub mod ids;
+pub mod invite;
 pub mod record;
 pub mod search;
 pub mod sync;

@@ -200,8 +200,21 @@ impl Db for SqliteDb {
             .bind(entry.team.as_bytes().as_slice())
             .execute(&mut *tx)
             .await?;
-        if let Action::RemoveMember { username } = &entry.action {
-            sqlx::query("DELETE FROM sessions WHERE username = ?").bind(username.as_str()).execute(&mut *tx).await?;
+        match &entry.action {
+            Action::RemoveMember { username } => {
+                sqlx::query("DELETE FROM sessions WHERE username = ?")
+                    .bind(username.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Action::AddMember { member } => {
+                sqlx::query("DELETE FROM invites WHERE team_id = ? AND accepted_by = ?")
+                    .bind(entry.team.as_bytes().as_slice())
+                    .bind(member.username.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            _ => {}
         }
         tx.commit().await?;
         Ok(())
@@ -262,6 +275,88 @@ impl Db for SqliteDb {
             .execute(&mut *tx)
             .await?;
         }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_invite(&self, team: &TeamId, i: &InviteRow) -> DbResult<()> {
+        let r = sqlx::query(
+            "INSERT INTO invites (invite_id, team_id, role, created_by, created_at, expires_at) VALUES (?,?,?,?,?,?)",
+        )
+        .bind(i.invite.as_bytes().as_slice())
+        .bind(team.as_bytes().as_slice())
+        .bind(i.role.as_str())
+        .bind(i.created_by.as_str())
+        .bind(i.created_at)
+        .bind(i.expires_at)
+        .execute(&self.writer)
+        .await;
+        match r {
+            Err(e) if is_unique_violation(&e) => Err(DbError::Duplicate),
+            r => r.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    async fn invites(&self, team: &TeamId, now: i64) -> DbResult<Vec<InviteInfo>> {
+        let rows = sqlx::query(
+            "SELECT invite_id, role, created_by, expires_at, accepted_by, sign_pk, dh_pk, mac FROM invites
+             WHERE team_id = ? AND expires_at > ? ORDER BY created_at",
+        )
+        .bind(team.as_bytes().as_slice())
+        .bind(now)
+        .fetch_all(&self.reader)
+        .await?;
+        let name = |s: String| Username::parse(&s).map_err(|e| DbError::Corrupt(e.to_string()));
+        rows.into_iter()
+            .map(|r| {
+                let accepted = match r.get::<Option<String>, _>("accepted_by") {
+                    Some(u) => Some(InviteAcceptance {
+                        username: name(u)?,
+                        identity: PublicIdentity {
+                            sign_pk: arr(r.get::<Option<Vec<u8>>, _>("sign_pk").unwrap_or_default())?,
+                            dh_pk: arr(r.get::<Option<Vec<u8>>, _>("dh_pk").unwrap_or_default())?,
+                        },
+                        mac: arr(r.get::<Option<Vec<u8>>, _>("mac").unwrap_or_default())?,
+                    }),
+                    None => None,
+                };
+                Ok(InviteInfo {
+                    invite: InviteId(arr(r.get("invite_id"))?),
+                    role: role_from_str(r.get("role"))?,
+                    created_by: name(r.get("created_by"))?,
+                    expires_at: r.get("expires_at"),
+                    accepted,
+                })
+            })
+            .collect()
+    }
+
+    async fn accept_invite(&self, team: &TeamId, invite: &InviteId, a: &InviteAcceptance, now: i64) -> DbResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let row: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT accepted_by FROM invites WHERE invite_id = ? AND team_id = ? AND expires_at > ?",
+        )
+        .bind(invite.as_bytes().as_slice())
+        .bind(team.as_bytes().as_slice())
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        match row {
+            None => return Err(DbError::NotFound),
+            Some(Some(_)) => return Err(DbError::Duplicate),
+            Some(None) => {}
+        }
+        sqlx::query(
+            "UPDATE invites SET accepted_by = ?, sign_pk = ?, dh_pk = ?, mac = ?, accepted_at = ? WHERE invite_id = ?",
+        )
+        .bind(a.username.as_str())
+        .bind(a.identity.sign_pk.as_slice())
+        .bind(a.identity.dh_pk.as_slice())
+        .bind(a.mac.as_slice())
+        .bind(now)
+        .bind(invite.as_bytes().as_slice())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

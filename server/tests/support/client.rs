@@ -7,14 +7,16 @@ use std::sync::Arc;
 
 use futures::{SinkExt, StreamExt};
 use shared::api::{
-    path, AppendChainRequest, ChainResponse, ClientEvent, CreateTeamRequest, Cursor, Endpoint, ErrorBody, LoginRequest,
-    Method, PreloginRequest, PullResponse, PushRequest, PutWrapsRequest, ServerEvent, SessionResponse, SignupRequest,
-    TeamSummary, UserKeys, WrapItem, WrapsResponse,
+    path, AcceptInviteRequest, AppendChainRequest, ChainResponse, ClientEvent, CreateInviteRequest, CreateTeamRequest,
+    Cursor, Empty, Endpoint, ErrorBody, InviteInfo, InviteList, LoginRequest, Method, PreloginRequest, PullResponse,
+    PushRequest, PutWrapsRequest, ServerEvent, SessionResponse, SignupRequest, TeamSummary, UserKeys, WrapItem,
+    WrapsResponse,
 };
 use shared::chain::{Action, ChainEntry, KnownHead, Member, Role, TeamState};
 use shared::crypto::identity::IdentityKeys;
 use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
-use shared::ids::{CollectionId, TeamId, Username};
+use shared::ids::{CollectionId, InviteId, TeamId, Username};
+use shared::invite::InviteSecret;
 use shared::sync::{PushOutcome, Session, Transport, TransportError};
 use shared::team::{open_wraps, Distributor};
 
@@ -199,6 +201,53 @@ impl Account {
         let state = self.append(team, Action::RemoveMember { username: who.clone() }).await.unwrap();
         let collections: Vec<CollectionId> = held.into_iter().collect();
         self.put_wraps(team, self.distributor().rotate(&state, &collections)).await.unwrap();
+    }
+
+    /// Admin: open an invitation; the secret stays here (it would be in the link).
+    pub async fn create_invite(&self, team: TeamId, role: Role) -> (InviteId, InviteSecret) {
+        let invite = InviteId::random();
+        let _: Empty = self
+            .api
+            .post(&path::fill(path::INVITES, &team.to_string()), &CreateInviteRequest { invite, role })
+            .await
+            .unwrap();
+        (invite, InviteSecret::generate())
+    }
+
+    /// Joiner: answer an invitation with my keys, authenticated with the link's secret.
+    pub async fn accept_invite(
+        &self,
+        team: TeamId,
+        invite: InviteId,
+        secret: &InviteSecret,
+    ) -> Result<TeamSummary, TransportError> {
+        let identity = self.identity.public();
+        let mac = secret.authenticate(team, invite, &self.name, &identity);
+        self.api
+            .post(&path::fill(path::ACCEPT_INVITE, &invite.to_string()), &AcceptInviteRequest { team, identity, mac })
+            .await
+    }
+
+    /// Admin: the team's open invitations, answered or not.
+    pub async fn invites(&self, team: TeamId) -> Result<Vec<InviteInfo>, TransportError> {
+        let l: InviteList = self.api.get(&path::fill(path::INVITES, &team.to_string())).await?;
+        Ok(l.invites)
+    }
+
+    /// Admin: verify an answered invitation with its secret; only then add the joiner
+    /// (with the role the invitation named) and wrap their keys. `Err` if the keys the
+    /// server relayed are not the ones the joiner authenticated.
+    pub async fn admit(&self, team: TeamId, info: &InviteInfo, secret: &InviteSecret) -> Result<(), String> {
+        let a = info.accepted.as_ref().ok_or("not answered yet")?;
+        if !secret.verify(team, info.invite, &a.username, &a.identity, &a.mac) {
+            return Err(format!("the keys for {} do not match the invitation: refused", a.username));
+        }
+        let member = Member { username: a.username.clone(), identity: a.identity, role: info.role };
+        let state = self.append(team, Action::AddMember { member: member.clone() }).await.map_err(|e| e.to_string())?;
+        let session = self.session(team).await;
+        self.put_wraps(team, self.distributor().wraps_for_member(&state, &session.keyring, &member))
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Verified chain plus every key wrapped to me by someone allowed to.

@@ -1,0 +1,155 @@
+//! Invitations a server cannot hijack, and safety numbers.
+//!
+//! An admin's client makes a random 256-bit secret and puts it in the invitation
+//! link's fragment (`#…`), which browsers never send to a server. The joiner's client
+//! authenticates its public keys with it: HMAC-SHA-256 under a key derived from the
+//! secret by HKDF-SHA-256, over the team, the invitation id, the username and both
+//! public keys. The server relays that MAC but, without the secret, cannot compute one
+//! for keys of its own: the admin's client verifies it before adding anyone to the
+//! chain, so a swapped key is refused. Safety numbers let two people compare, out of
+//! band, the keys their clients use for each other.
+
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256, Sha512};
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::crypto::identity::PublicIdentity;
+use crate::crypto::label;
+use crate::encoding::Writer;
+use crate::ids::{InviteId, TeamId, Username};
+
+/// The one-time secret of an invitation. Never sent to the server; no `Debug`.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct InviteSecret([u8; 32]);
+
+impl InviteSecret {
+    pub fn generate() -> Self {
+        let mut b = [0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+        Self(b)
+    }
+    pub fn from_bytes(b: [u8; 32]) -> Self {
+        Self(b)
+    }
+    pub fn expose_secret(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    fn mac(&self, team: TeamId, invite: InviteId, username: &Username, keys: &PublicIdentity) -> Hmac<Sha256> {
+        let mut key = [0u8; 32];
+        Hkdf::<Sha256>::new(None, &self.0).expand(label::INVITE_MAC_KEY, &mut key).expect("32 bytes is a valid length");
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("any key length");
+        key.zeroize();
+        let mut w = Writer::new();
+        w.fixed(label::INVITE_MAC)
+            .fixed(team.as_bytes())
+            .fixed(invite.as_bytes())
+            .short_str(username.as_str())
+            .fixed(&keys.sign_pk)
+            .fixed(&keys.dh_pk);
+        m.update(w.as_slice());
+        m
+    }
+
+    /// The joiner's proof that these public keys are theirs and came with this link.
+    pub fn authenticate(&self, team: TeamId, invite: InviteId, username: &Username, keys: &PublicIdentity) -> [u8; 32] {
+        self.mac(team, invite, username, keys).finalize().into_bytes().into()
+    }
+
+    /// The admin's check (constant time) before adding the joiner to the chain.
+    pub fn verify(
+        &self,
+        team: TeamId,
+        invite: InviteId,
+        username: &Username,
+        keys: &PublicIdentity,
+        tag: &[u8; 32],
+    ) -> bool {
+        let want: [u8; 32] = self.authenticate(team, invite, username, keys);
+        want.ct_eq(tag).into()
+    }
+}
+
+/// What the link's fragment carries: `team.invite.secret` (hex, hex, base64url).
+pub fn encode_fragment(team: TeamId, invite: InviteId, secret: &InviteSecret) -> String {
+    use base64::Engine;
+    let s = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret.expose_secret());
+    format!("join={team}.{invite}.{s}")
+}
+
+/// Parse a whole link or just its fragment.
+pub fn decode_fragment(link: &str) -> Option<(TeamId, InviteId, InviteSecret)> {
+    use base64::Engine;
+    let frag = link.rsplit_once('#').map(|(_, f)| f).unwrap_or(link);
+    let body = frag.trim().strip_prefix("join=")?;
+    let mut parts = body.split('.');
+    let team: TeamId = parts.next()?.parse().ok()?;
+    let invite: InviteId = parts.next()?.parse().ok()?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((team, invite, InviteSecret(raw.try_into().ok()?)))
+}
+
+/// A number two members read to each other to confirm their clients use the right keys
+/// for each other: the same on both sides (order-independent), 60 digits in 12 groups.
+pub fn safety_number(a: &PublicIdentity, b: &PublicIdentity) -> String {
+    let bytes = |p: &PublicIdentity| [p.sign_pk.as_slice(), p.dh_pk.as_slice()].concat();
+    let (x, y) = (bytes(a), bytes(b));
+    let (lo, hi) = if x <= y { (x, y) } else { (y, x) };
+    let digest = Sha512::new().chain_update(label::SAFETY_NUMBER).chain_update(&lo).chain_update(&hi).finalize();
+    digest[..60]
+        .chunks(5)
+        .map(|c| {
+            let n = c.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+            format!("{:05}", n % 100_000)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::identity::IdentityKeys;
+
+    #[test]
+    fn a_swapped_key_or_another_link_fails_verification() {
+        let (team, invite) = (TeamId::random(), InviteId::random());
+        let bob = Username::parse("bob").unwrap();
+        let keys = IdentityKeys::generate().public();
+        let secret = InviteSecret::generate();
+        let tag = secret.authenticate(team, invite, &bob, &keys);
+        assert!(secret.verify(team, invite, &bob, &keys, &tag));
+        let mallory = IdentityKeys::generate().public();
+        assert!(!secret.verify(team, invite, &bob, &mallory, &tag), "swapped keys");
+        assert!(!secret.verify(team, InviteId::random(), &bob, &keys, &tag), "another invitation");
+        assert!(!secret.verify(team, invite, &Username::parse("eve").unwrap(), &keys, &tag), "another user");
+        assert!(!InviteSecret::generate().verify(team, invite, &bob, &keys, &tag), "a guessed secret");
+    }
+
+    #[test]
+    fn links_round_trip_and_junk_is_refused() {
+        let (team, invite, secret) = (TeamId::random(), InviteId::random(), InviteSecret::generate());
+        let link = format!("https://crm.example/join#{}", encode_fragment(team, invite, &secret));
+        let (t, i, s) = decode_fragment(&link).unwrap();
+        assert_eq!((t, i, s.expose_secret()), (team, invite, secret.expose_secret()));
+        for junk in ["", "#join=", "https://x/#join=a.b.c", &format!("#join={team}.{invite}"), &format!("{link}.x")] {
+            assert!(decode_fragment(junk).is_none(), "{junk}");
+        }
+    }
+
+    #[test]
+    fn safety_numbers_are_symmetric_and_distinct() {
+        let (a, b, c) =
+            (IdentityKeys::generate().public(), IdentityKeys::generate().public(), IdentityKeys::generate().public());
+        let ab = safety_number(&a, &b);
+        assert_eq!(ab, safety_number(&b, &a));
+        assert_ne!(ab, safety_number(&a, &c));
+        assert_eq!(ab.split(' ').count(), 12);
+        assert!(ab.split(' ').all(|g| g.len() == 5 && g.chars().all(|c| c.is_ascii_digit())));
+    }
+}
