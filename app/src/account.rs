@@ -6,15 +6,16 @@
 
 use serde::{Deserialize, Serialize};
 use shared::api::{
-    path, ChainResponse, CreateTeamRequest, LoginRequest, PreloginRequest, PutWrapsRequest, SignupRequest, TeamList,
-    TeamSummary, WrapItem, WrapsResponse,
+    path, AcceptInviteRequest, ChainResponse, CreateInviteRequest, CreateTeamRequest, InviteInfo, InviteList,
+    LoginRequest, PreloginRequest, PutWrapsRequest, SignupRequest, TeamList, TeamSummary, WrapItem, WrapsResponse,
 };
 use shared::chain::{Action, ChainEntry, KnownHead, Member, Role, TeamState};
 use shared::crypto::aead::{open_blob, seal_blob};
 use shared::crypto::identity::{AccountBundle, IdentityKeys, PublicIdentity};
 use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
 use shared::crypto::CryptoError;
-use shared::ids::{CollectionId, TeamId, Username};
+use shared::ids::{CollectionId, InviteId, TeamId, Username};
+use shared::invite::{decode_fragment, encode_fragment, InviteSecret};
 use shared::sync::{Session, TransportError};
 use shared::team::{open_wraps, Distributor};
 
@@ -27,6 +28,24 @@ const CHAIN_KEY: &str = "chain";
 const HEAD_KEY: &str = "known_head";
 const WRAPS_KEY: &str = "wraps";
 const LAST_USER: &str = "quietdesk:last-user";
+const INVITE_CONTEXT: &[u8] = b"invite-secret";
+
+fn invite_key(invite: InviteId) -> String {
+    format!("invite:{invite}")
+}
+
+/// What an admin's device can say about an open invitation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InviteCheck {
+    /// Nobody has answered it yet.
+    Waiting,
+    /// Answered, and the joiner's keys verify against the secret: safe to add.
+    Verified,
+    /// Answered, but the keys do not verify: swapped in transit; never added.
+    Refused,
+    /// Made on another device (which holds the secret).
+    OtherDevice,
+}
 /// The error `ensure_team` gives when the user is in no team yet.
 pub const NO_TEAM: &str = "You are not in a team yet.";
 
@@ -306,6 +325,80 @@ impl Unlocked {
     pub async fn rotate_keys(&self, session: &Session) -> Result<(), String> {
         let state = self.append(session, Action::Rotate { epoch: session.team.epoch + 1 }).await?;
         self.put_rotation(session, &state).await
+    }
+
+    /// Admin: open an invitation with `role`. The secret goes only into the returned
+    /// link's fragment and, sealed under the vault key, into this device's store (to
+    /// verify the answer later); the server gets the id and the role.
+    pub async fn create_invite(&self, session: &Session, role: Role) -> Result<String, String> {
+        let (team, invite, secret) = (session.team.team, InviteId::random(), InviteSecret::generate());
+        let _: shared::api::Empty = self
+            .api
+            .post(&path::fill(path::INVITES, &team.to_string()), &CreateInviteRequest { invite, role })
+            .await
+            .map_err(describe)?;
+        let sealed = seal_blob(self.identity.vault_key(), INVITE_CONTEXT, secret.expose_secret());
+        self.store.set_meta(&invite_key(invite), &sealed).await.map_err(|e| e.to_string())?;
+        let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
+        Ok(format!("{origin}/#{}", encode_fragment(team, invite, &secret)))
+    }
+
+    /// Admin: the team's open invitations, each with what this device can say of it.
+    pub async fn invitations(&self, session: &Session) -> Result<Vec<(InviteInfo, InviteCheck)>, String> {
+        let team = session.team.team;
+        let list: InviteList = self.api.get(&path::fill(path::INVITES, &team.to_string())).await.map_err(describe)?;
+        let mut out = Vec::with_capacity(list.invites.len());
+        for info in list.invites {
+            let check = match (&info.accepted, self.invite_secret(info.invite).await) {
+                (_, None) => InviteCheck::OtherDevice,
+                (None, Some(_)) => InviteCheck::Waiting,
+                (Some(a), Some(secret)) if secret.verify(team, info.invite, &a.username, &a.identity, &a.mac) => {
+                    InviteCheck::Verified
+                }
+                (Some(_), Some(_)) => InviteCheck::Refused,
+            };
+            out.push((info, check));
+        }
+        Ok(out)
+    }
+
+    async fn invite_secret(&self, invite: InviteId) -> Option<InviteSecret> {
+        let sealed = self.store.meta(&invite_key(invite)).await.ok()??;
+        let raw = open_blob(self.identity.vault_key(), INVITE_CONTEXT, &sealed).ok()?;
+        Some(InviteSecret::from_bytes(raw.as_slice().try_into().ok()?))
+    }
+
+    /// Admin: verify the answer to an invitation against its secret; only then add the
+    /// joiner (with the invited role) and wrap the keys that role may hold.
+    pub async fn admit(&self, session: &Session, info: &InviteInfo) -> Result<(), String> {
+        let team = session.team.team;
+        let a = info.accepted.as_ref().ok_or("Nobody has answered this invitation yet.")?;
+        let secret = self.invite_secret(info.invite).await.ok_or("This invitation was made on another device.")?;
+        if !secret.verify(team, info.invite, &a.username, &a.identity, &a.mac) {
+            return Err(format!(
+                "The keys the server relayed for {} do not match the invitation; they were not added.",
+                a.username
+            ));
+        }
+        let member = Member { username: a.username.clone(), identity: a.identity, role: info.role };
+        let state = self.append(session, Action::AddMember { member: member.clone() }).await?;
+        self.put_wraps(team, self.distributor().wraps_for_member(&state, &session.keyring, &member)).await?;
+        let _ = self.store.set_meta(&invite_key(info.invite), &[]).await;
+        Ok(())
+    }
+
+    /// Joiner: answer an invitation link with this account's public keys, authenticated
+    /// with the link's secret.
+    pub async fn accept_invite(&self, link: &str) -> Result<(), String> {
+        let (team, invite, secret) = decode_fragment(link).ok_or("That is not a Quietdesk invitation link.")?;
+        let identity = self.identity.public();
+        let mac = secret.authenticate(team, invite, &self.account.username, &identity);
+        let _: TeamSummary = self
+            .api
+            .post(&path::fill(path::ACCEPT_INVITE, &invite.to_string()), &AcceptInviteRequest { team, identity, mac })
+            .await
+            .map_err(describe)?;
+        Ok(())
     }
 
     async fn put_rotation(&self, session: &Session, state: &TeamState) -> Result<(), String> {

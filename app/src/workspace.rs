@@ -110,7 +110,8 @@ pub struct SyncStatus {
 pub struct TeamView {
     pub epoch: u32,
     pub me_admin: bool,
-    /// Username, role, safety number (fingerprint of their public keys).
+    /// Username, role, and the safety number this user and that member can compare
+    /// (for oneself: one's own key fingerprint).
     pub members: Vec<(String, String, String)>,
 }
 
@@ -123,7 +124,14 @@ impl TeamView {
             members: t
                 .members
                 .values()
-                .map(|m| (m.username.to_string(), m.role.as_str().to_owned(), m.identity.fingerprint()))
+                .map(|m| {
+                    let number = if m.username == session.me {
+                        m.identity.fingerprint()
+                    } else {
+                        shared::invite::safety_number(&session.identity.public(), &m.identity)
+                    };
+                    (m.username.to_string(), m.role.as_str().to_owned(), number)
+                })
                 .collect(),
         }
     }
@@ -565,6 +573,27 @@ impl Workspace {
         {
             let s = self.syncer.lock().await;
             self.unlocked.remove_member(&s.session, &who).await?;
+        }
+        self.refresh_session().await
+    }
+
+    /// Admin: open an invitation; returns the link to send (its secret is in the fragment).
+    pub async fn create_invite(&self, role: shared::chain::Role) -> Result<String, String> {
+        let s = self.syncer.lock().await;
+        self.unlocked.create_invite(&s.session, role).await
+    }
+
+    /// Admin: open invitations and what this device can say of each.
+    pub async fn invitations(&self) -> Result<Vec<(shared::api::InviteInfo, crate::account::InviteCheck)>, String> {
+        let s = self.syncer.lock().await;
+        self.unlocked.invitations(&s.session).await
+    }
+
+    /// Admin: verify an answered invitation and add the joiner.
+    pub async fn admit(&self, info: &shared::api::InviteInfo) -> Result<(), String> {
+        {
+            let s = self.syncer.lock().await;
+            self.unlocked.admit(&s.session, info).await?;
         }
         self.refresh_session().await
     }

@@ -1,19 +1,30 @@
 import { test, expect, Page } from '@playwright/test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { addToTeam, createAccount, createCustomer, createTeam, uniqueUser, waitSynced } from './helpers';
+import { createAccount, createCustomer, createTeam, uniqueUser, waitSynced } from './helpers';
 
-async function addWithRole(admin: Page, joiner: Page, name: string, role: string) {
+/** The admin invites `name` with `role` through a link; the joiner answers it; the
+ * admin's device verifies the joiner's keys and adds them; the joiner enters. */
+async function invite(admin: Page, joiner: Page, name: string, role: string) {
   await admin.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
-  await admin.getByLabel('Username to add').fill(name);
-  await admin.getByLabel('Role', { exact: true }).selectOption(role);
-  await admin.getByRole('button', { name: 'Add member' }).click();
+  await admin.getByLabel('Invite as').selectOption(role);
+  await admin.getByRole('button', { name: 'Create invitation link' }).click();
+  const linkField = admin.getByLabel(/^Invitation link/);
+  await expect(linkField).toHaveValue(/#join=/);
+  const link = await linkField.inputValue();
+  await joiner.getByLabel('Invitation link').fill(link);
+  await joiner.getByRole('button', { name: 'Accept invitation' }).click();
+  await expect(joiner.getByRole('status', { name: 'Invitation status' })).toContainText('Invitation answered');
+  await admin.getByRole('button', { name: 'Check invitations' }).click();
+  await expect(admin.getByRole('list', { name: 'Open invitations' })).toContainText(`${name} answered as ${role}: keys verified`);
+  await admin.getByRole('button', { name: `Add ${name}` }).click();
+  await expect(admin.getByRole('status', { name: 'Team status' })).toContainText(`Added ${name}`);
   await expect(admin.getByRole('list', { name: 'Members' })).toContainText(name);
   await joiner.getByRole('button', { name: 'Check again' }).click();
   await expect(joiner.getByRole('heading', { name: 'Customers' })).toBeVisible({ timeout: 30_000 });
 }
 
-test('support sees masked phones; an offboarded member is cut off and new data skips them', async ({ browser }) => {
+test('members join by invitation link; support sees masked phones; an offboarded member is cut off and new data skips them', async ({ browser }) => {
   test.setTimeout(120_000);
   const [admin, member, support] = [uniqueUser('adm'), uniqueUser('mem'), uniqueUser('sup')];
   const ctx = await Promise.all([browser.newContext(), browser.newContext(), browser.newContext()]);
@@ -22,8 +33,16 @@ test('support sees masked phones; an offboarded member is cut off and new data s
   await createTeam(a);
   await createAccount(m, member);
   await createAccount(s, support);
-  await addToTeam(a, m, member);
-  await addWithRole(a, s, support, 'support');
+  await invite(a, m, member, 'member');
+  await invite(a, s, support, 'support');
+  // Safety numbers: the admin's page and the member's page show the same number.
+  await m.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  const mSees = await m.getByRole('listitem').filter({ hasText: admin }).locator('.fingerprint').innerText();
+  const aSees = await a.getByRole('listitem').filter({ hasText: member }).locator('.fingerprint').innerText();
+  const digits = (t: string) => t.replace(/^.*: /, '');
+  expect(digits(mSees)).toMatch(/^(\d{5} ){11}\d{5}$/);
+  expect(digits(mSees)).toBe(digits(aSees));
+  await m.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
 
   // The member writes a customer with a full phone number.
   await createCustomer(m, { name: 'Canary Offboard Person', company: 'Canary Exit Ltd', phone: '13955556666', email: 'canary.exit@example.cn', notes: 'canary-note before offboarding' });

@@ -106,6 +106,7 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
 pub fn NoTeamPage(unlocked: Rc<RefCell<Option<Unlocked>>>, error: Option<String>) -> impl IntoView {
     let phase = expect_context::<PhaseSignal>();
     let name = unlocked.borrow().as_ref().map(|u| u.account.username.to_string()).unwrap_or_default();
+    let accept_cell = unlocked.clone();
     let go = move |create: bool| {
         let cell = unlocked.clone();
         move |_| {
@@ -126,6 +127,45 @@ pub fn NoTeamPage(unlocked: Rc<RefCell<Option<Unlocked>>>, error: Option<String>
                     <button type="button" class="primary" on:click=go(true)>"Create a team"</button>
                 </div>
             </section>
+            <AcceptInvitation unlocked=accept_cell />
         </main>
+    }
+}
+
+/// Answer an invitation link: this account's public keys go to the server with a MAC
+/// made from the link's secret, for the admin's device to verify.
+#[component]
+fn AcceptInvitation(unlocked: Rc<RefCell<Option<Unlocked>>>) -> impl IntoView {
+    // A link opened directly lands here with its fragment still in the address bar.
+    let from_url = web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .filter(|h| h.starts_with("#join="))
+        .unwrap_or_default();
+    let link = RwSignal::new(from_url);
+    let message = RwSignal::new(None::<String>);
+    let accept = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let cell = unlocked.clone();
+        let l = link.get_untracked();
+        spawn_local(async move {
+            // Take the account out for the request and put it back (no borrow across await).
+            let Some(u) = cell.borrow_mut().take() else { return };
+            let r = u.accept_invite(&l).await;
+            *cell.borrow_mut() = Some(u);
+            message.set(Some(match r {
+                Ok(()) => "Invitation answered. Once an admin's device has verified your keys and added you, press Check again.".into(),
+                Err(e) => e,
+            }));
+        });
+    };
+    view! {
+        <form class="card form" on:submit=accept aria-label="Accept invitation">
+            <div class="field">
+                <label for="invite-link">"Invitation link"</label>
+                <input id="invite-link" prop:value=link on:input=move |ev| link.set(event_target_value(&ev)) />
+            </div>
+            <button type="submit">"Accept invitation"</button>
+            <p role="status" aria-label="Invitation status" class="message">{move || message.get()}</p>
+        </form>
     }
 }

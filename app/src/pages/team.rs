@@ -5,7 +5,17 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::chain::Role;
 
+use crate::account::InviteCheck;
 use crate::use_ws;
+
+fn parse_role(s: &str) -> Role {
+    match s {
+        "admin" => Role::Admin,
+        "manager" => Role::Manager,
+        "support" => Role::Support,
+        _ => Role::Member,
+    }
+}
 
 #[component]
 pub fn TeamPage() -> impl IntoView {
@@ -27,6 +37,7 @@ pub fn TeamPage() -> impl IntoView {
             </section>
             <Show when=move || team.with(|t| t.me_admin)>
                 <Reencryption />
+                <Invitations message=message />
                 <AddMember message=message />
                 <RotateKeys message=message />
             </Show>
@@ -63,7 +74,9 @@ fn MemberRow(
     view! {
         <li>
             <strong>{name.clone()}</strong> " " <span class="badge">{role}</span>
-            <span class="fingerprint" title="Safety number">{fingerprint}</span>
+            <span class="fingerprint" title="Safety number: compare it with this member in person or by phone">
+                {if not_me { "Safety number with you: " } else { "Your key fingerprint: " }}{fingerprint}
+            </span>
             <Show when=can_remove>
                 {
                     let (label, confirm_label, remove) = (label.clone(), confirm_label.clone(), remove.clone());
@@ -88,12 +101,7 @@ fn AddMember(message: RwSignal<Option<String>>) -> impl IntoView {
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let name = who.get_untracked();
-        let r = match role.get_untracked().as_str() {
-            "admin" => Role::Admin,
-            "manager" => Role::Manager,
-            "support" => Role::Support,
-            _ => Role::Member,
-        };
+        let r = parse_role(&role.get_untracked());
         let ws = use_ws();
         spawn_local(async move {
             match ws.add_member(&name, r).await {
@@ -171,6 +179,89 @@ fn Reencryption() -> impl IntoView {
                     </p>
                 }.into_any()
             }}
+        </section>
+    }
+}
+
+/// Invitation links: the secret rides in the link's fragment, never to the server. The
+/// joiner's answer is verified here before anyone is added.
+#[component]
+fn Invitations(message: RwSignal<Option<String>>) -> impl IntoView {
+    let role = RwSignal::new("member".to_owned());
+    let link = RwSignal::new(String::new());
+    let invites = LocalResource::new(move || {
+        let ws = use_ws();
+        // Re-read when the team changes (an answer arrives as a Chain event).
+        ws.team.track();
+        async move { ws.invitations().await.unwrap_or_default() }
+    });
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (ws, r) = (use_ws(), parse_role(&role.get_untracked()));
+        spawn_local(async move {
+            match ws.create_invite(r).await {
+                Ok(l) => {
+                    link.set(l);
+                    invites.refetch();
+                }
+                Err(e) => message.set(Some(format!("No invitation made: {e}"))),
+            }
+        });
+    };
+    let admit = move |info: shared::api::InviteInfo| {
+        let ws = use_ws();
+        spawn_local(async move {
+            let who = info.accepted.as_ref().map(|a| a.username.to_string()).unwrap_or_default();
+            match ws.admit(&info).await {
+                Ok(()) => message.set(Some(format!("Added {who}."))),
+                Err(e) => message.set(Some(e)),
+            }
+            invites.refetch();
+        });
+    };
+    view! {
+        <section class="card">
+            <h3>"Invite someone"</h3>
+            <form class="form inline" on:submit=create aria-label="Create invitation">
+                <div class="field">
+                    <label for="inv-role">"Invite as"</label>
+                    <select id="inv-role" on:change=move |ev| role.set(event_target_value(&ev))>
+                        <option value="member">"member"</option>
+                        <option value="manager">"manager"</option>
+                        <option value="support">"support"</option>
+                        <option value="admin">"admin"</option>
+                    </select>
+                </div>
+                <button type="submit">"Create invitation link"</button>
+            </form>
+            <Show when=move || !link.with(String::is_empty)>
+                <div class="field">
+                    <label for="inv-link">"Invitation link (send it privately; it works once)"</label>
+                    <input id="inv-link" readonly prop:value=link />
+                </div>
+            </Show>
+            <h4>"Open invitations"</h4>
+            <button type="button" on:click=move |_| invites.refetch()>"Check invitations"</button>
+            <ul class="members" aria-label="Open invitations">
+                {move || invites.get().map(|list| list.into_iter().map(|(info, check)| {
+                    let who = info.accepted.as_ref().map(|a| a.username.to_string());
+                    let text = match (&who, check) {
+                        (_, InviteCheck::Waiting) => format!("{} invitation: waiting for an answer", info.role.as_str()),
+                        (_, InviteCheck::OtherDevice) => format!("{} invitation made on another device", info.role.as_str()),
+                        (Some(w), InviteCheck::Verified) => format!("{w} answered as {}: keys verified", info.role.as_str()),
+                        (w, _) => format!(
+                            "Refused: the keys relayed for {} do not match the invitation",
+                            w.clone().unwrap_or_default()
+                        ),
+                    };
+                    let button = (check == InviteCheck::Verified).then(|| {
+                        let label = format!("Add {}", who.clone().unwrap_or_default());
+                        let info = info.clone();
+                        view! { <button type="button" on:click=move |_| admit(info.clone())>{label}</button> }
+                    });
+                    view! { <li class=if check == InviteCheck::Refused { "warn" } else { "" }>{text} {button}</li> }
+                }).collect_view())}
+            </ul>
         </section>
     }
 }
