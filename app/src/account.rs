@@ -11,13 +11,14 @@ use shared::api::{
 };
 use shared::chain::{Action, ChainEntry, KnownHead, Member, Role, TeamState};
 use shared::crypto::aead::{open_blob, seal_blob};
+use shared::crypto::envelope::Keyring;
 use shared::crypto::identity::{AccountBundle, IdentityKeys, PublicIdentity};
 use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
 use shared::crypto::CryptoError;
 use shared::ids::{CollectionId, InviteId, TeamId, Username};
 use shared::invite::{decode_fragment, encode_fragment, InviteSecret};
 use shared::sync::{Session, TransportError};
-use shared::team::{open_wraps, Distributor};
+use shared::team::{open_wraps, scopes_for, Distributor};
 
 use crate::api::Api;
 use crate::store::{self, IdbStore};
@@ -319,6 +320,27 @@ impl Unlocked {
     pub async fn remove_member(&self, session: &Session, who: &Username) -> Result<(), String> {
         let state = self.append(session, Action::RemoveMember { username: who.clone() }).await?;
         self.put_rotation(session, &state).await
+    }
+
+    /// Admin: change a member's role. A role that gains scopes gets the keys for them;
+    /// one that loses scopes (e.g. member → support) also starts a new epoch, so what is
+    /// written from now on is sealed under keys the member no longer gets.
+    pub async fn change_role(&self, session: &Session, who: &Username, role: Role) -> Result<(), String> {
+        let old = session.team.members.get(who).ok_or("Not a member of this team.")?.clone();
+        let state = self.append(session, Action::ChangeRole { username: who.clone(), role }).await?;
+        let loses = scopes_for(old.role).iter().any(|s| !scopes_for(role).contains(s));
+        if loses {
+            let rotated = Session {
+                me: session.me.clone(),
+                identity: self.identity.duplicate(),
+                keyring: Keyring::new(),
+                team: state.clone(),
+            };
+            let next = self.append(&rotated, Action::Rotate { epoch: state.epoch + 1 }).await?;
+            return self.put_rotation(session, &next).await;
+        }
+        let member = Member { role, ..old };
+        self.put_wraps(state.team, self.distributor().wraps_for_member(&state, &session.keyring, &member)).await
     }
 
     /// Admin: start a new epoch now ("rotate keys") for every collection held.

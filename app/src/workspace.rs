@@ -552,7 +552,17 @@ impl Workspace {
         let team = self.syncer.lock().await.session.team.team;
         let session = self.unlocked.session(team).await?;
         let view = TeamView::of(&session);
-        self.syncer.lock().await.session = session;
+        let (progress, reopened) = {
+            let mut s = self.syncer.lock().await;
+            let gained = session.keyring.len() > s.session.keyring.len();
+            s.session = session;
+            let reopened = if gained { s.reopen_with_new_keys().await.unwrap_or(0) } else { 0 };
+            (s.epoch_progress(), reopened)
+        };
+        if reopened > 0 {
+            self.refresh().await;
+        }
+        self.reencryption.set(progress);
         self.team.set(view);
         Ok(())
     }
@@ -568,13 +578,21 @@ impl Workspace {
 
     /// Admin: offboard a member in one action: out of the chain, their sessions ended
     /// by the server, a new key epoch wrapped for the remaining members only.
-    pub async fn remove_member(&self, who: &str) -> Result<(), String> {
+    pub async fn remove_member(self: &Rc<Self>, who: &str) -> Result<(), String> {
         let who = Username::parse(who).map_err(|e| e.to_string())?;
         {
             let s = self.syncer.lock().await;
             self.unlocked.remove_member(&s.session, &who).await?;
         }
-        self.refresh_session().await
+        self.refresh_session().await?;
+        self.start_reencryption();
+        Ok(())
+    }
+
+    /// Begin moving records to the new epoch now rather than at the next round.
+    fn start_reencryption(self: &Rc<Self>) {
+        let ws = self.clone();
+        spawn_local(async move { ws.reencrypt().await });
     }
 
     /// Admin: open an invitation; returns the link to send (its secret is in the fragment).
@@ -598,12 +616,26 @@ impl Workspace {
         self.refresh_session().await
     }
 
+    /// Admin: change a member's role (rotating the keys when the role loses access).
+    pub async fn change_role(self: &Rc<Self>, who: &str, role: shared::chain::Role) -> Result<(), String> {
+        let who = Username::parse(who).map_err(|e| e.to_string())?;
+        {
+            let s = self.syncer.lock().await;
+            self.unlocked.change_role(&s.session, &who, role).await?;
+        }
+        self.refresh_session().await?;
+        self.start_reencryption();
+        Ok(())
+    }
+
     /// Admin: start a new key epoch now.
-    pub async fn rotate_keys(&self) -> Result<(), String> {
+    pub async fn rotate_keys(self: &Rc<Self>) -> Result<(), String> {
         {
             let s = self.syncer.lock().await;
             self.unlocked.rotate_keys(&s.session).await?;
         }
-        self.refresh_session().await
+        self.refresh_session().await?;
+        self.start_reencryption();
+        Ok(())
     }
 }

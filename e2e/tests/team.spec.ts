@@ -86,3 +86,33 @@ test('members join by invitation link; support sees masked phones; an offboarded
   await expect(s.getByText('Key epoch 2', { exact: true })).toBeVisible();
   for (const c of ctx) await c.close();
 });
+
+test('a role change is a key change: promotion reveals sensitive fields, demotion rotates', async ({ browser }) => {
+  test.setTimeout(120_000);
+  const [admin, user] = [uniqueUser('adr'), uniqueUser('usr')];
+  const ctx = await Promise.all([browser.newContext(), browser.newContext()]);
+  const [a, u] = await Promise.all(ctx.map((c) => c.newPage()));
+  await createAccount(a, admin);
+  await createTeam(a);
+  await createAccount(u, user);
+  await invite(a, u, user, 'support');
+
+  await a.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await createCustomer(a, { name: 'Canary Role Person', company: 'Canary Roles', phone: '13977778888', email: 'canary.role@example.cn', notes: 'canary-note roles' });
+  await waitSynced(a);
+  const uList = u.getByRole('list', { name: 'Customers' });
+  await expect(uList).toContainText('139****8888', { timeout: 20_000 });
+
+  // Promoted to member: the sensitive key is wrapped to them, the full number shows.
+  await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  await a.getByLabel(`Role of ${user}`).selectOption('member');
+  await expect(a.getByRole('status', { name: 'Team status' })).toContainText(`${user} is now member`);
+  // No reload: the new key arrives as an event and the record opens in full in place.
+  await expect(uList).toContainText('13977778888', { timeout: 20_000 });
+
+  // Demoted to support again: a new epoch starts without a sensitive key for them.
+  await a.getByLabel(`Role of ${user}`).selectOption('support');
+  await expect(a.getByRole('status', { name: 'Team status' })).toContainText(`${user} is now support`);
+  await expect(a.getByText('Key epoch 2', { exact: true })).toBeVisible();
+  for (const c of ctx) await c.close();
+});

@@ -396,6 +396,34 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         Ok(Self { session, replica, store, transport, batch: 500, cache_stale: reopened > 0 })
     }
 
+    /// After this client gained keys (a promotion, a late wrap): open again, from the
+    /// stored ciphertext, every record it could not read in full. Returns how many now
+    /// open further than before.
+    pub async fn reopen_with_new_keys(&mut self) -> Result<usize, SyncError> {
+        let want: BTreeSet<RecordId> = self
+            .replica
+            .records
+            .iter()
+            .filter(|(_, l)| !l.complete)
+            .map(|(id, _)| *id)
+            .chain(self.replica.unreadable.iter().copied())
+            .collect();
+        if want.is_empty() {
+            return Ok(0);
+        }
+        let snap = self.store.load().await?;
+        let mut n = 0;
+        for rec in snap.records.iter().filter(|r| want.contains(&r.record)) {
+            if let Ok(opened) = self.session.open(rec) {
+                let better = opened.complete || self.replica.unreadable.contains(&rec.record);
+                self.replica.absorb(rec.record, rec.version, opened);
+                n += usize::from(better);
+            }
+        }
+        self.cache_stale |= n > 0;
+        Ok(n)
+    }
+
     /// How many records are still sealed under an older epoch.
     pub fn epoch_progress(&self) -> EpochProgress {
         let keyring = &self.session.keyring;

@@ -16,7 +16,7 @@ use crate::{now_ms, route, use_ws};
 const PAGE: usize = 50;
 const DAY_MS: i64 = 86_400_000;
 
-#[derive(Clone, PartialEq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 struct Row {
     id: String,
     name: String,
@@ -154,7 +154,9 @@ pub fn CustomerList() -> impl IntoView {
             <ul class="list" aria-label="Customers">
                 // Plain anchors (the router still handles their clicks): a router `<A>`
                 // per row costs reactive work on every keystroke that changes the rows.
-                <For each=move || rows.get() key=|r| r.id.clone() let:row>
+                // Keyed by the whole row, so a row whose text changed (an edit synced in,
+                // a key that now opens the phone) is rendered again.
+                <For each=move || rows.get() key=|r| r.clone() let:row>
                     <li class="list__item">
                         <a href=route::customer(&row.id)>
                             <span class="list__name">{row.name.clone()}</span>

@@ -73,10 +73,13 @@ fn MemberRow(
     let confirm_label = format!("Confirm removing {name}");
     view! {
         <li>
-            <strong>{name.clone()}</strong> " " <span class="badge">{role}</span>
+            <strong>{name.clone()}</strong> " " <span class="badge">{role.clone()}</span>
             <span class="fingerprint" title="Safety number: compare it with this member in person or by phone">
                 {if not_me { "Safety number with you: " } else { "Your key fingerprint: " }}{fingerprint}
             </span>
+            <Show when=can_remove.clone()>
+                <RoleSelect name=name.clone() role=role.clone() message=message />
+            </Show>
             <Show when=can_remove>
                 {
                     let (label, confirm_label, remove) = (label.clone(), confirm_label.clone(), remove.clone());
@@ -263,5 +266,30 @@ fn Invitations(message: RwSignal<Option<String>>) -> impl IntoView {
                 }).collect_view())}
             </ul>
         </section>
+    }
+}
+
+/// An admin changes a member's role; losing access rotates the keys.
+#[component]
+fn RoleSelect(name: String, role: String, message: RwSignal<Option<String>>) -> impl IntoView {
+    let id = format!("role-{name}");
+    let label = format!("Role of {name}");
+    let current = role.clone();
+    let change = move |ev: leptos::ev::Event| {
+        let (ws, who, new) = (use_ws(), name.clone(), event_target_value(&ev));
+        spawn_local(async move {
+            match ws.change_role(&who, parse_role(&new)).await {
+                Ok(()) => message.set(Some(format!("{who} is now {new}."))),
+                Err(e) => message.set(Some(format!("Role not changed: {e}"))),
+            }
+        });
+    };
+    view! {
+        <label for=id.clone() class="inline-label">{label}</label>
+        <select id=id on:change=change>
+            {["admin", "manager", "member", "support"].into_iter().map(|r| view! {
+                <option value=r selected=r == current>{r}</option>
+            }).collect_view()}
+        </select>
     }
 }

@@ -274,3 +274,24 @@ async fn again_sync(t: &Team, net: &ModelTransport, store: &MemoryStore) {
     let mut c = Syncer::open(session(t, 0, &Scope::ALL), store.clone(), net.clone()).await.unwrap();
     c.sync().await.unwrap();
 }
+
+#[test]
+fn a_client_that_gains_the_sensitive_key_reopens_what_it_could_only_partly_read() {
+    let t = team();
+    let net = ModelTransport::default();
+    let mut admin = client(&t, 0, &net, MemoryStore::new());
+    let store = MemoryStore::new();
+    let mut bob = block_on(Syncer::open(session(&t, 1, &[Scope::Basic]), store, net.clone())).unwrap();
+    let coll = admin.session.team.shared_collection;
+    let id = RecordId::random();
+    block_on(admin.edit(id, coll, customer("Promoted Reader", "13812340000"), 1)).unwrap();
+    block_on(admin.sync()).unwrap();
+    block_on(bob.sync()).unwrap();
+    assert!(!bob.replica.records[&id].complete);
+    assert_eq!(block_on(bob.reopen_with_new_keys()).unwrap(), 0, "no new key, nothing opens further");
+    bob.session = session(&t, 1, &Scope::ALL);
+    assert_eq!(block_on(bob.reopen_with_new_keys()).unwrap(), 1);
+    let r = &bob.replica.records[&id];
+    assert!(r.complete);
+    assert_eq!(r.view.text(field::PHONE), Some("13812340000"));
+}
