@@ -303,18 +303,6 @@ impl Unlocked {
         serde_json::from_slice(&self.store.meta(key).await.ok()??).ok()
     }
 
-    /// Admin: add an existing user to the team and share with them every key their
-    /// role entitles them to (all epochs held, so older records stay readable).
-    pub async fn add_member(&self, session: &Session, who: &str, role: Role) -> Result<(), String> {
-        let who = parse_username(who)?;
-        let team = session.team.team;
-        let keys: shared::api::UserKeys =
-            self.api.get(&path::fill(path::USER, who.as_str())).await.map_err(describe)?;
-        let member = Member { username: who, identity: keys.identity, role };
-        let state = self.append(session, Action::AddMember { member: member.clone() }).await?;
-        self.put_wraps(team, self.distributor().wraps_for_member(&state, &session.keyring, &member)).await
-    }
-
     /// Admin: offboard `who` — remove them from the chain (which starts a new epoch; the
     /// server ends their sessions at once) and wrap fresh keys to the remaining members.
     pub async fn remove_member(&self, session: &Session, who: &Username) -> Result<(), String> {

@@ -50,9 +50,13 @@ impl Api {
         req.send().await.map_err(|_| TransportError::Offline)
     }
 
+    /// Bytes, then `serde_json::from_slice`: every JSON read in the app goes through the
+    /// one slice reader (a `&str` reader beside it would compile every `Deserialize`
+    /// impl twice into the .wasm).
     async fn decode<R: serde::de::DeserializeOwned>(resp: Response) -> Result<R, TransportError> {
         if resp.ok() {
-            resp.json().await.map_err(|e| TransportError::Protocol(e.to_string()))
+            let body = resp.binary().await.map_err(|_| TransportError::Offline)?;
+            serde_json::from_slice(&body).map_err(|e| TransportError::Protocol(e.to_string()))
         } else {
             Err(error_of(resp).await)
         }
@@ -85,7 +89,8 @@ impl Api {
 
 async fn error_of(resp: Response) -> TransportError {
     let status = resp.status();
-    match resp.json::<ErrorBody>().await {
+    let body = resp.binary().await.unwrap_or_default();
+    match serde_json::from_slice::<ErrorBody>(&body) {
         Ok(e) => TransportError::Http { status, code: e.code, message: e.message },
         Err(_) => TransportError::Http { status, code: "http".into(), message: format!("HTTP {status}") },
     }

@@ -1,6 +1,8 @@
 //! Entry point: mount the app and nothing else.
 
 fn main() {
-    console_error_panic_hook::set_once();
+    // Panics go to the browser console (the message only: no JS stack capture, which
+    // would cost code in the size-budgeted .wasm).
+    std::panic::set_hook(Box::new(|info| web_sys::console::error_1(&info.to_string().into())));
     leptos::mount::mount_to_body(app::App);
 }

@@ -247,7 +247,7 @@ impl Workspace {
             let (customers, search) = if customers_changed {
                 // The kept entries are already in order: sort only the changed ones and
                 // merge, so a 500-row import batch costs O(n), not a full re-sort.
-                fresh.sort_by(|a, b| a.order().cmp(&b.order()));
+                fresh.sort_unstable_by(|a, b| a.order().cmp(&b.order()));
                 let mut kept = old.customers.iter().filter(|c| !dirty.contains(&c.id)).peekable();
                 let mut fresh = fresh.into_iter().peekable();
                 let mut list = Vec::with_capacity(old.customers.len() + fresh.len());
@@ -446,7 +446,7 @@ impl Workspace {
             if self.stopped.get() {
                 return;
             }
-            match serde_json::from_str::<ServerEvent>(&text) {
+            match serde_json::from_slice::<ServerEvent>(text.as_bytes()) {
                 Ok(ServerEvent::Poke { .. }) | Ok(ServerEvent::Ready { .. }) => self.request_sync(),
                 Ok(ServerEvent::Chain { .. }) => {
                     let _ = self.refresh_session().await;
@@ -565,15 +565,6 @@ impl Workspace {
         self.reencryption.set(progress);
         self.team.set(view);
         Ok(())
-    }
-
-    /// Admin: add a user to the team.
-    pub async fn add_member(&self, who: &str, role: shared::chain::Role) -> Result<(), String> {
-        {
-            let s = self.syncer.lock().await;
-            self.unlocked.add_member(&s.session, who, role).await?;
-        }
-        self.refresh_session().await
     }
 
     /// Admin: offboard a member in one action: out of the chain, their sessions ended

@@ -43,12 +43,24 @@ export async function createCustomer(page: Page, c: { name: string; company: str
   await expect(page.getByRole('heading', { name: c.name })).toBeVisible();
 }
 
-/** Admin page `a` adds `member` (whose page `b` waits on "Join or start a team"); `b` enters the team. */
-export async function addToTeam(a: Page, b: Page, member: string) {
-  await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
-  await a.getByLabel('Username to add').fill(member);
-  await a.getByRole('button', { name: 'Add member' }).click();
-  await expect(a.getByRole('list', { name: 'Members' })).toContainText(member);
-  await b.getByRole('button', { name: 'Check again' }).click();
-  await expect(b.getByRole('heading', { name: 'Customers' })).toBeVisible({ timeout: 30_000 });
+/** The admin (page `admin`) invites `name` with `role` through a link; the joiner (page
+ * `joiner`, waiting on "Join or start a team") answers it; the admin's device verifies
+ * the joiner's keys and adds them; the joiner enters the team. */
+export async function addToTeam(admin: Page, joiner: Page, name: string, role = 'member') {
+  await admin.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  await admin.getByLabel('Invite as').selectOption(role);
+  await admin.getByRole('button', { name: 'Create invitation link' }).click();
+  const linkField = admin.getByLabel(/^Invitation link/);
+  await expect(linkField).toHaveValue(/#join=/);
+  const link = await linkField.inputValue();
+  await joiner.getByLabel('Invitation link').fill(link);
+  await joiner.getByRole('button', { name: 'Accept invitation' }).click();
+  await expect(joiner.getByRole('status', { name: 'Invitation status' })).toContainText('Invitation answered');
+  await admin.getByRole('button', { name: 'Check invitations' }).click();
+  await expect(admin.getByRole('list', { name: 'Open invitations' })).toContainText(`${name} answered as ${role}: keys verified`);
+  await admin.getByRole('button', { name: `Add ${name}` }).click();
+  await expect(admin.getByRole('status', { name: 'Team status' })).toContainText(`Added ${name}`);
+  await expect(admin.getByRole('list', { name: 'Members' })).toContainText(name);
+  await joiner.getByRole('button', { name: 'Check again' }).click();
+  await expect(joiner.getByRole('heading', { name: 'Customers' })).toBeVisible({ timeout: 30_000 });
 }

@@ -1,28 +1,7 @@
-import { test, expect, Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createAccount, createCustomer, createTeam, uniqueUser, waitSynced } from './helpers';
-
-/** The admin invites `name` with `role` through a link; the joiner answers it; the
- * admin's device verifies the joiner's keys and adds them; the joiner enters. */
-async function invite(admin: Page, joiner: Page, name: string, role: string) {
-  await admin.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
-  await admin.getByLabel('Invite as').selectOption(role);
-  await admin.getByRole('button', { name: 'Create invitation link' }).click();
-  const linkField = admin.getByLabel(/^Invitation link/);
-  await expect(linkField).toHaveValue(/#join=/);
-  const link = await linkField.inputValue();
-  await joiner.getByLabel('Invitation link').fill(link);
-  await joiner.getByRole('button', { name: 'Accept invitation' }).click();
-  await expect(joiner.getByRole('status', { name: 'Invitation status' })).toContainText('Invitation answered');
-  await admin.getByRole('button', { name: 'Check invitations' }).click();
-  await expect(admin.getByRole('list', { name: 'Open invitations' })).toContainText(`${name} answered as ${role}: keys verified`);
-  await admin.getByRole('button', { name: `Add ${name}` }).click();
-  await expect(admin.getByRole('status', { name: 'Team status' })).toContainText(`Added ${name}`);
-  await expect(admin.getByRole('list', { name: 'Members' })).toContainText(name);
-  await joiner.getByRole('button', { name: 'Check again' }).click();
-  await expect(joiner.getByRole('heading', { name: 'Customers' })).toBeVisible({ timeout: 30_000 });
-}
+import { addToTeam, createAccount, createCustomer, createTeam, uniqueUser, waitSynced } from './helpers';
 
 test('members join by invitation link; support sees masked phones; an offboarded member is cut off and new data skips them', async ({ browser }) => {
   test.setTimeout(120_000);
@@ -33,8 +12,8 @@ test('members join by invitation link; support sees masked phones; an offboarded
   await createTeam(a);
   await createAccount(m, member);
   await createAccount(s, support);
-  await invite(a, m, member, 'member');
-  await invite(a, s, support, 'support');
+  await addToTeam(a, m, member, 'member');
+  await addToTeam(a, s, support, 'support');
   // Safety numbers: the admin's page and the member's page show the same number.
   await m.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
   const mSees = await m.getByRole('listitem').filter({ hasText: admin }).locator('.fingerprint').innerText();
@@ -95,7 +74,7 @@ test('a role change is a key change: promotion reveals sensitive fields, demotio
   await createAccount(a, admin);
   await createTeam(a);
   await createAccount(u, user);
-  await invite(a, u, user, 'support');
+  await addToTeam(a, u, user, 'support');
 
   await a.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await createCustomer(a, { name: 'Canary Role Person', company: 'Canary Roles', phone: '13977778888', email: 'canary.role@example.cn', notes: 'canary-note roles' });

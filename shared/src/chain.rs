@@ -227,10 +227,14 @@ impl TeamState {
             return Err(ChainError::NotAdmin(0));
         }
         admin.identity.verify(&e.signed_message(), &e.signature).map_err(|_| ChainError::BadSignature(0))?;
+        // Built by insertion, not `from([..])` (which sorts, and costs code in the .wasm).
+        let (mut members, mut ever) = (BTreeMap::new(), BTreeMap::new());
+        members.insert(admin.username.clone(), admin.clone());
+        ever.insert(admin.username.clone(), admin.identity);
         Ok(TeamState {
             team: e.team,
-            members: [(admin.username.clone(), admin.clone())].into(),
-            ever: [(admin.username.clone(), admin.identity)].into(),
+            members,
+            ever,
             admin_until: BTreeMap::new(),
             epoch: 1,
             shared_collection: *shared_collection,

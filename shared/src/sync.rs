@@ -16,7 +16,7 @@ pub mod cache;
 pub mod memory;
 pub mod seal;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use thiserror::Error;
 
@@ -275,7 +275,10 @@ impl Replica {
     /// every pending edit of each. Only the chosen records' bases are copied, so
     /// draining a 100,000-edit outbox in batches does not copy every record per batch.
     fn outgoing(&self, limit: usize) -> BTreeMap<RecordId, (Vec<u64>, RecordDoc)> {
-        let mut chosen: BTreeSet<RecordId> = self.outbox.iter().map(|op| op.record).collect();
+        let mut chosen: BTreeSet<RecordId> = BTreeSet::new();
+        for op in &self.outbox {
+            chosen.insert(op.record);
+        }
         if let Some(&cut) = chosen.iter().nth(limit) {
             chosen.split_off(&cut);
         }
@@ -400,7 +403,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// stored ciphertext, every record it could not read in full. Returns how many now
     /// open further than before.
     pub async fn reopen_with_new_keys(&mut self) -> Result<usize, SyncError> {
-        let want: BTreeSet<RecordId> = self
+        let want: HashSet<RecordId> = self
             .replica
             .records
             .iter()
@@ -438,7 +441,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// reload), which the next push seals under the newest epoch. Needs every key of
     /// the old epochs (an admin's client); records already pending are skipped.
     pub async fn queue_reencryption(&mut self, limit: usize, now_ms: u64) -> Result<usize, SyncError> {
-        let pending: BTreeSet<RecordId> = self.replica.outbox.iter().map(|p| p.record).collect();
+        let pending: HashSet<RecordId> = self.replica.outbox.iter().map(|p| p.record).collect();
         let keyring = &self.session.keyring;
         let picked: Vec<(RecordId, CollectionId)> = self
             .replica
@@ -503,7 +506,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         }
         if let Err(e) = self.store.add_ops(&stored).await {
             // Not durable: undo, so the UI never shows an edit that a reload would lose.
-            let undone: BTreeSet<u64> = ids.iter().map(|(id, _)| *id).collect();
+            let undone: HashSet<u64> = ids.iter().map(|(id, _)| *id).collect();
             self.replica.outbox.retain(|p| !undone.contains(&p.id));
             for (_, record) in ids {
                 self.replica.rebuild_view(record);
@@ -546,7 +549,8 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             }
             match self.transport.push(&PushRequest { items }).await? {
                 PushOutcome::Accepted(resp) => {
-                    let versions: BTreeMap<_, _> = resp.accepted.iter().map(|a| (a.record, a.version)).collect();
+                    let versions: std::collections::HashMap<_, _> =
+                        resp.accepted.iter().map(|a| (a.record, a.version)).collect();
                     let mut stored = Vec::with_capacity(sealed_meta.len());
                     let mut done_ops = Vec::new();
                     for (record, op_ids, doc, sealed, sensitive) in sealed_meta {
@@ -565,7 +569,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     // same field values, which merge to the same record.
                     self.store.save_records(&stored, None).await?;
                     self.store.remove_ops(&done_ops).await?;
-                    let done: BTreeSet<u64> = done_ops.into_iter().collect();
+                    let done: HashSet<u64> = done_ops.into_iter().collect();
                     self.replica.outbox.retain(|p| !done.contains(&p.id));
                     report.pushed += stored.len();
                     self.cache_stale = true;

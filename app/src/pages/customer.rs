@@ -274,7 +274,7 @@ fn Timeline(customer: RecordId) -> impl IntoView {
             .linked(EntityKind::Interaction.as_str(), &cid)
             .filter_map(|(id, d)| Some((id.to_string(), Interaction::from_doc(d)?)))
             .collect();
-        v.sort_by(|a, b| b.1.at_ms.cmp(&a.1.at_ms));
+        v.sort_unstable_by(|a, b| b.1.at_ms.cmp(&a.1.at_ms));
         v
     });
     let channel = RwSignal::new(Channel::Call.as_str().to_owned());
@@ -354,7 +354,7 @@ fn CustomerTasks(customer: RecordId) -> impl IntoView {
         let idx = index.get();
         let mut v: Vec<(RecordId, Task)> =
             idx.linked(EntityKind::Task.as_str(), &cid).filter_map(|(id, d)| Some((*id, Task::from_doc(d)?))).collect();
-        v.sort_by_key(|(_, t)| (t.done, t.due_ms));
+        v.sort_unstable_by_key(|(_, t)| (t.done, t.due_ms));
         v
     });
     let title = RwSignal::new(String::new());

@@ -1,7 +1,7 @@
 //! The customer list with instant search and filters. Search runs over the in-memory
 //! index of decrypted records; nothing about it reaches the server.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -37,7 +37,7 @@ struct Filters {
 }
 
 /// Customers (by id) with an open task past its due time.
-fn with_overdue_task(idx: &Index, now: i64) -> BTreeSet<String> {
+fn with_overdue_task(idx: &Index, now: i64) -> HashSet<String> {
     idx.of_kind(EntityKind::Task.as_str())
         .filter_map(|(_, d)| Task::from_doc(d))
         .filter(|t| !t.done && t.due_ms < now)
@@ -46,7 +46,7 @@ fn with_overdue_task(idx: &Index, now: i64) -> BTreeSet<String> {
 }
 
 /// Customers (by id) with an interaction at or after `since`.
-fn contacted_since(idx: &Index, since: i64) -> BTreeSet<String> {
+fn contacted_since(idx: &Index, since: i64) -> HashSet<String> {
     idx.of_kind(EntityKind::Interaction.as_str())
         .filter_map(|(_, d)| Interaction::from_doc(d))
         .filter(|i| i.at_ms >= since)
@@ -181,7 +181,7 @@ fn FilterControls(filters: Filters) -> impl IntoView {
     // Tags and owners in use, for the pickers (only customers, each once, sorted).
     let choices = Memo::new(move |_| {
         index.with(|idx| {
-            let (mut tags, mut owners) = (BTreeSet::new(), BTreeSet::new());
+            let (mut tags, mut owners) = (HashSet::new(), HashSet::new());
             for c in idx.customers.iter() {
                 let Some(d) = idx.records.get(&c.id) else { continue };
                 if let Some(t) = d.get(field::TAGS).and_then(Value::as_list) {
@@ -191,7 +191,12 @@ fn FilterControls(filters: Filters) -> impl IntoView {
                     owners.insert(o.to_owned());
                 }
             }
-            (tags.into_iter().collect::<Vec<_>>(), owners.into_iter().collect::<Vec<_>>())
+            let sorted = |set: HashSet<String>| {
+                let mut v: Vec<String> = set.into_iter().collect();
+                v.sort_unstable();
+                v
+            };
+            (sorted(tags), sorted(owners))
         })
     });
     let options = |items: Vec<String>| {

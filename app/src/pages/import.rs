@@ -58,7 +58,7 @@ pub fn ImportExport() -> impl IntoView {
         let all = rows.get_untracked();
         let map: Vec<String> = mapping.get_untracked();
         let map_ref: Vec<Option<&str>> = map.iter().map(|m| (!m.is_empty()).then_some(m.as_str())).collect();
-        if !map_ref.iter().any(|m| *m == Some(field::NAME)) {
+        if !map_ref.contains(&Some(field::NAME)) {
             error.set(Some("Map one column to Name.".into()));
             return;
         }

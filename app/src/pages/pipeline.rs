@@ -38,7 +38,7 @@ pub fn Pipeline() -> impl IntoView {
                 Some((*id, deal, who))
             })
             .collect();
-        v.sort_by(|a, b| b.1.amount.cmp(&a.1.amount));
+        v.sort_unstable_by(|a, b| b.1.amount.cmp(&a.1.amount));
         v
     });
     let customers = Memo::new(move |_| {
@@ -47,7 +47,7 @@ pub fn Pipeline() -> impl IntoView {
             .of_kind(EntityKind::Customer.as_str())
             .map(|(id, d)| (id.to_string(), d.text(field::NAME).unwrap_or_default().to_owned()))
             .collect();
-        v.sort_by(|a, b| a.1.cmp(&b.1));
+        v.sort_unstable_by(|a, b| a.1.cmp(&b.1));
         v
     });
     let title = RwSignal::new(String::new());

@@ -49,7 +49,7 @@ pub fn TaskList() -> impl IntoView {
             .filter_map(|(id, d)| Some((*id, Task::from_doc(d)?)))
             .filter(|(_, t)| !t.done)
             .collect();
-        open.sort_by_key(|(_, t)| t.due_ms);
+        open.sort_unstable_by_key(|(_, t)| t.due_ms);
         let overdue: Vec<_> = open.iter().filter(|(_, t)| t.due_ms < now).cloned().collect();
         let today: Vec<_> = open.iter().filter(|(_, t)| t.due_ms >= now && t.due_ms <= day_end).cloned().collect();
         let upcoming: Vec<_> = open.iter().filter(|(_, t)| t.due_ms > day_end).cloned().collect();

@@ -1,5 +1,6 @@
-//! The team: members with their role and safety number; admins add members, offboard
-//! them in one action, and rotate the team keys.
+//! The team: members with their role and safety number; admins invite members by link,
+//! change roles, offboard in one action, and rotate the team keys. There is no "add by
+//! username": that would trust the server for the newcomer's public keys.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -7,6 +8,15 @@ use shared::chain::Role;
 
 use crate::account::InviteCheck;
 use crate::use_ws;
+
+/// The four roles as `<option>`s, `selected` chosen.
+fn role_options(selected: &str) -> impl IntoView {
+    [Role::Member, Role::Manager, Role::Support, Role::Admin]
+        .map(|r| r.as_str())
+        .into_iter()
+        .map(|r| view! { <option value=r selected=r == selected>{r}</option> })
+        .collect_view()
+}
 
 fn parse_role(s: &str) -> Role {
     match s {
@@ -38,7 +48,6 @@ pub fn TeamPage() -> impl IntoView {
             <Show when=move || team.with(|t| t.me_admin)>
                 <Reencryption />
                 <Invitations message=message />
-                <AddMember message=message />
                 <RotateKeys message=message />
             </Show>
         </section>
@@ -77,7 +86,7 @@ fn MemberRow(
             <span class="fingerprint" title="Safety number: compare it with this member in person or by phone">
                 {if not_me { "Safety number with you: " } else { "Your key fingerprint: " }}{fingerprint}
             </span>
-            <Show when=can_remove.clone()>
+            <Show when=can_remove>
                 <RoleSelect name=name.clone() role=role.clone() message=message />
             </Show>
             <Show when=can_remove>
@@ -94,45 +103,6 @@ fn MemberRow(
                 }
             </Show>
         </li>
-    }
-}
-
-#[component]
-fn AddMember(message: RwSignal<Option<String>>) -> impl IntoView {
-    let who = RwSignal::new(String::new());
-    let role = RwSignal::new("member".to_owned());
-    let add = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let name = who.get_untracked();
-        let r = parse_role(&role.get_untracked());
-        let ws = use_ws();
-        spawn_local(async move {
-            match ws.add_member(&name, r).await {
-                Ok(()) => {
-                    message.set(Some(format!("Added {name}.")));
-                    who.set(String::new());
-                }
-                Err(e) => message.set(Some(e)),
-            }
-        });
-    };
-    view! {
-        <form class="card form inline" on:submit=add aria-label="Add member">
-            <div class="field grow">
-                <label for="m-name">"Username to add"</label>
-                <input id="m-name" prop:value=who on:input=move |ev| who.set(event_target_value(&ev)) />
-            </div>
-            <div class="field">
-                <label for="m-role">"Role"</label>
-                <select id="m-role" on:change=move |ev| role.set(event_target_value(&ev))>
-                    <option value="member">"member"</option>
-                    <option value="manager">"manager"</option>
-                    <option value="support">"support"</option>
-                    <option value="admin">"admin"</option>
-                </select>
-            </div>
-            <button type="submit">"Add member"</button>
-        </form>
     }
 }
 
@@ -229,10 +199,7 @@ fn Invitations(message: RwSignal<Option<String>>) -> impl IntoView {
                 <div class="field">
                     <label for="inv-role">"Invite as"</label>
                     <select id="inv-role" on:change=move |ev| role.set(event_target_value(&ev))>
-                        <option value="member">"member"</option>
-                        <option value="manager">"manager"</option>
-                        <option value="support">"support"</option>
-                        <option value="admin">"admin"</option>
+                        {role_options("member")}
                     </select>
                 </div>
                 <button type="submit">"Create invitation link"</button>
@@ -286,10 +253,6 @@ fn RoleSelect(name: String, role: String, message: RwSignal<Option<String>>) -> 
     };
     view! {
         <label for=id.clone() class="inline-label">{label}</label>
-        <select id=id on:change=change>
-            {["admin", "manager", "member", "support"].into_iter().map(|r| view! {
-                <option value=r selected=r == current>{r}</option>
-            }).collect_view()}
-        </select>
+        <select id=id on:change=change>{role_options(&current)}</select>
     }
 }
