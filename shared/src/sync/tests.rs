@@ -295,3 +295,51 @@ fn a_client_that_gains_the_sensitive_key_reopens_what_it_could_only_partly_read(
     assert!(r.complete);
     assert_eq!(r.view.text(field::PHONE), Some("13812340000"));
 }
+
+#[test]
+fn reencryption_survives_a_restart_and_ends_with_every_record_on_the_new_epoch() {
+    let t = team();
+    let net = ModelTransport::default();
+    let store = MemoryStore::new();
+    let mut a = client(&t, 0, &net, store.clone());
+    let coll = a.session.team.shared_collection;
+    let ids: Vec<RecordId> = (0..5).map(|_| RecordId::random()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        block_on(a.edit(*id, coll, customer(&format!("Person {i}"), "13800001111"), i as u64 + 1)).unwrap();
+    }
+    block_on(a.sync()).unwrap();
+    drop(a);
+    // A rotation gave this admin epoch-2 keys.
+    let rotated = || {
+        let mut s = session(&t, 0, &Scope::ALL);
+        for scope in Scope::ALL {
+            s.keyring.insert(coll, 2, scope, SymmetricKey::from_bytes([40 + scope as u8; 32]));
+        }
+        s
+    };
+    let mut a = block_on(Syncer::open(rotated(), store.clone(), net.clone())).unwrap();
+    assert_eq!(a.epoch_progress(), EpochProgress { total: 5, old: 5 });
+    assert_eq!(block_on(a.queue_reencryption(3, 100)).unwrap(), 3);
+    drop(a); // the tab closes before anything was pushed
+
+    let mut a = block_on(Syncer::open(rotated(), store.clone(), net.clone())).unwrap();
+    assert_eq!(a.replica.pending_count(), 3, "the queued re-encryption survived the restart");
+    assert_eq!(block_on(a.queue_reencryption(100, 101)).unwrap(), 2, "queued records are not queued twice");
+    block_on(a.sync()).unwrap();
+    assert_eq!(a.epoch_progress(), EpochProgress { total: 5, old: 0 });
+    for id in &ids {
+        let stored = &net.server.lock().unwrap().records[id];
+        assert_eq!(stored.sealed.inspect().unwrap().min_epoch, 2);
+        assert_eq!(stored.version, 2);
+    }
+    // Content is unchanged, and readable with the epoch-2 keys alone.
+    let mut fresh = Session { keyring: Keyring::new(), ..rotated() };
+    for scope in Scope::ALL {
+        fresh.keyring.insert(coll, 2, scope, SymmetricKey::from_bytes([40 + scope as u8; 32]));
+    }
+    let mut reader = block_on(Syncer::open(fresh, MemoryStore::new(), net.clone())).unwrap();
+    block_on(reader.sync()).unwrap();
+    assert_eq!(reader.replica.unreadable.len(), 0);
+    assert_eq!(reader.replica.records[&ids[4]].view.text(field::NAME), Some("Person 4"));
+    assert_eq!(reader.replica.records[&ids[4]].view.text(field::PHONE), Some("13800001111"));
+}
