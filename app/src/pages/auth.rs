@@ -58,9 +58,9 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
                     // Timings only (never names or keys): what benchmarks and users can read.
                     web_sys::console::info_1(
                         &format!(
-                            "quietdesk timing: passphrase check {:.0} ms, workspace open {:.0} ms",
-                            t1 - t0,
-                            js_sys::Date::now() - t1
+                            "quietdesk timing: passphrase check {} ms, workspace open {} ms",
+                            (t1 - t0) as u64,
+                            (js_sys::Date::now() - t1) as u64
                         )
                         .into(),
                     );
