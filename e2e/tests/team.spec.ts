@@ -95,3 +95,39 @@ test('a role change is a key change: promotion reveals sensitive fields, demotio
   await expect(a.getByText('Key epoch 2', { exact: true })).toBeVisible();
   for (const c of ctx) await c.close();
 });
+
+test('re-encryption after an offboarding resumes after a reload in the middle', async ({ browser }) => {
+  test.setTimeout(180_000);
+  const [admin, member] = [uniqueUser('adz'), uniqueUser('mez')];
+  const ctx = await Promise.all([browser.newContext(), browser.newContext()]);
+  const [a, m] = await Promise.all(ctx.map((c) => c.newPage()));
+  await createAccount(a, admin);
+  await createTeam(a);
+  await createAccount(m, member);
+  await addToTeam(a, m, member);
+
+  // The member brings 3,000 customers (sealed under epoch 1).
+  const n = 3000;
+  const lines = ['Name,Company,Phone'];
+  for (let i = 0; i < n; i++) lines.push(`Canary Resume ${i},Canary Resume Co,139${String(i).padStart(8, '0')}`);
+  await m.getByRole('navigation').getByRole('link', { name: 'Import' }).click();
+  await m.getByLabel('CSV file').setInputFiles({ name: 'resume.csv', mimeType: 'text/csv', buffer: Buffer.from(lines.join('\n')) });
+  await m.getByRole('button', { name: `Import ${n} rows` }).click();
+  await expect(m.getByRole('status', { name: 'Import summary' })).toContainText(`Imported ${n} rows`, { timeout: 60_000 });
+  await waitSynced(m);
+  await a.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await expect(a.getByText(`${n} of ${n} customers`)).toBeVisible({ timeout: 30_000 });
+
+  // Offboard; reload while the progress bar runs; the work resumes after unlocking.
+  await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  await a.getByRole('button', { name: `Remove ${member}` }).click();
+  await a.getByRole('button', { name: `Confirm removing ${member}` }).click();
+  await expect(a.getByRole('progressbar')).toBeVisible({ timeout: 20_000 });
+  await a.reload();
+  await a.getByLabel('Passphrase').fill(`canary-pass-${admin}-Winter!`);
+  await a.getByRole('button', { name: 'Unlock', exact: true }).click();
+  await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  await expect(a.getByRole('status', { name: 'Re-encryption status' })).toHaveText(`All records (${n}) are on key epoch 2.`, { timeout: 90_000 });
+  await waitSynced(a);
+  for (const c of ctx) await c.close();
+});
