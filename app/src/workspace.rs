@@ -14,10 +14,11 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::api::{path, ClientEvent, ServerEvent};
 use shared::domain::field;
-use shared::ids::{CollectionId, RecordId, Username};
+use shared::ids::{CollectionId, RecordId, TeamId, Username};
 use shared::record::{RecordDoc, Value};
 use shared::search::{normalize_text, SearchText};
 use shared::sync::{EpochProgress, SyncError, Syncer, TransportError};
+use shared::team::{rotation_days, settings_record};
 
 use crate::account::Unlocked;
 use crate::api::HttpTransport;
@@ -109,6 +110,8 @@ pub struct SyncStatus {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TeamView {
     pub epoch: u32,
+    /// When the current epoch began (Unix ms).
+    pub epoch_started_ms: i64,
     pub me_admin: bool,
     /// Username, role, and the safety number this user and that member can compare
     /// (for oneself: one's own key fingerprint).
@@ -120,6 +123,7 @@ impl TeamView {
         let t = &session.team;
         TeamView {
             epoch: t.epoch,
+            epoch_started_ms: t.epoch_started_ms,
             me_admin: t.is_admin(&session.me),
             members: t
                 .members
@@ -140,6 +144,7 @@ impl TeamView {
 pub struct Workspace {
     pub me: Username,
     pub collection: CollectionId,
+    pub team_id: TeamId,
     /// Who is in the team, from the verified chain; follows removals and rotations.
     pub team: RwSignal<TeamView>,
     pub unlocked: Rc<Unlocked>,
@@ -199,6 +204,7 @@ impl Workspace {
         let ws = Rc::new(Workspace {
             me,
             collection,
+            team_id: team,
             team: RwSignal::new(team_view),
             unlocked: Rc::new(unlocked),
             index: RwSignal::new(Index::default()),
@@ -483,6 +489,18 @@ impl Workspace {
     async fn reencrypt(self: &Rc<Self>) {
         if !self.team.with_untracked(|t| t.me_admin) {
             return;
+        }
+        // A scheduled rotation that has fallen due starts here (any admin's client).
+        let due = {
+            let s = self.syncer.lock().await;
+            let team = &s.session.team;
+            let days = s.replica.records.get(&settings_record(team.team)).map_or(0, |r| rotation_days(&r.view, team));
+            team.rotation_due(days, now() as i64)
+        };
+        if due {
+            if let Err(e) = self.rotate_keys().await {
+                web_sys::console::warn_1(&format!("quietdesk: scheduled key rotation failed: {e}").into());
+            }
         }
         loop {
             let (progress, queued, epoch) = {

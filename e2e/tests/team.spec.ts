@@ -93,6 +93,16 @@ test('a role change is a key change: promotion reveals sensitive fields, demotio
   await a.getByLabel(`Role of ${user}`).selectOption('support');
   await expect(a.getByRole('status', { name: 'Team status' })).toContainText(`${user} is now support`);
   await expect(a.getByText('Key epoch 2', { exact: true })).toBeVisible();
+
+  // A rotation schedule is a team setting (an encrypted record) that survives a reload.
+  await a.getByLabel('Rotate keys automatically').selectOption('90');
+  await expect(a.getByRole('status', { name: 'Team status' })).toContainText('Keys will rotate every 90 days.');
+  await waitSynced(a);
+  await a.reload();
+  await a.getByLabel('Passphrase').fill(`canary-pass-${admin}-Winter!`);
+  await a.getByRole('button', { name: 'Unlock', exact: true }).click();
+  await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  await expect(a.getByLabel('Rotate keys automatically')).toHaveValue('90');
   for (const c of ctx) await c.close();
 });
 

@@ -192,6 +192,8 @@ pub struct TeamState {
     /// hand out keys for: their wraps up to that epoch stay valid, later ones do not.
     pub admin_until: BTreeMap<Username, u32>,
     pub epoch: u32,
+    /// When the current epoch began (the signing admin's clock, Unix ms).
+    pub epoch_started_ms: i64,
     pub shared_collection: CollectionId,
     pub len: u64,
     pub head: [u8; 32],
@@ -237,6 +239,7 @@ impl TeamState {
             ever,
             admin_until: BTreeMap::new(),
             epoch: 1,
+            epoch_started_ms: e.at_ms,
             shared_collection: *shared_collection,
             len: 1,
             head: e.hash(),
@@ -286,12 +289,14 @@ impl TeamState {
                 }
                 self.members.remove(username);
                 self.epoch += 1;
+                self.epoch_started_ms = e.at_ms;
             }
             Action::Rotate { epoch } => {
                 if *epoch != self.epoch + 1 {
                     return Err(ChainError::Invalid(i, "rotation must start the next epoch"));
                 }
                 self.epoch = *epoch;
+                self.epoch_started_ms = e.at_ms;
             }
         }
         self.len += 1;
@@ -305,6 +310,12 @@ impl TeamState {
 
     pub fn is_admin(&self, who: &Username) -> bool {
         self.members.get(who).is_some_and(|m| m.role == Role::Admin)
+    }
+
+    /// Whether a scheduled rotation is due: the current epoch is older than `every_days`
+    /// (0 = no schedule) at `now_ms`.
+    pub fn rotation_due(&self, every_days: u32, now_ms: i64) -> bool {
+        every_days > 0 && now_ms - self.epoch_started_ms >= i64::from(every_days) * 86_400_000
     }
 
     /// The public keys of `signer` if they may hand out keys of `epoch`: a current

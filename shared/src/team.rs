@@ -99,6 +99,27 @@ pub fn open_wraps(me: &Username, identity: &IdentityKeys, state: &TeamState, wra
     keyring
 }
 
+/// The team's settings record: one per team, at an id derived from the team, in the
+/// shared collection (so every member's client holds it, encrypted like any record).
+pub fn settings_record(team: crate::ids::TeamId) -> crate::ids::RecordId {
+    let h = crate::crypto::sha256(b"quietdesk/v1/settings-record", &[team.as_bytes()]);
+    crate::ids::RecordId(h[..16].try_into().expect("16 of 32 bytes"))
+}
+
+/// The settings record's field: rotate the team keys every N days (0 or absent: never).
+pub const ROTATION_DAYS: &str = "rotation_days";
+
+/// The rotation schedule in `settings`, honoured only if an admin of the verified chain
+/// set it (any member's client can write the shared collection; only admins decide).
+pub fn rotation_days(settings: &crate::record::RecordDoc, state: &TeamState) -> u32 {
+    match settings.fields.get(ROTATION_DAYS) {
+        Some(f) if state.is_admin(&f.stamp.author) => {
+            f.value.as_ref().and_then(crate::record::Value::as_int).map_or(0, |d| d.clamp(0, 3650) as u32)
+        }
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +171,29 @@ mod tests {
         // ...but anything Max signs for epoch 2 is refused.
         let late = Distributor { name: &max.name, identity: &max.keys }.rotate(&after, &[after.shared_collection]);
         assert!(open_wraps(&bob.name, &bob.keys, &after, &late).is_empty());
+    }
+
+    #[test]
+    fn a_rotation_schedule_counts_only_when_an_admin_set_it_and_the_epoch_is_old() {
+        use crate::hlc::{Hlc, Stamp};
+        use crate::record::{FieldState, RecordDoc, Value};
+        let (ann, bob) = (Person::new("ann"), Person::new("bob"));
+        let mut chain = new_chain(&ann);
+        append(&mut chain, &ann, Action::AddMember { member: bob.member(Role::Member) });
+        let state = TeamState::verify(&chain, None).unwrap();
+        let set_by = |who: &Person, days: i64| {
+            let mut doc = RecordDoc::new();
+            let stamp = Stamp { hlc: Hlc { wall_ms: 1, counter: 0 }, author: who.name.clone() };
+            doc.apply(ROTATION_DAYS, FieldState { value: Some(Value::Int(days)), stamp });
+            doc
+        };
+        assert_eq!(rotation_days(&set_by(&ann, 30), &state), 30);
+        assert_eq!(rotation_days(&set_by(&bob, 1), &state), 0, "a member cannot set the schedule");
+        assert_eq!(rotation_days(&RecordDoc::new(), &state), 0);
+        let day = 86_400_000;
+        assert!(!state.rotation_due(0, 10_000 * day), "no schedule, never due");
+        assert!(!state.rotation_due(30, state.epoch_started_ms + 29 * day));
+        assert!(state.rotation_due(30, state.epoch_started_ms + 30 * day));
+        assert_ne!(settings_record(state.team), settings_record(crate::ids::TeamId::random()));
     }
 }

@@ -47,6 +47,7 @@ pub fn TeamPage() -> impl IntoView {
             </section>
             <Show when=move || team.with(|t| t.me_admin)>
                 <Reencryption />
+                <RotationSchedule message=message />
                 <Invitations message=message />
                 <RotateKeys message=message />
             </Show>
@@ -254,5 +255,51 @@ fn RoleSelect(name: String, role: String, message: RwSignal<Option<String>>) -> 
     view! {
         <label for=id.clone() class="inline-label">{label}</label>
         <select id=id on:change=change>{role_options(&current)}</select>
+    }
+}
+
+/// How often the team keys rotate on their own (any admin's client does it when due).
+#[component]
+fn RotationSchedule(message: RwSignal<Option<String>>) -> impl IntoView {
+    let ws = use_ws();
+    let (index, team, settings) = (ws.index, ws.team, shared::team::settings_record(ws.team_id));
+    let current = Memo::new(move |_| {
+        let id = settings;
+        index.with(|i| i.records.get(&id).and_then(|d| d.get(shared::team::ROTATION_DAYS)?.as_int()).unwrap_or(0))
+    });
+    let change = move |ev: leptos::ev::Event| {
+        let days: i64 = event_target_value(&ev).parse().unwrap_or(0);
+        let ws = use_ws();
+        spawn_local(async move {
+            let id = settings;
+            let fields = vec![
+                (shared::domain::field::KIND.to_owned(), Some(shared::record::Value::Text("settings".into()))),
+                (shared::team::ROTATION_DAYS.to_owned(), Some(shared::record::Value::Int(days))),
+            ];
+            match ws.edit(id, fields).await {
+                Ok(()) if days == 0 => message.set(Some("Keys rotate only when someone leaves or on demand.".into())),
+                Ok(()) => message.set(Some(format!("Keys will rotate every {days} days."))),
+                Err(e) => message.set(Some(format!("Schedule not saved: {e}"))),
+            }
+        });
+    };
+    view! {
+        <section class="card">
+            <h3>"Rotation schedule"</h3>
+            <p class="hint">{move || format!(
+                "Key epoch {} began {}.",
+                team.with(|t| t.epoch),
+                crate::pages::customer::format_date(team.with(|t| t.epoch_started_ms))
+            )}</p>
+            <div class="field">
+                <label for="rotation-days">"Rotate keys automatically"</label>
+                <select id="rotation-days" on:change=change>
+                    {[(0, "Never"), (30, "Every 30 days"), (90, "Every 90 days"), (180, "Every 180 days"), (365, "Every year")]
+                        .into_iter()
+                        .map(|(d, label)| view! { <option value=d.to_string() selected=move || current.get() == d>{label}</option> })
+                        .collect_view()}
+                </select>
+            </div>
+        </section>
     }
 }
