@@ -610,6 +610,13 @@ impl Workspace {
         self.unlocked.create_invite(&s.session, role).await
     }
 
+    /// Admin: when each member was last seen, and on what device.
+    pub async fn activity(&self) -> Result<Vec<shared::api::MemberActivity>, String> {
+        let url = path::fill(path::ACTIVITY, &self.team_id.to_string());
+        let r: shared::api::ActivityResponse = self.unlocked.api.get(&url).await.map_err(|e| e.to_string())?;
+        Ok(r.members)
+    }
+
     /// Admin: open invitations and what this device can say of each.
     pub async fn invitations(&self) -> Result<Vec<(shared::api::InviteInfo, crate::account::InviteCheck)>, String> {
         let s = self.syncer.lock().await;

@@ -21,6 +21,8 @@ test('members join by invitation link; support sees masked phones; an offboarded
   const digits = (t: string) => t.replace(/^.*: /, '');
   expect(digits(mSees)).toMatch(/^(\d{5} ){11}\d{5}$/);
   expect(digits(mSees)).toBe(digits(aSees));
+  // The admin sees when and on what each member was last active.
+  await expect(a.getByRole('listitem').filter({ hasText: member })).toContainText(/Last seen .* on Chrome on \w+ \(1 device\)/);
   await m.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
 
   // The member writes a customer with a full phone number.

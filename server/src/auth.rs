@@ -34,18 +34,38 @@ fn token_hash(token: &str) -> [u8; 32] {
     sha256(b"quietdesk/v1/session-token", &[token.as_bytes()])
 }
 
-async fn new_session(state: &AppState, username: &Username) -> ApiResult<(String, i64)> {
+/// A coarse device label from a User-Agent ("Chrome on Android"): enough for a member to
+/// recognise their devices, not a fingerprint. The header itself is not stored.
+pub fn device_label(headers: &HeaderMap) -> String {
+    let ua = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let browser = [("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari")]
+        .iter()
+        .find(|(needle, _)| ua.contains(needle))
+        .map_or("an unknown browser", |(_, name)| name);
+    let os = [("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iOS"), ("Windows", "Windows"), ("Mac OS", "macOS")]
+        .iter()
+        .chain(&[("CrOS", "ChromeOS"), ("Linux", "Linux")])
+        .find(|(needle, _)| ua.contains(needle))
+        .map_or("an unknown system", |(_, name)| name);
+    format!("{browser} on {os}")
+}
+
+async fn new_session(state: &AppState, username: &Username, device: &str) -> ApiResult<(String, i64)> {
     let mut raw = [0u8; 32];
     OsRng.fill_bytes(&mut raw);
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
     let now = now_ms();
     let expires_at = now + state.config.session_ttl.as_millis() as i64;
-    state.db.create_session(&token_hash(&token), username, now, expires_at).await?;
+    state.db.create_session(&token_hash(&token), username, device, now, expires_at).await?;
     Ok((token, expires_at))
 }
 
+/// How stale `last_seen_at` may get before a request rewrites it.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
 async fn signup(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> ApiResult<ApiJson<SessionResponse>> {
     req.kdf.validate().map_err(|_| ApiError::BadRequest("Argon2id parameters are out of the accepted range".into()))?;
@@ -65,7 +85,7 @@ async fn signup(
         r => r?,
     }
     tracing::info!(username = %req.username, "account created");
-    let (token, expires_at) = new_session(&state, &req.username).await?;
+    let (token, expires_at) = new_session(&state, &req.username, &device_label(&headers)).await?;
     Ok(ApiJson(SessionResponse { token, expires_at, identity: req.identity, bundle: req.bundle }))
 }
 
@@ -84,6 +104,7 @@ async fn prelogin(
 
 async fn login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<ApiJson<SessionResponse>> {
     let presented = AuthKey::from_bytes(req.auth_key).verifier();
@@ -95,7 +116,7 @@ async fn login(
         tracing::info!(username = %req.username, "failed login");
         return Err(ApiError::Unauthorized("wrong username or passphrase"));
     };
-    let (token, expires_at) = new_session(&state, &user.username).await?;
+    let (token, expires_at) = new_session(&state, &user.username, &device_label(&headers)).await?;
     tracing::info!(username = %user.username, "login");
     Ok(ApiJson(SessionResponse { token, expires_at, identity: user.identity, bundle: user.bundle }))
 }
@@ -127,9 +148,13 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<AuthUser> 
     }
     let hash = token_hash(token);
     let s = state.db.session(&hash).await?.ok_or(ApiError::Unauthorized("invalid session token"))?;
-    if s.expires_at <= now_ms() {
+    let now = now_ms();
+    if s.expires_at <= now {
         state.db.delete_session(&hash).await?;
         return Err(ApiError::SessionExpired);
+    }
+    if now - s.last_seen_at >= TOUCH_EVERY_MS {
+        state.db.touch_session(&hash, now).await?;
     }
     Ok(AuthUser { username: s.username, token_hash: hash })
 }
@@ -149,5 +174,28 @@ where
         let state = AppState::from_ref(state);
         let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized("missing bearer token"))?;
         authenticate(&state, token).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_labels_are_coarse() {
+        let label = |ua: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(axum::http::header::USER_AGENT, ua.parse().unwrap());
+            device_label(&h)
+        };
+        let chrome_android = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36";
+        assert_eq!(label(chrome_android), "Chrome on Android");
+        let safari_iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+        assert_eq!(label(safari_iphone), "Safari on iOS");
+        assert_eq!(
+            label("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+            "Firefox on Windows"
+        );
+        assert_eq!(device_label(&HeaderMap::new()), "an unknown browser on an unknown system");
     }
 }

@@ -47,6 +47,7 @@ pub struct InviteRow {
 pub struct SessionRow {
     pub username: Username,
     pub expires_at: i64,
+    pub last_seen_at: i64,
 }
 
 /// One record of a push, validated by the handler.
@@ -77,9 +78,15 @@ pub trait Db: Send + Sync + 'static {
         &self,
         token_hash: &[u8; 32],
         username: &Username,
+        device: &str,
         now: i64,
         expires_at: i64,
     ) -> DbResult<()>;
+    /// Note that a session was used at `now`.
+    async fn touch_session(&self, token_hash: &[u8; 32], now: i64) -> DbResult<()>;
+    /// Every live session (expiring after `now`) of the team's members: username, last
+    /// seen, device label.
+    async fn member_sessions(&self, team: &TeamId, now: i64) -> DbResult<Vec<(Username, i64, String)>>;
     async fn session(&self, token_hash: &[u8; 32]) -> DbResult<Option<SessionRow>>;
     async fn delete_session(&self, token_hash: &[u8; 32]) -> DbResult<()>;
 

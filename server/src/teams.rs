@@ -6,8 +6,8 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
 use shared::api::{
-    path, AppendChainRequest, ChainResponse, CreateTeamRequest, PutWrapsRequest, ServerEvent, ShredWrapsRequest,
-    ShredWrapsResponse, TeamList, TeamSummary, WrapsResponse,
+    path, ActivityResponse, AppendChainRequest, ChainResponse, CreateTeamRequest, MemberActivity, PutWrapsRequest,
+    ServerEvent, ShredWrapsRequest, ShredWrapsResponse, TeamList, TeamSummary, WrapsResponse,
 };
 use shared::chain::{Action, ChainEntry, Role, TeamState};
 use shared::crypto::wrap::wrap_signer;
@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route(path::CHAIN, get(get_chain).post(append_chain))
         .route(path::WRAPS, get(get_wraps).put(put_wraps))
         .route(path::SHRED_WRAPS, post(shred_wraps))
+        .route(path::ACTIVITY, get(activity))
 }
 
 /// The caller's role in `team`: 404 for an unknown team, 403 for a non-member.
@@ -167,4 +168,30 @@ async fn shred_wraps(
         }
         None => Err(ApiError::Conflict("records are still sealed under an older epoch; re-encrypt them first")),
     }
+}
+
+/// Admin: each member's last use of the service and its device (from live sessions).
+async fn activity(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+) -> ApiResult<ApiJson<ActivityResponse>> {
+    if require_member(&state, &team, &user.username).await? != Role::Admin {
+        return Err(ApiError::Forbidden("only admins see member activity"));
+    }
+    let mut by_member: std::collections::BTreeMap<Username, MemberActivity> = std::collections::BTreeMap::new();
+    for (username, seen, device) in state.db.member_sessions(&team, now_ms()).await? {
+        let a = by_member.entry(username.clone()).or_insert(MemberActivity {
+            username,
+            last_seen_ms: None,
+            device: None,
+            sessions: 0,
+        });
+        a.sessions += 1;
+        if a.last_seen_ms.is_none_or(|s| seen > s) {
+            a.last_seen_ms = Some(seen);
+            a.device = Some(device);
+        }
+    }
+    Ok(ApiJson(ActivityResponse { members: by_member.into_values().collect() }))
 }

@@ -13,7 +13,7 @@ mod server;
 
 use client::{login, signup, HttpTransport};
 use server::TestServer;
-use shared::api::{path, ShredWrapsRequest, ShredWrapsResponse};
+use shared::api::{path, ActivityResponse, ShredWrapsRequest, ShredWrapsResponse};
 use shared::chain::Role;
 use shared::crypto::envelope::{Keyring, RecordContext, SealedRecord};
 use shared::crypto::Scope;
@@ -130,6 +130,16 @@ async fn support_sees_masks_and_a_removed_member_can_read_nothing_written_after(
             assert!(opens(row, &b.session.keyring));
         }
     }
+
+    // The admin sees when each remaining member was last active, and on what device;
+    // the removed member no longer appears, and a member may not look.
+    let act: ActivityResponse = alice.api.get(&path::fill(path::ACTIVITY, &team.to_string())).await.unwrap();
+    let names: Vec<&str> = act.members.iter().map(|m| m.username.as_str()).collect();
+    assert_eq!(names, ["alice", "carol", "sue"]);
+    assert!(act.members.iter().all(|m| m.sessions == 1 && m.last_seen_ms.is_some_and(|t| t > 0)));
+    assert_eq!(act.members[0].device.as_deref(), Some("an unknown browser on an unknown system"));
+    let denied = carol.api.get::<ActivityResponse>(&path::fill(path::ACTIVITY, &team.to_string())).await;
+    assert!(matches!(denied, Err(TransportError::Http { status: 403, .. })));
 
     // Alice's client re-encrypts what is left on epoch 1; until then shredding is refused.
     let mut a = client_of(&alice, team).await;

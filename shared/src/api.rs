@@ -28,6 +28,8 @@ pub mod path {
     pub const SHRED_WRAPS: &str = "/api/v1/teams/{team}/wraps/shred";
     /// Admin: create (POST) and list (GET) the team's invitations.
     pub const INVITES: &str = "/api/v1/teams/{team}/invites";
+    /// Admin: when each member was last seen, and on what kind of device.
+    pub const ACTIVITY: &str = "/api/v1/teams/{team}/activity";
     /// The joiner answers an invitation with their public keys and the MAC.
     pub const ACCEPT_INVITE: &str = "/api/v1/invites/{invite}/accept";
     pub const PUSH: &str = "/api/v1/teams/{team}/push";
@@ -193,6 +195,22 @@ pub struct WrapItem {
 pub struct PutWrapsRequest {
     pub wraps: Vec<WrapItem>,
 }
+/// One member's most recent use of the service (from their live sessions).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberActivity {
+    pub username: Username,
+    /// Unix ms of the latest request on any live session; `None` with no live session.
+    pub last_seen_ms: Option<i64>,
+    /// A coarse label ("Chrome on Linux") of that session's device.
+    pub device: Option<String>,
+    /// Live sessions (devices logged in).
+    pub sessions: u32,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActivityResponse {
+    pub members: Vec<MemberActivity>,
+}
+
 /// Admin: open an invitation (its secret stays in the link's fragment).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreateInviteRequest {

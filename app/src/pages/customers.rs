@@ -167,9 +167,9 @@ pub fn CustomerList() -> impl IntoView {
                     </li>
                 </For>
             </ul>
-            <Show when=move || { matches.with(Vec::len) > shown.get() }>
+            {move || (matches.with(Vec::len) > shown.get()).then(|| view! {
                 <button type="button" on:click=move |_| shown.update(|n| *n += PAGE)>"Show more"</button>
-            </Show>
+            })}
         </section>
     }
 }

@@ -140,7 +140,7 @@ pub fn ImportExport() -> impl IntoView {
                 <label for="csv-file">"CSV file"</label>
                 <input id="csv-file" type="file" accept=".csv,text/csv" on:change=on_file />
                 {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-                <Show when=move || !rows.with(Vec::is_empty)>
+                {move || (!rows.with(Vec::is_empty)).then(|| view! {
                     <div class="table-wrap">
                         <table aria-label="Import preview">
                             <thead>
@@ -172,7 +172,7 @@ pub fn ImportExport() -> impl IntoView {
                         </table>
                     </div>
                     <button type="button" class="primary" on:click=run_import>{move || format!("Import {} rows", count())}</button>
-                </Show>
+                })}
                 {move || progress.get().map(|(done, total)| view! {
                     <label for="import-progress">{format!("Imported {done} of {total} rows")}</label>
                     <progress id="import-progress" max=total.max(1).to_string() value=done.to_string()></progress>

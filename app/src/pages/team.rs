@@ -32,6 +32,20 @@ pub fn TeamPage() -> impl IntoView {
     let team = use_ws().team;
     let message = RwSignal::new(None::<String>);
     let me = use_ws().me.to_string();
+    // Re-render the admin cards only when admin-ness changes, not on every team change.
+    let is_admin = Memo::new(move |_| team.with(|t| t.me_admin));
+    // Admins see when and on what each member was last active.
+    let activity = LocalResource::new(move || {
+        let ws = use_ws();
+        let admin = team.with(|t| t.me_admin);
+        async move {
+            if admin {
+                ws.activity().await.unwrap_or_default()
+            } else {
+                Vec::new()
+            }
+        }
+    });
     view! {
         <section class="page">
             <h2>"Team"</h2>
@@ -40,17 +54,17 @@ pub fn TeamPage() -> impl IntoView {
                 <p class="hint">{move || format!("Key epoch {}", team.with(|t| t.epoch))}</p>
                 <ul class="members" aria-label="Members">
                     <For each=move || team.with(|t| t.members.clone()) key=|m| m.clone() let:m>
-                        <MemberRow name=m.0 role=m.1 fingerprint=m.2 message=message me=me.clone() />
+                        <MemberRow name=m.0 role=m.1 fingerprint=m.2 message=message me=me.clone() activity=activity />
                     </For>
                 </ul>
                 <p role="status" class="message" aria-label="Team status">{move || message.get()}</p>
             </section>
-            <Show when=move || team.with(|t| t.me_admin)>
+            {move || is_admin.get().then(|| view! {
                 <Reencryption />
                 <RotationSchedule message=message />
                 <Invitations message=message />
                 <RotateKeys message=message />
-            </Show>
+            })}
         </section>
     }
 }
@@ -63,6 +77,7 @@ fn MemberRow(
     fingerprint: String,
     me: String,
     message: RwSignal<Option<String>>,
+    activity: LocalResource<Vec<shared::api::MemberActivity>>,
 ) -> impl IntoView {
     let team = use_ws().team;
     let confirming = RwSignal::new(false);
@@ -79,6 +94,21 @@ fn MemberRow(
             }
         });
     };
+    let seen_name = name.clone();
+    let seen = move || {
+        activity.get().and_then(|list| {
+            let a = list.into_iter().find(|a| a.username.as_str() == seen_name)?;
+            Some(match (a.last_seen_ms, a.device) {
+                (Some(t), Some(d)) => format!(
+                    "Last seen {} on {d} ({} device{})",
+                    crate::pages::customer::format_date(t),
+                    a.sessions,
+                    if a.sessions == 1 { "" } else { "s" }
+                ),
+                _ => "No device logged in".to_owned(),
+            })
+        })
+    };
     let label = format!("Remove {name}");
     let confirm_label = format!("Confirm removing {name}");
     view! {
@@ -87,22 +117,21 @@ fn MemberRow(
             <span class="fingerprint" title="Safety number: compare it with this member in person or by phone">
                 {if not_me { "Safety number with you: " } else { "Your key fingerprint: " }}{fingerprint}
             </span>
-            <Show when=can_remove>
-                <RoleSelect name=name.clone() role=role.clone() message=message />
-            </Show>
-            <Show when=can_remove>
-                {
-                    let (label, confirm_label, remove) = (label.clone(), confirm_label.clone(), remove.clone());
-                    move || if confirming.get() {
+            <span class="seen">{seen}</span>
+            {move || can_remove().then(|| {
+                let (label, confirm_label, remove) = (label.clone(), confirm_label.clone(), remove.clone());
+                view! {
+                    <RoleSelect name=name.clone() role=role.clone() message=message />
+                    {move || if confirming.get() {
                         view! {
                             <button type="button" class="danger" on:click=remove.clone()>{confirm_label.clone()}</button>
                             <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
                         }.into_any()
                     } else {
                         view! { <button type="button" on:click=move |_| confirming.set(true)>{label.clone()}</button> }.into_any()
-                    }
+                    }}
                 }
-            </Show>
+            })}
         </li>
     }
 }
@@ -205,12 +234,12 @@ fn Invitations(message: RwSignal<Option<String>>) -> impl IntoView {
                 </div>
                 <button type="submit">"Create invitation link"</button>
             </form>
-            <Show when=move || !link.with(String::is_empty)>
+            {move || (!link.with(String::is_empty)).then(|| view! {
                 <div class="field">
                     <label for="inv-link">"Invitation link (send it privately; it works once)"</label>
                     <input id="inv-link" readonly prop:value=link />
                 </div>
-            </Show>
+            })}
             <h4>"Open invitations"</h4>
             <button type="button" on:click=move |_| invites.refetch()>"Check invitations"</button>
             <ul class="members" aria-label="Open invitations">

@@ -131,21 +131,27 @@ impl Db for SqliteDb {
         &self,
         token_hash: &[u8; 32],
         username: &Username,
+        device: &str,
         now: i64,
         expires_at: i64,
     ) -> DbResult<()> {
-        sqlx::query("INSERT INTO sessions (token_hash, username, created_at, expires_at) VALUES (?,?,?,?)")
-            .bind(token_hash.as_slice())
-            .bind(username.as_str())
-            .bind(now)
-            .bind(expires_at)
-            .execute(&self.writer)
-            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, username, created_at, expires_at, last_seen_at, device)
+             VALUES (?,?,?,?,?,?)",
+        )
+        .bind(token_hash.as_slice())
+        .bind(username.as_str())
+        .bind(now)
+        .bind(expires_at)
+        .bind(now)
+        .bind(device)
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 
     async fn session(&self, token_hash: &[u8; 32]) -> DbResult<Option<SessionRow>> {
-        let row = sqlx::query("SELECT username, expires_at FROM sessions WHERE token_hash = ?")
+        let row = sqlx::query("SELECT username, expires_at, last_seen_at FROM sessions WHERE token_hash = ?")
             .bind(token_hash.as_slice())
             .fetch_optional(&self.reader)
             .await?;
@@ -153,9 +159,37 @@ impl Db for SqliteDb {
             Ok(SessionRow {
                 username: Username::parse(r.get("username")).map_err(|e| DbError::Corrupt(e.to_string()))?,
                 expires_at: r.get("expires_at"),
+                last_seen_at: r.get("last_seen_at"),
             })
         })
         .transpose()
+    }
+
+    async fn touch_session(&self, token_hash: &[u8; 32], now: i64) -> DbResult<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?")
+            .bind(now)
+            .bind(token_hash.as_slice())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn member_sessions(&self, team: &TeamId, now: i64) -> DbResult<Vec<(Username, i64, String)>> {
+        let rows = sqlx::query(
+            "SELECT s.username, s.last_seen_at, s.device FROM sessions s
+             JOIN team_members m ON m.username = s.username AND m.team_id = ?
+             WHERE s.expires_at > ?",
+        )
+        .bind(team.as_bytes().as_slice())
+        .bind(now)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let u = Username::parse(r.get("username")).map_err(|e| DbError::Corrupt(e.to_string()))?;
+                Ok((u, r.get("last_seen_at"), r.get("device")))
+            })
+            .collect()
     }
 
     async fn delete_session(&self, token_hash: &[u8; 32]) -> DbResult<()> {
