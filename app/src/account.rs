@@ -11,7 +11,6 @@ use shared::api::{
 };
 use shared::chain::{Action, ChainEntry, KnownHead, Member, Role, TeamState};
 use shared::crypto::aead::{open_blob, seal_blob};
-use shared::crypto::envelope::Keyring;
 use shared::crypto::identity::{AccountBundle, IdentityKeys, PublicIdentity};
 use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
 use shared::crypto::CryptoError;
@@ -306,7 +305,7 @@ impl Unlocked {
     /// Admin: offboard `who` — remove them from the chain (which starts a new epoch; the
     /// server ends their sessions at once) and wrap fresh keys to the remaining members.
     pub async fn remove_member(&self, session: &Session, who: &Username) -> Result<(), String> {
-        let state = self.append(session, Action::RemoveMember { username: who.clone() }).await?;
+        let state = self.append(&session.team, Action::RemoveMember { username: who.clone() }).await?;
         self.put_rotation(session, &state).await
     }
 
@@ -315,16 +314,10 @@ impl Unlocked {
     /// written from now on is sealed under keys the member no longer gets.
     pub async fn change_role(&self, session: &Session, who: &Username, role: Role) -> Result<(), String> {
         let old = session.team.members.get(who).ok_or("Not a member of this team.")?.clone();
-        let state = self.append(session, Action::ChangeRole { username: who.clone(), role }).await?;
+        let state = self.append(&session.team, Action::ChangeRole { username: who.clone(), role }).await?;
         let loses = scopes_for(old.role).iter().any(|s| !scopes_for(role).contains(s));
         if loses {
-            let rotated = Session {
-                me: session.me.clone(),
-                identity: self.identity.duplicate(),
-                keyring: Keyring::new(),
-                team: state.clone(),
-            };
-            let next = self.append(&rotated, Action::Rotate { epoch: state.epoch + 1 }).await?;
+            let next = self.append(&state, Action::Rotate { epoch: state.epoch + 1 }).await?;
             return self.put_rotation(session, &next).await;
         }
         let member = Member { role, ..old };
@@ -333,7 +326,7 @@ impl Unlocked {
 
     /// Admin: start a new epoch now ("rotate keys") for every collection held.
     pub async fn rotate_keys(&self, session: &Session) -> Result<(), String> {
-        let state = self.append(session, Action::Rotate { epoch: session.team.epoch + 1 }).await?;
+        let state = self.append(&session.team, Action::Rotate { epoch: session.team.epoch + 1 }).await?;
         self.put_rotation(session, &state).await
     }
 
@@ -391,7 +384,7 @@ impl Unlocked {
             ));
         }
         let member = Member { username: a.username.clone(), identity: a.identity, role: info.role };
-        let state = self.append(session, Action::AddMember { member: member.clone() }).await?;
+        let state = self.append(&session.team, Action::AddMember { member: member.clone() }).await?;
         self.put_wraps(team, self.distributor().wraps_for_member(&state, &session.keyring, &member)).await?;
         let _ = self.store.set_meta(&invite_key(info.invite), &[]).await;
         Ok(())
@@ -416,9 +409,9 @@ impl Unlocked {
         self.put_wraps(state.team, self.distributor().rotate(state, &collections)).await
     }
 
-    /// Sign `action` as the next chain entry, append it, and return the new state.
-    async fn append(&self, session: &Session, action: Action) -> Result<TeamState, String> {
-        let mut state = session.team.clone();
+    /// Sign `action` as the next entry after `team`, append it, and return the new state.
+    async fn append(&self, team: &TeamState, action: Action) -> Result<TeamState, String> {
+        let mut state = team.clone();
         let entry = ChainEntry::signed(
             state.team,
             state.len,

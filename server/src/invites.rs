@@ -8,13 +8,12 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::Router;
 use shared::api::{path, AcceptInviteRequest, CreateInviteRequest, Empty, InviteAcceptance, InviteList, TeamSummary};
-use shared::chain::Role;
 use shared::ids::{InviteId, TeamId};
 
 use crate::auth::AuthUser;
 use crate::db::{DbError, InviteRow};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
-use crate::teams::require_member;
+use crate::teams::require_admin;
 use crate::{now_ms, AppState};
 
 /// How long an invitation link stays valid.
@@ -28,20 +27,13 @@ pub fn router() -> Router<AppState> {
         .route(path::ACCEPT_INVITE, post(accept_invite))
 }
 
-async fn require_admin(state: &AppState, team: &TeamId, user: &AuthUser) -> ApiResult<()> {
-    if require_member(state, team, &user.username).await? != Role::Admin {
-        return Err(ApiError::Forbidden("only admins manage invitations"));
-    }
-    Ok(())
-}
-
 async fn create_invite(
     State(state): State<AppState>,
     user: AuthUser,
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(req): ApiJson<CreateInviteRequest>,
 ) -> ApiResult<ApiJson<Empty>> {
-    require_admin(&state, &team, &user).await?;
+    require_admin(&state, &team, &user.username, "only admins manage invitations").await?;
     let now = now_ms();
     if state.db.invites(&team, now).await?.len() >= MAX_OPEN_INVITES {
         return Err(ApiError::Conflict("too many open invitations; use or let some expire first"));
@@ -66,7 +58,7 @@ async fn list_invites(
     user: AuthUser,
     ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<ApiJson<InviteList>> {
-    require_admin(&state, &team, &user).await?;
+    require_admin(&state, &team, &user.username, "only admins manage invitations").await?;
     Ok(ApiJson(InviteList { invites: state.db.invites(&team, now_ms()).await? }))
 }
 

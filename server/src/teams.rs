@@ -36,6 +36,14 @@ pub async fn require_member(state: &AppState, team: &TeamId, user: &Username) ->
     }
 }
 
+/// The caller must be an admin of `team`; `why` explains the refusal otherwise.
+pub async fn require_admin(state: &AppState, team: &TeamId, user: &Username, why: &'static str) -> ApiResult<()> {
+    if require_member(state, team, user).await? != Role::Admin {
+        return Err(ApiError::Forbidden(why));
+    }
+    Ok(())
+}
+
 fn members_of(s: &TeamState) -> Vec<(Username, Role)> {
     s.members.values().map(|m| (m.username.clone(), m.role)).collect()
 }
@@ -116,9 +124,7 @@ async fn put_wraps(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(req): ApiJson<PutWrapsRequest>,
 ) -> ApiResult<ApiJson<WrapsResponse>> {
-    if require_member(&state, &team, &user.username).await? != Role::Admin {
-        return Err(ApiError::Forbidden("only admins distribute keys"));
-    }
+    require_admin(&state, &team, &user.username, "only admins distribute keys").await?;
     if req.wraps.len() > 10_000 {
         return Err(ApiError::BadRequest("too many wraps in one request".into()));
     }
@@ -155,9 +161,7 @@ async fn shred_wraps(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(req): ApiJson<ShredWrapsRequest>,
 ) -> ApiResult<ApiJson<ShredWrapsResponse>> {
-    if require_member(&state, &team, &user.username).await? != Role::Admin {
-        return Err(ApiError::Forbidden("only admins shred keys"));
-    }
+    require_admin(&state, &team, &user.username, "only admins shred keys").await?;
     if req.before_epoch > state.db.team_epoch(&team).await? {
         return Err(ApiError::BadRequest("that epoch has not started".into()));
     }
@@ -176,9 +180,7 @@ async fn activity(
     user: AuthUser,
     ApiPath(team): ApiPath<TeamId>,
 ) -> ApiResult<ApiJson<ActivityResponse>> {
-    if require_member(&state, &team, &user.username).await? != Role::Admin {
-        return Err(ApiError::Forbidden("only admins see member activity"));
-    }
+    require_admin(&state, &team, &user.username, "only admins see member activity").await?;
     let mut by_member: std::collections::BTreeMap<Username, MemberActivity> = std::collections::BTreeMap::new();
     for (username, seen, device) in state.db.member_sessions(&team, now_ms()).await? {
         let a = by_member.entry(username.clone()).or_insert(MemberActivity {
