@@ -17,7 +17,7 @@ use shared::crypto::CryptoError;
 use shared::ids::{CollectionId, InviteId, TeamId, Username};
 use shared::invite::{decode_fragment, encode_fragment, InviteSecret};
 use shared::sync::{Session, TransportError};
-use shared::team::{open_wraps, scopes_for, Distributor};
+use shared::team::{collections_to_key, loses_access, open_wraps, Distributor};
 
 use crate::api::Api;
 use crate::store::{self, IdbStore};
@@ -255,7 +255,8 @@ impl Unlocked {
         );
         let state = TeamState::verify(std::slice::from_ref(&genesis), None).map_err(|e| e.to_string())?;
         let _: TeamSummary = self.api.call(&CreateTeamRequest { genesis }).await.map_err(describe)?;
-        self.put_wraps(team, self.distributor().rotate(&state, &[collection])).await?;
+        let first = collections_to_key(&state, &shared::crypto::envelope::Keyring::new());
+        self.put_wraps(team, self.distributor().rotate(&state, &first)).await?;
         Ok(team)
     }
 
@@ -309,14 +310,14 @@ impl Unlocked {
         self.put_rotation(session, &state).await
     }
 
-    /// Admin: change a member's role. A role that gains scopes gets the keys for them;
-    /// one that loses scopes (e.g. member → support) also starts a new epoch, so what is
-    /// written from now on is sealed under keys the member no longer gets.
+    /// Admin: change a member's role. A role that gains keys gets them; one that loses
+    /// any (member → support loses `sensitive`, manager → member the other portfolios)
+    /// also starts a new epoch, so what is written from now on is sealed under keys
+    /// the member no longer gets.
     pub async fn change_role(&self, session: &Session, who: &Username, role: Role) -> Result<(), String> {
         let old = session.team.members.get(who).ok_or("Not a member of this team.")?.clone();
         let state = self.append(&session.team, Action::ChangeRole { username: who.clone(), role }).await?;
-        let loses = scopes_for(old.role).iter().any(|s| !scopes_for(role).contains(s));
-        if loses {
+        if loses_access(old.role, role) {
             let next = self.append(&state, Action::Rotate { epoch: state.epoch + 1 }).await?;
             return self.put_rotation(session, &next).await;
         }
@@ -405,7 +406,7 @@ impl Unlocked {
     }
 
     async fn put_rotation(&self, session: &Session, state: &TeamState) -> Result<(), String> {
-        let collections: Vec<CollectionId> = session.keyring.collections().into_iter().collect();
+        let collections = collections_to_key(state, &session.keyring);
         self.put_wraps(state.team, self.distributor().rotate(state, &collections)).await
     }
 

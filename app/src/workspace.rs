@@ -14,7 +14,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::api::{path, ClientEvent, ServerEvent};
 use shared::domain::field;
-use shared::ids::{CollectionId, RecordId, TeamId, Username};
+use shared::ids::{RecordId, TeamId, Username};
 use shared::record::{RecordDoc, Value};
 use shared::search::{normalize_text, SearchText};
 use shared::sync::{EpochProgress, SyncError, Syncer, TransportError};
@@ -143,7 +143,6 @@ impl TeamView {
 
 pub struct Workspace {
     pub me: Username,
-    pub collection: CollectionId,
     pub team_id: TeamId,
     /// Who is in the team, from the verified chain; follows removals and rotations.
     pub team: RwSignal<TeamView>,
@@ -190,7 +189,6 @@ impl Workspace {
             Err(e) => return Err((e, Some(unlocked))),
         };
         let me = unlocked.account.username.clone();
-        let collection = session.team.shared_collection;
         let team_view = TeamView::of(&session);
         let transport = HttpTransport { api: unlocked.api.clone(), team };
         let store = match crate::store::open(&crate::store::db_name(me.as_str())).await {
@@ -203,7 +201,6 @@ impl Workspace {
         };
         let ws = Rc::new(Workspace {
             me,
-            collection,
             team_id: team,
             team: RwSignal::new(team_view),
             unlocked: Rc::new(unlocked),
@@ -285,7 +282,7 @@ impl Workspace {
     pub async fn edit(self: &Rc<Self>, record: RecordId, fields: Vec<(String, Option<Value>)>) -> Result<(), String> {
         {
             let mut s = self.syncer.lock().await;
-            s.edit(record, self.collection, fields, now() as u64).await.map_err(|e| e.to_string())?;
+            s.edit(record, fields, now() as u64).await.map_err(|e| e.to_string())?;
         }
         self.refresh().await;
         self.request_sync();
@@ -301,7 +298,6 @@ impl Workspace {
     ) -> Result<(), String> {
         {
             let mut s = self.syncer.lock().await;
-            let edits = edits.into_iter().map(|(id, f)| (id, self.collection, f)).collect();
             s.edit_many(edits, now() as u64).await.map_err(|e| e.to_string())?;
         }
         self.refresh().await;

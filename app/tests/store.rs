@@ -95,7 +95,7 @@ async fn offline_edits_survive_a_reopen_and_only_ciphertext_is_stored() {
             notes: "browser-canary-note".into(),
             ..Default::default()
         };
-        s.edit(id, collection, c.to_fields(), 1_000).await.unwrap();
+        s.edit(id, c.to_fields(), 1_000).await.unwrap();
         assert!(s.sync().await.is_err(), "offline");
         let raw = s.store.raw_values().await.unwrap();
         for canary in ["Browser Canary", "13712345678", "browser-canary-note"] {
@@ -167,7 +167,7 @@ async fn a_version_1_database_upgrades_and_the_replica_cache_holds_ciphertext_on
     let db = store::open(&name).await.unwrap();
     let mut s = Syncer::open(session(&identity, &keys, collection), db, Accepting).await.unwrap();
     let c = Customer { name: "Cache Canary Person".into(), phone: "13798765432".into(), ..Default::default() };
-    s.edit(id, collection, c.to_fields(), 1_000).await.unwrap();
+    s.edit(id, c.to_fields(), 1_000).await.unwrap();
     s.sync().await.unwrap();
     s.save_cache().await.unwrap();
     let raw = s.store.raw_values().await.unwrap();

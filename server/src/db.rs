@@ -124,7 +124,15 @@ pub trait Db: Send + Sync + 'static {
 
     /// All or nothing: every row's base version must be current.
     async fn push(&self, team: &TeamId, rows: &[PushRow], now: i64) -> DbResult<PushResult>;
-    /// Changes after `since`, oldest first; `true` if more remain.
-    async fn pull(&self, team: &TeamId, since: Cursor, limit: u32) -> DbResult<(Vec<Change>, bool)>;
+    /// Changes after `since`, oldest first, and the cursor to continue from; `true` if
+    /// more remain. With `only`, just records in (or last moved out of) those
+    /// collections; the cursor then skips past everything else already committed.
+    async fn pull(
+        &self,
+        team: &TeamId,
+        since: Cursor,
+        limit: u32,
+        only: Option<&[[u8; 16]]>,
+    ) -> DbResult<(Vec<Change>, Cursor, bool)>;
     async fn cursor(&self, team: &TeamId) -> DbResult<Cursor>;
 }

@@ -52,12 +52,21 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub hub: Arc<events::Hub>,
     pub server_secret: Arc<[u8; 32]>,
+    /// Each team's shared collection (from its genesis entry), once read.
+    pub shared_collections:
+        Arc<std::sync::Mutex<std::collections::HashMap<shared::ids::TeamId, shared::ids::CollectionId>>>,
 }
 
 impl AppState {
     pub async fn new(db: Arc<dyn Db>, config: Config) -> Result<Self, db::DbError> {
         let server_secret = Arc::new(db.server_secret().await?);
-        Ok(Self { db, config: Arc::new(config), hub: Arc::new(events::Hub::default()), server_secret })
+        Ok(Self {
+            db,
+            config: Arc::new(config),
+            hub: Arc::new(events::Hub::default()),
+            server_secret,
+            shared_collections: Arc::default(),
+        })
     }
 }
 

@@ -16,7 +16,7 @@ use shared::ids::TeamId;
 use crate::auth::AuthUser;
 use crate::db::{DbError, PushResult, PushRow};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
-use crate::teams::require_member;
+use crate::teams::{readable, require_member};
 use crate::{now_ms, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -29,7 +29,8 @@ async fn push(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(req): ApiJson<PushRequest>,
 ) -> ApiResult<ApiJson<PushResponse>> {
-    require_member(&state, &team, &user.username).await?;
+    let role = require_member(&state, &team, &user.username).await?;
+    let allowed = readable(&state, &team, &user.username, role).await?;
     let epoch = state.db.team_epoch(&team).await?;
     if req.items.is_empty() || req.items.len() > MAX_PUSH_RECORDS {
         return Err(ApiError::BadRequest(format!("a push carries 1 to {MAX_PUSH_RECORDS} records")));
@@ -54,6 +55,9 @@ async fn push(
         }
         if info.author != user.username {
             return Err(ApiError::BadRequest(format!("record {}: sealed by someone else", item.record)));
+        }
+        if allowed.is_some_and(|a| !a.contains(info.collection.as_bytes())) {
+            return Err(ApiError::Forbidden("you may not write to another member's portfolio"));
         }
         if info.epoch < epoch {
             return Err(ApiError::StaleEpoch { record: item.record.to_string(), got: info.epoch, current: epoch });
@@ -87,10 +91,10 @@ async fn pull(
     ApiPath(team): ApiPath<TeamId>,
     ApiQuery(q): ApiQuery<PullQuery>,
 ) -> ApiResult<ApiJson<PullResponse>> {
-    require_member(&state, &team, &user.username).await?;
+    let role = require_member(&state, &team, &user.username).await?;
+    let allowed = readable(&state, &team, &user.username, role).await?;
     let limit = q.limit.unwrap_or(MAX_PULL_LIMIT).clamp(1, MAX_PULL_LIMIT);
-    let (changes, more) = state.db.pull(&team, q.since, limit).await?;
-    let cursor = changes.last().map(|c| c.seq).unwrap_or(q.since);
+    let (changes, cursor, more) = state.db.pull(&team, q.since, limit, allowed.as_ref().map(|a| a.as_slice())).await?;
     tracing::debug!(%team, changes = changes.len(), "pull");
     Ok(ApiJson(PullResponse { changes, cursor, more }))
 }

@@ -11,7 +11,8 @@ use shared::api::{
 };
 use shared::chain::{Action, ChainEntry, Role, TeamState};
 use shared::crypto::wrap::wrap_signer;
-use shared::ids::{TeamId, Username};
+use shared::ids::{CollectionId, TeamId, Username};
+use shared::team::{access, portfolio};
 
 use crate::auth::AuthUser;
 use crate::db::DbError;
@@ -42,6 +43,38 @@ pub async fn require_admin(state: &AppState, team: &TeamId, user: &Username, why
         return Err(ApiError::Forbidden(why));
     }
     Ok(())
+}
+
+/// The collections `user` may read and write in `team`, or `None` for all: a member
+/// reaches only the shared collection and their own portfolio, every other role every
+/// collection (the same table the keys follow, [`access`]). Defence in depth: the keys
+/// are the boundary, this only keeps the server from handing out what nobody should
+/// ask for.
+pub async fn readable(
+    state: &AppState,
+    team: &TeamId,
+    user: &Username,
+    role: Role,
+) -> ApiResult<Option<[[u8; 16]; 2]>> {
+    if !access(role, false).is_empty() {
+        return Ok(None);
+    }
+    let shared = shared_collection(state, team).await?;
+    Ok(Some([*shared.as_bytes(), *portfolio(*team, user).as_bytes()]))
+}
+
+/// The team's shared collection, from its genesis entry (which never changes, so it
+/// is read once per team and process).
+async fn shared_collection(state: &AppState, team: &TeamId) -> ApiResult<CollectionId> {
+    if let Some(c) = state.shared_collections.lock().expect("not poisoned").get(team) {
+        return Ok(*c);
+    }
+    let chain = state.db.chain(team).await?;
+    let Some(Action::Create { shared_collection, .. }) = chain.first().map(|e| &e.action) else {
+        return Err(ApiError::Internal("stored chain has no genesis".into()));
+    };
+    state.shared_collections.lock().expect("not poisoned").insert(*team, *shared_collection);
+    Ok(*shared_collection)
 }
 
 fn members_of(s: &TeamState) -> Vec<(Username, Role)> {
@@ -128,9 +161,14 @@ async fn put_wraps(
     if req.wraps.len() > 10_000 {
         return Err(ApiError::BadRequest("too many wraps in one request".into()));
     }
+    let shared = shared_collection(&state, &team).await?;
     for w in &req.wraps {
-        if state.db.role(&team, &w.recipient).await?.is_none() {
+        let Some(role) = state.db.role(&team, &w.recipient).await? else {
             return Err(ApiError::BadRequest(format!("{} is not a member of this team", w.recipient)));
+        };
+        let own_or_shared = w.collection == shared || w.collection == portfolio(team, &w.recipient);
+        if !access(role, own_or_shared).contains(&w.scope) {
+            return Err(ApiError::BadRequest(format!("{} may not hold that key", w.recipient)));
         }
         let signer = wrap_signer(&w.wrap).map_err(|e| ApiError::BadRequest(format!("malformed key wrap: {e}")))?;
         if signer != user.username {

@@ -119,7 +119,7 @@ async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() 
     let mut a = Syncer::open(alice.session(team).await, MemoryStore::new(), alice.transport(team)).await.unwrap();
     let coll = a.session.team.shared_collection;
     let id = RecordId::random();
-    a.edit(id, coll, Customer { name: "Someone".into(), ..Default::default() }.to_fields(), 1).await.unwrap();
+    a.edit(id, Customer { name: "Someone".into(), ..Default::default() }.to_fields(), 1).await.unwrap();
     let sealed = {
         let doc = a.replica.records[&id].view.clone();
         let sealer = shared::sync::seal::Sealer {

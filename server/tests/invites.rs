@@ -48,7 +48,12 @@ async fn invitations_admit_the_real_joiner_and_refuse_swapped_keys() {
     assert_eq!(state.members[&bob.name].identity, bob.identity.public());
     assert!(alice.invites(team).await.unwrap().is_empty(), "a used invitation is closed");
     let bob_keys = bob.session(team).await.keyring;
-    assert_eq!(bob_keys.len(), 1, "support holds the basic key only");
+    // The basic key of each collection (shared, and the admin's portfolio), nothing else.
+    assert_eq!(bob_keys.len(), 2);
+    assert!(
+        bob_keys.iter().all(|(_, _, scope, _)| scope == shared::crypto::Scope::Basic),
+        "support holds basic keys only"
+    );
 
     // Carol answers a second link, then the "server" swaps her keys for Mallory's.
     let (invite2, secret2) = alice.create_invite(team, Role::Member).await;

@@ -69,7 +69,7 @@ async fn support_sees_masks_and_a_removed_member_can_read_nothing_written_after(
         private_notes: "written while bob was in".into(),
         ..Default::default()
     };
-    b.edit(before, coll, customer.to_fields(), now()).await.unwrap();
+    b.edit(before, customer.to_fields(), now()).await.unwrap();
     b.sync().await.unwrap();
     s.sync().await.unwrap();
     let seen = &s.replica.records[&before];
@@ -96,13 +96,13 @@ async fn support_sees_masks_and_a_removed_member_can_read_nothing_written_after(
         notes: "bob must never read this".into(),
         ..Default::default()
     };
-    c.edit(after, coll, secret.to_fields(), now()).await.unwrap();
+    c.edit(after, secret.to_fields(), now()).await.unwrap();
     let stale = c.sync().await.unwrap_err();
     assert_eq!(http_status(&stale), Some((409, "stale_epoch".to_owned())), "{stale}");
     c.session = carol.session(team).await;
     assert_eq!(c.session.team.epoch, 2);
     assert!(c.session.keyring.get(coll, 2, Scope::Sensitive).is_some());
-    c.edit(after, coll, vec![(field::STAGE.into(), Some(Value::Text("won".into())))], now()).await.unwrap();
+    c.edit(after, vec![(field::STAGE.into(), Some(Value::Text("won".into())))], now()).await.unwrap();
     c.sync().await.unwrap();
     // Support gets the new basic key too, and still no sensitive one.
     s.session = sue.session(team).await;

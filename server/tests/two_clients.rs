@@ -72,11 +72,10 @@ async fn two_clients_converge_through_the_blind_server() {
         private_notes: "canary-private: owes us money".into(),
         ..Default::default()
     };
-    a.edit(shared_id, coll, zhang.to_fields(), now()).await.unwrap();
+    a.edit(shared_id, zhang.to_fields(), now()).await.unwrap();
     let a_only = RecordId::random();
     a.edit(
         a_only,
-        coll,
         Customer { name: "Canary Li Na".into(), phone: "13933334444".into(), ..Default::default() }.to_fields(),
         now(),
     )
@@ -85,7 +84,6 @@ async fn two_clients_converge_through_the_blind_server() {
     let b_only = RecordId::random();
     b.edit(
         b_only,
-        coll,
         Customer { name: "Canary Wang Fang".into(), email: "canary.wang@example.cn".into(), ..Default::default() }
             .to_fields(),
         now(),
@@ -95,7 +93,6 @@ async fn two_clients_converge_through_the_blind_server() {
     let interaction = RecordId::random();
     b.edit(
         interaction,
-        coll,
         Interaction {
             customer: b_only.to_string(),
             channel: Channel::WeChat,
@@ -125,12 +122,10 @@ async fn two_clients_converge_through_the_blind_server() {
     for c in [&a, &b] {
         c.transport.api.offline.store(true, Ordering::SeqCst);
     }
-    a.edit(shared_id, coll, vec![(field::PHONE.into(), text("13855556666"))], now()).await.unwrap();
-    b.edit(shared_id, coll, vec![(field::NOTES.into(), text("canary-note: prefers WeChat after 6pm"))], now())
-        .await
-        .unwrap();
-    a.edit(shared_id, coll, vec![(field::COMPANY.into(), text("Canary Steel (Alice)"))], now()).await.unwrap();
-    b.edit(shared_id, coll, vec![(field::COMPANY.into(), text("Canary Steel (Bob)"))], now()).await.unwrap();
+    a.edit(shared_id, vec![(field::PHONE.into(), text("13855556666"))], now()).await.unwrap();
+    b.edit(shared_id, vec![(field::NOTES.into(), text("canary-note: prefers WeChat after 6pm"))], now()).await.unwrap();
+    a.edit(shared_id, vec![(field::COMPANY.into(), text("Canary Steel (Alice)"))], now()).await.unwrap();
+    b.edit(shared_id, vec![(field::COMPANY.into(), text("Canary Steel (Bob)"))], now()).await.unwrap();
     for c in [&a, &b] {
         c.transport.api.offline.store(false, Ordering::SeqCst);
     }
@@ -151,7 +146,6 @@ async fn two_clients_converge_through_the_blind_server() {
     let fresh = RecordId::random();
     a.edit(
         fresh,
-        coll,
         Customer { name: "Canary Zhao Lei".into(), phone: "13677778888".into(), ..Default::default() }.to_fields(),
         now(),
     )

@@ -26,9 +26,12 @@ use crate::crypto::aead::{open_blob, seal_blob};
 use crate::crypto::envelope::{Keyring, RecordContext, SealedEnvelope, SealedRecord};
 use crate::crypto::identity::IdentityKeys;
 use crate::crypto::CryptoError;
+use crate::crypto::Scope;
+use crate::domain::{field, is_sensitive, EntityKind};
 use crate::hlc::{Clock, Stamp};
 use crate::ids::{CollectionId, RecordId, Username};
 use crate::record::{FieldEdit, FieldState, RecordDoc, Value};
+use crate::team::{has_portfolio, portfolio};
 use seal::{open_record, Opened, Sealer};
 
 /// A record as the local store keeps it: exactly the server's ciphertext.
@@ -123,6 +126,8 @@ pub enum SyncError {
     Crypto(#[from] CryptoError),
     #[error("the same records kept conflicting; will retry later")]
     ConflictStorm,
+    #[error("{0}")]
+    NotAllowed(&'static str),
 }
 
 /// The keys and verified membership a client works with.
@@ -144,10 +149,53 @@ impl Session {
         let ever = &self.team.ever;
         open_record(&change.sealed, &self.ctx(change.record), change.version, &self.keyring, &|u| ever.get(u).copied())
     }
+
+    /// The collection a record belongs in, from its fields (`text` reads the record as
+    /// it will be): a customer in its owner's [`portfolio`] (shared when it has no
+    /// owner or the owner keeps none); a contact, interaction, task or deal wherever
+    /// its customer is; anything else where it already is (`current`), or shared.
+    fn intended<'a>(
+        &self,
+        records: &BTreeMap<RecordId, LocalRecord>,
+        text: impl Fn(&str) -> Option<&'a str>,
+        current: Option<CollectionId>,
+    ) -> CollectionId {
+        let team = &self.team;
+        if text(field::KIND) == Some(EntityKind::Customer.as_str()) {
+            return text(field::OWNER)
+                .and_then(|o| Username::parse(o).ok())
+                .and_then(|u| team.members.get(&u))
+                .filter(|m| has_portfolio(m.role))
+                .map_or(team.shared_collection, |m| portfolio(team.team, &m.username));
+        }
+        let customer = text(field::CUSTOMER).and_then(|c| c.parse::<RecordId>().ok());
+        customer.and_then(|c| records.get(&c)).map(|c| c.collection).or(current).unwrap_or(team.shared_collection)
+    }
+
+    /// Whether this client can seal a record into `collection`: it needs the newest
+    /// `basic` key there and, to move a record with a sensitive section, the
+    /// `sensitive` key too (a section cannot be carried from one collection to another).
+    fn can_seal(&self, collection: CollectionId, current: Option<CollectionId>, sensitive: bool) -> bool {
+        let Some(epoch) = self.keyring.latest_epoch(collection) else { return false };
+        current == Some(collection) || !sensitive || self.keyring.get(collection, epoch, Scope::Sensitive).is_some()
+    }
+
+    /// Where to seal a record now: where it belongs if this client can seal it there,
+    /// else where it is.
+    fn place(&self, records: &BTreeMap<RecordId, LocalRecord>, local: &LocalRecord, doc: &RecordDoc) -> CollectionId {
+        let want = self.intended(records, |f| doc.text(f), Some(local.collection));
+        let sensitive = local.sensitive.is_some() || doc.fields.keys().any(|f| is_sensitive(f));
+        if self.can_seal(want, Some(local.collection), sensitive) {
+            want
+        } else {
+            local.collection
+        }
+    }
 }
 
-/// Field writes to one record of one collection: the input of [`Syncer::edit_many`].
-pub type RecordEdit = (RecordId, CollectionId, Vec<(String, Option<Value>)>);
+/// Field writes to one record: the input of [`Syncer::edit_many`]. The engine decides
+/// the collection (see [`Syncer::edit_many`]).
+pub type RecordEdit = (RecordId, Vec<(String, Option<Value>)>);
 
 /// One pending local edit of one record.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -223,6 +271,7 @@ impl Replica {
             complete: true,
             epoch: 0,
         });
+        local.collection = op.collection;
         for e in &op.edits {
             local.view.apply(&e.field, e.state.clone());
         }
@@ -443,16 +492,16 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     pub async fn queue_reencryption(&mut self, limit: usize, now_ms: u64) -> Result<usize, SyncError> {
         let pending: HashSet<RecordId> = self.replica.outbox.iter().map(|p| p.record).collect();
         let keyring = &self.session.keyring;
-        let picked: Vec<(RecordId, CollectionId)> = self
+        let picked: Vec<RecordEdit> = self
             .replica
             .on_old_epochs(|c| keyring.latest_epoch(c))
             .filter(|id| !pending.contains(id))
             .take(limit)
-            .map(|id| (id, self.replica.records[&id].collection))
+            .map(|id| (id, Vec::new()))
             .collect();
         let n = picked.len();
         if n > 0 {
-            self.edit_many(picked.into_iter().map(|(id, c)| (id, c, Vec::new())).collect(), now_ms).await?;
+            self.edit_many(picked, now_ms).await?;
         }
         Ok(n)
     }
@@ -484,18 +533,75 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     pub async fn edit(
         &mut self,
         record: RecordId,
-        collection: CollectionId,
         fields: Vec<(String, Option<Value>)>,
         now_ms: u64,
     ) -> Result<(), SyncError> {
-        self.edit_many(vec![(record, collection, fields)], now_ms).await
+        self.edit_many(vec![(record, fields)], now_ms).await
     }
 
-    /// Many edits in one durable write (an import): all become visible, or none.
+    /// Where an edit puts its record, and whether this client may: a customer whose
+    /// owner changes moves to the new owner's portfolio, which a member or support
+    /// cannot seal into unless it is their own (or the shared collection). Admins and
+    /// managers hold every key there is, so a portfolio they cannot seal into has no
+    /// keys yet (a team from before portfolios): the record stays shared until then.
+    fn placement(&self, record: RecordId, fields: &[(String, Option<Value>)]) -> Result<CollectionId, SyncError> {
+        let (session, records) = (&self.session, &self.replica.records);
+        let local = records.get(&record);
+        let current = local.map(|l| l.collection);
+        let text = |name: &str| match fields.iter().rev().find(|(f, _)| f == name) {
+            Some((_, v)) => v.as_ref().and_then(Value::as_text),
+            None => local.and_then(|l| l.view.text(name)),
+        };
+        let want = session.intended(records, text, current);
+        let sensitive = local.is_some_and(|l| l.sensitive.is_some() || l.view.fields.keys().any(|f| is_sensitive(f)))
+            || fields.iter().any(|(f, _)| is_sensitive(f));
+        if session.can_seal(want, current, sensitive) {
+            return Ok(want);
+        }
+        let shared = session.team.shared_collection;
+        match session.team.members.get(&session.me).map(|m| m.role) {
+            Some(crate::chain::Role::Admin | crate::chain::Role::Manager) => Ok(current.unwrap_or(shared)),
+            _ if current.is_some_and(|c| c != want) => Err(SyncError::NotAllowed(
+                "Only a manager or an admin can move a customer into someone else's portfolio.",
+            )),
+            _ => Err(SyncError::NotAllowed("You hold no key to write there.")),
+        }
+    }
+
+    /// Many edits in one durable write (an import): all become visible, or none. The
+    /// engine places each record (see [`Syncer::placement`]); a customer that moves
+    /// takes its contacts, interactions, tasks and deals along (each re-sealed in the
+    /// new collection by an empty edit in the same write).
     pub async fn edit_many(&mut self, edits: Vec<RecordEdit>, now_ms: u64) -> Result<(), SyncError> {
-        let mut stored = Vec::with_capacity(edits.len());
-        let mut ids = Vec::with_capacity(edits.len());
-        for (record, collection, fields) in edits {
+        let mut placed = Vec::with_capacity(edits.len());
+        let mut moved: std::collections::HashMap<String, CollectionId> = std::collections::HashMap::new();
+        for (record, fields) in edits {
+            let collection = self.placement(record, &fields)?;
+            if self.replica.records.get(&record).is_some_and(|l| l.collection != collection) {
+                moved.insert(record.to_string(), collection);
+            }
+            placed.push((record, collection, fields));
+        }
+        if !moved.is_empty() {
+            for (id, l) in &self.replica.records {
+                let Some(&to) = l.view.text(field::CUSTOMER).and_then(|c| moved.get(c)) else { continue };
+                if l.collection != to {
+                    if !self.session.can_seal(
+                        to,
+                        None,
+                        l.sensitive.is_some() || l.view.fields.keys().any(|f| is_sensitive(f)),
+                    ) {
+                        return Err(SyncError::NotAllowed(
+                            "You hold no key for where this customer's records would go.",
+                        ));
+                    }
+                    placed.push((*id, to, Vec::new()));
+                }
+            }
+        }
+        let mut stored = Vec::with_capacity(placed.len());
+        let mut ids = Vec::with_capacity(placed.len());
+        for (record, collection, fields) in placed {
             let op = self.replica.edit(&self.session.me, record, collection, fields, now_ms);
             let plain = serde_json::to_vec(&op).expect("serializable");
             stored.push(StoredOp {
@@ -537,15 +643,18 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             for (record, (op_ids, doc)) in &chunk {
                 let local = &self.replica.records[record];
                 let version = local.version + 1;
+                // Placed again on the merged document: an owner changed elsewhere
+                // meanwhile decides, not the collection this edit was made in.
+                let collection = self.session.place(&self.replica.records, local, doc);
                 let (sealed, sensitive) = self.session.sealer().seal(
                     &self.session.ctx(*record),
-                    local.collection,
+                    collection,
                     version,
                     doc,
                     local.sensitive.as_ref(),
                 )?;
                 items.push(PushItem { record: *record, base_version: local.version, sealed: sealed.clone() });
-                sealed_meta.push((*record, op_ids.clone(), doc.clone(), sealed, sensitive));
+                sealed_meta.push((*record, op_ids.clone(), doc.clone(), sealed, sensitive, collection));
             }
             match self.transport.push(&PushRequest { items }).await? {
                 PushOutcome::Accepted(resp) => {
@@ -553,13 +662,14 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                         resp.accepted.iter().map(|a| (a.record, a.version)).collect();
                     let mut stored = Vec::with_capacity(sealed_meta.len());
                     let mut done_ops = Vec::new();
-                    for (record, op_ids, doc, sealed, sensitive) in sealed_meta {
+                    for (record, op_ids, doc, sealed, sensitive, collection) in sealed_meta {
                         let version = *versions
                             .get(&record)
                             .ok_or_else(|| TransportError::Protocol(format!("push response lacks record {record}")))?;
                         let local = self.replica.records.get_mut(&record).expect("pushed from here");
                         local.epoch = sealed.inspect().map(|i| i.min_epoch).unwrap_or(local.epoch);
                         local.version = version;
+                        local.collection = collection;
                         local.base = doc;
                         local.sensitive = sensitive;
                         stored.push(StoredRecord { record, version, sealed });
@@ -601,11 +711,31 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 Err(_) => {
                     // Keep the ciphertext: a later key (or a fixed chain) may open it.
                     self.replica.unreadable.insert(c.record);
+                    let elsewhere =
+                        c.sealed.inspect().is_ok_and(|i| self.session.keyring.latest_epoch(i.collection).is_none());
+                    if elsewhere {
+                        self.forget(c.record).await?;
+                    }
                 }
             }
             stored.push(rec);
         }
         Ok(stored)
+    }
+
+    /// A record moved into a collection this client holds no key for (a customer
+    /// handed to someone else's portfolio): drop its plaintext and any edit of it still
+    /// waiting, which could no longer be sealed where the record now is.
+    async fn forget(&mut self, record: RecordId) -> Result<(), SyncError> {
+        let Some(_) = self.replica.records.remove(&record) else { return Ok(()) };
+        self.replica.dirty.insert(record);
+        let ops: Vec<u64> = self.replica.outbox.iter().filter(|p| p.record == record).map(|p| p.id).collect();
+        if !ops.is_empty() {
+            self.store.remove_ops(&ops).await?;
+            self.replica.outbox.retain(|p| p.record != record);
+        }
+        self.cache_stale = true;
+        Ok(())
     }
 
     async fn pull(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {

@@ -1,7 +1,8 @@
 //! Who holds which team keys, and the key wraps an admin makes to get them there.
 //!
-//! Roles are enforced by keys, not by the server: a role decides which scopes of a
-//! collection's keys a member is wrapped ([`scopes_for`]); a client opens only wraps
+//! Roles are enforced by keys, not by the server: a role decides which collections'
+//! keys, and which scopes of them, a member is wrapped ([`access`]): each member who
+//! sells keeps customers in a [`portfolio`] of their own, beside the shared collection; a client opens only wraps
 //! addressed to it and signed by someone the verified chain lets hand out that epoch's
 //! keys ([`open_wraps`]). A removal or a rotation starts a new epoch in the chain;
 //! [`rotate`] makes fresh keys for it and wraps them to the members who remain, so
@@ -13,15 +14,54 @@ use crate::crypto::envelope::Keyring;
 use crate::crypto::identity::IdentityKeys;
 use crate::crypto::wrap::{unwrap_key, wrap_key, wrap_signer, WrapContext};
 use crate::crypto::{Scope, SymmetricKey};
-use crate::ids::{CollectionId, Username};
+use crate::ids::{CollectionId, TeamId, Username};
 
-/// The key scopes a role receives: support reads the `basic` section only (names,
-/// masked phones, stages, interactions); every other role also gets `sensitive`.
-pub fn scopes_for(role: Role) -> &'static [Scope] {
+/// A member's own portfolio: a collection id derived from the team and the username,
+/// so every client and the server name it alike without a chain entry.
+pub fn portfolio(team: TeamId, member: &Username) -> CollectionId {
+    let h = crate::crypto::sha256(b"quietdesk/v1/portfolio", &[team.as_bytes(), member.as_str().as_bytes()]);
+    CollectionId(h[..16].try_into().expect("16 of 32 bytes"))
+}
+
+/// Whether a role keeps customers in a portfolio of its own (support reads, it does
+/// not own: its customers stay in the shared collection).
+pub fn has_portfolio(role: Role) -> bool {
+    role != Role::Support
+}
+
+/// The scopes of a collection a role is wrapped, as in the design: admins and managers
+/// get every key; a member both keys of their own portfolio and the shared collection
+/// (`own_or_shared`) and nothing of anyone else's; support the `basic` key of every
+/// collection. The server checks the same table as defence in depth.
+pub fn access(role: Role, own_or_shared: bool) -> &'static [Scope] {
     match role {
+        Role::Admin | Role::Manager => &Scope::ALL,
+        Role::Member if own_or_shared => &Scope::ALL,
+        Role::Member => &[],
         Role::Support => &[Scope::Basic],
-        Role::Admin | Role::Manager | Role::Member => &Scope::ALL,
     }
+}
+
+/// [`access`] for one member and one collection of the team.
+pub fn scopes_in(state: &TeamState, member: &Member, collection: CollectionId) -> &'static [Scope] {
+    let own_or_shared = collection == state.shared_collection || collection == portfolio(state.team, &member.username);
+    access(member.role, own_or_shared)
+}
+
+/// Whether going from `old` to `new` takes away any key (so the team needs a new
+/// epoch for what is written afterwards): manager → member loses other portfolios,
+/// member → support the sensitive keys, support → member the other portfolios' `basic`.
+pub fn loses_access(old: Role, new: Role) -> bool {
+    [true, false].into_iter().any(|own| access(old, own).iter().any(|s| !access(new, own).contains(s)))
+}
+
+/// The collections a new epoch needs keys for: every collection held so far, the
+/// shared one, and the portfolio of every member who keeps one.
+pub fn collections_to_key(state: &TeamState, keyring: &Keyring) -> Vec<CollectionId> {
+    let mut all = keyring.collections();
+    all.insert(state.shared_collection);
+    all.extend(state.members.values().filter(|m| has_portfolio(m.role)).map(|m| portfolio(state.team, &m.username)));
+    all.into_iter().collect()
 }
 
 /// An admin's signing identity, for making wraps.
@@ -39,18 +79,24 @@ impl Distributor<'_> {
 
     /// Every key in `keyring` (all collections and epochs this admin holds) that
     /// `member`'s role entitles them to, wrapped for them: what a new member, or one
-    /// whose role changed, needs to read what exists.
+    /// whose role changed, needs to read what exists. A member who keeps a portfolio
+    /// and has none keyed in the current epoch also gets one made (wrapped to everyone
+    /// entitled to it).
     pub fn wraps_for_member(&self, state: &TeamState, keyring: &Keyring, member: &Member) -> Vec<WrapItem> {
-        let scopes = scopes_for(member.role);
-        keyring
+        let mut out: Vec<WrapItem> = keyring
             .iter()
-            .filter(|(_, _, scope, _)| scopes.contains(scope))
+            .filter(|(collection, _, scope, _)| scopes_in(state, member, *collection).contains(scope))
             .map(|(collection, epoch, scope, key)| {
                 let ctx =
                     WrapContext { team: state.team, epoch, collection, scope, recipient: member.username.clone() };
                 self.wrap(ctx, key, &member.identity)
             })
-            .collect()
+            .collect();
+        let own = portfolio(state.team, &member.username);
+        if has_portfolio(member.role) && keyring.get(own, state.epoch, Scope::Basic).is_none() {
+            out.extend(self.rotate(state, &[own]));
+        }
+        out
     }
 
     /// Fresh keys for the chain's current epoch (`state` already includes the removal
@@ -61,7 +107,7 @@ impl Distributor<'_> {
         for &collection in collections {
             for scope in Scope::ALL {
                 let key = SymmetricKey::generate();
-                for m in state.members.values().filter(|m| scopes_for(m.role).contains(&scope)) {
+                for m in state.members.values().filter(|m| scopes_in(state, m, collection).contains(&scope)) {
                     let ctx = WrapContext {
                         team: state.team,
                         epoch: state.epoch,
@@ -195,5 +241,56 @@ mod tests {
         assert!(!state.rotation_due(30, state.epoch_started_ms + 29 * day));
         assert!(state.rotation_due(30, state.epoch_started_ms + 30 * day));
         assert_ne!(settings_record(state.team), settings_record(crate::ids::TeamId::random()));
+    }
+
+    #[test]
+    fn portfolios_are_wrapped_by_role_and_losing_access_is_detected() {
+        let people: Vec<Person> = ["ann", "max", "bob", "cat", "sue"].into_iter().map(Person::new).collect();
+        let mut chain = new_chain(&people[0]);
+        for (p, role) in people[1..].iter().zip([Role::Manager, Role::Member, Role::Member, Role::Support]) {
+            append(&mut chain, &people[0], Action::AddMember { member: p.member(role) });
+        }
+        let state = TeamState::verify(&chain, None).unwrap();
+        let collections = collections_to_key(&state, &Keyring::new());
+        assert_eq!(collections.len(), 5, "shared + ann, max, bob, cat (support keeps none)");
+        let wraps = Distributor { name: &people[0].name, identity: &people[0].keys }.rotate(&state, &collections);
+        let held = |i: usize| open_wraps(&people[i].name, &people[i].keys, &state, &wraps);
+        let (bobs, cats) = (portfolio(state.team, &people[2].name), portfolio(state.team, &people[3].name));
+        for admin_or_manager in [0, 1] {
+            assert_eq!(held(admin_or_manager).iter().count(), 10);
+        }
+        let bob = held(2);
+        assert!(
+            bob.get(bobs, 1, Scope::Sensitive).is_some()
+                && bob.get(state.shared_collection, 1, Scope::Sensitive).is_some()
+        );
+        assert!(bob.get(cats, 1, Scope::Basic).is_none(), "a member holds nothing of another member's portfolio");
+        assert_eq!(bob.iter().count(), 4);
+        let sue = held(4);
+        assert_eq!(sue.iter().count(), 5);
+        assert!(sue.iter().all(|(_, _, s, _)| s == Scope::Basic));
+        assert_ne!(bobs, portfolio(TeamId::random(), &people[2].name), "portfolios are per team");
+
+        assert!(loses_access(Role::Manager, Role::Member));
+        assert!(loses_access(Role::Member, Role::Support));
+        assert!(loses_access(Role::Support, Role::Member));
+        assert!(!loses_access(Role::Member, Role::Manager));
+        assert!(!loses_access(Role::Admin, Role::Manager));
+
+        // A new member's wraps include a fresh portfolio, keyed for everyone entitled.
+        let dan = Person::new("dan");
+        let mut chain2 = chain.clone();
+        append(&mut chain2, &people[0], Action::AddMember { member: dan.member(Role::Member) });
+        let after = TeamState::verify(&chain2, None).unwrap();
+        let ann_keys = held(0);
+        let admin = Distributor { name: &people[0].name, identity: &people[0].keys };
+        let new = admin.wraps_for_member(&after, &ann_keys, &dan.member(Role::Member));
+        let dans = portfolio(after.team, &dan.name);
+        let dan_keys = open_wraps(&dan.name, &dan.keys, &after, &new);
+        assert!(dan_keys.get(dans, 1, Scope::Sensitive).is_some());
+        assert!(dan_keys.get(state.shared_collection, 1, Scope::Sensitive).is_some());
+        assert!(dan_keys.get(bobs, 1, Scope::Basic).is_none());
+        assert!(open_wraps(&people[1].name, &people[1].keys, &after, &new).get(dans, 1, Scope::Sensitive).is_some());
+        assert!(open_wraps(&people[2].name, &people[2].keys, &after, &new).is_empty());
     }
 }

@@ -510,7 +510,10 @@ impl Db for SqliteDb {
                     .push_bind(now);
             });
             q.push(
-                " ON CONFLICT (team_id, record_id) DO UPDATE SET collection = excluded.collection, version = excluded.version,
+                " ON CONFLICT (team_id, record_id) DO UPDATE SET
+                  moved_from = CASE WHEN records.collection = excluded.collection THEN records.moved_from
+                                    ELSE records.collection END,
+                  collection = excluded.collection, version = excluded.version,
                   seq = excluded.seq, epoch = excluded.epoch, author = excluded.author, sealed = excluded.sealed,
                   updated_at = excluded.updated_at",
             );
@@ -527,17 +530,39 @@ impl Db for SqliteDb {
         Ok(PushResult::Accepted { accepted, cursor: last as u64 })
     }
 
-    async fn pull(&self, team: &TeamId, since: Cursor, limit: u32) -> DbResult<(Vec<Change>, bool)> {
-        let rows = sqlx::query(
-            "SELECT seq, record_id, version, sealed FROM records WHERE team_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-        )
-        .bind(team.as_bytes().as_slice())
-        .bind(since as i64)
-        .bind(limit as i64 + 1)
-        .fetch_all(&self.reader)
-        .await?;
+    async fn pull(
+        &self,
+        team: &TeamId,
+        since: Cursor,
+        limit: u32,
+        only: Option<&[[u8; 16]]>,
+    ) -> DbResult<(Vec<Change>, Cursor, bool)> {
+        let team_b = team.as_bytes().as_slice();
+        // Everything up to the team's sequence now is committed (a push bumps it in
+        // the same transaction): a filtered pull may skip to it when nothing is left.
+        let upto: i64 = sqlx::query_scalar("SELECT seq FROM teams WHERE team_id = ?")
+            .bind(team_b)
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(DbError::NotFound)?;
+        let mut q = QueryBuilder::new("SELECT seq, record_id, version, sealed FROM records WHERE team_id = ");
+        q.push_bind(team_b).push(" AND seq > ").push_bind(since as i64).push(" AND seq <= ").push_bind(upto);
+        if let Some(only) = only {
+            for column in ["collection", "moved_from"] {
+                q.push(if column == "collection" { " AND (" } else { " OR " }).push(column).push(" IN (");
+                let mut sep = q.separated(", ");
+                for c in only {
+                    sep.push_bind(c.as_slice());
+                }
+                q.push(")");
+            }
+            q.push(")");
+        }
+        q.push(" ORDER BY seq LIMIT ").push_bind(limit as i64 + 1);
+        let rows = q.build().fetch_all(&self.reader).await?;
         let more = rows.len() > limit as usize;
-        rows.into_iter()
+        let changes = rows
+            .into_iter()
             .take(limit as usize)
             .map(|r| {
                 Ok(Change {
@@ -547,8 +572,12 @@ impl Db for SqliteDb {
                     sealed: SealedRecord(r.get("sealed")),
                 })
             })
-            .collect::<DbResult<Vec<_>>>()
-            .map(|c| (c, more))
+            .collect::<DbResult<Vec<_>>>()?;
+        let cursor = match changes.last() {
+            Some(c) if more => c.seq,
+            _ => (upto as u64).max(since),
+        };
+        Ok((changes, cursor, more))
     }
 
     async fn cursor(&self, team: &TeamId) -> DbResult<Cursor> {

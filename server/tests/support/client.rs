@@ -18,7 +18,7 @@ use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
 use shared::ids::{CollectionId, InviteId, TeamId, Username};
 use shared::invite::InviteSecret;
 use shared::sync::{PushOutcome, Session, Transport, TransportError};
-use shared::team::{open_wraps, Distributor};
+use shared::team::{collections_to_key, open_wraps, Distributor};
 
 #[derive(Clone)]
 pub struct Api {
@@ -141,7 +141,8 @@ impl Account {
         Distributor { name: &self.name, identity: &self.identity }
     }
 
-    /// Create a team: genesis entry, epoch-1 keys for the shared collection, wrapped to me.
+    /// Create a team: genesis entry, epoch-1 keys for the shared collection and my
+    /// portfolio, wrapped to me.
     pub async fn create_team(&self) -> TeamId {
         let team = TeamId::random();
         let genesis = ChainEntry::signed(
@@ -159,7 +160,8 @@ impl Account {
         let state = TeamState::verify(std::slice::from_ref(&genesis), None).unwrap();
         let s: TeamSummary = self.api.call(&CreateTeamRequest { genesis }).await.unwrap();
         assert_eq!(s.team, team);
-        self.put_wraps(team, self.distributor().rotate(&state, &[state.shared_collection])).await.unwrap();
+        let first = collections_to_key(&state, &shared::crypto::envelope::Keyring::new());
+        self.put_wraps(team, self.distributor().rotate(&state, &first)).await.unwrap();
         team
     }
 
@@ -197,9 +199,9 @@ impl Account {
 
     /// Admin: offboard `who`: removal (a new epoch) and fresh keys for everyone else.
     pub async fn remove_member(&self, team: TeamId, who: &Username) {
-        let held = self.session(team).await.keyring.collections();
+        let held = self.session(team).await.keyring;
         let state = self.append(team, Action::RemoveMember { username: who.clone() }).await.unwrap();
-        let collections: Vec<CollectionId> = held.into_iter().collect();
+        let collections = collections_to_key(&state, &held);
         self.put_wraps(team, self.distributor().rotate(&state, &collections)).await.unwrap();
     }
 

@@ -68,7 +68,12 @@ impl Sealer<'_> {
                 self.identity,
             )),
             Some(_) => None,
-            None => carried.cloned(),
+            // A section only opens in the collection it was sealed in: without the
+            // key, it can be carried forward but not moved.
+            None => match carried {
+                Some(c) if c.header()?.collection != collection => return Err(CryptoError::NoKey),
+                c => c.cloned(),
+            },
         };
         let companion = sensitive.as_ref().map(SealedEnvelope::digest).unwrap_or([0; 32]);
         let basic = SealedEnvelope::seal(

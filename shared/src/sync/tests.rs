@@ -118,19 +118,18 @@ fn offline_edits_to_different_fields_both_survive_and_same_field_converges() {
     let net = ModelTransport::default();
     let mut a = client(&t, 0, &net, MemoryStore::new());
     let mut b = client(&t, 1, &net, MemoryStore::new());
-    let coll = a.session.team.shared_collection;
     let id = RecordId::random();
 
-    block_on(a.edit(id, coll, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+    block_on(a.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
     block_on(a.sync()).unwrap();
     block_on(b.sync()).unwrap();
     assert_eq!(b.replica.records[&id].view.text(field::NAME), Some("Zhang San"));
 
     // Both edit while "disconnected" (neither syncs in between).
-    block_on(a.edit(id, coll, vec![(field::PHONE.into(), text("13899998888"))], 2_000)).unwrap();
-    block_on(b.edit(id, coll, vec![(field::NOTES.into(), text("prefers WeChat"))], 2_000)).unwrap();
-    block_on(a.edit(id, coll, vec![(field::COMPANY.into(), text("A Corp"))], 3_000)).unwrap();
-    block_on(b.edit(id, coll, vec![(field::COMPANY.into(), text("B Corp"))], 3_000)).unwrap();
+    block_on(a.edit(id, vec![(field::PHONE.into(), text("13899998888"))], 2_000)).unwrap();
+    block_on(b.edit(id, vec![(field::NOTES.into(), text("prefers WeChat"))], 2_000)).unwrap();
+    block_on(a.edit(id, vec![(field::COMPANY.into(), text("A Corp"))], 3_000)).unwrap();
+    block_on(b.edit(id, vec![(field::COMPANY.into(), text("B Corp"))], 3_000)).unwrap();
 
     block_on(a.sync()).unwrap();
     let rb = block_on(b.sync()).unwrap();
@@ -153,9 +152,8 @@ fn the_outbox_survives_a_restart_and_drains_when_back_online() {
     let store = MemoryStore::new();
     *net.offline.lock().unwrap() = true;
     let mut a = client(&t, 0, &net, store.clone());
-    let coll = a.session.team.shared_collection;
     let id = RecordId::random();
-    block_on(a.edit(id, coll, customer("Offline Person", "13512345678"), 1)).unwrap();
+    block_on(a.edit(id, customer("Offline Person", "13512345678"), 1)).unwrap();
     assert!(matches!(block_on(a.sync()), Err(SyncError::Transport(TransportError::Offline))));
     drop(a);
 
@@ -179,9 +177,8 @@ fn a_reader_without_the_sensitive_key_sees_the_mask_and_preserves_the_secret() {
     let net = ModelTransport::default();
     let mut admin = client(&t, 0, &net, MemoryStore::new());
     let mut support = block_on(Syncer::open(session(&t, 1, &[Scope::Basic]), MemoryStore::new(), net.clone())).unwrap();
-    let coll = admin.session.team.shared_collection;
     let id = RecordId::random();
-    block_on(admin.edit(id, coll, customer("Masked Person", "13812341234"), 1)).unwrap();
+    block_on(admin.edit(id, customer("Masked Person", "13812341234"), 1)).unwrap();
     block_on(admin.sync()).unwrap();
     block_on(support.sync()).unwrap();
     let seen = &support.replica.records[&id];
@@ -190,7 +187,7 @@ fn a_reader_without_the_sensitive_key_sees_the_mask_and_preserves_the_secret() {
     assert_eq!(seen.view.text(field::PHONE_MASKED), Some("138****1234"));
 
     // Support edits a basic field; the phone must survive for the admin.
-    block_on(support.edit(id, coll, vec![(field::NOTES.into(), text("called back"))], 5)).unwrap();
+    block_on(support.edit(id, vec![(field::NOTES.into(), text("called back"))], 5)).unwrap();
     block_on(support.sync()).unwrap();
     block_on(admin.sync()).unwrap();
     let v = &admin.replica.records[&id].view;
@@ -203,12 +200,11 @@ fn a_server_replaying_an_old_version_as_new_is_refused() {
     let t = team();
     let net = ModelTransport::default();
     let mut a = client(&t, 0, &net, MemoryStore::new());
-    let coll = a.session.team.shared_collection;
     let id = RecordId::random();
-    block_on(a.edit(id, coll, customer("V1 Name", "1"), 1)).unwrap();
+    block_on(a.edit(id, customer("V1 Name", "1"), 1)).unwrap();
     block_on(a.sync()).unwrap();
     let v1 = net.server.lock().unwrap().records[&id].sealed.clone();
-    block_on(a.edit(id, coll, vec![(field::NAME.into(), text("V2 Name"))], 2)).unwrap();
+    block_on(a.edit(id, vec![(field::NAME.into(), text("V2 Name"))], 2)).unwrap();
     block_on(a.sync()).unwrap();
     {
         // The server serves version 1's ciphertext labelled as version 3.
@@ -236,8 +232,8 @@ fn the_replica_cache_serves_unchanged_records_and_never_a_stale_one() {
     let mut ann = client(&t, 0, &net, ann_store.clone());
     let mut bob = client(&t, 1, &net, MemoryStore::new());
     let (x, y) = (RecordId::random(), RecordId::random());
-    block_on(ann.edit(x, ann.session.team.shared_collection, customer("Xu Ming", "13800001111"), 1)).unwrap();
-    block_on(ann.edit(y, ann.session.team.shared_collection, customer("Yan Li", "13900002222"), 2)).unwrap();
+    block_on(ann.edit(x, customer("Xu Ming", "13800001111"), 1)).unwrap();
+    block_on(ann.edit(y, customer("Yan Li", "13900002222"), 2)).unwrap();
     block_on(ann.sync()).unwrap();
     assert!(ann.cache_is_stale());
     block_on(ann.save_cache()).unwrap();
@@ -251,8 +247,7 @@ fn the_replica_cache_serves_unchanged_records_and_never_a_stale_one() {
 
     // Bob changes y; Ann pulls it (the store moves on) but her cache is now older.
     block_on(bob.sync()).unwrap();
-    block_on(bob.edit(y, bob.session.team.shared_collection, vec![(field::NOTES.into(), text("bob was here"))], 3))
-        .unwrap();
+    block_on(bob.edit(y, vec![(field::NOTES.into(), text("bob was here"))], 3)).unwrap();
     block_on(bob.sync()).unwrap();
     block_on(again_sync(&t, &net, &ann_store));
     let reopened = client(&t, 0, &net, ann_store.clone());
@@ -282,9 +277,8 @@ fn a_client_that_gains_the_sensitive_key_reopens_what_it_could_only_partly_read(
     let mut admin = client(&t, 0, &net, MemoryStore::new());
     let store = MemoryStore::new();
     let mut bob = block_on(Syncer::open(session(&t, 1, &[Scope::Basic]), store, net.clone())).unwrap();
-    let coll = admin.session.team.shared_collection;
     let id = RecordId::random();
-    block_on(admin.edit(id, coll, customer("Promoted Reader", "13812340000"), 1)).unwrap();
+    block_on(admin.edit(id, customer("Promoted Reader", "13812340000"), 1)).unwrap();
     block_on(admin.sync()).unwrap();
     block_on(bob.sync()).unwrap();
     assert!(!bob.replica.records[&id].complete);
@@ -305,7 +299,7 @@ fn reencryption_survives_a_restart_and_ends_with_every_record_on_the_new_epoch()
     let coll = a.session.team.shared_collection;
     let ids: Vec<RecordId> = (0..5).map(|_| RecordId::random()).collect();
     for (i, id) in ids.iter().enumerate() {
-        block_on(a.edit(*id, coll, customer(&format!("Person {i}"), "13800001111"), i as u64 + 1)).unwrap();
+        block_on(a.edit(*id, customer(&format!("Person {i}"), "13800001111"), i as u64 + 1)).unwrap();
     }
     block_on(a.sync()).unwrap();
     drop(a);
@@ -342,4 +336,98 @@ fn reencryption_survives_a_restart_and_ends_with_every_record_on_the_new_epoch()
     assert_eq!(reader.replica.unreadable.len(), 0);
     assert_eq!(reader.replica.records[&ids[4]].view.text(field::NAME), Some("Person 4"));
     assert_eq!(reader.replica.records[&ids[4]].view.text(field::PHONE), Some("13800001111"));
+}
+
+/// A team of five with real key wraps: ann admin, max manager, bob and cat members,
+/// sue support; each keeps the keys [`crate::team::Distributor`] wraps for their role.
+fn portfolio_team(net: &ModelTransport) -> (Vec<Person>, Vec<Client>) {
+    use crate::team::{collections_to_key, open_wraps, Distributor};
+    let people: Vec<Person> = ["ann", "max", "bob", "cat", "sue"].into_iter().map(Person::new).collect();
+    let mut chain = new_chain(&people[0]);
+    for (p, role) in people[1..].iter().zip([Role::Manager, Role::Member, Role::Member, Role::Support]) {
+        append(&mut chain, &people[0], Action::AddMember { member: p.member(role) });
+    }
+    let state = TeamState::verify(&chain, None).unwrap();
+    let admin = Distributor { name: &people[0].name, identity: &people[0].keys };
+    let wraps = admin.rotate(&state, &collections_to_key(&state, &Keyring::new()));
+    let clients = people
+        .iter()
+        .map(|p| {
+            let keyring = open_wraps(&p.name, &p.keys, &state, &wraps);
+            let s = Session { me: p.name.clone(), identity: p.keys.duplicate(), keyring, team: state.clone() };
+            block_on(Syncer::open(s, MemoryStore::new(), net.clone())).unwrap()
+        })
+        .collect();
+    (people, clients)
+}
+
+fn owned_by(name: &str, phone: &str, owner: &str) -> Vec<(String, Option<Value>)> {
+    Customer { name: name.into(), phone: phone.into(), owner: owner.into(), ..Default::default() }.to_fields()
+}
+
+#[test]
+fn a_member_cannot_decrypt_another_members_portfolio_and_reassigning_moves_the_records() {
+    use crate::domain::{Channel, Interaction};
+    use crate::team::portfolio;
+    let net = ModelTransport::default();
+    let (_, mut c) = portfolio_team(&net);
+    let (ann, max, bob, cat, sue) = (0, 1, 2, 3, 4);
+    let team = c[ann].session.team.team;
+    let bobs = portfolio(team, &c[bob].session.me);
+    let cats = portfolio(team, &c[cat].session.me);
+
+    // Bob's own customer, and an interaction with it, go into Bob's portfolio.
+    let (x, call) = (RecordId::random(), RecordId::random());
+    block_on(c[bob].edit(x, owned_by("Canary Portfolio", "13812341234", "bob"), 1)).unwrap();
+    let note = Interaction { customer: x.to_string(), channel: Channel::Call, at_ms: 5, summary: "canary call".into() };
+    block_on(c[bob].edit(call, note.to_fields(), 2)).unwrap();
+    block_on(c[bob].sync()).unwrap();
+    let on_server = |id: RecordId| net.server.lock().unwrap().records[&id].sealed.inspect().unwrap().collection;
+    assert_eq!((on_server(x), on_server(call)), (bobs, bobs));
+
+    // Cat (a member) gets the ciphertext from this model server but holds no key for it.
+    block_on(c[cat].sync()).unwrap();
+    assert!(c[cat].replica.records.is_empty());
+    assert_eq!(c[cat].replica.unreadable.len(), 2);
+    let stored = StoredRecord { record: x, version: 1, sealed: net.server.lock().unwrap().records[&x].sealed.clone() };
+    assert!(matches!(c[cat].session.open(&stored), Err(CryptoError::NoKey)));
+    // Support reads the basic section of every portfolio: the mask, not the number.
+    block_on(c[sue].sync()).unwrap();
+    let seen = &c[sue].replica.records[&x].view;
+    assert_eq!((seen.text(field::PHONE), seen.text(field::PHONE_MASKED)), (None, Some("138****1234")));
+    // Managers read everything.
+    block_on(c[max].sync()).unwrap();
+    assert_eq!(c[max].replica.records[&x].view.text(field::PHONE), Some("13812341234"));
+
+    // Bob cannot hand his customer to Cat (he holds no key for her portfolio), and
+    // support cannot move anyone's customer; neither attempt changes anything.
+    let to_cat = vec![(field::OWNER.to_string(), text("cat"))];
+    assert!(matches!(block_on(c[bob].edit(x, to_cat.clone(), 3)), Err(SyncError::NotAllowed(_))));
+    assert!(matches!(block_on(c[sue].edit(x, to_cat.clone(), 3)), Err(SyncError::NotAllowed(_))));
+    assert_eq!(c[bob].replica.records[&x].view.text(field::OWNER), Some("bob"));
+    assert_eq!(c[bob].replica.pending_count(), 0);
+
+    // Bob edits offline; meanwhile the admin reassigns the customer to Cat: it moves
+    // with its interaction, both re-sealed in Cat's portfolio.
+    block_on(c[bob].edit(x, vec![(field::NOTES.into(), text("bob, offline"))], 4)).unwrap();
+    block_on(c[ann].sync()).unwrap();
+    block_on(c[ann].edit(x, to_cat, 5)).unwrap();
+    block_on(c[ann].sync()).unwrap();
+    assert_eq!((on_server(x), on_server(call)), (cats, cats));
+
+    block_on(c[cat].sync()).unwrap();
+    assert_eq!(c[cat].replica.records[&x].view.text(field::PHONE), Some("13812341234"));
+    assert_eq!(c[cat].replica.records[&call].view.text(field::SUMMARY), Some("canary call"));
+    // Bob's client forgets both, and drops his edit it can no longer seal anywhere.
+    block_on(c[bob].sync()).unwrap();
+    assert!(!c[bob].replica.records.contains_key(&x) && !c[bob].replica.records.contains_key(&call));
+    assert_eq!(c[bob].replica.pending_count(), 0);
+    assert_eq!(on_server(x), cats);
+    // Cat can give it back to the shared collection (she holds both keys).
+    block_on(c[cat].edit(x, vec![(field::OWNER.into(), None)], 6)).unwrap();
+    block_on(c[cat].sync()).unwrap();
+    let shared = c[cat].session.team.shared_collection;
+    assert_eq!((on_server(x), on_server(call)), (shared, shared));
+    block_on(c[bob].sync()).unwrap();
+    assert_eq!(c[bob].replica.records[&x].view.text(field::NAME), Some("Canary Portfolio"));
 }
