@@ -558,13 +558,21 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         if session.can_seal(want, current, sensitive) {
             return Ok(want);
         }
-        let shared = session.team.shared_collection;
+        // Where it is (or shared, for a new record) when the right place has no keys
+        // yet: a portfolio in a team from before portfolios, until the next rotation.
+        let fallback = current.unwrap_or(session.team.shared_collection);
+        let own = want == portfolio(session.team.team, &session.me) || want == session.team.shared_collection;
         match session.team.members.get(&session.me).map(|m| m.role) {
-            Some(crate::chain::Role::Admin | crate::chain::Role::Manager) => Ok(current.unwrap_or(shared)),
-            _ if current.is_some_and(|c| c != want) => Err(SyncError::NotAllowed(
-                "Only a manager or an admin can move a customer into someone else's portfolio.",
+            Some(crate::chain::Role::Admin | crate::chain::Role::Manager) => Ok(fallback),
+            _ if own && session.keyring.latest_epoch(want).is_none() && session.can_seal(fallback, current, sensitive) => {
+                Ok(fallback)
+            }
+            _ if session.keyring.latest_epoch(want).is_some() => {
+                Err(SyncError::NotAllowed("Your role cannot write phone, email, address, ID or private notes here."))
+            }
+            _ => Err(SyncError::NotAllowed(
+                "Only a manager or an admin can put a customer into someone else's portfolio.",
             )),
-            _ => Err(SyncError::NotAllowed("You hold no key to write there.")),
         }
     }
 

@@ -431,3 +431,18 @@ fn a_member_cannot_decrypt_another_members_portfolio_and_reassigning_moves_the_r
     block_on(c[bob].sync()).unwrap();
     assert_eq!(c[bob].replica.records[&x].view.text(field::NAME), Some("Canary Portfolio"));
 }
+
+#[test]
+fn in_a_team_from_before_portfolios_an_owned_customer_stays_shared_until_keys_exist() {
+    let t = team();
+    let net = ModelTransport::default();
+    let mut bob = client(&t, 1, &net, MemoryStore::new());
+    let id = RecordId::random();
+    block_on(bob.edit(id, owned_by("Early Customer", "13800001111", "bob"), 1)).unwrap();
+    block_on(bob.sync()).unwrap();
+    let collection = net.server.lock().unwrap().records[&id].sealed.inspect().unwrap().collection;
+    assert_eq!(collection, bob.session.team.shared_collection);
+    // Handing it to Ann's portfolio (which a member holds no key for) is refused.
+    let to_ann = vec![(field::OWNER.to_string(), text("ann"))];
+    assert!(matches!(block_on(bob.edit(id, to_ann, 2)), Err(SyncError::NotAllowed(_))));
+}
