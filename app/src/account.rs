@@ -317,12 +317,15 @@ impl Unlocked {
     pub async fn change_role(&self, session: &Session, who: &Username, role: Role) -> Result<(), String> {
         let old = session.team.members.get(who).ok_or("Not a member of this team.")?.clone();
         let state = self.append(&session.team, Action::ChangeRole { username: who.clone(), role }).await?;
+        let member = Member { role, ..old };
+        // What the new role may read of what exists (support → member: the sensitive
+        // keys of the shared collection, and a portfolio of their own).
+        let mut wraps = self.distributor().wraps_for_member(&state, &session.keyring, &member);
         if loses_access(old.role, role) {
             let next = self.append(&state, Action::Rotate { epoch: state.epoch + 1 }).await?;
-            return self.put_rotation(session, &next).await;
+            wraps.extend(self.distributor().rotate(&next, &collections_to_key(&next, &session.keyring)));
         }
-        let member = Member { role, ..old };
-        self.put_wraps(state.team, self.distributor().wraps_for_member(&state, &session.keyring, &member)).await
+        self.put_wraps(state.team, wraps).await
     }
 
     /// Admin: start a new epoch now ("rotate keys") for every collection held.

@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use crate::account::Unlocked;
@@ -104,15 +104,21 @@ fn Shell(ws: Ws) -> impl IntoView {
             ws.unlocked.log_out().await;
         });
     };
+    // Plain anchors (the router handles their clicks) marked while their page is
+    // shown: the router's `<A>` does more than this needs and costs .wasm size.
+    let path = leptos_router::hooks::use_location().pathname;
+    let link = move |href: &'static str, label: &'static str| {
+        view! { <a href=href aria-current=move || (path.get() == href).then_some("page")>{label}</a> }
+    };
     view! {
         <header class="topbar">
             <h1 class="brand">"Quietdesk"</h1>
             <nav aria-label="Main">
-                <A href=route::CUSTOMERS>"Customers"</A>
-                <A href=route::PIPELINE>"Pipeline"</A>
-                <A href=route::TASKS>"Tasks"</A>
-                <A href=route::IMPORT>"Import"</A>
-                <A href=route::TEAM>"Team"</A>
+                {link(route::CUSTOMERS, "Customers")}
+                {link(route::PIPELINE, "Pipeline")}
+                {link(route::TASKS, "Tasks")}
+                {link(route::IMPORT, "Import")}
+                {link(route::TEAM, "Team")}
             </nav>
             <pages::sync_status::SyncStatusBar />
             <div class="account">

@@ -85,16 +85,19 @@ test('a role change is a key change: promotion reveals sensitive fields, demotio
   await expect(uList).toContainText('139****8888', { timeout: 20_000 });
 
   // Promoted to member: the sensitive key is wrapped to them, the full number shows.
+  // Support read the basic section of every portfolio and a member reads only their
+  // own and the shared one, so the promotion also starts a new epoch.
   await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
   await a.getByLabel(`Role of ${user}`).selectOption('member');
   await expect(a.getByRole('status', { name: 'Team status' })).toContainText(`${user} is now member`);
+  await expect(a.getByText('Key epoch 2', { exact: true })).toBeVisible();
   // No reload: the new key arrives as an event and the record opens in full in place.
   await expect(uList).toContainText('13977778888', { timeout: 20_000 });
 
   // Demoted to support again: a new epoch starts without a sensitive key for them.
   await a.getByLabel(`Role of ${user}`).selectOption('support');
   await expect(a.getByRole('status', { name: 'Team status' })).toContainText(`${user} is now support`);
-  await expect(a.getByText('Key epoch 2', { exact: true })).toBeVisible();
+  await expect(a.getByText('Key epoch 3', { exact: true })).toBeVisible();
 
   // A rotation schedule is a team setting (an encrypted record) that survives a reload.
   await a.getByLabel('Rotate keys automatically').selectOption('90');
@@ -142,4 +145,56 @@ test('re-encryption after an offboarding resumes after a reload in the middle', 
   await expect(a.getByRole('status', { name: 'Re-encryption status' })).toHaveText(`All records (${n}) are on key epoch 2.`, { timeout: 90_000 });
   await waitSynced(a);
   for (const c of ctx) await c.close();
+});
+
+test('each member has a portfolio: another member never sees it; a reassignment moves the customer', async ({ browser }) => {
+  test.setTimeout(120_000);
+  const [admin, bob, carol] = [uniqueUser('adp'), uniqueUser('bob'), uniqueUser('car')];
+  const ctx = await Promise.all([browser.newContext(), browser.newContext(), browser.newContext()]);
+  const [a, b, c] = await Promise.all(ctx.map((x) => x.newPage()));
+  await createAccount(a, admin);
+  await createTeam(a);
+  await createAccount(b, bob);
+  await createAccount(c, carol);
+  await addToTeam(a, b, bob);
+  await addToTeam(a, c, carol);
+
+  // Bob's own customer (owner: bob) and a shared one.
+  await createCustomer(b, { name: 'Canary Bobs Own', company: 'Canary Portfolio Co', phone: '13911112222', email: 'canary.own@example.cn', notes: 'canary-note portfolio' });
+  await b.getByLabel('Owner', { exact: true }).fill(bob);
+  await b.getByRole('button', { name: 'Save' }).click();
+  await expect(b.getByRole('status').filter({ hasText: 'Saved.' })).toBeVisible();
+  await b.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await createCustomer(b, { name: 'Canary Everyones', company: 'Canary Shared Co', phone: '13933334444', email: 'canary.shared@example.cn', notes: 'canary-note shared' });
+  await waitSynced(b);
+
+  // Bob cannot hand his customer to Carol: only a manager or an admin can.
+  await b.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await b.getByRole('link', { name: /Canary Bobs Own/ }).click();
+  await b.getByLabel('Owner', { exact: true }).fill(carol);
+  await b.getByRole('button', { name: 'Save' }).click();
+  await expect(b.getByText(/Not saved: .*manager or an admin/)).toBeVisible();
+
+  // Carol sees the shared customer, never Bob's; the admin sees both.
+  const cList = c.getByRole('list', { name: 'Customers' });
+  await expect(cList).toContainText('Canary Everyones', { timeout: 20_000 });
+  await expect(cList).not.toContainText('Canary Bobs Own');
+  await a.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  const aList = a.getByRole('list', { name: 'Customers' });
+  await expect(aList).toContainText('Canary Bobs Own', { timeout: 20_000 });
+  await expect(aList).toContainText('13911112222');
+
+  // The admin gives it to Carol: it moves to her portfolio and out of Bob's.
+  await a.getByRole('link', { name: /Canary Bobs Own/ }).click();
+  await a.getByLabel('Owner', { exact: true }).fill(carol);
+  await a.getByRole('button', { name: 'Save' }).click();
+  await expect(a.getByText('Saved.')).toBeVisible();
+  await waitSynced(a);
+  await expect(cList).toContainText('Canary Bobs Own', { timeout: 20_000 });
+  await expect(cList).toContainText('13911112222');
+  await b.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  const bList = b.getByRole('list', { name: 'Customers' });
+  await expect(bList).not.toContainText('Canary Bobs Own', { timeout: 20_000 });
+  await expect(bList).toContainText('Canary Everyones');
+  for (const x of ctx) await x.close();
 });

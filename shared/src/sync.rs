@@ -564,7 +564,10 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let own = want == portfolio(session.team.team, &session.me) || want == session.team.shared_collection;
         match session.team.members.get(&session.me).map(|m| m.role) {
             Some(crate::chain::Role::Admin | crate::chain::Role::Manager) => Ok(fallback),
-            _ if own && session.keyring.latest_epoch(want).is_none() && session.can_seal(fallback, current, sensitive) => {
+            _ if own
+                && session.keyring.latest_epoch(want).is_none()
+                && session.can_seal(fallback, current, sensitive) =>
+            {
                 Ok(fallback)
             }
             _ if session.keyring.latest_epoch(want).is_some() => {

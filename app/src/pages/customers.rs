@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 use shared::domain::{field, Entity, EntityKind, Interaction, Stage, Task};
 use shared::record::Value;
 use shared::search::normalize_query;
@@ -138,7 +137,7 @@ pub fn CustomerList() -> impl IntoView {
         <section class="page">
             <div class="page__head">
                 <h2>"Customers"</h2>
-                <A href=route::NEW_CUSTOMER attr:class="button primary">"New customer"</A>
+                <a href=route::NEW_CUSTOMER class="button primary">"New customer"</a>
             </div>
             <div class="filters">
                 <div class="field">
