@@ -323,9 +323,9 @@ impl Replica {
     /// The documents to push for at most `limit` records (in record order): base plus
     /// every pending edit of each. Only the chosen records' bases are copied, so
     /// draining a 100,000-edit outbox in batches does not copy every record per batch.
-    fn outgoing(&self, limit: usize) -> BTreeMap<RecordId, (Vec<u64>, RecordDoc)> {
+    fn outgoing(&self, limit: usize, skip: &HashSet<RecordId>) -> BTreeMap<RecordId, (Vec<u64>, RecordDoc)> {
         let mut chosen: BTreeSet<RecordId> = BTreeSet::new();
-        for op in &self.outbox {
+        for op in self.outbox.iter().filter(|op| !skip.contains(&op.record)) {
             chosen.insert(op.record);
         }
         if let Some(&cut) = chosen.iter().nth(limit) {
@@ -383,6 +383,21 @@ pub struct SyncReport {
     pub conflicts_merged: usize,
     pub pulled: usize,
     pub unreadable: usize,
+}
+
+/// A batch sealed for a push, and what to record when it is accepted.
+struct Prepared {
+    items: Vec<PushItem>,
+    meta: Vec<SealedMeta>,
+}
+
+struct SealedMeta {
+    record: RecordId,
+    op_ids: Vec<u64>,
+    doc: RecordDoc,
+    sealed: SealedRecord,
+    sensitive: Option<SealedEnvelope>,
+    collection: CollectionId,
 }
 
 /// Drives a [`Replica`] against a [`Store`] and a [`Transport`].
@@ -642,49 +657,60 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         Ok(report)
     }
 
+    /// Seal the next batch of the outbox (records not in `skip`), or `None` when empty.
+    fn prepare(&self, skip: &HashSet<RecordId>) -> Result<Option<Prepared>, SyncError> {
+        let chunk = self.replica.outgoing(self.batch, skip);
+        if chunk.is_empty() {
+            return Ok(None);
+        }
+        let mut items = Vec::with_capacity(chunk.len());
+        let mut meta = Vec::with_capacity(chunk.len());
+        for (record, (op_ids, doc)) in chunk {
+            let local = &self.replica.records[&record];
+            let version = local.version + 1;
+            // Placed again on the merged document: an owner changed elsewhere
+            // meanwhile decides, not the collection this edit was made in.
+            let collection = self.session.place(&self.replica.records, local, &doc);
+            let (sealed, sensitive) = self.session.sealer().seal(
+                &self.session.ctx(record),
+                collection,
+                version,
+                &doc,
+                local.sensitive.as_ref(),
+            )?;
+            items.push(PushItem { record, base_version: local.version, sealed: sealed.clone() });
+            meta.push(SealedMeta { record, op_ids, doc, sealed, sensitive, collection });
+        }
+        Ok(Some(Prepared { items, meta }))
+    }
+
     async fn push(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
         let mut rounds = 0;
-        loop {
-            let chunk: Vec<_> = self.replica.outgoing(self.batch).into_iter().collect();
-            if chunk.is_empty() {
-                return Ok(());
-            }
-            let mut items = Vec::with_capacity(chunk.len());
-            let mut sealed_meta = Vec::with_capacity(chunk.len());
-            for (record, (op_ids, doc)) in &chunk {
-                let local = &self.replica.records[record];
-                let version = local.version + 1;
-                // Placed again on the merged document: an owner changed elsewhere
-                // meanwhile decides, not the collection this edit was made in.
-                let collection = self.session.place(&self.replica.records, local, doc);
-                let (sealed, sensitive) = self.session.sealer().seal(
-                    &self.session.ctx(*record),
-                    collection,
-                    version,
-                    doc,
-                    local.sensitive.as_ref(),
-                )?;
-                items.push(PushItem { record: *record, base_version: local.version, sealed: sealed.clone() });
-                sealed_meta.push((*record, op_ids.clone(), doc.clone(), sealed, sensitive, collection));
-            }
-            match self.transport.push(&PushRequest { items }).await? {
+        let mut prepared = self.prepare(&HashSet::new())?;
+        while let Some(Prepared { items, meta }) = prepared.take() {
+            // While this batch is on the wire (and the server commits it), seal the
+            // next: the browser's and the server's work overlap instead of taking turns.
+            let req = PushRequest { items };
+            let sent: HashSet<RecordId> = meta.iter().map(|m| m.record).collect();
+            let (outcome, next) = futures::future::join(self.transport.push(&req), async { self.prepare(&sent) }).await;
+            match outcome? {
                 PushOutcome::Accepted(resp) => {
                     let versions: std::collections::HashMap<_, _> =
                         resp.accepted.iter().map(|a| (a.record, a.version)).collect();
-                    let mut stored = Vec::with_capacity(sealed_meta.len());
+                    let mut stored = Vec::with_capacity(meta.len());
                     let mut done_ops = Vec::new();
-                    for (record, op_ids, doc, sealed, sensitive, collection) in sealed_meta {
-                        let version = *versions
-                            .get(&record)
-                            .ok_or_else(|| TransportError::Protocol(format!("push response lacks record {record}")))?;
-                        let local = self.replica.records.get_mut(&record).expect("pushed from here");
-                        local.epoch = sealed.inspect().map(|i| i.min_epoch).unwrap_or(local.epoch);
+                    for m in meta {
+                        let version = *versions.get(&m.record).ok_or_else(|| {
+                            TransportError::Protocol(format!("push response lacks record {}", m.record))
+                        })?;
+                        let local = self.replica.records.get_mut(&m.record).expect("pushed from here");
+                        local.epoch = m.sealed.inspect().map(|i| i.min_epoch).unwrap_or(local.epoch);
                         local.version = version;
-                        local.collection = collection;
-                        local.base = doc;
-                        local.sensitive = sensitive;
-                        stored.push(StoredRecord { record, version, sealed });
-                        done_ops.extend(op_ids);
+                        local.collection = m.collection;
+                        local.base = m.doc;
+                        local.sensitive = m.sensitive;
+                        stored.push(StoredRecord { record: m.record, version, sealed: m.sealed });
+                        done_ops.extend(m.op_ids);
                     }
                     // Records first, then the outbox: a crash in between re-pushes the
                     // same field values, which merge to the same record.
@@ -694,6 +720,8 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     self.replica.outbox.retain(|p| !done.contains(&p.id));
                     report.pushed += stored.len();
                     self.cache_stale = true;
+                    // The next batch was sealed on versions this push did not touch.
+                    prepared = next?;
                 }
                 PushOutcome::Conflict(changes) => {
                     rounds += 1;
@@ -702,9 +730,12 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     }
                     report.conflicts_merged += changes.len();
                     self.absorb_changes(&changes).await?;
+                    // Merging may have changed what is pending: seal afresh.
+                    prepared = self.prepare(&HashSet::new())?;
                 }
             }
         }
+        Ok(())
     }
 
     async fn absorb_changes(&mut self, changes: &[Change]) -> Result<Vec<StoredRecord>, SyncError> {
@@ -712,9 +743,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         for c in changes {
             let rec = StoredRecord { record: c.record, version: c.version, sealed: c.sealed.clone() };
             // Our own accepted pushes come back in the next pull: that exact version is
-            // already merged here, so skip the signature check and decryption.
+            // already merged here and stored (a push saves what it sealed), so skip the
+            // signature check, the decryption and the second write.
             if self.replica.records.get(&c.record).is_some_and(|l| l.version >= c.version) {
-                stored.push(rec);
                 continue;
             }
             match self.session.open(&rec) {
@@ -753,7 +784,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         loop {
             let page = self.transport.pull(self.replica.cursor, crate::api::MAX_PULL_LIMIT).await?;
             let stored = self.absorb_changes(&page.changes).await?;
-            report.pulled += stored.len();
+            report.pulled += page.changes.len();
             self.cache_stale |= !stored.is_empty();
             self.replica.cursor = self.replica.cursor.max(page.cursor);
             self.store.save_records(&stored, Some(self.replica.cursor)).await?;
