@@ -152,6 +152,8 @@ pub struct Workspace {
     pub status: RwSignal<SyncStatus>,
     /// Re-encryption onto the newest key epoch (an admin's client does it).
     pub reencryption: RwSignal<EpochProgress>,
+    /// Bumped when the server announces a security alert (admins' alert list refetches).
+    pub alerts_seen: Trigger,
     /// The epoch below which this client already had the old key wraps shredded.
     shredded_before: Cell<u32>,
     sync_queued: Cell<bool>,
@@ -207,6 +209,7 @@ impl Workspace {
             index: RwSignal::new(Index::default()),
             status: RwSignal::new(SyncStatus { online: true, ..Default::default() }),
             reencryption: RwSignal::new(EpochProgress::default()),
+            alerts_seen: Trigger::new(),
             shredded_before: Cell::new(1),
             syncer: Mutex::new(syncer),
             sync_queued: Cell::new(false),
@@ -450,6 +453,7 @@ impl Workspace {
             }
             match serde_json::from_slice::<ServerEvent>(text.as_bytes()) {
                 Ok(ServerEvent::Poke { .. }) | Ok(ServerEvent::Ready { .. }) => self.request_sync(),
+                Ok(ServerEvent::Alert) => self.alerts_seen.notify(),
                 Ok(ServerEvent::Chain { .. }) => {
                     let _ = self.refresh_session().await;
                     self.request_sync();
@@ -607,6 +611,13 @@ impl Workspace {
     }
 
     /// Admin: when each member was last seen, and on what device.
+    /// Admin: the server's security alerts for the team, newest first.
+    pub async fn alerts(&self) -> Result<Vec<shared::api::Alert>, String> {
+        let url = path::fill(path::ALERTS, &self.team_id.to_string());
+        let r: shared::api::AlertsResponse = self.unlocked.api.get(&url).await.map_err(|e| e.to_string())?;
+        Ok(r.alerts)
+    }
+
     pub async fn activity(&self) -> Result<Vec<shared::api::MemberActivity>, String> {
         let url = path::fill(path::ACTIVITY, &self.team_id.to_string());
         let r: shared::api::ActivityResponse = self.unlocked.api.get(&url).await.map_err(|e| e.to_string())?;

@@ -147,6 +147,10 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<AuthUser> 
         return Err(ApiError::Unauthorized("invalid session token"));
     }
     let hash = token_hash(token);
+    // Counted before the database is asked, so a flood costs the server little.
+    if let Err(wait) = state.limits.take(&hash, std::time::Instant::now()) {
+        return Err(ApiError::RateLimited(wait.as_secs().max(1)));
+    }
     let s = state.db.session(&hash).await?.ok_or(ApiError::Unauthorized("invalid session token"))?;
     let now = now_ms();
     if s.expires_at <= now {

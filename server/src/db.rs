@@ -4,7 +4,7 @@
 pub mod sqlite;
 
 use async_trait::async_trait;
-use shared::api::{Change, Cursor, InviteAcceptance, InviteInfo, PushAccepted, TeamSummary, WrapItem};
+use shared::api::{Alert, Change, Cursor, InviteAcceptance, InviteInfo, PushAccepted, TeamSummary, WrapItem};
 use shared::chain::{ChainEntry, Role};
 use shared::crypto::identity::{AccountBundle, PublicIdentity};
 use shared::crypto::passphrase::KdfParams;
@@ -135,4 +135,10 @@ pub trait Db: Send + Sync + 'static {
         only: Option<&[[u8; 16]]>,
     ) -> DbResult<(Vec<Change>, Cursor, bool)>;
     async fn cursor(&self, team: &TeamId) -> DbResult<Cursor>;
+    /// How many records the team holds.
+    async fn record_count(&self, team: &TeamId) -> DbResult<u64>;
+
+    async fn add_alert(&self, team: &TeamId, alert: &Alert) -> DbResult<()>;
+    /// The newest `limit` alerts, newest first.
+    async fn alerts(&self, team: &TeamId, limit: u32) -> DbResult<Vec<Alert>>;
 }

@@ -31,6 +31,9 @@ pub enum ApiError {
     /// removal or a rotation): the client must fetch the new keys and seal again.
     #[error("record {record}: sealed under key epoch {got}, but the team is on epoch {current}; fetch the new keys")]
     StaleEpoch { record: String, got: u32, current: u32 },
+    /// Too many requests from one session: try again after this many seconds.
+    #[error("too many requests; try again in {0} s")]
+    RateLimited(u64),
     #[error("internal error")]
     Internal(String),
 }
@@ -50,6 +53,7 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PushConflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::StaleEpoch { .. } => (StatusCode::CONFLICT, "stale_epoch"),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -63,6 +67,10 @@ impl IntoResponse for ApiError {
         }
         let message = self.to_string();
         match self {
+            ApiError::RateLimited(secs) => {
+                let retry = [(axum::http::header::RETRY_AFTER, secs.to_string())];
+                (status, retry, Json(ErrorBody { code: code.into(), message })).into_response()
+            }
             ApiError::PushConflict(conflicts) => {
                 (status, Json(PushConflict { code: code.into(), message, conflicts })).into_response()
             }

@@ -15,6 +15,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod invites;
+pub mod limits;
 pub mod records;
 pub mod teams;
 
@@ -38,11 +39,12 @@ use crate::db::Db;
 pub struct Config {
     pub static_dir: Option<PathBuf>,
     pub session_ttl: Duration,
+    pub limits: limits::LimitConfig,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { static_dir: None, session_ttl: Duration::from_secs(12 * 3600) }
+        Self { static_dir: None, session_ttl: Duration::from_secs(12 * 3600), limits: Default::default() }
     }
 }
 
@@ -52,6 +54,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub hub: Arc<events::Hub>,
     pub server_secret: Arc<[u8; 32]>,
+    pub limits: Arc<limits::Limits>,
     /// Each team's shared collection (from its genesis entry), once read.
     pub shared_collections:
         Arc<std::sync::Mutex<std::collections::HashMap<shared::ids::TeamId, shared::ids::CollectionId>>>,
@@ -62,6 +65,7 @@ impl AppState {
         let server_secret = Arc::new(db.server_secret().await?);
         Ok(Self {
             db,
+            limits: Arc::new(limits::Limits::new(config.limits.clone())),
             config: Arc::new(config),
             hub: Arc::new(events::Hub::default()),
             server_secret,

@@ -28,6 +28,22 @@ struct Cli {
     /// Session lifetime in hours.
     #[arg(long, env = "QD_SESSION_HOURS", default_value_t = 12)]
     session_hours: u64,
+    /// Requests per minute one session may make (0: no limit); beyond it, 429.
+    #[arg(long, env = "QD_RATE_PER_MINUTE", default_value_t = 1200)]
+    rate_per_minute: u32,
+    /// Requests a session may make in a burst before the rate applies.
+    #[arg(long, env = "QD_RATE_BURST", default_value_t = 300)]
+    rate_burst: u32,
+    /// Alert admins when a member pulls more than this many times the team's records
+    /// in an hour (a normal device pulls everything once, then changes).
+    #[arg(long, env = "QD_BULK_FACTOR", default_value_t = 3)]
+    bulk_factor: u32,
+    /// ... and at least this many records.
+    #[arg(long, env = "QD_BULK_MIN_RECORDS", default_value_t = 5000)]
+    bulk_min_records: u64,
+    /// Also end the session that crossed the bulk-download line.
+    #[arg(long, env = "QD_BULK_SUSPEND")]
+    bulk_suspend: bool,
 }
 
 #[tokio::main]
@@ -50,6 +66,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config {
         static_dir: cli.static_dir.clone(),
         session_ttl: std::time::Duration::from_secs(cli.session_hours * 3600),
+        limits: quietdesk_server::limits::LimitConfig {
+            requests_per_minute: cli.rate_per_minute,
+            burst: cli.rate_burst,
+            bulk_factor: cli.bulk_factor,
+            bulk_min_records: cli.bulk_min_records,
+            bulk_suspend: cli.bulk_suspend,
+        },
     };
     if let Some(dir) = &config.static_dir {
         if !dir.join("index.html").exists() {

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
 use shared::api::{
-    path, PullQuery, PullResponse, PushRequest, PushResponse, ServerEvent, MAX_PULL_LIMIT, MAX_PUSH_RECORDS,
+    path, Alert, PullQuery, PullResponse, PushRequest, PushResponse, ServerEvent, MAX_PULL_LIMIT, MAX_PUSH_RECORDS,
 };
 use shared::crypto::CryptoError;
 use shared::ids::TeamId;
@@ -16,6 +16,7 @@ use shared::ids::TeamId;
 use crate::auth::AuthUser;
 use crate::db::{DbError, PushResult, PushRow};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
+use crate::limits::BulkVerdict;
 use crate::teams::{readable, require_member};
 use crate::{now_ms, AppState};
 
@@ -96,5 +97,34 @@ async fn pull(
     let limit = q.limit.unwrap_or(MAX_PULL_LIMIT).clamp(1, MAX_PULL_LIMIT);
     let (changes, cursor, more) = state.db.pull(&team, q.since, limit, allowed.as_ref().map(|a| a.as_slice())).await?;
     tracing::debug!(%team, changes = changes.len(), "pull");
+    let pulled = changes.len() as u64;
+    if let Some(total) = state.limits.pulled(team, &user.username, pulled, std::time::Instant::now()) {
+        let team_records = state.db.record_count(&team).await?;
+        if let BulkVerdict::Crossed { pulled, threshold } = state.limits.bulk(team, &user.username, total, team_records)
+        {
+            let suspend = state.limits.config.bulk_suspend;
+            let alert = Alert {
+                at_ms: now_ms(),
+                kind: "bulk_download".into(),
+                username: user.username.clone(),
+                detail: format!(
+                    "{} pulled {pulled} records within an hour; the team holds {team_records} (alert above \
+                     {threshold}){}",
+                    user.username,
+                    if suspend { "; session suspended" } else { "" }
+                ),
+                suspended: suspend,
+            };
+            state.db.add_alert(&team, &alert).await?;
+            state.hub.send(&team, ServerEvent::Alert);
+            tracing::warn!(%team, user = %user.username, pulled, threshold, suspend, "bulk download alert");
+            if suspend {
+                state.db.delete_session(&user.token_hash).await?;
+                return Err(ApiError::Forbidden(
+                    "this session was suspended after an unusually large download; your admins were alerted",
+                ));
+            }
+        }
+    }
     Ok(ApiJson(PullResponse { changes, cursor, more }))
 }

@@ -6,8 +6,8 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
 use shared::api::{
-    path, ActivityResponse, AppendChainRequest, ChainResponse, CreateTeamRequest, MemberActivity, PutWrapsRequest,
-    ServerEvent, ShredWrapsRequest, ShredWrapsResponse, TeamList, TeamSummary, WrapsResponse,
+    path, ActivityResponse, AlertsResponse, AppendChainRequest, ChainResponse, CreateTeamRequest, MemberActivity,
+    PutWrapsRequest, ServerEvent, ShredWrapsRequest, ShredWrapsResponse, TeamList, TeamSummary, WrapsResponse,
 };
 use shared::chain::{Action, ChainEntry, Role, TeamState};
 use shared::crypto::wrap::wrap_signer;
@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route(path::WRAPS, get(get_wraps).put(put_wraps))
         .route(path::SHRED_WRAPS, post(shred_wraps))
         .route(path::ACTIVITY, get(activity))
+        .route(path::ALERTS, get(alerts))
 }
 
 /// The caller's role in `team`: 404 for an unknown team, 403 for a non-member.
@@ -210,6 +211,16 @@ async fn shred_wraps(
         }
         None => Err(ApiError::Conflict("records are still sealed under an older epoch; re-encrypt them first")),
     }
+}
+
+/// Admin: the newest security alerts the server raised for the team.
+async fn alerts(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+) -> ApiResult<ApiJson<AlertsResponse>> {
+    require_admin(&state, &team, &user.username, "only admins see security alerts").await?;
+    Ok(ApiJson(AlertsResponse { alerts: state.db.alerts(&team, 200).await? }))
 }
 
 /// Admin: each member's last use of the service and its device (from live sessions).

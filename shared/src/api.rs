@@ -30,6 +30,8 @@ pub mod path {
     pub const INVITES: &str = "/api/v1/teams/{team}/invites";
     /// Admin: when each member was last seen, and on what kind of device.
     pub const ACTIVITY: &str = "/api/v1/teams/{team}/activity";
+    /// Admin: security alerts raised by the server (e.g. a bulk download).
+    pub const ALERTS: &str = "/api/v1/teams/{team}/alerts";
     /// The joiner answers an invitation with their public keys and the MAC.
     pub const ACCEPT_INVITE: &str = "/api/v1/invites/{invite}/accept";
     pub const PUSH: &str = "/api/v1/teams/{team}/push";
@@ -211,6 +213,23 @@ pub struct ActivityResponse {
     pub members: Vec<MemberActivity>,
 }
 
+/// Something the server noticed that admins should look at. The server sees no
+/// content, so alerts are about volumes and patterns (who pulled how much, when).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alert {
+    pub at_ms: i64,
+    /// `bulk_download`.
+    pub kind: String,
+    pub username: Username,
+    pub detail: String,
+    /// Whether the server ended the session that triggered it.
+    pub suspended: bool,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertsResponse {
+    pub alerts: Vec<Alert>,
+}
+
 /// Admin: open an invitation (its secret stays in the link's fragment).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreateInviteRequest {
@@ -322,8 +341,11 @@ pub struct PullResponse {
 pub enum ClientEvent {
     Auth { token: String },
 }
+/// Externally tagged (`{"poke":{"cursor":7}}`, `"alert"`): an internally tagged enum
+/// would make every client buffer each message through serde's generic `Content`
+/// before reading it, which costs the browser bundle for nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum ServerEvent {
     Ready {
         cursor: Cursor,
@@ -336,6 +358,8 @@ pub enum ServerEvent {
     Chain {
         len: u64,
     },
+    /// A security alert was raised (admins fetch the list).
+    Alert,
 }
 
 macro_rules! b64_fixed {

@@ -121,10 +121,32 @@ impl RecordDoc {
 
 /// One local edit of one record: the unit the outbox stores.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "FieldEditWire", into = "FieldEditWire")]
 pub struct FieldEdit {
     pub field: String,
-    #[serde(flatten)]
     pub state: FieldState,
+}
+
+/// How a [`FieldEdit`] is stored: `{"field":…,"v":…,"s":…}`, the state's keys beside
+/// the name. (The same bytes `#[serde(flatten)]` wrote, without flatten's buffering
+/// through serde's generic `Content`, which costs the browser bundle.)
+#[derive(Serialize, Deserialize)]
+struct FieldEditWire {
+    field: String,
+    v: Option<Value>,
+    s: Stamp,
+}
+
+impl From<FieldEditWire> for FieldEdit {
+    fn from(w: FieldEditWire) -> Self {
+        FieldEdit { field: w.field, state: FieldState { value: w.v, stamp: w.s } }
+    }
+}
+
+impl From<FieldEdit> for FieldEditWire {
+    fn from(e: FieldEdit) -> Self {
+        FieldEditWire { field: e.field, v: e.state.value, s: e.state.stamp }
+    }
 }
 
 #[cfg(test)]
@@ -136,6 +158,27 @@ mod tests {
 
     fn stamp(wall: u64, counter: u32, who: &str) -> Stamp {
         Stamp { hlc: Hlc { wall_ms: wall, counter }, author: Username::parse(who).unwrap() }
+    }
+
+    #[test]
+    fn a_field_edit_is_stored_as_it_always_was() {
+        // The form it had (a flatten), which outboxes on devices still hold.
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct Before {
+            field: String,
+            #[serde(flatten)]
+            state: FieldState,
+        }
+        for value in [Some(Value::Text("Li".into())), None] {
+            let state = FieldState {
+                value,
+                stamp: Stamp { hlc: Hlc { wall_ms: 5, counter: 1 }, author: "ann".parse().unwrap() },
+            };
+            let e = FieldEdit { field: "name".into(), state: state.clone() };
+            let before = serde_json::to_string(&Before { field: "name".into(), state }).unwrap();
+            assert_eq!(serde_json::to_string(&e).unwrap(), before);
+            assert_eq!(serde_json::from_str::<FieldEdit>(&before).unwrap(), e);
+        }
     }
 
     #[test]

@@ -60,6 +60,7 @@ pub fn TeamPage() -> impl IntoView {
                 <p role="status" class="message" aria-label="Team status">{move || message.get()}</p>
             </section>
             {move || is_admin.get().then(|| view! {
+                <Alerts />
                 <Reencryption />
                 <RotationSchedule message=message />
                 <Invitations message=message />
@@ -153,6 +154,27 @@ fn RotateKeys(message: RwSignal<Option<String>>) -> impl IntoView {
             <h3>"Keys"</h3>
             <p class="hint">"Rotating starts a new key epoch shared with the current members only."</p>
             <button type="button" on:click=rotate>"Rotate keys now"</button>
+        </section>
+    }
+}
+
+/// Security alerts the server raised (e.g. a member pulling far more than usual);
+/// refetched when the server announces a new one.
+#[component]
+fn Alerts() -> impl IntoView {
+    let alerts = LocalResource::new(move || {
+        let ws = use_ws();
+        ws.alerts_seen.track();
+        async move { ws.alerts().await.unwrap_or_default() }
+    });
+    view! {
+        <section class="card">
+            <h3>"Security alerts"</h3>
+            <ul aria-label="Security alerts">
+                {move || alerts.get().unwrap_or_default().into_iter().map(|a| view! {
+                    <li>{format!("{}: {}", crate::pages::customer::format_date(a.at_ms), a.detail)}</li>
+                }).collect_view()}
+            </ul>
         </section>
     }
 }

@@ -580,6 +580,49 @@ impl Db for SqliteDb {
         Ok((changes, cursor, more))
     }
 
+    async fn record_count(&self, team: &TeamId) -> DbResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM records WHERE team_id = ?")
+            .bind(team.as_bytes().as_slice())
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn add_alert(&self, team: &TeamId, a: &Alert) -> DbResult<()> {
+        sqlx::query("INSERT INTO alerts (team_id, at, kind, username, detail, suspended) VALUES (?,?,?,?,?,?)")
+            .bind(team.as_bytes().as_slice())
+            .bind(a.at_ms)
+            .bind(&a.kind)
+            .bind(a.username.as_str())
+            .bind(&a.detail)
+            .bind(a.suspended)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn alerts(&self, team: &TeamId, limit: u32) -> DbResult<Vec<Alert>> {
+        let rows = sqlx::query(
+            "SELECT at, kind, username, detail, suspended FROM alerts WHERE team_id = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(team.as_bytes().as_slice())
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Alert {
+                    at_ms: r.get("at"),
+                    kind: r.get("kind"),
+                    username: Username::parse(r.get::<&str, _>("username"))
+                        .map_err(|e| DbError::Corrupt(format!("alert username: {e}")))?,
+                    detail: r.get("detail"),
+                    suspended: r.get("suspended"),
+                })
+            })
+            .collect()
+    }
+
     async fn cursor(&self, team: &TeamId) -> DbResult<Cursor> {
         let s: Option<i64> = sqlx::query_scalar("SELECT seq FROM teams WHERE team_id = ?")
             .bind(team.as_bytes().as_slice())
