@@ -506,12 +506,8 @@ impl Workspace {
             let (progress, queued, epoch) = {
                 let mut s = self.syncer.lock().await;
                 let p = s.epoch_progress();
-                let idle = s.replica.pending_count() == 0;
-                let queued = if p.old > 0 && idle {
-                    s.queue_reencryption(REENCRYPT_BATCH, now() as u64).await.unwrap_or(0)
-                } else {
-                    0
-                };
+                let idle = s.replica.pending_count() == 0 && s.replica.reseal.is_empty();
+                let queued = if p.old > 0 && idle { s.queue_reencryption(REENCRYPT_BATCH) } else { 0 };
                 (p, queued, s.session.team.epoch)
             };
             self.reencryption.set(progress);

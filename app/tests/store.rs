@@ -131,7 +131,7 @@ impl Transport for Accepting {
         Ok(shared::sync::PushOutcome::Accepted(shared::api::PushResponse { accepted, cursor: req.items.len() as u64 }))
     }
     async fn pull(&self, since: u64, _: u32) -> Result<shared::api::PullResponse, TransportError> {
-        Ok(shared::api::PullResponse { changes: vec![], cursor: since, more: false })
+        Ok(shared::api::PullResponse { changes: vec![], cursor: since, more: false, reset: false })
     }
 }
 

@@ -70,6 +70,9 @@ pub enum PushResult {
 pub trait Db: Send + Sync + 'static {
     /// A 32-byte secret created on first use (keys the fake salts).
     async fn server_secret(&self) -> DbResult<[u8; 32]>;
+    /// Which life of this database this is: 0 until it is first restored from a
+    /// backup, a new value after each restore (see [`crate::AppState::cursor_out`]).
+    async fn generation(&self) -> DbResult<u16>;
 
     async fn create_user(&self, user: &UserRow, now: i64) -> DbResult<()>;
     async fn user(&self, username: &str) -> DbResult<Option<UserRow>>;

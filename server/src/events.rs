@@ -73,7 +73,7 @@ async fn serve(mut socket: WebSocket, state: AppState, team: TeamId) {
     let Ok(cursor) = state.db.cursor(&team).await else {
         return;
     };
-    if send(&mut socket, &ServerEvent::Ready { cursor }).await.is_err() {
+    if send(&mut socket, &ServerEvent::Ready { cursor: state.cursor_out(cursor) }).await.is_err() {
         return;
     }
     loop {
@@ -92,7 +92,7 @@ async fn serve(mut socket: WebSocket, state: AppState, team: TeamId) {
                 // Missed some pokes: one fresh poke with the latest cursor covers them.
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     let Ok(cursor) = state.db.cursor(&team).await else { return };
-                    if send(&mut socket, &ServerEvent::Poke { cursor }).await.is_err() { return }
+                    if send(&mut socket, &ServerEvent::Poke { cursor: state.cursor_out(cursor) }).await.is_err() { return }
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             },

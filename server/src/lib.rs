@@ -54,6 +54,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub hub: Arc<events::Hub>,
     pub server_secret: Arc<[u8; 32]>,
+    /// This database's generation in a cursor's top 16 bits (see [`AppState::cursor_out`]).
+    generation: u64,
     pub limits: Arc<limits::Limits>,
     /// Each team's shared collection (from its genesis entry), once read.
     pub shared_collections:
@@ -63,14 +65,34 @@ pub struct AppState {
 impl AppState {
     pub async fn new(db: Arc<dyn Db>, config: Config) -> Result<Self, db::DbError> {
         let server_secret = Arc::new(db.server_secret().await?);
+        let generation = u64::from(db.generation().await?) << SEQ_BITS;
         Ok(Self {
             db,
             limits: Arc::new(limits::Limits::new(config.limits.clone())),
             config: Arc::new(config),
             hub: Arc::new(events::Hub::default()),
             server_secret,
+            generation,
             shared_collections: Arc::default(),
         })
+    }
+}
+
+/// A cursor is `generation << 48 | seq`: a client's cursor from before a restore
+/// carries the old generation, which tells the server to start that client over.
+const SEQ_BITS: u32 = 48;
+
+impl AppState {
+    /// The cursor a client sees for sequence number `seq`.
+    pub fn cursor_out(&self, seq: u64) -> shared::api::Cursor {
+        self.generation | (seq & ((1 << SEQ_BITS) - 1))
+    }
+
+    /// The sequence number in a client's cursor, or `None` if the cursor is from
+    /// another generation of this database (it was restored since).
+    pub fn cursor_in(&self, cursor: shared::api::Cursor) -> Option<u64> {
+        let seq = cursor & ((1 << SEQ_BITS) - 1);
+        (cursor == 0 || cursor - seq == self.generation).then_some(seq)
     }
 }
 

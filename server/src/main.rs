@@ -13,6 +13,8 @@ use tracing_subscriber::EnvFilter;
 #[derive(Parser)]
 #[command(version, about = "Quietdesk: a CRM server that stores ciphertext only")]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "QD_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -46,9 +48,45 @@ struct Cli {
     bulk_suspend: bool,
 }
 
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Serve the API and the app (the default).
+    Serve,
+    /// Copy the database into FILE while the server keeps serving (a consistent
+    /// snapshot), then check the copy.
+    Backup {
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Put a backup in place as the database (the server must not be running on it).
+    /// Clients that synced past the backup point notice, pull again from the start and
+    /// upload whatever they hold that the restored server lacks.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace an existing database.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
+    match &cli.command {
+        Some(Command::Backup { to }) => {
+            let db = SqliteDb::connect(&cli.database).await?;
+            let summary = db.backup_to(to).await?;
+            println!("backup written to {}: {summary}", to.display());
+            return Ok(());
+        }
+        Some(Command::Restore { from, force }) => {
+            let summary = SqliteDb::restore(from, &cli.database, *force).await?;
+            println!("restored {} into {}: {summary}", from.display(), cli.database);
+            return Ok(());
+        }
+        Some(Command::Serve) | None => {}
+    }
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     match &cli.log_file {
         Some(path) => {

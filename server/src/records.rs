@@ -74,6 +74,7 @@ async fn push(
     }
     match state.db.push(&team, &rows, now_ms()).await {
         Ok(PushResult::Accepted { accepted, cursor }) => {
+            let cursor = state.cursor_out(cursor);
             state.hub.send(&team, ServerEvent::Poke { cursor });
             tracing::info!(%team, records = accepted.len(), cursor, "push committed");
             Ok(ApiJson(PushResponse { accepted, cursor }))
@@ -95,7 +96,16 @@ async fn pull(
     let role = require_member(&state, &team, &user.username).await?;
     let allowed = readable(&state, &team, &user.username, role).await?;
     let limit = q.limit.unwrap_or(MAX_PULL_LIMIT).clamp(1, MAX_PULL_LIMIT);
-    let (changes, cursor, more) = state.db.pull(&team, q.since, limit, allowed.as_ref().map(|a| a.as_slice())).await?;
+    let only = allowed.as_ref().map(|a| a.as_slice());
+    // A cursor from before this database was restored from a backup: start the
+    // client over from the beginning (it then gives back what the backup lacks).
+    let since = state.cursor_in(q.since);
+    let reset = since.is_none();
+    if reset {
+        tracing::warn!(%team, "a client's cursor is from before a restore; starting it over");
+    }
+    let (changes, cursor, more) = state.db.pull(&team, since.unwrap_or(0), limit, only).await?;
+    let cursor = state.cursor_out(cursor);
     tracing::debug!(%team, changes = changes.len(), "pull");
     let pulled = changes.len() as u64;
     if let Some(total) = state.limits.pulled(team, &user.username, pulled, std::time::Instant::now()) {
@@ -126,5 +136,5 @@ async fn pull(
             }
         }
     }
-    Ok(ApiJson(PullResponse { changes, cursor, more }))
+    Ok(ApiJson(PullResponse { changes, cursor, more, reset }))
 }

@@ -148,7 +148,7 @@ async fn support_sees_masks_and_a_removed_member_can_read_nothing_written_after(
     let shred = path::fill(path::SHRED_WRAPS, &team.to_string());
     let early = alice.api.post::<_, ShredWrapsResponse>(&shred, &ShredWrapsRequest { before_epoch: 2 }).await;
     assert!(matches!(early, Err(TransportError::Http { status: 409, .. })), "{early:?}");
-    assert_eq!(a.queue_reencryption(500, now()).await.unwrap(), 1);
+    assert_eq!(a.queue_reencryption(500), 1);
     a.sync().await.unwrap();
     assert_eq!(a.epoch_progress(), EpochProgress { total: 2, old: 0 });
     let done: ShredWrapsResponse = alice.api.post(&shred, &ShredWrapsRequest { before_epoch: 2 }).await.unwrap();

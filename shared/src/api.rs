@@ -333,6 +333,11 @@ pub struct PullResponse {
     /// Pass as `since` next time.
     pub cursor: Cursor,
     pub more: bool,
+    /// The client's `since` was ahead of anything this server ever assigned (it was
+    /// restored from a backup): these changes start again from the beginning, and the
+    /// client should upload what it holds that the server lacks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reset: bool,
 }
 
 /// Websocket messages. The client's first message authenticates (tokens never go in URLs).

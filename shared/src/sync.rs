@@ -235,6 +235,10 @@ pub struct Replica {
     /// Records whose view changed since the caller last took this set (lets a UI
     /// refresh its index incrementally instead of rebuilding it).
     pub dirty: BTreeSet<RecordId>,
+    /// Records to seal again, unchanged, under the newest epoch (re-encryption). Not
+    /// durable, and need not be: which records are still on an old epoch is known from
+    /// the records themselves, so after a restart the work is simply picked up again.
+    pub reseal: BTreeSet<RecordId>,
 }
 
 impl Replica {
@@ -310,6 +314,27 @@ impl Replica {
         if version < local.version {
             return; // an older state than one already seen: never roll back
         }
+        self.take(record, version, opened);
+    }
+
+    /// Take in the server's state of a record that is *older* than ours, sent back with
+    /// a 409: the server lost our newer versions (restored from a backup). Merge it
+    /// (nothing of ours is dropped: fields merge by stamp) and build on its version, so
+    /// the pending edit that carries our fields is accepted.
+    fn rebase(&mut self, record: RecordId, version: u64, opened: Opened) {
+        if self.records.get(&record).is_some_and(|l| version < l.version) {
+            let keep = self.records[&record].sensitive.clone();
+            self.take(record, version, Opened { sensitive: keep.or(opened.sensitive.clone()), ..opened });
+        } else {
+            self.absorb(record, version, opened);
+        }
+    }
+
+    fn take(&mut self, record: RecordId, version: u64, opened: Opened) {
+        // A newer version was sealed under the team's current epoch (the server takes
+        // no other): nothing left to re-encrypt.
+        self.reseal.remove(&record);
+        let local = self.records.get_mut(&record).expect("created by the caller");
         self.dirty.insert(record);
         local.version = version;
         local.collection = opened.collection;
@@ -328,6 +353,7 @@ impl Replica {
         for op in self.outbox.iter().filter(|op| !skip.contains(&op.record)) {
             chosen.insert(op.record);
         }
+        chosen.extend(self.reseal.iter().filter(|id| !skip.contains(id)));
         if let Some(&cut) = chosen.iter().nth(limit) {
             chosen.split_off(&cut);
         }
@@ -340,6 +366,11 @@ impl Replica {
             entry.0.push(op.id);
             for e in &op.edits {
                 entry.1.apply(&e.field, e.state.clone());
+            }
+        }
+        for id in self.reseal.iter().filter(|id| chosen.contains(id)) {
+            if let (Some(l), std::collections::btree_map::Entry::Vacant(e)) = (self.records.get(id), out.entry(*id)) {
+                e.insert((Vec::new(), l.base.clone()));
             }
         }
         out
@@ -383,6 +414,8 @@ pub struct SyncReport {
     pub conflicts_merged: usize,
     pub pulled: usize,
     pub unreadable: usize,
+    /// Records uploaded again because the server had lost them (a restore).
+    pub repaired: usize,
 }
 
 /// A batch sealed for a push, and what to record when it is accepted.
@@ -500,25 +533,23 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         }
     }
 
-    /// Queue up to `limit` records sealed under an older epoch for re-encryption: an
-    /// empty edit each, durable in the outbox like any edit (so the work survives a
-    /// reload), which the next push seals under the newest epoch. Needs every key of
-    /// the old epochs (an admin's client); records already pending are skipped.
-    pub async fn queue_reencryption(&mut self, limit: usize, now_ms: u64) -> Result<usize, SyncError> {
+    /// Queue up to `limit` records sealed under an older epoch for re-encryption: the
+    /// next push seals each again, unchanged, under the newest epoch. Nothing is
+    /// written for it locally: after a reload the records still on old epochs are
+    /// simply queued again. Needs every key of the old epochs (an admin's client);
+    /// records already pending are skipped.
+    pub fn queue_reencryption(&mut self, limit: usize) -> usize {
         let pending: HashSet<RecordId> = self.replica.outbox.iter().map(|p| p.record).collect();
         let keyring = &self.session.keyring;
-        let picked: Vec<RecordEdit> = self
+        let picked: Vec<RecordId> = self
             .replica
             .on_old_epochs(|c| keyring.latest_epoch(c))
-            .filter(|id| !pending.contains(id))
+            .filter(|id| !pending.contains(id) && !self.replica.reseal.contains(id))
             .take(limit)
-            .map(|id| (id, Vec::new()))
             .collect();
         let n = picked.len();
-        if n > 0 {
-            self.edit_many(picked, now_ms).await?;
-        }
-        Ok(n)
+        self.replica.reseal.extend(picked);
+        n
     }
 
     /// Whether records were opened or changed since the cache was last saved.
@@ -653,6 +684,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let mut report = SyncReport::default();
         self.push(&mut report).await?;
         self.pull(&mut report).await?;
+        if report.repaired > 0 {
+            self.push(&mut report).await?;
+        }
         report.unreadable = self.replica.unreadable.len();
         Ok(report)
     }
@@ -709,6 +743,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                         local.collection = m.collection;
                         local.base = m.doc;
                         local.sensitive = m.sensitive;
+                        self.replica.reseal.remove(&m.record);
                         stored.push(StoredRecord { record: m.record, version, sealed: m.sealed });
                         done_ops.extend(m.op_ids);
                     }
@@ -729,7 +764,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                         return Err(SyncError::ConflictStorm);
                     }
                     report.conflicts_merged += changes.len();
-                    self.absorb_changes(&changes).await?;
+                    self.absorb_conflicts(&changes).await?;
                     // Merging may have changed what is pending: seal afresh.
                     prepared = self.prepare(&HashSet::new())?;
                 }
@@ -750,19 +785,23 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             }
             match self.session.open(&rec) {
                 Ok(opened) => self.replica.absorb(c.record, c.version, opened),
-                Err(_) => {
-                    // Keep the ciphertext: a later key (or a fixed chain) may open it.
-                    self.replica.unreadable.insert(c.record);
-                    let elsewhere =
-                        c.sealed.inspect().is_ok_and(|i| self.session.keyring.latest_epoch(i.collection).is_none());
-                    if elsewhere {
-                        self.forget(c.record).await?;
-                    }
-                }
+                Err(_) => self.cannot_open(c).await?,
             }
             stored.push(rec);
         }
         Ok(stored)
+    }
+
+    /// A change this client cannot open. The ciphertext is kept (a later key, or a
+    /// fixed chain, may open it); a record that moved where this client holds no key
+    /// is forgotten.
+    async fn cannot_open(&mut self, c: &Change) -> Result<(), SyncError> {
+        self.replica.unreadable.insert(c.record);
+        let elsewhere = c.sealed.inspect().is_ok_and(|i| self.session.keyring.latest_epoch(i.collection).is_none());
+        if elsewhere {
+            self.forget(c.record).await?;
+        }
+        Ok(())
     }
 
     /// A record moved into a collection this client holds no key for (a customer
@@ -770,6 +809,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// waiting, which could no longer be sealed where the record now is.
     async fn forget(&mut self, record: RecordId) -> Result<(), SyncError> {
         let Some(_) = self.replica.records.remove(&record) else { return Ok(()) };
+        self.replica.reseal.remove(&record);
         self.replica.dirty.insert(record);
         let ops: Vec<u64> = self.replica.outbox.iter().filter(|p| p.record == record).map(|p| p.id).collect();
         if !ops.is_empty() {
@@ -780,18 +820,94 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         Ok(())
     }
 
+    /// The server's current states of records a push conflicted on: merge them, or
+    /// rebase on them when the server is behind us (see [`Replica::rebase`]).
+    async fn absorb_conflicts(&mut self, changes: &[Change]) -> Result<(), SyncError> {
+        for c in changes {
+            let rec = StoredRecord { record: c.record, version: c.version, sealed: c.sealed.clone() };
+            match self.session.open(&rec) {
+                Ok(opened) => self.replica.rebase(c.record, c.version, opened),
+                Err(_) => self.cannot_open(c).await?,
+            }
+        }
+        Ok(())
+    }
+
     async fn pull(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
+        // Set when the server says it started us over (it was restored from a backup):
+        // then every state it sends is merged, even one older than ours, and afterwards
+        // we give it back everything we hold.
+        let mut restored = false;
         loop {
             let page = self.transport.pull(self.replica.cursor, crate::api::MAX_PULL_LIMIT).await?;
-            let stored = self.absorb_changes(&page.changes).await?;
+            if page.reset {
+                restored = true;
+                self.replica.cursor = page.cursor;
+            }
+            let stored = if restored {
+                self.absorb_restored(&page.changes).await?
+            } else {
+                self.absorb_changes(&page.changes).await?
+            };
             report.pulled += page.changes.len();
             self.cache_stale |= !stored.is_empty();
             self.replica.cursor = self.replica.cursor.max(page.cursor);
             self.store.save_records(&stored, Some(self.replica.cursor)).await?;
             if !page.more {
-                return Ok(());
+                break;
             }
         }
+        if restored {
+            // Versions on a restored server may repeat numbers ours had with other
+            // content, so a version match proves nothing: every record goes back up,
+            // merged (fields by stamp) with what the server holds.
+            let all: Vec<RecordId> =
+                self.replica.records.iter().filter(|(_, l)| l.version > 0).map(|(id, _)| *id).collect();
+            report.repaired = all.len();
+            self.queue_repairs(&all).await?;
+        }
+        Ok(())
+    }
+
+    /// Changes from a restored server: each is opened and merged into ours whatever
+    /// its version, and ours builds on the server's version from now on.
+    async fn absorb_restored(&mut self, changes: &[Change]) -> Result<Vec<StoredRecord>, SyncError> {
+        let mut stored = Vec::with_capacity(changes.len());
+        for c in changes {
+            let rec = StoredRecord { record: c.record, version: c.version, sealed: c.sealed.clone() };
+            match self.session.open(&rec) {
+                Ok(opened) => self.replica.rebase(c.record, c.version, opened),
+                Err(_) => self.cannot_open(c).await?,
+            }
+            stored.push(rec);
+        }
+        Ok(stored)
+    }
+
+    /// For each record the server lost (or holds an older version of), a durable
+    /// outbox entry carrying every field of ours with its original stamp: pushing it
+    /// gives the server our state back, and merges by stamp like any other edit.
+    async fn queue_repairs(&mut self, records: &[RecordId]) -> Result<(), SyncError> {
+        let mut stored = Vec::with_capacity(records.len());
+        for id in records {
+            let Some(local) = self.replica.records.get(id) else { continue };
+            let edits = local.base.fields.iter().map(|(f, s)| FieldEdit { field: f.clone(), state: s.clone() });
+            self.replica.next_op += 1;
+            let op = PendingEdit {
+                id: self.replica.next_op,
+                record: *id,
+                collection: local.collection,
+                edits: edits.collect(),
+            };
+            let plain = serde_json::to_vec(&op).expect("serializable");
+            stored.push(StoredOp {
+                id: op.id,
+                blob: seal_blob(self.session.identity.vault_key(), OUTBOX_CONTEXT, &plain),
+            });
+            self.replica.outbox.push(op);
+        }
+        self.store.add_ops(&stored).await?;
+        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rand_core::{OsRng, RngCore};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, SqlitePool};
+use sqlx::{ConnectOptions, Connection, QueryBuilder, Row, SqlitePool};
 
 use super::*;
 use shared::chain::Action;
@@ -37,6 +37,21 @@ fn scope_str(s: Scope) -> &'static str {
         Scope::Basic => "basic",
         Scope::Sensitive => "sensitive",
     }
+}
+
+/// Open a database file read-only, run SQLite's integrity check, and describe it.
+async fn check_database(path: &std::path::Path) -> Result<String, sqlx::Error> {
+    let mut conn = SqliteConnectOptions::new().filename(path).read_only(true).connect().await?;
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut conn).await?;
+    if check != "ok" {
+        return Err(sqlx::Error::Protocol(format!("{} failed the integrity check: {check}", path.display())));
+    }
+    let (teams, records): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT COUNT(*) FROM teams), (SELECT COUNT(*) FROM records)")
+            .fetch_one(&mut conn)
+            .await?;
+    conn.close().await?;
+    Ok(format!("{teams} teams, {records} records, integrity ok"))
 }
 
 fn arr<const N: usize>(v: Vec<u8>) -> DbResult<[u8; N]> {
@@ -67,10 +82,72 @@ impl SqliteDb {
         Ok(Self { writer, reader })
     }
 
-    /// Online backup into a fresh file (`VACUUM INTO`), consistent while serving.
-    pub async fn backup_to(&self, path: &std::path::Path) -> Result<(), sqlx::Error> {
-        sqlx::query("VACUUM INTO ?").bind(path.to_string_lossy().into_owned()).execute(&self.reader).await?;
-        Ok(())
+    /// Online backup into a fresh file: `VACUUM INTO` copies one read snapshot (every
+    /// transaction committed when it starts, nothing half-done) while writers go on.
+    /// Written beside the target and renamed into place once checked, so a crash never
+    /// leaves a partial file under the backup's name.
+    pub async fn backup_to(&self, path: &std::path::Path) -> Result<String, sqlx::Error> {
+        if path.exists() {
+            return Err(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} exists; choose a new file", path.display()),
+            )));
+        }
+        let partial = path.with_extension("partial");
+        let _ = std::fs::remove_file(&partial);
+        sqlx::query("VACUUM INTO ?").bind(partial.to_string_lossy().into_owned()).execute(&self.reader).await?;
+        let summary = check_database(&partial).await?;
+        std::fs::rename(&partial, path).map_err(sqlx::Error::Io)?;
+        Ok(summary)
+    }
+
+    /// Put the backup at `from` in place as the database at `url`, after checking it.
+    /// Refuses to replace an existing database without `force`, and a database that
+    /// another process (a running server) holds open.
+    pub async fn restore(from: &std::path::Path, url: &str, force: bool) -> Result<String, sqlx::Error> {
+        let summary = check_database(from).await?;
+        let target = SqliteConnectOptions::from_str(url)?.get_filename().to_path_buf();
+        if target.exists() {
+            if !force {
+                return Err(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    format!("{} exists; pass --force to replace it", target.display()),
+                )));
+            }
+            // An exclusive lock fails while a server has the database open.
+            let mut conn = SqliteConnectOptions::new()
+                .filename(&target)
+                .locking_mode(sqlx::sqlite::SqliteLockingMode::Exclusive)
+                .busy_timeout(Duration::from_millis(200))
+                .connect()
+                .await?;
+            sqlx::query("BEGIN EXCLUSIVE").execute(&mut conn).await?;
+            sqlx::query("ROLLBACK").execute(&mut conn).await?;
+            conn.close().await?;
+        }
+        if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
+        }
+        let staged = target.with_extension("restoring");
+        std::fs::copy(from, &staged).map_err(sqlx::Error::Io)?;
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", target.display()));
+        }
+        std::fs::rename(&staged, &target).map_err(sqlx::Error::Io)?;
+        // Migrate now (a backup from an older version), so the server starts cleanly,
+        // and start a new generation: cursors handed out by the lost server (which may
+        // have gone past the backup) no longer match, so clients start over and give
+        // back what this copy lacks.
+        let db = Self::connect(url).await?;
+        let old = db.generation().await.map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        let mut r = [0u8; 2];
+        OsRng.fill_bytes(&mut r);
+        let new = old.wrapping_add(1 + u16::from_be_bytes(r) % (u16::MAX - 1)).max(1);
+        sqlx::query("INSERT OR REPLACE INTO server_meta (key, value) VALUES ('generation', ?)")
+            .bind(new.to_be_bytes().as_slice())
+            .execute(&db.writer)
+            .await?;
+        Ok(format!("{summary}, generation {new}"))
     }
 }
 
@@ -86,6 +163,13 @@ impl Db for SqliteDb {
         let v: Vec<u8> =
             sqlx::query_scalar("SELECT value FROM server_meta WHERE key = 'secret'").fetch_one(&self.writer).await?;
         arr(v)
+    }
+
+    async fn generation(&self) -> DbResult<u16> {
+        let v: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM server_meta WHERE key = 'generation'")
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(v.and_then(|v| <[u8; 2]>::try_from(v.as_slice()).ok()).map_or(0, u16::from_be_bytes))
     }
 
     async fn create_user(&self, u: &UserRow, now: i64) -> DbResult<()> {
@@ -457,9 +541,11 @@ impl Db for SqliteDb {
                 current.insert(arr(row.get("record_id"))?, row.get("version"));
             }
         }
+        // A record the server does not hold is taken at any base version: after a
+        // restore from a backup, clients upload what they hold that the server lost.
         let stale: Vec<&PushRow> = rows
             .iter()
-            .filter(|r| current.get(r.record.as_bytes()).copied().unwrap_or(0) as u64 != r.base_version)
+            .filter(|r| current.get(r.record.as_bytes()).is_some_and(|&v| v as u64 != r.base_version))
             .collect();
         if !stale.is_empty() {
             let mut conflicts = Vec::with_capacity(stale.len());

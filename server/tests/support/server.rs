@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 pub struct TestServer {
     pub base: String,
     pub dir: tempfile::TempDir,
+    db: PathBuf,
     child: Child,
 }
 
@@ -20,6 +21,11 @@ impl TestServer {
     pub fn start_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("quietdesk.sqlite");
+        Self::start_on(dir, db, extra)
+    }
+
+    /// Start on the database file `db` (e.g. one restored from a backup); logs go to `dir`.
+    pub fn start_on(dir: tempfile::TempDir, db: PathBuf, extra: &[&str]) -> Self {
         let log = dir.path().join("server.log");
         let child = Command::new(env!("CARGO_BIN_EXE_quietdesk-server"))
             .args(["--listen", "127.0.0.1:0", "--database", &format!("sqlite:{}", db.display())])
@@ -41,11 +47,20 @@ impl TestServer {
             assert!(Instant::now() < deadline, "server did not start:\n{text}");
             std::thread::sleep(Duration::from_millis(50));
         };
-        Self { base, dir, child }
+        Self { base, dir, db, child }
     }
 
     pub fn db_path(&self) -> PathBuf {
-        self.dir.path().join("quietdesk.sqlite")
+        self.db.clone()
+    }
+
+    /// Run the server binary's `backup`/`restore` commands (or any other) on `db`.
+    pub fn run(db: &std::path::Path, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_quietdesk-server"))
+            .args(["--database", &format!("sqlite:{}", db.display())])
+            .args(args)
+            .output()
+            .expect("server binary runs")
     }
 
     /// The database file, its WAL and shared-memory file, and the log: every byte the
