@@ -55,8 +55,13 @@ pub struct Member {
     pub role: Role,
 }
 
+/// In JSON, externally tagged: `{"rotate":{"epoch":2}}`. (It was internally tagged,
+/// `{"type":"rotate","epoch":2}`, which makes every reader buffer the entry through
+/// serde's generic `Content` first — a cost in the browser bundle; the server's
+/// migration `0007` rewrote stored entries. Signatures and hashes cover the binary
+/// encoding, not the JSON, so no entry's meaning or hash changed.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Genesis: the team, its first admin (the author) and its shared collection.
     Create {

@@ -752,3 +752,59 @@ async fn replace_members(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod migration_tests {
+    use shared::chain::{Action, ChainEntry, Member, Role};
+    use shared::crypto::identity::IdentityKeys;
+    use shared::ids::{CollectionId, TeamId, Username};
+
+    /// The JSON an entry had while `Action` was internally tagged.
+    fn old_json(e: &ChainEntry) -> String {
+        let mut v = serde_json::to_value(e).unwrap();
+        let (tag, inner) = v["action"].as_object().unwrap().clone().into_iter().next().unwrap();
+        let mut inner = inner.as_object().unwrap().clone();
+        inner.insert("type".into(), tag.into());
+        v["action"] = inner.into();
+        v.to_string()
+    }
+
+    #[tokio::test]
+    async fn migration_0007_rewrites_stored_chain_entries_to_the_new_form() {
+        let (keys, name) = (IdentityKeys::generate(), Username::parse("ann").unwrap());
+        let team = TeamId::random();
+        let member = Member { username: name.clone(), identity: keys.public(), role: Role::Admin };
+        let genesis = ChainEntry::signed(
+            team,
+            0,
+            [0; 32],
+            &name,
+            &keys,
+            1,
+            Action::Create { admin: member, shared_collection: CollectionId::random() },
+        );
+        let rotate = ChainEntry::signed(team, 1, genesis.hash(), &name, &keys, 2, Action::Rotate { epoch: 2 });
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        sqlx::query("CREATE TABLE chain_entries (idx INTEGER, entry TEXT NOT NULL)").execute(&pool).await.unwrap();
+        for (i, e) in [&genesis, &rotate].into_iter().enumerate() {
+            assert!(serde_json::from_str::<ChainEntry>(&old_json(e)).is_err(), "the old form no longer parses");
+            sqlx::query("INSERT INTO chain_entries VALUES (?, ?)")
+                .bind(i as i64)
+                .bind(old_json(e))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        sqlx::raw_sql(include_str!("../../migrations/sqlite/0007_action_external_tag.sql"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT entry FROM chain_entries ORDER BY idx").fetch_all(&pool).await.unwrap();
+        for (row, e) in rows.iter().zip([&genesis, &rotate]) {
+            let back: ChainEntry = serde_json::from_str(row).unwrap();
+            assert_eq!(&back, e);
+            assert_eq!(back.hash(), e.hash());
+        }
+    }
+}
