@@ -90,6 +90,32 @@ pub fn last_user() -> Option<String> {
     local_storage()?.get_item(LAST_USER).ok()?
 }
 
+/// Set (to the account's database name) when the server said this device was signed
+/// out remotely; the next start erases that database before opening anything.
+const WIPE_FLAG: &str = "quietdesk-wipe";
+
+/// The server revoked this device: note what to erase and restart the app, so the
+/// erasing happens with no database connection open (one would block the deletion).
+pub fn wipe_and_restart() {
+    if let (Some(s), Some(user)) = (local_storage(), last_user()) {
+        let _ = s.set_item(WIPE_FLAG, &store::db_name(&user));
+        let _ = s.remove_item(LAST_USER);
+    }
+    if let Some(w) = web_sys::window() {
+        let _ = w.location().reload();
+    }
+}
+
+/// At start: erase what a remote sign-out asked for. True if something was erased.
+pub async fn finish_wipe() -> bool {
+    let Some(s) = local_storage() else { return false };
+    let Some(name) = s.get_item(WIPE_FLAG).ok().flatten() else { return false };
+    if store::delete(&name).await.is_ok() {
+        let _ = s.remove_item(WIPE_FLAG);
+    }
+    true
+}
+
 fn remember_user(name: &str) {
     if let Some(s) = local_storage() {
         let _ = s.set_item(LAST_USER, name);

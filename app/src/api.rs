@@ -91,6 +91,11 @@ async fn error_of(resp: Response) -> TransportError {
     let status = resp.status();
     let body = resp.binary().await.unwrap_or_default();
     match serde_json::from_slice::<ErrorBody>(&body) {
+        // Signed out remotely (a lost device): erase the local copy now.
+        Ok(e) if status == 401 && e.code == "device_wiped" => {
+            crate::account::wipe_and_restart();
+            TransportError::Http { status, code: e.code, message: e.message }
+        }
         Ok(e) => TransportError::Http { status, code: e.code, message: e.message },
         Err(_) => TransportError::Http { status, code: "http".into(), message: format!("HTTP {status}") },
     }

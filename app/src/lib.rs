@@ -52,6 +52,12 @@ pub mod route {
 pub fn App() -> impl IntoView {
     let phase: PhaseSignal = RwSignal::new_local(Phase::Locked { error: None });
     provide_context(phase);
+    leptos::task::spawn_local(async move {
+        if account::finish_wipe().await {
+            let error = Some("This device was signed out remotely and its Quietdesk data erased.".into());
+            phase.set(Phase::Locked { error });
+        }
+    });
     view! {
         <Router>
             {move || match phase.get() {

@@ -607,6 +607,33 @@ impl Workspace {
     }
 
     /// Admin: when each member was last seen, and on what device.
+    /// This account's signed-in devices.
+    pub async fn devices(&self) -> Result<Vec<shared::api::Device>, String> {
+        let r: shared::api::DeviceList = self.unlocked.api.get(path::DEVICES).await.map_err(|e| e.to_string())?;
+        Ok(r.devices)
+    }
+
+    /// Sign out one of this account's devices (it erases its data at its next contact).
+    pub async fn revoke_device(&self, id: &str) -> Result<(), String> {
+        let url = path::fill(path::REVOKE_DEVICE, id);
+        let _: shared::api::WipeResponse =
+            self.unlocked.api.post(&url, &shared::api::Empty {}).await.map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Admin: sign out every device of a member; returns how many.
+    pub async fn wipe_member(&self, who: &str) -> Result<u64, String> {
+        let username = who.parse().map_err(|_| "not a username".to_owned())?;
+        let url = path::fill(path::WIPE_MEMBER, &self.team_id.to_string());
+        let r: shared::api::WipeResponse = self
+            .unlocked
+            .api
+            .post(&url, &shared::api::WipeMemberRequest { username })
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(r.devices)
+    }
+
     /// Admin: the server's security alerts for the team, newest first.
     pub async fn alerts(&self) -> Result<Vec<shared::api::Alert>, String> {
         let url = path::fill(path::ALERTS, &self.team_id.to_string());

@@ -10,7 +10,8 @@ use axum::Router;
 use base64::Engine;
 use rand_core::{OsRng, RngCore};
 use shared::api::{
-    path, Empty, LoginRequest, PreloginRequest, PreloginResponse, SessionResponse, SignupRequest, UserKeys,
+    path, Device, DeviceList, Empty, LoginRequest, PreloginRequest, PreloginResponse, SessionResponse, SignupRequest,
+    UserKeys, WipeResponse,
 };
 use shared::crypto::passphrase::{fake_salt, AuthKey, KdfParams};
 use shared::crypto::sha256;
@@ -27,6 +28,8 @@ pub fn router() -> Router<AppState> {
         .route(path::PRELOGIN, post(prelogin))
         .route(path::LOGIN, post(login))
         .route(path::LOGOUT, post(logout))
+        .route(path::DEVICES, get(devices))
+        .route(path::REVOKE_DEVICE, post(revoke_device))
         .route(path::USER, get(user_keys))
 }
 
@@ -126,6 +129,45 @@ async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<ApiJ
     Ok(ApiJson(Empty {}))
 }
 
+/// The id a device is revoked by: a hash of the stored token hash (so a leaked list
+/// is not a list of lookup keys either).
+fn device_id(token_hash: &[u8; 32]) -> String {
+    hex(&sha256(b"quietdesk/v1/device-id", &[token_hash])[..16])
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+async fn devices(State(state): State<AppState>, user: AuthUser) -> ApiResult<ApiJson<DeviceList>> {
+    let rows = state.db.user_sessions(&user.username, now_ms()).await?;
+    let devices = rows
+        .into_iter()
+        .map(|r| Device {
+            id: device_id(&r.token_hash),
+            device: r.device,
+            created_ms: r.created_at,
+            last_seen_ms: r.last_seen_at,
+            current: r.token_hash == user.token_hash,
+        })
+        .collect();
+    Ok(ApiJson(DeviceList { devices }))
+}
+
+/// Sign out one of the caller's own devices (this one too, if asked): it is told to
+/// erase its local data at its next contact.
+async fn revoke_device(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<ApiJson<WipeResponse>> {
+    let rows = state.db.user_sessions(&user.username, now_ms()).await?;
+    let target = rows.iter().find(|r| device_id(&r.token_hash) == id).ok_or(ApiError::NotFound("no such device"))?;
+    let n = state.db.wipe_sessions(&user.username, Some(&target.token_hash), now_ms()).await?;
+    tracing::info!(user = %user.username, "device revoked");
+    Ok(ApiJson(WipeResponse { devices: n }))
+}
+
 async fn user_keys(
     State(state): State<AppState>,
     _user: AuthUser,
@@ -153,6 +195,9 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<AuthUser> 
     }
     let s = state.db.session(&hash).await?.ok_or(ApiError::Unauthorized("invalid session token"))?;
     let now = now_ms();
+    if s.wiped {
+        return Err(ApiError::DeviceWiped);
+    }
     if s.expires_at <= now {
         state.db.delete_session(&hash).await?;
         return Err(ApiError::SessionExpired);

@@ -48,6 +48,16 @@ pub struct SessionRow {
     pub username: Username,
     pub expires_at: i64,
     pub last_seen_at: i64,
+    /// Revoked: the device must erase its local data.
+    pub wiped: bool,
+}
+
+/// A live session as its owner's device list shows it.
+pub struct DeviceRow {
+    pub token_hash: [u8; 32],
+    pub device: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
 }
 
 /// One record of a push, validated by the handler.
@@ -92,6 +102,10 @@ pub trait Db: Send + Sync + 'static {
     async fn member_sessions(&self, team: &TeamId, now: i64) -> DbResult<Vec<(Username, i64, String)>>;
     async fn session(&self, token_hash: &[u8; 32]) -> DbResult<Option<SessionRow>>;
     async fn delete_session(&self, token_hash: &[u8; 32]) -> DbResult<()>;
+    /// `username`'s live (unexpired, not wiped) sessions.
+    async fn user_sessions(&self, username: &Username, now: i64) -> DbResult<Vec<DeviceRow>>;
+    /// Mark `username`'s sessions (or just `only`) wiped; how many were.
+    async fn wipe_sessions(&self, username: &Username, only: Option<&[u8; 32]>, now: i64) -> DbResult<u64>;
 
     /// Create a team from its verified genesis entry.
     async fn create_team(&self, genesis: &ChainEntry, members: &[(Username, Role)], now: i64) -> DbResult<()>;

@@ -19,6 +19,9 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("your session has expired; log in again")]
     SessionExpired,
+    /// The session was revoked: the device must erase its local copy.
+    #[error("this device was signed out remotely; its local data must be erased")]
+    DeviceWiped,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("{0}")]
@@ -48,6 +51,7 @@ impl ApiError {
             ApiError::Rejected(_, _) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::SessionExpired => (StatusCode::UNAUTHORIZED, "session_expired"),
+            ApiError::DeviceWiped => (StatusCode::UNAUTHORIZED, "device_wiped"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),

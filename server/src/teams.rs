@@ -7,7 +7,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use shared::api::{
     path, ActivityResponse, AlertsResponse, AppendChainRequest, ChainResponse, CreateTeamRequest, MemberActivity,
-    PutWrapsRequest, ServerEvent, ShredWrapsRequest, ShredWrapsResponse, TeamList, TeamSummary, WrapsResponse,
+    PutWrapsRequest, ServerEvent, ShredWrapsRequest, ShredWrapsResponse, TeamList, TeamSummary, WipeMemberRequest,
+    WipeResponse, WrapsResponse,
 };
 use shared::chain::{Action, ChainEntry, Role, TeamState};
 use shared::crypto::wrap::wrap_signer;
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route(path::SHRED_WRAPS, post(shred_wraps))
         .route(path::ACTIVITY, get(activity))
         .route(path::ALERTS, get(alerts))
+        .route(path::WIPE_MEMBER, post(wipe_member))
 }
 
 /// The caller's role in `team`: 404 for an unknown team, 403 for a non-member.
@@ -211,6 +213,23 @@ async fn shred_wraps(
         }
         None => Err(ApiError::Conflict("records are still sealed under an older epoch; re-encrypt them first")),
     }
+}
+
+/// Admin: sign out every device of a member of this team; each erases its local data
+/// at its next contact (a lost or stolen phone).
+async fn wipe_member(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+    ApiJson(req): ApiJson<WipeMemberRequest>,
+) -> ApiResult<ApiJson<WipeResponse>> {
+    require_admin(&state, &team, &user.username, "only admins wipe members' devices").await?;
+    if state.db.role(&team, &req.username).await?.is_none() {
+        return Err(ApiError::NotFound("no such member in this team"));
+    }
+    let devices = state.db.wipe_sessions(&req.username, None, now_ms()).await?;
+    tracing::warn!(%team, member = %req.username, devices, "member's devices wiped by an admin");
+    Ok(ApiJson(WipeResponse { devices }))
 }
 
 /// Admin: the newest security alerts the server raised for the team.

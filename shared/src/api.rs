@@ -32,15 +32,24 @@ pub mod path {
     pub const ACTIVITY: &str = "/api/v1/teams/{team}/activity";
     /// Admin: security alerts raised by the server (e.g. a bulk download).
     pub const ALERTS: &str = "/api/v1/teams/{team}/alerts";
+    /// The caller's own signed-in devices (GET).
+    pub const DEVICES: &str = "/api/v1/devices";
+    /// Sign out one of the caller's devices and have it erase its local data (POST).
+    pub const REVOKE_DEVICE: &str = "/api/v1/devices/{device}/revoke";
+    /// Admin: sign out every device of a member and have each erase its data (POST).
+    pub const WIPE_MEMBER: &str = "/api/v1/teams/{team}/wipe";
     /// The joiner answers an invitation with their public keys and the MAC.
     pub const ACCEPT_INVITE: &str = "/api/v1/invites/{invite}/accept";
     pub const PUSH: &str = "/api/v1/teams/{team}/push";
     pub const PULL: &str = "/api/v1/teams/{team}/pull";
     pub const EVENTS: &str = "/api/v1/teams/{team}/events";
 
-    /// Fill `{team}` / `{username}` placeholders.
+    /// Fill the one `{…}` placeholder of a path.
     pub fn fill(template: &str, param: &str) -> String {
-        template.replace("{team}", param).replace("{username}", param).replace("{invite}", param)
+        match (template.find('{'), template.find('}')) {
+            (Some(a), Some(b)) if a < b => format!("{}{param}{}", &template[..a], &template[b + 1..]),
+            _ => template.to_owned(),
+        }
     }
 }
 
@@ -211,6 +220,32 @@ pub struct MemberActivity {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActivityResponse {
     pub members: Vec<MemberActivity>,
+}
+
+/// A signed-in device (a session), as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// Opaque id to revoke it by (a hash of a hash of the token; never the token).
+    pub id: String,
+    /// Coarse, from the User-Agent at log-in: "Chrome on Android".
+    pub device: String,
+    pub created_ms: i64,
+    pub last_seen_ms: i64,
+    /// The device making this request.
+    pub current: bool,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceList {
+    pub devices: Vec<Device>,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WipeMemberRequest {
+    pub username: Username,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WipeResponse {
+    /// How many devices will erase their data at their next contact.
+    pub devices: u64,
 }
 
 /// Something the server noticed that admins should look at. The server sees no

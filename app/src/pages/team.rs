@@ -59,6 +59,7 @@ pub fn TeamPage() -> impl IntoView {
                 </ul>
                 <p role="status" class="message" aria-label="Team status">{move || message.get()}</p>
             </section>
+            <Devices />
             {move || is_admin.get().then(|| view! {
                 <Alerts />
                 <Reencryption />
@@ -121,8 +122,19 @@ fn MemberRow(
             <span class="seen">{seen}</span>
             {move || can_remove().then(|| {
                 let (label, confirm_label, remove) = (label.clone(), confirm_label.clone(), remove.clone());
+                let (who, wipe_label) = (name.clone(), format!("Wipe devices of {name}"));
+                let wipe = move |_| {
+                    let (ws, who) = (use_ws(), who.clone());
+                    spawn_local(async move {
+                        message.set(Some(match ws.wipe_member(&who).await {
+                            Ok(n) => format!("{n} device(s) of {who} will erase their data at their next contact."),
+                            Err(e) => format!("Not wiped: {e}"),
+                        }));
+                    });
+                };
                 view! {
                     <RoleSelect name=name.clone() role=role.clone() message=message />
+                    <button type="button" on:click=wipe>{wipe_label}</button>
                     {move || if confirming.get() {
                         view! {
                             <button type="button" class="danger" on:click=remove.clone()>{confirm_label.clone()}</button>
@@ -154,6 +166,47 @@ fn RotateKeys(message: RwSignal<Option<String>>) -> impl IntoView {
             <h3>"Keys"</h3>
             <p class="hint">"Rotating starts a new key epoch shared with the current members only."</p>
             <button type="button" on:click=rotate>"Rotate keys now"</button>
+        </section>
+    }
+}
+
+/// This account's signed-in devices; any other one can be signed out, and then erases
+/// its local data at its next contact (a lost phone).
+#[component]
+fn Devices() -> impl IntoView {
+    let changed = Trigger::new();
+    let note = RwSignal::new(None::<String>);
+    let devices = LocalResource::new(move || {
+        changed.track();
+        let ws = use_ws();
+        async move { ws.devices().await.unwrap_or_default() }
+    });
+    view! {
+        <section class="card">
+            <h3>"Your devices"</h3>
+            <ul aria-label="Your devices">
+                {move || devices.get().unwrap_or_default().into_iter().map(|d| {
+                    let text = format!("{}, last seen {}", d.device, crate::pages::customer::format_date(d.last_seen_ms));
+                    let revoke = move |_| {
+                        let (ws, id) = (use_ws(), d.id.clone());
+                        spawn_local(async move {
+                            note.set(Some(match ws.revoke_device(&id).await {
+                                Ok(()) => "Signed out; that device erases its data at its next contact.".into(),
+                                Err(e) => format!("Not signed out: {e}"),
+                            }));
+                            changed.notify();
+                        });
+                    };
+                    view! {
+                        <li>{text}{if d.current {
+                            view! { " (this device)" }.into_any()
+                        } else {
+                            view! { <button type="button" class="danger" on:click=revoke>"Sign out and erase"</button> }.into_any()
+                        }}</li>
+                    }
+                }).collect_view()}
+            </ul>
+            <p role="status" aria-label="Devices status">{move || note.get()}</p>
         </section>
     }
 }

@@ -235,7 +235,7 @@ impl Db for SqliteDb {
     }
 
     async fn session(&self, token_hash: &[u8; 32]) -> DbResult<Option<SessionRow>> {
-        let row = sqlx::query("SELECT username, expires_at, last_seen_at FROM sessions WHERE token_hash = ?")
+        let row = sqlx::query("SELECT username, expires_at, last_seen_at, wiped_at FROM sessions WHERE token_hash = ?")
             .bind(token_hash.as_slice())
             .fetch_optional(&self.reader)
             .await?;
@@ -244,6 +244,7 @@ impl Db for SqliteDb {
                 username: Username::parse(r.get("username")).map_err(|e| DbError::Corrupt(e.to_string()))?,
                 expires_at: r.get("expires_at"),
                 last_seen_at: r.get("last_seen_at"),
+                wiped: r.get::<Option<i64>, _>("wiped_at").is_some(),
             })
         })
         .transpose()
@@ -262,7 +263,7 @@ impl Db for SqliteDb {
         let rows = sqlx::query(
             "SELECT s.username, s.last_seen_at, s.device FROM sessions s
              JOIN team_members m ON m.username = s.username AND m.team_id = ?
-             WHERE s.expires_at > ?",
+             WHERE s.expires_at > ? AND s.wiped_at IS NULL",
         )
         .bind(team.as_bytes().as_slice())
         .bind(now)
@@ -274,6 +275,40 @@ impl Db for SqliteDb {
                 Ok((u, r.get("last_seen_at"), r.get("device")))
             })
             .collect()
+    }
+
+    async fn user_sessions(&self, username: &Username, now: i64) -> DbResult<Vec<DeviceRow>> {
+        let rows = sqlx::query(
+            "SELECT token_hash, device, created_at, last_seen_at FROM sessions
+             WHERE username = ? AND expires_at > ? AND wiped_at IS NULL ORDER BY last_seen_at DESC",
+        )
+        .bind(username.as_str())
+        .bind(now)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(DeviceRow {
+                    token_hash: arr(r.get("token_hash"))?,
+                    device: r.get("device"),
+                    created_at: r.get("created_at"),
+                    last_seen_at: r.get("last_seen_at"),
+                })
+            })
+            .collect()
+    }
+
+    async fn wipe_sessions(&self, username: &Username, only: Option<&[u8; 32]>, now: i64) -> DbResult<u64> {
+        let r = sqlx::query(
+            "UPDATE sessions SET wiped_at = ? WHERE username = ? AND wiped_at IS NULL AND (? IS NULL OR token_hash = ?)",
+        )
+        .bind(now)
+        .bind(username.as_str())
+        .bind(only.map(|h| h.as_slice()))
+        .bind(only.map(|h| h.as_slice()))
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected())
     }
 
     async fn delete_session(&self, token_hash: &[u8; 32]) -> DbResult<()> {

@@ -1,0 +1,41 @@
+import { test, expect } from '@playwright/test';
+import { createAccount, createTeam, passphraseFor, uniqueUser } from './helpers';
+
+const dbNames = (page: import('@playwright/test').Page) =>
+  page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name ?? ''));
+
+test('a device signed out from another one erases its local data at its next contact', async ({ browser }) => {
+  test.setTimeout(90_000);
+  const user = uniqueUser('dev');
+  const [phoneCtx, laptopCtx] = await Promise.all([browser.newContext(), browser.newContext()]);
+  const [phone, laptop] = await Promise.all([phoneCtx.newPage(), laptopCtx.newPage()]);
+  await createAccount(phone, user);
+  await createTeam(phone);
+  expect(await dbNames(phone)).toContain(`quietdesk:${user}`);
+
+  // The same account on a second device.
+  await laptop.goto('/');
+  await laptop.getByRole('button', { name: 'Log in on this device' }).click();
+  await laptop.getByLabel('Username').fill(user);
+  await laptop.getByLabel('Passphrase').fill(passphraseFor(user));
+  await laptop.getByRole('button', { name: 'Log in', exact: true }).click();
+  await laptop.getByRole('navigation').getByRole('link', { name: 'Team' }).click({ timeout: 30_000 });
+  const devices = laptop.getByRole('list', { name: 'Your devices' });
+  await expect(devices.getByRole('listitem')).toHaveCount(2);
+  await expect(devices).toContainText('(this device)');
+  await laptop.screenshot({ path: 'test-results/devices.png', fullPage: true });
+
+  // The phone is lost: sign it out from the laptop.
+  await devices.getByRole('button', { name: 'Sign out and erase' }).click();
+  await expect(laptop.getByRole('status', { name: 'Devices status' })).toContainText('Signed out');
+  await expect(devices.getByRole('listitem')).toHaveCount(1);
+
+  // The phone's next contact with the server: it erases its database and says why.
+  await phone.getByRole('button', { name: 'Sync now' }).click();
+  await expect(phone.getByText('This device was signed out remotely')).toBeVisible({ timeout: 20_000 });
+  expect(await dbNames(phone)).not.toContain(`quietdesk:${user}`);
+  // The laptop carries on.
+  await laptop.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await expect(laptop.getByRole('heading', { name: 'Customers' })).toBeVisible();
+  for (const c of [phoneCtx, laptopCtx]) await c.close();
+});
