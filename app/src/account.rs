@@ -184,7 +184,7 @@ pub async fn log_in(name: &str, passphrase: &str) -> Result<Unlocked, String> {
     let (auth, wrap) =
         derive_account_keys(&Passphrase::new(passphrase), &pre.salt, pre.kdf).map_err(|e| e.to_string())?;
     let resp = api
-        .call(&LoginRequest { username: username.clone(), auth_key: *auth.expose_secret() })
+        .call(&LoginRequest { username: username.clone(), auth_key: *auth.expose_secret(), totp })
         .await
         .map_err(describe)?;
     let identity = IdentityKeys::open_bundle(&resp.bundle, &wrap, username.as_str())

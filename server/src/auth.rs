@@ -119,6 +119,7 @@ async fn login(
         tracing::info!(username = %req.username, "failed login");
         return Err(ApiError::Unauthorized("wrong username or passphrase"));
     };
+    crate::twofa::verify_login(&state, &user.username, req.totp.as_deref()).await?;
     let (token, expires_at) = new_session(&state, &user.username, &device_label(&headers)).await?;
     tracing::info!(username = %user.username, "login");
     Ok(ApiJson(SessionResponse { token, expires_at, identity: user.identity, bundle: user.bundle }))

@@ -52,6 +52,18 @@ pub struct SessionRow {
     pub wiped: bool,
 }
 
+/// A user's two-factor state.
+pub struct TotpRow {
+    /// Set once enabled.
+    pub secret: Option<Vec<u8>>,
+    /// Set while enrolment waits for its first code.
+    pub pending: Option<Vec<u8>>,
+    /// The last time step accepted (each is accepted once).
+    pub last_step: i64,
+    /// Hashes of the unused recovery codes.
+    pub recovery: Vec<String>,
+}
+
 /// A live session as its owner's device list shows it.
 pub struct DeviceRow {
     pub token_hash: [u8; 32],
@@ -102,6 +114,16 @@ pub trait Db: Send + Sync + 'static {
     async fn member_sessions(&self, team: &TeamId, now: i64) -> DbResult<Vec<(Username, i64, String)>>;
     async fn session(&self, token_hash: &[u8; 32]) -> DbResult<Option<SessionRow>>;
     async fn delete_session(&self, token_hash: &[u8; 32]) -> DbResult<()>;
+    async fn totp(&self, username: &Username) -> DbResult<Option<TotpRow>>;
+    async fn set_totp_pending(&self, username: &Username, secret: &[u8]) -> DbResult<()>;
+    async fn enable_totp(&self, username: &Username, secret: &[u8], step: i64, recovery: &[String]) -> DbResult<()>;
+    /// Accept time step `step` if it is newer than the last accepted; false otherwise.
+    async fn use_totp_step(&self, username: &Username, step: i64) -> DbResult<bool>;
+    /// Use up a recovery code (by hash); false if it was not (or no longer) there.
+    async fn use_recovery_code(&self, username: &Username, hash: &str) -> DbResult<bool>;
+    async fn set_team_2fa(&self, team: &TeamId, required: bool) -> DbResult<()>;
+    /// The member's role, and whether the team requires 2FA that they have not set up.
+    async fn member_access(&self, team: &TeamId, username: &Username) -> DbResult<Option<(Role, bool)>>;
     /// `username`'s live (unexpired, not wiped) sessions.
     async fn user_sessions(&self, username: &Username, now: i64) -> DbResult<Vec<DeviceRow>>;
     /// Mark `username`'s sessions (or just `only`) wiped; how many were.

@@ -19,6 +19,14 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("your session has expired; log in again")]
     SessionExpired,
+    /// The account has 2FA on and the log-in carried no code.
+    #[error("enter the code from your authenticator app")]
+    TotpRequired,
+    #[error("that code is not valid (or was already used)")]
+    TotpInvalid,
+    /// The team requires 2FA and this member has not set it up.
+    #[error("this team requires two-factor authentication: set it up on the Team page first")]
+    TwoFactorRequired,
     /// The session was revoked: the device must erase its local copy.
     #[error("this device was signed out remotely; its local data must be erased")]
     DeviceWiped,
@@ -52,6 +60,9 @@ impl ApiError {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::SessionExpired => (StatusCode::UNAUTHORIZED, "session_expired"),
             ApiError::DeviceWiped => (StatusCode::UNAUTHORIZED, "device_wiped"),
+            ApiError::TotpRequired => (StatusCode::UNAUTHORIZED, "totp_required"),
+            ApiError::TotpInvalid => (StatusCode::UNAUTHORIZED, "totp_invalid"),
+            ApiError::TwoFactorRequired => (StatusCode::FORBIDDEN, "2fa_required"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),

@@ -18,6 +18,7 @@ pub mod invites;
 pub mod limits;
 pub mod records;
 pub mod teams;
+pub mod twofa;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -117,6 +118,7 @@ pub fn app(state: AppState) -> Router {
         .merge(invites::router())
         .merge(records::router())
         .merge(events::router())
+        .merge(twofa::router())
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state.clone());

@@ -33,8 +33,9 @@ pub fn router() -> Router<AppState> {
 
 /// The caller's role in `team`: 404 for an unknown team, 403 for a non-member.
 pub async fn require_member(state: &AppState, team: &TeamId, user: &Username) -> ApiResult<Role> {
-    match state.db.role(team, user).await? {
-        Some(role) => Ok(role),
+    match state.db.member_access(team, user).await? {
+        Some((_, true)) => Err(ApiError::TwoFactorRequired),
+        Some((role, false)) => Ok(role),
         None if state.db.team_exists(team).await? => Err(ApiError::Forbidden("you are not a member of this team")),
         None => Err(ApiError::NotFound("no such team")),
     }

@@ -38,6 +38,13 @@ pub mod path {
     pub const REVOKE_DEVICE: &str = "/api/v1/devices/{device}/revoke";
     /// Admin: sign out every device of a member and have each erase its data (POST).
     pub const WIPE_MEMBER: &str = "/api/v1/teams/{team}/wipe";
+    /// Two-factor authentication: status (GET), start enrolment (POST .../setup),
+    /// confirm it with a first code (POST .../enable).
+    pub const TOTP: &str = "/api/v1/2fa";
+    pub const TOTP_SETUP: &str = "/api/v1/2fa/setup";
+    pub const TOTP_ENABLE: &str = "/api/v1/2fa/enable";
+    /// Admin: require two-factor authentication of every member (PUT).
+    pub const TEAM_2FA: &str = "/api/v1/teams/{team}/require-2fa";
     /// The joiner answers an invitation with their public keys and the MAC.
     pub const ACCEPT_INVITE: &str = "/api/v1/invites/{invite}/accept";
     pub const PUSH: &str = "/api/v1/teams/{team}/push";
@@ -127,6 +134,10 @@ pub struct LoginRequest {
     pub username: Username,
     #[serde(with = "b64_32")]
     pub auth_key: [u8; 32],
+    /// The current code of the authenticator app, or a recovery code, once the user
+    /// has turned on two-factor authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<String>,
 }
 impl Endpoint for LoginRequest {
     type Response = SessionResponse;
@@ -220,6 +231,32 @@ pub struct MemberActivity {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActivityResponse {
     pub members: Vec<MemberActivity>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TotpStatus {
+    pub enabled: bool,
+}
+/// A new authenticator secret, to scan (QR code) or type (base32).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TotpSetup {
+    pub secret: String,
+    pub uri: String,
+    /// The `otpauth://` URI as an SVG QR code.
+    pub qr_svg: String,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TotpCode {
+    pub code: String,
+}
+/// Shown once, when 2FA is turned on; each works once in place of a code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecoveryCodes {
+    pub codes: Vec<String>,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Require2fa {
+    pub required: bool,
 }
 
 /// A signed-in device (a session), as its owner sees it.

@@ -277,6 +277,105 @@ impl Db for SqliteDb {
             .collect()
     }
 
+    async fn totp(&self, username: &Username) -> DbResult<Option<TotpRow>> {
+        let row = sqlx::query(
+            "SELECT totp_secret, totp_pending, totp_last_step, recovery_codes FROM users WHERE username = ?",
+        )
+        .bind(username.as_str())
+        .fetch_optional(&self.writer)
+        .await?;
+        row.map(|r| {
+            Ok(TotpRow {
+                secret: r.get("totp_secret"),
+                pending: r.get("totp_pending"),
+                last_step: r.get("totp_last_step"),
+                recovery: serde_json::from_str(r.get("recovery_codes"))
+                    .map_err(|e| DbError::Corrupt(format!("recovery codes: {e}")))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_totp_pending(&self, username: &Username, secret: &[u8]) -> DbResult<()> {
+        sqlx::query("UPDATE users SET totp_pending = ? WHERE username = ?")
+            .bind(secret)
+            .bind(username.as_str())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn enable_totp(&self, username: &Username, secret: &[u8], step: i64, recovery: &[String]) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE users SET totp_secret = ?, totp_pending = NULL, totp_last_step = ?, recovery_codes = ? WHERE username = ?",
+        )
+        .bind(secret)
+        .bind(step)
+        .bind(serde_json::to_string(recovery).expect("serializable"))
+        .bind(username.as_str())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn use_totp_step(&self, username: &Username, step: i64) -> DbResult<bool> {
+        let r = sqlx::query("UPDATE users SET totp_last_step = ? WHERE username = ? AND totp_last_step < ?")
+            .bind(step)
+            .bind(username.as_str())
+            .bind(step)
+            .execute(&self.writer)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn use_recovery_code(&self, username: &Username, hash: &str) -> DbResult<bool> {
+        let mut tx = self.writer.begin().await?;
+        let codes: String = sqlx::query_scalar("SELECT recovery_codes FROM users WHERE username = ?")
+            .bind(username.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        let mut codes: Vec<String> =
+            serde_json::from_str(&codes).map_err(|e| DbError::Corrupt(format!("recovery codes: {e}")))?;
+        let before = codes.len();
+        codes.retain(|c| c != hash);
+        if codes.len() == before {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE users SET recovery_codes = ? WHERE username = ?")
+            .bind(serde_json::to_string(&codes).expect("serializable"))
+            .bind(username.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn set_team_2fa(&self, team: &TeamId, required: bool) -> DbResult<()> {
+        sqlx::query("UPDATE teams SET require_2fa = ? WHERE team_id = ?")
+            .bind(required)
+            .bind(team.as_bytes().as_slice())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn member_access(&self, team: &TeamId, username: &Username) -> DbResult<Option<(Role, bool)>> {
+        let row = sqlx::query(
+            "SELECT m.role, (t.require_2fa AND u.totp_secret IS NULL) AS blocked FROM team_members m
+             JOIN teams t ON t.team_id = m.team_id JOIN users u ON u.username = m.username
+             WHERE m.team_id = ? AND m.username = ?",
+        )
+        .bind(team.as_bytes().as_slice())
+        .bind(username.as_str())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| {
+            let role = role_from_str(r.get("role"))?;
+            Ok((role, r.get::<bool, _>("blocked")))
+        })
+        .transpose()
+    }
+
     async fn user_sessions(&self, username: &Username, now: i64) -> DbResult<Vec<DeviceRow>> {
         let rows = sqlx::query(
             "SELECT token_hash, device, created_at, last_seen_at FROM sessions

@@ -122,11 +122,21 @@ pub async fn signup(base: &str, name: &str, passphrase: &str) -> Account {
 }
 
 pub async fn login(base: &str, name: &str, passphrase: &str) -> Result<Account, TransportError> {
+    login_with(base, name, passphrase, None).await
+}
+
+/// Log in with a second factor (an authenticator code or a recovery code).
+pub async fn login_with(
+    base: &str,
+    name: &str,
+    passphrase: &str,
+    totp: Option<String>,
+) -> Result<Account, TransportError> {
     let name = Username::parse(name).unwrap();
     let mut api = Api::new(base);
     let pre = api.call(&PreloginRequest { username: name.clone() }).await?;
     let (auth, wrap) = derive_account_keys(&Passphrase::new(passphrase), &pre.salt, pre.kdf).unwrap();
-    let resp = api.call(&LoginRequest { username: name.clone(), auth_key: *auth.expose_secret() }).await?;
+    let resp = api.call(&LoginRequest { username: name.clone(), auth_key: *auth.expose_secret(), totp }).await?;
     let identity = IdentityKeys::open_bundle(&resp.bundle, &wrap, name.as_str()).unwrap();
     api.token = Some(resp.token.clone());
     Ok(Account { name, identity, api, token: resp.token })
