@@ -177,7 +177,7 @@ fn getrandom_fill(buf: &mut [u8]) {
 }
 
 /// Log in with the server (a new device, or after log-out).
-pub async fn log_in(name: &str, passphrase: &str) -> Result<Unlocked, String> {
+pub async fn log_in(name: &str, passphrase: &str, totp: Option<String>) -> Result<Unlocked, String> {
     let username = parse_username(name)?;
     let api = Api::default();
     let pre = api.call(&PreloginRequest { username: username.clone() }).await.map_err(describe)?;

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use gloo_net::http::{Request, RequestBuilder, Response};
+use gloo_net::http::{Request, RequestBuilder};
 use shared::api::{path, Cursor, Endpoint, ErrorBody, Method, PullResponse, PushRequest};
 use shared::ids::TeamId;
 use shared::sync::{PushOutcome, Transport, TransportError};
@@ -36,38 +36,50 @@ impl Api {
         }
     }
 
-    async fn send_raw<B: serde::Serialize>(
+    /// One request, not generic: the body is already JSON bytes, the answer comes back
+    /// as status and bytes. Every typed call is a thin wrapper around it, so each new
+    /// request/response pair adds its serde code to the .wasm and little else.
+    async fn exchange(
         &self,
         method: Method,
         url: &str,
-        body: Option<&B>,
-    ) -> Result<Response, TransportError> {
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, Vec<u8>), TransportError> {
         let b = self.builder(method, url);
         let req = match body {
-            Some(body) => b.json(body).map_err(|e| TransportError::Protocol(e.to_string()))?,
+            Some(bytes) => b
+                .header("Content-Type", "application/json")
+                .body(js_sys::Uint8Array::from(bytes.as_slice()))
+                .map_err(|e| TransportError::Protocol(e.to_string()))?,
             None => b.build().map_err(|e| TransportError::Protocol(e.to_string()))?,
         };
-        req.send().await.map_err(|_| TransportError::Offline)
+        let resp = req.send().await.map_err(|_| TransportError::Offline)?;
+        let status = resp.status();
+        let bytes = resp.binary().await.map_err(|_| TransportError::Offline)?;
+        Ok((status, bytes))
     }
 
     /// Bytes, then `serde_json::from_slice`: every JSON read in the app goes through the
     /// one slice reader (a `&str` reader beside it would compile every `Deserialize`
     /// impl twice into the .wasm).
-    async fn decode<R: serde::de::DeserializeOwned>(resp: Response) -> Result<R, TransportError> {
-        if resp.ok() {
-            let body = resp.binary().await.map_err(|_| TransportError::Offline)?;
+    fn decode<R: serde::de::DeserializeOwned>((status, body): (u16, Vec<u8>)) -> Result<R, TransportError> {
+        if (200..300).contains(&status) {
             serde_json::from_slice(&body).map_err(|e| TransportError::Protocol(e.to_string()))
         } else {
-            Err(error_of(resp).await)
+            Err(error_of(status, &body))
         }
     }
 
+    fn json<B: serde::Serialize>(body: &B) -> Result<Vec<u8>, TransportError> {
+        serde_json::to_vec(body).map_err(|e| TransportError::Protocol(e.to_string()))
+    }
+
     pub async fn call<E: Endpoint>(&self, req: &E) -> Result<E::Response, TransportError> {
-        Self::decode(self.send_raw(E::METHOD, E::PATH, Some(req)).await?).await
+        Self::decode(self.exchange(E::METHOD, E::PATH, Some(Self::json(req)?)).await?)
     }
 
     pub async fn get<R: serde::de::DeserializeOwned>(&self, url: &str) -> Result<R, TransportError> {
-        Self::decode(self.send_raw::<()>(Method::Get, url, None).await?).await
+        Self::decode(self.exchange(Method::Get, url, None).await?)
     }
 
     pub async fn post<B: serde::Serialize, R: serde::de::DeserializeOwned>(
@@ -75,7 +87,7 @@ impl Api {
         url: &str,
         body: &B,
     ) -> Result<R, TransportError> {
-        Self::decode(self.send_raw(Method::Post, url, Some(body)).await?).await
+        Self::decode(self.exchange(Method::Post, url, Some(Self::json(body)?)).await?)
     }
 
     pub async fn put<B: serde::Serialize, R: serde::de::DeserializeOwned>(
@@ -83,14 +95,12 @@ impl Api {
         url: &str,
         body: &B,
     ) -> Result<R, TransportError> {
-        Self::decode(self.send_raw(Method::Put, url, Some(body)).await?).await
+        Self::decode(self.exchange(Method::Put, url, Some(Self::json(body)?)).await?)
     }
 }
 
-async fn error_of(resp: Response) -> TransportError {
-    let status = resp.status();
-    let body = resp.binary().await.unwrap_or_default();
-    match serde_json::from_slice::<ErrorBody>(&body) {
+fn error_of(status: u16, body: &[u8]) -> TransportError {
+    match serde_json::from_slice::<ErrorBody>(body) {
         // Signed out remotely (a lost device): erase the local copy now.
         Ok(e) if status == 401 && e.code == "device_wiped" => {
             crate::account::wipe_and_restart();
@@ -111,12 +121,10 @@ pub struct HttpTransport {
 impl Transport for HttpTransport {
     async fn push(&self, req: &PushRequest) -> Result<PushOutcome, TransportError> {
         let url = path::fill(path::PUSH, &self.team.to_string());
-        let resp = self.api.send_raw(Method::Post, &url, Some(req)).await?;
-        let status = resp.status();
+        let (status, body) = self.api.exchange(Method::Post, &url, Some(Api::json(req)?)).await?;
         if !matches!(status, 200 | 409) {
-            return Err(error_of(resp).await);
+            return Err(error_of(status, &body));
         }
-        let body = resp.binary().await.map_err(|_| TransportError::Offline)?;
         shared::sync::decode_push_response(status, &body)
     }
 

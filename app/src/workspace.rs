@@ -153,7 +153,7 @@ pub struct Workspace {
     /// Re-encryption onto the newest key epoch (an admin's client does it).
     pub reencryption: RwSignal<EpochProgress>,
     /// Bumped when the server announces a security alert (admins' alert list refetches).
-    pub alerts_seen: Trigger,
+    pub alerts_seen: RwSignal<bool>,
     /// The epoch below which this client already had the old key wraps shredded.
     shredded_before: Cell<u32>,
     sync_queued: Cell<bool>,
@@ -164,6 +164,39 @@ pub struct Workspace {
 }
 
 pub type Ws = Rc<Workspace>;
+
+/// What the admin's alert list shows of a `shared::api::Alert` (serde skips the rest:
+/// a smaller reader in the .wasm than the full type's).
+#[derive(serde::Deserialize, Clone)]
+pub struct AlertLine {
+    pub at_ms: i64,
+    pub detail: String,
+}
+#[derive(serde::Deserialize)]
+struct Lean<T> {
+    alerts: Vec<T>,
+}
+
+/// What the set-up shows of `shared::api::TotpSetup` (the QR code and the key).
+#[derive(serde::Deserialize)]
+pub struct TotpLines {
+    pub qr_svg: String,
+    pub secret: String,
+}
+
+/// What the device list shows of `shared::api::DeviceList`.
+#[derive(serde::Deserialize, Clone)]
+pub struct DeviceLines {
+    pub devices: Vec<DeviceLine>,
+    pub two_factor: bool,
+}
+#[derive(serde::Deserialize, Clone)]
+pub struct DeviceLine {
+    pub id: String,
+    pub device: String,
+    pub last_seen_ms: i64,
+    pub current: bool,
+}
 
 /// Records queued for re-encryption per round (each round is pushed before the next).
 const REENCRYPT_BATCH: usize = 2_000;
@@ -209,7 +242,7 @@ impl Workspace {
             index: RwSignal::new(Index::default()),
             status: RwSignal::new(SyncStatus { online: true, ..Default::default() }),
             reencryption: RwSignal::new(EpochProgress::default()),
-            alerts_seen: Trigger::new(),
+            alerts_seen: RwSignal::new(false),
             shredded_before: Cell::new(1),
             syncer: Mutex::new(syncer),
             sync_queued: Cell::new(false),
@@ -453,7 +486,7 @@ impl Workspace {
             }
             match serde_json::from_slice::<ServerEvent>(text.as_bytes()) {
                 Ok(ServerEvent::Poke { .. }) | Ok(ServerEvent::Ready { .. }) => self.request_sync(),
-                Ok(ServerEvent::Alert) => self.alerts_seen.notify(),
+                Ok(ServerEvent::Alert) => self.alerts_seen.update(|b| *b = !*b),
                 Ok(ServerEvent::Chain { .. }) => {
                     let _ = self.refresh_session().await;
                     self.request_sync();
@@ -607,37 +640,61 @@ impl Workspace {
     }
 
     /// Admin: when each member was last seen, and on what device.
+    /// Start 2FA enrolment: a secret to scan or type.
+    pub async fn totp_setup(&self) -> Result<TotpLines, String> {
+        self.unlocked.api.post(path::TOTP_SETUP, &shared::api::Empty {}).await.map_err(|e| e.to_string())
+    }
+
+    /// Confirm 2FA with a first code; the recovery codes (shown once).
+    pub async fn totp_enable(&self, code: String) -> Result<Vec<String>, String> {
+        let r: shared::api::RecoveryCodes = self
+            .unlocked
+            .api
+            .post(path::TOTP_ENABLE, &shared::api::TotpCode { code })
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(r.codes)
+    }
+
+    /// Admin: require (or stop requiring) 2FA of every member.
+    pub async fn require_2fa(&self, required: bool) -> Result<(), String> {
+        let url = path::fill(path::TEAM_2FA, &self.team_id.to_string());
+        let _: shared::api::Empty =
+            self.unlocked.api.put(&url, &shared::api::Require2fa { required }).await.map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
     /// This account's signed-in devices.
-    pub async fn devices(&self) -> Result<Vec<shared::api::Device>, String> {
-        let r: shared::api::DeviceList = self.unlocked.api.get(path::DEVICES).await.map_err(|e| e.to_string())?;
-        Ok(r.devices)
+    pub async fn devices(&self) -> Result<DeviceLines, String> {
+        self.unlocked.api.get(path::DEVICES).await.map_err(|e| e.to_string())
     }
 
     /// Sign out one of this account's devices (it erases its data at its next contact).
     pub async fn revoke_device(&self, id: &str) -> Result<(), String> {
         let url = path::fill(path::REVOKE_DEVICE, id);
-        let _: shared::api::WipeResponse =
+        // The answer (a count) is not shown; `Empty` reads any object.
+        let _: shared::api::Empty =
             self.unlocked.api.post(&url, &shared::api::Empty {}).await.map_err(|e| e.to_string())?;
         Ok(())
     }
 
     /// Admin: sign out every device of a member; returns how many.
-    pub async fn wipe_member(&self, who: &str) -> Result<u64, String> {
+    pub async fn wipe_member(&self, who: &str) -> Result<(), String> {
         let username = who.parse().map_err(|_| "not a username".to_owned())?;
         let url = path::fill(path::WIPE_MEMBER, &self.team_id.to_string());
-        let r: shared::api::WipeResponse = self
+        let _: shared::api::Empty = self
             .unlocked
             .api
             .post(&url, &shared::api::WipeMemberRequest { username })
             .await
             .map_err(|e| e.to_string())?;
-        Ok(r.devices)
+        Ok(())
     }
 
     /// Admin: the server's security alerts for the team, newest first.
-    pub async fn alerts(&self) -> Result<Vec<shared::api::Alert>, String> {
+    pub async fn alerts(&self) -> Result<Vec<AlertLine>, String> {
         let url = path::fill(path::ALERTS, &self.team_id.to_string());
-        let r: shared::api::AlertsResponse = self.unlocked.api.get(&url).await.map_err(|e| e.to_string())?;
+        let r: Lean<AlertLine> = self.unlocked.api.get(&url).await.map_err(|e| e.to_string())?;
         Ok(r.alerts)
     }
 

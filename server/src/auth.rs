@@ -152,7 +152,8 @@ async fn devices(State(state): State<AppState>, user: AuthUser) -> ApiResult<Api
             current: r.token_hash == user.token_hash,
         })
         .collect();
-    Ok(ApiJson(DeviceList { devices }))
+    let two_factor = state.db.totp(&user.username).await?.is_some_and(|t| t.secret.is_some());
+    Ok(ApiJson(DeviceList { devices, two_factor }))
 }
 
 /// Sign out one of the caller's own devices (this one too, if asked): it is told to

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::routing::{get, post, put};
 use axum::Router;
 use rand_core::{OsRng, RngCore};
-use shared::api::{path, RecoveryCodes, Require2fa, TotpCode, TotpSetup, TotpStatus};
+use shared::api::{path, Empty, RecoveryCodes, Require2fa, TotpCode, TotpSetup, TotpStatus};
 use shared::crypto::sha256;
 use shared::ids::{TeamId, Username};
 use subtle::ConstantTimeEq;
@@ -120,14 +120,14 @@ async fn require_for_team(
     user: AuthUser,
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(req): ApiJson<Require2fa>,
-) -> ApiResult<ApiJson<Require2fa>> {
+) -> ApiResult<ApiJson<Empty>> {
     require_admin(&state, &team, &user.username, "only admins change the team's sign-in rules").await?;
     if req.required && !state.db.totp(&user.username).await?.is_some_and(|t| t.secret.is_some()) {
         return Err(ApiError::BadRequest("turn on two-factor authentication for yourself first".into()));
     }
     state.db.set_team_2fa(&team, req.required).await?;
     tracing::info!(%team, required = req.required, "team two-factor requirement changed");
-    Ok(ApiJson(req))
+    Ok(ApiJson(Empty {}))
 }
 
 #[cfg(test)]

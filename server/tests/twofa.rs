@@ -11,7 +11,9 @@ mod server;
 
 use client::{login, login_with, signup, Account};
 use server::TestServer;
-use shared::api::{path, RecoveryCodes, Require2fa, TeamList, TotpCode, TotpSetup, TotpStatus, WrapsResponse};
+use shared::api::{
+    path, DeviceList, Empty, RecoveryCodes, Require2fa, TeamList, TotpCode, TotpSetup, TotpStatus, WrapsResponse,
+};
 use shared::chain::Role;
 use shared::sync::TransportError;
 use totp_rs::{Algorithm, Secret, TOTP};
@@ -59,9 +61,14 @@ async fn once_on_a_log_in_needs_a_fresh_code_or_a_recovery_code() {
     assert_eq!(codes.codes.len(), 10);
     let s: TotpStatus = alice.api.get(path::TOTP).await.unwrap();
     assert!(s.enabled);
+    let d: DeviceList = alice.api.get(path::DEVICES).await.unwrap();
+    assert!(d.two_factor);
 
     // Without a code, with a wrong one: refused.
-    assert_eq!(status_code(login(&srv.base, "alice", "pass-alice-2fa").await.map(|_| ())), (401, "totp_required".into()));
+    assert_eq!(
+        status_code(login(&srv.base, "alice", "pass-alice-2fa").await.map(|_| ())),
+        (401, "totp_required".into())
+    );
     let bad = login_with(&srv.base, "alice", "pass-alice-2fa", Some("12345".into())).await;
     assert_eq!(status_code(bad.map(|_| ())), (401, "totp_invalid".into()));
     // A wrong passphrase with a right code says nothing about the code.
@@ -91,12 +98,12 @@ async fn a_team_that_requires_2fa_shuts_out_members_without_it() {
     let wraps = path::fill(path::WRAPS, &team.to_string());
 
     // An admin without 2FA cannot require it; a member cannot at all.
-    let r = alice.api.put::<_, Require2fa>(&url, &Require2fa { required: true }).await;
+    let r = alice.api.put::<_, Empty>(&url, &Require2fa { required: true }).await;
     assert_eq!(status_code(r).0, 400);
     enrol(&alice).await;
-    let r = bob.api.put::<_, Require2fa>(&url, &Require2fa { required: true }).await;
+    let r = bob.api.put::<_, Empty>(&url, &Require2fa { required: true }).await;
     assert_eq!(status_code(r).0, 403);
-    let _: Require2fa = alice.api.put(&url, &Require2fa { required: true }).await.unwrap();
+    let _: Empty = alice.api.put(&url, &Require2fa { required: true }).await.unwrap();
 
     assert_eq!(status_code(bob.api.get::<WrapsResponse>(&wraps).await), (403, "2fa_required".into()));
     let _: WrapsResponse = alice.api.get(&wraps).await.unwrap();

@@ -274,6 +274,9 @@ pub struct Device {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceList {
     pub devices: Vec<Device>,
+    /// Whether the account has two-factor authentication on.
+    #[serde(default)]
+    pub two_factor: bool,
 }
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WipeMemberRequest {

@@ -17,6 +17,12 @@ enum Mode {
     Unlock,
 }
 
+thread_local! {
+    /// The form as last submitted, so a refused attempt (a wrong passphrase, a missing
+    /// 2FA code) comes back with the same tab and username instead of a blank form.
+    static LAST_ATTEMPT: std::cell::RefCell<Option<(Mode, String)>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Open the workspace for an unlocked account, moving the app to the right phase.
 pub async fn enter(phase: PhaseSignal, unlocked: Unlocked, create_team: bool) {
     phase.set(Phase::Busy("Opening your workspace…".into()));
@@ -32,13 +38,21 @@ pub async fn enter(phase: PhaseSignal, unlocked: Unlocked, create_team: bool) {
 pub fn AuthPage(error: Option<String>) -> impl IntoView {
     let phase = expect_context::<PhaseSignal>();
     let last = account::last_user();
-    let (mode, set_mode) = signal(if last.is_some() { Mode::Unlock } else { Mode::Create });
-    let (username, set_username) = signal(last.unwrap_or_default());
+    let (first_mode, first_name) = match LAST_ATTEMPT.with(|a| a.borrow_mut().take()).filter(|_| error.is_some()) {
+        Some(a) => a,
+        None => (if last.is_some() { Mode::Unlock } else { Mode::Create }, last.unwrap_or_default()),
+    };
+    let (mode, set_mode) = signal(first_mode);
+    let (username, set_username) = signal(first_name);
     let (passphrase, set_passphrase) = signal(String::new());
+    let totp = RwSignal::new(String::new());
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        // Read every field now: setting the phase below disposes this page's signals.
         let (name, pass, m) = (username.get_untracked(), passphrase.get_untracked(), mode.get_untracked());
+        let code = Some(totp.get_untracked()).filter(|c| !c.trim().is_empty());
+        LAST_ATTEMPT.with(|a| *a.borrow_mut() = Some((m, name.clone())));
         phase.set(Phase::Busy(match m {
             Mode::Create => "Creating your keys…".into(),
             Mode::LogIn => "Logging in…".into(),
@@ -48,7 +62,7 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
             let t0 = js_sys::Date::now();
             let result = match m {
                 Mode::Create => account::create_account(&name, &pass).await,
-                Mode::LogIn => account::log_in(&name, &pass).await,
+                Mode::LogIn => account::log_in(&name, &pass, code).await,
                 Mode::Unlock => account::unlock(&name, &pass).await,
             };
             match result {
@@ -93,6 +107,11 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
                 <input id="passphrase" name="passphrase" type="password" required
                     autocomplete=move || if mode.get() == Mode::Create { "new-password" } else { "current-password" }
                     prop:value=passphrase on:input=move |ev| set_passphrase.set(event_target_value(&ev)) />
+                <div hidden=move || mode.get() != Mode::LogIn>
+                    <label for="totp">"Authentication code (if you use two-factor)"</label>
+                    <input id="totp" name="totp" autocomplete="one-time-code" inputmode="numeric"
+                        prop:value=totp on:input=move |ev| totp.set(event_target_value(&ev)) />
+                </div>
                 <p class="hint">
                     "Your passphrase never leaves this device. Nobody, including the server, can reset it."
                 </p>

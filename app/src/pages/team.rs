@@ -59,6 +59,7 @@ pub fn TeamPage() -> impl IntoView {
                 </ul>
                 <p role="status" class="message" aria-label="Team status">{move || message.get()}</p>
             </section>
+            <TwoFactor admin=is_admin />
             <Devices />
             {move || is_admin.get().then(|| view! {
                 <Alerts />
@@ -127,8 +128,8 @@ fn MemberRow(
                     let (ws, who) = (use_ws(), who.clone());
                     spawn_local(async move {
                         message.set(Some(match ws.wipe_member(&who).await {
-                            Ok(n) => format!("{n} device(s) of {who} will erase their data at their next contact."),
-                            Err(e) => format!("Not wiped: {e}"),
+                            Ok(_) => "Signed out; their devices erase their data on next contact.".into(),
+                            Err(e) => e,
                         }));
                     });
                 };
@@ -170,31 +171,94 @@ fn RotateKeys(message: RwSignal<Option<String>>) -> impl IntoView {
     }
 }
 
+/// Two-factor authentication: set-up with a QR code (or the key typed in), a first
+/// code to confirm, then the recovery codes once; admins can require it of the team.
+/// One fixed layout with reactive text (each alternative view costs .wasm size).
+#[component]
+fn TwoFactor(admin: Memo<bool>) -> impl IntoView {
+    // The QR code (SVG) and the key of an enrolment in progress; empty otherwise.
+    let (qr, key) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let (code, note) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
+    let start = move |_| {
+        let ws = use_ws();
+        spawn_local(async move {
+            match ws.totp_setup().await {
+                Ok(s) => {
+                    qr.set(s.qr_svg);
+                    key.set(s.secret);
+                }
+                Err(e) => note.set(Some(e)),
+            }
+        });
+    };
+    let confirm = move |_| {
+        let ws = use_ws();
+        spawn_local(async move {
+            note.set(Some(match ws.totp_enable(code.get_untracked()).await {
+                Ok(codes) => {
+                    qr.set(String::new());
+                    key.set(String::new());
+                    format!("Two-factor authentication is on. Recovery codes (single use): {}", codes.join(" "))
+                }
+                Err(e) => e,
+            }));
+        });
+    };
+    let require = move |_| {
+        let ws = use_ws();
+        spawn_local(async move {
+            note.set(Some(match ws.require_2fa(true).await {
+                Ok(()) => "The team now requires two-factor authentication.".into(),
+                Err(e) => e,
+            }));
+        });
+    };
+    view! {
+        <section class="card">
+            <h3>"Two-factor authentication"</h3>
+            <div class="qr" inner_html=qr></div>
+            <p class="hint">"Scan the code with an authenticator app, or type the key: " <code>{key}</code></p>
+            <label for="totp-code">"Code from your authenticator app"</label>
+            <input id="totp-code" inputmode="numeric" autocomplete="one-time-code"
+                on:input=move |ev| code.set(event_target_value(&ev)) />
+            <div class="actions">
+                <button type="button" on:click=start>"Set up two-factor authentication"</button>
+                <button type="button" on:click=confirm>"Turn on"</button>
+                {move || admin.get().then(|| view! {
+                    <button type="button" on:click=require>"Require it in this team"</button>
+                })}
+            </div>
+            <p role="status" aria-label="Two-factor status">{move || note.get()}</p>
+        </section>
+    }
+}
+
 /// This account's signed-in devices; any other one can be signed out, and then erases
 /// its local data at its next contact (a lost phone).
 #[component]
 fn Devices() -> impl IntoView {
-    let changed = Trigger::new();
     let note = RwSignal::new(None::<String>);
     let devices = LocalResource::new(move || {
-        changed.track();
         let ws = use_ws();
-        async move { ws.devices().await.unwrap_or_default() }
+        async move { ws.devices().await.ok() }
     });
     view! {
         <section class="card">
             <h3>"Your devices"</h3>
+            <p>{move || devices.get().flatten().map(|l| {
+                if l.two_factor { "Two-factor authentication is on." } else { "Two-factor authentication is off." }
+            })}</p>
             <ul aria-label="Your devices">
-                {move || devices.get().unwrap_or_default().into_iter().map(|d| {
+                {move || devices.get().flatten().map(|l| l.devices).unwrap_or_default().into_iter().map(|d| {
                     let text = format!("{}, last seen {}", d.device, crate::pages::customer::format_date(d.last_seen_ms));
                     let revoke = move |_| {
                         let (ws, id) = (use_ws(), d.id.clone());
                         spawn_local(async move {
                             note.set(Some(match ws.revoke_device(&id).await {
-                                Ok(()) => "Signed out; that device erases its data at its next contact.".into(),
+                                Ok(()) => "Signed out; it erases its data on next contact.".into(),
                                 Err(e) => format!("Not signed out: {e}"),
                             }));
-                            changed.notify();
+                            devices.refetch();
                         });
                     };
                     view! {
