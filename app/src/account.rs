@@ -237,7 +237,7 @@ impl Unlocked {
     /// End the server session, then delete this device's database (the deletion
     /// completes once the workspace's connections are dropped).
     pub async fn log_out(&self) {
-        let _: Result<shared::api::Empty, _> = self.api.post(path::LOGOUT, &serde_json::json!({})).await;
+        let _: Result<shared::api::Empty, _> = self.api.post(path::LOGOUT, &shared::api::Empty {}).await;
         self.api.set_token(None);
         let name = store::db_name(self.account.username.as_str());
         let _ = store::delete(&name).await;

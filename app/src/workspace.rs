@@ -152,8 +152,6 @@ pub struct Workspace {
     pub status: RwSignal<SyncStatus>,
     /// Re-encryption onto the newest key epoch (an admin's client does it).
     pub reencryption: RwSignal<EpochProgress>,
-    /// Bumped when the server announces a security alert (admins' alert list refetches).
-    pub alerts_seen: RwSignal<bool>,
     /// The epoch below which this client already had the old key wraps shredded.
     shredded_before: Cell<u32>,
     sync_queued: Cell<bool>,
@@ -242,7 +240,6 @@ impl Workspace {
             index: RwSignal::new(Index::default()),
             status: RwSignal::new(SyncStatus { online: true, ..Default::default() }),
             reencryption: RwSignal::new(EpochProgress::default()),
-            alerts_seen: RwSignal::new(false),
             shredded_before: Cell::new(1),
             syncer: Mutex::new(syncer),
             sync_queued: Cell::new(false),
@@ -486,7 +483,6 @@ impl Workspace {
             }
             match serde_json::from_slice::<ServerEvent>(text.as_bytes()) {
                 Ok(ServerEvent::Poke { .. }) | Ok(ServerEvent::Ready { .. }) => self.request_sync(),
-                Ok(ServerEvent::Alert) => self.alerts_seen.update(|b| *b = !*b),
                 Ok(ServerEvent::Chain { .. }) => {
                     let _ = self.refresh_session().await;
                     self.request_sync();
@@ -732,6 +728,16 @@ impl Workspace {
     }
 
     /// Admin: start a new key epoch now.
+    /// Admin: incident mode — rotate every key, then end every other session of every
+    /// member (the server records who and why).
+    pub async fn declare_incident(self: &Rc<Self>, reason: String) -> Result<(), String> {
+        self.rotate_keys().await?;
+        let url = path::fill(path::INCIDENT, &self.team_id.to_string());
+        let _: shared::api::Empty =
+            self.unlocked.api.post(&url, &shared::api::IncidentRequest { reason }).await.map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
     pub async fn rotate_keys(self: &Rc<Self>) -> Result<(), String> {
         {
             let s = self.syncer.lock().await;

@@ -198,3 +198,29 @@ test('each member has a portfolio: another member never sees it; a reassignment 
   await expect(bList).toContainText('Canary Everyones');
   for (const x of ctx) await x.close();
 });
+
+test('incident mode: one admin action signs everyone out, rotates keys and records why', async ({ browser }) => {
+  test.setTimeout(90_000);
+  const [admin, member] = [uniqueUser('adi'), uniqueUser('mei')];
+  const ctx = await Promise.all([browser.newContext(), browser.newContext()]);
+  const [a, m] = await Promise.all(ctx.map((c) => c.newPage()));
+  await createAccount(a, admin);
+  await createTeam(a);
+  await createAccount(m, member);
+  await addToTeam(a, m, member);
+  await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  await expect(a.getByText('Key epoch 1', { exact: true })).toBeVisible();
+  a.once('dialog', (d) => d.accept('canary laptop stolen from a car'));
+  await a.getByRole('button', { name: 'Declare an incident' }).click();
+  await expect(a.getByRole('status', { name: 'Team status' })).toContainText('Incident declared', { timeout: 20_000 });
+  await expect(a.getByText('Key epoch 2', { exact: true })).toBeVisible();
+  // The member's session is gone.
+  await m.getByRole('button', { name: 'Sync now' }).click();
+  await expect(m.getByRole('status', { name: 'Sync status' })).toContainText('sync error', { timeout: 20_000 });
+  // The alert says who and why.
+  await a.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  await expect(a.getByRole('list', { name: 'Security alerts' })).toContainText('declared an incident: canary laptop stolen from a car');
+  await a.screenshot({ path: 'test-results/incident.png', fullPage: true });
+  for (const c of ctx) await c.close();
+});

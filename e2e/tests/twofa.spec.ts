@@ -40,7 +40,7 @@ test('two-factor enrolment with a QR code, then a log-in that needs the code', a
   await page.getByRole('button', { name: 'Log in', exact: true }).click();
   await expect(page.getByRole('alert')).toContainText('authenticator', { timeout: 20_000 });
   await page.getByLabel('Passphrase').fill(passphraseFor(user));
-  await page.getByLabel('Authentication code (if you use two-factor)').fill(totp(key, Date.now() / 1000 + 30));
+  await page.getByLabel('Two-factor code').fill(totp(key, Date.now() / 1000 + 30));
   await page.getByRole('button', { name: 'Log in', exact: true }).click();
   await expect(page.getByRole('button', { name: 'Sync now' })).toBeVisible({ timeout: 30_000 });
 });

@@ -124,6 +124,8 @@ pub trait Db: Send + Sync + 'static {
     async fn set_team_2fa(&self, team: &TeamId, required: bool) -> DbResult<()>;
     /// The member's role, and whether the team requires 2FA that they have not set up.
     async fn member_access(&self, team: &TeamId, username: &Username) -> DbResult<Option<(Role, bool)>>;
+    /// End every session of every member of `team` except `keep`; how many ended.
+    async fn end_team_sessions(&self, team: &TeamId, keep: &[u8; 32]) -> DbResult<u64>;
     /// `username`'s live (unexpired, not wiped) sessions.
     async fn user_sessions(&self, username: &Username, now: i64) -> DbResult<Vec<DeviceRow>>;
     /// Mark `username`'s sessions (or just `only`) wiped; how many were.

@@ -80,9 +80,11 @@ async fn serve(mut socket: WebSocket, state: AppState, team: TeamId) {
         tokio::select! {
             ev = rx.recv() => match ev {
                 Ok(ev) => {
-                    // The chain moved: a member removed by it loses the socket at once.
-                    if matches!(ev, ServerEvent::Chain { .. })
-                        && require_member(&state, &team, &user.username).await.is_err()
+                    // The chain moved, or an incident was declared: a member removed by
+                    // it, or whose session ended, loses the socket at once.
+                    if matches!(ev, ServerEvent::Chain { .. } | ServerEvent::Alert)
+                        && (authenticate(&state, &token).await.is_err()
+                            || require_member(&state, &team, &user.username).await.is_err())
                     {
                         let _ = socket.send(Message::Close(None)).await;
                         return;

@@ -6,9 +6,9 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
 use shared::api::{
-    path, ActivityResponse, AlertsResponse, AppendChainRequest, ChainResponse, CreateTeamRequest, MemberActivity,
-    PutWrapsRequest, ServerEvent, ShredWrapsRequest, ShredWrapsResponse, TeamList, TeamSummary, WipeMemberRequest,
-    WipeResponse, WrapsResponse,
+    path, ActivityResponse, Alert, AlertsResponse, AppendChainRequest, ChainResponse, CreateTeamRequest,
+    IncidentRequest, IncidentResponse, MemberActivity, PutWrapsRequest, ServerEvent, ShredWrapsRequest,
+    ShredWrapsResponse, TeamList, TeamSummary, WipeMemberRequest, WipeResponse, WrapsResponse,
 };
 use shared::chain::{Action, ChainEntry, Role, TeamState};
 use shared::crypto::wrap::wrap_signer;
@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route(path::ACTIVITY, get(activity))
         .route(path::ALERTS, get(alerts))
         .route(path::WIPE_MEMBER, post(wipe_member))
+        .route(path::INCIDENT, post(incident))
 }
 
 /// The caller's role in `team`: 404 for an unknown team, 403 for a non-member.
@@ -231,6 +232,39 @@ async fn wipe_member(
     let devices = state.db.wipe_sessions(&req.username, None, now_ms()).await?;
     tracing::warn!(%team, member = %req.username, devices, "member's devices wiped by an admin");
     Ok(ApiJson(WipeResponse { devices }))
+}
+
+/// Admin: incident mode. Every member's sessions end at once (the caller's own stays,
+/// to finish the response), their websockets close, and an alert records who declared
+/// it and why. The admin's client rotates every key in the same action.
+async fn incident(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(team): ApiPath<TeamId>,
+    ApiJson(req): ApiJson<IncidentRequest>,
+) -> ApiResult<ApiJson<IncidentResponse>> {
+    require_admin(&state, &team, &user.username, "only admins declare an incident").await?;
+    let reason = req.reason.trim();
+    if reason.is_empty() || reason.len() > 500 {
+        return Err(ApiError::BadRequest("say why, in 1 to 500 characters".into()));
+    }
+    let sessions_ended = state.db.end_team_sessions(&team, &user.token_hash).await?;
+    let alert = Alert {
+        at_ms: now_ms(),
+        kind: "incident".into(),
+        username: user.username.clone(),
+        detail: format!(
+            "{} declared an incident: {reason}; {sessions_ended} sessions ended, keys rotated",
+            user.username
+        ),
+        suspended: true,
+    };
+    state.db.add_alert(&team, &alert).await?;
+    // Sockets re-check membership and sessions on chain events; the rotation that
+    // follows sends one, and this alert wakes admins' lists.
+    state.hub.send(&team, ServerEvent::Alert);
+    tracing::warn!(%team, by = %user.username, sessions_ended, "incident declared");
+    Ok(ApiJson(IncidentResponse { sessions_ended }))
 }
 
 /// Admin: the newest security alerts the server raised for the team.

@@ -43,6 +43,9 @@ pub mod path {
     pub const TOTP: &str = "/api/v1/2fa";
     pub const TOTP_SETUP: &str = "/api/v1/2fa/setup";
     pub const TOTP_ENABLE: &str = "/api/v1/2fa/enable";
+    /// Admin: incident mode — end every session of every member but the caller's, and
+    /// record why (the caller's client rotates every key alongside).
+    pub const INCIDENT: &str = "/api/v1/teams/{team}/incident";
     /// Admin: require two-factor authentication of every member (PUT).
     pub const TEAM_2FA: &str = "/api/v1/teams/{team}/require-2fa";
     /// The joiner answers an invitation with their public keys and the MAC.
@@ -231,6 +234,16 @@ pub struct MemberActivity {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActivityResponse {
     pub members: Vec<MemberActivity>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IncidentRequest {
+    /// Why (kept with the alert the incident records).
+    pub reason: String,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IncidentResponse {
+    pub sessions_ended: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -617,7 +617,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 Ok(fallback)
             }
             _ if session.keyring.latest_epoch(want).is_some() => {
-                Err(SyncError::NotAllowed("Your role cannot write phone, email, address, ID or private notes here."))
+                Err(SyncError::NotAllowed("Your role cannot write sensitive fields here."))
             }
             _ => Err(SyncError::NotAllowed(
                 "Only a manager or an admin can put a customer into someone else's portfolio.",
@@ -648,9 +648,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                         None,
                         l.sensitive.is_some() || l.view.fields.keys().any(|f| is_sensitive(f)),
                     ) {
-                        return Err(SyncError::NotAllowed(
-                            "You hold no key for where this customer's records would go.",
-                        ));
+                        return Err(SyncError::NotAllowed("You hold no key for that portfolio."));
                     }
                     placed.push((*id, to, Vec::new()));
                 }

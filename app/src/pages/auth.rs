@@ -108,7 +108,7 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
                     autocomplete=move || if mode.get() == Mode::Create { "new-password" } else { "current-password" }
                     prop:value=passphrase on:input=move |ev| set_passphrase.set(event_target_value(&ev)) />
                 <div hidden=move || mode.get() != Mode::LogIn>
-                    <label for="totp">"Authentication code (if you use two-factor)"</label>
+                    <label for="totp">"Two-factor code"</label>
                     <input id="totp" name="totp" autocomplete="one-time-code" inputmode="numeric"
                         prop:value=totp on:input=move |ev| totp.set(event_target_value(&ev)) />
                 </div>

@@ -59,7 +59,7 @@ pub fn TeamPage() -> impl IntoView {
                 </ul>
                 <p role="status" class="message" aria-label="Team status">{move || message.get()}</p>
             </section>
-            <TwoFactor admin=is_admin />
+            <TwoFactor />
             <Devices />
             {move || is_admin.get().then(|| view! {
                 <Alerts />
@@ -153,6 +153,19 @@ fn MemberRow(
 /// "Rotate keys now": a new epoch for every collection; new writes use it at once.
 #[component]
 fn RotateKeys(message: RwSignal<Option<String>>) -> impl IntoView {
+    // Incident mode: everyone is signed out and every key rotated; the reason is asked
+    // in the browser's own dialog and kept with the server's alert.
+    let incident = move |_| {
+        let ws = use_ws();
+        let asked = web_sys::window().and_then(|w| w.prompt_with_message("Incident: what happened?").ok());
+        let Some(Some(reason)) = asked else { return };
+        spawn_local(async move {
+            message.set(Some(match ws.declare_incident(reason).await {
+                Ok(()) => "Incident declared.".into(),
+                Err(e) => e,
+            }));
+        });
+    };
     let rotate = move |_| {
         let ws = use_ws();
         spawn_local(async move {
@@ -167,6 +180,7 @@ fn RotateKeys(message: RwSignal<Option<String>>) -> impl IntoView {
             <h3>"Keys"</h3>
             <p class="hint">"Rotating starts a new key epoch shared with the current members only."</p>
             <button type="button" on:click=rotate>"Rotate keys now"</button>
+            <button type="button" class="danger" on:click=incident>"Declare an incident"</button>
         </section>
     }
 }
@@ -175,7 +189,7 @@ fn RotateKeys(message: RwSignal<Option<String>>) -> impl IntoView {
 /// code to confirm, then the recovery codes once; admins can require it of the team.
 /// One fixed layout with reactive text (each alternative view costs .wasm size).
 #[component]
-fn TwoFactor(admin: Memo<bool>) -> impl IntoView {
+fn TwoFactor() -> impl IntoView {
     // The QR code (SVG) and the key of an enrolment in progress; empty otherwise.
     let (qr, key) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let (code, note) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
@@ -217,16 +231,15 @@ fn TwoFactor(admin: Memo<bool>) -> impl IntoView {
         <section class="card">
             <h3>"Two-factor authentication"</h3>
             <div class="qr" inner_html=qr></div>
-            <p class="hint">"Scan the code with an authenticator app, or type the key: " <code>{key}</code></p>
+            <p class="hint">"Scan it with an authenticator app or type: " <code>{key}</code></p>
             <label for="totp-code">"Code from your authenticator app"</label>
             <input id="totp-code" inputmode="numeric" autocomplete="one-time-code"
                 on:input=move |ev| code.set(event_target_value(&ev)) />
             <div class="actions">
                 <button type="button" on:click=start>"Set up two-factor authentication"</button>
                 <button type="button" on:click=confirm>"Turn on"</button>
-                {move || admin.get().then(|| view! {
-                    <button type="button" on:click=require>"Require it in this team"</button>
-                })}
+                // Shown to everyone (a member who presses it is told only admins may).
+                <button type="button" on:click=require>"Require it in this team"</button>
             </div>
             <p role="status" aria-label="Two-factor status">{move || note.get()}</p>
         </section>
@@ -275,13 +288,12 @@ fn Devices() -> impl IntoView {
     }
 }
 
-/// Security alerts the server raised (e.g. a member pulling far more than usual);
-/// refetched when the server announces a new one.
+/// Security alerts the server raised (e.g. a member pulling far more than usual, an
+/// incident), read when the page opens.
 #[component]
 fn Alerts() -> impl IntoView {
     let alerts = LocalResource::new(move || {
         let ws = use_ws();
-        ws.alerts_seen.track();
         async move { ws.alerts().await.unwrap_or_default() }
     });
     view! {

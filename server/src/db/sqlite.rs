@@ -376,6 +376,18 @@ impl Db for SqliteDb {
         .transpose()
     }
 
+    async fn end_team_sessions(&self, team: &TeamId, keep: &[u8; 32]) -> DbResult<u64> {
+        let r = sqlx::query(
+            "DELETE FROM sessions WHERE token_hash != ?
+             AND username IN (SELECT username FROM team_members WHERE team_id = ?)",
+        )
+        .bind(keep.as_slice())
+        .bind(team.as_bytes().as_slice())
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
     async fn user_sessions(&self, username: &Username, now: i64) -> DbResult<Vec<DeviceRow>> {
         let rows = sqlx::query(
             "SELECT token_hash, device, created_at, last_seen_at FROM sessions

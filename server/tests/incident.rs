@@ -1,0 +1,49 @@
+//! Incident mode against the real server binary: one admin action ends every session
+//! of every member (the admin's own stays), records who declared it and why, and is
+//! refused to members and without a reason.
+
+#[path = "support/client.rs"]
+mod client;
+#[path = "support/server.rs"]
+mod server;
+
+use client::{login, signup};
+use server::TestServer;
+use shared::api::{path, AlertsResponse, IncidentRequest, IncidentResponse, TeamList};
+use shared::chain::Role;
+use shared::sync::TransportError;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_ends_every_session_and_records_why() {
+    let srv = TestServer::start();
+    let alice = signup(&srv.base, "alice", "pass-alice-incident").await;
+    let alice_laptop = login(&srv.base, "alice", "pass-alice-incident").await.unwrap();
+    let bob = signup(&srv.base, "bob", "pass-bob-incident").await;
+    let bob_phone = login(&srv.base, "bob", "pass-bob-incident").await.unwrap();
+    let outsider = signup(&srv.base, "olga", "pass-olga-incident").await;
+    let team = alice.create_team().await;
+    alice.add_member(team, "bob", Role::Member).await;
+    let url = path::fill(path::INCIDENT, &team.to_string());
+
+    let denied = bob.api.post::<_, IncidentResponse>(&url, &IncidentRequest { reason: "x".into() }).await;
+    assert!(matches!(denied, Err(TransportError::Http { status: 403, .. })));
+    let empty = alice.api.post::<_, IncidentResponse>(&url, &IncidentRequest { reason: "  ".into() }).await;
+    assert!(matches!(empty, Err(TransportError::Http { status: 400, .. })));
+
+    let reason = "laptop with a synced copy stolen from a car";
+    let r: IncidentResponse = alice.api.post(&url, &IncidentRequest { reason: reason.into() }).await.unwrap();
+    assert_eq!(r.sessions_ended, 3, "bob's two and alice's other device");
+    for ended in [&bob, &bob_phone, &alice_laptop] {
+        let e = ended.api.get::<TeamList>(path::TEAMS).await.unwrap_err();
+        assert!(matches!(e, TransportError::Http { status: 401, .. }), "{e}");
+    }
+    // The declaring admin carries on (to rotate the keys); people outside the team too.
+    let _: TeamList = alice.api.get(path::TEAMS).await.unwrap();
+    let _: TeamList = outsider.api.get(path::TEAMS).await.unwrap();
+    let alerts: AlertsResponse = alice.api.get(&path::fill(path::ALERTS, &team.to_string())).await.unwrap();
+    let a = &alerts.alerts[0];
+    assert_eq!((a.kind.as_str(), a.username.as_str()), ("incident", "alice"));
+    assert!(a.detail.contains(reason), "{}", a.detail);
+    // Members log in again afterwards.
+    login(&srv.base, "bob", "pass-bob-incident").await.unwrap();
+}
