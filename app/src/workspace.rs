@@ -167,8 +167,7 @@ pub type Ws = Rc<Workspace>;
 /// a smaller reader in the .wasm than the full type's).
 #[derive(serde::Deserialize, Clone)]
 pub struct AlertLine {
-    pub at_ms: i64,
-    pub detail: String,
+    pub line: String,
 }
 #[derive(serde::Deserialize)]
 struct Lean<T> {
@@ -727,17 +726,23 @@ impl Workspace {
         Ok(())
     }
 
-    /// Admin: start a new key epoch now.
-    /// Admin: incident mode — rotate every key, then end every other session of every
-    /// member (the server records who and why).
+    /// Admin: incident mode — rotate every key, end every other session of every
+    /// member (the server records who and when), and keep the reason as an encrypted
+    /// team record (it may name customers, so it never goes to the server in the clear).
     pub async fn declare_incident(self: &Rc<Self>, reason: String) -> Result<(), String> {
         self.rotate_keys().await?;
         let url = path::fill(path::INCIDENT, &self.team_id.to_string());
         let _: shared::api::Empty =
-            self.unlocked.api.post(&url, &shared::api::IncidentRequest { reason }).await.map_err(|e| e.to_string())?;
-        Ok(())
+            self.unlocked.api.post(&url, &shared::api::IncidentRequest {}).await.map_err(|e| e.to_string())?;
+        // When and by whom: the fields' stamps carry both.
+        let fields = vec![
+            (field::KIND.into(), Some(Value::Text("incident".into()))),
+            (field::SUMMARY.into(), Some(Value::Text(reason))),
+        ];
+        self.edit(RecordId::random(), fields).await
     }
 
+    /// Admin: start a new key epoch now.
     pub async fn rotate_keys(self: &Rc<Self>) -> Result<(), String> {
         {
             let s = self.syncer.lock().await;

@@ -97,6 +97,32 @@ impl AppState {
     }
 }
 
+/// `2026-11-23 15:16 UTC` for a Unix time in ms (proleptic Gregorian, days to civil
+/// date after Howard Hinnant's algorithm).
+pub fn utc_text(ms: i64) -> String {
+    let (days, secs) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000) / 1000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn utc_text_matches_known_dates() {
+        assert_eq!(super::utc_text(0), "1970-01-01 00:00 UTC");
+        assert_eq!(super::utc_text(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(super::utc_text(1_795_446_960_000), "2026-11-23 15:16 UTC");
+    }
+}
+
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -124,6 +124,7 @@ async fn pull(
                     if suspend { "; session suspended" } else { "" }
                 ),
                 suspended: suspend,
+                line: String::new(),
             };
             state.db.add_alert(&team, &alert).await?;
             state.hub.send(&team, ServerEvent::Alert);

@@ -43,8 +43,9 @@ pub mod path {
     pub const TOTP: &str = "/api/v1/2fa";
     pub const TOTP_SETUP: &str = "/api/v1/2fa/setup";
     pub const TOTP_ENABLE: &str = "/api/v1/2fa/enable";
-    /// Admin: incident mode — end every session of every member but the caller's, and
-    /// record why (the caller's client rotates every key alongside).
+    /// Admin: incident mode — end every session of every member but the caller's (the
+    /// caller's client rotates every key alongside, and records why in the team's
+    /// encrypted records: the server never gets the reason, which may name customers).
     pub const INCIDENT: &str = "/api/v1/teams/{team}/incident";
     /// Admin: require two-factor authentication of every member (PUT).
     pub const TEAM_2FA: &str = "/api/v1/teams/{team}/require-2fa";
@@ -237,10 +238,7 @@ pub struct ActivityResponse {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct IncidentRequest {
-    /// Why (kept with the alert the incident records).
-    pub reason: String,
-}
+pub struct IncidentRequest {}
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IncidentResponse {
     pub sessions_ended: u64,
@@ -312,6 +310,9 @@ pub struct Alert {
     pub detail: String,
     /// Whether the server ended the session that triggered it.
     pub suspended: bool,
+    /// The alert as one line for a list: UTC time, then the detail.
+    #[serde(default)]
+    pub line: String,
 }
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AlertsResponse {

@@ -17,12 +17,6 @@ enum Mode {
     Unlock,
 }
 
-thread_local! {
-    /// The form as last submitted, so a refused attempt (a wrong passphrase, a missing
-    /// 2FA code) comes back with the same tab and username instead of a blank form.
-    static LAST_ATTEMPT: std::cell::RefCell<Option<(Mode, String)>> = const { std::cell::RefCell::new(None) };
-}
-
 /// Open the workspace for an unlocked account, moving the app to the right phase.
 pub async fn enter(phase: PhaseSignal, unlocked: Unlocked, create_team: bool) {
     phase.set(Phase::Busy("Opening your workspace…".into()));
@@ -38,12 +32,8 @@ pub async fn enter(phase: PhaseSignal, unlocked: Unlocked, create_team: bool) {
 pub fn AuthPage(error: Option<String>) -> impl IntoView {
     let phase = expect_context::<PhaseSignal>();
     let last = account::last_user();
-    let (first_mode, first_name) = match LAST_ATTEMPT.with(|a| a.borrow_mut().take()).filter(|_| error.is_some()) {
-        Some(a) => a,
-        None => (if last.is_some() { Mode::Unlock } else { Mode::Create }, last.unwrap_or_default()),
-    };
-    let (mode, set_mode) = signal(first_mode);
-    let (username, set_username) = signal(first_name);
+    let (mode, set_mode) = signal(if last.is_some() { Mode::Unlock } else { Mode::Create });
+    let (username, set_username) = signal(last.unwrap_or_default());
     let (passphrase, set_passphrase) = signal(String::new());
     let totp = RwSignal::new(String::new());
 
@@ -52,7 +42,6 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
         // Read every field now: setting the phase below disposes this page's signals.
         let (name, pass, m) = (username.get_untracked(), passphrase.get_untracked(), mode.get_untracked());
         let code = Some(totp.get_untracked()).filter(|c| !c.trim().is_empty());
-        LAST_ATTEMPT.with(|a| *a.borrow_mut() = Some((m, name.clone())));
         phase.set(Phase::Busy(match m {
             Mode::Create => "Creating your keys…".into(),
             Mode::LogIn => "Logging in…".into(),

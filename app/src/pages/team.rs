@@ -301,7 +301,7 @@ fn Alerts() -> impl IntoView {
             <h3>"Security alerts"</h3>
             <ul aria-label="Security alerts">
                 {move || alerts.get().unwrap_or_default().into_iter().map(|a| view! {
-                    <li>{format!("{}: {}", crate::pages::customer::format_date(a.at_ms), a.detail)}</li>
+                    <li>{a.line}</li>
                 }).collect_view()}
             </ul>
         </section>

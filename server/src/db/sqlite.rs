@@ -850,6 +850,7 @@ impl Db for SqliteDb {
                         .map_err(|e| DbError::Corrupt(format!("alert username: {e}")))?,
                     detail: r.get("detail"),
                     suspended: r.get("suspended"),
+                    line: String::new(),
                 })
             })
             .collect()
