@@ -97,10 +97,10 @@ const WIPE_FLAG: &str = "quietdesk-wipe";
 /// The server revoked this device: note what to erase and restart the app, so the
 /// erasing happens with no database connection open (one would block the deletion).
 pub fn wipe_and_restart() {
-    if let (Some(s), Some(user)) = (local_storage(), last_user()) {
-        let _ = s.set_item(WIPE_FLAG, &store::db_name(&user));
-        let _ = s.remove_item(LAST_USER);
-    }
+    // Several requests may be refused at once: only the first restarts the app.
+    let (Some(s), Some(user)) = (local_storage(), last_user()) else { return };
+    let _ = s.set_item(WIPE_FLAG, &store::db_name(&user));
+    let _ = s.remove_item(LAST_USER);
     if let Some(w) = web_sys::window() {
         let _ = w.location().reload();
     }

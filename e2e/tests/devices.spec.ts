@@ -1,8 +1,19 @@
 import { test, expect } from '@playwright/test';
 import { createAccount, createTeam, passphraseFor, uniqueUser } from './helpers';
 
-const dbNames = (page: import('@playwright/test').Page) =>
-  page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name ?? ''));
+// Retried: the app reloads itself around a wipe, and an evaluate caught by that
+// navigation is simply asked again.
+const dbNames = async (page: import('@playwright/test').Page): Promise<string[]> => {
+  for (let i = 0; ; i++) {
+    try {
+      await page.waitForLoadState();
+      return await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name ?? ''));
+    } catch (e) {
+      if (i >= 5) throw e;
+      await page.waitForTimeout(200);
+    }
+  }
+};
 
 test('a device signed out from another one erases its local data at its next contact', async ({ browser }) => {
   test.setTimeout(90_000);
@@ -33,7 +44,7 @@ test('a device signed out from another one erases its local data at its next con
   // The phone's next contact with the server: it erases its database and says why.
   await phone.getByRole('button', { name: 'Sync now' }).click();
   await expect(phone.getByText('This device was signed out remotely')).toBeVisible({ timeout: 20_000 });
-  expect(await dbNames(phone)).not.toContain(`quietdesk:${user}`);
+  await expect.poll(() => dbNames(phone)).not.toContain(`quietdesk:${user}`);
   // The laptop carries on.
   await laptop.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await expect(laptop.getByRole('heading', { name: 'Customers' })).toBeVisible();
