@@ -184,13 +184,18 @@ impl Session {
     /// else where it is.
     fn place(&self, records: &BTreeMap<RecordId, LocalRecord>, local: &LocalRecord, doc: &RecordDoc) -> CollectionId {
         let want = self.intended(records, |f| doc.text(f), Some(local.collection));
-        let sensitive = local.sensitive.is_some() || doc.fields.keys().any(|f| is_sensitive(f));
+        let sensitive = local.sensitive.is_some() || has_sensitive(doc);
         if self.can_seal(want, Some(local.collection), sensitive) {
             want
         } else {
             local.collection
         }
     }
+}
+
+/// Whether a document holds any field sealed under the `sensitive` key.
+fn has_sensitive(doc: &RecordDoc) -> bool {
+    doc.fields.keys().any(|f| is_sensitive(f))
 }
 
 /// Field writes to one record: the input of [`Syncer::edit_many`]. The engine decides
@@ -599,7 +604,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             None => local.and_then(|l| l.view.text(name)),
         };
         let want = session.intended(records, text, current);
-        let sensitive = local.is_some_and(|l| l.sensitive.is_some() || l.view.fields.keys().any(|f| is_sensitive(f)))
+        let sensitive = local.is_some_and(|l| l.sensitive.is_some() || has_sensitive(&l.view))
             || fields.iter().any(|(f, _)| is_sensitive(f));
         if session.can_seal(want, current, sensitive) {
             return Ok(want);
@@ -643,11 +648,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             for (id, l) in &self.replica.records {
                 let Some(&to) = l.view.text(field::CUSTOMER).and_then(|c| moved.get(c)) else { continue };
                 if l.collection != to {
-                    if !self.session.can_seal(
-                        to,
-                        None,
-                        l.sensitive.is_some() || l.view.fields.keys().any(|f| is_sensitive(f)),
-                    ) {
+                    if !self.session.can_seal(to, None, l.sensitive.is_some() || has_sensitive(&l.view)) {
                         return Err(SyncError::NotAllowed("You hold no key for that portfolio."));
                     }
                     placed.push((*id, to, Vec::new()));
@@ -821,14 +822,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// The server's current states of records a push conflicted on: merge them, or
     /// rebase on them when the server is behind us (see [`Replica::rebase`]).
     async fn absorb_conflicts(&mut self, changes: &[Change]) -> Result<(), SyncError> {
-        for c in changes {
-            let rec = StoredRecord { record: c.record, version: c.version, sealed: c.sealed.clone() };
-            match self.session.open(&rec) {
-                Ok(opened) => self.replica.rebase(c.record, c.version, opened),
-                Err(_) => self.cannot_open(c).await?,
-            }
-        }
-        Ok(())
+        self.absorb_rebasing(changes).await.map(drop)
     }
 
     async fn pull(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
@@ -843,7 +837,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 self.replica.cursor = page.cursor;
             }
             let stored = if restored {
-                self.absorb_restored(&page.changes).await?
+                self.absorb_rebasing(&page.changes).await?
             } else {
                 self.absorb_changes(&page.changes).await?
             };
@@ -867,9 +861,10 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         Ok(())
     }
 
-    /// Changes from a restored server: each is opened and merged into ours whatever
-    /// its version, and ours builds on the server's version from now on.
-    async fn absorb_restored(&mut self, changes: &[Change]) -> Result<Vec<StoredRecord>, SyncError> {
+    /// Server states that may be older than ours (a conflict answer, a restored
+    /// server): each is opened and merged into ours whatever its version, and ours
+    /// builds on the server's version from now on.
+    async fn absorb_rebasing(&mut self, changes: &[Change]) -> Result<Vec<StoredRecord>, SyncError> {
         let mut stored = Vec::with_capacity(changes.len());
         for c in changes {
             let rec = StoredRecord { record: c.record, version: c.version, sealed: c.sealed.clone() };
