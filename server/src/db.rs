@@ -4,7 +4,8 @@
 pub mod sqlite;
 
 use async_trait::async_trait;
-use shared::api::{Alert, Change, Cursor, InviteAcceptance, InviteInfo, PushAccepted, TeamSummary, WrapItem};
+use shared::api::{Alert, Approval, Change, Cursor, InviteAcceptance, InviteInfo, PushAccepted, TeamSummary, WrapItem};
+use shared::audit::AuditRow;
 use shared::chain::{ChainEntry, Role};
 use shared::crypto::identity::{AccountBundle, PublicIdentity};
 use shared::crypto::passphrase::KdfParams;
@@ -182,4 +183,24 @@ pub trait Db: Send + Sync + 'static {
     async fn add_alert(&self, team: &TeamId, alert: &Alert) -> DbResult<()>;
     /// The newest `limit` alerts, newest first.
     async fn alerts(&self, team: &TeamId, limit: u32) -> DbResult<Vec<Alert>>;
+
+    /// Chain `entries` to the team's audit log in one transaction (each linked to the
+    /// one before with [`shared::audit::link_hash`]); the last sequence number.
+    async fn append_audit(&self, team: &TeamId, author: &Username, entries: &[Vec<u8>], now: i64) -> DbResult<u64>;
+    /// Audit rows after `after`, oldest first.
+    async fn audit(&self, team: &TeamId, after: u64, limit: u32) -> DbResult<Vec<AuditRow>>;
+    async fn create_approval(&self, team: &TeamId, a: &Approval) -> DbResult<()>;
+    /// The team's approvals (or only `requester`'s), newest first, their state as of `now`.
+    async fn approvals(&self, team: &TeamId, requester: Option<&Username>, now: i64) -> DbResult<Vec<Approval>>;
+    async fn approval(&self, team: &TeamId, id: &RecordId, now: i64) -> DbResult<Option<Approval>>;
+    /// Decide a pending request (approve with a signature, or refuse); false if it
+    /// was no longer pending.
+    async fn decide_approval(
+        &self,
+        team: &TeamId,
+        id: &RecordId,
+        approver: &Username,
+        signature: Option<&[u8; 64]>,
+        now: i64,
+    ) -> DbResult<bool>;
 }

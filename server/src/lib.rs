@@ -10,6 +10,7 @@
 //! [`app`] builds the whole router from an [`AppState`], so tests drive it in-process
 //! or over a real socket; `main.rs` only parses flags, sets up logging and serves.
 
+pub mod audit;
 pub mod auth;
 pub mod db;
 pub mod error;
@@ -140,6 +141,7 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route(path::HEALTH, get(health))
         .merge(auth::router())
+        .merge(audit::router())
         .merge(teams::router())
         .merge(invites::router())
         .merge(records::router())

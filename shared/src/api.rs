@@ -51,6 +51,17 @@ pub mod path {
     pub const TEAM_2FA: &str = "/api/v1/teams/{team}/require-2fa";
     /// The joiner answers an invitation with their public keys and the MAC.
     pub const ACCEPT_INVITE: &str = "/api/v1/invites/{invite}/accept";
+    /// The audit log: any member appends sealed entries (POST), admins read the
+    /// chain (GET, paged by `after`).
+    pub const AUDIT: &str = "/api/v1/teams/{team}/audit";
+    /// Approvals of risky actions: ask (POST), list (GET: admins see every one,
+    /// others their own).
+    pub const APPROVALS: &str = "/api/v1/teams/{team}/approvals";
+    /// Admin: approve (with a signature) or refuse one request (POST).
+    pub const DECIDE_APPROVAL: &str = "/api/v1/teams/{team}/approvals/{approval}";
+    /// Export everything the caller may read: a pull that needs an approved
+    /// `export_all` request of the caller's, and leaves a note in the audit chain.
+    pub const EXPORT: &str = "/api/v1/teams/{team}/export";
     pub const PUSH: &str = "/api/v1/teams/{team}/push";
     pub const PULL: &str = "/api/v1/teams/{team}/pull";
     pub const EVENTS: &str = "/api/v1/teams/{team}/events";
@@ -299,6 +310,83 @@ pub struct WipeResponse {
     pub devices: u64,
 }
 
+/// One sealed audit entry ([`crate::audit::seal`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SealedAudit(#[serde(with = "b64")] pub Vec<u8>);
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditAppend {
+    pub entries: Vec<SealedAudit>,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditAppended {
+    /// The sequence number of the last entry appended.
+    pub seq: u64,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditQuery {
+    /// Rows with a sequence number above this (0 = from the start).
+    #[serde(default)]
+    pub after: u64,
+    pub limit: Option<u32>,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub rows: Vec<crate::audit::AuditRow>,
+    pub more: bool,
+}
+/// The most audit rows one page carries.
+pub const MAX_AUDIT_PAGE: u32 = 1000;
+
+/// A risky action that needs an admin's signed approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalKind {
+    /// Export everything the requester may read.
+    ExportAll,
+    /// Delete more records at once than the team's threshold.
+    BulkDelete,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewApproval {
+    pub kind: ApprovalKind,
+    /// How many records (0 when not about records).
+    pub count: u64,
+}
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub id: RecordId,
+    pub requester: Username,
+    pub kind: ApprovalKind,
+    pub count: u64,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+    /// `pending`, `approved`, `refused` or `expired`.
+    pub state: String,
+    pub approver: Option<Username>,
+    /// The approver's Ed25519 signature over [`crate::audit::approval_statement`].
+    #[serde(default, with = "b64_opt64", skip_serializing_if = "Option::is_none")]
+    pub signature: Option<[u8; 64]>,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Approvals {
+    pub approvals: Vec<Approval>,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DecideApproval {
+    pub approve: bool,
+    /// Required to approve.
+    #[serde(default, with = "b64_opt64", skip_serializing_if = "Option::is_none")]
+    pub signature: Option<[u8; 64]>,
+}
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExportQuery {
+    pub approval: RecordId,
+    #[serde(default)]
+    pub since: Cursor,
+    pub limit: Option<u32>,
+}
+
 /// Something the server noticed that admins should look at. The server sees no
 /// content, so alerts are about volumes and patterns (who pulled how much, when).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -454,6 +542,8 @@ pub enum ServerEvent {
     },
     /// A security alert was raised (admins fetch the list).
     Alert,
+    /// An approval was asked for or decided (re-read the list).
+    Approval,
 }
 
 macro_rules! b64_fixed {
@@ -480,6 +570,22 @@ b64_fixed!(b64_32, 32);
 b64_fixed!(b64_64, 64);
 
 /// Serde for `Vec<u8>` as standard base64.
+/// Serde for an optional 64-byte value (a signature) as standard base64.
+pub mod b64_opt64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &Option<[u8; 64]>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => super::b64_64::serialize(v, s),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 64]>, D::Error> {
+        #[derive(Deserialize)]
+        struct W(#[serde(with = "super::b64_64")] [u8; 64]);
+        Ok(Option::<W>::deserialize(d)?.map(|w| w.0))
+    }
+}
+
 pub mod b64 {
     use base64::Engine;
     use serde::{Deserialize, Deserializer, Serializer};

@@ -43,6 +43,11 @@ pub mod label {
     pub const INVITE_MAC_KEY: &[u8] = b"quietdesk/v1/invite-mac-key";
     pub const INVITE_MAC: &[u8] = b"quietdesk/v1/invite-mac";
     pub const SAFETY_NUMBER: &[u8] = b"quietdesk/v1/safety-number";
+    pub const AUDIT_ENTRY: &[u8] = b"quietdesk/v1/audit-entry";
+    pub const AUDIT_SIG: &[u8] = b"quietdesk/v1/audit-sig";
+    pub const AUDIT_CHAIN: &[u8] = b"quietdesk/v1/audit-chain";
+    pub const APPROVAL: &[u8] = b"quietdesk/v1/approval";
+    pub const EXPORT_FILE: &[u8] = b"quietdesk/v1/export-file";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -8,7 +8,10 @@
 //!   and its author, merged per field (last writer wins, deletions are tombstones).
 //! * [`crypto`]: the key hierarchy (passphrase → Argon2id → HKDF → `auth_key` /
 //!   `wrap_key`), identity keys, team-key wraps, and the versioned record envelope.
+//! * [`audit`]: the audit log — entries signed by their author, sealed for admins,
+//!   hash-chained by the server, verified by the admins' clients.
 //! * [`chain`]: the signed, hash-linked team membership log every client verifies.
+//! * [`export`]: the encrypted export file (records sealed under a passphrase).
 //! * [`api`]: the one place where wire paths, request/response shapes and the error
 //!   body live; client and server never restate them.
 //! * [`search`]: customer search over decrypted text, one pass per keystroke.
@@ -22,11 +25,13 @@
 //! them needs keys that exist only in a member's client.
 
 pub mod api;
+pub mod audit;
 pub mod chain;
 pub mod crypto;
 pub mod csv;
 pub mod domain;
 pub mod encoding;
+pub mod export;
 pub mod hlc;
 pub mod ids;
 pub mod invite;

@@ -22,6 +22,47 @@ pub struct SqliteDb {
     reader: SqlitePool,
 }
 
+fn approval_kind_str(k: shared::api::ApprovalKind) -> &'static str {
+    match k {
+        shared::api::ApprovalKind::ExportAll => "export_all",
+        shared::api::ApprovalKind::BulkDelete => "bulk_delete",
+    }
+}
+
+fn approval_row(r: &sqlx::sqlite::SqliteRow, now: i64) -> DbResult<Approval> {
+    let corrupt = |what: &str| DbError::Corrupt(format!("approval {what}"));
+    let kind = match r.get::<&str, _>("kind") {
+        "export_all" => shared::api::ApprovalKind::ExportAll,
+        "bulk_delete" => shared::api::ApprovalKind::BulkDelete,
+        _ => return Err(corrupt("kind")),
+    };
+    let signature: Option<[u8; 64]> =
+        r.get::<Option<&[u8]>, _>("signature").map(|s| s.try_into().map_err(|_| corrupt("signature"))).transpose()?;
+    let decided: Option<i64> = r.get("decided_at");
+    let expires_ms: i64 = r.get("expires_at");
+    let state = match (decided, signature) {
+        _ if expires_ms <= now => "expired",
+        (None, _) => "pending",
+        (Some(_), Some(_)) => "approved",
+        (Some(_), None) => "refused",
+    };
+    Ok(Approval {
+        id: RecordId::from_slice(r.get("id")).map_err(|_| corrupt("id"))?,
+        requester: Username::parse(r.get::<&str, _>("requester")).map_err(|_| corrupt("requester"))?,
+        kind,
+        count: r.get::<i64, _>("count") as u64,
+        created_ms: r.get("created_at"),
+        expires_ms,
+        state: state.into(),
+        approver: r
+            .get::<Option<&str>, _>("approver")
+            .map(Username::parse)
+            .transpose()
+            .map_err(|_| corrupt("approver"))?,
+        signature,
+    })
+}
+
 pub(crate) fn role_from_str(s: &str) -> DbResult<Role> {
     Ok(match s {
         "admin" => Role::Admin,
@@ -854,6 +895,127 @@ impl Db for SqliteDb {
                 })
             })
             .collect()
+    }
+
+    async fn append_audit(&self, team: &TeamId, author: &Username, entries: &[Vec<u8>], now: i64) -> DbResult<u64> {
+        let mut tx = self.writer.begin().await?;
+        let last = sqlx::query("SELECT seq, hash FROM audit WHERE team_id = ? ORDER BY seq DESC LIMIT 1")
+            .bind(team.as_bytes().as_slice())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (mut seq, mut prev) = match last {
+            Some(r) => (
+                r.get::<i64, _>("seq") as u64,
+                <[u8; 32]>::try_from(r.get::<&[u8], _>("hash"))
+                    .map_err(|_| DbError::Corrupt("audit hash length".into()))?,
+            ),
+            None => (0, [0u8; 32]),
+        };
+        for entry in entries {
+            seq += 1;
+            let hash = shared::audit::link_hash(team, &prev, seq, now, author, entry);
+            sqlx::query("INSERT INTO audit (team_id, seq, at, author, entry, hash) VALUES (?,?,?,?,?,?)")
+                .bind(team.as_bytes().as_slice())
+                .bind(seq as i64)
+                .bind(now)
+                .bind(author.as_str())
+                .bind(entry.as_slice())
+                .bind(hash.as_slice())
+                .execute(&mut *tx)
+                .await?;
+            prev = hash;
+        }
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    async fn audit(&self, team: &TeamId, after: u64, limit: u32) -> DbResult<Vec<AuditRow>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, author, entry, hash FROM audit WHERE team_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(team.as_bytes().as_slice())
+        .bind(after as i64)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(AuditRow {
+                    seq: r.get::<i64, _>("seq") as u64,
+                    at_ms: r.get("at"),
+                    author: Username::parse(r.get::<&str, _>("author"))
+                        .map_err(|e| DbError::Corrupt(format!("audit author: {e}")))?,
+                    entry: r.get("entry"),
+                    // A wrong length is not corrupt storage to hide: the verifier
+                    // reports the row as altered.
+                    hash: <[u8; 32]>::try_from(r.get::<&[u8], _>("hash")).unwrap_or([0; 32]),
+                })
+            })
+            .collect()
+    }
+
+    async fn create_approval(&self, team: &TeamId, a: &Approval) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO approvals (id, team_id, requester, kind, count, created_at, expires_at) VALUES (?,?,?,?,?,?,?)",
+        )
+        .bind(a.id.as_bytes().as_slice())
+        .bind(team.as_bytes().as_slice())
+        .bind(a.requester.as_str())
+        .bind(approval_kind_str(a.kind))
+        .bind(a.count as i64)
+        .bind(a.created_ms)
+        .bind(a.expires_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn approvals(&self, team: &TeamId, requester: Option<&Username>, now: i64) -> DbResult<Vec<Approval>> {
+        let rows = sqlx::query(
+            "SELECT id, requester, kind, count, created_at, expires_at, approver, signature, decided_at FROM approvals \
+             WHERE team_id = ? AND (? IS NULL OR requester = ?) ORDER BY created_at DESC LIMIT 200",
+        )
+        .bind(team.as_bytes().as_slice())
+        .bind(requester.map(Username::as_str))
+        .bind(requester.map(Username::as_str))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(|r| approval_row(r, now)).collect()
+    }
+
+    async fn approval(&self, team: &TeamId, id: &RecordId, now: i64) -> DbResult<Option<Approval>> {
+        let row = sqlx::query(
+            "SELECT id, requester, kind, count, created_at, expires_at, approver, signature, decided_at FROM approvals \
+             WHERE team_id = ? AND id = ?",
+        )
+        .bind(team.as_bytes().as_slice())
+        .bind(id.as_bytes().as_slice())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| approval_row(&r, now)).transpose()
+    }
+
+    async fn decide_approval(
+        &self,
+        team: &TeamId,
+        id: &RecordId,
+        approver: &Username,
+        signature: Option<&[u8; 64]>,
+        now: i64,
+    ) -> DbResult<bool> {
+        let done = sqlx::query(
+            "UPDATE approvals SET approver = ?, signature = ?, decided_at = ? \
+             WHERE team_id = ? AND id = ? AND decided_at IS NULL AND expires_at > ?",
+        )
+        .bind(approver.as_str())
+        .bind(signature.map(|s| s.as_slice()))
+        .bind(now)
+        .bind(team.as_bytes().as_slice())
+        .bind(id.as_bytes().as_slice())
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn cursor(&self, team: &TeamId) -> DbResult<Cursor> {

@@ -88,6 +88,25 @@ pub fn derive_account_keys(
     Ok((AuthKey(auth), WrapKey(wrap)))
 }
 
+/// The key of a file sealed under a passphrase (the encrypted export): Argon2id as
+/// for the account, then HKDF with the file's own label, so the same passphrase and
+/// salt never give an account key.
+pub fn derive_file_key(
+    passphrase: &Passphrase,
+    salt: &[u8; 16],
+    params: KdfParams,
+) -> Result<SymmetricKey, CryptoError> {
+    params.validate()?;
+    let argon_params = argon2::Params::new(params.m_cost_kib, params.t_cost, params.p_cost, Some(32))
+        .map_err(|_| CryptoError::BadKdfParams)?;
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, argon_params);
+    let mut master = Zeroizing::new([0u8; 32]);
+    argon
+        .hash_password_into(passphrase.expose_secret().as_bytes(), salt, master.as_mut())
+        .map_err(|_| CryptoError::BadKdfParams)?;
+    Ok(hkdf32(None, master.as_ref(), &[label::EXPORT_FILE]))
+}
+
 /// The salt the server hands out for a username that does not exist: a keyed hash of
 /// the name, so repeated look-ups agree and nobody can tell real from fake.
 pub fn fake_salt(server_secret: &[u8; 32], username: &str) -> [u8; 16] {
