@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod api;
+pub mod nav;
 pub mod pages;
 pub mod store;
 pub mod workspace;
@@ -15,8 +16,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
 
 use crate::account::Unlocked;
 use crate::workspace::Ws;
@@ -52,6 +51,7 @@ pub mod route {
 pub fn App() -> impl IntoView {
     let phase: PhaseSignal = RwSignal::new_local(Phase::Locked { error: None });
     provide_context(phase);
+    nav::install();
     leptos::task::spawn_local(async move {
         if account::finish_wipe().await {
             let error = Some("This device was signed out remotely and its Quietdesk data erased.".into());
@@ -59,7 +59,6 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <Router>
             {move || match phase.get() {
                 Phase::Locked { error } => view! { <pages::auth::AuthPage error=error /> }.into_any(),
                 Phase::Busy(msg) => view! {
@@ -71,7 +70,6 @@ pub fn App() -> impl IntoView {
                 Phase::NoTeam(unlocked, error) => view! { <pages::auth::NoTeamPage unlocked=unlocked error=error /> }.into_any(),
                 Phase::Ready(ws) => view! { <Shell ws=ws /> }.into_any(),
             }}
-        </Router>
     }
 }
 
@@ -110,9 +108,8 @@ fn Shell(ws: Ws) -> impl IntoView {
             ws.unlocked.log_out().await;
         });
     };
-    // Plain anchors (the router handles their clicks) marked while their page is
-    // shown: the router's `<A>` does more than this needs and costs .wasm size.
-    let path = leptos_router::hooks::use_location().pathname;
+    // Plain anchors (`nav` handles their clicks), marked while their page is shown.
+    let path = nav::current();
     let link = move |href: &'static str, label: &'static str| {
         view! { <a href=href aria-current=move || (path.get() == href).then_some("page")>{label}</a> }
     };
@@ -134,16 +131,25 @@ fn Shell(ws: Ws) -> impl IntoView {
             </div>
         </header>
         <main class="shell">
-            <Routes fallback=|| view! { <p>"Page not found."</p> }>
-                <Route path=path!("/") view=pages::customers::CustomerList />
-                <Route path=path!("/customers/new") view=pages::customer::NewCustomer />
-                <Route path=path!("/customers/:id") view=pages::customer::CustomerDetail />
-                <Route path=path!("/tasks") view=pages::tasks::TaskList />
-                <Route path=path!("/team") view=pages::team::TeamPage />
-                <Route path=path!("/pipeline") view=pages::pipeline::Pipeline />
-                <Route path=path!("/import") view=pages::import::ImportExport />
-            </Routes>
+            {move || page_for(&path.get())}
         </main>
+    }
+}
+
+/// The page at `path` (the routes of [`route`]).
+fn page_for(path: &str) -> AnyView {
+    use pages::*;
+    match path {
+        route::CUSTOMERS => view! { <customers::CustomerList /> }.into_any(),
+        route::NEW_CUSTOMER => view! { <customer::NewCustomer /> }.into_any(),
+        route::TASKS => view! { <tasks::TaskList /> }.into_any(),
+        route::TEAM => view! { <team::TeamPage /> }.into_any(),
+        route::PIPELINE => view! { <pipeline::Pipeline /> }.into_any(),
+        route::IMPORT => view! { <import::ImportExport /> }.into_any(),
+        p => match p.strip_prefix("/customers/").and_then(|id| id.parse().ok()) {
+            Some(id) => view! { <customer::CustomerDetail id=id /> }.into_any(),
+            None => view! { <p>"Page not found."</p> }.into_any(),
+        },
     }
 }
 

@@ -4,7 +4,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::{use_navigate, use_params_map};
 use shared::domain::{field, mask_phone, Channel, Entity, EntityKind, Interaction, Stage, Task};
 use shared::ids::RecordId;
 use shared::record::{RecordDoc, Value};
@@ -51,16 +50,14 @@ pub fn NewCustomer() -> impl IntoView {
 }
 
 #[component]
-pub fn CustomerDetail() -> impl IntoView {
-    let params = use_params_map();
+pub fn CustomerDetail(id: RecordId) -> impl IntoView {
     let index = use_ws().index;
-    let id = Memo::new(move |_| params.read().get("id").and_then(|s| s.parse::<RecordId>().ok()));
     // Re-render only when the record appears or disappears (first sync after a fresh
     // log-in, a delete elsewhere), never on other edits: the form keeps what is typed.
-    let exists = Memo::new(move |_| id.get().is_some_and(|id| index.with(|i| i.records.contains_key(&id))));
+    let exists = Memo::new(move |_| index.with(|i| i.records.contains_key(&id)));
     view! {
-        {move || match (id.get(), exists.get()) {
-            (Some(id), true) => view! {
+        {move || match exists.get() {
+            true => view! {
                 <CustomerForm id=id is_new=false />
                 <Timeline customer=id />
                 <CustomerTasks customer=id />
@@ -73,7 +70,7 @@ pub fn CustomerDetail() -> impl IntoView {
 #[component]
 fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
     let ws = use_ws();
-    let navigate = use_navigate();
+    let navigate = crate::nav::navigator();
     let initial = ws.index.get_untracked().doc(&id).unwrap_or_default();
     if !is_new && initial.fields.is_empty() {
         return view! { <p>"This customer does not exist (or was deleted)."</p> }.into_any();
@@ -179,14 +176,13 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
             return;
         }
         let ws = use_ws();
-        let navigate = navigate.clone();
         spawn_local(async move {
             if changes.is_empty() {
                 message.set(Some("Nothing changed.".into()));
                 return;
             }
             match ws.edit(id, changes).await {
-                Ok(()) if is_new => navigate(&route::customer(&id.to_string()), Default::default()),
+                Ok(()) if is_new => navigate(&route::customer(&id.to_string())),
                 Ok(()) => message.set(Some("Saved.".into())),
                 Err(e) => message.set(Some(format!("Not saved: {e}"))),
             }
@@ -194,10 +190,9 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
     };
     let delete = move |_| {
         let ws = use_ws();
-        let navigate = use_navigate();
         spawn_local(async move {
             if ws.delete(id).await.is_ok() {
-                navigate(route::CUSTOMERS, Default::default());
+                navigate(route::CUSTOMERS);
             }
         });
     };
