@@ -24,7 +24,7 @@ use crate::store::{self, IdbStore};
 
 const ACCOUNT_KEY: &str = "account";
 const TOKEN_KEY: &str = "token";
-const CHAIN_KEY: &str = "chain";
+pub(crate) const CHAIN_KEY: &str = "chain";
 const HEAD_KEY: &str = "known_head";
 const WRAPS_KEY: &str = "wraps";
 const LAST_USER: &str = "quietdesk:last-user";
@@ -325,7 +325,7 @@ impl Unlocked {
         Ok(Session { me: self.account.username.clone(), identity: self.identity.duplicate(), keyring, team: state })
     }
 
-    async fn cached<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
+    pub(crate) async fn cached<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
         serde_json::from_slice(&self.store.meta(key).await.ok()??).ok()
     }
 

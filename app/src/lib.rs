@@ -9,6 +9,7 @@ pub mod account;
 pub mod api;
 pub mod nav;
 pub mod pages;
+pub mod security;
 pub mod store;
 pub mod workspace;
 
@@ -42,6 +43,8 @@ pub mod route {
     pub const TEAM: &str = "/team";
     pub const PIPELINE: &str = "/pipeline";
     pub const IMPORT: &str = "/import";
+    pub const AUDIT: &str = "/audit";
+    pub const LIFECYCLE: &str = "/lifecycle";
     pub fn customer(id: &str) -> String {
         format!("/customers/{id}")
     }
@@ -110,6 +113,7 @@ fn Shell(ws: Ws) -> impl IntoView {
     };
     // Plain anchors (`nav` handles their clicks), marked while their page is shown.
     let path = nav::current();
+    let team = ws.team;
     let link = move |href: &'static str, label: &'static str| {
         view! { <a href=href aria-current=move || (path.get() == href).then_some("page")>{label}</a> }
     };
@@ -122,6 +126,10 @@ fn Shell(ws: Ws) -> impl IntoView {
                 {link(route::TASKS, "Tasks")}
                 {link(route::IMPORT, "Import")}
                 {link(route::TEAM, "Team")}
+                {move || team.with(|t| t.me_admin).then(|| view! {
+                    {link(route::AUDIT, "Audit")}
+                    {link(route::LIFECYCLE, "Lifecycle")}
+                })}
             </nav>
             <pages::sync_status::SyncStatusBar />
             <div class="account">
@@ -146,6 +154,8 @@ fn page_for(path: &str) -> AnyView {
         route::TEAM => view! { <team::TeamPage /> }.into_any(),
         route::PIPELINE => view! { <pipeline::Pipeline /> }.into_any(),
         route::IMPORT => view! { <import::ImportExport /> }.into_any(),
+        route::AUDIT => view! { <audit::AuditPage /> }.into_any(),
+        route::LIFECYCLE => view! { <lifecycle::Lifecycle /> }.into_any(),
         p => match p.strip_prefix("/customers/").and_then(|id| id.parse().ok()) {
             Some(id) => view! { <customer::CustomerDetail id=id /> }.into_any(),
             None => view! { <p>"Page not found."</p> }.into_any(),

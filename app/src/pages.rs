@@ -1,9 +1,11 @@
 //! One page (or page-sized component) per file.
 
+pub mod audit;
 pub mod auth;
 pub mod customer;
 pub mod customers;
 pub mod import;
+pub mod lifecycle;
 pub mod pipeline;
 pub mod sync_status;
 pub mod tasks;

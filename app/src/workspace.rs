@@ -147,7 +147,7 @@ pub struct Workspace {
     /// Who is in the team, from the verified chain; follows removals and rotations.
     pub team: RwSignal<TeamView>,
     pub unlocked: Rc<Unlocked>,
-    syncer: Mutex<Syncer<IdbStore, HttpTransport>>,
+    pub(crate) syncer: Mutex<Syncer<IdbStore, HttpTransport>>,
     pub index: RwSignal<Index>,
     pub status: RwSignal<SyncStatus>,
     /// Re-encryption onto the newest key epoch (an admin's client does it).
@@ -159,6 +159,12 @@ pub struct Workspace {
     /// `Date.now()` when the last sync ended: the replica cache is saved once syncing
     /// has been quiet for a moment, not after every round.
     last_sync_end: Cell<f64>,
+    /// An audit upload is under way (one at a time).
+    pub(crate) audit_flushing: Cell<bool>,
+    /// Sealed audit entries the server has not chained yet (also in IndexedDB).
+    pub(crate) audit_queue: std::cell::RefCell<Vec<shared::api::SealedAudit>>,
+    /// Bumped when the server says an approval was asked for or decided.
+    pub approvals_changed: RwSignal<u32>,
 }
 
 pub type Ws = Rc<Workspace>;
@@ -244,8 +250,12 @@ impl Workspace {
             sync_queued: Cell::new(false),
             stopped: Cell::new(false),
             last_sync_end: Cell::new(now()),
+            audit_flushing: Cell::new(false),
+            audit_queue: Default::default(),
+            approvals_changed: RwSignal::new(0),
         });
         ws.refresh().await;
+        ws.note_new_device().await;
         ws.start_background();
         Ok(ws)
     }
@@ -311,12 +321,16 @@ impl Workspace {
     }
 
     /// Write fields of a record (new or existing). Durable in IndexedDB before it returns.
+    /// Every edit is audited (who created, changed or deleted which fields of what).
     pub async fn edit(self: &Rc<Self>, record: RecordId, fields: Vec<(String, Option<Value>)>) -> Result<(), String> {
+        let before = self.index.get_untracked().doc(&record);
+        let audited = fields.clone();
         {
             let mut s = self.syncer.lock().await;
             s.edit(record, fields, now() as u64).await.map_err(|e| e.to_string())?;
         }
         self.refresh().await;
+        self.audit_edit(record, &audited, before);
         self.request_sync();
         Ok(())
     }
@@ -372,6 +386,9 @@ impl Workspace {
         }
         self.refresh().await;
         self.last_sync_end.set(now());
+        if result.is_ok() {
+            self.flush_audit().await;
+        }
         self.status.update(|s| {
             s.syncing = false;
             match result {
@@ -486,6 +503,7 @@ impl Workspace {
                     let _ = self.refresh_session().await;
                     self.request_sync();
                 }
+                Ok(ServerEvent::Approval) => self.approvals_changed.update(|n| *n += 1),
                 _ => {}
             }
         }

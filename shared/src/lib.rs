@@ -15,6 +15,7 @@
 //! * [`api`]: the one place where wire paths, request/response shapes and the error
 //!   body live; client and server never restate them.
 //! * [`search`]: customer search over decrypted text, one pass per keystroke.
+//! * [`lifecycle`]: dormant customers, and what anonymising one changes.
 //! * [`invite`]: invitation links whose secret the server never sees; safety numbers.
 //! * [`team`]: which role holds which keys; the wraps admins make on adding,
 //!   removing and rotating.
@@ -35,6 +36,7 @@ pub mod export;
 pub mod hlc;
 pub mod ids;
 pub mod invite;
+pub mod lifecycle;
 pub mod record;
 pub mod search;
 pub mod sync;

@@ -75,6 +75,10 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
     if !is_new && initial.fields.is_empty() {
         return view! { <p>"This customer does not exist (or was deleted)."</p> }.into_any();
     }
+    if !is_new {
+        // Opening a customer shows its sensitive fields (to those who hold the key).
+        ws.audit_reveal(id, &initial);
+    }
     let texts: Vec<(&'static str, &'static str, &'static str, RwSignal<String>)> =
         TEXT_FIELDS.iter().map(|(f, l, t)| (*f, *l, *t, RwSignal::new(text_of(&initial, f)))).collect();
     let areas: Vec<(&'static str, &'static str, RwSignal<String>)> =
@@ -274,6 +278,7 @@ fn Timeline(customer: RecordId) -> impl IntoView {
     });
     let channel = RwSignal::new(Channel::Call.as_str().to_owned());
     let summary = RwSignal::new(String::new());
+    let when = RwSignal::new(String::new());
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let text = summary.get_untracked();
@@ -283,13 +288,15 @@ fn Timeline(customer: RecordId) -> impl IntoView {
         let i = Interaction {
             customer: customer.to_string(),
             channel: Channel::parse(&channel.get_untracked()).unwrap_or(Channel::Note),
-            at_ms: now_ms(),
+            // A past call can be logged with its day; empty means now.
+            at_ms: parse_date(&when.get_untracked()).unwrap_or_else(now_ms),
             summary: text,
         };
         let ws = use_ws();
         spawn_local(async move {
             if ws.edit(RecordId::random(), i.to_fields()).await.is_ok() {
                 summary.set(String::new());
+                when.set(String::new());
             }
         });
     };
@@ -302,6 +309,10 @@ fn Timeline(customer: RecordId) -> impl IntoView {
                     <select id="i-channel" on:change=move |ev| channel.set(event_target_value(&ev))>
                         {Channel::ALL.iter().map(|c| view! { <option value=c.as_str()>{c.as_str()}</option> }).collect_view()}
                     </select>
+                </div>
+                <div class="field">
+                    <label for="i-when">"Day (empty: now)"</label>
+                    <input id="i-when" type="date" prop:value=when on:input=move |ev| when.set(event_target_value(&ev)) />
                 </div>
                 <div class="field grow">
                     <label for="i-summary">"Summary"</label>

@@ -33,6 +33,8 @@ struct Filters {
     overdue: RwSignal<bool>,
     /// Days without an interaction; 0 = any.
     quiet_days: RwSignal<i64>,
+    /// No consent on record, or consent withdrawn.
+    no_consent: RwSignal<bool>,
 }
 
 /// Customers (by id) with an open task past its due time.
@@ -64,6 +66,7 @@ pub fn CustomerList() -> impl IntoView {
         owner: RwSignal::new(String::new()),
         overdue: RwSignal::new(false),
         quiet_days: RwSignal::new(0),
+        no_consent: RwSignal::new(false),
     };
     // The task and interaction sets are only built while their filter is on.
     let overdue_set = Memo::new(move |_| filters.overdue.get().then(|| index.with(|i| with_overdue_task(i, now_ms()))));
@@ -76,9 +79,10 @@ pub fn CustomerList() -> impl IntoView {
     let matches = Memo::new(move |_| {
         let q = normalize_query(&query.get());
         let (st, tag, owner) = (filters.stage.get(), filters.tag.get(), filters.owner.get());
+        let no_consent = filters.no_consent.get();
         index.with(|idx| {
             let found = idx.search().find(&q);
-            let narrowed = !st.is_empty() || !tag.is_empty() || !owner.is_empty();
+            let narrowed = !st.is_empty() || !tag.is_empty() || !owner.is_empty() || no_consent;
             let (overdue, recent) = (overdue_set.read(), recent_set.read());
             if !narrowed && overdue.is_none() && recent.is_none() {
                 return found;
@@ -93,6 +97,9 @@ pub fn CustomerList() -> impl IntoView {
                         && (owner.is_empty() || d.text(field::OWNER) == Some(owner.as_str()))
                         && (tag.is_empty()
                             || d.get(field::TAGS).and_then(Value::as_list).is_some_and(|t| t.contains(&tag)))
+                        && (!no_consent
+                            || d.get(field::CONSENT_AT).is_none()
+                            || d.get(field::CONSENT_WITHDRAWN) == Some(&Value::Bool(true)))
                         && overdue.as_ref().is_none_or(|s| s.contains(&id))
                         && recent.as_ref().is_none_or(|s| !s.contains(&id))
                 })
@@ -231,11 +238,16 @@ fn FilterControls(filters: Filters) -> impl IntoView {
                 <option value="30">"None in 30 days"</option>
                 <option value="90">"None in 90 days"</option>
                 <option value="180">"None in 180 days"</option>
+                <option value="1096">"Dormant: none in 36 months"</option>
             </select>
         </div>
         <div class="field field--check">
             <input id="overdue-filter" type="checkbox" on:change=move |ev| filters.overdue.set(event_target_checked(&ev)) />
             <label for="overdue-filter">"Has an overdue task"</label>
+        </div>
+        <div class="field field--check">
+            <input id="consent-filter" type="checkbox" on:change=move |ev| filters.no_consent.set(event_target_checked(&ev)) />
+            <label for="consent-filter">"Consent missing"</label>
         </div>
     }
 }

@@ -90,43 +90,93 @@ pub fn ImportExport() -> impl IntoView {
                 gloo_timers::future::TimeoutFuture::new(0).await;
             }
             progress.set(Some((total, total)));
+            let detail = format!("imported {imported} customers from a CSV file ({} rows rejected)", rejected.len());
             summary.set(Some(Summary { imported, rejected }));
             // Upload in the background; the status bar counts the pending edits down.
             ws.request_sync();
+            ws.audit(shared::audit::AuditAction::Import, None, None, detail).await;
         });
     };
 
-    let export = move |_| {
+    // Exports of everything go through an approval and the server's export endpoint
+    // (admins approve their own; members wait for one), and are audited.
+    let status = RwSignal::new(String::new());
+    let fetched = RwSignal::new(0u64);
+    let passphrase = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    let export = move |sealed: bool| {
         let ws = use_ws();
-        let idx = ws.index.get_untracked();
-        let cols = [
-            field::NAME,
-            field::COMPANY,
-            field::PHONE,
-            field::EMAIL,
-            field::ADDRESS,
-            field::NOTES,
-            field::TAGS,
-            field::STAGE,
-            field::OWNER,
-        ];
-        let mut out = vec![cols.iter().map(|c| c.to_string()).collect::<Vec<_>>()];
-        for (_, d) in idx.of_kind(EntityKind::Customer.as_str()) {
-            out.push(
-                cols.iter()
-                    .map(|c| match d.get(c) {
-                        Some(Value::List(l)) => l.join("; "),
-                        Some(Value::Text(t)) => t.clone(),
-                        // Without the sensitive key, export what the user sees: the mask.
-                        None if *c == field::PHONE => d.text(field::PHONE_MASKED).unwrap_or_default().to_owned(),
-                        _ => String::new(),
-                    })
-                    .collect(),
-            );
+        let pass = passphrase.get_untracked();
+        if sealed && pass.chars().count() < 10 {
+            status.set("Choose a file passphrase of at least 10 characters.".into());
+            return;
         }
-        if let Err(e) = download("quietdesk-customers.csv", &csv::write(&out)) {
-            error.set(Some(e));
-        }
+        busy.set(true);
+        spawn_local(async move {
+            let result = async {
+                let approval = ws.approved(shared::api::ApprovalKind::ExportAll, 0, status).await?;
+                status.set("Exporting…".into());
+                let records = ws.export_records(&approval, fetched).await?;
+                let n = records.len();
+                let what = if sealed {
+                    status.set("Encrypting the file…".into());
+                    let file = shared::export::seal(
+                        &shared::crypto::passphrase::Passphrase::new(pass),
+                        shared::crypto::passphrase::KdfParams::DEFAULT,
+                        &records,
+                    )
+                    .map_err(|e| e.to_string())?;
+                    download(
+                        "quietdesk-export.qdx",
+                        &js_sys::Uint8Array::from(file.as_slice()),
+                        "application/octet-stream",
+                    )?;
+                    "an encrypted export file"
+                } else {
+                    let docs: Vec<&shared::record::RecordDoc> = records.iter().map(|(_, d)| d).collect();
+                    download("quietdesk-customers.csv", &csv_of(&docs).into(), "text/csv;charset=utf-8")?;
+                    "a CSV file"
+                };
+                let approver = approval.approver.map(|a| a.to_string()).unwrap_or_default();
+                let detail = format!("exported {n} records as {what} (approved by {approver})");
+                ws.audit(shared::audit::AuditAction::Export, None, None, detail).await;
+                Ok::<_, String>(n)
+            }
+            .await;
+            busy.set(false);
+            status.set(match result {
+                Ok(n) => format!("Exported {n} records."),
+                Err(e) => format!("Not exported: {e}"),
+            });
+        });
+    };
+    let restore_pass = RwSignal::new(String::new());
+    let restore_note = RwSignal::new(String::new());
+    let restore = move |_| {
+        let ws = use_ws();
+        let pass = restore_pass.get_untracked();
+        let input = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id("restore-file"))
+            .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok());
+        spawn_local(async move {
+            let Some(file) = input.and_then(|i| i.files()).and_then(|f| f.get(0)) else {
+                restore_note.set("Choose an export file first.".into());
+                return;
+            };
+            restore_note.set("Decrypting…".into());
+            let Ok(buf) = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await else {
+                restore_note.set("The file could not be read.".into());
+                return;
+            };
+            let bytes = js_sys::Uint8Array::new(&buf).to_vec();
+            restore_note.set(match ws.restore_export(&bytes, pass).await {
+                Ok((restored, kept)) => {
+                    format!("Restored {restored} records; {kept} were already here and were left as they are.")
+                }
+                Err(e) => e,
+            });
+        });
     };
 
     let header = move || rows.with(|r| r.first().cloned().unwrap_or_default());
@@ -184,21 +234,72 @@ pub fn ImportExport() -> impl IntoView {
                     </div>
                 })}
             </section>
-            <section class="card">
-                <h3>"Export"</h3>
-                <p>"A CSV of every customer you can read. Sensitive fields you hold no key for export masked."</p>
-                <button type="button" on:click=export>"Export CSV"</button>
+            <section class="card form">
+                <h3>"Export everything"</h3>
+                <p>"Every record you can read. Needs an admin's approval (an admin's own export is approved at once) and is recorded in the audit log."</p>
+                <button type="button" disabled=busy on:click=move |_| export(false)>"Export CSV"</button>
+                <p class="hint">"CSV: customers only, readable by anyone who gets the file. Sensitive fields you hold no key for export masked."</p>
+                <label for="export-pass">"File passphrase (for the encrypted export)"</label>
+                <input id="export-pass" type="password" autocomplete="new-password" prop:value=passphrase
+                    on:input=move |ev| passphrase.set(event_target_value(&ev)) />
+                <button type="button" class="primary" disabled=busy on:click=move |_| export(true)>"Export encrypted file"</button>
+                {move || busy.get().then(|| view! {
+                    <label for="export-progress">{move || format!("{} records fetched", fetched.get())}</label>
+                    <progress id="export-progress"></progress>
+                })}
+                <p role="status" aria-label="Export status">{move || status.get()}</p>
+            </section>
+            <section class="card form">
+                <h3>"Restore from an encrypted export"</h3>
+                <p>"Brings back records this workspace no longer has; records it has are left as they are."</p>
+                <label for="restore-file">"Export file"</label>
+                <input id="restore-file" type="file" accept=".qdx" />
+                <label for="restore-pass">"File passphrase"</label>
+                <input id="restore-pass" type="password" prop:value=restore_pass
+                    on:input=move |ev| restore_pass.set(event_target_value(&ev)) />
+                <button type="button" on:click=restore>"Restore"</button>
+                <p role="status" aria-label="Restore status">{move || restore_note.get()}</p>
             </section>
         </section>
     }
 }
 
-fn download(name: &str, text: &str) -> Result<(), String> {
-    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+/// A CSV of the customers among `docs` (the columns people use elsewhere).
+fn csv_of(docs: &[&shared::record::RecordDoc]) -> String {
+    let cols = [
+        field::NAME,
+        field::COMPANY,
+        field::PHONE,
+        field::EMAIL,
+        field::ADDRESS,
+        field::NOTES,
+        field::TAGS,
+        field::STAGE,
+        field::OWNER,
+    ];
+    let mut out = vec![cols.iter().map(|c| c.to_string()).collect::<Vec<_>>()];
+    for d in docs.iter().filter(|d| d.text(field::KIND) == Some(EntityKind::Customer.as_str())) {
+        out.push(
+            cols.iter()
+                .map(|c| match d.get(c) {
+                    Some(Value::List(l)) => l.join("; "),
+                    Some(Value::Text(t)) => t.clone(),
+                    // Without the sensitive key, export what the user sees: the mask.
+                    None if *c == field::PHONE => d.text(field::PHONE_MASKED).unwrap_or_default().to_owned(),
+                    _ => String::new(),
+                })
+                .collect(),
+        );
+    }
+    csv::write(&out)
+}
+
+fn download(name: &str, part: &wasm_bindgen::JsValue, mime: &str) -> Result<(), String> {
+    let parts = js_sys::Array::of1(part);
     let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type("text/csv;charset=utf-8");
+    opts.set_type(mime);
     let blob =
-        web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts).map_err(|_| "Could not build the file.")?;
+        web_sys::Blob::new_with_blob_sequence_and_options(&parts, &opts).map_err(|_| "Could not build the file.")?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| "Could not build the file.")?;
     let doc = web_sys::window().and_then(|w| w.document()).ok_or("No document.")?;
     let a: web_sys::HtmlAnchorElement =

@@ -1,0 +1,190 @@
+//! The admins' security page: approval requests to decide, and the audit log —
+//! verified on every load (a clear warning if any entry is missing or altered), with
+//! filters by user, action, customer and date.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use shared::api::Approval;
+use shared::domain::field;
+
+use crate::pages::customer::{format_date, parse_date};
+use crate::security::{describe, AuditLine};
+use crate::use_ws;
+
+/// The most lines the table shows at once (the filters narrow the rest).
+const SHOWN: usize = 500;
+
+#[component]
+pub fn AuditPage() -> impl IntoView {
+    view! {
+        <section class="page">
+            <h2>"Audit"</h2>
+            <Approvals />
+            <AuditLog />
+        </section>
+    }
+}
+
+/// Requests for risky actions: admins approve or refuse; others see their own.
+#[component]
+pub fn Approvals() -> impl IntoView {
+    let ws = use_ws();
+    let admin = ws.team.with_untracked(|t| t.me_admin);
+    let changed = ws.approvals_changed;
+    let note = RwSignal::new(String::new());
+    let list = LocalResource::new(move || {
+        changed.track();
+        let ws = use_ws();
+        async move { ws.approvals().await.unwrap_or_default() }
+    });
+    let decide = move |a: Approval, approve: bool| {
+        let ws = use_ws();
+        spawn_local(async move {
+            match ws.decide(&a, approve).await {
+                Ok(()) => {
+                    note.set(format!("{} {}'s request.", if approve { "Approved" } else { "Refused" }, a.requester))
+                }
+                Err(e) => note.set(e),
+            }
+            ws.approvals_changed.update(|n| *n += 1);
+        });
+    };
+    view! {
+        <section class="card">
+            <h3>"Approvals"</h3>
+            <p class="hint">"Exporting everything and deleting many records at once need an admin's signed approval."</p>
+            <ul aria-label="Approval requests" class="plain">
+                {move || list.get().unwrap_or_default().into_iter().map(|a| {
+                    let line = format!(
+                        "{} asked to {} — {} ({})",
+                        a.requester, describe(a.kind, a.count), a.state, format_date(a.created_ms)
+                    );
+                    let pending = admin && a.state == "pending";
+                    let b = a.clone();
+                    view! {
+                        <li>
+                            <span>{line}</span>
+                            {pending.then(|| view! {
+                                <button type="button" class="primary" on:click=move |_| decide(a.clone(), true)>"Approve"</button>
+                                <button type="button" on:click=move |_| decide(b.clone(), false)>"Refuse"</button>
+                            })}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <p role="status" aria-label="Approvals status">{move || note.get()}</p>
+        </section>
+    }
+}
+
+#[component]
+fn AuditLog() -> impl IntoView {
+    let ws = use_ws();
+    let index = ws.index;
+    let loaded = LocalResource::new(move || {
+        let ws = use_ws();
+        async move { ws.audit_view().await.map(std::rc::Rc::new) }
+    });
+    let (who, action, customer, from, to) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+    );
+    let name_of = move |l: &AuditLine| {
+        l.customer.map(|c| {
+            index
+                .with_untracked(|i| i.doc(&c))
+                .and_then(|d| d.text(field::NAME).map(str::to_owned))
+                .unwrap_or_else(|| c.to_string()[..8].to_owned())
+        })
+    };
+    let rows = move || {
+        let Some(Ok(v)) = loaded.get() else { return Vec::new() };
+        let (w, a, c) = (who.get(), action.get(), customer.get().to_lowercase());
+        let from = parse_date(&from.get()).map(|ms| ms - 9 * 3_600_000);
+        let to = parse_date(&to.get()).map(|ms| ms + 15 * 3_600_000);
+        v.lines
+            .iter()
+            .filter(|l| w.is_empty() || l.who == w)
+            .filter(|l| a.is_empty() || l.action == a)
+            .filter(|l| from.is_none_or(|f| l.at_ms >= f) && to.is_none_or(|t| l.at_ms < t))
+            .map(|l| (l.clone(), name_of(l).unwrap_or_default()))
+            .filter(|(_, name)| c.is_empty() || name.to_lowercase().contains(&c))
+            .collect::<Vec<_>>()
+    };
+    let people = move || {
+        let mut p: Vec<String> = match loaded.get() {
+            Some(Ok(v)) => v.lines.iter().map(|l| l.who.clone()).collect(),
+            _ => Vec::new(),
+        };
+        p.sort();
+        p.dedup();
+        p
+    };
+    let filter_text = |id: &'static str, label: &'static str, ty: &'static str, sig: RwSignal<String>| {
+        view! {
+            <div class="field">
+                <label for=id>{label}</label>
+                <input id=id type=ty prop:value=sig on:input=move |ev| sig.set(event_target_value(&ev)) />
+            </div>
+        }
+    };
+    view! {
+        <section class="card">
+            <h3>"Audit log"</h3>
+            {move || match loaded.get() {
+                None => view! { <p role="status">"Loading and verifying the audit log…"</p> }.into_any(),
+                Some(Err(e)) => view! { <p role="alert" class="error">{e}</p> }.into_any(),
+                Some(Ok(v)) if !v.problems.is_empty() => view! {
+                    <div role="alert" class="error">
+                        <strong>"Warning: the audit log has been tampered with. "</strong>
+                        {v.problems.join("; ")}
+                    </div>
+                }.into_any(),
+                Some(Ok(v)) => view! {
+                    <p role="status">{format!("Verified: {} entries, every signature and link intact.", v.entries)}</p>
+                }.into_any(),
+            }}
+            <form class="filters" aria-label="Audit filters" on:submit=|ev| ev.prevent_default()>
+                <div class="field">
+                    <label for="audit-who">"User"</label>
+                    <select id="audit-who" on:change=move |ev| who.set(event_target_value(&ev))>
+                        <option value="">"Everyone"</option>
+                        {move || people().into_iter().map(|p| { let v = p.clone(); view! { <option value=v>{p}</option> } }).collect_view()}
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="audit-action">"Action"</label>
+                    <select id="audit-action" on:change=move |ev| action.set(event_target_value(&ev))>
+                        <option value="">"All"</option>
+                        {shared::audit::AuditAction::ALL.iter().map(|a| a.as_str()).chain(["team", "server"]).map(|a| {
+                            view! { <option value=a>{a}</option> }
+                        }).collect_view()}
+                    </select>
+                </div>
+                {filter_text("audit-customer", "Customer", "search", customer)}
+                {filter_text("audit-from", "From", "date", from)}
+                {filter_text("audit-to", "To", "date", to)}
+            </form>
+            <div class="table-wrap">
+                <table aria-label="Audit entries">
+                    <thead><tr><th>"When"</th><th>"User"</th><th>"Action"</th><th>"Customer"</th><th>"Detail"</th></tr></thead>
+                    <tbody>
+                        {move || rows().into_iter().take(SHOWN).map(|(l, name)| view! {
+                            <tr>
+                                <td>{format_date(l.at_ms)}</td>
+                                <td>{l.who}</td>
+                                <td>{l.action}</td>
+                                <td>{name}</td>
+                                <td>{l.detail}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            <p class="hint">{move || format!("{} matching entries (newest first; the first {SHOWN} are shown).", rows().len())}</p>
+        </section>
+    }
+}

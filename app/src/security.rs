@@ -1,0 +1,386 @@
+//! Security operations in the app: audit entries (sealed for the admins, kept in
+//! IndexedDB until the server has chained them), the admins' verified audit view,
+//! approvals of risky actions, and the encrypted export file and its restore.
+
+use std::rc::Rc;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use shared::api::{
+    path, Approval, ApprovalKind, Approvals, AuditAppend, AuditAppended, AuditPage, DecideApproval, NewApproval,
+    PullResponse, SealedAudit,
+};
+use shared::audit::{self, AuditAction, AuditEvent, Checkpoint, Opened, Problem};
+use shared::chain::{Action, ChainEntry};
+use shared::crypto::envelope::RecordContext;
+use shared::crypto::passphrase::Passphrase;
+use shared::domain::{field, is_sensitive};
+use shared::ids::RecordId;
+use shared::record::{RecordDoc, Value, DELETED};
+use shared::sync::seal::open_record;
+
+use crate::account::CHAIN_KEY;
+use crate::workspace::Workspace;
+
+const AUDIT_PENDING: &str = "audit-pending";
+
+/// One line of the audit page (entries of the audit chain and of the team chain).
+#[derive(Clone)]
+pub struct AuditLine {
+    pub at_ms: i64,
+    pub who: String,
+    pub action: &'static str,
+    pub customer: Option<RecordId>,
+    pub detail: String,
+}
+
+/// The admins' view of the audit log: lines newest first, and what is wrong with it.
+pub struct AuditView {
+    pub lines: Vec<AuditLine>,
+    pub problems: Vec<String>,
+    pub entries: u64,
+}
+
+fn problem_text(p: &Problem) -> String {
+    match p {
+        Problem::Missing { seq } => format!("entries before #{seq} are missing"),
+        Problem::Altered { seq } => format!("entry #{seq} was altered"),
+        Problem::BadSignature { seq } => format!("entry #{seq} is not signed by its author"),
+        Problem::Rollback { seen, got } => {
+            format!("the log was cut short or rewritten: this device verified it up to #{seen}, it now ends at #{got}")
+        }
+    }
+}
+
+fn chain_text(a: &Action) -> String {
+    match a {
+        Action::Create { .. } => "created the team".into(),
+        Action::AddMember { member } => format!("added {} as {}", member.username, member.role.as_str()),
+        Action::ChangeRole { username, role } => format!("made {username} {}", role.as_str()),
+        Action::RemoveMember { username } => format!("removed {username} (new key epoch)"),
+        Action::Rotate { epoch } => format!("rotated the team keys (epoch {epoch})"),
+    }
+}
+
+pub fn describe(kind: ApprovalKind, count: u64) -> String {
+    match kind {
+        ApprovalKind::ExportAll => "export everything".into(),
+        ApprovalKind::BulkDelete => format!("delete {count} records"),
+    }
+}
+
+fn err(e: impl ToString) -> String {
+    e.to_string()
+}
+
+impl Workspace {
+    fn team_url(&self, template: &str) -> String {
+        path::fill(template, &self.team_id.to_string())
+    }
+
+    /// Write an audit entry: sealed for the team's admins and signed by me, durable on
+    /// this device at once, uploaded as soon as the server is reachable.
+    pub async fn audit(
+        self: &Rc<Self>,
+        action: AuditAction,
+        customer: Option<RecordId>,
+        record: Option<RecordId>,
+        detail: String,
+    ) {
+        let event = AuditEvent { at_ms: crate::now_ms(), action, customer, record, detail };
+        let entry = {
+            let s = self.syncer.lock().await;
+            audit::seal(&s.session.team, &self.me, &s.session.identity, &event)
+        };
+        self.audit_queue.borrow_mut().push(SealedAudit(entry));
+        self.save_audit_queue().await;
+        let ws = self.clone();
+        spawn_local(async move { ws.flush_audit().await });
+    }
+
+    async fn save_audit_queue(&self) {
+        let entries = self.audit_queue.borrow().clone();
+        let bytes = serde_json::to_vec(&AuditAppend { entries }).unwrap_or_default();
+        let _ = self.unlocked.store.set_meta(AUDIT_PENDING, &bytes).await;
+    }
+
+    /// Upload queued audit entries (one upload at a time; the rest wait for the next).
+    pub async fn flush_audit(&self) {
+        if self.audit_flushing.replace(true) {
+            return;
+        }
+        loop {
+            let batch: Vec<SealedAudit> = self.audit_queue.borrow().iter().take(audit::MAX_APPEND).cloned().collect();
+            if batch.is_empty() {
+                break;
+            }
+            let n = batch.len();
+            let url = self.team_url(path::AUDIT);
+            if self.unlocked.api.post::<_, AuditAppended>(&url, &AuditAppend { entries: batch }).await.is_err() {
+                break;
+            }
+            self.audit_queue.borrow_mut().drain(..n);
+            self.save_audit_queue().await;
+        }
+        self.audit_flushing.set(false);
+    }
+
+    /// At open: reload the queue, and note a first log-in on this device.
+    pub(crate) async fn note_new_device(self: &Rc<Self>) {
+        if let Some(q) = self.unlocked.cached::<AuditAppend>(AUDIT_PENDING).await {
+            *self.audit_queue.borrow_mut() = q.entries;
+        }
+        let key = format!("device-noted/{}", self.team_id);
+        if self.unlocked.store.meta(&key).await.ok().flatten().is_none() {
+            let agent = web_sys::window().and_then(|w| w.navigator().user_agent().ok()).unwrap_or_default();
+            let agent: String = agent.chars().take(160).collect();
+            self.audit(AuditAction::NewDevice, None, None, format!("first log-in on this device ({agent})")).await;
+            let _ = self.unlocked.store.set_meta(&key, b"1").await;
+        }
+    }
+
+    /// The audit entry for an edit of `record` (`before`: its view before the edit).
+    pub(crate) fn audit_edit(
+        self: &Rc<Self>,
+        record: RecordId,
+        fields: &[(String, Option<Value>)],
+        before: Option<RecordDoc>,
+    ) {
+        let after = self.index.get_untracked().doc(&record);
+        let doc = after.as_ref().or(before.as_ref());
+        let kind = doc.and_then(|d| d.text(field::KIND)).unwrap_or("record").to_owned();
+        let customer = match doc {
+            Some(_) if kind == "customer" => Some(record),
+            Some(d) => d.text(field::CUSTOMER).and_then(|c| c.parse().ok()),
+            None => None,
+        };
+        let action = if fields.iter().any(|(f, v)| f == DELETED && v == &Some(Value::Bool(true))) {
+            AuditAction::Delete
+        } else if before.is_some() {
+            AuditAction::Edit
+        } else {
+            AuditAction::Create
+        };
+        let names: Vec<&str> =
+            fields.iter().map(|(f, _)| f.as_str()).filter(|f| *f != DELETED && *f != field::KIND).collect();
+        let detail = if names.is_empty() { kind } else { format!("{kind}: {}", names.join(", ")) };
+        let record = (customer != Some(record)).then_some(record);
+        let ws = self.clone();
+        spawn_local(async move { ws.audit(action, customer, record, detail).await });
+    }
+
+    /// Note that a customer's sensitive fields were shown (opening the customer).
+    pub fn audit_reveal(self: &Rc<Self>, customer: RecordId, doc: &RecordDoc) {
+        let shown: Vec<&str> = doc
+            .fields
+            .iter()
+            .filter(|(f, s)| is_sensitive(f) && s.value.as_ref().is_some_and(|v| v.as_text() != Some("")))
+            .map(|(f, _)| f.as_str())
+            .collect();
+        if !shown.is_empty() {
+            let (ws, detail) = (self.clone(), shown.join(", "));
+            spawn_local(async move { ws.audit(AuditAction::Reveal, Some(customer), None, detail).await });
+        }
+    }
+
+    /// Admin: the whole audit chain, verified (numbering, links, signatures, and the
+    /// head this device verified last time), with the team chain's member and key events.
+    pub async fn audit_view(&self) -> Result<AuditView, String> {
+        let mut rows = Vec::new();
+        loop {
+            let after = rows.last().map_or(0, |r: &audit::AuditRow| r.seq);
+            let page: AuditPage =
+                self.unlocked.api.get(&format!("{}?after={after}", self.team_url(path::AUDIT))).await.map_err(err)?;
+            let done = !page.more || page.rows.is_empty();
+            rows.extend(page.rows);
+            if done {
+                break;
+            }
+        }
+        let head_key = format!("audit-head/{}", self.team_id);
+        let known: Option<Checkpoint> = self.unlocked.cached(&head_key).await;
+        let v = {
+            let s = self.syncer.lock().await;
+            audit::verify(&s.session.team, &rows, known, &self.me, &s.session.identity)
+        };
+        if v.problems.is_empty() {
+            let _ = self.unlocked.store.set_meta(&head_key, &serde_json::to_vec(&v.head).unwrap_or_default()).await;
+        }
+        let mut lines: Vec<AuditLine> = rows
+            .iter()
+            .zip(v.opened)
+            .map(|(row, opened)| {
+                let who = row.author.to_string();
+                match opened {
+                    Some(Opened::Event(e)) => AuditLine {
+                        at_ms: e.at_ms,
+                        who,
+                        action: e.action.as_str(),
+                        customer: e.customer,
+                        detail: e.detail,
+                    },
+                    Some(Opened::Note(n)) => {
+                        AuditLine { at_ms: row.at_ms, who, action: "server", customer: None, detail: n }
+                    }
+                    Some(Opened::NotForMe) => AuditLine {
+                        at_ms: row.at_ms,
+                        who,
+                        action: "sealed",
+                        customer: None,
+                        detail: "written before you were an admin".into(),
+                    },
+                    None => AuditLine {
+                        at_ms: row.at_ms,
+                        who,
+                        action: "invalid",
+                        customer: None,
+                        detail: format!("entry #{}", row.seq),
+                    },
+                }
+            })
+            .collect();
+        let chain: Vec<ChainEntry> = self.unlocked.cached(CHAIN_KEY).await.unwrap_or_default();
+        lines.extend(chain.iter().map(|e| AuditLine {
+            at_ms: e.at_ms,
+            who: e.author.to_string(),
+            action: "team",
+            customer: None,
+            detail: chain_text(&e.action),
+        }));
+        lines.sort_by(|a, b| b.at_ms.cmp(&a.at_ms));
+        Ok(AuditView { lines, problems: v.problems.iter().map(problem_text).collect(), entries: rows.len() as u64 })
+    }
+
+    /// Ask the admins to approve a risky action.
+    pub async fn ask_approval(self: &Rc<Self>, kind: ApprovalKind, count: u64) -> Result<Approval, String> {
+        let a: Approval =
+            self.unlocked.api.post(&self.team_url(path::APPROVALS), &NewApproval { kind, count }).await.map_err(err)?;
+        self.audit(AuditAction::Approval, None, None, format!("asked for approval to {}", describe(kind, count))).await;
+        Ok(a)
+    }
+
+    /// Approval requests: every one for admins, my own for everyone else.
+    pub async fn approvals(&self) -> Result<Vec<Approval>, String> {
+        let r: Approvals = self.unlocked.api.get(&self.team_url(path::APPROVALS)).await.map_err(err)?;
+        Ok(r.approvals)
+    }
+
+    /// Admin: approve (signed with my identity key) or refuse a request.
+    pub async fn decide(self: &Rc<Self>, a: &Approval, approve: bool) -> Result<(), String> {
+        let signature = approve.then(|| self.unlocked.identity.sign(&audit::approval_statement(&self.team_id, a)));
+        let url = path::fill(&self.team_url(path::DECIDE_APPROVAL), &a.id.to_string());
+        let _: Approval = self.unlocked.api.post(&url, &DecideApproval { approve, signature }).await.map_err(err)?;
+        let verdict = if approve { "approved" } else { "refused" };
+        let detail = format!("{verdict} {}'s request to {}", a.requester, describe(a.kind, a.count));
+        self.audit(AuditAction::Approval, None, None, detail).await;
+        Ok(())
+    }
+
+    /// Wait (polling every 2 s) until request `id` is decided; an approval counts only
+    /// if its signature is by an admin of the verified chain.
+    pub async fn await_decision(&self, id: RecordId) -> Result<Approval, String> {
+        loop {
+            if let Some(a) = self.approvals().await?.into_iter().find(|a| a.id == id && a.state != "pending") {
+                if a.state != "approved" {
+                    return Err(format!("The request was {}.", a.state));
+                }
+                let s = self.syncer.lock().await;
+                let admin = a
+                    .approver
+                    .as_ref()
+                    .and_then(|who| s.session.team.members.get(who))
+                    .filter(|m| s.session.team.is_admin(&m.username));
+                let ok = match (admin, &a.signature) {
+                    (Some(m), Some(sig)) => {
+                        m.identity.verify(&audit::approval_statement(&self.team_id, &a), sig).is_ok()
+                    }
+                    _ => false,
+                };
+                return if ok { Ok(a) } else { Err("The approval is not signed by an admin of this team.".into()) };
+            }
+            gloo_timers::future::TimeoutFuture::new(2_000).await;
+        }
+    }
+
+    /// Everything I may read, fetched through the export endpoint on an approved
+    /// request (the server refuses it otherwise) and opened with my keys; `progress`
+    /// counts records fetched.
+    pub async fn export_records(
+        &self,
+        approval: &Approval,
+        progress: RwSignal<u64>,
+    ) -> Result<Vec<(RecordId, RecordDoc)>, String> {
+        let mut records = Vec::new();
+        let mut since = 0;
+        loop {
+            let url = format!("{}?approval={}&since={since}", self.team_url(path::EXPORT), approval.id);
+            let page: PullResponse = self.unlocked.api.get(&url).await.map_err(err)?;
+            {
+                let s = self.syncer.lock().await;
+                let ever = &s.session.team.ever;
+                for c in &page.changes {
+                    let ctx = RecordContext { team: self.team_id, record: c.record };
+                    let opened = open_record(&c.sealed, &ctx, c.version, &s.session.keyring, &|u| ever.get(u).copied());
+                    if let Some(o) = opened.ok().filter(|o| !o.doc.is_deleted()) {
+                        records.push((c.record, o.doc));
+                    }
+                }
+            }
+            progress.set(records.len() as u64);
+            since = page.cursor;
+            if !page.more {
+                break;
+            }
+        }
+        Ok(records)
+    }
+
+    /// Ask for an approval and wait for it. A member's request waits for an admin; an
+    /// admin's waits for another admin, unless they are the team's only admin (then
+    /// they sign it themselves — it is still recorded). The approval, verified.
+    pub async fn approved(
+        self: &Rc<Self>,
+        kind: ApprovalKind,
+        count: u64,
+        status: RwSignal<String>,
+    ) -> Result<Approval, String> {
+        status.set("Asking for approval…".into());
+        let a = self.ask_approval(kind, count).await?;
+        let (me_admin, admins) =
+            self.team.with_untracked(|t| (t.me_admin, t.members.iter().filter(|m| m.1 == "admin").count()));
+        if me_admin && admins == 1 {
+            self.decide(&a, true).await?;
+        } else {
+            status.set(format!("Waiting for an admin to approve: {}…", describe(kind, count)));
+        }
+        self.await_decision(a.id).await
+    }
+
+    /// Restore from an encrypted export: records this device does not hold (or holds
+    /// deleted) come back as new edits; records it holds are left as they are.
+    /// Returns (restored, already here).
+    pub async fn restore_export(self: &Rc<Self>, file: &[u8], passphrase: String) -> Result<(usize, usize), String> {
+        let records = shared::export::open(&Passphrase::new(passphrase), file)
+            .map_err(|_| "Wrong passphrase, or not a Quietdesk export file.".to_owned())?;
+        let index = self.index.get_untracked();
+        let total = records.len();
+        let edits: Vec<_> = records
+            .into_iter()
+            .filter(|(id, d)| !d.is_deleted() && !index.records.contains_key(id))
+            .map(|(id, d)| {
+                let mut fields: Vec<(String, Option<Value>)> =
+                    d.fields.into_iter().filter_map(|(k, s)| s.value.map(|v| (k, Some(v)))).collect();
+                fields.push((DELETED.into(), Some(Value::Bool(false))));
+                (id, fields)
+            })
+            .collect();
+        let restored = edits.len();
+        for chunk in edits.chunks(500) {
+            self.edit_many(chunk.to_vec()).await?;
+        }
+        self.request_sync();
+        self.audit(AuditAction::Import, None, None, format!("restored {restored} records from an encrypted export"))
+            .await;
+        Ok((restored, total - restored))
+    }
+}
