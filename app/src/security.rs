@@ -98,10 +98,13 @@ impl Workspace {
         spawn_local(async move { ws.flush_audit().await });
     }
 
+    /// The queue in IndexedDB: each sealed entry with a length prefix.
     async fn save_audit_queue(&self) {
-        let entries = self.audit_queue.borrow().clone();
-        let bytes = serde_json::to_vec(&AuditAppend { entries }).unwrap_or_default();
-        let _ = self.unlocked.store.set_meta(AUDIT_PENDING, &bytes).await;
+        let mut w = shared::encoding::Writer::new();
+        for e in self.audit_queue.borrow().iter() {
+            w.bytes(&e.0);
+        }
+        let _ = self.unlocked.store.set_meta(AUDIT_PENDING, &w.finish()).await;
     }
 
     /// Upload queued audit entries (one upload at a time; the rest wait for the next).
@@ -127,8 +130,12 @@ impl Workspace {
 
     /// At open: reload the queue, and note a first log-in on this device.
     pub(crate) async fn note_new_device(self: &Rc<Self>) {
-        if let Some(q) = self.unlocked.cached::<AuditAppend>(AUDIT_PENDING).await {
-            *self.audit_queue.borrow_mut() = q.entries;
+        if let Ok(Some(bytes)) = self.unlocked.store.meta(AUDIT_PENDING).await {
+            let mut r = shared::encoding::Reader::new(&bytes);
+            let mut q = self.audit_queue.borrow_mut();
+            while let Ok(e) = r.bytes() {
+                q.push(SealedAudit(e.to_vec()));
+            }
         }
         let key = format!("device-noted/{}", self.team_id);
         if self.unlocked.store.meta(&key).await.ok().flatten().is_none() {

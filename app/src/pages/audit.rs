@@ -102,26 +102,17 @@ fn AuditLog() -> impl IntoView {
     };
     let rows = move || {
         let Some(Ok(v)) = loaded.get() else { return Vec::new() };
-        let (w, a, c) = (who.get(), action.get(), customer.get().to_lowercase());
+        let (w, a, c) = (who.get().trim().to_lowercase(), action.get(), customer.get().to_lowercase());
         let from = parse_date(&from.get()).map(|ms| ms - 9 * 3_600_000);
         let to = parse_date(&to.get()).map(|ms| ms + 15 * 3_600_000);
         v.lines
             .iter()
-            .filter(|l| w.is_empty() || l.who == w)
+            .filter(|l| w.is_empty() || l.who.contains(&w))
             .filter(|l| a.is_empty() || l.action == a)
             .filter(|l| from.is_none_or(|f| l.at_ms >= f) && to.is_none_or(|t| l.at_ms < t))
             .map(|l| (l.clone(), name_of(l).unwrap_or_default()))
             .filter(|(_, name)| c.is_empty() || name.to_lowercase().contains(&c))
             .collect::<Vec<_>>()
-    };
-    let people = move || {
-        let mut p: Vec<String> = match loaded.get() {
-            Some(Ok(v)) => v.lines.iter().map(|l| l.who.clone()).collect(),
-            _ => Vec::new(),
-        };
-        p.sort();
-        p.dedup();
-        p
     };
     let filter_text = |id: &'static str, label: &'static str, ty: &'static str, sig: RwSignal<String>| {
         view! {
@@ -148,13 +139,7 @@ fn AuditLog() -> impl IntoView {
                 }.into_any(),
             }}
             <form class="filters" aria-label="Audit filters" on:submit=|ev| ev.prevent_default()>
-                <div class="field">
-                    <label for="audit-who">"User"</label>
-                    <select id="audit-who" on:change=move |ev| who.set(event_target_value(&ev))>
-                        <option value="">"Everyone"</option>
-                        {move || people().into_iter().map(|p| { let v = p.clone(); view! { <option value=v>{p}</option> } }).collect_view()}
-                    </select>
-                </div>
+                {filter_text("audit-who", "User", "search", who)}
                 <div class="field">
                     <label for="audit-action">"Action"</label>
                     <select id="audit-action" on:change=move |ev| action.set(event_target_value(&ev))>
