@@ -74,6 +74,20 @@ pub fn derive_account_keys(
     salt: &[u8; 16],
     params: KdfParams,
 ) -> Result<(AuthKey, WrapKey), CryptoError> {
+    let mut master = argon_master(passphrase, salt, params)?;
+    let auth = hkdf32(None, master.as_ref(), &[label::AUTH_KEY]);
+    let wrap = hkdf32(None, master.as_ref(), &[label::WRAP_KEY]);
+    master.zeroize();
+    Ok((AuthKey(auth), WrapKey(wrap)))
+}
+
+/// Argon2id (v0x13, 32-byte output) of the passphrase: the master every passphrase key
+/// is derived from.
+fn argon_master(
+    passphrase: &Passphrase,
+    salt: &[u8; 16],
+    params: KdfParams,
+) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
     params.validate()?;
     let argon_params = argon2::Params::new(params.m_cost_kib, params.t_cost, params.p_cost, Some(32))
         .map_err(|_| CryptoError::BadKdfParams)?;
@@ -82,10 +96,7 @@ pub fn derive_account_keys(
     argon
         .hash_password_into(passphrase.expose_secret().as_bytes(), salt, master.as_mut())
         .map_err(|_| CryptoError::BadKdfParams)?;
-    let auth = hkdf32(None, master.as_ref(), &[label::AUTH_KEY]);
-    let wrap = hkdf32(None, master.as_ref(), &[label::WRAP_KEY]);
-    master.zeroize();
-    Ok((AuthKey(auth), WrapKey(wrap)))
+    Ok(master)
 }
 
 /// The key of a file sealed under a passphrase (the encrypted export): Argon2id as
@@ -96,14 +107,7 @@ pub fn derive_file_key(
     salt: &[u8; 16],
     params: KdfParams,
 ) -> Result<SymmetricKey, CryptoError> {
-    params.validate()?;
-    let argon_params = argon2::Params::new(params.m_cost_kib, params.t_cost, params.p_cost, Some(32))
-        .map_err(|_| CryptoError::BadKdfParams)?;
-    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, argon_params);
-    let mut master = Zeroizing::new([0u8; 32]);
-    argon
-        .hash_password_into(passphrase.expose_secret().as_bytes(), salt, master.as_mut())
-        .map_err(|_| CryptoError::BadKdfParams)?;
+    let master = argon_master(passphrase, salt, params)?;
     Ok(hkdf32(None, master.as_ref(), &[label::EXPORT_FILE]))
 }
 
