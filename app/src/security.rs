@@ -62,13 +62,6 @@ fn chain_text(a: &Action) -> String {
     }
 }
 
-pub fn describe(kind: ApprovalKind, count: u64) -> String {
-    match kind {
-        ApprovalKind::ExportAll => "export everything".into(),
-        ApprovalKind::BulkDelete => format!("delete {count} records"),
-    }
-}
-
 fn err(e: impl ToString) -> String {
     e.to_string()
 }
@@ -262,7 +255,7 @@ impl Workspace {
     pub async fn ask_approval(self: &Rc<Self>, kind: ApprovalKind, count: u64) -> Result<Approval, String> {
         let a: Approval =
             self.unlocked.api.post(&self.team_url(path::APPROVALS), &NewApproval { kind, count }).await.map_err(err)?;
-        self.audit(AuditAction::Approval, None, None, format!("asked for approval to {}", describe(kind, count))).await;
+        self.audit(AuditAction::Approval, None, None, format!("asked for approval to {}", kind.describe(count))).await;
         Ok(a)
     }
 
@@ -278,7 +271,7 @@ impl Workspace {
         let url = path::fill(&self.team_url(path::DECIDE_APPROVAL), &a.id.to_string());
         let _: Approval = self.unlocked.api.post(&url, &DecideApproval { approve, signature }).await.map_err(err)?;
         let verdict = if approve { "approved" } else { "refused" };
-        let detail = format!("{verdict} {}'s request to {}", a.requester, describe(a.kind, a.count));
+        let detail = format!("{verdict} {}'s request to {}", a.requester, a.kind.describe(a.count));
         self.audit(AuditAction::Approval, None, None, detail).await;
         Ok(())
     }
@@ -358,7 +351,7 @@ impl Workspace {
         if me_admin && admins == 1 {
             self.decide(&a, true).await?;
         } else {
-            status.set(format!("Waiting for an admin to approve: {}…", describe(kind, count)));
+            status.set(format!("Waiting for an admin to approve: {}…", kind.describe(count)));
         }
         self.await_decision(a.id).await
     }

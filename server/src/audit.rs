@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use shared::api::{
     path, Approval, ApprovalKind, Approvals, AuditAppend, AuditAppended, AuditPage, AuditQuery, DecideApproval,
-    ExportQuery, NewApproval, PullResponse, ServerEvent, MAX_AUDIT_PAGE, MAX_PULL_LIMIT,
+    ExportQuery, NewApproval, PullResponse, ServerEvent, MAX_AUDIT_PAGE,
 };
 use shared::audit::{approval_statement, author_of, note, MAX_APPEND, MAX_ENTRY_BYTES};
 use shared::chain::Role;
@@ -20,7 +20,8 @@ use shared::ids::{RecordId, TeamId};
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
-use crate::teams::{readable, require_admin, require_member};
+use crate::records::read_page;
+use crate::teams::{require_admin, require_member};
 use crate::{now_ms, AppState};
 
 /// How long a request waits for a decision, and an approval stays usable.
@@ -140,19 +141,12 @@ async fn decide_approval(
         return Err(ApiError::Conflict("this request was already decided or has expired"));
     }
     let verdict = if req.approve { "approved" } else { "refused" };
-    let text = format!("{} {verdict} {}'s request: {}", user.username, a.requester, describe(&a));
+    let text = format!("{} {verdict} {}'s request: {}", user.username, a.requester, a.kind.describe(a.count));
     state.db.append_audit(&team, &a.requester, &[note(&text)], now).await?;
     state.hub.send(&team, ServerEvent::Approval);
     tracing::info!(%team, admin = %user.username, requester = %a.requester, verdict, "approval decided");
     let decided = state.db.approval(&team, &id, now).await?.ok_or(ApiError::NotFound("no such approval request"))?;
     Ok(ApiJson(decided))
-}
-
-fn describe(a: &Approval) -> String {
-    match a.kind {
-        ApprovalKind::ExportAll => "export everything".into(),
-        ApprovalKind::BulkDelete => format!("delete {} records", a.count),
-    }
 }
 
 /// "Export everything": a pull of everything the caller may read, only on an
@@ -176,17 +170,12 @@ async fn export(
         tracing::warn!(%team, user = %user.username, "export refused: no approval");
         return Err(ApiError::Forbidden("exporting everything needs an admin's approval"));
     };
-    let allowed = readable(&state, &team, &user.username, role).await?;
-    let since = state.cursor_in(q.since);
-    let reset = since.is_none();
-    let limit = q.limit.unwrap_or(MAX_PULL_LIMIT).clamp(1, MAX_PULL_LIMIT);
-    let (changes, cursor, more) =
-        state.db.pull(&team, since.unwrap_or(0), limit, allowed.as_ref().map(|a| a.as_slice())).await?;
-    if since.unwrap_or(0) == 0 {
+    let page = read_page(&state, &team, &user.username, role, q.since, q.limit).await?;
+    if state.cursor_in(q.since).unwrap_or(0) == 0 {
         let approver = approval.approver.map(|a| a.to_string()).unwrap_or_default();
         let text = format!("{} began an approved export of everything (approved by {approver})", user.username);
         state.db.append_audit(&team, &user.username, &[note(&text)], now).await?;
         tracing::info!(%team, user = %user.username, "approved export started");
     }
-    Ok(ApiJson(PullResponse { changes, cursor: state.cursor_out(cursor), more, reset }))
+    Ok(ApiJson(page))
 }

@@ -94,20 +94,9 @@ async fn pull(
     ApiQuery(q): ApiQuery<PullQuery>,
 ) -> ApiResult<ApiJson<PullResponse>> {
     let role = require_member(&state, &team, &user.username).await?;
-    let allowed = readable(&state, &team, &user.username, role).await?;
-    let limit = q.limit.unwrap_or(MAX_PULL_LIMIT).clamp(1, MAX_PULL_LIMIT);
-    let only = allowed.as_ref().map(|a| a.as_slice());
-    // A cursor from before this database was restored from a backup: start the
-    // client over from the beginning (it then gives back what the backup lacks).
-    let since = state.cursor_in(q.since);
-    let reset = since.is_none();
-    if reset {
-        tracing::warn!(%team, "a client's cursor is from before a restore; starting it over");
-    }
-    let (changes, cursor, more) = state.db.pull(&team, since.unwrap_or(0), limit, only).await?;
-    let cursor = state.cursor_out(cursor);
-    tracing::debug!(%team, changes = changes.len(), "pull");
-    let pulled = changes.len() as u64;
+    let page = read_page(&state, &team, &user.username, role, q.since, q.limit).await?;
+    tracing::debug!(%team, changes = page.changes.len(), "pull");
+    let pulled = page.changes.len() as u64;
     if let Some(total) = state.limits.pulled(team, &user.username, pulled, std::time::Instant::now()) {
         let team_records = state.db.record_count(&team).await?;
         if let BulkVerdict::Crossed { pulled, threshold } = state.limits.bulk(team, &user.username, total, team_records)
@@ -137,5 +126,29 @@ async fn pull(
             }
         }
     }
-    Ok(ApiJson(PullResponse { changes, cursor, more, reset }))
+    Ok(ApiJson(page))
+}
+
+/// One page of the changes `user` (in `role`) may read after the client's cursor
+/// `since`: what a pull and an approved export both answer.
+pub(crate) async fn read_page(
+    state: &AppState,
+    team: &TeamId,
+    user: &shared::ids::Username,
+    role: shared::chain::Role,
+    since: shared::api::Cursor,
+    limit: Option<u32>,
+) -> ApiResult<PullResponse> {
+    let allowed = readable(state, team, user, role).await?;
+    let limit = limit.unwrap_or(MAX_PULL_LIMIT).clamp(1, MAX_PULL_LIMIT);
+    // A cursor from before this database was restored from a backup: start the
+    // client over from the beginning (it then gives back what the backup lacks).
+    let since = state.cursor_in(since);
+    let reset = since.is_none();
+    if reset {
+        tracing::warn!(%team, "a client's cursor is from before a restore; starting it over");
+    }
+    let (changes, cursor, more) =
+        state.db.pull(team, since.unwrap_or(0), limit, allowed.as_ref().map(|a| a.as_slice())).await?;
+    Ok(PullResponse { changes, cursor: state.cursor_out(cursor), more, reset })
 }

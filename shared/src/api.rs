@@ -347,6 +347,15 @@ pub enum ApprovalKind {
     /// Delete more records at once than the team's threshold.
     BulkDelete,
 }
+impl ApprovalKind {
+    /// What is asked for, as a phrase ("export everything", "delete 40 records").
+    pub fn describe(self, count: u64) -> String {
+        match self {
+            ApprovalKind::ExportAll => "export everything".into(),
+            ApprovalKind::BulkDelete => format!("delete {count} records"),
+        }
+    }
+}
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewApproval {
     pub kind: ApprovalKind,

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use crate::domain::{field, EntityKind};
 use crate::ids::RecordId;
 use crate::record::{RecordDoc, Value, DELETED};
+use crate::sync::RecordEdit;
 
 pub const DORMANT_MONTHS: u32 = 36;
 pub const PURGE_MONTHS: u32 = 60;
@@ -60,11 +61,7 @@ const KEPT: [&str; 4] = [field::KIND, field::STAGE, field::OWNER, DELETED];
 /// (`linked`): every personal field of the customer cleared and its name replaced;
 /// contact persons deleted; interaction summaries and task titles cleared (free text
 /// that may name people); deals kept (stage and amount are not personal).
-pub fn anonymise(
-    id: RecordId,
-    doc: &RecordDoc,
-    linked: &[(RecordId, &RecordDoc)],
-) -> Vec<(RecordId, Vec<(String, Option<Value>)>)> {
+pub fn anonymise(id: RecordId, doc: &RecordDoc, linked: &[(RecordId, &RecordDoc)]) -> Vec<RecordEdit> {
     let mut fields: Vec<(String, Option<Value>)> = doc
         .fields
         .iter()

@@ -8,7 +8,7 @@ use shared::api::Approval;
 use shared::domain::field;
 
 use crate::pages::customer::{format_date, parse_date};
-use crate::security::{describe, AuditLine};
+use crate::security::AuditLine;
 use crate::use_ws;
 
 /// The most lines the table shows at once (the filters narrow the rest).
@@ -57,7 +57,7 @@ pub fn Approvals() -> impl IntoView {
                 {move || list.get().unwrap_or_default().into_iter().map(|a| {
                     let line = format!(
                         "{} asked to {} — {} ({})",
-                        a.requester, describe(a.kind, a.count), a.state, format_date(a.created_ms)
+                        a.requester, a.kind.describe(a.count), a.state, format_date(a.created_ms)
                     );
                     let pending = admin && a.state == "pending";
                     let b = a.clone();

@@ -22,6 +22,10 @@ pub struct SqliteDb {
     reader: SqlitePool,
 }
 
+/// What [`approval_row`] reads.
+const APPROVAL_COLUMNS: &str =
+    "SELECT id, requester, kind, count, created_at, expires_at, approver, signature, decided_at FROM approvals";
+
 fn approval_kind_str(k: shared::api::ApprovalKind) -> &'static str {
     match k {
         shared::api::ApprovalKind::ExportAll => "export_all",
@@ -971,10 +975,9 @@ impl Db for SqliteDb {
     }
 
     async fn approvals(&self, team: &TeamId, requester: Option<&Username>, now: i64) -> DbResult<Vec<Approval>> {
-        let rows = sqlx::query(
-            "SELECT id, requester, kind, count, created_at, expires_at, approver, signature, decided_at FROM approvals \
-             WHERE team_id = ? AND (? IS NULL OR requester = ?) ORDER BY created_at DESC LIMIT 200",
-        )
+        let rows = sqlx::query(&format!(
+            "{APPROVAL_COLUMNS} WHERE team_id = ? AND (? IS NULL OR requester = ?) ORDER BY created_at DESC LIMIT 200"
+        ))
         .bind(team.as_bytes().as_slice())
         .bind(requester.map(Username::as_str))
         .bind(requester.map(Username::as_str))
@@ -984,14 +987,11 @@ impl Db for SqliteDb {
     }
 
     async fn approval(&self, team: &TeamId, id: &RecordId, now: i64) -> DbResult<Option<Approval>> {
-        let row = sqlx::query(
-            "SELECT id, requester, kind, count, created_at, expires_at, approver, signature, decided_at FROM approvals \
-             WHERE team_id = ? AND id = ?",
-        )
-        .bind(team.as_bytes().as_slice())
-        .bind(id.as_bytes().as_slice())
-        .fetch_optional(&self.reader)
-        .await?;
+        let row = sqlx::query(&format!("{APPROVAL_COLUMNS} WHERE team_id = ? AND id = ?"))
+            .bind(team.as_bytes().as_slice())
+            .bind(id.as_bytes().as_slice())
+            .fetch_optional(&self.reader)
+            .await?;
         row.map(|r| approval_row(&r, now)).transpose()
     }
 
