@@ -14,7 +14,7 @@ use shared::crypto::aead::{open_blob, seal_blob};
 use shared::crypto::identity::{AccountBundle, IdentityKeys, PublicIdentity};
 use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
 use shared::crypto::CryptoError;
-use shared::ids::{CollectionId, InviteId, TeamId, Username};
+use shared::ids::{CollectionId, InviteId, RecordId, TeamId, Username};
 use shared::invite::{decode_fragment, encode_fragment, InviteSecret};
 use shared::sync::{Session, TransportError};
 use shared::team::{collections_to_key, loses_access, open_wraps, Distributor};
@@ -340,9 +340,17 @@ impl Unlocked {
     /// any (member → support loses `sensitive`, manager → member the other portfolios)
     /// also starts a new epoch, so what is written from now on is sealed under keys
     /// the member no longer gets.
-    pub async fn change_role(&self, session: &Session, who: &Username, role: Role) -> Result<(), String> {
+    /// Making someone an admin names an approved `grant_admin` request (`approval`).
+    pub async fn change_role(
+        &self,
+        session: &Session,
+        who: &Username,
+        role: Role,
+        approval: Option<RecordId>,
+    ) -> Result<(), String> {
         let old = session.team.members.get(who).ok_or("Not a member of this team.")?.clone();
-        let state = self.append(&session.team, Action::ChangeRole { username: who.clone(), role }).await?;
+        let state =
+            self.append_approved(&session.team, Action::ChangeRole { username: who.clone(), role }, approval).await?;
         let member = Member { role, ..old };
         // What the new role may read of what exists (support → member: the sensitive
         // keys of the shared collection, and a portfolio of their own).
@@ -403,7 +411,7 @@ impl Unlocked {
 
     /// Admin: verify the answer to an invitation against its secret; only then add the
     /// joiner (with the invited role) and wrap the keys that role may hold.
-    pub async fn admit(&self, session: &Session, info: &InviteInfo) -> Result<(), String> {
+    pub async fn admit(&self, session: &Session, info: &InviteInfo, approval: Option<RecordId>) -> Result<(), String> {
         let team = session.team.team;
         let a = info.accepted.as_ref().ok_or("Nobody has answered this invitation yet.")?;
         let secret = self.invite_secret(info.invite).await.ok_or("This invitation was made on another device.")?;
@@ -414,7 +422,7 @@ impl Unlocked {
             ));
         }
         let member = Member { username: a.username.clone(), identity: a.identity, role: info.role };
-        let state = self.append(&session.team, Action::AddMember { member: member.clone() }).await?;
+        let state = self.append_approved(&session.team, Action::AddMember { member: member.clone() }, approval).await?;
         self.put_wraps(team, self.distributor().wraps_for_member(&state, &session.keyring, &member)).await?;
         let _ = self.store.set_meta(&invite_key(info.invite), &[]).await;
         Ok(())
@@ -441,6 +449,15 @@ impl Unlocked {
 
     /// Sign `action` as the next entry after `team`, append it, and return the new state.
     async fn append(&self, team: &TeamState, action: Action) -> Result<TeamState, String> {
+        self.append_approved(team, action, None).await
+    }
+
+    async fn append_approved(
+        &self,
+        team: &TeamState,
+        action: Action,
+        approval: Option<RecordId>,
+    ) -> Result<TeamState, String> {
         let mut state = team.clone();
         let entry = ChainEntry::signed(
             state.team,
@@ -454,7 +471,10 @@ impl Unlocked {
         state.apply(&entry).map_err(|e| e.to_string())?;
         let _: TeamSummary = self
             .api
-            .post(&path::fill(path::CHAIN, &state.team.to_string()), &shared::api::AppendChainRequest { entry })
+            .post(
+                &path::fill(path::CHAIN, &state.team.to_string()),
+                &shared::api::AppendChainRequest { entry, approval },
+            )
             .await
             .map_err(describe)?;
         Ok(state)

@@ -15,7 +15,7 @@ use shared::chain::{Action, ChainEntry};
 use shared::crypto::envelope::RecordContext;
 use shared::crypto::passphrase::Passphrase;
 use shared::domain::{field, is_sensitive};
-use shared::ids::RecordId;
+use shared::ids::{RecordId, Username};
 use shared::record::{RecordDoc, Value, DELETED};
 use shared::sync::seal::open_record;
 
@@ -252,10 +252,15 @@ impl Workspace {
     }
 
     /// Ask the admins to approve a risky action.
-    pub async fn ask_approval(self: &Rc<Self>, kind: ApprovalKind, count: u64) -> Result<Approval, String> {
-        let a: Approval =
-            self.unlocked.api.post(&self.team_url(path::APPROVALS), &NewApproval { kind, count }).await.map_err(err)?;
-        self.audit(AuditAction::Approval, None, None, format!("asked for approval to {}", kind.describe(count))).await;
+    pub async fn ask_approval(
+        self: &Rc<Self>,
+        kind: ApprovalKind,
+        count: u64,
+        subject: Option<Username>,
+    ) -> Result<Approval, String> {
+        let req = NewApproval { kind, count, subject };
+        let a: Approval = self.unlocked.api.post(&self.team_url(path::APPROVALS), &req).await.map_err(err)?;
+        self.audit(AuditAction::Approval, None, None, format!("asked for approval to {}", a.describe())).await;
         Ok(a)
     }
 
@@ -271,7 +276,7 @@ impl Workspace {
         let url = path::fill(&self.team_url(path::DECIDE_APPROVAL), &a.id.to_string());
         let _: Approval = self.unlocked.api.post(&url, &DecideApproval { approve, signature }).await.map_err(err)?;
         let verdict = if approve { "approved" } else { "refused" };
-        let detail = format!("{verdict} {}'s request to {}", a.requester, a.kind.describe(a.count));
+        let detail = format!("{verdict} {}'s request to {}", a.requester, a.describe());
         self.audit(AuditAction::Approval, None, None, detail).await;
         Ok(())
     }
@@ -342,16 +347,17 @@ impl Workspace {
         self: &Rc<Self>,
         kind: ApprovalKind,
         count: u64,
-        status: RwSignal<String>,
+        subject: Option<Username>,
+        status: &dyn Fn(String),
     ) -> Result<Approval, String> {
-        status.set("Asking for approval…".into());
-        let a = self.ask_approval(kind, count).await?;
+        status("Asking for approval…".into());
+        let a = self.ask_approval(kind, count, subject).await?;
         let (me_admin, admins) =
             self.team.with_untracked(|t| (t.me_admin, t.members.iter().filter(|m| m.1 == "admin").count()));
         if me_admin && admins == 1 {
             self.decide(&a, true).await?;
         } else {
-            status.set(format!("Waiting for an admin to approve: {}…", kind.describe(count)));
+            status(format!("Waiting for an admin to approve: {}…", a.describe()));
         }
         self.await_decision(a.id).await
     }

@@ -724,20 +724,42 @@ impl Workspace {
     }
 
     /// Admin: verify an answered invitation and add the joiner.
-    pub async fn admit(&self, info: &shared::api::InviteInfo) -> Result<(), String> {
+    /// Admitting someone as an admin waits for an approval first (`status` says so).
+    pub async fn admit(self: &Rc<Self>, info: &shared::api::InviteInfo, status: &dyn Fn(String)) -> Result<(), String> {
+        let approval = match (info.role, &info.accepted) {
+            (shared::chain::Role::Admin, Some(a)) => Some(self.grant_approval(&a.username, status).await?),
+            _ => None,
+        };
         {
             let s = self.syncer.lock().await;
-            self.unlocked.admit(&s.session, info).await?;
+            self.unlocked.admit(&s.session, info, approval).await?;
         }
         self.refresh_session().await
     }
 
+    /// An approved request to make `who` an admin: another admin's, or the only
+    /// admin's own.
+    async fn grant_approval(self: &Rc<Self>, who: &Username, status: &dyn Fn(String)) -> Result<RecordId, String> {
+        let kind = shared::api::ApprovalKind::GrantAdmin;
+        Ok(self.approved(kind, 0, Some(who.clone()), status).await?.id)
+    }
+
     /// Admin: change a member's role (rotating the keys when the role loses access).
-    pub async fn change_role(self: &Rc<Self>, who: &str, role: shared::chain::Role) -> Result<(), String> {
+    /// Making someone an admin waits for an approval first (`status` says so).
+    pub async fn change_role(
+        self: &Rc<Self>,
+        who: &str,
+        role: shared::chain::Role,
+        status: &dyn Fn(String),
+    ) -> Result<(), String> {
         let who = Username::parse(who).map_err(|e| e.to_string())?;
+        let approval = match role {
+            shared::chain::Role::Admin => Some(self.grant_approval(&who, status).await?),
+            _ => None,
+        };
         {
             let s = self.syncer.lock().await;
-            self.unlocked.change_role(&s.session, &who, role).await?;
+            self.unlocked.change_role(&s.session, &who, role, approval).await?;
         }
         self.refresh_session().await?;
         self.start_reencryption();

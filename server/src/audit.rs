@@ -21,7 +21,7 @@ use shared::ids::{RecordId, TeamId};
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::records::read_page;
-use crate::teams::{require_admin, require_member};
+use crate::teams::{admin_count, require_admin, require_member};
 use crate::{now_ms, AppState};
 
 /// How long a request waits for a decision, and an approval stays usable.
@@ -85,12 +85,16 @@ async fn ask_approval(
     if req.count > 100_000_000 {
         return Err(ApiError::BadRequest("count is out of range".into()));
     }
+    if (req.kind == ApprovalKind::GrantAdmin) != req.subject.is_some() {
+        return Err(ApiError::BadRequest("a subject goes with grant_admin requests, and only with them".into()));
+    }
     let now = now_ms();
     let a = Approval {
         id: RecordId::random(),
         requester: user.username.clone(),
         kind: req.kind,
         count: req.count,
+        subject: req.subject,
         created_ms: now,
         expires_ms: now + APPROVAL_LIFETIME_MS,
         state: "pending".into(),
@@ -125,6 +129,11 @@ async fn decide_approval(
     if a.state != "pending" {
         return Err(ApiError::Conflict("this request was already decided or has expired"));
     }
+    // Four eyes where there are four: an admin's own request needs another admin,
+    // unless they are the team's only one.
+    if req.approve && a.requester == user.username && admin_count(&state, &team).await? > 1 {
+        return Err(ApiError::Forbidden("another admin must approve your own request"));
+    }
     let signature = match (req.approve, req.signature) {
         (true, Some(sig)) => {
             let admin = state.db.user(user.username.as_str()).await?.ok_or(ApiError::Unauthorized("no such user"))?;
@@ -141,7 +150,7 @@ async fn decide_approval(
         return Err(ApiError::Conflict("this request was already decided or has expired"));
     }
     let verdict = if req.approve { "approved" } else { "refused" };
-    let text = format!("{} {verdict} {}'s request: {}", user.username, a.requester, a.kind.describe(a.count));
+    let text = format!("{} {verdict} {}'s request: {}", user.username, a.requester, a.describe());
     state.db.append_audit(&team, &a.requester, &[note(&text)], now).await?;
     state.hub.send(&team, ServerEvent::Approval);
     tracing::info!(%team, admin = %user.username, requester = %a.requester, verdict, "approval decided");

@@ -203,4 +203,6 @@ pub trait Db: Send + Sync + 'static {
         signature: Option<&[u8; 64]>,
         now: i64,
     ) -> DbResult<bool>;
+    /// Use up an approved single-use request; false if it was already used.
+    async fn use_approval(&self, team: &TeamId, id: &RecordId, now: i64) -> DbResult<bool>;
 }

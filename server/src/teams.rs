@@ -142,9 +142,25 @@ async fn append_chain(
         return Err(ApiError::Conflict("the chain has moved on; re-read it and sign again"));
     }
     verified.apply(&entry).map_err(|e| ApiError::BadRequest(format!("invalid chain entry: {e}")))?;
+    let grant = match &entry.action {
+        Action::ChangeRole { username, role: Role::Admin } => Some(username),
+        Action::AddMember { member } if member.role == Role::Admin => Some(&member.username),
+        _ => None,
+    };
+    let approval = match grant {
+        Some(who) => Some(grant_approval(&state, &team, &user.username, who, req.approval).await?),
+        None => None,
+    };
     match state.db.append_chain(&entry, &members_of(&verified), verified.epoch).await {
         Err(DbError::Duplicate) => return Err(ApiError::Conflict("the chain has moved on; re-read it and sign again")),
         r => r?,
+    }
+    if let (Some(a), Some(who)) = (approval, grant) {
+        let now = now_ms();
+        state.db.use_approval(&team, &a.id, now).await?;
+        let approver = a.approver.map(|a| a.to_string()).unwrap_or_default();
+        let text = format!("{} made {who} an admin (approved by {approver})", user.username);
+        state.db.append_audit(&team, &user.username, &[shared::audit::note(&text)], now).await?;
     }
     state.hub.send(&team, ServerEvent::Chain { len: verified.len });
     if let Action::RemoveMember { username } = &entry.action {
@@ -154,6 +170,37 @@ async fn append_chain(
         tracing::info!(%team, index = entry.index, epoch = verified.epoch, "chain entry appended");
     }
     Ok(ApiJson(TeamSummary { team, chain_len: verified.len }))
+}
+
+/// The approved, unused `grant_admin` request of `admin`'s for `who` that the append
+/// names, or a refusal.
+async fn grant_approval(
+    state: &AppState,
+    team: &TeamId,
+    admin: &Username,
+    who: &Username,
+    id: Option<shared::ids::RecordId>,
+) -> ApiResult<shared::api::Approval> {
+    let found = match id {
+        Some(id) => state.db.approval(team, &id, now_ms()).await?,
+        None => None,
+    };
+    found
+        .filter(|a| {
+            a.kind == shared::api::ApprovalKind::GrantAdmin
+                && a.requester == *admin
+                && a.subject.as_ref() == Some(who)
+                && a.state == "approved"
+        })
+        .ok_or(ApiError::Forbidden("making someone an admin needs an admin's approval of that request"))
+}
+
+/// How many admins the team's chain names.
+pub async fn admin_count(state: &AppState, team: &TeamId) -> ApiResult<usize> {
+    let chain = state.db.chain(team).await?;
+    let verified =
+        TeamState::verify(&chain, None).map_err(|e| ApiError::Internal(format!("stored chain invalid: {e}")))?;
+    Ok(verified.members.values().filter(|m| m.role == Role::Admin).count())
 }
 
 async fn put_wraps(

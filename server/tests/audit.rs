@@ -15,7 +15,7 @@ use shared::api::{
     PullResponse, SealedAudit,
 };
 use shared::audit::{self, approval_statement, AuditAction, AuditEvent, AuditRow, Opened, Problem};
-use shared::chain::{Role, TeamState};
+use shared::chain::{Action, Role, TeamState};
 use shared::domain::{Customer, Entity};
 use shared::ids::{RecordId, TeamId};
 use shared::sync::memory::MemoryStore;
@@ -147,8 +147,11 @@ async fn export_all_is_refused_without_approval_and_served_and_audited_with_one(
 
     // Bob asks; while it is pending the export is still refused.
     let approvals = path::fill(path::APPROVALS, &t);
-    let asked: Approval =
-        bob.api.post(&approvals, &NewApproval { kind: ApprovalKind::ExportAll, count: 0 }).await.unwrap();
+    let asked: Approval = bob
+        .api
+        .post(&approvals, &NewApproval { kind: ApprovalKind::ExportAll, count: 0, subject: None })
+        .await
+        .unwrap();
     assert_eq!(asked.state, "pending");
     assert!(matches!(export(&bob, asked.id).await, Err(TransportError::Http { status: 403, .. })));
     let listed: Approvals = alice.api.get(&approvals).await.unwrap();
@@ -204,10 +207,86 @@ async fn export_all_is_refused_without_approval_and_served_and_audited_with_one(
     );
 
     // A refused request stays refused.
-    let again: Approval =
-        bob.api.post(&approvals, &NewApproval { kind: ApprovalKind::ExportAll, count: 0 }).await.unwrap();
+    let again: Approval = bob
+        .api
+        .post(&approvals, &NewApproval { kind: ApprovalKind::ExportAll, count: 0, subject: None })
+        .await
+        .unwrap();
     let decide = path::fill(&path::fill(path::DECIDE_APPROVAL, &t), &again.id.to_string());
     let refused: Approval = alice.api.post(&decide, &DecideApproval { approve: false, signature: None }).await.unwrap();
     assert_eq!(refused.state, "refused");
     assert!(matches!(export(&bob, again.id).await, Err(TransportError::Http { status: 403, .. })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn granting_admin_needs_an_approval_and_another_admins_where_there_is_one() {
+    let srv = TestServer::start();
+    let alice = signup(&srv.base, "alice", "pass-alice-grant").await;
+    let bob = signup(&srv.base, "bob", "pass-bob-grant").await;
+    let carol = signup(&srv.base, "carol", "pass-carol-grant").await;
+    let team = alice.create_team().await;
+    alice.add_member(team, "bob", Role::Member).await;
+    alice.add_member(team, "carol", Role::Member).await;
+    let t = team.to_string();
+    let approvals = path::fill(path::APPROVALS, &t);
+    let promote = |who: &Account| Action::ChangeRole { username: who.name.clone(), role: Role::Admin };
+    let ask = |admin: &Account, who: &Account| {
+        let (api, url) = (admin.api.clone(), approvals.clone());
+        let req = NewApproval { kind: ApprovalKind::GrantAdmin, count: 0, subject: Some(who.name.clone()) };
+        async move { api.post::<_, Approval>(&url, &req).await.unwrap() }
+    };
+    let decide = |admin: &Account, a: &Approval| {
+        let url = path::fill(&path::fill(path::DECIDE_APPROVAL, &t), &a.id.to_string());
+        let sig = admin.identity.sign(&approval_statement(&team, a));
+        let api = admin.api.clone();
+        async move { api.post::<_, Approval>(&url, &DecideApproval { approve: true, signature: Some(sig) }).await }
+    };
+    let status = |r: Result<TeamState, TransportError>| match r {
+        Ok(_) => 200,
+        Err(TransportError::Http { status, .. }) => status,
+        Err(e) => panic!("{e}"),
+    };
+
+    // Without an approval the server refuses; a grant_admin request needs its subject.
+    assert_eq!(status(alice.append(team, promote(&bob)).await), 403);
+    let bare = NewApproval { kind: ApprovalKind::GrantAdmin, count: 0, subject: None };
+    assert!(matches!(
+        alice.api.post::<_, Approval>(&approvals, &bare).await,
+        Err(TransportError::Http { status: 400, .. })
+    ));
+
+    // The only admin approves their own request, which then works once, for that member.
+    let a = ask(&alice, &bob).await;
+    assert_eq!(a.describe(), "make bob an admin");
+    decide(&alice, &a).await.unwrap();
+    assert_eq!(status(alice.append_approved(team, promote(&carol), Some(a.id)).await), 403, "another member");
+    assert_eq!(status(alice.append_approved(team, promote(&bob), Some(a.id)).await), 200);
+    alice.append(team, Action::ChangeRole { username: bob.name.clone(), role: Role::Member }).await.unwrap();
+    assert_eq!(status(alice.append_approved(team, promote(&bob), Some(a.id)).await), 403, "used up");
+    let a = ask(&alice, &bob).await;
+    decide(&alice, &a).await.unwrap();
+    alice.append_approved(team, promote(&bob), Some(a.id)).await.unwrap();
+
+    // Two admins now: Alice cannot approve her own request to promote Carol; Bob can.
+    let c = ask(&alice, &carol).await;
+    assert!(matches!(decide(&alice, &c).await, Err(TransportError::Http { status: 403, .. })));
+    decide(&bob, &c).await.unwrap();
+    alice.append_approved(team, promote(&carol), Some(c.id)).await.unwrap();
+    // The same rule holds for an admin's own export.
+    let e: Approval = alice
+        .api
+        .post(&approvals, &NewApproval { kind: ApprovalKind::ExportAll, count: 0, subject: None })
+        .await
+        .unwrap();
+    assert!(matches!(decide(&alice, &e).await, Err(TransportError::Http { status: 403, .. })));
+
+    // Each grant is a note in the verified audit chain.
+    let rows = read(&alice, team).await;
+    let state = alice.chain(team, None).await.unwrap();
+    let v = audit::verify(&state, &rows, None, &alice.name, &alice.identity);
+    assert!(v.problems.is_empty(), "{:?}", v.problems);
+    let notes: Vec<String> =
+        v.opened.into_iter().filter_map(|o| if let Some(Opened::Note(n)) = o { Some(n) } else { None }).collect();
+    assert!(notes.contains(&"alice made carol an admin (approved by bob)".to_string()), "{notes:?}");
+    assert_eq!(notes.iter().filter(|n| n.starts_with("alice made bob an admin")).count(), 2);
 }

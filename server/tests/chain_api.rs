@@ -50,10 +50,10 @@ async fn the_server_refuses_bad_links_forks_and_non_admin_entries() {
 
     // Wrong prev-hash.
     let bad = add_carol([7; 32], state.len);
-    assert_eq!(status(alice.api.post(&chain_path, &AppendChainRequest { entry: bad }).await), 400);
+    assert_eq!(status(alice.api.post(&chain_path, &AppendChainRequest { entry: bad, approval: None }).await), 400);
     // A stale index (a fork of entry 1).
     let fork = add_carol(alice.chain(team, None).await.unwrap().head, 1);
-    assert_eq!(status(alice.api.post(&chain_path, &AppendChainRequest { entry: fork }).await), 409);
+    assert_eq!(status(alice.api.post(&chain_path, &AppendChainRequest { entry: fork, approval: None }).await), 409);
     // Bob is a member, not an admin.
     let by_bob = ChainEntry::signed(
         team,
@@ -64,13 +64,19 @@ async fn the_server_refuses_bad_links_forks_and_non_admin_entries() {
         0,
         Action::ChangeRole { username: bob.name.clone(), role: Role::Admin },
     );
-    assert_eq!(status(bob.api.post(&chain_path, &AppendChainRequest { entry: by_bob }).await), 400);
+    assert_eq!(status(bob.api.post(&chain_path, &AppendChainRequest { entry: by_bob, approval: None }).await), 400);
     // Bob uploading an entry signed by Alice.
     let alices = add_carol(state.head, state.len);
-    assert_eq!(status(bob.api.post(&chain_path, &AppendChainRequest { entry: alices.clone() }).await), 403);
+    assert_eq!(
+        status(bob.api.post(&chain_path, &AppendChainRequest { entry: alices.clone(), approval: None }).await),
+        403
+    );
     // The right one is accepted, once.
-    assert_eq!(status(alice.api.post(&chain_path, &AppendChainRequest { entry: alices.clone() }).await), 200);
-    assert_eq!(status(alice.api.post(&chain_path, &AppendChainRequest { entry: alices }).await), 409);
+    assert_eq!(
+        status(alice.api.post(&chain_path, &AppendChainRequest { entry: alices.clone(), approval: None }).await),
+        200
+    );
+    assert_eq!(status(alice.api.post(&chain_path, &AppendChainRequest { entry: alices, approval: None }).await), 409);
 
     let c: ChainResponse = carol.api.get(&chain_path).await.unwrap();
     assert_eq!(c.entries.len(), 3, "carol is now a member and reads the chain");
@@ -86,7 +92,7 @@ async fn the_server_refuses_bad_links_forks_and_non_admin_entries() {
         0,
         Action::RemoveMember { username: carol.name.clone() },
     );
-    assert_eq!(status(alice.api.post(&chain_path, &AppendChainRequest { entry: remove }).await), 200);
+    assert_eq!(status(alice.api.post(&chain_path, &AppendChainRequest { entry: remove, approval: None }).await), 200);
     // Her sessions ended with the removal; a fresh log-in is no longer a member.
     assert!(matches!(carol.api.get::<ChainResponse>(&chain_path).await, Err(TransportError::Http { status: 401, .. })));
     let carol = client::login(&srv.base, "carol", "carol passphrase").await.unwrap();

@@ -213,6 +213,10 @@ pub struct TeamList {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AppendChainRequest {
     pub entry: ChainEntry,
+    /// Making someone an admin needs an approved `grant_admin` request of the
+    /// appending admin's for that member ([`ApprovalKind::GrantAdmin`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<RecordId>,
 }
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChainResponse {
@@ -346,13 +350,17 @@ pub enum ApprovalKind {
     ExportAll,
     /// Delete more records at once than the team's threshold.
     BulkDelete,
+    /// Make `subject` an admin (by a role change or by admitting them as one).
+    GrantAdmin,
 }
 impl ApprovalKind {
-    /// What is asked for, as a phrase ("export everything", "delete 40 records").
-    pub fn describe(self, count: u64) -> String {
+    /// What is asked for, as a phrase ("export everything", "delete 40 records",
+    /// "make bob an admin").
+    pub fn describe(self, count: u64, subject: Option<&Username>) -> String {
         match self {
             ApprovalKind::ExportAll => "export everything".into(),
             ApprovalKind::BulkDelete => format!("delete {count} records"),
+            ApprovalKind::GrantAdmin => format!("make {} an admin", subject.map_or("someone", |s| s.as_str())),
         }
     }
 }
@@ -361,6 +369,9 @@ pub struct NewApproval {
     pub kind: ApprovalKind,
     /// How many records (0 when not about records).
     pub count: u64,
+    /// Whom it is about (`grant_admin`: the member to become an admin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Username>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
@@ -368,14 +379,23 @@ pub struct Approval {
     pub requester: Username,
     pub kind: ApprovalKind,
     pub count: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Username>,
     pub created_ms: i64,
     pub expires_ms: i64,
-    /// `pending`, `approved`, `refused` or `expired`.
+    /// `pending`, `approved`, `refused`, `used` (a single-use approval, once used) or
+    /// `expired`.
     pub state: String,
     pub approver: Option<Username>,
     /// The approver's Ed25519 signature over [`crate::audit::approval_statement`].
     #[serde(default, with = "b64_opt64", skip_serializing_if = "Option::is_none")]
     pub signature: Option<[u8; 64]>,
+}
+impl Approval {
+    /// What it asks for, as a phrase.
+    pub fn describe(&self) -> String {
+        self.kind.describe(self.count, self.subject.as_ref())
+    }
 }
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Approvals {

@@ -244,11 +244,12 @@ fn parse(entry: &[u8]) -> Result<Parsed<'_>, CryptoError> {
 }
 
 /// The bytes an admin signs to approve `a` (and the server and the requester verify):
-/// which request, of what kind and size, by whom, until when.
+/// which request, of what kind and size, about whom, by whom, until when.
 pub fn approval_statement(team: &TeamId, a: &crate::api::Approval) -> Vec<u8> {
     let kind = match a.kind {
         crate::api::ApprovalKind::ExportAll => 1,
         crate::api::ApprovalKind::BulkDelete => 2,
+        crate::api::ApprovalKind::GrantAdmin => 3,
     };
     let mut w = Writer::with_capacity(96);
     w.fixed(label::APPROVAL)
@@ -257,7 +258,8 @@ pub fn approval_statement(team: &TeamId, a: &crate::api::Approval) -> Vec<u8> {
         .u8(kind)
         .u64(a.count)
         .short_str(a.requester.as_str())
-        .u64(a.expires_ms as u64);
+        .u64(a.expires_ms as u64)
+        .short_str(a.subject.as_ref().map_or("", |s| s.as_str()));
     w.finish()
 }
 

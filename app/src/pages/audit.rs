@@ -57,7 +57,7 @@ pub fn Approvals() -> impl IntoView {
                 {move || list.get().unwrap_or_default().into_iter().map(|a| {
                     let line = format!(
                         "{} asked to {} — {} ({})",
-                        a.requester, a.kind.describe(a.count), a.state, format_date(a.created_ms)
+                        a.requester, a.describe(), a.state, format_date(a.created_ms)
                     );
                     let pending = admin && a.state == "pending";
                     let b = a.clone();

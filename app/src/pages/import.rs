@@ -114,7 +114,7 @@ pub fn ImportExport() -> impl IntoView {
         busy.set(true);
         spawn_local(async move {
             let result = async {
-                let approval = ws.approved(shared::api::ApprovalKind::ExportAll, 0, status).await?;
+                let approval = ws.approved(shared::api::ApprovalKind::ExportAll, 0, None, &|m| status.set(m)).await?;
                 status.set("Exporting…".into());
                 let records = ws.export_records(&approval, fetched).await?;
                 let n = records.len();

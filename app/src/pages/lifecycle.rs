@@ -48,7 +48,8 @@ pub fn Lifecycle() -> impl IntoView {
         }
         spawn_local(async move {
             if delete && ids.len() > BULK_DELETE_APPROVAL {
-                if let Err(e) = ws.approved(ApprovalKind::BulkDelete, ids.len() as u64, status).await {
+                if let Err(e) = ws.approved(ApprovalKind::BulkDelete, ids.len() as u64, None, &|m| status.set(m)).await
+                {
                     status.set(format!("Not deleted: {e}"));
                     return;
                 }

@@ -366,7 +366,7 @@ fn Invitations(message: RwSignal<Option<String>>) -> impl IntoView {
         let ws = use_ws();
         spawn_local(async move {
             let who = info.accepted.as_ref().map(|a| a.username.to_string()).unwrap_or_default();
-            match ws.admit(&info).await {
+            match ws.admit(&info, &|m| message.set(Some(m))).await {
                 Ok(()) => message.set(Some(format!("Added {who}."))),
                 Err(e) => message.set(Some(e)),
             }
@@ -426,7 +426,7 @@ fn RoleSelect(name: String, role: String, message: RwSignal<Option<String>>) -> 
     let change = move |ev: leptos::ev::Event| {
         let (ws, who, new) = (use_ws(), name.clone(), event_target_value(&ev));
         spawn_local(async move {
-            match ws.change_role(&who, parse_role(&new)).await {
+            match ws.change_role(&who, parse_role(&new), &|m| message.set(Some(m))).await {
                 Ok(()) => message.set(Some(format!("{who} is now {new}."))),
                 Err(e) => message.set(Some(format!("Role not changed: {e}"))),
             }

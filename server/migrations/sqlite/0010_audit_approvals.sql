@@ -18,10 +18,14 @@ CREATE TABLE approvals (
     requester  TEXT NOT NULL,
     kind       TEXT NOT NULL,
     count      INTEGER NOT NULL,
+    -- Whom it is about (grant_admin: the member to become an admin).
+    subject    TEXT,
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
     approver   TEXT,
     signature  BLOB,
-    decided_at INTEGER
+    decided_at INTEGER,
+    -- Set when a single-use approval (grant_admin) was used.
+    used_at    INTEGER
 );
 CREATE INDEX approvals_by_team ON approvals(team_id, created_at);

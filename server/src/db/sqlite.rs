@@ -24,12 +24,14 @@ pub struct SqliteDb {
 
 /// What [`approval_row`] reads.
 const APPROVAL_COLUMNS: &str =
-    "SELECT id, requester, kind, count, created_at, expires_at, approver, signature, decided_at FROM approvals";
+    "SELECT id, requester, kind, count, subject, created_at, expires_at, approver, signature, decided_at, used_at \
+     FROM approvals";
 
 fn approval_kind_str(k: shared::api::ApprovalKind) -> &'static str {
     match k {
         shared::api::ApprovalKind::ExportAll => "export_all",
         shared::api::ApprovalKind::BulkDelete => "bulk_delete",
+        shared::api::ApprovalKind::GrantAdmin => "grant_admin",
     }
 }
 
@@ -38,13 +40,16 @@ fn approval_row(r: &sqlx::sqlite::SqliteRow, now: i64) -> DbResult<Approval> {
     let kind = match r.get::<&str, _>("kind") {
         "export_all" => shared::api::ApprovalKind::ExportAll,
         "bulk_delete" => shared::api::ApprovalKind::BulkDelete,
+        "grant_admin" => shared::api::ApprovalKind::GrantAdmin,
         _ => return Err(corrupt("kind")),
     };
     let signature: Option<[u8; 64]> =
         r.get::<Option<&[u8]>, _>("signature").map(|s| s.try_into().map_err(|_| corrupt("signature"))).transpose()?;
     let decided: Option<i64> = r.get("decided_at");
     let expires_ms: i64 = r.get("expires_at");
+    let used: Option<i64> = r.get("used_at");
     let state = match (decided, signature) {
+        _ if used.is_some() => "used",
         _ if expires_ms <= now => "expired",
         (None, _) => "pending",
         (Some(_), Some(_)) => "approved",
@@ -55,6 +60,11 @@ fn approval_row(r: &sqlx::sqlite::SqliteRow, now: i64) -> DbResult<Approval> {
         requester: Username::parse(r.get::<&str, _>("requester")).map_err(|_| corrupt("requester"))?,
         kind,
         count: r.get::<i64, _>("count") as u64,
+        subject: r
+            .get::<Option<&str>, _>("subject")
+            .map(Username::parse)
+            .transpose()
+            .map_err(|_| corrupt("subject"))?,
         created_ms: r.get("created_at"),
         expires_ms,
         state: state.into(),
@@ -960,13 +970,15 @@ impl Db for SqliteDb {
 
     async fn create_approval(&self, team: &TeamId, a: &Approval) -> DbResult<()> {
         sqlx::query(
-            "INSERT INTO approvals (id, team_id, requester, kind, count, created_at, expires_at) VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO approvals (id, team_id, requester, kind, count, subject, created_at, expires_at) \
+             VALUES (?,?,?,?,?,?,?,?)",
         )
         .bind(a.id.as_bytes().as_slice())
         .bind(team.as_bytes().as_slice())
         .bind(a.requester.as_str())
         .bind(approval_kind_str(a.kind))
         .bind(a.count as i64)
+        .bind(a.subject.as_ref().map(Username::as_str))
         .bind(a.created_ms)
         .bind(a.expires_ms)
         .execute(&self.writer)
@@ -1015,6 +1027,16 @@ impl Db for SqliteDb {
         .bind(now)
         .execute(&self.writer)
         .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn use_approval(&self, team: &TeamId, id: &RecordId, now: i64) -> DbResult<bool> {
+        let done = sqlx::query("UPDATE approvals SET used_at = ? WHERE team_id = ? AND id = ? AND used_at IS NULL")
+            .bind(now)
+            .bind(team.as_bytes().as_slice())
+            .bind(id.as_bytes().as_slice())
+            .execute(&self.writer)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 

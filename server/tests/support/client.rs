@@ -189,11 +189,21 @@ impl Account {
 
     /// Admin: sign `action` as the next chain entry and append it; the new state.
     pub async fn append(&self, team: TeamId, action: Action) -> Result<TeamState, TransportError> {
+        self.append_approved(team, action, None).await
+    }
+
+    /// [`Account::append`] naming an approval (making someone an admin needs one).
+    pub async fn append_approved(
+        &self,
+        team: TeamId,
+        action: Action,
+        approval: Option<shared::ids::RecordId>,
+    ) -> Result<TeamState, TransportError> {
         let mut state = self.chain(team, None).await.unwrap();
         let entry = ChainEntry::signed(team, state.len, state.head, &self.name, &self.identity, now(), action);
         state.apply(&entry).unwrap();
         let _: TeamSummary =
-            self.api.post(&path::fill(path::CHAIN, &team.to_string()), &AppendChainRequest { entry }).await?;
+            self.api.post(&path::fill(path::CHAIN, &team.to_string()), &AppendChainRequest { entry, approval }).await?;
         Ok(state)
     }
 
