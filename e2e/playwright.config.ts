@@ -43,7 +43,9 @@ export default defineConfig({
     // any global setup would, so the wipe lives here).
     command:
       `rm -rf .tmp && mkdir -p .tmp && exec ../target/debug/quietdesk-server --listen 127.0.0.1:${PORT} ` +
-      `--database sqlite:.tmp/e2e.sqlite --static-dir ../dist --log-file .tmp/server.log`,
+      `--database sqlite:.tmp/e2e.sqlite --static-dir ../dist --log-file .tmp/server.log ` +
+      // Low, so a test can cross it with a few deletions (the default is 20 an hour).
+      `--bulk-delete-threshold 3`,
     url: `http://127.0.0.1:${PORT}/api/v1/health`,
     reuseExistingServer: false,
     timeout: 60_000,

@@ -104,6 +104,8 @@ pub struct SyncStatus {
     /// `Date.now()` of the last successful sync.
     pub last_synced: Option<f64>,
     pub error: Option<String>,
+    /// Something under way the user should know of (an approval being waited for).
+    pub notice: Option<String>,
 }
 
 /// The verified team as the team page shows it.
@@ -163,6 +165,8 @@ pub struct Workspace {
     pub(crate) audit_flushing: Cell<bool>,
     /// Sealed audit entries the server has not chained yet (also in IndexedDB).
     pub(crate) audit_queue: std::cell::RefCell<Vec<shared::api::SealedAudit>>,
+    /// A bulk-deletion approval is being asked for (one at a time).
+    pub(crate) asking_approval: Cell<bool>,
     /// Bumped when the server says an approval was asked for or decided.
     pub approvals_changed: RwSignal<u32>,
 }
@@ -253,6 +257,7 @@ impl Workspace {
             audit_flushing: Cell::new(false),
             audit_queue: Default::default(),
             approvals_changed: RwSignal::new(0),
+            asking_approval: Cell::new(false),
         });
         ws.refresh().await;
         ws.note_new_device().await;
@@ -389,12 +394,20 @@ impl Workspace {
         if result.is_ok() {
             self.flush_audit().await;
         }
+        // Too many deletions for the server to take unapproved: ask, wait, go on.
+        let needs_approval = matches!(&result,
+            Err(SyncError::Transport(TransportError::Http { code, .. })) if code == "approval_required");
+        if needs_approval && !self.asking_approval.replace(true) {
+            let ws = self.clone();
+            spawn_local(async move { ws.approve_deletions().await });
+        }
         self.status.update(|s| {
             s.syncing = false;
             match result {
                 Ok(_) => {
                     s.online = true;
                     s.error = None;
+                    s.notice = None;
                     s.last_synced = Some(now());
                 }
                 Err(SyncError::Transport(TransportError::Offline)) => {

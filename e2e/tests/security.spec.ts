@@ -108,3 +108,41 @@ test('lifecycle: a preview of exactly which customers are old enough, then anony
   await expect(page.getByRole('link', { name: /Anonymised customer/ })).toBeVisible();
   await expect(page.getByRole('link', { name: /Old Timer Trading/ })).toHaveCount(0);
 });
+
+test("deleting more than the server takes unapproved waits for an admin's approval, then syncs", async ({ browser }) => {
+  test.setTimeout(150_000);
+  const admin = await (await browser.newContext()).newPage();
+  const member = await (await browser.newContext()).newPage();
+  const [a, m] = [uniqueUser('dela'), uniqueUser('delm')];
+  await createAccount(admin, a);
+  await createTeam(admin);
+  await createAccount(member, m);
+  await addToTeam(admin, member, m);
+
+  // The member imports four customers, then deletes them one by one (the e2e server
+  // takes three deletions an hour unapproved).
+  await member.getByRole('navigation').getByRole('link', { name: 'Import' }).click();
+  const rows = ['Customer name,Company', ...[1, 2, 3, 4].map((i) => `Deletable ${i},Del Co`)];
+  await member.getByLabel('CSV file').setInputFiles({ name: 'c.csv', mimeType: 'text/csv', buffer: Buffer.from(rows.join('\n')) });
+  await member.getByRole('button', { name: 'Import 4 rows' }).click();
+  await expect(member.getByRole('status', { name: 'Import summary' })).toContainText('Imported 4 rows.');
+  await waitSynced(member);
+  for (const i of [1, 2, 3, 4]) {
+    await member.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+    await member.getByRole('link', { name: new RegExp(`Deletable ${i}`) }).click();
+    await member.getByRole('button', { name: 'Delete customer' }).click();
+    await expect(member.getByRole('link', { name: new RegExp(`Deletable ${i}`) })).toHaveCount(0);
+  }
+  const sync = member.getByRole('status', { name: 'Sync status' });
+  await expect(sync).toContainText('Waiting for an admin to approve: delete 1 records', { timeout: 20_000 });
+  await expect(sync).toContainText('1 pending');
+
+  // The admin still sees the fourth customer, approves, and then it is gone everywhere.
+  await admin.getByRole('navigation').getByRole('link', { name: 'Audit' }).click();
+  await expect(admin.getByRole('list', { name: 'Approval requests' })).toContainText(`${m} asked to delete 1 records — pending`, { timeout: 20_000 });
+  await admin.getByRole('button', { name: 'Approve' }).click();
+  await waitSynced(member);
+  await admin.getByRole('button', { name: 'Sync now' }).click();
+  await admin.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await expect(admin.getByRole('link', { name: /Deletable/ })).toHaveCount(0, { timeout: 20_000 });
+});

@@ -114,8 +114,17 @@ async fn push_over_loopback(records: &[(RecordId, SealedRecord)], alice: &client
     let url = format!("{}{}", alice.api.base, path::fill(path::PUSH, &team.to_string()));
     let start = Instant::now();
     for chunk in records.chunks(BATCH) {
-        let items = chunk.iter().map(|(id, s)| PushItem { record: *id, base_version: 0, sealed: s.clone() }).collect();
-        let r = http.post(&url).bearer_auth(&alice.token).json(&PushRequest { items }).send().await.unwrap();
+        let items = chunk
+            .iter()
+            .map(|(id, s)| PushItem { record: *id, base_version: 0, sealed: s.clone(), tombstone: false })
+            .collect();
+        let r = http
+            .post(&url)
+            .bearer_auth(&alice.token)
+            .json(&PushRequest { items, approval: None })
+            .send()
+            .await
+            .unwrap();
         assert!(r.status().is_success(), "push failed: {}", r.status());
         let _: PushResponse = r.json().await.unwrap();
     }

@@ -82,6 +82,8 @@ pub struct PushRow {
     pub epoch: u32,
     pub author: String,
     pub sealed: Vec<u8>,
+    /// This version deletes the record (as the client declares it).
+    pub tombstone: bool,
 }
 
 pub enum PushResult {
@@ -201,6 +203,20 @@ pub trait Db: Send + Sync + 'static {
         id: &RecordId,
         approver: &Username,
         signature: Option<&[u8; 64]>,
+        now: i64,
+    ) -> DbResult<bool>;
+    /// How many of `records` exist in `team` and are not deleted: what deleting them
+    /// all would delete.
+    async fn live_among(&self, team: &TeamId, records: &[RecordId]) -> DbResult<u64>;
+    /// Let an approved `bulk_delete` request cover `n` more deletions, if its count
+    /// allows and it has not expired; false otherwise. A negative `n` gives back what a
+    /// push that did not commit had taken.
+    async fn spend_approval(
+        &self,
+        team: &TeamId,
+        id: &RecordId,
+        requester: &Username,
+        n: i64,
         now: i64,
     ) -> DbResult<bool>;
     /// Use up an approved single-use request; false if it was already used.

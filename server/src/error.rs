@@ -42,6 +42,9 @@ pub enum ApiError {
     /// removal or a rotation): the client must fetch the new keys and seal again.
     #[error("record {record}: sealed under key epoch {got}, but the team is on epoch {current}; fetch the new keys")]
     StaleEpoch { record: String, got: u32, current: u32 },
+    /// A push would delete more records than may be deleted unapproved.
+    #[error("deleting {0} more records needs an admin's approval (more than {1} within an hour)")]
+    ApprovalRequired(u64, u64),
     /// Too many requests from one session: try again after this many seconds.
     #[error("too many requests; try again in {0} s")]
     RateLimited(u64),
@@ -64,6 +67,7 @@ impl ApiError {
             ApiError::TotpInvalid => (StatusCode::UNAUTHORIZED, "totp_invalid"),
             ApiError::TwoFactorRequired => (StatusCode::FORBIDDEN, "2fa_required"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::ApprovalRequired(..) => (StatusCode::FORBIDDEN, "approval_required"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PushConflict(_) => (StatusCode::CONFLICT, "conflict"),

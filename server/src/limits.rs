@@ -26,11 +26,21 @@ pub struct LimitConfig {
     pub bulk_min_records: u64,
     /// Also end the session that crossed the line.
     pub bulk_suspend: bool,
+    /// Deletions one member may push within an hour without an approved `bulk_delete`
+    /// request (0: no limit).
+    pub bulk_delete_threshold: u64,
 }
 
 impl Default for LimitConfig {
     fn default() -> Self {
-        Self { requests_per_minute: 1200, burst: 300, bulk_factor: 3, bulk_min_records: 5000, bulk_suspend: false }
+        Self {
+            requests_per_minute: 1200,
+            burst: 300,
+            bulk_factor: 3,
+            bulk_min_records: 5000,
+            bulk_suspend: false,
+            bulk_delete_threshold: 20,
+        }
     }
 }
 
@@ -51,6 +61,7 @@ pub struct Limits {
     pub config: LimitConfig,
     buckets: Mutex<HashMap<[u8; 32], Bucket>>,
     pulls: Mutex<HashMap<(TeamId, Username), Window>>,
+    deletions: Mutex<HashMap<(TeamId, Username), Window>>,
 }
 
 /// What a pull of `n` records means for its member.
@@ -66,7 +77,7 @@ pub enum BulkVerdict {
 
 impl Limits {
     pub fn new(config: LimitConfig) -> Self {
-        Self { config, buckets: Mutex::default(), pulls: Mutex::default() }
+        Self { config, buckets: Mutex::default(), pulls: Mutex::default(), deletions: Mutex::default() }
     }
 
     /// Take one request from the session's bucket, or say how long to wait.
@@ -110,6 +121,31 @@ impl Limits {
 
     /// Whether `pulled` records in an hour is far more than a team of `team_records`
     /// explains; reported once per window.
+    /// Whether `who` may delete `n` more records now without an approval (within the
+    /// hour's threshold); count them with [`Limits::deleted`] once committed.
+    pub fn may_delete(&self, team: TeamId, who: &Username, n: u64, now: Instant) -> bool {
+        let limit = self.config.bulk_delete_threshold;
+        let deletions = self.deletions.lock().expect("not poisoned");
+        let before = match deletions.get(&(team, who.clone())) {
+            Some(w) if now.duration_since(w.started) < BULK_WINDOW => w.records,
+            _ => 0,
+        };
+        limit == 0 || before + n <= limit
+    }
+
+    /// Count `n` committed deletions by `who`.
+    pub fn deleted(&self, team: TeamId, who: &Username, n: u64, now: Instant) {
+        let mut deletions = self.deletions.lock().expect("not poisoned");
+        if deletions.len() > 100_000 {
+            deletions.retain(|_, w| now.duration_since(w.started) < BULK_WINDOW);
+        }
+        let w = deletions.entry((team, who.clone())).or_insert(Window { started: now, records: 0, alerted: false });
+        if now.duration_since(w.started) >= BULK_WINDOW {
+            *w = Window { started: now, records: 0, alerted: false };
+        }
+        w.records += n;
+    }
+
     pub fn bulk(&self, team: TeamId, who: &Username, pulled: u64, team_records: u64) -> BulkVerdict {
         let threshold = (team_records * u64::from(self.config.bulk_factor)).max(self.config.bulk_min_records);
         if pulled <= threshold {
@@ -143,6 +179,18 @@ mod tests {
         assert!(limits.take(&a, t0 + Duration::from_secs(1)).is_ok(), "one request per second refills");
         let off = Limits::new(LimitConfig { requests_per_minute: 0, ..Default::default() });
         assert!((0..10_000).all(|_| off.take(&a, t0).is_ok()));
+    }
+
+    #[test]
+    fn deletions_beyond_the_hours_threshold_need_an_approval() {
+        let limits = Limits::new(LimitConfig { bulk_delete_threshold: 20, ..Default::default() });
+        let (team, bob, t0) = (TeamId::random(), Username::parse("bob").unwrap(), Instant::now());
+        assert!(limits.may_delete(team, &bob, 20, t0));
+        assert!(!limits.may_delete(team, &bob, 21, t0));
+        limits.deleted(team, &bob, 15, t0);
+        assert!(limits.may_delete(team, &bob, 5, t0) && !limits.may_delete(team, &bob, 6, t0));
+        assert!(limits.may_delete(team, &Username::parse("carol").unwrap(), 20, t0), "per member");
+        assert!(limits.may_delete(team, &bob, 20, t0 + BULK_WINDOW), "a new hour");
     }
 
     #[test]

@@ -46,6 +46,10 @@ struct Cli {
     /// Also end the session that crossed the bulk-download line.
     #[arg(long, env = "QD_BULK_SUSPEND")]
     bulk_suspend: bool,
+    /// Deletions one member may push within an hour without an admin's approval
+    /// (0: no limit).
+    #[arg(long, env = "QD_BULK_DELETE_THRESHOLD", default_value_t = 20)]
+    bulk_delete_threshold: u64,
 }
 
 #[derive(clap::Subcommand)]
@@ -110,6 +114,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             bulk_factor: cli.bulk_factor,
             bulk_min_records: cli.bulk_min_records,
             bulk_suspend: cli.bulk_suspend,
+            bulk_delete_threshold: cli.bulk_delete_threshold,
         },
     };
     if let Some(dir) = &config.static_dir {

@@ -70,10 +70,32 @@ async fn push(
             epoch: info.min_epoch,
             author: info.author.to_string(),
             sealed: item.sealed.0,
+            tombstone: item.tombstone,
         });
     }
-    match state.db.push(&team, &rows, now_ms()).await {
+    // Deletions: within the hour's threshold, or covered by an approved request.
+    let deleting: Vec<_> = rows.iter().filter(|r| r.tombstone).map(|r| r.record).collect();
+    let deletes = if deleting.is_empty() { 0 } else { state.db.live_among(&team, &deleting).await? };
+    let mut spent = None;
+    if deletes > 0 && !state.limits.may_delete(team, &user.username, deletes, std::time::Instant::now()) {
+        match req.approval {
+            Some(id) if state.db.spend_approval(&team, &id, &user.username, deletes as i64, now_ms()).await? => {
+                spent = Some(id);
+            }
+            _ => {
+                tracing::warn!(%team, user = %user.username, deletes, "bulk deletion refused: no approval");
+                return Err(ApiError::ApprovalRequired(deletes, state.limits.config.bulk_delete_threshold));
+            }
+        }
+    }
+    let result = state.db.push(&team, &rows, now_ms()).await;
+    if let (Some(id), false) = (spent, matches!(result, Ok(PushResult::Accepted { .. }))) {
+        // Nothing was deleted: give the approval its deletions back.
+        state.db.spend_approval(&team, &id, &user.username, -(deletes as i64), now_ms()).await?;
+    }
+    match result {
         Ok(PushResult::Accepted { accepted, cursor }) => {
+            state.limits.deleted(team, &user.username, deletes, std::time::Instant::now());
             let cursor = state.cursor_out(cursor);
             state.hub.send(&team, ServerEvent::Poke { cursor });
             tracing::info!(%team, records = accepted.len(), cursor, "push committed");

@@ -290,3 +290,65 @@ async fn granting_admin_needs_an_approval_and_another_admins_where_there_is_one(
     assert!(notes.contains(&"alice made carol an admin (approved by bob)".to_string()), "{notes:?}");
     assert_eq!(notes.iter().filter(|n| n.starts_with("alice made bob an admin")).count(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_more_than_the_threshold_within_an_hour_needs_an_approval() {
+    let srv = TestServer::start_with(&["--bulk-delete-threshold", "20"]);
+    let alice = signup(&srv.base, "alice", "pass-alice-delete").await;
+    let bob = signup(&srv.base, "bob", "pass-bob-delete").await;
+    let team = alice.create_team().await;
+    alice.add_member(team, "bob", Role::Member).await;
+    let mut b: Syncer<MemoryStore, HttpTransport> =
+        Syncer::open(bob.session(team).await, MemoryStore::new(), bob.transport(team)).await.unwrap();
+    let mut a: Syncer<MemoryStore, HttpTransport> =
+        Syncer::open(alice.session(team).await, MemoryStore::new(), alice.transport(team)).await.unwrap();
+    let ids: Vec<RecordId> = (0..30).map(|_| RecordId::random()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let c = Customer { name: format!("Delete Canary {i}"), owner: "bob".into(), ..Default::default() };
+        b.edit(*id, c.to_fields(), 1).await.unwrap();
+    }
+    b.sync().await.unwrap();
+    let delete =
+        |id: &RecordId| (*id, vec![(shared::record::DELETED.to_owned(), Some(shared::record::Value::Bool(true)))]);
+
+    // Twenty within the hour are allowed unapproved.
+    b.edit_many(ids[..20].iter().map(delete).collect(), 2).await.unwrap();
+    b.sync().await.unwrap();
+    // Five more are not: refused whole, nothing deleted, the edits kept for later.
+    b.edit_many(ids[20..25].iter().map(delete).collect(), 3).await.unwrap();
+    assert_eq!(b.pending_deletions(), 5);
+    match b.sync().await {
+        Err(shared::sync::SyncError::Transport(TransportError::Http { status: 403, code, .. })) => {
+            assert_eq!(code, "approval_required")
+        }
+        other => panic!("expected approval_required, got {other:?}"),
+    }
+    a.sync().await.unwrap();
+    assert_eq!(a.replica.live().count(), 10, "the refused deletions did not happen");
+
+    // With an approved request for five they go through; a sixth needs another.
+    let t = team.to_string();
+    let req = NewApproval { kind: ApprovalKind::BulkDelete, count: 5, subject: None };
+    let asked: Approval = bob.api.post(&path::fill(path::APPROVALS, &t), &req).await.unwrap();
+    let decide = path::fill(&path::fill(path::DECIDE_APPROVAL, &t), &asked.id.to_string());
+    let sig = alice.identity.sign(&approval_statement(&team, &asked));
+    let _: Approval = alice.api.post(&decide, &DecideApproval { approve: true, signature: Some(sig) }).await.unwrap();
+    b.approval = Some(asked.id);
+    b.sync().await.unwrap();
+    assert_eq!(b.pending_deletions(), 0);
+    a.sync().await.unwrap();
+    assert_eq!(a.replica.live().count(), 5);
+    b.edit_many(vec![delete(&ids[25])], 4).await.unwrap();
+    assert!(matches!(
+        b.sync().await,
+        Err(shared::sync::SyncError::Transport(TransportError::Http { status: 403, .. }))
+    ));
+
+    // Edits of records already deleted are not deletions (e.g. re-encryption): Bob,
+    // over his threshold, on another device, still writes them.
+    let mut phone: Syncer<MemoryStore, HttpTransport> =
+        Syncer::open(bob.session(team).await, MemoryStore::new(), bob.transport(team)).await.unwrap();
+    phone.sync().await.unwrap();
+    phone.edit_many(ids[..5].iter().map(delete).collect(), 5).await.unwrap();
+    phone.sync().await.unwrap();
+}

@@ -129,24 +129,35 @@ async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() 
         };
         sealer.seal(&shared::crypto::envelope::RecordContext { team, record: id }, coll, 1, &doc, None).unwrap().0
     };
-    let push = |items: Vec<PushItem>| json(&serde_json::to_value(PushRequest { items }).unwrap());
+    let push = |items: Vec<PushItem>| json(&serde_json::to_value(PushRequest { items, approval: None }).unwrap());
 
     let mut v9 = sealed.clone();
     let (basic, _) = v9.envelopes().unwrap();
     let mut env = basic.0.clone();
     env[0] = 9;
     v9 = SealedRecord::from_envelopes(&shared::crypto::envelope::SealedEnvelope(env), None);
-    let (s, e) =
-        p.send("POST", &push_path, tok, push(vec![PushItem { record: id, base_version: 0, sealed: v9 }])).await;
+    let (s, e) = p
+        .send(
+            "POST",
+            &push_path,
+            tok,
+            push(vec![PushItem { record: id, base_version: 0, sealed: v9, tombstone: false }]),
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert!(e.message.contains("unknown envelope version 9"), "{}", e.message);
 
     let (s, e) = p
-        .send("POST", &push_path, tok, push(vec![PushItem { record: id, base_version: 3, sealed: sealed.clone() }]))
+        .send(
+            "POST",
+            &push_path,
+            tok,
+            push(vec![PushItem { record: id, base_version: 3, sealed: sealed.clone(), tombstone: false }]),
+        )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "sealed as v1 but claims base 3: {}", e.message);
 
-    let good = PushItem { record: id, base_version: 0, sealed: sealed.clone() };
+    let good = PushItem { record: id, base_version: 0, sealed: sealed.clone(), tombstone: false };
     let (s, _) = p.send("POST", &push_path, tok, push(vec![good.clone(), good.clone()])).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "duplicate ids");
     let (s, _) = p.send("POST", &push_path, tok, push(vec![])).await;
@@ -156,7 +167,12 @@ async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() 
             "POST",
             &push_path,
             tok,
-            push(vec![PushItem { record: id, base_version: 0, sealed: SealedRecord(vec![1, 1, 0, 0, 0, 1, 1]) }]),
+            push(vec![PushItem {
+                record: id,
+                base_version: 0,
+                sealed: SealedRecord(vec![1, 1, 0, 0, 0, 1, 1]),
+                tombstone: false,
+            }]),
         )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "truncated envelope");
@@ -174,7 +190,7 @@ async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() 
 
     // A real push works, and a stale one gets 409 with the current envelope.
     a.sync().await.unwrap();
-    let body = serde_json::to_vec(&PushRequest { items: vec![good] }).unwrap();
+    let body = serde_json::to_vec(&PushRequest { items: vec![good], approval: None }).unwrap();
     let r = p
         .http
         .post(format!("{}{}", srv.base, push_path))

@@ -98,8 +98,8 @@ async fn a_member_cannot_decrypt_another_members_portfolio() {
     let sealer = Sealer { me: &carol.name, identity: &carol.identity, keyring: &made_up };
     let forged = RecordId::random();
     let (sealed, _) = sealer.seal(&RecordContext { team, record: forged }, bobs, 1, &RecordDoc::new(), None).unwrap();
-    let item = shared::api::PushItem { record: forged, base_version: 0, sealed };
-    match carol.transport(team).push(&PushRequest { items: vec![item] }).await {
+    let item = shared::api::PushItem { record: forged, base_version: 0, sealed, tombstone: false };
+    match carol.transport(team).push(&PushRequest { items: vec![item], approval: None }).await {
         Err(TransportError::Http { status: 403, .. }) => {}
         _ => panic!("the server took a member's write into another member's portfolio"),
     }

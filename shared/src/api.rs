@@ -3,7 +3,7 @@
 //! Binary values travel as standard base64 strings. Each request type names its
 //! response type through [`Endpoint`], so a client cannot pair them wrongly.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::chain::ChainEntry;
 use crate::crypto::envelope::SealedRecord;
@@ -343,7 +343,7 @@ pub struct AuditPage {
 pub const MAX_AUDIT_PAGE: u32 = 1000;
 
 /// A risky action that needs an admin's signed approval.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalKind {
     /// Export everything the requester may read.
@@ -353,6 +353,19 @@ pub enum ApprovalKind {
     /// Make `subject` an admin (by a role change or by admitting them as one).
     GrantAdmin,
 }
+impl<'de> Deserialize<'de> for ApprovalKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        named(
+            d,
+            &[
+                ("export_all", ApprovalKind::ExportAll),
+                ("bulk_delete", ApprovalKind::BulkDelete),
+                ("grant_admin", ApprovalKind::GrantAdmin),
+            ],
+        )
+    }
+}
+
 impl ApprovalKind {
     /// What is asked for, as a phrase ("export everything", "delete 40 records",
     /// "make bob an admin").
@@ -495,10 +508,18 @@ pub struct PushItem {
     /// The version this edit was made on; 0 for a new record.
     pub base_version: u64,
     pub sealed: SealedRecord,
+    /// This version deletes the record. Said in the clear so the server can hold bulk
+    /// deletions to an approval; the record's content stays sealed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tombstone: bool,
 }
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PushRequest {
     pub items: Vec<PushItem>,
+    /// An approved `bulk_delete` request of the pusher's, for pushes that delete more
+    /// records than the server lets anyone delete unapproved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<RecordId>,
 }
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushAccepted {
@@ -599,6 +620,14 @@ b64_fixed!(b64_32, 32);
 b64_fixed!(b64_64, 64);
 
 /// Serde for `Vec<u8>` as standard base64.
+/// Deserialize a unit enum from its name (one of `all`). Derived `Deserialize` on a
+/// unit enum also accepts `{"name": null}` maps and brings a visitor per enum into the
+/// browser bundle; every enum here is only ever a plain string on the wire.
+pub(crate) fn named<'de, D: Deserializer<'de>, T: Copy>(d: D, all: &[(&str, T)]) -> Result<T, D::Error> {
+    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    all.iter().find(|(n, _)| *n == s).map(|(_, v)| *v).ok_or_else(|| serde::de::Error::custom("unknown variant"))
+}
+
 /// Serde for an optional 64-byte value (a signature) as standard base64.
 pub mod b64_opt64 {
     use serde::{Deserialize, Deserializer, Serializer};
@@ -624,5 +653,26 @@ pub mod b64 {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         base64::engine::general_purpose::STANDARD.decode(s.as_bytes()).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::Role;
+
+    #[test]
+    fn unit_enums_are_plain_names_both_ways() {
+        fn round<T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(v: T, name: &str) {
+            assert_eq!(serde_json::to_string(&v).unwrap(), format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<T>(&format!("\"{name}\"")).unwrap(), v);
+        }
+        round(Role::Admin, "admin");
+        round(Role::Support, "support");
+        round(Scope::Sensitive, "sensitive");
+        round(ApprovalKind::GrantAdmin, "grant_admin");
+        assert!(serde_json::from_str::<Role>("\"owner\"").is_err());
+        assert!(serde_json::from_str::<Scope>("{\"basic\":null}").is_err());
+        assert!(serde_json::from_str::<ApprovalKind>("3").is_err());
     }
 }

@@ -20,13 +20,20 @@ use crate::crypto::{label, sha256};
 use crate::encoding::Writer;
 use crate::ids::{CollectionId, TeamId, Username};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
     Manager,
     Member,
     Support,
+}
+
+impl<'de> Deserialize<'de> for Role {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let all = [Role::Admin, Role::Manager, Role::Member, Role::Support].map(|r| (r.as_str(), r));
+        crate::api::named(d, &all)
+    }
 }
 
 impl Role {

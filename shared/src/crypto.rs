@@ -70,13 +70,19 @@ pub enum CryptoError {
 }
 
 /// Which of a collection's two keys seals a section of a record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// Name, company, masked phone, stage, tags, interactions.
     Basic = 1,
     /// Full phone, email, address, ID numbers, private notes.
     Sensitive = 2,
+}
+
+impl<'de> Deserialize<'de> for Scope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::api::named(d, &[("basic", Scope::Basic), ("sensitive", Scope::Sensitive)])
+    }
 }
 
 impl Scope {

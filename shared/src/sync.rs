@@ -448,6 +448,8 @@ pub struct Syncer<S, T> {
     pub batch: usize,
     /// Records changed (pushed, pulled or re-opened) since the cache was saved.
     cache_stale: bool,
+    /// An approved `bulk_delete` request to send with pushes (see [`PushRequest`]).
+    pub approval: Option<RecordId>,
 }
 
 const OUTBOX_CONTEXT: &[u8] = b"outbox";
@@ -498,7 +500,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             replica.apply_pending(&pending);
             replica.outbox.push(pending);
         }
-        Ok(Self { session, replica, store, transport, batch: 500, cache_stale: reopened > 0 })
+        Ok(Self { session, replica, store, transport, batch: 500, cache_stale: reopened > 0, approval: None })
     }
 
     /// After this client gained keys (a promotion, a late wrap): open again, from the
@@ -678,6 +680,12 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         Ok(())
     }
 
+    /// Records deleted here that the server does not know deleted yet (what a push
+    /// would ask the server to delete).
+    pub fn pending_deletions(&self) -> usize {
+        self.replica.records.values().filter(|l| l.view.is_deleted() && l.version > 0 && !l.base.is_deleted()).count()
+    }
+
     /// Push the outbox, resolving conflicts by merging, then pull everything new.
     pub async fn sync(&mut self) -> Result<SyncReport, SyncError> {
         let mut report = SyncReport::default();
@@ -711,7 +719,8 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 &doc,
                 local.sensitive.as_ref(),
             )?;
-            items.push(PushItem { record, base_version: local.version, sealed: sealed.clone() });
+            let tombstone = doc.is_deleted();
+            items.push(PushItem { record, base_version: local.version, sealed: sealed.clone(), tombstone });
             meta.push(SealedMeta { record, op_ids, doc, sealed, sensitive, collection });
         }
         Ok(Some(Prepared { items, meta }))
@@ -723,7 +732,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         while let Some(Prepared { items, meta }) = prepared.take() {
             // While this batch is on the wire (and the server commits it), seal the
             // next: the browser's and the server's work overlap instead of taking turns.
-            let req = PushRequest { items };
+            let req = PushRequest { items, approval: self.approval };
             let sent: HashSet<RecordId> = meta.iter().map(|m| m.record).collect();
             let (outcome, next) = futures::future::join(self.transport.push(&req), async { self.prepare(&sent) }).await;
             match outcome? {

@@ -52,7 +52,6 @@ pub fn Approvals() -> impl IntoView {
     view! {
         <section class="card">
             <h3>"Approvals"</h3>
-            <p class="hint">"Exporting everything and deleting many records at once need an admin's signed approval."</p>
             <ul aria-label="Approval requests" class="plain">
                 {move || list.get().unwrap_or_default().into_iter().map(|a| {
                     let line = format!(

@@ -236,7 +236,7 @@ pub fn ImportExport() -> impl IntoView {
             </section>
             <section class="card form">
                 <h3>"Export everything"</h3>
-                <p>"Every record you can read. Needs an admin's approval (an admin's own export is approved at once) and is recorded in the audit log."</p>
+                <p>"Every record you can read; needs an admin's approval and is audited."</p>
                 <button type="button" disabled=busy on:click=move |_| export(false)>"Export CSV"</button>
                 <p class="hint">"CSV: customers only, readable by anyone who gets the file. Sensitive fields you hold no key for export masked."</p>
                 <label for="export-pass">"File passphrase (for the encrypted export)"</label>
@@ -251,7 +251,7 @@ pub fn ImportExport() -> impl IntoView {
             </section>
             <section class="card form">
                 <h3>"Restore from an encrypted export"</h3>
-                <p>"Brings back records this workspace no longer has; records it has are left as they are."</p>
+                <p>"Brings back records missing here; the rest stay as they are."</p>
                 <label for="restore-file">"Export file"</label>
                 <input id="restore-file" type="file" accept=".qdx" />
                 <label for="restore-pass">"File passphrase"</label>

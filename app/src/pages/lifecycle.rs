@@ -1,10 +1,11 @@
 //! Data lifecycle (admins): customers with no interaction for N months are dormant;
 //! after M months an admin may anonymise or delete them, after a preview of exactly
-//! which. Deleting more than [`BULK_DELETE_APPROVAL`] customers needs an approval.
+//! which. Deleting more records than the server takes unapproved (20 an hour by
+//! default) waits for an admin's approval at the next sync (see
+//! `Workspace::approve_deletions`).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::api::ApprovalKind;
 use shared::audit::AuditAction;
 use shared::domain::field;
 use shared::ids::RecordId;
@@ -13,9 +14,6 @@ use shared::record::{Value, DELETED};
 
 use crate::pages::customer::format_date;
 use crate::use_ws;
-
-/// Deleting more customers than this at once needs an admin's signed approval.
-pub const BULK_DELETE_APPROVAL: usize = 20;
 
 #[component]
 pub fn Lifecycle() -> impl IntoView {
@@ -47,13 +45,6 @@ pub fn Lifecycle() -> impl IntoView {
             return;
         }
         spawn_local(async move {
-            if delete && ids.len() > BULK_DELETE_APPROVAL {
-                if let Err(e) = ws.approved(ApprovalKind::BulkDelete, ids.len() as u64, None, &|m| status.set(m)).await
-                {
-                    status.set(format!("Not deleted: {e}"));
-                    return;
-                }
-            }
             let idx = ws.index.get_untracked();
             let total = ids.len();
             for (done, chunk) in ids.chunks(100).enumerate() {
@@ -117,7 +108,6 @@ pub fn Lifecycle() -> impl IntoView {
             </section>
             <section class="card">
                 <h3>{move || format!("Dormant customers: {}", dormant.with(Vec::len))}</h3>
-                <p class="hint">"The customer list can show only these (Last contact: dormant)."</p>
             </section>
             <section class="card">
                 <h3>{move || format!("Eligible for anonymisation or deletion: {}", eligible.with(Vec::len))}</h3>

@@ -25,6 +25,7 @@ pub fn SyncStatusBar() -> impl IntoView {
         if let Some(e) = s.error {
             parts.push(format!("sync error: {e}"));
         }
+        parts.extend(s.notice);
         parts.join(" · ")
     };
     let sync = move |_| {

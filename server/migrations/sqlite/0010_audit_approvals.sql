@@ -26,6 +26,8 @@ CREATE TABLE approvals (
     signature  BLOB,
     decided_at INTEGER,
     -- Set when a single-use approval (grant_admin) was used.
-    used_at    INTEGER
+    used_at    INTEGER,
+    -- How many deletions a bulk_delete approval has covered so far (at most count).
+    spent      INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX approvals_by_team ON approvals(team_id, created_at);

@@ -782,7 +782,8 @@ impl Db for SqliteDb {
         let mut accepted = Vec::with_capacity(rows.len());
         for (chunk_no, chunk) in rows.chunks(1000).enumerate() {
             let mut q = QueryBuilder::new(
-                "INSERT INTO records (team_id, record_id, collection, version, seq, epoch, author, sealed, updated_at) ",
+                "INSERT INTO records (team_id, record_id, collection, version, seq, epoch, author, sealed, updated_at, \
+                 tombstone) ",
             );
             q.push_values(chunk.iter().enumerate(), |mut b, (i, r)| {
                 let seq = first + (chunk_no * 1000 + i) as i64;
@@ -794,7 +795,8 @@ impl Db for SqliteDb {
                     .push_bind(r.epoch as i64)
                     .push_bind(r.author.as_str())
                     .push_bind(r.sealed.as_slice())
-                    .push_bind(now);
+                    .push_bind(now)
+                    .push_bind(r.tombstone);
             });
             q.push(
                 " ON CONFLICT (team_id, record_id) DO UPDATE SET
@@ -802,7 +804,7 @@ impl Db for SqliteDb {
                                     ELSE records.collection END,
                   collection = excluded.collection, version = excluded.version,
                   seq = excluded.seq, epoch = excluded.epoch, author = excluded.author, sealed = excluded.sealed,
-                  updated_at = excluded.updated_at",
+                  updated_at = excluded.updated_at, tombstone = excluded.tombstone",
             );
             q.build().execute(&mut *tx).await?;
             for (i, r) in chunk.iter().enumerate() {
@@ -1025,6 +1027,44 @@ impl Db for SqliteDb {
         .bind(team.as_bytes().as_slice())
         .bind(id.as_bytes().as_slice())
         .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn live_among(&self, team: &TeamId, records: &[RecordId]) -> DbResult<u64> {
+        let mut live = 0i64;
+        for chunk in records.chunks(500) {
+            let mut q = QueryBuilder::new("SELECT COUNT(*) FROM records WHERE tombstone = 0 AND team_id = ");
+            q.push_bind(team.as_bytes().as_slice()).push(" AND record_id IN (");
+            let mut sep = q.separated(", ");
+            for r in chunk {
+                sep.push_bind(r.as_bytes().as_slice());
+            }
+            q.push(")");
+            live += q.build_query_scalar::<i64>().fetch_one(&self.reader).await?;
+        }
+        Ok(live as u64)
+    }
+
+    async fn spend_approval(
+        &self,
+        team: &TeamId,
+        id: &RecordId,
+        requester: &Username,
+        n: i64,
+        now: i64,
+    ) -> DbResult<bool> {
+        let done = sqlx::query(
+            "UPDATE approvals SET spent = spent + ? WHERE team_id = ? AND id = ? AND requester = ? \
+             AND kind = 'bulk_delete' AND signature IS NOT NULL AND expires_at > ? AND spent + ? <= count",
+        )
+        .bind(n)
+        .bind(team.as_bytes().as_slice())
+        .bind(id.as_bytes().as_slice())
+        .bind(requester.as_str())
+        .bind(now)
+        .bind(n)
         .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
