@@ -230,6 +230,18 @@ impl Workspace {
             customer: None,
             detail: chain_text(&e.action),
         }));
+        // Incidents: their reason is an encrypted team record (it may name customers).
+        let index = self.index.get_untracked();
+        lines.extend(index.of_kind("incident").map(|(_, d)| {
+            let stamp = d.fields.get(field::SUMMARY).map(|f| &f.stamp);
+            AuditLine {
+                at_ms: stamp.map_or(0, |s| s.hlc.wall_ms as i64),
+                who: stamp.map(|s| s.author.to_string()).unwrap_or_default(),
+                action: "incident",
+                customer: None,
+                detail: d.text(field::SUMMARY).unwrap_or_default().to_owned(),
+            }
+        }));
         lines.sort_by(|a, b| b.at_ms.cmp(&a.at_ms));
         Ok(AuditView { lines, problems: v.problems.iter().map(problem_text).collect(), entries: rows.len() as u64 })
     }

@@ -222,5 +222,9 @@ test('incident mode: one admin action signs everyone out, rotates keys and recor
   await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
   await expect(a.getByRole('list', { name: 'Security alerts' })).toContainText(`${admin} declared an incident`);
   await a.screenshot({ path: 'test-results/incident.png', fullPage: true });
+  // The reason is on the audit page (kept as an encrypted team record).
+  await a.getByRole('navigation').getByRole('link', { name: 'Audit' }).click();
+  await a.getByLabel('Action', { exact: true }).selectOption('incident');
+  await expect(a.getByRole('table', { name: 'Audit entries' })).toContainText('canary laptop stolen from a car');
   for (const c of ctx) await c.close();
 });

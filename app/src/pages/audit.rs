@@ -143,7 +143,7 @@ fn AuditLog() -> impl IntoView {
                     <label for="audit-action">"Action"</label>
                     <select id="audit-action" on:change=move |ev| action.set(event_target_value(&ev))>
                         <option value="">"All"</option>
-                        {shared::audit::AuditAction::ALL.iter().map(|a| a.as_str()).chain(["team", "server"]).map(|a| {
+                        {shared::audit::AuditAction::ALL.iter().map(|a| a.as_str()).chain(["team", "server", "incident"]).map(|a| {
                             view! { <option value=a>{a}</option> }
                         }).collect_view()}
                     </select>
