@@ -27,6 +27,8 @@ impl TestServer {
     /// Start on the database file `db` (e.g. one restored from a backup); logs go to `dir`.
     pub fn start_on(dir: tempfile::TempDir, db: PathBuf, extra: &[&str]) -> Self {
         let log = dir.path().join("server.log");
+        // A restart on the same directory appends: read only what this run writes.
+        let skip = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
         let child = Command::new(env!("CARGO_BIN_EXE_quietdesk-server"))
             .args(["--listen", "127.0.0.1:0", "--database", &format!("sqlite:{}", db.display())])
             .args(["--log-file", &log.display().to_string()])
@@ -39,7 +41,9 @@ impl TestServer {
             .expect("server binary starts");
         let deadline = Instant::now() + Duration::from_secs(30);
         let base = loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let text = std::fs::read(&log)
+                .map(|b| String::from_utf8_lossy(&b[skip.min(b.len())..]).into_owned())
+                .unwrap_or_default();
             if let Some(pos) = text.find("listening on ") {
                 let rest = &text[pos + "listening on ".len()..];
                 break rest.split_whitespace().next().unwrap().to_owned();
@@ -73,6 +77,12 @@ impl TestServer {
             }
         }
         out
+    }
+
+    /// `kill -9`: no shutdown, no flush, mid-request.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn stop(&mut self) {
