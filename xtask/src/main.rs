@@ -5,6 +5,8 @@
 //! * `test`:  setup, then every test: Rust unit and integration tests, wasm tests in
 //!   headless Chromium, and the Playwright end-to-end suite against the real server.
 //! * `bench`: the server/crypto benchmarks.
+//! * `load`:  many simulated clients against the release server (throughput, latency,
+//!   idle websockets, poke fan-out).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -30,9 +32,10 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(),
         Some("bench") => bench(),
+        Some("load") => load(&args[1..]),
         Some("build-app") => setup().and_then(|_| build_app(args.iter().any(|a| a == "--release"))),
         _ => {
-            eprintln!("usage: cargo xtask <setup|run|test|bench|build-app [--release]>");
+            eprintln!("usage: cargo xtask <setup|run|test|bench|load [--clients N --seconds S --idle K --fanout F]|build-app [--release]>");
             return ExitCode::from(2);
         }
     };
@@ -283,9 +286,19 @@ fn test() -> Result {
     }
 }
 
+/// The load tool (`server/benches/load.rs`) against the release server binary.
+fn load(args: &[String]) -> Result {
+    let mut cmd = Command::new("cargo");
+    cmd.args(["bench", "-p", "quietdesk-server", "--bench", "load", "--"]).args(args);
+    step("load test", &mut cmd)
+}
+
 fn bench() -> Result {
     setup()?;
-    step("server and crypto benchmarks", Command::new("cargo").args(["bench", "-p", "quietdesk-server"]))?;
+    step(
+        "server and crypto benchmarks",
+        Command::new("cargo").args(["bench", "-p", "quietdesk-server", "--bench", "throughput"]),
+    )?;
     step(
         "build the release app for the browser benchmark",
         Command::new("trunk").args(["build", "--offline", "--release", "--dist", "dist-release"]),

@@ -1,0 +1,278 @@
+//! The load tool: many simulated clients against the real server binary (release, on a
+//! throwaway SQLite file), over HTTP and websockets, pushing real sealed 1 KiB records.
+//!
+//! `cargo xtask load [--clients N] [--seconds S] [--idle K] [--fanout F]`, which runs
+//! `cargo bench -p quietdesk-server --bench load -- …`. It prints:
+//! * push throughput of N concurrent clients (records/s, pushes/s, p50/p99 latency),
+//!   beside a raw SQLite insert of the same rows measured in the same run;
+//! * idle websockets held (K opened, all answered, the server still serving);
+//! * poke fan-out: F subscribed websockets, the time from a push until each receives
+//!   its poke, p50/p99 over every delivery.
+
+#[path = "../tests/support/client.rs"]
+mod client;
+#[path = "../tests/support/server.rs"]
+mod server;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use server::TestServer;
+use shared::api::{path, ClientEvent, PushItem, PushRequest, PushResponse, ServerEvent};
+use shared::crypto::envelope::{RecordContext, SealedRecord};
+use shared::ids::{RecordId, TeamId};
+use shared::record::{FieldState, RecordDoc, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+struct Args {
+    clients: usize,
+    seconds: u64,
+    idle: usize,
+    fanout: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args { clients: 20, seconds: 10, idle: 10_000, fanout: 1_000 };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut val = || it.next().and_then(|v| v.parse().ok());
+        match flag.as_str() {
+            "--clients" => a.clients = val().unwrap_or(a.clients),
+            "--seconds" => a.seconds = val().map_or(a.seconds, |v: usize| v as u64),
+            "--idle" => a.idle = val().unwrap_or(a.idle),
+            "--fanout" => a.fanout = val().unwrap_or(a.fanout),
+            _ => {} // cargo bench passes --bench
+        }
+    }
+    a
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// `n` records of 1 KiB plaintext, sealed by `session`'s member into the shared collection.
+fn sealed(session: &shared::sync::Session, n: usize) -> Vec<(RecordId, SealedRecord)> {
+    let coll = session.team.shared_collection;
+    let sealer = shared::sync::seal::Sealer { me: &session.me, identity: &session.identity, keyring: &session.keyring };
+    let stamp = shared::hlc::Stamp { hlc: Default::default(), author: session.me.clone() };
+    (0..n)
+        .map(|i| {
+            let mut doc = RecordDoc::new();
+            let text = format!("{i:06}{}", "x".repeat(1018));
+            doc.apply("notes", FieldState { value: Some(Value::Text(text)), stamp: stamp.clone() });
+            let id = RecordId::random();
+            (id, sealer.seal(&RecordContext { team: session.team.team, record: id }, coll, 1, &doc, None).unwrap().0)
+        })
+        .collect()
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn subscribe(base: &str, team: TeamId, token: &str) -> Option<Socket> {
+    let url = format!("{}{}", base.replacen("http", "ws", 1), path::fill(path::EVENTS, &team.to_string()));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.ok()?;
+    let auth = serde_json::to_string(&ClientEvent::Auth { token: token.to_owned() }).ok()?;
+    ws.send(Message::Text(auth.into())).await.ok()?;
+    match ws.next().await {
+        Some(Ok(Message::Text(t))) if matches!(serde_json::from_str(&t), Ok(ServerEvent::Ready { .. })) => Some(ws),
+        _ => None,
+    }
+}
+
+async fn push(http: &reqwest::Client, url: &str, token: &str, batch: &[(RecordId, SealedRecord)]) -> bool {
+    let items = batch
+        .iter()
+        .map(|(id, s)| PushItem { record: *id, base_version: 0, sealed: s.clone(), tombstone: false })
+        .collect();
+    match http.post(url).bearer_auth(token).json(&PushRequest { items, approval: None }).send().await {
+        Ok(r) if r.status().is_success() => r.json::<PushResponse>().await.is_ok(),
+        _ => false,
+    }
+}
+
+fn main() {
+    let a = args();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(run(a));
+}
+
+async fn run(a: Args) {
+    const BATCH: usize = 10;
+    let srv = TestServer::start_with(&["--rate-per-minute", "0"]);
+    let admin = client::signup(&srv.base, "loadadmin", "pass-load-admin").await;
+    let team = admin.create_team().await;
+    let session = admin.session(team).await;
+    let push_url = format!("{}{}", srv.base, path::fill(path::PUSH, &team.to_string()));
+    println!("load against the release server binary on SQLite ({} clients, {} s)", a.clients, a.seconds);
+
+    // 1. Push throughput: N clients, each pushing batches of 10 sealed 1 KiB records.
+    let per_client = 4_000;
+    let records = sealed(&session, a.clients * per_client);
+    let records = Arc::new(records);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for c in 0..a.clients {
+        let (records, stop, url, token) = (records.clone(), stop.clone(), push_url.clone(), admin.token.clone());
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mine = &records[c * per_client..(c + 1) * per_client];
+            let mut lat = Vec::new();
+            for batch in mine.chunks(BATCH) {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let t = Instant::now();
+                if push(&http, &url, &token, batch).await {
+                    lat.push(t.elapsed());
+                }
+            }
+            lat
+        }));
+    }
+    let start = Instant::now();
+    tokio::time::sleep(Duration::from_secs(a.seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    let elapsed = start.elapsed();
+    lat.sort();
+    let pushes = lat.len();
+    let recs = pushes * BATCH;
+    let rate = recs as f64 / elapsed.as_secs_f64();
+    let baseline = raw_insert_rate(&records[..20_000.min(records.len())]).await;
+    println!(
+        "push: {pushes} pushes of {BATCH} x 1 KiB records in {:.1} s = {rate:.0} records/s ({:.0} pushes/s), latency p50 {} p99 {}",
+        elapsed.as_secs_f64(),
+        pushes as f64 / elapsed.as_secs_f64(),
+        ms(pct(&lat, 0.5)),
+        ms(pct(&lat, 0.99))
+    );
+    println!(
+        "      raw SQLite insert of the same rows (one transaction per 10, WAL, synchronous=FULL): {baseline:.0} rows/s; ratio {:.2}",
+        rate / baseline
+    );
+
+    // 2. Poke fan-out: F subscribers, each push's poke timed to every one of them.
+    let mut subs = Vec::with_capacity(a.fanout);
+    for _ in 0..a.fanout {
+        match subscribe(&srv.base, team, &admin.token).await {
+            Some(ws) => subs.push(ws),
+            None => break,
+        }
+    }
+    let subscribed = subs.len();
+    let extra = sealed(&session, 20);
+    let http = reqwest::Client::new();
+    let mut deliveries = Vec::new();
+    for rec in extra.chunks(1) {
+        let sent = Instant::now();
+        let (ok, times) = tokio::join!(push(&http, &push_url, &admin.token, rec), async {
+            let waits = subs.iter_mut().map(|ws| async move {
+                loop {
+                    match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+                        Ok(Some(Ok(Message::Text(t)))) => {
+                            if matches!(serde_json::from_str(&t), Ok(ServerEvent::Poke { .. })) {
+                                return Some(sent.elapsed());
+                            }
+                        }
+                        _ => return None,
+                    }
+                }
+            });
+            futures::future::join_all(waits).await
+        });
+        assert!(ok, "push failed during fan-out");
+        deliveries.extend(times.into_iter().flatten());
+    }
+    deliveries.sort();
+    println!(
+        "fan-out: {subscribed} subscribers, 20 pushes, {} pokes delivered; push → poke p50 {} p99 {}",
+        deliveries.len(),
+        ms(pct(&deliveries, 0.5)),
+        ms(pct(&deliveries, 0.99))
+    );
+    drop(subs);
+
+    // 3. Idle websockets held: open K, then check the server still serves.
+    let mut idle = Vec::with_capacity(a.idle);
+    let opening = Instant::now();
+    let mut failed = 0;
+    for chunk in 0..a.idle.div_ceil(200) {
+        let n = 200.min(a.idle - chunk * 200);
+        let opened = futures::future::join_all((0..n).map(|_| subscribe(&srv.base, team, &admin.token))).await;
+        for ws in opened {
+            match ws {
+                Some(ws) => idle.push(ws),
+                None => failed += 1,
+            }
+        }
+    }
+    let t = Instant::now();
+    let health = reqwest::get(format!("{}{}", srv.base, path::HEALTH)).await.map(|r| r.status().is_success());
+    println!(
+        "idle websockets: {} held ({failed} refused) after {:.1} s of opening; health check {} in {}",
+        idle.len(),
+        opening.elapsed().as_secs_f64(),
+        if matches!(health, Ok(true)) { "answered" } else { "FAILED" },
+        ms(t.elapsed())
+    );
+}
+
+/// Raw inserts of `rows` into a fresh database with the server's schema and
+/// durability settings, ten rows per transaction (what one push of ten commits).
+async fn raw_insert_rate(rows: &[(RecordId, SealedRecord)]) -> f64 {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+    use std::str::FromStr;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("raw.sqlite").display());
+    drop(quietdesk_server::db::sqlite::SqliteDb::connect(&url).await.unwrap());
+    let opts = SqliteConnectOptions::from_str(&url)
+        .unwrap()
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full);
+    let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await.unwrap();
+    let team = [7u8; 16];
+    sqlx::query("INSERT INTO teams (team_id, seq, created_at) VALUES (?, 0, 0)")
+        .bind(team.as_slice())
+        .execute(&pool)
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let mut seq = 0i64;
+    for chunk in rows.chunks(10) {
+        let mut tx = pool.begin().await.unwrap();
+        for (id, s) in chunk {
+            seq += 1;
+            sqlx::query(
+                "INSERT INTO records (team_id, record_id, collection, version, seq, epoch, author, sealed, updated_at) \
+                 VALUES (?,?,?,?,?,?,?,?,?)",
+            )
+            .bind(team.as_slice())
+            .bind(id.as_bytes().as_slice())
+            .bind([9u8; 16].as_slice())
+            .bind(1i64)
+            .bind(seq)
+            .bind(1i64)
+            .bind("loadadmin")
+            .bind(s.0.as_slice())
+            .bind(0i64)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    rows.len() as f64 / start.elapsed().as_secs_f64()
+}
