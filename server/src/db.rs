@@ -24,6 +24,22 @@ pub enum DbError {
     Corrupt(String),
 }
 
+impl DbError {
+    /// The database could not take the write now (locked by another process, busy past
+    /// the timeout, out of space, an I/O error) — the transaction rolled back, so the
+    /// request can be tried again. SQLite's primary result codes BUSY (5), LOCKED (6),
+    /// IOERR (10) and FULL (13); a pool that timed out.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DbError::Sqlx(sqlx::Error::Database(e)) => {
+                e.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13))
+            }
+            DbError::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
+            _ => false,
+        }
+    }
+}
+
 pub type DbResult<T> = Result<T, DbError>;
 
 /// A stored account: what sign-up writes and log-in reads.

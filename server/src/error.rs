@@ -48,6 +48,9 @@ pub enum ApiError {
     /// Too many requests from one session: try again after this many seconds.
     #[error("too many requests; try again in {0} s")]
     RateLimited(u64),
+    /// The database is locked, full or failing to write: nothing was stored; try again.
+    #[error("the server cannot store anything right now; nothing was saved, try again shortly")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -73,6 +76,7 @@ impl ApiError {
             ApiError::PushConflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::StaleEpoch { .. } => (StatusCode::CONFLICT, "stale_epoch"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -84,10 +88,17 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(%detail, "internal error");
         }
+        if let ApiError::Unavailable(detail) = &self {
+            tracing::warn!(%detail, "storage unavailable");
+        }
         let message = self.to_string();
         match self {
             ApiError::RateLimited(secs) => {
                 let retry = [(axum::http::header::RETRY_AFTER, secs.to_string())];
+                (status, retry, Json(ErrorBody { code: code.into(), message })).into_response()
+            }
+            ApiError::Unavailable(_) => {
+                let retry = [(axum::http::header::RETRY_AFTER, "5".to_owned())];
                 (status, retry, Json(ErrorBody { code: code.into(), message })).into_response()
             }
             ApiError::PushConflict(conflicts) => {
@@ -100,7 +111,11 @@ impl IntoResponse for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        ApiError::Internal(e.to_string())
+        if e.is_transient() {
+            ApiError::Unavailable(e.to_string())
+        } else {
+            ApiError::Internal(e.to_string())
+        }
     }
 }
 

@@ -123,3 +123,32 @@ async fn kill_9_during_a_push_storm_loses_nothing_acknowledged_five_times_over()
     }
     assert!(acked.len() >= 5 * 80, "the storms did push ({} records)", acked.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_database_answers_503_stores_nothing_and_the_outbox_drains_later() {
+    let srv = TestServer::start();
+    let alice = signup(&srv.base, "alice", "pass-alice-locked").await;
+    let team = alice.create_team().await;
+    let mut a: Client =
+        Syncer::open(alice.session(team).await, MemoryStore::new(), alice.transport(team)).await.unwrap();
+    let id = RecordId::random();
+    a.edit(id, Customer { name: "Canary Locked".into(), ..Default::default() }.to_fields(), 1).await.unwrap();
+
+    // Another process holds the write lock past the server's busy timeout (10 s).
+    let mut lock = SqliteConnectOptions::new().filename(srv.db_path()).connect().await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE").execute(&mut lock).await.unwrap();
+    match a.sync().await {
+        Err(shared::sync::SyncError::Transport(shared::sync::TransportError::Http { status, code, .. })) => {
+            assert_eq!((status, code.as_str()), (503, "unavailable"))
+        }
+        other => panic!("expected 503, got {other:?}"),
+    }
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    assert!(!ids_on(&srv.db_path()).await.contains(&id), "nothing stored");
+    assert_eq!(a.replica.pending_count(), 1, "the edit waits in the outbox");
+
+    // The server kept serving; once the lock is gone the outbox drains.
+    a.sync().await.unwrap();
+    assert_eq!(a.replica.pending_count(), 0);
+    assert!(ids_on(&srv.db_path()).await.contains(&id));
+}
