@@ -11,6 +11,7 @@
 
 #[path = "../tests/support/client.rs"]
 mod client;
+mod common;
 #[path = "../tests/support/server.rs"]
 mod server;
 
@@ -21,9 +22,8 @@ use std::time::{Duration, Instant};
 use futures::{SinkExt, StreamExt};
 use server::TestServer;
 use shared::api::{path, ClientEvent, PushItem, PushRequest, PushResponse, ServerEvent};
-use shared::crypto::envelope::{RecordContext, SealedRecord};
+use shared::crypto::envelope::SealedRecord;
 use shared::ids::{RecordId, TeamId};
-use shared::record::{FieldState, RecordDoc, Value};
 use tokio_tungstenite::tungstenite::Message;
 
 struct Args {
@@ -58,22 +58,6 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
-/// `n` records of 1 KiB plaintext, sealed by `session`'s member into the shared collection.
-fn sealed(session: &shared::sync::Session, n: usize) -> Vec<(RecordId, SealedRecord)> {
-    let coll = session.team.shared_collection;
-    let sealer = shared::sync::seal::Sealer { me: &session.me, identity: &session.identity, keyring: &session.keyring };
-    let stamp = shared::hlc::Stamp { hlc: Default::default(), author: session.me.clone() };
-    (0..n)
-        .map(|i| {
-            let mut doc = RecordDoc::new();
-            let text = format!("{i:06}{}", "x".repeat(1018));
-            doc.apply("notes", FieldState { value: Some(Value::Text(text)), stamp: stamp.clone() });
-            let id = RecordId::random();
-            (id, sealer.seal(&RecordContext { team: session.team.team, record: id }, coll, 1, &doc, None).unwrap().0)
-        })
-        .collect()
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -117,7 +101,7 @@ async fn run(a: Args) {
 
     // 1. Push throughput: N clients, each pushing batches of 10 sealed 1 KiB records.
     let per_client = 4_000;
-    let records = sealed(&session, a.clients * per_client);
+    let records = common::sealed_records(&session, a.clients * per_client);
     let records = Arc::new(records);
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
@@ -151,7 +135,9 @@ async fn run(a: Args) {
     let pushes = lat.len();
     let recs = pushes * BATCH;
     let rate = recs as f64 / elapsed.as_secs_f64();
-    let baseline = raw_insert_rate(&records[..20_000.min(records.len())]).await;
+    let sample = &records[..20_000.min(records.len())];
+    let raw_dir = tempfile::tempdir().unwrap();
+    let baseline = sample.len() as f64 / common::raw_insert(sample, raw_dir.path(), BATCH, false).await.as_secs_f64();
     println!(
         "push: {pushes} pushes of {BATCH} x 1 KiB records in {:.1} s = {rate:.0} records/s ({:.0} pushes/s), latency p50 {} p99 {}",
         elapsed.as_secs_f64(),
@@ -173,7 +159,7 @@ async fn run(a: Args) {
         }
     }
     let subscribed = subs.len();
-    let extra = sealed(&session, 20);
+    let extra = common::sealed_records(&session, 20);
     let http = reqwest::Client::new();
     let mut deliveries = Vec::new();
     for rec in extra.chunks(1) {
@@ -228,51 +214,4 @@ async fn run(a: Args) {
         if matches!(health, Ok(true)) { "answered" } else { "FAILED" },
         ms(t.elapsed())
     );
-}
-
-/// Raw inserts of `rows` into a fresh database with the server's schema and
-/// durability settings, ten rows per transaction (what one push of ten commits).
-async fn raw_insert_rate(rows: &[(RecordId, SealedRecord)]) -> f64 {
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-    use std::str::FromStr;
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("raw.sqlite").display());
-    drop(quietdesk_server::db::sqlite::SqliteDb::connect(&url).await.unwrap());
-    let opts = SqliteConnectOptions::from_str(&url)
-        .unwrap()
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full);
-    let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await.unwrap();
-    let team = [7u8; 16];
-    sqlx::query("INSERT INTO teams (team_id, seq, created_at) VALUES (?, 0, 0)")
-        .bind(team.as_slice())
-        .execute(&pool)
-        .await
-        .unwrap();
-    let start = Instant::now();
-    let mut seq = 0i64;
-    for chunk in rows.chunks(10) {
-        let mut tx = pool.begin().await.unwrap();
-        for (id, s) in chunk {
-            seq += 1;
-            sqlx::query(
-                "INSERT INTO records (team_id, record_id, collection, version, seq, epoch, author, sealed, updated_at) \
-                 VALUES (?,?,?,?,?,?,?,?,?)",
-            )
-            .bind(team.as_slice())
-            .bind(id.as_bytes().as_slice())
-            .bind([9u8; 16].as_slice())
-            .bind(1i64)
-            .bind(seq)
-            .bind(1i64)
-            .bind("loadadmin")
-            .bind(s.0.as_slice())
-            .bind(0i64)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        }
-        tx.commit().await.unwrap();
-    }
-    rows.len() as f64 / start.elapsed().as_secs_f64()
 }

@@ -5,10 +5,10 @@
 
 #[path = "../tests/support/client.rs"]
 mod client;
+mod common;
 #[path = "../tests/support/inproc.rs"]
 mod inproc;
 
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use std::hint::black_box;
@@ -21,8 +21,6 @@ use shared::crypto::envelope::{EnvelopeHeader, RecordContext, SealedEnvelope, Se
 use shared::crypto::identity::IdentityKeys;
 use shared::crypto::{Scope, SymmetricKey};
 use shared::ids::{CollectionId, RecordId, TeamId, Username};
-use shared::record::{FieldState, RecordDoc, Value};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 fn envelopes(c: &mut Criterion) {
     let key = SymmetricKey::generate();
@@ -90,25 +88,6 @@ fn chain(c: &mut Criterion) {
 const RECORDS: usize = 10_000;
 const BATCH: usize = 500;
 
-/// 10,000 records of 1 KiB plaintext, sealed once up front.
-fn sealed_records(session: &shared::sync::Session) -> Vec<(RecordId, SealedRecord)> {
-    let coll = session.team.shared_collection;
-    let sealer = shared::sync::seal::Sealer { me: &session.me, identity: &session.identity, keyring: &session.keyring };
-    let stamp = shared::hlc::Stamp { hlc: Default::default(), author: session.me.clone() };
-    (0..RECORDS)
-        .map(|i| {
-            let mut doc = RecordDoc::new();
-            doc.apply(
-                "notes",
-                FieldState { value: Some(Value::Text(format!("{i:04}{}", "x".repeat(1000)))), stamp: stamp.clone() },
-            );
-            let id = RecordId::random();
-            let ctx = RecordContext { team: session.team.team, record: id };
-            (id, sealer.seal(&ctx, coll, 1, &doc, None).unwrap().0)
-        })
-        .collect()
-}
-
 async fn push_over_loopback(records: &[(RecordId, SealedRecord)], alice: &client::Account, team: TeamId) -> Duration {
     let http = reqwest::Client::new();
     let url = format!("{}{}", alice.api.base, path::fill(path::PUSH, &team.to_string()));
@@ -131,72 +110,6 @@ async fn push_over_loopback(records: &[(RecordId, SealedRecord)], alice: &client
     start.elapsed()
 }
 
-/// The raw baselines: `multi_row = false` is one INSERT per row (the plain way);
-/// `true` is one multi-row INSERT per batch (what the server itself does).
-async fn raw_insert(records: &[(RecordId, SealedRecord)], dir: &std::path::Path, multi_row: bool) -> Duration {
-    let url = format!("sqlite:{}", dir.join(if multi_row { "raw-multi.sqlite" } else { "raw.sqlite" }).display());
-    // Same schema (via the server's migrations) and the same durability settings.
-    drop(quietdesk_server::db::sqlite::SqliteDb::connect(&url).await.unwrap());
-    let opts = SqliteConnectOptions::from_str(&url)
-        .unwrap()
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .foreign_keys(true);
-    let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await.unwrap();
-    let team = [7u8; 16];
-    sqlx::query("INSERT INTO teams (team_id, seq, created_at) VALUES (?, 0, 0)")
-        .bind(team.as_slice())
-        .execute(&pool)
-        .await
-        .unwrap();
-    let coll = [9u8; 16];
-    let start = Instant::now();
-    let mut seq = 0i64;
-    for chunk in records.chunks(BATCH) {
-        let mut tx = pool.begin().await.unwrap();
-        if multi_row {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO records (team_id, record_id, collection, version, seq, epoch, author, sealed, updated_at) ",
-            );
-            q.push_values(chunk, |mut b, (id, s)| {
-                seq += 1;
-                b.push_bind(team.as_slice())
-                    .push_bind(id.as_bytes().as_slice())
-                    .push_bind(coll.as_slice())
-                    .push_bind(1i64)
-                    .push_bind(seq)
-                    .push_bind(1i64)
-                    .push_bind("alice")
-                    .push_bind(s.0.as_slice())
-                    .push_bind(0i64);
-            });
-            q.build().execute(&mut *tx).await.unwrap();
-            tx.commit().await.unwrap();
-            continue;
-        }
-        for (id, s) in chunk {
-            seq += 1;
-            sqlx::query(
-                "INSERT INTO records (team_id, record_id, collection, version, seq, epoch, author, sealed, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
-            )
-            .bind(team.as_slice())
-            .bind(id.as_bytes().as_slice())
-            .bind(coll.as_slice())
-            .bind(1i64)
-            .bind(seq)
-            .bind(1i64)
-            .bind("alice")
-            .bind(s.0.as_slice())
-            .bind(0i64)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        }
-        tx.commit().await.unwrap();
-    }
-    start.elapsed()
-}
-
 fn push_vs_raw() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
@@ -208,15 +121,19 @@ fn push_vs_raw() {
             let alice = client::signup(&srv.base, "alice", "bench passphrase").await;
             let team = alice.create_team().await;
             let session = alice.session(team).await;
-            let records = sealed_records(&session);
+            let records = common::sealed_records(&session, RECORDS);
             let raw_dir = tempfile::tempdir().unwrap();
             // Alternate the order so neither side always runs on a warmer machine.
             let (push, raw, multi) = if round % 2 == 0 {
                 let p = push_over_loopback(&records, &alice, team).await;
-                (p, raw_insert(&records, raw_dir.path(), false).await, raw_insert(&records, raw_dir.path(), true).await)
+                (
+                    p,
+                    common::raw_insert(&records, raw_dir.path(), BATCH, false).await,
+                    common::raw_insert(&records, raw_dir.path(), BATCH, true).await,
+                )
             } else {
-                let m = raw_insert(&records, raw_dir.path(), true).await;
-                let r = raw_insert(&records, raw_dir.path(), false).await;
+                let m = common::raw_insert(&records, raw_dir.path(), BATCH, true).await;
+                let r = common::raw_insert(&records, raw_dir.path(), BATCH, false).await;
                 (push_over_loopback(&records, &alice, team).await, r, m)
             };
             push_rates.push(RECORDS as f64 / push.as_secs_f64());
