@@ -46,10 +46,8 @@ fn problem_text(p: &Problem) -> String {
         Problem::Missing { seq } => ("entries before #", seq, " are missing"),
         Problem::Altered { seq } => ("entry #", seq, " was altered"),
         Problem::BadSignature { seq } => ("entry #", seq, " is not signed by its author"),
-        Problem::Rollback { seen, got } => {
-            return format!(
-                "the log was cut short or rewritten: this device verified it up to #{seen}, it now ends at #{got}"
-            )
+        Problem::Rollback { seen, .. } => {
+            ("the log was cut short or rewritten: this device had verified it up to #", seen, "")
         }
     };
     format!("{before}{seq}{after}")
@@ -136,8 +134,8 @@ impl Workspace {
         }
         let key = format!("device-noted/{}", self.team_id);
         if self.unlocked.store.meta(&key).await.ok().flatten().is_none() {
-            let agent = web_sys::window().and_then(|w| w.navigator().user_agent().ok()).unwrap_or_default();
-            self.audit(AuditAction::NewDevice, None, None, format!("first log-in on this device ({agent})")).await;
+            // Which kind of device is in the server's session list (Team page, devices).
+            self.audit(AuditAction::NewDevice, None, None, "first log-in on this device".into()).await;
             let _ = self.unlocked.store.set_meta(&key, b"1").await;
         }
     }
@@ -216,7 +214,7 @@ impl Workspace {
                 let (at_ms, action, customer, detail) = match opened {
                     Some(Opened::Event(e)) => (e.at_ms, e.action.as_str(), e.customer, e.detail),
                     Some(Opened::Note(n)) => (row.at_ms, "server", None, n),
-                    Some(Opened::NotForMe) => (row.at_ms, "sealed", None, "written before you were an admin".into()),
+                    Some(Opened::NotForMe) => (row.at_ms, "sealed", None, "not sealed to you".into()),
                     None => (row.at_ms, "invalid", None, format!("entry #{}", row.seq)),
                 };
                 AuditLine { at_ms, who: row.author.to_string(), action, customer, detail }
@@ -293,13 +291,20 @@ impl Workspace {
     /// unapproved: ask for an approval of exactly what is pending, wait for it (the
     /// status bar says so; the deletions stay queued), then sync with it.
     pub(crate) async fn approve_deletions(self: &Rc<Self>) {
-        let n = self.syncer.lock().await.pending_deletions().max(1) as u64;
+        let ids = self.syncer.lock().await.pending_deletions();
+        let n = ids.len().max(1) as u64;
         let status = self.status;
         let say = move |m: String| status.update(|s| s.notice = Some(m));
         match self.approved(ApprovalKind::BulkDelete, n, None, &say).await {
             // The next successful sync clears the notice.
             Ok(a) => self.syncer.lock().await.approval = Some(a.id),
-            Err(e) => say(format!("Deleting {n} records was not approved: {e}")),
+            // Refused (or expired): the deletions are undone, so nothing stays stuck.
+            Err(e) => {
+                let undo =
+                    ids.into_iter().map(|id| (id, vec![(DELETED.to_owned(), Some(Value::Bool(false)))])).collect();
+                let _ = self.edit_many(undo).await;
+                say(format!("Deleting {n} records was not approved: {e} They are back."));
+            }
         }
         self.asking_approval.set(false);
         self.request_sync();

@@ -122,10 +122,10 @@ test("deleting more than the server takes unapproved waits for an admin's approv
   // The member imports four customers, then deletes them one by one (the e2e server
   // takes three deletions an hour unapproved).
   await member.getByRole('navigation').getByRole('link', { name: 'Import' }).click();
-  const rows = ['Customer name,Company', ...[1, 2, 3, 4].map((i) => `Deletable ${i},Del Co`)];
+  const rows = ['Customer name,Company', ...[1, 2, 3, 4, 5].map((i) => `Deletable ${i},Del Co`)];
   await member.getByLabel('CSV file').setInputFiles({ name: 'c.csv', mimeType: 'text/csv', buffer: Buffer.from(rows.join('\n')) });
-  await member.getByRole('button', { name: 'Import 4 rows' }).click();
-  await expect(member.getByRole('status', { name: 'Import summary' })).toContainText('Imported 4 rows.');
+  await member.getByRole('button', { name: 'Import 5 rows' }).click();
+  await expect(member.getByRole('status', { name: 'Import summary' })).toContainText('Imported 5 rows.');
   await waitSynced(member);
   for (const i of [1, 2, 3, 4]) {
     await member.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
@@ -144,5 +144,16 @@ test("deleting more than the server takes unapproved waits for an admin's approv
   await waitSynced(member);
   await admin.getByRole('button', { name: 'Sync now' }).click();
   await admin.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
-  await expect(admin.getByRole('link', { name: /Deletable/ })).toHaveCount(0, { timeout: 20_000 });
+  await expect(admin.getByRole('link', { name: /Deletable [1-4]/ })).toHaveCount(0, { timeout: 20_000 });
+
+  // One more deletion needs another approval; refused, the customer comes back.
+  await member.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await member.getByRole('link', { name: /Deletable 5/ }).click();
+  await member.getByRole('button', { name: 'Delete customer' }).click();
+  await expect(sync).toContainText('Waiting for an admin to approve: delete 1 records', { timeout: 20_000 });
+  await admin.getByRole('navigation').getByRole('link', { name: 'Audit' }).click();
+  await admin.getByRole('button', { name: 'Refuse' }).click();
+  await member.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await expect(member.getByRole('link', { name: /Deletable 5/ })).toBeVisible({ timeout: 20_000 });
+  await waitSynced(member);
 });

@@ -95,7 +95,10 @@ async fn push(
     }
     match result {
         Ok(PushResult::Accepted { accepted, cursor }) => {
-            state.limits.deleted(team, &user.username, deletes, std::time::Instant::now());
+            // Approved deletions do not use up the unapproved allowance.
+            if spent.is_none() {
+                state.limits.deleted(team, &user.username, deletes, std::time::Instant::now());
+            }
             let cursor = state.cursor_out(cursor);
             state.hub.send(&team, ServerEvent::Poke { cursor });
             tracing::info!(%team, records = accepted.len(), cursor, "push committed");

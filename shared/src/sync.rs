@@ -682,8 +682,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
 
     /// Records deleted here that the server does not know deleted yet (what a push
     /// would ask the server to delete).
-    pub fn pending_deletions(&self) -> usize {
-        self.replica.records.values().filter(|l| l.view.is_deleted() && l.version > 0 && !l.base.is_deleted()).count()
+    pub fn pending_deletions(&self) -> Vec<RecordId> {
+        let pending = |l: &&LocalRecord| l.view.is_deleted() && l.version > 0 && !l.base.is_deleted();
+        self.replica.records.iter().filter(|(_, l)| pending(l)).map(|(id, _)| *id).collect()
     }
 
     /// Push the outbox, resolving conflicts by merging, then pull everything new.

@@ -238,7 +238,7 @@ pub fn ImportExport() -> impl IntoView {
                 <h3>"Export everything"</h3>
                 <p>"Every record you can read; needs an admin's approval and is audited."</p>
                 <button type="button" disabled=busy on:click=move |_| export(false)>"Export CSV"</button>
-                <p class="hint">"CSV: customers only, readable by anyone who gets the file. Sensitive fields you hold no key for export masked."</p>
+                <p class="hint">"CSV: customers only, in the clear."</p>
                 <label for="export-pass">"File passphrase (for the encrypted export)"</label>
                 <input id="export-pass" type="password" autocomplete="new-password" prop:value=passphrase
                     on:input=move |ev| passphrase.set(event_target_value(&ev)) />

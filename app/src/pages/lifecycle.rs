@@ -103,7 +103,7 @@ pub fn Lifecycle() -> impl IntoView {
             <h2>"Data lifecycle"</h2>
             <section class="card form">
                 <h3>"Rules"</h3>
-                {number("dormant-months", "Dormant after (months without an interaction)", dormant_months)}
+                {number("dormant-months", "Dormant after (months)", dormant_months)}
                 {number("purge-months", "Anonymise or delete after (months)", purge_months)}
             </section>
             <section class="card">
@@ -111,7 +111,7 @@ pub fn Lifecycle() -> impl IntoView {
             </section>
             <section class="card">
                 <h3>{move || format!("Eligible for anonymisation or deletion: {}", eligible.with(Vec::len))}</h3>
-                <p>"Preview: exactly these customers, with their contacts, interactions, tasks and deals."</p>
+                <p>"Exactly these, with what links to them:"</p>
                 {move || list(eligible.get(), "Eligible customers")}
                 <div class="actions">
                     <button type="button" on:click=move |_| run(false)>{move || format!("Anonymise {} customers", eligible.with(Vec::len))}</button>
