@@ -12,6 +12,8 @@
 #[path = "../tests/support/client.rs"]
 mod client;
 mod common;
+#[path = "../tests/support/backend.rs"]
+mod backend;
 #[path = "../tests/support/server.rs"]
 mod server;
 

@@ -6,6 +6,8 @@
 #[path = "../tests/support/client.rs"]
 mod client;
 mod common;
+#[path = "../tests/support/backend.rs"]
+mod backend;
 #[path = "../tests/support/inproc.rs"]
 mod inproc;
 

@@ -1,6 +1,8 @@
 //! Storage behind one small trait, so the same handlers run on SQLite (the default:
-//! one file, WAL) and, later, PostgreSQL. Every method is one transaction.
+//! one file, WAL) and PostgreSQL (several server instances on one database). Both
+//! implement it with the same SQL (`db/common.rs`). Every method is one transaction.
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -29,11 +31,24 @@ impl DbError {
     /// the timeout, out of space, an I/O error) — the transaction rolled back, so the
     /// request can be tried again. SQLite's primary result codes BUSY (5), LOCKED (6),
     /// IOERR (10) and FULL (13); a pool that timed out.
+    ///
+    /// PostgreSQL: serialization failure and deadlock (class 40), insufficient
+    /// resources such as a full disk (53), a lock not granted within `lock_timeout`
+    /// (55P03), the server shutting down or not yet accepting connections
+    /// (57P01–57P03), and lost connections (08).
     pub fn is_transient(&self) -> bool {
         match self {
-            DbError::Sqlx(sqlx::Error::Database(e)) => {
-                e.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13))
-            }
+            DbError::Sqlx(sqlx::Error::Database(e)) => match e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                Some(pg) => {
+                    let code = pg.code();
+                    ["40", "53", "08"].iter().any(|class| code.starts_with(class))
+                        || matches!(code, "55P03" | "57P01" | "57P02" | "57P03")
+                }
+                None => e
+                    .code()
+                    .and_then(|c| c.parse::<i32>().ok())
+                    .is_some_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13)),
+            },
             DbError::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
             _ => false,
         }
@@ -41,6 +56,23 @@ impl DbError {
 }
 
 pub type DbResult<T> = Result<T, DbError>;
+
+/// Which backend a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Option<Self> {
+        match url.split_once(':')?.0 {
+            "sqlite" => Some(Self::Sqlite),
+            "postgres" | "postgresql" => Some(Self::Postgres),
+            _ => None,
+        }
+    }
+}
 
 /// A stored account: what sign-up writes and log-in reads.
 pub struct UserRow {

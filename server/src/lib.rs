@@ -80,6 +80,36 @@ impl AppState {
     }
 }
 
+/// Open the database `url` names (`sqlite:…` or `postgres://…`), migrate it, and build
+/// the state. On PostgreSQL the instance also joins the `LISTEN`/`NOTIFY` relay, so
+/// any number of instances can serve one team behind a load balancer.
+pub async fn open(url: &str, config: Config) -> Result<AppState, OpenError> {
+    match db::Backend::of(url) {
+        Some(db::Backend::Sqlite) => {
+            let db = db::sqlite::SqliteDb::connect(url).await?;
+            Ok(AppState::new(Arc::new(db), config).await?)
+        }
+        Some(db::Backend::Postgres) => {
+            let db = db::postgres::PgDb::connect(url).await?;
+            let pool = db.pool().clone();
+            let state = AppState::new(Arc::new(db), config).await?;
+            events::relay_through_postgres(&state, pool).await?;
+            Ok(state)
+        }
+        None => Err(OpenError::Scheme),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("the database URL must start with sqlite: or postgres://")]
+    Scheme,
+    #[error(transparent)]
+    Sqlx(#[from] sqlx::Error),
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+}
+
 /// A cursor is `generation << 48 | seq`: a client's cursor from before a restore
 /// carries the old generation, which tells the server to start that client over.
 const SEQ_BITS: u32 = 48;
@@ -112,16 +142,6 @@ pub fn utc_text(ms: i64) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", secs / 3600, secs % 3600 / 60)
-}
-
-#[cfg(test)]
-mod time_tests {
-    #[test]
-    fn utc_text_matches_known_dates() {
-        assert_eq!(super::utc_text(0), "1970-01-01 00:00 UTC");
-        assert_eq!(super::utc_text(951_782_400_000), "2000-02-29 00:00 UTC");
-        assert_eq!(super::utc_text(1_795_446_960_000), "2026-11-23 15:16 UTC");
-    }
 }
 
 pub fn now_ms() -> i64 {
@@ -159,4 +179,14 @@ pub fn app(state: AppState) -> Router {
     router.layer(TraceLayer::new_for_http().make_span_with(
         |req: &Request<_>| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()),
     ))
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn utc_text_matches_known_dates() {
+        assert_eq!(super::utc_text(0), "1970-01-01 00:00 UTC");
+        assert_eq!(super::utc_text(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(super::utc_text(1_795_446_960_000), "2026-11-23 15:16 UTC");
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use quietdesk_server::db::sqlite::SqliteDb;
-use quietdesk_server::{app, AppState, Config};
+use quietdesk_server::{app, Config};
 use tracing_subscriber::fmt::writer::MakeWriterExt;
 use tracing_subscriber::EnvFilter;
 
@@ -18,8 +18,9 @@ struct Cli {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "QD_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Database URL. SQLite: `sqlite:path/to/file.sqlite`.
-    #[arg(long, env = "QD_DATABASE", default_value = "sqlite:data/quietdesk.sqlite")]
+    /// Database URL: `sqlite:path/to/file.sqlite` (one instance), or
+    /// `postgres://user@host:5432/db` (any number of instances on one database).
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite:data/quietdesk.sqlite")]
     database: String,
     /// Directory of the built app (Trunk's `dist`) to serve at `/`.
     #[arg(long, env = "QD_STATIC_DIR")]
@@ -78,6 +79,13 @@ enum Command {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
     match &cli.command {
+        Some(Command::Backup { .. } | Command::Restore { .. })
+            if quietdesk_server::db::Backend::of(&cli.database) != Some(quietdesk_server::db::Backend::Sqlite) =>
+        {
+            return Err("backup and restore handle SQLite files; for PostgreSQL use pg_dump and pg_restore \
+                        (see the README)"
+                .into());
+        }
         Some(Command::Backup { to }) => {
             let db = SqliteDb::connect(&cli.database).await?;
             let summary = db.backup_to(to).await?;
@@ -104,7 +112,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init(),
     }
 
-    let db = SqliteDb::connect(&cli.database).await?;
     let config = Config {
         static_dir: cli.static_dir.clone(),
         session_ttl: std::time::Duration::from_secs(cli.session_hours * 3600),
@@ -122,7 +129,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing::warn!(dir = %dir.display(), "static dir has no index.html; build the app with `trunk build`");
         }
     }
-    let state = AppState::new(Arc::new(db), config).await?;
+    let state = quietdesk_server::open(&cli.database, config).await?;
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");

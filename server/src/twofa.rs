@@ -122,7 +122,7 @@ async fn require_for_team(
     ApiJson(req): ApiJson<Require2fa>,
 ) -> ApiResult<ApiJson<Empty>> {
     require_admin(&state, &team, &user.username, "only admins change the team's sign-in rules").await?;
-    if req.required && !state.db.totp(&user.username).await?.is_some_and(|t| t.secret.is_some()) {
+    if req.required && state.db.totp(&user.username).await?.is_none_or(|t| t.secret.is_none()) {
         return Err(ApiError::BadRequest("turn on two-factor authentication for yourself first".into()));
     }
     state.db.set_team_2fa(&team, req.required).await?;

@@ -3,6 +3,8 @@
 
 #[path = "support/client.rs"]
 mod client;
+#[path = "support/backend.rs"]
+mod backend;
 #[path = "support/inproc.rs"]
 mod inproc;
 

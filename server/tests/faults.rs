@@ -6,6 +6,8 @@
 
 #[path = "support/client.rs"]
 mod client;
+#[path = "support/backend.rs"]
+mod backend;
 #[path = "support/server.rs"]
 mod server;
 
@@ -13,14 +15,14 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use client::{signup, HttpTransport};
+use backend::TestDb;
 use server::TestServer;
 use shared::chain::Role;
 use shared::domain::{Customer, Entity};
 use shared::ids::RecordId;
 use shared::sync::memory::MemoryStore;
 use shared::sync::Syncer;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Row};
+use sqlx::Row;
 
 type Client = Syncer<MemoryStore, HttpTransport>;
 
@@ -44,17 +46,17 @@ async fn storm(c: &mut Client, who: &str, batches: &mut Vec<Vec<RecordId>>, acke
     }
 }
 
-async fn ids_on(db: &std::path::Path) -> BTreeSet<RecordId> {
-    // Not read-only: opening replays the WAL the killed server left, as a restart would.
-    let mut conn = SqliteConnectOptions::new().filename(db).connect().await.unwrap();
-    let rows = sqlx::query("SELECT record_id FROM records").fetch_all(&mut conn).await.unwrap();
+async fn ids_on(db: &TestDb) -> BTreeSet<RecordId> {
+    // SQLite: not read-only, so opening replays the WAL the killed server left, as a
+    // restart would.
+    let rows = db.rows("SELECT record_id FROM records").await;
     rows.iter().map(|r| RecordId::from_slice(r.get::<Vec<u8>, _>("record_id").as_slice()).unwrap()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_a_push_storm_loses_nothing_acknowledged_five_times_over() {
     let mut srv = TestServer::start();
-    let db = srv.db_path();
+    let db = srv.db.clone();
     let alice = signup(&srv.base, "alice", "pass-alice-faults").await;
     let bob = signup(&srv.base, "bob", "pass-bob-faults").await;
     let team = alice.create_team().await;
@@ -94,8 +96,7 @@ async fn kill_9_during_a_push_storm_loses_nothing_acknowledged_five_times_over()
         }
 
         // Restart on the same database; the clients drain their outboxes.
-        let dir = std::mem::replace(&mut srv.dir, tempfile::tempdir().unwrap());
-        srv = TestServer::start_on(dir, db.clone(), &[]);
+        srv.restart(&[]);
         for c in [&mut a, &mut b] {
             c.transport.api.base = srv.base.clone();
         }
@@ -134,9 +135,14 @@ async fn a_locked_database_answers_503_stores_nothing_and_the_outbox_drains_late
     let id = RecordId::random();
     a.edit(id, Customer { name: "Canary Locked".into(), ..Default::default() }.to_fields(), 1).await.unwrap();
 
-    // Another process holds the write lock past the server's busy timeout (10 s).
-    let mut lock = SqliteConnectOptions::new().filename(srv.db_path()).connect().await.unwrap();
-    sqlx::query("BEGIN EXCLUSIVE").execute(&mut lock).await.unwrap();
+    // Another process holds the write lock past the server's busy timeout (10 s):
+    // SQLite's database lock, or an exclusive lock on PostgreSQL's records table.
+    let mut lock = srv.db.connect().await;
+    let sql = if srv.db.sqlite_path().is_some() { "BEGIN EXCLUSIVE" } else { "BEGIN" };
+    sqlx::query(sql).execute(&mut lock).await.unwrap();
+    if srv.db.sqlite_path().is_none() {
+        sqlx::query("LOCK TABLE records IN ACCESS EXCLUSIVE MODE").execute(&mut lock).await.unwrap();
+    }
     match a.sync().await {
         Err(shared::sync::SyncError::Transport(shared::sync::TransportError::Http { status, code, .. })) => {
             assert_eq!((status, code.as_str()), (503, "unavailable"))
@@ -144,11 +150,11 @@ async fn a_locked_database_answers_503_stores_nothing_and_the_outbox_drains_late
         other => panic!("expected 503, got {other:?}"),
     }
     sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
-    assert!(!ids_on(&srv.db_path()).await.contains(&id), "nothing stored");
+    assert!(!ids_on(&srv.db).await.contains(&id), "nothing stored");
     assert_eq!(a.replica.pending_count(), 1, "the edit waits in the outbox");
 
     // The server kept serving; once the lock is gone the outbox drains.
     a.sync().await.unwrap();
     assert_eq!(a.replica.pending_count(), 0);
-    assert!(ids_on(&srv.db_path()).await.contains(&id));
+    assert!(ids_on(&srv.db).await.contains(&id));
 }

@@ -4,6 +4,8 @@
 
 #[path = "support/client.rs"]
 mod client;
+#[path = "support/backend.rs"]
+mod backend;
 #[path = "support/server.rs"]
 mod server;
 

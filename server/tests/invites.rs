@@ -5,6 +5,8 @@
 
 #[path = "support/client.rs"]
 mod client;
+#[path = "support/backend.rs"]
+mod backend;
 #[path = "support/server.rs"]
 mod server;
 
@@ -16,8 +18,6 @@ use shared::crypto::identity::IdentityKeys;
 use shared::ids::InviteId;
 use shared::invite::InviteSecret;
 use shared::sync::TransportError;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::ConnectOptions;
 
 fn status<T: std::fmt::Debug>(r: &Result<T, TransportError>) -> u16 {
     match r {
@@ -59,14 +59,12 @@ async fn invitations_admit_the_real_joiner_and_refuse_swapped_keys() {
     let (invite2, secret2) = alice.create_invite(team, Role::Member).await;
     carol.accept_invite(team, invite2, &secret2).await.unwrap();
     let mallory = IdentityKeys::generate().public();
-    let mut db = SqliteConnectOptions::new().filename(srv.db_path()).connect().await.unwrap();
-    sqlx::query("UPDATE invites SET sign_pk = ?, dh_pk = ? WHERE invite_id = ?")
-        .bind(mallory.sign_pk.as_slice())
-        .bind(mallory.dh_pk.as_slice())
-        .bind(invite2.as_bytes().as_slice())
-        .execute(&mut db)
-        .await
-        .unwrap();
+    srv.db
+        .exec(
+            "UPDATE invites SET sign_pk = $1, dh_pk = $2 WHERE invite_id = $3",
+            &[mallory.sign_pk.as_slice(), mallory.dh_pk.as_slice(), invite2.as_bytes().as_slice()],
+        )
+        .await;
     let info2 = alice.invites(team).await.unwrap().into_iter().find(|i| i.invite == invite2).unwrap();
     assert_eq!(info2.accepted.as_ref().unwrap().identity, mallory);
     let refused = alice.admit(team, &info2, &secret2).await.unwrap_err();

@@ -8,6 +8,8 @@
 
 #[path = "support/client.rs"]
 mod client;
+#[path = "support/backend.rs"]
+mod backend;
 #[path = "support/server.rs"]
 mod server;
 
@@ -23,8 +25,7 @@ use shared::record::Value;
 use shared::sync::memory::MemoryStore;
 use shared::sync::seal::open_record;
 use shared::sync::{EpochProgress, SyncError, Syncer, TransportError};
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Row};
+use sqlx::Row;
 
 type Client = Syncer<MemoryStore, HttpTransport>;
 
@@ -173,11 +174,9 @@ struct RawRow {
     sealed: SealedRecord,
 }
 
-/// Every record row, read straight from the server's database file.
+/// Every record row, read straight from the server's database.
 async fn raw_rows(srv: &TestServer) -> Vec<RawRow> {
-    let mut db = SqliteConnectOptions::new().filename(srv.db_path()).read_only(true).connect().await.unwrap();
-    let rows =
-        sqlx::query("SELECT record_id, version, seq, epoch, sealed FROM records").fetch_all(&mut db).await.unwrap();
+    let rows = srv.db.rows("SELECT record_id, version, seq, epoch, sealed FROM records").await;
     rows.into_iter()
         .map(|row| RawRow {
             record: RecordId::from_slice(row.get::<Vec<u8>, _>("record_id").as_slice()).unwrap(),

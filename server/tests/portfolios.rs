@@ -8,6 +8,8 @@
 
 #[path = "support/client.rs"]
 mod client;
+#[path = "support/backend.rs"]
+mod backend;
 #[path = "support/server.rs"]
 mod server;
 
@@ -25,8 +27,7 @@ use shared::sync::memory::MemoryStore;
 use shared::sync::seal::{open_record, Sealer};
 use shared::sync::{SyncError, Syncer, Transport, TransportError};
 use shared::team::{portfolio, Distributor};
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Row};
+use sqlx::Row;
 
 type Client = Syncer<MemoryStore, HttpTransport>;
 
@@ -133,8 +134,7 @@ async fn collections_on_server(srv: &TestServer) -> std::collections::BTreeMap<R
 }
 
 async fn raw_rows(srv: &TestServer) -> Vec<(RecordId, u64, shared::crypto::envelope::SealedRecord)> {
-    let mut db = SqliteConnectOptions::new().filename(srv.db_path()).read_only(true).connect().await.unwrap();
-    let rows = sqlx::query("SELECT record_id, version, sealed FROM records").fetch_all(&mut db).await.unwrap();
+    let rows = srv.db.rows("SELECT record_id, version, sealed FROM records").await;
     rows.into_iter()
         .map(|row| {
             (

@@ -7,6 +7,8 @@
 
 #[path = "support/client.rs"]
 mod client;
+#[path = "support/backend.rs"]
+mod backend;
 #[path = "support/server.rs"]
 mod server;
 
@@ -66,6 +68,11 @@ fn views(c: &Client) -> BTreeMap<RecordId, RecordDoc> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_taken_while_clients_push_restores_and_the_clients_carry_on() {
+    if backend::on_postgres() {
+        // `backup`/`restore` copy SQLite files; PostgreSQL is backed up with pg_dump.
+        eprintln!("skipped on PostgreSQL: the backup and restore commands are for SQLite");
+        return;
+    }
     let mut old = TestServer::start();
     let alice = signup(&old.base, "alice", "pass-alice-restore").await;
     let bob = signup(&old.base, "bob", "pass-bob-restore").await;
@@ -108,7 +115,7 @@ async fn a_backup_taken_while_clients_push_restores_and_the_clients_carry_on() {
     let restored_ids = ids_on(&db).await;
     let missing: Vec<_> = before_backup.difference(&restored_ids).collect();
     assert!(missing.is_empty(), "{} writes acknowledged before the backup are missing", missing.len());
-    let new = TestServer::start_on(dir, db.clone(), &[]);
+    let new = TestServer::start_on(dir, std::sync::Arc::new(backend::TestDb::Sqlite(db.clone())), &[]);
 
     // Point the clients at the restored server: they notice, and give back what it lost.
     let (mut a, mut b) = (a.into_inner(), b.into_inner());

@@ -4,23 +4,24 @@
 
 use std::sync::Arc;
 
-use quietdesk_server::db::sqlite::SqliteDb;
 use quietdesk_server::{app, AppState, Config};
+
+use super::backend::TestDb;
 
 pub struct InProc {
     pub base: String,
     pub state: AppState,
+    pub db: Arc<TestDb>,
     pub dir: tempfile::TempDir,
 }
 
 pub async fn spawn(config: Config) -> InProc {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("t.sqlite").display());
-    let db = SqliteDb::connect(&url).await.unwrap();
-    let state = AppState::new(Arc::new(db), config).await.unwrap();
+    let db = Arc::new(TestDb::fresh(dir.path()));
+    let state = quietdesk_server::open(&db.url(), config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let router = app(state.clone());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    InProc { base, state, dir }
+    InProc { base, state, db, dir }
 }

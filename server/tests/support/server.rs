@@ -1,15 +1,19 @@
-//! Start the real `quietdesk-server` binary on 127.0.0.1:0 with a temporary SQLite
-//! file and a log file, and stop it again.
+//! Start the real `quietdesk-server` binary on 127.0.0.1:0 with a fresh database (a
+//! temporary SQLite file, or a PostgreSQL schema: see `backend.rs`) and a log file,
+//! and stop it again.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use super::backend::TestDb;
 
 pub struct TestServer {
     pub base: String,
     pub dir: tempfile::TempDir,
-    db: PathBuf,
+    pub db: Arc<TestDb>,
     child: Child,
 }
 
@@ -20,17 +24,18 @@ impl TestServer {
 
     pub fn start_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("quietdesk.sqlite");
+        let db = Arc::new(TestDb::fresh(dir.path()));
         Self::start_on(dir, db, extra)
     }
 
-    /// Start on the database file `db` (e.g. one restored from a backup); logs go to `dir`.
-    pub fn start_on(dir: tempfile::TempDir, db: PathBuf, extra: &[&str]) -> Self {
+    /// Start on the database `db` (another instance's, or one restored from a backup);
+    /// logs go to `dir`.
+    pub fn start_on(dir: tempfile::TempDir, db: Arc<TestDb>, extra: &[&str]) -> Self {
         let log = dir.path().join("server.log");
         // A restart on the same directory appends: read only what this run writes.
         let skip = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
         let child = Command::new(env!("CARGO_BIN_EXE_quietdesk-server"))
-            .args(["--listen", "127.0.0.1:0", "--database", &format!("sqlite:{}", db.display())])
+            .args(["--listen", "127.0.0.1:0", "--database", &db.url()])
             .args(["--log-file", &log.display().to_string()])
             .args(extra)
             // As verbose as it gets short of trace: nothing logged may hold customer data.
@@ -54,8 +59,17 @@ impl TestServer {
         Self { base, dir, db, child }
     }
 
+    /// The SQLite file (for SQLite-only tools and tests).
     pub fn db_path(&self) -> PathBuf {
-        self.db.clone()
+        self.db.sqlite_path().expect("a SQLite test database").to_owned()
+    }
+
+    /// Stop (`kill -9`) and start again on the same database, logging to a new directory.
+    pub fn restart(&mut self, extra: &[&str]) {
+        self.kill9();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        let next = Self::start_on(dir, self.db.clone(), extra);
+        drop(std::mem::replace(self, next));
     }
 
     /// Run the server binary's `backup`/`restore` commands (or any other) on `db`.
@@ -67,13 +81,19 @@ impl TestServer {
             .expect("server binary runs")
     }
 
-    /// The database file, its WAL and shared-memory file, and the log: every byte the
-    /// server has written.
-    pub fn everything_written(&self) -> Vec<(String, Vec<u8>)> {
+    /// Every byte the server has written: the database file, its WAL and shared-memory
+    /// file and the log — or, on PostgreSQL, every value in every table and the log.
+    pub async fn everything_written(&self) -> Vec<(String, Vec<u8>)> {
         let mut out = vec![];
-        for name in ["quietdesk.sqlite", "quietdesk.sqlite-wal", "quietdesk.sqlite-shm", "server.log"] {
+        let files: &[&str] = if self.db.sqlite_path().is_some() {
+            &["quietdesk.sqlite", "quietdesk.sqlite-wal", "quietdesk.sqlite-shm", "server.log"]
+        } else {
+            out = self.db.every_value().await;
+            &["server.log"]
+        };
+        for name in files {
             if let Ok(b) = std::fs::read(self.dir.path().join(name)) {
-                out.push((name.to_owned(), b));
+                out.push((name.to_string(), b));
             }
         }
         out
