@@ -1,10 +1,12 @@
 //! The load tool: many simulated clients against the real server binary (release, on a
-//! throwaway SQLite file), over HTTP and websockets, pushing real sealed 1 KiB records.
+//! throwaway SQLite file, or a throwaway schema in PostgreSQL when `QD_TEST_POSTGRES`
+//! names one), over HTTP and websockets, pushing real sealed 1 KiB records.
 //!
-//! `cargo xtask load [--clients N] [--seconds S] [--idle K] [--fanout F]`, which runs
-//! `cargo bench -p quietdesk-server --bench load -- …`. It prints:
+//! `cargo xtask load [--postgres] [--clients N] [--seconds S] [--idle K] [--fanout F]`,
+//! which runs `cargo bench -p quietdesk-server --bench load -- …`. It prints:
 //! * push throughput of N concurrent clients (records/s, pushes/s, p50/p99 latency),
-//!   beside a raw SQLite insert of the same rows measured in the same run;
+//!   beside a raw insert of the same rows into the same backend, measured in the same
+//!   run;
 //! * idle websockets held (K opened, all answered, the server still serving);
 //! * poke fan-out: F subscribed websockets, the time from a push until each receives
 //!   its poke, p50/p99 over every delivery.
@@ -99,7 +101,9 @@ async fn run(a: Args) {
     let team = admin.create_team().await;
     let session = admin.session(team).await;
     let push_url = format!("{}{}", srv.base, path::fill(path::PUSH, &team.to_string()));
-    println!("load against the release server binary on SQLite ({} clients, {} s)", a.clients, a.seconds);
+    let on_pg = backend::on_postgres();
+    let backend_name = if on_pg { "PostgreSQL" } else { "SQLite" };
+    println!("load against the release server binary on {backend_name} ({} clients, {} s)", a.clients, a.seconds);
 
     // 1. Push throughput: N clients, each pushing batches of 10 sealed 1 KiB records.
     let per_client = 4_000;
@@ -139,7 +143,13 @@ async fn run(a: Args) {
     let rate = recs as f64 / elapsed.as_secs_f64();
     let sample = &records[..20_000.min(records.len())];
     let raw_dir = tempfile::tempdir().unwrap();
-    let baseline = sample.len() as f64 / common::raw_insert(sample, raw_dir.path(), BATCH, false).await.as_secs_f64();
+    let raw_time = if on_pg {
+        let raw_db = backend::TestDb::fresh(raw_dir.path());
+        common::raw_insert_pg(sample, &raw_db.url(), BATCH).await
+    } else {
+        common::raw_insert(sample, raw_dir.path(), BATCH, false).await
+    };
+    let baseline = sample.len() as f64 / raw_time.as_secs_f64();
     println!(
         "push: {pushes} pushes of {BATCH} x 1 KiB records in {:.1} s = {rate:.0} records/s ({:.0} pushes/s), latency p50 {} p99 {}",
         elapsed.as_secs_f64(),
@@ -148,7 +158,8 @@ async fn run(a: Args) {
         ms(pct(&lat, 0.99))
     );
     println!(
-        "      raw SQLite insert of the same rows (one transaction per 10, WAL, synchronous=FULL): {baseline:.0} rows/s; ratio {:.2}",
+        "      raw {backend_name} insert of the same rows (one transaction per 10, {}): {baseline:.0} rows/s; ratio {:.2}",
+        if on_pg { "synchronous_commit on" } else { "WAL, synchronous=FULL" },
         rate / baseline
     );
 

@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod invites;
 pub mod limits;
+pub mod openapi;
 pub mod records;
 pub mod teams;
 pub mod twofa;
@@ -160,6 +161,7 @@ async fn api_not_found() -> impl IntoResponse {
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route(path::HEALTH, get(health))
+        .route(openapi::OPENAPI_PATH, get(openapi::serve))
         .merge(auth::router())
         .merge(audit::router())
         .merge(teams::router())

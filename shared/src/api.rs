@@ -97,6 +97,7 @@ pub enum Method {
 }
 
 /// Every non-2xx response body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// Stable machine-readable code, e.g. `bad_request`, `unauthorized`, `conflict`.
@@ -105,18 +106,22 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     pub status: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignupRequest {
     pub username: Username,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
     #[serde(with = "b64_16")]
     pub salt: [u8; 16],
     pub kdf: KdfParams,
     /// The client-derived auth key (not the passphrase). The server stores a hash.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
     #[serde(with = "b64_32")]
     pub auth_key: [u8; 32],
     pub identity: PublicIdentity,
@@ -128,12 +133,15 @@ impl Endpoint for SignupRequest {
     const PATH: &'static str = path::SIGNUP;
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PreloginRequest {
     pub username: Username,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreloginResponse {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
     #[serde(with = "b64_16")]
     pub salt: [u8; 16],
     pub kdf: KdfParams,
@@ -144,9 +152,11 @@ impl Endpoint for PreloginRequest {
     const PATH: &'static str = path::PRELOGIN;
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoginRequest {
     pub username: Username,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
     #[serde(with = "b64_32")]
     pub auth_key: [u8; 32],
     /// The current code of the authenticator app, or a recovery code, once the user
@@ -161,6 +171,7 @@ impl Endpoint for LoginRequest {
 }
 
 /// A new session. The token goes in `Authorization: Bearer`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Serialize, Deserialize)]
 pub struct SessionResponse {
     pub token: String,
@@ -175,8 +186,10 @@ impl std::fmt::Debug for SessionResponse {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogoutRequest {}
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Empty {}
 impl Endpoint for LogoutRequest {
@@ -185,16 +198,19 @@ impl Endpoint for LogoutRequest {
     const PATH: &'static str = path::LOGOUT;
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserKeys {
     pub username: Username,
     pub identity: PublicIdentity,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreateTeamRequest {
     pub genesis: ChainEntry,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamSummary {
     pub team: TeamId,
@@ -205,11 +221,13 @@ impl Endpoint for CreateTeamRequest {
     const METHOD: Method = Method::Post;
     const PATH: &'static str = path::TEAMS;
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamList {
     pub teams: Vec<TeamSummary>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AppendChainRequest {
     pub entry: ChainEntry,
@@ -218,12 +236,14 @@ pub struct AppendChainRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<RecordId>,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChainResponse {
     pub entries: Vec<ChainEntry>,
 }
 
 /// One wrapped key for one member.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WrapItem {
     pub epoch: u32,
@@ -232,11 +252,13 @@ pub struct WrapItem {
     pub recipient: Username,
     pub wrap: KeyWrap,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PutWrapsRequest {
     pub wraps: Vec<WrapItem>,
 }
 /// One member's most recent use of the service (from their live sessions).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberActivity {
     pub username: Username,
@@ -247,23 +269,28 @@ pub struct MemberActivity {
     /// Live sessions (devices logged in).
     pub sessions: u32,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActivityResponse {
     pub members: Vec<MemberActivity>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IncidentRequest {}
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IncidentResponse {
     pub sessions_ended: u64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TotpStatus {
     pub enabled: bool,
 }
 /// A new authenticator secret, to scan (QR code) or type (base32).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TotpSetup {
     pub secret: String,
@@ -271,21 +298,25 @@ pub struct TotpSetup {
     /// The `otpauth://` URI as an SVG QR code.
     pub qr_svg: String,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TotpCode {
     pub code: String,
 }
 /// Shown once, when 2FA is turned on; each works once in place of a code.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecoveryCodes {
     pub codes: Vec<String>,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Require2fa {
     pub required: bool,
 }
 
 /// A signed-in device (a session), as its owner sees it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Device {
     /// Opaque id to revoke it by (a hash of a hash of the token; never the token).
@@ -297,6 +328,7 @@ pub struct Device {
     /// The device making this request.
     pub current: bool,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeviceList {
     pub devices: Vec<Device>,
@@ -304,10 +336,12 @@ pub struct DeviceList {
     #[serde(default)]
     pub two_factor: bool,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WipeMemberRequest {
     pub username: Username,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WipeResponse {
     /// How many devices will erase their data at their next contact.
@@ -318,15 +352,18 @@ pub struct WipeResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SealedAudit(#[serde(with = "b64")] pub Vec<u8>);
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditAppend {
     pub entries: Vec<SealedAudit>,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditAppended {
     /// The sequence number of the last entry appended.
     pub seq: u64,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditQuery {
     /// Rows with a sequence number above this (0 = from the start).
@@ -334,6 +371,7 @@ pub struct AuditQuery {
     pub after: u64,
     pub limit: Option<u32>,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditPage {
     pub rows: Vec<crate::audit::AuditRow>,
@@ -377,6 +415,7 @@ impl ApprovalKind {
         }
     }
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewApproval {
     pub kind: ApprovalKind,
@@ -386,6 +425,7 @@ pub struct NewApproval {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<Username>,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
     pub id: RecordId,
@@ -401,6 +441,7 @@ pub struct Approval {
     pub state: String,
     pub approver: Option<Username>,
     /// The approver's Ed25519 signature over [`crate::audit::approval_statement`].
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Byte))]
     #[serde(default, with = "b64_opt64", skip_serializing_if = "Option::is_none")]
     pub signature: Option<[u8; 64]>,
 }
@@ -410,17 +451,21 @@ impl Approval {
         self.kind.describe(self.count, self.subject.as_ref())
     }
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Approvals {
     pub approvals: Vec<Approval>,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DecideApproval {
     pub approve: bool,
     /// Required to approve.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Byte))]
     #[serde(default, with = "b64_opt64", skip_serializing_if = "Option::is_none")]
     pub signature: Option<[u8; 64]>,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExportQuery {
     pub approval: RecordId,
@@ -431,6 +476,7 @@ pub struct ExportQuery {
 
 /// Something the server noticed that admins should look at. The server sees no
 /// content, so alerts are about volumes and patterns (who pulled how much, when).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Alert {
     pub at_ms: i64,
@@ -444,26 +490,31 @@ pub struct Alert {
     #[serde(default)]
     pub line: String,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AlertsResponse {
     pub alerts: Vec<Alert>,
 }
 
 /// Admin: open an invitation (its secret stays in the link's fragment).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CreateInviteRequest {
     pub invite: InviteId,
     pub role: crate::chain::Role,
 }
 /// A joiner's answer, as the admin's client receives it to verify.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteAcceptance {
     pub username: Username,
     pub identity: PublicIdentity,
     /// HMAC of the joiner's keys under the link's secret (see `crate::invite`).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
     #[serde(with = "b64_32")]
     pub mac: [u8; 32],
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InviteInfo {
     pub invite: InviteId,
@@ -472,28 +523,34 @@ pub struct InviteInfo {
     pub expires_at: i64,
     pub accepted: Option<InviteAcceptance>,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InviteList {
     pub invites: Vec<InviteInfo>,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AcceptInviteRequest {
     pub team: TeamId,
     pub identity: PublicIdentity,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
     #[serde(with = "b64_32")]
     pub mac: [u8; 32],
 }
 
 /// Admin: delete every key wrap of an epoch below `before_epoch`. Refused (409) while
 /// any record is still sealed under such an epoch.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShredWrapsRequest {
     pub before_epoch: u32,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShredWrapsResponse {
     pub deleted: u64,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WrapsResponse {
     pub wraps: Vec<WrapItem>,
@@ -502,6 +559,7 @@ pub struct WrapsResponse {
 /// The team's change sequence position: "everything up to here".
 pub type Cursor = u64;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushItem {
     pub record: RecordId,
@@ -513,6 +571,7 @@ pub struct PushItem {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tombstone: bool,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PushRequest {
     pub items: Vec<PushItem>,
@@ -521,6 +580,7 @@ pub struct PushRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<RecordId>,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushAccepted {
     pub record: RecordId,
@@ -528,12 +588,14 @@ pub struct PushAccepted {
     pub seq: u64,
 }
 /// 200: every item committed, atomically.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PushResponse {
     pub accepted: Vec<PushAccepted>,
     pub cursor: Cursor,
 }
 /// 409: nothing committed; these records moved on since the client's base version.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PushConflict {
     pub code: String,
@@ -542,6 +604,7 @@ pub struct PushConflict {
 }
 
 /// A record's current state as stored by the server.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     pub seq: u64,
@@ -549,11 +612,13 @@ pub struct Change {
     pub version: u64,
     pub sealed: SealedRecord,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PullQuery {
     pub since: Cursor,
     pub limit: Option<u32>,
 }
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PullResponse {
     pub changes: Vec<Change>,

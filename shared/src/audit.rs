@@ -134,14 +134,17 @@ impl AuditEvent {
 }
 
 /// One chained row as the server stores and serves it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRow {
     pub seq: u64,
     /// The server's clock when it chained the entry, Unix ms.
     pub at_ms: i64,
     pub author: Username,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
     #[serde(with = "crate::api::b64")]
     pub entry: Vec<u8>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
     #[serde(with = "crate::api::b64_32")]
     pub hash: [u8; 32],
 }

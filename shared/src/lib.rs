@@ -37,6 +37,8 @@ pub mod hlc;
 pub mod ids;
 pub mod invite;
 pub mod lifecycle;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod record;
 pub mod search;
 pub mod sync;

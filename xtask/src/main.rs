@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         Some("load") => load(&args[1..]),
         Some("build-app") => setup().and_then(|_| build_app(args.iter().any(|a| a == "--release"))),
         _ => {
-            eprintln!("usage: cargo xtask <setup|run|test|bench|load [--clients N --seconds S --idle K --fanout F]|build-app [--release]>");
+            eprintln!("usage: cargo xtask <setup|run|test|bench|load [--postgres [URL]] [--clients N --seconds S --idle K --fanout F]|build-app [--release]>");
             return ExitCode::from(2);
         }
     };
@@ -212,15 +212,12 @@ fn run(args: &[String]) -> Result {
     eprintln!("\nQuietdesk will be at http://localhost:{port}  (Ctrl-C to stop)");
     let mut cmd = Command::new("cargo");
     cmd.args(["run", "--release", "-p", "quietdesk-server", "--"])
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--database",
-            "sqlite:data/quietdesk.sqlite",
-            "--static-dir",
-            "dist",
-        ])
-        .args(args);
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--static-dir", "dist"]);
+    // SQLite unless DATABASE_URL names another database (the server reads it).
+    if env::var_os("DATABASE_URL").is_none() {
+        cmd.args(["--database", "sqlite:data/quietdesk.sqlite"]);
+    }
+    cmd.args(args);
     step("serve", &mut cmd)
 }
 
@@ -233,34 +230,48 @@ fn test() -> Result {
             .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
         c
     };
-    let steps: Vec<(&str, Command)> = vec![
+    let postgres = postgres_for_tests();
+    let steps: Vec<(&str, Option<Command>)> = vec![
         ("Rust unit and integration tests", {
             let mut c = Command::new("cargo");
             c.args(["test", "--workspace", "--exclude", "app"]);
-            c
+            Some(c)
+        }),
+        // The same server tests again, each on its own schema in PostgreSQL.
+        ("server tests on PostgreSQL", {
+            postgres.as_ref().map(|url| {
+                let mut c = Command::new("cargo");
+                c.args(["test", "-p", "quietdesk-server"]).env("QD_TEST_POSTGRES", url);
+                c
+            })
         }),
         // The app's browser tests include the shared crypto core running in Chromium
         // (shared itself stays free of a browser backend for getrandom).
-        ("wasm tests in headless Chromium", wasm_test("app")),
+        ("wasm tests in headless Chromium", Some(wasm_test("app"))),
         ("build the app (trunk)", {
             let mut c = Command::new("trunk");
             c.args(["build", "--offline"]);
-            c
+            Some(c)
         }),
         ("build the server", {
             let mut c = Command::new("cargo");
             c.args(["build", "-p", "quietdesk-server"]);
-            c
+            Some(c)
         }),
         ("end-to-end tests (Playwright, Chromium)", {
             let mut c = Command::new("npx");
             c.args(["playwright", "test"]).current_dir("e2e");
-            c
+            Some(c)
         }),
     ];
     let names: Vec<&str> = steps.iter().map(|(name, _)| *name).collect();
     let mut results: Vec<(Result, f64)> = Vec::new();
-    for (name, mut cmd) in steps {
+    for (name, cmd) in steps {
+        let Some(mut cmd) = cmd else {
+            eprintln!("\n==> {name}: NOT RUN (no PostgreSQL reachable; see above)");
+            results.push((Ok(()), -1.0));
+            continue;
+        };
         let t = Instant::now();
         let r = step(name, &mut cmd);
         let failed = r.is_err();
@@ -272,6 +283,7 @@ fn test() -> Result {
     eprintln!("\n==> summary");
     for (i, name) in names.iter().enumerate() {
         match results.get(i) {
+            Some((Ok(()), secs)) if *secs < 0.0 => eprintln!("    NOT RUN {name} (no PostgreSQL reachable)"),
             Some((Ok(()), secs)) => eprintln!("    ok      {name} ({secs:.0} s)"),
             Some((Err(_), secs)) => eprintln!("    FAILED  {name} ({secs:.0} s)"),
             None => eprintln!("    skipped {name}"),
@@ -286,10 +298,43 @@ fn test() -> Result {
     }
 }
 
+/// The PostgreSQL the server tests also run on: `QD_TEST_POSTGRES`, else the local
+/// server at 127.0.0.1:5432 (user postgres, database test) if something listens there.
+/// Says clearly when there is none.
+fn postgres_for_tests() -> Option<String> {
+    if let Ok(url) = env::var("QD_TEST_POSTGRES") {
+        return (!url.is_empty()).then_some(url);
+    }
+    let addr: std::net::SocketAddr = "127.0.0.1:5432".parse().expect("address");
+    match std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)) {
+        Ok(_) => Some("postgres://postgres@127.0.0.1:5432/test".into()),
+        Err(e) => {
+            eprintln!(
+                "==> PostgreSQL is not reachable at {addr} ({e}): the server tests run on SQLite only. \
+                 Set QD_TEST_POSTGRES=postgres://user@host:port/db to use another server."
+            );
+            None
+        }
+    }
+}
+
 /// The load tool (`server/benches/load.rs`) against the release server binary.
 fn load(args: &[String]) -> Result {
     let mut cmd = Command::new("cargo");
-    cmd.args(["bench", "-p", "quietdesk-server", "--bench", "load", "--"]).args(args);
+    cmd.args(["bench", "-p", "quietdesk-server", "--bench", "load", "--"]);
+    // `--postgres [URL]`: run the server (and the raw baseline) on PostgreSQL.
+    let mut rest = args.iter().peekable();
+    while let Some(a) = rest.next() {
+        if a == "--postgres" {
+            let url = match rest.peek() {
+                Some(u) if u.starts_with("postgres") => rest.next().cloned().unwrap_or_default(),
+                _ => "postgres://postgres@127.0.0.1:5432/test".to_owned(),
+            };
+            cmd.env("QD_TEST_POSTGRES", url);
+        } else {
+            cmd.arg(a);
+        }
+    }
     step("load test", &mut cmd)
 }
 

@@ -103,3 +103,46 @@ pub async fn raw_insert(
     }
     start.elapsed()
 }
+
+/// The raw PostgreSQL baseline: `records` inserted one INSERT per row, `per_tx` rows
+/// per transaction, into the server's schema (its migrations) in the database `url`
+/// names, with the server's durability (synchronous commit on).
+pub async fn raw_insert_pg(records: &[(RecordId, SealedRecord)], url: &str, per_tx: usize) -> Duration {
+    let db = quietdesk_server::db::postgres::PgDb::connect_with(url, 2).await.unwrap();
+    let pool = db.pool().clone();
+    let team = [7u8; 16];
+    sqlx::query("INSERT INTO teams (team_id, seq, created_at) VALUES ($1, 0, 0)")
+        .bind(team.as_slice())
+        .execute(&pool)
+        .await
+        .unwrap();
+    let coll = [9u8; 16];
+    let start = Instant::now();
+    let mut seq = 0i64;
+    for chunk in records.chunks(per_tx) {
+        let mut tx = pool.begin().await.unwrap();
+        for (id, s) in chunk {
+            seq += 1;
+            sqlx::query(
+                "INSERT INTO records (team_id, record_id, collection, version, seq, epoch, author, sealed, updated_at) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+            )
+            .bind(team.as_slice())
+            .bind(id.as_bytes().as_slice())
+            .bind(coll.as_slice())
+            .bind(1i64)
+            .bind(seq)
+            .bind(1i64)
+            .bind("alice")
+            .bind(s.0.as_slice())
+            .bind(0i64)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let took = start.elapsed();
+    pool.close().await;
+    took
+}
