@@ -112,6 +112,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init(),
     }
 
+    // A panic (a bug) is logged like any error, without the request that caused it.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        tracing::error!(at = %at, "panicked");
+    }));
     let config = Config {
         static_dir: cli.static_dir.clone(),
         session_ttl: std::time::Duration::from_secs(cli.session_hours * 3600),

@@ -94,7 +94,7 @@ schema!(
 impl ToSchema for crate::crypto::identity::PublicIdentity {}
 impl PartialSchema for crate::crypto::identity::PublicIdentity {
     fn schema() -> RefOr<Schema> {
-        let key = |what: &str| string(what, None, Some(KnownFormat::Byte)).min_length(Some(44)).max_length(Some(44));
+        let key = |what: &str| string(what, None, Some(KnownFormat::Byte));
         ObjectBuilder::new()
             .description(Some("A user's public keys (base64, 32 bytes each)."))
             .property("sign_pk", key("Ed25519 public key"))

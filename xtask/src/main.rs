@@ -6,7 +6,9 @@
 //!   headless Chromium, and the Playwright end-to-end suite against the real server.
 //! * `bench`: the server/crypto benchmarks.
 //! * `load`:  many simulated clients against the release server (throughput, latency,
-//!   idle websockets, poke fan-out).
+//!   idle websockets, poke fan-out); `--postgres` runs it on PostgreSQL.
+//! * `schemathesis`: generated requests from `/api/openapi.json` against the release
+//!   server; fails on any 5xx or panic.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -33,9 +35,10 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench") => bench(),
         Some("load") => load(&args[1..]),
+        Some("schemathesis") => schemathesis(&args[1..]),
         Some("build-app") => setup().and_then(|_| build_app(args.iter().any(|a| a == "--release"))),
         _ => {
-            eprintln!("usage: cargo xtask <setup|run|test|bench|load [--postgres [URL]] [--clients N --seconds S --idle K --fanout F]|build-app [--release]>");
+            eprintln!("usage: cargo xtask <setup|run|test|bench|load [--postgres [URL]] [--clients N --seconds S --idle K --fanout F]|schemathesis [--postgres [URL]] [--max-examples N]|build-app [--release]>");
             return ExitCode::from(2);
         }
     };
@@ -320,9 +323,15 @@ fn postgres_for_tests() -> Option<String> {
 
 /// The load tool (`server/benches/load.rs`) against the release server binary.
 fn load(args: &[String]) -> Result {
+    let mut cmd = bench_with_backend("load", args);
+    step("load test", &mut cmd)
+}
+
+/// `cargo bench -p quietdesk-server --bench NAME -- ARGS`, where `--postgres [URL]`
+/// (default: the local server) puts the server on PostgreSQL instead of SQLite.
+fn bench_with_backend(name: &str, args: &[String]) -> Command {
     let mut cmd = Command::new("cargo");
-    cmd.args(["bench", "-p", "quietdesk-server", "--bench", "load", "--"]);
-    // `--postgres [URL]`: run the server (and the raw baseline) on PostgreSQL.
+    cmd.args(["bench", "-p", "quietdesk-server", "--bench", name, "--"]);
     let mut rest = args.iter().peekable();
     while let Some(a) = rest.next() {
         if a == "--postgres" {
@@ -335,7 +344,27 @@ fn load(args: &[String]) -> Result {
             cmd.arg(a);
         }
     }
-    step("load test", &mut cmd)
+    cmd
+}
+
+const SCHEMATHESIS_VERSION: &str = "4.32.5";
+
+/// Schemathesis (from PyPI, pinned, in a virtualenv under `target/`) against the
+/// release server: no request it generates from the OpenAPI document may get a 5xx.
+fn schemathesis(args: &[String]) -> Result {
+    let venv = project_root().join("target/schemathesis-venv");
+    let st = venv.join("bin/schemathesis");
+    let have = output(&st.display().to_string(), &["--version"]).unwrap_or_default();
+    if !have.contains(SCHEMATHESIS_VERSION) {
+        step("python virtualenv", Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        step(
+            "install schemathesis",
+            Command::new(venv.join("bin/pip")).args(["install", "--quiet", &format!("schemathesis=={SCHEMATHESIS_VERSION}")]),
+        )?;
+    }
+    let mut cmd = bench_with_backend("schemathesis", args);
+    cmd.env("SCHEMATHESIS", &st);
+    step("schemathesis", &mut cmd)
 }
 
 fn bench() -> Result {
