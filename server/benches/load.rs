@@ -11,11 +11,11 @@
 //! * poke fan-out: F subscribed websockets, the time from a push until each receives
 //!   its poke, p50/p99 over every delivery.
 
+#[path = "../tests/support/backend.rs"]
+mod backend;
 #[path = "../tests/support/client.rs"]
 mod client;
 mod common;
-#[path = "../tests/support/backend.rs"]
-mod backend;
 #[path = "../tests/support/server.rs"]
 mod server;
 

@@ -6,10 +6,10 @@
 //! pinned schemathesis into `target/schemathesis-venv` and runs
 //! `cargo bench -p quietdesk-server --bench schemathesis -- …`.
 
-#[path = "../tests/support/client.rs"]
-mod client;
 #[path = "../tests/support/backend.rs"]
 mod backend;
+#[path = "../tests/support/client.rs"]
+mod client;
 #[path = "../tests/support/server.rs"]
 mod server;
 

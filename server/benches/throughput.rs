@@ -3,11 +3,11 @@
 //!
 //! Run with `cargo bench -p quietdesk-server` (or `cargo xtask bench`).
 
+#[path = "../tests/support/backend.rs"]
+mod backend;
 #[path = "../tests/support/client.rs"]
 mod client;
 mod common;
-#[path = "../tests/support/backend.rs"]
-mod backend;
 #[path = "../tests/support/inproc.rs"]
 mod inproc;
 

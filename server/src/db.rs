@@ -44,10 +44,9 @@ impl DbError {
                     ["40", "53", "08"].iter().any(|class| code.starts_with(class))
                         || matches!(code, "55P03" | "57P01" | "57P02" | "57P03")
                 }
-                None => e
-                    .code()
-                    .and_then(|c| c.parse::<i32>().ok())
-                    .is_some_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13)),
+                None => {
+                    e.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13))
+                }
             },
             DbError::Sqlx(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
             _ => false,

@@ -11,9 +11,9 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use serde::{Deserialize, Serialize};
 use shared::api::{path, ClientEvent, ServerEvent};
 use shared::ids::TeamId;
-use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::auth::authenticate;

@@ -57,38 +57,109 @@ fn operations(s: &mut Schemas) -> Vec<Op> {
     let since: &'static [(&'static str, bool, bool)] = &[("since", true, true), ("limit", true, false)];
     vec![
         answers(public(op(Get, path::HEALTH, "Health check")), s.add::<api::Health>()),
-        public(with(op(Post, path::SIGNUP, "Create an account"), s.add::<api::SignupRequest>(), s.add::<api::SessionResponse>())),
-        public(with(op(Post, path::PRELOGIN, "A user's salt and KDF parameters (fake ones for unknown users)"), s.add::<api::PreloginRequest>(), s.add::<api::PreloginResponse>())),
-        public(with(op(Post, path::LOGIN, "Log in with the passphrase-derived auth key (and a second factor)"), s.add::<api::LoginRequest>(), s.add::<api::SessionResponse>())),
+        public(with(
+            op(Post, path::SIGNUP, "Create an account"),
+            s.add::<api::SignupRequest>(),
+            s.add::<api::SessionResponse>(),
+        )),
+        public(with(
+            op(Post, path::PRELOGIN, "A user's salt and KDF parameters (fake ones for unknown users)"),
+            s.add::<api::PreloginRequest>(),
+            s.add::<api::PreloginResponse>(),
+        )),
+        public(with(
+            op(Post, path::LOGIN, "Log in with the passphrase-derived auth key (and a second factor)"),
+            s.add::<api::LoginRequest>(),
+            s.add::<api::SessionResponse>(),
+        )),
         op(Post, path::LOGOUT, "End this session"),
         answers(op(Get, path::DEVICES, "The caller's signed-in devices"), s.add::<api::DeviceList>()),
-        answers(op(Post, path::REVOKE_DEVICE, "Sign out one of the caller's devices (it erases its data)"), s.add::<api::WipeResponse>()),
+        answers(
+            op(Post, path::REVOKE_DEVICE, "Sign out one of the caller's devices (it erases its data)"),
+            s.add::<api::WipeResponse>(),
+        ),
         answers(op(Get, path::USER, "A user's public keys"), s.add::<api::UserKeys>()),
         answers(op(Get, path::TEAMS, "The caller's teams"), s.add::<api::TeamList>()),
-        with(op(Post, path::TEAMS, "Create a team from its signed genesis entry"), s.add::<api::CreateTeamRequest>(), s.add::<api::TeamSummary>()),
+        with(
+            op(Post, path::TEAMS, "Create a team from its signed genesis entry"),
+            s.add::<api::CreateTeamRequest>(),
+            s.add::<api::TeamSummary>(),
+        ),
         answers(op(Get, path::CHAIN, "The team's membership chain"), s.add::<api::ChainResponse>()),
-        with(op(Post, path::CHAIN, "Append a signed entry to the chain (admins)"), s.add::<api::AppendChainRequest>(), s.add::<api::TeamSummary>()),
+        with(
+            op(Post, path::CHAIN, "Append a signed entry to the chain (admins)"),
+            s.add::<api::AppendChainRequest>(),
+            s.add::<api::TeamSummary>(),
+        ),
         answers(op(Get, path::WRAPS, "The caller's key wraps"), s.add::<api::WrapsResponse>()),
-        with(op(Put, path::WRAPS, "Store key wraps for members"), s.add::<api::PutWrapsRequest>(), s.add::<api::WrapsResponse>()),
-        with(op(Post, path::SHRED_WRAPS, "Delete the wraps of old epochs (admins)"), s.add::<api::ShredWrapsRequest>(), s.add::<api::ShredWrapsResponse>()),
+        with(
+            op(Put, path::WRAPS, "Store key wraps for members"),
+            s.add::<api::PutWrapsRequest>(),
+            s.add::<api::WrapsResponse>(),
+        ),
+        with(
+            op(Post, path::SHRED_WRAPS, "Delete the wraps of old epochs (admins)"),
+            s.add::<api::ShredWrapsRequest>(),
+            s.add::<api::ShredWrapsResponse>(),
+        ),
         answers(op(Get, path::ACTIVITY, "Members' last activity (admins)"), s.add::<api::ActivityResponse>()),
         answers(op(Get, path::ALERTS, "Security alerts (admins)"), s.add::<api::AlertsResponse>()),
-        with(op(Post, path::WIPE_MEMBER, "Sign out every device of a member (admins)"), s.add::<api::WipeMemberRequest>(), s.add::<api::WipeResponse>()),
-        with(op(Post, path::INCIDENT, "Declare an incident: end every session but the caller's (admins)"), s.add::<api::IncidentRequest>(), s.add::<api::IncidentResponse>()),
+        with(
+            op(Post, path::WIPE_MEMBER, "Sign out every device of a member (admins)"),
+            s.add::<api::WipeMemberRequest>(),
+            s.add::<api::WipeResponse>(),
+        ),
+        with(
+            op(Post, path::INCIDENT, "Declare an incident: end every session but the caller's (admins)"),
+            s.add::<api::IncidentRequest>(),
+            s.add::<api::IncidentResponse>(),
+        ),
         answers(op(Get, path::TOTP, "Two-factor status"), s.add::<api::TotpStatus>()),
         answers(op(Post, path::TOTP_SETUP, "Start two-factor enrolment"), s.add::<api::TotpSetup>()),
-        with(op(Post, path::TOTP_ENABLE, "Finish enrolment with a first code"), s.add::<api::TotpCode>(), s.add::<api::RecoveryCodes>()),
+        with(
+            op(Post, path::TOTP_ENABLE, "Finish enrolment with a first code"),
+            s.add::<api::TotpCode>(),
+            s.add::<api::RecoveryCodes>(),
+        ),
         with(op(Put, path::TEAM_2FA, "Require two-factor of the team (admins)"), s.add::<api::Require2fa>(), empty),
         with(op(Post, path::INVITES, "Create an invitation (admins)"), s.add::<api::CreateInviteRequest>(), empty),
         answers(op(Get, path::INVITES, "Open invitations (admins)"), s.add::<api::InviteList>()),
-        with(op(Post, path::ACCEPT_INVITE, "Answer an invitation"), s.add::<api::AcceptInviteRequest>(), s.add::<api::TeamSummary>()),
-        Op { query: &[("after", true, true), ("limit", true, false)], ..answers(op(Get, path::AUDIT, "Audit rows after a sequence number (admins)"), s.add::<api::AuditPage>()) },
-        with(op(Post, path::AUDIT, "Append sealed audit entries"), s.add::<api::AuditAppend>(), s.add::<api::AuditAppended>()),
-        answers(op(Get, path::APPROVALS, "Approval requests (all for admins, own for others)"), s.add::<api::Approvals>()),
+        with(
+            op(Post, path::ACCEPT_INVITE, "Answer an invitation"),
+            s.add::<api::AcceptInviteRequest>(),
+            s.add::<api::TeamSummary>(),
+        ),
+        Op {
+            query: &[("after", true, true), ("limit", true, false)],
+            ..answers(op(Get, path::AUDIT, "Audit rows after a sequence number (admins)"), s.add::<api::AuditPage>())
+        },
+        with(
+            op(Post, path::AUDIT, "Append sealed audit entries"),
+            s.add::<api::AuditAppend>(),
+            s.add::<api::AuditAppended>(),
+        ),
+        answers(
+            op(Get, path::APPROVALS, "Approval requests (all for admins, own for others)"),
+            s.add::<api::Approvals>(),
+        ),
         with(op(Post, path::APPROVALS, "Ask for an approval"), s.add::<api::NewApproval>(), s.add::<api::Approval>()),
-        with(op(Post, path::DECIDE_APPROVAL, "Approve (signed) or refuse a request (admins)"), s.add::<api::DecideApproval>(), s.add::<api::Approval>()),
-        Op { query: &[("approval", false, true), ("since", true, true), ("limit", true, false)], ..answers(op(Get, path::EXPORT, "Export everything, with an approved request"), s.add::<api::PullResponse>()) },
-        with(op(Post, path::PUSH, "Push sealed record versions (all or nothing)"), s.add::<api::PushRequest>(), s.add::<api::PushResponse>()),
+        with(
+            op(Post, path::DECIDE_APPROVAL, "Approve (signed) or refuse a request (admins)"),
+            s.add::<api::DecideApproval>(),
+            s.add::<api::Approval>(),
+        ),
+        Op {
+            query: &[("approval", false, true), ("since", true, true), ("limit", true, false)],
+            ..answers(
+                op(Get, path::EXPORT, "Export everything, with an approved request"),
+                s.add::<api::PullResponse>(),
+            )
+        },
+        with(
+            op(Post, path::PUSH, "Push sealed record versions (all or nothing)"),
+            s.add::<api::PushRequest>(),
+            s.add::<api::PushResponse>(),
+        ),
         Op { query: since, ..answers(op(Get, path::PULL, "Changes after a cursor"), s.add::<api::PullResponse>()) },
     ]
 }
@@ -141,7 +212,11 @@ fn build() -> OpenApi {
                 _ => ObjectBuilder::new().schema_type(Type::String).into(),
             };
             b = b.parameter(
-                ParameterBuilder::new().name(name).parameter_in(ParameterIn::Path).required(Required::True).schema(Some(schema)),
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(schema)),
             );
         }
         for &(name, integer, required) in o.query {
@@ -164,7 +239,10 @@ fn build() -> OpenApi {
         }
         if let Some(body) = o.body {
             b = b.request_body(Some(
-                RequestBodyBuilder::new().required(Some(Required::True)).content("application/json", json(body)).build(),
+                RequestBodyBuilder::new()
+                    .required(Some(Required::True))
+                    .content("application/json", json(body))
+                    .build(),
             ));
         }
         paths.add_path_operation(o.path, vec![o.method], b);
@@ -186,27 +264,20 @@ fn build() -> OpenApi {
             .response("101", ResponseBuilder::new().description("Switching to the websocket protocol"))
             .response("4XX", ResponseBuilder::new().description("Not a websocket upgrade")),
     );
-    let mut components = ComponentsBuilder::new().security_scheme(
-        "session",
-        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-    );
+    let mut components =
+        ComponentsBuilder::new().security_scheme("session", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
     schemas.0.sort_by(|a, b| a.0.cmp(&b.0));
     schemas.0.dedup_by(|a, b| a.0 == b.0);
     for (name, schema) in schemas.0 {
         components = components.schema(name, schema);
     }
     OpenApiBuilder::new()
-        .info(
-            InfoBuilder::new()
-                .title("Quietdesk API")
-                .version(env!("CARGO_PKG_VERSION"))
-                .description(Some(
-                    "A zero-knowledge CRM's relay: clients seal every customer record, key and audit entry \
+        .info(InfoBuilder::new().title("Quietdesk API").version(env!("CARGO_PKG_VERSION")).description(Some(
+            "A zero-knowledge CRM's relay: clients seal every customer record, key and audit entry \
                      before it arrives; the server stores ciphertext, checks sessions, membership (from the \
                      verified team chain) and versions, and pokes connected members. Every request body is \
                      JSON of at most 8 MiB; every refusal is a JSON `ErrorBody`.",
-                )),
-        )
+        )))
         .paths(paths)
         .components(Some(components.build()))
         .build()
@@ -239,16 +310,35 @@ mod tests {
         let paths = json["paths"].as_object().unwrap();
         // Every API route the server serves (see each module's router).
         for p in [
-            shared::api::path::HEALTH, shared::api::path::SIGNUP, shared::api::path::PRELOGIN,
-            shared::api::path::LOGIN, shared::api::path::LOGOUT, shared::api::path::USER,
-            shared::api::path::TEAMS, shared::api::path::CHAIN, shared::api::path::WRAPS,
-            shared::api::path::SHRED_WRAPS, shared::api::path::INVITES, shared::api::path::ACTIVITY,
-            shared::api::path::ALERTS, shared::api::path::DEVICES, shared::api::path::REVOKE_DEVICE,
-            shared::api::path::WIPE_MEMBER, shared::api::path::TOTP, shared::api::path::TOTP_SETUP,
-            shared::api::path::TOTP_ENABLE, shared::api::path::INCIDENT, shared::api::path::TEAM_2FA,
-            shared::api::path::ACCEPT_INVITE, shared::api::path::AUDIT, shared::api::path::APPROVALS,
-            shared::api::path::DECIDE_APPROVAL, shared::api::path::EXPORT, shared::api::path::PUSH,
-            shared::api::path::PULL, shared::api::path::EVENTS,
+            shared::api::path::HEALTH,
+            shared::api::path::SIGNUP,
+            shared::api::path::PRELOGIN,
+            shared::api::path::LOGIN,
+            shared::api::path::LOGOUT,
+            shared::api::path::USER,
+            shared::api::path::TEAMS,
+            shared::api::path::CHAIN,
+            shared::api::path::WRAPS,
+            shared::api::path::SHRED_WRAPS,
+            shared::api::path::INVITES,
+            shared::api::path::ACTIVITY,
+            shared::api::path::ALERTS,
+            shared::api::path::DEVICES,
+            shared::api::path::REVOKE_DEVICE,
+            shared::api::path::WIPE_MEMBER,
+            shared::api::path::TOTP,
+            shared::api::path::TOTP_SETUP,
+            shared::api::path::TOTP_ENABLE,
+            shared::api::path::INCIDENT,
+            shared::api::path::TEAM_2FA,
+            shared::api::path::ACCEPT_INVITE,
+            shared::api::path::AUDIT,
+            shared::api::path::APPROVALS,
+            shared::api::path::DECIDE_APPROVAL,
+            shared::api::path::EXPORT,
+            shared::api::path::PUSH,
+            shared::api::path::PULL,
+            shared::api::path::EVENTS,
         ] {
             assert!(paths.contains_key(p), "{p} is not described");
         }

@@ -3,10 +3,10 @@
 //! served; a member pulling far more records than the team holds raises an alert that
 //! admins receive (event + list) and, when configured, loses the session.
 
-#[path = "support/client.rs"]
-mod client;
 #[path = "support/backend.rs"]
 mod backend;
+#[path = "support/client.rs"]
+mod client;
 #[path = "support/server.rs"]
 mod server;
 

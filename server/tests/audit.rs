@@ -3,10 +3,10 @@
 //! reported by the admins' verifier; "export everything" is refused without an
 //! admin's signed approval, served with one, and leaves a note in the audit chain.
 
-#[path = "support/client.rs"]
-mod client;
 #[path = "support/backend.rs"]
 mod backend;
+#[path = "support/client.rs"]
+mod client;
 #[path = "support/server.rs"]
 mod server;
 

@@ -1,10 +1,10 @@
 //! Bad input gets a 4xx with a JSON `{code, message}` body, stores nothing, and the
 //! server keeps serving.
 
-#[path = "support/client.rs"]
-mod client;
 #[path = "support/backend.rs"]
 mod backend;
+#[path = "support/client.rs"]
+mod client;
 #[path = "support/inproc.rs"]
 mod inproc;
 

@@ -2,10 +2,10 @@
 //! non-admins or signed by someone other than the caller are refused, and membership
 //! (who may push and pull) follows the verified chain.
 
-#[path = "support/client.rs"]
-mod client;
 #[path = "support/backend.rs"]
 mod backend;
+#[path = "support/client.rs"]
+mod client;
 #[path = "support/inproc.rs"]
 mod inproc;
 

@@ -3,10 +3,10 @@
 //! then erases its local data) while the others keep working; an admin wipes every
 //! device of a member; a member cannot wipe anyone.
 
-#[path = "support/client.rs"]
-mod client;
 #[path = "support/backend.rs"]
 mod backend;
+#[path = "support/client.rs"]
+mod client;
 #[path = "support/server.rs"]
 mod server;
 

@@ -4,18 +4,18 @@
 //! acknowledged and no half of any push; after each restart the clients' outboxes
 //! drain to completion and both clients converge on the same records.
 
-#[path = "support/client.rs"]
-mod client;
 #[path = "support/backend.rs"]
 mod backend;
+#[path = "support/client.rs"]
+mod client;
 #[path = "support/server.rs"]
 mod server;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use client::{signup, HttpTransport};
 use backend::TestDb;
+use client::{signup, HttpTransport};
 use server::TestServer;
 use shared::chain::Role;
 use shared::domain::{Customer, Entity};

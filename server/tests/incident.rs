@@ -2,10 +2,10 @@
 //! of every member (the admin's own stays), records who declared it (the reason stays
 //! in the team's encrypted records, never on the server), and is refused to members.
 
-#[path = "support/client.rs"]
-mod client;
 #[path = "support/backend.rs"]
 mod backend;
+#[path = "support/client.rs"]
+mod client;
 #[path = "support/server.rs"]
 mod server;
 

@@ -5,10 +5,10 @@
 //! pushes through both instances at once get one gap-free sequence that both clients
 //! converge on.
 
-#[path = "support/client.rs"]
-mod client;
 #[path = "support/backend.rs"]
 mod backend;
+#[path = "support/client.rs"]
+mod client;
 #[path = "support/server.rs"]
 mod server;
 

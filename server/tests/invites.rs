@@ -3,10 +3,10 @@
 //! server never sees); an admin's client adds only keys that verify. A server that
 //! swaps the keys in transit — done here by rewriting the stored row — is caught.
 
-#[path = "support/client.rs"]
-mod client;
 #[path = "support/backend.rs"]
 mod backend;
+#[path = "support/client.rs"]
+mod client;
 #[path = "support/server.rs"]
 mod server;
 

@@ -6,10 +6,10 @@
 //! nothing written after the removal opens. An admin's client then re-encrypts what is
 //! left on the old epoch, after which the old wraps are shredded on the server.
 
-#[path = "support/client.rs"]
-mod client;
 #[path = "support/backend.rs"]
 mod backend;
+#[path = "support/client.rs"]
+mod client;
 #[path = "support/server.rs"]
 mod server;
 

@@ -6,10 +6,10 @@
 //! support reads the mask; reassigning a customer moves it, with its interactions, to
 //! the new owner's portfolio, and the previous owner's client drops its copy.
 
-#[path = "support/client.rs"]
-mod client;
 #[path = "support/backend.rs"]
 mod backend;
+#[path = "support/client.rs"]
+mod client;
 #[path = "support/server.rs"]
 mod server;
 

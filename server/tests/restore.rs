@@ -5,10 +5,10 @@
 //! give back what the restored server lost (writes acknowledged after the backup), and
 //! go on syncing: afterwards both hold the same records, and so does the server.
 
-#[path = "support/client.rs"]
-mod client;
 #[path = "support/backend.rs"]
 mod backend;
+#[path = "support/client.rs"]
+mod client;
 #[path = "support/server.rs"]
 mod server;
 

@@ -3,10 +3,10 @@
 //! client learns of the first one's push through a websocket poke, and afterwards no
 //! byte the server wrote contains any customer data or secret.
 
-#[path = "support/client.rs"]
-mod client;
 #[path = "support/backend.rs"]
 mod backend;
+#[path = "support/client.rs"]
+mod client;
 #[path = "support/server.rs"]
 mod server;
 

@@ -4,10 +4,10 @@
 //! works once; an admin requiring 2FA locks members without it out of the team's data
 //! until they set it up.
 
-#[path = "support/client.rs"]
-mod client;
 #[path = "support/backend.rs"]
 mod backend;
+#[path = "support/client.rs"]
+mod client;
 #[path = "support/server.rs"]
 mod server;
 

@@ -40,14 +40,22 @@ schema!(crate::ids::InviteId, "InviteId", string("An invitation: 16 random bytes
 schema!(
     crate::ids::Username,
     "Username",
-    string("3–32 of a–z, 0–9, '.', '_', '-', starting with a letter or digit.", Some("^[a-z0-9][a-z0-9._-]{2,31}$"), None)
-        .min_length(Some(3))
-        .max_length(Some(32))
+    string(
+        "3–32 of a–z, 0–9, '.', '_', '-', starting with a letter or digit.",
+        Some("^[a-z0-9][a-z0-9._-]{2,31}$"),
+        None
+    )
+    .min_length(Some(3))
+    .max_length(Some(32))
 );
 schema!(
     crate::crypto::identity::AccountBundle,
     "AccountBundle",
-    string("The user's identity keys sealed under their passphrase-derived key (base64).", None, Some(KnownFormat::Byte))
+    string(
+        "The user's identity keys sealed under their passphrase-derived key (base64).",
+        None,
+        Some(KnownFormat::Byte)
+    )
 );
 schema!(
     crate::crypto::wrap::KeyWrap,
@@ -78,8 +86,11 @@ schema!(
 schema!(
     crate::api::ApprovalKind,
     "ApprovalKind",
-    string("A risky action that needs an admin's approval.", None, None)
-        .enum_values(Some(["export_all", "bulk_delete", "grant_admin"]))
+    string("A risky action that needs an admin's approval.", None, None).enum_values(Some([
+        "export_all",
+        "bulk_delete",
+        "grant_admin"
+    ]))
 );
 schema!(
     crate::chain::ChainEntry,
@@ -108,7 +119,13 @@ impl PartialSchema for crate::crypto::identity::PublicIdentity {
 impl ToSchema for crate::crypto::passphrase::KdfParams {}
 impl PartialSchema for crate::crypto::passphrase::KdfParams {
     fn schema() -> RefOr<Schema> {
-        let n = |what: &str| ObjectBuilder::new().schema_type(Type::Integer).format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32))).minimum(Some(0)).description(Some(what));
+        let n = |what: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+                .minimum(Some(0))
+                .description(Some(what))
+        };
         ObjectBuilder::new()
             .description(Some("Argon2id cost parameters."))
             .property("m_cost_kib", n("memory in KiB"))

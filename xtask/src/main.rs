@@ -214,8 +214,12 @@ fn run(args: &[String]) -> Result {
     std::fs::create_dir_all("data").map_err(|e| format!("data/: {e}"))?;
     eprintln!("\nQuietdesk will be at http://localhost:{port}  (Ctrl-C to stop)");
     let mut cmd = Command::new("cargo");
-    cmd.args(["run", "--release", "-p", "quietdesk-server", "--"])
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--static-dir", "dist"]);
+    cmd.args(["run", "--release", "-p", "quietdesk-server", "--"]).args([
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--static-dir",
+        "dist",
+    ]);
     // SQLite unless DATABASE_URL names another database (the server reads it).
     if env::var_os("DATABASE_URL").is_none() {
         cmd.args(["--database", "sqlite:data/quietdesk.sqlite"]);
@@ -359,7 +363,11 @@ fn schemathesis(args: &[String]) -> Result {
         step("python virtualenv", Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
         step(
             "install schemathesis",
-            Command::new(venv.join("bin/pip")).args(["install", "--quiet", &format!("schemathesis=={SCHEMATHESIS_VERSION}")]),
+            Command::new(venv.join("bin/pip")).args([
+                "install",
+                "--quiet",
+                &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
+            ]),
         )?;
     }
     let mut cmd = bench_with_backend("schemathesis", args);

@@ -183,10 +183,11 @@ impl Db for Store {
     }
 
     async fn session(&self, token_hash: &[u8; 32]) -> DbResult<Option<SessionRow>> {
-        let row = sqlx::query("SELECT username, expires_at, last_seen_at, wiped_at FROM sessions WHERE token_hash = $1")
-            .bind(token_hash.as_slice())
-            .fetch_optional(&self.reader)
-            .await?;
+        let row =
+            sqlx::query("SELECT username, expires_at, last_seen_at, wiped_at FROM sessions WHERE token_hash = $1")
+                .bind(token_hash.as_slice())
+                .fetch_optional(&self.reader)
+                .await?;
         row.map(|r| {
             Ok(SessionRow {
                 username: Username::parse(r.get("username")).map_err(|e| DbError::Corrupt(e.to_string()))?,
@@ -447,11 +448,12 @@ impl Db for Store {
     }
 
     async fn role(&self, team: &TeamId, username: &Username) -> DbResult<Option<Role>> {
-        let r: Option<String> = sqlx::query_scalar("SELECT role FROM team_members WHERE team_id = $1 AND username = $2")
-            .bind(team.as_bytes().as_slice())
-            .bind(username.as_str())
-            .fetch_optional(&self.reader)
-            .await?;
+        let r: Option<String> =
+            sqlx::query_scalar("SELECT role FROM team_members WHERE team_id = $1 AND username = $2")
+                .bind(team.as_bytes().as_slice())
+                .bind(username.as_str())
+                .fetch_optional(&self.reader)
+                .await?;
         r.map(|s| role_from_str(&s)).transpose()
     }
 
@@ -1030,7 +1032,6 @@ async fn replace_members(
     }
     Ok(())
 }
-
 
 /// Hold the team row's lock until the transaction ends: pushes, audit appends and key
 /// shredding of one team take turns (and a push's sequence numbers follow commit order).

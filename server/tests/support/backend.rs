@@ -82,9 +82,9 @@ impl TestDb {
         let mut conn = self.connect().await;
         let tables: Vec<String> = match self {
             TestDb::Sqlite(_) => sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'"),
-            TestDb::Postgres { .. } => {
-                sqlx::query_scalar("SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()")
-            }
+            TestDb::Postgres { .. } => sqlx::query_scalar(
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()",
+            ),
         }
         .fetch_all(&mut conn)
         .await
@@ -128,7 +128,6 @@ impl TestDb {
         conn.close().await.ok();
         out
     }
-
 }
 
 /// A PostgreSQL test schema goes when its last user does (a SQLite file goes with its
