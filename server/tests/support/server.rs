@@ -28,13 +28,37 @@ impl TestServer {
         Self::start_on(dir, db, extra)
     }
 
+    /// Start with every file the server writes limited to `bytes` (`RLIMIT_FSIZE`, with
+    /// `SIGXFSZ` ignored): writes past it fail as they would on a full disk.
+    pub fn start_limited(extra: &[&str], bytes: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(TestDb::fresh(dir.path()));
+        Self::spawn(dir, db, extra, Some(bytes))
+    }
+
     /// Start on the database `db` (another instance's, or one restored from a backup);
     /// logs go to `dir`.
     pub fn start_on(dir: tempfile::TempDir, db: Arc<TestDb>, extra: &[&str]) -> Self {
+        Self::spawn(dir, db, extra, None)
+    }
+
+    fn spawn(dir: tempfile::TempDir, db: Arc<TestDb>, extra: &[&str], file_limit: Option<u64>) -> Self {
         let log = dir.path().join("server.log");
         // A restart on the same directory appends: read only what this run writes.
         let skip = std::fs::metadata(&log).map_or(0, |m| m.len() as usize);
-        let child = Command::new(env!("CARGO_BIN_EXE_quietdesk-server"))
+        let bin = env!("CARGO_BIN_EXE_quietdesk-server");
+        let mut cmd = match file_limit {
+            // Through the shell (no unsafe `pre_exec`): ignore SIGXFSZ, set the limit (in
+            // 512-byte blocks, POSIX sh), then exec the server in the same process.
+            Some(bytes) => {
+                let mut c = Command::new("sh");
+                c.args(["-c", "trap '' XFSZ; ulimit -f \"$1\" || exit 1; shift; exec \"$0\" \"$@\""])
+                    .args([bin.to_owned(), (bytes / 512).to_string()]);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let child = cmd
             .args(["--listen", "127.0.0.1:0", "--database", &db.url()])
             .args(["--log-file", &log.display().to_string()])
             .args(extra)
