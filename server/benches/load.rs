@@ -8,6 +8,8 @@
 //!   beside a raw insert of the same rows into the same backend, measured in the same
 //!   run;
 //! * idle websockets held (K opened, all answered, the server still serving);
+//! * pull throughput: N clients each reading the team from the start (pages of 1,000),
+//!   beside the same pages read straight from the database in the same run;
 //! * poke fan-out: F subscribed websockets, the time from a push until each receives
 //!   its poke, p50/p99 over every delivery.
 
@@ -25,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use server::TestServer;
-use shared::api::{path, ClientEvent, PushItem, PushRequest, PushResponse, ServerEvent};
+use shared::api::{path, ClientEvent, PullResponse, PushItem, PushRequest, PushResponse, ServerEvent};
 use shared::crypto::envelope::SealedRecord;
 use shared::ids::{RecordId, TeamId};
 use tokio_tungstenite::tungstenite::Message;
@@ -88,6 +90,35 @@ async fn push(http: &reqwest::Client, url: &str, token: &str, batch: &[(RecordId
     }
 }
 
+/// Rows/s of reading `n` records straight from the server's database in pages of 1,000,
+/// as the pull handler's query does (sqlx's `Any` driver, one connection).
+async fn raw_pull(srv: &TestServer, team: TeamId, n: usize) -> f64 {
+    use sqlx::Row;
+    let mut conn = srv.db.connect().await;
+    let start = Instant::now();
+    let (mut since, mut read) = (0i64, 0usize);
+    while read < n {
+        let rows = sqlx::query(
+            "SELECT seq, record_id, version, sealed FROM records WHERE team_id = $1 AND seq > $2 ORDER BY seq LIMIT 1000",
+        )
+        .bind(team.as_bytes().to_vec())
+        .bind(since)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        if rows.is_empty() {
+            break;
+        }
+        for r in &rows {
+            let sealed: Vec<u8> = r.get("sealed");
+            std::hint::black_box((r.get::<Vec<u8>, _>("record_id"), r.get::<i64, _>("version"), sealed));
+        }
+        since = rows.last().unwrap().get("seq");
+        read += rows.len();
+    }
+    read as f64 / start.elapsed().as_secs_f64()
+}
+
 fn main() {
     let a = args();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
@@ -96,7 +127,8 @@ fn main() {
 
 async fn run(a: Args) {
     const BATCH: usize = 10;
-    let srv = TestServer::start_with(&["--rate-per-minute", "0"]);
+    // No rate limit, and no bulk-download alerts for the pull phase's repeated full reads.
+    let srv = TestServer::start_with(&["--rate-per-minute", "0", "--bulk-factor", "100000"]);
     let admin = client::signup(&srv.base, "loadadmin", "pass-load-admin").await;
     let team = admin.create_team().await;
     let session = admin.session(team).await;
@@ -163,7 +195,64 @@ async fn run(a: Args) {
         rate / baseline
     );
 
-    // 2. Poke fan-out: F subscribers, each push's poke timed to every one of them.
+    // 2. Pull: N clients each read the team from the start, 1,000 changes a page (a new
+    // device's first sync), for up to S seconds; beside the same pages read straight
+    // from the database by one connection, in the same run.
+    let pull_url = format!("{}{}", srv.base, path::fill(path::PULL, &team.to_string()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for _ in 0..a.clients {
+        let (stop, url, token) = (stop.clone(), pull_url.clone(), admin.token.clone());
+        tasks.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let (mut lat, mut n, mut since) = (Vec::new(), 0usize, 0u64);
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let Ok(r) = http.get(format!("{url}?since={since}&limit=1000")).bearer_auth(&token).send().await else {
+                    break;
+                };
+                let Ok(page) = r.json::<PullResponse>().await else { break };
+                lat.push(t.elapsed());
+                n += page.changes.len();
+                since = page.cursor;
+                if !page.more {
+                    break;
+                }
+            }
+            (lat, n)
+        }));
+    }
+    let start = Instant::now();
+    let deadline = tokio::time::sleep(Duration::from_secs(a.seconds));
+    tokio::pin!(deadline);
+    let mut all = futures::future::join_all(tasks);
+    let results = tokio::select! {
+        r = &mut all => r,
+        _ = &mut deadline => { stop.store(true, Ordering::Relaxed); all.await }
+    };
+    let elapsed = start.elapsed();
+    let (mut lat, mut pulled) = (Vec::new(), 0);
+    for r in results {
+        let (l, n) = r.unwrap();
+        lat.extend(l);
+        pulled += n;
+    }
+    lat.sort();
+    let raw_rate = raw_pull(&srv, team, pulled.min(20 * 1000)).await;
+    println!(
+        "pull: {} pages of up to 1,000 changes in {:.1} s = {:.0} records/s, page latency p50 {} p99 {}",
+        lat.len(),
+        elapsed.as_secs_f64(),
+        pulled as f64 / elapsed.as_secs_f64(),
+        ms(pct(&lat, 0.5)),
+        ms(pct(&lat, 0.99))
+    );
+    println!(
+        "      raw paged SELECT of the same rows from the database, one connection: {raw_rate:.0} rows/s; ratio {:.2}",
+        pulled as f64 / elapsed.as_secs_f64() / raw_rate
+    );
+
+    // 3. Poke fan-out: F subscribers, each push's poke timed to every one of them.
     let mut subs = Vec::with_capacity(a.fanout);
     for _ in 0..a.fanout {
         match subscribe(&srv.base, team, &admin.token).await {
@@ -204,7 +293,7 @@ async fn run(a: Args) {
     );
     drop(subs);
 
-    // 3. Idle websockets held: open K, then check the server still serves.
+    // 4. Idle websockets held: open K, then check the server still serves.
     let mut idle = Vec::with_capacity(a.idle);
     let opening = Instant::now();
     let mut failed = 0;
