@@ -633,8 +633,9 @@ impl Db for Store {
     async fn push(&self, team: &TeamId, rows: &[PushRow], now: i64) -> DbResult<PushResult> {
         let team_b = team.as_bytes().as_slice();
         let mut tx = self.writer.begin().await?;
-        // Number the rows first: this locks the team row, so the versions read next
-        // cannot change before commit (a conflict rolls the numbers back).
+        // Number the rows first: this takes the team's row lock, so versions cannot
+        // change before commit. The lock is held for three statements: this, the
+        // conditional upsert and the commit (a conflict rolls the numbers back).
         let last: i64 = sqlx::query_scalar("UPDATE teams SET seq = seq + $1 WHERE team_id = $2 RETURNING seq")
             .bind(rows.len() as i64)
             .bind(team_b)
@@ -642,52 +643,11 @@ impl Db for Store {
             .await?;
         let first = last - rows.len() as i64 + 1;
 
-        // Current versions of the pushed records, in a few IN (...) queries.
-        let mut current: HashMap<[u8; 16], i64> = HashMap::with_capacity(rows.len());
-        for chunk in rows.chunks(500) {
-            let mut q = QueryBuilder::new("SELECT record_id, version FROM records WHERE team_id = ");
-            q.push_bind(team_b).push(" AND record_id IN (");
-            let mut sep = q.separated(", ");
-            for r in chunk {
-                sep.push_bind(r.record.as_bytes().as_slice());
-            }
-            q.push(")");
-            for row in q.build().fetch_all(&mut *tx).await? {
-                current.insert(arr(row.get("record_id"))?, row.get("version"));
-            }
-        }
-        // A record the server does not hold is taken at any base version: after a
-        // restore from a backup, clients upload what they hold that the server lost.
-        let stale: Vec<&PushRow> = rows
-            .iter()
-            .filter(|r| current.get(r.record.as_bytes()).is_some_and(|&v| v as u64 != r.base_version))
-            .collect();
-        if !stale.is_empty() {
-            let mut conflicts = Vec::with_capacity(stale.len());
-            for r in stale {
-                let row = sqlx::query("SELECT seq, version, sealed FROM records WHERE team_id = $1 AND record_id = $2")
-                    .bind(team_b)
-                    .bind(r.record.as_bytes().as_slice())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                // A missing row means the client claimed a base version for a record
-                // that does not exist: there is nothing to merge, report version 0.
-                if let Some(row) = row {
-                    conflicts.push(Change {
-                        seq: row.get::<i64, _>("seq") as u64,
-                        record: r.record,
-                        version: row.get::<i64, _>("version") as u64,
-                        sealed: SealedRecord(row.get("sealed")),
-                    });
-                } else {
-                    return Err(DbError::NotFound);
-                }
-            }
-            tx.rollback().await?;
-            return Ok(PushResult::Conflict(conflicts));
-        }
-
+        // A record the server does not hold is taken at any base version (after a
+        // restore from a backup, clients upload what they hold that the server lost);
+        // one it holds is replaced only if the push was made on its current version.
         let mut accepted = Vec::with_capacity(rows.len());
+        let mut written = 0u64;
         for (chunk_no, chunk) in rows.chunks(1000).enumerate() {
             let mut q = QueryBuilder::new(
                 "INSERT INTO records (team_id, record_id, collection, version, seq, epoch, author, sealed, updated_at, \
@@ -712,9 +672,10 @@ impl Db for Store {
                                     ELSE records.collection END,
                   collection = excluded.collection, version = excluded.version,
                   seq = excluded.seq, epoch = excluded.epoch, author = excluded.author, sealed = excluded.sealed,
-                  updated_at = excluded.updated_at, tombstone = excluded.tombstone",
+                  updated_at = excluded.updated_at, tombstone = excluded.tombstone
+                  WHERE records.version + 1 = excluded.version",
             );
-            q.build().execute(&mut *tx).await?;
+            written += q.build().execute(&mut *tx).await?.rows_affected();
             for (i, r) in chunk.iter().enumerate() {
                 accepted.push(PushAccepted {
                     record: r.record,
@@ -723,8 +684,42 @@ impl Db for Store {
                 });
             }
         }
-        tx.commit().await?;
-        Ok(PushResult::Accepted { accepted, cursor: last as u64 })
+        if written == rows.len() as u64 {
+            tx.commit().await?;
+            return Ok(PushResult::Accepted { accepted, cursor: last as u64 });
+        }
+
+        // Some records moved on since the client's base version: nothing is stored,
+        // and the client gets their current state to merge (read after the rollback;
+        // versions only grow, so these are still not the client's base).
+        tx.rollback().await?;
+        let mut conflicts = Vec::new();
+        for chunk in rows.chunks(500) {
+            let mut q = QueryBuilder::new("SELECT record_id, seq, version, sealed FROM records WHERE team_id = ");
+            q.push_bind(team_b).push(" AND record_id IN (");
+            let mut sep = q.separated(", ");
+            for r in chunk {
+                sep.push_bind(r.record.as_bytes().as_slice());
+            }
+            q.push(")");
+            let base: HashMap<[u8; 16], u64> = chunk.iter().map(|r| (r.record.0, r.base_version)).collect();
+            for row in q.build().fetch_all(&self.writer).await? {
+                let record = RecordId(arr(row.get("record_id"))?);
+                let version = row.get::<i64, _>("version") as u64;
+                if base.get(&record.0).is_some_and(|&b| b != version) {
+                    conflicts.push(Change {
+                        seq: row.get::<i64, _>("seq") as u64,
+                        record,
+                        version,
+                        sealed: SealedRecord(row.get("sealed")),
+                    });
+                }
+            }
+        }
+        if conflicts.is_empty() {
+            return Err(DbError::Corrupt("a push was refused but no record had moved on".into()));
+        }
+        Ok(PushResult::Conflict(conflicts))
     }
 
     async fn pull(
