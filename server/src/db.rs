@@ -266,6 +266,23 @@ pub trait Db: Send + Sync + 'static {
         n: i64,
         now: i64,
     ) -> DbResult<bool>;
+    /// `who`'s count of `kind` in the window that started after `since` (0 if the
+    /// window is older or there is none).
+    async fn window(&self, team: &TeamId, who: &Username, kind: &str, since: i64) -> DbResult<u64>;
+    /// Add `n` to `who`'s count of `kind`, starting a new window at `now` if the
+    /// current one started at or before `since`; the count after.
+    async fn add_to_window(
+        &self,
+        team: &TeamId,
+        who: &Username,
+        kind: &str,
+        n: u64,
+        now: i64,
+        since: i64,
+    ) -> DbResult<u64>;
+    /// Mark the current window (started after `since`) as alerted; true if this call
+    /// did (an alert goes out once per window, whichever instance sees it first).
+    async fn flag_window(&self, team: &TeamId, who: &Username, kind: &str, since: i64) -> DbResult<bool>;
     /// Use up an approved single-use request; false if it was already used.
     async fn use_approval(&self, team: &TeamId, id: &RecordId, now: i64) -> DbResult<bool>;
 }

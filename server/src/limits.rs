@@ -4,14 +4,18 @@
 //! sync per device, then small changes) and alerts the team's admins, optionally
 //! suspending the session at once.
 //!
-//! Both count in memory: a restart forgets the counts (the limits are a brake, not a
-//! ledger), and several server instances each count their own share.
+//! The request rate counts in memory, per instance (a restart forgets it; behind a load
+//! balancer each instance allows its share). The hourly windows — records pulled and
+//! unapproved deletions — live in the database, so every instance sees the same counts
+//! and an alert goes out once per window whichever instance notices.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use shared::ids::{TeamId, Username};
+
+use crate::db::{Db, DbResult};
 
 /// What the operator configures (see the server's `--help`).
 #[derive(Debug, Clone)]
@@ -49,19 +53,13 @@ struct Bucket {
     at: Instant,
 }
 
-struct Window {
-    started: Instant,
-    records: u64,
-    alerted: bool,
-}
-
 const BULK_WINDOW: Duration = Duration::from_secs(3600);
+const PULLED: &str = "pulled";
+const DELETED: &str = "deleted";
 
 pub struct Limits {
     pub config: LimitConfig,
     buckets: Mutex<HashMap<[u8; 32], Bucket>>,
-    pulls: Mutex<HashMap<(TeamId, Username), Window>>,
-    deletions: Mutex<HashMap<(TeamId, Username), Window>>,
 }
 
 /// What a pull of `n` records means for its member.
@@ -77,7 +75,7 @@ pub enum BulkVerdict {
 
 impl Limits {
     pub fn new(config: LimitConfig) -> Self {
-        Self { config, buckets: Mutex::default(), pulls: Mutex::default(), deletions: Mutex::default() }
+        Self { config, buckets: Mutex::default() }
     }
 
     /// Take one request from the session's bucket, or say how long to wait.
@@ -103,62 +101,55 @@ impl Limits {
         }
     }
 
-    /// Count `n` records pulled by `who` this hour. Returns the hour's total when it is
-    /// past the floor and not yet reported: then the caller looks up how many records
-    /// the team holds and asks [`Limits::bulk`] (so the count query runs only then).
-    pub fn pulled(&self, team: TeamId, who: &Username, n: u64, now: Instant) -> Option<u64> {
-        let mut pulls = self.pulls.lock().expect("not poisoned");
-        if pulls.len() > 100_000 {
-            pulls.retain(|_, w| now.duration_since(w.started) < BULK_WINDOW);
-        }
-        let w = pulls.entry((team, who.clone())).or_insert(Window { started: now, records: 0, alerted: false });
-        if now.duration_since(w.started) >= BULK_WINDOW {
-            *w = Window { started: now, records: 0, alerted: false };
-        }
-        w.records += n;
-        (w.records > self.config.bulk_min_records && !w.alerted).then_some(w.records)
+    fn window_start(now_ms: i64) -> i64 {
+        now_ms - BULK_WINDOW.as_millis() as i64
     }
 
-    /// Whether `pulled` records in an hour is far more than a team of `team_records`
-    /// explains; reported once per window.
-    /// Whether `who` may delete `n` more records now without an approval (within the
-    /// hour's threshold); count them with [`Limits::deleted`] once committed.
-    pub fn may_delete(&self, team: TeamId, who: &Username, n: u64, now: Instant) -> bool {
+    /// Count `n` records pulled by `who` in this hour's window; the hour's total when it
+    /// is past the floor below which nothing is even looked up, else `None`.
+    pub async fn pulled(
+        &self,
+        db: &dyn Db,
+        team: TeamId,
+        who: &Username,
+        n: u64,
+        now_ms: i64,
+    ) -> DbResult<Option<u64>> {
+        let total = db.add_to_window(&team, who, PULLED, n, now_ms, Self::window_start(now_ms)).await?;
+        Ok((total > self.config.bulk_min_records).then_some(total))
+    }
+
+    /// Whether `who` may delete `n` more records without an approval this hour.
+    pub async fn may_delete(&self, db: &dyn Db, team: TeamId, who: &Username, n: u64, now_ms: i64) -> DbResult<bool> {
         let limit = self.config.bulk_delete_threshold;
-        let deletions = self.deletions.lock().expect("not poisoned");
-        let before = match deletions.get(&(team, who.clone())) {
-            Some(w) if now.duration_since(w.started) < BULK_WINDOW => w.records,
-            _ => 0,
-        };
-        limit == 0 || before + n <= limit
+        if limit == 0 {
+            return Ok(true);
+        }
+        let before = db.window(&team, who, DELETED, Self::window_start(now_ms)).await?;
+        Ok(before + n <= limit)
     }
 
-    /// Count `n` committed deletions by `who`.
-    pub fn deleted(&self, team: TeamId, who: &Username, n: u64, now: Instant) {
-        let mut deletions = self.deletions.lock().expect("not poisoned");
-        if deletions.len() > 100_000 {
-            deletions.retain(|_, w| now.duration_since(w.started) < BULK_WINDOW);
-        }
-        let w = deletions.entry((team, who.clone())).or_insert(Window { started: now, records: 0, alerted: false });
-        if now.duration_since(w.started) >= BULK_WINDOW {
-            *w = Window { started: now, records: 0, alerted: false };
-        }
-        w.records += n;
+    /// Count `n` unapproved deletions by `who`.
+    pub async fn deleted(&self, db: &dyn Db, team: TeamId, who: &Username, n: u64, now_ms: i64) -> DbResult<()> {
+        db.add_to_window(&team, who, DELETED, n, now_ms, Self::window_start(now_ms)).await.map(drop)
     }
 
-    pub fn bulk(&self, team: TeamId, who: &Username, pulled: u64, team_records: u64) -> BulkVerdict {
+    /// Whether `pulled` records this hour is far more than a team of `team_records`
+    /// needs; `Crossed` once per window.
+    pub async fn bulk(
+        &self,
+        db: &dyn Db,
+        team: TeamId,
+        who: &Username,
+        pulled: u64,
+        team_records: u64,
+        now_ms: i64,
+    ) -> DbResult<BulkVerdict> {
         let threshold = (team_records * u64::from(self.config.bulk_factor)).max(self.config.bulk_min_records);
-        if pulled <= threshold {
-            return BulkVerdict::Normal;
+        if pulled <= threshold || !db.flag_window(&team, who, PULLED, Self::window_start(now_ms)).await? {
+            return Ok(BulkVerdict::Normal);
         }
-        let mut pulls = self.pulls.lock().expect("not poisoned");
-        match pulls.get_mut(&(team, who.clone())) {
-            Some(w) if !w.alerted => {
-                w.alerted = true;
-                BulkVerdict::Crossed { pulled, threshold }
-            }
-            _ => BulkVerdict::Normal,
-        }
+        Ok(BulkVerdict::Crossed { pulled, threshold })
     }
 }
 
@@ -181,33 +172,56 @@ mod tests {
         assert!((0..10_000).all(|_| off.take(&a, t0).is_ok()));
     }
 
-    #[test]
-    fn deletions_beyond_the_hours_threshold_need_an_approval() {
-        let limits = Limits::new(LimitConfig { bulk_delete_threshold: 20, ..Default::default() });
-        let (team, bob, t0) = (TeamId::random(), Username::parse("bob").unwrap(), Instant::now());
-        assert!(limits.may_delete(team, &bob, 20, t0));
-        assert!(!limits.may_delete(team, &bob, 21, t0));
-        limits.deleted(team, &bob, 15, t0);
-        assert!(limits.may_delete(team, &bob, 5, t0) && !limits.may_delete(team, &bob, 6, t0));
-        assert!(limits.may_delete(team, &Username::parse("carol").unwrap(), 20, t0), "per member");
-        assert!(limits.may_delete(team, &bob, 20, t0 + BULK_WINDOW), "a new hour");
+    async fn db() -> (tempfile::TempDir, crate::db::sqlite::SqliteDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("t.sqlite").display());
+        (dir, crate::db::sqlite::SqliteDb::connect(&url).await.unwrap())
     }
 
-    #[test]
-    fn pulling_far_more_than_the_team_holds_is_reported_once_per_window() {
+    #[tokio::test]
+    async fn deletions_beyond_the_hours_threshold_need_an_approval() {
+        let (_dir, db) = db().await;
+        let limits = Limits::new(LimitConfig { bulk_delete_threshold: 20, ..Default::default() });
+        let (team, bob, t0) = (TeamId::random(), Username::parse("bob").unwrap(), 1_800_000_000_000);
+        assert!(limits.may_delete(&db, team, &bob, 20, t0).await.unwrap());
+        assert!(!limits.may_delete(&db, team, &bob, 21, t0).await.unwrap());
+        limits.deleted(&db, team, &bob, 15, t0).await.unwrap();
+        assert!(limits.may_delete(&db, team, &bob, 5, t0).await.unwrap());
+        assert!(!limits.may_delete(&db, team, &bob, 6, t0).await.unwrap());
+        let carol = Username::parse("carol").unwrap();
+        assert!(limits.may_delete(&db, team, &carol, 20, t0).await.unwrap(), "per member");
+        let hour = BULK_WINDOW.as_millis() as i64;
+        assert!(limits.may_delete(&db, team, &bob, 20, t0 + hour).await.unwrap(), "a new hour");
+        // Another instance (another `Limits`, the same database) sees the same count.
+        let other = Limits::new(limits.config.clone());
+        assert!(!other.may_delete(&db, team, &bob, 6, t0 + 1).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn pulling_far_more_than_the_team_holds_is_reported_once_per_window() {
+        let (_dir, db) = db().await;
         let limits = Limits::new(LimitConfig { bulk_factor: 3, bulk_min_records: 100, ..Default::default() });
-        let (team, bob, t0) = (TeamId::random(), Username::parse("bob").unwrap(), Instant::now());
-        let pull = |n: u64, at: Instant| {
-            limits.pulled(team, &bob, n, at).map_or(BulkVerdict::Normal, |total| limits.bulk(team, &bob, total, 1000))
-        };
+        let other = Limits::new(limits.config.clone());
+        let (team, bob, t0) = (TeamId::random(), Username::parse("bob").unwrap(), 1_800_000_000_000);
+        let hour = BULK_WINDOW.as_millis() as i64;
+        async fn pull(l: &Limits, db: &dyn Db, team: TeamId, who: &Username, n: u64, at: i64) -> BulkVerdict {
+            match l.pulled(db, team, who, n, at).await.unwrap() {
+                Some(total) => l.bulk(db, team, who, total, 1000, at).await.unwrap(),
+                None => BulkVerdict::Normal,
+            }
+        }
         // A full sync of a 1,000-record team, twice (two devices): normal.
-        assert_eq!(pull(2000, t0), BulkVerdict::Normal);
-        assert_eq!(pull(1001, t0), BulkVerdict::Crossed { pulled: 3001, threshold: 3000 });
-        assert_eq!(pull(5000, t0), BulkVerdict::Normal, "reported once");
-        assert_eq!(pull(10, t0 + BULK_WINDOW), BulkVerdict::Normal, "a new window");
+        assert_eq!(pull(&limits, &db, team, &bob, 2000, t0).await, BulkVerdict::Normal);
+        assert_eq!(
+            pull(&other, &db, team, &bob, 1001, t0).await,
+            BulkVerdict::Crossed { pulled: 3001, threshold: 3000 },
+            "counted across instances"
+        );
+        assert_eq!(pull(&limits, &db, team, &bob, 5000, t0).await, BulkVerdict::Normal, "reported once");
+        assert_eq!(pull(&limits, &db, team, &bob, 10, t0 + hour).await, BulkVerdict::Normal, "a new window");
         // Below the floor nothing is even looked up.
         let sue = Username::parse("sue").unwrap();
-        assert_eq!(limits.pulled(team, &sue, 100, t0), None);
-        assert_eq!(limits.pulled(team, &sue, 1, t0), Some(101));
+        assert_eq!(limits.pulled(&db, team, &sue, 100, t0).await.unwrap(), None);
+        assert_eq!(limits.pulled(&db, team, &sue, 1, t0).await.unwrap(), Some(101));
     }
 }

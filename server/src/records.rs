@@ -77,7 +77,7 @@ async fn push(
     let deleting: Vec<_> = rows.iter().filter(|r| r.tombstone).map(|r| r.record).collect();
     let deletes = if deleting.is_empty() { 0 } else { state.db.live_among(&team, &deleting).await? };
     let mut spent = None;
-    if deletes > 0 && !state.limits.may_delete(team, &user.username, deletes, std::time::Instant::now()) {
+    if deletes > 0 && !state.limits.may_delete(&*state.db, team, &user.username, deletes, now_ms()).await? {
         match req.approval {
             Some(id) if state.db.spend_approval(&team, &id, &user.username, deletes as i64, now_ms()).await? => {
                 spent = Some(id);
@@ -95,9 +95,12 @@ async fn push(
     }
     match result {
         Ok(PushResult::Accepted { accepted, cursor }) => {
-            // Approved deletions do not use up the unapproved allowance.
-            if spent.is_none() {
-                state.limits.deleted(team, &user.username, deletes, std::time::Instant::now());
+            // Approved deletions do not use up the unapproved allowance. The push is
+            // committed: failing to count it must not make the client think otherwise.
+            if spent.is_none() && deletes > 0 {
+                if let Err(e) = state.limits.deleted(&*state.db, team, &user.username, deletes, now_ms()).await {
+                    tracing::warn!(%team, user = %user.username, error = %e, "could not count deletions");
+                }
             }
             let cursor = state.cursor_out(cursor);
             state.hub.send(&team, ServerEvent::Poke { cursor });
@@ -122,9 +125,16 @@ async fn pull(
     let page = read_page(&state, &team, &user.username, role, q.since, q.limit).await?;
     tracing::debug!(%team, changes = page.changes.len(), "pull");
     let pulled = page.changes.len() as u64;
-    if let Some(total) = state.limits.pulled(team, &user.username, pulled, std::time::Instant::now()) {
+    // Counted before anything is served (a pull that cannot be counted is refused, so
+    // the detector cannot be outrun), in the database so every instance adds up.
+    let total = match pulled {
+        0 => None,
+        n => state.limits.pulled(&*state.db, team, &user.username, n, now_ms()).await?,
+    };
+    if let Some(total) = total {
         let team_records = state.db.record_count(&team).await?;
-        if let BulkVerdict::Crossed { pulled, threshold } = state.limits.bulk(team, &user.username, total, team_records)
+        if let BulkVerdict::Crossed { pulled, threshold } =
+            state.limits.bulk(&*state.db, team, &user.username, total, team_records, now_ms()).await?
         {
             let suspend = state.limits.config.bulk_suspend;
             let alert = Alert {

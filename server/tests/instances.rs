@@ -146,3 +146,44 @@ async fn pushes_through_two_instances_at_once_get_one_sequence_and_converge() {
     assert_eq!(distinct.len(), seqs.len(), "no sequence number twice");
     assert_eq!(a.replica.cursor, b.replica.cursor);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unapproved_deletion_allowance_is_shared_by_every_instance() {
+    if !backend::on_postgres() {
+        eprintln!("skipped: several instances share a PostgreSQL database (set {})", backend::ENV);
+        return;
+    }
+    let args = ["--bulk-delete-threshold", "5"];
+    let one = TestServer::start_with(&args);
+    let two = TestServer::start_on(tempfile::tempdir().unwrap(), one.db.clone(), &args);
+    let alice = signup(&one.base, "alice", "pass-alice-instances3").await;
+    let phone = login(&two.base, "alice", "pass-alice-instances3").await.unwrap();
+    let team = alice.create_team().await;
+    let mut a: Client =
+        Syncer::open(alice.session(team).await, MemoryStore::new(), alice.transport(team)).await.unwrap();
+    let mut p: Client =
+        Syncer::open(phone.session(team).await, MemoryStore::new(), phone.transport(team)).await.unwrap();
+    let ids: Vec<RecordId> = (0..10).map(|_| RecordId::random()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        a.edit(*id, Customer { name: format!("Keep {i}"), ..Default::default() }.to_fields(), now()).await.unwrap();
+    }
+    a.sync().await.unwrap();
+    p.sync().await.unwrap();
+    let delete =
+        |id: &RecordId| (*id, vec![(shared::record::DELETED.to_owned(), Some(shared::record::Value::Bool(true)))]);
+
+    // Four deletions through instance 1, then two more through instance 2: the hour's
+    // allowance of five is one count, so the second push is refused whole.
+    a.edit_many(ids[..4].iter().map(delete).collect(), now()).await.unwrap();
+    a.sync().await.unwrap();
+    p.sync().await.unwrap();
+    p.edit_many(ids[4..6].iter().map(delete).collect(), now()).await.unwrap();
+    match p.sync().await {
+        Err(shared::sync::SyncError::Transport(shared::sync::TransportError::Http { status: 403, code, .. })) => {
+            assert_eq!(code, "approval_required")
+        }
+        other => panic!("expected approval_required from instance 2, got {other:?}"),
+    }
+    a.sync().await.unwrap();
+    assert_eq!(a.replica.live().count(), 6, "only the first four were deleted");
+}

@@ -974,6 +974,65 @@ impl Db for Store {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn window(&self, team: &TeamId, who: &Username, kind: &str, since: i64) -> DbResult<u64> {
+        let n: Option<i64> = sqlx::query_scalar(
+            "SELECT count FROM usage_windows WHERE team_id = $1 AND username = $2 AND kind = $3 AND started_at > $4",
+        )
+        .bind(team.as_bytes().as_slice())
+        .bind(who.as_str())
+        .bind(kind)
+        .bind(since)
+        .fetch_optional(&self.writer)
+        .await?;
+        Ok(n.unwrap_or(0) as u64)
+    }
+
+    async fn add_to_window(
+        &self,
+        team: &TeamId,
+        who: &Username,
+        kind: &str,
+        n: u64,
+        now: i64,
+        since: i64,
+    ) -> DbResult<u64> {
+        // Every SET expression reads the row as it was, in both databases.
+        let count: i64 = sqlx::query_scalar(
+            "INSERT INTO usage_windows (team_id, username, kind, started_at, count, alerted) \
+             VALUES ($1, $2, $3, $4, $5, FALSE) \
+             ON CONFLICT (team_id, username, kind) DO UPDATE SET \
+               count = CASE WHEN usage_windows.started_at <= $6 THEN excluded.count \
+                            ELSE usage_windows.count + excluded.count END, \
+               alerted = CASE WHEN usage_windows.started_at <= $6 THEN FALSE ELSE usage_windows.alerted END, \
+               started_at = CASE WHEN usage_windows.started_at <= $6 THEN excluded.started_at \
+                                 ELSE usage_windows.started_at END \
+             RETURNING count",
+        )
+        .bind(team.as_bytes().as_slice())
+        .bind(who.as_str())
+        .bind(kind)
+        .bind(now)
+        .bind(n as i64)
+        .bind(since)
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(count as u64)
+    }
+
+    async fn flag_window(&self, team: &TeamId, who: &Username, kind: &str, since: i64) -> DbResult<bool> {
+        let done = sqlx::query(
+            "UPDATE usage_windows SET alerted = TRUE \
+             WHERE team_id = $1 AND username = $2 AND kind = $3 AND started_at > $4 AND NOT alerted",
+        )
+        .bind(team.as_bytes().as_slice())
+        .bind(who.as_str())
+        .bind(kind)
+        .bind(since)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn use_approval(&self, team: &TeamId, id: &RecordId, now: i64) -> DbResult<bool> {
         let done = sqlx::query("UPDATE approvals SET used_at = $1 WHERE team_id = $2 AND id = $3 AND used_at IS NULL")
             .bind(now)
