@@ -44,8 +44,11 @@ async fn main() {
         println!("\n==> pass: {pass}");
         let (url, token, st, max_examples) =
             (format!("{}/api/openapi.json", srv.base), admin.token.clone(), st.clone(), max_examples.clone());
+        // Schemathesis keeps a cache in its working directory: the server's temp dir.
+        let workdir = srv.dir.path().to_owned();
         let status = tokio::task::spawn_blocking(move || {
             let mut cmd = Command::new(&st);
+            cmd.current_dir(&workdir);
             if let Some(config) = &config {
                 cmd.arg("--config-file").arg(config);
             }
