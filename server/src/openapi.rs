@@ -50,7 +50,6 @@ fn op(method: HttpMethod, path: &'static str, summary: &'static str) -> Op {
 fn operations(s: &mut Schemas) -> Vec<Op> {
     use HttpMethod::{Get, Post, Put};
     let empty = s.add::<api::Empty>();
-    let _ = empty;
     let public = |o: Op| Op { auth: false, ..o };
     let with = |o: Op, body: &'static str, ok: &'static str| Op { body: Some(body), ok, ..o };
     let answers = |o: Op, ok: &'static str| Op { ok, ..o };

@@ -30,6 +30,31 @@ pub fn sealed_records(session: &shared::sync::Session, n: usize) -> Vec<(RecordI
         .collect()
 }
 
+/// One INSERT per row of `chunk` in transaction `tx` (either backend: both take `$n`).
+macro_rules! insert_rows {
+    ($tx:ident, $chunk:expr, $team:expr, $coll:expr, $seq:ident) => {
+        for (id, s) in $chunk {
+            $seq += 1;
+            sqlx::query(
+                "INSERT INTO records (team_id, record_id, collection, version, seq, epoch, author, sealed, updated_at) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+            )
+            .bind($team.as_slice())
+            .bind(id.as_bytes().as_slice())
+            .bind($coll.as_slice())
+            .bind(1i64)
+            .bind($seq)
+            .bind(1i64)
+            .bind("alice")
+            .bind(s.0.as_slice())
+            .bind(0i64)
+            .execute(&mut *$tx)
+            .await
+            .unwrap();
+        }
+    };
+}
+
 /// The raw baseline: `records` inserted into a fresh database in `dir` with the
 /// server's schema and durability settings, `per_tx` rows per transaction; with
 /// `multi_row` one `INSERT … VALUES` per transaction (what the server does), else one
@@ -80,25 +105,7 @@ pub async fn raw_insert(
             tx.commit().await.unwrap();
             continue;
         }
-        for (id, s) in chunk {
-            seq += 1;
-            sqlx::query(
-                "INSERT INTO records (team_id, record_id, collection, version, seq, epoch, author, sealed, updated_at) \
-                 VALUES (?,?,?,?,?,?,?,?,?)",
-            )
-            .bind(team.as_slice())
-            .bind(id.as_bytes().as_slice())
-            .bind(coll.as_slice())
-            .bind(1i64)
-            .bind(seq)
-            .bind(1i64)
-            .bind("alice")
-            .bind(s.0.as_slice())
-            .bind(0i64)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        }
+        insert_rows!(tx, chunk, team, coll, seq);
         tx.commit().await.unwrap();
     }
     start.elapsed()
@@ -121,25 +128,7 @@ pub async fn raw_insert_pg(records: &[(RecordId, SealedRecord)], url: &str, per_
     let mut seq = 0i64;
     for chunk in records.chunks(per_tx) {
         let mut tx = pool.begin().await.unwrap();
-        for (id, s) in chunk {
-            seq += 1;
-            sqlx::query(
-                "INSERT INTO records (team_id, record_id, collection, version, seq, epoch, author, sealed, updated_at) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
-            )
-            .bind(team.as_slice())
-            .bind(id.as_bytes().as_slice())
-            .bind(coll.as_slice())
-            .bind(1i64)
-            .bind(seq)
-            .bind(1i64)
-            .bind("alice")
-            .bind(s.0.as_slice())
-            .bind(0i64)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        }
+        insert_rows!(tx, chunk, team, coll, seq);
         tx.commit().await.unwrap();
     }
     let took = start.elapsed();

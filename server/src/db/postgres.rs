@@ -13,7 +13,6 @@ pub struct PgDb {
     /// One pool: PostgreSQL takes concurrent writers (`writer` and `reader` share it).
     writer: PgPool,
     reader: PgPool,
-    options: PgConnectOptions,
 }
 
 impl PgDb {
@@ -37,15 +36,10 @@ impl PgDb {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.clone())
+            .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { writer: pool.clone(), reader: pool, options })
-    }
-
-    /// What a listener for cross-instance pokes connects with.
-    pub fn connect_options(&self) -> &PgConnectOptions {
-        &self.options
+        Ok(Self { writer: pool.clone(), reader: pool })
     }
 
     pub fn pool(&self) -> &PgPool {
