@@ -12,7 +12,7 @@ use shared::api::{
 use shared::chain::{Action, ChainEntry, KnownHead, Member, Role, TeamState};
 use shared::crypto::aead::{open_blob, seal_blob};
 use shared::crypto::identity::{AccountBundle, IdentityKeys, PublicIdentity};
-use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
+use shared::crypto::passphrase::{check_offered, derive_account_keys, KdfParams, Passphrase};
 use shared::crypto::CryptoError;
 use shared::ids::{CollectionId, InviteId, RecordId, TeamId, Username};
 use shared::invite::{decode_fragment, encode_fragment, InviteSecret};
@@ -181,6 +181,12 @@ pub async fn log_in(name: &str, passphrase: &str, totp: Option<String>) -> Resul
     let username = parse_username(name)?;
     let api = Api::default();
     let pre = api.call(&PreloginRequest { username: username.clone() }).await.map_err(describe)?;
+    let store = store::open(&store::db_name(username.as_str())).await.map_err(|e| e.to_string())?;
+    let previous: Option<LocalAccount> = load_account(&store).await;
+    // The server's word on how to derive keys from the passphrase is checked before
+    // anything derived from it is sent: a floor, and the pin this device holds.
+    check_offered((&pre.salt, pre.kdf), KdfParams::DEFAULT, previous.as_ref().map(|p| (&p.salt, p.kdf)))
+        .map_err(|e| e.to_string())?;
     let (auth, wrap) =
         derive_account_keys(&Passphrase::new(passphrase), &pre.salt, pre.kdf).map_err(|e| e.to_string())?;
     let resp = api
@@ -190,13 +196,12 @@ pub async fn log_in(name: &str, passphrase: &str, totp: Option<String>) -> Resul
     let identity = IdentityKeys::open_bundle(&resp.bundle, &wrap, username.as_str())
         .map_err(|_| "The account bundle from the server does not open with this passphrase.".to_string())?;
     api.set_token(Some(resp.token.clone()));
-    let store = store::open(&store::db_name(username.as_str())).await.map_err(|e| e.to_string())?;
-    let previous: Option<LocalAccount> = load_account(&store).await;
     let account = LocalAccount {
         username: username.clone(),
         salt: pre.salt,
         kdf: pre.kdf,
-        identity: resp.identity,
+        // From the opened bundle, not from what the server says our public keys are.
+        identity: identity.public(),
         bundle: resp.bundle,
         team: previous.and_then(|p| p.team),
     };
@@ -322,7 +327,13 @@ impl Unlocked {
         if keyring.is_empty() {
             return Err("No team keys have been shared with you yet. Ask an admin.".into());
         }
-        Ok(Session { me: self.account.username.clone(), identity: self.identity.duplicate(), keyring, team: state })
+        Ok(Session {
+            me: self.account.username.clone(),
+            identity: self.identity.duplicate(),
+            keyring,
+            team: state,
+            now_ms: || js_sys::Date::now() as u64,
+        })
     }
 
     pub(crate) async fn cached<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
@@ -378,10 +389,13 @@ impl Unlocked {
             .post(&path::fill(path::INVITES, &team.to_string()), &CreateInviteRequest { invite, role })
             .await
             .map_err(describe)?;
-        let sealed = seal_blob(self.identity.vault_key(), INVITE_CONTEXT, secret.expose_secret());
+        // The role is kept with the secret: what the server later lists for this
+        // invitation is never what decides the role.
+        let kept = [secret.expose_secret().as_slice(), &[role.code()]].concat();
+        let sealed = seal_blob(self.identity.vault_key(), INVITE_CONTEXT, &kept);
         self.store.set_meta(&invite_key(invite), &sealed).await.map_err(|e| e.to_string())?;
         let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
-        Ok(format!("{origin}/#{}", encode_fragment(team, invite, &secret)))
+        Ok(format!("{origin}/#{}", encode_fragment(team, invite, &secret, role)))
     }
 
     /// Admin: the team's open invitations, each with what this device can say of it.
@@ -392,8 +406,11 @@ impl Unlocked {
         for info in list.invites {
             let check = match (&info.accepted, self.invite_secret(info.invite).await) {
                 (_, None) => InviteCheck::OtherDevice,
+                (_, Some((_, role))) if role != info.role => InviteCheck::Refused,
                 (None, Some(_)) => InviteCheck::Waiting,
-                (Some(a), Some(secret)) if secret.verify(team, info.invite, &a.username, &a.identity, &a.mac) => {
+                (Some(a), Some((secret, role)))
+                    if secret.verify(team, info.invite, role, &a.username, &a.identity, &a.mac) =>
+                {
                     InviteCheck::Verified
                 }
                 (Some(_), Some(_)) => InviteCheck::Refused,
@@ -403,10 +420,16 @@ impl Unlocked {
         Ok(out)
     }
 
-    async fn invite_secret(&self, invite: InviteId) -> Option<InviteSecret> {
+    /// The secret of an invitation made on this device, with the role it was made for.
+    /// (One kept by an earlier version, without its role, is not used: such an
+    /// invitation is answered as made elsewhere, and the admin makes a new one.)
+    async fn invite_secret(&self, invite: InviteId) -> Option<(InviteSecret, Role)> {
         let sealed = self.store.meta(&invite_key(invite)).await.ok()??;
         let raw = open_blob(self.identity.vault_key(), INVITE_CONTEXT, &sealed).ok()?;
-        Some(InviteSecret::from_bytes(raw.as_slice().try_into().ok()?))
+        let (secret, role) = raw.split_first_chunk::<32>()?;
+        let role =
+            [Role::Admin, Role::Manager, Role::Member, Role::Support].into_iter().find(|r| [r.code()] == role)?;
+        Some((InviteSecret::from_bytes(*secret), role))
     }
 
     /// Admin: verify the answer to an invitation against its secret; only then add the
@@ -414,14 +437,23 @@ impl Unlocked {
     pub async fn admit(&self, session: &Session, info: &InviteInfo, approval: Option<RecordId>) -> Result<(), String> {
         let team = session.team.team;
         let a = info.accepted.as_ref().ok_or("Nobody has answered this invitation yet.")?;
-        let secret = self.invite_secret(info.invite).await.ok_or("This invitation was made on another device.")?;
-        if !secret.verify(team, info.invite, &a.username, &a.identity, &a.mac) {
+        let (secret, role) =
+            self.invite_secret(info.invite).await.ok_or("This invitation was made on another device.")?;
+        if role != info.role {
+            return Err(format!(
+                "The server lists this invitation as {} but it was made for {}: {} was not added.",
+                info.role.as_str(),
+                role.as_str(),
+                a.username
+            ));
+        }
+        if !secret.verify(team, info.invite, role, &a.username, &a.identity, &a.mac) {
             return Err(format!(
                 "The keys the server relayed for {} do not match the invitation; they were not added.",
                 a.username
             ));
         }
-        let member = Member { username: a.username.clone(), identity: a.identity, role: info.role };
+        let member = Member { username: a.username.clone(), identity: a.identity, role };
         let state = self.append_approved(&session.team, Action::AddMember { member: member.clone() }, approval).await?;
         self.put_wraps(team, self.distributor().wraps_for_member(&state, &session.keyring, &member)).await?;
         let _ = self.store.set_meta(&invite_key(info.invite), &[]).await;
@@ -431,9 +463,10 @@ impl Unlocked {
     /// Joiner: answer an invitation link with this account's public keys, authenticated
     /// with the link's secret.
     pub async fn accept_invite(&self, link: &str) -> Result<(), String> {
-        let (team, invite, secret) = decode_fragment(link).ok_or("That is not a Quietdesk invitation link.")?;
+        let link = decode_fragment(link).ok_or("That is not a Quietdesk invitation link.")?;
+        let (team, invite) = (link.team, link.invite);
         let identity = self.identity.public();
-        let mac = secret.authenticate(team, invite, &self.account.username, &identity);
+        let mac = link.secret.authenticate(team, invite, link.role, &self.account.username, &identity);
         let _: TeamSummary = self
             .api
             .post(&path::fill(path::ACCEPT_INVITE, &invite.to_string()), &AcceptInviteRequest { team, identity, mac })

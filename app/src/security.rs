@@ -325,10 +325,9 @@ impl Workspace {
             let page: PullResponse = self.unlocked.api.get(&url).await.map_err(err)?;
             {
                 let s = self.syncer.lock().await;
-                let ever = &s.session.team.ever;
                 for c in &page.changes {
                     let ctx = RecordContext { team: self.team_id, record: c.record };
-                    let opened = open_record(&c.sealed, &ctx, c.version, &s.session.keyring, &|u| ever.get(u).copied());
+                    let opened = open_record(&c.sealed, &ctx, c.version, &s.session.keyring, &s.session.team);
                     if let Some(o) = opened.ok().filter(|o| !o.doc.is_deleted()) {
                         records.push((c.record, o.doc));
                     }

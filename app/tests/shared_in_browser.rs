@@ -4,7 +4,7 @@
 use shared::crypto::envelope::{EnvelopeHeader, RecordContext, SealedEnvelope};
 use shared::crypto::identity::IdentityKeys;
 use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
-use shared::crypto::wrap::{unwrap_key, wrap_key, WrapContext};
+use shared::crypto::wrap::{unwrap_key, wrap_key, WrapContext, WrapPurpose};
 use shared::crypto::{Scope, SymmetricKey};
 use shared::ids::{CollectionId, RecordId, TeamId, Username};
 use wasm_bindgen_test::*;
@@ -44,6 +44,7 @@ fn key_wraps_round_trip_in_the_browser() {
     let member = IdentityKeys::generate();
     let name = Username::parse("admin").unwrap();
     let ctx = WrapContext {
+        purpose: WrapPurpose::TeamKey,
         team: TeamId::random(),
         epoch: 1,
         collection: CollectionId::random(),
@@ -51,8 +52,26 @@ fn key_wraps_round_trip_in_the_browser() {
         recipient: Username::parse("member").unwrap(),
     };
     let key = SymmetricKey::generate();
-    let w = wrap_key(&key, &member.public(), &ctx, &admin, &name);
+    let w = wrap_key(&key, &member.public(), &ctx, &admin, &name).unwrap();
     assert_eq!(unwrap_key(&w, &member, &ctx, &admin.public()).unwrap(), key);
+    // A low-order recipient key is refused with an error, never a panic.
+    let low = shared::crypto::identity::PublicIdentity { sign_pk: member.public().sign_pk, dh_pk: [0; 32] };
+    assert!(wrap_key(&key, &low, &ctx, &admin, &name).is_err());
+}
+
+/// Lengths from the wire with 32-bit `usize` (wasm32): a padded plaintext whose length
+/// prefix is near `u32::MAX` is refused, not an overflow and a panic in every reader.
+#[wasm_bindgen_test]
+fn hostile_lengths_do_not_overflow_on_wasm32() {
+    assert_eq!(usize::BITS, 32, "this test is about 32-bit arithmetic");
+    for n in [u32::MAX, u32::MAX - 3, u32::MAX - 4, 5] {
+        let mut padded = n.to_be_bytes().to_vec();
+        padded.extend_from_slice(&[0; 4]);
+        assert!(shared::crypto::envelope::unpad(&padded).is_err(), "length {n}");
+    }
+    let mut ok = 4u32.to_be_bytes().to_vec();
+    ok.extend_from_slice(b"abcd");
+    assert_eq!(shared::crypto::envelope::unpad(&ok).unwrap(), b"abcd");
 }
 
 fn hex(b: &[u8]) -> String {

@@ -76,7 +76,7 @@ fn session(identity: &IdentityKeys, keys: &[(Scope, [u8; 32])], collection: Coll
     for (s, k) in keys {
         keyring.insert(collection, 1, *s, SymmetricKey::from_bytes(*k));
     }
-    Session { me, identity: identity.duplicate(), keyring, team }
+    Session { me, identity: identity.duplicate(), keyring, team, now_ms: || js_sys::Date::now() as u64 }
 }
 
 #[wasm_bindgen_test]

@@ -209,7 +209,7 @@ fn sealed_seed(f: &Fixture) -> (RecordId, SealedRecord) {
     put("name", Value::Text("Fuzz Canary".into()));
     put("phone", Value::Text("13900000000".into()));
     put("tags", Value::List(vec!["a".into(), "b".into()]));
-    let sealer = Sealer { me: &me, identity: &f.bob, keyring: &f.keyring };
+    let sealer = Sealer { me: &me, identity: &f.bob, keyring: &f.keyring, epoch: f.state.epoch };
     let ctx = RecordContext { team: f.state.team, record };
     let (sealed, _) = sealer.seal(&ctx, f.collection, 1, &doc, None).unwrap();
     (record, sealed)
@@ -221,14 +221,13 @@ pub fn envelope() -> Target {
     let f = fixture();
     let (record, sealed) = sealed_seed(&f);
     let ctx = RecordContext { team: f.state.team, record };
-    let ever = f.state.ever.clone();
     Target {
         name: "envelope",
         seeds: vec![sealed.0.clone()],
         run: Box::new(move |bytes| {
             let s = SealedRecord(bytes.to_vec());
             let info = s.inspect();
-            let opened = open_record(&s, &ctx, 1, &f.keyring, &|u| ever.get(u).copied());
+            let opened = open_record(&s, &ctx, 1, &f.keyring, &f.state);
             if let Ok(o) = &opened {
                 // Anything that opens is a record this client could display and edit.
                 let _ = o.doc.is_deleted();

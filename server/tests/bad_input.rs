@@ -128,6 +128,7 @@ async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() 
             me: &a.session.me,
             identity: &a.session.identity,
             keyring: &a.session.keyring,
+            epoch: a.session.team.epoch,
         };
         sealer.seal(&shared::crypto::envelope::RecordContext { team, record: id }, coll, 1, &doc, None).unwrap().0
     };

@@ -10,7 +10,7 @@ mod client;
 #[path = "support/server.rs"]
 mod server;
 
-use client::signup;
+use client::{signup, Invitation};
 use server::TestServer;
 use shared::api::{path, AcceptInviteRequest, InviteList};
 use shared::chain::Role;
@@ -36,13 +36,14 @@ async fn invitations_admit_the_real_joiner_and_refuse_swapped_keys() {
     let team = alice.create_team().await;
 
     // Bob answers the link; Alice's client verifies and adds him with the invited role.
-    let (invite, secret) = alice.create_invite(team, Role::Support).await;
+    let link = alice.create_invite(team, Role::Support).await;
+    let invite = link.invite;
     assert_eq!(status(&bob.invites(team).await), 403, "only admins list invitations");
-    bob.accept_invite(team, invite, &secret).await.unwrap();
-    assert_eq!(status(&carol.accept_invite(team, invite, &secret).await), 409, "one answer per invitation");
+    bob.accept_invite(&link).await.unwrap();
+    assert_eq!(status(&carol.accept_invite(&link).await), 409, "one answer per invitation");
     let info = alice.invites(team).await.unwrap().into_iter().find(|i| i.invite == invite).unwrap();
     assert_eq!(info.accepted.as_ref().unwrap().username, bob.name);
-    alice.admit(team, &info, &secret).await.unwrap();
+    alice.admit(&link, &info).await.unwrap();
     let state = alice.chain(team, None).await.unwrap();
     assert_eq!(state.members[&bob.name].role, Role::Support);
     assert_eq!(state.members[&bob.name].identity, bob.identity.public());
@@ -56,8 +57,9 @@ async fn invitations_admit_the_real_joiner_and_refuse_swapped_keys() {
     );
 
     // Carol answers a second link, then the "server" swaps her keys for Mallory's.
-    let (invite2, secret2) = alice.create_invite(team, Role::Member).await;
-    carol.accept_invite(team, invite2, &secret2).await.unwrap();
+    let link2 = alice.create_invite(team, Role::Member).await;
+    let invite2 = link2.invite;
+    carol.accept_invite(&link2).await.unwrap();
     let mallory = IdentityKeys::generate().public();
     srv.db
         .exec(
@@ -67,23 +69,25 @@ async fn invitations_admit_the_real_joiner_and_refuse_swapped_keys() {
         .await;
     let info2 = alice.invites(team).await.unwrap().into_iter().find(|i| i.invite == invite2).unwrap();
     assert_eq!(info2.accepted.as_ref().unwrap().identity, mallory);
-    let refused = alice.admit(team, &info2, &secret2).await.unwrap_err();
+    let refused = alice.admit(&link2, &info2).await.unwrap_err();
     assert!(refused.contains("do not match"), "{refused}");
     assert!(!alice.chain(team, None).await.unwrap().members.contains_key(&carol.name), "nobody was added");
 
     // A guessed secret, another team's id, or keys that are not the caller's: refused.
-    let (invite3, secret3) = alice.create_invite(team, Role::Member).await;
+    let link3 = alice.create_invite(team, Role::Member).await;
+    let invite3 = link3.invite;
     let other_team = carol.create_team().await;
-    assert_eq!(status(&carol.accept_invite(other_team, invite3, &secret3).await), 409, "already a member there");
+    let elsewhere = |team, invite| Invitation { team, invite, secret: InviteSecret::generate(), role: Role::Member };
+    assert_eq!(status(&carol.accept_invite(&elsewhere(other_team, invite3)).await), 409, "already a member there");
     let dave = signup(&srv.base, "dave", "pass-dave-invite").await;
-    assert_eq!(status(&dave.accept_invite(other_team, invite3, &secret3).await), 404, "wrong team for the id");
-    assert_eq!(status(&dave.accept_invite(team, InviteId::random(), &secret3).await), 404);
+    assert_eq!(status(&dave.accept_invite(&elsewhere(other_team, invite3)).await), 404, "wrong team for the id");
+    assert_eq!(status(&dave.accept_invite(&elsewhere(team, InviteId::random())).await), 404);
     let forged = AcceptInviteRequest { team, identity: mallory, mac: [0; 32] };
     let r: Result<shared::api::TeamSummary, _> =
         dave.api.post(&path::fill(path::ACCEPT_INVITE, &invite3.to_string()), &forged).await;
     assert_eq!(status(&r), 400, "not the caller's registered keys");
-    dave.accept_invite(team, invite3, &InviteSecret::generate()).await.unwrap();
+    dave.accept_invite(&elsewhere(team, invite3)).await.unwrap();
     let info3 = alice.invites(team).await.unwrap().into_iter().find(|i| i.invite == invite3).unwrap();
-    assert!(alice.admit(team, &info3, &secret3).await.is_err(), "a MAC made without the real secret");
+    assert!(alice.admit(&link3, &info3).await.is_err(), "a MAC made without the real secret");
     let _: InviteList = alice.api.get(&path::fill(path::INVITES, &team.to_string())).await.unwrap();
 }

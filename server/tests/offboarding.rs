@@ -115,11 +115,8 @@ async fn support_sees_masks_and_a_removed_member_can_read_nothing_written_after(
     // The raw rows, opened with everything Bob ever held: what was written before his
     // removal opens, nothing written after does.
     let opens = |row: &RawRow, keys: &Keyring| {
-        let ever = &c.session.team.ever;
-        open_record(&row.sealed, &RecordContext { team, record: row.record }, row.version, keys, &|u| {
-            ever.get(u).copied()
-        })
-        .is_ok()
+        open_record(&row.sealed, &RecordContext { team, record: row.record }, row.version, keys, &c.session.team)
+            .is_ok()
     };
     let rows = raw_rows(&srv).await;
     assert_eq!(rows.len(), 2);

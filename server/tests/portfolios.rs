@@ -18,7 +18,7 @@ use server::TestServer;
 use shared::api::PushRequest;
 use shared::chain::Role;
 use shared::crypto::envelope::{Keyring, RecordContext};
-use shared::crypto::wrap::WrapContext;
+use shared::crypto::wrap::{WrapContext, WrapPurpose};
 use shared::crypto::{CryptoError, Scope, SymmetricKey};
 use shared::domain::{field, Channel, Customer, Entity, Interaction};
 use shared::ids::RecordId;
@@ -80,10 +80,8 @@ async fn a_member_cannot_decrypt_another_members_portfolio() {
     assert!(c.replica.records.is_empty());
     assert!(c.session.keyring.collections().iter().all(|&k| k != bobs));
     for (record, version, sealed) in raw_rows(&srv).await {
-        let ever = &c.session.team.ever;
-        let opened = open_record(&sealed, &RecordContext { team, record }, version, &c.session.keyring, &|u| {
-            ever.get(u).copied()
-        });
+        let opened =
+            open_record(&sealed, &RecordContext { team, record }, version, &c.session.keyring, &c.session.team);
         assert!(matches!(opened, Err(CryptoError::NoKey)), "carol opened a row of bob's portfolio");
     }
     // Support reads the basic section of Bob's portfolio: the mask, not the number.
@@ -96,7 +94,7 @@ async fn a_member_cannot_decrypt_another_members_portfolio() {
     // she made up) is refused by the server, as is a wrap of Bob's key to Carol.
     let mut made_up = Keyring::new();
     made_up.insert(bobs, 1, Scope::Basic, SymmetricKey::generate());
-    let sealer = Sealer { me: &carol.name, identity: &carol.identity, keyring: &made_up };
+    let sealer = Sealer { me: &carol.name, identity: &carol.identity, keyring: &made_up, epoch: 1 };
     let forged = RecordId::random();
     let (sealed, _) = sealer.seal(&RecordContext { team, record: forged }, bobs, 1, &RecordDoc::new(), None).unwrap();
     let item = shared::api::PushItem { record: forged, base_version: 0, sealed, tombstone: false };
@@ -105,9 +103,17 @@ async fn a_member_cannot_decrypt_another_members_portfolio() {
         _ => panic!("the server took a member's write into another member's portfolio"),
     }
     let state = alice.chain(team, None).await.unwrap();
-    let ctx = WrapContext { team, epoch: 1, collection: bobs, scope: Scope::Basic, recipient: carol.name.clone() };
+    let ctx = WrapContext {
+        purpose: WrapPurpose::TeamKey,
+        team,
+        epoch: 1,
+        collection: bobs,
+        scope: Scope::Basic,
+        recipient: carol.name.clone(),
+    };
     let key = a.session.keyring.get(bobs, 1, Scope::Basic).unwrap();
-    let wrap = Distributor { name: &alice.name, identity: &alice.identity }.wrap(ctx, key, &carol.identity.public());
+    let wrap =
+        Distributor { name: &alice.name, identity: &alice.identity }.wrap(ctx, key, &carol.identity.public()).unwrap();
     let refused = alice.put_wraps(team, vec![wrap]).await.unwrap_err();
     assert!(matches!(refused, TransportError::Http { status: 400, .. }), "{refused}");
     assert_eq!(state.epoch, 1);

@@ -21,18 +21,23 @@
 //! Member, role and key events are entries of the team chain ([`crate::chain`]), which
 //! is already signed and hash-linked; the audit page shows both.
 //!
-//! Sealed entry v1: `1 | author | id(16) | n(1) | n × (admin | wrap) | nonce(12) | ct | sig(64)`.
+//! Sealed entry v2: `2 | author | id(16) | n(1) | n × (admin | wrap) | nonce(12) | ct | sig(64)`.
+//! Version 1 had the same layout, but its key wraps used the team-key wrap label: v2
+//! wraps carry a label of their own ([`WrapPurpose::AuditEntry`]). v1 entries are
+//! still read (each is signed by its member author, so a server cannot make new
+//! ones), never written.
 
 use serde::{Deserialize, Serialize};
 
 use crate::chain::TeamState;
 use crate::crypto::identity::{IdentityKeys, PublicIdentity};
-use crate::crypto::wrap::{unwrap_key, wrap_key, KeyWrap, WrapContext};
+use crate::crypto::wrap::{unwrap_key, wrap_key, KeyWrap, WrapContext, WrapPurpose};
 use crate::crypto::{aead, label, sha256, CryptoError, Scope, SymmetricKey};
 use crate::encoding::{Reader, Writer};
 use crate::ids::{CollectionId, RecordId, TeamId, Username};
 
-const ENTRY_VERSION: u8 = 1;
+const ENTRY_VERSION: u8 = 2;
+const ENTRY_VERSION_1: u8 = 1;
 const NOTE_VERSION: u8 = 0;
 /// The largest sealed entry the server stores.
 pub const MAX_ENTRY_BYTES: usize = 16 * 1024;
@@ -163,8 +168,9 @@ fn aad(team: &TeamId, author: &Username, id: &[u8; 16]) -> Vec<u8> {
     w.finish()
 }
 
-fn wrap_ctx(team: &TeamId, id: &[u8; 16], admin: &Username) -> WrapContext {
+fn wrap_ctx(version: u8, team: &TeamId, id: &[u8; 16], admin: &Username) -> WrapContext {
     WrapContext {
+        purpose: if version == ENTRY_VERSION_1 { WrapPurpose::LegacyAuditEntry } else { WrapPurpose::AuditEntry },
         team: *team,
         epoch: 0,
         collection: CollectionId(*id),
@@ -183,9 +189,16 @@ pub fn seal(state: &TeamState, author: &Username, keys: &IdentityKeys, event: &A
     let key = SymmetricKey::generate();
     let admins: Vec<_> = state.members.values().filter(|m| state.is_admin(&m.username)).collect();
     let mut w = Writer::with_capacity(256 + 200 * admins.len());
-    w.u8(ENTRY_VERSION).short_str(author.as_str()).fixed(&id).u8(admins.len().min(255) as u8);
-    for m in admins.iter().take(255) {
-        let wrap = wrap_key(&key, &m.identity, &wrap_ctx(&state.team, &id, &m.username), keys, author);
+    let sound: Vec<_> = admins.iter().filter(|m| m.identity.dh_key_is_sound()).take(255).collect();
+    w.u8(ENTRY_VERSION).short_str(author.as_str()).fixed(&id).u8(sound.len() as u8);
+    for m in sound {
+        // An admin's key in the verified chain is never low-order (the chain refuses
+        // one), so this leaves no admin out in practice; it never panics.
+        let Ok(wrap) =
+            wrap_key(&key, &m.identity, &wrap_ctx(ENTRY_VERSION, &state.team, &id, &m.username), keys, author)
+        else {
+            continue;
+        };
         w.short_str(m.username.as_str()).bytes(&wrap.0);
     }
     let (nonce, ct) = aead::seal(&key, &aad(&state.team, author, &id), &event.encode());
@@ -208,7 +221,7 @@ pub fn author_of(entry: &[u8]) -> Result<Username, CryptoError> {
     let bad = |_| CryptoError::Malformed("audit entry");
     let mut r = Reader::new(entry);
     match r.u8().map_err(bad)? {
-        ENTRY_VERSION => {}
+        ENTRY_VERSION | ENTRY_VERSION_1 => {}
         v => return Err(CryptoError::UnknownVersion(v)),
     }
     let author = Username::parse(r.short_str().map_err(bad)?).map_err(|_| CryptoError::Malformed("audit entry"))?;
@@ -216,6 +229,7 @@ pub fn author_of(entry: &[u8]) -> Result<Username, CryptoError> {
 }
 
 struct Parsed<'a> {
+    version: u8,
     author: &'a str,
     id: [u8; 16],
     wraps: Vec<(&'a str, &'a [u8])>,
@@ -228,7 +242,8 @@ struct Parsed<'a> {
 fn parse(entry: &[u8]) -> Result<Parsed<'_>, CryptoError> {
     let bad = |_| CryptoError::Malformed("audit entry");
     let mut r = Reader::new(entry);
-    if r.u8().map_err(bad)? != ENTRY_VERSION {
+    let version = r.u8().map_err(bad)?;
+    if version != ENTRY_VERSION && version != ENTRY_VERSION_1 {
         return Err(CryptoError::Malformed("audit entry"));
     }
     let author = r.short_str().map_err(bad)?;
@@ -243,7 +258,7 @@ fn parse(entry: &[u8]) -> Result<Parsed<'_>, CryptoError> {
     let body_len = entry.len() - r.remaining();
     let sig = r.array::<64>().map_err(bad)?;
     r.finish().map_err(bad)?;
-    Ok(Parsed { author, id, wraps, nonce, ct, body_len, sig })
+    Ok(Parsed { version, author, id, wraps, nonce, ct, body_len, sig })
 }
 
 /// The bytes an admin signs to approve `a` (and the server and the requester verify):
@@ -374,7 +389,8 @@ fn open_entry(state: &TeamState, row: &AuditRow, me: &Username, keys: &IdentityK
     let Some((_, wrap)) = p.wraps.iter().find(|(who, _)| *who == me.as_str()) else {
         return Ok(Opened::NotForMe);
     };
-    let key = unwrap_key(&KeyWrap(wrap.to_vec()), keys, &wrap_ctx(&state.team, &p.id, me), author).map_err(|_| ())?;
+    let key = unwrap_key(&KeyWrap(wrap.to_vec()), keys, &wrap_ctx(p.version, &state.team, &p.id, me), author)
+        .map_err(|_| ())?;
     let plain = aead::open(&key, &p.nonce, &aad(&state.team, &row.author, &p.id), p.ct).map_err(|_| ())?;
     AuditEvent::decode(&plain).map(Opened::Event).ok_or(())
 }

@@ -37,7 +37,13 @@ impl<'de> Deserialize<'de> for Role {
 }
 
 impl Role {
-    fn code(self) -> u8 {
+    /// The role with this name (`admin`, `manager`, `member`, `support`).
+    pub fn from_name(name: &str) -> Option<Role> {
+        [Role::Admin, Role::Manager, Role::Member, Role::Support].into_iter().find(|r| r.as_str() == name)
+    }
+
+    /// The role's byte in signed and MAC'd encodings.
+    pub fn code(self) -> u8 {
         match self {
             Role::Admin => 1,
             Role::Manager => 2,
@@ -90,6 +96,13 @@ pub enum Action {
     Rotate {
         epoch: u32,
     },
+    /// Every epoch below `below` is retired: re-encryption has moved every record off
+    /// them, so clients refuse any envelope still sealed under one (what a removed
+    /// member could still seal with the keys they kept). `below` ≤ the current epoch,
+    /// and never goes down.
+    Retire {
+        below: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +149,9 @@ impl ChainEntry {
             }
             Action::Rotate { epoch } => {
                 w.u8(5).u32(*epoch);
+            }
+            Action::Retire { below } => {
+                w.u8(6).u32(*below);
             }
         }
         w.finish()
@@ -203,6 +219,11 @@ pub struct TeamState {
     /// Former admins (demoted or removed), with the last epoch they held the right to
     /// hand out keys for: their wraps up to that epoch stay valid, later ones do not.
     pub admin_until: BTreeMap<Username, u32>,
+    /// Removed members, with the last epoch they held keys of: what they sealed under
+    /// that epoch or an earlier one may be genuine; anything later cannot be.
+    pub left_at: BTreeMap<Username, u32>,
+    /// Epochs below this are retired ([`Action::Retire`]); 1 = none.
+    pub retired_below: u32,
     pub epoch: u32,
     /// When the current epoch began (the signing admin's clock, Unix ms).
     pub epoch_started_ms: i64,
@@ -212,6 +233,20 @@ pub struct TeamState {
 }
 
 impl TeamState {
+    /// Verify a whole chain for the team `team` (the id this client was given by an
+    /// invitation link or its account's pins, never by the server's listing).
+    pub fn verify_team(
+        entries: &[ChainEntry],
+        team: TeamId,
+        known: Option<&KnownHead>,
+    ) -> Result<TeamState, ChainError> {
+        let state = Self::verify(entries, known)?;
+        if state.team != team {
+            return Err(ChainError::Invalid(0, "the chain is for another team"));
+        }
+        Ok(state)
+    }
+
     /// Verify a whole chain from genesis, and against what this client saw before.
     pub fn verify(entries: &[ChainEntry], known: Option<&KnownHead>) -> Result<TeamState, ChainError> {
         let first = entries.first().ok_or(ChainError::Empty)?;
@@ -241,6 +276,9 @@ impl TeamState {
             return Err(ChainError::NotAdmin(0));
         }
         admin.identity.verify(&e.signed_message(), &e.signature).map_err(|_| ChainError::BadSignature(0))?;
+        if !admin.identity.dh_key_is_sound() {
+            return Err(ChainError::Invalid(0, "the admin's X25519 key is a low-order point"));
+        }
         // Built by insertion, not `from([..])` (which sorts, and costs code in the .wasm).
         let (mut members, mut ever) = (BTreeMap::new(), BTreeMap::new());
         members.insert(admin.username.clone(), admin.clone());
@@ -250,6 +288,8 @@ impl TeamState {
             members,
             ever,
             admin_until: BTreeMap::new(),
+            left_at: BTreeMap::new(),
+            retired_below: 1,
             epoch: 1,
             epoch_started_ms: e.at_ms,
             shared_collection: *shared_collection,
@@ -276,6 +316,13 @@ impl TeamState {
                 if self.members.contains_key(&member.username) {
                     return Err(ChainError::Invalid(i, "already a member"));
                 }
+                // A low-order key would make every later wrap to this member
+                // predictable (and refused): keep it out of the team.
+                if !member.identity.dh_key_is_sound() {
+                    return Err(ChainError::Invalid(i, "the member's X25519 key is a low-order point"));
+                }
+                // Someone removed and invited again starts afresh.
+                self.left_at.remove(&member.username);
                 self.ever.insert(member.username.clone(), member.identity);
                 self.members.insert(member.username.clone(), member.clone());
             }
@@ -300,6 +347,7 @@ impl TeamState {
                     self.admin_until.insert(username.clone(), self.epoch);
                 }
                 self.members.remove(username);
+                self.left_at.insert(username.clone(), self.epoch);
                 self.epoch += 1;
                 self.epoch_started_ms = e.at_ms;
             }
@@ -309,6 +357,12 @@ impl TeamState {
                 }
                 self.epoch = *epoch;
                 self.epoch_started_ms = e.at_ms;
+            }
+            Action::Retire { below } => {
+                if *below <= self.retired_below || *below > self.epoch {
+                    return Err(ChainError::Invalid(i, "retirement must move forward and keep the current epoch"));
+                }
+                self.retired_below = *below;
             }
         }
         self.len += 1;
@@ -328,6 +382,32 @@ impl TeamState {
     /// (0 = no schedule) at `now_ms`.
     pub fn rotation_due(&self, every_days: u32, now_ms: i64) -> bool {
         every_days > 0 && now_ms - self.epoch_started_ms >= i64::from(every_days) * 86_400_000
+    }
+
+    /// The public keys of `author` if an envelope they sealed under `epoch` may be
+    /// genuine: a current member; a removed one only for epochs up to the one they
+    /// left in (later keys were never theirs); nobody under a retired epoch.
+    pub fn record_author(&self, author: &Username, epoch: u32) -> Option<&PublicIdentity> {
+        if epoch < self.retired_below || epoch > self.epoch || epoch == 0 {
+            return None;
+        }
+        if let Some(m) = self.members.get(author) {
+            return Some(&m.identity);
+        }
+        self.left_at.get(author).filter(|last| epoch <= **last).and_then(|_| self.ever.get(author))
+    }
+
+    /// The team's fingerprint: a number derived from the current chain head, the same
+    /// on every member's device that verified the same chain. Two people compare one
+    /// number instead of every pair's safety numbers; a server that shows two members
+    /// two different chains shows them two different fingerprints.
+    pub fn fingerprint(&self) -> String {
+        let h = sha256(b"quietdesk/v1/team-fingerprint", &[self.team.as_bytes(), &self.len.to_be_bytes(), &self.head]);
+        h[..15]
+            .chunks(3)
+            .map(|c| format!("{:05}", (u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2])) % 100_000))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// The public keys of `signer` if they may hand out keys of `epoch`: a current

@@ -3,10 +3,13 @@
 //! An admin's client makes a random 256-bit secret and puts it in the invitation
 //! link's fragment (`#…`), which browsers never send to a server. The joiner's client
 //! authenticates its public keys with it: HMAC-SHA-256 under a key derived from the
-//! secret by HKDF-SHA-256, over the team, the invitation id, the username and both
-//! public keys. The server relays that MAC but, without the secret, cannot compute one
-//! for keys of its own: the admin's client verifies it before adding anyone to the
-//! chain, so a swapped key is refused. Safety numbers let two people compare, out of
+//! secret by HKDF-SHA-256, over the team, the invitation id, the invited role, the
+//! username and both public keys. The server relays that MAC but, without the secret,
+//! cannot compute one for keys of its own: the admin's client verifies it before
+//! adding anyone to the chain, so a swapped key is refused. The role travels in the
+//! link and stays, with the secret, on the inviting device: the role the server lists
+//! for an invitation is never what decides (a server that turns a support invitation
+//! into a manager one is refused). Safety numbers let two people compare, out of
 //! band, the keys their clients use for each other.
 
 use hkdf::Hkdf;
@@ -15,6 +18,7 @@ use sha2::{Digest, Sha256, Sha512};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+use crate::chain::Role;
 use crate::crypto::identity::PublicIdentity;
 use crate::crypto::label;
 use crate::encoding::Writer;
@@ -37,7 +41,14 @@ impl InviteSecret {
         &self.0
     }
 
-    fn mac(&self, team: TeamId, invite: InviteId, username: &Username, keys: &PublicIdentity) -> Hmac<Sha256> {
+    fn mac(
+        &self,
+        team: TeamId,
+        invite: InviteId,
+        role: Role,
+        username: &Username,
+        keys: &PublicIdentity,
+    ) -> Hmac<Sha256> {
         let mut key = [0u8; 32];
         Hkdf::<Sha256>::new(None, &self.0).expand(label::INVITE_MAC_KEY, &mut key).expect("32 bytes is a valid length");
         let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("any key length");
@@ -46,6 +57,7 @@ impl InviteSecret {
         w.fixed(label::INVITE_MAC)
             .fixed(team.as_bytes())
             .fixed(invite.as_bytes())
+            .u8(role.code())
             .short_str(username.as_str())
             .fixed(&keys.sign_pk)
             .fixed(&keys.dh_pk);
@@ -53,34 +65,54 @@ impl InviteSecret {
         m
     }
 
-    /// The joiner's proof that these public keys are theirs and came with this link.
-    pub fn authenticate(&self, team: TeamId, invite: InviteId, username: &Username, keys: &PublicIdentity) -> [u8; 32] {
-        self.mac(team, invite, username, keys).finalize().into_bytes().into()
+    /// The joiner's proof that these public keys are theirs and came with this link
+    /// (which named `role`).
+    pub fn authenticate(
+        &self,
+        team: TeamId,
+        invite: InviteId,
+        role: Role,
+        username: &Username,
+        keys: &PublicIdentity,
+    ) -> [u8; 32] {
+        self.mac(team, invite, role, username, keys).finalize().into_bytes().into()
     }
 
-    /// The admin's check (constant time) before adding the joiner to the chain.
+    /// The admin's check (constant time) before adding the joiner to the chain, with
+    /// the role this device invited them as. A low-order X25519 key is refused here
+    /// too, before it can reach the chain.
     pub fn verify(
         &self,
         team: TeamId,
         invite: InviteId,
+        role: Role,
         username: &Username,
         keys: &PublicIdentity,
         tag: &[u8; 32],
     ) -> bool {
-        let want: [u8; 32] = self.authenticate(team, invite, username, keys);
-        want.ct_eq(tag).into()
+        let want: [u8; 32] = self.authenticate(team, invite, role, username, keys);
+        bool::from(want.ct_eq(tag)) && keys.dh_key_is_sound()
     }
 }
 
-/// What the link's fragment carries: `team.invite.secret` (hex, hex, base64url).
-pub fn encode_fragment(team: TeamId, invite: InviteId, secret: &InviteSecret) -> String {
+/// What an invitation link carries, all in its fragment (never sent to a server).
+pub struct InviteLink {
+    pub team: TeamId,
+    pub invite: InviteId,
+    pub secret: InviteSecret,
+    pub role: Role,
+}
+
+/// What the link's fragment carries: `team.invite.secret.role` (hex, hex, base64url,
+/// role name).
+pub fn encode_fragment(team: TeamId, invite: InviteId, secret: &InviteSecret, role: Role) -> String {
     use base64::Engine;
     let s = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret.expose_secret());
-    format!("join={team}.{invite}.{s}")
+    format!("join={team}.{invite}.{s}.{}", role.as_str())
 }
 
 /// Parse a whole link or just its fragment.
-pub fn decode_fragment(link: &str) -> Option<(TeamId, InviteId, InviteSecret)> {
+pub fn decode_fragment(link: &str) -> Option<InviteLink> {
     use base64::Engine;
     let frag = link.rsplit_once('#').map(|(_, f)| f).unwrap_or(link);
     let body = frag.trim().strip_prefix("join=")?;
@@ -88,10 +120,11 @@ pub fn decode_fragment(link: &str) -> Option<(TeamId, InviteId, InviteSecret)> {
     let team: TeamId = parts.next()?.parse().ok()?;
     let invite: InviteId = parts.next()?.parse().ok()?;
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
+    let role = Role::from_name(parts.next()?)?;
     if parts.next().is_some() {
         return None;
     }
-    Some((team, invite, InviteSecret(raw.try_into().ok()?)))
+    Some(InviteLink { team, invite, secret: InviteSecret(raw.try_into().ok()?), role })
 }
 
 /// A number two members read to each other to confirm their clients use the right keys
@@ -122,22 +155,34 @@ mod tests {
         let bob = Username::parse("bob").unwrap();
         let keys = IdentityKeys::generate().public();
         let secret = InviteSecret::generate();
-        let tag = secret.authenticate(team, invite, &bob, &keys);
-        assert!(secret.verify(team, invite, &bob, &keys, &tag));
+        let support = Role::Support;
+        let tag = secret.authenticate(team, invite, support, &bob, &keys);
+        assert!(secret.verify(team, invite, support, &bob, &keys, &tag));
         let mallory = IdentityKeys::generate().public();
-        assert!(!secret.verify(team, invite, &bob, &mallory, &tag), "swapped keys");
-        assert!(!secret.verify(team, InviteId::random(), &bob, &keys, &tag), "another invitation");
-        assert!(!secret.verify(team, invite, &Username::parse("eve").unwrap(), &keys, &tag), "another user");
-        assert!(!InviteSecret::generate().verify(team, invite, &bob, &keys, &tag), "a guessed secret");
+        assert!(!secret.verify(team, invite, support, &bob, &mallory, &tag), "swapped keys");
+        assert!(!secret.verify(team, InviteId::random(), support, &bob, &keys, &tag), "another invitation");
+        assert!(!secret.verify(team, invite, support, &Username::parse("eve").unwrap(), &keys, &tag), "another user");
+        assert!(!InviteSecret::generate().verify(team, invite, support, &bob, &keys, &tag), "a guessed secret");
+        assert!(!secret.verify(team, invite, Role::Manager, &bob, &keys, &tag), "a support invitation as manager");
+        // A low-order X25519 key never verifies, whatever the MAC.
+        let low = PublicIdentity { sign_pk: keys.sign_pk, dh_pk: [0; 32] };
+        let low_tag = secret.authenticate(team, invite, support, &bob, &low);
+        assert!(!secret.verify(team, invite, support, &bob, &low, &low_tag), "a low-order key");
     }
 
     #[test]
     fn links_round_trip_and_junk_is_refused() {
         let (team, invite, secret) = (TeamId::random(), InviteId::random(), InviteSecret::generate());
-        let link = format!("https://crm.example/join#{}", encode_fragment(team, invite, &secret));
-        let (t, i, s) = decode_fragment(&link).unwrap();
-        assert_eq!((t, i, s.expose_secret()), (team, invite, secret.expose_secret()));
-        for junk in ["", "#join=", "https://x/#join=a.b.c", &format!("#join={team}.{invite}"), &format!("{link}.x")] {
+        let link = format!("https://crm.example/join#{}", encode_fragment(team, invite, &secret, Role::Support));
+        let l = decode_fragment(&link).unwrap();
+        assert_eq!(
+            (l.team, l.invite, l.secret.expose_secret(), l.role),
+            (team, invite, secret.expose_secret(), Role::Support)
+        );
+        let no_role = link.rsplit_once('.').unwrap().0.to_owned();
+        for junk in
+            ["", "#join=", "https://x/#join=a.b.c", &format!("#join={team}.{invite}"), &format!("{link}.x"), &no_role]
+        {
             assert!(decode_fragment(junk).is_none(), "{junk}");
         }
     }

@@ -128,7 +128,20 @@ pub enum SyncError {
     ConflictStorm,
     #[error("{0}")]
     NotAllowed(&'static str),
+    /// The verified chain is at an epoch whose keys have not reached this client (the
+    /// server has not delivered them, or withholds them): nothing is sealed under an
+    /// older key; edits wait in the outbox.
+    #[error(
+        "Edits wait on this device: the team's keys for its current epoch ({0}) have not reached it. \
+         Nothing was sent under older keys."
+    )]
+    AwaitingKeys(u32),
 }
+
+/// How far ahead of this device's clock another device's stamps may be. A stamp
+/// further ahead would win every merge of its field until that time (a stamp at
+/// `u64::MAX`: forever), so a version carrying one is refused, not merged.
+pub const MAX_CLOCK_SKEW_MS: u64 = 24 * 3_600_000;
 
 /// The keys and verified membership a client works with.
 pub struct Session {
@@ -136,18 +149,27 @@ pub struct Session {
     pub identity: IdentityKeys,
     pub keyring: Keyring,
     pub team: TeamState,
+    /// The device's wall clock, Unix ms (the engine reads no clock of its own).
+    pub now_ms: fn() -> u64,
 }
 
 impl Session {
     fn sealer(&self) -> Sealer<'_> {
-        Sealer { me: &self.me, identity: &self.identity, keyring: &self.keyring }
+        Sealer { me: &self.me, identity: &self.identity, keyring: &self.keyring, epoch: self.team.epoch }
     }
     fn ctx(&self, record: RecordId) -> RecordContext {
         RecordContext { team: self.team.team, record }
     }
+    /// Verify and open a server state of a record. Refused, besides what
+    /// [`open_record`] refuses: a field stamped further in the future than
+    /// [`MAX_CLOCK_SKEW_MS`] allows.
     fn open(&self, change: &StoredRecord) -> Result<Opened, CryptoError> {
-        let ever = &self.team.ever;
-        open_record(&change.sealed, &self.ctx(change.record), change.version, &self.keyring, &|u| ever.get(u).copied())
+        let opened = open_record(&change.sealed, &self.ctx(change.record), change.version, &self.keyring, &self.team)?;
+        let ceiling = (self.now_ms)().saturating_add(MAX_CLOCK_SKEW_MS);
+        if opened.doc.max_stamp().is_some_and(|s| s.hlc.wall_ms > ceiling) {
+            return Err(CryptoError::Malformed("a field stamped in the future"));
+        }
+        Ok(opened)
     }
 
     /// The collection a record belongs in, from its fields (`text` reads the record as
@@ -178,6 +200,12 @@ impl Session {
     fn can_seal(&self, collection: CollectionId, current: Option<CollectionId>, sensitive: bool) -> bool {
         let Some(epoch) = self.keyring.latest_epoch(collection) else { return false };
         current == Some(collection) || !sensitive || self.keyring.get(collection, epoch, Scope::Sensitive).is_some()
+    }
+
+    /// The chain's current epoch if this client holds its `basic` key for `collection`
+    /// (what re-encryption moves records onto), else `None`.
+    fn chain_epoch_held(&self, collection: CollectionId) -> Option<u32> {
+        self.keyring.get(collection, self.team.epoch, Scope::Basic).map(|_| self.team.epoch)
     }
 
     /// Where to seal a record now: where it belongs if this client can seal it there,
@@ -326,10 +354,18 @@ impl Replica {
     /// a 409: the server lost our newer versions (restored from a backup). Merge it
     /// (nothing of ours is dropped: fields merge by stamp) and build on its version, so
     /// the pending edit that carries our fields is accepted.
+    ///
+    /// The older state never moves the record: a server that "restores" a customer's
+    /// old version from when it lived in the shared collection must not get the
+    /// customer (and with it its contacts and deals, sensitive fields included)
+    /// sealed again where every member holds the key. Moving a record to a wider
+    /// collection is only ever a user's edit of its owner. Our sensitive section is
+    /// kept for the same reason.
     fn rebase(&mut self, record: RecordId, version: u64, opened: Opened) {
-        if self.records.get(&record).is_some_and(|l| version < l.version) {
-            let keep = self.records[&record].sensitive.clone();
-            self.take(record, version, Opened { sensitive: keep.or(opened.sensitive.clone()), ..opened });
+        if let Some(local) = self.records.get(&record).filter(|l| version < l.version) {
+            let (collection, keep) = (local.collection, local.sensitive.clone());
+            let sensitive = if opened.collection == collection { keep.or(opened.sensitive.clone()) } else { keep };
+            self.take(record, version, Opened { collection, sensitive, ..opened });
         } else {
             self.absorb(record, version, opened);
         }
@@ -533,10 +569,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
 
     /// How many records are still sealed under an older epoch.
     pub fn epoch_progress(&self) -> EpochProgress {
-        let keyring = &self.session.keyring;
         EpochProgress {
             total: self.replica.records.values().filter(|l| l.version > 0).count(),
-            old: self.replica.on_old_epochs(|c| keyring.latest_epoch(c)).count(),
+            old: self.replica.on_old_epochs(|c| self.session.chain_epoch_held(c)).count(),
         }
     }
 
@@ -547,10 +582,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// records already pending are skipped.
     pub fn queue_reencryption(&mut self, limit: usize) -> usize {
         let pending: HashSet<RecordId> = self.replica.outbox.iter().map(|p| p.record).collect();
-        let keyring = &self.session.keyring;
         let picked: Vec<RecordId> = self
             .replica
-            .on_old_epochs(|c| keyring.latest_epoch(c))
+            .on_old_epochs(|c| self.session.chain_epoch_held(c))
             .filter(|id| !pending.contains(id) && !self.replica.reseal.contains(id))
             .take(limit)
             .collect();
@@ -713,13 +747,18 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             // Placed again on the merged document: an owner changed elsewhere
             // meanwhile decides, not the collection this edit was made in.
             let collection = self.session.place(&self.replica.records, local, &doc);
-            let (sealed, sensitive) = self.session.sealer().seal(
-                &self.session.ctx(record),
-                collection,
-                version,
-                &doc,
-                local.sensitive.as_ref(),
-            )?;
+            let (sealed, sensitive) = self
+                .session
+                .sealer()
+                .seal(&self.session.ctx(record), collection, version, &doc, local.sensitive.as_ref())
+                .map_err(|e| match e {
+                    CryptoError::NoKey
+                        if self.session.keyring.get(collection, self.session.team.epoch, Scope::Basic).is_none() =>
+                    {
+                        SyncError::AwaitingKeys(self.session.team.epoch)
+                    }
+                    e => SyncError::Crypto(e),
+                })?;
             let tombstone = doc.is_deleted();
             items.push(PushItem { record, base_version: local.version, sealed: sealed.clone(), tombstone });
             meta.push(SealedMeta { record, op_ids, doc, sealed, sensitive, collection });

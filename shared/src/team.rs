@@ -12,7 +12,7 @@ use crate::api::WrapItem;
 use crate::chain::{Member, Role, TeamState};
 use crate::crypto::envelope::Keyring;
 use crate::crypto::identity::IdentityKeys;
-use crate::crypto::wrap::{unwrap_key, wrap_key, wrap_signer, WrapContext};
+use crate::crypto::wrap::{unwrap_key, wrap_key, wrap_signer, WrapContext, WrapPurpose};
 use crate::crypto::{Scope, SymmetricKey};
 use crate::ids::{CollectionId, TeamId, Username};
 
@@ -71,10 +71,23 @@ pub struct Distributor<'a> {
 }
 
 impl Distributor<'_> {
-    /// Seal `key` to the recipient named in `ctx`, signed by this admin.
-    pub fn wrap(&self, ctx: WrapContext, key: &SymmetricKey, to: &crate::crypto::identity::PublicIdentity) -> WrapItem {
-        let wrap = wrap_key(key, to, &ctx, self.identity, self.name);
-        WrapItem { epoch: ctx.epoch, collection: ctx.collection, scope: ctx.scope, recipient: ctx.recipient, wrap }
+    /// Seal `key` to the recipient named in `ctx`, signed by this admin. `None` for a
+    /// recipient key no wrap may be sealed to (a low-order point, which the verified
+    /// chain never admits) or epoch 0.
+    pub fn wrap(
+        &self,
+        ctx: WrapContext,
+        key: &SymmetricKey,
+        to: &crate::crypto::identity::PublicIdentity,
+    ) -> Option<WrapItem> {
+        let wrap = wrap_key(key, to, &ctx, self.identity, self.name).ok()?;
+        Some(WrapItem {
+            epoch: ctx.epoch,
+            collection: ctx.collection,
+            scope: ctx.scope,
+            recipient: ctx.recipient,
+            wrap,
+        })
     }
 
     /// Every key in `keyring` (all collections and epochs this admin holds) that
@@ -86,9 +99,15 @@ impl Distributor<'_> {
         let mut out: Vec<WrapItem> = keyring
             .iter()
             .filter(|(collection, _, scope, _)| scopes_in(state, member, *collection).contains(scope))
-            .map(|(collection, epoch, scope, key)| {
-                let ctx =
-                    WrapContext { team: state.team, epoch, collection, scope, recipient: member.username.clone() };
+            .filter_map(|(collection, epoch, scope, key)| {
+                let ctx = WrapContext {
+                    purpose: WrapPurpose::TeamKey,
+                    team: state.team,
+                    epoch,
+                    collection,
+                    scope,
+                    recipient: member.username.clone(),
+                };
                 self.wrap(ctx, key, &member.identity)
             })
             .collect();
@@ -109,13 +128,14 @@ impl Distributor<'_> {
                 let key = SymmetricKey::generate();
                 for m in state.members.values().filter(|m| scopes_in(state, m, collection).contains(&scope)) {
                     let ctx = WrapContext {
+                        purpose: WrapPurpose::TeamKey,
                         team: state.team,
                         epoch: state.epoch,
                         collection,
                         scope,
                         recipient: m.username.clone(),
                     };
-                    out.push(self.wrap(ctx, &key, &m.identity));
+                    out.extend(self.wrap(ctx, &key, &m.identity));
                 }
             }
         }
@@ -132,6 +152,7 @@ pub fn open_wraps(me: &Username, identity: &IdentityKeys, state: &TeamState, wra
         let Ok(signer) = wrap_signer(&w.wrap) else { continue };
         let Some(signer_keys) = state.key_distributor(&signer, w.epoch) else { continue };
         let ctx = WrapContext {
+            purpose: WrapPurpose::TeamKey,
             team: state.team,
             epoch: w.epoch,
             collection: w.collection,

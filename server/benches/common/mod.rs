@@ -14,7 +14,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 /// collection, once up front.
 pub fn sealed_records(session: &shared::sync::Session, n: usize) -> Vec<(RecordId, SealedRecord)> {
     let coll = session.team.shared_collection;
-    let sealer = shared::sync::seal::Sealer { me: &session.me, identity: &session.identity, keyring: &session.keyring };
+    let sealer = shared::sync::seal::Sealer {
+        me: &session.me,
+        identity: &session.identity,
+        keyring: &session.keyring,
+        epoch: session.team.epoch,
+    };
     let stamp = shared::hlc::Stamp { hlc: Default::default(), author: session.me.clone() };
     (0..n)
         .map(|i| {

@@ -89,6 +89,14 @@ impl Api {
     }
 }
 
+/// What an invitation link carries (and the inviting device keeps).
+pub struct Invitation {
+    pub team: TeamId,
+    pub invite: InviteId,
+    pub secret: InviteSecret,
+    pub role: Role,
+}
+
 /// A logged-in user.
 pub struct Account {
     pub name: Username,
@@ -98,10 +106,14 @@ pub struct Account {
 }
 
 pub async fn signup(base: &str, name: &str, passphrase: &str) -> Account {
+    signup_with(base, name, passphrase, KdfParams::MINIMUM).await
+}
+
+/// Sign up with chosen key-derivation settings (the app uses [`KdfParams::DEFAULT`]).
+pub async fn signup_with(base: &str, name: &str, passphrase: &str, kdf: KdfParams) -> Account {
     let name = Username::parse(name).unwrap();
     let mut salt = [0u8; 16];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut salt);
-    let kdf = KdfParams::MINIMUM;
     let (auth, wrap) = derive_account_keys(&Passphrase::new(passphrase), &salt, kdf).unwrap();
     let identity = IdentityKeys::generate();
     let bundle = identity.seal_bundle(&wrap, name.as_str());
@@ -140,6 +152,28 @@ pub async fn login_with(
     let identity = IdentityKeys::open_bundle(&resp.bundle, &wrap, name.as_str()).unwrap();
     api.token = Some(resp.token.clone());
     Ok(Account { name, identity, api, token: resp.token })
+}
+
+pub fn wall_clock() -> u64 {
+    now() as u64
+}
+
+/// Log in as the app does: the salt and settings the server offers are checked
+/// (a floor, and the device's pin if it knows the account) before anything derived
+/// from the passphrase is sent.
+pub async fn login_checked(
+    base: &str,
+    name: &str,
+    passphrase: &str,
+    floor: KdfParams,
+    pin: Option<([u8; 16], KdfParams)>,
+) -> Result<Account, String> {
+    let username = Username::parse(name).unwrap();
+    let api = Api::new(base);
+    let pre = api.call(&PreloginRequest { username }).await.map_err(|e| e.to_string())?;
+    shared::crypto::passphrase::check_offered((&pre.salt, pre.kdf), floor, pin.as_ref().map(|(s, k)| (s, *k)))
+        .map_err(|e| e.to_string())?;
+    login(base, name, passphrase).await.map_err(|e| e.to_string())
 }
 
 fn now() -> i64 {
@@ -225,26 +259,23 @@ impl Account {
         self.put_wraps(team, self.distributor().rotate(&state, &collections)).await.unwrap();
     }
 
-    /// Admin: open an invitation; the secret stays here (it would be in the link).
-    pub async fn create_invite(&self, team: TeamId, role: Role) -> (InviteId, InviteSecret) {
+    /// Admin: open an invitation; the secret and the role stay here (they would be in
+    /// the link, and on the inviting device).
+    pub async fn create_invite(&self, team: TeamId, role: Role) -> Invitation {
         let invite = InviteId::random();
         let _: Empty = self
             .api
             .post(&path::fill(path::INVITES, &team.to_string()), &CreateInviteRequest { invite, role })
             .await
             .unwrap();
-        (invite, InviteSecret::generate())
+        Invitation { team, invite, secret: InviteSecret::generate(), role }
     }
 
     /// Joiner: answer an invitation with my keys, authenticated with the link's secret.
-    pub async fn accept_invite(
-        &self,
-        team: TeamId,
-        invite: InviteId,
-        secret: &InviteSecret,
-    ) -> Result<TeamSummary, TransportError> {
+    pub async fn accept_invite(&self, link: &Invitation) -> Result<TeamSummary, TransportError> {
+        let (team, invite) = (link.team, link.invite);
         let identity = self.identity.public();
-        let mac = secret.authenticate(team, invite, &self.name, &identity);
+        let mac = link.secret.authenticate(team, invite, link.role, &self.name, &identity);
         self.api
             .post(&path::fill(path::ACCEPT_INVITE, &invite.to_string()), &AcceptInviteRequest { team, identity, mac })
             .await
@@ -257,14 +288,19 @@ impl Account {
     }
 
     /// Admin: verify an answered invitation with its secret; only then add the joiner
-    /// (with the role the invitation named) and wrap their keys. `Err` if the keys the
-    /// server relayed are not the ones the joiner authenticated.
-    pub async fn admit(&self, team: TeamId, info: &InviteInfo, secret: &InviteSecret) -> Result<(), String> {
+    /// (with the role this side invited them as, whatever the server lists) and wrap
+    /// their keys. `Err` if the keys the server relayed are not the ones the joiner
+    /// authenticated, or the server lists another role.
+    pub async fn admit(&self, link: &Invitation, info: &InviteInfo) -> Result<(), String> {
+        let team = link.team;
         let a = info.accepted.as_ref().ok_or("not answered yet")?;
-        if !secret.verify(team, info.invite, &a.username, &a.identity, &a.mac) {
+        if info.role != link.role {
+            return Err(format!("the server lists the invitation as {}: refused", info.role.as_str()));
+        }
+        if !link.secret.verify(team, info.invite, link.role, &a.username, &a.identity, &a.mac) {
             return Err(format!("the keys for {} do not match the invitation: refused", a.username));
         }
-        let member = Member { username: a.username.clone(), identity: a.identity, role: info.role };
+        let member = Member { username: a.username.clone(), identity: a.identity, role: link.role };
         let state = self.append(team, Action::AddMember { member: member.clone() }).await.map_err(|e| e.to_string())?;
         let session = self.session(team).await;
         self.put_wraps(team, self.distributor().wraps_for_member(&state, &session.keyring, &member))
@@ -278,7 +314,7 @@ impl Account {
         let wraps: WrapsResponse = self.api.get(&path::fill(path::WRAPS, &team.to_string())).await.unwrap();
         let keyring = open_wraps(&self.name, &self.identity, &state, &wraps.wraps);
         assert_eq!(keyring.len(), wraps.wraps.len(), "every wrap to me opened");
-        Session { me: self.name.clone(), identity: self.identity.duplicate(), keyring, team: state }
+        Session { me: self.name.clone(), identity: self.identity.duplicate(), keyring, team: state, now_ms: wall_clock }
     }
 
     pub fn transport(&self, team: TeamId) -> HttpTransport {

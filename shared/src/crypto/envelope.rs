@@ -75,12 +75,13 @@ pub fn pad(plaintext: &[u8]) -> Vec<u8> {
     out
 }
 
-fn unpad(padded: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    let len = padded.get(..4).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")) as usize);
-    match len {
-        Some(n) if n + 4 <= padded.len() => Ok(padded[4..4 + n].to_vec()),
-        _ => Err(CryptoError::DecryptionFailed),
-    }
+/// Undo [`pad`]. The length prefix is compared with what follows it, never added to:
+/// on a 32-bit target (the browser's wasm32) `n + 4` overflows for `n` near
+/// `u32::MAX`, and a reader must never panic on what a writer sealed.
+pub fn unpad(padded: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let (len, rest) = padded.split_first_chunk::<4>().ok_or(CryptoError::DecryptionFailed)?;
+    let n = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| CryptoError::DecryptionFailed)?;
+    rest.get(..n).map(<[u8]>::to_vec).ok_or(CryptoError::DecryptionFailed)
 }
 
 /// One sealed section of a record, as bytes.

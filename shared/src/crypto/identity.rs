@@ -30,6 +30,17 @@ impl PublicIdentity {
         vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig)).map_err(|_| CryptoError::DecryptionFailed)
     }
 
+    /// Whether the X25519 key is usable for key agreement: not one of the low-order
+    /// points (RFC 7748 §6.1), whose shared secret is the same predictable value for
+    /// every private key. Checked where a key enters the team (the chain, an
+    /// invitation), so a wrap is never sealed to one.
+    pub fn dh_key_is_sound(&self) -> bool {
+        // X25519 clamps every scalar to a multiple of the cofactor 8, so a point of
+        // order dividing 8 (on the curve or its twist) always yields all zeros.
+        let probe = x25519_dalek::StaticSecret::from([0x5a; 32]);
+        probe.diffie_hellman(&x25519_dalek::PublicKey::from(self.dh_pk)).was_contributory()
+    }
+
     /// A short human-comparable fingerprint of both public keys.
     pub fn fingerprint(&self) -> String {
         let h = super::sha256(b"quietdesk/v1/fingerprint", &[&self.sign_pk, &self.dh_pk]);

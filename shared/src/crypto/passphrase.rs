@@ -37,6 +37,48 @@ impl KdfParams {
     }
 }
 
+/// Why a client refuses the key-derivation settings a server offers at log-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KdfRefusal {
+    /// Cheaper than the floor this client accepts: a server that hands out weak
+    /// settings gets an auth key it can brute-force offline at a fraction of the cost.
+    #[error(
+        "The server offered weaker passphrase protection than this app accepts; refusing to send anything \
+         derived from your passphrase."
+    )]
+    BelowFloor,
+    /// Not the salt and settings this device already knows for the account.
+    #[error(
+        "The server offered other passphrase-protection settings for this account than this device knows; \
+         refusing to send anything derived from your passphrase."
+    )]
+    NotPinned,
+}
+
+impl KdfParams {
+    /// Whether every cost is at least `floor`'s.
+    pub fn at_least(&self, floor: KdfParams) -> bool {
+        self.m_cost_kib >= floor.m_cost_kib && self.t_cost >= floor.t_cost && self.p_cost >= floor.p_cost
+    }
+}
+
+/// Check the salt and settings a server offers at log-in before deriving anything:
+/// at least `floor` (apps pass [`KdfParams::DEFAULT`], what they create accounts with;
+/// only tests go lower), and exactly the pinned ones if this device knows the account.
+pub fn check_offered(
+    offered: (&[u8; 16], KdfParams),
+    floor: KdfParams,
+    pinned: Option<(&[u8; 16], KdfParams)>,
+) -> Result<(), KdfRefusal> {
+    if offered.1.validate().is_err() || !offered.1.at_least(floor) {
+        return Err(KdfRefusal::BelowFloor);
+    }
+    match pinned {
+        Some(pin) if pin != offered => Err(KdfRefusal::NotPinned),
+        _ => Ok(()),
+    }
+}
+
 /// A passphrase held only as long as needed. No `Debug`, no `Serialize`.
 pub struct Passphrase(Zeroizing<String>);
 
@@ -152,6 +194,23 @@ mod tests {
         let weak = KdfParams { m_cost_kib: 1024, t_cost: 1, p_cost: 1 };
         assert!(matches!(derive_account_keys(&Passphrase::new("x"), &[0; 16], weak), Err(CryptoError::BadKdfParams)));
         assert!(KdfParams::DEFAULT.validate().is_ok());
+    }
+
+    #[test]
+    fn offered_settings_below_the_floor_or_off_the_pin_are_refused() {
+        let salt = [3u8; 16];
+        let floor = KdfParams::DEFAULT;
+        assert_eq!(check_offered((&salt, KdfParams::DEFAULT), floor, None), Ok(()));
+        assert_eq!(check_offered((&salt, KdfParams::MINIMUM), floor, None), Err(KdfRefusal::BelowFloor));
+        let fewer_passes = KdfParams { t_cost: 2, ..KdfParams::DEFAULT };
+        assert_eq!(check_offered((&salt, fewer_passes), floor, None), Err(KdfRefusal::BelowFloor));
+        let absurd = KdfParams { m_cost_kib: u32::MAX, ..KdfParams::DEFAULT };
+        assert_eq!(check_offered((&salt, absurd), floor, None), Err(KdfRefusal::BelowFloor), "above the ceiling");
+        let pin = (&salt, KdfParams::DEFAULT);
+        assert_eq!(check_offered((&salt, KdfParams::DEFAULT), floor, Some(pin)), Ok(()));
+        assert_eq!(check_offered((&[4u8; 16], KdfParams::DEFAULT), floor, Some(pin)), Err(KdfRefusal::NotPinned));
+        let stronger = KdfParams { t_cost: 4, ..KdfParams::DEFAULT };
+        assert_eq!(check_offered((&salt, stronger), floor, Some(pin)), Err(KdfRefusal::NotPinned));
     }
 
     #[test]

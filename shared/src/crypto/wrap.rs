@@ -21,9 +21,37 @@ use crate::ids::{CollectionId, TeamId, Username};
 
 const WRAP_VERSION: u8 = 1;
 
+/// What a wrapped key is for. Each purpose has its own label in the KDF info, the AEAD
+/// associated data and the signature, so a wrap made for one never opens as another
+/// (an audit entry's one-off key cannot pass for a team key, or the reverse).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum WrapPurpose {
+    /// A team key of one collection, epoch (≥ 1) and scope.
+    #[default]
+    TeamKey,
+    /// The one-off key of one audit entry (version 2 entries; the entry id stands in
+    /// the collection's place and the epoch is 0).
+    AuditEntry,
+    /// Audit entries of version 1 were wrapped under the team-key label; they are
+    /// still opened (they are signed by their member authors, whom a server cannot
+    /// impersonate), never made.
+    LegacyAuditEntry,
+}
+
+impl WrapPurpose {
+    fn label(self) -> &'static [u8] {
+        match self {
+            WrapPurpose::TeamKey | WrapPurpose::LegacyAuditEntry => label::KEY_WRAP,
+            WrapPurpose::AuditEntry => label::AUDIT_KEY_WRAP,
+        }
+    }
+}
+
 /// Everything a wrap is for; bound into the KDF and the AEAD.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct WrapContext {
+    #[serde(skip)]
+    pub purpose: WrapPurpose,
     pub team: TeamId,
     pub epoch: u32,
     pub collection: CollectionId,
@@ -34,7 +62,7 @@ pub struct WrapContext {
 impl WrapContext {
     fn bytes(&self) -> Vec<u8> {
         let mut w = Writer::new();
-        w.fixed(label::KEY_WRAP)
+        w.fixed(self.purpose.label())
             .fixed(self.team.as_bytes())
             .u32(self.epoch)
             .fixed(self.collection.as_bytes())
@@ -49,21 +77,25 @@ impl WrapContext {
 #[serde(transparent)]
 pub struct KeyWrap(#[serde(with = "crate::api::b64")] pub Vec<u8>);
 
-/// Seal `key` to `recipient` and sign it as `admin`.
+/// Seal `key` to `recipient` and sign it as `admin`. Refuses (never panics on) a
+/// low-order recipient key, whose shared secret would be predictable: the chain and
+/// invitation checks keep such keys out of a team, and this is the last line.
 pub fn wrap_key(
     key: &SymmetricKey,
     recipient: &PublicIdentity,
     ctx: &WrapContext,
     admin: &IdentityKeys,
     admin_name: &Username,
-) -> KeyWrap {
+) -> Result<KeyWrap, CryptoError> {
+    if ctx.epoch == 0 && ctx.purpose == WrapPurpose::TeamKey {
+        return Err(CryptoError::Malformed("team keys start at epoch 1"));
+    }
     let eph = EphemeralSecret::random_from_rng(OsRng);
     let eph_pk = PublicKey::from(&eph);
     let shared = eph.diffie_hellman(&PublicKey::from(recipient.dh_pk));
-    // A non-contributory result means the recipient key is a low-order point.
-    // Sealing anyway would encrypt under a predictable key; this should be impossible
-    // for keys that passed chain verification, so it is a programming error.
-    assert!(shared.was_contributory(), "recipient X25519 key is low-order");
+    if !shared.was_contributory() {
+        return Err(CryptoError::Malformed("recipient key is a low-order point"));
+    }
     let ctx_bytes = ctx.bytes();
     let kek =
         hkdf32(Some(&[eph_pk.as_bytes().as_slice(), &recipient.dh_pk].concat()), shared.as_bytes(), &[&ctx_bytes]);
@@ -72,9 +104,10 @@ pub fn wrap_key(
     w.u8(WRAP_VERSION).fixed(eph_pk.as_bytes()).fixed(&nonce).bytes(&ct).short_str(admin_name.as_str());
     let sig = admin.sign(&signed_part(&ctx_bytes, w.as_slice()));
     w.fixed(&sig);
-    KeyWrap(w.finish())
+    Ok(KeyWrap(w.finish()))
 }
 
+/// The signed bytes: the context bytes already start with the purpose's label.
 fn signed_part(ctx_bytes: &[u8], body: &[u8]) -> Vec<u8> {
     [label::KEY_WRAP_SIG, ctx_bytes, body].concat()
 }
@@ -119,6 +152,9 @@ pub fn unwrap_key(
     ctx: &WrapContext,
     signer_key: &PublicIdentity,
 ) -> Result<SymmetricKey, CryptoError> {
+    if ctx.epoch == 0 && ctx.purpose == WrapPurpose::TeamKey {
+        return Err(CryptoError::DecryptionFailed);
+    }
     let p = parse(&wrap.0)?;
     let ctx_bytes = ctx.bytes();
     signer_key.verify(&signed_part(&ctx_bytes, &wrap.0[..p.body_len]), &p.sig)?;
@@ -139,6 +175,7 @@ mod tests {
 
     fn ctx(who: &str) -> WrapContext {
         WrapContext {
+            purpose: WrapPurpose::TeamKey,
             team: TeamId([1; 16]),
             epoch: 1,
             collection: CollectionId([2; 16]),
@@ -153,7 +190,7 @@ mod tests {
         let admin_name = Username::parse("admin").unwrap();
         let bob = IdentityKeys::generate();
         let key = SymmetricKey::generate();
-        let w = wrap_key(&key, &bob.public(), &ctx("bob"), &admin, &admin_name);
+        let w = wrap_key(&key, &bob.public(), &ctx("bob"), &admin, &admin_name).unwrap();
         assert_eq!(unwrap_key(&w, &bob, &ctx("bob"), &admin.public()).unwrap(), key);
         assert_eq!(wrap_signer(&w).unwrap(), admin_name);
 
@@ -173,5 +210,39 @@ mod tests {
             t.0[i] ^= 1;
             assert!(unwrap_key(&t, &bob, &ctx("bob"), &admin.public()).is_err(), "flip at {i} accepted");
         }
+        let mut audit = ctx("bob");
+        audit.purpose = WrapPurpose::AuditEntry;
+        assert_eq!(fail(&w, &audit, &bob, &admin.public()), CryptoError::DecryptionFailed, "another purpose");
+    }
+
+    #[test]
+    fn low_order_keys_and_epoch_zero_team_keys_are_refused_not_asserted() {
+        let admin = IdentityKeys::generate();
+        let name = Username::parse("admin").unwrap();
+        // The eight low-order points of Curve25519 and its twist (RFC 7748 §6.1 lists
+        // 0 and 1; the others from the usual blocklist).
+        let low_order: [[u8; 32]; 3] = [
+            [0; 32],
+            {
+                let mut b = [0; 32];
+                b[0] = 1;
+                b
+            },
+            [
+                0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a, 0xda,
+                0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00,
+            ],
+        ];
+        for dh_pk in low_order {
+            let bad = PublicIdentity { sign_pk: admin.public().sign_pk, dh_pk };
+            assert!(!bad.dh_key_is_sound());
+            let r = wrap_key(&SymmetricKey::generate(), &bad, &ctx("bob"), &admin, &name);
+            assert!(matches!(r, Err(CryptoError::Malformed(_))));
+        }
+        assert!(IdentityKeys::generate().public().dh_key_is_sound());
+        let mut zero = ctx("bob");
+        zero.epoch = 0;
+        let bob = IdentityKeys::generate();
+        assert!(wrap_key(&SymmetricKey::generate(), &bob.public(), &zero, &admin, &name).is_err());
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::chain::TeamState;
 use crate::crypto::envelope::{EnvelopeHeader, Keyring, RecordContext, SealedEnvelope, SealedRecord};
 use crate::crypto::identity::{IdentityKeys, PublicIdentity};
 use crate::crypto::{CryptoError, Scope};
@@ -10,11 +11,17 @@ use crate::domain::is_sensitive;
 use crate::ids::{CollectionId, Username};
 use crate::record::RecordDoc;
 
-/// Who is sealing, and with which keys.
+/// Who is sealing, with which keys, under which epoch.
 pub struct Sealer<'a> {
     pub me: &'a Username,
     pub identity: &'a IdentityKeys,
     pub keyring: &'a Keyring,
+    /// The verified chain's current epoch: the only one this client seals under. A
+    /// newer key this client may hold is not the chain's word, and an older one may be
+    /// held by a removed member: if the chain's key has not arrived (a server that
+    /// withholds the new epoch's wraps), sealing fails with [`CryptoError::NoKey`] and
+    /// the edit waits in the outbox.
+    pub epoch: u32,
 }
 
 /// A record opened as far as this client's keys allow.
@@ -40,8 +47,7 @@ fn decode(bytes: &[u8]) -> Result<RecordDoc, CryptoError> {
 }
 
 impl Sealer<'_> {
-    /// Seal `doc` as `version` of the record, under the newest epoch held for the
-    /// collection. `carried` is the previous sensitive section, reused as-is when this
+    /// Seal `doc` as `version` of the record, under the chain's epoch. `carried` is the previous sensitive section, reused as-is when this
     /// client holds no sensitive key.
     pub fn seal(
         &self,
@@ -51,7 +57,7 @@ impl Sealer<'_> {
         doc: &RecordDoc,
         carried: Option<&SealedEnvelope>,
     ) -> Result<(SealedRecord, Option<SealedEnvelope>), CryptoError> {
-        let epoch = self.keyring.latest_epoch(collection).ok_or(CryptoError::NoKey)?;
+        let epoch = self.epoch;
         let basic_key = self.keyring.get(collection, epoch, Scope::Basic).ok_or(CryptoError::NoKey)?;
         let (sensitive_fields, basic_fields): (BTreeMap<_, _>, BTreeMap<_, _>) =
             doc.fields.clone().into_iter().partition(|(name, _)| is_sensitive(name));
@@ -90,21 +96,24 @@ impl Sealer<'_> {
 
 /// Open a sealed record that the server says is `version`. The basic section must
 /// have been sealed *as* that version (no replays of old versions as new); every
-/// author must be someone the verified chain ever admitted.
+/// section's author must be someone the verified chain `team` lets seal under that
+/// section's epoch ([`TeamState::record_author`]: members, removed members only up to
+/// the epoch they left in, nobody under a retired epoch).
 pub fn open_record(
     sealed: &SealedRecord,
     ctx: &RecordContext,
     version: u64,
     keyring: &Keyring,
-    authors: &dyn Fn(&Username) -> Option<PublicIdentity>,
+    team: &TeamState,
 ) -> Result<Opened, CryptoError> {
+    let authors = |who: &Username, epoch: u32| team.record_author(who, epoch).copied();
     let (basic, sensitive) = sealed.envelopes()?;
     let bh = basic.header()?;
     if bh.record_version != version || bh.scope != Scope::Basic {
         return Err(CryptoError::DecryptionFailed);
     }
     let key = keyring.get(bh.collection, bh.epoch, Scope::Basic).ok_or(CryptoError::NoKey)?;
-    let author = authors(&bh.author).ok_or(CryptoError::DecryptionFailed)?;
+    let author: PublicIdentity = authors(&bh.author, bh.epoch).ok_or(CryptoError::DecryptionFailed)?;
     let companion = sensitive.as_ref().map(SealedEnvelope::digest).unwrap_or([0; 32]);
     let mut doc = decode(&basic.open(ctx, &companion, key, &author)?)?;
     if doc.fields.keys().any(|f| is_sensitive(f)) {
@@ -120,7 +129,7 @@ pub fn open_record(
         }
         match keyring.get(sh.collection, sh.epoch, Scope::Sensitive) {
             Some(k) => {
-                let author = authors(&sh.author).ok_or(CryptoError::DecryptionFailed)?;
+                let author = authors(&sh.author, sh.epoch).ok_or(CryptoError::DecryptionFailed)?;
                 let part = decode(&s.open(ctx, &[0; 32], k, &author)?)?;
                 if part.fields.keys().any(|f| !is_sensitive(f)) {
                     return Err(CryptoError::Malformed("sensitive section"));

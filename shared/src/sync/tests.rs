@@ -85,6 +85,10 @@ fn team() -> Team {
     Team { people: vec![ann, bob], chain, keys }
 }
 
+pub(super) fn wall_clock() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_millis() as u64
+}
+
 fn session(t: &Team, who: usize, scopes: &[Scope]) -> Session {
     let state = TeamState::verify(&t.chain, None).unwrap();
     let mut keyring = Keyring::new();
@@ -95,7 +99,7 @@ fn session(t: &Team, who: usize, scopes: &[Scope]) -> Session {
     }
     let p = &t.people[who];
     let identity = p.keys.duplicate();
-    Session { me: p.name.clone(), identity, keyring, team: state }
+    Session { me: p.name.clone(), identity, keyring, team: state, now_ms: wall_clock }
 }
 
 fn customer(name: &str, phone: &str) -> Vec<(String, Option<Value>)> {
@@ -303,9 +307,12 @@ fn reencryption_survives_a_restart_and_ends_with_every_record_on_the_new_epoch()
     }
     block_on(a.sync()).unwrap();
     drop(a);
-    // A rotation gave this admin epoch-2 keys.
+    // A rotation (in the chain) gave this admin epoch-2 keys.
+    let mut rotated_chain = t.chain.clone();
+    append(&mut rotated_chain, &t.people[0], Action::Rotate { epoch: 2 });
     let rotated = || {
         let mut s = session(&t, 0, &Scope::ALL);
+        s.team = TeamState::verify(&rotated_chain, None).unwrap();
         for scope in Scope::ALL {
             s.keyring.insert(coll, 2, scope, SymmetricKey::from_bytes([40 + scope as u8; 32]));
         }
@@ -363,7 +370,13 @@ fn portfolio_team(net: &ModelTransport) -> (Vec<Person>, Vec<Client>) {
         .iter()
         .map(|p| {
             let keyring = open_wraps(&p.name, &p.keys, &state, &wraps);
-            let s = Session { me: p.name.clone(), identity: p.keys.duplicate(), keyring, team: state.clone() };
+            let s = Session {
+                me: p.name.clone(),
+                identity: p.keys.duplicate(),
+                keyring,
+                team: state.clone(),
+                now_ms: wall_clock,
+            };
             block_on(Syncer::open(s, MemoryStore::new(), net.clone())).unwrap()
         })
         .collect();
