@@ -1,0 +1,382 @@
+//! A server that lies, against honest clients: the real server binary behind the
+//! programmable proxy of `support/hostile.rs`, which rewrites its answers per scenario.
+//! Each test tries one attack of issue 13 and checks that it is refused: nothing is
+//! sealed under a key the attacker holds, nothing local is lost, and the client says
+//! what it refused.
+
+#[path = "support/backend.rs"]
+mod backend;
+#[path = "support/client.rs"]
+mod client;
+#[path = "support/hostile.rs"]
+mod hostile;
+#[path = "support/server.rs"]
+mod server;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use client::{login_checked, signup, signup_with, Account, HttpTransport};
+use hostile::{Answer, HostileServer};
+use server::TestServer;
+use shared::api::{Change, PullResponse};
+use shared::chain::{Action, Role};
+use shared::crypto::envelope::RecordContext;
+use shared::crypto::passphrase::KdfParams;
+use shared::crypto::Scope;
+use shared::domain::{field, Customer, Entity};
+use shared::hlc::{Hlc, Stamp};
+use shared::ids::{RecordId, TeamId};
+use shared::record::{FieldState, RecordDoc, Value};
+use shared::sync::memory::MemoryStore;
+use shared::sync::seal::Sealer;
+use shared::sync::{SyncError, Syncer, Transport};
+use shared::team::portfolio;
+
+type Client = Syncer<MemoryStore, HttpTransport>;
+
+fn now() -> u64 {
+    client::wall_clock()
+}
+
+async fn client_of(who: &Account, team: TeamId) -> Client {
+    Syncer::open(who.session(team).await, MemoryStore::new(), who.transport(team)).await.unwrap()
+}
+
+/// The same account, talking to the hostile proxy instead of the real server.
+fn through(who: &Account, proxy: &HostileServer) -> Account {
+    let mut api = who.api.clone();
+    api.base = proxy.base.clone();
+    Account { name: who.name.clone(), identity: who.identity.duplicate(), api, token: who.token.clone() }
+}
+
+fn is_get(x: &hostile::Exchange, suffix: &str) -> bool {
+    x.method == axum::http::Method::GET && x.path.split('?').next().is_some_and(|p| p.ends_with(suffix))
+}
+
+/// Item 2: after a removal, a server that withholds the new epoch's key wraps cannot
+/// keep an honest member writing under the old keys (which the removed member holds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withheld_epoch_keys_keep_edits_waiting_and_nothing_is_sealed_under_old_keys() {
+    let srv = TestServer::start();
+    let proxy = HostileServer::start(&srv.base).await;
+    let alice = signup(&srv.base, "alice", "pass-alice-hostile").await;
+    let _bob = signup(&srv.base, "bob", "pass-bob-hostile").await;
+    let carol_direct = signup(&srv.base, "carol", "pass-carol-hostile").await;
+    let team = alice.create_team().await;
+    alice.add_member(team, "bob", Role::Member).await;
+    alice.add_member(team, "carol", Role::Member).await;
+    let carol = through(&carol_direct, &proxy);
+    let mut c = client_of(&carol, team).await;
+    let before = RecordId::random();
+    c.edit(before, Customer { name: "Before".into(), ..Default::default() }.to_fields(), now()).await.unwrap();
+    c.sync().await.unwrap();
+
+    // The server hides every wrap of epoch 2 and later from Carol.
+    proxy.rewrite(|x| {
+        if !is_get(x, "/wraps") {
+            return None;
+        }
+        let mut v = x.json();
+        v["wraps"].as_array_mut()?.retain(|w| w["epoch"].as_u64() < Some(2));
+        Answer::json(200, &v)
+    });
+    alice.remove_member(team, &"bob".parse().unwrap()).await;
+    c.session = carol.session(team).await;
+    assert_eq!(c.session.team.epoch, 2, "the chain says epoch 2");
+    assert!(c.session.keyring.get(c.session.team.shared_collection, 2, Scope::Basic).is_none());
+
+    let after = RecordId::random();
+    c.edit(after, Customer { name: "After Removal".into(), ..Default::default() }.to_fields(), now()).await.unwrap();
+    proxy.take_seen();
+    let refused = c.sync().await.unwrap_err();
+    let seen = proxy.take_seen();
+    assert!(seen.iter().all(|(_, p)| !p.ends_with("/push")), "nothing was sealed and sent: {seen:?}");
+    assert!(matches!(refused, SyncError::AwaitingKeys(2)), "{refused}");
+    assert!(refused.to_string().contains("Nothing was sent under older keys"), "{refused}");
+    assert_eq!(c.replica.pending_count(), 1, "the edit waits in the outbox");
+    assert_eq!(c.replica.records[&after].view.text(field::NAME), Some("After Removal"), "and stays visible");
+    let mut a = client_of(&alice, team).await;
+    a.sync().await.unwrap();
+    assert!(!a.replica.records.contains_key(&after), "nothing reached the server");
+
+    // Once the keys arrive, the edit goes out under epoch 2.
+    proxy.honest();
+    c.session = carol.session(team).await;
+    c.sync().await.unwrap();
+    a.sync().await.unwrap();
+    assert_eq!(a.replica.records[&after].view.text(field::NAME), Some("After Removal"));
+    assert_eq!(a.replica.records[&after].epoch, 2);
+}
+
+/// Items 1 and 2: a server that freezes the chain at the head before a removal is
+/// refused by a device that verified the longer chain; a chain of another team is
+/// refused for the team asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_or_another_teams_chain_is_refused() {
+    let srv = TestServer::start();
+    let proxy = HostileServer::start(&srv.base).await;
+    let alice = signup(&srv.base, "alice", "pass-alice-frozen").await;
+    let _bob = signup(&srv.base, "bob", "pass-bob-frozen").await;
+    let carol = signup(&srv.base, "carol", "pass-carol-frozen").await;
+    let team = alice.create_team().await;
+    let other = carol.create_team().await;
+    alice.add_member(team, "bob", Role::Member).await;
+    alice.remove_member(team, &"bob".parse().unwrap()).await;
+    let alice_h = through(&alice, &proxy);
+    let seen = alice_h.chain(team, None).await.unwrap().known_head();
+
+    proxy.rewrite(|x| {
+        if !is_get(x, "/chain") {
+            return None;
+        }
+        let mut v = x.json();
+        v["entries"].as_array_mut()?.pop();
+        Answer::json(200, &v)
+    });
+    let refused = alice_h.chain(team, Some(&seen)).await.unwrap_err();
+    assert!(refused.contains("rollback"), "{refused}");
+
+    // The other team's chain, served for this team's id.
+    proxy.honest();
+    let foreign = carol
+        .api
+        .get::<shared::api::ChainResponse>(&shared::api::path::fill(shared::api::path::CHAIN, &other.to_string()))
+        .await
+        .unwrap();
+    let refused = shared::chain::TeamState::verify_team(&foreign.entries, team, None).unwrap_err();
+    assert!(refused.to_string().contains("another team"), "{refused}");
+}
+
+/// Item 4: the server turns a support invitation into a manager one; the admin's
+/// client admits nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_changed_invitation_role_is_refused() {
+    let srv = TestServer::start();
+    let proxy = HostileServer::start(&srv.base).await;
+    let alice = signup(&srv.base, "alice", "pass-alice-role").await;
+    let bob = signup(&srv.base, "bob", "pass-bob-role").await;
+    let team = alice.create_team().await;
+    let link = alice.create_invite(team, Role::Support).await;
+    bob.accept_invite(&link).await.unwrap();
+
+    proxy.rewrite(|x| {
+        if !is_get(x, "/invites") {
+            return None;
+        }
+        let mut v = x.json();
+        for i in v["invites"].as_array_mut()? {
+            i["role"] = "manager".into();
+        }
+        Answer::json(200, &v)
+    });
+    let alice_h = through(&alice, &proxy);
+    let info = alice_h.invites(team).await.unwrap().into_iter().find(|i| i.invite == link.invite).unwrap();
+    assert_eq!(info.role, Role::Manager, "the server lies");
+    let refused = alice_h.admit(&link, &info).await.unwrap_err();
+    assert!(refused.contains("lists the invitation as manager"), "{refused}");
+    assert!(!alice.chain(team, None).await.unwrap().members.contains_key(&bob.name), "nobody was added");
+}
+
+/// Item 5: weaker key-derivation settings, or another salt than the device knows,
+/// are refused before anything derived from the passphrase is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kdf_downgrades_and_swapped_salts_are_refused_before_login() {
+    let srv = TestServer::start();
+    let proxy = HostileServer::start(&srv.base).await;
+    let pass = "pass-erin-kdf-downgrade";
+    let erin = signup_with(&srv.base, "erin", pass, KdfParams::DEFAULT).await;
+    drop(erin);
+    let floor = KdfParams::DEFAULT;
+    let honest = login_checked(&proxy.base, "erin", pass, floor, None).await.unwrap();
+    drop(honest);
+    let pre: shared::api::PreloginResponse = client::Api::new(&srv.base)
+        .call(&shared::api::PreloginRequest { username: "erin".parse().unwrap() })
+        .await
+        .unwrap();
+    let pin = Some((pre.salt, pre.kdf));
+    proxy.take_seen();
+
+    // Downgraded to the cheapest settings the format allows (about 5× cheaper).
+    proxy.rewrite(|x| {
+        if !x.path.ends_with("/auth/prelogin") {
+            return None;
+        }
+        let mut v = x.json();
+        v["kdf"] = serde_json::to_value(KdfParams::MINIMUM).ok()?;
+        Answer::json(200, &v)
+    });
+    let refused = login_checked(&proxy.base, "erin", pass, floor, None).await.err().unwrap();
+    assert!(refused.contains("weaker passphrase protection"), "{refused}");
+    assert!(proxy.take_seen().iter().all(|(_, p)| !p.ends_with("/auth/login")), "no auth key was sent");
+
+    // Another salt (one the server uses for everybody, say) on a device that knows erin.
+    proxy.honest();
+    proxy.rewrite(|x| {
+        if !x.path.ends_with("/auth/prelogin") {
+            return None;
+        }
+        let mut v = x.json();
+        v["salt"] = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 16]).into();
+        Answer::json(200, &v)
+    });
+    let refused = login_checked(&proxy.base, "erin", pass, floor, pin).await.err().unwrap();
+    assert!(refused.contains("other passphrase-protection settings"), "{refused}");
+    assert!(proxy.take_seen().iter().all(|(_, p)| !p.ends_with("/auth/login")), "no auth key was sent");
+}
+
+/// Item 3: a version whose fields are stamped far in the future is refused (it would
+/// win every merge of its fields forever); after a retirement, an envelope under a
+/// retired epoch — what a removed member could still seal — is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn far_future_stamps_and_envelopes_under_retired_epochs_are_refused() {
+    let srv = TestServer::start();
+    let proxy = HostileServer::start(&srv.base).await;
+    let alice = signup(&srv.base, "alice", "pass-alice-stamps").await;
+    let bob = signup(&srv.base, "bob", "pass-bob-stamps").await;
+    let carol_direct = signup(&srv.base, "carol", "pass-carol-stamps").await;
+    let team = alice.create_team().await;
+    alice.add_member(team, "bob", Role::Member).await;
+    alice.add_member(team, "carol", Role::Member).await;
+    let carol = through(&carol_direct, &proxy);
+    let mut c = client_of(&carol, team).await;
+    let bob_session = bob.session(team).await;
+    let shared_coll = bob_session.team.shared_collection;
+
+    // Bob's modified client stamps a field at u64::MAX.
+    let seal_as_bob = |record: RecordId, version: u64, epoch: u32, wall_ms: u64, name: &str| {
+        let mut doc = RecordDoc::new();
+        let stamp = Stamp { hlc: Hlc { wall_ms, counter: 0 }, author: bob.name.clone() };
+        doc.apply(field::KIND, FieldState { value: Some(Value::Text("customer".into())), stamp: stamp.clone() });
+        doc.apply(field::NAME, FieldState { value: Some(Value::Text(name.into())), stamp });
+        let sealer = Sealer { me: &bob.name, identity: &bob.identity, keyring: &bob_session.keyring, epoch };
+        sealer.seal(&RecordContext { team, record }, shared_coll, version, &doc, None).unwrap().0
+    };
+    let forever = RecordId::random();
+    let sealed = seal_as_bob(forever, 1, 1, u64::MAX, "Wins Forever");
+    let item = shared::api::PushItem { record: forever, base_version: 0, sealed, tombstone: false };
+    bob.transport(team)
+        .push(&shared::api::PushRequest { items: vec![item], approval: None })
+        .await
+        .unwrap_or_else(|_| panic!("push"));
+    c.sync().await.unwrap();
+    assert!(c.replica.unreadable.contains(&forever), "refused and reported");
+    assert!(!c.replica.records.contains_key(&forever), "never shown");
+
+    // Bob leaves; Alice re-encrypts everything onto epoch 2, then retires epoch 1.
+    alice.remove_member(team, &bob.name).await;
+    let mut a = client_of(&alice, team).await;
+    a.sync().await.unwrap();
+    while a.queue_reencryption(100) > 0 {
+        a.sync().await.unwrap();
+    }
+    alice.append(team, Action::Retire { below: 2 }).await.unwrap();
+    c.session = carol.session(team).await;
+    assert_eq!(c.session.team.retired_below, 2);
+
+    // The server slips in a record Bob sealed with the epoch-1 keys he kept.
+    let injected = RecordId::random();
+    let forged =
+        Change { seq: 1_000_000, record: injected, version: 1, sealed: seal_as_bob(injected, 1, 1, now(), "Planted") };
+    let once = Arc::new(AtomicBool::new(false));
+    proxy.rewrite(move |x| {
+        if !is_get(x, "/pull") || once.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        let mut page: PullResponse = serde_json::from_slice(&x.body).ok()?;
+        page.changes.push(forged.clone());
+        Answer::json(200, &serde_json::to_value(page).ok()?)
+    });
+    c.sync().await.unwrap();
+    assert!(c.replica.unreadable.contains(&injected), "an envelope under a retired epoch is refused");
+    assert!(!c.replica.records.contains_key(&injected));
+}
+
+/// Item 6: a `reset` that serves an old version of a customer from when it lived in
+/// the shared collection does not move it (and its sensitive fields) back there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_with_an_old_shared_version_does_not_widen_the_record() {
+    let srv = TestServer::start();
+    let proxy = HostileServer::start(&srv.base).await;
+    let alice_direct = signup(&srv.base, "alice", "pass-alice-reset").await;
+    let bob = signup(&srv.base, "bob", "pass-bob-reset").await;
+    let team = alice_direct.create_team().await;
+    alice_direct.add_member(team, "bob", Role::Member).await;
+    let alice = through(&alice_direct, &proxy);
+    let mut a = client_of(&alice, team).await;
+    let shared_coll = a.session.team.shared_collection;
+    let bobs = portfolio(team, &bob.name);
+
+    // Keep every version the server sends, as a hostile server would.
+    let kept: Arc<std::sync::Mutex<Vec<Change>>> = Arc::default();
+    let keep = kept.clone();
+    proxy.rewrite(move |x| {
+        if is_get(x, "/pull") {
+            if let Ok(page) = serde_json::from_slice::<PullResponse>(&x.body) {
+                keep.lock().unwrap().extend(page.changes);
+            }
+        }
+        None
+    });
+    let id = RecordId::random();
+    let customer = Customer { name: "Moved Customer".into(), phone: "13900001111".into(), ..Default::default() };
+    a.edit(id, customer.to_fields(), now()).await.unwrap();
+    let contact = RecordId::random();
+    let person = shared::domain::Contact {
+        customer: id.to_string(),
+        name: "Li Contact".into(),
+        phone: "13700002222".into(),
+        ..Default::default()
+    };
+    a.edit(contact, person.to_fields(), now()).await.unwrap();
+    a.sync().await.unwrap();
+    a.sync().await.unwrap();
+    let old = kept.lock().unwrap().iter().find(|c| c.record == id && c.version == 1).cloned().expect("v1 seen");
+    assert_eq!(old.sealed.inspect().unwrap().collection, shared_coll);
+
+    // Handed to Bob: the customer moves into his portfolio.
+    a.edit(id, vec![(field::OWNER.into(), Some(Value::Text("bob".into())))], now()).await.unwrap();
+    a.sync().await.unwrap();
+    assert_eq!(a.replica.records[&id].collection, bobs);
+    assert_eq!(a.replica.records[&contact].collection, bobs, "the contact moved with its customer");
+
+    // The server "restores from a backup": reset, and the old shared version.
+    let once = Arc::new(AtomicBool::new(false));
+    proxy.honest();
+    proxy.rewrite(move |x| {
+        if !is_get(x, "/pull") || once.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        let page = PullResponse { changes: vec![old.clone()], cursor: old.seq, more: false, reset: true };
+        Answer::json(200, &serde_json::to_value(page).ok()?)
+    });
+    // Every push the client sends from now on is kept: what it seals is what the
+    // server gets, accepted or not.
+    let pushed: Arc<std::sync::Mutex<Vec<shared::api::PushItem>>> = Arc::default();
+    let sent = pushed.clone();
+    proxy.rewrite(move |x| {
+        if x.method == axum::http::Method::POST && x.path.ends_with("/push") {
+            let req: shared::api::PushRequest = serde_json::from_slice(&x.request).ok()?;
+            sent.lock().unwrap().extend(req.items);
+        }
+        None
+    });
+    a.sync().await.unwrap();
+    a.sync().await.unwrap();
+    let pushed = pushed.lock().unwrap();
+    assert!(pushed.iter().any(|i| i.record == contact), "the contact was sent back (a repair)");
+    for item in pushed.iter().filter(|i| i.record == id || i.record == contact) {
+        assert_eq!(item.sealed.inspect().unwrap().collection, bobs, "sealed where every member holds the key");
+    }
+    let local = &a.replica.records[&id];
+    assert_eq!(local.collection, bobs, "the record stayed in Bob's portfolio");
+    assert_eq!(local.view.text(field::OWNER), Some("bob"));
+    assert_eq!(local.view.text(field::PHONE), Some("13900001111"), "nothing lost");
+    // What the server holds now was sealed in Bob's portfolio, never in shared again.
+    let mut fresh = client_of(&alice_direct, team).await;
+    fresh.sync().await.unwrap();
+    assert_eq!(fresh.replica.records[&id].collection, bobs);
+    assert_eq!(a.replica.records[&contact].collection, bobs, "its contact too");
+    assert_eq!(fresh.replica.records[&contact].collection, bobs, "and so on the server");
+    assert_eq!(fresh.replica.records[&contact].view.text(field::PHONE), Some("13700002222"));
+}
