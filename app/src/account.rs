@@ -106,6 +106,17 @@ pub fn wipe_and_restart() {
     }
 }
 
+/// The one place that acts on what the server said about this device (the transport
+/// only reports it): `401 device_wiped` — this device was signed out remotely — erases
+/// the local copy. True if it did.
+pub fn act_on_server_answer(e: &TransportError) -> bool {
+    let wiped = matches!(e, TransportError::Http { status: 401, code, .. } if code == "device_wiped");
+    if wiped {
+        wipe_and_restart();
+    }
+    wiped
+}
+
 /// At start: erase what a remote sign-out asked for. True if something was erased.
 pub async fn finish_wipe() -> bool {
     let Some(s) = local_storage() else { return false };
@@ -318,9 +329,12 @@ impl Unlocked {
                 let wraps: Vec<WrapItem> = self.cached(WRAPS_KEY).await.unwrap_or_default();
                 (entries, wraps)
             }
-            Err(e) => return Err(describe(e)),
+            Err(e) => {
+                act_on_server_answer(&e);
+                return Err(describe(e));
+            }
         };
-        let state = TeamState::verify(&entries, known.as_ref())
+        let state = TeamState::verify_team(&entries, team, known.as_ref())
             .map_err(|e| format!("The team's membership chain was refused: {e}"))?;
         let _ = self.store.set_meta(HEAD_KEY, &serde_json::to_vec(&state.known_head()).unwrap_or_default()).await;
         let keyring = open_wraps(&self.account.username, &self.identity, &state, &wraps);
@@ -371,6 +385,16 @@ impl Unlocked {
             wraps.extend(self.distributor().rotate(&next, &collections_to_key(&next, &session.keyring)));
         }
         self.put_wraps(state.team, wraps).await
+    }
+
+    /// Admin: retire every epoch below `below` once no record is left on one (the
+    /// server has shredded their wraps): from then on every client refuses an envelope
+    /// still sealed under one — what a removed member could seal with keys they kept.
+    pub async fn retire_epochs(&self, session: &Session, below: u32) -> Result<(), String> {
+        if session.team.retired_below >= below || below > session.team.epoch {
+            return Ok(());
+        }
+        self.append(&session.team, Action::Retire { below }).await.map(drop)
     }
 
     /// Admin: start a new epoch now ("rotate keys") for every collection held.

@@ -99,13 +99,10 @@ impl Api {
     }
 }
 
+/// What the server answered, as an error. The transport only reports: what to do about
+/// an answer (a `device_wiped`, say) is decided by the account layer, never here.
 fn error_of(status: u16, body: &[u8]) -> TransportError {
     match serde_json::from_slice::<ErrorBody>(body) {
-        // Signed out remotely (a lost device): erase the local copy now.
-        Ok(e) if status == 401 && e.code == "device_wiped" => {
-            crate::account::wipe_and_restart();
-            TransportError::Http { status, code: e.code, message: e.message }
-        }
         Ok(e) => TransportError::Http { status, code: e.code, message: e.message },
         Err(_) => TransportError::Http { status, code: "http".into(), message: format!("HTTP {status}") },
     }

@@ -60,6 +60,7 @@ fn chain_text(a: &Action) -> String {
         Action::ChangeRole { username, role } => format!("made {username} {}", role.as_str()),
         Action::RemoveMember { username } => format!("removed {username} (new key epoch)"),
         Action::Rotate { epoch } => format!("rotated the team keys (epoch {epoch})"),
+        Action::Retire { below } => format!("retired the keys of epochs before {below} (every record re-encrypted)"),
     }
 }
 

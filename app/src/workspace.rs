@@ -383,11 +383,17 @@ impl Workspace {
         };
         // The team moved to a new key epoch (a removal or rotation): fetch the new
         // keys, then seal again under them.
-        if matches!(&result, Err(SyncError::Transport(TransportError::Http { code, .. })) if code == "stale_epoch")
-            && self.refresh_session().await.is_ok()
-        {
+        // Or the chain is at an epoch whose keys this device has not got yet: ask for
+        // them once; if they still do not come, the edits wait and the status says why.
+        let behind = matches!(&result, Err(SyncError::AwaitingKeys(_)))
+            || matches!(&result, Err(SyncError::Transport(TransportError::Http { code, .. })) if code == "stale_epoch");
+        if behind && self.refresh_session().await.is_ok() {
             let mut s = self.syncer.lock().await;
             result = s.sync().await;
+        }
+        // Signed out remotely (a lost device): the one place that acts on it.
+        if let Err(SyncError::Transport(e)) = &result {
+            crate::account::act_on_server_answer(e);
         }
         self.refresh().await;
         self.last_sync_end.set(now());
@@ -592,6 +598,18 @@ impl Workspace {
             Ok(r) => {
                 self.shredded_before.set(before_epoch);
                 web_sys::console::info_1(&format!("quietdesk: {} key wraps of old epochs shredded", r.deleted).into());
+                // Nothing is left on the old epochs: say so in the chain, so every
+                // client refuses envelopes under them from now on.
+                let retired = {
+                    let s = self.syncer.lock().await;
+                    self.unlocked.retire_epochs(&s.session, before_epoch).await
+                };
+                match retired {
+                    Ok(()) => {
+                        let _ = self.refresh_session().await;
+                    }
+                    Err(e) => web_sys::console::warn_1(&format!("quietdesk: old epochs not retired: {e}").into()),
+                }
             }
             Err(TransportError::Offline) => {} // next round
             // Refused (e.g. records this device cannot see are still on an old epoch):

@@ -185,17 +185,21 @@ fn signed_part(team: &TeamId, body: &[u8]) -> Vec<u8> {
 
 /// Seal `event` for every admin of `state`, signed by `author`.
 pub fn seal(state: &TeamState, author: &Username, keys: &IdentityKeys, event: &AuditEvent) -> Vec<u8> {
+    seal_version(ENTRY_VERSION, state, author, keys, event)
+}
+
+/// [`seal`] in a given format version (tests write version 1 to prove it still reads).
+fn seal_version(version: u8, state: &TeamState, author: &Username, keys: &IdentityKeys, event: &AuditEvent) -> Vec<u8> {
     let id = *RecordId::random().as_bytes();
     let key = SymmetricKey::generate();
     let admins: Vec<_> = state.members.values().filter(|m| state.is_admin(&m.username)).collect();
     let mut w = Writer::with_capacity(256 + 200 * admins.len());
     let sound: Vec<_> = admins.iter().filter(|m| m.identity.dh_key_is_sound()).take(255).collect();
-    w.u8(ENTRY_VERSION).short_str(author.as_str()).fixed(&id).u8(sound.len() as u8);
+    w.u8(version).short_str(author.as_str()).fixed(&id).u8(sound.len() as u8);
     for m in sound {
         // An admin's key in the verified chain is never low-order (the chain refuses
         // one), so this leaves no admin out in practice; it never panics.
-        let Ok(wrap) =
-            wrap_key(&key, &m.identity, &wrap_ctx(ENTRY_VERSION, &state.team, &id, &m.username), keys, author)
+        let Ok(wrap) = wrap_key(&key, &m.identity, &wrap_ctx(version, &state.team, &id, &m.username), keys, author)
         else {
             continue;
         };
@@ -464,6 +468,26 @@ mod tests {
         assert_eq!(v.opened[0], Some(Opened::NotForMe));
         // The server holds no plaintext.
         assert!(!rows.iter().any(|r| r.entry.windows(5).any(|w| w == b"phone")));
+    }
+
+    #[test]
+    fn version_1_entries_still_open_and_wraps_do_not_cross_versions() {
+        let t = team();
+        let bob = Username::parse("bob").unwrap();
+        let v1 = seal_version(ENTRY_VERSION_1, &t.state, &bob, &t.bob.keys, &event("old"));
+        let v2 = seal(&t.state, &bob, &t.bob.keys, &event("new"));
+        assert_eq!((v1[0], v2[0]), (1, 2));
+        let rows = chain_rows(&t.state.team, vec![(bob.clone(), v1.clone()), (bob.clone(), v2.clone())]);
+        let v = verify(&t.state, &rows, None, &ada(), &t.admin.keys);
+        assert!(v.problems.is_empty(), "{:?}", v.problems);
+        assert_eq!(v.opened[0], Some(Opened::Event(event("old"))));
+        assert_eq!(v.opened[1], Some(Opened::Event(event("new"))));
+        // A v2 entry relabelled as v1 (its wraps then read under the team-key label) fails.
+        let mut relabelled = v2;
+        relabelled[0] = ENTRY_VERSION_1;
+        let rows = chain_rows(&t.state.team, vec![(bob, relabelled)]);
+        let v = verify(&t.state, &rows, None, &ada(), &t.admin.keys);
+        assert!(!v.problems.is_empty(), "the signature covers the version byte");
     }
 
     #[test]

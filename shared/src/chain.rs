@@ -517,6 +517,39 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn low_order_keys_are_kept_out_and_retirement_bounds_authors() {
+        let (ann, bob, eve) = (Person::new("ann"), Person::new("bob"), Person::new("eve"));
+        let mut c = new_chain(&ann);
+        let mut low = c.clone();
+        let mut bad = eve.member(Role::Member);
+        bad.identity.dh_pk = [0; 32];
+        append(&mut low, &ann, Action::AddMember { member: bad });
+        assert!(matches!(TeamState::verify(&low, None).unwrap_err(), ChainError::Invalid(1, _)));
+
+        append(&mut c, &ann, Action::AddMember { member: bob.member(Role::Member) });
+        append(&mut c, &ann, Action::RemoveMember { username: bob.name.clone() });
+        let s = TeamState::verify(&c, None).unwrap();
+        assert_eq!(s.epoch, 2);
+        assert!(s.record_author(&bob.name, 1).is_some(), "what bob sealed while in the team");
+        assert!(s.record_author(&bob.name, 2).is_none(), "never a key of his");
+        assert!(s.record_author(&ann.name, 3).is_none(), "an epoch the chain has not reached");
+        assert!(s.record_author(&eve.name, 1).is_none(), "never a member");
+
+        let mut retired = c.clone();
+        append(&mut retired, &ann, Action::Retire { below: 2 });
+        let r = TeamState::verify(&retired, None).unwrap();
+        assert!(r.record_author(&bob.name, 1).is_none() && r.record_author(&ann.name, 1).is_none());
+        assert!(r.record_author(&ann.name, 2).is_some());
+        for below in [2, 3] {
+            let mut again = retired.clone();
+            append(&mut again, &ann, Action::Retire { below });
+            assert!(TeamState::verify(&again, None).is_err(), "retire {below}: backwards or past the current epoch");
+        }
+        assert_ne!(s.fingerprint(), r.fingerprint(), "another head, another fingerprint");
+        assert_eq!(r.fingerprint(), TeamState::verify(&retired, None).unwrap().fingerprint());
+    }
+
+    #[test]
     fn rollback_and_fork_are_refused() {
         let (ann, bob) = (Person::new("ann"), Person::new("bob"));
         let mut c = new_chain(&ann);

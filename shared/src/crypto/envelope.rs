@@ -308,6 +308,17 @@ impl SealedRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unpad_refuses_lengths_past_the_end_without_overflow() {
+        for n in [u32::MAX, u32::MAX - 3, 5] {
+            let mut padded = n.to_be_bytes().to_vec();
+            padded.extend_from_slice(&[0; 4]);
+            assert_eq!(unpad(&padded), Err(CryptoError::DecryptionFailed), "length {n}");
+        }
+        assert_eq!(unpad(&[0, 0, 0]), Err(CryptoError::DecryptionFailed));
+        assert_eq!(unpad(&pad(b"hello")).unwrap(), b"hello");
+    }
     use proptest::prelude::*;
     const NO_COMPANION: [u8; 32] = [0; 32];
 
