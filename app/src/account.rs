@@ -43,6 +43,8 @@ pub enum InviteCheck {
     Verified,
     /// Answered, but the keys do not verify: swapped in transit; never added.
     Refused,
+    /// The server lists another role than the one this device invited for; never added.
+    RoleChanged,
     /// Made on another device (which holds the secret).
     OtherDevice,
 }
@@ -387,16 +389,6 @@ impl Unlocked {
         self.put_wraps(state.team, wraps).await
     }
 
-    /// Admin: retire every epoch below `below` once no record is left on one (the
-    /// server has shredded their wraps): from then on every client refuses an envelope
-    /// still sealed under one — what a removed member could seal with keys they kept.
-    pub async fn retire_epochs(&self, session: &Session, below: u32) -> Result<(), String> {
-        if session.team.retired_below >= below || below > session.team.epoch {
-            return Ok(());
-        }
-        self.append(&session.team, Action::Retire { below }).await.map(drop)
-    }
-
     /// Admin: start a new epoch now ("rotate keys") for every collection held.
     pub async fn rotate_keys(&self, session: &Session) -> Result<(), String> {
         let state = self.append(&session.team, Action::Rotate { epoch: session.team.epoch + 1 }).await?;
@@ -430,7 +422,7 @@ impl Unlocked {
         for info in list.invites {
             let check = match (&info.accepted, self.invite_secret(info.invite).await) {
                 (_, None) => InviteCheck::OtherDevice,
-                (_, Some((_, role))) if role != info.role => InviteCheck::Refused,
+                (_, Some((_, role))) if role != info.role => InviteCheck::RoleChanged,
                 (None, Some(_)) => InviteCheck::Waiting,
                 (Some(a), Some((secret, role)))
                     if secret.verify(team, info.invite, role, &a.username, &a.identity, &a.mac) =>

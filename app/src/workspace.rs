@@ -118,6 +118,10 @@ pub struct TeamView {
     /// Username, role, and the safety number this user and that member can compare
     /// (for oneself: one's own key fingerprint).
     pub members: Vec<(String, String, String)>,
+    /// The team's fingerprint, from the verified chain head: the same on every member's
+    /// device that sees the same team history; compared out of band, it catches a
+    /// server showing two members two different teams.
+    pub fingerprint: String,
 }
 
 impl TeamView {
@@ -127,6 +131,7 @@ impl TeamView {
             epoch: t.epoch,
             epoch_started_ms: t.epoch_started_ms,
             me_admin: t.is_admin(&session.me),
+            fingerprint: t.fingerprint(),
             members: t
                 .members
                 .values()
@@ -598,18 +603,6 @@ impl Workspace {
             Ok(r) => {
                 self.shredded_before.set(before_epoch);
                 web_sys::console::info_1(&format!("quietdesk: {} key wraps of old epochs shredded", r.deleted).into());
-                // Nothing is left on the old epochs: say so in the chain, so every
-                // client refuses envelopes under them from now on.
-                let retired = {
-                    let s = self.syncer.lock().await;
-                    self.unlocked.retire_epochs(&s.session, before_epoch).await
-                };
-                match retired {
-                    Ok(()) => {
-                        let _ = self.refresh_session().await;
-                    }
-                    Err(e) => web_sys::console::warn_1(&format!("quietdesk: old epochs not retired: {e}").into()),
-                }
             }
             Err(TransportError::Offline) => {} // next round
             // Refused (e.g. records this device cannot see are still on an old epoch):

@@ -41,14 +41,16 @@ impl InviteSecret {
         &self.0
     }
 
-    fn mac(
+    /// The joiner's proof that these public keys are theirs and came with this link
+    /// (which named `role`).
+    pub fn authenticate(
         &self,
         team: TeamId,
         invite: InviteId,
         role: Role,
         username: &Username,
         keys: &PublicIdentity,
-    ) -> Hmac<Sha256> {
+    ) -> [u8; 32] {
         let mut key = [0u8; 32];
         Hkdf::<Sha256>::new(None, &self.0).expand(label::INVITE_MAC_KEY, &mut key).expect("32 bytes is a valid length");
         let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("any key length");
@@ -62,20 +64,7 @@ impl InviteSecret {
             .fixed(&keys.sign_pk)
             .fixed(&keys.dh_pk);
         m.update(w.as_slice());
-        m
-    }
-
-    /// The joiner's proof that these public keys are theirs and came with this link
-    /// (which named `role`).
-    pub fn authenticate(
-        &self,
-        team: TeamId,
-        invite: InviteId,
-        role: Role,
-        username: &Username,
-        keys: &PublicIdentity,
-    ) -> [u8; 32] {
-        self.mac(team, invite, role, username, keys).finalize().into_bytes().into()
+        m.finalize().into_bytes().into()
     }
 
     /// The admin's check (constant time) before adding the joiner to the chain, with

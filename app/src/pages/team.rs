@@ -52,6 +52,9 @@ pub fn TeamPage() -> impl IntoView {
             <section class="card">
                 <h3>"Members"</h3>
                 <p class="hint">{move || format!("Key epoch {}", team.with(|t| t.epoch))}</p>
+                <p class="hint fingerprint" title="Compare it with your colleagues: the same number means you all see the same team">
+                    {move || format!("Team fingerprint: {}", team.with(|t| t.fingerprint.clone()))}
+                </p>
                 <ul class="members" aria-label="Members">
                     <For each=move || team.with(|t| t.members.clone()) key=|m| m.clone() let:m>
                         <MemberRow name=m.0 role=m.1 fingerprint=m.2 message=message me=me.clone() activity=activity />
@@ -400,6 +403,10 @@ fn Invitations(message: RwSignal<Option<String>>) -> impl IntoView {
                         (_, InviteCheck::Waiting) => format!("{} invitation: waiting for an answer", info.role.as_str()),
                         (_, InviteCheck::OtherDevice) => format!("{} invitation made on another device", info.role.as_str()),
                         (Some(w), InviteCheck::Verified) => format!("{w} answered as {}: keys verified", info.role.as_str()),
+                        (_, InviteCheck::RoleChanged) => format!(
+                            "Refused: the server lists this invitation as {}, but it was made for another role",
+                            info.role.as_str()
+                        ),
                         (w, _) => format!(
                             "Refused: the keys relayed for {} do not match the invitation",
                             w.clone().unwrap_or_default()
@@ -410,7 +417,7 @@ fn Invitations(message: RwSignal<Option<String>>) -> impl IntoView {
                         let info = info.clone();
                         view! { <button type="button" on:click=move |_| admit(info.clone())>{label}</button> }
                     });
-                    view! { <li class=if check == InviteCheck::Refused { "warn" } else { "" }>{text} {button}</li> }
+                    view! { <li class=if matches!(check, InviteCheck::Refused | InviteCheck::RoleChanged) { "warn" } else { "" }>{text} {button}</li> }
                 }).collect_view())}
             </ul>
         </section>
