@@ -18,6 +18,7 @@ use shared::ids::{CollectionId, InviteId, RecordId, TeamId, Username};
 use shared::invite::{decode_fragment, encode_fragment, InviteSecret};
 use shared::sync::{Session, TransportError};
 use shared::team::{collections_to_key, loses_access, open_wraps, Distributor};
+use shared::wipe::{device_id, WipeOrder};
 
 use crate::api::Api;
 use crate::store::{self, IdbStore};
@@ -61,6 +62,11 @@ pub struct LocalAccount {
     pub identity: PublicIdentity,
     pub bundle: AccountBundle,
     pub team: Option<TeamId>,
+    /// When this device logged in (or created the account), Unix ms: a wipe order
+    /// signed before it is an old one replayed, and is not obeyed. 0 for a device that
+    /// logged in with an earlier version.
+    #[serde(default)]
+    pub logged_in_ms: i64,
 }
 
 /// An unlocked account: keys in memory, the device store open.
@@ -80,6 +86,7 @@ fn describe(e: TransportError) -> String {
         TransportError::Offline => "The server cannot be reached. Check the connection.".into(),
         TransportError::Http { message, .. } => message,
         TransportError::Protocol(m) => format!("Unexpected answer from the server: {m}"),
+        TransportError::DeviceWiped(_) => "This device was signed out remotely.".into(),
     }
 }
 
@@ -106,17 +113,6 @@ pub fn wipe_and_restart() {
     if let Some(w) = web_sys::window() {
         let _ = w.location().reload();
     }
-}
-
-/// The one place that acts on what the server said about this device (the transport
-/// only reports it): `401 device_wiped` — this device was signed out remotely — erases
-/// the local copy. True if it did.
-pub fn act_on_server_answer(e: &TransportError) -> bool {
-    let wiped = matches!(e, TransportError::Http { status: 401, code, .. } if code == "device_wiped");
-    if wiped {
-        wipe_and_restart();
-    }
-    wiped
 }
 
 /// At start: erase what a remote sign-out asked for. True if something was erased.
@@ -175,8 +171,15 @@ pub async fn create_account(name: &str, passphrase: &str) -> Result<Unlocked, St
         .await
         .map_err(describe)?;
     api.set_token(Some(resp.token.clone()));
-    let account =
-        LocalAccount { username: username.clone(), salt, kdf, identity: identity.public(), bundle, team: None };
+    let account = LocalAccount {
+        username: username.clone(),
+        salt,
+        kdf,
+        identity: identity.public(),
+        bundle,
+        team: None,
+        logged_in_ms: now_ms(),
+    };
     let store = store::open(&store::db_name(username.as_str())).await.map_err(|e| e.to_string())?;
     save_account(&store, &account).await?;
     save_token(&store, &identity, &resp.token).await?;
@@ -217,6 +220,7 @@ pub async fn log_in(name: &str, passphrase: &str, totp: Option<String>) -> Resul
         identity: identity.public(),
         bundle: resp.bundle,
         team: previous.and_then(|p| p.team),
+        logged_in_ms: now_ms(),
     };
     save_account(&store, &account).await?;
     save_token(&store, &identity, &resp.token).await?;
@@ -250,7 +254,55 @@ pub async fn unlock(name: &str, passphrase: &str) -> Result<Unlocked, String> {
     Ok(Unlocked { account, identity, api, store })
 }
 
+/// What the device did about a `device_wiped`.
+pub enum WipeOutcome {
+    /// The order checked out: the local copy is being erased (the app restarts).
+    Erasing,
+    /// No valid order: signed out, nothing erased. The message says why.
+    Kept(String),
+}
+
 impl Unlocked {
+    /// The one place that acts on `401 device_wiped` (the transport only reports it).
+    /// The local copy is erased only on an order signed by this user (from another of
+    /// their devices) or by an admin of the team's verified chain, for this device and
+    /// issued after it logged in. Otherwise the device is signed out and keeps
+    /// everything, unsent edits included: a server's word destroys nothing.
+    pub async fn on_device_wiped(&self, order: Option<&WipeOrder>) -> WipeOutcome {
+        let token = self.api.token().unwrap_or_default();
+        let chain = match order.and_then(|o| o.team) {
+            Some(team) => self.verified_cached_chain(team).await,
+            None => None,
+        };
+        let me = &self.account.username;
+        let checked = WipeOrder::check(
+            order,
+            me,
+            &device_id(&token),
+            self.account.logged_in_ms,
+            &self.identity.public(),
+            chain.as_ref(),
+        );
+        self.api.set_token(None);
+        match checked {
+            Ok(()) => {
+                wipe_and_restart();
+                WipeOutcome::Erasing
+            }
+            Err(why) => WipeOutcome::Kept(format!(
+                "The server says this device was signed out, but {why}: nothing was erased, and edits not yet sent \
+                 are kept. Lock and log in again to carry on."
+            )),
+        }
+    }
+
+    /// The team chain this device holds, verified against its pin, if it is `team`'s.
+    async fn verified_cached_chain(&self, team: TeamId) -> Option<TeamState> {
+        let entries: Vec<ChainEntry> = self.cached(CHAIN_KEY).await?;
+        let known: Option<KnownHead> = self.cached(HEAD_KEY).await;
+        TeamState::verify_team(&entries, team, known.as_ref()).ok()
+    }
+
     /// End the server session and wipe this device's copy.
     /// End the server session, then delete this device's database (the deletion
     /// completes once the workspace's connections are dropped).
@@ -331,10 +383,13 @@ impl Unlocked {
                 let wraps: Vec<WrapItem> = self.cached(WRAPS_KEY).await.unwrap_or_default();
                 (entries, wraps)
             }
-            Err(e) => {
-                act_on_server_answer(&e);
-                return Err(describe(e));
+            Err(TransportError::DeviceWiped(order)) => {
+                return Err(match self.on_device_wiped(order.as_deref()).await {
+                    WipeOutcome::Erasing => "This device was signed out remotely.".into(),
+                    WipeOutcome::Kept(why) => why,
+                });
             }
+            Err(e) => return Err(describe(e)),
         };
         let state = TeamState::verify_team(&entries, team, known.as_ref())
             .map_err(|e| format!("The team's membership chain was refused: {e}"))?;

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use gloo_net::http::{Request, RequestBuilder};
-use shared::api::{path, Cursor, Endpoint, ErrorBody, Method, PullResponse, PushRequest};
+use shared::api::{path, Cursor, Endpoint, Method, PullResponse, PushRequest};
 use shared::ids::TeamId;
 use shared::sync::{PushOutcome, Transport, TransportError};
 
@@ -102,10 +102,7 @@ impl Api {
 /// What the server answered, as an error. The transport only reports: what to do about
 /// an answer (a `device_wiped`, say) is decided by the account layer, never here.
 fn error_of(status: u16, body: &[u8]) -> TransportError {
-    match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(e) => TransportError::Http { status, code: e.code, message: e.message },
-        Err(_) => TransportError::Http { status, code: "http".into(), message: format!("HTTP {status}") },
-    }
+    shared::sync::decode_error(status, body)
 }
 
 /// The sync engine's view of the server for one team.

@@ -19,6 +19,7 @@ use shared::record::{RecordDoc, Value};
 use shared::search::{normalize_text, SearchText};
 use shared::sync::{EpochProgress, SyncError, Syncer, TransportError};
 use shared::team::{rotation_days, settings_record};
+use shared::wipe::WipeOrder;
 
 use crate::account::Unlocked;
 use crate::api::HttpTransport;
@@ -397,8 +398,12 @@ impl Workspace {
             result = s.sync().await;
         }
         // Signed out remotely (a lost device): the one place that acts on it.
-        if let Err(SyncError::Transport(e)) = &result {
-            crate::account::act_on_server_answer(e);
+        let mut kept_after_wipe = None;
+        if let Err(SyncError::Transport(TransportError::DeviceWiped(order))) = &result {
+            if let crate::account::WipeOutcome::Kept(why) = self.unlocked.on_device_wiped(order.as_deref()).await {
+                self.stopped.set(true);
+                kept_after_wipe = Some(why);
+            }
         }
         self.refresh().await;
         self.last_sync_end.set(now());
@@ -427,7 +432,7 @@ impl Workspace {
                 }
                 Err(e) => {
                     s.online = true;
-                    s.error = Some(e.to_string());
+                    s.error = Some(kept_after_wipe.unwrap_or_else(|| e.to_string()));
                 }
             }
         });
@@ -706,23 +711,34 @@ impl Workspace {
         self.unlocked.api.get(path::DEVICES).await.map_err(|e| e.to_string())
     }
 
-    /// Sign out one of this account's devices (it erases its data at its next contact).
+    /// Sign out one of this account's devices with an order signed here (the device
+    /// checks it, then erases its data at its next contact).
     pub async fn revoke_device(&self, id: &str) -> Result<(), String> {
         let url = path::fill(path::REVOKE_DEVICE, id);
+        let me = self.unlocked.account.username.clone();
+        let order = WipeOrder::sign(me.clone(), Some(id.to_owned()), now() as i64, me, None, &self.unlocked.identity);
         // The answer (a count) is not shown; `Empty` reads any object.
-        let _: shared::api::Empty =
-            self.unlocked.api.post(&url, &shared::api::Empty {}).await.map_err(|e| e.to_string())?;
-        Ok(())
-    }
-
-    /// Admin: sign out every device of a member; returns how many.
-    pub async fn wipe_member(&self, who: &str) -> Result<(), String> {
-        let username = who.parse().map_err(|_| "not a username".to_owned())?;
-        let url = path::fill(path::WIPE_MEMBER, &self.team_id.to_string());
         let _: shared::api::Empty = self
             .unlocked
             .api
-            .post(&url, &shared::api::WipeMemberRequest { username })
+            .post(&url, &shared::api::RevokeDeviceRequest { order })
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Admin: sign out every device of a member, with an order signed as an admin of
+    /// this team (each device checks it against the team's verified chain).
+    pub async fn wipe_member(&self, who: &str) -> Result<(), String> {
+        let username: Username = who.parse().map_err(|_| "not a username".to_owned())?;
+        let url = path::fill(path::WIPE_MEMBER, &self.team_id.to_string());
+        let me = self.unlocked.account.username.clone();
+        let order =
+            WipeOrder::sign(username.clone(), None, now() as i64, me, Some(self.team_id), &self.unlocked.identity);
+        let _: shared::api::Empty = self
+            .unlocked
+            .api
+            .post(&url, &shared::api::WipeMemberRequest { username, order })
             .await
             .map_err(|e| e.to_string())?;
         Ok(())

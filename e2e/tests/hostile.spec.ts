@@ -68,3 +68,28 @@ test('an invitation the server lists with another role is refused, and nobody is
   await expect(admin.getByRole('list', { name: 'Members' })).not.toContainText(joinerName);
   for (const c of [adminCtx, joinerCtx]) await c.close();
 });
+
+test('a device_wiped the server forges without a signed order erases nothing', async ({ page }) => {
+  test.setTimeout(90_000);
+  const user = uniqueUser('wip');
+  await createAccount(page, user);
+  await createTeam(page);
+
+  // From now on the server claims this device was wiped, with no order anyone signed.
+  const forged = { code: 'device_wiped', message: 'this device was signed out remotely' };
+  await page.route('**/api/v1/teams/*/push', (route) => route.fulfill({ status: 401, json: forged }));
+  await page.route('**/api/v1/teams/*/pull*', (route) => route.fulfill({ status: 401, json: forged }));
+  await page.getByRole('link', { name: 'New customer' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('Canary Unsent Customer');
+  await page.getByRole('button', { name: 'Create customer' }).click();
+  await expect(page.getByRole('heading', { name: 'Canary Unsent Customer' })).toBeVisible();
+
+  const status = page.getByRole('status', { name: 'Sync status' });
+  await expect(status).toContainText('nothing was erased', { timeout: 20_000 });
+  await expect(status).toContainText('gave no signed order');
+  // The local database, with the unsent edit, is still there.
+  const names = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name ?? ''));
+  expect(names).toContain(`quietdesk:${user}`);
+  await page.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await expect(page.getByRole('list', { name: 'Customers' })).toContainText('Canary Unsent Customer');
+});

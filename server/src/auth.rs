@@ -10,8 +10,8 @@ use axum::Router;
 use base64::Engine;
 use rand_core::{OsRng, RngCore};
 use shared::api::{
-    path, Device, DeviceList, Empty, LoginRequest, PreloginRequest, PreloginResponse, SessionResponse, SignupRequest,
-    UserKeys, WipeResponse,
+    path, Device, DeviceList, Empty, LoginRequest, PreloginRequest, PreloginResponse, RevokeDeviceRequest,
+    SessionResponse, SignupRequest, UserKeys, WipeResponse,
 };
 use shared::crypto::passphrase::{fake_salt, AuthKey, KdfParams};
 use shared::crypto::sha256;
@@ -133,11 +133,7 @@ async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<ApiJ
 /// The id a device is revoked by: a hash of the stored token hash (so a leaked list
 /// is not a list of lookup keys either).
 fn device_id(token_hash: &[u8; 32]) -> String {
-    hex(&sha256(b"quietdesk/v1/device-id", &[token_hash])[..16])
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    shared::wipe::device_id_of_hash(token_hash)
 }
 
 async fn devices(State(state): State<AppState>, user: AuthUser) -> ApiResult<ApiJson<DeviceList>> {
@@ -156,16 +152,27 @@ async fn devices(State(state): State<AppState>, user: AuthUser) -> ApiResult<Api
     Ok(ApiJson(DeviceList { devices, two_factor }))
 }
 
-/// Sign out one of the caller's own devices (this one too, if asked): it is told to
-/// erase its local data at its next contact.
+/// Sign out one of the caller's own devices (this one too, if asked), with the order
+/// the caller signed for it: the device erases its local data at its next contact if
+/// the order checks out against the caller's identity key.
 async fn revoke_device(
     State(state): State<AppState>,
     user: AuthUser,
     ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<RevokeDeviceRequest>,
 ) -> ApiResult<ApiJson<WipeResponse>> {
+    let o = &req.order;
+    if o.username != user.username || o.signer != user.username || o.team.is_some() || o.device.as_ref() != Some(&id) {
+        return Err(ApiError::BadRequest("the wipe order must be the caller's own, for this device".into()));
+    }
+    let keys = state.db.user(user.username.as_str()).await?.ok_or(ApiError::NotFound("no such user"))?.identity;
+    if !o.verify_signature(&keys) {
+        return Err(ApiError::BadRequest("the wipe order's signature does not verify".into()));
+    }
     let rows = state.db.user_sessions(&user.username, now_ms()).await?;
     let target = rows.iter().find(|r| device_id(&r.token_hash) == id).ok_or(ApiError::NotFound("no such device"))?;
-    let n = state.db.wipe_sessions(&user.username, Some(&target.token_hash), now_ms()).await?;
+    let order = serde_json::to_string(o).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let n = state.db.wipe_sessions(&user.username, Some(&target.token_hash), now_ms(), &order).await?;
     tracing::info!(user = %user.username, "device revoked");
     Ok(ApiJson(WipeResponse { devices: n }))
 }
@@ -198,7 +205,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<AuthUser> 
     let s = state.db.session(&hash).await?.ok_or(ApiError::Unauthorized("invalid session token"))?;
     let now = now_ms();
     if s.wiped {
-        return Err(ApiError::DeviceWiped);
+        return Err(ApiError::DeviceWiped(s.wipe_order));
     }
     if s.expires_at <= now {
         state.db.delete_session(&hash).await?;

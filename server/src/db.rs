@@ -96,8 +96,10 @@ pub struct SessionRow {
     pub username: Username,
     pub expires_at: i64,
     pub last_seen_at: i64,
-    /// Revoked: the device must erase its local data.
+    /// Revoked: the device is signed out (and erases its data if the order checks out).
     pub wiped: bool,
+    /// The signed wipe order (JSON), handed to the device with `device_wiped`.
+    pub wipe_order: Option<String>,
 }
 
 /// A user's two-factor state.
@@ -179,7 +181,9 @@ pub trait Db: Send + Sync + 'static {
     /// `username`'s live (unexpired, not wiped) sessions.
     async fn user_sessions(&self, username: &Username, now: i64) -> DbResult<Vec<DeviceRow>>;
     /// Mark `username`'s sessions (or just `only`) wiped; how many were.
-    async fn wipe_sessions(&self, username: &Username, only: Option<&[u8; 32]>, now: i64) -> DbResult<u64>;
+    /// Mark sessions as wiped, with the signed order (JSON) their devices will get.
+    async fn wipe_sessions(&self, username: &Username, only: Option<&[u8; 32]>, now: i64, order: &str)
+        -> DbResult<u64>;
 
     /// Create a team from its verified genesis entry.
     async fn create_team(&self, genesis: &ChainEntry, members: &[(Username, Role)], now: i64) -> DbResult<()>;

@@ -27,9 +27,10 @@ pub enum ApiError {
     /// The team requires 2FA and this member has not set it up.
     #[error("this team requires two-factor authentication: set it up on the Team page first")]
     TwoFactorRequired,
-    /// The session was revoked: the device must erase its local copy.
-    #[error("this device was signed out remotely; its local data must be erased")]
-    DeviceWiped,
+    /// The session was revoked: the device gets the signed order (JSON), and erases
+    /// its local copy only if the order checks out.
+    #[error("this device was signed out remotely")]
+    DeviceWiped(Option<String>),
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("{0}")]
@@ -65,7 +66,7 @@ impl ApiError {
             ApiError::Rejected(_, _) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::SessionExpired => (StatusCode::UNAUTHORIZED, "session_expired"),
-            ApiError::DeviceWiped => (StatusCode::UNAUTHORIZED, "device_wiped"),
+            ApiError::DeviceWiped(_) => (StatusCode::UNAUTHORIZED, "device_wiped"),
             ApiError::TotpRequired => (StatusCode::UNAUTHORIZED, "totp_required"),
             ApiError::TotpInvalid => (StatusCode::UNAUTHORIZED, "totp_invalid"),
             ApiError::TwoFactorRequired => (StatusCode::FORBIDDEN, "2fa_required"),
@@ -100,6 +101,10 @@ impl IntoResponse for ApiError {
             ApiError::Unavailable(_) => {
                 let retry = [(axum::http::header::RETRY_AFTER, "5".to_owned())];
                 (status, retry, Json(ErrorBody { code: code.into(), message })).into_response()
+            }
+            ApiError::DeviceWiped(order) => {
+                let order = order.and_then(|o| serde_json::from_str(&o).ok());
+                (status, Json(shared::api::DeviceWipedBody { code: code.into(), message, order })).into_response()
             }
             ApiError::PushConflict(conflicts) => {
                 (status, Json(PushConflict { code: code.into(), message, conflicts })).into_response()

@@ -73,8 +73,9 @@ fn operations(s: &mut Schemas) -> Vec<Op> {
         )),
         op(Post, path::LOGOUT, "End this session"),
         answers(op(Get, path::DEVICES, "The caller's signed-in devices"), s.add::<api::DeviceList>()),
-        answers(
-            op(Post, path::REVOKE_DEVICE, "Sign out one of the caller's devices (it erases its data)"),
+        with(
+            op(Post, path::REVOKE_DEVICE, "Sign out one of the caller's devices with a signed wipe order"),
+            s.add::<api::RevokeDeviceRequest>(),
             s.add::<api::WipeResponse>(),
         ),
         answers(op(Get, path::USER, "A user's public keys"), s.add::<api::UserKeys>()),

@@ -276,7 +276,16 @@ async fn wipe_member(
     if state.db.role(&team, &req.username).await?.is_none() {
         return Err(ApiError::NotFound("no such member in this team"));
     }
-    let devices = state.db.wipe_sessions(&req.username, None, now_ms()).await?;
+    let o = &req.order;
+    if o.username != req.username || o.signer != user.username || o.team != Some(team) || o.device.is_some() {
+        return Err(ApiError::BadRequest("the wipe order must be the caller's, for this member and team".into()));
+    }
+    let keys = state.db.user(user.username.as_str()).await?.ok_or(ApiError::NotFound("no such user"))?.identity;
+    if !o.verify_signature(&keys) {
+        return Err(ApiError::BadRequest("the wipe order's signature does not verify".into()));
+    }
+    let order = serde_json::to_string(o).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let devices = state.db.wipe_sessions(&req.username, None, now_ms(), &order).await?;
     tracing::warn!(%team, member = %req.username, devices, "member's devices wiped by an admin");
     Ok(ApiJson(WipeResponse { devices }))
 }

@@ -340,6 +340,24 @@ pub struct DeviceList {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WipeMemberRequest {
     pub username: Username,
+    /// The admin's signed order, handed to each of the member's devices.
+    pub order: crate::wipe::WipeOrder,
+}
+/// Sign out one of the caller's own devices: the order the caller signed for it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevokeDeviceRequest {
+    pub order: crate::wipe::WipeOrder,
+}
+/// The body of `401 device_wiped`: the error, and the signed order the device checks
+/// before it erases anything.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeviceWipedBody {
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<crate::wipe::WipeOrder>,
 }
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]

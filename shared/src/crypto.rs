@@ -49,6 +49,7 @@ pub mod label {
     pub const AUDIT_CHAIN: &[u8] = b"quietdesk/v1/audit-chain";
     pub const APPROVAL: &[u8] = b"quietdesk/v1/approval";
     pub const EXPORT_FILE: &[u8] = b"quietdesk/v1/export-file";
+    pub const WIPE_ORDER: &[u8] = b"quietdesk/v1/wipe-order";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

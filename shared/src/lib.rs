@@ -19,6 +19,7 @@
 //! * [`invite`]: invitation links whose secret the server never sees; safety numbers.
 //! * [`team`]: which role holds which keys; the wraps admins make on adding,
 //!   removing and rotating.
+//! * [`wipe`]: remote wipe orders a device verifies before erasing anything.
 //! * [`sync`]: the sync engine — a state machine behind [`sync::Store`] and
 //!   [`sync::Transport`] traits, so it runs natively in tests and in the browser.
 //!
@@ -43,3 +44,4 @@ pub mod record;
 pub mod search;
 pub mod sync;
 pub mod team;
+pub mod wipe;

@@ -84,6 +84,20 @@ pub enum TransportError {
     Http { status: u16, code: String, message: String },
     #[error("unexpected response: {0}")]
     Protocol(String),
+    /// `401 device_wiped`: the server says this device was signed out remotely, with
+    /// the signed order if it gave one. Whether to erase anything is decided by whoever
+    /// can check the order ([`crate::wipe::WipeOrder::check`]), never by a transport.
+    #[error("this device was signed out remotely")]
+    DeviceWiped(Option<Box<crate::wipe::WipeOrder>>),
+}
+
+/// Read an error answer the same way in every transport.
+pub fn decode_error(status: u16, body: &[u8]) -> TransportError {
+    match serde_json::from_slice::<crate::api::DeviceWipedBody>(body) {
+        Ok(e) if status == 401 && e.code == "device_wiped" => TransportError::DeviceWiped(e.order.map(Box::new)),
+        Ok(e) => TransportError::Http { status, code: e.code, message: e.message },
+        Err(_) => TransportError::Http { status, code: "http".into(), message: format!("HTTP {status}") },
+    }
 }
 
 pub enum PushOutcome {
@@ -104,7 +118,7 @@ pub fn decode_push_response(status: u16, body: &[u8]) -> Result<PushOutcome, Tra
                 let c: crate::api::PushConflict = serde_json::from_slice(body).map_err(proto)?;
                 return Ok(PushOutcome::Conflict(c.conflicts));
             }
-            Err(TransportError::Http { status, code: e.code, message: e.message })
+            Err(decode_error(status, body))
         }
     }
 }

@@ -184,7 +184,7 @@ impl Db for Store {
 
     async fn session(&self, token_hash: &[u8; 32]) -> DbResult<Option<SessionRow>> {
         let row =
-            sqlx::query("SELECT username, expires_at, last_seen_at, wiped_at FROM sessions WHERE token_hash = $1")
+            sqlx::query("SELECT username, expires_at, last_seen_at, wiped_at, wipe_order FROM sessions WHERE token_hash = $1")
                 .bind(token_hash.as_slice())
                 .fetch_optional(&self.reader)
                 .await?;
@@ -194,6 +194,7 @@ impl Db for Store {
                 expires_at: r.get("expires_at"),
                 last_seen_at: r.get("last_seen_at"),
                 wiped: r.get::<Option<i64>, _>("wiped_at").is_some(),
+                wipe_order: r.get("wipe_order"),
             })
         })
         .transpose()
@@ -363,14 +364,22 @@ impl Db for Store {
             .collect()
     }
 
-    async fn wipe_sessions(&self, username: &Username, only: Option<&[u8; 32]>, now: i64) -> DbResult<u64> {
+    async fn wipe_sessions(
+        &self,
+        username: &Username,
+        only: Option<&[u8; 32]>,
+        now: i64,
+        order: &str,
+    ) -> DbResult<u64> {
         let r = sqlx::query(
-            "UPDATE sessions SET wiped_at = $1 WHERE username = $2 AND wiped_at IS NULL AND ($3 IS NULL OR token_hash = $4)",
+            "UPDATE sessions SET wiped_at = $1, wipe_order = $5 \
+             WHERE username = $2 AND wiped_at IS NULL AND ($3 IS NULL OR token_hash = $4)",
         )
         .bind(now)
         .bind(username.as_str())
         .bind(only.map(|h| h.as_slice()))
         .bind(only.map(|h| h.as_slice()))
+        .bind(order)
         .execute(&self.writer)
         .await?;
         Ok(r.rows_affected())

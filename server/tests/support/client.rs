@@ -61,9 +61,9 @@ impl Api {
         if status.is_success() {
             serde_json::from_slice(&bytes).map_err(|e| TransportError::Protocol(e.to_string()))
         } else {
-            let err: ErrorBody = serde_json::from_slice(&bytes)
+            let _: ErrorBody = serde_json::from_slice(&bytes)
                 .map_err(|e| TransportError::Protocol(format!("{status}: non-JSON error body: {e}")))?;
-            Err(TransportError::Http { status: status.as_u16(), code: err.code, message: err.message })
+            Err(shared::sync::decode_error(status.as_u16(), &bytes))
         }
     }
 
