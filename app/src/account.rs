@@ -444,6 +444,15 @@ impl Unlocked {
         self.put_wraps(state.team, wraps).await
     }
 
+    /// Admin: retire every epoch below `below` (see [`Action::Retire`]). `Ok(false)`
+    /// when there is nothing to retire.
+    pub async fn retire_epochs(&self, session: &Session, below: u32) -> Result<bool, String> {
+        if session.team.retired_below >= below || below > session.team.epoch {
+            return Ok(false);
+        }
+        self.append(&session.team, Action::Retire { below }).await.map(|_| true)
+    }
+
     /// Admin: start a new epoch now ("rotate keys") for every collection held.
     pub async fn rotate_keys(&self, session: &Session) -> Result<(), String> {
         let state = self.append(&session.team, Action::Rotate { epoch: session.team.epoch + 1 }).await?;

@@ -156,6 +156,11 @@ pub struct Workspace {
     pub team: RwSignal<TeamView>,
     pub unlocked: Rc<Unlocked>,
     pub(crate) syncer: Mutex<Syncer<IdbStore, HttpTransport>>,
+    /// Held by every change this device makes to the team chain, from signing on the
+    /// current head until the session has re-read the chain: two changes from one
+    /// device (a user's and the background retirement of old epochs) never sign on
+    /// the same head.
+    chain_writer: Mutex<()>,
     pub index: RwSignal<Index>,
     pub status: RwSignal<SyncStatus>,
     /// Re-encryption onto the newest key epoch (an admin's client does it).
@@ -257,6 +262,7 @@ impl Workspace {
             reencryption: RwSignal::new(EpochProgress::default()),
             shredded_before: Cell::new(1),
             syncer: Mutex::new(syncer),
+            chain_writer: Mutex::new(()),
             sync_queued: Cell::new(false),
             stopped: Cell::new(false),
             last_sync_end: Cell::new(now()),
@@ -608,6 +614,7 @@ impl Workspace {
             Ok(r) => {
                 self.shredded_before.set(before_epoch);
                 web_sys::console::info_1(&format!("quietdesk: {} key wraps of old epochs shredded", r.deleted).into());
+                self.retire_epochs(before_epoch).await;
             }
             Err(TransportError::Offline) => {} // next round
             // Refused (e.g. records this device cannot see are still on an old epoch):
@@ -661,10 +668,13 @@ impl Workspace {
     pub async fn remove_member(self: &Rc<Self>, who: &str) -> Result<(), String> {
         let who = Username::parse(who).map_err(|e| e.to_string())?;
         {
-            let s = self.syncer.lock().await;
-            self.unlocked.remove_member(&s.session, &who).await?;
+            let _writing = self.chain_writer.lock().await;
+            {
+                let s = self.syncer.lock().await;
+                self.unlocked.remove_member(&s.session, &who).await?;
+            }
+            self.refresh_session().await?;
         }
-        self.refresh_session().await?;
         self.start_reencryption();
         Ok(())
     }
@@ -770,6 +780,7 @@ impl Workspace {
             (shared::chain::Role::Admin, Some(a)) => Some(self.grant_approval(&a.username, status).await?),
             _ => None,
         };
+        let _writing = self.chain_writer.lock().await;
         {
             let s = self.syncer.lock().await;
             self.unlocked.admit(&s.session, info, approval).await?;
@@ -798,10 +809,13 @@ impl Workspace {
             _ => None,
         };
         {
-            let s = self.syncer.lock().await;
-            self.unlocked.change_role(&s.session, &who, role, approval).await?;
+            let _writing = self.chain_writer.lock().await;
+            {
+                let s = self.syncer.lock().await;
+                self.unlocked.change_role(&s.session, &who, role, approval).await?;
+            }
+            self.refresh_session().await?;
         }
-        self.refresh_session().await?;
         self.start_reencryption();
         Ok(())
     }
@@ -825,11 +839,38 @@ impl Workspace {
     /// Admin: start a new key epoch now.
     pub async fn rotate_keys(self: &Rc<Self>) -> Result<(), String> {
         {
-            let s = self.syncer.lock().await;
-            self.unlocked.rotate_keys(&s.session).await?;
+            let _writing = self.chain_writer.lock().await;
+            {
+                let s = self.syncer.lock().await;
+                self.unlocked.rotate_keys(&s.session).await?;
+            }
+            self.refresh_session().await?;
         }
-        self.refresh_session().await?;
         self.start_reencryption();
         Ok(())
+    }
+
+    /// Admin: once the server has shredded the wraps of epochs below `below` (no record
+    /// is sealed under one any more), retire them in the chain: from then on every
+    /// member's client refuses an envelope still under one — what a removed member
+    /// could seal with the keys they kept. Signed on a freshly read chain, under the
+    /// chain lock, so it never races a change the user makes.
+    async fn retire_epochs(&self, below: u32) {
+        let _writing = self.chain_writer.lock().await;
+        if let Err(e) = self.refresh_session().await {
+            web_sys::console::warn_1(&format!("quietdesk: old epochs not retired: {e}").into());
+            return;
+        }
+        let appended = {
+            let s = self.syncer.lock().await;
+            self.unlocked.retire_epochs(&s.session, below).await
+        };
+        match appended {
+            Ok(true) => {
+                let _ = self.refresh_session().await;
+            }
+            Ok(false) => {}
+            Err(e) => web_sys::console::warn_1(&format!("quietdesk: old epochs not retired: {e}").into()),
+        }
     }
 }
