@@ -397,7 +397,9 @@ impl Workspace {
         // keys, then seal again under them.
         // Or the chain is at an epoch whose keys this device has not got yet: ask for
         // them once; if they still do not come, the edits wait and the status says why.
+        // Or another member wrote on a newer chain than this device holds: re-read it.
         let behind = matches!(&result, Err(SyncError::AwaitingKeys(_)))
+            || matches!(&result, Err(SyncError::ChainDoubt(shared::sync::ChainDoubt::Behind { .. })))
             || matches!(&result, Err(SyncError::Transport(TransportError::Http { code, .. })) if code == "stale_epoch");
         if behind && self.refresh_session().await.is_ok() {
             let mut s = self.syncer.lock().await;
@@ -651,7 +653,7 @@ impl Workspace {
         let (progress, reopened) = {
             let mut s = self.syncer.lock().await;
             let gained = session.keyring.len() > s.session.keyring.len();
-            s.session = session;
+            s.set_session(session);
             let reopened = if gained { s.reopen_with_new_keys().await.unwrap_or(0) } else { 0 };
             (s.epoch_progress(), reopened)
         };

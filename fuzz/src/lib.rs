@@ -209,7 +209,8 @@ fn sealed_seed(f: &Fixture) -> (RecordId, SealedRecord) {
     put("name", Value::Text("Fuzz Canary".into()));
     put("phone", Value::Text("13900000000".into()));
     put("tags", Value::List(vec!["a".into(), "b".into()]));
-    let sealer = Sealer { me: &me, identity: &f.bob, keyring: &f.keyring, epoch: f.state.epoch };
+    let sealer =
+        Sealer { me: &me, identity: &f.bob, keyring: &f.keyring, epoch: f.state.epoch, head: f.state.chain_head() };
     let ctx = RecordContext { team: f.state.team, record };
     let (sealed, _) = sealer.seal(&ctx, f.collection, 1, &doc, None).unwrap();
     (record, sealed)

@@ -34,6 +34,7 @@ fn envelopes(c: &mut Criterion) {
         scope: Scope::Basic,
         record_version: 1,
         author: Username::parse("bench").unwrap(),
+        chain: Some(shared::crypto::envelope::ChainHead { len: 3, hash: [7; 32] }),
     };
     let mut g = c.benchmark_group("envelope");
     for size in [1024usize, 64 * 1024] {

@@ -129,6 +129,7 @@ async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() 
             identity: &a.session.identity,
             keyring: &a.session.keyring,
             epoch: a.session.team.epoch,
+            head: a.session.team.chain_head(),
         };
         sealer.seal(&shared::crypto::envelope::RecordContext { team, record: id }, coll, 1, &doc, None).unwrap().0
     };

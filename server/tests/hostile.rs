@@ -249,7 +249,13 @@ async fn far_future_stamps_and_envelopes_under_retired_epochs_are_refused() {
         let stamp = Stamp { hlc: Hlc { wall_ms, counter: 0 }, author: bob.name.clone() };
         doc.apply(field::KIND, FieldState { value: Some(Value::Text("customer".into())), stamp: stamp.clone() });
         doc.apply(field::NAME, FieldState { value: Some(Value::Text(name.into())), stamp });
-        let sealer = Sealer { me: &bob.name, identity: &bob.identity, keyring: &bob_session.keyring, epoch };
+        let sealer = Sealer {
+            me: &bob.name,
+            identity: &bob.identity,
+            keyring: &bob_session.keyring,
+            epoch,
+            head: bob_session.team.chain_head(),
+        };
         sealer.seal(&RecordContext { team, record }, shared_coll, version, &doc, None).unwrap().0
     };
     let forever = RecordId::random();
@@ -379,4 +385,130 @@ async fn a_reset_with_an_old_shared_version_does_not_widen_the_record() {
     assert_eq!(a.replica.records[&contact].collection, bobs, "its contact too");
     assert_eq!(fresh.replica.records[&contact].collection, bobs, "and so on the server");
     assert_eq!(fresh.replica.records[&contact].view.text(field::PHONE), Some("13700002222"));
+}
+
+/// Item 2 and "two truths": the server freezes Carol's chain at the head before Bob's
+/// removal and withholds the new epoch's keys. She would go on sealing under keys Bob
+/// holds — but Alice's next record carries Alice's chain head, longer than Carol's, so
+/// Carol's client stops writing as soon as it reads it, and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_chain_is_noticed_from_another_members_record_and_nothing_is_sealed() {
+    let srv = TestServer::start();
+    let proxy = HostileServer::start(&srv.base).await;
+    let alice = signup(&srv.base, "alice", "pass-alice-frozen2").await;
+    let _bob = signup(&srv.base, "bob", "pass-bob-frozen2").await;
+    let carol_direct = signup(&srv.base, "carol", "pass-carol-frozen2").await;
+    let team = alice.create_team().await;
+    alice.add_member(team, "bob", Role::Member).await;
+    alice.add_member(team, "carol", Role::Member).await;
+    let carol = through(&carol_direct, &proxy);
+    let mut c = client_of(&carol, team).await;
+    c.sync().await.unwrap();
+    let frozen_len = c.session.team.len as usize;
+
+    // From now on Carol is shown the chain as it is, and no key of a later epoch.
+    proxy.rewrite(move |x| {
+        let mut v = x.json();
+        if is_get(x, "/chain") {
+            v["entries"].as_array_mut()?.truncate(frozen_len);
+        } else if is_get(x, "/wraps") {
+            v["wraps"].as_array_mut()?.retain(|w| w["epoch"].as_u64() < Some(2));
+        } else {
+            return None;
+        }
+        Answer::json(200, &v)
+    });
+    alice.remove_member(team, &"bob".parse().unwrap()).await;
+    let mut a = client_of(&alice, team).await;
+    let after = RecordId::random();
+    a.edit(after, Customer { name: "Written After".into(), ..Default::default() }.to_fields(), now()).await.unwrap();
+    a.sync().await.unwrap();
+
+    c.set_session(carol.session(team).await);
+    assert_eq!(c.session.team.epoch, 1, "the frozen chain says nothing happened");
+    let mine = RecordId::random();
+    c.edit(mine, Customer { name: "Carol's Edit".into(), ..Default::default() }.to_fields(), now()).await.unwrap();
+    proxy.take_seen();
+    let refused = c.sync().await.unwrap_err();
+    assert!(matches!(&refused, SyncError::ChainDoubt(shared::sync::ChainDoubt::Behind { .. })), "{refused}");
+    assert!(refused.to_string().contains("alice wrote on a newer version of the team"), "{refused}");
+    assert!(proxy.take_seen().iter().all(|(_, p)| !p.ends_with("/push")), "nothing sealed for Bob was sent");
+    // Asking again does not help while the server keeps the chain frozen.
+    c.set_session(carol.session(team).await);
+    assert!(matches!(c.sync().await, Err(SyncError::ChainDoubt(_))));
+    assert_eq!(c.replica.pending_count(), 1, "the edit waits");
+
+    // Once Carol gets the real chain (and keys), the doubt clears and the edit goes out
+    // under the new epoch.
+    proxy.honest();
+    c.set_session(carol.session(team).await);
+    assert!(c.doubt.is_none());
+    c.sync().await.unwrap();
+    a.sync().await.unwrap();
+    assert_eq!(a.replica.records[&mine].epoch, 2);
+}
+
+/// "Two truths": the server shows Carol a history in which Alice's last entry is
+/// another one Alice also signed (a fork). Alice's next record carries her real head;
+/// Carol's client sees it differs from her chain at that entry, names the fork, and
+/// stops sealing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forked_chain_is_detected_from_another_members_record() {
+    let srv = TestServer::start();
+    let proxy = HostileServer::start(&srv.base).await;
+    let alice = signup(&srv.base, "alice", "pass-alice-fork").await;
+    let carol_direct = signup(&srv.base, "carol", "pass-carol-fork").await;
+    let _erin = signup(&srv.base, "erin", "pass-erin-fork").await;
+    let frank = signup(&srv.base, "frank", "pass-frank-fork").await;
+    let team = alice.create_team().await;
+    alice.add_member(team, "carol", Role::Member).await;
+    let before = alice.chain(team, None).await.unwrap();
+
+    // Alice adds Erin (the real history); the server also holds another entry Alice
+    // signed at the same place (Frank), and shows Carol that one.
+    alice.add_member(team, "erin", Role::Member).await;
+    let other = shared::chain::ChainEntry::signed(
+        team,
+        before.len,
+        before.head,
+        &alice.name,
+        &alice.identity,
+        now() as i64,
+        Action::AddMember {
+            member: shared::chain::Member {
+                username: frank.name.clone(),
+                identity: frank.identity.public(),
+                role: Role::Member,
+            },
+        },
+    );
+    let fork_at = before.len as usize;
+    let forked = serde_json::to_value(&other).unwrap();
+    proxy.rewrite(move |x| {
+        if !is_get(x, "/chain") {
+            return None;
+        }
+        let mut v = x.json();
+        let entries = v["entries"].as_array_mut()?;
+        entries.truncate(fork_at);
+        entries.push(forked.clone());
+        Answer::json(200, &v)
+    });
+    let carol = through(&carol_direct, &proxy);
+    let mut c = client_of(&carol, team).await;
+    assert!(c.session.team.members.contains_key(&frank.name), "Carol sees the forked team");
+    let fingerprint_carol = c.session.team.fingerprint();
+
+    let mut a = client_of(&alice, team).await;
+    assert_ne!(a.session.team.fingerprint(), fingerprint_carol, "two teams, two fingerprints");
+    let id = RecordId::random();
+    a.edit(id, Customer { name: "On The Real History".into(), ..Default::default() }.to_fields(), now()).await.unwrap();
+    a.sync().await.unwrap();
+
+    let mine = RecordId::random();
+    c.edit(mine, Customer { name: "Carol Waits".into(), ..Default::default() }.to_fields(), now()).await.unwrap();
+    let refused = c.sync().await.unwrap_err();
+    assert!(matches!(&refused, SyncError::ChainDoubt(shared::sync::ChainDoubt::Fork { .. })), "{refused}");
+    assert!(refused.to_string().contains("different history of the team"), "{refused}");
+    assert_eq!(c.replica.pending_count(), 1, "nothing was sealed for the forked team");
 }

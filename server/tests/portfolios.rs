@@ -94,7 +94,13 @@ async fn a_member_cannot_decrypt_another_members_portfolio() {
     // she made up) is refused by the server, as is a wrap of Bob's key to Carol.
     let mut made_up = Keyring::new();
     made_up.insert(bobs, 1, Scope::Basic, SymmetricKey::generate());
-    let sealer = Sealer { me: &carol.name, identity: &carol.identity, keyring: &made_up, epoch: 1 };
+    let sealer = Sealer {
+        me: &carol.name,
+        identity: &carol.identity,
+        keyring: &made_up,
+        epoch: 1,
+        head: a.session.team.chain_head(),
+    };
     let forged = RecordId::random();
     let (sealed, _) = sealer.seal(&RecordContext { team, record: forged }, bobs, 1, &RecordDoc::new(), None).unwrap();
     let item = shared::api::PushItem { record: forged, base_version: 0, sealed, tombstone: false };

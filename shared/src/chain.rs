@@ -230,9 +230,39 @@ pub struct TeamState {
     pub shared_collection: CollectionId,
     pub len: u64,
     pub head: [u8; 32],
+    /// The hash of every entry, in order (`heads[len - 1] == head`): what lets a
+    /// reader tell whether a writer's chain head is on this history.
+    pub heads: Vec<[u8; 32]>,
+}
+
+/// How a chain head a writer sealed on relates to the one this client verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadCheck {
+    /// On this client's history (the same head, or an earlier one of it).
+    Known,
+    /// Longer than this client's chain: the server has not shown this client the
+    /// newest entries (or withholds them).
+    Ahead,
+    /// A different history: at that length, this client's chain has another entry.
+    Fork,
 }
 
 impl TeamState {
+    /// Where `head` (a writer's view, from an envelope) stands against this chain.
+    pub fn check_head(&self, head: &crate::crypto::envelope::ChainHead) -> HeadCheck {
+        match head.len {
+            0 => HeadCheck::Fork,
+            n if n > self.len => HeadCheck::Ahead,
+            n if self.heads.get((n - 1) as usize) == Some(&head.hash) => HeadCheck::Known,
+            _ => HeadCheck::Fork,
+        }
+    }
+
+    /// This chain's head, as bound into the envelopes this client seals.
+    pub fn chain_head(&self) -> crate::crypto::envelope::ChainHead {
+        crate::crypto::envelope::ChainHead { len: self.len, hash: self.head }
+    }
+
     /// Verify a whole chain for the team `team` (the id this client was given by an
     /// invitation link or its account's pins, never by the server's listing).
     pub fn verify_team(
@@ -295,6 +325,7 @@ impl TeamState {
             shared_collection: *shared_collection,
             len: 1,
             head: e.hash(),
+            heads: vec![e.hash()],
         })
     }
 
@@ -367,6 +398,7 @@ impl TeamState {
         }
         self.len += 1;
         self.head = e.hash();
+        self.heads.push(self.head);
         Ok(())
     }
 

@@ -21,9 +21,9 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use thiserror::Error;
 
 use crate::api::{Change, Cursor, PullResponse, PushItem, PushRequest, PushResponse};
-use crate::chain::TeamState;
+use crate::chain::{HeadCheck, TeamState};
 use crate::crypto::aead::{open_blob, seal_blob};
-use crate::crypto::envelope::{Keyring, RecordContext, SealedEnvelope, SealedRecord};
+use crate::crypto::envelope::{ChainHead, Keyring, RecordContext, SealedEnvelope, SealedRecord};
 use crate::crypto::identity::IdentityKeys;
 use crate::crypto::CryptoError;
 use crate::crypto::Scope;
@@ -150,6 +150,59 @@ pub enum SyncError {
          Nothing was sent under older keys."
     )]
     AwaitingKeys(u32),
+    /// A record shows a team history this client does not have (see [`ChainDoubt`]):
+    /// nothing is sealed until that is resolved.
+    #[error("{0}")]
+    ChainDoubt(ChainDoubt),
+}
+
+/// What a record's writer saw of the team chain, when it is not what this client
+/// verified. Found by reading a chain head bound into another member's envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainDoubt {
+    /// `writer` sealed on a longer chain (`len` entries) than the server gives this
+    /// client: a change (a removal, a rotation) is being withheld from it, or has not
+    /// reached it yet. The client refreshes the chain; until it has that change it
+    /// writes nothing, so nothing is sealed for someone the team removed.
+    Behind { writer: Username, head: ChainHead },
+    /// `writer` sealed on a different history of the team: at `len` entries, theirs and
+    /// this client's differ. The server shows members two different teams.
+    Fork { writer: Username, head: ChainHead },
+}
+
+impl std::fmt::Display for ChainDoubt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChainDoubt::Behind { writer, head } => write!(
+                f,
+                "{writer} wrote on a newer version of the team ({} entries) than the server gives this device: \
+                 nothing new is sent until this device has it.",
+                head.len
+            ),
+            ChainDoubt::Fork { writer, head } => write!(
+                f,
+                "{writer} wrote on a different history of the team (it differs from this device's at entry {}): \
+                 the server may be showing members different teams. Nothing new is sent; compare the team \
+                 fingerprint with your colleagues.",
+                head.len
+            ),
+        }
+    }
+}
+
+impl ChainDoubt {
+    /// What a writer's head says against `team`, if anything is wrong.
+    fn of(team: &TeamState, writer: &Username, head: &ChainHead) -> Option<ChainDoubt> {
+        match team.check_head(head) {
+            HeadCheck::Known => None,
+            HeadCheck::Ahead => Some(ChainDoubt::Behind { writer: writer.clone(), head: *head }),
+            HeadCheck::Fork => Some(ChainDoubt::Fork { writer: writer.clone(), head: *head }),
+        }
+    }
+
+    fn is_fork(&self) -> bool {
+        matches!(self, ChainDoubt::Fork { .. })
+    }
 }
 
 /// How far ahead of this device's clock another device's stamps may be. A stamp
@@ -169,7 +222,13 @@ pub struct Session {
 
 impl Session {
     fn sealer(&self) -> Sealer<'_> {
-        Sealer { me: &self.me, identity: &self.identity, keyring: &self.keyring, epoch: self.team.epoch }
+        Sealer {
+            me: &self.me,
+            identity: &self.identity,
+            keyring: &self.keyring,
+            epoch: self.team.epoch,
+            head: self.team.chain_head(),
+        }
     }
     fn ctx(&self, record: RecordId) -> RecordContext {
         RecordContext { team: self.team.team, record }
@@ -500,6 +559,9 @@ pub struct Syncer<S, T> {
     cache_stale: bool,
     /// An approved `bulk_delete` request to send with pushes (see [`PushRequest`]).
     pub approval: Option<RecordId>,
+    /// Set when a record shows a team history this client does not have; while set,
+    /// nothing is sealed (see [`ChainDoubt`]). Re-checked by [`Syncer::set_session`].
+    pub doubt: Option<ChainDoubt>,
 }
 
 const OUTBOX_CONTEXT: &[u8] = b"outbox";
@@ -516,24 +578,35 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             .and_then(|b| cache::open(&session.identity, session.team.team, b))
             .unwrap_or_default();
         let mut reopened = 0;
+        let mut heads: Vec<(Username, ChainHead)> = Vec::new();
         for rec in &snap.records {
             // Verified and decrypted on this device before, and unchanged since.
             if let Some(c) = cached.remove(&rec.record).filter(|c| c.version == rec.version) {
-                if let (Ok((_, sensitive)), Ok(info)) = (rec.sealed.envelopes(), rec.sealed.inspect()) {
+                if let (Ok((basic, sensitive)), Ok(info)) = (rec.sealed.envelopes(), rec.sealed.inspect()) {
                     let opened = Opened {
                         doc: c.base,
                         collection: c.collection,
                         sensitive,
                         complete: true,
                         epoch: info.min_epoch,
+                        writer: info.author,
+                        writer_head: basic.header().ok().and_then(|h| h.chain),
                     };
+                    if let Some(h) = opened.writer_head {
+                        heads.push((opened.writer.clone(), h));
+                    }
                     replica.absorb(rec.record, rec.version, opened);
                     continue;
                 }
             }
             reopened += 1;
             match session.open(rec) {
-                Ok(opened) => replica.absorb(rec.record, rec.version, opened),
+                Ok(opened) => {
+                    if let Some(h) = opened.writer_head {
+                        heads.push((opened.writer.clone(), h));
+                    }
+                    replica.absorb(rec.record, rec.version, opened)
+                }
                 Err(_) => {
                     replica.unreadable.insert(rec.record);
                 }
@@ -550,7 +623,45 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             replica.apply_pending(&pending);
             replica.outbox.push(pending);
         }
-        Ok(Self { session, replica, store, transport, batch: 500, cache_stale: reopened > 0, approval: None })
+        let mut syncer = Self {
+            session,
+            replica,
+            store,
+            transport,
+            batch: 500,
+            cache_stale: reopened > 0,
+            approval: None,
+            doubt: None,
+        };
+        for (writer, head) in &heads {
+            syncer.note_head(writer, head);
+        }
+        Ok(syncer)
+    }
+
+    /// Take in what a writer's envelope says of the team chain: a fork outweighs a
+    /// longer chain, which outweighs nothing.
+    fn note_head(&mut self, writer: &Username, head: &ChainHead) {
+        if let Some(d) = ChainDoubt::of(&self.session.team, writer, head) {
+            if !self.doubt.as_ref().is_some_and(ChainDoubt::is_fork) {
+                self.doubt = Some(d);
+            }
+        }
+    }
+
+    fn note_opened(&mut self, opened: &Opened) {
+        if let Some(h) = &opened.writer_head {
+            self.note_head(&opened.writer, h);
+        }
+    }
+
+    /// Work with a new session (the chain or the keys changed); a doubt that the new
+    /// chain answers (the change this client had not seen) is cleared.
+    pub fn set_session(&mut self, session: Session) {
+        self.session = session;
+        if let Some(ChainDoubt::Behind { writer, head } | ChainDoubt::Fork { writer, head }) = self.doubt.take() {
+            self.note_head(&writer, &head);
+        }
     }
 
     /// After this client gained keys (a promotion, a late wrap): open again, from the
@@ -572,6 +683,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let mut n = 0;
         for rec in snap.records.iter().filter(|r| want.contains(&r.record)) {
             if let Ok(opened) = self.session.open(rec) {
+                self.note_opened(&opened);
                 let better = opened.complete || self.replica.unreadable.contains(&rec.record);
                 self.replica.absorb(rec.record, rec.version, opened);
                 n += usize::from(better);
@@ -735,14 +847,13 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         self.replica.records.iter().filter(|(_, l)| pending(l)).map(|(id, _)| *id).collect()
     }
 
-    /// Push the outbox, resolving conflicts by merging, then pull everything new.
+    /// Pull everything new, then push the outbox (resolving conflicts by merging).
+    /// Reading first means a change of the team this client has not seen — shown by
+    /// the chain head in another member's record — stops it before it seals anything.
     pub async fn sync(&mut self) -> Result<SyncReport, SyncError> {
         let mut report = SyncReport::default();
-        self.push(&mut report).await?;
         self.pull(&mut report).await?;
-        if report.repaired > 0 {
-            self.push(&mut report).await?;
-        }
+        self.push(&mut report).await?;
         report.unreadable = self.replica.unreadable.len();
         Ok(report)
     }
@@ -752,6 +863,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let chunk = self.replica.outgoing(self.batch, skip);
         if chunk.is_empty() {
             return Ok(None);
+        }
+        if let Some(d) = &self.doubt {
+            return Err(SyncError::ChainDoubt(d.clone()));
         }
         let mut items = Vec::with_capacity(chunk.len());
         let mut meta = Vec::with_capacity(chunk.len());
@@ -846,7 +960,10 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 continue;
             }
             match self.session.open(&rec) {
-                Ok(opened) => self.replica.absorb(c.record, c.version, opened),
+                Ok(opened) => {
+                    self.note_opened(&opened);
+                    self.replica.absorb(c.record, c.version, opened)
+                }
                 Err(_) => self.cannot_open(c).await?,
             }
             stored.push(rec);
@@ -859,6 +976,16 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// is forgotten.
     async fn cannot_open(&mut self, c: &Change) -> Result<(), SyncError> {
         self.replica.unreadable.insert(c.record);
+        // A record sealed on a longer chain than ours — under an epoch we do not know
+        // yet, say — is a change withheld from us (or not yet seen). Its header is not
+        // verified (we cannot open it), so it can only make this client stop writing
+        // and ask again, which a server could make it do anyway by refusing pushes.
+        let header = c.sealed.envelopes().ok().and_then(|(basic, _)| basic.header().ok());
+        if let Some(h) = header.filter(|h| h.epoch > self.session.team.epoch) {
+            if let Some(head) = h.chain.filter(|head| self.session.team.check_head(head) == HeadCheck::Ahead) {
+                self.note_head(&h.author, &head);
+            }
+        }
         let elsewhere = c.sealed.inspect().is_ok_and(|i| self.session.keyring.latest_epoch(i.collection).is_none());
         if elsewhere {
             self.forget(c.record).await?;
@@ -932,7 +1059,10 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         for c in changes {
             let rec = StoredRecord { record: c.record, version: c.version, sealed: c.sealed.clone() };
             match self.session.open(&rec) {
-                Ok(opened) => self.replica.rebase(c.record, c.version, opened),
+                Ok(opened) => {
+                    self.note_opened(&opened);
+                    self.replica.rebase(c.record, c.version, opened)
+                }
                 Err(_) => self.cannot_open(c).await?,
             }
             stored.push(rec);

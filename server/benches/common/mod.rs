@@ -19,6 +19,7 @@ pub fn sealed_records(session: &shared::sync::Session, n: usize) -> Vec<(RecordI
         identity: &session.identity,
         keyring: &session.keyring,
         epoch: session.team.epoch,
+        head: session.team.chain_head(),
     };
     let stamp = shared::hlc::Stamp { hlc: Default::default(), author: session.me.clone() };
     (0..n)

@@ -1,9 +1,17 @@
-//! The record envelope, version 1.
+//! The record envelope, version 2 (version 1 is still read).
 //!
 //! ```text
-//! version(1) | collection(16) | epoch(4) | scope(1) | record_version(8) | author(1+n)
-//!            | nonce(12) | ct_len(4) | AES-256-GCM ciphertext‖tag | Ed25519 signature(64)
+//! v2: 2 | collection(16) | epoch(4) | scope(1) | record_version(8) | author(1+n)
+//!       | chain_len(8) | chain_hash(32)
+//!       | nonce(12) | ct_len(4) | AES-256-GCM ciphertext‖tag | Ed25519 signature(64)
+//! v1: 1 | the same without chain_len and chain_hash
 //! ```
+//!
+//! Version 2 carries the writer's view of the team chain (its length and head hash),
+//! bound into the associated data and signed, so a reader learns what team history the
+//! writer sealed on: a longer one than its own means the server has not shown it a
+//! change (it refreshes, and stops writing until it has it); a different one at the same
+//! length means the server shows members two different teams (a fork).
 //!
 //! The associated data binds the team, collection, record id, record version, epoch,
 //! scope and author, plus a *companion digest*: the basic section of a record binds
@@ -25,11 +33,19 @@ use super::{aead, label, sha256, CryptoError, Scope, SymmetricKey};
 use crate::encoding::{Reader, Writer};
 use crate::ids::{CollectionId, RecordId, TeamId, Username};
 
-pub const ENVELOPE_VERSION: u8 = 1;
+pub const ENVELOPE_VERSION: u8 = 2;
+const ENVELOPE_VERSION_1: u8 = 1;
 pub const SEALED_RECORD_VERSION: u8 = 1;
 /// Largest envelope a client will produce or a server will accept.
 pub const MAX_ENVELOPE_BYTES: usize = 1024 * 1024;
 const SIG_LEN: usize = 64;
+
+/// A team chain's length and head hash, as a writer saw it when sealing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChainHead {
+    pub len: u64,
+    pub hash: [u8; 32],
+}
 
 /// The cleartext header of an envelope: what the server may see.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +55,9 @@ pub struct EnvelopeHeader {
     pub scope: Scope,
     pub record_version: u64,
     pub author: Username,
+    /// The writer's verified chain head (`None` only in version-1 envelopes, which
+    /// are read but no longer written).
+    pub chain: Option<ChainHead>,
 }
 
 /// What an envelope is about but does not carry: the team and the record id.
@@ -48,10 +67,11 @@ pub struct RecordContext {
     pub record: RecordId,
 }
 
-/// The associated data for an envelope. Frozen by a golden test.
+/// The associated data for an envelope. Frozen by golden tests (one per version: a
+/// version-2 envelope starts with its own label, so it can never pass for version 1).
 pub fn aad(ctx: &RecordContext, h: &EnvelopeHeader, companion: &[u8; 32]) -> Vec<u8> {
-    let mut w = Writer::with_capacity(128);
-    w.fixed(label::ENVELOPE)
+    let mut w = Writer::with_capacity(168);
+    w.fixed(if h.chain.is_some() { label::ENVELOPE_V2 } else { label::ENVELOPE })
         .fixed(ctx.team.as_bytes())
         .fixed(h.collection.as_bytes())
         .fixed(ctx.record.as_bytes())
@@ -60,6 +80,9 @@ pub fn aad(ctx: &RecordContext, h: &EnvelopeHeader, companion: &[u8; 32]) -> Vec
         .u8(h.scope as u8)
         .short_str(h.author.as_str())
         .fixed(companion);
+    if let Some(c) = &h.chain {
+        w.u64(c.len).fixed(&c.hash);
+    }
     w.finish()
 }
 
@@ -128,15 +151,17 @@ impl SealedEnvelope {
     }
 
     fn assemble(h: &EnvelopeHeader, ad: &[u8], nonce: &[u8; 12], ct: Vec<u8>, author: &IdentityKeys) -> Self {
-        let mut w = Writer::with_capacity(64 + ct.len() + SIG_LEN);
-        w.u8(ENVELOPE_VERSION)
+        let mut w = Writer::with_capacity(104 + ct.len() + SIG_LEN);
+        w.u8(if h.chain.is_some() { ENVELOPE_VERSION } else { ENVELOPE_VERSION_1 })
             .fixed(h.collection.as_bytes())
             .u32(h.epoch)
             .u8(h.scope as u8)
             .u64(h.record_version)
-            .short_str(h.author.as_str())
-            .fixed(nonce)
-            .bytes(&ct);
+            .short_str(h.author.as_str());
+        if let Some(c) = &h.chain {
+            w.u64(c.len).fixed(&c.hash);
+        }
+        w.fixed(nonce).bytes(&ct);
         let sig = author.sign(&[label::ENVELOPE_SIG, ad, w.as_slice()].concat());
         w.fixed(&sig);
         Self(w.finish())
@@ -146,7 +171,7 @@ impl SealedEnvelope {
         let bad = |_| CryptoError::Malformed("envelope");
         let mut r = Reader::new(&self.0);
         let version = r.u8().map_err(bad)?;
-        if version != ENVELOPE_VERSION {
+        if version != ENVELOPE_VERSION && version != ENVELOPE_VERSION_1 {
             return Err(CryptoError::UnknownVersion(version));
         }
         let collection = CollectionId(r.array().map_err(bad)?);
@@ -154,13 +179,17 @@ impl SealedEnvelope {
         let scope = Scope::from_u8(r.u8().map_err(bad)?)?;
         let record_version = r.u64().map_err(bad)?;
         let author = Username::parse(r.short_str().map_err(bad)?).map_err(|_| CryptoError::Malformed("envelope"))?;
+        let chain = match version {
+            ENVELOPE_VERSION => Some(ChainHead { len: r.u64().map_err(bad)?, hash: r.array().map_err(bad)? }),
+            _ => None,
+        };
         let nonce = r.array().map_err(bad)?;
         let ct = r.bytes().map_err(bad)?;
         let body_len = self.0.len() - r.remaining();
         let sig = r.array().map_err(bad)?;
         r.finish().map_err(bad)?;
         Ok(ParsedEnvelope {
-            header: EnvelopeHeader { collection, epoch, scope, record_version, author },
+            header: EnvelopeHeader { collection, epoch, scope, record_version, author, chain },
             nonce,
             ct,
             body_len,
@@ -332,7 +361,11 @@ mod tests {
             scope: Scope::Basic,
             record_version: 42,
             author: Username::parse("golden").unwrap(),
+            chain: Some(ChainHead { len: 7, hash: [0xCA; 32] }),
         }
+    }
+    fn header_v1() -> EnvelopeHeader {
+        EnvelopeHeader { chain: None, ..header() }
     }
     fn ctx() -> RecordContext {
         RecordContext { team: TeamId([0x7E; 16]), record: RecordId([0x5E; 16]) }
@@ -346,27 +379,53 @@ mod tests {
 
     #[test]
     fn golden_aad_bytes_are_frozen() {
+        let a = hex::encode(aad(&ctx(), &header_v1(), &[0xAB; 32]));
+        check_golden("aad v1", &a, include_str!("../../tests/golden/envelope_aad_v1.hex"));
         let a = hex::encode(aad(&ctx(), &header(), &[0xAB; 32]));
-        check_golden("aad", &a, include_str!("../../tests/golden/envelope_aad_v1.hex"));
+        check_golden("aad v2", &a, include_str!("../../tests/golden/envelope_aad_v2.hex"));
     }
 
     #[test]
-    fn golden_envelope_is_frozen_and_still_opens() {
+    fn golden_envelopes_are_frozen_and_still_open() {
         let key = SymmetricKey::from_bytes([0x11; 32]);
         let author = golden_author();
-        let env = SealedEnvelope::seal_with_nonce(
-            GOLDEN_PLAINTEXT,
-            &header(),
-            &ctx(),
-            &NO_COMPANION,
-            &key,
-            &author,
-            [0x22; 12],
-        );
-        check_golden("envelope", &hex::encode(&env.0), include_str!("../../tests/golden/envelope_v1.hex"));
-        let stored = SealedEnvelope(hex::decode(include_str!("../../tests/golden/envelope_v1.hex").trim()).unwrap());
-        assert_eq!(stored.open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap(), GOLDEN_PLAINTEXT);
-        assert_eq!(stored.header().unwrap(), header());
+        for (h, name, stored) in [
+            (header_v1(), "envelope v1", include_str!("../../tests/golden/envelope_v1.hex")),
+            (header(), "envelope v2", include_str!("../../tests/golden/envelope_v2.hex")),
+        ] {
+            let env =
+                SealedEnvelope::seal_with_nonce(GOLDEN_PLAINTEXT, &h, &ctx(), &NO_COMPANION, &key, &author, [0x22; 12]);
+            check_golden(name, &hex::encode(&env.0), stored);
+            let stored = SealedEnvelope(hex::decode(stored.trim()).unwrap());
+            assert_eq!(stored.open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap(), GOLDEN_PLAINTEXT);
+            assert_eq!(stored.header().unwrap(), h);
+        }
+    }
+
+    #[test]
+    fn a_v2_envelope_cannot_pass_for_v1_nor_change_its_chain_head() {
+        let (env, key, author) = sealed();
+        let p = env.parse().unwrap();
+        for chain in [None, Some(ChainHead { len: 8, hash: [0xCA; 32] }), Some(ChainHead { len: 7, hash: [1; 32] })] {
+            let h = EnvelopeHeader { chain, ..header() };
+            let mut w = Writer::new();
+            w.u8(if chain.is_some() { 2 } else { 1 })
+                .fixed(h.collection.as_bytes())
+                .u32(h.epoch)
+                .u8(h.scope as u8)
+                .u64(h.record_version)
+                .short_str(h.author.as_str());
+            if let Some(c) = chain {
+                w.u64(c.len).fixed(&c.hash);
+            }
+            w.fixed(&p.nonce).bytes(p.ct).fixed(&p.sig);
+            let rewritten = SealedEnvelope(w.finish());
+            assert_eq!(
+                rewritten.open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap_err(),
+                CryptoError::DecryptionFailed,
+                "{chain:?}"
+            );
+        }
     }
 
     fn sealed() -> (SealedEnvelope, SymmetricKey, IdentityKeys) {
@@ -417,12 +476,15 @@ mod tests {
         let p = env.parse().unwrap();
         for v in variants {
             let mut w = Writer::new();
-            w.u8(1)
+            let c = v.chain.expect("v2");
+            w.u8(2)
                 .fixed(v.collection.as_bytes())
                 .u32(v.epoch)
                 .u8(v.scope as u8)
                 .u64(v.record_version)
                 .short_str(v.author.as_str())
+                .u64(c.len)
+                .fixed(&c.hash)
                 .fixed(&p.nonce)
                 .bytes(p.ct)
                 .fixed(&p.sig);
@@ -446,9 +508,9 @@ mod tests {
                 "byte {i}: {e:?}"
             );
         }
-        let mut v2 = env.clone();
-        v2.0[0] = 2;
-        assert_eq!(v2.open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap_err(), CryptoError::UnknownVersion(2));
+        let mut v3 = env.clone();
+        v3.0[0] = 3;
+        assert_eq!(v3.open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap_err(), CryptoError::UnknownVersion(3));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::chain::TeamState;
-use crate::crypto::envelope::{EnvelopeHeader, Keyring, RecordContext, SealedEnvelope, SealedRecord};
+use crate::crypto::envelope::{ChainHead, EnvelopeHeader, Keyring, RecordContext, SealedEnvelope, SealedRecord};
 use crate::crypto::identity::{IdentityKeys, PublicIdentity};
 use crate::crypto::{CryptoError, Scope};
 use crate::domain::is_sensitive;
@@ -22,6 +22,9 @@ pub struct Sealer<'a> {
     /// withholds the new epoch's wraps), sealing fails with [`CryptoError::NoKey`] and
     /// the edit waits in the outbox.
     pub epoch: u32,
+    /// The verified chain's head, bound into every envelope sealed here: readers learn
+    /// which team history this writer saw.
+    pub head: ChainHead,
 }
 
 /// A record opened as far as this client's keys allow.
@@ -36,6 +39,10 @@ pub struct Opened {
     pub complete: bool,
     /// The oldest key epoch any section is sealed under.
     pub epoch: u32,
+    /// Who sealed this version (the basic section's author) and on which team chain
+    /// head (`None` for a version-1 envelope).
+    pub writer: Username,
+    pub writer_head: Option<ChainHead>,
 }
 
 fn encode(doc: &RecordDoc) -> Vec<u8> {
@@ -61,8 +68,14 @@ impl Sealer<'_> {
         let basic_key = self.keyring.get(collection, epoch, Scope::Basic).ok_or(CryptoError::NoKey)?;
         let (sensitive_fields, basic_fields): (BTreeMap<_, _>, BTreeMap<_, _>) =
             doc.fields.clone().into_iter().partition(|(name, _)| is_sensitive(name));
-        let header =
-            |scope| EnvelopeHeader { collection, epoch, scope, record_version: version, author: self.me.clone() };
+        let header = |scope| EnvelopeHeader {
+            collection,
+            epoch,
+            scope,
+            record_version: version,
+            author: self.me.clone(),
+            chain: Some(self.head),
+        };
 
         let sensitive = match self.keyring.get(collection, epoch, Scope::Sensitive) {
             Some(key) if !sensitive_fields.is_empty() => Some(SealedEnvelope::seal(
@@ -139,5 +152,5 @@ pub fn open_record(
             None => complete = false,
         }
     }
-    Ok(Opened { doc, collection: bh.collection, sensitive, complete, epoch })
+    Ok(Opened { doc, collection: bh.collection, sensitive, complete, epoch, writer: bh.author, writer_head: bh.chain })
 }

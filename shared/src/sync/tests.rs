@@ -23,6 +23,9 @@ struct ServerModel {
 struct ModelTransport {
     server: Arc<Mutex<ServerModel>>,
     offline: Arc<Mutex<bool>>,
+    /// Pulls see nothing new: as if another client's push landed just after this
+    /// client read, so its own push meets a newer version (a 409).
+    late_pulls: Arc<Mutex<bool>>,
 }
 
 impl Transport for ModelTransport {
@@ -59,6 +62,9 @@ impl Transport for ModelTransport {
             return Err(TransportError::Offline);
         }
         let s = self.server.lock().unwrap();
+        if *self.late_pulls.lock().unwrap() {
+            return Ok(PullResponse { changes: vec![], cursor: since, more: false, reset: false });
+        }
         let mut changes: Vec<Change> = s.records.values().filter(|c| c.seq > since).cloned().collect();
         changes.sort_by_key(|c| c.seq);
         let more = changes.len() > limit as usize;
@@ -121,7 +127,8 @@ fn offline_edits_to_different_fields_both_survive_and_same_field_converges() {
     let t = team();
     let net = ModelTransport::default();
     let mut a = client(&t, 0, &net, MemoryStore::new());
-    let mut b = client(&t, 1, &net, MemoryStore::new());
+    let b_net = ModelTransport { late_pulls: Arc::default(), ..net.clone() };
+    let mut b = client(&t, 1, &b_net, MemoryStore::new());
     let id = RecordId::random();
 
     block_on(a.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
@@ -136,8 +143,13 @@ fn offline_edits_to_different_fields_both_survive_and_same_field_converges() {
     block_on(b.edit(id, vec![(field::COMPANY.into(), text("B Corp"))], 3_000)).unwrap();
 
     block_on(a.sync()).unwrap();
+    // b reads before it pushes, but a's push lands just after b's read: b's push meets
+    // a's newer version (409), merges and pushes again.
+    *b_net.late_pulls.lock().unwrap() = true;
     let rb = block_on(b.sync()).unwrap();
+    *b_net.late_pulls.lock().unwrap() = false;
     assert!(rb.conflicts_merged >= 1, "b's push met a's newer version");
+    block_on(b.sync()).unwrap();
     block_on(a.sync()).unwrap();
 
     let (va, vb) = (&a.replica.records[&id].view, &b.replica.records[&id].view);
