@@ -7,15 +7,18 @@
 use serde::{Deserialize, Serialize};
 use shared::api::{
     path, AcceptInviteRequest, ChainResponse, CreateInviteRequest, CreateTeamRequest, InviteInfo, InviteList,
-    LoginRequest, PreloginRequest, PutWrapsRequest, SignupRequest, TeamList, TeamSummary, WrapItem, WrapsResponse,
+    LoginRequest, PreloginRequest, PutWrapsRequest, SealedPins, SignupRequest, TeamList, TeamSummary, WrapItem,
+    WrapsResponse,
 };
+use shared::audit::Checkpoint;
 use shared::chain::{Action, ChainEntry, KnownHead, Member, Role, TeamState};
 use shared::crypto::aead::{open_blob, seal_blob};
 use shared::crypto::identity::{AccountBundle, IdentityKeys, PublicIdentity};
 use shared::crypto::passphrase::{check_offered, derive_account_keys, KdfParams, Passphrase};
 use shared::crypto::CryptoError;
 use shared::ids::{CollectionId, InviteId, RecordId, TeamId, Username};
-use shared::invite::{decode_fragment, encode_fragment, InviteSecret};
+use shared::invite::{decode_fragment, encode_fragment, InviteLink, InviteSecret};
+use shared::pins::AccountPins;
 use shared::sync::{Session, TransportError};
 use shared::team::{collections_to_key, loses_access, open_wraps, Distributor};
 use shared::wipe::{device_id, WipeOrder};
@@ -28,6 +31,8 @@ const TOKEN_KEY: &str = "token";
 pub(crate) const CHAIN_KEY: &str = "chain";
 const HEAD_KEY: &str = "known_head";
 const WRAPS_KEY: &str = "wraps";
+/// The account's pins, as this device last had them (the sealed blob and its version).
+const PINS_KEY: &str = "pins";
 const LAST_USER: &str = "quietdesk:last-user";
 const INVITE_CONTEXT: &[u8] = b"invite-secret";
 
@@ -67,6 +72,10 @@ pub struct LocalAccount {
     /// logged in with an earlier version.
     #[serde(default)]
     pub logged_in_ms: i64,
+    /// Set at a log-in that found no pins on the server (an account from before pins
+    /// existed): its team may be taken from the server's listing once, then pinned.
+    #[serde(default)]
+    pub trust_listing_once: bool,
 }
 
 /// An unlocked account: keys in memory, the device store open.
@@ -179,12 +188,15 @@ pub async fn create_account(name: &str, passphrase: &str) -> Result<Unlocked, St
         bundle,
         team: None,
         logged_in_ms: now_ms(),
+        trust_listing_once: false,
     };
     let store = store::open(&store::db_name(username.as_str())).await.map_err(|e| e.to_string())?;
     save_account(&store, &account).await?;
     save_token(&store, &identity, &resp.token).await?;
     remember_user(username.as_str());
-    Ok(Unlocked { account, identity, api, store })
+    let unlocked = Unlocked { account, identity, api, store };
+    unlocked.store_pins(AccountPins::new(salt, kdf)).await?;
+    Ok(unlocked)
 }
 
 fn getrandom_fill(buf: &mut [u8]) {
@@ -221,11 +233,32 @@ pub async fn log_in(name: &str, passphrase: &str, totp: Option<String>) -> Resul
         bundle: resp.bundle,
         team: previous.and_then(|p| p.team),
         logged_in_ms: now_ms(),
+        trust_listing_once: false,
     };
-    save_account(&store, &account).await?;
-    save_token(&store, &identity, &resp.token).await?;
+    let mut unlocked = Unlocked { account, identity, api, store };
+    // The account's pins: what this device starts from, never the server's listing.
+    match unlocked.fetch_pins().await? {
+        Some(pins) if (pins.salt, pins.kdf) != (pre.salt, pre.kdf) => {
+            return Err("The server gave this device other passphrase settings than your account pinned: it may be \
+                 trying to weaken your passphrase's protection. Change your passphrase from a device you trust."
+                .into());
+        }
+        Some(pins) => {
+            if unlocked.account.team.is_none() {
+                unlocked.account.team = pins.teams.first().map(|t| t.team);
+            }
+        }
+        None => {
+            // An account from before pins: pin what this log-in used, and take its
+            // team from the listing this once (then it is pinned).
+            unlocked.account.trust_listing_once = unlocked.account.team.is_none();
+            unlocked.store_pins(AccountPins::new(pre.salt, pre.kdf)).await?;
+        }
+    }
+    save_account(&unlocked.store, &unlocked.account).await?;
+    save_token(&unlocked.store, &unlocked.identity, &resp.token).await?;
     remember_user(username.as_str());
-    Ok(Unlocked { account, identity, api, store })
+    Ok(unlocked)
 }
 
 async fn load_account(store: &IdbStore) -> Option<LocalAccount> {
@@ -316,26 +349,35 @@ impl Unlocked {
         }
     }
 
-    /// The team to work in: the one remembered, else the first the server lists, else
-    /// (when `create`) a new one where this user is the admin. `Err(NO_TEAM)` otherwise.
+    /// The team to work in: the one remembered, else one of the account's pinned teams
+    /// (pinned by another device, or by answering an invitation) once the server lists
+    /// this user in it, else (when `create`) a new one where this user is the admin.
+    /// `Err(NO_TEAM)` otherwise. A team the server lists but the account never pinned
+    /// is not taken (except once, for an account from before pins).
     pub async fn ensure_team(&mut self, create: bool) -> Result<TeamId, String> {
         if let Some(t) = self.account.team {
             return Ok(t);
         }
+        let pinned: Vec<TeamId> =
+            self.local_pins().await.map(|p| p.teams.iter().map(|t| t.team).collect()).unwrap_or_default();
         let list: TeamList = self.api.get(path::TEAMS).await.map_err(describe)?;
-        let team = match list.teams.first() {
-            Some(t) => t.team,
+        let listed = |t: &TeamId| list.teams.iter().any(|l| l.team == *t);
+        let team = match pinned.iter().find(|t| listed(t)) {
+            Some(t) => *t,
+            None if self.account.trust_listing_once && !list.teams.is_empty() => list.teams[0].team,
             None if create => self.create_team().await?,
             None => return Err(NO_TEAM.into()),
         };
         self.account.team = Some(team);
+        self.account.trust_listing_once = false;
         save_account(&self.store, &self.account).await?;
         Ok(team)
     }
 
     async fn create_team(&self) -> Result<TeamId, String> {
-        let team = TeamId::random();
         let collection = CollectionId::random();
+        // Self-certifying: the id is derived from the genesis's admin and collection.
+        let team = shared::chain::team_id_for(&self.identity.public(), &collection);
         let me = self.account.username.clone();
         let genesis = ChainEntry::signed(
             team,
@@ -351,6 +393,7 @@ impl Unlocked {
         );
         let state = TeamState::verify(std::slice::from_ref(&genesis), None).map_err(|e| e.to_string())?;
         let _: TeamSummary = self.api.call(&CreateTeamRequest { genesis }).await.map_err(describe)?;
+        self.pin_team(&state).await;
         let first = collections_to_key(&state, &shared::crypto::envelope::Keyring::new());
         self.put_wraps(team, self.distributor().rotate(&state, &first)).await?;
         Ok(team)
@@ -364,6 +407,17 @@ impl Unlocked {
     /// for offline use), else from the device. A chain shorter than, or diverging from,
     /// the longest one this device has verified is refused.
     pub async fn session(&self, team: TeamId) -> Result<Session, String> {
+        let session = self.verified_session(team).await?;
+        if session.keyring.is_empty() {
+            return Err("No team keys have been shared with you yet. Ask an admin.".into());
+        }
+        Ok(session)
+    }
+
+    /// [`Unlocked::session`] without requiring a key: the verified chain is taken even
+    /// when the keys of its epoch are withheld (the engine then seals nothing and
+    /// says why), so a device never goes on with an older chain than it verified.
+    pub async fn verified_session(&self, team: TeamId) -> Result<Session, String> {
         let known: Option<KnownHead> =
             self.store.meta(HEAD_KEY).await.ok().flatten().and_then(|b| serde_json::from_slice(&b).ok());
         let online = async {
@@ -371,17 +425,13 @@ impl Unlocked {
             let wraps: WrapsResponse = self.api.get(&path::fill(path::WRAPS, &team.to_string())).await?;
             Ok::<_, TransportError>((chain.entries, wraps.wraps))
         };
-        let (entries, wraps) = match online.await {
-            Ok((entries, wraps)) => {
-                let _ = self.store.set_meta(CHAIN_KEY, &serde_json::to_vec(&entries).unwrap_or_default()).await;
-                let _ = self.store.set_meta(WRAPS_KEY, &serde_json::to_vec(&wraps).unwrap_or_default()).await;
-                (entries, wraps)
-            }
+        let (entries, wraps, fresh) = match online.await {
+            Ok((entries, wraps)) => (entries, wraps, true),
             Err(TransportError::Offline) => {
                 let entries: Vec<ChainEntry> =
                     self.cached(CHAIN_KEY).await.ok_or("Offline, and this device has no copy of the team yet.")?;
                 let wraps: Vec<WrapItem> = self.cached(WRAPS_KEY).await.unwrap_or_default();
-                (entries, wraps)
+                (entries, wraps, false)
             }
             Err(TransportError::DeviceWiped(order)) => {
                 return Err(match self.on_device_wiped(order.as_deref()).await {
@@ -391,13 +441,22 @@ impl Unlocked {
             }
             Err(e) => return Err(describe(e)),
         };
-        let state = TeamState::verify_team(&entries, team, known.as_ref())
+        let pins = self.local_pins().await;
+        let pin = pins.as_ref().and_then(|p| p.team(team));
+        // An unpinned team whose id is not derived from its genesis (one made before
+        // ids were) is taken on trust once, if this device already worked in it or
+        // the account had no pins yet; then it is pinned.
+        let allow_unpinned = pin.is_none() && (known.is_some() || pins.as_ref().is_none_or(|p| p.teams.is_empty()));
+        let state = TeamState::verify_pinned(&entries, team, pin, known.as_ref(), allow_unpinned)
             .map_err(|e| format!("The team's membership chain was refused: {e}"))?;
-        let _ = self.store.set_meta(HEAD_KEY, &serde_json::to_vec(&state.known_head()).unwrap_or_default()).await;
-        let keyring = open_wraps(&self.account.username, &self.identity, &state, &wraps);
-        if keyring.is_empty() {
-            return Err("No team keys have been shared with you yet. Ask an admin.".into());
+        // Kept for offline use (and shown on the audit page) only once verified.
+        if fresh {
+            let _ = self.store.set_meta(CHAIN_KEY, &serde_json::to_vec(&entries).unwrap_or_default()).await;
+            let _ = self.store.set_meta(WRAPS_KEY, &serde_json::to_vec(&wraps).unwrap_or_default()).await;
         }
+        let _ = self.store.set_meta(HEAD_KEY, &serde_json::to_vec(&state.known_head()).unwrap_or_default()).await;
+        self.pin_team(&state).await;
+        let keyring = open_wraps(&self.account.username, &self.identity, &state, &wraps);
         Ok(Session {
             me: self.account.username.clone(),
             identity: self.identity.duplicate(),
@@ -475,7 +534,8 @@ impl Unlocked {
         let sealed = seal_blob(self.identity.vault_key(), INVITE_CONTEXT, &kept);
         self.store.set_meta(&invite_key(invite), &sealed).await.map_err(|e| e.to_string())?;
         let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
-        Ok(format!("{origin}/#{}", encode_fragment(team, invite, &secret, role)))
+        let link = InviteLink { team, invite, secret, role, genesis: session.team.genesis_hash() };
+        Ok(format!("{origin}/#{}", encode_fragment(&link)))
     }
 
     /// Admin: the team's open invitations, each with what this device can say of it.
@@ -552,7 +612,102 @@ impl Unlocked {
             .post(&path::fill(path::ACCEPT_INVITE, &invite.to_string()), &AcceptInviteRequest { team, identity, mac })
             .await
             .map_err(describe)?;
+        // The link, not the server, says which team this is: pin its genesis.
+        let mut pins = self.local_pins().await.ok_or("This device has not got the account's pins; log in again.")?;
+        if pins.note_head(team, link.genesis, KnownHead { len: 1, hash: link.genesis }) {
+            self.store_pins(pins).await?;
+        }
         Ok(())
+    }
+
+    /// The account's pins as this device holds them.
+    pub(crate) async fn local_pins(&self) -> Option<AccountPins> {
+        let stored: SealedPins = self.cached(PINS_KEY).await?;
+        AccountPins::open(&stored.blob, &self.account.username, &self.identity).ok()
+    }
+
+    /// Read the server's pins; take them if newer than this device's (a server can
+    /// withhold newer ones, not forge or alter them). `None` if the server has none.
+    async fn fetch_pins(&self) -> Result<Option<AccountPins>, String> {
+        let stored: SealedPins = self.api.get(path::ACCOUNT_PINS).await.map_err(describe)?;
+        if stored.version == 0 {
+            return Ok(self.local_pins().await);
+        }
+        let theirs = AccountPins::open(&stored.blob, &self.account.username, &self.identity)
+            .map_err(|_| "The account's pins from the server do not open: refusing to go on.".to_string())?;
+        if theirs.version != stored.version {
+            return Err("The account's pins from the server are mislabelled: refusing to go on.".into());
+        }
+        match self.local_pins().await {
+            Some(mine) if mine.version >= theirs.version => Ok(Some(mine)),
+            _ => {
+                let _ = self.store.set_meta(PINS_KEY, &serde_json::to_vec(&stored).unwrap_or_default()).await;
+                Ok(Some(theirs))
+            }
+        }
+    }
+
+    /// Store a new version of the pins here and on the server. If another device
+    /// stored a newer version meanwhile, merge (heads and checkpoints only grow) and
+    /// store again.
+    pub(crate) async fn store_pins(&self, mut pins: AccountPins) -> Result<(), String> {
+        for _ in 0..3 {
+            let sealed = SealedPins { version: pins.version, blob: pins.seal(&self.account.username, &self.identity) };
+            let _ = self.store.set_meta(PINS_KEY, &serde_json::to_vec(&sealed).unwrap_or_default()).await;
+            match self.api.put::<_, SealedPins>(path::ACCOUNT_PINS, &sealed).await {
+                Ok(_) | Err(TransportError::Offline) => return Ok(()),
+                Err(TransportError::Http { status: 409, .. }) => {
+                    let stored: SealedPins = self.api.get(path::ACCOUNT_PINS).await.map_err(describe)?;
+                    let theirs = AccountPins::open(&stored.blob, &self.account.username, &self.identity)
+                        .map_err(|_| "The account's pins from the server do not open.".to_string())?;
+                    let mut merged = theirs.clone();
+                    for t in &pins.teams {
+                        merged.note_head(t.team, t.genesis, t.head);
+                        if let Some(a) = t.audit {
+                            merged.note_audit(t.team, a);
+                        }
+                    }
+                    merged.version = theirs.version.max(pins.version) + 1;
+                    pins = merged;
+                }
+                Err(e) => return Err(describe(e)),
+            }
+        }
+        Err("The account's pins kept changing on the server; try again.".into())
+    }
+
+    /// Pin a verified chain's genesis and head (if longer than the pinned one).
+    async fn pin_team(&self, state: &TeamState) {
+        // A device from before pins (unlocked, never logged in since) starts them.
+        let mut pins = match self.local_pins().await {
+            Some(p) => p,
+            None => match self.fetch_pins().await {
+                Ok(Some(p)) => p,
+                Ok(None) => AccountPins::new(self.account.salt, self.account.kdf),
+                Err(e) => {
+                    web_sys::console::warn_1(&format!("quietdesk: pins not read: {e}").into());
+                    return;
+                }
+            },
+        };
+        if pins.note_head(state.team, state.genesis_hash(), state.known_head()) {
+            pins.version += 1;
+            if let Err(e) = self.store_pins(pins).await {
+                web_sys::console::warn_1(&format!("quietdesk: pins not stored: {e}").into());
+            }
+        }
+    }
+
+    /// Pin an audit checkpoint an admin's device verified; the pinned one, if any.
+    pub(crate) async fn pin_audit(&self, team: TeamId, checkpoint: Option<Checkpoint>) -> Option<Checkpoint> {
+        let mut pins = self.local_pins().await?;
+        if let Some(c) = checkpoint {
+            if pins.note_audit(team, c) {
+                pins.version += 1;
+                let _ = self.store_pins(pins.clone()).await;
+            }
+        }
+        pins.team(team).and_then(|t| t.audit)
     }
 
     async fn put_rotation(&self, session: &Session, state: &TeamState) -> Result<(), String> {

@@ -199,14 +199,19 @@ impl Workspace {
                 break;
             }
         }
+        // The checkpoint: this device's, or the account's pinned one (from another of
+        // its devices), whichever is later — so a new device is not a blank slate.
         let head_key = format!("audit-head/{}", self.team_id);
-        let known: Option<Checkpoint> = self.unlocked.cached(&head_key).await;
+        let mine: Option<Checkpoint> = self.unlocked.cached(&head_key).await;
+        let pinned = self.unlocked.pin_audit(self.team_id, None).await;
+        let known = mine.into_iter().chain(pinned).max_by_key(|c| c.seq);
         let v = {
             let s = self.syncer.lock().await;
             audit::verify(&s.session.team, &rows, known, &self.me, &s.session.identity)
         };
         if v.problems.is_empty() {
             let _ = self.unlocked.store.set_meta(&head_key, &serde_json::to_vec(&v.head).unwrap_or_default()).await;
+            self.unlocked.pin_audit(self.team_id, Some(v.head)).await;
         }
         let mut lines: Vec<AuditLine> = rows
             .iter()

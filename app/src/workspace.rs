@@ -648,10 +648,13 @@ impl Workspace {
     /// The network round trip happens without holding the engine.
     pub async fn refresh_session(&self) -> Result<(), String> {
         let team = self.syncer.lock().await.session.team.team;
-        let session = self.unlocked.session(team).await?;
+        let mut session = self.unlocked.verified_session(team).await?;
         let view = TeamView::of(&session);
         let (progress, reopened) = {
             let mut s = self.syncer.lock().await;
+            // Keys held in memory stay usable for reading what they sealed, even once
+            // their wraps are shredded on the server (or withheld by it).
+            session.keyring.keep_missing_from(&s.session.keyring);
             let gained = session.keyring.len() > s.session.keyring.len();
             s.set_session(session);
             let reopened = if gained { s.reopen_with_new_keys().await.unwrap_or(0) } else { 0 };

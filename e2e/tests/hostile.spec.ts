@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { createAccount, createTeam, passphraseFor, uniqueUser } from './helpers';
+import { addToTeam, createAccount, createTeam, passphraseFor, uniqueUser, waitSynced } from './helpers';
 
 // A server that lies, in the browser: Playwright rewrites the real server's answers on
 // their way to the app (the native scenarios are in server/tests/hostile.rs).
@@ -92,4 +92,106 @@ test('a device_wiped the server forges without a signed order erases nothing', a
   expect(names).toContain(`quietdesk:${user}`);
   await page.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await expect(page.getByRole('list', { name: 'Customers' })).toContainText('Canary Unsent Customer');
+});
+
+async function logInOnNewDevice(page: import('@playwright/test').Page, user: string) {
+  await page.goto('/');
+  await page.getByRole('button', { name: 'Log in on this device' }).click();
+  await page.getByLabel('Username').fill(user);
+  await page.getByLabel('Passphrase').fill(passphraseFor(user));
+  await page.getByRole('button', { name: 'Log in', exact: true }).click();
+}
+
+test('a new device takes its team from the account pins, never the server listing, and refuses a chain older than the pinned one', async ({ browser }) => {
+  test.setTimeout(120_000);
+  const user = uniqueUser('pin');
+  const first = await browser.newContext();
+  const desk = await first.newPage();
+  await createAccount(desk, user);
+  await createTeam(desk);
+  await desk.getByRole('link', { name: 'New customer' }).click();
+  await desk.getByLabel('Name', { exact: true }).fill('Pinned Team Customer');
+  await desk.getByRole('button', { name: 'Create customer' }).click();
+  await expect(desk.getByRole('heading', { name: 'Pinned Team Customer' })).toBeVisible();
+  // A rotation: the chain (and the account's pinned head) grows to two entries.
+  await desk.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  await desk.getByRole('button', { name: 'Rotate keys now' }).click();
+  await expect(desk.getByText('Key epoch 2', { exact: true })).toBeVisible();
+  await waitSynced(desk);
+
+  // A new phone: the server lists another team first (one it made up).
+  const phoneCtx = await browser.newContext();
+  const phone = await phoneCtx.newPage();
+  await phone.route('**/api/v1/teams', async (route) => {
+    if (route.request().method() !== 'GET') return route.continue();
+    const real = await route.fetch();
+    const body = await real.json();
+    body.teams.unshift({ team: 'f'.repeat(32), chain_len: 1 });
+    await route.fulfill({ response: real, json: body });
+  });
+  await logInOnNewDevice(phone, user);
+  await expect(phone.getByRole('list', { name: 'Customers' })).toContainText('Pinned Team Customer', { timeout: 30_000 });
+  await phoneCtx.close();
+
+  // Another new device, to which the server serves the chain before the rotation.
+  const tabletCtx = await browser.newContext();
+  const tablet = await tabletCtx.newPage();
+  await tablet.route('**/api/v1/teams/*/chain', async (route) => {
+    if (route.request().method() !== 'GET') return route.continue();
+    const real = await route.fetch();
+    const body = await real.json();
+    body.entries = body.entries.slice(0, 1);
+    await route.fulfill({ response: real, json: body });
+  });
+  await logInOnNewDevice(tablet, user);
+  await expect(tablet.getByRole('alert')).toContainText('membership chain was refused', { timeout: 30_000 });
+  await expect(tablet.getByRole('alert')).toContainText('rollback');
+  await tabletCtx.close();
+  await first.close();
+});
+
+test('after a rotation, a server that withholds the new keys gets no edit sealed under the old ones', async ({ browser }) => {
+  test.setTimeout(120_000);
+  const [adminCtx, memberCtx] = await Promise.all([browser.newContext(), browser.newContext()]);
+  const [admin, member] = await Promise.all([adminCtx.newPage(), memberCtx.newPage()]);
+  const [adminName, memberName] = [uniqueUser('rot'), uniqueUser('mem')];
+  await createAccount(admin, adminName);
+  await createTeam(admin);
+  await createAccount(member, memberName);
+  await addToTeam(admin, member, memberName, 'member');
+
+  // The server hides every key wrap of epoch 2 and later from the member.
+  await member.route('**/api/v1/teams/*/wraps', async (route) => {
+    if (route.request().method() !== 'GET') return route.continue();
+    const real = await route.fetch();
+    const body = await real.json();
+    body.wraps = body.wraps.filter((w: { epoch: number }) => w.epoch < 2);
+    await route.fulfill({ response: real, json: body });
+  });
+  let pushes = 0;
+  await member.route('**/api/v1/teams/*/push', async (route) => {
+    pushes += 1;
+    await route.continue();
+  });
+  await admin.getByRole('button', { name: 'Rotate keys now' }).click();
+  await expect(admin.getByText('Key epoch 2', { exact: true })).toBeVisible();
+  // The member's device learns of the new epoch (the chain is signed; the keys are not
+  // there).
+  await member.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  await expect(member.getByText('Key epoch 2', { exact: true })).toBeVisible({ timeout: 20_000 });
+  await member.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+
+  await member.getByRole('link', { name: 'New customer' }).click();
+  await member.getByLabel('Name', { exact: true }).fill('Canary Waiting Customer');
+  await member.getByRole('button', { name: 'Create customer' }).click();
+  const status = member.getByRole('status', { name: 'Sync status' });
+  await expect(status).toContainText("the team's keys for its current epoch (2) have not reached it", { timeout: 20_000 });
+  await expect(status).toContainText('1 pending');
+  expect(pushes).toBe(0);
+
+  // The keys arrive: the edit goes out under epoch 2.
+  await member.unrouteAll();
+  await member.getByRole('button', { name: 'Sync now' }).click();
+  await waitSynced(member);
+  for (const c of [adminCtx, memberCtx]) await c.close();
 });

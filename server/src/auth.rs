@@ -10,7 +10,7 @@ use axum::Router;
 use base64::Engine;
 use rand_core::{OsRng, RngCore};
 use shared::api::{
-    path, Device, DeviceList, Empty, LoginRequest, PreloginRequest, PreloginResponse, RevokeDeviceRequest,
+    path, Device, DeviceList, Empty, LoginRequest, PreloginRequest, PreloginResponse, RevokeDeviceRequest, SealedPins,
     SessionResponse, SignupRequest, UserKeys, WipeResponse,
 };
 use shared::crypto::passphrase::{fake_salt, AuthKey, KdfParams};
@@ -31,6 +31,32 @@ pub fn router() -> Router<AppState> {
         .route(path::DEVICES, get(devices))
         .route(path::REVOKE_DEVICE, post(revoke_device))
         .route(path::USER, get(user_keys))
+        .route(path::ACCOUNT_PINS, get(pins).put(put_pins))
+}
+
+/// The caller's sealed pins (version 0 and no bytes if none are stored yet).
+async fn pins(State(state): State<AppState>, user: AuthUser) -> ApiResult<ApiJson<SealedPins>> {
+    let (version, blob) = state.db.pins(&user.username).await?.unwrap_or_default();
+    Ok(ApiJson(SealedPins { version, blob }))
+}
+
+/// Store the caller's pins if they are newer than the stored ones (409 otherwise:
+/// another device stored a newer version; read, merge, store again).
+async fn put_pins(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<SealedPins>,
+) -> ApiResult<ApiJson<SealedPins>> {
+    if req.blob.is_empty() || req.blob.len() > shared::pins::MAX_PINS_BYTES {
+        return Err(ApiError::BadRequest(format!("pins must be 1 to {} bytes", shared::pins::MAX_PINS_BYTES)));
+    }
+    if req.version == 0 || i64::try_from(req.version).is_err() {
+        return Err(ApiError::BadRequest("pins version out of range".into()));
+    }
+    if !state.db.put_pins(&user.username, req.version, &req.blob).await? {
+        return Err(ApiError::Conflict("newer pins are stored; read them, merge and store again"));
+    }
+    Ok(ApiJson(req))
 }
 
 fn token_hash(token: &str) -> [u8; 32] {

@@ -150,6 +150,10 @@ pub trait Db: Send + Sync + 'static {
 
     async fn create_user(&self, user: &UserRow, now: i64) -> DbResult<()>;
     async fn user(&self, username: &str) -> DbResult<Option<UserRow>>;
+    /// The account's sealed pins and their version, if any are stored.
+    async fn pins(&self, username: &Username) -> DbResult<Option<(u64, Vec<u8>)>>;
+    /// Store pins if `version` is higher than the stored one; false if it is not.
+    async fn put_pins(&self, username: &Username, version: u64, blob: &[u8]) -> DbResult<bool>;
 
     async fn create_session(
         &self,

@@ -78,6 +78,12 @@ fn operations(s: &mut Schemas) -> Vec<Op> {
             s.add::<api::RevokeDeviceRequest>(),
             s.add::<api::WipeResponse>(),
         ),
+        answers(op(Get, path::ACCOUNT_PINS, "The caller's sealed account pins"), s.add::<api::SealedPins>()),
+        with(
+            op(Put, path::ACCOUNT_PINS, "Store a newer version of the caller's sealed account pins"),
+            s.add::<api::SealedPins>(),
+            s.add::<api::SealedPins>(),
+        ),
         answers(op(Get, path::USER, "A user's public keys"), s.add::<api::UserKeys>()),
         answers(op(Get, path::TEAMS, "The caller's teams"), s.add::<api::TeamList>()),
         with(
@@ -324,6 +330,7 @@ mod tests {
             shared::api::path::ACTIVITY,
             shared::api::path::ALERTS,
             shared::api::path::DEVICES,
+            shared::api::path::ACCOUNT_PINS,
             shared::api::path::REVOKE_DEVICE,
             shared::api::path::WIPE_MEMBER,
             shared::api::path::TOTP,

@@ -34,6 +34,8 @@ pub mod path {
     pub const ALERTS: &str = "/api/v1/teams/{team}/alerts";
     /// The caller's own signed-in devices (GET).
     pub const DEVICES: &str = "/api/v1/devices";
+    /// The caller's sealed account pins: read (GET) and store a newer version (PUT).
+    pub const ACCOUNT_PINS: &str = "/api/v1/account/pins";
     /// Sign out one of the caller's devices and have it erase its local data (POST).
     pub const REVOKE_DEVICE: &str = "/api/v1/devices/{device}/revoke";
     /// Admin: sign out every device of a member and have each erase its data (POST).
@@ -168,6 +170,18 @@ impl Endpoint for LoginRequest {
     type Response = SessionResponse;
     const METHOD: Method = Method::Post;
     const PATH: &'static str = path::LOGIN;
+}
+
+/// The account's pins as the server holds them: an opaque blob sealed by the
+/// account's devices ([`crate::pins::AccountPins`]) and its version. Version 0 with an
+/// empty blob: none stored yet. A PUT is taken only if its version is higher.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedPins {
+    pub version: u64,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+    #[serde(with = "b64")]
+    pub blob: Vec<u8>,
 }
 
 /// A new session. The token goes in `Authorization: Bearer`.

@@ -51,6 +51,7 @@ pub mod label {
     pub const APPROVAL: &[u8] = b"quietdesk/v1/approval";
     pub const EXPORT_FILE: &[u8] = b"quietdesk/v1/export-file";
     pub const WIPE_ORDER: &[u8] = b"quietdesk/v1/wipe-order";
+    pub const TEAM_ID: &[u8] = b"quietdesk/v1/team-id";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

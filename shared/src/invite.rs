@@ -90,14 +90,25 @@ pub struct InviteLink {
     pub invite: InviteId,
     pub secret: InviteSecret,
     pub role: Role,
+    /// The hash of the team's genesis entry, as the inviting admin's device verified
+    /// it: the joiner pins it, so the server cannot show them another team under the
+    /// same id.
+    pub genesis: [u8; 32],
 }
 
-/// What the link's fragment carries: `team.invite.secret.role` (hex, hex, base64url,
-/// role name).
-pub fn encode_fragment(team: TeamId, invite: InviteId, secret: &InviteSecret, role: Role) -> String {
+/// What the link's fragment carries: `team.invite.secret.role.genesis` (hex, hex,
+/// base64url, role name, base64url).
+pub fn encode_fragment(link: &InviteLink) -> String {
     use base64::Engine;
-    let s = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret.expose_secret());
-    format!("join={team}.{invite}.{s}.{}", role.as_str())
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    format!(
+        "join={}.{}.{}.{}.{}",
+        link.team,
+        link.invite,
+        b64(link.secret.expose_secret()),
+        link.role.as_str(),
+        b64(&link.genesis)
+    )
 }
 
 /// Parse a whole link or just its fragment.
@@ -110,10 +121,17 @@ pub fn decode_fragment(link: &str) -> Option<InviteLink> {
     let invite: InviteId = parts.next()?.parse().ok()?;
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
     let role = Role::from_name(parts.next()?)?;
+    let genesis = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
     if parts.next().is_some() {
         return None;
     }
-    Some(InviteLink { team, invite, secret: InviteSecret(raw.try_into().ok()?), role })
+    Some(InviteLink {
+        team,
+        invite,
+        secret: InviteSecret(raw.try_into().ok()?),
+        role,
+        genesis: genesis.try_into().ok()?,
+    })
 }
 
 /// A number two members read to each other to confirm their clients use the right keys
@@ -162,16 +180,23 @@ mod tests {
     #[test]
     fn links_round_trip_and_junk_is_refused() {
         let (team, invite, secret) = (TeamId::random(), InviteId::random(), InviteSecret::generate());
-        let link = format!("https://crm.example/join#{}", encode_fragment(team, invite, &secret, Role::Support));
+        let made = InviteLink { team, invite, secret: secret.clone(), role: Role::Support, genesis: [7; 32] };
+        let link = format!("https://crm.example/join#{}", encode_fragment(&made));
         let l = decode_fragment(&link).unwrap();
         assert_eq!(
             (l.team, l.invite, l.secret.expose_secret(), l.role),
             (team, invite, secret.expose_secret(), Role::Support)
         );
-        let no_role = link.rsplit_once('.').unwrap().0.to_owned();
-        for junk in
-            ["", "#join=", "https://x/#join=a.b.c", &format!("#join={team}.{invite}"), &format!("{link}.x"), &no_role]
-        {
+        assert_eq!(l.genesis, [7; 32]);
+        let no_genesis = link.rsplit_once('.').unwrap().0.to_owned();
+        for junk in [
+            "",
+            "#join=",
+            "https://x/#join=a.b.c",
+            &format!("#join={team}.{invite}"),
+            &format!("{link}.x"),
+            &no_genesis,
+        ] {
             assert!(decode_fragment(junk).is_none(), "{junk}");
         }
     }

@@ -19,6 +19,8 @@
 //! * [`invite`]: invitation links whose secret the server never sees; safety numbers.
 //! * [`team`]: which role holds which keys; the wraps admins make on adding,
 //!   removing and rotating.
+//! * [`pins`]: the account's sealed pins (teams, chain heads, audit checkpoints, KDF
+//!   settings), so every device of an account starts pinned.
 //! * [`wipe`]: remote wipe orders a device verifies before erasing anything.
 //! * [`sync`]: the sync engine — a state machine behind [`sync::Store`] and
 //!   [`sync::Transport`] traits, so it runs natively in tests and in the browser.
@@ -40,6 +42,7 @@ pub mod invite;
 pub mod lifecycle;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+pub mod pins;
 pub mod record;
 pub mod search;
 pub mod sync;

@@ -141,6 +141,29 @@ impl Db for Store {
         }
     }
 
+    async fn pins(&self, username: &Username) -> DbResult<Option<(u64, Vec<u8>)>> {
+        let row = sqlx::query("SELECT version, blob FROM account_pins WHERE username = $1")
+            .bind(username.as_str())
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.map(|r| (r.get::<i64, _>("version") as u64, r.get("blob"))))
+    }
+
+    async fn put_pins(&self, username: &Username, version: u64, blob: &[u8]) -> DbResult<bool> {
+        let version = i64::try_from(version).map_err(|_| DbError::Corrupt("pins version".into()))?;
+        let r = sqlx::query(
+            "INSERT INTO account_pins (username, version, blob) VALUES ($1, $2, $3) \
+             ON CONFLICT (username) DO UPDATE SET version = excluded.version, blob = excluded.blob \
+             WHERE account_pins.version < excluded.version",
+        )
+        .bind(username.as_str())
+        .bind(version)
+        .bind(blob)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     async fn user(&self, username: &str) -> DbResult<Option<UserRow>> {
         let row =
             sqlx::query("SELECT username, salt, kdf, auth_hash, sign_pk, dh_pk, bundle FROM users WHERE username = $1")

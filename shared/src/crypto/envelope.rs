@@ -252,6 +252,12 @@ impl Keyring {
     pub fn iter(&self) -> impl Iterator<Item = (CollectionId, u32, Scope, &SymmetricKey)> {
         self.keys.iter().map(|((c, e, s), k)| (*c, *e, *s, k))
     }
+    /// Add every key of `other` this keyring lacks.
+    pub fn keep_missing_from(&mut self, other: &Keyring) {
+        for (k, v) in &other.keys {
+            self.keys.entry(*k).or_insert_with(|| v.clone());
+        }
+    }
     /// Every collection a key is held for.
     pub fn collections(&self) -> std::collections::BTreeSet<CollectionId> {
         self.keys.keys().map(|(c, _, _)| *c).collect()

@@ -1,0 +1,133 @@
+//! The account's pins: what every device of the account starts from, so none takes the
+//! server's word on which teams it is in, how long their chains are, or how the
+//! passphrase is derived.
+//!
+//! [`AccountPins`] holds, per team, the genesis entry's hash, the longest chain head a
+//! device of the account verified and the audit checkpoint an admin's device verified;
+//! and the account's salt and key-derivation settings. It is sealed (AES-256-GCM)
+//! under the account's vault key, which travels only inside the account bundle (itself
+//! sealed under the passphrase-derived `wrap_key`), and stored on the server as an
+//! opaque, versioned blob. A new device opens it right after log-in: its first team
+//! comes from these pins (or from an invitation link), never from the server's
+//! listing, and a chain shorter than, or diverging from, a pinned head is refused.
+//!
+//! Limit: the server can serve an *older* pins blob to a device that has never seen a
+//! newer one (it cannot forge or alter one). Each device keeps the highest version it
+//! has seen and never goes back from it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::audit::Checkpoint;
+use crate::chain::KnownHead;
+use crate::crypto::aead::{open_blob, seal_blob};
+use crate::crypto::identity::IdentityKeys;
+use crate::crypto::passphrase::KdfParams;
+use crate::crypto::CryptoError;
+use crate::ids::{TeamId, Username};
+
+/// The largest sealed pins blob the server stores.
+pub const MAX_PINS_BYTES: usize = 64 * 1024;
+
+/// What the account knows for certain about one team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamPin {
+    pub team: TeamId,
+    /// The hash of the team's genesis entry: a server cannot substitute another team
+    /// (a ghost admin's genesis) under this id.
+    #[serde(with = "crate::api::b64_32")]
+    pub genesis: [u8; 32],
+    /// The longest chain head a device of the account verified.
+    pub head: KnownHead,
+    /// The audit log's head as an admin's device of the account last verified it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<Checkpoint>,
+}
+
+/// Every pin of an account. `version` grows with each change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountPins {
+    pub version: u64,
+    #[serde(with = "crate::api::b64_16")]
+    pub salt: [u8; 16],
+    pub kdf: KdfParams,
+    pub teams: Vec<TeamPin>,
+}
+
+fn context(username: &Username) -> Vec<u8> {
+    [b"account-pins/".as_slice(), username.as_str().as_bytes()].concat()
+}
+
+impl AccountPins {
+    /// Pins of a new account: its salt and settings, no team yet.
+    pub fn new(salt: [u8; 16], kdf: KdfParams) -> Self {
+        Self { version: 1, salt, kdf, teams: Vec::new() }
+    }
+
+    /// Seal for the server (AES-256-GCM under the account's vault key, the username
+    /// bound into the associated data).
+    pub fn seal(&self, username: &Username, keys: &IdentityKeys) -> Vec<u8> {
+        let json = serde_json::to_vec(self).expect("pins serialize");
+        seal_blob(keys.vault_key(), &context(username), &json)
+    }
+
+    pub fn open(blob: &[u8], username: &Username, keys: &IdentityKeys) -> Result<Self, CryptoError> {
+        let json = open_blob(keys.vault_key(), &context(username), blob)?;
+        serde_json::from_slice(&json).map_err(|_| CryptoError::Malformed("account pins"))
+    }
+
+    pub fn team(&self, team: TeamId) -> Option<&TeamPin> {
+        self.teams.iter().find(|t| t.team == team)
+    }
+
+    /// Pin a team's genesis and head (a longer verified head replaces a shorter one);
+    /// true if anything changed (the caller then stores the next version).
+    pub fn note_head(&mut self, team: TeamId, genesis: [u8; 32], head: KnownHead) -> bool {
+        match self.teams.iter_mut().find(|t| t.team == team) {
+            Some(t) if t.head.len >= head.len => false,
+            Some(t) => {
+                t.head = head;
+                true
+            }
+            None => {
+                self.teams.push(TeamPin { team, genesis, head, audit: None });
+                true
+            }
+        }
+    }
+
+    /// Pin an audit checkpoint (a later one replaces an earlier one); true if changed.
+    pub fn note_audit(&mut self, team: TeamId, checkpoint: Checkpoint) -> bool {
+        match self.teams.iter_mut().find(|t| t.team == team) {
+            Some(t) if t.audit.is_none_or(|a| a.seq < checkpoint.seq) => {
+                t.audit = Some(checkpoint);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_seal_for_one_account_and_only_grow() {
+        let keys = IdentityKeys::generate();
+        let ann = Username::parse("ann").unwrap();
+        let mut pins = AccountPins::new([1; 16], KdfParams::DEFAULT);
+        let team = TeamId::random();
+        assert!(pins.note_head(team, [9; 32], KnownHead { len: 3, hash: [3; 32] }));
+        assert!(!pins.note_head(team, [9; 32], KnownHead { len: 2, hash: [2; 32] }), "a shorter head never replaces");
+        assert!(pins.note_audit(team, Checkpoint { seq: 5, hash: [5; 32] }));
+        assert!(!pins.note_audit(team, Checkpoint { seq: 4, hash: [4; 32] }));
+        let sealed = pins.seal(&ann, &keys);
+        assert_eq!(AccountPins::open(&sealed, &ann, &keys).unwrap(), pins);
+        assert!(AccountPins::open(&sealed, &Username::parse("bob").unwrap(), &keys).is_err(), "another account's");
+        assert!(AccountPins::open(&sealed, &ann, &IdentityKeys::generate()).is_err(), "another key");
+        let mut tampered = sealed.clone();
+        tampered[20] ^= 1;
+        assert!(AccountPins::open(&tampered, &ann, &keys).is_err());
+        assert!(!String::from_utf8_lossy(&sealed).contains(&team.to_string()), "the server learns nothing");
+    }
+}
