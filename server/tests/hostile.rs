@@ -512,3 +512,76 @@ async fn a_forked_chain_is_detected_from_another_members_record() {
     assert!(refused.to_string().contains("different history of the team"), "{refused}");
     assert_eq!(c.replica.pending_count(), 1, "nothing was sealed for the forked team");
 }
+
+/// Item 1: a new device of the account starts from the account's sealed pins: a
+/// made-up genesis for the pinned team (a ghost admin), or a chain shorter than the
+/// pinned head, is refused; the server cannot read, forge or roll back the pins it
+/// stores (it can only refuse an older version).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_device_starts_from_the_accounts_pins() {
+    use shared::api::{path, SealedPins};
+    use shared::chain::{ChainEntry, Member, TeamState};
+    use shared::pins::AccountPins;
+
+    let srv = TestServer::start();
+    let proxy = HostileServer::start(&srv.base).await;
+    let pass = "pass-alice-pins";
+    let alice = signup(&srv.base, "alice", pass).await;
+    let mallory = signup(&srv.base, "mallory", "pass-mallory-pins").await;
+    let team = alice.create_team().await;
+    alice.append(team, Action::Rotate { epoch: 2 }).await.unwrap();
+
+    // Alice's first device pins the team it verified.
+    let state = alice.chain(team, None).await.unwrap();
+    let mut pins = AccountPins::new([0; 16], KdfParams::MINIMUM);
+    pins.note_head(team, state.genesis_hash(), state.known_head());
+    let sealed = SealedPins { version: 1, blob: pins.seal(&alice.name, &alice.identity) };
+    let _: SealedPins = alice.api.put(path::ACCOUNT_PINS, &sealed).await.unwrap();
+    let stale = alice.api.put::<_, SealedPins>(path::ACCOUNT_PINS, &sealed).await.unwrap_err();
+    assert!(matches!(stale, shared::sync::TransportError::Http { status: 409, .. }), "only newer versions: {stale}");
+    for bad in [SealedPins { version: 9, blob: vec![] }, SealedPins { version: 0, blob: vec![1] }] {
+        let e = alice.api.put::<_, SealedPins>(path::ACCOUNT_PINS, &bad).await.unwrap_err();
+        assert!(matches!(e, shared::sync::TransportError::Http { status: 400, .. }), "{e}");
+    }
+    let stored: Vec<Vec<u8>> =
+        srv.db.rows("SELECT blob FROM account_pins").await.iter().map(|r| sqlx::Row::get::<Vec<u8>, _>(r, 0)).collect();
+    assert!(!stored.is_empty());
+    for needle in [team.as_bytes().to_vec(), team.to_string().into_bytes()] {
+        assert!(
+            stored.iter().all(|v| !v.windows(needle.len()).any(|w| w == needle.as_slice())),
+            "the server cannot read which teams are pinned"
+        );
+    }
+
+    // A new device: log in, read the pins (through the hostile server).
+    let device = client::login(&proxy.base, "alice", pass).await.unwrap();
+    let got: SealedPins = device.api.get(path::ACCOUNT_PINS).await.unwrap();
+    let pins = AccountPins::open(&got.blob, &device.name, &device.identity).unwrap();
+    let pin = pins.team(team).expect("the team is pinned");
+
+    // The server invents a genesis for the same team id, with Mallory as its admin.
+    let ghost = ChainEntry::signed(
+        team,
+        0,
+        [0; 32],
+        &mallory.name,
+        &mallory.identity,
+        now() as i64,
+        Action::Create {
+            admin: Member { username: mallory.name.clone(), identity: mallory.identity.public(), role: Role::Admin },
+            shared_collection: shared::ids::CollectionId::random(),
+        },
+    );
+    let refused = TeamState::verify_pinned(std::slice::from_ref(&ghost), team, Some(pin), None, false).unwrap_err();
+    assert!(refused.to_string().contains("genesis this account pinned"), "{refused}");
+    // Or the real chain, cut back to before the rotation.
+    let real: shared::api::ChainResponse = device.api.get(&path::fill(path::CHAIN, &team.to_string())).await.unwrap();
+    let refused = TeamState::verify_pinned(&real.entries[..1], team, Some(pin), None, false).unwrap_err();
+    assert!(matches!(refused, shared::chain::ChainError::Rollback { .. }), "{refused}");
+    assert!(TeamState::verify_pinned(&real.entries, team, Some(pin), None, false).is_ok(), "the real one passes");
+
+    // A blob the server altered does not open.
+    let mut altered = got.blob.clone();
+    altered[10] ^= 1;
+    assert!(AccountPins::open(&altered, &device.name, &device.identity).is_err());
+}
