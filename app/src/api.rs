@@ -9,6 +9,21 @@ use shared::api::{path, Cursor, Endpoint, Method, PullResponse, PushRequest};
 use shared::ids::TeamId;
 use shared::sync::{PushOutcome, Transport, TransportError};
 
+/// Where the API is: the `quietdesk-api` meta tag of the page (`https://api.example.com`),
+/// or, without one, the origin the app was served from. Serving the app from a static
+/// host and the API from another origin is the recommended deployment (SECURITY.md).
+pub fn api_base() -> String {
+    thread_local! {
+        static BASE: String = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.query_selector("meta[name=quietdesk-api]").ok().flatten())
+            .and_then(|m| m.get_attribute("content"))
+            .map(|c| c.trim().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+    }
+    BASE.with(Clone::clone)
+}
+
 /// The server, reached over `fetch`. Cloning shares the session token.
 #[derive(Clone, Default)]
 pub struct Api {
@@ -25,10 +40,11 @@ impl Api {
     }
 
     fn builder(&self, method: Method, url: &str) -> RequestBuilder {
+        let url = format!("{}{url}", api_base());
         let b = match method {
-            Method::Get => Request::get(url),
-            Method::Post => Request::post(url),
-            Method::Put => Request::put(url),
+            Method::Get => Request::get(&url),
+            Method::Post => Request::post(&url),
+            Method::Put => Request::put(&url),
         };
         match self.token.borrow().as_deref() {
             Some(t) => b.header("Authorization", &format!("Bearer {t}")),

@@ -513,15 +513,17 @@ impl Workspace {
         let Some(token) = self.unlocked.api.token() else {
             return;
         };
-        let Some(location) = web_sys::window().map(|w| w.location()) else {
-            return;
+        // The API's origin (configured, or the page's), as a websocket origin.
+        let origin = match crate::api::api_base() {
+            base if !base.is_empty() => base,
+            _ => match web_sys::window().and_then(|w| w.location().origin().ok()) {
+                Some(o) => o,
+                None => return,
+            },
         };
-        let (Ok(protocol), Ok(host)) = (location.protocol(), location.host()) else {
-            return;
-        };
-        let scheme = if protocol == "https:" { "wss" } else { "ws" };
+        let origin = origin.replacen("https://", "wss://", 1).replacen("http://", "ws://", 1);
         let team = self.unlocked.account.team.map(|t| t.to_string()).unwrap_or_default();
-        let url = format!("{scheme}://{host}{}", path::fill(path::EVENTS, &team));
+        let url = format!("{origin}{}", path::fill(path::EVENTS, &team));
         let Ok(socket) = WebSocket::open(&url) else {
             return;
         };

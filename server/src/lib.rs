@@ -19,6 +19,7 @@ pub mod invites;
 pub mod limits;
 pub mod openapi;
 pub mod records;
+pub mod release;
 pub mod teams;
 pub mod twofa;
 
@@ -43,11 +44,21 @@ pub struct Config {
     pub static_dir: Option<PathBuf>,
     pub session_ttl: Duration,
     pub limits: limits::LimitConfig,
+    /// Origins (`https://app.example.com`) allowed to call the API from a browser:
+    /// where the app is served from when it is not this server (the recommended
+    /// deployment: taking over the data server then does not give control of the
+    /// code users run).
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { static_dir: None, session_ttl: Duration::from_secs(12 * 3600), limits: Default::default() }
+        Self {
+            static_dir: None,
+            session_ttl: Duration::from_secs(12 * 3600),
+            limits: Default::default(),
+            allowed_origins: Vec::new(),
+        }
     }
 }
 
@@ -158,6 +169,18 @@ async fn api_not_found() -> impl IntoResponse {
 }
 
 /// The whole application.
+/// Cross-origin calls from the configured app origins only (none by default: the app
+/// is served by this server). Bearer tokens, no cookies: credentials are not allowed.
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{header, HeaderValue, Method};
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(allowed)
+        .allow_methods([Method::GET, Method::POST, Method::PUT])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(3600))
+}
+
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route(path::HEALTH, get(health))
@@ -171,6 +194,7 @@ pub fn app(state: AppState) -> Router {
         .merge(twofa::router())
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors(&state.config.allowed_origins))
         .with_state(state.clone());
 
     let router = match &state.config.static_dir {

@@ -51,6 +51,10 @@ struct Cli {
     /// (0: no limit).
     #[arg(long, env = "QD_BULK_DELETE_THRESHOLD", default_value_t = 20)]
     bulk_delete_threshold: u64,
+    /// An origin the app is served from, other than this server (repeat for several;
+    /// comma-separated in the environment): browsers may call the API from it.
+    #[arg(long = "allow-origin", env = "QD_ALLOW_ORIGINS", value_delimiter = ',')]
+    allow_origins: Vec<String>,
 }
 
 #[derive(clap::Subcommand)]
@@ -72,6 +76,16 @@ enum Command {
         /// Replace an existing database.
         #[arg(long)]
         force: bool,
+    },
+    /// Check that an origin serves exactly a release: every file of the release's
+    /// manifest (`release.sha256`, written by every build: `sha256sum` lines), fetched
+    /// from URL, has the listed SHA-256, and `/` is its `index.html`. Exit status 1 and
+    /// the differing files otherwise. Meant to run from a monitor.
+    VerifyRelease {
+        /// Where the app is served, e.g. `https://app.example.com`.
+        url: String,
+        /// The release's manifest, as built (never the one the origin serves).
+        manifest: PathBuf,
     },
 }
 
@@ -95,6 +109,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(Command::Restore { from, force }) => {
             let summary = SqliteDb::restore(from, &cli.database, *force).await?;
             println!("restored {} into {}: {summary}", from.display(), cli.database);
+            return Ok(());
+        }
+        Some(Command::VerifyRelease { url, manifest }) => {
+            let text = std::fs::read_to_string(manifest)?;
+            let report = quietdesk_server::release::verify(url, &text).await?;
+            for (path, problem) in &report.differing {
+                println!("DIFFERS {path}: {problem}");
+            }
+            println!("{} of {} files as released", report.checked - report.differing.len(), report.checked);
+            if !report.differing.is_empty() {
+                std::process::exit(1);
+            }
             return Ok(());
         }
         Some(Command::Serve) | None => {}
@@ -128,6 +154,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             bulk_suspend: cli.bulk_suspend,
             bulk_delete_threshold: cli.bulk_delete_threshold,
         },
+        allowed_origins: cli.allow_origins.clone(),
     };
     if let Some(dir) = &config.static_dir {
         if !dir.join("index.html").exists() {
