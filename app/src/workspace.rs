@@ -579,7 +579,13 @@ impl Workspace {
         let due = {
             let s = self.syncer.lock().await;
             let team = &s.session.team;
-            let days = s.replica.records.get(&settings_record(team.team)).map_or(0, |r| rotation_days(&r.view, team));
+            let id = settings_record(team.team);
+            // A setting edited here and not yet sent is this (admin's) device's own.
+            let pending = s.replica.outbox.iter().any(|p| p.record == id);
+            let days = s.replica.records.get(&id).map_or(0, |r| {
+                let signer = if pending { Some(&s.session.me) } else { r.signer.as_ref() };
+                rotation_days(&r.view, signer, team)
+            });
             team.rotation_due(days, now() as i64)
         };
         if due {

@@ -326,6 +326,9 @@ pub struct LocalRecord {
     pub complete: bool,
     /// The oldest key epoch the server's copy is sealed under (0 if never pushed).
     pub epoch: u32,
+    /// Who signed the server's copy (`None` if never pushed): what a setting is
+    /// decided by, not the author names inside the fields (which a signer writes).
+    pub signer: Option<Username>,
 }
 
 /// The sync state machine. No I/O.
@@ -380,6 +383,7 @@ impl Replica {
             sensitive: None,
             complete: true,
             epoch: 0,
+            signer: None,
         });
         local.collection = op.collection;
         for e in &op.edits {
@@ -416,6 +420,7 @@ impl Replica {
             sensitive: None,
             complete: true,
             epoch: 0,
+            signer: None,
         });
         if version < local.version {
             return; // an older state than one already seen: never roll back
@@ -457,6 +462,7 @@ impl Replica {
         local.sensitive = opened.sensitive;
         local.complete = opened.complete;
         local.epoch = opened.epoch;
+        local.signer = Some(opened.writer);
     }
 
     /// The documents to push for at most `limit` records (in record order): base plus
@@ -917,6 +923,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                         local.epoch = m.sealed.inspect().map(|i| i.min_epoch).unwrap_or(local.epoch);
                         local.version = version;
                         local.collection = m.collection;
+                        local.signer = Some(self.session.me.clone());
                         local.base = m.doc;
                         local.sensitive = m.sensitive;
                         self.replica.reseal.remove(&m.record);

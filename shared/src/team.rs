@@ -177,10 +177,12 @@ pub fn settings_record(team: crate::ids::TeamId) -> crate::ids::RecordId {
 pub const ROTATION_DAYS: &str = "rotation_days";
 
 /// The rotation schedule in `settings`, honoured only if an admin of the verified chain
-/// set it (any member's client can write the shared collection; only admins decide).
-pub fn rotation_days(settings: &crate::record::RecordDoc, state: &TeamState) -> u32 {
+/// signed the settings record's current version (`signer`: any member's client can
+/// write the shared collection, and the author names inside fields are the signer's
+/// word, so only the envelope's signature decides).
+pub fn rotation_days(settings: &crate::record::RecordDoc, signer: Option<&Username>, state: &TeamState) -> u32 {
     match settings.fields.get(ROTATION_DAYS) {
-        Some(f) if state.is_admin(&f.stamp.author) => {
+        Some(f) if signer.is_some_and(|s| state.is_admin(s)) && state.is_admin(&f.stamp.author) => {
             f.value.as_ref().and_then(crate::record::Value::as_int).map_or(0, |d| d.clamp(0, 3650) as u32)
         }
         _ => 0,
@@ -254,9 +256,14 @@ mod tests {
             doc.apply(ROTATION_DAYS, FieldState { value: Some(Value::Int(days)), stamp });
             doc
         };
-        assert_eq!(rotation_days(&set_by(&ann, 30), &state), 30);
-        assert_eq!(rotation_days(&set_by(&bob, 1), &state), 0, "a member cannot set the schedule");
-        assert_eq!(rotation_days(&RecordDoc::new(), &state), 0);
+        assert_eq!(rotation_days(&set_by(&ann, 30), Some(&ann.name), &state), 30);
+        assert_eq!(rotation_days(&set_by(&bob, 1), Some(&bob.name), &state), 0, "a member cannot set the schedule");
+        assert_eq!(
+            rotation_days(&set_by(&ann, 1), Some(&bob.name), &state),
+            0,
+            "a member's version naming the admin as the field's author does not count"
+        );
+        assert_eq!(rotation_days(&RecordDoc::new(), Some(&ann.name), &state), 0);
         let day = 86_400_000;
         assert!(!state.rotation_due(0, 10_000 * day), "no schedule, never due");
         assert!(!state.rotation_due(30, state.epoch_started_ms + 29 * day));
