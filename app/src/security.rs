@@ -23,6 +23,8 @@ use crate::account::CHAIN_KEY;
 use crate::workspace::Workspace;
 
 const AUDIT_PENDING: &str = "audit-pending";
+/// This device's audit stream (id, counter, last digest): see `shared::audit`.
+const AUDIT_STREAM: &str = "audit-stream";
 
 /// One line of the audit page (entries of the audit chain and of the team chain).
 #[derive(Clone)]
@@ -48,6 +50,12 @@ fn problem_text(p: &Problem) -> String {
         Problem::BadSignature { seq } => ("entry #", seq, " is not signed by its author"),
         Problem::Rollback { seen, .. } => {
             ("the log was cut short or rewritten: this device had verified it up to #", seen, "")
+        }
+        Problem::StreamGap { seq, author } => {
+            return format!("entries written by {author} on one device are missing before #{seq}");
+        }
+        Problem::Repeated { seq, first } => {
+            return format!("entry #{seq} repeats entry #{first} (an upload retried, or a replay)");
         }
     };
     format!("{before}{seq}{after}")
@@ -83,10 +91,14 @@ impl Workspace {
         detail: String,
     ) {
         let event = AuditEvent { at_ms: crate::now_ms(), action, customer, record, detail };
+        // This device's stream: saved before the entry is queued, so a counter is never
+        // used twice (a crash in between loses one entry, which admins see as a gap).
+        let mut stream: audit::AuditStream = self.unlocked.cached(AUDIT_STREAM).await.unwrap_or_default();
         let entry = {
             let s = self.syncer.lock().await;
-            audit::seal(&s.session.team, &self.me, &s.session.identity, &event)
+            audit::seal(&s.session.team, &self.me, &s.session.identity, &event, &mut stream)
         };
+        let _ = self.unlocked.store.set_meta(AUDIT_STREAM, &serde_json::to_vec(&stream).unwrap_or_default()).await;
         self.audit_queue.borrow_mut().push(SealedAudit(entry));
         self.save_audit_queue().await;
         let ws = self.clone();
@@ -223,7 +235,9 @@ impl Workspace {
                     Some(Opened::NotForMe) => (row.at_ms, "sealed", None, "not sealed to you".into()),
                     None => (row.at_ms, "invalid", None, format!("entry #{}", row.seq)),
                 };
-                AuditLine { at_ms, who: row.author.to_string(), action, customer, detail }
+                // A server note is the server's word whoever it names as author.
+                let who = if action == "server" { "the server".to_owned() } else { row.author.to_string() };
+                AuditLine { at_ms, who, action, customer, detail }
             })
             .collect();
         let chain: Vec<ChainEntry> = self.unlocked.cached(CHAIN_KEY).await.unwrap_or_default();

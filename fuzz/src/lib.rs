@@ -270,6 +270,7 @@ pub fn audit_chain() -> Target {
     let ada = Username::parse("ada").unwrap();
     let mut rows = Vec::new();
     let mut prev = [0u8; 32];
+    let mut stream = audit::AuditStream::new();
     for seq in 1..=4u64 {
         let event = AuditEvent {
             at_ms: seq as i64,
@@ -278,7 +279,11 @@ pub fn audit_chain() -> Target {
             record: None,
             detail: format!("fields {seq}"),
         };
-        let entry = if seq == 3 { audit::note("a server note") } else { audit::seal(&f.state, &bob, &f.bob, &event) };
+        let entry = if seq == 3 {
+            audit::note("a server note")
+        } else {
+            audit::seal(&f.state, &bob, &f.bob, &event, &mut stream)
+        };
         let hash = audit::link_hash(&f.state.team, &prev, seq, 7, &bob, &entry);
         prev = hash;
         rows.push(AuditRow { seq, at_ms: 7, author: bob.clone(), entry, hash });
@@ -309,8 +314,15 @@ pub fn requests() -> Target {
         approval: Some(RecordId([2; 16])),
     };
     let event = AuditEvent { at_ms: 1, action: AuditAction::Reveal, customer: None, record: None, detail: "x".into() };
-    let audit_body =
-        AuditAppend { entries: vec![shared::api::SealedAudit(audit::seal(&f.state, &bob, &f.bob, &event))] };
+    let audit_body = AuditAppend {
+        entries: vec![shared::api::SealedAudit(audit::seal(
+            &f.state,
+            &bob,
+            &f.bob,
+            &event,
+            &mut audit::AuditStream::new(),
+        ))],
+    };
     let seeds = vec![
         serde_json::to_vec(&push).unwrap(),
         serde_json::to_vec(&AppendChainRequest { entry: f.chain[1].clone(), approval: None }).unwrap(),

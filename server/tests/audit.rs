@@ -34,7 +34,11 @@ fn event(action: AuditAction, detail: &str) -> AuditEvent {
 }
 
 async fn write(who: &Account, team: TeamId, state: &TeamState, events: &[AuditEvent]) -> Result<u64, TransportError> {
-    let entries = events.iter().map(|e| SealedAudit(audit::seal(state, &who.name, &who.identity, e))).collect();
+    // One device stream per call is enough here: streams are checked by admins'
+    // clients (shared::audit), the server only chains.
+    let mut stream = audit::AuditStream::new();
+    let entries =
+        events.iter().map(|e| SealedAudit(audit::seal(state, &who.name, &who.identity, e, &mut stream))).collect();
     let r: AuditAppended = who.api.post(&path::fill(path::AUDIT, &team.to_string()), &AuditAppend { entries }).await?;
     Ok(r.seq)
 }
@@ -70,7 +74,15 @@ async fn deleting_or_altering_an_audit_row_is_reported_by_the_verifier() {
     // Members write but do not read; nobody writes in someone else's name; garbage is refused.
     let url = path::fill(path::AUDIT, &team.to_string());
     assert!(matches!(bob.api.get::<AuditPage>(&url).await, Err(TransportError::Http { status: 403, .. })));
-    let forged = AuditAppend { entries: vec![SealedAudit(audit::seal(&state, &alice.name, &bob.identity, &bobs[0]))] };
+    let forged = AuditAppend {
+        entries: vec![SealedAudit(audit::seal(
+            &state,
+            &alice.name,
+            &bob.identity,
+            &bobs[0],
+            &mut audit::AuditStream::new(),
+        ))],
+    };
     assert!(matches!(
         bob.api.post::<_, AuditAppended>(&url, &forged).await,
         Err(TransportError::Http { status: 400, .. })

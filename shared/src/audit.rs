@@ -21,11 +21,21 @@
 //! Member, role and key events are entries of the team chain ([`crate::chain`]), which
 //! is already signed and hash-linked; the audit page shows both.
 //!
-//! Sealed entry v2: `2 | author | id(16) | n(1) | n × (admin | wrap) | nonce(12) | ct | sig(64)`.
-//! Version 1 had the same layout, but its key wraps used the team-key wrap label: v2
-//! wraps carry a label of their own ([`WrapPurpose::AuditEntry`]). v1 entries are
-//! still read (each is signed by its member author, so a server cannot make new
-//! ones), never written.
+//! Sealed entry v2:
+//! `2 | author | id(16) | stream(16) | counter(8) | prev(32) | n(1) | n × (admin | wrap) | nonce(12) | ct | sig(64)`.
+//!
+//! Each device writes its entries as a stream of its own ([`AuditStream`]): a random
+//! stream id, a counter from 1 and the digest of the device's previous entry, all
+//! inside the signed body. An admin's client checks every stream is unbroken, so an
+//! entry deleted from the middle of a device's stream is noticed even by a device
+//! that never held a checkpoint (the server's numbering can be rewritten; a member's
+//! signature cannot). Entry ids must be unique; a byte-identical repeat (an upload
+//! retried, or a replay) is reported as such.
+//!
+//! Version 1 had no stream, and its key wraps used the team-key wrap label: v2 wraps
+//! carry a label of their own ([`WrapPurpose::AuditEntry`]). v1 entries are still read
+//! (each is signed by its member author, so a server cannot make new ones), never
+//! written.
 
 use serde::{Deserialize, Serialize};
 
@@ -183,19 +193,71 @@ fn signed_part(team: &TeamId, body: &[u8]) -> Vec<u8> {
     [label::AUDIT_SIG, team.as_bytes().as_slice(), body].concat()
 }
 
-/// Seal `event` for every admin of `state`, signed by `author`.
-pub fn seal(state: &TeamState, author: &Username, keys: &IdentityKeys, event: &AuditEvent) -> Vec<u8> {
-    seal_version(ENTRY_VERSION, state, author, keys, event)
+/// One device's stream of audit entries: its id, the last counter used and the
+/// digest of the last entry written. Kept durable by the device (a counter used twice,
+/// or skipped, is reported to admins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditStream {
+    #[serde(with = "crate::api::b64_16")]
+    pub id: [u8; 16],
+    pub counter: u64,
+    #[serde(with = "crate::api::b64_32")]
+    pub last: [u8; 32],
+}
+
+impl AuditStream {
+    /// A new stream for a device.
+    pub fn new() -> Self {
+        Self { id: *RecordId::random().as_bytes(), counter: 0, last: [0; 32] }
+    }
+}
+
+impl Default for AuditStream {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What links an entry to the one before it in its stream.
+fn entry_digest(entry: &[u8]) -> [u8; 32] {
+    sha256(b"quietdesk/v2/audit-stream", &[entry])
+}
+
+/// Seal `event` for every admin of `state`, signed by `author`, as the next entry of
+/// this device's `stream` (which advances).
+pub fn seal(
+    state: &TeamState,
+    author: &Username,
+    keys: &IdentityKeys,
+    event: &AuditEvent,
+    stream: &mut AuditStream,
+) -> Vec<u8> {
+    let entry = seal_version(ENTRY_VERSION, state, author, keys, event, Some(&*stream));
+    stream.counter += 1;
+    stream.last = entry_digest(&entry);
+    entry
 }
 
 /// [`seal`] in a given format version (tests write version 1 to prove it still reads).
-fn seal_version(version: u8, state: &TeamState, author: &Username, keys: &IdentityKeys, event: &AuditEvent) -> Vec<u8> {
+fn seal_version(
+    version: u8,
+    state: &TeamState,
+    author: &Username,
+    keys: &IdentityKeys,
+    event: &AuditEvent,
+    stream: Option<&AuditStream>,
+) -> Vec<u8> {
     let id = *RecordId::random().as_bytes();
     let key = SymmetricKey::generate();
     let admins: Vec<_> = state.members.values().filter(|m| state.is_admin(&m.username)).collect();
     let mut w = Writer::with_capacity(256 + 200 * admins.len());
     let sound: Vec<_> = admins.iter().filter(|m| m.identity.dh_key_is_sound()).take(255).collect();
-    w.u8(version).short_str(author.as_str()).fixed(&id).u8(sound.len() as u8);
+    w.u8(version).short_str(author.as_str()).fixed(&id);
+    if version == ENTRY_VERSION {
+        let s = stream.cloned().unwrap_or_default();
+        w.fixed(&s.id).u64(s.counter + 1).fixed(&s.last);
+    }
+    w.u8(sound.len() as u8);
     for m in sound {
         // An admin's key in the verified chain is never low-order (the chain refuses
         // one), so this leaves no admin out in practice; it never panics.
@@ -236,6 +298,8 @@ struct Parsed<'a> {
     version: u8,
     author: &'a str,
     id: [u8; 16],
+    /// Stream id, counter and previous entry's digest (version 2).
+    stream: Option<([u8; 16], u64, [u8; 32])>,
     wraps: Vec<(&'a str, &'a [u8])>,
     nonce: [u8; 12],
     ct: &'a [u8],
@@ -252,6 +316,11 @@ fn parse(entry: &[u8]) -> Result<Parsed<'_>, CryptoError> {
     }
     let author = r.short_str().map_err(bad)?;
     let id = r.array::<16>().map_err(bad)?;
+    let stream = if version == ENTRY_VERSION {
+        Some((r.array::<16>().map_err(bad)?, r.u64().map_err(bad)?, r.array::<32>().map_err(bad)?))
+    } else {
+        None
+    };
     let n = r.u8().map_err(bad)?;
     let mut wraps = Vec::with_capacity(n as usize);
     for _ in 0..n {
@@ -262,7 +331,7 @@ fn parse(entry: &[u8]) -> Result<Parsed<'_>, CryptoError> {
     let body_len = entry.len() - r.remaining();
     let sig = r.array::<64>().map_err(bad)?;
     r.finish().map_err(bad)?;
-    Ok(Parsed { version, author, id, wraps, nonce, ct, body_len, sig })
+    Ok(Parsed { version, author, id, stream, wraps, nonce, ct, body_len, sig })
 }
 
 /// The bytes an admin signs to approve `a` (and the server and the requester verify):
@@ -306,6 +375,11 @@ pub enum Problem {
     BadSignature { seq: u64 },
     /// The chain is shorter than, or differs from, what this client verified before.
     Rollback { seen: u64, got: u64 },
+    /// Entries of `author`'s device stream are missing before `seq` (deleted, or
+    /// lost by that device).
+    StreamGap { seq: u64, author: Username },
+    /// Entry `seq` repeats entry `first` byte for byte (an upload retried, or a replay).
+    Repeated { seq: u64, first: u64 },
 }
 
 /// The last head a client verified; it keeps it to detect rewrites of the past.
@@ -342,6 +416,10 @@ pub fn verify(
     let mut prev = [0u8; 32];
     let mut expect = 1u64;
     let mut seen_known = false;
+    // Per entry id: the first sequence number and the bytes; per device stream: the
+    // last counter and digest seen.
+    let mut ids: std::collections::HashMap<[u8; 16], (u64, &[u8])> = std::collections::HashMap::new();
+    let mut streams: std::collections::HashMap<[u8; 16], (u64, [u8; 32])> = std::collections::HashMap::new();
     for row in rows {
         if row.seq != expect {
             problems.push(if row.seq > expect {
@@ -365,7 +443,10 @@ pub fn verify(
                 r.bytes().ok().and_then(|b| String::from_utf8(b.to_vec()).ok()).map(Opened::Note)
             }
             _ => match open_entry(state, row, me, keys) {
-                Ok(o) => Some(o),
+                Ok(o) => {
+                    check_stream(row, &mut ids, &mut streams, &mut problems);
+                    Some(o)
+                }
                 Err(()) => {
                     problems.push(Problem::BadSignature { seq: row.seq });
                     None
@@ -381,6 +462,36 @@ pub fn verify(
         problems.push(Problem::Rollback { seen: k.seq, got: head.seq });
     }
     Verified { problems, head, opened }
+}
+
+/// Unique ids, and every device stream unbroken (called for entries whose signature
+/// verified, so the stream fields are the author's word).
+fn check_stream<'a>(
+    row: &'a AuditRow,
+    ids: &mut std::collections::HashMap<[u8; 16], (u64, &'a [u8])>,
+    streams: &mut std::collections::HashMap<[u8; 16], (u64, [u8; 32])>,
+    problems: &mut Vec<Problem>,
+) {
+    let Ok(p) = parse(&row.entry) else { return };
+    if let Some(&(first, bytes)) = ids.get(&p.id) {
+        problems.push(if bytes == row.entry.as_slice() {
+            Problem::Repeated { seq: row.seq, first }
+        } else {
+            Problem::Altered { seq: row.seq }
+        });
+        return;
+    }
+    ids.insert(p.id, (row.seq, &row.entry));
+    let Some((stream, counter, prev)) = p.stream else { return };
+    let (last, last_digest) = streams.get(&stream).copied().unwrap_or((0, [0; 32]));
+    if counter != last + 1 || prev != last_digest {
+        problems.push(if counter > last + 1 {
+            Problem::StreamGap { seq: row.seq, author: row.author.clone() }
+        } else {
+            Problem::Altered { seq: row.seq }
+        });
+    }
+    streams.insert(stream, (counter.max(last), entry_digest(&row.entry)));
 }
 
 fn open_entry(state: &TeamState, row: &AuditRow, me: &Username, keys: &IdentityKeys) -> Result<Opened, ()> {
@@ -446,8 +557,10 @@ mod tests {
 
     fn written(t: &Team, n: usize) -> Vec<AuditRow> {
         let bob = Username::parse("bob").unwrap();
-        let entries =
-            (0..n).map(|i| (bob.clone(), seal(&t.state, &bob, &t.bob.keys, &event(&format!("phone {i}"))))).collect();
+        let mut stream = AuditStream::new();
+        let entries = (0..n)
+            .map(|i| (bob.clone(), seal(&t.state, &bob, &t.bob.keys, &event(&format!("phone {i}")), &mut stream)))
+            .collect();
         chain_rows(&t.state.team, entries)
     }
 
@@ -471,11 +584,41 @@ mod tests {
     }
 
     #[test]
+    fn a_deleted_entry_in_a_device_stream_or_a_repeat_is_reported_even_without_a_checkpoint() {
+        let t = team();
+        let bob = Username::parse("bob").unwrap();
+        let mut stream = AuditStream::new();
+        let entries: Vec<Vec<u8>> =
+            (0..4).map(|i| seal(&t.state, &bob, &t.bob.keys, &event(&format!("e{i}")), &mut stream)).collect();
+        assert_eq!(stream.counter, 4);
+        let rows = |picked: &[usize]| {
+            chain_rows(&t.state.team, picked.iter().map(|&i| (bob.clone(), entries[i].clone())).collect())
+        };
+        assert!(verify(&t.state, &rows(&[0, 1, 2, 3]), None, &ada(), &t.admin.keys).problems.is_empty());
+        // The server deletes entry 2 and renumbers and re-links its chain: the numbering
+        // and links verify, the stream does not.
+        let v = verify(&t.state, &rows(&[0, 1, 3]), None, &ada(), &t.admin.keys);
+        assert_eq!(v.problems, vec![Problem::StreamGap { seq: 3, author: bob.clone() }]);
+        // Or reorders two entries.
+        let v = verify(&t.state, &rows(&[0, 2, 1, 3]), None, &ada(), &t.admin.keys);
+        assert!(!v.problems.is_empty());
+        // Or chains one twice.
+        let v = verify(&t.state, &rows(&[0, 1, 1, 2, 3]), None, &ada(), &t.admin.keys);
+        assert_eq!(v.problems, vec![Problem::Repeated { seq: 3, first: 2 }]);
+        // Another device of bob's has its own stream.
+        let mut other = AuditStream::new();
+        let from_phone = seal(&t.state, &bob, &t.bob.keys, &event("phone"), &mut other);
+        let mut mixed: Vec<(Username, Vec<u8>)> = entries.iter().map(|e| (bob.clone(), e.clone())).collect();
+        mixed.insert(2, (bob.clone(), from_phone));
+        assert!(verify(&t.state, &chain_rows(&t.state.team, mixed), None, &ada(), &t.admin.keys).problems.is_empty());
+    }
+
+    #[test]
     fn version_1_entries_still_open_and_wraps_do_not_cross_versions() {
         let t = team();
         let bob = Username::parse("bob").unwrap();
-        let v1 = seal_version(ENTRY_VERSION_1, &t.state, &bob, &t.bob.keys, &event("old"));
-        let v2 = seal(&t.state, &bob, &t.bob.keys, &event("new"));
+        let v1 = seal_version(ENTRY_VERSION_1, &t.state, &bob, &t.bob.keys, &event("old"), None);
+        let v2 = seal(&t.state, &bob, &t.bob.keys, &event("new"), &mut AuditStream::new());
         assert_eq!((v1[0], v2[0]), (1, 2));
         let rows = chain_rows(&t.state.team, vec![(bob.clone(), v1.clone()), (bob.clone(), v2.clone())]);
         let v = verify(&t.state, &rows, None, &ada(), &t.admin.keys);
@@ -508,17 +651,19 @@ mod tests {
         assert!(p.contains(&Problem::Altered { seq: 3 }) && p.contains(&Problem::BadSignature { seq: 3 }), "{p:?}");
 
         // A server that deletes a row and renumbers and re-hashes everything after it
-        // produces a consistent chain, but not the one the admin verified before.
+        // produces a consistent chain, but not the one the admin verified before — and
+        // the author's device stream has a hole even without that checkpoint.
         let mut rest: Vec<_> = rows.iter().map(|r| (r.author.clone(), r.entry.clone())).collect();
         rest.remove(1);
         let rewritten = chain_rows(&t.state.team, rest);
-        assert!(problems(&rewritten, None).is_empty());
+        let bob = Username::parse("bob").unwrap();
+        assert_eq!(problems(&rewritten, None), vec![Problem::StreamGap { seq: 2, author: bob }]);
         assert!(!problems(&rewritten, Some(ok.head)).is_empty());
         assert!(!problems(&rows[..2], Some(ok.head)).is_empty(), "truncation");
         assert!(problems(&rows, Some(ok.head)).is_empty());
 
         // A forged entry in an admin's name (signed by someone else) fails.
-        let forged = seal(&t.state, &ada(), &t.bob.keys, &event("x"));
+        let forged = seal(&t.state, &ada(), &t.bob.keys, &event("x"), &mut AuditStream::new());
         let mut rows2 = rows.clone();
         rows2.push(chain_rows(&t.state.team, vec![(ada(), forged)]).remove(0));
         rows2[4].seq = 5;
