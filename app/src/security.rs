@@ -91,16 +91,20 @@ impl Workspace {
         detail: String,
     ) {
         let event = AuditEvent { at_ms: crate::now_ms(), action, customer, record, detail };
-        // This device's stream: saved before the entry is queued, so a counter is never
-        // used twice (a crash in between loses one entry, which admins see as a gap).
-        let mut stream: audit::AuditStream = self.unlocked.cached(AUDIT_STREAM).await.unwrap_or_default();
-        let entry = {
+        // This device's stream advances under the engine's lock and is saved before the
+        // entry is queued, so a counter is never used twice (a crash in between loses
+        // one entry, which admins see as a gap in this device's stream).
+        {
             let s = self.syncer.lock().await;
-            audit::seal(&s.session.team, &self.me, &s.session.identity, &event, &mut stream)
-        };
-        let _ = self.unlocked.store.set_meta(AUDIT_STREAM, &serde_json::to_vec(&stream).unwrap_or_default()).await;
-        self.audit_queue.borrow_mut().push(SealedAudit(entry));
-        self.save_audit_queue().await;
+            let (entry, stream) = {
+                let mut stream = self.audit_stream.borrow_mut();
+                let entry = audit::seal(&s.session.team, &self.me, &s.session.identity, &event, &mut stream);
+                (entry, serde_json::to_vec(&*stream).unwrap_or_default())
+            };
+            let _ = self.unlocked.store.set_meta(AUDIT_STREAM, &stream).await;
+            self.audit_queue.borrow_mut().push(SealedAudit(entry));
+            self.save_audit_queue().await;
+        }
         let ws = self.clone();
         spawn_local(async move { ws.flush_audit().await });
     }
@@ -138,6 +142,9 @@ impl Workspace {
 
     /// At open: reload the queue, and note a first log-in on this device.
     pub(crate) async fn note_new_device(self: &Rc<Self>) {
+        if let Some(stream) = self.unlocked.cached::<audit::AuditStream>(AUDIT_STREAM).await {
+            *self.audit_stream.borrow_mut() = stream;
+        }
         if let Ok(Some(bytes)) = self.unlocked.store.meta(AUDIT_PENDING).await {
             let mut r = shared::encoding::Reader::new(&bytes);
             let mut q = self.audit_queue.borrow_mut();

@@ -176,6 +176,9 @@ pub struct Workspace {
     pub(crate) audit_flushing: Cell<bool>,
     /// Sealed audit entries the server has not chained yet (also in IndexedDB).
     pub(crate) audit_queue: std::cell::RefCell<Vec<shared::api::SealedAudit>>,
+    /// This device's audit stream, loaded at open; advanced only under the engine's
+    /// lock, so two entries never take one counter.
+    pub(crate) audit_stream: std::cell::RefCell<shared::audit::AuditStream>,
     /// A bulk-deletion approval is being asked for (one at a time).
     pub(crate) asking_approval: Cell<bool>,
     /// Bumped when the server says an approval was asked for or decided.
@@ -268,6 +271,7 @@ impl Workspace {
             last_sync_end: Cell::new(now()),
             audit_flushing: Cell::new(false),
             audit_queue: Default::default(),
+            audit_stream: Default::default(),
             approvals_changed: RwSignal::new(0),
             asking_approval: Cell::new(false),
         });
