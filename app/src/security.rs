@@ -292,7 +292,8 @@ impl Workspace {
 
     /// Admin: approve (signed with my identity key) or refuse a request.
     pub async fn decide(self: &Rc<Self>, a: &Approval, approve: bool) -> Result<(), String> {
-        let signature = approve.then(|| self.unlocked.identity.sign(&audit::approval_statement(&self.team_id, a)));
+        let signature =
+            approve.then(|| self.unlocked.identity.sign(&shared::api::approval_statement(&self.team_id, a)));
         let url = path::fill(&self.team_url(path::DECIDE_APPROVAL), &a.id.to_string());
         let _: Approval = self.unlocked.api.post(&url, &DecideApproval { approve, signature }).await.map_err(err)?;
         let verdict = if approve { "approved" } else { "refused" };

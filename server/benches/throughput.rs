@@ -88,6 +88,98 @@ fn chain(c: &mut Criterion) {
     c.bench_function("chain/verify_1000_entries", |b| b.iter(|| TeamState::verify(black_box(&entries), None).unwrap()));
 }
 
+/// A transport that is never reached (the unlock path reads the local store only).
+struct NoNetwork;
+
+impl shared::sync::Transport for NoNetwork {
+    async fn push(&self, _: &PushRequest) -> Result<shared::sync::PushOutcome, shared::sync::TransportError> {
+        Err(shared::sync::TransportError::Offline)
+    }
+    async fn pull(&self, _: u64, _: u32) -> Result<shared::api::PullResponse, shared::sync::TransportError> {
+        Err(shared::sync::TransportError::Offline)
+    }
+}
+
+/// What the hostile-server checks cost (issue 13), each beside its baseline in the
+/// same run: opening 10,000 stored records through the engine (signature, decryption,
+/// author allowed at that epoch, stamps not from the future, writer's chain head known)
+/// against opening the same envelopes bare (signature and decryption only); and
+/// sealing a record with the writer's chain head (envelope v2) against the same seal
+/// without it (v1).
+fn hostile_checks(c: &mut Criterion) {
+    use shared::sync::memory::MemoryStore;
+    use shared::sync::{Store, StoredRecord, Syncer};
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let (session, records, store) = rt.block_on(async {
+        let srv = inproc::spawn(Config::default()).await;
+        let alice = client::signup(&srv.base, "alice", "bench passphrase").await;
+        let team = alice.create_team().await;
+        let session = alice.session(team).await;
+        let records = common::sealed_records(&session, RECORDS);
+        let store = MemoryStore::new();
+        let stored: Vec<StoredRecord> =
+            records.iter().map(|(id, s)| StoredRecord { record: *id, version: 1, sealed: s.clone() }).collect();
+        store.save_records(&stored, Some(RECORDS as u64)).await.unwrap();
+        (session, records, store)
+    });
+    let team = session.team.team;
+    let coll = session.team.shared_collection;
+    let key = session.keyring.get(coll, session.team.epoch, Scope::Basic).unwrap();
+    let author = session.identity.public();
+    let mut g = c.benchmark_group("hostile_checks");
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    g.throughput(Throughput::Elements(RECORDS as u64));
+    g.bench_function("open_10000/bare_envelopes", |b| {
+        b.iter(|| {
+            for (id, sealed) in &records {
+                let (basic, _) = sealed.envelopes().unwrap();
+                black_box(basic.open(&RecordContext { team, record: *id }, &[0; 32], key, &author).unwrap());
+            }
+        })
+    });
+    let me = session.me.clone();
+    let fresh = || shared::sync::Session {
+        me: me.clone(),
+        identity: session.identity.duplicate(),
+        keyring: {
+            let mut k = shared::crypto::envelope::Keyring::new();
+            k.keep_missing_from(&session.keyring);
+            k
+        },
+        team: session.team.clone(),
+        now_ms: client::wall_clock,
+    };
+    g.bench_function("open_10000/engine_with_checks", |b| {
+        b.iter(|| {
+            let s = futures::executor::block_on(Syncer::open(fresh(), store.clone(), NoNetwork)).unwrap();
+            assert_eq!(s.replica.records.len(), RECORDS);
+            black_box(s.replica.records.len())
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("hostile_checks_seal");
+    g.throughput(Throughput::Elements(1));
+    let plain = vec![0x5a; 1024];
+    let header = |chain| EnvelopeHeader {
+        collection: coll,
+        epoch: 1,
+        scope: Scope::Basic,
+        record_version: 1,
+        author: me.clone(),
+        chain,
+    };
+    let ctx = RecordContext { team, record: RecordId::random() };
+    let (v1, v2) = (header(None), header(Some(session.team.chain_head())));
+    g.bench_function("seal_1k/v1_without_chain_head", |b| {
+        b.iter(|| SealedEnvelope::seal(black_box(&plain), &v1, &ctx, &[0; 32], key, &session.identity))
+    });
+    g.bench_function("seal_1k/v2_with_chain_head", |b| {
+        b.iter(|| SealedEnvelope::seal(black_box(&plain), &v2, &ctx, &[0; 32], key, &session.identity))
+    });
+    g.finish();
+}
+
 const RECORDS: usize = 10_000;
 const BATCH: usize = 500;
 
@@ -166,6 +258,7 @@ fn main() {
         .measurement_time(Duration::from_secs(2));
     envelopes(&mut c);
     chain(&mut c);
+    hostile_checks(&mut c);
     c.final_summary();
     push_vs_raw();
 }

@@ -3,18 +3,19 @@
 //! The server chains audit entries it cannot read (each sealed for the team's admins
 //! and signed by its author, see [`shared::audit`]) and adds notes of what only it
 //! witnesses: an approval decided, an approved export served. Approvals are signed by
-//! an admin's identity key over [`shared::audit::approval_statement`]; the server
+//! an admin's identity key over [`shared::api::approval_statement`]; the server
 //! verifies the signature against the key the admin registered, and serves "export
 //! everything" only on such an approval of the requester's.
 
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
+use shared::api::approval_statement;
 use shared::api::{
     path, Approval, ApprovalKind, Approvals, AuditAppend, AuditAppended, AuditPage, AuditQuery, DecideApproval,
     ExportQuery, NewApproval, PullResponse, ServerEvent, MAX_AUDIT_PAGE,
 };
-use shared::audit::{approval_statement, author_of, note, MAX_APPEND, MAX_ENTRY_BYTES};
+use shared::audit::{author_of, note, MAX_APPEND, MAX_ENTRY_BYTES};
 use shared::chain::Role;
 use shared::ids::{RecordId, TeamId};
 

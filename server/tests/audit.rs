@@ -12,11 +12,12 @@ mod server;
 
 use client::{signup, Account, HttpTransport};
 use server::TestServer;
+use shared::api::approval_statement;
 use shared::api::{
     path, Approval, ApprovalKind, Approvals, AuditAppend, AuditAppended, AuditPage, DecideApproval, NewApproval,
     PullResponse, SealedAudit,
 };
-use shared::audit::{self, approval_statement, AuditAction, AuditEvent, AuditRow, Opened, Problem};
+use shared::audit::{self, AuditAction, AuditEvent, AuditRow, Opened, Problem};
 use shared::chain::{Action, Role, TeamState};
 use shared::domain::{Customer, Entity};
 use shared::ids::{RecordId, TeamId};

@@ -10,7 +10,8 @@ use crate::crypto::envelope::SealedRecord;
 use crate::crypto::identity::{AccountBundle, PublicIdentity};
 use crate::crypto::passphrase::KdfParams;
 use crate::crypto::wrap::KeyWrap;
-use crate::crypto::Scope;
+use crate::crypto::{label, Scope};
+use crate::encoding::Writer;
 use crate::ids::{CollectionId, InviteId, RecordId, TeamId, Username};
 
 /// URL paths. `{team}` and `{username}` are path parameters (axum 0.8 syntax).
@@ -472,7 +473,7 @@ pub struct Approval {
     /// `expired`.
     pub state: String,
     pub approver: Option<Username>,
-    /// The approver's Ed25519 signature over [`crate::audit::approval_statement`].
+    /// The approver's Ed25519 signature over [`approval_statement`].
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Byte))]
     #[serde(default, with = "b64_opt64", skip_serializing_if = "Option::is_none")]
     pub signature: Option<[u8; 64]>,
@@ -693,65 +694,30 @@ pub enum ServerEvent {
     Approval,
 }
 
-macro_rules! b64_fixed {
-    ($name:ident, $n:expr) => {
-        /// Serde for a fixed-size byte array as standard base64.
-        pub mod $name {
-            use base64::Engine;
-            use serde::{Deserialize, Deserializer, Serializer};
-            pub fn serialize<S: Serializer>(v: &[u8; $n], s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v))
-            }
-            pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; $n], D::Error> {
-                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                let v =
-                    base64::engine::general_purpose::STANDARD.decode(s.as_bytes()).map_err(serde::de::Error::custom)?;
-                <[u8; $n]>::try_from(v.as_slice())
-                    .map_err(|_| serde::de::Error::custom(concat!("expected ", stringify!($n), " bytes")))
-            }
-        }
+/// The bytes an admin signs to approve `a` (and the server and the requester verify):
+/// which request, of what kind and size, about whom, by whom, until when.
+pub fn approval_statement(team: &TeamId, a: &Approval) -> Vec<u8> {
+    let kind = match a.kind {
+        ApprovalKind::ExportAll => 1,
+        ApprovalKind::BulkDelete => 2,
+        ApprovalKind::GrantAdmin => 3,
     };
-}
-b64_fixed!(b64_16, 16);
-b64_fixed!(b64_32, 32);
-b64_fixed!(b64_64, 64);
-
-/// Serde for `Vec<u8>` as standard base64.
-/// Deserialize a unit enum from its name (one of `all`). Derived `Deserialize` on a
-/// unit enum also accepts `{"name": null}` maps and brings a visitor per enum into the
-/// browser bundle; every enum here is only ever a plain string on the wire.
-pub(crate) fn named<'de, D: Deserializer<'de>, T: Copy>(d: D, all: &[(&str, T)]) -> Result<T, D::Error> {
-    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-    all.iter().find(|(n, _)| *n == s).map(|(_, v)| *v).ok_or_else(|| serde::de::Error::custom("unknown variant"))
+    let mut w = Writer::with_capacity(96);
+    w.fixed(label::APPROVAL)
+        .fixed(team.as_bytes())
+        .fixed(a.id.as_bytes())
+        .u8(kind)
+        .u64(a.count)
+        .short_str(a.requester.as_str())
+        .u64(a.expires_ms as u64)
+        .short_str(a.subject.as_ref().map_or("", |s| s.as_str()));
+    w.finish()
 }
 
-/// Serde for an optional 64-byte value (a signature) as standard base64.
-pub mod b64_opt64 {
-    use serde::{Deserialize, Deserializer, Serializer};
-    pub fn serialize<S: Serializer>(v: &Option<[u8; 64]>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(v) => super::b64_64::serialize(v, s),
-            None => s.serialize_none(),
-        }
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 64]>, D::Error> {
-        #[derive(Deserialize)]
-        struct W(#[serde(with = "super::b64_64")] [u8; 64]);
-        Ok(Option::<W>::deserialize(d)?.map(|w| w.0))
-    }
-}
-
-pub mod b64 {
-    use base64::Engine;
-    use serde::{Deserialize, Deserializer, Serializer};
-    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v))
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD.decode(s.as_bytes()).map_err(serde::de::Error::custom)
-    }
-}
+// The JSON encodings of bytes and names live with the other encodings (`encoding`),
+// below the formats that use them; the wire re-exports them for its own types.
+pub(crate) use crate::encoding::named;
+pub use crate::encoding::{b64, b64_16, b64_32, b64_64, b64_opt64};
 
 #[cfg(test)]
 mod tests {

@@ -157,10 +157,10 @@ pub struct AuditRow {
     pub at_ms: i64,
     pub author: Username,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
-    #[serde(with = "crate::api::b64")]
+    #[serde(with = "crate::encoding::b64")]
     pub entry: Vec<u8>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
-    #[serde(with = "crate::api::b64_32")]
+    #[serde(with = "crate::encoding::b64_32")]
     pub hash: [u8; 32],
 }
 
@@ -198,10 +198,10 @@ fn signed_part(team: &TeamId, body: &[u8]) -> Vec<u8> {
 /// or skipped, is reported to admins).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditStream {
-    #[serde(with = "crate::api::b64_16")]
+    #[serde(with = "crate::encoding::b64_16")]
     pub id: [u8; 16],
     pub counter: u64,
-    #[serde(with = "crate::api::b64_32")]
+    #[serde(with = "crate::encoding::b64_32")]
     pub last: [u8; 32],
 }
 
@@ -334,26 +334,6 @@ fn parse(entry: &[u8]) -> Result<Parsed<'_>, CryptoError> {
     Ok(Parsed { version, author, id, stream, wraps, nonce, ct, body_len, sig })
 }
 
-/// The bytes an admin signs to approve `a` (and the server and the requester verify):
-/// which request, of what kind and size, about whom, by whom, until when.
-pub fn approval_statement(team: &TeamId, a: &crate::api::Approval) -> Vec<u8> {
-    let kind = match a.kind {
-        crate::api::ApprovalKind::ExportAll => 1,
-        crate::api::ApprovalKind::BulkDelete => 2,
-        crate::api::ApprovalKind::GrantAdmin => 3,
-    };
-    let mut w = Writer::with_capacity(96);
-    w.fixed(label::APPROVAL)
-        .fixed(team.as_bytes())
-        .fixed(a.id.as_bytes())
-        .u8(kind)
-        .u64(a.count)
-        .short_str(a.requester.as_str())
-        .u64(a.expires_ms as u64)
-        .short_str(a.subject.as_ref().map_or("", |s| s.as_str()));
-    w.finish()
-}
-
 /// What an admin's client makes of one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Opened {
@@ -386,7 +366,7 @@ pub enum Problem {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub seq: u64,
-    #[serde(with = "crate::api::b64_32")]
+    #[serde(with = "crate::encoding::b64_32")]
     pub hash: [u8; 32],
 }
 

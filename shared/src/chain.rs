@@ -32,7 +32,7 @@ pub enum Role {
 impl<'de> Deserialize<'de> for Role {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let all = [Role::Admin, Role::Manager, Role::Member, Role::Support].map(|r| (r.as_str(), r));
-        crate::api::named(d, &all)
+        crate::encoding::named(d, &all)
     }
 }
 
@@ -109,12 +109,12 @@ pub enum Action {
 pub struct ChainEntry {
     pub team: TeamId,
     pub index: u64,
-    #[serde(with = "crate::api::b64_32")]
+    #[serde(with = "crate::encoding::b64_32")]
     pub prev: [u8; 32],
     pub author: Username,
     pub at_ms: i64,
     pub action: Action,
-    #[serde(with = "crate::api::b64_64")]
+    #[serde(with = "crate::encoding::b64_64")]
     pub signature: [u8; 64],
 }
 
@@ -204,7 +204,7 @@ pub enum ChainError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KnownHead {
     pub len: u64,
-    #[serde(with = "crate::api::b64_32")]
+    #[serde(with = "crate::encoding::b64_32")]
     pub hash: [u8; 32],
 }
 

@@ -85,7 +85,7 @@ pub enum Scope {
 
 impl<'de> Deserialize<'de> for Scope {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        crate::api::named(d, &[("basic", Scope::Basic), ("sensitive", Scope::Sensitive)])
+        crate::encoding::named(d, &[("basic", Scope::Basic), ("sensitive", Scope::Sensitive)])
     }
 }
 

@@ -123,6 +123,72 @@ impl<'a> Reader<'a> {
     }
 }
 
+// JSON (serde) helpers for the same values: bytes as standard base64, unit enums as
+// plain names. Here, below every format that uses them, so `chain`, `crypto`, `audit`
+// and the rest never import the wire module (`api`), which sits above them all.
+
+use serde::{Deserialize, Deserializer};
+
+macro_rules! b64_fixed {
+    ($name:ident, $n:expr) => {
+        /// Serde for a fixed-size byte array as standard base64.
+        pub mod $name {
+            use base64::Engine;
+            use serde::{Deserialize, Deserializer, Serializer};
+            pub fn serialize<S: Serializer>(v: &[u8; $n], s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v))
+            }
+            pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; $n], D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                let v =
+                    base64::engine::general_purpose::STANDARD.decode(s.as_bytes()).map_err(serde::de::Error::custom)?;
+                <[u8; $n]>::try_from(v.as_slice())
+                    .map_err(|_| serde::de::Error::custom(concat!("expected ", stringify!($n), " bytes")))
+            }
+        }
+    };
+}
+b64_fixed!(b64_16, 16);
+b64_fixed!(b64_32, 32);
+b64_fixed!(b64_64, 64);
+
+/// Deserialize a unit enum from its name (one of `all`). Derived `Deserialize` on a
+/// unit enum also accepts `{"name": null}` maps and brings a visitor per enum into the
+/// browser bundle; every enum here is only ever a plain string on the wire.
+pub(crate) fn named<'de, D: Deserializer<'de>, T: Copy>(d: D, all: &[(&str, T)]) -> Result<T, D::Error> {
+    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+    all.iter().find(|(n, _)| *n == s).map(|(_, v)| *v).ok_or_else(|| serde::de::Error::custom("unknown variant"))
+}
+
+/// Serde for an optional 64-byte value (a signature) as standard base64.
+pub mod b64_opt64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &Option<[u8; 64]>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => super::b64_64::serialize(v, s),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 64]>, D::Error> {
+        #[derive(Deserialize)]
+        struct W(#[serde(with = "super::b64_64")] [u8; 64]);
+        Ok(Option::<W>::deserialize(d)?.map(|w| w.0))
+    }
+}
+
+/// Serde for `Vec<u8>` as standard base64.
+pub mod b64 {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD.decode(s.as_bytes()).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

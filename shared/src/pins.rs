@@ -34,7 +34,7 @@ pub struct TeamPin {
     pub team: TeamId,
     /// The hash of the team's genesis entry: a server cannot substitute another team
     /// (a ghost admin's genesis) under this id.
-    #[serde(with = "crate::api::b64_32")]
+    #[serde(with = "crate::encoding::b64_32")]
     pub genesis: [u8; 32],
     /// The longest chain head a device of the account verified.
     pub head: KnownHead,
@@ -47,7 +47,7 @@ pub struct TeamPin {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountPins {
     pub version: u64,
-    #[serde(with = "crate::api::b64_16")]
+    #[serde(with = "crate::encoding::b64_16")]
     pub salt: [u8; 16],
     pub kdf: KdfParams,
     pub teams: Vec<TeamPin>,

@@ -48,7 +48,7 @@ pub struct WipeOrder {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub team: Option<TeamId>,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
-    #[serde(with = "crate::api::b64_64")]
+    #[serde(with = "crate::encoding::b64_64")]
     pub signature: [u8; 64],
 }
 

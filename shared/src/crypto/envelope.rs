@@ -268,7 +268,7 @@ impl Keyring {
 /// basic envelope first and, optionally, the sensitive one second.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct SealedRecord(#[serde(with = "crate::api::b64")] pub Vec<u8>);
+pub struct SealedRecord(#[serde(with = "crate::encoding::b64")] pub Vec<u8>);
 
 /// What a server can check about a sealed record without any key.
 #[derive(Debug, Clone, PartialEq, Eq)]

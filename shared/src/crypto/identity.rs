@@ -17,9 +17,9 @@ const BUNDLE_VERSION: u8 = 1;
 /// The public half of an identity, as published in the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PublicIdentity {
-    #[serde(with = "crate::api::b64_32")]
+    #[serde(with = "crate::encoding::b64_32")]
     pub sign_pk: [u8; 32],
-    #[serde(with = "crate::api::b64_32")]
+    #[serde(with = "crate::encoding::b64_32")]
     pub dh_pk: [u8; 32],
 }
 
@@ -158,7 +158,7 @@ fn bundle_aad(username: &str) -> Vec<u8> {
 /// The sealed private keys, as stored on the server and in IndexedDB.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct AccountBundle(#[serde(with = "crate::api::b64")] pub Vec<u8>);
+pub struct AccountBundle(#[serde(with = "crate::encoding::b64")] pub Vec<u8>);
 
 #[cfg(test)]
 mod tests {

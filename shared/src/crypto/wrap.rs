@@ -75,7 +75,7 @@ impl WrapContext {
 /// A sealed, signed team key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct KeyWrap(#[serde(with = "crate::api::b64")] pub Vec<u8>);
+pub struct KeyWrap(#[serde(with = "crate::encoding::b64")] pub Vec<u8>);
 
 /// Seal `key` to `recipient` and sign it as `admin`. Refuses (never panics on) a
 /// low-order recipient key, whose shared secret would be predictable: the chain and
