@@ -127,12 +127,23 @@ pub struct Report {
 
 /// Fuzz `target` for `budget`; stops at the first crash.
 pub fn fuzz(target: &Target, budget: Duration, seed: u64) -> Report {
+    let start = Instant::now();
+    fuzz_while(target, seed, |_| start.elapsed() < budget)
+}
+
+/// Fuzz `target` for about `execs` inputs, reading no clock: what runs inside the
+/// browser (wasm32, where `usize` is 32 bits and `Instant` does not exist), so every
+/// length read from the wire is also checked with 32-bit arithmetic.
+pub fn fuzz_execs(target: &Target, execs: u64, seed: u64) -> Report {
+    fuzz_while(target, seed, |done| done < execs)
+}
+
+fn fuzz_while(target: &Target, seed: u64, go_on: impl Fn(u64) -> bool) -> Report {
     let mut rng = Rng::new(seed);
     let mut corpus = target.seeds.clone();
     let mut execs = 0u64;
-    let start = Instant::now();
     let mut crashes = Vec::new();
-    while start.elapsed() < budget {
+    while go_on(execs) {
         for _ in 0..64 {
             let base = &corpus[rng.below(corpus.len())];
             let other = &corpus[rng.below(corpus.len())];
@@ -336,7 +347,18 @@ pub fn requests() -> Target {
         serde_json::to_vec(&DecideApproval { approve: true, signature: Some([9; 64]) }).unwrap(),
         serde_json::to_vec(&signup(&f.bob)).unwrap(),
         br#"{"wraps":[]}"#.to_vec(),
+        serde_json::to_vec(&shared::api::RevokeDeviceRequest {
+            order: shared::wipe::WipeOrder::sign(bob.clone(), Some("ab".into()), 5, bob.clone(), None, &f.bob),
+        })
+        .unwrap(),
+        serde_json::to_vec(&shared::api::SealedPins {
+            version: 2,
+            blob: shared::pins::AccountPins::new([1; 16], shared::crypto::passphrase::KdfParams::DEFAULT)
+                .seal(&bob, &f.bob),
+        })
+        .unwrap(),
     ];
+    let bob_keys = f.bob.public();
     Target {
         name: "requests",
         seeds,
@@ -363,6 +385,14 @@ pub fn requests() -> Target {
             parsed |= serde_json::from_slice::<DecideApproval>(bytes).is_ok();
             parsed |= serde_json::from_slice::<SignupRequest>(bytes).is_ok();
             parsed |= serde_json::from_slice::<PutWrapsRequest>(bytes).is_ok();
+            if let Ok(r) = serde_json::from_slice::<shared::api::RevokeDeviceRequest>(bytes) {
+                parsed = true;
+                let _ = r.order.verify_signature(&bob_keys);
+            }
+            if let Ok(p) = serde_json::from_slice::<shared::api::SealedPins>(bytes) {
+                parsed = true;
+                let _ = shared::pins::AccountPins::open(&p.blob, &bob, &f.bob);
+            }
             if parsed {
                 Outcome::Parsed
             } else {
