@@ -4,6 +4,30 @@ import { addToTeam, createAccount, createTeam, passphraseFor, uniqueUser, waitSy
 // A server that lies, in the browser: Playwright rewrites the real server's answers on
 // their way to the app (the native scenarios are in server/tests/hostile.rs).
 
+type Page = import('@playwright/test').Page;
+
+/** From now on, GET answers on `pattern` reach `page` rewritten by `change`. */
+async function rewriteJson(page: Page, pattern: string, change: (body: any) => void) {
+  await page.route(pattern, async (route) => {
+    if (route.request().method() !== 'GET') return route.continue();
+    const real = await route.fetch();
+    const body = await real.json();
+    change(body);
+    await route.fulfill({ response: real, json: body });
+  });
+}
+
+/** An admin with a team, and a second account on its own browser context. */
+async function adminAndJoiner(browser: import('@playwright/test').Browser, prefixes: [string, string]) {
+  const [adminCtx, joinerCtx] = await Promise.all([browser.newContext(), browser.newContext()]);
+  const [admin, joiner] = await Promise.all([adminCtx.newPage(), joinerCtx.newPage()]);
+  const [adminName, joinerName] = [uniqueUser(prefixes[0]), uniqueUser(prefixes[1])];
+  await createAccount(admin, adminName);
+  await createTeam(admin);
+  await createAccount(joiner, joinerName);
+  return { admin, joiner, joinerName, close: () => Promise.all([adminCtx.close(), joinerCtx.close()]) };
+}
+
 test('log-in refuses weaker passphrase settings from the server and sends no auth key', async ({ browser }) => {
   test.setTimeout(90_000);
   const user = uniqueUser('kdf');
@@ -20,7 +44,7 @@ test('log-in refuses weaker passphrase settings from the server and sends no aut
     const body = await real.json();
     body.kdf = { m_cost_kib: 19 * 1024, t_cost: 2, p_cost: 1 };
     await route.fulfill({ response: real, json: body });
-  });
+  }); // (a POST: rewriteJson is for GETs)
   await page.route('**/api/v1/auth/login', async (route) => {
     loginSent = true;
     await route.continue();
@@ -37,12 +61,7 @@ test('log-in refuses weaker passphrase settings from the server and sends no aut
 
 test('an invitation the server lists with another role is refused, and nobody is added', async ({ browser }) => {
   test.setTimeout(90_000);
-  const [adminCtx, joinerCtx] = await Promise.all([browser.newContext(), browser.newContext()]);
-  const [admin, joiner] = await Promise.all([adminCtx.newPage(), joinerCtx.newPage()]);
-  const [adminName, joinerName] = [uniqueUser('adm'), uniqueUser('sup')];
-  await createAccount(admin, adminName);
-  await createTeam(admin);
-  await createAccount(joiner, joinerName);
+  const { admin, joiner, joinerName, close } = await adminAndJoiner(browser, ['adm', 'sup']);
 
   await admin.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
   await admin.getByLabel('Invite as').selectOption('support');
@@ -54,19 +73,15 @@ test('an invitation the server lists with another role is refused, and nobody is
   await expect(joiner.getByRole('status', { name: 'Invitation status' })).toContainText('Invitation answered');
 
   // The server turns the support invitation into a manager one.
-  await admin.route('**/api/v1/teams/*/invites', async (route) => {
-    if (route.request().method() !== 'GET') return route.continue();
-    const real = await route.fetch();
-    const body = await real.json();
+  await rewriteJson(admin, '**/api/v1/teams/*/invites', (body) => {
     for (const i of body.invites) i.role = 'manager';
-    await route.fulfill({ response: real, json: body });
   });
   await admin.getByRole('button', { name: 'Check invitations' }).click();
   const open = admin.getByRole('list', { name: 'Open invitations' });
   await expect(open).toContainText('Refused: the server lists this invitation as manager');
   await expect(open.getByRole('button', { name: `Add ${joinerName}` })).toHaveCount(0);
   await expect(admin.getByRole('list', { name: 'Members' })).not.toContainText(joinerName);
-  for (const c of [adminCtx, joinerCtx]) await c.close();
+  await close();
 });
 
 test('a device_wiped the server forges without a signed order erases nothing', async ({ page }) => {
@@ -94,7 +109,7 @@ test('a device_wiped the server forges without a signed order erases nothing', a
   await expect(page.getByRole('list', { name: 'Customers' })).toContainText('Canary Unsent Customer');
 });
 
-async function logInOnNewDevice(page: import('@playwright/test').Page, user: string) {
+async function logInOnNewDevice(page: Page, user: string) {
   await page.goto('/');
   await page.getByRole('button', { name: 'Log in on this device' }).click();
   await page.getByLabel('Username').fill(user);
@@ -122,13 +137,7 @@ test('a new device takes its team from the account pins, never the server listin
   // A new phone: the server lists another team first (one it made up).
   const phoneCtx = await browser.newContext();
   const phone = await phoneCtx.newPage();
-  await phone.route('**/api/v1/teams', async (route) => {
-    if (route.request().method() !== 'GET') return route.continue();
-    const real = await route.fetch();
-    const body = await real.json();
-    body.teams.unshift({ team: 'f'.repeat(32), chain_len: 1 });
-    await route.fulfill({ response: real, json: body });
-  });
+  await rewriteJson(phone, '**/api/v1/teams', (body) => body.teams.unshift({ team: 'f'.repeat(32), chain_len: 1 }));
   await logInOnNewDevice(phone, user);
   await expect(phone.getByRole('list', { name: 'Customers' })).toContainText('Pinned Team Customer', { timeout: 30_000 });
   await phoneCtx.close();
@@ -136,13 +145,7 @@ test('a new device takes its team from the account pins, never the server listin
   // Another new device, to which the server serves the chain before the rotation.
   const tabletCtx = await browser.newContext();
   const tablet = await tabletCtx.newPage();
-  await tablet.route('**/api/v1/teams/*/chain', async (route) => {
-    if (route.request().method() !== 'GET') return route.continue();
-    const real = await route.fetch();
-    const body = await real.json();
-    body.entries = body.entries.slice(0, 1);
-    await route.fulfill({ response: real, json: body });
-  });
+  await rewriteJson(tablet, '**/api/v1/teams/*/chain', (body) => (body.entries = body.entries.slice(0, 1)));
   await logInOnNewDevice(tablet, user);
   await expect(tablet.getByRole('alert')).toContainText('membership chain was refused', { timeout: 30_000 });
   await expect(tablet.getByRole('alert')).toContainText('rollback');
@@ -152,21 +155,12 @@ test('a new device takes its team from the account pins, never the server listin
 
 test('after a rotation, a server that withholds the new keys gets no edit sealed under the old ones', async ({ browser }) => {
   test.setTimeout(120_000);
-  const [adminCtx, memberCtx] = await Promise.all([browser.newContext(), browser.newContext()]);
-  const [admin, member] = await Promise.all([adminCtx.newPage(), memberCtx.newPage()]);
-  const [adminName, memberName] = [uniqueUser('rot'), uniqueUser('mem')];
-  await createAccount(admin, adminName);
-  await createTeam(admin);
-  await createAccount(member, memberName);
+  const { admin, joiner: member, joinerName: memberName, close } = await adminAndJoiner(browser, ['rot', 'mem']);
   await addToTeam(admin, member, memberName, 'member');
 
   // The server hides every key wrap of epoch 2 and later from the member.
-  await member.route('**/api/v1/teams/*/wraps', async (route) => {
-    if (route.request().method() !== 'GET') return route.continue();
-    const real = await route.fetch();
-    const body = await real.json();
+  await rewriteJson(member, '**/api/v1/teams/*/wraps', (body) => {
     body.wraps = body.wraps.filter((w: { epoch: number }) => w.epoch < 2);
-    await route.fulfill({ response: real, json: body });
   });
   let pushes = 0;
   await member.route('**/api/v1/teams/*/push', async (route) => {
@@ -193,5 +187,5 @@ test('after a rotation, a server that withholds the new keys gets no edit sealed
   await member.unrouteAll();
   await member.getByRole('button', { name: 'Sync now' }).click();
   await waitSynced(member);
-  for (const c of [adminCtx, memberCtx]) await c.close();
+  await close();
 });

@@ -50,6 +50,30 @@ fn through(who: &Account, proxy: &HostileServer) -> Account {
     Account { name: who.name.clone(), identity: who.identity.duplicate(), api, token: who.token.clone() }
 }
 
+/// The usual cast: the real server, the hostile proxy in front of it, Alice (admin)
+/// with members Bob and Carol, and Carol's client talking through the proxy.
+struct Cast {
+    srv: TestServer,
+    proxy: HostileServer,
+    alice: Account,
+    bob: Account,
+    carol: Account,
+    team: TeamId,
+}
+
+async fn cast(test: &str) -> Cast {
+    let srv = TestServer::start();
+    let proxy = HostileServer::start(&srv.base).await;
+    let alice = signup(&srv.base, "alice", &format!("pass-alice-{test}")).await;
+    let bob = signup(&srv.base, "bob", &format!("pass-bob-{test}")).await;
+    let carol_direct = signup(&srv.base, "carol", &format!("pass-carol-{test}")).await;
+    let team = alice.create_team().await;
+    alice.add_member(team, "bob", Role::Member).await;
+    alice.add_member(team, "carol", Role::Member).await;
+    let carol = through(&carol_direct, &proxy);
+    Cast { srv, proxy, alice, bob, carol, team }
+}
+
 fn is_get(x: &hostile::Exchange, suffix: &str) -> bool {
     x.method == axum::http::Method::GET && x.path.split('?').next().is_some_and(|p| p.ends_with(suffix))
 }
@@ -58,15 +82,7 @@ fn is_get(x: &hostile::Exchange, suffix: &str) -> bool {
 /// keep an honest member writing under the old keys (which the removed member holds).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn withheld_epoch_keys_keep_edits_waiting_and_nothing_is_sealed_under_old_keys() {
-    let srv = TestServer::start();
-    let proxy = HostileServer::start(&srv.base).await;
-    let alice = signup(&srv.base, "alice", "pass-alice-hostile").await;
-    let _bob = signup(&srv.base, "bob", "pass-bob-hostile").await;
-    let carol_direct = signup(&srv.base, "carol", "pass-carol-hostile").await;
-    let team = alice.create_team().await;
-    alice.add_member(team, "bob", Role::Member).await;
-    alice.add_member(team, "carol", Role::Member).await;
-    let carol = through(&carol_direct, &proxy);
+    let Cast { srv: _srv, proxy, alice, bob: _, carol, team } = cast("withheld").await;
     let mut c = client_of(&carol, team).await;
     let before = RecordId::random();
     c.edit(before, Customer { name: "Before".into(), ..Default::default() }.to_fields(), now()).await.unwrap();
@@ -230,15 +246,7 @@ async fn kdf_downgrades_and_swapped_salts_are_refused_before_login() {
 /// retired epoch — what a removed member could still seal — is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn far_future_stamps_and_envelopes_under_retired_epochs_are_refused() {
-    let srv = TestServer::start();
-    let proxy = HostileServer::start(&srv.base).await;
-    let alice = signup(&srv.base, "alice", "pass-alice-stamps").await;
-    let bob = signup(&srv.base, "bob", "pass-bob-stamps").await;
-    let carol_direct = signup(&srv.base, "carol", "pass-carol-stamps").await;
-    let team = alice.create_team().await;
-    alice.add_member(team, "bob", Role::Member).await;
-    alice.add_member(team, "carol", Role::Member).await;
-    let carol = through(&carol_direct, &proxy);
+    let Cast { srv: _srv, proxy, alice, bob, carol, team } = cast("stamps").await;
     let mut c = client_of(&carol, team).await;
     let bob_session = bob.session(team).await;
     let shared_coll = bob_session.team.shared_collection;
@@ -393,15 +401,7 @@ async fn a_reset_with_an_old_shared_version_does_not_widen_the_record() {
 /// Carol's client stops writing as soon as it reads it, and says why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_chain_is_noticed_from_another_members_record_and_nothing_is_sealed() {
-    let srv = TestServer::start();
-    let proxy = HostileServer::start(&srv.base).await;
-    let alice = signup(&srv.base, "alice", "pass-alice-frozen2").await;
-    let _bob = signup(&srv.base, "bob", "pass-bob-frozen2").await;
-    let carol_direct = signup(&srv.base, "carol", "pass-carol-frozen2").await;
-    let team = alice.create_team().await;
-    alice.add_member(team, "bob", Role::Member).await;
-    alice.add_member(team, "carol", Role::Member).await;
-    let carol = through(&carol_direct, &proxy);
+    let Cast { srv: _srv, proxy, alice, bob: _, carol, team } = cast("frozen").await;
     let mut c = client_of(&carol, team).await;
     c.sync().await.unwrap();
     let frozen_len = c.session.team.len as usize;
