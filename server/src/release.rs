@@ -79,7 +79,7 @@ mod tests {
             ok.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>(),
             ["index.html", "app.wasm", "icons/icon.svg"]
         );
-        for bad in ["", "nothash  index.html", &format!("{h}  ../etc/passwd"), &format!("{h}")] {
+        for bad in ["", "nothash  index.html", &format!("{h}  ../etc/passwd"), &h] {
             assert!(parse_manifest(bad).is_err(), "{bad}");
         }
     }

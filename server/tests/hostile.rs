@@ -377,7 +377,7 @@ async fn a_reset_with_an_old_shared_version_does_not_widen_the_record() {
     });
     a.sync().await.unwrap();
     a.sync().await.unwrap();
-    let pushed = pushed.lock().unwrap();
+    let pushed = std::mem::take(&mut *pushed.lock().unwrap());
     assert!(pushed.iter().any(|i| i.record == contact), "the contact was sent back (a repair)");
     for item in pushed.iter().filter(|i| i.record == id || i.record == contact) {
         assert_eq!(item.sealed.inspect().unwrap().collection, bobs, "sealed where every member holds the key");
