@@ -256,12 +256,24 @@ impl Workspace {
             detail: chain_text(&e.action),
         }));
         // Incidents: their reason is an encrypted team record (it may name customers).
+        // Who declared it: the signer of the record's version (the author names inside
+        // its fields are the writer's word; see shared::team::rotation_days).
         let index = self.index.get_untracked();
-        lines.extend(index.of_kind("incident").map(|(_, d)| {
+        let signers: std::collections::HashMap<RecordId, String> = {
+            let s = self.syncer.lock().await;
+            index
+                .of_kind("incident")
+                .filter_map(|(id, _)| {
+                    let r = s.replica.records.get(id)?;
+                    Some((*id, r.signer.as_ref().unwrap_or(&s.session.me).to_string()))
+                })
+                .collect()
+        };
+        lines.extend(index.of_kind("incident").map(|(id, d)| {
             let stamp = d.fields.get(field::SUMMARY).map(|f| &f.stamp);
             AuditLine {
                 at_ms: stamp.map_or(0, |s| s.hlc.wall_ms as i64),
-                who: stamp.map(|s| s.author.to_string()).unwrap_or_default(),
+                who: signers.get(id).cloned().unwrap_or_default(),
                 action: "incident",
                 customer: None,
                 detail: d.text(field::SUMMARY).unwrap_or_default().to_owned(),
