@@ -613,8 +613,12 @@ impl Unlocked {
             .await
             .map_err(describe)?;
         // The link, not the server, says which team this is: pin its genesis.
-        let mut pins = self.local_pins().await.ok_or("This device has not got the account's pins; log in again.")?;
+        let mut pins = match self.local_pins().await {
+            Some(p) => p,
+            None => self.fetch_pins().await?.unwrap_or_else(|| AccountPins::new(self.account.salt, self.account.kdf)),
+        };
         if pins.note_head(team, link.genesis, KnownHead { len: 1, hash: link.genesis }) {
+            pins.version += 1;
             self.store_pins(pins).await?;
         }
         Ok(())
