@@ -585,3 +585,104 @@ async fn a_new_device_starts_from_the_accounts_pins() {
     altered[10] ^= 1;
     assert!(AccountPins::open(&altered, &device.name, &device.identity).is_err());
 }
+
+/// Item 7: the server says `device_wiped` — with no order, or with one it made up — and
+/// the device's check refuses to erase anything (the app signs out and keeps its data;
+/// the browser test shows it end to end).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_device_wiped_is_not_obeyed() {
+    use shared::sync::TransportError;
+    use shared::wipe::{device_id, WipeOrder, WipeRefusal};
+    let Cast { srv: _srv, proxy, alice: _, bob, carol, team } = cast("wipe").await;
+    let chain = carol.chain(team, None).await.unwrap();
+    let forged = std::sync::Arc::new(std::sync::Mutex::new(None::<serde_json::Value>));
+    let answer = forged.clone();
+    proxy.rewrite(move |x| {
+        let mut body = serde_json::json!({ "code": "device_wiped", "message": "signed out remotely" });
+        if let Some(order) = answer.lock().unwrap().clone() {
+            body["order"] = order;
+        }
+        x.path.starts_with("/api/v1/teams").then(|| Answer { status: 401, body: body.to_string().into_bytes() })
+    });
+    let check = |order: Option<&WipeOrder>| {
+        WipeOrder::check(order, &carol.name, &device_id(&carol.token), 0, &carol.identity.public(), Some(&chain))
+    };
+    let told = |r: Result<shared::api::TeamList, TransportError>| match r {
+        Err(TransportError::DeviceWiped(order)) => order.map(|o| *o),
+        other => panic!("expected device_wiped, got {:?}", other.map(|_| ())),
+    };
+
+    // No order at all.
+    let order = told(carol.api.get(shared::api::path::TEAMS).await);
+    assert_eq!(check(order.as_ref()), Err(WipeRefusal::Missing));
+    // An order "from an admin" that the server signed with a key of its own, and one a
+    // mere member (Bob) signed.
+    let server_key = shared::crypto::identity::IdentityKeys::generate();
+    for (signer, keys) in [("alice", &server_key), ("bob", &bob.identity)] {
+        let o = WipeOrder::sign(carol.name.clone(), None, now() as i64, signer.parse().unwrap(), Some(team), keys);
+        *forged.lock().unwrap() = Some(serde_json::to_value(&o).unwrap());
+        let order = told(carol.api.get(shared::api::path::TEAMS).await);
+        assert_eq!(check(order.as_ref()), Err(WipeRefusal::BadSignature), "signed as {signer}");
+    }
+}
+
+/// Item 8: a joiner registers a low-order X25519 key and answers an invitation with a
+/// valid MAC over it; the admin's client refuses to add them (every later wrap to that
+/// key would be predictable), and nothing reaches the chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_low_order_key_from_an_invitee_is_refused() {
+    use shared::api::{path, SessionResponse, SignupRequest};
+    use shared::crypto::identity::{IdentityKeys, PublicIdentity};
+    use shared::crypto::passphrase::{derive_account_keys, Passphrase};
+    let srv = TestServer::start();
+    let alice = signup(&srv.base, "alice", "pass-alice-lowkey").await;
+    let team = alice.create_team().await;
+    let link = alice.create_invite(team, Role::Member).await;
+
+    let keys = IdentityKeys::generate();
+    let low = PublicIdentity { sign_pk: keys.public().sign_pk, dh_pk: [0; 32] };
+    let (auth, wrap) =
+        derive_account_keys(&Passphrase::new("pass-mallory-lowkey"), &[4; 16], KdfParams::MINIMUM).unwrap();
+    let mut api = client::Api::new(&srv.base);
+    let resp: SessionResponse = api
+        .call(&SignupRequest {
+            username: "mallory".parse().unwrap(),
+            salt: [4; 16],
+            kdf: KdfParams::MINIMUM,
+            auth_key: *auth.expose_secret(),
+            identity: low,
+            bundle: keys.seal_bundle(&wrap, "mallory"),
+        })
+        .await
+        .unwrap();
+    api.token = Some(resp.token.clone());
+    let mallory = Account { name: "mallory".parse().unwrap(), identity: keys, api, token: resp.token };
+    let mac = link.secret.authenticate(team, link.invite, link.role, &mallory.name, &low);
+    let _: shared::api::TeamSummary = mallory
+        .api
+        .post(
+            &path::fill(path::ACCEPT_INVITE, &link.invite.to_string()),
+            &shared::api::AcceptInviteRequest { team, identity: low, mac },
+        )
+        .await
+        .unwrap();
+    let info = alice.invites(team).await.unwrap().into_iter().find(|i| i.invite == link.invite).unwrap();
+    assert_eq!(info.accepted.as_ref().unwrap().identity, low);
+    assert!(alice.admit(&link, &info).await.is_err(), "refused at invitation verification");
+    // And had a client signed it anyway, the chain refuses it.
+    let state = alice.chain(team, None).await.unwrap();
+    let entry = shared::chain::ChainEntry::signed(
+        team,
+        state.len,
+        state.head,
+        &alice.name,
+        &alice.identity,
+        now() as i64,
+        Action::AddMember {
+            member: shared::chain::Member { username: mallory.name.clone(), identity: low, role: Role::Member },
+        },
+    );
+    let mut next = state.clone();
+    assert!(next.apply(&entry).is_err(), "the chain keeps low-order keys out");
+    assert!(!alice.chain(team, None).await.unwrap().members.contains_key(&mallory.name));
+}
