@@ -567,8 +567,7 @@ impl Unlocked {
         let sealed = self.store.meta(&invite_key(invite)).await.ok()??;
         let raw = open_blob(self.identity.vault_key(), INVITE_CONTEXT, &sealed).ok()?;
         let (secret, role) = raw.split_first_chunk::<32>()?;
-        let role =
-            [Role::Admin, Role::Manager, Role::Member, Role::Support].into_iter().find(|r| [r.code()] == role)?;
+        let role = Role::from_code(*role.first()?)?;
         Some((InviteSecret::from_bytes(*secret), role))
     }
 

@@ -14,7 +14,6 @@ use shared::api::{
     SessionResponse, SignupRequest, UserKeys, WipeResponse,
 };
 use shared::crypto::passphrase::{fake_salt, AuthKey, KdfParams};
-use shared::crypto::sha256;
 use shared::ids::Username;
 use subtle::ConstantTimeEq;
 
@@ -60,7 +59,7 @@ async fn put_pins(
 }
 
 fn token_hash(token: &str) -> [u8; 32] {
-    sha256(b"quietdesk/v1/session-token", &[token.as_bytes()])
+    shared::wipe::session_token_hash(token)
 }
 
 /// A coarse device label from a User-Agent ("Chrome on Android"): enough for a member to

@@ -42,6 +42,11 @@ impl Role {
         [Role::Admin, Role::Manager, Role::Member, Role::Support].into_iter().find(|r| r.as_str() == name)
     }
 
+    /// The role with this byte ([`Role::code`]).
+    pub fn from_code(code: u8) -> Option<Role> {
+        [Role::Admin, Role::Manager, Role::Member, Role::Support].into_iter().find(|r| r.code() == code)
+    }
+
     /// The role's byte in signed and MAC'd encodings.
     pub fn code(self) -> u8 {
         match self {

@@ -22,8 +22,12 @@ use crate::ids::{TeamId, Username};
 /// The id a device is known by: derived from its session token (the server derives the
 /// same from its hash of the token), so a device can tell an order meant for it.
 pub fn device_id(token: &str) -> String {
-    let token_hash = sha256(b"quietdesk/v1/session-token", &[token.as_bytes()]);
-    device_id_of_hash(&token_hash)
+    device_id_of_hash(&session_token_hash(token))
+}
+
+/// The hash a server keeps of a session token (it never stores the token).
+pub fn session_token_hash(token: &str) -> [u8; 32] {
+    sha256(b"quietdesk/v1/session-token", &[token.as_bytes()])
 }
 
 /// [`device_id`] from the server's hash of the token.
