@@ -6,15 +6,15 @@
 
 use serde::{Deserialize, Serialize};
 use shared::api::{
-    path, AcceptInviteRequest, ChainResponse, CreateInviteRequest, CreateTeamRequest, InviteInfo, InviteList,
-    LoginRequest, PreloginRequest, PutWrapsRequest, SealedPins, SignupRequest, TeamList, TeamSummary, WrapItem,
-    WrapsResponse,
+    path, AcceptInviteRequest, ChainResponse, ChangePassphraseRequest, CreateInviteRequest, CreateTeamRequest,
+    InviteInfo, InviteList, LoginRequest, PreloginRequest, PutWrapsRequest, SealedPins, SignupRequest, TeamList,
+    TeamSummary, WrapItem, WrapsResponse,
 };
 use shared::audit::Checkpoint;
 use shared::chain::{Action, ChainEntry, KnownHead, Member, Role, TeamState};
 use shared::crypto::aead::{open_blob, seal_blob};
 use shared::crypto::identity::{AccountBundle, IdentityKeys, PublicIdentity};
-use shared::crypto::passphrase::{check_offered, derive_account_keys, KdfParams, Passphrase};
+use shared::crypto::passphrase::{check_offered, derive_account_keys, KdfParams, Passphrase, SaltBinding};
 use shared::crypto::CryptoError;
 use shared::ids::{CollectionId, InviteId, RecordId, TeamId, Username};
 use shared::invite::{decode_fragment, encode_fragment, InviteLink, InviteSecret};
@@ -164,7 +164,8 @@ pub async fn create_account(name: &str, passphrase: &str) -> Result<Unlocked, St
     let mut salt = [0u8; 16];
     getrandom_fill(&mut salt);
     let kdf = KdfParams::DEFAULT;
-    let (auth, wrap) = derive_account_keys(&Passphrase::new(passphrase), &salt, kdf).map_err(|e| e.to_string())?;
+    let (auth, wrap) =
+        derive_account_keys(&Passphrase::new(passphrase), &username, &salt, kdf).map_err(|e| e.to_string())?;
     let identity = IdentityKeys::generate();
     let bundle = identity.seal_bundle(&wrap, username.as_str());
     let api = Api::default();
@@ -212,11 +213,12 @@ pub async fn log_in(name: &str, passphrase: &str, totp: Option<String>) -> Resul
     let store = store::open(&store::db_name(username.as_str())).await.map_err(|e| e.to_string())?;
     let previous: Option<LocalAccount> = load_account(&store).await;
     // The server's word on how to derive keys from the passphrase is checked before
-    // anything derived from it is sent: a floor, and the pin this device holds.
+    // anything derived from it is sent: a floor, the salt bound to the username, or
+    // (an account from before the binding) the salt this device pinned.
     check_offered((&pre.salt, pre.kdf), KdfParams::DEFAULT, previous.as_ref().map(|p| (&p.salt, p.kdf)))
         .map_err(|e| e.to_string())?;
     let (auth, wrap) =
-        derive_account_keys(&Passphrase::new(passphrase), &pre.salt, pre.kdf).map_err(|e| e.to_string())?;
+        derive_account_keys(&Passphrase::new(passphrase), &username, &pre.salt, pre.kdf).map_err(|e| e.to_string())?;
     let resp = api
         .call(&LoginRequest { username: username.clone(), auth_key: *auth.expose_secret(), totp })
         .await
@@ -257,6 +259,14 @@ pub async fn log_in(name: &str, passphrase: &str, totp: Option<String>) -> Resul
     }
     save_account(&unlocked.store, &unlocked.account).await?;
     save_token(&unlocked.store, &unlocked.identity, &resp.token).await?;
+    if pre.kdf.binding == SaltBinding::Random {
+        // Only a device that pinned this salt gets here: upgrade the account to a salt
+        // bound to the username (same passphrase), so new devices can log in.
+        match unlocked.change_passphrase(passphrase, passphrase).await {
+            Ok(account) => unlocked.account = account,
+            Err(e) => web_sys::console::warn_1(&format!("quietdesk: passphrase protection not upgraded: {e}").into()),
+        }
+    }
     remember_user(username.as_str());
     Ok(unlocked)
 }
@@ -271,8 +281,8 @@ pub async fn unlock(name: &str, passphrase: &str) -> Result<Unlocked, String> {
     let username = parse_username(name)?;
     let store = store::open(&store::db_name(username.as_str())).await.map_err(|e| e.to_string())?;
     let account = load_account(&store).await.ok_or("This device has no copy of that account; log in instead.")?;
-    let (_, wrap) =
-        derive_account_keys(&Passphrase::new(passphrase), &account.salt, account.kdf).map_err(|e| e.to_string())?;
+    let (_, wrap) = derive_account_keys(&Passphrase::new(passphrase), &username, &account.salt, account.kdf)
+        .map_err(|e| e.to_string())?;
     let identity = IdentityKeys::open_bundle(&account.bundle, &wrap, username.as_str()).map_err(|e| match e {
         CryptoError::DecryptionFailed => "Wrong passphrase.".to_string(),
         e => e.to_string(),
@@ -623,6 +633,43 @@ impl Unlocked {
         Ok(())
     }
 
+    /// Change the passphrase: a fresh salt bound to the username, the current settings,
+    /// the bundle sealed again; proven to the server with the current passphrase. The
+    /// account as this device now stores it is returned (and saved), and the pins
+    /// follow. Other devices keep their sessions; their next log-in uses the new one.
+    pub async fn change_passphrase(&self, current: &str, new: &str) -> Result<LocalAccount, String> {
+        let username = &self.account.username;
+        let (current_auth, current_wrap) =
+            derive_account_keys(&Passphrase::new(current), username, &self.account.salt, self.account.kdf)
+                .map_err(|e| e.to_string())?;
+        if IdentityKeys::open_bundle(&self.account.bundle, &current_wrap, username.as_str()).is_err() {
+            return Err("The current passphrase is wrong.".into());
+        }
+        let mut salt = [0u8; 16];
+        getrandom_fill(&mut salt);
+        let kdf = KdfParams::DEFAULT;
+        let (auth, wrap) =
+            derive_account_keys(&Passphrase::new(new), username, &salt, kdf).map_err(|e| e.to_string())?;
+        let bundle = self.identity.seal_bundle(&wrap, username.as_str());
+        let req = ChangePassphraseRequest {
+            current_auth_key: *current_auth.expose_secret(),
+            salt,
+            kdf,
+            auth_key: *auth.expose_secret(),
+            bundle: bundle.clone(),
+        };
+        self.api.call(&req).await.map_err(describe)?;
+        let account = LocalAccount { salt, kdf, bundle, ..self.account.clone() };
+        save_account(&self.store, &account).await?;
+        let mut pins = match self.local_pins().await {
+            Some(p) => p,
+            None => self.fetch_pins().await?.unwrap_or_else(|| AccountPins::new(salt, kdf)),
+        };
+        (pins.salt, pins.kdf, pins.version) = (salt, kdf, pins.version + 1);
+        self.store_pins(pins).await?;
+        Ok(account)
+    }
+
     /// The account's pins as this device holds them.
     pub(crate) async fn local_pins(&self) -> Option<AccountPins> {
         let stored: SealedPins = self.cached(PINS_KEY).await?;
@@ -670,6 +717,9 @@ impl Unlocked {
                             merged.note_audit(t.team, a);
                         }
                     }
+                    // This device's salt and settings: it stores pins right after it
+                    // changed the passphrase, and otherwise they are the same.
+                    (merged.salt, merged.kdf) = (pins.salt, pins.kdf);
                     merged.version = theirs.version.max(pins.version) + 1;
                     pins = merged;
                 }

@@ -3,7 +3,7 @@
 
 use shared::crypto::envelope::{EnvelopeHeader, RecordContext, SealedEnvelope};
 use shared::crypto::identity::IdentityKeys;
-use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
+use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase, SaltBinding};
 use shared::crypto::wrap::{unwrap_key, wrap_key, WrapContext, WrapPurpose};
 use shared::crypto::{Scope, SymmetricKey};
 use shared::ids::{CollectionId, RecordId, TeamId, Username};
@@ -13,9 +13,13 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 #[wasm_bindgen_test]
 fn argon2_derivation_matches_the_native_golden_verifier() {
-    let (auth, _) = derive_account_keys(&Passphrase::new("golden passphrase"), &[1u8; 16], KdfParams::MINIMUM).unwrap();
-    let golden = include_str!("../../shared/tests/golden/auth_verifier.hex").trim();
-    assert_eq!(hex(&auth.verifier()), golden);
+    let pass = Passphrase::new("golden passphrase");
+    let golden: Username = "golden".parse().unwrap();
+    let legacy = KdfParams { binding: SaltBinding::Random, ..KdfParams::MINIMUM };
+    let (auth, _) = derive_account_keys(&pass, &golden, &[1u8; 16], legacy).unwrap();
+    assert_eq!(hex(&auth.verifier()), include_str!("../../shared/tests/golden/auth_verifier.hex").trim());
+    let (auth, _) = derive_account_keys(&pass, &golden, &[1u8; 16], KdfParams::MINIMUM).unwrap();
+    assert_eq!(hex(&auth.verifier()), include_str!("../../shared/tests/golden/auth_verifier_bound.hex").trim());
 }
 
 #[wasm_bindgen_test]

@@ -50,3 +50,45 @@ test('a device signed out from another one erases its local data at its next con
   await expect(laptop.getByRole('heading', { name: 'Customers' })).toBeVisible();
   for (const c of [phoneCtx, laptopCtx]) await c.close();
 });
+
+test('a changed passphrase unlocks this device and logs in on another; the old one no longer works', async ({ browser }) => {
+  test.setTimeout(120_000);
+  const user = uniqueUser('pw');
+  const newPass = `new-canary-pass-${user}`;
+  const [phoneCtx, laptopCtx] = await Promise.all([browser.newContext(), browser.newContext()]);
+  const [phone, laptop] = await Promise.all([phoneCtx.newPage(), laptopCtx.newPage()]);
+  await createAccount(phone, user);
+  await createTeam(phone);
+
+  await phone.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  await phone.getByLabel('Current passphrase').fill('not the passphrase');
+  await phone.getByLabel('New passphrase', { exact: true }).fill(newPass);
+  await phone.getByLabel('New passphrase again').fill(newPass);
+  await phone.getByRole('button', { name: 'Change passphrase' }).click();
+  const status = phone.getByRole('status', { name: 'Passphrase status' });
+  await expect(status).toContainText('The current passphrase is wrong', { timeout: 20_000 });
+  await phone.getByLabel('Current passphrase').fill(passphraseFor(user));
+  await phone.getByRole('button', { name: 'Change passphrase' }).click();
+  await expect(status).toContainText('Passphrase changed', { timeout: 30_000 });
+
+  // This device unlocks with the new passphrase only.
+  await phone.reload();
+  await phone.getByLabel('Passphrase').fill(passphraseFor(user));
+  await phone.getByRole('button', { name: 'Unlock', exact: true }).click();
+  await expect(phone.getByRole('alert')).toContainText('Wrong passphrase', { timeout: 20_000 });
+  await phone.getByLabel('Passphrase').fill(newPass);
+  await phone.getByRole('button', { name: 'Unlock', exact: true }).click();
+  await expect(phone.getByRole('heading', { name: 'Customers' })).toBeVisible({ timeout: 30_000 });
+
+  // Another device: the old passphrase is refused by the server, the new one logs in.
+  await laptop.goto('/');
+  await laptop.getByRole('button', { name: 'Log in on this device' }).click();
+  await laptop.getByLabel('Username').fill(user);
+  await laptop.getByLabel('Passphrase').fill(passphraseFor(user));
+  await laptop.getByRole('button', { name: 'Log in', exact: true }).click();
+  await expect(laptop.getByRole('alert')).toContainText(/wrong username or passphrase/i, { timeout: 20_000 });
+  await laptop.getByLabel('Passphrase').fill(newPass);
+  await laptop.getByRole('button', { name: 'Log in', exact: true }).click();
+  await expect(laptop.getByRole('heading', { name: 'Customers' })).toBeVisible({ timeout: 30_000 });
+  await Promise.all([phoneCtx.close(), laptopCtx.close()]);
+});

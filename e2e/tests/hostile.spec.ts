@@ -59,6 +59,37 @@ test('log-in refuses weaker passphrase settings from the server and sends no aut
   await ctx.close();
 });
 
+test('log-in on a new device refuses a salt the server could hand everybody (not bound to the username)', async ({ browser }) => {
+  test.setTimeout(90_000);
+  const user = uniqueUser('salt');
+  const first = await browser.newContext();
+  await createAccount(await first.newPage(), user);
+  await first.close();
+
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  let loginSent = false;
+  await page.route('**/api/v1/auth/prelogin', async (route) => {
+    const real = await route.fetch();
+    const body = await real.json();
+    body.salt = 'AAAAAAAAAAAAAAAAAAAAAA==';
+    body.kdf.binding = 'random';
+    await route.fulfill({ response: real, json: body });
+  });
+  await page.route('**/api/v1/auth/login', async (route) => {
+    loginSent = true;
+    await route.continue();
+  });
+  await page.goto('/');
+  await page.getByRole('button', { name: 'Log in on this device' }).click();
+  await page.getByLabel('Username').fill(user);
+  await page.getByLabel('Passphrase').fill(passphraseFor(user));
+  await page.getByRole('button', { name: 'Log in', exact: true }).click();
+  await expect(page.getByRole('alert')).toContainText('older passphrase protection', { timeout: 20_000 });
+  expect(loginSent).toBe(false);
+  await ctx.close();
+});
+
 test('an invitation the server lists with another role is refused, and nobody is added', async ({ browser }) => {
   test.setTimeout(90_000);
   const { admin, joiner, joinerName, close } = await adminAndJoiner(browser, ['adm', 'sup']);

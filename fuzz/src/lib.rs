@@ -406,7 +406,8 @@ pub fn requests() -> Target {
 fn signup(keys: &IdentityKeys) -> SignupRequest {
     use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
     let (salt, kdf) = ([3u8; 16], KdfParams::MINIMUM);
-    let (auth, wrap) = derive_account_keys(&Passphrase::new("fuzz passphrase"), &salt, kdf).unwrap();
+    let (auth, wrap) =
+        derive_account_keys(&Passphrase::new("fuzz passphrase"), &Username::parse("bob").unwrap(), &salt, kdf).unwrap();
     SignupRequest {
         username: Username::parse("bob").unwrap(),
         salt,

@@ -5,15 +5,16 @@
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use base64::Engine;
 use rand_core::{OsRng, RngCore};
 use shared::api::{
-    path, Device, DeviceList, Empty, LoginRequest, PreloginRequest, PreloginResponse, RevokeDeviceRequest, SealedPins,
-    SessionResponse, SignupRequest, UserKeys, WipeResponse,
+    path, ChangePassphraseRequest, Device, DeviceList, Empty, LoginRequest, PreloginRequest, PreloginResponse,
+    RevokeDeviceRequest, SealedPins, SessionResponse, SignupRequest, UserKeys, WipeResponse,
 };
-use shared::crypto::passphrase::{fake_salt, AuthKey, KdfParams};
+use shared::crypto::identity::AccountBundle;
+use shared::crypto::passphrase::{fake_salt, AuthKey, KdfParams, SaltBinding};
 use shared::ids::Username;
 use subtle::ConstantTimeEq;
 
@@ -31,6 +32,50 @@ pub fn router() -> Router<AppState> {
         .route(path::REVOKE_DEVICE, post(revoke_device))
         .route(path::USER, get(user_keys))
         .route(path::ACCOUNT_PINS, get(pins).put(put_pins))
+        .route(path::PASSPHRASE, put(change_passphrase))
+}
+
+/// What a sign-up or a passphrase change may store: settings in range with the salt
+/// bound to the username (unbound ones are only ever read, for accounts from before),
+/// and a sealed bundle of a plausible size.
+fn check_credentials(kdf: &KdfParams, bundle: &AccountBundle) -> ApiResult<()> {
+    kdf.validate().map_err(|_| ApiError::BadRequest("Argon2id parameters are out of the accepted range".into()))?;
+    if kdf.binding != SaltBinding::Username {
+        return Err(ApiError::BadRequest("the salt must be bound to the username (kdf.binding = \"username\")".into()));
+    }
+    if bundle.0.len() > 4096 || bundle.0.is_empty() {
+        return Err(ApiError::BadRequest("account bundle has an implausible size".into()));
+    }
+    Ok(())
+}
+
+/// Change the caller's passphrase. Proven with the current auth key; the session
+/// stays, and so do the caller's other sessions (their devices hold the identity keys
+/// already; the next log-in anywhere uses the new passphrase).
+async fn change_passphrase(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<ChangePassphraseRequest>,
+) -> ApiResult<ApiJson<Empty>> {
+    check_credentials(&req.kdf, &req.bundle)?;
+    let stored = state.db.user(user.username.as_str()).await?.ok_or(ApiError::NotFound("no such user"))?;
+    let current = AuthKey::from_bytes(req.current_auth_key).verifier();
+    if !bool::from(current.ct_eq(&stored.auth_hash)) {
+        tracing::info!(username = %user.username, "passphrase change with a wrong current passphrase");
+        return Err(ApiError::Forbidden("the current passphrase is wrong"));
+    }
+    let row = UserRow {
+        salt: req.salt,
+        kdf: req.kdf,
+        auth_hash: AuthKey::from_bytes(req.auth_key).verifier(),
+        bundle: req.bundle,
+        ..stored
+    };
+    if !state.db.set_credentials(&row, &current).await? {
+        return Err(ApiError::Conflict("the passphrase was changed meanwhile; log in again"));
+    }
+    tracing::info!(username = %user.username, "passphrase changed");
+    Ok(ApiJson(Empty {}))
 }
 
 /// The caller's sealed pins (version 0 and no bytes if none are stored yet).
@@ -96,10 +141,7 @@ async fn signup(
     headers: HeaderMap,
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> ApiResult<ApiJson<SessionResponse>> {
-    req.kdf.validate().map_err(|_| ApiError::BadRequest("Argon2id parameters are out of the accepted range".into()))?;
-    if req.bundle.0.len() > 4096 || req.bundle.0.is_empty() {
-        return Err(ApiError::BadRequest("account bundle has an implausible size".into()));
-    }
+    check_credentials(&req.kdf, &req.bundle)?;
     let user = UserRow {
         username: req.username.clone(),
         salt: req.salt,

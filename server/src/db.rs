@@ -154,6 +154,9 @@ pub trait Db: Send + Sync + 'static {
     async fn pins(&self, username: &Username) -> DbResult<Option<(u64, Vec<u8>)>>;
     /// Store pins if `version` is higher than the stored one; false if it is not.
     async fn put_pins(&self, username: &Username, version: u64, blob: &[u8]) -> DbResult<bool>;
+    /// Replace an account's salt, settings, auth verifier and sealed bundle (a changed
+    /// passphrase), if its verifier is still `current`; false if it is not.
+    async fn set_credentials(&self, user: &UserRow, current: &[u8; 32]) -> DbResult<bool>;
 
     async fn create_session(
         &self,

@@ -84,6 +84,11 @@ fn operations(s: &mut Schemas) -> Vec<Op> {
             s.add::<api::SealedPins>(),
             s.add::<api::SealedPins>(),
         ),
+        with(
+            op(Put, path::PASSPHRASE, "Change the caller's passphrase (proven with the current auth key)"),
+            s.add::<api::ChangePassphraseRequest>(),
+            s.add::<api::Empty>(),
+        ),
         answers(op(Get, path::USER, "A user's public keys"), s.add::<api::UserKeys>()),
         answers(op(Get, path::TEAMS, "The caller's teams"), s.add::<api::TeamList>()),
         with(

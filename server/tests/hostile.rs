@@ -226,7 +226,26 @@ async fn kdf_downgrades_and_swapped_salts_are_refused_before_login() {
     assert!(refused.contains("weaker passphrase protection"), "{refused}");
     assert!(proxy.take_seen().iter().all(|(_, p)| !p.ends_with("/auth/login")), "no auth key was sent");
 
-    // Another salt (one the server uses for everybody, say) on a device that knows erin.
+    // One salt for everybody, used as it is (the unbound form of accounts from before
+    // the binding): a new device refuses it, and so does a device that knows erin.
+    proxy.honest();
+    proxy.rewrite(|x| {
+        if !x.path.ends_with("/auth/prelogin") {
+            return None;
+        }
+        let mut v = x.json();
+        v["salt"] = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 16]).into();
+        v["kdf"]["binding"] = "random".into();
+        Answer::json(200, &v)
+    });
+    let refused = login_checked(&proxy.base, "erin", pass, floor, None).await.err().unwrap();
+    assert!(refused.contains("older passphrase protection"), "{refused}");
+    let refused = login_checked(&proxy.base, "erin", pass, floor, pin).await.err().unwrap();
+    assert!(refused.contains("other passphrase-protection settings"), "{refused}");
+    assert!(proxy.take_seen().iter().all(|(_, p)| !p.ends_with("/auth/login")), "no auth key was sent");
+
+    // Other bytes in the bound form: harmless (the salt is still erin's own, so nothing
+    // a server learns serves against anyone else), and the log-in fails honestly.
     proxy.honest();
     proxy.rewrite(|x| {
         if !x.path.ends_with("/auth/prelogin") {
@@ -237,8 +256,7 @@ async fn kdf_downgrades_and_swapped_salts_are_refused_before_login() {
         Answer::json(200, &v)
     });
     let refused = login_checked(&proxy.base, "erin", pass, floor, pin).await.err().unwrap();
-    assert!(refused.contains("other passphrase-protection settings"), "{refused}");
-    assert!(proxy.take_seen().iter().all(|(_, p)| !p.ends_with("/auth/login")), "no auth key was sent");
+    assert!(refused.contains("wrong username or passphrase"), "{refused}");
 }
 
 /// Item 3: a version whose fields are stamped far in the future is refused (it would
@@ -641,8 +659,13 @@ async fn a_low_order_key_from_an_invitee_is_refused() {
 
     let keys = IdentityKeys::generate();
     let low = PublicIdentity { sign_pk: keys.public().sign_pk, dh_pk: [0; 32] };
-    let (auth, wrap) =
-        derive_account_keys(&Passphrase::new("pass-mallory-lowkey"), &[4; 16], KdfParams::MINIMUM).unwrap();
+    let (auth, wrap) = derive_account_keys(
+        &Passphrase::new("pass-mallory-lowkey"),
+        &"mallory".parse().unwrap(),
+        &[4; 16],
+        KdfParams::MINIMUM,
+    )
+    .unwrap();
     let mut api = client::Api::new(&srv.base);
     let resp: SessionResponse = api
         .call(&SignupRequest {

@@ -37,6 +37,9 @@ pub mod path {
     pub const DEVICES: &str = "/api/v1/devices";
     /// The caller's sealed account pins: read (GET) and store a newer version (PUT).
     pub const ACCOUNT_PINS: &str = "/api/v1/account/pins";
+    /// Change the caller's passphrase: new salt, settings, auth key and sealed bundle,
+    /// proven with the current auth key (PUT).
+    pub const PASSPHRASE: &str = "/api/v1/account/passphrase";
     /// Sign out one of the caller's devices and have it erase its local data (POST).
     pub const REVOKE_DEVICE: &str = "/api/v1/devices/{device}/revoke";
     /// Admin: sign out every device of a member and have each erase its data (POST).
@@ -183,6 +186,36 @@ pub struct SealedPins {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
     #[serde(with = "b64")]
     pub blob: Vec<u8>,
+}
+
+/// A new passphrase for the caller's account: what sign-up sends, minus the keys that do
+/// not change, plus the current auth key as proof (a stolen session token alone cannot
+/// change it). The identity keys stay; only the bundle is sealed again under the new
+/// wrap key.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ChangePassphraseRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+    #[serde(with = "b64_32")]
+    pub current_auth_key: [u8; 32],
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+    #[serde(with = "b64_16")]
+    pub salt: [u8; 16],
+    pub kdf: KdfParams,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+    #[serde(with = "b64_32")]
+    pub auth_key: [u8; 32],
+    pub bundle: AccountBundle,
+}
+impl std::fmt::Debug for ChangePassphraseRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangePassphraseRequest").field("kdf", &self.kdf).finish_non_exhaustive()
+    }
+}
+impl Endpoint for ChangePassphraseRequest {
+    type Response = Empty;
+    const METHOD: Method = Method::Put;
+    const PATH: &'static str = path::PASSPHRASE;
 }
 
 /// A new session. The token goes in `Authorization: Bearer`.

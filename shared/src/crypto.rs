@@ -42,6 +42,7 @@ pub mod label {
     pub const CHAIN_SIG: &[u8] = b"quietdesk/v1/chain-sig";
     pub const LOCAL_BLOB: &[u8] = b"quietdesk/v1/local-blob";
     pub const FAKE_SALT: &[u8] = b"quietdesk/v1/fake-salt";
+    pub const KDF_SALT: &[u8] = b"quietdesk/v1/kdf-salt";
     pub const INVITE_MAC_KEY: &[u8] = b"quietdesk/v1/invite-mac-key";
     pub const INVITE_MAC: &[u8] = b"quietdesk/v1/invite-mac";
     pub const SAFETY_NUMBER: &[u8] = b"quietdesk/v1/safety-number";

@@ -11,7 +11,7 @@
 
 use rand_core::{OsRng, RngCore};
 
-use crate::crypto::passphrase::{derive_file_key, KdfParams, Passphrase};
+use crate::crypto::passphrase::{derive_file_key, KdfParams, Passphrase, SaltBinding};
 use crate::crypto::{aead, CryptoError};
 use crate::encoding::{Reader, Writer};
 use crate::ids::RecordId;
@@ -49,8 +49,13 @@ pub fn open(passphrase: &Passphrase, file: &[u8]) -> Result<Vec<(RecordId, Recor
         v => return Err(CryptoError::UnknownVersion(v)),
     }
     let salt = r.array::<16>().map_err(bad)?;
-    let params =
-        KdfParams { m_cost_kib: r.u32().map_err(bad)?, t_cost: r.u32().map_err(bad)?, p_cost: r.u32().map_err(bad)? };
+    let params = KdfParams {
+        m_cost_kib: r.u32().map_err(bad)?,
+        t_cost: r.u32().map_err(bad)?,
+        p_cost: r.u32().map_err(bad)?,
+        // A file's salt is its own random bytes; the binding is for account salts.
+        binding: SaltBinding::Random,
+    };
     let header_len = file.len() - r.remaining();
     let nonce = r.array::<12>().map_err(bad)?;
     let key = derive_file_key(passphrase, &salt, params)?;

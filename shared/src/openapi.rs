@@ -134,6 +134,12 @@ impl PartialSchema for crate::crypto::passphrase::KdfParams {
             .required("t_cost")
             .property("p_cost", n("lanes"))
             .required("p_cost")
+            .property(
+                "binding",
+                ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["random", "username"])).description(
+                    Some("How the account salt enters Argon2id (absent: random, accounts from before the binding)."),
+                ),
+            )
             .into()
     }
 }

@@ -63,6 +63,7 @@ pub fn TeamPage() -> impl IntoView {
                 <p role="status" class="message" aria-label="Team status">{move || message.get()}</p>
             </section>
             <TwoFactor />
+            <ChangePassphrase />
             <Devices />
             {move || is_admin.get().then(|| view! {
                 <Alerts />
@@ -245,6 +246,59 @@ fn TwoFactor() -> impl IntoView {
                 <button type="button" on:click=require>"Require it in this team"</button>
             </div>
             <p role="status" aria-label="Two-factor status">{move || note.get()}</p>
+        </section>
+    }
+}
+
+/// Change the passphrase (the current one proves it is you). Keys derived from the new
+/// one use a fresh salt bound to the username; the identity keys and every team key stay.
+#[component]
+fn ChangePassphrase() -> impl IntoView {
+    let (current, new, repeat) =
+        (RwSignal::new(String::new()), RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let (note, busy) = (RwSignal::new(None::<String>), RwSignal::new(false));
+    let change = move |_| {
+        let (c, n) = (current.get_untracked(), new.get_untracked());
+        if n.chars().count() < 10 {
+            note.set(Some("Use a new passphrase of at least 10 characters.".into()));
+            return;
+        }
+        if n != repeat.get_untracked() {
+            note.set(Some("The two new passphrases differ.".into()));
+            return;
+        }
+        let ws = use_ws();
+        busy.set(true);
+        note.set(Some("Changing the passphrase…".into()));
+        spawn_local(async move {
+            note.set(Some(match ws.unlocked.change_passphrase(&c, &n).await {
+                Ok(_) => {
+                    current.set(String::new());
+                    new.set(String::new());
+                    repeat.set(String::new());
+                    "Passphrase changed. Use the new one from now on, on every device.".into()
+                }
+                Err(e) => e,
+            }));
+            busy.set(false);
+        });
+    };
+    view! {
+        <section class="card">
+            <h3>"Passphrase"</h3>
+            <label for="pass-current">"Current passphrase"</label>
+            <input id="pass-current" type="password" autocomplete="current-password" prop:value=current
+                on:input=move |ev| current.set(event_target_value(&ev)) />
+            <label for="pass-new">"New passphrase"</label>
+            <input id="pass-new" type="password" autocomplete="new-password" prop:value=new
+                on:input=move |ev| new.set(event_target_value(&ev)) />
+            <label for="pass-repeat">"New passphrase again"</label>
+            <input id="pass-repeat" type="password" autocomplete="new-password" prop:value=repeat
+                on:input=move |ev| repeat.set(event_target_value(&ev)) />
+            <div class="actions">
+                <button type="button" on:click=change prop:disabled=busy>"Change passphrase"</button>
+            </div>
+            <p role="status" aria-label="Passphrase status">{move || note.get()}</p>
         </section>
     }
 }

@@ -164,6 +164,22 @@ impl Db for Store {
         Ok(r.rows_affected() == 1)
     }
 
+    async fn set_credentials(&self, u: &UserRow, current: &[u8; 32]) -> DbResult<bool> {
+        let kdf = serde_json::to_string(&u.kdf).expect("serializable");
+        let r = sqlx::query(
+            "UPDATE users SET salt = $1, kdf = $2, auth_hash = $3, bundle = $4 WHERE username = $5 AND auth_hash = $6",
+        )
+        .bind(u.salt.as_slice())
+        .bind(kdf)
+        .bind(u.auth_hash.as_slice())
+        .bind(u.bundle.0.as_slice())
+        .bind(u.username.as_str())
+        .bind(current.as_slice())
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     async fn user(&self, username: &str) -> DbResult<Option<UserRow>> {
         let row =
             sqlx::query("SELECT username, salt, kdf, auth_hash, sign_pk, dh_pk, bundle FROM users WHERE username = $1")

@@ -114,7 +114,7 @@ pub async fn signup_with(base: &str, name: &str, passphrase: &str, kdf: KdfParam
     let name = Username::parse(name).unwrap();
     let mut salt = [0u8; 16];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut salt);
-    let (auth, wrap) = derive_account_keys(&Passphrase::new(passphrase), &salt, kdf).unwrap();
+    let (auth, wrap) = derive_account_keys(&Passphrase::new(passphrase), &name, &salt, kdf).unwrap();
     let identity = IdentityKeys::generate();
     let bundle = identity.seal_bundle(&wrap, name.as_str());
     let mut api = Api::new(base);
@@ -147,7 +147,7 @@ pub async fn login_with(
     let name = Username::parse(name).unwrap();
     let mut api = Api::new(base);
     let pre = api.call(&PreloginRequest { username: name.clone() }).await?;
-    let (auth, wrap) = derive_account_keys(&Passphrase::new(passphrase), &pre.salt, pre.kdf).unwrap();
+    let (auth, wrap) = derive_account_keys(&Passphrase::new(passphrase), &name, &pre.salt, pre.kdf).unwrap();
     let resp = api.call(&LoginRequest { username: name.clone(), auth_key: *auth.expose_secret(), totp }).await?;
     let identity = IdentityKeys::open_bundle(&resp.bundle, &wrap, name.as_str()).unwrap();
     api.token = Some(resp.token.clone());

@@ -167,8 +167,11 @@ mod tests {
 
     #[test]
     fn bundle_round_trip_and_binding() {
-        let (_, wrap) = derive_account_keys(&Passphrase::new("pw one two"), &[3; 16], KdfParams::MINIMUM).unwrap();
-        let (_, other) = derive_account_keys(&Passphrase::new("pw one tw0"), &[3; 16], KdfParams::MINIMUM).unwrap();
+        let ann: crate::ids::Username = "ann".parse().unwrap();
+        let (_, wrap) =
+            derive_account_keys(&Passphrase::new("pw one two"), &ann, &[3; 16], KdfParams::MINIMUM).unwrap();
+        let (_, other) =
+            derive_account_keys(&Passphrase::new("pw one tw0"), &ann, &[3; 16], KdfParams::MINIMUM).unwrap();
         let id = IdentityKeys::generate();
         let bundle = id.seal_bundle(&wrap, "ann");
         let back = IdentityKeys::open_bundle(&bundle, &wrap, "ann").unwrap();

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
 use super::{hkdf32, label, sha256, CryptoError, SymmetricKey};
+use crate::ids::Username;
 
 /// Argon2id cost parameters, stored per user beside the salt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,15 +19,44 @@ pub struct KdfParams {
     pub m_cost_kib: u32,
     pub t_cost: u32,
     pub p_cost: u32,
+    /// How an account's stored salt enters Argon2id (account keys only; a sealed
+    /// file's salt is random per file and used as it is).
+    #[serde(default, skip_serializing_if = "SaltBinding::is_random")]
+    pub binding: SaltBinding,
+}
+
+/// How the account salt the server stores becomes Argon2id's salt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaltBinding {
+    /// Accounts from before the binding: the 16 stored bytes are the salt, so a
+    /// server that hands every new device the same bytes gets auth keys it can attack
+    /// all at once. Only a device that already pinned this exact salt derives with it
+    /// (and then upgrades the account, see [`check_offered`]).
+    #[default]
+    Random,
+    /// The salt is `SHA-256(label ‖ len(username) ‖ username ‖ stored bytes)`: whatever
+    /// bytes a server hands out, no two accounts share a salt, so nothing it learns
+    /// for one account helps against another.
+    Username,
+}
+
+impl SaltBinding {
+    fn is_random(&self) -> bool {
+        *self == SaltBinding::Random
+    }
 }
 
 impl KdfParams {
     /// What new accounts use: 64 MiB, 3 passes (RFC 9106's second recommendation).
-    pub const DEFAULT: KdfParams = KdfParams { m_cost_kib: 64 * 1024, t_cost: 3, p_cost: 1 };
+    pub const DEFAULT: KdfParams =
+        KdfParams { m_cost_kib: 64 * 1024, t_cost: 3, p_cost: 1, binding: SaltBinding::Username };
     /// The floor anyone may choose (OWASP's Argon2id minimum). Tests use it for speed.
-    pub const MINIMUM: KdfParams = KdfParams { m_cost_kib: 19 * 1024, t_cost: 2, p_cost: 1 };
+    pub const MINIMUM: KdfParams =
+        KdfParams { m_cost_kib: 19 * 1024, t_cost: 2, p_cost: 1, binding: SaltBinding::Username };
     /// The ceiling, so a hostile server cannot make a client allocate gigabytes.
-    pub const MAXIMUM: KdfParams = KdfParams { m_cost_kib: 1024 * 1024, t_cost: 10, p_cost: 4 };
+    pub const MAXIMUM: KdfParams =
+        KdfParams { m_cost_kib: 1024 * 1024, t_cost: 10, p_cost: 4, binding: SaltBinding::Username };
 
     pub fn validate(&self) -> Result<(), CryptoError> {
         let (lo, hi) = (Self::MINIMUM, Self::MAXIMUM);
@@ -53,6 +83,13 @@ pub enum KdfRefusal {
          refusing to send anything derived from your passphrase."
     )]
     NotPinned,
+    /// An unbound (pre-binding) salt this device has not pinned: only a device that
+    /// already knows the account may use it, and it upgrades the account as it does.
+    #[error(
+        "This account still uses an older passphrase protection that a new device cannot check. Log in once on \
+         a device you have used before: that upgrades it, and then this device can log in."
+    )]
+    Unbound,
 }
 
 impl KdfParams {
@@ -64,7 +101,13 @@ impl KdfParams {
 
 /// Check the salt and settings a server offers at log-in before deriving anything:
 /// at least `floor` (apps pass [`KdfParams::DEFAULT`], what they create accounts with;
-/// only tests go lower), and exactly the pinned ones if this device knows the account.
+/// only tests go lower), and the salt bound to the username — or, for an account from
+/// before the binding, exactly the salt and settings this device pinned.
+///
+/// A bound salt that differs from the pin is accepted (another device of the account
+/// changed the passphrase) as long as it is no cheaper than the pin: with the username
+/// in the salt and the floor held, a server that picks the bytes gains nothing it
+/// does not already have by knowing the real ones.
 pub fn check_offered(
     offered: (&[u8; 16], KdfParams),
     floor: KdfParams,
@@ -73,9 +116,12 @@ pub fn check_offered(
     if offered.1.validate().is_err() || !offered.1.at_least(floor) {
         return Err(KdfRefusal::BelowFloor);
     }
-    match pinned {
-        Some(pin) if pin != offered => Err(KdfRefusal::NotPinned),
-        _ => Ok(()),
+    match (offered.1.binding, pinned) {
+        (SaltBinding::Random, Some(pin)) if pin == offered => Ok(()),
+        (SaltBinding::Random, Some(_)) => Err(KdfRefusal::NotPinned),
+        (SaltBinding::Random, None) => Err(KdfRefusal::Unbound),
+        (SaltBinding::Username, Some((_, pin))) if !offered.1.at_least(pin) => Err(KdfRefusal::NotPinned),
+        (SaltBinding::Username, _) => Ok(()),
     }
 }
 
@@ -113,23 +159,30 @@ pub struct WrapKey(pub(crate) SymmetricKey);
 /// Derive both account keys. Takes ~0.1–1 s by design.
 pub fn derive_account_keys(
     passphrase: &Passphrase,
+    username: &Username,
     salt: &[u8; 16],
     params: KdfParams,
 ) -> Result<(AuthKey, WrapKey), CryptoError> {
-    let mut master = argon_master(passphrase, salt, params)?;
+    let mut master = match params.binding {
+        SaltBinding::Random => argon_master(passphrase, salt, params)?,
+        SaltBinding::Username => argon_master(passphrase, &bound_salt(username, salt), params)?,
+    };
     let auth = hkdf32(None, master.as_ref(), &[label::AUTH_KEY]);
     let wrap = hkdf32(None, master.as_ref(), &[label::WRAP_KEY]);
     master.zeroize();
     Ok((AuthKey(auth), WrapKey(wrap)))
 }
 
+/// The Argon2id salt of a bound account: the username and the stored bytes under a
+/// label, length-prefixed so no two (username, bytes) pairs meet.
+fn bound_salt(username: &Username, salt: &[u8; 16]) -> [u8; 32] {
+    let name = username.as_str().as_bytes();
+    sha256(label::KDF_SALT, &[&(name.len() as u32).to_be_bytes(), name, salt])
+}
+
 /// Argon2id (v0x13, 32-byte output) of the passphrase: the master every passphrase key
 /// is derived from.
-fn argon_master(
-    passphrase: &Passphrase,
-    salt: &[u8; 16],
-    params: KdfParams,
-) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+fn argon_master(passphrase: &Passphrase, salt: &[u8], params: KdfParams) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
     params.validate()?;
     let argon_params = argon2::Params::new(params.m_cost_kib, params.t_cost, params.p_cost, Some(32))
         .map_err(|_| CryptoError::BadKdfParams)?;
@@ -170,30 +223,88 @@ pub fn fake_salt(server_secret: &[u8; 32], username: &str) -> [u8; 16] {
 mod tests {
     use super::*;
 
+    fn name(s: &str) -> Username {
+        Username::parse(s).unwrap()
+    }
+
+    const LEGACY_MINIMUM: KdfParams = KdfParams { binding: SaltBinding::Random, ..KdfParams::MINIMUM };
+
     #[test]
     fn same_inputs_same_keys_and_the_two_keys_differ() {
         let salt = [7u8; 16];
-        let (a1, w1) = derive_account_keys(&Passphrase::new("correct horse"), &salt, KdfParams::MINIMUM).unwrap();
-        let (a2, _) = derive_account_keys(&Passphrase::new("correct horse"), &salt, KdfParams::MINIMUM).unwrap();
-        let (a3, _) = derive_account_keys(&Passphrase::new("correct horsf"), &salt, KdfParams::MINIMUM).unwrap();
+        let alice = name("alice");
+        let (a1, w1) =
+            derive_account_keys(&Passphrase::new("correct horse"), &alice, &salt, KdfParams::MINIMUM).unwrap();
+        let (a2, _) =
+            derive_account_keys(&Passphrase::new("correct horse"), &alice, &salt, KdfParams::MINIMUM).unwrap();
+        let (a3, _) =
+            derive_account_keys(&Passphrase::new("correct horsf"), &alice, &salt, KdfParams::MINIMUM).unwrap();
         assert_eq!(a1.expose_secret(), a2.expose_secret());
         assert_ne!(a1.expose_secret(), a3.expose_secret());
         assert_ne!(a1.expose_secret(), w1.0.expose_secret());
     }
 
+    /// The point of the binding: the same bytes and passphrase under two usernames give
+    /// unrelated keys (a server handing everyone one salt gets nothing to share work
+    /// on); unbound, the username plays no part.
+    #[test]
+    fn a_bound_salt_differs_per_username() {
+        let pass = Passphrase::new("same for both");
+        let (a, _) = derive_account_keys(&pass, &name("alice"), &[5; 16], KdfParams::MINIMUM).unwrap();
+        let (b, _) = derive_account_keys(&pass, &name("bob"), &[5; 16], KdfParams::MINIMUM).unwrap();
+        assert_ne!(a.expose_secret(), b.expose_secret());
+        let (a, _) = derive_account_keys(&pass, &name("alice"), &[5; 16], LEGACY_MINIMUM).unwrap();
+        let (b, _) = derive_account_keys(&pass, &name("bob"), &[5; 16], LEGACY_MINIMUM).unwrap();
+        assert_eq!(a.expose_secret(), b.expose_secret());
+    }
+
     /// Frozen: changing the KDF chain would lock every user out.
     #[test]
     fn golden_auth_verifier() {
-        let (a, _) =
-            derive_account_keys(&Passphrase::new("golden passphrase"), &[1u8; 16], KdfParams::MINIMUM).unwrap();
+        let pass = Passphrase::new("golden passphrase");
+        let (a, _) = derive_account_keys(&pass, &name("golden"), &[1u8; 16], LEGACY_MINIMUM).unwrap();
         assert_eq!(hex::encode(a.verifier()), include_str!("../../tests/golden/auth_verifier.hex").trim());
+        let (a, _) = derive_account_keys(&pass, &name("golden"), &[1u8; 16], KdfParams::MINIMUM).unwrap();
+        assert_eq!(hex::encode(a.verifier()), include_str!("../../tests/golden/auth_verifier_bound.hex").trim());
+    }
+
+    /// Frozen: the stored settings of accounts from before the binding read as unbound,
+    /// and bound ones say so.
+    #[test]
+    fn stored_settings_keep_their_form() {
+        let old: KdfParams = serde_json::from_str(r#"{"m_cost_kib":65536,"t_cost":3,"p_cost":1}"#).unwrap();
+        assert_eq!(old, KdfParams { binding: SaltBinding::Random, ..KdfParams::DEFAULT });
+        assert_eq!(serde_json::to_string(&old).unwrap(), r#"{"m_cost_kib":65536,"t_cost":3,"p_cost":1}"#);
+        assert_eq!(
+            serde_json::to_string(&KdfParams::DEFAULT).unwrap(),
+            r#"{"m_cost_kib":65536,"t_cost":3,"p_cost":1,"binding":"username"}"#
+        );
     }
 
     #[test]
     fn params_out_of_range_are_refused() {
-        let weak = KdfParams { m_cost_kib: 1024, t_cost: 1, p_cost: 1 };
-        assert!(matches!(derive_account_keys(&Passphrase::new("x"), &[0; 16], weak), Err(CryptoError::BadKdfParams)));
+        let weak = KdfParams { m_cost_kib: 1024, t_cost: 1, p_cost: 1, binding: SaltBinding::Username };
+        let r = derive_account_keys(&Passphrase::new("x"), &name("xavier"), &[0; 16], weak);
+        assert!(matches!(r, Err(CryptoError::BadKdfParams)));
         assert!(KdfParams::DEFAULT.validate().is_ok());
+    }
+
+    #[test]
+    fn an_unbound_salt_is_used_only_where_it_is_pinned() {
+        let salt = [3u8; 16];
+        let floor = KdfParams::DEFAULT;
+        let legacy = KdfParams { binding: SaltBinding::Random, ..KdfParams::DEFAULT };
+        assert_eq!(check_offered((&salt, legacy), floor, None), Err(KdfRefusal::Unbound), "a new device");
+        assert_eq!(check_offered((&salt, legacy), floor, Some((&salt, legacy))), Ok(()), "the device that knows it");
+        assert_eq!(check_offered((&[4; 16], legacy), floor, Some((&salt, legacy))), Err(KdfRefusal::NotPinned));
+        assert_eq!(
+            check_offered((&salt, legacy), floor, Some((&salt, KdfParams::DEFAULT))),
+            Err(KdfRefusal::NotPinned),
+            "a server cannot walk an upgraded account back"
+        );
+        // A bound salt other than the pin: the passphrase was changed on another device.
+        assert_eq!(check_offered((&[4; 16], KdfParams::DEFAULT), floor, Some((&salt, legacy))), Ok(()));
+        assert_eq!(check_offered((&[4; 16], KdfParams::DEFAULT), floor, Some((&salt, KdfParams::DEFAULT))), Ok(()));
     }
 
     #[test]
@@ -206,11 +317,10 @@ mod tests {
         assert_eq!(check_offered((&salt, fewer_passes), floor, None), Err(KdfRefusal::BelowFloor));
         let absurd = KdfParams { m_cost_kib: u32::MAX, ..KdfParams::DEFAULT };
         assert_eq!(check_offered((&salt, absurd), floor, None), Err(KdfRefusal::BelowFloor), "above the ceiling");
-        let pin = (&salt, KdfParams::DEFAULT);
-        assert_eq!(check_offered((&salt, KdfParams::DEFAULT), floor, Some(pin)), Ok(()));
-        assert_eq!(check_offered((&[4u8; 16], KdfParams::DEFAULT), floor, Some(pin)), Err(KdfRefusal::NotPinned));
         let stronger = KdfParams { t_cost: 4, ..KdfParams::DEFAULT };
-        assert_eq!(check_offered((&salt, stronger), floor, Some(pin)), Err(KdfRefusal::NotPinned));
+        let pin = (&salt, stronger);
+        assert_eq!(check_offered((&salt, stronger), floor, Some(pin)), Ok(()));
+        assert_eq!(check_offered((&salt, KdfParams::DEFAULT), floor, Some(pin)), Err(KdfRefusal::NotPinned), "cheaper");
     }
 
     #[test]
