@@ -78,7 +78,7 @@ test('a changed passphrase unlocks this device and logs in on another; the old o
   await expect(phone.getByRole('alert')).toContainText('Wrong passphrase', { timeout: 20_000 });
   await phone.getByLabel('Passphrase').fill(newPass);
   await phone.getByRole('button', { name: 'Unlock', exact: true }).click();
-  await expect(phone.getByRole('heading', { name: 'Customers' })).toBeVisible({ timeout: 30_000 });
+  await expect(phone.getByRole('heading', { name: 'Team' })).toBeVisible({ timeout: 30_000 });
 
   // Another device: the old passphrase is refused by the server, the new one logs in.
   await laptop.goto('/');

@@ -23,11 +23,11 @@ pub mod release;
 pub mod teams;
 pub mod twofa;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{Request, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -198,13 +198,70 @@ pub fn app(state: AppState) -> Router {
         .with_state(state.clone());
 
     let router = match &state.config.static_dir {
-        Some(dir) => api.fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
+        Some(dir) => api.fallback_service(static_app(dir)),
         None => api,
     };
     // Spans carry the method and path only: never query strings, headers or bodies.
     router.layer(TraceLayer::new_for_http().make_span_with(
         |req: &Request<_>| tracing::info_span!("http", method = %req.method(), path = %req.uri().path()),
     ))
+}
+
+/// The built app. Files are sent precompressed (the build writes `.br` and `.gz` beside
+/// each) to browsers that accept it; hashed assets (`app-<hash>_bg.wasm`) are cached for
+/// a year as immutable, everything else (the HTML, the service worker, the web
+/// manifest) is revalidated on every load, so a new release shows at once. Any other
+/// path is the app's own route and gets `index.html`, except a hashed asset that is not
+/// there (an old release's), which is a 404 rather than HTML cached for a year.
+fn static_app(dir: &Path) -> Router {
+    let index = ServeFile::new(dir.join("index.html")).precompressed_br().precompressed_gzip();
+    let files = ServeDir::new(dir).precompressed_br().precompressed_gzip().fallback(index);
+    Router::new().fallback_service(files).layer(axum::middleware::from_fn_with_state(dir.to_path_buf(), cache_policy))
+}
+
+async fn cache_policy(
+    State(dir): State<PathBuf>,
+    req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+    let path = req.uri().path().to_owned();
+    let hashed = is_hashed_asset(&path);
+    if hashed && !path.contains("..") && !dir.join(path.trim_start_matches('/')).is_file() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let mut resp = next.run(req).await;
+    if resp.status().is_success() || resp.status() == StatusCode::NOT_MODIFIED {
+        let policy = if hashed { "public, max-age=31536000, immutable" } else { "no-cache" };
+        resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+    }
+    // The same URL has a brotli, a gzip and a plain body: caches must key on the header.
+    resp.headers_mut().insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    resp
+}
+
+/// A file name with a content hash in it, as Trunk writes them: `main-c41421086c9844cb.css`,
+/// `app-6674814350ce274_bg.wasm` (the hash's leading zeros may be dropped).
+fn is_hashed_asset(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let Some((stem, _ext)) = name.split_once('.') else { return false };
+    let Some((_, hash)) = stem.rsplit_once('-') else { return false };
+    let hash = hash.strip_suffix("_bg").unwrap_or(hash);
+    (12..=64).contains(&hash.len()) && hash.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod static_tests {
+    #[test]
+    fn hashed_assets_are_told_from_the_rest() {
+        for p in ["/app-6674814350ce274_bg.wasm", "/app-6674814350ce274.js", "/main-c41421086c9844cb.css"] {
+            assert!(super::is_hashed_asset(p), "{p}");
+        }
+        for p in ["/", "/index.html", "/sw.js", "/manifest.webmanifest", "/icons/icon-192.png", "/customers/abc-def"] {
+            assert!(!super::is_hashed_asset(p), "{p}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //!
 //! A server that serves the app's files can serve a different app: the limit of every
 //! end-to-end-encrypted web app. Every build writes `release.sha256` (`sha256sum`
-//! lines, one per file; see `Trunk.toml`); an operator keeps it with the release and
+//! lines, one per file, written by `cargo xtask build-app`); an operator keeps it with the release and
 //! runs `quietdesk-server verify-release URL release.sha256` from a monitor, which
 //! fetches every listed file (and `/`, which must be `index.html`) from the origin and
 //! compares hashes.
@@ -39,22 +39,52 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Fetch every file of `manifest` from `base_url` and compare.
+/// Fetch every file of `manifest` from `base_url` and compare. A file released with
+/// precompressed copies (`x.wasm.br`, `x.wasm.gz`) is also fetched as a browser fetches
+/// it, asking for that encoding, and the body must be the released copy byte for byte:
+/// an origin cannot serve one thing to this check and another to browsers.
 pub async fn verify(base_url: &str, manifest: &str) -> Result<Report, Box<dyn std::error::Error>> {
     let files = parse_manifest(manifest)?;
     let base = base_url.trim_end_matches('/');
     let http = reqwest::Client::builder().build()?;
     let mut report = Report::default();
-    let index = files.iter().find(|(_, p)| p == "index.html").map(|(h, _)| h.clone());
-    let mut targets: Vec<(String, String)> = files;
-    if let Some(h) = index {
-        targets.push((h, String::new())); // `/` must serve the released index.html
+    let listed = |p: &str| files.iter().any(|(_, q)| q == p);
+    // (released hash, path to fetch, encoding to ask for)
+    let mut targets: Vec<(String, String, Option<&str>)> = Vec::new();
+    for (hash, path) in &files {
+        targets.push((hash.clone(), path.clone(), None));
+        for (suffix, encoding) in [(".br", "br"), (".gz", "gzip")] {
+            if let Some(original) = path.strip_suffix(suffix).filter(|o| listed(o)) {
+                targets.push((hash.clone(), original.to_owned(), Some(encoding)));
+                if original == "index.html" {
+                    targets.push((hash.clone(), String::new(), Some(encoding)));
+                }
+            }
+        }
+        if path == "index.html" {
+            targets.push((hash.clone(), String::new(), None)); // `/` must serve the released index.html
+        }
     }
-    for (want, path) in targets {
+    for (want, path, encoding) in targets {
         report.checked += 1;
-        let shown = if path.is_empty() { "/".to_owned() } else { path.clone() };
-        match http.get(format!("{base}/{path}")).send().await {
+        let shown = match (path.is_empty(), encoding) {
+            (true, None) => "/".to_owned(),
+            (true, Some(e)) => format!("/ ({e})"),
+            (false, None) => path.clone(),
+            (false, Some(e)) => format!("{path} ({e})"),
+        };
+        let mut req = http.get(format!("{base}/{path}"));
+        if let Some(e) = encoding {
+            req = req.header(reqwest::header::ACCEPT_ENCODING, e);
+        }
+        match req.send().await {
             Ok(r) if r.status().is_success() => {
+                let served = r.headers().get(reqwest::header::CONTENT_ENCODING).and_then(|v| v.to_str().ok());
+                if encoding.is_some() && served != encoding {
+                    let served = served.unwrap_or("none");
+                    report.differing.push((shown, format!("served with content-encoding {served}")));
+                    continue;
+                }
                 let got = hex(&Sha256::digest(r.bytes().await?));
                 if got != want {
                     report.differing.push((shown, format!("SHA-256 {got}, released {want}")));

@@ -74,3 +74,64 @@ async fn the_api_answers_browsers_from_the_configured_app_origin_only() {
     let plain = plain.await.unwrap();
     assert_eq!(plain.headers().get("access-control-allow-origin").unwrap(), "https://app.example.com");
 }
+
+/// The app as a browser gets it: precompressed copies for the encodings it accepts,
+/// hashed assets cached for a year, the rest revalidated; a missing hashed asset is a
+/// 404, not HTML cached for a year. And `verify-release` checks the compressed copies as
+/// browsers are served them: a changed `.br` is named even though the plain file is intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_is_served_precompressed_with_cache_rules_and_verified_per_encoding() {
+    let app = tempfile::tempdir().unwrap();
+    let wasm = "app-6674814350ce274_bg.wasm";
+    let files: Vec<(String, Vec<u8>)> = vec![
+        ("index.html".into(), b"<!doctype html><title>Quietdesk</title>".to_vec()),
+        ("index.html.br".into(), b"brotli bytes of index".to_vec()),
+        (wasm.into(), vec![0u8; 4000]),
+        (format!("{wasm}.br"), b"brotli bytes of wasm".to_vec()),
+        (format!("{wasm}.gz"), b"gzip bytes of wasm".to_vec()),
+        ("sw.js".into(), b"self.addEventListener('fetch', () => {})".to_vec()),
+    ];
+    let mut manifest = String::new();
+    for (path, bytes) in &files {
+        std::fs::write(app.path().join(path), bytes).unwrap();
+        manifest.push_str(&sha256_line(path, bytes));
+    }
+    let kept = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(kept.path(), &manifest).unwrap();
+    let srv = TestServer::start_with(&["--static-dir", app.path().to_str().unwrap()]);
+    let http = reqwest::Client::new();
+    let get = |path: String, encoding: &'static str| {
+        http.get(format!("{}/{path}", srv.base)).header("Accept-Encoding", encoding).send()
+    };
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers().get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+    };
+
+    let r = get(wasm.into(), "gzip, deflate, br").await.unwrap();
+    assert_eq!(header(&r, "content-encoding"), "br");
+    assert_eq!(header(&r, "cache-control"), "public, max-age=31536000, immutable");
+    assert_eq!(header(&r, "vary"), "accept-encoding");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"brotli bytes of wasm");
+    let r = get(wasm.into(), "gzip").await.unwrap();
+    assert_eq!(header(&r, "content-encoding"), "gzip");
+    let r = get(wasm.into(), "identity").await.unwrap();
+    assert_eq!(header(&r, "content-encoding"), "");
+    assert_eq!(r.bytes().await.unwrap().len(), 4000);
+
+    for path in ["", "sw.js", "customers/some-id"] {
+        let r = get(path.into(), "br").await.unwrap();
+        assert_eq!(r.status(), 200, "/{path}");
+        assert_eq!(header(&r, "cache-control"), "no-cache", "/{path}: revalidated");
+    }
+    let r = get("app-0123456789abcdef_bg.wasm".into(), "br").await.unwrap();
+    assert_eq!(r.status(), 404, "an old release's asset is not answered with index.html");
+
+    let (ok, out) = verify_release(&srv.base, kept.path());
+    assert!(ok, "{out}");
+    // The origin keeps the plain file and changes what brotli-accepting browsers get.
+    std::fs::write(app.path().join(format!("{wasm}.br")), b"other code").unwrap();
+    let (ok, out) = verify_release(&srv.base, kept.path());
+    assert!(!ok, "{out}");
+    assert!(out.contains(&format!("DIFFERS {wasm} (br)")), "{out}");
+    assert!(!out.contains(&format!("DIFFERS {wasm} (gzip)")), "{out}");
+}

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod dist;
+
 const TRUNK_VERSION: &str = "0.21.14";
 const APT_PACKAGES: &[&str] = &["chromium", "chromium-driver"];
 /// npm's binaryen (a devDependency of `e2e/`) provides the `wasm-opt` Trunk runs; Debian's
@@ -37,6 +39,8 @@ fn main() -> ExitCode {
         Some("load") => load(&args[1..]),
         Some("schemathesis") => schemathesis(&args[1..]),
         Some("build-app") => setup().and_then(|_| build_app(args.iter().any(|a| a == "--release"))),
+        // The app build alone (what `test` runs once setup is done).
+        Some("build-app-only") => build_app(true),
         _ => {
             eprintln!("usage: cargo xtask <setup|run|test|bench|load [--postgres [URL]] [--clients N --seconds S --idle K --fanout F]|schemathesis [--postgres [URL]] [--max-examples N]|build-app [--release]>");
             return ExitCode::from(2);
@@ -199,12 +203,18 @@ fn setup() -> Result {
 }
 
 fn build_app(release: bool) -> Result {
+    build_app_into(release, "dist")
+}
+
+/// Build the app with Trunk into `dist`, then precompress it and write its manifest.
+fn build_app_into(release: bool, dist: &str) -> Result {
     let mut cmd = Command::new("trunk");
-    cmd.args(["build", "--offline"]);
+    cmd.args(["build", "--offline", "--dist", dist]);
     if release {
         cmd.arg("--release");
     }
-    step(if release { "build the app (release)" } else { "build the app" }, &mut cmd)
+    step(if release { "build the app (release)" } else { "build the app" }, &mut cmd)?;
+    dist::finish(std::path::Path::new(dist))
 }
 
 fn run(args: &[String]) -> Result {
@@ -255,9 +265,9 @@ fn test() -> Result {
         // The app's browser tests include the shared crypto core running in Chromium
         // (shared itself stays free of a browser backend for getrandom).
         ("wasm tests in headless Chromium", Some(wasm_test("app"))),
-        ("build the app (trunk)", {
-            let mut c = Command::new("trunk");
-            c.args(["build", "--offline"]);
+        ("build the app (trunk, then precompress)", {
+            let mut c = Command::new(env::current_exe().expect("xtask runs from a file"));
+            c.arg("build-app-only");
             Some(c)
         }),
         ("build the server", {
@@ -381,10 +391,7 @@ fn bench() -> Result {
         "server and crypto benchmarks",
         Command::new("cargo").args(["bench", "-p", "quietdesk-server", "--bench", "throughput"]),
     )?;
-    step(
-        "build the release app for the browser benchmark",
-        Command::new("trunk").args(["build", "--offline", "--release", "--dist", "dist-release"]),
-    )?;
+    build_app_into(true, "dist-release")?;
     step("build the release server", Command::new("cargo").args(["build", "--release", "-p", "quietdesk-server"]))?;
     step(
         "browser benchmarks (Playwright, Chromium)",

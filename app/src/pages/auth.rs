@@ -28,12 +28,22 @@ pub async fn enter(phase: PhaseSignal, unlocked: Unlocked, create_team: bool) {
     }
 }
 
+thread_local! {
+    /// The mode and username of the last submitted form: after a failure the page
+    /// comes back as it was (a mistyped passphrase at log-in is not a new account).
+    static LAST_FORM: RefCell<Option<(Mode, String)>> = const { RefCell::new(None) };
+}
+
 #[component]
 pub fn AuthPage(error: Option<String>) -> impl IntoView {
     let phase = expect_context::<PhaseSignal>();
     let last = account::last_user();
-    let (mode, set_mode) = signal(if last.is_some() { Mode::Unlock } else { Mode::Create });
-    let (username, set_username) = signal(last.unwrap_or_default());
+    let (first_mode, first_name) = match LAST_FORM.with_borrow_mut(Option::take).filter(|_| error.is_some()) {
+        Some(form) => form,
+        None => (if last.is_some() { Mode::Unlock } else { Mode::Create }, last.unwrap_or_default()),
+    };
+    let (mode, set_mode) = signal(first_mode);
+    let (username, set_username) = signal(first_name);
     let (passphrase, set_passphrase) = signal(String::new());
     let totp = RwSignal::new(String::new());
 
@@ -42,6 +52,7 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
         // Read every field now: setting the phase below disposes this page's signals.
         let (name, pass, m) = (username.get_untracked(), passphrase.get_untracked(), mode.get_untracked());
         let code = Some(totp.get_untracked()).filter(|c| !c.trim().is_empty());
+        LAST_FORM.set(Some((m, name.clone())));
         phase.set(Phase::Busy(match m {
             Mode::Create => "Creating your keys…".into(),
             Mode::LogIn => "Logging in…".into(),

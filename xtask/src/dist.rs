@@ -1,0 +1,99 @@
+//! What every app build ends with: the files browsers download precompressed (brotli
+//! and gzip, next to each original as `.br` and `.gz`, which the server sends to a
+//! browser that accepts them), then the release manifest over every file, compressed
+//! ones included (`release.sha256`, one `sha256sum` line per file; see SECURITY.md).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// Worth compressing: text and WebAssembly. Images are compressed already.
+const COMPRESSIBLE: &[&str] = &["wasm", "js", "css", "html", "svg", "webmanifest", "json", "txt"];
+/// Below this, the headers cost more than compression saves.
+const MIN_BYTES: u64 = 1024;
+pub const MANIFEST: &str = "release.sha256";
+
+pub fn finish(dist: &Path) -> Result<(), String> {
+    let mut files = Vec::new();
+    walk(dist, &mut files).map_err(|e| format!("{}: {e}", dist.display()))?;
+    let (mut raw, mut br_total, mut gz_total) = (0u64, 0u64, 0u64);
+    for path in files.iter().filter(|p| is_compressible(p)) {
+        let bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if (bytes.len() as u64) < MIN_BYTES {
+            continue;
+        }
+        let br = brotli_of(&bytes);
+        let gz = gzip_of(&bytes);
+        raw += bytes.len() as u64;
+        br_total += br.len() as u64;
+        gz_total += gz.len() as u64;
+        write(&with_suffix(path, "br"), &br)?;
+        write(&with_suffix(path, "gz"), &gz)?;
+    }
+    eprintln!("==> precompressed {raw} bytes: brotli {br_total}, gzip {gz_total}");
+    write_manifest(dist)
+}
+
+fn is_compressible(p: &Path) -> bool {
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| COMPRESSIBLE.contains(&e))
+}
+
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(".");
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn brotli_of(bytes: &[u8]) -> Vec<u8> {
+    let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 24, ..Default::default() };
+    let mut out = Vec::new();
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params).expect("in-memory brotli");
+    out
+}
+
+fn gzip_of(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes).expect("in-memory gzip");
+    enc.finish().expect("in-memory gzip")
+}
+
+/// `sha256sum` lines (`<hex>  <path>`), sorted by path, for every file but the manifest.
+fn write_manifest(dist: &Path) -> Result<(), String> {
+    let mut files = Vec::new();
+    walk(dist, &mut files).map_err(|e| format!("{}: {e}", dist.display()))?;
+    let mut lines: Vec<(String, String)> = Vec::new();
+    for path in files {
+        let rel = path.strip_prefix(dist).expect("under dist").to_string_lossy().replace('\\', "/");
+        if rel == MANIFEST {
+            continue;
+        }
+        let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        lines.push((rel, hex(&Sha256::digest(&bytes))));
+    }
+    lines.sort();
+    let text: String = lines.iter().map(|(p, h)| format!("{h}  {p}\n")).collect();
+    write(&dist.join(MANIFEST), text.as_bytes())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
