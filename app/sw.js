@@ -33,15 +33,21 @@ self.addEventListener('fetch', (event) => {
   if (req.method !== 'GET' || url.origin !== self.location.origin || url.pathname.startsWith('/api/')) return;
 
   if (req.mode === 'navigate') {
-    // Network first so a new release shows at once; the cached shell when offline.
+    // The kept shell at once (a repeat visit waits for no round trip), refreshed from
+    // the network in the background: a new release shows at the next start. Without a
+    // kept shell (the first visit), the network.
     event.respondWith((async () => {
-      try {
-        const res = await fetch(req);
-        if (res.ok) (await caches.open(CACHE)).put('/', res.clone());
+      const cache = await caches.open(CACHE);
+      const cached = await cache.match('/');
+      const fresh = fetch(req).then(async (res) => {
+        if (res.ok && res.type === 'basic') await cache.put('/', res.clone());
         return res;
-      } catch {
-        return (await caches.match('/')) ?? Response.error();
+      });
+      if (cached) {
+        event.waitUntil(fresh.catch(() => {}));
+        return cached;
       }
+      return fresh.catch(() => Response.error());
     })());
     return;
   }

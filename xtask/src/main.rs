@@ -18,7 +18,8 @@ use std::time::Instant;
 mod dist;
 
 const TRUNK_VERSION: &str = "0.21.14";
-const APT_PACKAGES: &[&str] = &["chromium", "chromium-driver"];
+/// The browser and its driver, and a CJK font so Chinese text renders in screenshots.
+const APT_PACKAGES: &[&str] = &["chromium", "chromium-driver", "fonts-noto-cjk"];
 /// npm's binaryen (a devDependency of `e2e/`) provides the `wasm-opt` Trunk runs; Debian's
 /// binaryen 108 breaks the reference-types tables wasm-bindgen 0.2.130 emits.
 const NODE_BIN: &str = "e2e/node_modules/.bin";
@@ -142,7 +143,8 @@ fn setup() -> Result {
         .filter(|(bin, _)| !have(bin))
         .map(|(_, pkg)| *pkg)
         .collect();
-    if !missing.is_empty() || !have("node") || !have("npm") {
+    let cjk_font = Path::new("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc").exists();
+    if !missing.is_empty() || !cjk_font || !have("node") || !have("npm") {
         step("apt-get update", &mut privileged(&["apt-get", "update"]))?;
         let mut pkgs: Vec<&str> = APT_PACKAGES.to_vec();
         if !have("node") || !have("npm") {
@@ -150,7 +152,7 @@ fn setup() -> Result {
         }
         let mut args = vec!["apt-get", "install", "-y", "--no-install-recommends"];
         args.extend(pkgs);
-        step("install browser and driver", &mut privileged(&args))?;
+        step("install the browser, its driver and a CJK font", &mut privileged(&args))?;
     }
 
     let trunk_ok = output("trunk", &["--version"]).is_some_and(|v| v.contains(TRUNK_VERSION));
