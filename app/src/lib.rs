@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod api;
+pub mod i18n;
 pub mod nav;
 pub mod pages;
 pub mod security;
@@ -19,6 +20,7 @@ use std::rc::Rc;
 use leptos::prelude::*;
 
 use crate::account::Unlocked;
+use crate::i18n::t;
 use crate::workspace::Ws;
 
 /// Where the app is.
@@ -57,12 +59,12 @@ pub fn App() -> impl IntoView {
     nav::install();
     leptos::task::spawn_local(async move {
         if account::finish_wipe().await {
-            let error = Some("This device was signed out remotely and its Quietdesk data erased.".into());
+            let error = Some(t("auth.wiped_erased").into());
             phase.set(Phase::Locked { error });
         }
     });
     view! {
-            {move || match phase.get() {
+            {move || { let _language = i18n::lang(); match phase.get() {
                 Phase::Locked { error } => view! { <pages::auth::AuthPage error=error /> }.into_any(),
                 Phase::Busy(msg) => view! {
                     <main class="shell">
@@ -72,7 +74,7 @@ pub fn App() -> impl IntoView {
                 }.into_any(),
                 Phase::NoTeam(unlocked, error) => view! { <pages::auth::NoTeamPage unlocked=unlocked error=error /> }.into_any(),
                 Phase::Ready(ws) => view! { <Shell ws=ws /> }.into_any(),
-            }}
+            }}}
     }
 }
 
@@ -100,13 +102,11 @@ fn Shell(ws: Ws) -> impl IntoView {
             ws.sync_now().await;
             let pending = ws.status.get_untracked().pending;
             if pending > 0 {
-                ws.status.update(|s| {
-                    s.error = Some(format!("{pending} edits are not on the server yet; connect before logging out"))
-                });
+                ws.status.update(|s| s.error = Some(i18n::tf("shell.unsent_before_logout", &[("n", &pending)])));
                 return;
             }
             ws.stop();
-            phase.set(Phase::Busy("Logging out…".into()));
+            phase.set(Phase::Busy(t("shell.logging_out").into()));
             phase.set(Phase::Locked { error: None });
             ws.unlocked.log_out().await;
         });
@@ -114,28 +114,30 @@ fn Shell(ws: Ws) -> impl IntoView {
     // Plain anchors (`nav` handles their clicks), marked while their page is shown.
     let path = nav::current();
     let team = ws.team;
-    let link = move |href: &'static str, label: &'static str| {
+    let link = move |href: &'static str, key: &'static str| {
+        let label = t(key);
         view! { <a href=href aria-current=move || (path.get() == href).then_some("page")>{label}</a> }
     };
     view! {
         <header class="topbar">
             <h1 class="brand">"Quietdesk"</h1>
-            <nav aria-label="Main">
-                {link(route::CUSTOMERS, "Customers")}
-                {link(route::PIPELINE, "Pipeline")}
-                {link(route::TASKS, "Tasks")}
-                {link(route::IMPORT, "Import")}
-                {link(route::TEAM, "Team")}
+            <nav aria-label=t("nav.main")>
+                {link(route::CUSTOMERS, "nav.customers")}
+                {link(route::PIPELINE, "nav.pipeline")}
+                {link(route::TASKS, "nav.tasks")}
+                {link(route::IMPORT, "nav.import")}
+                {link(route::TEAM, "nav.team")}
                 {move || team.with(|t| t.me_admin).then(|| view! {
-                    {link(route::AUDIT, "Audit")}
-                    {link(route::LIFECYCLE, "Lifecycle")}
+                    {link(route::AUDIT, "nav.audit")}
+                    {link(route::LIFECYCLE, "nav.lifecycle")}
                 })}
             </nav>
             <pages::sync_status::SyncStatusBar />
             <div class="account">
                 <span class="whoami">{me}</span>
-                <button type="button" on:click=lock>"Lock"</button>
-                <button type="button" on:click=log_out>"Log out"</button>
+                <i18n::LanguagePicker />
+                <button type="button" on:click=lock>{t("shell.lock")}</button>
+                <button type="button" on:click=log_out>{t("shell.log_out")}</button>
             </div>
         </header>
         <main class="shell">
@@ -158,7 +160,7 @@ fn page_for(path: &str) -> AnyView {
         route::LIFECYCLE => view! { <lifecycle::Lifecycle /> }.into_any(),
         p => match p.strip_prefix("/customers/").and_then(|id| id.parse().ok()) {
             Some(id) => view! { <customer::CustomerDetail id=id /> }.into_any(),
-            None => view! { <p>"Page not found."</p> }.into_any(),
+            None => view! { <p>{t("shell.not_found")}</p> }.into_any(),
         },
     }
 }

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::account::{self, Unlocked, NO_TEAM};
+use crate::i18n::{t, LanguagePicker};
 use crate::workspace::Workspace;
 use crate::{Phase, PhaseSignal};
 
@@ -19,7 +20,7 @@ enum Mode {
 
 /// Open the workspace for an unlocked account, moving the app to the right phase.
 pub async fn enter(phase: PhaseSignal, unlocked: Unlocked, create_team: bool) {
-    phase.set(Phase::Busy("Opening your workspace…".into()));
+    phase.set(Phase::Busy(t("auth.opening").into()));
     match Workspace::open(unlocked, create_team).await {
         Ok(ws) => phase.set(Phase::Ready(ws)),
         Err((e, Some(u))) if e == NO_TEAM => phase.set(Phase::NoTeam(Rc::new(RefCell::new(Some(u))), None)),
@@ -54,9 +55,9 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
         let code = Some(totp.get_untracked()).filter(|c| !c.trim().is_empty());
         LAST_FORM.set(Some((m, name.clone())));
         phase.set(Phase::Busy(match m {
-            Mode::Create => "Creating your keys…".into(),
-            Mode::LogIn => "Logging in…".into(),
-            Mode::Unlock => "Unlocking…".into(),
+            Mode::Create => t("auth.creating").into(),
+            Mode::LogIn => t("auth.logging_in").into(),
+            Mode::Unlock => t("auth.unlocking").into(),
         }));
         spawn_local(async move {
             let t0 = js_sys::Date::now();
@@ -84,36 +85,37 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
         });
     };
     let title = move || match mode.get() {
-        Mode::Create => "Create account",
-        Mode::LogIn => "Log in",
-        Mode::Unlock => "Unlock",
+        Mode::Create => t("auth.create_account"),
+        Mode::LogIn => t("auth.log_in"),
+        Mode::Unlock => t("auth.unlock"),
     };
     view! {
         <main class="shell auth">
             <h1 class="brand">"Quietdesk"</h1>
-            <p class="tagline">"The CRM whose server cannot read your customers."</p>
-            <div class="tabs" role="group" aria-label="Account">
-                <button type="button" aria-pressed=move || (mode.get() == Mode::Create).to_string() on:click=move |_| set_mode.set(Mode::Create)>"New account"</button>
-                <button type="button" aria-pressed=move || (mode.get() == Mode::LogIn).to_string() on:click=move |_| set_mode.set(Mode::LogIn)>"Log in on this device"</button>
-                <button type="button" aria-pressed=move || (mode.get() == Mode::Unlock).to_string() on:click=move |_| set_mode.set(Mode::Unlock)>"Unlock this device"</button>
+            <p class="tagline">{t("auth.tagline")}</p>
+            <LanguagePicker />
+            <div class="tabs" role="group" aria-label=t("auth.account")>
+                <button type="button" aria-pressed=move || (mode.get() == Mode::Create).to_string() on:click=move |_| set_mode.set(Mode::Create)>{t("auth.new_account")}</button>
+                <button type="button" aria-pressed=move || (mode.get() == Mode::LogIn).to_string() on:click=move |_| set_mode.set(Mode::LogIn)>{t("auth.log_in_here")}</button>
+                <button type="button" aria-pressed=move || (mode.get() == Mode::Unlock).to_string() on:click=move |_| set_mode.set(Mode::Unlock)>{t("auth.unlock_here")}</button>
             </div>
             <form class="card form" on:submit=submit>
                 <h2>{title}</h2>
                 {error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
-                <label for="username">"Username"</label>
+                <label for="username">{t("auth.username")}</label>
                 <input id="username" name="username" autocomplete="username" required
                     prop:value=username on:input=move |ev| set_username.set(event_target_value(&ev)) />
-                <label for="passphrase">"Passphrase"</label>
+                <label for="passphrase">{t("auth.passphrase")}</label>
                 <input id="passphrase" name="passphrase" type="password" required
                     autocomplete=move || if mode.get() == Mode::Create { "new-password" } else { "current-password" }
                     prop:value=passphrase on:input=move |ev| set_passphrase.set(event_target_value(&ev)) />
                 <div hidden=move || mode.get() != Mode::LogIn>
-                    <label for="totp">"Two-factor code"</label>
+                    <label for="totp">{t("auth.totp")}</label>
                     <input id="totp" name="totp" autocomplete="one-time-code" inputmode="numeric"
                         prop:value=totp on:input=move |ev| totp.set(event_target_value(&ev)) />
                 </div>
                 <p class="hint">
-                    "Your passphrase never leaves this device. Nobody, including the server, can reset it."
+                    {t("auth.passphrase_hint")}
                 </p>
                 <button type="submit" class="primary">{title}</button>
             </form>
@@ -138,12 +140,12 @@ pub fn NoTeamPage(unlocked: Rc<RefCell<Option<Unlocked>>>, error: Option<String>
         <main class="shell">
             <h1 class="brand">"Quietdesk"</h1>
             <section class="card">
-                <h2>"Join or start a team"</h2>
+                <h2>{t("auth.join_or_start")}</h2>
                 {error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
-                <p>"Ask an admin to add your username " <strong>{name}</strong> " to their team, then check again. Or start a team of your own, with you as its admin."</p>
+                <p>{t("auth.no_team_before")} <strong>{name}</strong> {t("auth.no_team_after")}</p>
                 <div class="actions">
-                    <button type="button" on:click=go(false)>"Check again"</button>
-                    <button type="button" class="primary" on:click=go(true)>"Create a team"</button>
+                    <button type="button" on:click=go(false)>{t("auth.check_again")}</button>
+                    <button type="button" class="primary" on:click=go(true)>{t("auth.create_team")}</button>
                 </div>
             </section>
             <AcceptInvitation unlocked=accept_cell />
@@ -172,19 +174,19 @@ fn AcceptInvitation(unlocked: Rc<RefCell<Option<Unlocked>>>) -> impl IntoView {
             let r = u.accept_invite(&l).await;
             *cell.borrow_mut() = Some(u);
             message.set(Some(match r {
-                Ok(()) => "Invitation answered. Once an admin's device has verified your keys and added you, press Check again.".into(),
+                Ok(()) => t("auth.invitation_answered").into(),
                 Err(e) => e,
             }));
         });
     };
     view! {
-        <form class="card form" on:submit=accept aria-label="Accept invitation">
+        <form class="card form" on:submit=accept aria-label=t("auth.accept_invitation")>
             <div class="field">
-                <label for="invite-link">"Invitation link"</label>
+                <label for="invite-link">{t("auth.invitation_link")}</label>
                 <input id="invite-link" prop:value=link on:input=move |ev| link.set(event_target_value(&ev)) />
             </div>
-            <button type="submit">"Accept invitation"</button>
-            <p role="status" aria-label="Invitation status" class="message">{move || message.get()}</p>
+            <button type="submit">{t("auth.accept_invitation")}</button>
+            <p role="status" aria-label=t("auth.invitation_status") class="message">{move || message.get()}</p>
         </form>
     }
 }

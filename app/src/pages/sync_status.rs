@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use crate::i18n::{t, tf};
 use crate::use_ws;
 
 fn clock(ms: f64) -> String {
@@ -15,15 +16,15 @@ pub fn SyncStatusBar() -> impl IntoView {
     let status = ws.status;
     let text = move || {
         let s = status.get();
-        let mut parts = vec![if s.online { "Online".to_string() } else { "Offline".to_string() }];
-        parts.push(format!("{} pending", s.pending));
+        let mut parts = vec![if s.online { t("sync.online").to_string() } else { t("sync.offline").to_string() }];
+        parts.push(tf("sync.pending", &[("n", &s.pending)]));
         if s.syncing {
-            parts.push("syncing…".into());
-        } else if let Some(t) = s.last_synced {
-            parts.push(format!("synced {}", clock(t)));
+            parts.push(t("sync.syncing").into());
+        } else if let Some(at) = s.last_synced {
+            parts.push(tf("sync.synced_at", &[("time", &clock(at))]));
         }
         if let Some(e) = s.error {
-            parts.push(format!("sync error: {e}"));
+            parts.push(tf("sync.error", &[("error", &e)]));
         }
         parts.extend(s.notice);
         parts.join(" · ")
@@ -34,8 +35,8 @@ pub fn SyncStatusBar() -> impl IntoView {
     };
     view! {
         <div class="sync">
-            <span role="status" aria-label="Sync status" class=move || if status.get().online { "sync__text online" } else { "sync__text offline" }>{text}</span>
-            <button type="button" on:click=sync>"Sync now"</button>
+            <span role="status" aria-label=t("sync.status") class=move || if status.get().online { "sync__text online" } else { "sync__text offline" }>{text}</span>
+            <button type="button" on:click=sync>{t("sync.now")}</button>
         </div>
     }
 }

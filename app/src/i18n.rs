@@ -1,0 +1,180 @@
+//! 中文 and English: every visible string comes from one table per language,
+//! `app/i18n/en.json` and `app/i18n/zh-CN.json` (a key → text map; `{name}` marks a
+//! value filled in at run time). `cargo test -p xtask --test i18n` fails when a key the
+//! code uses is missing in either language, when the two tables differ in keys, or when
+//! a translation drops or adds a placeholder.
+//!
+//! The language follows the browser's (`zh*` → 中文, anything else → English) until the
+//! user picks one, which this device remembers. Views read texts with [`t`]; a change of
+//! language redraws the whole app ([`lang`] is read at its root), so no view has to be
+//! reactive to it, and what the app holds (an unlocked workspace) stays.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use leptos::prelude::*;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::Zh, Lang::En];
+
+    /// The BCP 47 tag (`<html lang>`, number and date formats).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh-CN",
+        }
+    }
+
+    /// The language's own name, for the picker.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::En => "English",
+            Lang::Zh => "中文",
+        }
+    }
+
+    fn from_tag(tag: &str) -> Lang {
+        if tag.to_ascii_lowercase().starts_with("zh") {
+            Lang::Zh
+        } else {
+            Lang::En
+        }
+    }
+}
+
+const STORAGE_KEY: &str = "quietdesk-lang";
+
+type Table = HashMap<&'static str, &'static str>;
+
+fn parse(json: &'static str) -> Table {
+    // Borrowed straight from the embedded text: no copy of any string.
+    serde_json::from_str(json).expect("the translation tables are valid JSON (checked by the i18n test)")
+}
+
+fn table(lang: Lang) -> &'static Table {
+    static EN: OnceLock<Table> = OnceLock::new();
+    static ZH: OnceLock<Table> = OnceLock::new();
+    match lang {
+        Lang::En => EN.get_or_init(|| parse(include_str!("../i18n/en.json"))),
+        Lang::Zh => ZH.get_or_init(|| parse(include_str!("../i18n/zh-CN.json"))),
+    }
+}
+
+thread_local! {
+    static LANG: RwSignal<Lang> = RwSignal::new(initial());
+}
+
+fn initial() -> Lang {
+    let window = web_sys::window();
+    let stored = window
+        .as_ref()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .and_then(|s| s.get_item(STORAGE_KEY).ok().flatten());
+    let browser = window.and_then(|w| w.navigator().language());
+    let lang = Lang::from_tag(stored.or(browser).as_deref().unwrap_or("en"));
+    set_document_lang(lang);
+    lang
+}
+
+fn set_document_lang(lang: Lang) {
+    if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+        let _ = root.set_attribute("lang", lang.tag());
+    }
+}
+
+/// The current language, tracked: the app's root reads it, so a change redraws everything.
+pub fn lang() -> Lang {
+    LANG.with(|l| l.get())
+}
+
+/// Switch language, and remember it on this device.
+pub fn set_lang(lang: Lang) {
+    if let Some(s) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+        let _ = s.set_item(STORAGE_KEY, lang.tag());
+    }
+    set_document_lang(lang);
+    LANG.with(|l| l.set(lang));
+}
+
+fn current() -> Lang {
+    LANG.with(|l| l.get_untracked())
+}
+
+/// The text of `key` in the current language (the key itself if it is missing, which
+/// the i18n test does not let happen).
+pub fn t(key: &'static str) -> &'static str {
+    table(current()).get(key).copied().or_else(|| table(Lang::En).get(key).copied()).unwrap_or(key)
+}
+
+/// [`t`] with `{name}` placeholders filled in.
+pub fn tf(key: &'static str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
+    let mut out = t(key).to_owned();
+    for (name, value) in args {
+        out = out.replace(&format!("{{{name}}}"), &value.to_string());
+    }
+    out
+}
+
+/// A count with its noun: `key.one` for exactly one where the language has a singular
+/// (English), `key.other` otherwise; `{n}` is the count, with digit grouping.
+pub fn tn(key_one: &'static str, key_other: &'static str, n: usize) -> String {
+    let key = if n == 1 && current() == Lang::En { key_one } else { key_other };
+    tf(key, &[("n", &number(n as i64))])
+}
+
+/// An integer with digit grouping: 1,234,567 (the same in both languages).
+pub fn number(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Money in minor units (fen): ¥1,234.50.
+pub fn money(minor: i64) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    format!("{sign}¥{}.{:02}", number((abs / 100) as i64), abs % 100)
+}
+
+/// A calendar date: `2026年11月26日` or `Nov 26, 2026`.
+pub fn date(year: u32, month: u32, day: u32) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    match current() {
+        Lang::Zh => format!("{year}年{month}月{day}日"),
+        Lang::En => format!("{} {day}, {year}", MONTHS[(month.clamp(1, 12) - 1) as usize]),
+    }
+}
+
+/// The language picker: a labelled select, on the log-in screen and in the app's menu.
+#[component]
+pub fn LanguagePicker() -> impl IntoView {
+    let change = move |ev: leptos::ev::Event| {
+        let tag = event_target_value(&ev);
+        set_lang(Lang::from_tag(&tag));
+    };
+    view! {
+        <div class="language">
+            <label for="language">{t("common.language")}</label>
+            <select id="language" on:change=change>
+                {Lang::ALL.into_iter().map(|l| view! {
+                    <option value=l.tag() selected=current() == l>{l.name()}</option>
+                }).collect_view()}
+            </select>
+        </div>
+    }
+}
