@@ -151,6 +151,15 @@ pub fn money(minor: i64) -> String {
     format!("{sign}¥{}.{:02}", number((abs / 100) as i64), abs % 100)
 }
 
+/// An amount in a currency: `¥12,000.50` for yuan, `12,000.50 USD` for others.
+pub fn amount(minor: i64, currency: &str) -> String {
+    let yuan = money(minor);
+    match currency {
+        "CNY" | "RMB" | "" => yuan,
+        other => format!("{} {other}", yuan.replacen('¥', "", 1)),
+    }
+}
+
 /// A calendar date: `2026年11月26日` or `Nov 26, 2026`.
 pub fn date(year: u32, month: u32, day: u32) -> String {
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -176,5 +185,47 @@ pub fn LanguagePicker() -> impl IntoView {
                 }).collect_view()}
             </select>
         </div>
+    }
+}
+
+/// A customer's stage, as shown.
+pub fn stage_label(s: shared::domain::Stage) -> &'static str {
+    use shared::domain::Stage;
+    match s {
+        Stage::Lead => t("stage.lead"),
+        Stage::Qualified => t("stage.qualified"),
+        Stage::Proposal => t("stage.proposal"),
+        Stage::Negotiation => t("stage.negotiation"),
+        Stage::Won => t("stage.won"),
+        Stage::Lost => t("stage.lost"),
+    }
+}
+
+/// A stage stored as text (`"lead"`), as shown; unknown text as it is.
+pub fn stage_text(s: &str) -> String {
+    shared::domain::Stage::parse(s).map_or_else(|| s.to_owned(), |st| stage_label(st).to_owned())
+}
+
+/// An interaction's channel, as shown.
+pub fn channel_label(c: shared::domain::Channel) -> &'static str {
+    use shared::domain::Channel;
+    match c {
+        Channel::Call => t("channel.call"),
+        Channel::Email => t("channel.email"),
+        Channel::WeChat => t("channel.wechat"),
+        Channel::Meeting => t("channel.meeting"),
+        Channel::Visit => t("channel.visit"),
+        Channel::Note => t("channel.note"),
+    }
+}
+
+/// A team role, as shown.
+pub fn role_label(r: shared::chain::Role) -> &'static str {
+    use shared::chain::Role;
+    match r {
+        Role::Admin => t("role.admin"),
+        Role::Manager => t("role.manager"),
+        Role::Member => t("role.member"),
+        Role::Support => t("role.support"),
     }
 }

@@ -112,12 +112,12 @@ for (const n of SIZES) {
     await page.getByRole('button', { name: 'Unlock', exact: true }).click();
     await page.getByRole('navigation').getByRole('link', { name: 'Customers' }).waitFor({ timeout: 10 * 60_000 });
     await page.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
-    await expect(page.getByText(`${n} of ${n} customers`)).toBeVisible({ timeout: 10 * 60_000 });
+    await expect(page.getByText(`${n.toLocaleString("en-US")} of ${n.toLocaleString("en-US")} customers`)).toBeVisible({ timeout: 10 * 60_000 });
     const unlockMs = Date.now() - t0;
 
     const { work, frame, lastCount } = await searchLatencies(page);
     const phases = timings.map((t) => t.replace('quietdesk timing: ', '')).join('; ');
-    expect(lastCount).toContain(`${n} of ${n} customers`);
+    expect(lastCount).toContain(`${n.toLocaleString("en-US")} of ${n.toLocaleString("en-US")} customers`);
     const line = `browser bench n=${n}: import ${importMs} ms (${Math.round(n / (importMs / 1000))} rows/s); ` +
       `upload after import ${syncMs} ms; unlock→list ${unlockMs} ms (${phases}); ` +
       `search keystroke → list updated p50 ${pct(work, 50).toFixed(1)} ms, p95 ${pct(work, 95).toFixed(1)} ms; ` +

@@ -28,13 +28,13 @@ test('CSV import of 1,000 rows shows progress, explains rejects, and ends search
   await waitSynced(page);
 
   await page.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
-  await expect(page.getByText('1000 of 1000 customers')).toBeVisible();
+  await expect(page.getByText('1,000 of 1,000 customers')).toBeVisible();
   await page.getByLabel('Search').fill('Canary Import 777');
   await expect(page.getByRole('list', { name: 'Customers' }).getByRole('link')).toHaveCount(1);
   await page.getByLabel('Search').fill('13900000123');
   await expect(page.getByRole('list', { name: 'Customers' }).getByRole('link')).toHaveCount(1);
   await page.getByLabel('Search').fill('batch2');
-  await expect(page.getByText('333 of 1000 customers')).toBeVisible();
+  await expect(page.getByText('333 of 1,000 customers')).toBeVisible();
   // The list renders a page of 50 at a time; "Show more" adds the next 50.
   const links = page.getByRole('list', { name: 'Customers' }).getByRole('link');
   await expect(links).toHaveCount(50);

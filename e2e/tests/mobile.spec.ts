@@ -32,11 +32,11 @@ test('list and detail pages at 360 x 740 with no horizontal scroll', async ({ pa
   await page.getByLabel('Customer', { exact: true }).selectOption({ label: 'Canary Mobile Chen Jing' });
   await page.getByLabel('Amount').fill('12000.50');
   await page.getByRole('button', { name: 'Add deal' }).click();
-  const lead = page.getByRole('region', { name: 'Stage lead' });
+  const lead = page.getByRole('region', { name: 'Stage Lead' });
   await expect(lead).toContainText('canary-deal annual contract');
-  await expect(lead).toContainText('Total: 12000.50 CNY');
-  await lead.getByRole('button', { name: 'Move to qualified' }).click();
-  await expect(page.getByRole('region', { name: 'Stage qualified' })).toContainText('Total: 12000.50 CNY');
+  await expect(lead).toContainText('Total: ¥12,000.50');
+  await lead.getByRole('button', { name: 'Move to Qualified' }).click();
+  await expect(page.getByRole('region', { name: 'Stage Qualified' })).toContainText('Total: ¥12,000.50');
   await expect(lead).toContainText('Total: 0');
   await noHorizontalScroll(page);
   await page.screenshot({ path: info.outputPath('pipeline-360x740.png'), fullPage: true });

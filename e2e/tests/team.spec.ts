@@ -131,7 +131,7 @@ test('re-encryption after an offboarding resumes after a reload in the middle', 
   await expect(m.getByRole('status', { name: 'Import summary' })).toContainText(`Imported ${n} rows`, { timeout: 60_000 });
   await waitSynced(m);
   await a.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
-  await expect(a.getByText(`${n} of ${n} customers`)).toBeVisible({ timeout: 30_000 });
+  await expect(a.getByText(`${n.toLocaleString("en-US")} of ${n.toLocaleString("en-US")} customers`)).toBeVisible({ timeout: 30_000 });
 
   // Offboard; reload while the progress bar runs; the work resumes after unlocking.
   await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();

@@ -8,21 +8,22 @@ use shared::domain::{field, mask_phone, Channel, Entity, EntityKind, Interaction
 use shared::ids::RecordId;
 use shared::record::{RecordDoc, Value};
 
+use crate::i18n::{channel_label, stage_label, t, tf};
 use crate::{now_ms, route, use_ws};
 
-/// The editable text fields: (field, label, input type).
+/// The editable text fields: (field, label's translation key, input type).
 const TEXT_FIELDS: &[(&str, &str, &str)] = &[
-    (field::NAME, "Name", "text"),
-    (field::COMPANY, "Company", "text"),
-    (field::PHONE, "Phone", "tel"),
-    (field::EMAIL, "Email", "email"),
-    (field::ADDRESS, "Address", "text"),
-    (field::ID_NUMBER, "ID number", "text"),
-    (field::OWNER, "Owner", "text"),
-    (field::CONSENT_PURPOSE, "Consent purpose", "text"),
-    (field::CONSENT_CHANNEL, "Consent channel", "text"),
+    (field::NAME, "customer.name", "text"),
+    (field::COMPANY, "customer.company", "text"),
+    (field::PHONE, "customer.phone", "tel"),
+    (field::EMAIL, "customer.email", "email"),
+    (field::ADDRESS, "customer.address", "text"),
+    (field::ID_NUMBER, "customer.id_number", "text"),
+    (field::OWNER, "customer.owner", "text"),
+    (field::CONSENT_PURPOSE, "customer.consent_purpose", "text"),
+    (field::CONSENT_CHANNEL, "customer.consent_channel", "text"),
 ];
-const AREA_FIELDS: &[(&str, &str)] = &[(field::NOTES, "Notes"), (field::PRIVATE_NOTES, "Private notes")];
+const AREA_FIELDS: &[(&str, &str)] = &[(field::NOTES, "customer.notes"), (field::PRIVATE_NOTES, "customer.private_notes")];
 
 fn text_of(d: &RecordDoc, f: &str) -> String {
     d.text(f).unwrap_or_default().to_owned()
@@ -62,7 +63,7 @@ pub fn CustomerDetail(id: RecordId) -> impl IntoView {
                 <Timeline customer=id />
                 <CustomerTasks customer=id />
             }.into_any(),
-            _ => view! { <p role="status">"No such customer on this device (yet). It appears here as soon as it syncs."</p> }.into_any(),
+            _ => view! { <p role="status">{t("customer.not_here_yet")}</p> }.into_any(),
         }}
     }
 }
@@ -73,7 +74,7 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
     let navigate = crate::nav::navigator();
     let initial = ws.index.get_untracked().doc(&id).unwrap_or_default();
     if !is_new && initial.fields.is_empty() {
-        return view! { <p>"This customer does not exist (or was deleted)."</p> }.into_any();
+        return view! { <p>{t("customer.gone")}</p> }.into_any();
     }
     if !is_new {
         // Opening a customer shows its sensitive fields (to those who hold the key).
@@ -164,7 +165,7 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
                 d => match parse_date(d) {
                     Some(ms) => Some(Value::Int(ms)),
                     None => {
-                        message.set(Some("The consent date is not a date.".into()));
+                        message.set(Some(t("customer.bad_consent_date").into()));
                         return;
                     }
                 },
@@ -176,19 +177,19 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
         }
         let name_ok = texts_s.iter().any(|t| t.0 == field::NAME && !t.3.get_untracked().trim().is_empty());
         if !name_ok {
-            message.set(Some("A customer needs a name.".into()));
+            message.set(Some(t("customer.needs_name").into()));
             return;
         }
         let ws = use_ws();
         spawn_local(async move {
             if changes.is_empty() {
-                message.set(Some("Nothing changed.".into()));
+                message.set(Some(t("customer.nothing_changed").into()));
                 return;
             }
             match ws.edit(id, changes).await {
                 Ok(()) if is_new => navigate(&route::customer(&id.to_string())),
-                Ok(()) => message.set(Some("Saved.".into())),
-                Err(e) => message.set(Some(format!("Not saved: {e}"))),
+                Ok(()) => message.set(Some(t("customer.saved").into())),
+                Err(e) => message.set(Some(tf("customer.not_saved", &[("error", &e)]))),
             }
         });
     };
@@ -202,27 +203,27 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
     };
     view! {
         <section class="page">
-            <h2>{move || if is_new { "New customer".to_owned() } else { text_of(&base.get(), field::NAME) }}</h2>
-            <form class="card form grid" on:submit=save aria-label="Customer">
+            <h2>{move || if is_new { t("customers.new").to_owned() } else { text_of(&base.get(), field::NAME) }}</h2>
+            <form class="card form grid" on:submit=save aria-label=t("customer.form")>
                 {texts.into_iter().map(|(f, label, ty, sig)| {
                     let id_attr = format!("f-{f}");
                     view! {
                         <div class="field">
-                            <label for=id_attr.clone()>{label}</label>
+                            <label for=id_attr.clone()>{t(label)}</label>
                             <input id=id_attr type=ty prop:value=sig on:input=move |ev| sig.set(event_target_value(&ev)) />
                         </div>
                     }
                 }).collect_view()}
-                {move || masked.get().map(|m| view! { <p class="hint">"Phone (masked): " <span class="masked">{m}</span></p> })}
+                {move || masked.get().map(|m| view! { <p class="hint">{t("customer.phone_masked")} " " <span class="masked">{m}</span></p> })}
                 <div class="field">
-                    <label for="f-stage">"Stage"</label>
+                    <label for="f-stage">{t("customer.stage")}</label>
                     <select id="f-stage" prop:value=stage on:change=move |ev| stage.set(event_target_value(&ev))>
                         <option value="">"—"</option>
-                        {Stage::ALL.iter().map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
+                        {Stage::ALL.iter().map(|s| view! { <option value=s.as_str()>{stage_label(*s)}</option> }).collect_view()}
                     </select>
                 </div>
                 <div class="field">
-                    <label for="f-tags">"Tags"</label>
+                    <label for="f-tags">{t("customer.tags")}</label>
                     <input id="f-tags" prop:value=tags on:input=move |ev| tags.set(event_target_value(&ev)) placeholder="vip, steel" />
                 </div>
                 <ConsentFields date=consent_date withdrawn=withdrawn />
@@ -230,14 +231,14 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
                     let id_attr = format!("f-{f}");
                     view! {
                         <div class="field wide">
-                            <label for=id_attr.clone()>{label}</label>
+                            <label for=id_attr.clone()>{t(label)}</label>
                             <textarea id=id_attr rows="3" prop:value=sig on:input=move |ev| sig.set(event_target_value(&ev))></textarea>
                         </div>
                     }
                 }).collect_view()}
                 <div class="actions wide">
-                    <button type="submit" class="primary">{if is_new { "Create customer" } else { "Save" }}</button>
-                    {(!is_new).then(|| view! { <button type="button" class="danger" on:click=delete>"Delete customer"</button> })}
+                    <button type="submit" class="primary">{if is_new { t("customer.create") } else { t("common.save") }}</button>
+                    {(!is_new).then(|| view! { <button type="button" class="danger" on:click=delete>{t("customer.delete")}</button> })}
                     <span role="status" class="message">{move || message.get()}</span>
                 </div>
             </form>
@@ -251,13 +252,13 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
 fn ConsentFields(date: RwSignal<String>, withdrawn: RwSignal<bool>) -> impl IntoView {
     view! {
         <div class="field">
-            <label for="f-consent-at">"Consent date"</label>
+            <label for="f-consent-at">{t("customer.consent_date")}</label>
             <input id="f-consent-at" type="date" prop:value=date on:input=move |ev| date.set(event_target_value(&ev)) />
         </div>
         <div class="field field--check">
             <input id="f-consent-withdrawn" type="checkbox" prop:checked=withdrawn
                 on:change=move |ev| withdrawn.set(event_target_checked(&ev)) />
-            <label for="f-consent-withdrawn">"Consent withdrawn"</label>
+            <label for="f-consent-withdrawn">{t("customer.consent_withdrawn")}</label>
         </div>
     }
 }
@@ -302,28 +303,28 @@ fn Timeline(customer: RecordId) -> impl IntoView {
     };
     view! {
         <section class="page card">
-            <h3>"Interactions"</h3>
-            <form class="form inline" on:submit=add aria-label="Add interaction">
+            <h3>{t("customer.interactions")}</h3>
+            <form class="form inline" on:submit=add aria-label=t("customer.add_interaction")>
                 <div class="field">
-                    <label for="i-channel">"Channel"</label>
+                    <label for="i-channel">{t("customer.channel")}</label>
                     <select id="i-channel" on:change=move |ev| channel.set(event_target_value(&ev))>
-                        {Channel::ALL.iter().map(|c| view! { <option value=c.as_str()>{c.as_str()}</option> }).collect_view()}
+                        {Channel::ALL.iter().map(|c| view! { <option value=c.as_str()>{channel_label(*c)}</option> }).collect_view()}
                     </select>
                 </div>
                 <div class="field">
-                    <label for="i-when">"Day (empty: now)"</label>
+                    <label for="i-when">{t("customer.interaction_day")}</label>
                     <input id="i-when" type="date" prop:value=when on:input=move |ev| when.set(event_target_value(&ev)) />
                 </div>
                 <div class="field grow">
-                    <label for="i-summary">"Summary"</label>
+                    <label for="i-summary">{t("customer.summary")}</label>
                     <input id="i-summary" prop:value=summary on:input=move |ev| summary.set(event_target_value(&ev)) />
                 </div>
-                <button type="submit">"Add interaction"</button>
+                <button type="submit">{t("customer.add_interaction")}</button>
             </form>
-            <ol class="timeline" aria-label="Interaction timeline">
+            <ol class="timeline" aria-label=t("customer.timeline")>
                 <For each=move || items.get() key=|(id, i)| (id.clone(), i.summary.clone()) let:item>
                     <li>
-                        <span class="badge">{item.1.channel.as_str()}</span>
+                        <span class="badge">{channel_label(item.1.channel)}</span>
                         <time>{format_date(item.1.at_ms)}</time>
                         <span class="summary">{item.1.summary.clone()}</span>
                     </li>
@@ -388,19 +389,19 @@ fn CustomerTasks(customer: RecordId) -> impl IntoView {
     };
     view! {
         <section class="page card">
-            <h3>"Tasks"</h3>
-            <form class="form inline" on:submit=add aria-label="Add task">
+            <h3>{t("nav.tasks")}</h3>
+            <form class="form inline" on:submit=add aria-label=t("tasks.add")>
                 <div class="field grow">
-                    <label for="t-title">"Task"</label>
+                    <label for="t-title">{t("tasks.task")}</label>
                     <input id="t-title" prop:value=title on:input=move |ev| title.set(event_target_value(&ev)) />
                 </div>
                 <div class="field">
-                    <label for="t-due">"Due date"</label>
+                    <label for="t-due">{t("tasks.due_date")}</label>
                     <input id="t-due" type="date" prop:value=due on:input=move |ev| due.set(event_target_value(&ev)) />
                 </div>
-                <button type="submit">"Add task"</button>
+                <button type="submit">{t("tasks.add")}</button>
             </form>
-            <ul class="tasks" aria-label="Customer tasks">
+            <ul class="tasks" aria-label=t("customer.tasks")>
                 <For each=move || tasks.get() key=|(id, t)| (*id, t.done, t.title.clone()) let:item>
                     <crate::pages::tasks::TaskItem id=item.0 task=item.1 />
                 </For>

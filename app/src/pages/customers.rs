@@ -8,6 +8,7 @@ use shared::domain::{field, Entity, EntityKind, Interaction, Stage, Task};
 use shared::record::Value;
 use shared::search::normalize_query;
 
+use crate::i18n::{number, stage_label, stage_text, t, tf};
 use crate::workspace::Index;
 use crate::{now_ms, route, use_ws};
 
@@ -122,7 +123,7 @@ pub fn CustomerList() -> impl IntoView {
                             name: d.text(field::NAME).unwrap_or_default().to_owned(),
                             company: d.text(field::COMPANY).unwrap_or_default().to_owned(),
                             phone: d.text(field::PHONE).or(d.text(field::PHONE_MASKED)).unwrap_or_default().to_owned(),
-                            stage: d.text(field::STAGE).unwrap_or_default().to_owned(),
+                            stage: stage_text(d.text(field::STAGE).unwrap_or_default()),
                         })
                     })
                     .collect::<Vec<_>>()
@@ -143,21 +144,21 @@ pub fn CustomerList() -> impl IntoView {
     view! {
         <section class="page">
             <div class="page__head">
-                <h2>"Customers"</h2>
-                <a href=route::NEW_CUSTOMER class="button primary">"New customer"</a>
+                <h2>{t("nav.customers")}</h2>
+                <a href=route::NEW_CUSTOMER class="button primary">{t("customers.new")}</a>
             </div>
             <div class="filters">
                 <div class="field">
-                    <label for="search">"Search"</label>
-                    <input id="search" type="search" placeholder="Name, company, phone, email, tag, notes"
+                    <label for="search">{t("customers.search")}</label>
+                    <input id="search" type="search" placeholder=t("customers.search_placeholder")
                         prop:value=query on:input=move |ev| set_query.set(event_target_value(&ev)) />
                 </div>
                 <FilterControls filters=filters />
             </div>
-            <p class="count" role="status" aria-label="Matching customers">
-                {move || format!("{} of {} customers", matches.with(Vec::len), total())}
+            <p class="count" role="status" aria-label=t("customers.matching")>
+                {move || tf("customers.count", &[("n", &number(matches.with(Vec::len) as i64)), ("total", &number(total() as i64))])}
             </p>
-            <ul class="list" aria-label="Customers">
+            <ul class="list" aria-label=t("nav.customers")>
                 // Plain anchors (the router still handles their clicks): a router `<A>`
                 // per row costs reactive work on every keystroke that changes the rows.
                 // Keyed by the whole row, so a row whose text changed (an edit synced in,
@@ -174,7 +175,7 @@ pub fn CustomerList() -> impl IntoView {
                 </For>
             </ul>
             {move || (matches.with(Vec::len) > shown.get()).then(|| view! {
-                <button type="button" on:click=move |_| shown.update(|n| *n += PAGE)>"Show more"</button>
+                <button type="button" on:click=move |_| shown.update(|n| *n += PAGE)>{t("customers.show_more")}</button>
             })}
         </section>
     }
@@ -210,44 +211,44 @@ fn FilterControls(filters: Filters) -> impl IntoView {
     };
     view! {
         <div class="field">
-            <label for="stage-filter">"Stage"</label>
+            <label for="stage-filter">{t("customer.stage")}</label>
             <select id="stage-filter" on:change=move |ev| filters.stage.set(event_target_value(&ev))>
-                <option value="">"All stages"</option>
-                {Stage::ALL.iter().map(|s| view! { <option value=s.as_str()>{s.as_str()}</option> }).collect_view()}
+                <option value="">{t("customers.all_stages")}</option>
+                {Stage::ALL.iter().map(|s| view! { <option value=s.as_str()>{stage_label(*s)}</option> }).collect_view()}
             </select>
         </div>
         <div class="field">
-            <label for="tag-filter">"Tag"</label>
+            <label for="tag-filter">{t("customers.tag")}</label>
             <select id="tag-filter" on:change=move |ev| filters.tag.set(event_target_value(&ev))>
-                <option value="">"All tags"</option>
+                <option value="">{t("customers.all_tags")}</option>
                 {move || options(choices.with(|c| c.0.clone()))}
             </select>
         </div>
         <div class="field">
-            <label for="owner-filter">"Owner"</label>
+            <label for="owner-filter">{t("customer.owner")}</label>
             <select id="owner-filter" on:change=move |ev| filters.owner.set(event_target_value(&ev))>
-                <option value="">"All owners"</option>
+                <option value="">{t("customers.all_owners")}</option>
                 {move || options(choices.with(|c| c.1.clone()))}
             </select>
         </div>
         <div class="field">
-            <label for="quiet-filter">"Last contact"</label>
+            <label for="quiet-filter">{t("customers.last_contact")}</label>
             <select id="quiet-filter"
                 on:change=move |ev| filters.quiet_days.set(event_target_value(&ev).parse().unwrap_or(0))>
-                <option value="0">"Any time"</option>
-                <option value="30">"None in 30 days"</option>
-                <option value="90">"None in 90 days"</option>
-                <option value="180">"None in 180 days"</option>
-                <option value="1096">"Dormant: none in 36 months"</option>
+                <option value="0">{t("customers.any_time")}</option>
+                <option value="30">{tf("customers.none_in_days", &[("n", &30)])}</option>
+                <option value="90">{tf("customers.none_in_days", &[("n", &90)])}</option>
+                <option value="180">{tf("customers.none_in_days", &[("n", &180)])}</option>
+                <option value="1096">{t("customers.dormant")}</option>
             </select>
         </div>
         <div class="field field--check">
             <input id="overdue-filter" type="checkbox" on:change=move |ev| filters.overdue.set(event_target_checked(&ev)) />
-            <label for="overdue-filter">"Has an overdue task"</label>
+            <label for="overdue-filter">{t("customers.has_overdue")}</label>
         </div>
         <div class="field field--check">
             <input id="consent-filter" type="checkbox" on:change=move |ev| filters.no_consent.set(event_target_checked(&ev)) />
-            <label for="consent-filter">"Consent missing"</label>
+            <label for="consent-filter">{t("customers.consent_missing")}</label>
         </div>
     }
 }

@@ -6,12 +6,8 @@ use shared::domain::{field, Deal, Entity, EntityKind, Stage};
 use shared::ids::RecordId;
 use shared::record::Value;
 
+use crate::i18n::{self, stage_label, t, tf};
 use crate::use_ws;
-
-/// `12345` minor units → `123.45`.
-pub fn money(minor: i64) -> String {
-    format!("{}{}.{:02}", if minor < 0 { "-" } else { "" }, (minor / 100).abs(), (minor % 100).abs())
-}
 
 /// `"1,234.5"` → `123450`.
 fn parse_money(s: &str) -> Option<i64> {
@@ -58,11 +54,11 @@ pub fn Pipeline() -> impl IntoView {
     let add = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(minor) = parse_money(&amount.get_untracked()) else {
-            message.set(Some("Enter the amount as a number, e.g. 12000.50".into()));
+            message.set(Some(t("pipeline.bad_amount").into()));
             return;
         };
         if title.get_untracked().trim().is_empty() {
-            message.set(Some("A deal needs a title.".into()));
+            message.set(Some(t("pipeline.needs_title").into()));
             return;
         }
         let deal = Deal {
@@ -86,14 +82,14 @@ pub fn Pipeline() -> impl IntoView {
     };
     view! {
         <section class="page">
-            <h2>"Pipeline"</h2>
-            <form class="card form inline" on:submit=add aria-label="New deal">
+            <h2>{t("nav.pipeline")}</h2>
+            <form class="card form inline" on:submit=add aria-label=t("pipeline.new_deal")>
                 <div class="field grow">
-                    <label for="d-title">"Deal"</label>
+                    <label for="d-title">{t("pipeline.deal")}</label>
                     <input id="d-title" prop:value=title on:input=move |ev| title.set(event_target_value(&ev)) />
                 </div>
                 <div class="field">
-                    <label for="d-customer">"Customer"</label>
+                    <label for="d-customer">{t("customer.form")}</label>
                     <select id="d-customer" on:change=move |ev| customer.set(event_target_value(&ev))>
                         <option value="">"—"</option>
                         <For each=move || customers.get() key=|c| c.0.clone() let:c>
@@ -102,14 +98,14 @@ pub fn Pipeline() -> impl IntoView {
                     </select>
                 </div>
                 <div class="field">
-                    <label for="d-amount">"Amount"</label>
+                    <label for="d-amount">{t("pipeline.amount")}</label>
                     <input id="d-amount" inputmode="decimal" prop:value=amount on:input=move |ev| amount.set(event_target_value(&ev)) />
                 </div>
                 <div class="field">
-                    <label for="d-currency">"Currency"</label>
+                    <label for="d-currency">{t("pipeline.currency")}</label>
                     <input id="d-currency" size="4" prop:value=currency on:input=move |ev| currency.set(event_target_value(&ev)) />
                 </div>
-                <button type="submit">"Add deal"</button>
+                <button type="submit">{t("pipeline.add_deal")}</button>
                 <span role="status" class="message">{move || message.get()}</span>
             </form>
             <div class="board">
@@ -122,21 +118,21 @@ pub fn Pipeline() -> impl IntoView {
                             *by_cur.entry(d.currency.clone()).or_default() += d.amount;
                         }
                         if by_cur.is_empty() { "0".to_owned() } else {
-                            by_cur.into_iter().map(|(c, v)| format!("{} {c}", money(v))).collect::<Vec<_>>().join(" + ")
+                            by_cur.into_iter().map(|(c, v)| i18n::amount(v, &c)).collect::<Vec<_>>().join(" + ")
                         }
                     };
                     let prev = i.checked_sub(1).map(|j| Stage::ALL[j]);
                     let next = Stage::ALL.get(i + 1).copied();
                     view! {
-                        <section class="column card" aria-label=format!("Stage {}", stage.as_str())>
-                            <h3>{stage.as_str()}</h3>
-                            <p class="total">"Total: " {total}</p>
+                        <section class="column card" aria-label=tf("pipeline.stage_region", &[("stage", &stage_label(stage))])>
+                            <h3>{stage_label(stage)}</h3>
+                            <p class="total">{t("pipeline.total")} " " {total}</p>
                             <ul class="deals">
                                 {move || in_stage().into_iter().map(|(id, d, who)| view! {
                                     <li class="deal">
                                         <strong>{d.title.clone()}</strong>
                                         <span class="list__meta">{who}</span>
-                                        <span>{format!("{} {}", money(d.amount), d.currency)}</span>
+                                        <span>{i18n::amount(d.amount, &d.currency)}</span>
                                         <div class="actions">
                                             {prev.map(|p| view! { <MoveButton id=id to=p /> })}
                                             {next.map(|n| view! { <MoveButton id=id to=n /> })}
@@ -160,5 +156,5 @@ fn MoveButton(id: RecordId, to: Stage) -> impl IntoView {
             let _ = ws.edit(id, vec![(field::STAGE.into(), Some(Value::Text(to.as_str().into())))]).await;
         });
     };
-    view! { <button type="button" on:click=go>{format!("Move to {}", to.as_str())}</button> }
+    view! { <button type="button" on:click=go>{tf("pipeline.move_to", &[("stage", &stage_label(to))])}</button> }
 }

@@ -6,6 +6,7 @@ use shared::domain::{field, Entity, EntityKind, Task};
 use shared::ids::RecordId;
 use shared::record::Value;
 
+use crate::i18n::{t, tf};
 use crate::pages::customer::format_date;
 use crate::{now_ms, use_ws};
 
@@ -25,7 +26,7 @@ pub fn TaskItem(id: RecordId, task: Task) -> impl IntoView {
             <input id=checkbox_id.clone() type="checkbox" prop:checked=done on:change=toggle />
             <label for=checkbox_id>{task.title.clone()}</label>
             <time>{format_date(task.due_ms)}</time>
-            {overdue.then(|| view! { <span class="badge warn">"overdue"</span> })}
+            {overdue.then(|| view! { <span class="badge warn">{t("tasks.overdue_badge")}</span> })}
         </li>
     }
 }
@@ -53,7 +54,7 @@ pub fn TaskList() -> impl IntoView {
         let overdue: Vec<_> = open.iter().filter(|(_, t)| t.due_ms < now).cloned().collect();
         let today: Vec<_> = open.iter().filter(|(_, t)| t.due_ms >= now && t.due_ms <= day_end).cloned().collect();
         let upcoming: Vec<_> = open.iter().filter(|(_, t)| t.due_ms > day_end).cloned().collect();
-        [("Overdue", overdue), ("Due today", today), ("Upcoming", upcoming)]
+        [(t("tasks.overdue"), overdue), (t("tasks.today"), today), (t("tasks.upcoming"), upcoming)]
     });
     let permission = RwSignal::new(web_sys::Notification::permission());
     let allow = move |_| {
@@ -66,15 +67,15 @@ pub fn TaskList() -> impl IntoView {
     };
     view! {
         <section class="page">
-            <h2>"Tasks"</h2>
+            <h2>{t("nav.tasks")}</h2>
             {move || match permission.get() {
-                web_sys::NotificationPermission::Granted => view! { <p class="hint">"Reminders are on: due tasks raise a browser notification."</p> }.into_any(),
-                web_sys::NotificationPermission::Denied => view! { <p class="hint">"Reminders are blocked in this browser's site settings."</p> }.into_any(),
-                _ => view! { <button type="button" on:click=allow>"Enable reminders"</button> }.into_any(),
+                web_sys::NotificationPermission::Granted => view! { <p class="hint">{t("tasks.reminders_on")}</p> }.into_any(),
+                web_sys::NotificationPermission::Denied => view! { <p class="hint">{t("tasks.reminders_blocked")}</p> }.into_any(),
+                _ => view! { <button type="button" on:click=allow>{t("tasks.enable_reminders")}</button> }.into_any(),
             }}
             {move || groups.get().into_iter().map(|(title, items)| view! {
                 <section class="card">
-                    <h3>{format!("{title} ({})", items.len())}</h3>
+                    <h3>{tf("tasks.group", &[("title", &title), ("n", &items.len())])}</h3>
                     <ul class="tasks" aria-label=title>
                         {items.into_iter().map(|(id, t)| view! { <TaskItem id=id task=t /> }).collect_view()}
                     </ul>
