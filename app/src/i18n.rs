@@ -229,3 +229,21 @@ pub fn role_label(r: shared::chain::Role) -> &'static str {
         Role::Support => t("role.support"),
     }
 }
+
+/// A customer field's label (the import mapping names fields by these).
+pub fn field_label(f: &str) -> &'static str {
+    use shared::domain::field;
+    match f {
+        field::NAME => t("customer.name"),
+        field::COMPANY => t("customer.company"),
+        field::PHONE => t("customer.phone"),
+        field::EMAIL => t("customer.email"),
+        field::ADDRESS => t("customer.address"),
+        field::ID_NUMBER => t("customer.id_number"),
+        field::NOTES => t("customer.notes"),
+        field::TAGS => t("customer.tags"),
+        field::STAGE => t("customer.stage"),
+        field::OWNER => t("customer.owner"),
+        _ => t("import.other_field"),
+    }
+}

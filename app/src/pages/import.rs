@@ -5,6 +5,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::csv::{self, guess_field, row_to_customer, IMPORT_FIELDS};
+
+use crate::i18n::{field_label, t, tf};
 use shared::domain::{field, EntityKind};
 use shared::ids::RecordId;
 use shared::record::Value;
@@ -21,9 +23,9 @@ struct Summary {
 }
 
 async fn read_file(input: web_sys::HtmlInputElement) -> Result<String, String> {
-    let file = input.files().and_then(|f| f.get(0)).ok_or("Choose a CSV file first.")?;
-    let text = wasm_bindgen_futures::JsFuture::from(file.text()).await.map_err(|_| "The file could not be read.")?;
-    text.as_string().ok_or_else(|| "The file is not text.".into())
+    let file = input.files().and_then(|f| f.get(0)).ok_or(t("import.choose_file"))?;
+    let text = wasm_bindgen_futures::JsFuture::from(file.text()).await.map_err(|_| t("import.unreadable"))?;
+    text.as_string().ok_or_else(|| t("import.not_text").into())
 }
 
 #[component]
@@ -59,7 +61,7 @@ pub fn ImportExport() -> impl IntoView {
         let map: Vec<String> = mapping.get_untracked();
         let map_ref: Vec<Option<&str>> = map.iter().map(|m| (!m.is_empty()).then_some(m.as_str())).collect();
         if !map_ref.contains(&Some(field::NAME)) {
-            error.set(Some("Map one column to Name.".into()));
+            error.set(Some(t("import.map_name").into()));
             return;
         }
         let body: Vec<Vec<String>> = all.into_iter().skip(1).collect();
@@ -80,7 +82,7 @@ pub fn ImportExport() -> impl IntoView {
             let mut imported = 0;
             for chunk in prepared.chunks(BATCH) {
                 if let Err(e) = ws.edit_many(chunk.to_vec()).await {
-                    error.set(Some(format!("Import stopped: {e}")));
+                    error.set(Some(tf("import.stopped", &[("error", &e)])));
                     break;
                 }
                 imported += chunk.len();
@@ -108,18 +110,18 @@ pub fn ImportExport() -> impl IntoView {
         let ws = use_ws();
         let pass = passphrase.get_untracked();
         if sealed && pass.chars().count() < 10 {
-            status.set("Choose a file passphrase of at least 10 characters.".into());
+            status.set(t("export.short_passphrase").into());
             return;
         }
         busy.set(true);
         spawn_local(async move {
             let result = async {
                 let approval = ws.approved(shared::api::ApprovalKind::ExportAll, 0, None, &|m| status.set(m)).await?;
-                status.set("Exporting…".into());
+                status.set(t("export.exporting").into());
                 let records = ws.export_records(&approval, fetched).await?;
                 let n = records.len();
                 let what = if sealed {
-                    status.set("Encrypting the file…".into());
+                    status.set(t("export.encrypting").into());
                     let file = shared::export::seal(
                         &shared::crypto::passphrase::Passphrase::new(pass),
                         shared::crypto::passphrase::KdfParams::DEFAULT,
@@ -145,8 +147,8 @@ pub fn ImportExport() -> impl IntoView {
             .await;
             busy.set(false);
             status.set(match result {
-                Ok(n) => format!("Exported {n} records."),
-                Err(e) => format!("Not exported: {e}"),
+                Ok(n) => tf("export.done", &[("n", &n)]),
+                Err(e) => tf("export.failed", &[("error", &e)]),
             });
         });
     };
@@ -161,18 +163,18 @@ pub fn ImportExport() -> impl IntoView {
             .and_then(|e| e.dyn_into::<web_sys::HtmlInputElement>().ok());
         spawn_local(async move {
             let Some(file) = input.and_then(|i| i.files()).and_then(|f| f.get(0)) else {
-                restore_note.set("Choose an export file first.".into());
+                restore_note.set(t("restore.choose_file").into());
                 return;
             };
-            restore_note.set("Decrypting…".into());
+            restore_note.set(t("restore.decrypting").into());
             let Ok(buf) = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await else {
-                restore_note.set("The file could not be read.".into());
+                restore_note.set(t("import.unreadable").into());
                 return;
             };
             let bytes = js_sys::Uint8Array::new(&buf).to_vec();
             restore_note.set(match ws.restore_export(&bytes, pass).await {
                 Ok((restored, kept)) => {
-                    format!("Restored {restored} records; {kept} were already here and were left as they are.")
+                    tf("restore.done", &[("n", &restored), ("kept", &kept)])
                 }
                 Err(e) => e,
             });
@@ -184,30 +186,30 @@ pub fn ImportExport() -> impl IntoView {
     let count = move || rows.with(|r| r.len().saturating_sub(1));
     view! {
         <section class="page">
-            <h2>"Import and export"</h2>
+            <h2>{t("nav.import")}</h2>
             <section class="card form">
-                <h3>"Import customers from CSV"</h3>
-                <label for="csv-file">"CSV file"</label>
+                <h3>{t("import.title")}</h3>
+                <label for="csv-file">{t("import.csv_file")}</label>
                 <input id="csv-file" type="file" accept=".csv,text/csv" on:change=on_file />
                 {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 {move || (!rows.with(Vec::is_empty)).then(|| view! {
                     <div class="table-wrap">
-                        <table aria-label="Import preview">
+                        <table aria-label=t("import.preview")>
                             <thead>
                                 <tr>
                                     {move || header().into_iter().enumerate().map(|(i, h)| {
                                         let id = format!("map-{i}");
                                         view! {
                                             <th>
-                                                <label for=id.clone()>{format!("Column {}: {h}", i + 1)}</label>
+                                                <label for=id.clone()>{tf("import.column", &[("n", &(i + 1)), ("header", &h)])}</label>
                                                 <select id=id
                                                     prop:value=move || mapping.with(|m| m.get(i).cloned().unwrap_or_default())
                                                     on:change=move |ev| {
                                                         let v = event_target_value(&ev);
                                                         mapping.update(|m| { if m.len() <= i { m.resize(i + 1, String::new()) } m[i] = v; });
                                                     }>
-                                                    <option value="">"Ignore"</option>
-                                                    {IMPORT_FIELDS.iter().map(|(f, l)| view! { <option value=*f>{*l}</option> }).collect_view()}
+                                                    <option value="">{t("import.ignore")}</option>
+                                                    {IMPORT_FIELDS.iter().map(|(f, _)| view! { <option value=*f>{field_label(f)}</option> }).collect_view()}
                                                 </select>
                                             </th>
                                         }
@@ -221,44 +223,44 @@ pub fn ImportExport() -> impl IntoView {
                             </tbody>
                         </table>
                     </div>
-                    <button type="button" class="primary" on:click=run_import>{move || format!("Import {} rows", count())}</button>
+                    <button type="button" class="primary" on:click=run_import>{move || tf("import.run", &[("n", &count())])}</button>
                 })}
                 {move || progress.get().map(|(done, total)| view! {
-                    <label for="import-progress">{format!("Imported {done} of {total} rows")}</label>
+                    <label for="import-progress">{tf("import.progress", &[("n", &done), ("total", &total)])}</label>
                     <progress id="import-progress" max=total.max(1).to_string() value=done.to_string()></progress>
                 })}
                 {move || summary.get().map(|s| view! {
-                    <div role="status" aria-label="Import summary" class="summary-box">
-                        <p>{format!("Imported {} rows. Rejected {} rows.", s.imported, s.rejected.len())}</p>
-                        <ul>{s.rejected.into_iter().take(100).map(|(row, why)| view! { <li>{format!("Row {row}: {why}")}</li> }).collect_view()}</ul>
+                    <div role="status" aria-label=t("import.summary") class="summary-box">
+                        <p>{tf("import.summary_text", &[("n", &s.imported), ("rejected", &s.rejected.len())])}</p>
+                        <ul>{s.rejected.into_iter().take(100).map(|(row, why)| view! { <li>{tf("import.rejected_row", &[("row", &row), ("why", &why)])}</li> }).collect_view()}</ul>
                     </div>
                 })}
             </section>
             <section class="card form">
-                <h3>"Export everything"</h3>
-                <p>"Every record you can read; needs an admin's approval and is audited."</p>
-                <button type="button" disabled=busy on:click=move |_| export(false)>"Export CSV"</button>
-                <p class="hint">"CSV: customers only, in the clear."</p>
-                <label for="export-pass">"File passphrase (for the encrypted export)"</label>
+                <h3>{t("export.title")}</h3>
+                <p>{t("export.explain")}</p>
+                <button type="button" disabled=busy on:click=move |_| export(false)>{t("export.csv")}</button>
+                <p class="hint">{t("export.csv_hint")}</p>
+                <label for="export-pass">{t("export.passphrase")}</label>
                 <input id="export-pass" type="password" autocomplete="new-password" prop:value=passphrase
                     on:input=move |ev| passphrase.set(event_target_value(&ev)) />
-                <button type="button" class="primary" disabled=busy on:click=move |_| export(true)>"Export encrypted file"</button>
+                <button type="button" class="primary" disabled=busy on:click=move |_| export(true)>{t("export.encrypted")}</button>
                 {move || busy.get().then(|| view! {
-                    <label for="export-progress">{move || format!("{} records fetched", fetched.get())}</label>
+                    <label for="export-progress">{move || tf("export.fetched", &[("n", &fetched.get())])}</label>
                     <progress id="export-progress"></progress>
                 })}
-                <p role="status" aria-label="Export status">{move || status.get()}</p>
+                <p role="status" aria-label=t("export.status")>{move || status.get()}</p>
             </section>
             <section class="card form">
-                <h3>"Restore from an encrypted export"</h3>
-                <p>"Brings back records missing here; the rest stay as they are."</p>
-                <label for="restore-file">"Export file"</label>
+                <h3>{t("restore.title")}</h3>
+                <p>{t("restore.explain")}</p>
+                <label for="restore-file">{t("restore.file")}</label>
                 <input id="restore-file" type="file" accept=".qdx" />
-                <label for="restore-pass">"File passphrase"</label>
+                <label for="restore-pass">{t("restore.passphrase")}</label>
                 <input id="restore-pass" type="password" prop:value=restore_pass
                     on:input=move |ev| restore_pass.set(event_target_value(&ev)) />
-                <button type="button" on:click=restore>"Restore"</button>
-                <p role="status" aria-label="Restore status">{move || restore_note.get()}</p>
+                <button type="button" on:click=restore>{t("restore.run")}</button>
+                <p role="status" aria-label=t("restore.status")>{move || restore_note.get()}</p>
             </section>
         </section>
     }
