@@ -247,3 +247,12 @@ pub fn field_label(f: &str) -> &'static str {
         _ => t("import.other_field"),
     }
 }
+
+/// A role stored as text (`"member"`), as shown; unknown text as it is.
+pub fn role_text(s: &str) -> String {
+    use shared::chain::Role;
+    [Role::Admin, Role::Manager, Role::Member, Role::Support]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .map_or_else(|| s.to_owned(), |r| role_label(r).to_owned())
+}

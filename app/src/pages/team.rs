@@ -7,14 +7,14 @@ use leptos::task::spawn_local;
 use shared::chain::Role;
 
 use crate::account::InviteCheck;
+use crate::i18n::{role_label, t, tf};
 use crate::use_ws;
 
 /// The four roles as `<option>`s, `selected` chosen.
 fn role_options(selected: &str) -> impl IntoView {
     [Role::Member, Role::Manager, Role::Support, Role::Admin]
-        .map(|r| r.as_str())
         .into_iter()
-        .map(|r| view! { <option value=r selected=r == selected>{r}</option> })
+        .map(|r| view! { <option value=r.as_str() selected=r.as_str() == selected>{role_label(r)}</option> })
         .collect_view()
 }
 
@@ -48,19 +48,19 @@ pub fn TeamPage() -> impl IntoView {
     });
     view! {
         <section class="page">
-            <h2>"Team"</h2>
+            <h2>{t("nav.team")}</h2>
             <section class="card">
-                <h3>"Members"</h3>
-                <p class="hint">{move || format!("Key epoch {}", team.with(|t| t.epoch))}</p>
-                <p class="hint fingerprint" title="Compare it with your colleagues: the same number means you all see the same team">
-                    {move || format!("Team fingerprint: {}", team.with(|t| t.fingerprint.clone()))}
+                <h3>{t("team.members")}</h3>
+                <p class="hint">{move || tf("team.epoch", &[("n", &team.with(|t| t.epoch))])}</p>
+                <p class="hint fingerprint" title=t("team.fingerprint_hint")>
+                    {move || tf("team.fingerprint", &[("fingerprint", &team.with(|t| t.fingerprint.clone()))])}
                 </p>
-                <ul class="members" aria-label="Members">
+                <ul class="members" aria-label=t("team.members")>
                     <For each=move || team.with(|t| t.members.clone()) key=|m| m.clone() let:m>
                         <MemberRow name=m.0 role=m.1 fingerprint=m.2 message=message me=me.clone() activity=activity />
                     </For>
                 </ul>
-                <p role="status" class="message" aria-label="Team status">{move || message.get()}</p>
+                <p role="status" class="message" aria-label=t("team.status")>{move || message.get()}</p>
             </section>
             <TwoFactor />
             <ChangePassphrase />
@@ -93,11 +93,11 @@ fn MemberRow(
     let who = name.clone();
     let remove = move |_| {
         let (ws, who) = (use_ws(), who.clone());
-        message.set(Some(format!("Removing {who} and rotating the team keys…")));
+        message.set(Some(tf("team.removing", &[("who", &who)])));
         spawn_local(async move {
             match ws.remove_member(&who).await {
-                Ok(()) => message.set(Some(format!("Removed {who}. New keys were shared with everyone else."))),
-                Err(e) => message.set(Some(format!("{who} was not removed: {e}"))),
+                Ok(()) => message.set(Some(tf("team.removed", &[("who", &who)]))),
+                Err(e) => message.set(Some(tf("team.not_removed", &[("who", &who), ("error", &e)]))),
             }
         });
     };
@@ -106,33 +106,32 @@ fn MemberRow(
         activity.get().and_then(|list| {
             let a = list.into_iter().find(|a| a.username.as_str() == seen_name)?;
             Some(match (a.last_seen_ms, a.device) {
-                (Some(t), Some(d)) => format!(
-                    "Last seen {} on {d} ({} device{})",
-                    crate::pages::customer::format_date(t),
-                    a.sessions,
-                    if a.sessions == 1 { "" } else { "s" }
-                ),
-                _ => "No device logged in".to_owned(),
+                (Some(at), Some(d)) => {
+                    let devices = crate::i18n::tn("team.devices_one", "team.devices_other", a.sessions as usize);
+                    let when = crate::pages::customer::format_date(at);
+                    tf("team.last_seen", &[("when", &when), ("device", &d), ("devices", &devices)])
+                }
+                _ => t("team.no_device").to_owned(),
             })
         })
     };
-    let label = format!("Remove {name}");
-    let confirm_label = format!("Confirm removing {name}");
+    let label = tf("team.remove", &[("who", &name)]);
+    let confirm_label = tf("team.confirm_remove", &[("who", &name)]);
     view! {
         <li>
-            <strong>{name.clone()}</strong> " " <span class="badge">{role.clone()}</span>
-            <span class="fingerprint" title="Safety number: compare it with this member in person or by phone">
-                {if not_me { "Safety number with you: " } else { "Your key fingerprint: " }}{fingerprint}
+            <strong>{name.clone()}</strong> " " <span class="badge">{crate::i18n::role_text(&role)}</span>
+            <span class="fingerprint" title=t("team.safety_hint")>
+                {if not_me { t("team.safety_number") } else { t("team.your_fingerprint") }} " " {fingerprint}
             </span>
             <span class="seen">{seen}</span>
             {move || can_remove().then(|| {
                 let (label, confirm_label, remove) = (label.clone(), confirm_label.clone(), remove.clone());
-                let (who, wipe_label) = (name.clone(), format!("Wipe devices of {name}"));
+                let (who, wipe_label) = (name.clone(), tf("team.wipe", &[("who", &name)]));
                 let wipe = move |_| {
                     let (ws, who) = (use_ws(), who.clone());
                     spawn_local(async move {
                         message.set(Some(match ws.wipe_member(&who).await {
-                            Ok(_) => "Signed out; their devices erase their data on next contact.".into(),
+                            Ok(_) => t("team.wiped").into(),
                             Err(e) => e,
                         }));
                     });
@@ -143,7 +142,7 @@ fn MemberRow(
                     {move || if confirming.get() {
                         view! {
                             <button type="button" class="danger" on:click=remove.clone()>{confirm_label.clone()}</button>
-                            <button type="button" on:click=move |_| confirming.set(false)>"Cancel"</button>
+                            <button type="button" on:click=move |_| confirming.set(false)>{t("common.cancel")}</button>
                         }.into_any()
                     } else {
                         view! { <button type="button" on:click=move |_| confirming.set(true)>{label.clone()}</button> }.into_any()
@@ -161,11 +160,11 @@ fn RotateKeys(message: RwSignal<Option<String>>) -> impl IntoView {
     // in the browser's own dialog and kept with the server's alert.
     let incident = move |_| {
         let ws = use_ws();
-        let asked = web_sys::window().and_then(|w| w.prompt_with_message("Incident: what happened?").ok());
+        let asked = web_sys::window().and_then(|w| w.prompt_with_message(t("team.incident_prompt")).ok());
         let Some(Some(reason)) = asked else { return };
         spawn_local(async move {
             message.set(Some(match ws.declare_incident(reason).await {
-                Ok(()) => "Incident declared.".into(),
+                Ok(()) => t("team.incident_declared").into(),
                 Err(e) => e,
             }));
         });
@@ -174,17 +173,17 @@ fn RotateKeys(message: RwSignal<Option<String>>) -> impl IntoView {
         let ws = use_ws();
         spawn_local(async move {
             match ws.rotate_keys().await {
-                Ok(()) => message.set(Some("Started a new key epoch; new writes use it now.".into())),
-                Err(e) => message.set(Some(format!("Keys were not rotated: {e}"))),
+                Ok(()) => message.set(Some(t("team.rotated").into())),
+                Err(e) => message.set(Some(tf("team.not_rotated", &[("error", &e)]))),
             }
         });
     };
     view! {
         <section class="card">
-            <h3>"Keys"</h3>
-            <p class="hint">"Rotating starts a new key epoch shared with the current members only."</p>
-            <button type="button" on:click=rotate>"Rotate keys now"</button>
-            <button type="button" class="danger" on:click=incident>"Declare an incident"</button>
+            <h3>{t("team.keys")}</h3>
+            <p class="hint">{t("team.rotate_hint")}</p>
+            <button type="button" on:click=rotate>{t("team.rotate_now")}</button>
+            <button type="button" class="danger" on:click=incident>{t("team.declare_incident")}</button>
         </section>
     }
 }
@@ -216,7 +215,7 @@ fn TwoFactor() -> impl IntoView {
                 Ok(codes) => {
                     qr.set(String::new());
                     key.set(String::new());
-                    format!("Two-factor authentication is on. Recovery codes (single use): {}", codes.join(" "))
+                    tf("twofa.on_with_codes", &[("codes", &codes.join(" "))])
                 }
                 Err(e) => e,
             }));
@@ -226,26 +225,26 @@ fn TwoFactor() -> impl IntoView {
         let ws = use_ws();
         spawn_local(async move {
             note.set(Some(match ws.require_2fa(true).await {
-                Ok(()) => "The team now requires two-factor authentication.".into(),
+                Ok(()) => t("twofa.required").into(),
                 Err(e) => e,
             }));
         });
     };
     view! {
         <section class="card">
-            <h3>"Two-factor authentication"</h3>
+            <h3>{t("twofa.title")}</h3>
             <div class="qr" inner_html=qr></div>
-            <p class="hint">"Scan it with an authenticator app or type: " <code>{key}</code></p>
-            <label for="totp-code">"Code from your authenticator app"</label>
+            <p class="hint">{t("twofa.scan")} " " <code>{key}</code></p>
+            <label for="totp-code">{t("twofa.code")}</label>
             <input id="totp-code" inputmode="numeric" autocomplete="one-time-code"
                 on:input=move |ev| code.set(event_target_value(&ev)) />
             <div class="actions">
-                <button type="button" on:click=start>"Set up two-factor authentication"</button>
-                <button type="button" on:click=confirm>"Turn on"</button>
+                <button type="button" on:click=start>{t("twofa.set_up")}</button>
+                <button type="button" on:click=confirm>{t("twofa.turn_on")}</button>
                 // Shown to everyone (a member who presses it is told only admins may).
-                <button type="button" on:click=require>"Require it in this team"</button>
+                <button type="button" on:click=require>{t("twofa.require")}</button>
             </div>
-            <p role="status" aria-label="Two-factor status">{move || note.get()}</p>
+            <p role="status" aria-label=t("twofa.status")>{move || note.get()}</p>
         </section>
     }
 }
@@ -260,23 +259,23 @@ fn ChangePassphrase() -> impl IntoView {
     let change = move |_| {
         let (c, n) = (current.get_untracked(), new.get_untracked());
         if n.chars().count() < 10 {
-            note.set(Some("Use a new passphrase of at least 10 characters.".into()));
+            note.set(Some(t("passphrase.too_short").into()));
             return;
         }
         if n != repeat.get_untracked() {
-            note.set(Some("The two new passphrases differ.".into()));
+            note.set(Some(t("passphrase.differ").into()));
             return;
         }
         let ws = use_ws();
         busy.set(true);
-        note.set(Some("Changing the passphrase…".into()));
+        note.set(Some(t("passphrase.changing").into()));
         spawn_local(async move {
             note.set(Some(match ws.unlocked.change_passphrase(&c, &n).await {
                 Ok(_) => {
                     current.set(String::new());
                     new.set(String::new());
                     repeat.set(String::new());
-                    "Passphrase changed. Use the new one from now on, on every device.".into()
+                    t("passphrase.changed").into()
                 }
                 Err(e) => e,
             }));
@@ -285,20 +284,20 @@ fn ChangePassphrase() -> impl IntoView {
     };
     view! {
         <section class="card">
-            <h3>"Passphrase"</h3>
-            <label for="pass-current">"Current passphrase"</label>
+            <h3>{t("auth.passphrase")}</h3>
+            <label for="pass-current">{t("passphrase.current")}</label>
             <input id="pass-current" type="password" autocomplete="current-password" prop:value=current
                 on:input=move |ev| current.set(event_target_value(&ev)) />
-            <label for="pass-new">"New passphrase"</label>
+            <label for="pass-new">{t("passphrase.new")}</label>
             <input id="pass-new" type="password" autocomplete="new-password" prop:value=new
                 on:input=move |ev| new.set(event_target_value(&ev)) />
-            <label for="pass-repeat">"New passphrase again"</label>
+            <label for="pass-repeat">{t("passphrase.repeat")}</label>
             <input id="pass-repeat" type="password" autocomplete="new-password" prop:value=repeat
                 on:input=move |ev| repeat.set(event_target_value(&ev)) />
             <div class="actions">
-                <button type="button" on:click=change prop:disabled=busy>"Change passphrase"</button>
+                <button type="button" on:click=change prop:disabled=busy>{t("passphrase.change")}</button>
             </div>
-            <p role="status" aria-label="Passphrase status">{move || note.get()}</p>
+            <p role="status" aria-label=t("passphrase.status")>{move || note.get()}</p>
         </section>
     }
 }
@@ -314,33 +313,34 @@ fn Devices() -> impl IntoView {
     });
     view! {
         <section class="card">
-            <h3>"Your devices"</h3>
+            <h3>{t("devices.title")}</h3>
             <p>{move || devices.get().flatten().map(|l| {
-                if l.two_factor { "Two-factor authentication is on." } else { "Two-factor authentication is off." }
+                if l.two_factor { t("twofa.is_on") } else { t("twofa.is_off") }
             })}</p>
-            <ul aria-label="Your devices">
+            <ul aria-label=t("devices.title")>
                 {move || devices.get().flatten().map(|l| l.devices).unwrap_or_default().into_iter().map(|d| {
-                    let text = format!("{}, last seen {}", d.device, crate::pages::customer::format_date(d.last_seen_ms));
+                    let when = crate::pages::customer::format_date(d.last_seen_ms);
+                    let text = tf("devices.line", &[("device", &d.device), ("when", &when)]);
                     let revoke = move |_| {
                         let (ws, id) = (use_ws(), d.id.clone());
                         spawn_local(async move {
                             note.set(Some(match ws.revoke_device(&id).await {
-                                Ok(()) => "Signed out; it erases its data on next contact.".into(),
-                                Err(e) => format!("Not signed out: {e}"),
+                                Ok(()) => t("devices.signed_out").into(),
+                                Err(e) => tf("devices.not_signed_out", &[("error", &e)]),
                             }));
                             devices.refetch();
                         });
                     };
                     view! {
                         <li>{text}{if d.current {
-                            view! { " (this device)" }.into_any()
+                            view! { " " {t("devices.this_device")} }.into_any()
                         } else {
-                            view! { <button type="button" class="danger" on:click=revoke>"Sign out and erase"</button> }.into_any()
+                            view! { <button type="button" class="danger" on:click=revoke>{t("devices.sign_out_erase")}</button> }.into_any()
                         }}</li>
                     }
                 }).collect_view()}
             </ul>
-            <p role="status" aria-label="Devices status">{move || note.get()}</p>
+            <p role="status" aria-label=t("devices.status")>{move || note.get()}</p>
         </section>
     }
 }
@@ -355,8 +355,8 @@ fn Alerts() -> impl IntoView {
     });
     view! {
         <section class="card">
-            <h3>"Security alerts"</h3>
-            <ul aria-label="Security alerts">
+            <h3>{t("alerts.title")}</h3>
+            <ul aria-label=t("alerts.title")>
                 {move || alerts.get().unwrap_or_default().into_iter().map(|a| view! {
                     <li>{a.line}</li>
                 }).collect_view()}
@@ -374,19 +374,19 @@ fn Reencryption() -> impl IntoView {
     let done = move || progress.with(|p| p.total - p.old);
     view! {
         <section class="card">
-            <h3>"Re-encryption"</h3>
+            <h3>{t("reencrypt.title")}</h3>
             {move || if progress.with(|p| p.old > 0) {
                 view! {
                     <label for="reencrypt-progress">
-                        {move || format!("Moving records to key epoch {}", team.with(|t| t.epoch))}
+                        {move || tf("reencrypt.moving", &[("n", &team.with(|t| t.epoch))])}
                     </label>
                     <progress id="reencrypt-progress" max=move || progress.with(|p| p.total) value=done></progress>
-                    <p class="hint">{move || format!("{} of {} records re-encrypted", done(), progress.with(|p| p.total))}</p>
+                    <p class="hint">{move || tf("reencrypt.progress", &[("done", &done()), ("total", &progress.with(|p| p.total))])}</p>
                 }.into_any()
             } else {
                 view! {
-                    <p role="status" aria-label="Re-encryption status">
-                        {move || format!("All records ({}) are on key epoch {}.", progress.with(|p| p.total), team.with(|t| t.epoch))}
+                    <p role="status" aria-label=t("reencrypt.status")>
+                        {move || tf("reencrypt.done", &[("total", &progress.with(|p| p.total)), ("n", &team.with(|t| t.epoch))])}
                     </p>
                 }.into_any()
             }}
@@ -415,7 +415,7 @@ fn Invitations(message: RwSignal<Option<String>>) -> impl IntoView {
                     link.set(l);
                     invites.refetch();
                 }
-                Err(e) => message.set(Some(format!("No invitation made: {e}"))),
+                Err(e) => message.set(Some(tf("invite.not_made", &[("error", &e)]))),
             }
         });
     };
@@ -424,7 +424,7 @@ fn Invitations(message: RwSignal<Option<String>>) -> impl IntoView {
         spawn_local(async move {
             let who = info.accepted.as_ref().map(|a| a.username.to_string()).unwrap_or_default();
             match ws.admit(&info, &|m| message.set(Some(m))).await {
-                Ok(()) => message.set(Some(format!("Added {who}."))),
+                Ok(()) => message.set(Some(tf("invite.added", &[("who", &who)]))),
                 Err(e) => message.set(Some(e)),
             }
             invites.refetch();
@@ -432,42 +432,36 @@ fn Invitations(message: RwSignal<Option<String>>) -> impl IntoView {
     };
     view! {
         <section class="card">
-            <h3>"Invite someone"</h3>
-            <form class="form inline" on:submit=create aria-label="Create invitation">
+            <h3>{t("invite.title")}</h3>
+            <form class="form inline" on:submit=create aria-label=t("invite.create_form")>
                 <div class="field">
-                    <label for="inv-role">"Invite as"</label>
+                    <label for="inv-role">{t("invite.as")}</label>
                     <select id="inv-role" on:change=move |ev| role.set(event_target_value(&ev))>
                         {role_options("member")}
                     </select>
                 </div>
-                <button type="submit">"Create invitation link"</button>
+                <button type="submit">{t("invite.create")}</button>
             </form>
             {move || (!link.with(String::is_empty)).then(|| view! {
                 <div class="field">
-                    <label for="inv-link">"Invitation link (send it privately; it works once)"</label>
+                    <label for="inv-link">{t("invite.link")}</label>
                     <input id="inv-link" readonly prop:value=link />
                 </div>
             })}
-            <h4>"Open invitations"</h4>
-            <button type="button" on:click=move |_| invites.refetch()>"Check invitations"</button>
-            <ul class="members" aria-label="Open invitations">
+            <h4>{t("invite.open")}</h4>
+            <button type="button" on:click=move |_| invites.refetch()>{t("invite.check")}</button>
+            <ul class="members" aria-label=t("invite.open")>
                 {move || invites.get().map(|list| list.into_iter().map(|(info, check)| {
                     let who = info.accepted.as_ref().map(|a| a.username.to_string());
                     let text = match (&who, check) {
-                        (_, InviteCheck::Waiting) => format!("{} invitation: waiting for an answer", info.role.as_str()),
-                        (_, InviteCheck::OtherDevice) => format!("{} invitation made on another device", info.role.as_str()),
-                        (Some(w), InviteCheck::Verified) => format!("{w} answered as {}: keys verified", info.role.as_str()),
-                        (_, InviteCheck::RoleChanged) => format!(
-                            "Refused: the server lists this invitation as {}, but it was made for another role",
-                            info.role.as_str()
-                        ),
-                        (w, _) => format!(
-                            "Refused: the keys relayed for {} do not match the invitation",
-                            w.clone().unwrap_or_default()
-                        ),
+                        (_, InviteCheck::Waiting) => tf("invite.waiting", &[("role", &role_label(info.role))]),
+                        (_, InviteCheck::OtherDevice) => tf("invite.other_device", &[("role", &role_label(info.role))]),
+                        (Some(w), InviteCheck::Verified) => tf("invite.verified", &[("who", w), ("role", &role_label(info.role))]),
+                        (_, InviteCheck::RoleChanged) => tf("invite.role_changed", &[("role", &role_label(info.role))]),
+                        (w, _) => tf("invite.keys_mismatch", &[("who", &w.clone().unwrap_or_default())]),
                     };
                     let button = (check == InviteCheck::Verified).then(|| {
-                        let label = format!("Add {}", who.clone().unwrap_or_default());
+                        let label = tf("invite.add", &[("who", &who.clone().unwrap_or_default())]);
                         let info = info.clone();
                         view! { <button type="button" on:click=move |_| admit(info.clone())>{label}</button> }
                     });
@@ -482,14 +476,14 @@ fn Invitations(message: RwSignal<Option<String>>) -> impl IntoView {
 #[component]
 fn RoleSelect(name: String, role: String, message: RwSignal<Option<String>>) -> impl IntoView {
     let id = format!("role-{name}");
-    let label = format!("Role of {name}");
+    let label = tf("team.role_of", &[("who", &name)]);
     let current = role.clone();
     let change = move |ev: leptos::ev::Event| {
         let (ws, who, new) = (use_ws(), name.clone(), event_target_value(&ev));
         spawn_local(async move {
             match ws.change_role(&who, parse_role(&new), &|m| message.set(Some(m))).await {
-                Ok(()) => message.set(Some(format!("{who} is now {new}."))),
-                Err(e) => message.set(Some(format!("Role not changed: {e}"))),
+                Ok(()) => message.set(Some(tf("team.role_changed", &[("who", &who), ("role", &crate::i18n::role_text(&new))]))),
+                Err(e) => message.set(Some(tf("team.role_not_changed", &[("error", &e)]))),
             }
         });
     };
@@ -518,24 +512,23 @@ fn RotationSchedule(message: RwSignal<Option<String>>) -> impl IntoView {
                 (shared::team::ROTATION_DAYS.to_owned(), Some(shared::record::Value::Int(days))),
             ];
             match ws.edit(id, fields).await {
-                Ok(()) if days == 0 => message.set(Some("Keys rotate only when someone leaves or on demand.".into())),
-                Ok(()) => message.set(Some(format!("Keys will rotate every {days} days."))),
-                Err(e) => message.set(Some(format!("Schedule not saved: {e}"))),
+                Ok(()) if days == 0 => message.set(Some(t("rotation.never_set").into())),
+                Ok(()) => message.set(Some(tf("rotation.set", &[("n", &days)]))),
+                Err(e) => message.set(Some(tf("rotation.not_saved", &[("error", &e)]))),
             }
         });
     };
     view! {
         <section class="card">
-            <h3>"Rotation schedule"</h3>
-            <p class="hint">{move || format!(
-                "Key epoch {} began {}.",
-                team.with(|t| t.epoch),
-                crate::pages::customer::format_date(team.with(|t| t.epoch_started_ms))
-            )}</p>
+            <h3>{t("rotation.title")}</h3>
+            <p class="hint">{move || tf("rotation.began", &[
+                ("n", &team.with(|t| t.epoch)),
+                ("when", &crate::pages::customer::format_date(team.with(|t| t.epoch_started_ms))),
+            ])}</p>
             <div class="field">
-                <label for="rotation-days">"Rotate keys automatically"</label>
+                <label for="rotation-days">{t("rotation.auto")}</label>
                 <select id="rotation-days" on:change=change>
-                    {[(0, "Never"), (30, "Every 30 days"), (90, "Every 90 days"), (180, "Every 180 days"), (365, "Every year")]
+                    {[(0, t("rotation.never")), (30, t("rotation.every_30")), (90, t("rotation.every_90")), (180, t("rotation.every_180")), (365, t("rotation.every_year"))]
                         .into_iter()
                         .map(|(d, label)| view! { <option value=d.to_string() selected=move || current.get() == d>{label}</option> })
                         .collect_view()}
