@@ -7,6 +7,7 @@ use leptos::task::spawn_local;
 use shared::api::Approval;
 use shared::domain::field;
 
+use crate::i18n::{t, tf};
 use crate::pages::customer::{format_date, parse_date};
 use crate::security::AuditLine;
 use crate::use_ws;
@@ -18,7 +19,7 @@ const SHOWN: usize = 500;
 pub fn AuditPage() -> impl IntoView {
     view! {
         <section class="page">
-            <h2>"Audit"</h2>
+            <h2>{t("nav.audit")}</h2>
             <Approvals />
             <AuditLog />
         </section>
@@ -42,7 +43,7 @@ pub fn Approvals() -> impl IntoView {
         spawn_local(async move {
             match ws.decide(&a, approve).await {
                 Ok(()) => {
-                    note.set(format!("{} {}'s request.", if approve { "Approved" } else { "Refused" }, a.requester))
+                    note.set(tf(if approve { "approvals.approved" } else { "approvals.refused" }, &[("who", &a.requester)]))
                 }
                 Err(e) => note.set(e),
             }
@@ -51,27 +52,29 @@ pub fn Approvals() -> impl IntoView {
     };
     view! {
         <section class="card">
-            <h3>"Approvals"</h3>
-            <ul aria-label="Approval requests" class="plain">
+            <h3>{t("approvals.title")}</h3>
+            <ul aria-label=t("approvals.requests") class="plain">
                 {move || list.get().unwrap_or_default().into_iter().map(|a| {
-                    let line = format!(
-                        "{} asked to {} — {} ({})",
-                        a.requester, a.describe(), a.state, format_date(a.created_ms)
-                    );
+                    let line = tf("approvals.line", &[
+                        ("who", &a.requester),
+                        ("what", &a.describe()),
+                        ("state", &a.state),
+                        ("when", &format_date(a.created_ms)),
+                    ]);
                     let pending = admin && a.state == "pending";
                     let b = a.clone();
                     view! {
                         <li>
                             <span>{line}</span>
                             {pending.then(|| view! {
-                                <button type="button" class="primary" on:click=move |_| decide(a.clone(), true)>"Approve"</button>
-                                <button type="button" on:click=move |_| decide(b.clone(), false)>"Refuse"</button>
+                                <button type="button" class="primary" on:click=move |_| decide(a.clone(), true)>{t("approvals.approve")}</button>
+                                <button type="button" on:click=move |_| decide(b.clone(), false)>{t("approvals.refuse")}</button>
                             })}
                         </li>
                     }
                 }).collect_view()}
             </ul>
-            <p role="status" aria-label="Approvals status">{move || note.get()}</p>
+            <p role="status" aria-label=t("approvals.status")>{move || note.get()}</p>
         </section>
     }
 }
@@ -123,38 +126,38 @@ fn AuditLog() -> impl IntoView {
     };
     view! {
         <section class="card">
-            <h3>"Audit log"</h3>
+            <h3>{t("audit.log")}</h3>
             {move || match loaded.get() {
-                None => view! { <p role="status">"Loading and verifying the audit log…"</p> }.into_any(),
+                None => view! { <p role="status">{t("audit.loading")}</p> }.into_any(),
                 Some(Err(e)) => view! { <p role="alert" class="error">{e}</p> }.into_any(),
                 Some(Ok(v)) if !v.problems.is_empty() => view! {
                     <div role="alert" class="error">
-                        <strong>"Warning: the audit log has been tampered with. "</strong>
+                        <strong>{t("audit.tampered")} " "</strong>
                         {v.problems.join("; ")}
                     </div>
                 }.into_any(),
                 Some(Ok(v)) => view! {
-                    <p role="status">{format!("Verified: {} entries, every signature and link intact.", v.entries)}</p>
+                    <p role="status">{tf("audit.verified", &[("n", &v.entries)])}</p>
                 }.into_any(),
             }}
-            <form class="filters" aria-label="Audit filters" on:submit=|ev| ev.prevent_default()>
-                {filter_text("audit-who", "User", "search", who)}
+            <form class="filters" aria-label=t("audit.filters") on:submit=|ev| ev.prevent_default()>
+                {filter_text("audit-who", t("audit.user"), "search", who)}
                 <div class="field">
-                    <label for="audit-action">"Action"</label>
+                    <label for="audit-action">{t("audit.action")}</label>
                     <select id="audit-action" on:change=move |ev| action.set(event_target_value(&ev))>
-                        <option value="">"All"</option>
+                        <option value="">{t("audit.all")}</option>
                         {shared::audit::AuditAction::ALL.iter().map(|a| a.as_str()).chain(["team", "server", "incident"]).map(|a| {
                             view! { <option value=a>{a}</option> }
                         }).collect_view()}
                     </select>
                 </div>
-                {filter_text("audit-customer", "Customer", "search", customer)}
-                {filter_text("audit-from", "From", "date", from)}
-                {filter_text("audit-to", "To", "date", to)}
+                {filter_text("audit-customer", t("customer.form"), "search", customer)}
+                {filter_text("audit-from", t("audit.from"), "date", from)}
+                {filter_text("audit-to", t("audit.to"), "date", to)}
             </form>
             <div class="table-wrap">
-                <table aria-label="Audit entries">
-                    <thead><tr><th>"When"</th><th>"User"</th><th>"Action"</th><th>"Customer"</th><th>"Detail"</th></tr></thead>
+                <table aria-label=t("audit.entries")>
+                    <thead><tr><th>{t("audit.when")}</th><th>{t("audit.user")}</th><th>{t("audit.action")}</th><th>{t("customer.form")}</th><th>{t("audit.detail")}</th></tr></thead>
                     <tbody>
                         {move || rows().into_iter().take(SHOWN).map(|(l, name)| view! {
                             <tr>
@@ -168,7 +171,7 @@ fn AuditLog() -> impl IntoView {
                     </tbody>
                 </table>
             </div>
-            <p class="hint">{move || format!("{} matching entries (newest first; the first {SHOWN} are shown).", rows().len())}</p>
+            <p class="hint">{move || tf("audit.matching", &[("n", &rows().len()), ("shown", &SHOWN)])}</p>
         </section>
     }
 }

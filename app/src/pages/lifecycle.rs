@@ -12,6 +12,7 @@ use shared::ids::RecordId;
 use shared::lifecycle::{anonymise, inactive_for, last_activity, DORMANT_MONTHS, PURGE_MONTHS};
 use shared::record::{Value, DELETED};
 
+use crate::i18n::{t, tf};
 use crate::pages::customer::format_date;
 use crate::use_ws;
 
@@ -39,8 +40,7 @@ pub fn Lifecycle() -> impl IntoView {
         if ids.is_empty() {
             return;
         }
-        let verb = if delete { "Delete" } else { "Anonymise" };
-        let ask = format!("{verb} {} customers? This cannot be undone.", ids.len());
+        let ask = tf(if delete { "lifecycle.ask_delete" } else { "lifecycle.ask_anonymise" }, &[("n", &ids.len())]);
         if !window().confirm_with_message(&ask).unwrap_or(false) {
             return;
         }
@@ -67,7 +67,7 @@ pub fn Lifecycle() -> impl IntoView {
                     }
                 }
                 if let Err(e) = ws.edit_many(edits).await {
-                    status.set(format!("Stopped: {e}"));
+                    status.set(tf("lifecycle.stopped", &[("error", &e)]));
                     return;
                 }
                 progress.set(Some(((done * 100 + chunk.len()).min(total), total)));
@@ -77,7 +77,7 @@ pub fn Lifecycle() -> impl IntoView {
             let months = purge_months.get_untracked();
             let detail = format!("{past} {total} customers with no interaction for {months} months");
             ws.audit(AuditAction::Lifecycle, None, None, detail).await;
-            status.set(format!("{} {total} customers.", if delete { "Deleted" } else { "Anonymised" }));
+            status.set(tf(if delete { "lifecycle.deleted" } else { "lifecycle.anonymised" }, &[("n", &total)]));
             progress.set(None);
         });
     };
@@ -93,35 +93,35 @@ pub fn Lifecycle() -> impl IntoView {
         view! {
             <ul aria-label=label class="plain">
                 {rows.into_iter().map(|(id, at)| view! {
-                    <li><a href=crate::route::customer(&id.to_string())>{name(&id)}</a>" — last activity " {format_date(at)}</li>
+                    <li><a href=crate::route::customer(&id.to_string())>{name(&id)}</a>" — " {tf("lifecycle.last_activity", &[("when", &format_date(at))])}</li>
                 }).collect_view()}
             </ul>
         }
     };
     view! {
         <section class="page">
-            <h2>"Data lifecycle"</h2>
+            <h2>{t("nav.lifecycle")}</h2>
             <section class="card form">
-                <h3>"Rules"</h3>
-                {number("dormant-months", "Dormant after (months)", dormant_months)}
-                {number("purge-months", "Anonymise or delete after (months)", purge_months)}
+                <h3>{t("lifecycle.rules")}</h3>
+                {number("dormant-months", t("lifecycle.dormant_after"), dormant_months)}
+                {number("purge-months", t("lifecycle.purge_after"), purge_months)}
             </section>
             <section class="card">
-                <h3>{move || format!("Dormant customers: {}", dormant.with(Vec::len))}</h3>
+                <h3>{move || tf("lifecycle.dormant", &[("n", &dormant.with(Vec::len))])}</h3>
             </section>
             <section class="card">
-                <h3>{move || format!("Eligible for anonymisation or deletion: {}", eligible.with(Vec::len))}</h3>
-                <p>"Exactly these, with what links to them:"</p>
-                {move || list(eligible.get(), "Eligible customers")}
+                <h3>{move || tf("lifecycle.eligible", &[("n", &eligible.with(Vec::len))])}</h3>
+                <p>{t("lifecycle.exactly")}</p>
+                {move || list(eligible.get(), t("lifecycle.eligible_list"))}
                 <div class="actions">
-                    <button type="button" on:click=move |_| run(false)>{move || format!("Anonymise {} customers", eligible.with(Vec::len))}</button>
-                    <button type="button" class="danger" on:click=move |_| run(true)>{move || format!("Delete {} customers", eligible.with(Vec::len))}</button>
+                    <button type="button" on:click=move |_| run(false)>{move || tf("lifecycle.anonymise", &[("n", &eligible.with(Vec::len))])}</button>
+                    <button type="button" class="danger" on:click=move |_| run(true)>{move || tf("lifecycle.delete", &[("n", &eligible.with(Vec::len))])}</button>
                 </div>
                 {move || progress.get().map(|(done, total)| view! {
-                    <label for="lifecycle-progress">{format!("{done} of {total} customers")}</label>
+                    <label for="lifecycle-progress">{tf("lifecycle.progress", &[("done", &done), ("total", &total)])}</label>
                     <progress id="lifecycle-progress" max=total.to_string() value=done.to_string()></progress>
                 })}
-                <p role="status" aria-label="Lifecycle status">{move || status.get()}</p>
+                <p role="status" aria-label=t("lifecycle.status")>{move || status.get()}</p>
             </section>
         </section>
     }
