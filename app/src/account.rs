@@ -24,6 +24,7 @@ use shared::team::{collections_to_key, loses_access, open_wraps, Distributor};
 use shared::wipe::{device_id, WipeOrder};
 
 use crate::api::Api;
+use crate::i18n::{role_label, t, tf};
 use crate::store::{self, IdbStore};
 
 const ACCOUNT_KEY: &str = "account";
@@ -92,10 +93,20 @@ fn now_ms() -> i64 {
 
 fn describe(e: TransportError) -> String {
     match e {
-        TransportError::Offline => "The server cannot be reached. Check the connection.".into(),
+        TransportError::Offline => t("error.offline").into(),
+        // The server's words for what a user meets most, in the user's language.
+        TransportError::Http { status: 401, code, message } => match (code.as_str(), message.as_str()) {
+            ("unauthorized", "wrong username or passphrase") => t("error.wrong_login").into(),
+            ("unauthorized", _) => t("error.session_ended").into(),
+            ("session_expired", _) => t("error.session_expired").into(),
+            ("totp_required", _) => t("error.totp_required").into(),
+            ("totp_invalid", _) => t("error.totp_invalid").into(),
+            _ => message,
+        },
+        TransportError::Http { status: 429, .. } => t("error.too_many").into(),
         TransportError::Http { message, .. } => message,
         TransportError::Protocol(m) => format!("Unexpected answer from the server: {m}"),
-        TransportError::DeviceWiped(_) => "This device was signed out remotely.".into(),
+        TransportError::DeviceWiped(_) => t("error.signed_out_remotely").into(),
     }
 }
 
@@ -159,7 +170,7 @@ fn parse_username(name: &str) -> Result<Username, String> {
 pub async fn create_account(name: &str, passphrase: &str) -> Result<Unlocked, String> {
     let username = parse_username(name)?;
     if passphrase.chars().count() < 10 {
-        return Err("Use a passphrase of at least 10 characters.".into());
+        return Err(t("error.short_passphrase").into());
     }
     let mut salt = [0u8; 16];
     getrandom_fill(&mut salt);
@@ -224,7 +235,7 @@ pub async fn log_in(name: &str, passphrase: &str, totp: Option<String>) -> Resul
         .await
         .map_err(describe)?;
     let identity = IdentityKeys::open_bundle(&resp.bundle, &wrap, username.as_str())
-        .map_err(|_| "The account bundle from the server does not open with this passphrase.".to_string())?;
+        .map_err(|_| t("error.bundle_does_not_open").to_string())?;
     api.set_token(Some(resp.token.clone()));
     let account = LocalAccount {
         username: username.clone(),
@@ -280,11 +291,11 @@ async fn load_account(store: &IdbStore) -> Option<LocalAccount> {
 pub async fn unlock(name: &str, passphrase: &str) -> Result<Unlocked, String> {
     let username = parse_username(name)?;
     let store = store::open(&store::db_name(username.as_str())).await.map_err(|e| e.to_string())?;
-    let account = load_account(&store).await.ok_or("This device has no copy of that account; log in instead.")?;
+    let account = load_account(&store).await.ok_or(t("error.no_local_account"))?;
     let (_, wrap) = derive_account_keys(&Passphrase::new(passphrase), &username, &account.salt, account.kdf)
         .map_err(|e| e.to_string())?;
     let identity = IdentityKeys::open_bundle(&account.bundle, &wrap, username.as_str()).map_err(|e| match e {
-        CryptoError::DecryptionFailed => "Wrong passphrase.".to_string(),
+        CryptoError::DecryptionFailed => t("error.wrong_passphrase").to_string(),
         e => e.to_string(),
     })?;
     let api = Api::default();
@@ -419,7 +430,7 @@ impl Unlocked {
     pub async fn session(&self, team: TeamId) -> Result<Session, String> {
         let session = self.verified_session(team).await?;
         if session.keyring.is_empty() {
-            return Err("No team keys have been shared with you yet. Ask an admin.".into());
+            return Err(t("error.no_team_keys").into());
         }
         Ok(session)
     }
@@ -438,14 +449,13 @@ impl Unlocked {
         let (entries, wraps, fresh) = match online.await {
             Ok((entries, wraps)) => (entries, wraps, true),
             Err(TransportError::Offline) => {
-                let entries: Vec<ChainEntry> =
-                    self.cached(CHAIN_KEY).await.ok_or("Offline, and this device has no copy of the team yet.")?;
+                let entries: Vec<ChainEntry> = self.cached(CHAIN_KEY).await.ok_or(t("error.offline_no_team"))?;
                 let wraps: Vec<WrapItem> = self.cached(WRAPS_KEY).await.unwrap_or_default();
                 (entries, wraps, false)
             }
             Err(TransportError::DeviceWiped(order)) => {
                 return Err(match self.on_device_wiped(order.as_deref()).await {
-                    WipeOutcome::Erasing => "This device was signed out remotely.".into(),
+                    WipeOutcome::Erasing => t("error.signed_out_remotely").into(),
                     WipeOutcome::Kept(why) => why,
                 });
             }
@@ -585,22 +595,16 @@ impl Unlocked {
     /// joiner (with the invited role) and wrap the keys that role may hold.
     pub async fn admit(&self, session: &Session, info: &InviteInfo, approval: Option<RecordId>) -> Result<(), String> {
         let team = session.team.team;
-        let a = info.accepted.as_ref().ok_or("Nobody has answered this invitation yet.")?;
-        let (secret, role) =
-            self.invite_secret(info.invite).await.ok_or("This invitation was made on another device.")?;
+        let a = info.accepted.as_ref().ok_or(t("invite.no_answer"))?;
+        let (secret, role) = self.invite_secret(info.invite).await.ok_or(t("invite.made_elsewhere"))?;
         if role != info.role {
-            return Err(format!(
-                "The server lists this invitation as {} but it was made for {}: {} was not added.",
-                info.role.as_str(),
-                role.as_str(),
-                a.username
+            return Err(tf(
+                "invite.refused_role",
+                &[("listed", &role_label(info.role)), ("made", &role_label(role)), ("who", &a.username)],
             ));
         }
         if !secret.verify(team, info.invite, role, &a.username, &a.identity, &a.mac) {
-            return Err(format!(
-                "The keys the server relayed for {} do not match the invitation; they were not added.",
-                a.username
-            ));
+            return Err(tf("invite.refused_keys", &[("who", &a.username)]));
         }
         let member = Member { username: a.username.clone(), identity: a.identity, role };
         let state = self.append_approved(&session.team, Action::AddMember { member: member.clone() }, approval).await?;
@@ -612,7 +616,7 @@ impl Unlocked {
     /// Joiner: answer an invitation link with this account's public keys, authenticated
     /// with the link's secret.
     pub async fn accept_invite(&self, link: &str) -> Result<(), String> {
-        let link = decode_fragment(link).ok_or("That is not a Quietdesk invitation link.")?;
+        let link = decode_fragment(link).ok_or(t("invite.not_a_link"))?;
         let (team, invite) = (link.team, link.invite);
         let identity = self.identity.public();
         let mac = link.secret.authenticate(team, invite, link.role, &self.account.username, &identity);
@@ -643,7 +647,7 @@ impl Unlocked {
             derive_account_keys(&Passphrase::new(current), username, &self.account.salt, self.account.kdf)
                 .map_err(|e| e.to_string())?;
         if IdentityKeys::open_bundle(&self.account.bundle, &current_wrap, username.as_str()).is_err() {
-            return Err("The current passphrase is wrong.".into());
+            return Err(t("passphrase.wrong_current").into());
         }
         let mut salt = [0u8; 16];
         getrandom_fill(&mut salt);

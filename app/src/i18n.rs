@@ -67,7 +67,9 @@ fn table(lang: Lang) -> &'static Table {
 }
 
 thread_local! {
-    static LANG: RwSignal<Lang> = RwSignal::new(initial());
+    // Reference-counted, not owned by whichever view first reads it: a view's signals
+    // are disposed with the view, and this one outlives every view.
+    static LANG: ArcRwSignal<Lang> = ArcRwSignal::new(initial());
 }
 
 fn initial() -> Lang {

@@ -321,7 +321,11 @@ impl Workspace {
     pub async fn await_decision(&self, id: RecordId) -> Result<Approval, String> {
         loop {
             if let Some(a) = self.approvals().await?.into_iter().find(|a| a.id == id && a.state != "pending") {
-                return if a.state == "approved" { Ok(a) } else { Err(format!("The request was {}.", a.state)) };
+                return if a.state == "approved" {
+                    Ok(a)
+                } else {
+                    Err(crate::i18n::tf("approvals.request_was", &[("state", &a.state)]))
+                };
             }
             gloo_timers::future::TimeoutFuture::new(2_000).await;
         }
@@ -343,7 +347,7 @@ impl Workspace {
                 let undo =
                     ids.into_iter().map(|id| (id, vec![(DELETED.to_owned(), Some(Value::Bool(false)))])).collect();
                 let _ = self.edit_many(undo).await;
-                say(format!("Deleting {n} records was not approved: {e} They are back."));
+                say(crate::i18n::tf("approvals.delete_refused", &[("n", &n), ("error", &e)]));
             }
         }
         self.asking_approval.set(false);
@@ -392,14 +396,14 @@ impl Workspace {
         subject: Option<Username>,
         status: &dyn Fn(String),
     ) -> Result<Approval, String> {
-        status("Asking for approval…".into());
+        status(crate::i18n::t("approvals.asking").into());
         let a = self.ask_approval(kind, count, subject).await?;
         let (me_admin, admins) =
             self.team.with_untracked(|t| (t.me_admin, t.members.iter().filter(|m| m.1 == "admin").count()));
         if me_admin && admins == 1 {
             self.decide(&a, true).await?;
         } else {
-            status(format!("Waiting for an admin to approve: {}…", a.describe()));
+            status(crate::i18n::tf("approvals.waiting", &[("what", &a.describe())]));
         }
         self.await_decision(a.id).await
     }
@@ -409,7 +413,7 @@ impl Workspace {
     /// Returns (restored, already here).
     pub async fn restore_export(self: &Rc<Self>, file: &[u8], passphrase: String) -> Result<(usize, usize), String> {
         let records = shared::export::open(&Passphrase::new(passphrase), file)
-            .map_err(|_| "Wrong passphrase, or not a Quietdesk export file.".to_owned())?;
+            .map_err(|_| crate::i18n::t("restore.wrong_file").to_owned())?;
         let index = self.index.get_untracked();
         let total = records.len();
         let edits: Vec<_> = records

@@ -564,7 +564,7 @@ impl Workspace {
             // Fell due within the last week and not yet announced on this device.
             if !task.done && task.due_ms <= now && task.due_ms > now - 7 * 86_400_000 && told.insert(*id) {
                 let opts = web_sys::NotificationOptions::new();
-                opts.set_body("A task is due in Quietdesk.");
+                opts.set_body(crate::i18n::t("tasks.notification"));
                 opts.set_tag(&id.to_string());
                 let _ = web_sys::Notification::new_with_options(&task.title, &opts);
             }

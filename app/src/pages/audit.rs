@@ -42,9 +42,10 @@ pub fn Approvals() -> impl IntoView {
         let ws = use_ws();
         spawn_local(async move {
             match ws.decide(&a, approve).await {
-                Ok(()) => {
-                    note.set(tf(if approve { "approvals.approved" } else { "approvals.refused" }, &[("who", &a.requester)]))
-                }
+                Ok(()) => note.set(tf(
+                    if approve { "approvals.approved" } else { "approvals.refused" },
+                    &[("who", &a.requester)],
+                )),
                 Err(e) => note.set(e),
             }
             ws.approvals_changed.update(|n| *n += 1);

@@ -23,7 +23,8 @@ const TEXT_FIELDS: &[(&str, &str, &str)] = &[
     (field::CONSENT_PURPOSE, "customer.consent_purpose", "text"),
     (field::CONSENT_CHANNEL, "customer.consent_channel", "text"),
 ];
-const AREA_FIELDS: &[(&str, &str)] = &[(field::NOTES, "customer.notes"), (field::PRIVATE_NOTES, "customer.private_notes")];
+const AREA_FIELDS: &[(&str, &str)] =
+    &[(field::NOTES, "customer.notes"), (field::PRIVATE_NOTES, "customer.private_notes")];
 
 fn text_of(d: &RecordDoc, f: &str) -> String {
     d.text(f).unwrap_or_default().to_owned()

@@ -173,9 +173,7 @@ pub fn ImportExport() -> impl IntoView {
             };
             let bytes = js_sys::Uint8Array::new(&buf).to_vec();
             restore_note.set(match ws.restore_export(&bytes, pass).await {
-                Ok((restored, kept)) => {
-                    tf("restore.done", &[("n", &restored), ("kept", &kept)])
-                }
+                Ok((restored, kept)) => tf("restore.done", &[("n", &restored), ("kept", &kept)]),
                 Err(e) => e,
             });
         });

@@ -482,7 +482,8 @@ fn RoleSelect(name: String, role: String, message: RwSignal<Option<String>>) -> 
         let (ws, who, new) = (use_ws(), name.clone(), event_target_value(&ev));
         spawn_local(async move {
             match ws.change_role(&who, parse_role(&new), &|m| message.set(Some(m))).await {
-                Ok(()) => message.set(Some(tf("team.role_changed", &[("who", &who), ("role", &crate::i18n::role_text(&new))]))),
+                Ok(()) => message
+                    .set(Some(tf("team.role_changed", &[("who", &who), ("role", &crate::i18n::role_text(&new))]))),
                 Err(e) => message.set(Some(tf("team.role_not_changed", &[("error", &e)]))),
             }
         });
