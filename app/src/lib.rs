@@ -8,6 +8,7 @@
 pub mod account;
 pub mod api;
 pub mod i18n;
+pub mod icons;
 pub mod nav;
 pub mod pages;
 pub mod security;
@@ -21,6 +22,7 @@ use leptos::prelude::*;
 
 use crate::account::Unlocked;
 use crate::i18n::t;
+use crate::icons::{icon, Icon};
 use crate::workspace::Ws;
 
 /// Where the app is.
@@ -39,7 +41,8 @@ pub type PhaseSignal = RwSignal<Phase, LocalStorage>;
 
 /// Client-side routes; no path string is repeated elsewhere.
 pub mod route {
-    pub const CUSTOMERS: &str = "/";
+    pub const HOME: &str = "/";
+    pub const CUSTOMERS: &str = "/customers";
     pub const NEW_CUSTOMER: &str = "/customers/new";
     pub const TASKS: &str = "/tasks";
     pub const TEAM: &str = "/team";
@@ -47,6 +50,7 @@ pub mod route {
     pub const IMPORT: &str = "/import";
     pub const AUDIT: &str = "/audit";
     pub const LIFECYCLE: &str = "/lifecycle";
+    pub const MORE: &str = "/more";
     pub fn customer(id: &str) -> String {
         format!("/customers/{id}")
     }
@@ -78,71 +82,130 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The unlocked app: header with sync status, navigation, and the pages.
+/// Keep the replica cache current (one quick write), then drop the keys.
+fn lock() {
+    let (ws, phase) = (use_ws(), expect_context::<PhaseSignal>());
+    leptos::task::spawn_local(async move {
+        ws.save_cache().await;
+        ws.stop();
+    });
+    phase.set(Phase::Locked { error: None });
+}
+
+/// Log out, which wipes this device: never with edits the server has not acknowledged.
+fn log_out() {
+    let (ws, phase) = (use_ws(), expect_context::<PhaseSignal>());
+    leptos::task::spawn_local(async move {
+        ws.sync_now().await;
+        let pending = ws.status.get_untracked().pending;
+        if pending > 0 {
+            ws.status.update(|s| s.error = Some(i18n::tf("shell.unsent_before_logout", &[("n", &pending)])));
+            return;
+        }
+        ws.stop();
+        phase.set(Phase::Busy(t("shell.logging_out").into()));
+        phase.set(Phase::Locked { error: None });
+        ws.unlocked.log_out().await;
+    });
+}
+
+/// A section of the app: where it is, its name's key and its icon.
+type Section = (&'static str, &'static str, Icon);
+const PRIMARY: [Section; 5] = [
+    (route::HOME, "nav.home", Icon::Home),
+    (route::CUSTOMERS, "nav.customers", Icon::Customers),
+    (route::PIPELINE, "nav.pipeline", Icon::Pipeline),
+    (route::TASKS, "nav.tasks", Icon::Tasks),
+    (route::TEAM, "nav.team", Icon::Team),
+];
+const SECONDARY: [Section; 1] = [(route::IMPORT, "nav.import", Icon::Import)];
+const ADMIN: [Section; 2] =
+    [(route::AUDIT, "nav.audit", Icon::Audit), (route::LIFECYCLE, "nav.lifecycle", Icon::Lifecycle)];
+
+/// The sections this user sees, in order.
+fn sections(admin: bool) -> Vec<Section> {
+    let mut v: Vec<Section> = PRIMARY.into_iter().chain(SECONDARY).collect();
+    if admin {
+        v.extend(ADMIN);
+    }
+    v
+}
+
+/// A navigation link with its icon, marked while its page is shown.
+fn nav_link(path: RwSignal<String>, (href, key, glyph): Section) -> impl IntoView {
+    view! {
+        <a href=href aria-current=move || (path.get() == href).then_some("page")>
+            {icon(glyph)}<span>{t(key)}</span>
+        </a>
+    }
+}
+
+/// The unlocked app. On a desk: a sidebar with every section, the account and the
+/// language at its foot. On a phone (≤ 600 px): a bottom tab bar with the main
+/// sections and "More" for the rest. On both, a compact top bar that stays in view
+/// with the sync state (online or offline, pending edits, last sync).
 #[component]
 fn Shell(ws: Ws) -> impl IntoView {
     provide_context(StoredValue::new_local(ws.clone()));
-    let phase = expect_context::<PhaseSignal>();
     let me = ws.me.to_string();
-    let ws_lock = ws.clone();
-    let lock = move |_| {
-        // Keep the replica cache current (one quick write), then drop the keys.
-        let ws = ws_lock.clone();
-        leptos::task::spawn_local(async move {
-            ws.save_cache().await;
-            ws.stop();
-        });
-        phase.set(Phase::Locked { error: None });
-    };
-    let ws_out = ws.clone();
-    let log_out = move |_| {
-        let ws = ws_out.clone();
-        leptos::task::spawn_local(async move {
-            // Log-out wipes this device: never with edits the server has not acknowledged.
-            ws.sync_now().await;
-            let pending = ws.status.get_untracked().pending;
-            if pending > 0 {
-                ws.status.update(|s| s.error = Some(i18n::tf("shell.unsent_before_logout", &[("n", &pending)])));
-                return;
-            }
-            ws.stop();
-            phase.set(Phase::Busy(t("shell.logging_out").into()));
-            phase.set(Phase::Locked { error: None });
-            ws.unlocked.log_out().await;
-        });
-    };
-    // Plain anchors (`nav` handles their clicks), marked while their page is shown.
     let path = nav::current();
     let team = ws.team;
-    let link = move |href: &'static str, key: &'static str| {
-        let label = t(key);
-        view! { <a href=href aria-current=move || (path.get() == href).then_some("page")>{label}</a> }
-    };
     view! {
-        <header class="topbar">
-            <h1 class="brand">"Quietdesk"</h1>
-            <nav aria-label=t("nav.main")>
-                {link(route::CUSTOMERS, "nav.customers")}
-                {link(route::PIPELINE, "nav.pipeline")}
-                {link(route::TASKS, "nav.tasks")}
-                {link(route::IMPORT, "nav.import")}
-                {link(route::TEAM, "nav.team")}
-                {move || team.with(|t| t.me_admin).then(|| view! {
-                    {link(route::AUDIT, "nav.audit")}
-                    {link(route::LIFECYCLE, "nav.lifecycle")}
-                })}
-            </nav>
-            <pages::sync_status::SyncStatusBar />
-            <div class="account">
-                <span class="whoami">{me}</span>
-                <i18n::LanguagePicker />
-                <button type="button" on:click=lock>{t("shell.lock")}</button>
-                <button type="button" on:click=log_out>{t("shell.log_out")}</button>
+        <div class="app">
+            <aside class="sidebar">
+                <h1 class="brand">"Quietdesk"</h1>
+                <nav aria-label=t("nav.main") class="sidebar__nav">
+                    {move || sections(team.with(|t| t.me_admin)).into_iter().map(|s| nav_link(path, s)).collect_view()}
+                </nav>
+                <div class="sidebar__foot">
+                    <span class="whoami">{me}</span>
+                    <i18n::LanguagePicker />
+                    <div class="actions">
+                        <button type="button" on:click=|_| lock()>{t("shell.lock")}</button>
+                        <button type="button" on:click=|_| log_out()>{t("shell.log_out")}</button>
+                    </div>
+                </div>
+            </aside>
+            <div class="app__main">
+                <header class="topbar">
+                    <span class="brand brand--bar">"Quietdesk"</span>
+                    <pages::sync_status::SyncStatusBar />
+                </header>
+                <main class="shell">
+                    {move || page_for(&path.get())}
+                </main>
             </div>
-        </header>
-        <main class="shell">
-            {move || page_for(&path.get())}
-        </main>
+            <nav aria-label=t("nav.main") class="tabbar">
+                {PRIMARY.into_iter().take(4).map(|s| nav_link(path, s)).collect_view()}
+                {nav_link(path, (route::MORE, "nav.more", Icon::More))}
+            </nav>
+        </div>
+    }
+}
+
+/// "More" on a phone: the sections the tab bar has no room for, the language, and the
+/// account's lock and log-out.
+#[component]
+fn MorePage() -> impl IntoView {
+    let ws = use_ws();
+    let path = nav::current();
+    let admin = ws.team.with_untracked(|t| t.me_admin);
+    let rest: Vec<Section> = sections(admin).into_iter().skip(4).collect();
+    view! {
+        <section class="page">
+            <h2>{t("nav.more")}</h2>
+            <nav aria-label=t("nav.more") class="more__nav card">
+                {rest.into_iter().map(|s| nav_link(path, s)).collect_view()}
+            </nav>
+            <section class="card form">
+                <p class="whoami">{ws.me.to_string()}</p>
+                <i18n::LanguagePicker />
+                <div class="actions">
+                    <button type="button" on:click=|_| lock()>{t("shell.lock")}</button>
+                    <button type="button" on:click=|_| log_out()>{t("shell.log_out")}</button>
+                </div>
+            </section>
+        </section>
     }
 }
 
@@ -150,6 +213,7 @@ fn Shell(ws: Ws) -> impl IntoView {
 fn page_for(path: &str) -> AnyView {
     use pages::*;
     match path {
+        route::HOME => view! { <home::Home /> }.into_any(),
         route::CUSTOMERS => view! { <customers::CustomerList /> }.into_any(),
         route::NEW_CUSTOMER => view! { <customer::NewCustomer /> }.into_any(),
         route::TASKS => view! { <tasks::TaskList /> }.into_any(),
@@ -158,6 +222,7 @@ fn page_for(path: &str) -> AnyView {
         route::IMPORT => view! { <import::ImportExport /> }.into_any(),
         route::AUDIT => view! { <audit::AuditPage /> }.into_any(),
         route::LIFECYCLE => view! { <lifecycle::Lifecycle /> }.into_any(),
+        route::MORE => view! { <MorePage /> }.into_any(),
         p => match p.strip_prefix("/customers/").and_then(|id| id.parse().ok()) {
             Some(id) => view! { <customer::CustomerDetail id=id /> }.into_any(),
             None => view! { <p>{t("shell.not_found")}</p> }.into_any(),

@@ -45,7 +45,8 @@ fn go(path: CurrentPath, to: &str) {
     if let Ok(h) = window().history() {
         let _ = h.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(to));
     }
-    path.0.set(to.to_owned());
+    // The path alone: a query (`/customers?quiet=30`) is for the page to read.
+    path.0.set(to.split('?').next().unwrap_or(to).to_owned());
     window().scroll_to_with_x_and_y(0.0, 0.0);
 }
 

@@ -81,6 +81,7 @@ test('two users edit one customer, one of them offline: both edits survive on bo
   await waitSynced(a);
 
   // B hears about it (websocket poke) and opens it.
+  await b.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await b.getByRole('link', { name: /Canary Li Na/ }).click({ timeout: 20_000 });
   await expect(b.getByLabel('Phone', { exact: true })).toHaveValue('13900002222');
 

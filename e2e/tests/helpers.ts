@@ -22,7 +22,7 @@ export async function createAccount(page: Page, user: string) {
 
 export async function createTeam(page: Page) {
   await page.getByRole('button', { name: 'Create a team' }).click();
-  await expect(page.getByRole('heading', { name: 'Customers' })).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByRole('heading', { name: 'Home' })).toBeVisible({ timeout: 30_000 });
 }
 
 export async function waitSynced(page: Page) {
@@ -62,5 +62,5 @@ export async function addToTeam(admin: Page, joiner: Page, name: string, role = 
   await expect(admin.getByRole('status', { name: 'Team status' })).toContainText(`Added ${name}`);
   await expect(admin.getByRole('list', { name: 'Members' })).toContainText(name);
   await joiner.getByRole('button', { name: 'Check again' }).click();
-  await expect(joiner.getByRole('heading', { name: 'Customers' })).toBeVisible({ timeout: 30_000 });
+  await expect(joiner.getByRole('heading', { name: 'Home' })).toBeVisible({ timeout: 30_000 });
 }

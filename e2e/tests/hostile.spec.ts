@@ -170,6 +170,7 @@ test('a new device takes its team from the account pins, never the server listin
   const phone = await phoneCtx.newPage();
   await rewriteJson(phone, '**/api/v1/teams', (body) => body.teams.unshift({ team: 'f'.repeat(32), chain_len: 1 }));
   await logInOnNewDevice(phone, user);
+  await phone.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await expect(phone.getByRole('list', { name: 'Customers' })).toContainText('Pinned Team Customer', { timeout: 30_000 });
   await phoneCtx.close();
 

@@ -19,7 +19,8 @@ test('a Chinese browser gets 中文; the picker switches to English and the choi
   await page.getByRole('button', { name: '创建账号' }).click();
   await expect(page.getByRole('heading', { name: '加入或创建团队' })).toBeVisible({ timeout: 30_000 });
   await page.getByRole('button', { name: '创建团队' }).click();
-  await expect(page.getByRole('heading', { name: '客户' })).toBeVisible({ timeout: 30_000 });
+  await expect(page.getByRole('heading', { name: '首页' })).toBeVisible({ timeout: 30_000 });
+  await page.screenshot({ path: info.outputPath('home-zh-390.png'), fullPage: true });
   await expect(page.getByRole('status', { name: '同步状态' })).toContainText('在线', { timeout: 20_000 });
 
   // A customer with a Chinese name, and money with the yuan sign and digit grouping.

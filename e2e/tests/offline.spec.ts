@@ -41,6 +41,7 @@ test('the app starts offline from its service worker, and an interaction added o
 
   await ctxA.setOffline(false);
   await waitSynced(a);
+  await b.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await b.getByRole('link', { name: /Canary Offline Wang/ }).click({ timeout: 20_000 });
   await expect(b.getByRole('list', { name: 'Interaction timeline' })).toContainText('canary-visit added with no network', { timeout: 20_000 });
   await ctxA.close();

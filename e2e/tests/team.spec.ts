@@ -30,6 +30,7 @@ test('members join by invitation link; support sees masked phones; an offboarded
   await waitSynced(m);
 
   // Support holds no sensitive key: the list and the page show only the mask.
+  await s.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   const sList = s.getByRole('list', { name: 'Customers' });
   await expect(sList).toContainText('139****6666', { timeout: 20_000 });
   await expect(sList).not.toContainText('13955556666');
@@ -81,6 +82,7 @@ test('a role change is a key change: promotion reveals sensitive fields, demotio
   await a.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await createCustomer(a, { name: 'Canary Role Person', company: 'Canary Roles', phone: '13977778888', email: 'canary.role@example.cn', notes: 'canary-note roles' });
   await waitSynced(a);
+  await u.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   const uList = u.getByRole('list', { name: 'Customers' });
   await expect(uList).toContainText('139****8888', { timeout: 20_000 });
 
@@ -176,6 +178,7 @@ test('each member has a portfolio: another member never sees it; a reassignment 
   await expect(b.getByText(/Not saved: .*manager or an admin/)).toBeVisible();
 
   // Carol sees the shared customer, never Bob's; the admin sees both.
+  await c.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   const cList = c.getByRole('list', { name: 'Customers' });
   await expect(cList).toContainText('Canary Everyones', { timeout: 20_000 });
   await expect(cList).not.toContainText('Canary Bobs Own');

@@ -38,6 +38,15 @@ struct Filters {
     no_consent: RwSignal<bool>,
 }
 
+/// A parameter of the address's query (`?quiet=30`).
+fn query_param(name: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    search.trim_start_matches('?').split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| v.to_owned())
+    })
+}
+
 /// Customers (by id) with an open task past its due time.
 fn with_overdue_task(idx: &Index, now: i64) -> HashSet<String> {
     idx.of_kind(EntityKind::Task.as_str())
@@ -66,7 +75,8 @@ pub fn CustomerList() -> impl IntoView {
         tag: RwSignal::new(String::new()),
         owner: RwSignal::new(String::new()),
         overdue: RwSignal::new(false),
-        quiet_days: RwSignal::new(0),
+        // A link may open the list narrowed (the home page's "forgotten customers").
+        quiet_days: RwSignal::new(query_param("quiet").and_then(|v| v.parse().ok()).unwrap_or(0)),
         no_consent: RwSignal::new(false),
     };
     // The task and interaction sets are only built while their filter is on.
@@ -233,7 +243,7 @@ fn FilterControls(filters: Filters) -> impl IntoView {
         </div>
         <div class="field">
             <label for="quiet-filter">{t("customers.last_contact")}</label>
-            <select id="quiet-filter"
+            <select id="quiet-filter" prop:value=move || filters.quiet_days.get().to_string()
                 on:change=move |ev| filters.quiet_days.set(event_target_value(&ev).parse().unwrap_or(0))>
                 <option value="0">{t("customers.any_time")}</option>
                 <option value="30">{tf("customers.none_in_days", &[("n", &30)])}</option>
