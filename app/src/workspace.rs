@@ -94,6 +94,14 @@ pub fn search_text(d: &RecordDoc) -> String {
     if let Some(tags) = d.get(field::TAGS).and_then(Value::as_list) {
         s.push_str(&normalize_text(&tags.join(" ")));
     }
+    // Chinese names and companies by pinyin: 张伟 by `zhangwei`, `zhang wei`, `zw`.
+    for f in [field::NAME, field::COMPANY] {
+        let forms = d.text(f).map(shared::pinyin::search_forms).unwrap_or_default();
+        if !forms.is_empty() {
+            s.push('\u{1}');
+            s.push_str(&forms);
+        }
+    }
     s
 }
 

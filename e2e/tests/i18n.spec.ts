@@ -41,6 +41,16 @@ test('a Chinese browser gets 中文; the picker switches to English and the choi
   await expect(page.getByRole('status', { name: '匹配的客户' })).toContainText('共 1 个客户');
   await page.screenshot({ path: info.outputPath('customers-zh-1280.png'), fullPage: true });
 
+  // Pinyin finds the Chinese name: initials, full syllables, with or without spaces.
+  const list = page.getByRole('list', { name: '客户' });
+  for (const q of ['zw', 'zhangwei', 'zhang wei', 'Zhang Wei', '张', 'shanghai']) {
+    await page.getByLabel('搜索').fill(q);
+    await expect(list.getByRole('link', { name: /张伟/ }), q).toBeVisible();
+  }
+  await page.getByLabel('搜索').fill('zhangwu');
+  await expect(list.getByRole('link')).toHaveCount(0);
+  await page.getByLabel('搜索').fill('');
+
   // Switch to English: everything is redrawn, nothing is locked or lost.
   await page.getByLabel('语言').selectOption('en');
   await expect(page.getByRole('heading', { name: 'Customers' })).toBeVisible();

@@ -43,6 +43,7 @@ pub mod lifecycle;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod pins;
+pub mod pinyin;
 pub mod record;
 pub mod search;
 pub mod sync;
