@@ -6,10 +6,15 @@ import { createAccount, createTeam, passphraseFor, uniqueUser, waitSynced } from
 
 const SIZES = (process.env.QD_BENCH_SIZES ?? '10000,100000').split(',').map(Number);
 
+const SURNAMES = ['张', '王', '李', '赵', '陈', '刘', '杨', '黄', '周', '吴'];
+const GIVEN = ['伟', '芳', '娜', '敏', '静', '丽', '强', '磊', '军', '洋', '勇', '艳', '杰', '娟', '涛'];
+
+/** Half the customers have Chinese names (searched by pinyin too), half Latin ones. */
 function csv(n: number): Buffer {
   const lines = ['Name,Company,Phone,Email,Tags,Notes'];
   for (let i = 0; i < n; i++) {
-    lines.push(`Bench Customer ${i},Company ${i % 997},138${String(i).padStart(8, '0')},c${i}@example.com,tag${i % 50},note ${i} about order ${i * 7}`);
+    const name = i % 2 === 0 ? `${SURNAMES[i % 10]}${GIVEN[(i >> 1) % 15]}${i}` : `Bench Customer ${i}`;
+    lines.push(`${name},Company ${i % 997},138${String(i).padStart(8, '0')},c${i}@example.com,tag${i % 50},note ${i} about order ${i * 7}`);
   }
   return Buffer.from(lines.join('\n'));
 }
@@ -42,7 +47,7 @@ async function searchLatencies(page: Page): Promise<{ work: number[]; frame: num
   return page.evaluate(async () => {
     const input = document.getElementById('search') as HTMLInputElement;
     const count = () => document.querySelector('.count')?.textContent ?? '';
-    const queries = ['b', 'be', 'ben', 'benc', 'bench', 'bench c', 'bench cu', '1', '12', '123', '1234', 'company 9', 'tag4', 'tag49', 'note 77', 'c500@', 'x', ''];
+    const queries = ['b', 'be', 'ben', 'benc', 'bench', 'bench c', 'bench cu', '1', '12', '123', '1234', 'company 9', 'tag4', 'tag49', 'note 77', 'c500@', 'x', 'z', 'zw', 'zhang', 'zhang w', 'zhangwei', '张', '张伟', ''];
     const nextTask = () => new Promise((r) => { const ch = new MessageChannel(); ch.port1.onmessage = () => r(null); ch.port2.postMessage(0); });
     const work: number[] = [];
     const frame: number[] = [];
@@ -150,7 +155,9 @@ test('release .wasm size', async () => {
   expect(wasm).toBeTruthy();
   const bytes = fs.readFileSync(path.join(dir, wasm!));
   const gz = zlib.gzipSync(bytes, { level: 9 }).length;
-  const line = `release wasm: ${bytes.length} bytes, ${gz} bytes gzipped (goal <= 500 KB gzipped)`;
+  const br = zlib.brotliCompressSync(bytes, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+  // The budget is the first visit's bytes on the wire (the test above); this says which file they are.
+  const line = `release wasm: ${bytes.length} bytes, ${br} brotli (what browsers get), ${gz} gzip`;
   console.log(line);
   fs.appendFileSync(path.join(__dirname, '..', 'bench-results.txt'), line + '\n');
 });
