@@ -239,6 +239,7 @@ pub fn field_label(f: &str) -> &'static str {
         field::NAME => t("customer.name"),
         field::COMPANY => t("customer.company"),
         field::PHONE => t("customer.phone"),
+        field::WECHAT => t("customer.wechat"),
         field::EMAIL => t("customer.email"),
         field::ADDRESS => t("customer.address"),
         field::ID_NUMBER => t("customer.id_number"),

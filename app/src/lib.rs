@@ -82,6 +82,38 @@ pub fn App() -> impl IntoView {
     }
 }
 
+thread_local! {
+    // The toast on screen, if any, and a counter so a newer toast is not cleared by an
+    // older one's timer. Not owned by any view (see `i18n::LANG`).
+    static TOAST: ArcRwSignal<Option<(u32, String)>> = ArcRwSignal::new(None);
+}
+
+/// Say briefly that something is done ("Saved.", "Copied."): a toast for 3 seconds.
+pub fn toast(message: &str) {
+    let signal = TOAST.with(Clone::clone);
+    let n = signal.with_untracked(|t| t.as_ref().map_or(0, |t| t.0)).wrapping_add(1);
+    signal.set(Some((n, message.to_owned())));
+    set_timeout(
+        move || {
+            if signal.with_untracked(|t| t.as_ref().map(|t| t.0)) == Some(n) {
+                signal.set(None);
+            }
+        },
+        std::time::Duration::from_secs(3),
+    );
+}
+
+/// Where toasts appear (announced politely to screen readers).
+#[component]
+fn Toasts() -> impl IntoView {
+    let signal = TOAST.with(Clone::clone);
+    view! {
+        <div class="toasts" role="status" aria-live="polite" aria-label=t("shell.notifications")>
+            {move || signal.get().map(|(_, m)| view! { <div class="toast">{m}</div> })}
+        </div>
+    }
+}
+
 /// Keep the replica cache current (one quick write), then drop the keys.
 fn lock() {
     let (ws, phase) = (use_ws(), expect_context::<PhaseSignal>());
@@ -175,6 +207,7 @@ fn Shell(ws: Ws) -> impl IntoView {
                     {move || page_for(&path.get())}
                 </main>
             </div>
+            <Toasts />
             <nav aria-label=t("nav.main") class="tabbar">
                 {PRIMARY.into_iter().take(4).map(|s| nav_link(path, s)).collect_view()}
                 {nav_link(path, (route::MORE, "nav.more", Icon::More))}

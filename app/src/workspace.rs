@@ -85,7 +85,8 @@ impl Index {
 /// separated by a control character no query can contain (so no match spans two).
 pub fn search_text(d: &RecordDoc) -> String {
     let mut s = String::new();
-    for f in [field::NAME, field::COMPANY, field::PHONE, field::PHONE_MASKED, field::EMAIL, field::NOTES] {
+    for f in [field::NAME, field::COMPANY, field::PHONE, field::PHONE_MASKED, field::WECHAT, field::EMAIL, field::NOTES]
+    {
         if let Some(t) = d.text(f) {
             s.push_str(&normalize_text(t));
             s.push('\u{1}');

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { addToTeam, createAccount, createCustomer, createTeam, passphraseFor, uniqueUser, waitSynced } from './helpers';
+import { addToTeam, createAccount, createCustomer, createTeam, passphraseFor, uniqueUser, waitSynced, openEdit } from './helpers';
 
 test('a customer with an interaction and a task survives a reload and a fresh log-in', async ({ page }) => {
   const user = uniqueUser('ann');
@@ -22,6 +22,7 @@ test('a customer with an interaction and a task survives a reload and a fresh lo
   await waitSynced(page);
 
   const check = async () => {
+    await openEdit(page);
     await expect(page.getByLabel('Name', { exact: true })).toHaveValue('Canary Zhang Wei');
     await expect(page.getByLabel('Phone', { exact: true })).toHaveValue('13900001111');
     await expect(page.getByLabel('Notes', { exact: true })).toHaveValue('canary-note wants a discount');
@@ -83,9 +84,11 @@ test('two users edit one customer, one of them offline: both edits survive on bo
   // B hears about it (websocket poke) and opens it.
   await b.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await b.getByRole('link', { name: /Canary Li Na/ }).click({ timeout: 20_000 });
+  await openEdit(b);
   await expect(b.getByLabel('Phone', { exact: true })).toHaveValue('13900002222');
 
   // A goes offline and edits the phone; B edits the notes.
+  await openEdit(a);
   await ctxA.setOffline(true);
   await a.getByLabel('Phone', { exact: true }).fill('13977778888');
   await a.getByRole('button', { name: 'Save' }).click();

@@ -1,5 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import { createAccount, createCustomer, createTeam, passphraseFor, uniqueUser, waitSynced } from './helpers';
+import { createAccount, createCustomer, createTeam, passphraseFor, uniqueUser, waitSynced, openEdit } from './helpers';
 
 function isoDay(offsetDays: number): string {
   const d = new Date(Date.now() + offsetDays * 86_400_000);
@@ -8,6 +8,7 @@ function isoDay(offsetDays: number): string {
 }
 
 async function setAndSave(page: Page, fields: Record<string, string>) {
+  await openEdit(page);
   for (const [label, value] of Object.entries(fields)) {
     await page.getByLabel(label, { exact: true }).fill(value);
   }
@@ -70,6 +71,7 @@ test('the customer list filters by tag, owner, overdue task and no recent contac
   await page.getByLabel('Passphrase').fill(passphraseFor(user));
   await page.getByRole('button', { name: 'Unlock', exact: true }).click();
   await page.getByRole('link', { name: /Filter Alpha/ }).click();
+  await openEdit(page);
   await expect(page.getByLabel('Consent purpose')).toHaveValue('newsletter');
   await expect(page.getByLabel('Consent date')).toHaveValue(isoDay(-10));
   await expect(page.getByLabel('Consent withdrawn')).toBeChecked();

@@ -43,6 +43,22 @@ export async function createCustomer(page: Page, c: { name: string; company: str
   await expect(page.getByRole('heading', { name: c.name })).toBeVisible();
 }
 
+/** On a customer's page (it opens as a read-only card): open the edit form. */
+export async function openEdit(page: Page) {
+  const card = page.getByRole('region', { name: 'Customer profile' });
+  await expect(card).toBeVisible({ timeout: 30_000 });
+  const edit = card.getByRole('button', { name: 'Edit', exact: true });
+  if (await edit.isVisible()) await edit.click();
+  await expect(page.getByRole('form', { name: 'Customer' })).toBeVisible();
+}
+
+/** On a customer's page: delete it, confirming. */
+export async function deleteCustomer(page: Page) {
+  await openEdit(page);
+  await page.getByRole('button', { name: 'Delete customer' }).click();
+  await page.getByRole('button', { name: 'Delete for good' }).click();
+}
+
 /** The admin (page `admin`) invites `name` with `role` through a link; the joiner (page
  * `joiner`, waiting on "Join or start a team") answers it; the admin's device verifies
  * the joiner's keys and adds them; the joiner enters the team. */

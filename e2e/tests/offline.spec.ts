@@ -31,7 +31,7 @@ test('the app starts offline from its service worker, and an interaction added o
   expect(reloaded?.fromServiceWorker(), 'the page came from the service worker').toBe(true);
   await a.getByLabel('Passphrase').fill(passphraseFor(admin));
   await a.getByRole('button', { name: 'Unlock', exact: true }).click();
-  await expect(a.getByLabel('Name', { exact: true })).toHaveValue('Canary Offline Wang', { timeout: 30_000 });
+  await expect(a.getByRole('heading', { name: 'Canary Offline Wang' })).toBeVisible({ timeout: 30_000 });
   await expect(a.getByRole('status', { name: 'Sync status' })).toContainText('Offline', { timeout: 20_000 });
 
   await a.getByLabel('Summary').fill('canary-visit added with no network');

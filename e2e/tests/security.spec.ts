@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { addToTeam, createAccount, createCustomer, createTeam, uniqueUser, waitSynced } from './helpers';
+import { addToTeam, createAccount, createCustomer, createTeam, uniqueUser, waitSynced, deleteCustomer } from './helpers';
 
 test("a member's export waits for an admin's signed approval; the audit page verifies and filters the log; the encrypted file restores", async ({ browser }) => {
   test.setTimeout(150_000);
@@ -60,7 +60,7 @@ test("a member's export waits for an admin's signed approval; the audit page ver
   // The member deletes the customer, then restores it from the encrypted file.
   await member.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await member.getByRole('link', { name: /Audit Canary Ltd/ }).click();
-  await member.getByRole('button', { name: 'Delete customer' }).click();
+  await deleteCustomer(member);
   await expect(member.getByRole('link', { name: /Audit Canary Ltd/ })).toHaveCount(0);
   await member.getByRole('navigation').getByRole('link', { name: 'Import' }).click();
   await member.getByLabel('Export file').setInputFiles(path);
@@ -130,7 +130,7 @@ test("deleting more than the server takes unapproved waits for an admin's approv
   for (const i of [1, 2, 3, 4]) {
     await member.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
     await member.getByRole('link', { name: new RegExp(`Deletable ${i}`) }).click();
-    await member.getByRole('button', { name: 'Delete customer' }).click();
+    await deleteCustomer(member);
     await expect(member.getByRole('link', { name: new RegExp(`Deletable ${i}`) })).toHaveCount(0);
   }
   const sync = member.getByRole('status', { name: 'Sync status' });
@@ -149,7 +149,7 @@ test("deleting more than the server takes unapproved waits for an admin's approv
   // One more deletion needs another approval; refused, the customer comes back.
   await member.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await member.getByRole('link', { name: /Deletable 5/ }).click();
-  await member.getByRole('button', { name: 'Delete customer' }).click();
+  await deleteCustomer(member);
   await expect(sync).toContainText('Waiting for an admin to approve: delete 1 records', { timeout: 20_000 });
   await admin.getByRole('navigation').getByRole('link', { name: 'Audit' }).click();
   await admin.getByRole('button', { name: 'Refuse' }).click();

@@ -1,7 +1,7 @@
 import { test, expect } from '@playwright/test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { addToTeam, createAccount, createCustomer, createTeam, uniqueUser, waitSynced } from './helpers';
+import { addToTeam, createAccount, createCustomer, createTeam, uniqueUser, waitSynced, openEdit } from './helpers';
 
 test('members join by invitation link; support sees masked phones; an offboarded member is cut off and new data skips them', async ({ browser }) => {
   test.setTimeout(120_000);
@@ -35,8 +35,13 @@ test('members join by invitation link; support sees masked phones; an offboarded
   await expect(sList).toContainText('139****6666', { timeout: 20_000 });
   await expect(sList).not.toContainText('13955556666');
   await s.getByRole('link', { name: /Canary Offboard Person/ }).click();
+  // The card shows the mask where the phone is; the form's phone field is read-only.
+  await expect(s.getByRole('region', { name: 'Customer profile' })).toContainText('139****6666');
+  await expect(s.getByRole('region', { name: 'Customer profile' })).not.toContainText('13955556666');
+  await openEdit(s);
   await expect(s.getByLabel('Phone', { exact: true })).toHaveValue('');
-  await expect(s.getByText('Phone (masked):')).toContainText('139****6666');
+  await expect(s.getByLabel('Phone', { exact: true })).toHaveAttribute('readonly', '');
+  await expect(s.getByLabel('Phone', { exact: true })).toHaveAttribute('placeholder', '139****6666');
 
   // The admin offboards the member in one action (with a confirmation).
   await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
@@ -163,6 +168,7 @@ test('each member has a portfolio: another member never sees it; a reassignment 
 
   // Bob's own customer (owner: bob) and a shared one.
   await createCustomer(b, { name: 'Canary Bobs Own', company: 'Canary Portfolio Co', phone: '13911112222', email: 'canary.own@example.cn', notes: 'canary-note portfolio' });
+  await openEdit(b);
   await b.getByLabel('Owner', { exact: true }).fill(bob);
   await b.getByRole('button', { name: 'Save' }).click();
   await expect(b.getByRole('status').filter({ hasText: 'Saved.' })).toBeVisible();
@@ -173,6 +179,7 @@ test('each member has a portfolio: another member never sees it; a reassignment 
   // Bob cannot hand his customer to Carol: only a manager or an admin can.
   await b.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await b.getByRole('link', { name: /Canary Bobs Own/ }).click();
+  await openEdit(b);
   await b.getByLabel('Owner', { exact: true }).fill(carol);
   await b.getByRole('button', { name: 'Save' }).click();
   await expect(b.getByText(/Not saved: .*manager or an admin/)).toBeVisible();
@@ -189,6 +196,7 @@ test('each member has a portfolio: another member never sees it; a reassignment 
 
   // The admin gives it to Carol: it moves to her portfolio and out of Bob's.
   await a.getByRole('link', { name: /Canary Bobs Own/ }).click();
+  await openEdit(a);
   await a.getByLabel('Owner', { exact: true }).fill(carol);
   await a.getByRole('button', { name: 'Save' }).click();
   await expect(a.getByText('Saved.')).toBeVisible();

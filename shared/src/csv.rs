@@ -69,6 +69,7 @@ pub const IMPORT_FIELDS: &[(&str, &str)] = &[
     (field::NAME, "Name"),
     (field::COMPANY, "Company"),
     (field::PHONE, "Phone"),
+    (field::WECHAT, "WeChat ID"),
     (field::EMAIL, "Email"),
     (field::ADDRESS, "Address"),
     (field::ID_NUMBER, "ID number"),
@@ -82,7 +83,9 @@ pub const IMPORT_FIELDS: &[(&str, &str)] = &[
 pub fn guess_field(header: &str) -> Option<&'static str> {
     let h = header.trim().to_lowercase();
     let any = |keys: &[&str]| keys.iter().any(|k| h.contains(k));
-    Some(if any(&["e-mail", "email", "mail", "邮箱"]) {
+    Some(if any(&["wechat", "weixin", "微信"]) {
+        field::WECHAT
+    } else if any(&["e-mail", "email", "mail", "邮箱"]) {
         field::EMAIL
     } else if any(&["phone", "mobile", "tel", "手机", "电话"]) {
         field::PHONE

@@ -19,6 +19,7 @@ pub mod field {
     pub const COMPANY: &str = "company";
     pub const PHONE: &str = "phone";
     pub const PHONE_MASKED: &str = "phone_masked";
+    pub const WECHAT: &str = "wechat";
     pub const EMAIL: &str = "email";
     pub const ADDRESS: &str = "address";
     pub const ID_NUMBER: &str = "id_number";
@@ -48,7 +49,10 @@ pub mod field {
 
 /// Fields whose values only holders of a collection's `sensitive` key may read.
 pub fn is_sensitive(name: &str) -> bool {
-    matches!(name, field::PHONE | field::EMAIL | field::ADDRESS | field::ID_NUMBER | field::PRIVATE_NOTES)
+    matches!(
+        name,
+        field::PHONE | field::WECHAT | field::EMAIL | field::ADDRESS | field::ID_NUMBER | field::PRIVATE_NOTES
+    )
 }
 
 /// `13812341234` → `138****1234`: keeps the first three and last four digits.

@@ -61,7 +61,8 @@ mod tests {
     #[test]
     fn the_table_covers_gb2312() {
         assert_eq!(table().len(), 6_763);
-        for (c, s) in [('张', "zhang"), ('伟', "wei"), ('陈', "chen"), ('静', "jing"), ('刘', "liu"), ('洋', "yang")] {
+        for (c, s) in [('张', "zhang"), ('伟', "wei"), ('陈', "chen"), ('静', "jing"), ('刘', "liu"), ('洋', "yang")]
+        {
             assert_eq!(syllable(c), Some(s), "{c}");
         }
     }

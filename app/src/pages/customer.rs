@@ -11,20 +11,45 @@ use shared::record::{RecordDoc, Value};
 use crate::i18n::{channel_label, stage_label, t, tf};
 use crate::{now_ms, route, use_ws};
 
-/// The editable text fields: (field, label's translation key, input type).
-const TEXT_FIELDS: &[(&str, &str, &str)] = &[
-    (field::NAME, "customer.name", "text"),
-    (field::COMPANY, "customer.company", "text"),
-    (field::PHONE, "customer.phone", "tel"),
-    (field::EMAIL, "customer.email", "email"),
-    (field::ADDRESS, "customer.address", "text"),
-    (field::ID_NUMBER, "customer.id_number", "text"),
-    (field::OWNER, "customer.owner", "text"),
-    (field::CONSENT_PURPOSE, "customer.consent_purpose", "text"),
-    (field::CONSENT_CHANNEL, "customer.consent_channel", "text"),
+/// The editable text fields: (field, label's translation key, input type, most characters).
+const TEXT_FIELDS: &[(&str, &str, &str, u32)] = &[
+    (field::NAME, "customer.name", "text", 200),
+    (field::COMPANY, "customer.company", "text", 200),
+    (field::PHONE, "customer.phone", "tel", 32),
+    (field::WECHAT, "customer.wechat", "text", 64),
+    (field::EMAIL, "customer.email", "email", 254),
+    (field::ADDRESS, "customer.address", "text", 500),
+    (field::ID_NUMBER, "customer.id_number", "text", 64),
+    (field::OWNER, "customer.owner", "text", 64),
+    (field::CONSENT_PURPOSE, "customer.consent_purpose", "text", 500),
+    (field::CONSENT_CHANNEL, "customer.consent_channel", "text", 200),
 ];
 const AREA_FIELDS: &[(&str, &str)] =
     &[(field::NOTES, "customer.notes"), (field::PRIVATE_NOTES, "customer.private_notes")];
+/// Notes may be long, not unbounded (every device of the team stores and draws them).
+const NOTES_MAX: u32 = 10_000;
+
+/// A mainland mobile (11 digits from 1), a landline with its area code, or E.164
+/// (`+` and 8–15 digits); spaces, dashes and brackets ignored. Empty is fine.
+pub fn phone_problem(phone: &str) -> Option<&'static str> {
+    let p: String = phone.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let ok = p.is_empty()
+        || (p.len() == 11 && p.starts_with('1') && digits(&p))
+        || (p.starts_with('+') && (8..=15).contains(&(p.len() - 1)) && digits(&p[1..]))
+        || (p.starts_with('0') && (10..=12).contains(&p.len()) && digits(&p));
+    (!ok).then(|| t("customer.bad_phone"))
+}
+
+/// Something@somewhere.tld, roughly; empty is fine.
+pub fn email_problem(email: &str) -> Option<&'static str> {
+    let e = email.trim();
+    let ok = e.is_empty()
+        || e.split_once('@').is_some_and(|(user, host)| {
+            !user.is_empty() && host.contains('.') && !host.starts_with('.') && !host.ends_with('.') && !e.contains(' ')
+        });
+    (!ok).then(|| t("customer.bad_email"))
+}
 
 fn text_of(d: &RecordDoc, f: &str) -> String {
     d.text(f).unwrap_or_default().to_owned()
@@ -57,15 +82,122 @@ pub fn CustomerDetail(id: RecordId) -> impl IntoView {
     // Re-render only when the record appears or disappears (first sync after a fresh
     // log-in, a delete elsewhere), never on other edits: the form keeps what is typed.
     let exists = Memo::new(move |_| index.with(|i| i.records.contains_key(&id)));
+    // Opening a customer shows its sensitive fields (to those who hold the key).
+    if let Some(doc) = index.get_untracked().doc(&id) {
+        use_ws().audit_reveal(id, &doc);
+    }
+    let editing = RwSignal::new(false);
     view! {
         {move || match exists.get() {
             true => view! {
-                <CustomerForm id=id is_new=false />
+                <CustomerCard id=id editing=editing />
+                {move || editing.get().then(|| view! { <CustomerForm id=id is_new=false /> })}
                 <Timeline customer=id />
                 <CustomerTasks customer=id />
             }.into_any(),
             _ => view! { <p role="status">{t("customer.not_here_yet")}</p> }.into_any(),
         }}
+    }
+}
+
+/// The customer at a glance: who, where in the pipeline, who owns them, when they
+/// were last contacted and what is next; one tap to call, message, email or copy the
+/// WeChat ID; "Edit" opens the form. Support sees the masked phone where the phone is.
+#[component]
+fn CustomerCard(id: RecordId, editing: RwSignal<bool>) -> impl IntoView {
+    let index = use_ws().index;
+    let doc = Memo::new(move |_| index.with(|i| i.doc(&id)).unwrap_or_default());
+    let cid = id.to_string();
+    let (cid_last, cid_next) = (cid.clone(), cid);
+    let last_contact = Memo::new(move |_| {
+        index.with(|i| {
+            i.linked(EntityKind::Interaction.as_str(), &cid_last)
+                .filter_map(|(_, d)| Interaction::from_doc(d))
+                .map(|x| x.at_ms)
+                .max()
+        })
+    });
+    let next_task = Memo::new(move |_| {
+        index.with(|i| {
+            i.linked(EntityKind::Task.as_str(), &cid_next)
+                .filter_map(|(_, d)| Task::from_doc(d))
+                .filter(|t| !t.done)
+                .min_by_key(|t| t.due_ms)
+                .map(|t| format!("{} · {}", t.title, format_date(t.due_ms)))
+        })
+    });
+    let text = move |f: &'static str| doc.with(|d| text_of(d, f));
+    let phone = move || text(field::PHONE);
+    let shown_phone = move || {
+        let p = phone();
+        if p.is_empty() {
+            text(field::PHONE_MASKED)
+        } else {
+            p
+        }
+    };
+    let dial = move || phone().chars().filter(|c| c.is_ascii_digit() || *c == '+').collect::<String>();
+    let copy_wechat = move |_| {
+        let wechat = text(field::WECHAT);
+        let clipboard = web_sys::window()
+            .map(|w| w.navigator())
+            .and_then(|n| js_sys::Reflect::get(&n, &"clipboard".into()).ok().filter(|c| !c.is_undefined()));
+        let written = clipboard.and_then(|c| {
+            let write = js_sys::Reflect::get(&c, &"writeText".into()).ok()?;
+            js_sys::Function::from(write).call1(&c, &wechat.into()).ok()
+        });
+        crate::toast(if written.is_some() { t("customer.wechat_copied") } else { t("customer.copy_failed") });
+    };
+    let fact = move |key: &'static str, value: String| {
+        (!value.is_empty()).then(|| view! { <div class="fact"><dt>{t(key)}</dt><dd>{value}</dd></div> })
+    };
+    view! {
+        <section class="card profile" aria-label=t("customer.profile")>
+            <div class="profile__head">
+                <span class="avatar" aria-hidden="true">
+                    {move || text(field::NAME).chars().next().map(String::from).unwrap_or_default()}
+                </span>
+                <div class="profile__who">
+                    <h2>{move || text(field::NAME)}</h2>
+                    <p class="muted">{move || text(field::COMPANY)}</p>
+                </div>
+                {move || {
+                    let stage = text(field::STAGE);
+                    (!stage.is_empty()).then(|| view! { <span class="badge">{crate::i18n::stage_text(&stage)}</span> })
+                }}
+            </div>
+            <div class="actions quick">
+                {move || (!phone().is_empty()).then(|| view! {
+                    <a class="button" href=format!("tel:{}", dial())>{t("customer.call")}</a>
+                    <a class="button" href=format!("sms:{}", dial())>{t("customer.message")}</a>
+                })}
+                {move || (!text(field::EMAIL).is_empty()).then(|| view! {
+                    <a class="button" href=format!("mailto:{}", text(field::EMAIL))>{t("customer.send_email")}</a>
+                })}
+                {move || (!text(field::WECHAT).is_empty()).then(|| view! {
+                    <button type="button" on:click=copy_wechat>{t("customer.copy_wechat")}</button>
+                })}
+                <button type="button" class="primary" aria-expanded=move || editing.get().to_string()
+                    on:click=move |_| editing.update(|e| *e = !*e)>
+                    {move || if editing.get() { t("customer.close_edit") } else { t("customer.edit") }}
+                </button>
+            </div>
+            <dl class="facts">
+                {move || fact("customer.phone", shown_phone())}
+                {move || fact("customer.wechat", text(field::WECHAT))}
+                {move || fact("customer.email", text(field::EMAIL))}
+                {move || fact("customer.owner", text(field::OWNER))}
+                {move || fact("customer.tags", tags_of(&doc.get()))}
+                <div class="fact">
+                    <dt>{t("customer.last_contact")}</dt>
+                    <dd>{move || last_contact.get().map(format_date).unwrap_or_else(|| t("customer.never").to_owned())}</dd>
+                </div>
+                <div class="fact">
+                    <dt>{t("customer.next_task")}</dt>
+                    <dd>{move || next_task.get().unwrap_or_else(|| t("customer.none").to_owned())}</dd>
+                </div>
+            </dl>
+        </section>
     }
 }
 
@@ -77,12 +209,8 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
     if !is_new && initial.fields.is_empty() {
         return view! { <p>{t("customer.gone")}</p> }.into_any();
     }
-    if !is_new {
-        // Opening a customer shows its sensitive fields (to those who hold the key).
-        ws.audit_reveal(id, &initial);
-    }
-    let texts: Vec<(&'static str, &'static str, &'static str, RwSignal<String>)> =
-        TEXT_FIELDS.iter().map(|(f, l, t)| (*f, *l, *t, RwSignal::new(text_of(&initial, f)))).collect();
+    let texts: Vec<(&'static str, &'static str, &'static str, u32, RwSignal<String>)> =
+        TEXT_FIELDS.iter().map(|(f, l, t, max)| (*f, *l, *t, *max, RwSignal::new(text_of(&initial, f)))).collect();
     let areas: Vec<(&'static str, &'static str, RwSignal<String>)> =
         AREA_FIELDS.iter().map(|(f, l)| (*f, *l, RwSignal::new(text_of(&initial, f)))).collect();
     let stage = RwSignal::new(text_of(&initial, field::STAGE));
@@ -114,7 +242,7 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
                     sig.set(after);
                 }
             };
-            for (f, _, _, sig) in &texts {
+            for (f, _, _, _, sig) in &texts {
                 follow(*sig, text_of(&old, f), text_of(&new, f));
             }
             for (f, _, sig) in &areas {
@@ -143,14 +271,19 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
                 changes.push((f.to_owned(), Some(Value::Text(v))));
             }
         };
-        for (f, _, _, sig) in &texts_s {
+        for (f, _, _, _, sig) in &texts_s {
             put(f, sig.get_untracked().trim().to_owned());
         }
         for (f, _, sig) in &areas_s {
             put(f, sig.get_untracked());
         }
         put(field::STAGE, stage.get_untracked());
-        let phone = texts_s.iter().find(|t| t.0 == field::PHONE).map(|t| t.3.get_untracked()).unwrap_or_default();
+        let value_of = |f: &str| texts_s.iter().find(|t| t.0 == f).map(|t| t.4.get_untracked()).unwrap_or_default();
+        let phone = value_of(field::PHONE);
+        if let Some(problem) = phone_problem(&phone).or_else(|| email_problem(&value_of(field::EMAIL))) {
+            message.set(Some(problem.into()));
+            return;
+        }
         if changes.iter().any(|(f, _)| f == field::PHONE) {
             changes.push((field::PHONE_MASKED.into(), Some(Value::Text(mask_phone(phone.trim())))));
         }
@@ -176,7 +309,7 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
         if withdrawn.get_untracked() != withdrawn_of(&initial_s) {
             changes.push((field::CONSENT_WITHDRAWN.into(), Some(Value::Bool(withdrawn.get_untracked()))));
         }
-        let name_ok = texts_s.iter().any(|t| t.0 == field::NAME && !t.3.get_untracked().trim().is_empty());
+        let name_ok = !value_of(field::NAME).trim().is_empty();
         if !name_ok {
             message.set(Some(t("customer.needs_name").into()));
             return;
@@ -194,24 +327,47 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
             }
         });
     };
+    let confirming = RwSignal::new(false);
     let delete = move |_| {
         let ws = use_ws();
         spawn_local(async move {
             if ws.delete(id).await.is_ok() {
+                crate::toast(t("customer.deleted"));
                 navigate(route::CUSTOMERS);
             }
         });
     };
     view! {
         <section class="page">
-            <h2>{move || if is_new { t("customers.new").to_owned() } else { text_of(&base.get(), field::NAME) }}</h2>
+            {if is_new {
+                view! { <h2>{t("customers.new")}</h2> }.into_any()
+            } else {
+                view! { <h3>{t("customer.edit_details")}</h3> }.into_any()
+            }}
             <form class="card form grid" on:submit=save aria-label=t("customer.form")>
-                {texts.into_iter().map(|(f, label, ty, sig)| {
+                {texts.into_iter().map(|(f, label, ty, max, sig)| {
                     let id_attr = format!("f-{f}");
+                    let error_id = format!("f-{f}-error");
+                    // Checked as typed; the message goes as soon as the value is fixed.
+                    let problem = move || match f {
+                        field::PHONE => phone_problem(&sig.get()),
+                        field::EMAIL => email_problem(&sig.get()),
+                        _ => None,
+                    };
                     view! {
                         <div class="field">
                             <label for=id_attr.clone()>{t(label)}</label>
-                            <input id=id_attr type=ty prop:value=sig on:input=move |ev| sig.set(event_target_value(&ev)) />
+                            // Support holds no key to the phone: the mask, read-only, where it would be.
+                            <input id=id_attr type=ty maxlength=max.to_string() prop:value=sig
+                                readonly=move || f == field::PHONE && masked.get().is_some()
+                                placeholder=move || if f == field::PHONE { masked.get().unwrap_or_default() } else { String::new() }
+                                aria-invalid=move || problem().is_some().then_some("true")
+                                aria-describedby=error_id.clone()
+                                on:input=move |ev| {
+                                    sig.set(event_target_value(&ev));
+                                    message.set(None);
+                                } />
+                            <span id=error_id class="field__error">{problem}</span>
                         </div>
                     }
                 }).collect_view()}
@@ -225,7 +381,7 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
                 </div>
                 <div class="field">
                     <label for="f-tags">{t("customer.tags")}</label>
-                    <input id="f-tags" prop:value=tags on:input=move |ev| tags.set(event_target_value(&ev)) placeholder="vip, steel" />
+                    <input id="f-tags" maxlength="500" prop:value=tags on:input=move |ev| tags.set(event_target_value(&ev)) placeholder="vip, steel" />
                 </div>
                 <ConsentFields date=consent_date withdrawn=withdrawn />
                 {areas.into_iter().map(|(f, label, sig)| {
@@ -233,13 +389,22 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
                     view! {
                         <div class="field wide">
                             <label for=id_attr.clone()>{t(label)}</label>
-                            <textarea id=id_attr rows="3" prop:value=sig on:input=move |ev| sig.set(event_target_value(&ev))></textarea>
+                            <textarea id=id_attr rows="3" maxlength=NOTES_MAX.to_string() prop:value=sig on:input=move |ev| sig.set(event_target_value(&ev))></textarea>
                         </div>
                     }
                 }).collect_view()}
                 <div class="actions wide">
                     <button type="submit" class="primary">{if is_new { t("customer.create") } else { t("common.save") }}</button>
-                    {(!is_new).then(|| view! { <button type="button" class="danger" on:click=delete>{t("customer.delete")}</button> })}
+                    {(!is_new).then(|| view! {
+                        {move || if confirming.get() {
+                            view! {
+                                <button type="button" class="danger" on:click=delete>{t("customer.confirm_delete")}</button>
+                                <button type="button" on:click=move |_| confirming.set(false)>{t("common.cancel")}</button>
+                            }.into_any()
+                        } else {
+                            view! { <button type="button" class="danger" on:click=move |_| confirming.set(true)>{t("customer.delete")}</button> }.into_any()
+                        }}
+                    })}
                     <span role="status" class="message">{move || message.get()}</span>
                 </div>
             </form>
