@@ -171,17 +171,18 @@ pub fn date(year: u32, month: u32, day: u32) -> String {
     }
 }
 
-/// The language picker: a labelled select, on the log-in screen and in the app's menu.
+/// The language picker: a labelled select, on the log-in screen and in the app's menu
+/// (`id` tells apart two on one page: the desk's sidebar and the phone's "More").
 #[component]
-pub fn LanguagePicker() -> impl IntoView {
+pub fn LanguagePicker(#[prop(default = "language")] id: &'static str) -> impl IntoView {
     let change = move |ev: leptos::ev::Event| {
         let tag = event_target_value(&ev);
         set_lang(Lang::from_tag(&tag));
     };
     view! {
         <div class="language">
-            <label for="language">{t("common.language")}</label>
-            <select id="language" on:change=change>
+            <label for=id>{t("common.language")}</label>
+            <select id=id on:change=change>
                 {Lang::ALL.into_iter().map(|l| view! {
                     <option value=l.tag() selected=current() == l>{l.name()}</option>
                 }).collect_view()}

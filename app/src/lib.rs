@@ -191,7 +191,7 @@ fn Shell(ws: Ws) -> impl IntoView {
                 </nav>
                 <div class="sidebar__foot">
                     <span class="whoami">{me}</span>
-                    <i18n::LanguagePicker />
+                    <i18n::LanguagePicker id="language-side" />
                     <div class="actions">
                         <button type="button" on:click=|_| lock()>{t("shell.lock")}</button>
                         <button type="button" on:click=|_| log_out()>{t("shell.log_out")}</button>
@@ -232,7 +232,7 @@ fn MorePage() -> impl IntoView {
             </nav>
             <section class="card form">
                 <p class="whoami">{ws.me.to_string()}</p>
-                <i18n::LanguagePicker />
+                <i18n::LanguagePicker id="language-more" />
                 <div class="actions">
                     <button type="button" on:click=|_| lock()>{t("shell.lock")}</button>
                     <button type="button" on:click=|_| log_out()>{t("shell.log_out")}</button>

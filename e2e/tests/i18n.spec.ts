@@ -52,7 +52,7 @@ test('a Chinese browser gets 中文; the picker switches to English and the choi
   await page.getByLabel('搜索').fill('');
 
   // Switch to English: everything is redrawn, nothing is locked or lost.
-  await page.getByLabel('语言').selectOption('en');
+  await page.locator('#language-side').selectOption('en');
   await expect(page.getByRole('heading', { name: 'Customers' })).toBeVisible();
   await expect(page.locator('html')).toHaveAttribute('lang', 'en');
   await expect(page.getByRole('link', { name: /张伟/ })).toBeVisible();
