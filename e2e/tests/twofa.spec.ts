@@ -22,6 +22,8 @@ test('two-factor enrolment with a QR code, then a log-in that needs the code', a
   await createTeam(page);
   await page.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
   await expect(page.getByText('Two-factor authentication is off.')).toBeVisible();
+  // Nothing dangling before set-up: no "type:" without a key.
+  await expect(page.getByText('Scan it with an authenticator app')).toHaveCount(0);
   await page.getByRole('button', { name: 'Set up two-factor authentication' }).click();
   await expect(page.locator('.qr svg')).toBeVisible();
   const key = (await page.locator('.hint code').innerText()).trim();
@@ -29,8 +31,17 @@ test('two-factor enrolment with a QR code, then a log-in that needs the code', a
   await page.getByLabel('Code from your authenticator app').fill(totp(key, Date.now() / 1000));
   await page.getByRole('button', { name: 'Turn on' }).click();
   const status = page.getByRole('status', { name: 'Two-factor status' });
-  await expect(status).toContainText('Two-factor authentication is on. Recovery codes');
+  await expect(status).toContainText('Two-factor authentication is on.');
+  // The recovery codes: a list to download, shown until the user says they saved them;
+  // the devices card says 2FA is on without a reload.
+  const codes = page.getByRole('list', { name: 'Recovery codes' });
+  expect(await codes.getByRole('listitem').count()).toBeGreaterThanOrEqual(8);
+  await expect(page.getByRole('link', { name: 'Download the codes' })).toHaveAttribute('download', 'quietdesk-recovery-codes.txt');
+  await expect(page.getByText('Two-factor authentication is on.', { exact: true })).toHaveCount(2);
   await page.screenshot({ path: 'test-results/two-factor.png', fullPage: true });
+  await page.getByRole('button', { name: 'I saved them' }).click();
+  await expect(codes).toHaveCount(0);
+  await expect(page.locator('.hint code')).toHaveCount(0);
 
   // Log out; logging in again needs the code.
   await page.getByRole('button', { name: 'Log out' }).click();

@@ -115,7 +115,28 @@ fn AuditLog() -> impl IntoView {
             .filter(|l| from.is_none_or(|f| l.at_ms >= f) && to.is_none_or(|t| l.at_ms < t))
             .map(|l| (l.clone(), name_of(l).unwrap_or_default()))
             .filter(|(_, name)| c.is_empty() || name.to_lowercase().contains(&c))
-            .collect::<Vec<_>>()
+            .fold(Vec::<(AuditLine, String, usize, i64)>::new(), |mut rows, (l, name)| {
+                // Repeats of one person opening one customer within a day are one row
+                // ("×3, since …"); every entry is still in the log, verified above.
+                match rows.last_mut() {
+                    Some(last)
+                        if l.action == "reveal"
+                            && last.0.action == l.action
+                            && last.0.who == l.who
+                            && last.0.customer == l.customer
+                            && last.0.detail == l.detail
+                            && last.3 - l.at_ms < 86_400_000 =>
+                    {
+                        last.2 += 1;
+                        last.3 = l.at_ms;
+                    }
+                    _ => {
+                        let at = l.at_ms;
+                        rows.push((l, name, 1, at));
+                    }
+                }
+                rows
+            })
     };
     let filter_text = |id: &'static str, label: &'static str, ty: &'static str, sig: RwSignal<String>| {
         view! {
@@ -160,19 +181,24 @@ fn AuditLog() -> impl IntoView {
                 <table aria-label=t("audit.entries")>
                     <thead><tr><th>{t("audit.when")}</th><th>{t("audit.user")}</th><th>{t("audit.action")}</th><th>{t("customer.form")}</th><th>{t("audit.detail")}</th></tr></thead>
                     <tbody>
-                        {move || rows().into_iter().take(SHOWN).map(|(l, name)| view! {
+                        {move || rows().into_iter().take(SHOWN).map(|(l, name, times, first)| view! {
                             <tr>
                                 <td>{format_date(l.at_ms)}</td>
                                 <td>{l.who}</td>
                                 <td>{l.action}</td>
                                 <td>{name}</td>
-                                <td>{l.detail}</td>
+                                <td>
+                                    {l.detail}
+                                    {(times > 1).then(|| view! {
+                                        " " <span class="badge">{tf("audit.repeated", &[("n", &times), ("since", &format_date(first))])}</span>
+                                    })}
+                                </td>
                             </tr>
                         }).collect_view()}
                     </tbody>
                 </table>
             </div>
-            <p class="hint">{move || tf("audit.matching", &[("n", &rows().len()), ("shown", &SHOWN)])}</p>
+            <p class="hint">{move || tf("audit.matching", &[("n", &rows().iter().map(|r| r.2).sum::<usize>()), ("shown", &SHOWN)])}</p>
         </section>
     }
 }

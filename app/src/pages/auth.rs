@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::account::{self, Unlocked, NO_TEAM};
-use crate::i18n::{t, LanguagePicker};
+use crate::i18n::{t, tf, LanguagePicker};
 use crate::workspace::Workspace;
 use crate::{Phase, PhaseSignal};
 
@@ -136,27 +136,38 @@ pub fn NoTeamPage(unlocked: Rc<RefCell<Option<Unlocked>>>, error: Option<String>
             }
         }
     };
+    // Opened from an invitation link: joining is the one obvious thing to do here.
+    let invited = invitation_in_address().map(|l| l.role);
     view! {
         <main class="shell">
             <h1 class="brand">"Quietdesk"</h1>
             <section class="card">
                 <h2>{t("auth.join_or_start")}</h2>
                 {error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                {invited.map(|role| view! {
+                    <p class="invited">{tf("auth.invited_as", &[("role", &crate::i18n::role_label(role))])}</p>
+                })}
                 <p>{t("auth.no_team_before")} <strong>{name}</strong> {t("auth.no_team_after")}</p>
                 <div class="actions">
                     <button type="button" on:click=go(false)>{t("auth.check_again")}</button>
-                    <button type="button" class="primary" on:click=go(true)>{t("auth.create_team")}</button>
+                    <button type="button" class=if invited.is_some() { "" } else { "primary" } on:click=go(true)>{t("auth.create_team")}</button>
                 </div>
             </section>
-            <AcceptInvitation unlocked=accept_cell />
+            <AcceptInvitation unlocked=accept_cell primary=invited.is_some() />
         </main>
     }
 }
 
 /// Answer an invitation link: this account's public keys go to the server with a MAC
 /// made from the link's secret, for the admin's device to verify.
+/// The invitation in the address bar's fragment, if the page was opened from a link.
+fn invitation_in_address() -> Option<shared::invite::InviteLink> {
+    let hash = web_sys::window()?.location().hash().ok()?;
+    shared::invite::decode_fragment(&hash)
+}
+
 #[component]
-fn AcceptInvitation(unlocked: Rc<RefCell<Option<Unlocked>>>) -> impl IntoView {
+fn AcceptInvitation(unlocked: Rc<RefCell<Option<Unlocked>>>, primary: bool) -> impl IntoView {
     // A link opened directly lands here with its fragment still in the address bar.
     let from_url = web_sys::window()
         .and_then(|w| w.location().hash().ok())
@@ -185,7 +196,7 @@ fn AcceptInvitation(unlocked: Rc<RefCell<Option<Unlocked>>>) -> impl IntoView {
                 <label for="invite-link">{t("auth.invitation_link")}</label>
                 <input id="invite-link" prop:value=link on:input=move |ev| link.set(event_target_value(&ev)) />
             </div>
-            <button type="submit">{t("auth.accept_invitation")}</button>
+            <button type="submit" class=if primary { "primary" } else { "" }>{t("auth.accept_invitation")}</button>
             <p role="status" aria-label=t("auth.invitation_status") class="message">{move || message.get()}</p>
         </form>
     }

@@ -29,6 +29,7 @@ fn parse_role(s: &str) -> Role {
 
 #[component]
 pub fn TeamPage() -> impl IntoView {
+    provide_context(SecurityChanged(RwSignal::new(0)));
     let team = use_ws().team;
     let message = RwSignal::new(None::<String>);
     let me = use_ws().me.to_string();
@@ -196,6 +197,9 @@ fn TwoFactor() -> impl IntoView {
     // The QR code (SVG) and the key of an enrolment in progress; empty otherwise.
     let (qr, key) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
     let (code, note) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
+    // The recovery codes, shown once as a list until the user says they saved them.
+    let codes = RwSignal::new(Vec::<String>::new());
+    let security = expect_context::<SecurityChanged>().0;
     let start = move |_| {
         let ws = use_ws();
         spawn_local(async move {
@@ -212,10 +216,12 @@ fn TwoFactor() -> impl IntoView {
         let ws = use_ws();
         spawn_local(async move {
             note.set(Some(match ws.totp_enable(code.get_untracked()).await {
-                Ok(codes) => {
+                Ok(list) => {
                     qr.set(String::new());
                     key.set(String::new());
-                    tf("twofa.on_with_codes", &[("codes", &codes.join(" "))])
+                    codes.set(list);
+                    security.update(|n| *n += 1);
+                    t("twofa.on").to_owned()
                 }
                 Err(e) => e,
             }));
@@ -234,7 +240,24 @@ fn TwoFactor() -> impl IntoView {
         <section class="card">
             <h3>{t("twofa.title")}</h3>
             <div class="qr" inner_html=qr></div>
-            <p class="hint">{t("twofa.scan")} " " <code>{key}</code></p>
+            {move || (!key.get().is_empty()).then(|| view! { <p class="hint">{t("twofa.scan")} " " <code>{key}</code></p> })}
+            {move || (!codes.with(Vec::is_empty)).then(|| {
+                let text = codes.get().join("\n");
+                let href = format!("data:text/plain;charset=utf-8,{}", String::from(js_sys::encode_uri_component(&text)));
+                view! {
+                    <div class="recovery" role="group" aria-label=t("twofa.codes_title")>
+                        <h4>{t("twofa.codes_title")}</h4>
+                        <p class="hint">{t("twofa.codes_hint")}</p>
+                        <ol class="codes" aria-label=t("twofa.codes_title")>
+                            {codes.get().into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}
+                        </ol>
+                        <div class="actions">
+                            <a class="button" href=href download="quietdesk-recovery-codes.txt">{t("twofa.download_codes")}</a>
+                            <button type="button" class="primary" on:click=move |_| codes.set(Vec::new())>{t("twofa.saved_codes")}</button>
+                        </div>
+                    </div>
+                }
+            })}
             <label for="totp-code">{t("twofa.code")}</label>
             <input id="totp-code" inputmode="numeric" autocomplete="one-time-code"
                 on:input=move |ev| code.set(event_target_value(&ev)) />
@@ -302,12 +325,19 @@ fn ChangePassphrase() -> impl IntoView {
     }
 }
 
+/// Bumped when this account's security settings change (2FA turned on), so the cards
+/// that show them read them again.
+#[derive(Clone, Copy)]
+struct SecurityChanged(RwSignal<u32>);
+
 /// This account's signed-in devices; any other one can be signed out, and then erases
 /// its local data at its next contact (a lost phone).
 #[component]
 fn Devices() -> impl IntoView {
     let note = RwSignal::new(None::<String>);
+    let security = expect_context::<SecurityChanged>().0;
     let devices = LocalResource::new(move || {
+        security.track();
         let ws = use_ws();
         async move { ws.devices().await.ok() }
     });
