@@ -308,6 +308,12 @@ pub async fn unlock(name: &str, passphrase: &str) -> Result<Unlocked, String> {
     Ok(Unlocked { account, identity, api, store })
 }
 
+/// Whether the server now counts this session's account a member of `team` (an admin's
+/// device added it). Only a hint for when to open the workspace, which verifies the chain.
+pub async fn admitted(api: &Api, team: TeamId) -> bool {
+    api.get::<ChainResponse>(&path::fill(path::CHAIN, &team.to_string())).await.is_ok()
+}
+
 /// What the device did about a `device_wiped`.
 pub enum WipeOutcome {
     /// The order checked out: the local copy is being erased (the app restarts).

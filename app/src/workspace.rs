@@ -183,6 +183,8 @@ pub struct Workspace {
     last_sync_end: Cell<f64>,
     /// An audit upload is under way (one at a time).
     pub(crate) audit_flushing: Cell<bool>,
+    /// An admin's device is adding answered invitations (one pass at a time).
+    admitting: Cell<bool>,
     /// Sealed audit entries the server has not chained yet (also in IndexedDB).
     pub(crate) audit_queue: std::cell::RefCell<Vec<shared::api::SealedAudit>>,
     /// This device's audit stream, loaded at open; advanced only under the engine's
@@ -279,6 +281,7 @@ impl Workspace {
             stopped: Cell::new(false),
             last_sync_end: Cell::new(now()),
             audit_flushing: Cell::new(false),
+            admitting: Cell::new(false),
             audit_queue: Default::default(),
             audit_stream: Default::default(),
             approvals_changed: RwSignal::new(0),
@@ -550,10 +553,17 @@ impl Workspace {
                 return;
             }
             match serde_json::from_slice::<ServerEvent>(text.as_bytes()) {
-                Ok(ServerEvent::Poke { .. }) | Ok(ServerEvent::Ready { .. }) => self.request_sync(),
+                Ok(ServerEvent::Poke { .. }) => self.request_sync(),
+                Ok(ServerEvent::Ready { .. }) => {
+                    self.request_sync();
+                    // Back online: answers that came while this device was away.
+                    self.admit_answered().await;
+                }
                 Ok(ServerEvent::Chain { .. }) => {
                     let _ = self.refresh_session().await;
                     self.request_sync();
+                    // An invitation answered (the server pokes the team): add them now.
+                    self.admit_answered().await;
                 }
                 Ok(ServerEvent::Approval) => self.approvals_changed.update(|n| *n += 1),
                 _ => {}
@@ -797,6 +807,29 @@ impl Workspace {
     pub async fn invitations(&self) -> Result<Vec<(shared::api::InviteInfo, crate::account::InviteCheck)>, String> {
         let s = self.syncer.lock().await;
         self.unlocked.invitations(&s.session).await
+    }
+
+    /// Admin's device: add everyone who answered an invitation made on this device and
+    /// whose keys verify against it, as soon as it hears of the answer — nobody has to
+    /// press "Check invitations". Says so in a toast. An invitation as admin still
+    /// waits for an approval, which a person asks for on the Team page.
+    pub(crate) async fn admit_answered(self: &Rc<Self>) {
+        if !self.team.with_untracked(|t| t.me_admin) || self.admitting.replace(true) {
+            return;
+        }
+        if let Ok(list) = self.invitations().await {
+            for (info, check) in list {
+                if check != crate::account::InviteCheck::Verified || info.role == shared::chain::Role::Admin {
+                    continue;
+                }
+                let who = info.accepted.as_ref().map(|a| a.username.to_string()).unwrap_or_default();
+                match self.admit(&info, &|_| {}).await {
+                    Ok(()) => crate::toast(&crate::i18n::tf("invite.added", &[("who", &who)])),
+                    Err(e) => web_sys::console::warn_1(&format!("quietdesk: {who} not added: {e}").into()),
+                }
+            }
+        }
+        self.admitting.set(false);
     }
 
     /// Admin: verify an answered invitation and add the joiner.

@@ -99,14 +99,14 @@ test('an invitation the server lists with another role is refused, and nobody is
   await admin.getByRole('button', { name: 'Create invitation link' }).click();
   const linkField = admin.getByLabel(/^Invitation link/);
   await expect(linkField).toHaveValue(/#join=/);
-  await joiner.getByLabel('Invitation link').fill(await linkField.inputValue());
-  await joiner.getByRole('button', { name: 'Accept invitation' }).click();
-  await expect(joiner.getByRole('status', { name: 'Invitation status' })).toContainText('Invitation answered');
-
-  // The server turns the support invitation into a manager one.
+  // The server turns the support invitation into a manager one (before the answer
+  // arrives: the admin's device looks at answers as soon as it hears of one).
   await rewriteJson(admin, '**/api/v1/teams/*/invites', (body) => {
     for (const i of body.invites) i.role = 'manager';
   });
+  await joiner.getByLabel('Invitation link').fill(await linkField.inputValue());
+  await joiner.getByRole('button', { name: 'Accept invitation' }).click();
+  await expect(joiner.getByRole('status', { name: 'Invitation status' })).toContainText('Invitation answered');
   await admin.getByRole('button', { name: 'Check invitations' }).click();
   const open = admin.getByRole('list', { name: 'Open invitations' });
   await expect(open).toContainText('Refused: the server lists this invitation as manager');

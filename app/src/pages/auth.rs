@@ -175,19 +175,41 @@ fn AcceptInvitation(unlocked: Rc<RefCell<Option<Unlocked>>>, primary: bool) -> i
         .unwrap_or_default();
     let link = RwSignal::new(from_url);
     let message = RwSignal::new(None::<String>);
+    let phase = expect_context::<PhaseSignal>();
+    // Stop waiting when this page goes (the user chose something else).
+    let gone = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gone_flag = gone.clone();
+    on_cleanup(move || gone_flag.store(true, std::sync::atomic::Ordering::Relaxed));
     let accept = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let cell = unlocked.clone();
+        let (cell, gone) = (unlocked.clone(), gone.clone());
         let l = link.get_untracked();
         spawn_local(async move {
             // Take the account out for the request and put it back (no borrow across await).
             let Some(u) = cell.borrow_mut().take() else { return };
             let r = u.accept_invite(&l).await;
             *cell.borrow_mut() = Some(u);
-            message.set(Some(match r {
-                Ok(()) => t("auth.invitation_answered").into(),
-                Err(e) => e,
-            }));
+            let team = match r {
+                Ok(()) => shared::invite::decode_fragment(&l).map(|link| link.team),
+                Err(e) => {
+                    message.set(Some(e));
+                    return;
+                }
+            };
+            message.set(Some(t("auth.invitation_answered").into()));
+            // The inviting admin's device adds us as soon as it hears of the answer;
+            // look every few seconds and go in once it has.
+            let Some(team) = team else { return };
+            while !gone.load(std::sync::atomic::Ordering::Relaxed) {
+                gloo_timers::future::sleep(std::time::Duration::from_secs(2)).await;
+                let Some(api) = cell.borrow().as_ref().map(|u| u.api.clone()) else { return };
+                if account::admitted(&api, team).await {
+                    if let Some(u) = cell.borrow_mut().take() {
+                        enter(phase, u, false).await;
+                    }
+                    return;
+                }
+            }
         });
     };
     view! {
