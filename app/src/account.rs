@@ -14,7 +14,7 @@ use shared::audit::Checkpoint;
 use shared::chain::{Action, ChainEntry, KnownHead, Member, Role, TeamState};
 use shared::crypto::aead::{open_blob, seal_blob};
 use shared::crypto::identity::{AccountBundle, IdentityKeys, PublicIdentity};
-use shared::crypto::passphrase::{check_offered, derive_account_keys, KdfParams, Passphrase, SaltBinding};
+use shared::crypto::passphrase::{check_offered, derive_account_keys, KdfParams, Passphrase, SaltBinding, WrapKey};
 use shared::crypto::CryptoError;
 use shared::ids::{CollectionId, InviteId, RecordId, TeamId, Username};
 use shared::invite::{decode_fragment, encode_fragment, InviteLink, InviteSecret};
@@ -85,6 +85,9 @@ pub struct Unlocked {
     pub identity: IdentityKeys,
     pub api: Api,
     pub store: IdbStore,
+    /// The passphrase-derived key that opens the account bundle on this device, kept
+    /// while unlocked so another open tab of the same account can be unlocked with it.
+    pub(crate) wrap: WrapKey,
 }
 
 fn now_ms() -> i64 {
@@ -206,7 +209,7 @@ pub async fn create_account(name: &str, passphrase: &str) -> Result<Unlocked, St
     save_account(&store, &account).await?;
     save_token(&store, &identity, &resp.token).await?;
     remember_user(username.as_str());
-    let unlocked = Unlocked { account, identity, api, store };
+    let unlocked = Unlocked { account, identity, api, store, wrap };
     unlocked.store_pins(AccountPins::new(salt, kdf)).await?;
     Ok(unlocked)
 }
@@ -248,7 +251,7 @@ pub async fn log_in(name: &str, passphrase: &str, totp: Option<String>) -> Resul
         logged_in_ms: now_ms(),
         trust_listing_once: false,
     };
-    let mut unlocked = Unlocked { account, identity, api, store };
+    let mut unlocked = Unlocked { account, identity, api, store, wrap };
     // The account's pins: what this device starts from, never the server's listing.
     match unlocked.fetch_pins().await? {
         Some(pins) if (pins.salt, pins.kdf) != (pre.salt, pre.kdf) => {
@@ -294,6 +297,24 @@ pub async fn unlock(name: &str, passphrase: &str) -> Result<Unlocked, String> {
     let account = load_account(&store).await.ok_or(t("error.no_local_account"))?;
     let (_, wrap) = derive_account_keys(&Passphrase::new(passphrase), &username, &account.salt, account.kdf)
         .map_err(|e| e.to_string())?;
+    open_with_wrap(username, store, account, wrap).await
+}
+
+/// Unlock with the key another open tab of this account unlocked with (no passphrase,
+/// no Argon2). Fails, and the user types the passphrase, if it does not open the bundle.
+pub async fn unlock_with_wrap(name: &str, wrap: [u8; 32]) -> Result<Unlocked, String> {
+    let username = parse_username(name)?;
+    let store = store::open(&store::db_name(username.as_str())).await.map_err(|e| e.to_string())?;
+    let account = load_account(&store).await.ok_or(t("error.no_local_account"))?;
+    open_with_wrap(username, store, account, WrapKey::from_bytes(wrap)).await
+}
+
+async fn open_with_wrap(
+    username: Username,
+    store: IdbStore,
+    account: LocalAccount,
+    wrap: WrapKey,
+) -> Result<Unlocked, String> {
     let identity = IdentityKeys::open_bundle(&account.bundle, &wrap, username.as_str()).map_err(|e| match e {
         CryptoError::DecryptionFailed => t("error.wrong_passphrase").to_string(),
         e => e.to_string(),
@@ -305,7 +326,7 @@ pub async fn unlock(name: &str, passphrase: &str) -> Result<Unlocked, String> {
         }
     }
     remember_user(username.as_str());
-    Ok(Unlocked { account, identity, api, store })
+    Ok(Unlocked { account, identity, api, store, wrap })
 }
 
 /// Whether the server now counts this session's account a member of `team` (an admin's

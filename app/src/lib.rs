@@ -13,6 +13,7 @@ pub mod nav;
 pub mod pages;
 pub mod security;
 pub mod store;
+pub mod tabs;
 pub mod workspace;
 
 use std::cell::RefCell;
@@ -61,6 +62,7 @@ pub fn App() -> impl IntoView {
     let phase: PhaseSignal = RwSignal::new_local(Phase::Locked { error: None });
     provide_context(phase);
     nav::install();
+    tabs::install(phase);
     leptos::task::spawn_local(async move {
         if account::finish_wipe().await {
             let error = Some(t("auth.wiped_erased").into());
@@ -114,14 +116,9 @@ fn Toasts() -> impl IntoView {
     }
 }
 
-/// Keep the replica cache current (one quick write), then drop the keys.
+/// Lock this tab and the account's other tabs on this device.
 fn lock() {
-    let (ws, phase) = (use_ws(), expect_context::<PhaseSignal>());
-    leptos::task::spawn_local(async move {
-        ws.save_cache().await;
-        ws.stop();
-    });
-    phase.set(Phase::Locked { error: None });
+    tabs::lock_all(expect_context::<PhaseSignal>());
 }
 
 /// Log out, which wipes this device: never with edits the server has not acknowledged.
@@ -192,6 +189,7 @@ fn Shell(ws: Ws) -> impl IntoView {
                 <div class="sidebar__foot">
                     <span class="whoami">{me}</span>
                     <i18n::LanguagePicker id="language-side" />
+                    <tabs::LockPicker id="lock-side" />
                     <div class="actions">
                         <button type="button" on:click=|_| lock()>{t("shell.lock")}</button>
                         <button type="button" on:click=|_| log_out()>{t("shell.log_out")}</button>
@@ -233,6 +231,7 @@ fn MorePage() -> impl IntoView {
             <section class="card form">
                 <p class="whoami">{ws.me.to_string()}</p>
                 <i18n::LanguagePicker id="language-more" />
+                <tabs::LockPicker id="lock-more" />
                 <div class="actions">
                     <button type="button" on:click=|_| lock()>{t("shell.lock")}</button>
                     <button type="button" on:click=|_| log_out()>{t("shell.log_out")}</button>

@@ -22,7 +22,11 @@ enum Mode {
 pub async fn enter(phase: PhaseSignal, unlocked: Unlocked, create_team: bool) {
     phase.set(Phase::Busy(t("auth.opening").into()));
     match Workspace::open(unlocked, create_team).await {
-        Ok(ws) => phase.set(Phase::Ready(ws)),
+        Ok(ws) => {
+            // The account's other open tabs on this device unlock too.
+            crate::tabs::share(&ws);
+            phase.set(Phase::Ready(ws));
+        }
         Err((e, Some(u))) if e == NO_TEAM => phase.set(Phase::NoTeam(Rc::new(RefCell::new(Some(u))), None)),
         Err((e, Some(u))) => phase.set(Phase::NoTeam(Rc::new(RefCell::new(Some(u))), Some(e))),
         Err((e, None)) => phase.set(Phase::Locked { error: Some(e) }),
@@ -43,6 +47,10 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
         Some(form) => form,
         None => (if last.is_some() { Mode::Unlock } else { Mode::Create }, last.unwrap_or_default()),
     };
+    // Another open tab of this account may be unlocked: it hands over the key.
+    if first_mode == Mode::Unlock && !first_name.is_empty() {
+        crate::tabs::ask(&first_name);
+    }
     let (mode, set_mode) = signal(first_mode);
     let (username, set_username) = signal(first_name);
     let (passphrase, set_passphrase) = signal(String::new());

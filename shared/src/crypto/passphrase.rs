@@ -156,6 +156,17 @@ impl AuthKey {
 /// Seals and opens the account bundle. Never leaves the client.
 pub struct WrapKey(pub(crate) SymmetricKey);
 
+impl WrapKey {
+    /// Only to hand the key from one tab of the app to another of the same origin and
+    /// account (an unlocked tab unlocks the others); never to the server or storage.
+    pub fn from_bytes(b: [u8; 32]) -> Self {
+        Self(SymmetricKey::from_bytes(b))
+    }
+    pub fn expose_secret(&self) -> &[u8; 32] {
+        self.0.expose_secret()
+    }
+}
+
 /// Derive both account keys. Takes ~0.1–1 s by design.
 pub fn derive_account_keys(
     passphrase: &Passphrase,
