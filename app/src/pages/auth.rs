@@ -212,7 +212,8 @@ fn AcceptInvitation(unlocked: Rc<RefCell<Option<Unlocked>>>, primary: bool) -> i
                 gloo_timers::future::sleep(std::time::Duration::from_secs(2)).await;
                 let Some(api) = cell.borrow().as_ref().map(|u| u.api.clone()) else { return };
                 if account::admitted(&api, team).await {
-                    if let Some(u) = cell.borrow_mut().take() {
+                    let taken = cell.borrow_mut().take();
+                    if let Some(u) = taken {
                         enter(phase, u, false).await;
                     }
                     return;
