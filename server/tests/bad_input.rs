@@ -267,7 +267,7 @@ async fn usernames_are_not_revealed_by_prelogin_and_taken_names_conflict() {
 
     let p = Probe { http, base: srv.base.clone() };
     let body = serde_json::json!({
-        "username": "alice", "salt": "AAAAAAAAAAAAAAAAAAAAAA==", "kdf": {"m_cost_kib": 19456, "t_cost": 2, "p_cost": 1},
+        "username": "alice", "salt": "AAAAAAAAAAAAAAAAAAAAAA==", "kdf": {"m_cost_kib": 19456, "t_cost": 2, "p_cost": 1, "binding": "username"},
         "auth_key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
         "identity": {"sign_pk": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "dh_pk": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
         "bundle": "AQ=="
