@@ -187,13 +187,7 @@ fn Shell(ws: Ws) -> impl IntoView {
                     {move || sections(team.with(|t| t.me_admin)).into_iter().map(|s| nav_link(path, s)).collect_view()}
                 </nav>
                 <div class="sidebar__foot">
-                    <span class="whoami">{me}</span>
-                    <i18n::LanguagePicker id="language-side" />
-                    <tabs::LockPicker id="lock-side" />
-                    <div class="actions">
-                        <button type="button" on:click=|_| lock()>{t("shell.lock")}</button>
-                        <button type="button" on:click=|_| log_out()>{t("shell.log_out")}</button>
-                    </div>
+                    <AccountControls me=me where_="side" />
                 </div>
             </aside>
             <div class="app__main">
@@ -214,6 +208,23 @@ fn Shell(ws: Ws) -> impl IntoView {
     }
 }
 
+/// Who is signed in, this device's language and lock settings, lock and log out: at
+/// the foot of the desk's sidebar (`where_ = "side"`) and on the phone's "More" page.
+#[component]
+fn AccountControls(me: String, where_: &'static str) -> impl IntoView {
+    let (language, lock_id) =
+        if where_ == "side" { ("language-side", "lock-side") } else { ("language-more", "lock-more") };
+    view! {
+        <span class="whoami">{me}</span>
+        <i18n::LanguagePicker id=language />
+        <tabs::LockPicker id=lock_id />
+        <div class="actions">
+            <button type="button" on:click=|_| lock()>{t("shell.lock")}</button>
+            <button type="button" on:click=|_| log_out()>{t("shell.log_out")}</button>
+        </div>
+    }
+}
+
 /// "More" on a phone: the sections the tab bar has no room for, the language, and the
 /// account's lock and log-out.
 #[component]
@@ -229,13 +240,7 @@ fn MorePage() -> impl IntoView {
                 {rest.into_iter().map(|s| nav_link(path, s)).collect_view()}
             </nav>
             <section class="card form">
-                <p class="whoami">{ws.me.to_string()}</p>
-                <i18n::LanguagePicker id="language-more" />
-                <tabs::LockPicker id="lock-more" />
-                <div class="actions">
-                    <button type="button" on:click=|_| lock()>{t("shell.lock")}</button>
-                    <button type="button" on:click=|_| log_out()>{t("shell.log_out")}</button>
-                </div>
+                <AccountControls me=ws.me.to_string() where_="more" />
             </section>
         </section>
     }
@@ -265,6 +270,15 @@ fn page_for(path: &str) -> AnyView {
 /// The workspace, for pages.
 pub fn use_ws() -> Ws {
     expect_context::<StoredValue<Ws, LocalStorage>>().get_value()
+}
+
+/// The last second of today, local time, in Unix milliseconds ("due today" ends there).
+pub fn end_of_today_ms() -> i64 {
+    let d = js_sys::Date::new_0();
+    d.set_hours(23);
+    d.set_minutes(59);
+    d.set_seconds(59);
+    d.get_time() as i64
 }
 
 /// Unix milliseconds now.

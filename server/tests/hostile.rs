@@ -213,30 +213,33 @@ async fn kdf_downgrades_and_swapped_salts_are_refused_before_login() {
     let pin = Some((pre.salt, pre.kdf));
     proxy.take_seen();
 
+    // From now on, the prelogin answer as `change` makes it (and the rest honest).
+    let prelogin_becomes = |change: fn(&mut serde_json::Value)| {
+        proxy.honest();
+        proxy.rewrite(move |x| {
+            if !x.path.ends_with("/auth/prelogin") {
+                return None;
+            }
+            let mut v = x.json();
+            change(&mut v);
+            Answer::json(200, &v)
+        });
+    };
+    fn one_salt() -> String {
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 16])
+    }
+
     // Downgraded to the cheapest settings the format allows (about 5× cheaper).
-    proxy.rewrite(|x| {
-        if !x.path.ends_with("/auth/prelogin") {
-            return None;
-        }
-        let mut v = x.json();
-        v["kdf"] = serde_json::to_value(KdfParams::MINIMUM).ok()?;
-        Answer::json(200, &v)
-    });
+    prelogin_becomes(|v| v["kdf"] = serde_json::to_value(KdfParams::MINIMUM).unwrap());
     let refused = login_checked(&proxy.base, "erin", pass, floor, None).await.err().unwrap();
     assert!(refused.contains("weaker passphrase protection"), "{refused}");
     assert!(proxy.take_seen().iter().all(|(_, p)| !p.ends_with("/auth/login")), "no auth key was sent");
 
     // One salt for everybody, used as it is (the unbound form of accounts from before
     // the binding): a new device refuses it, and so does a device that knows erin.
-    proxy.honest();
-    proxy.rewrite(|x| {
-        if !x.path.ends_with("/auth/prelogin") {
-            return None;
-        }
-        let mut v = x.json();
-        v["salt"] = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 16]).into();
+    prelogin_becomes(|v| {
+        v["salt"] = one_salt().into();
         v["kdf"]["binding"] = "random".into();
-        Answer::json(200, &v)
     });
     let refused = login_checked(&proxy.base, "erin", pass, floor, None).await.err().unwrap();
     assert!(refused.contains("older passphrase protection"), "{refused}");
@@ -246,15 +249,7 @@ async fn kdf_downgrades_and_swapped_salts_are_refused_before_login() {
 
     // Other bytes in the bound form: harmless (the salt is still erin's own, so nothing
     // a server learns serves against anyone else), and the log-in fails honestly.
-    proxy.honest();
-    proxy.rewrite(|x| {
-        if !x.path.ends_with("/auth/prelogin") {
-            return None;
-        }
-        let mut v = x.json();
-        v["salt"] = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 16]).into();
-        Answer::json(200, &v)
-    });
+    prelogin_becomes(|v| v["salt"] = one_salt().into());
     let refused = login_checked(&proxy.base, "erin", pass, floor, pin).await.err().unwrap();
     assert!(refused.contains("wrong username or passphrase"), "{refused}");
 }

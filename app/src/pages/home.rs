@@ -54,13 +54,7 @@ fn summarize(idx: &crate::workspace::Index, now: i64) -> Summary {
     }
     s.customers = idx.customers.len();
     s.forgotten = idx.customers.iter().filter(|c| !contacted.contains(&c.id.to_string())).count();
-    let end_of_day = {
-        let d = js_sys::Date::new_0();
-        d.set_hours(23);
-        d.set_minutes(59);
-        d.set_seconds(59);
-        d.get_time() as i64
-    };
+    let end_of_day = crate::end_of_today_ms();
     for (_, d) in idx.of_kind(EntityKind::Task.as_str()) {
         let Some(task) = Task::from_doc(d) else { continue };
         if task.done {

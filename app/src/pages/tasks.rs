@@ -38,13 +38,7 @@ pub fn TaskList() -> impl IntoView {
     let groups = Memo::new(move |_| {
         let idx = index.get();
         let now = now_ms();
-        let day_end = {
-            let d = js_sys::Date::new_0();
-            d.set_hours(23);
-            d.set_minutes(59);
-            d.set_seconds(59);
-            d.get_time() as i64
-        };
+        let day_end = crate::end_of_today_ms();
         let mut open: Vec<(RecordId, Task)> = idx
             .of_kind(EntityKind::Task.as_str())
             .filter_map(|(id, d)| Some((*id, Task::from_doc(d)?)))
