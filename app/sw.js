@@ -2,7 +2,7 @@
 // starts with the network off. It never touches /api/: data lives in IndexedDB as
 // ciphertext and syncs through the app itself.
 const CACHE = 'quietdesk-shell-v1';
-const STATIC = ['/manifest.webmanifest', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon.svg'];
+const STATIC = ['/manifest.webmanifest', '/pinyin_table.txt', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon.svg'];
 const ASSET = /["'](\/[^"'?#]+\.(?:js|wasm|css|png|svg|webmanifest))["']/g;
 
 async function cacheShell() {

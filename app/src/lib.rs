@@ -272,6 +272,22 @@ pub fn use_ws() -> Ws {
     expect_context::<StoredValue<Ws, LocalStorage>>().get_value()
 }
 
+/// Fetch the pinyin table (`/pinyin_table.txt`, next to the app) and hand it to search,
+/// once. Without it (offline on a first visit), names are searched as written only.
+pub async fn load_pinyin() {
+    if shared::pinyin::loaded() {
+        return;
+    }
+    let Ok(resp) = gloo_net::http::Request::get("/pinyin_table.txt").send().await else { return };
+    if !resp.ok() {
+        return;
+    }
+    if let Ok(text) = resp.text().await {
+        // Kept for the life of the page, as a compiled-in table would be.
+        shared::pinyin::load(Box::leak(text.into_boxed_str()));
+    }
+}
+
 /// The last second of today, local time, in Unix milliseconds ("due today" ends there).
 pub fn end_of_today_ms() -> i64 {
     let d = js_sys::Date::new_0();

@@ -21,6 +21,8 @@ enum Mode {
 /// Open the workspace for an unlocked account, moving the app to the right phase.
 pub async fn enter(phase: PhaseSignal, unlocked: Unlocked, create_team: bool) {
     phase.set(Phase::Busy(t("auth.opening").into()));
+    // The pinyin table, before the search index is built (cached after the first time).
+    crate::load_pinyin().await;
     match Workspace::open(unlocked, create_team).await {
         Ok(ws) => {
             // The account's other open tabs on this device unlock too.
