@@ -21,6 +21,12 @@ async function scan(page: Page, what: string) {
   return result.violations.length;
 }
 
+/** A screenshot kept with the test's results: `shell-<page>-<lang>-<width>.png`. */
+async function shot(page: Page, path: string, lang: string, width: number) {
+  const name = path === '/' ? 'home' : path.replace(/^\//, '').replace(/\//g, '-');
+  await page.screenshot({ path: test.info().outputPath(`shell-${name}-${lang}-${width}.png`), fullPage: true });
+}
+
 test('axe finds no serious or critical violation on any page, in both languages and both themes', async ({ page }) => {
   test.setTimeout(180_000);
   await page.setViewportSize({ width: 390, height: 844 });
@@ -45,8 +51,18 @@ test('axe finds no serious or critical violation on any page, in both languages 
         await go(page, p === 'customer' ? customer : p);
         await expect(page.locator('main h2').first()).toBeVisible();
         minor += await scan(page, `${p} (${lang}, ${scheme})`);
+        if (scheme === 'light') await shot(page, p, lang, 390);
       }
     }
+    // The same pages on a desk, kept as screenshots too.
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    for (const p of PAGES) {
+      await go(page, p === 'customer' ? customer : p);
+      await expect(page.locator('main h2').first()).toBeVisible();
+      await shot(page, p, lang, 1280);
+    }
+    await page.setViewportSize({ width: 390, height: 844 });
   }
   console.log(`axe: ${PAGES.length * 4 + 2} scans, no serious or critical violations; ${minor} minor or moderate`);
 });
