@@ -11,7 +11,8 @@ use base64::Engine;
 use rand_core::{OsRng, RngCore};
 use shared::api::{
     path, ChangePassphraseRequest, Device, DeviceList, Empty, LoginRequest, PreloginRequest, PreloginResponse,
-    RevokeDeviceRequest, SealedPins, SessionResponse, SignupRequest, UserKeys, WipeResponse,
+    RecoverRequest, RecoveryBundle, RecoveryBundleRequest, RevokeDeviceRequest, SealedPins, SessionResponse,
+    SetRecoveryRequest, SignupRequest, UserKeys, WipeResponse,
 };
 use shared::crypto::identity::AccountBundle;
 use shared::crypto::passphrase::{fake_salt, AuthKey, KdfParams, SaltBinding};
@@ -33,6 +34,9 @@ pub fn router() -> Router<AppState> {
         .route(path::USER, get(user_keys))
         .route(path::ACCOUNT_PINS, get(pins).put(put_pins))
         .route(path::PASSPHRASE, put(change_passphrase))
+        .route(path::RECOVERY, put(set_recovery))
+        .route(path::RECOVERY_BUNDLE, post(recovery_bundle))
+        .route(path::RECOVER, post(recover))
 }
 
 /// What a sign-up or a passphrase change may store: settings in range with the salt
@@ -47,6 +51,73 @@ fn check_credentials(kdf: &KdfParams, bundle: &AccountBundle) -> ApiResult<()> {
         return Err(ApiError::BadRequest("account bundle has an implausible size".into()));
     }
     Ok(())
+}
+
+/// Set (replace) the caller's recovery kit, proven with the current passphrase.
+async fn set_recovery(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<SetRecoveryRequest>,
+) -> ApiResult<ApiJson<Empty>> {
+    if req.bundle.0.len() > 4096 || req.bundle.0.is_empty() {
+        return Err(ApiError::BadRequest("recovery bundle has an implausible size".into()));
+    }
+    let stored = state.db.user(user.username.as_str()).await?.ok_or(ApiError::NotFound("no such user"))?;
+    let current = AuthKey::from_bytes(req.current_auth_key).verifier();
+    if !bool::from(current.ct_eq(&stored.auth_hash)) {
+        return Err(ApiError::Forbidden("the current passphrase is wrong"));
+    }
+    let verifier = AuthKey::from_bytes(req.recovery_auth_key).verifier();
+    state.db.set_recovery(&user.username, &verifier, &req.bundle.0).await?;
+    tracing::info!(username = %user.username, "recovery kit set");
+    Ok(ApiJson(Empty {}))
+}
+
+/// Whether `presented` proves the recovery key of `username` (compared in constant
+/// time, against a dummy when there is no kit, so timing says little).
+async fn recovery_of(state: &AppState, username: &str, presented: [u8; 32]) -> ApiResult<Vec<u8>> {
+    let kit = state.db.recovery(username).await?;
+    let expected = kit.as_ref().map_or([0xFF; 32], |k| k.0);
+    let ok: bool = AuthKey::from_bytes(presented).verifier().ct_eq(&expected).into();
+    match kit.filter(|_| ok) {
+        Some((_, bundle)) => Ok(bundle),
+        None => {
+            tracing::info!(username = %username, "failed recovery");
+            Err(ApiError::Unauthorized("wrong username or recovery key"))
+        }
+    }
+}
+
+/// The recovery-sealed bundle, to whoever proves the recovery key (it opens only with
+/// the key, which the server never sees).
+async fn recovery_bundle(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RecoveryBundleRequest>,
+) -> ApiResult<ApiJson<RecoveryBundle>> {
+    let bundle = recovery_of(&state, req.username.as_str(), req.recovery_auth_key).await?;
+    Ok(ApiJson(RecoveryBundle { bundle: AccountBundle(bundle) }))
+}
+
+/// A new passphrase for a forgotten one, proven with the recovery key. The old
+/// passphrase stops working; the kit stays valid. Logging in afterwards still needs
+/// the second factor if the account has one.
+async fn recover(State(state): State<AppState>, ApiJson(req): ApiJson<RecoverRequest>) -> ApiResult<ApiJson<Empty>> {
+    check_credentials(&req.kdf, &req.bundle)?;
+    recovery_of(&state, req.username.as_str(), req.recovery_auth_key).await?;
+    let stored = state.db.user(req.username.as_str()).await?.ok_or(ApiError::NotFound("no such user"))?;
+    let current = stored.auth_hash;
+    let row = UserRow {
+        salt: req.salt,
+        kdf: req.kdf,
+        auth_hash: AuthKey::from_bytes(req.auth_key).verifier(),
+        bundle: req.bundle,
+        ..stored
+    };
+    if !state.db.set_credentials(&row, &current).await? {
+        return Err(ApiError::Conflict("the passphrase was changed meanwhile; try again"));
+    }
+    tracing::info!(username = %req.username, "passphrase reset with the recovery key");
+    Ok(ApiJson(Empty {}))
 }
 
 /// Change the caller's passphrase. Proven with the current auth key; the session

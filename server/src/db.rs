@@ -157,6 +157,10 @@ pub trait Db: Send + Sync + 'static {
     /// Replace an account's salt, settings, auth verifier and sealed bundle (a changed
     /// passphrase), if its verifier is still `current`; false if it is not.
     async fn set_credentials(&self, user: &UserRow, current: &[u8; 32]) -> DbResult<bool>;
+    /// Set (replace) an account's recovery kit: the verifier and the recovery-sealed bundle.
+    async fn set_recovery(&self, username: &Username, verifier: &[u8; 32], bundle: &[u8]) -> DbResult<()>;
+    /// An account's recovery kit, if it has one.
+    async fn recovery(&self, username: &str) -> DbResult<Option<([u8; 32], Vec<u8>)>>;
 
     async fn create_session(
         &self,

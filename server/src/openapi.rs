@@ -89,6 +89,21 @@ fn operations(s: &mut Schemas) -> Vec<Op> {
             s.add::<api::ChangePassphraseRequest>(),
             s.add::<api::Empty>(),
         ),
+        with(
+            op(Put, path::RECOVERY, "Set the caller's recovery kit (proven with the current auth key)"),
+            s.add::<api::SetRecoveryRequest>(),
+            s.add::<api::Empty>(),
+        ),
+        public(with(
+            op(Post, path::RECOVERY_BUNDLE, "The recovery-sealed bundle, to whoever proves the recovery key"),
+            s.add::<api::RecoveryBundleRequest>(),
+            s.add::<api::RecoveryBundle>(),
+        )),
+        public(with(
+            op(Post, path::RECOVER, "A new passphrase for a forgotten one, proven with the recovery key"),
+            s.add::<api::RecoverRequest>(),
+            s.add::<api::Empty>(),
+        )),
         answers(op(Get, path::USER, "A user's public keys"), s.add::<api::UserKeys>()),
         answers(op(Get, path::TEAMS, "The caller's teams"), s.add::<api::TeamList>()),
         with(

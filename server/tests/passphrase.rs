@@ -150,3 +150,60 @@ async fn signups_with_an_unbound_salt_are_refused() {
     assert_eq!(prelogin(&srv.base, "hana").await.kdf.binding, SaltBinding::Username);
     signup(&srv.base, "hana", "pass-hana-signup").await;
 }
+
+/// The recovery kit: set with the current passphrase; its bundle goes only to whoever
+/// proves the recovery key and opens only with it; a forgotten passphrase is replaced
+/// with it, and the old one stops working. The server never sees the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_key_resets_a_forgotten_passphrase() {
+    use shared::api::{RecoverRequest, RecoveryBundleRequest, SetRecoveryRequest};
+    use shared::crypto::recovery::RecoveryKey;
+    let srv = TestServer::start();
+    let old = "pass-iris-forgotten";
+    let iris = signup(&srv.base, "iris", old).await;
+    let name: Username = "iris".parse().unwrap();
+    let kit = RecoveryKey::generate();
+    let (rec_auth, rec_wrap) = kit.keys(&name);
+    let pre = prelogin(&srv.base, "iris").await;
+    let (current, _) = derive_account_keys(&Passphrase::new(old), &name, &pre.salt, pre.kdf).unwrap();
+    let mut set = SetRecoveryRequest {
+        current_auth_key: [9; 32],
+        recovery_auth_key: *rec_auth.expose_secret(),
+        bundle: iris.identity.seal_bundle(&rec_wrap, "iris"),
+    };
+    assert_eq!(status(iris.api.call(&set).await), (403, "forbidden".into()));
+    set.current_auth_key = *current.expose_secret();
+    iris.api.call(&set).await.unwrap();
+
+    let anon = Api::new(&srv.base);
+    let wrong = RecoveryBundleRequest { username: name.clone(), recovery_auth_key: [1; 32] };
+    assert_eq!(status(anon.call(&wrong).await), (401, "unauthorized".into()));
+    let nobody = RecoveryBundleRequest { username: "nobody".parse().unwrap(), recovery_auth_key: [1; 32] };
+    assert_eq!(status(anon.call(&nobody).await), (401, "unauthorized".into()), "same answer for no account");
+
+    // A new device with only the username and the recovery key.
+    let typed = RecoveryKey::parse(&kit.display()).unwrap();
+    let (auth, wrap) = typed.keys(&name);
+    let ask = RecoveryBundleRequest { username: name.clone(), recovery_auth_key: *auth.expose_secret() };
+    let got = anon.call(&ask).await.unwrap();
+    let identity = IdentityKeys::open_bundle(&got.bundle, &wrap, "iris").unwrap();
+    assert_eq!(identity.public(), iris.identity.public());
+    let new = "pass-iris-remembered";
+    let salt = [0x33; 16];
+    let (new_auth, new_wrap) = derive_account_keys(&Passphrase::new(new), &name, &salt, KdfParams::MINIMUM).unwrap();
+    let recover = RecoverRequest {
+        username: name.clone(),
+        recovery_auth_key: *auth.expose_secret(),
+        salt,
+        kdf: KdfParams::MINIMUM,
+        auth_key: *new_auth.expose_secret(),
+        bundle: identity.seal_bundle(&new_wrap, "iris"),
+    };
+    let mut bad = recover.clone();
+    bad.recovery_auth_key = [2; 32];
+    assert_eq!(status(anon.call(&bad).await), (401, "unauthorized".into()));
+    anon.call(&recover).await.unwrap();
+    assert!(matches!(login(&srv.base, "iris", old).await.err(), Some(TransportError::Http { status: 401, .. })));
+    let back = login(&srv.base, "iris", new).await.unwrap();
+    assert_eq!(back.identity.public(), iris.identity.public());
+}

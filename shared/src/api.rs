@@ -40,6 +40,12 @@ pub mod path {
     /// Change the caller's passphrase: new salt, settings, auth key and sealed bundle,
     /// proven with the current auth key (PUT).
     pub const PASSPHRASE: &str = "/api/v1/account/passphrase";
+    /// Set (replace) the caller's recovery kit, proven with the current auth key (PUT).
+    pub const RECOVERY: &str = "/api/v1/account/recovery";
+    /// The recovery-sealed bundle, to whoever proves the recovery key (POST).
+    pub const RECOVERY_BUNDLE: &str = "/api/v1/auth/recovery/bundle";
+    /// A new passphrase proven with the recovery key, for a forgotten one (POST).
+    pub const RECOVER: &str = "/api/v1/auth/recover";
     /// Sign out one of the caller's devices and have it erase its local data (POST).
     pub const REVOKE_DEVICE: &str = "/api/v1/devices/{device}/revoke";
     /// Admin: sign out every device of a member and have each erase its data (POST).
@@ -216,6 +222,84 @@ impl Endpoint for ChangePassphraseRequest {
     type Response = Empty;
     const METHOD: Method = Method::Put;
     const PATH: &'static str = path::PASSPHRASE;
+}
+
+/// A new recovery kit: the verifier's input (the recovery-derived auth key) and the
+/// bundle sealed under the recovery-derived wrap key; the current passphrase as proof.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Serialize, Deserialize)]
+pub struct SetRecoveryRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+    #[serde(with = "b64_32")]
+    pub current_auth_key: [u8; 32],
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+    #[serde(with = "b64_32")]
+    pub recovery_auth_key: [u8; 32],
+    pub bundle: AccountBundle,
+}
+impl std::fmt::Debug for SetRecoveryRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetRecoveryRequest").finish_non_exhaustive()
+    }
+}
+impl Endpoint for SetRecoveryRequest {
+    type Response = Empty;
+    const METHOD: Method = Method::Put;
+    const PATH: &'static str = path::RECOVERY;
+}
+
+/// Ask for the recovery-sealed bundle, proving the recovery key.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RecoveryBundleRequest {
+    pub username: Username,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+    #[serde(with = "b64_32")]
+    pub recovery_auth_key: [u8; 32],
+}
+impl std::fmt::Debug for RecoveryBundleRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecoveryBundleRequest").field("username", &self.username).finish_non_exhaustive()
+    }
+}
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecoveryBundle {
+    pub bundle: AccountBundle,
+}
+impl Endpoint for RecoveryBundleRequest {
+    type Response = RecoveryBundle;
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = path::RECOVERY_BUNDLE;
+}
+
+/// Replace a forgotten passphrase, proving the recovery key: what a passphrase change
+/// sends, with the recovery key's proof instead of the current passphrase.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RecoverRequest {
+    pub username: Username,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+    #[serde(with = "b64_32")]
+    pub recovery_auth_key: [u8; 32],
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+    #[serde(with = "b64_16")]
+    pub salt: [u8; 16],
+    pub kdf: KdfParams,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
+    #[serde(with = "b64_32")]
+    pub auth_key: [u8; 32],
+    pub bundle: AccountBundle,
+}
+impl std::fmt::Debug for RecoverRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecoverRequest").field("username", &self.username).finish_non_exhaustive()
+    }
+}
+impl Endpoint for RecoverRequest {
+    type Response = Empty;
+    const METHOD: Method = Method::Post;
+    const PATH: &'static str = path::RECOVER;
 }
 
 /// A new session. The token goes in `Authorization: Bearer`.

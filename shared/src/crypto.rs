@@ -16,6 +16,7 @@ pub mod aead;
 pub mod envelope;
 pub mod identity;
 pub mod passphrase;
+pub mod recovery;
 pub mod wrap;
 
 use std::fmt;
@@ -43,6 +44,7 @@ pub mod label {
     pub const LOCAL_BLOB: &[u8] = b"quietdesk/v1/local-blob";
     pub const FAKE_SALT: &[u8] = b"quietdesk/v1/fake-salt";
     pub const KDF_SALT: &[u8] = b"quietdesk/v1/kdf-salt";
+    pub const RECOVERY: &[u8] = b"quietdesk/v1/recovery-key";
     pub const INVITE_MAC_KEY: &[u8] = b"quietdesk/v1/invite-mac-key";
     pub const INVITE_MAC: &[u8] = b"quietdesk/v1/invite-mac";
     pub const SAFETY_NUMBER: &[u8] = b"quietdesk/v1/safety-number";

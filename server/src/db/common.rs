@@ -180,6 +180,27 @@ impl Db for Store {
         Ok(r.rows_affected() == 1)
     }
 
+    async fn set_recovery(&self, username: &Username, verifier: &[u8; 32], bundle: &[u8]) -> DbResult<()> {
+        sqlx::query(
+            "INSERT INTO account_recovery (username, verifier, bundle) VALUES ($1, $2, $3) \
+             ON CONFLICT (username) DO UPDATE SET verifier = excluded.verifier, bundle = excluded.bundle",
+        )
+        .bind(username.as_str())
+        .bind(verifier.as_slice())
+        .bind(bundle)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn recovery(&self, username: &str) -> DbResult<Option<([u8; 32], Vec<u8>)>> {
+        let row = sqlx::query("SELECT verifier, bundle FROM account_recovery WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| Ok((arr(r.get("verifier"))?, r.get("bundle")))).transpose()
+    }
+
     async fn user(&self, username: &str) -> DbResult<Option<UserRow>> {
         let row =
             sqlx::query("SELECT username, salt, kdf, auth_hash, sign_pk, dh_pk, bundle FROM users WHERE username = $1")
