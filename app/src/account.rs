@@ -254,14 +254,24 @@ pub async fn log_in(name: &str, passphrase: &str, totp: Option<String>) -> Resul
     let mut unlocked = Unlocked { account, identity, api, store, wrap };
     // The account's pins: what this device starts from, never the server's listing.
     match unlocked.fetch_pins().await? {
-        Some(pins) if (pins.salt, pins.kdf) != (pre.salt, pre.kdf) => {
+        // Other settings than the pinned ones: a change made elsewhere (a passphrase
+        // change, a reset with the recovery key) is bound to the username and no
+        // cheaper — pin it; anything else may be a server weakening the protection.
+        Some(pins)
+            if (pins.salt, pins.kdf) != (pre.salt, pre.kdf)
+                && (pre.kdf.binding != SaltBinding::Username || !pre.kdf.at_least(pins.kdf)) =>
+        {
             return Err("The server gave this device other passphrase settings than your account pinned: it may be \
                  trying to weaken your passphrase's protection. Change your passphrase from a device you trust."
                 .into());
         }
-        Some(pins) => {
+        Some(mut pins) => {
             if unlocked.account.team.is_none() {
                 unlocked.account.team = pins.teams.first().map(|t| t.team);
+            }
+            if (pins.salt, pins.kdf) != (pre.salt, pre.kdf) {
+                (pins.salt, pins.kdf, pins.version) = (pre.salt, pre.kdf, pins.version + 1);
+                unlocked.store_pins(pins).await?;
             }
         }
         None => {
@@ -327,6 +337,45 @@ async fn open_with_wrap(
     }
     remember_user(username.as_str());
     Ok(Unlocked { account, identity, api, store, wrap })
+}
+
+/// Reset a forgotten passphrase with the recovery key, on any device: the server hands
+/// out the bundle sealed under the key (only to whoever proves the key), this device
+/// opens it, seals it again under the new passphrase and sends that with the proof.
+/// Then log in as usual.
+pub async fn recover(name: &str, recovery_key: &str, new_passphrase: &str) -> Result<(), String> {
+    use shared::api::{RecoverRequest, RecoveryBundleRequest};
+    use shared::crypto::recovery::RecoveryKey;
+    let username = parse_username(name)?;
+    let key = RecoveryKey::parse(recovery_key).ok_or(t("recovery.bad_key"))?;
+    if new_passphrase.chars().count() < 10 {
+        return Err(t("error.short_passphrase").into());
+    }
+    let (auth, wrap) = key.keys(&username);
+    let api = Api::default();
+    let ask = RecoveryBundleRequest { username: username.clone(), recovery_auth_key: *auth.expose_secret() };
+    let sealed = api.call(&ask).await.map_err(|e| match e {
+        TransportError::Http { status: 401, .. } => t("recovery.wrong").to_owned(),
+        e => describe(e),
+    })?;
+    let identity = IdentityKeys::open_bundle(&sealed.bundle, &wrap, username.as_str())
+        .map_err(|_| t("recovery.wrong").to_owned())?;
+    let mut salt = [0u8; 16];
+    getrandom_fill(&mut salt);
+    let kdf = KdfParams::DEFAULT;
+    let (new_auth, new_wrap) =
+        derive_account_keys(&Passphrase::new(new_passphrase), &username, &salt, kdf).map_err(|e| e.to_string())?;
+    let req = RecoverRequest {
+        username: username.clone(),
+        recovery_auth_key: *auth.expose_secret(),
+        salt,
+        kdf,
+        auth_key: *new_auth.expose_secret(),
+        bundle: identity.seal_bundle(&new_wrap, username.as_str()),
+    };
+    // A device that knew the old salt accepts the new one at the log-in that follows
+    // (bound to the username and no cheaper, see `check_offered`).
+    api.call(&req).await.map(drop).map_err(describe)
 }
 
 /// Whether the server now counts this session's account a member of `team` (an admin's
@@ -662,6 +711,29 @@ impl Unlocked {
             self.store_pins(pins).await?;
         }
         Ok(())
+    }
+
+    /// Make (or replace) the account's recovery kit, proven with the current passphrase.
+    /// The key is returned to be shown once; this device keeps nothing of it.
+    pub async fn create_recovery_kit(&self, passphrase: &str) -> Result<String, String> {
+        use shared::api::SetRecoveryRequest;
+        use shared::crypto::recovery::RecoveryKey;
+        let username = &self.account.username;
+        let (current, current_wrap) =
+            derive_account_keys(&Passphrase::new(passphrase), username, &self.account.salt, self.account.kdf)
+                .map_err(|e| e.to_string())?;
+        if IdentityKeys::open_bundle(&self.account.bundle, &current_wrap, username.as_str()).is_err() {
+            return Err(t("passphrase.wrong_current").into());
+        }
+        let key = RecoveryKey::generate();
+        let (auth, wrap) = key.keys(username);
+        let req = SetRecoveryRequest {
+            current_auth_key: *current.expose_secret(),
+            recovery_auth_key: *auth.expose_secret(),
+            bundle: self.identity.seal_bundle(&wrap, username.as_str()),
+        };
+        self.api.call(&req).await.map_err(describe)?;
+        Ok(key.display().to_string())
     }
 
     /// Change the passphrase: a fresh salt bound to the username, the current settings,

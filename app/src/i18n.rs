@@ -50,10 +50,11 @@ impl Lang {
 
 const STORAGE_KEY: &str = "quietdesk-lang";
 
-type Table = HashMap<&'static str, &'static str>;
+/// Keys borrowed from the embedded text; texts owned (a text with an escape, `\n`,
+/// cannot be borrowed as it is written).
+type Table = HashMap<&'static str, String>;
 
 fn parse(json: &'static str) -> Table {
-    // Borrowed straight from the embedded text: no copy of any string.
     serde_json::from_str(json).expect("the translation tables are valid JSON (checked by the i18n test)")
 }
 
@@ -111,7 +112,7 @@ fn current() -> Lang {
 /// The text of `key` in the current language (the key itself if it is missing, which
 /// the i18n test does not let happen).
 pub fn t(key: &'static str) -> &'static str {
-    table(current()).get(key).copied().or_else(|| table(Lang::En).get(key).copied()).unwrap_or(key)
+    table(current()).get(key).or_else(|| table(Lang::En).get(key)).map_or(key, String::as_str)
 }
 
 /// [`t`] with `{name}` placeholders filled in.

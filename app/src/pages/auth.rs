@@ -16,6 +16,8 @@ enum Mode {
     Create,
     LogIn,
     Unlock,
+    /// A forgotten passphrase, reset with the recovery key.
+    Recover,
 }
 
 /// Open the workspace for an unlocked account, moving the app to the right phase.
@@ -57,17 +59,20 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
     let (username, set_username) = signal(first_name);
     let (passphrase, set_passphrase) = signal(String::new());
     let totp = RwSignal::new(String::new());
+    let recovery_key = RwSignal::new(String::new());
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         // Read every field now: setting the phase below disposes this page's signals.
         let (name, pass, m) = (username.get_untracked(), passphrase.get_untracked(), mode.get_untracked());
         let code = Some(totp.get_untracked()).filter(|c| !c.trim().is_empty());
+        let kit = recovery_key.get_untracked();
         LAST_FORM.set(Some((m, name.clone())));
         phase.set(Phase::Busy(match m {
             Mode::Create => t("auth.creating").into(),
             Mode::LogIn => t("auth.logging_in").into(),
             Mode::Unlock => t("auth.unlocking").into(),
+            Mode::Recover => t("recovery.resetting").into(),
         }));
         spawn_local(async move {
             let t0 = js_sys::Date::now();
@@ -75,6 +80,10 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
                 Mode::Create => account::create_account(&name, &pass).await,
                 Mode::LogIn => account::log_in(&name, &pass, code).await,
                 Mode::Unlock => account::unlock(&name, &pass).await,
+                Mode::Recover => match account::recover(&name, &kit, &pass).await {
+                    Ok(()) => account::log_in(&name, &pass, code).await,
+                    Err(e) => Err(e),
+                },
             };
             match result {
                 Ok(u) => {
@@ -98,6 +107,7 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
         Mode::Create => t("auth.create_account"),
         Mode::LogIn => t("auth.log_in"),
         Mode::Unlock => t("auth.unlock"),
+        Mode::Recover => t("recovery.reset"),
     };
     view! {
         <main class="shell auth">
@@ -115,19 +125,26 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
                 <label for="username">{t("auth.username")}</label>
                 <input id="username" name="username" autocomplete="username" required
                     prop:value=username on:input=move |ev| set_username.set(event_target_value(&ev)) />
-                <label for="passphrase">{t("auth.passphrase")}</label>
+                <div hidden=move || mode.get() != Mode::Recover>
+                    <label for="recovery-key">{t("recovery.key")}</label>
+                    <input id="recovery-key" autocomplete="off" spellcheck="false"
+                        prop:value=recovery_key on:input=move |ev| recovery_key.set(event_target_value(&ev)) />
+                </div>
+                <label for="passphrase">{move || if mode.get() == Mode::Recover { t("passphrase.new") } else { t("auth.passphrase") }}</label>
                 <input id="passphrase" name="passphrase" type="password" required
-                    autocomplete=move || if mode.get() == Mode::Create { "new-password" } else { "current-password" }
+                    autocomplete=move || if matches!(mode.get(), Mode::Create | Mode::Recover) { "new-password" } else { "current-password" }
                     prop:value=passphrase on:input=move |ev| set_passphrase.set(event_target_value(&ev)) />
-                <div hidden=move || mode.get() != Mode::LogIn>
+                <div hidden=move || !matches!(mode.get(), Mode::LogIn | Mode::Recover)>
                     <label for="totp">{t("auth.totp")}</label>
                     <input id="totp" name="totp" autocomplete="one-time-code" inputmode="numeric"
                         prop:value=totp on:input=move |ev| totp.set(event_target_value(&ev)) />
                 </div>
                 <p class="hint">
-                    {t("auth.passphrase_hint")}
+                    {move || if mode.get() == Mode::Recover { t("recovery.hint") } else { t("auth.passphrase_hint") }}
                 </p>
                 <button type="submit" class="primary">{title}</button>
+                <button type="button" class="link" hidden=move || mode.get() == Mode::Recover
+                    on:click=move |_| set_mode.set(Mode::Recover)>{t("recovery.forgot")}</button>
             </form>
         </main>
     }

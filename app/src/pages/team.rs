@@ -65,6 +65,7 @@ pub fn TeamPage() -> impl IntoView {
             </section>
             <TwoFactor />
             <ChangePassphrase />
+            <RecoveryKit />
             <Devices />
             {move || is_admin.get().then(|| view! {
                 <Alerts />
@@ -268,6 +269,60 @@ fn TwoFactor() -> impl IntoView {
                 <button type="button" on:click=require>{t("twofa.require")}</button>
             </div>
             <p role="status" aria-label=t("twofa.status")>{move || note.get()}</p>
+        </section>
+    }
+}
+
+/// The recovery kit: a key, shown once, that resets a forgotten passphrase on any
+/// device. Making a new one replaces the old; the key is never shown again.
+#[component]
+fn RecoveryKit() -> impl IntoView {
+    let (pass, key) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let (note, busy) = (RwSignal::new(None::<String>), RwSignal::new(false));
+    let me = use_ws().me.to_string();
+    let create = move |_| {
+        let (ws, p) = (use_ws(), pass.get_untracked());
+        busy.set(true);
+        spawn_local(async move {
+            match ws.unlocked.create_recovery_kit(&p).await {
+                Ok(k) => {
+                    pass.set(String::new());
+                    key.set(k);
+                    note.set(None);
+                }
+                Err(e) => note.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <section class="card">
+            <h3>{t("recovery.title")}</h3>
+            <p class="hint">{t("recovery.explain")}</p>
+            {move || if key.with(String::is_empty) {
+                view! {
+                    <label for="kit-pass">{t("recovery.confirm_pass")}</label>
+                    <input id="kit-pass" type="password" autocomplete="current-password" prop:value=pass
+                        on:input=move |ev| pass.set(event_target_value(&ev)) />
+                    <div class="actions">
+                        <button type="button" on:click=create prop:disabled=busy>{t("recovery.create")}</button>
+                    </div>
+                }.into_any()
+            } else {
+                let text = tf("recovery.file", &[("user", &me), ("key", &key.get())]);
+                let href = format!("data:text/plain;charset=utf-8,{}", String::from(js_sys::encode_uri_component(&text)));
+                view! {
+                    <div class="recovery" role="group" aria-label=t("recovery.title")>
+                        <p>{t("recovery.shown_once")}</p>
+                        <p><code class="kit-key" aria-label=t("recovery.key")>{key}</code></p>
+                        <div class="actions">
+                            <a class="button" href=href download="quietdesk-recovery-kit.txt">{t("recovery.download")}</a>
+                            <button type="button" class="primary" on:click=move |_| key.set(String::new())>{t("recovery.saved")}</button>
+                        </div>
+                    </div>
+                }.into_any()
+            }}
+            <p role="status" aria-label=t("recovery.status")>{move || note.get()}</p>
         </section>
     }
 }
