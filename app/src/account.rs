@@ -713,18 +713,26 @@ impl Unlocked {
         Ok(())
     }
 
+    /// The auth key of `passphrase` if it is this account's (it opens the bundle this
+    /// device holds), to prove it to the server.
+    fn prove_passphrase(&self, passphrase: &str) -> Result<shared::crypto::passphrase::AuthKey, String> {
+        let username = &self.account.username;
+        let (auth, wrap) =
+            derive_account_keys(&Passphrase::new(passphrase), username, &self.account.salt, self.account.kdf)
+                .map_err(|e| e.to_string())?;
+        match IdentityKeys::open_bundle(&self.account.bundle, &wrap, username.as_str()) {
+            Ok(_) => Ok(auth),
+            Err(_) => Err(t("passphrase.wrong_current").into()),
+        }
+    }
+
     /// Make (or replace) the account's recovery kit, proven with the current passphrase.
     /// The key is returned to be shown once; this device keeps nothing of it.
     pub async fn create_recovery_kit(&self, passphrase: &str) -> Result<String, String> {
         use shared::api::SetRecoveryRequest;
         use shared::crypto::recovery::RecoveryKey;
         let username = &self.account.username;
-        let (current, current_wrap) =
-            derive_account_keys(&Passphrase::new(passphrase), username, &self.account.salt, self.account.kdf)
-                .map_err(|e| e.to_string())?;
-        if IdentityKeys::open_bundle(&self.account.bundle, &current_wrap, username.as_str()).is_err() {
-            return Err(t("passphrase.wrong_current").into());
-        }
+        let current = self.prove_passphrase(passphrase)?;
         let key = RecoveryKey::generate();
         let (auth, wrap) = key.keys(username);
         let req = SetRecoveryRequest {
@@ -742,12 +750,7 @@ impl Unlocked {
     /// follow. Other devices keep their sessions; their next log-in uses the new one.
     pub async fn change_passphrase(&self, current: &str, new: &str) -> Result<LocalAccount, String> {
         let username = &self.account.username;
-        let (current_auth, current_wrap) =
-            derive_account_keys(&Passphrase::new(current), username, &self.account.salt, self.account.kdf)
-                .map_err(|e| e.to_string())?;
-        if IdentityKeys::open_bundle(&self.account.bundle, &current_wrap, username.as_str()).is_err() {
-            return Err(t("passphrase.wrong_current").into());
-        }
+        let current_auth = self.prove_passphrase(current)?;
         let mut salt = [0u8; 16];
         getrandom_fill(&mut salt);
         let kdf = KdfParams::DEFAULT;

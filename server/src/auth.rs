@@ -53,6 +53,16 @@ fn check_credentials(kdf: &KdfParams, bundle: &AccountBundle) -> ApiResult<()> {
     Ok(())
 }
 
+/// The caller's stored account, if `presented` is its current auth key (403 if not).
+async fn prove_current(state: &AppState, user: &AuthUser, presented: [u8; 32]) -> ApiResult<UserRow> {
+    let stored = state.db.user(user.username.as_str()).await?.ok_or(ApiError::NotFound("no such user"))?;
+    if !bool::from(AuthKey::from_bytes(presented).verifier().ct_eq(&stored.auth_hash)) {
+        tracing::info!(username = %user.username, "wrong current passphrase");
+        return Err(ApiError::Forbidden("the current passphrase is wrong"));
+    }
+    Ok(stored)
+}
+
 /// Set (replace) the caller's recovery kit, proven with the current passphrase.
 async fn set_recovery(
     State(state): State<AppState>,
@@ -62,11 +72,7 @@ async fn set_recovery(
     if req.bundle.0.len() > 4096 || req.bundle.0.is_empty() {
         return Err(ApiError::BadRequest("recovery bundle has an implausible size".into()));
     }
-    let stored = state.db.user(user.username.as_str()).await?.ok_or(ApiError::NotFound("no such user"))?;
-    let current = AuthKey::from_bytes(req.current_auth_key).verifier();
-    if !bool::from(current.ct_eq(&stored.auth_hash)) {
-        return Err(ApiError::Forbidden("the current passphrase is wrong"));
-    }
+    prove_current(&state, &user, req.current_auth_key).await?;
     let verifier = AuthKey::from_bytes(req.recovery_auth_key).verifier();
     state.db.set_recovery(&user.username, &verifier, &req.bundle.0).await?;
     tracing::info!(username = %user.username, "recovery kit set");
@@ -129,12 +135,8 @@ async fn change_passphrase(
     ApiJson(req): ApiJson<ChangePassphraseRequest>,
 ) -> ApiResult<ApiJson<Empty>> {
     check_credentials(&req.kdf, &req.bundle)?;
-    let stored = state.db.user(user.username.as_str()).await?.ok_or(ApiError::NotFound("no such user"))?;
-    let current = AuthKey::from_bytes(req.current_auth_key).verifier();
-    if !bool::from(current.ct_eq(&stored.auth_hash)) {
-        tracing::info!(username = %user.username, "passphrase change with a wrong current passphrase");
-        return Err(ApiError::Forbidden("the current passphrase is wrong"));
-    }
+    let stored = prove_current(&state, &user, req.current_auth_key).await?;
+    let current = stored.auth_hash;
     let row = UserRow {
         salt: req.salt,
         kdf: req.kdf,

@@ -244,7 +244,7 @@ fn TwoFactor() -> impl IntoView {
             {move || (!key.get().is_empty()).then(|| view! { <p class="hint">{t("twofa.scan")} " " <code>{key}</code></p> })}
             {move || (!codes.with(Vec::is_empty)).then(|| {
                 let text = codes.get().join("\n");
-                let href = format!("data:text/plain;charset=utf-8,{}", String::from(js_sys::encode_uri_component(&text)));
+                let href = text_file_href(&text);
                 view! {
                     <div class="recovery" role="group" aria-label=t("twofa.codes_title")>
                         <h4>{t("twofa.codes_title")}</h4>
@@ -310,7 +310,7 @@ fn RecoveryKit() -> impl IntoView {
                 }.into_any()
             } else {
                 let text = tf("recovery.file", &[("user", &me), ("key", &key.get())]);
-                let href = format!("data:text/plain;charset=utf-8,{}", String::from(js_sys::encode_uri_component(&text)));
+                let href = text_file_href(&text);
                 view! {
                     <div class="recovery" role="group" aria-label=t("recovery.title")>
                         <p>{t("recovery.shown_once")}</p>
@@ -378,6 +378,11 @@ fn ChangePassphrase() -> impl IntoView {
             <p role="status" aria-label=t("passphrase.status")>{move || note.get()}</p>
         </section>
     }
+}
+
+/// A link target that downloads `text` as a plain-text file (built here, nothing sent).
+fn text_file_href(text: &str) -> String {
+    format!("data:text/plain;charset=utf-8,{}", String::from(js_sys::encode_uri_component(text)))
 }
 
 /// Bumped when this account's security settings change (2FA turned on), so the cards
