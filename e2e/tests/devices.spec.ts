@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { createAccount, createTeam, passphraseFor, uniqueUser } from './helpers';
+import { createAccount, createTeam, logInOnNewDevice, passphraseFor, uniqueUser } from './helpers';
 
 // Retried: the app reloads itself around a wipe, and an evaluate caught by that
 // navigation is simply asked again.
@@ -25,11 +25,7 @@ test('a device signed out from another one erases its local data at its next con
   expect(await dbNames(phone)).toContain(`quietdesk:${user}`);
 
   // The same account on a second device.
-  await laptop.goto('/');
-  await laptop.getByRole('button', { name: 'Log in on this device' }).click();
-  await laptop.getByLabel('Username').fill(user);
-  await laptop.getByLabel('Passphrase').fill(passphraseFor(user));
-  await laptop.getByRole('button', { name: 'Log in', exact: true }).click();
+  await logInOnNewDevice(laptop, user);
   await laptop.getByRole('navigation').getByRole('link', { name: 'Team' }).click({ timeout: 30_000 });
   const devices = laptop.getByRole('list', { name: 'Your devices' });
   await expect(devices.getByRole('listitem')).toHaveCount(2);
@@ -81,11 +77,7 @@ test('a changed passphrase unlocks this device and logs in on another; the old o
   await expect(phone.getByRole('heading', { name: 'Team' })).toBeVisible({ timeout: 30_000 });
 
   // Another device: the old passphrase is refused by the server, the new one logs in.
-  await laptop.goto('/');
-  await laptop.getByRole('button', { name: 'Log in on this device' }).click();
-  await laptop.getByLabel('Username').fill(user);
-  await laptop.getByLabel('Passphrase').fill(passphraseFor(user));
-  await laptop.getByRole('button', { name: 'Log in', exact: true }).click();
+  await logInOnNewDevice(laptop, user);
   await expect(laptop.getByRole('alert')).toContainText(/wrong username or passphrase/i, { timeout: 20_000 });
   await laptop.getByLabel('Passphrase').fill(newPass);
   await laptop.getByRole('button', { name: 'Log in', exact: true }).click();

@@ -20,6 +20,15 @@ export async function createAccount(page: Page, user: string) {
   await expect(page.getByRole('heading', { name: 'Join or start a team' })).toBeVisible({ timeout: 30_000 });
 }
 
+/** A device that has not seen the account logs in (the passphrase is the user's unless given). */
+export async function logInOnNewDevice(page: Page, user: string, passphrase = passphraseFor(user)) {
+  await page.goto('/');
+  await page.getByRole('button', { name: 'Log in on this device' }).click();
+  await page.getByLabel('Username').fill(user);
+  await page.getByLabel('Passphrase').fill(passphrase);
+  await page.getByRole('button', { name: 'Log in', exact: true }).click();
+}
+
 export async function createTeam(page: Page) {
   await page.getByRole('button', { name: 'Create a team' }).click();
   await expect(page.getByRole('heading', { name: 'Home' })).toBeVisible({ timeout: 30_000 });

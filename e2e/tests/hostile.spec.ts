@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { addToTeam, createAccount, createTeam, passphraseFor, uniqueUser, waitSynced } from './helpers';
+import { addToTeam, createAccount, createTeam, logInOnNewDevice, passphraseFor, uniqueUser, waitSynced } from './helpers';
 
 // A server that lies, in the browser: Playwright rewrites the real server's answers on
 // their way to the app (the native scenarios are in server/tests/hostile.rs).
@@ -128,14 +128,6 @@ test('a device_wiped the server forges without a signed order erases nothing', a
   await page.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await expect(page.getByRole('list', { name: 'Customers' })).toContainText('Canary Unsent Customer');
 });
-
-async function logInOnNewDevice(page: Page, user: string) {
-  await page.goto('/');
-  await page.getByRole('button', { name: 'Log in on this device' }).click();
-  await page.getByLabel('Username').fill(user);
-  await page.getByLabel('Passphrase').fill(passphraseFor(user));
-  await page.getByRole('button', { name: 'Log in', exact: true }).click();
-}
 
 test('a new device takes its team from the account pins, never the server listing, and refuses a chain older than the pinned one', async ({ browser }) => {
   test.setTimeout(120_000);

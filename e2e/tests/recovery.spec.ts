@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { createAccount, createTeam, passphraseFor, uniqueUser } from './helpers';
+import { createAccount, createTeam, logInOnNewDevice, passphraseFor, uniqueUser } from './helpers';
 
 // The recovery kit resets a forgotten passphrase on a new device; the old passphrase
 // stops working; the key is shown once.
@@ -42,11 +42,7 @@ test('a recovery kit resets a forgotten passphrase on a new device, and the old 
 
   // Another device: the old passphrase is refused, the new one works.
   const other = await (await browser.newContext()).newPage();
-  await other.goto('/');
-  await other.getByRole('button', { name: 'Log in on this device' }).click();
-  await other.getByLabel('Username').fill(user);
-  await other.getByLabel('Passphrase').fill(passphraseFor(user));
-  await other.getByRole('button', { name: 'Log in', exact: true }).click();
+  await logInOnNewDevice(other, user);
   await expect(other.getByRole('alert')).toContainText(/wrong username or passphrase/i, { timeout: 20_000 });
   await other.getByLabel('Passphrase').fill(newPass);
   await other.getByRole('button', { name: 'Log in', exact: true }).click();

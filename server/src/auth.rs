@@ -104,6 +104,24 @@ async fn recovery_bundle(
     Ok(ApiJson(RecoveryBundle { bundle: AccountBundle(bundle) }))
 }
 
+/// Store a new passphrase's salt, settings, auth verifier and bundle in place of
+/// `stored`'s, unless they changed since it was read (409).
+async fn replace_credentials(
+    state: &AppState,
+    stored: UserRow,
+    salt: [u8; 16],
+    kdf: KdfParams,
+    auth_key: [u8; 32],
+    bundle: AccountBundle,
+) -> ApiResult<()> {
+    let current = stored.auth_hash;
+    let row = UserRow { salt, kdf, auth_hash: AuthKey::from_bytes(auth_key).verifier(), bundle, ..stored };
+    if !state.db.set_credentials(&row, &current).await? {
+        return Err(ApiError::Conflict("the passphrase was changed meanwhile; log in again"));
+    }
+    Ok(())
+}
+
 /// A new passphrase for a forgotten one, proven with the recovery key. The old
 /// passphrase stops working; the kit stays valid. Logging in afterwards still needs
 /// the second factor if the account has one.
@@ -111,17 +129,7 @@ async fn recover(State(state): State<AppState>, ApiJson(req): ApiJson<RecoverReq
     check_credentials(&req.kdf, &req.bundle)?;
     recovery_of(&state, req.username.as_str(), req.recovery_auth_key).await?;
     let stored = state.db.user(req.username.as_str()).await?.ok_or(ApiError::NotFound("no such user"))?;
-    let current = stored.auth_hash;
-    let row = UserRow {
-        salt: req.salt,
-        kdf: req.kdf,
-        auth_hash: AuthKey::from_bytes(req.auth_key).verifier(),
-        bundle: req.bundle,
-        ..stored
-    };
-    if !state.db.set_credentials(&row, &current).await? {
-        return Err(ApiError::Conflict("the passphrase was changed meanwhile; try again"));
-    }
+    replace_credentials(&state, stored, req.salt, req.kdf, req.auth_key, req.bundle).await?;
     tracing::info!(username = %req.username, "passphrase reset with the recovery key");
     Ok(ApiJson(Empty {}))
 }
@@ -136,17 +144,7 @@ async fn change_passphrase(
 ) -> ApiResult<ApiJson<Empty>> {
     check_credentials(&req.kdf, &req.bundle)?;
     let stored = prove_current(&state, &user, req.current_auth_key).await?;
-    let current = stored.auth_hash;
-    let row = UserRow {
-        salt: req.salt,
-        kdf: req.kdf,
-        auth_hash: AuthKey::from_bytes(req.auth_key).verifier(),
-        bundle: req.bundle,
-        ..stored
-    };
-    if !state.db.set_credentials(&row, &current).await? {
-        return Err(ApiError::Conflict("the passphrase was changed meanwhile; log in again"));
-    }
+    replace_credentials(&state, stored, req.salt, req.kdf, req.auth_key, req.bundle).await?;
     tracing::info!(username = %user.username, "passphrase changed");
     Ok(ApiJson(Empty {}))
 }
