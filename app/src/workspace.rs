@@ -116,6 +116,8 @@ pub struct SyncStatus {
     pub error: Option<String>,
     /// Something under way the user should know of (an approval being waited for).
     pub notice: Option<String>,
+    /// Record versions this device refused although they opened, one sentence each.
+    pub refused: Vec<String>,
 }
 
 /// The verified team as the team page shows it.
@@ -298,6 +300,15 @@ impl Workspace {
         let mut s = self.syncer.lock().await;
         let dirty = std::mem::take(&mut s.replica.dirty);
         let pending = s.replica.pending_count();
+        let refused: Vec<String> = s
+            .refused
+            .values()
+            .map(|r| {
+                let (signer, named) = (r.signer.to_string(), r.named.to_string());
+                let field = crate::i18n::field_label(&r.field);
+                crate::i18n::tf("sync.refused_field", &[("signer", &signer), ("field", &field), ("named", &named)])
+            })
+            .collect();
         if !dirty.is_empty() {
             let old = self.index.get_untracked();
             let mut records = (*old.records).clone();
@@ -350,7 +361,10 @@ impl Workspace {
         } else {
             drop(s);
         }
-        self.status.update(|st| st.pending = pending);
+        self.status.update(|st| {
+            st.pending = pending;
+            st.refused = refused;
+        });
     }
 
     /// Write fields of a record (new or existing). Durable in IndexedDB before it returns.

@@ -319,6 +319,46 @@ async fn far_future_stamps_and_envelopes_under_retired_epochs_are_refused() {
     assert!(!c.replica.records.contains_key(&injected));
 }
 
+/// Item 3: a member's modified client that changes a field and names another member
+/// as its author ("Carol agreed to this") is refused by Carol's client, which holds the
+/// version before and keeps it; the refusal names the field, the signer and the name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_changed_in_another_members_name_is_refused() {
+    let Cast { srv: _srv, proxy: _proxy, alice: _, bob, carol, team } = cast("authorship").await;
+    let mut c = client_of(&carol, team).await;
+    let id = RecordId::random();
+    let fields = Customer { name: "Wang Fang".into(), notes: "asked for a quote".into(), ..Default::default() };
+    c.edit(id, fields.to_fields(), now()).await.unwrap();
+    c.sync().await.unwrap();
+
+    let bob_session = bob.session(team).await;
+    let mut b = Syncer::open(bob.session(team).await, MemoryStore::new(), bob.transport(team)).await.unwrap();
+    b.sync().await.unwrap();
+    let mut doc = b.replica.records[&id].base.clone();
+    let stamp = Stamp { hlc: Hlc { wall_ms: now(), counter: 0 }, author: carol.name.clone() };
+    doc.apply(field::NOTES, FieldState { value: Some(Value::Text("Carol promised 50% off".into())), stamp });
+    let sealer = Sealer {
+        me: &bob.name,
+        identity: &bob.identity,
+        keyring: &bob_session.keyring,
+        epoch: bob_session.team.epoch,
+        head: bob_session.team.chain_head(),
+    };
+    let collection = b.replica.records[&id].collection;
+    let sealed = sealer.seal(&RecordContext { team, record: id }, collection, 2, &doc, None).unwrap().0;
+    let item = shared::api::PushItem { record: id, base_version: 1, sealed, tombstone: false };
+    bob.transport(team)
+        .push(&shared::api::PushRequest { items: vec![item], approval: None })
+        .await
+        .unwrap_or_else(|_| panic!("push"));
+
+    c.sync().await.unwrap();
+    let kept = &c.replica.records[&id];
+    assert_eq!((kept.version, kept.view.text(field::NOTES)), (1, Some("asked for a quote")));
+    let refusal = c.refused[&id].to_string();
+    assert!(refusal.contains("signed by bob") && refusal.contains("\"notes\" in carol's name"), "{refusal}");
+}
+
 /// Item 6: a `reset` that serves an old version of a customer from when it lived in
 /// the shared collection does not move it (and its sensitive fields) back there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

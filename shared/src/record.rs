@@ -62,13 +62,19 @@ impl FieldState {
     /// Does `self` win over `other`? Ties on stamp (the same author writing from two
     /// devices in the same millisecond) fall back to the value, so the choice is still
     /// the same everywhere.
-    fn beats(&self, other: &FieldState) -> bool {
+    pub fn beats(&self, other: &FieldState) -> bool {
         (&self.stamp, &self.value) > (&other.stamp, &other.value)
     }
 }
 
 /// The name of the field that marks a whole record deleted.
 pub const DELETED: &str = "deleted";
+
+/// The field a version that puts back fields a restored server lost carries, set by
+/// its signer to the version's own number. Such a version legitimately brings back
+/// fields other members wrote (with their original stamps, so merges still order
+/// them right); any other version may only change fields in its signer's name.
+pub const REPAIRED: &str = "repaired";
 
 /// A record's fields. The plaintext inside an envelope.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -310,6 +310,10 @@ pub struct PendingEdit {
     pub record: RecordId,
     pub collection: CollectionId,
     pub edits: Vec<FieldEdit>,
+    /// Puts back fields a restored server lost, in their writers' names (see
+    /// [`crate::record::REPAIRED`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub repair: bool,
 }
 
 /// A record in memory.
@@ -367,7 +371,7 @@ impl Replica {
             .map(|(field, value)| FieldEdit { field, state: FieldState { value, stamp: stamp.clone() } })
             .collect();
         self.next_op += 1;
-        let op = PendingEdit { id: self.next_op, record, collection, edits };
+        let op = PendingEdit { id: self.next_op, record, collection, edits, repair: false };
         self.apply_pending(&op);
         self.outbox.push(op.clone());
         op
@@ -468,7 +472,7 @@ impl Replica {
     /// The documents to push for at most `limit` records (in record order): base plus
     /// every pending edit of each. Only the chosen records' bases are copied, so
     /// draining a 100,000-edit outbox in batches does not copy every record per batch.
-    fn outgoing(&self, limit: usize, skip: &HashSet<RecordId>) -> BTreeMap<RecordId, (Vec<u64>, RecordDoc)> {
+    fn outgoing(&self, limit: usize, skip: &HashSet<RecordId>) -> BTreeMap<RecordId, Outgoing> {
         let mut chosen: BTreeSet<RecordId> = BTreeSet::new();
         for op in self.outbox.iter().filter(|op| !skip.contains(&op.record)) {
             chosen.insert(op.record);
@@ -477,20 +481,21 @@ impl Replica {
         if let Some(&cut) = chosen.iter().nth(limit) {
             chosen.split_off(&cut);
         }
-        let mut out: BTreeMap<RecordId, (Vec<u64>, RecordDoc)> = BTreeMap::new();
+        let mut out: BTreeMap<RecordId, Outgoing> = BTreeMap::new();
         for op in self.outbox.iter().filter(|op| chosen.contains(&op.record)) {
             let entry = out.entry(op.record).or_insert_with(|| {
                 let base = self.records.get(&op.record).map(|l| l.base.clone()).unwrap_or_default();
-                (Vec::new(), base)
+                Outgoing { op_ids: Vec::new(), doc: base, repair: false }
             });
-            entry.0.push(op.id);
+            entry.op_ids.push(op.id);
+            entry.repair |= op.repair;
             for e in &op.edits {
-                entry.1.apply(&e.field, e.state.clone());
+                entry.doc.apply(&e.field, e.state.clone());
             }
         }
         for id in self.reseal.iter().filter(|id| chosen.contains(id)) {
             if let (Some(l), std::collections::btree_map::Entry::Vacant(e)) = (self.records.get(id), out.entry(*id)) {
-                e.insert((Vec::new(), l.base.clone()));
+                e.insert(Outgoing { op_ids: Vec::new(), doc: l.base.clone(), repair: false });
             }
         }
         out
@@ -516,6 +521,15 @@ impl Replica {
             .filter(move |(_, l)| l.version > 0 && latest(l.collection).is_some_and(|e| l.epoch < e))
             .map(|(id, _)| *id)
     }
+}
+
+/// One record's next version as [`Replica::outgoing`] builds it.
+struct Outgoing {
+    /// The outbox entries it carries.
+    op_ids: Vec<u64>,
+    doc: RecordDoc,
+    /// It puts back what a restored server lost (see [`crate::record::REPAIRED`]).
+    repair: bool,
 }
 
 /// How far re-encryption onto the newest epochs has come.
@@ -568,6 +582,28 @@ pub struct Syncer<S, T> {
     /// Set when a record shows a team history this client does not have; while set,
     /// nothing is sealed (see [`ChainDoubt`]). Re-checked by [`Syncer::set_session`].
     pub doubt: Option<ChainDoubt>,
+    /// Versions refused although they opened (a field changed in another member's
+    /// name), by record, with what was refused: the record stays at the version before.
+    pub refused: BTreeMap<RecordId, Refusal>,
+}
+
+/// A record version this client opened but would not take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub version: u64,
+    pub signer: Username,
+    pub field: String,
+    pub named: Username,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "A change signed by {} wrote the field \"{}\" in {}'s name; it was refused and the record kept as it was.",
+            self.signer, self.field, self.named
+        )
+    }
 }
 
 const OUTBOX_CONTEXT: &[u8] = b"outbox";
@@ -597,6 +633,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                         epoch: info.min_epoch,
                         writer: info.author,
                         writer_head: basic.header().ok().and_then(|h| h.chain),
+                        sensitive_writer: None,
                     };
                     if let Some(h) = opened.writer_head {
                         heads.push((opened.writer.clone(), h));
@@ -638,6 +675,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             cache_stale: reopened > 0,
             approval: None,
             doubt: None,
+            refused: BTreeMap::new(),
         };
         for (writer, head) in &heads {
             syncer.note_head(writer, head);
@@ -875,9 +913,20 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         }
         let mut items = Vec::with_capacity(chunk.len());
         let mut meta = Vec::with_capacity(chunk.len());
-        for (record, (op_ids, doc)) in chunk {
+        for (record, Outgoing { op_ids, mut doc, repair }) in chunk {
             let local = &self.replica.records[&record];
             let version = local.version + 1;
+            if repair {
+                // Signed as a put-back of this very version, stamped just after the
+                // newest field it carries (never in the future).
+                let after = doc.max_stamp().map(|s| s.hlc).unwrap_or_default();
+                let hlc = crate::hlc::Hlc { wall_ms: after.wall_ms, counter: after.counter.saturating_add(1) };
+                let value = Some(Value::Int(i64::try_from(version).unwrap_or(i64::MAX)));
+                doc.apply(
+                    crate::record::REPAIRED,
+                    FieldState { value, stamp: Stamp { hlc, author: self.session.me.clone() } },
+                );
+            }
             // Placed again on the merged document: an owner changed elsewhere
             // meanwhile decides, not the collection this edit was made in.
             let collection = self.session.place(&self.replica.records, local, &doc);
@@ -969,6 +1018,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             match self.session.open(&rec) {
                 Ok(opened) => {
                     self.note_opened(&opened);
+                    if self.refuse_misattributed(c.version, &opened, c.record) {
+                        continue;
+                    }
                     self.replica.absorb(c.record, c.version, opened)
                 }
                 Err(_) => self.cannot_open(c).await?,
@@ -976,6 +1028,29 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             stored.push(rec);
         }
         Ok(stored)
+    }
+
+    /// Whether to refuse `opened` as `version` of `record` because it changes a field
+    /// in someone else's name (see [`Opened::misattributed`]). Checked where this
+    /// client knows what the version changed: it holds the version just before, or
+    /// this is the record's first version. (A device that skipped versions cannot
+    /// tell which of them changed a field.) A refused version is not stored; the
+    /// record stays as it was and the refusal is kept for the user to see.
+    fn refuse_misattributed(&mut self, version: u64, opened: &Opened, record: RecordId) -> bool {
+        let empty = RecordDoc::new();
+        let prev = match self.replica.records.get(&record) {
+            Some(l) if l.version > 0 && l.version + 1 == version => Some(&l.base),
+            None if version == 1 => Some(&empty),
+            _ => None,
+        };
+        let Some((field, named)) = prev.and_then(|prev| opened.misattributed(prev, version)) else {
+            // The record moves on past a refused version.
+            self.refused.remove(&record);
+            return false;
+        };
+        self.replica.unreadable.insert(record);
+        self.refused.insert(record, Refusal { version, signer: opened.writer.clone(), field, named });
+        true
     }
 
     /// A change this client cannot open. The ciphertext is kept (a later key, or a
@@ -1068,6 +1143,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             match self.session.open(&rec) {
                 Ok(opened) => {
                     self.note_opened(&opened);
+                    if self.refuse_misattributed(c.version, &opened, c.record) {
+                        continue;
+                    }
                     self.replica.rebase(c.record, c.version, opened)
                 }
                 Err(_) => self.cannot_open(c).await?,
@@ -1091,6 +1169,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 record: *id,
                 collection: local.collection,
                 edits: edits.collect(),
+                repair: true,
             };
             let plain = serde_json::to_vec(&op).expect("serializable");
             stored.push(StoredOp {

@@ -37,6 +37,11 @@ pub fn SyncStatusBar() -> impl IntoView {
         <div class="sync">
             <span role="status" aria-label=t("sync.status") class=move || if status.get().online { "sync__text online" } else { "sync__text offline" }>{text}</span>
             <button type="button" on:click=sync>{t("sync.now")}</button>
+            <Show when=move || !status.with(|s| s.refused.is_empty())>
+                <p role="alert" class="sync__refused">
+                    {move || status.with(|s| s.refused.join(" "))}
+                </p>
+            </Show>
         </div>
     }
 }

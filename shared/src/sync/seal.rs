@@ -9,7 +9,7 @@ use crate::crypto::identity::{IdentityKeys, PublicIdentity};
 use crate::crypto::{CryptoError, Scope};
 use crate::domain::is_sensitive;
 use crate::ids::{CollectionId, Username};
-use crate::record::RecordDoc;
+use crate::record::{RecordDoc, Value, REPAIRED};
 
 /// Who is sealing, with which keys, under which epoch.
 pub struct Sealer<'a> {
@@ -43,6 +43,34 @@ pub struct Opened {
     /// head (`None` for a version-1 envelope).
     pub writer: Username,
     pub writer_head: Option<ChainHead>,
+    /// Who sealed the sensitive section *as this version*, when this client opened it;
+    /// `None` when it was carried forward from an earlier version (or not opened).
+    pub sensitive_writer: Option<Username>,
+}
+
+impl Opened {
+    /// The first field this version changes (relative to `prev`, the version before
+    /// it, or nothing for a first version) that does not name the version's signer as
+    /// its author, with the author it names. A member can only change fields in their
+    /// own name: the basic section's fields in the basic signer's, the sensitive
+    /// section's in the name of whoever sealed that section as this version (a carried
+    /// section changes nothing). A version marked [`REPAIRED`] by its signer is
+    /// exempt: it puts back what a restored server lost, in its writers' names.
+    pub fn misattributed(&self, prev: &RecordDoc, version: u64) -> Option<(String, Username)> {
+        let repaired = self.doc.fields.get(REPAIRED).is_some_and(|s| {
+            s.value == Some(Value::Int(i64::try_from(version).unwrap_or(i64::MAX))) && s.stamp.author == self.writer
+        });
+        if repaired {
+            return None;
+        }
+        self.doc.fields.iter().find_map(|(name, state)| {
+            if prev.fields.get(name).is_some_and(|p| !state.beats(p)) {
+                return None; // unchanged (or older than what came before)
+            }
+            let signer = if is_sensitive(name) { self.sensitive_writer.as_ref() } else { Some(&self.writer) };
+            (signer != Some(&state.stamp.author)).then(|| (name.clone(), state.stamp.author.clone()))
+        })
+    }
 }
 
 fn encode(doc: &RecordDoc) -> Vec<u8> {
@@ -134,6 +162,7 @@ pub fn open_record(
     }
     let mut complete = true;
     let mut epoch = bh.epoch;
+    let mut sensitive_writer = None;
     if let Some(s) = &sensitive {
         let sh = s.header()?;
         epoch = epoch.min(sh.epoch);
@@ -148,9 +177,21 @@ pub fn open_record(
                     return Err(CryptoError::Malformed("sensitive section"));
                 }
                 doc.merge(&part);
+                if sh.record_version == version {
+                    sensitive_writer = Some(sh.author);
+                }
             }
             None => complete = false,
         }
     }
-    Ok(Opened { doc, collection: bh.collection, sensitive, complete, epoch, writer: bh.author, writer_head: bh.chain })
+    Ok(Opened {
+        doc,
+        collection: bh.collection,
+        sensitive,
+        complete,
+        epoch,
+        writer: bh.author,
+        writer_head: bh.chain,
+        sensitive_writer,
+    })
 }

@@ -26,6 +26,9 @@ struct ModelTransport {
     /// Pulls see nothing new: as if another client's push landed just after this
     /// client read, so its own push meets a newer version (a 409).
     late_pulls: Arc<Mutex<bool>>,
+    /// The next pull starts this client over (`reset`), as a server restored from a
+    /// backup does for a cursor from before the restore.
+    reset_once: Arc<Mutex<bool>>,
 }
 
 impl Transport for ModelTransport {
@@ -65,12 +68,14 @@ impl Transport for ModelTransport {
         if *self.late_pulls.lock().unwrap() {
             return Ok(PullResponse { changes: vec![], cursor: since, more: false, reset: false });
         }
+        let reset = std::mem::take(&mut *self.reset_once.lock().unwrap());
+        let since = if reset { 0 } else { since };
         let mut changes: Vec<Change> = s.records.values().filter(|c| c.seq > since).cloned().collect();
         changes.sort_by_key(|c| c.seq);
         let more = changes.len() > limit as usize;
         changes.truncate(limit as usize);
         let cursor = changes.last().map(|c| c.seq).unwrap_or(since);
-        Ok(PullResponse { changes, cursor, more, reset: false })
+        Ok(PullResponse { changes, cursor, more, reset })
     }
 }
 
@@ -479,4 +484,103 @@ fn in_a_team_from_before_portfolios_an_owned_customer_stays_shared_until_keys_ex
     // Handing it to Ann's portfolio (which a member holds no key for) is refused.
     let to_ann = vec![(field::OWNER.to_string(), text("ann"))];
     assert!(matches!(block_on(bob.edit(id, to_ann, 2)), Err(SyncError::NotAllowed(_))));
+}
+
+/// Put a sealed version on the model server as the next change.
+fn serve(net: &ModelTransport, id: RecordId, version: u64, sealed: SealedRecord) {
+    let mut s = net.server.lock().unwrap();
+    s.seq += 1;
+    let seq = s.seq;
+    s.records.insert(id, Change { seq, record: id, version, sealed });
+}
+
+/// What a modified client of `who` seals: `doc` as `version`, whatever names its
+/// fields carry.
+fn forge(t: &Team, who: usize, id: RecordId, version: u64, doc: &RecordDoc) -> SealedRecord {
+    let s = session(t, who, &Scope::ALL);
+    let sealer = s.sealer();
+    sealer.seal(&s.ctx(id), s.team.shared_collection, version, doc, None).unwrap().0
+}
+
+#[test]
+fn a_version_that_changes_a_field_in_another_members_name_is_refused() {
+    let t = team();
+    let net = ModelTransport::default();
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    let id = RecordId::random();
+    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+    block_on(ann.sync()).unwrap();
+
+    // Bob's modified client writes new notes and signs the version, but names Ann as
+    // the notes' author: "Ann wrote this".
+    let mut doc = ann.replica.records[&id].base.clone();
+    let ann_name = t.people[0].name.clone();
+    let stamp = Stamp { hlc: crate::hlc::Hlc { wall_ms: wall_clock(), counter: 0 }, author: ann_name.clone() };
+    doc.apply(field::NOTES, FieldState { value: text("Ann agreed to a 50% discount"), stamp });
+    serve(&net, id, 2, forge(&t, 1, id, 2, &doc));
+
+    block_on(ann.sync()).unwrap();
+    let kept = &ann.replica.records[&id];
+    assert_eq!(kept.version, 1, "the forged version is not taken");
+    assert_eq!(kept.view.text(field::NOTES), Some("first notes"));
+    let refusal = &ann.refused[&id];
+    assert_eq!((refusal.field.as_str(), &refusal.named, &refusal.signer), (field::NOTES, &ann_name, &t.people[1].name));
+    assert!(refusal.to_string().contains("in ann's name"), "{refusal}");
+
+    // Served as a record's first version, to a device that never saw it: refused too.
+    let other = RecordId::random();
+    serve(&net, other, 1, forge(&t, 1, other, 1, &doc));
+    let mut fresh = client(&t, 0, &net, MemoryStore::new());
+    block_on(fresh.sync()).unwrap();
+    assert!(!fresh.replica.records.contains_key(&other));
+    assert!(fresh.refused.contains_key(&other));
+
+    // Bob's honest edit in his own name is taken, and clears the refusal.
+    let mut bob = client(&t, 1, &net, MemoryStore::new());
+    block_on(bob.sync()).unwrap();
+    block_on(bob.edit(id, vec![(field::NOTES.into(), text("called back"))], wall_clock())).unwrap();
+    block_on(bob.sync()).unwrap();
+    block_on(ann.sync()).unwrap();
+    assert_eq!(ann.replica.records[&id].view.text(field::NOTES), Some("called back"));
+    assert!(!ann.refused.contains_key(&id));
+}
+
+#[test]
+fn putting_back_what_a_restored_server_lost_carries_other_members_fields_and_is_taken() {
+    let t3 = {
+        let mut t = team();
+        let carl = Person::new("carl");
+        append(&mut t.chain, &t.people[0], Action::AddMember { member: carl.member(Role::Member) });
+        t.people.push(carl);
+        t
+    };
+    let net = ModelTransport::default();
+    let ann_net = ModelTransport { reset_once: Arc::default(), ..net.clone() };
+    let mut ann = client(&t3, 0, &ann_net, MemoryStore::new());
+    let mut bob = client(&t3, 1, &net, MemoryStore::new());
+    let id = RecordId::random();
+    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+    block_on(ann.sync()).unwrap();
+    let backup = net.server.lock().unwrap().records[&id].sealed.clone();
+    block_on(bob.sync()).unwrap();
+    block_on(bob.edit(id, vec![(field::NOTES.into(), text("Bob's notes"))], wall_clock())).unwrap();
+    block_on(bob.sync()).unwrap();
+    block_on(ann.sync()).unwrap();
+    assert_eq!(ann.replica.records[&id].view.text(field::NOTES), Some("Bob's notes"));
+
+    // The server is restored from a backup taken before Bob's edit; Carl, new, reads it.
+    serve(&net, id, 1, backup);
+    let mut carl = client(&t3, 2, &net, MemoryStore::new());
+    block_on(carl.sync()).unwrap();
+    assert_eq!(carl.replica.records[&id].view.text(field::NOTES), Some("first notes"));
+
+    // Ann's device is started over and puts back Bob's notes, in Bob's name.
+    *ann_net.reset_once.lock().unwrap() = true;
+    let report = block_on(ann.sync()).unwrap();
+    assert_eq!(report.repaired, 1);
+    block_on(carl.sync()).unwrap();
+    assert!(carl.refused.is_empty(), "{:?}", carl.refused);
+    let notes = &carl.replica.records[&id].view.fields[field::NOTES];
+    assert_eq!(notes.value, text("Bob's notes"));
+    assert_eq!(notes.stamp.author, t3.people[1].name);
 }
