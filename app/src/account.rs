@@ -822,6 +822,7 @@ impl Unlocked {
                         if let Some(a) = t.audit {
                             merged.note_audit(t.team, a);
                         }
+                        merged.note_records(t.team, &t.records);
                     }
                     // This device's salt and settings: it stores pins right after it
                     // changed the passphrase, and otherwise they are the same.

@@ -196,6 +196,10 @@ pub struct Workspace {
     pub(crate) asking_approval: Cell<bool>,
     /// Bumped when the server says an approval was asked for or decided.
     pub approvals_changed: RwSignal<u32>,
+    /// The record versions this device last pinned for the account, and whether a
+    /// pinning is already scheduled.
+    pinned_records: std::cell::RefCell<Vec<shared::pins::RecordPin>>,
+    pin_due: Cell<bool>,
 }
 
 pub type Ws = Rc<Workspace>;
@@ -264,10 +268,16 @@ impl Workspace {
             Ok(s) => s,
             Err(e) => return Err((e.to_string(), Some(unlocked))),
         };
-        let syncer = match Syncer::open(session, store, transport).await {
+        let mut syncer = match Syncer::open(session, store, transport).await {
             Ok(s) => s,
             Err(e) => return Err((e.to_string(), Some(unlocked))),
         };
+        // The versions the account's devices held: the server may not serve older.
+        if let Some(pins) = unlocked.local_pins().await {
+            if let Some(t) = pins.team(team) {
+                syncer.set_record_pins(&t.records);
+            }
+        }
         let ws = Rc::new(Workspace {
             me,
             team_id: team,
@@ -288,6 +298,8 @@ impl Workspace {
             audit_stream: Default::default(),
             approvals_changed: RwSignal::new(0),
             asking_approval: Cell::new(false),
+            pinned_records: Default::default(),
+            pin_due: Cell::new(false),
         });
         ws.refresh().await;
         ws.note_new_device().await;
@@ -308,6 +320,11 @@ impl Workspace {
                 let field = crate::i18n::field_label(&r.field);
                 crate::i18n::tf("sync.refused_field", &[("signer", &signer), ("field", &field), ("named", &named)])
             })
+            .chain(s.rolled_back.iter().map(|(id, (served, pinned))| {
+                let name = s.replica.records.get(id).and_then(|r| r.view.text(field::NAME)).unwrap_or_default();
+                let (served, pinned) = (served.to_string(), pinned.to_string());
+                crate::i18n::tf("sync.rolled_back", &[("name", &name), ("served", &served), ("pinned", &pinned)])
+            }))
             .collect();
         if !dirty.is_empty() {
             let old = self.index.get_untracked();
@@ -445,8 +462,9 @@ impl Workspace {
         }
         self.refresh().await;
         self.last_sync_end.set(now());
-        if result.is_ok() {
+        if let Ok(report) = &result {
             self.flush_audit().await;
+            self.schedule_record_pins(report.repaired > 0);
         }
         // Too many deletions for the server to take unapproved: ask, wait, go on.
         let needs_approval = matches!(&result,
@@ -473,6 +491,39 @@ impl Workspace {
                     s.error = Some(kept_after_wipe.unwrap_or_else(|| e.to_string()));
                 }
             }
+        });
+    }
+
+    /// Pin, for the account's other and future devices, the versions of the records
+    /// this device saw change most recently (a few seconds after a sync, so a burst of
+    /// edits is one write). After a restore (`restored`) the pins are replaced, since
+    /// version numbers start again from the backup's.
+    fn schedule_record_pins(self: &Rc<Self>, restored: bool) {
+        if self.pin_due.replace(true) {
+            return;
+        }
+        let ws = self.clone();
+        spawn_local(async move {
+            gloo_timers::future::TimeoutFuture::new(3_000).await;
+            ws.pin_due.set(false);
+            let recent = ws.syncer.lock().await.recent_versions();
+            if recent.is_empty() || *ws.pinned_records.borrow() == recent {
+                return;
+            }
+            let Some(mut pins) = ws.unlocked.local_pins().await else { return };
+            let changed = if restored {
+                pins.replace_records(ws.team_id, &recent)
+            } else {
+                pins.note_records(ws.team_id, &recent)
+            };
+            if changed {
+                pins.version += 1;
+                if let Err(e) = ws.unlocked.store_pins(pins).await {
+                    web_sys::console::warn_1(&format!("quietdesk: record pins not stored: {e}").into());
+                    return;
+                }
+            }
+            *ws.pinned_records.borrow_mut() = recent;
         });
     }
 

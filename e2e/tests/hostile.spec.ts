@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { addToTeam, createAccount, createTeam, logInOnNewDevice, passphraseFor, uniqueUser, waitSynced } from './helpers';
+import { addToTeam, createAccount, createTeam, logInOnNewDevice, openEdit, passphraseFor, uniqueUser, waitSynced } from './helpers';
 
 // A server that lies, in the browser: Playwright rewrites the real server's answers on
 // their way to the app (the native scenarios are in server/tests/hostile.rs).
@@ -201,4 +201,50 @@ test('after a rotation, a server that withholds the new keys gets no edit sealed
   await member.getByRole('button', { name: 'Sync now' }).click();
   await waitSynced(member);
   await close();
+});
+
+test('a new device notices a customer served older than another device of the account saw, and builds nothing on it', async ({ browser }) => {
+  test.setTimeout(120_000);
+  const user = uniqueUser('rollback');
+  const first = await browser.newContext();
+  const desk = await first.newPage();
+  await createAccount(desk, user);
+  await createTeam(desk);
+  // Every record's first version, as the desk sends it.
+  const firstVersions = new Map<string, string>();
+  desk.on('request', (r) => {
+    if (r.method() !== 'POST' || !r.url().endsWith('/push')) return;
+    for (const item of r.postDataJSON().items) if (item.base_version === 0) firstVersions.set(item.record, item.sealed);
+  });
+  const pinned = () => desk.waitForResponse((r) => r.url().endsWith('/api/v1/account/pins') && r.request().method() === 'PUT');
+  let pin = pinned();
+  await desk.getByRole('link', { name: 'New customer' }).click();
+  await desk.getByLabel('Name', { exact: true }).fill('Rolled Back Customer');
+  await desk.getByLabel('Notes', { exact: true }).fill('call on Monday');
+  await desk.getByRole('button', { name: 'Create customer' }).click();
+  await expect(desk.getByRole('heading', { name: 'Rolled Back Customer' })).toBeVisible();
+  await waitSynced(desk);
+  await pin;
+  pin = pinned();
+  await openEdit(desk);
+  await desk.getByLabel('Notes', { exact: true }).fill('consent withdrawn: never call');
+  await desk.getByRole('button', { name: 'Save' }).click();
+  await waitSynced(desk);
+  await pin;
+
+  // A new phone, to which the server serves every record as its first version.
+  const phoneCtx = await browser.newContext();
+  const phone = await phoneCtx.newPage();
+  await rewriteJson(phone, '**/api/v1/teams/*/pull*', (body) => {
+    for (const c of body.changes) {
+      const old = firstVersions.get(c.record);
+      if (old && c.version > 1) Object.assign(c, { version: 1, sealed: old });
+    }
+  });
+  await logInOnNewDevice(phone, user);
+  const alert = phone.getByRole('alert');
+  await expect(alert).toContainText('“Rolled Back Customer” was served at version 1, older than version 2', { timeout: 30_000 });
+  await expect(alert).toContainText('its edits wait on this device');
+  await phoneCtx.close();
+  await first.close();
 });

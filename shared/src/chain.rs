@@ -665,6 +665,7 @@ pub(crate) mod tests {
             genesis: legacy_state.genesis_hash(),
             head: legacy_state.known_head(),
             audit: None,
+            records: Vec::new(),
         };
         let ghost_legacy = new_chain_for(&mallory, legacy_id, collection);
         let refused = TeamState::verify_pinned(&ghost_legacy, legacy_id, Some(&pin), None, true).unwrap_err();

@@ -11,6 +11,11 @@
 //! comes from these pins (or from an invitation link), never from the server's
 //! listing, and a chain shorter than, or diverging from, a pinned head is refused.
 //!
+//! Each team's pin also lists the latest versions of the records a device of the
+//! account saw change most recently ([`MAX_RECORD_PINS`] of them): a new device
+//! checks what the server serves against them, so a record rolled back to an older
+//! version is noticed even by a device that never held it ([`RecordPin`]).
+//!
 //! Limit: the server can serve an *older* pins blob to a device that has never seen a
 //! newer one (it cannot forge or alter one). Each device keeps the highest version it
 //! has seen and never goes back from it.
@@ -23,7 +28,18 @@ use crate::crypto::aead::{open_blob, seal_blob};
 use crate::crypto::identity::IdentityKeys;
 use crate::crypto::passphrase::KdfParams;
 use crate::crypto::CryptoError;
-use crate::ids::{TeamId, Username};
+use crate::ids::{RecordId, TeamId, Username};
+
+/// How many records' versions each team's pin keeps.
+pub const MAX_RECORD_PINS: usize = 200;
+
+/// A record version a device of the account held: the server may never serve this
+/// record older than that again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordPin {
+    pub record: RecordId,
+    pub version: u64,
+}
 
 /// The largest sealed pins blob the server stores.
 pub const MAX_PINS_BYTES: usize = 64 * 1024;
@@ -41,6 +57,10 @@ pub struct TeamPin {
     /// The audit log's head as an admin's device of the account last verified it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<Checkpoint>,
+    /// The records a device of the account saw change most recently, newest first,
+    /// with the latest version it held.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<RecordPin>,
 }
 
 /// Every pin of an account. `version` grows with each change.
@@ -89,10 +109,37 @@ impl AccountPins {
                 true
             }
             None => {
-                self.teams.push(TeamPin { team, genesis, head, audit: None });
+                self.teams.push(TeamPin { team, genesis, head, audit: None, records: Vec::new() });
                 true
             }
         }
+    }
+
+    /// Pin record versions a device holds (`seen`, newest first): each goes to the
+    /// front with the higher of its pinned and seen versions, and the list keeps the
+    /// [`MAX_RECORD_PINS`] newest. True if anything changed.
+    pub fn note_records(&mut self, team: TeamId, seen: &[RecordPin]) -> bool {
+        let Some(t) = self.teams.iter_mut().find(|t| t.team == team) else { return false };
+        let before = t.records.clone();
+        let mut merged: Vec<RecordPin> = Vec::with_capacity(MAX_RECORD_PINS);
+        for p in seen.iter().chain(before.iter()) {
+            if let Some(m) = merged.iter_mut().find(|m| m.record == p.record) {
+                m.version = m.version.max(p.version);
+            } else if merged.len() < MAX_RECORD_PINS {
+                merged.push(*p);
+            }
+        }
+        t.records = merged;
+        t.records != before
+    }
+
+    /// Replace a team's record pins with what a device holds now: after the server
+    /// was restored from a backup and this device put back what it lacked, version
+    /// numbers start again from the backup's. True if anything changed.
+    pub fn replace_records(&mut self, team: TeamId, seen: &[RecordPin]) -> bool {
+        let Some(t) = self.teams.iter_mut().find(|t| t.team == team) else { return false };
+        let fresh: Vec<RecordPin> = seen.iter().take(MAX_RECORD_PINS).copied().collect();
+        std::mem::replace(&mut t.records, fresh) != t.records
     }
 
     /// Pin an audit checkpoint (a later one replaces an earlier one); true if changed.
@@ -129,5 +176,22 @@ mod tests {
         tampered[20] ^= 1;
         assert!(AccountPins::open(&tampered, &ann, &keys).is_err());
         assert!(!String::from_utf8_lossy(&sealed).contains(&team.to_string()), "the server learns nothing");
+    }
+
+    #[test]
+    fn record_pins_keep_the_newest_records_at_their_highest_versions() {
+        let mut pins = AccountPins::new([1; 16], KdfParams::DEFAULT);
+        let team = TeamId::random();
+        pins.note_head(team, [9; 32], KnownHead { len: 1, hash: [9; 32] });
+        let ids: Vec<RecordId> = (0..MAX_RECORD_PINS + 5).map(|_| RecordId::random()).collect();
+        let seen: Vec<RecordPin> = ids.iter().map(|&record| RecordPin { record, version: 3 }).collect();
+        assert!(pins.note_records(team, &seen));
+        assert_eq!(pins.team(team).unwrap().records.len(), MAX_RECORD_PINS);
+        assert!(!pins.note_records(team, &seen[..1]), "the same again changes nothing");
+        // A lower version never lowers a pin; a record seen again moves to the front.
+        assert!(pins.note_records(team, &[RecordPin { record: ids[7], version: 1 }]));
+        assert_eq!(pins.team(team).unwrap().records[0], RecordPin { record: ids[7], version: 3 });
+        assert!(pins.note_records(team, &[RecordPin { record: ids[8], version: 9 }]));
+        assert_eq!(pins.team(team).unwrap().records[0], RecordPin { record: ids[8], version: 9 });
     }
 }

@@ -585,6 +585,15 @@ pub struct Syncer<S, T> {
     /// Versions refused although they opened (a field changed in another member's
     /// name), by record, with what was refused: the record stays at the version before.
     pub refused: BTreeMap<RecordId, Refusal>,
+    /// The versions the account's devices held ([`crate::pins::RecordPin`]): the
+    /// server must never serve one of these records older.
+    pub record_pins: BTreeMap<RecordId, u64>,
+    /// Records served older than a pin, with the version served and the one pinned.
+    /// Nothing is sealed on top of them (their edits wait) until the server serves the
+    /// version another device of the account saw.
+    pub rolled_back: BTreeMap<RecordId, (u64, u64)>,
+    /// The records this client saw change most recently, newest first: what it pins.
+    recent: std::collections::VecDeque<RecordId>,
 }
 
 /// A record version this client opened but would not take.
@@ -676,6 +685,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             approval: None,
             doubt: None,
             refused: BTreeMap::new(),
+            record_pins: BTreeMap::new(),
+            rolled_back: BTreeMap::new(),
+            recent: Default::default(),
         };
         for (writer, head) in &heads {
             syncer.note_head(writer, head);
@@ -904,7 +916,13 @@ impl<S: Store, T: Transport> Syncer<S, T> {
 
     /// Seal the next batch of the outbox (records not in `skip`), or `None` when empty.
     fn prepare(&self, skip: &HashSet<RecordId>) -> Result<Option<Prepared>, SyncError> {
-        let chunk = self.replica.outgoing(self.batch, skip);
+        // A record served older than the account saw is not built on: its edits wait.
+        let skip: std::borrow::Cow<'_, HashSet<RecordId>> = if self.rolled_back.is_empty() {
+            std::borrow::Cow::Borrowed(skip)
+        } else {
+            std::borrow::Cow::Owned(skip.iter().chain(self.rolled_back.keys()).copied().collect())
+        };
+        let chunk = self.replica.outgoing(self.batch, &skip);
         if chunk.is_empty() {
             return Ok(None);
         }
@@ -976,6 +994,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                         local.base = m.doc;
                         local.sensitive = m.sensitive;
                         self.replica.reseal.remove(&m.record);
+                        self.note_recent(m.record);
                         stored.push(StoredRecord { record: m.record, version, sealed: m.sealed });
                         done_ops.extend(m.op_ids);
                     }
@@ -1021,6 +1040,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     if self.refuse_misattributed(c.version, &opened, c.record) {
                         continue;
                     }
+                    self.note_recent(c.record);
                     self.replica.absorb(c.record, c.version, opened)
                 }
                 Err(_) => self.cannot_open(c).await?,
@@ -1028,6 +1048,47 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             stored.push(rec);
         }
         Ok(stored)
+    }
+
+    fn note_recent(&mut self, record: RecordId) {
+        if let Some(i) = self.recent.iter().position(|r| *r == record) {
+            self.recent.remove(i);
+        }
+        self.recent.push_front(record);
+        self.recent.truncate(crate::pins::MAX_RECORD_PINS);
+    }
+
+    /// The versions to pin for the account: the records this client saw change most
+    /// recently, newest first, at the version it holds.
+    pub fn recent_versions(&self) -> Vec<crate::pins::RecordPin> {
+        self.recent
+            .iter()
+            .filter_map(|r| self.replica.records.get(r).filter(|l| l.version > 0).map(|l| (r, l.version)))
+            .map(|(&record, version)| crate::pins::RecordPin { record, version })
+            .collect()
+    }
+
+    /// Take the account's record pins, and check what this client holds against them.
+    pub fn set_record_pins(&mut self, pins: &[crate::pins::RecordPin]) {
+        for p in pins {
+            let v = self.record_pins.entry(p.record).or_default();
+            *v = (*v).max(p.version);
+        }
+        self.check_record_pins();
+    }
+
+    /// Which records this client holds older than a pin says the account saw. (A
+    /// record the server does not send at all is withheld, not rolled back: a server
+    /// can always deny service.)
+    fn check_record_pins(&mut self) {
+        self.rolled_back = self
+            .record_pins
+            .iter()
+            .filter_map(|(id, &pinned)| {
+                let held = self.replica.records.get(id).map_or(0, |l| l.version);
+                (held > 0 && held < pinned).then_some((*id, (held, pinned)))
+            })
+            .collect();
     }
 
     /// Whether to refuse `opened` as `version` of `record` because it changes a field
@@ -1121,6 +1182,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 break;
             }
         }
+        self.check_record_pins();
         if restored {
             // Versions on a restored server may repeat numbers ours had with other
             // content, so a version match proves nothing: every record goes back up,

@@ -584,3 +584,43 @@ fn putting_back_what_a_restored_server_lost_carries_other_members_fields_and_is_
     assert_eq!(notes.value, text("Bob's notes"));
     assert_eq!(notes.stamp.author, t3.people[1].name);
 }
+
+#[test]
+fn a_new_device_notices_a_record_served_older_than_the_account_pinned_and_builds_nothing_on_it() {
+    let t = team();
+    let net = ModelTransport::default();
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    let (id, other) = (RecordId::random(), RecordId::random());
+    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+    block_on(ann.edit(other, customer("Li Si", "13900002222"), 1_000)).unwrap();
+    block_on(ann.sync()).unwrap();
+    let v1 = net.server.lock().unwrap().records[&id].sealed.clone();
+    block_on(ann.edit(id, vec![(field::NOTES.into(), text("consent withdrawn: stop calling"))], 2_000)).unwrap();
+    block_on(ann.sync()).unwrap();
+    let pins = ann.recent_versions();
+    assert_eq!(pins[0], crate::pins::RecordPin { record: id, version: 2 }, "newest first");
+    let v2 = net.server.lock().unwrap().records[&id].clone();
+
+    // The server serves Ann's new device the customer as it was before her edit.
+    serve(&net, id, 1, v1);
+    let mut fresh = client(&t, 0, &net, MemoryStore::new());
+    fresh.set_record_pins(&pins);
+    block_on(fresh.sync()).unwrap();
+    assert_eq!(fresh.rolled_back.get(&id), Some(&(1, 2)));
+    assert_eq!(fresh.replica.records[&id].view.text(field::NOTES), Some("first notes"));
+
+    // Edits of it wait (nothing is built on the old version); others go out.
+    block_on(fresh.edit(id, vec![(field::PHONE.into(), text("13800009999"))], wall_clock())).unwrap();
+    block_on(fresh.edit(other, vec![(field::PHONE.into(), text("13900003333"))], wall_clock())).unwrap();
+    block_on(fresh.sync()).unwrap();
+    assert_eq!(fresh.replica.pending_count(), 1);
+    assert_eq!(net.server.lock().unwrap().records[&id].version, 1);
+
+    // Served the version the account saw, it catches up and the edit goes out.
+    serve(&net, id, 2, v2.sealed);
+    block_on(fresh.sync()).unwrap();
+    assert!(fresh.rolled_back.is_empty());
+    assert_eq!(fresh.replica.pending_count(), 0);
+    let now = &fresh.replica.records[&id].view;
+    assert_eq!((now.text(field::NOTES), now.text(field::PHONE)), (Some("consent withdrawn: stop calling"), Some("13800009999")));
+}
