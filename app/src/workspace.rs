@@ -13,11 +13,12 @@ use futures::StreamExt;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::api::{path, ClientEvent, ServerEvent};
-use shared::domain::field;
+use shared::crypto::aead::{open_blob, seal_blob};
+use shared::domain::{field, Change, Entity, EntityKind};
 use shared::ids::{RecordId, TeamId, Username};
 use shared::record::{RecordDoc, Value};
 use shared::search::{normalize_text, SearchText};
-use shared::sync::{EpochProgress, SyncError, Syncer, TransportError};
+use shared::sync::{EpochProgress, Superseded, SyncError, Syncer, TransportError};
 use shared::team::{rotation_days, settings_record};
 use shared::wipe::WipeOrder;
 
@@ -200,6 +201,9 @@ pub struct Workspace {
     /// pinning is already scheduled.
     pinned_records: std::cell::RefCell<Vec<shared::pins::RecordPin>>,
     pin_due: Cell<bool>,
+    /// This user's edits that a later concurrent edit replaced, until they put theirs
+    /// back or dismiss the note (kept sealed in IndexedDB).
+    pub superseded: RwSignal<Vec<Superseded>>,
 }
 
 pub type Ws = Rc<Workspace>;
@@ -239,8 +243,23 @@ pub struct DeviceLine {
 /// Records queued for re-encryption per round (each round is pushed before the next).
 const REENCRYPT_BATCH: usize = 2_000;
 
+/// Where the replaced-edit notes are kept (sealed under the vault key).
+const SUPERSEDED_KEY: &str = "superseded";
+
 /// How long syncing must be quiet before the replica cache is rewritten.
 const CACHE_QUIET_MS: f64 = 1_000.0;
+
+/// The history entry for an edit of an existing record (`before`, as the user saw
+/// it): which fields change, from what to what. Only for a customer or a record of
+/// one; history entries themselves have none.
+fn history_entry(record: RecordId, before: &RecordDoc, fields: &[(String, Option<Value>)]) -> Option<Change> {
+    let customer = match EntityKind::of(before)? {
+        EntityKind::Customer => record.to_string(),
+        EntityKind::Change => return None,
+        _ => before.text(field::CUSTOMER)?.to_owned(),
+    };
+    Change::between(&customer, &record.to_string(), before, fields, now() as i64)
+}
 
 fn is_customer(d: &RecordDoc) -> bool {
     d.text(field::KIND) == Some(shared::domain::EntityKind::Customer.as_str())
@@ -300,7 +319,9 @@ impl Workspace {
             asking_approval: Cell::new(false),
             pinned_records: Default::default(),
             pin_due: Cell::new(false),
+            superseded: RwSignal::new(Vec::new()),
         });
+        ws.superseded.set(ws.load_superseded().await);
         ws.refresh().await;
         ws.note_new_device().await;
         ws.start_background();
@@ -311,7 +332,16 @@ impl Workspace {
     async fn refresh(&self) {
         let mut s = self.syncer.lock().await;
         let dirty = std::mem::take(&mut s.replica.dirty);
-        let pending = s.replica.pending_count();
+        // Edits the user made, not the history entries written beside them.
+        let pending = s
+            .replica
+            .outbox
+            .iter()
+            .filter(|op| {
+                let kind = s.replica.records.get(&op.record).and_then(|r| r.view.text(field::KIND));
+                kind != Some(EntityKind::Change.as_str())
+            })
+            .count();
         let refused: Vec<String> = s
             .refused
             .values()
@@ -389,9 +419,12 @@ impl Workspace {
     pub async fn edit(self: &Rc<Self>, record: RecordId, fields: Vec<(String, Option<Value>)>) -> Result<(), String> {
         let before = self.index.get_untracked().doc(&record);
         let audited = fields.clone();
+        let history = before.as_ref().and_then(|b| history_entry(record, b, &fields));
         {
             let mut s = self.syncer.lock().await;
-            s.edit(record, fields, now() as u64).await.map_err(|e| e.to_string())?;
+            let mut edits = vec![(record, fields)];
+            edits.extend(history.map(|h| (RecordId::random(), h.to_fields())));
+            s.edit_many(edits, now() as u64).await.map_err(|e| e.to_string())?;
         }
         self.refresh().await;
         self.audit_edit(record, &audited, before);
@@ -462,6 +495,7 @@ impl Workspace {
         }
         self.refresh().await;
         self.last_sync_end.set(now());
+        self.take_superseded().await;
         if let Ok(report) = &result {
             self.flush_audit().await;
             self.schedule_record_pins(report.repaired > 0);
@@ -492,6 +526,55 @@ impl Workspace {
                 }
             }
         });
+    }
+
+    async fn load_superseded(&self) -> Vec<Superseded> {
+        let Ok(Some(sealed)) = self.unlocked.store.meta(SUPERSEDED_KEY).await else { return Vec::new() };
+        open_blob(self.unlocked.identity.vault_key(), SUPERSEDED_KEY.as_bytes(), &sealed)
+            .ok()
+            .and_then(|plain| serde_json::from_slice(&plain).ok())
+            .unwrap_or_default()
+    }
+
+    async fn save_superseded(&self) {
+        let plain = serde_json::to_vec(&self.superseded.get_untracked()).unwrap_or_default();
+        let sealed = seal_blob(self.unlocked.identity.vault_key(), SUPERSEDED_KEY.as_bytes(), &plain);
+        if let Err(e) = self.unlocked.store.set_meta(SUPERSEDED_KEY, &sealed).await {
+            web_sys::console::warn_1(&format!("quietdesk: replaced edits not saved: {e}").into());
+        }
+    }
+
+    /// Take the edits the last sync found replaced by someone else's, keep them (a note
+    /// per field, the newest replacing an older one) and say so.
+    async fn take_superseded(&self) {
+        let lost = std::mem::take(&mut self.syncer.lock().await.superseded);
+        if lost.is_empty() {
+            return;
+        }
+        for l in &lost {
+            let what = crate::i18n::field_label(&l.field);
+            crate::toast(&crate::i18n::tf("history.replaced", &[("field", &what), ("who", &l.by.to_string())]));
+        }
+        self.superseded.update(|all| {
+            for l in lost {
+                all.retain(|o| (o.record, &o.field) != (l.record, &l.field));
+                all.push(l);
+            }
+        });
+        self.save_superseded().await;
+    }
+
+    /// Put the user's replaced value back (an ordinary edit, newer than the one that
+    /// replaced it) and drop the note.
+    pub async fn put_back(self: &Rc<Self>, note: &Superseded) -> Result<(), String> {
+        self.edit(note.record, vec![(note.field.clone(), note.mine.clone())]).await?;
+        self.dismiss_superseded(note).await;
+        Ok(())
+    }
+
+    pub async fn dismiss_superseded(&self, note: &Superseded) {
+        self.superseded.update(|all| all.retain(|o| o != note));
+        self.save_superseded().await;
     }
 
     /// Pin, for the account's other and future devices, the versions of the records

@@ -31,8 +31,15 @@ fn bench(c: &mut Criterion) {
     let keys = IdentityKeys::generate();
     let collection = CollectionId::random();
     let admin = Member { username: name.clone(), identity: keys.public(), role: Role::Admin };
-    let genesis =
-        ChainEntry::signed(TeamId::random(), 0, [0; 32], &name, &keys, 0, Action::Create { admin, shared_collection: collection });
+    let genesis = ChainEntry::signed(
+        TeamId::random(),
+        0,
+        [0; 32],
+        &name,
+        &keys,
+        0,
+        Action::Create { admin, shared_collection: collection },
+    );
     let team = TeamState::verify(&[genesis], None).unwrap();
     let (basic, sensitive) = (SymmetricKey::from_bytes([1; 32]), SymmetricKey::from_bytes([2; 32]));
     let mut keyring = Keyring::new();
@@ -97,9 +104,7 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
-    g.bench_function("open_record", |b| {
-        b.iter(|| black_box(open_record(&sealed, &ctx, 2, &keyring, &team).unwrap()))
-    });
+    g.bench_function("open_record", |b| b.iter(|| black_box(open_record(&sealed, &ctx, 2, &keyring, &team).unwrap())));
     g.bench_function("checked", |b| {
         b.iter(|| {
             let opened = open_record(&sealed, &ctx, 2, &keyring, &team).unwrap();

@@ -43,6 +43,10 @@ pub mod field {
     pub const DONE: &str = "done";
     pub const AMOUNT: &str = "amount";
     pub const CURRENCY: &str = "currency";
+    /// A history entry's record, and the field changes it holds (see [`super::Change`]).
+    pub const RECORD: &str = "record";
+    pub const CHANGES: &str = "changes";
+    pub const SENSITIVE_CHANGES: &str = "sensitive_changes";
     /// Custom fields are stored as `custom.<name>`.
     pub const CUSTOM_PREFIX: &str = "custom.";
 }
@@ -51,7 +55,13 @@ pub mod field {
 pub fn is_sensitive(name: &str) -> bool {
     matches!(
         name,
-        field::PHONE | field::WECHAT | field::EMAIL | field::ADDRESS | field::ID_NUMBER | field::PRIVATE_NOTES
+        field::PHONE
+            | field::WECHAT
+            | field::EMAIL
+            | field::ADDRESS
+            | field::ID_NUMBER
+            | field::PRIVATE_NOTES
+            | field::SENSITIVE_CHANGES
     )
 }
 
@@ -74,6 +84,8 @@ pub enum EntityKind {
     Interaction,
     Task,
     Deal,
+    /// A history entry: who changed which fields of a record, from what to what.
+    Change,
 }
 
 impl EntityKind {
@@ -84,6 +96,7 @@ impl EntityKind {
             EntityKind::Interaction => "interaction",
             EntityKind::Task => "task",
             EntityKind::Deal => "deal",
+            EntityKind::Change => "change",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -93,6 +106,7 @@ impl EntityKind {
             "interaction" => EntityKind::Interaction,
             "task" => EntityKind::Task,
             "deal" => EntityKind::Deal,
+            "change" => EntityKind::Change,
             _ => return None,
         })
     }
@@ -230,6 +244,103 @@ fn get_text(doc: &RecordDoc, name: &str) -> String {
 }
 fn get_int(doc: &RecordDoc, name: &str) -> i64 {
     doc.get(name).and_then(Value::as_int).unwrap_or_default()
+}
+
+/// One field's change in a history entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    #[serde(rename = "f")]
+    pub field: String,
+    pub from: Option<Value>,
+    pub to: Option<Value>,
+}
+
+/// A history entry: the fields of one record (a customer, or a record of the
+/// customer's: a deal, a task…) one edit changed, from what to what. Written beside the
+/// edit, in the customer's collection, and never edited afterwards; who wrote it is the
+/// signer of its (only) version. Sensitive fields' changes are sealed under the
+/// sensitive key like the fields themselves, so a reader sees the history as far as
+/// their keys open the record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Change {
+    pub customer: String,
+    pub record: String,
+    pub at_ms: i64,
+    pub changes: Vec<FieldChange>,
+}
+
+impl Change {
+    /// Fields a change entry never lists: the kind, and what is derived from another
+    /// field.
+    const UNLISTED: [&'static str; 3] = [field::KIND, field::PHONE_MASKED, crate::record::REPAIRED];
+
+    /// The history entry for writing `fields` over `before` (what the editor saw), or
+    /// `None` when nothing changes.
+    pub fn between(
+        customer: &str,
+        record: &str,
+        before: &RecordDoc,
+        fields: &[(String, Option<Value>)],
+        at_ms: i64,
+    ) -> Option<Self> {
+        let changes: Vec<FieldChange> = fields
+            .iter()
+            .filter(|(f, _)| !Self::UNLISTED.contains(&f.as_str()))
+            .filter_map(|(f, to)| {
+                let from = before.get(f).cloned();
+                let blank = |v: &Option<Value>| match v {
+                    None => true,
+                    Some(Value::Text(t)) => t.is_empty(),
+                    Some(Value::List(l)) => l.is_empty(),
+                    _ => false,
+                };
+                (from != *to && !(blank(&from) && blank(to))).then(|| FieldChange {
+                    field: f.clone(),
+                    from,
+                    to: to.clone(),
+                })
+            })
+            .collect();
+        (!changes.is_empty()).then(|| Change { customer: customer.into(), record: record.into(), at_ms, changes })
+    }
+}
+
+impl Entity for Change {
+    const KIND: EntityKind = EntityKind::Change;
+    fn to_fields(&self) -> Vec<(String, Option<Value>)> {
+        let (sensitive, basic): (Vec<&FieldChange>, Vec<&FieldChange>) =
+            self.changes.iter().partition(|c| is_sensitive(&c.field));
+        let json = |v: Vec<&FieldChange>| {
+            (!v.is_empty()).then(|| Value::Text(serde_json::to_string(&v).expect("changes serialize")))
+        };
+        // An entry is written once: a part with nothing in it is left out (a writer
+        // without the sensitive key could not write even an empty sensitive part).
+        let parts = [(field::CHANGES, json(basic)), (field::SENSITIVE_CHANGES, json(sensitive))];
+        let mut fields = vec![
+            (field::KIND.into(), text(Self::KIND.as_str())),
+            (field::CUSTOMER.into(), text(&self.customer)),
+            (field::RECORD.into(), text(&self.record)),
+            (field::AT.into(), Some(Value::Int(self.at_ms))),
+        ];
+        fields.extend(parts.into_iter().filter_map(|(f, v)| Some((f.to_owned(), Some(v?)))));
+        fields
+    }
+    fn from_doc(doc: &RecordDoc) -> Option<Self> {
+        if EntityKind::of(doc)? != Self::KIND {
+            return None;
+        }
+        let list = |f: &str| -> Vec<FieldChange> {
+            doc.text(f).and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
+        };
+        let mut changes = list(field::CHANGES);
+        changes.extend(list(field::SENSITIVE_CHANGES));
+        Some(Change {
+            customer: get_text(doc, field::CUSTOMER),
+            record: get_text(doc, field::RECORD),
+            at_ms: get_int(doc, field::AT),
+            changes,
+        })
+    }
 }
 
 /// Conversion between a typed entity and the field writes that store it.
@@ -468,5 +579,41 @@ mod tests {
         for f in [field::NAME, field::COMPANY, field::PHONE_MASKED, field::NOTES, field::STAGE] {
             assert!(!is_sensitive(f));
         }
+    }
+
+    #[test]
+    fn a_history_entry_lists_what_changed_and_keeps_sensitive_changes_under_the_sensitive_key() {
+        let before = doc_of(
+            Customer {
+                name: "Zhang Wei".into(),
+                phone: "13800001111".into(),
+                notes: "old".into(),
+                ..Default::default()
+            }
+            .to_fields(),
+        );
+        let after = Customer {
+            name: "Zhang Wei".into(),
+            phone: "13900002222".into(),
+            notes: "new".into(),
+            company: String::new(),
+            ..Default::default()
+        };
+        let c = Change::between("c1", "c1", &before, &after.to_fields(), 5).expect("something changed");
+        let changed: Vec<&str> = c.changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(changed, vec![field::PHONE, field::NOTES], "name unchanged, masked phone derived, blanks equal");
+        let fields = c.to_fields();
+        let stored = doc_of(fields.clone());
+        assert!(!stored.text(field::CHANGES).unwrap().contains("1390000"), "the phone is not in the basic section");
+        assert!(stored.text(field::SENSITIVE_CHANGES).unwrap().contains("13900002222"));
+        assert!(is_sensitive(field::SENSITIVE_CHANGES) && !is_sensitive(field::CHANGES));
+        let back = Change::from_doc(&stored).unwrap();
+        assert_eq!(back.changes.len(), 2);
+        assert_eq!((back.customer.as_str(), back.at_ms), ("c1", 5));
+        // A reader without the sensitive key sees the rest.
+        let mut basic_only = stored.clone();
+        basic_only.fields.remove(field::SENSITIVE_CHANGES);
+        assert_eq!(Change::from_doc(&basic_only).unwrap().changes[0].field, field::NOTES);
+        assert!(Change::between("c1", "c1", &before, &[(field::NAME.into(), text("Zhang Wei"))], 6).is_none());
     }
 }

@@ -60,7 +60,8 @@ const KEPT: [&str; 4] = [field::KIND, field::STAGE, field::OWNER, DELETED];
 /// The edits that anonymise a customer (`doc`) and the records linked to it
 /// (`linked`): every personal field of the customer cleared and its name replaced;
 /// contact persons deleted; interaction summaries and task titles cleared (free text
-/// that may name people); deals kept (stage and amount are not personal).
+/// that may name people); history entries emptied and deleted (they hold what the
+/// fields were); deals kept (stage and amount are not personal).
 pub fn anonymise(id: RecordId, doc: &RecordDoc, linked: &[(RecordId, &RecordDoc)]) -> Vec<RecordEdit> {
     let mut fields: Vec<(String, Option<Value>)> = doc
         .fields
@@ -79,6 +80,13 @@ pub fn anonymise(id: RecordId, doc: &RecordDoc, linked: &[(RecordId, &RecordDoc)
             vec![(field::SUMMARY.to_owned(), None)]
         } else if kind == EntityKind::Task.as_str() {
             vec![(field::TITLE.to_owned(), None)]
+        } else if kind == EntityKind::Change.as_str() {
+            // History holds what the fields were: gone with them.
+            vec![
+                (field::CHANGES.to_owned(), None),
+                (field::SENSITIVE_CHANGES.to_owned(), None),
+                (DELETED.to_owned(), Some(Value::Bool(true))),
+            ]
         } else {
             continue;
         };
@@ -164,5 +172,18 @@ mod tests {
             assert!(after.get(f).is_none(), "{f} kept");
         }
         assert_eq!(edits[1], (RecordId([2; 16]), vec![(field::SUMMARY.to_owned(), None)]));
+        let history = doc(
+            crate::domain::Change {
+                customer: "x".into(),
+                record: "x".into(),
+                at_ms: 1,
+                changes: vec![crate::domain::FieldChange { field: field::PHONE.into(), from: None, to: None }],
+            }
+            .to_fields(),
+            1,
+        );
+        let edits = anonymise(RecordId([1; 16]), &d, &[(RecordId([3; 16]), &history)]);
+        assert!(edits[1].1.contains(&(field::SENSITIVE_CHANGES.to_owned(), None)));
+        assert!(edits[1].1.contains(&(DELETED.to_owned(), Some(Value::Bool(true)))));
     }
 }

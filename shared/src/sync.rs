@@ -501,6 +501,36 @@ impl Replica {
         out
     }
 
+    /// The field writes of the outbox entries `ops` (of `record`) that `pushed` — the
+    /// merged version the server took — does not hold: each lost to a concurrent write.
+    /// A write replaced by this client's own later edit is not a loss.
+    fn lost_to_others(&self, ops: &[u64], record: RecordId, pushed: &RecordDoc) -> Vec<Superseded> {
+        let edits: Vec<&FieldEdit> = self
+            .outbox
+            .iter()
+            .filter(|p| p.record == record && ops.contains(&p.id) && !p.repair)
+            .flat_map(|p| &p.edits)
+            .collect();
+        let mut lost: Vec<Superseded> = Vec::new();
+        for e in &edits {
+            let Some(now) = pushed.fields.get(&e.field) else { continue };
+            let mine_later = edits.iter().any(|o| o.field == e.field && &o.state == now);
+            if now == &e.state || mine_later || now.value == e.state.value {
+                continue;
+            }
+            lost.retain(|l| l.field != e.field);
+            lost.push(Superseded {
+                record,
+                field: e.field.clone(),
+                mine: e.state.value.clone(),
+                theirs: now.value.clone(),
+                by: now.stamp.author.clone(),
+                at_ms: now.stamp.hlc.wall_ms,
+            });
+        }
+        lost
+    }
+
     /// Live (not deleted) records with their current view.
     pub fn live(&self) -> impl Iterator<Item = (&RecordId, &LocalRecord)> {
         self.records.iter().filter(|(_, r)| !r.view.is_deleted())
@@ -594,6 +624,23 @@ pub struct Syncer<S, T> {
     pub rolled_back: BTreeMap<RecordId, (u64, u64)>,
     /// The records this client saw change most recently, newest first: what it pins.
     recent: std::collections::VecDeque<RecordId>,
+    /// Edits of this client that a concurrent edit of the same field replaced, for the
+    /// caller to take (and tell the user): found when the server accepts the merged
+    /// version, so every path a concurrent edit arrives by is covered.
+    pub superseded: Vec<Superseded>,
+}
+
+/// A field this client wrote that lost the merge to someone else's concurrent write.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Superseded {
+    pub record: RecordId,
+    pub field: String,
+    /// What this client wrote.
+    pub mine: Option<Value>,
+    /// What the field holds now, who wrote it and when (their clock, Unix ms).
+    pub theirs: Option<Value>,
+    pub by: Username,
+    pub at_ms: u64,
 }
 
 /// A record version this client opened but would not take.
@@ -688,6 +735,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             record_pins: BTreeMap::new(),
             rolled_back: BTreeMap::new(),
             recent: Default::default(),
+            superseded: Vec::new(),
         };
         for (writer, head) in &heads {
             syncer.note_head(writer, head);
@@ -986,6 +1034,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                         let version = *versions.get(&m.record).ok_or_else(|| {
                             TransportError::Protocol(format!("push response lacks record {}", m.record))
                         })?;
+                        self.superseded.extend(self.replica.lost_to_others(&m.op_ids, m.record, &m.doc));
                         let local = self.replica.records.get_mut(&m.record).expect("pushed from here");
                         local.epoch = m.sealed.inspect().map(|i| i.min_epoch).unwrap_or(local.epoch);
                         local.version = version;

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::domain::{field, mask_phone, Channel, Entity, EntityKind, Interaction, Stage, Task};
+use shared::domain::{field, mask_phone, Change, Channel, Entity, EntityKind, Interaction, Stage, Task};
 use shared::ids::RecordId;
 use shared::record::{RecordDoc, Value};
 
@@ -91,9 +91,11 @@ pub fn CustomerDetail(id: RecordId) -> impl IntoView {
         {move || match exists.get() {
             true => view! {
                 <CustomerCard id=id editing=editing />
+                <Replaced customer=id />
                 {move || editing.get().then(|| view! { <CustomerForm id=id is_new=false /> })}
                 <Timeline customer=id />
                 <CustomerTasks customer=id />
+                <History customer=id />
             }.into_any(),
             _ => view! { <p role="status">{t("customer.not_here_yet")}</p> }.into_any(),
         }}
@@ -572,6 +574,142 @@ fn CustomerTasks(customer: RecordId) -> impl IntoView {
                     <crate::pages::tasks::TaskItem id=item.0 task=item.1 />
                 </For>
             </ul>
+        </section>
+    }
+}
+
+/// A field's value as the history and the replaced-edit notes show it.
+fn shown_value(f: &str, v: &Option<Value>) -> String {
+    match v {
+        None => "—".into(),
+        Some(Value::Text(s)) if s.is_empty() => "—".into(),
+        Some(Value::Text(s)) if f == field::STAGE => crate::i18n::stage_text(s),
+        Some(Value::Text(s)) => s.clone(),
+        Some(Value::Int(n)) if f == field::AMOUNT => crate::i18n::money(*n),
+        Some(Value::Int(n)) if f == field::DUE || f == field::CONSENT_AT || f == field::AT => format_date(*n),
+        Some(Value::Int(n)) => crate::i18n::number(*n),
+        Some(Value::Bool(b)) => if *b { t("history.yes") } else { t("history.no") }.into(),
+        Some(Value::List(l)) => l.join(", "),
+    }
+}
+
+/// This user's edits of the customer (or of its deals, tasks…) that a later change by
+/// a colleague replaced: each says what and by whom, with one action to put theirs
+/// back and one to let it go.
+#[component]
+fn Replaced(customer: RecordId) -> impl IntoView {
+    let ws = use_ws();
+    let (index, superseded) = (ws.index, ws.superseded);
+    let cid = customer.to_string();
+    let notes = Memo::new(move |_| {
+        let idx = index.get();
+        superseded.with(|all| {
+            all.iter()
+                .filter(|n| {
+                    n.record == customer
+                        || idx.records.get(&n.record).and_then(|d| d.text(field::CUSTOMER)) == Some(&cid)
+                })
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    });
+    view! {
+        <Show when=move || !notes.with(Vec::is_empty)>
+            <section class="card replaced" aria-label=t("history.replaced_title")>
+                <h3>{t("history.replaced_title")}</h3>
+                <ul>
+                    <For each=move || notes.get() key=|n| (n.record, n.field.clone(), n.at_ms) let:n>
+                        {
+                            let what = crate::i18n::field_label(&n.field);
+                            let line = tf("history.replaced_line", &[
+                                ("field", &what),
+                                ("who", &n.by.to_string()),
+                                ("mine", &shown_value(&n.field, &n.mine)),
+                                ("theirs", &shown_value(&n.field, &n.theirs)),
+                            ]);
+                            let (back, drop) = (n.clone(), n.clone());
+                            view! {
+                                <li>
+                                    <p>{line}</p>
+                                    <div class="actions">
+                                        <button type="button" class="primary" on:click=move |_| {
+                                            let (ws, note) = (use_ws(), back.clone());
+                                            spawn_local(async move {
+                                                match ws.put_back(&note).await {
+                                                    Ok(()) => crate::toast(t("history.put_back_done")),
+                                                    Err(e) => crate::toast(&e),
+                                                }
+                                            });
+                                        }>{t("history.put_back")}</button>
+                                        <button type="button" on:click=move |_| {
+                                            let (ws, note) = (use_ws(), drop.clone());
+                                            spawn_local(async move { ws.dismiss_superseded(&note).await });
+                                        }>{t("history.keep_theirs")}</button>
+                                    </div>
+                                </li>
+                            }
+                        }
+                    </For>
+                </ul>
+            </section>
+        </Show>
+    }
+}
+
+/// Who changed which field of the customer (and of its deals, tasks…), when, from
+/// what to what: the history entries written beside every edit, newest first, as far
+/// as this user's keys open them. Who is the entry's signer.
+#[component]
+fn History(customer: RecordId) -> impl IntoView {
+    let index = use_ws().index;
+    let cid = customer.to_string();
+    let entries = Memo::new(move |_| {
+        let idx = index.get();
+        let mut v: Vec<(String, String, Change, String)> = idx
+            .linked(EntityKind::Change.as_str(), &cid)
+            .filter_map(|(id, d)| {
+                let who = d.fields.get(field::KIND).map(|k| k.stamp.author.to_string()).unwrap_or_default();
+                let c = Change::from_doc(d)?;
+                // A deal's or a task's change names the record it is about.
+                let about = match c.record.parse::<RecordId>() {
+                    Ok(r) if r != customer => idx
+                        .records
+                        .get(&r)
+                        .and_then(|d| d.text(field::TITLE).or(d.text(field::NAME)).map(str::to_owned))
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                Some((id.to_string(), who, c, about))
+            })
+            .collect();
+        v.sort_unstable_by(|a, b| b.2.at_ms.cmp(&a.2.at_ms));
+        v
+    });
+    view! {
+        <section class="page card">
+            <h3>{t("history.heading")}</h3>
+            <Show when=move || !entries.with(Vec::is_empty) fallback=|| view! { <p class="muted">{t("history.empty")}</p> }>
+                <ol class="history" aria-label=t("history.heading")>
+                    <For each=move || entries.get() key=|e| e.0.clone() let:e>
+                        <li>
+                            <p class="muted">
+                                <strong>{e.1.clone()}</strong>" · "<time>{format_date(e.2.at_ms)}</time>
+                                {(!e.3.is_empty()).then(|| format!(" · {}", e.3))}
+                            </p>
+                            <ul>
+                                {e.2.changes.iter().map(|c| {
+                                    let line = tf("history.change", &[
+                                        ("field", &crate::i18n::field_label(&c.field)),
+                                        ("from", &shown_value(&c.field, &c.from)),
+                                        ("to", &shown_value(&c.field, &c.to)),
+                                    ]);
+                                    view! { <li>{line}</li> }
+                                }).collect_view()}
+                            </ul>
+                        </li>
+                    </For>
+                </ol>
+            </Show>
         </section>
     }
 }

@@ -622,5 +622,47 @@ fn a_new_device_notices_a_record_served_older_than_the_account_pinned_and_builds
     assert!(fresh.rolled_back.is_empty());
     assert_eq!(fresh.replica.pending_count(), 0);
     let now = &fresh.replica.records[&id].view;
-    assert_eq!((now.text(field::NOTES), now.text(field::PHONE)), (Some("consent withdrawn: stop calling"), Some("13800009999")));
+    assert_eq!(
+        (now.text(field::NOTES), now.text(field::PHONE)),
+        (Some("consent withdrawn: stop calling"), Some("13800009999"))
+    );
+}
+
+#[test]
+fn an_offline_edit_replaced_by_a_later_concurrent_one_is_reported_to_its_author() {
+    let t = team();
+    let net = ModelTransport::default();
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    let mut bob = client(&t, 1, &net, MemoryStore::new());
+    let id = RecordId::random();
+    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+    block_on(ann.sync()).unwrap();
+    block_on(bob.sync()).unwrap();
+
+    // Ann edits the notes offline ("Saved."); Bob edits them online a minute later.
+    *net.offline.lock().unwrap() = true;
+    block_on(ann.edit(id, vec![(field::NOTES.into(), text("Ann: renewal in May"))], 60_000)).unwrap();
+    block_on(ann.edit(id, vec![(field::COMPANY.into(), text("Ann's company"))], 60_001)).unwrap();
+    *net.offline.lock().unwrap() = false;
+    let bob_net_edit = vec![(field::NOTES.into(), text("Bob: asked for a demo"))];
+    block_on(bob.edit(id, bob_net_edit, 120_000)).unwrap();
+    block_on(bob.sync()).unwrap();
+    assert!(bob.superseded.is_empty());
+
+    // Ann reconnects: her notes lose the merge, and she is told — her company does not.
+    block_on(ann.sync()).unwrap();
+    let lost = std::mem::take(&mut ann.superseded);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!((lost[0].record, lost[0].field.as_str()), (id, field::NOTES));
+    assert_eq!(
+        (lost[0].mine.clone(), lost[0].theirs.clone()),
+        (text("Ann: renewal in May"), text("Bob: asked for a demo"))
+    );
+    assert_eq!((&lost[0].by, lost[0].at_ms), (&t.people[1].name, 120_000));
+
+    // Two edits of her own in a row are not a loss.
+    block_on(ann.edit(id, vec![(field::NOTES.into(), text("one"))], wall_clock())).unwrap();
+    block_on(ann.edit(id, vec![(field::NOTES.into(), text("two"))], wall_clock())).unwrap();
+    block_on(ann.sync()).unwrap();
+    assert!(ann.superseded.is_empty(), "{:?}", ann.superseded);
 }
