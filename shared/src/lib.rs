@@ -34,6 +34,7 @@ pub mod chain;
 pub mod crypto;
 pub mod csv;
 pub mod domain;
+pub mod duplicates;
 pub mod encoding;
 pub mod export;
 pub mod hlc;
