@@ -52,8 +52,12 @@ pub mod route {
     pub const AUDIT: &str = "/audit";
     pub const LIFECYCLE: &str = "/lifecycle";
     pub const MORE: &str = "/more";
+    pub const DUPLICATES: &str = "/customers/duplicates";
     pub fn customer(id: &str) -> String {
         format!("/customers/{id}")
+    }
+    pub fn merge(survivor: &str, other: &str) -> String {
+        format!("/customers/merge/{survivor}/{other}")
     }
 }
 
@@ -260,6 +264,17 @@ fn page_for(path: &str) -> AnyView {
         route::AUDIT => view! { <audit::AuditPage /> }.into_any(),
         route::LIFECYCLE => view! { <lifecycle::Lifecycle /> }.into_any(),
         route::MORE => view! { <MorePage /> }.into_any(),
+        route::DUPLICATES => view! { <duplicates::FindDuplicates /> }.into_any(),
+        p if p.starts_with("/customers/merge/") => {
+            let mut ids =
+                p.trim_start_matches("/customers/merge/").split('/').map(|s| s.parse::<shared::ids::RecordId>());
+            match (ids.next(), ids.next()) {
+                (Some(Ok(survivor)), Some(Ok(other))) => {
+                    view! { <duplicates::Merge survivor=survivor other=other /> }.into_any()
+                }
+                _ => view! { <p>{t("shell.not_found")}</p> }.into_any(),
+            }
+        }
         p => match p.strip_prefix("/customers/").and_then(|id| id.parse().ok()) {
             Some(id) => view! { <customer::CustomerDetail id=id /> }.into_any(),
             None => view! { <p>{t("shell.not_found")}</p> }.into_any(),

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod customer;
 pub mod customers;
+pub mod duplicates;
 pub mod home;
 pub mod import;
 pub mod lifecycle;

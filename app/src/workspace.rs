@@ -13,8 +13,10 @@ use futures::StreamExt;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::api::{path, ClientEvent, ServerEvent};
+use shared::audit::AuditAction;
 use shared::crypto::aead::{open_blob, seal_blob};
 use shared::domain::{field, Change, Entity, EntityKind};
+use shared::duplicates::{merge_edits, DuplicateIndex, Side};
 use shared::ids::{RecordId, TeamId, Username};
 use shared::record::{RecordDoc, Value};
 use shared::search::{normalize_text, SearchText};
@@ -204,6 +206,8 @@ pub struct Workspace {
     /// This user's edits that a later concurrent edit replaced, until they put theirs
     /// back or dismiss the note (kept sealed in IndexedDB).
     pub superseded: RwSignal<Vec<Superseded>>,
+    /// The duplicate index and the records it was built from (by address).
+    dup_cache: std::cell::RefCell<Option<(usize, Rc<DuplicateIndex>)>>,
 }
 
 pub type Ws = Rc<Workspace>;
@@ -320,6 +324,7 @@ impl Workspace {
             pinned_records: Default::default(),
             pin_due: Cell::new(false),
             superseded: RwSignal::new(Vec::new()),
+            dup_cache: Default::default(),
         });
         ws.superseded.set(ws.load_superseded().await);
         ws.refresh().await;
@@ -447,6 +452,71 @@ impl Workspace {
         Ok(())
     }
 
+    /// The duplicate index over the customers as they are now (rebuilt only when the
+    /// records changed since it was last built).
+    pub fn duplicate_index(&self) -> Rc<DuplicateIndex> {
+        let index = self.index.get_untracked();
+        let key = Arc::as_ptr(&index.records) as usize;
+        if let Some((k, d)) = &*self.dup_cache.borrow() {
+            if *k == key {
+                return d.clone();
+            }
+        }
+        let built = Rc::new(DuplicateIndex::build(
+            index.records.iter().filter(|(_, d)| is_customer(d)).map(|(id, d)| (id, &**d)),
+        ));
+        *self.dup_cache.borrow_mut() = Some((key, built.clone()));
+        built
+    }
+
+    /// Merge customer `other` into `survivor` with the fields chosen: one durable step
+    /// (the survivor's fields, every record of the other's moved, the other deleted),
+    /// synced like any edit and audited. Refused where this device cannot open both
+    /// customers whole (a sensitive part it holds no key for would be lost).
+    pub async fn merge(
+        self: &Rc<Self>,
+        survivor: RecordId,
+        other: RecordId,
+        choices: &BTreeMap<String, Side>,
+    ) -> Result<(), String> {
+        let index = self.index.get_untracked();
+        let (Some(s_doc), Some(o_doc)) = (index.records.get(&survivor), index.records.get(&other)) else {
+            return Err(crate::i18n::t("merge.gone").into());
+        };
+        {
+            let s = self.syncer.lock().await;
+            let whole = |id| s.replica.records.get(id).is_some_and(|r| r.complete);
+            if !whole(&survivor) || !whole(&other) {
+                return Err(crate::i18n::t("merge.no_keys").into());
+            }
+        }
+        let (from, to) = (other.to_string(), survivor.to_string());
+        let linked: Vec<(RecordId, &RecordDoc)> = index
+            .records
+            .iter()
+            .filter(|(_, d)| d.text(field::CUSTOMER) == Some(from.as_str()))
+            .map(|(id, d)| (*id, &**d))
+            .collect();
+        let edits = merge_edits((survivor, s_doc), (other, o_doc), choices, &linked);
+        let moved = linked.len();
+        let mut all = edits;
+        if let Some(h) =
+            history_entry(survivor, s_doc, all.first().filter(|(id, _)| *id == survivor).map_or(&[][..], |(_, f)| f))
+        {
+            all.push((RecordId::random(), h.to_fields()));
+        }
+        {
+            let mut s = self.syncer.lock().await;
+            s.edit_many(all, now() as u64).await.map_err(|e| e.to_string())?;
+        }
+        self.refresh().await;
+        let detail = format!("merge: customer {from} into {to}, {moved} records moved");
+        let ws = self.clone();
+        spawn_local(async move { ws.audit(AuditAction::Edit, Some(survivor), Some(other), detail).await });
+        self.request_sync();
+        Ok(())
+    }
+
     /// Mark a record deleted (a tombstone that syncs like any edit).
     pub async fn delete(self: &Rc<Self>, record: RecordId) -> Result<(), String> {
         self.edit(record, vec![(shared::record::DELETED.into(), Some(Value::Bool(true)))]).await
@@ -530,14 +600,16 @@ impl Workspace {
 
     async fn load_superseded(&self) -> Vec<Superseded> {
         let Ok(Some(sealed)) = self.unlocked.store.meta(SUPERSEDED_KEY).await else { return Vec::new() };
-        open_blob(self.unlocked.identity.vault_key(), SUPERSEDED_KEY.as_bytes(), &sealed)
+        let lines: Vec<String> = open_blob(self.unlocked.identity.vault_key(), SUPERSEDED_KEY.as_bytes(), &sealed)
             .ok()
             .and_then(|plain| serde_json::from_slice(&plain).ok())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        lines.iter().filter_map(|l| Superseded::from_line(l)).collect()
     }
 
     async fn save_superseded(&self) {
-        let plain = serde_json::to_vec(&self.superseded.get_untracked()).unwrap_or_default();
+        let lines: Vec<String> = self.superseded.with_untracked(|all| all.iter().map(Superseded::to_line).collect());
+        let plain = serde_json::to_vec(&lines).unwrap_or_default();
         let sealed = seal_blob(self.unlocked.identity.vault_key(), SUPERSEDED_KEY.as_bytes(), &plain);
         if let Err(e) = self.unlocked.store.set_meta(SUPERSEDED_KEY, &sealed).await {
             web_sys::console::warn_1(&format!("quietdesk: replaced edits not saved: {e}").into());

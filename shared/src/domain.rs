@@ -247,12 +247,49 @@ fn get_int(doc: &RecordDoc, name: &str) -> i64 {
 }
 
 /// One field's change in a history entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldChange {
-    #[serde(rename = "f")]
     pub field: String,
     pub from: Option<Value>,
     pub to: Option<Value>,
+}
+
+impl FieldChange {
+    /// Stored as one line, `field␟from␟to` (U+001F between the parts): a value as its
+    /// text (`t…`), a number (`i…`), a yes/no (`b1`/`b0`), a list (`l` and its items
+    /// joined by U+001E), or nothing (empty).
+    pub fn line(&self) -> String {
+        fn value(v: &Option<Value>) -> String {
+            match v {
+                None => String::new(),
+                // The separators are control characters no one types; were one in a
+                // value, it is kept as a space.
+                Some(Value::Text(t)) => format!("t{}", t.replace(['\u{1f}', '\u{1e}'], " ")),
+                Some(Value::Int(i)) => format!("i{i}"),
+                Some(Value::Bool(b)) => format!("b{}", u8::from(*b)),
+                Some(Value::List(l)) => format!("l{}", l.join("\u{1e}").replace('\u{1f}', " ")),
+            }
+        }
+        format!("{}\u{1f}{}\u{1f}{}", self.field, value(&self.from), value(&self.to))
+    }
+
+    pub fn parse(line: &str) -> Option<Self> {
+        fn value(s: &str) -> Option<Option<Value>> {
+            let mut chars = s.chars();
+            Some(match chars.next() {
+                None => None,
+                Some('t') => Some(Value::Text(chars.as_str().to_owned())),
+                Some('i') => Some(Value::Int(chars.as_str().parse().ok()?)),
+                Some('b') => Some(Value::Bool(chars.as_str() == "1")),
+                Some('l') if chars.as_str().is_empty() => Some(Value::List(Vec::new())),
+                Some('l') => Some(Value::List(chars.as_str().split('\u{1e}').map(str::to_owned).collect())),
+                Some(_) => return None,
+            })
+        }
+        let mut parts = line.splitn(3, '\u{1f}');
+        let field = parts.next()?.to_owned();
+        Some(FieldChange { field, from: value(parts.next()?)?, to: value(parts.next()?)? })
+    }
 }
 
 /// A history entry: the fields of one record (a customer, or a record of the
@@ -310,9 +347,8 @@ impl Entity for Change {
     fn to_fields(&self) -> Vec<(String, Option<Value>)> {
         let (sensitive, basic): (Vec<&FieldChange>, Vec<&FieldChange>) =
             self.changes.iter().partition(|c| is_sensitive(&c.field));
-        let json = |v: Vec<&FieldChange>| {
-            (!v.is_empty()).then(|| Value::Text(serde_json::to_string(&v).expect("changes serialize")))
-        };
+        let json =
+            |v: Vec<&FieldChange>| (!v.is_empty()).then(|| Value::List(v.into_iter().map(FieldChange::line).collect()));
         // An entry is written once: a part with nothing in it is left out (a writer
         // without the sensitive key could not write even an empty sensitive part).
         let parts = [(field::CHANGES, json(basic)), (field::SENSITIVE_CHANGES, json(sensitive))];
@@ -330,7 +366,12 @@ impl Entity for Change {
             return None;
         }
         let list = |f: &str| -> Vec<FieldChange> {
-            doc.text(f).and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default()
+            doc.get(f)
+                .and_then(Value::as_list)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|l| FieldChange::parse(l))
+                .collect()
         };
         let mut changes = list(field::CHANGES);
         changes.extend(list(field::SENSITIVE_CHANGES));
@@ -604,8 +645,27 @@ mod tests {
         assert_eq!(changed, vec![field::PHONE, field::NOTES], "name unchanged, masked phone derived, blanks equal");
         let fields = c.to_fields();
         let stored = doc_of(fields.clone());
-        assert!(!stored.text(field::CHANGES).unwrap().contains("1390000"), "the phone is not in the basic section");
-        assert!(stored.text(field::SENSITIVE_CHANGES).unwrap().contains("13900002222"));
+        let joined = |f| stored.get(f).and_then(Value::as_list).unwrap().join(" ");
+        assert!(!joined(field::CHANGES).contains("1390000"), "the phone is not in the basic section");
+        assert!(joined(field::SENSITIVE_CHANGES).contains("13900002222"));
+        // Every kind of value comes back as it was.
+        for v in [
+            None,
+            text(""),
+            text("a\u{1f}b"),
+            Some(Value::Int(-5)),
+            Some(Value::Bool(true)),
+            Some(Value::List(vec![])),
+            Some(Value::List(vec!["x".into(), "y".into()])),
+        ] {
+            let c = FieldChange { field: "f".into(), from: v.clone(), to: v.clone() };
+            let back = FieldChange::parse(&c.line()).unwrap();
+            if v == text("a\u{1f}b") {
+                assert_eq!(back.to, text("a b"));
+            } else {
+                assert_eq!(back, c);
+            }
+        }
         assert!(is_sensitive(field::SENSITIVE_CHANGES) && !is_sensitive(field::CHANGES));
         let back = Change::from_doc(&stored).unwrap();
         assert_eq!(back.changes.len(), 2);

@@ -68,10 +68,13 @@ const COMPANY_SUFFIXES: &[&str] = &[
     "corp",
 ];
 
-/// Lower case, full-width forms folded to ASCII (`ＡＢＣ１` → `abc1`), and everything
-/// that is not a letter or digit dropped (spaces, punctuation, `·`).
+/// Lower case, full-width forms folded to ASCII (`ＡＢＣ１` → `abc1`), and spaces and
+/// punctuation (ASCII and CJK, `·`) dropped.
 fn fold(text: &str) -> String {
-    narrow(text).chars().flat_map(char::to_lowercase).filter(|c| c.is_alphanumeric()).collect()
+    // Not `char::is_alphanumeric`: its Unicode tables would weigh on the browser app,
+    // and spacing and punctuation are all a name's typing varies in.
+    let noise = |c: &char| c.is_whitespace() || c.is_ascii_punctuation() || "·•、，。（）【】《》“”‘’：；".contains(*c);
+    narrow(text).to_lowercase().chars().filter(|c| !noise(c)).collect()
 }
 
 /// Full-width forms as ASCII, the ideographic space as a space.
@@ -213,16 +216,14 @@ pub enum Side {
 /// deletion flag.
 pub fn merge_fields(survivor: &RecordDoc, other: &RecordDoc) -> Vec<String> {
     let skip = [field::KIND, field::PHONE_MASKED, crate::record::DELETED, crate::record::REPAIRED];
-    let mut names: Vec<String> = survivor
+    let names: std::collections::BTreeSet<&String> = survivor
         .fields
         .iter()
         .chain(other.fields.iter())
         .filter(|(f, s)| s.value.is_some() && !skip.contains(&f.as_str()))
-        .map(|(f, _)| f.clone())
+        .map(|(f, _)| f)
         .collect();
-    names.sort();
-    names.dedup();
-    names
+    names.into_iter().cloned().collect()
 }
 
 /// The default choice per field: the survivor's value, or the other's where the
@@ -272,10 +273,7 @@ pub fn merge_edits(
     }
     edits.push((
         other.0,
-        vec![
-            (MERGED_INTO.into(), Some(Value::Text(to))),
-            (crate::record::DELETED.into(), Some(Value::Bool(true))),
-        ],
+        vec![(MERGED_INTO.into(), Some(Value::Text(to))), (crate::record::DELETED.into(), Some(Value::Bool(true)))],
     ));
     edits
 }
@@ -352,7 +350,12 @@ mod tests {
         let survivor = doc("Zhang Wei", "Mingda", "", "zw@example.cn");
         let other = doc("张伟", "明达", "13812345678", "old@example.cn");
         let call = |c: RecordId| {
-            let i = Interaction { customer: c.to_string(), channel: crate::domain::Channel::Call, at_ms: 1, summary: "s".into() };
+            let i = Interaction {
+                customer: c.to_string(),
+                channel: crate::domain::Channel::Call,
+                at_ms: 1,
+                summary: "s".into(),
+            };
             let mut d = RecordDoc::new();
             let stamp = Stamp { hlc: Hlc { wall_ms: 1, counter: 0 }, author: Username::parse("ann").unwrap() };
             for (f, v) in i.to_fields() {

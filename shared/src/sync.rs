@@ -631,7 +631,7 @@ pub struct Syncer<S, T> {
 }
 
 /// A field this client wrote that lost the merge to someone else's concurrent write.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Superseded {
     pub record: RecordId,
     pub field: String,
@@ -641,6 +641,23 @@ pub struct Superseded {
     pub theirs: Option<Value>,
     pub by: Username,
     pub at_ms: u64,
+}
+
+impl Superseded {
+    /// One line, to keep (`record␝who␝when␝` and the field's change as a history line,
+    /// U+001D between the parts).
+    pub fn to_line(&self) -> String {
+        let change =
+            crate::domain::FieldChange { field: self.field.clone(), from: self.mine.clone(), to: self.theirs.clone() };
+        format!("{}\u{1d}{}\u{1d}{}\u{1d}{}", self.record, self.by, self.at_ms, change.line())
+    }
+
+    pub fn from_line(line: &str) -> Option<Self> {
+        let mut p = line.splitn(4, '\u{1d}');
+        let (record, by, at_ms) = (p.next()?.parse().ok()?, Username::parse(p.next()?).ok()?, p.next()?.parse().ok()?);
+        let c = crate::domain::FieldChange::parse(p.next()?)?;
+        Some(Superseded { record, field: c.field, mine: c.from, theirs: c.to, by, at_ms })
+    }
 }
 
 /// A record version this client opened but would not take.

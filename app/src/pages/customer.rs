@@ -220,6 +220,10 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
     let consent_date = RwSignal::new(consent_date_of(&initial));
     let withdrawn = RwSignal::new(withdrawn_of(&initial));
     let message = RwSignal::new(None::<String>);
+    // Customers the new one looks like, found when it is first saved; "Create anyway"
+    // saves past them.
+    let dupes = RwSignal::new(Vec::<(RecordId, String, String)>::new());
+    let create_anyway = RwSignal::new(false);
     // The last state of the record seen from the store: saves write only fields that
     // differ from it, and fields the user has not touched follow it live (edits
     // merged in from other devices show up without a reload).
@@ -317,6 +321,14 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
             return;
         }
         let ws = use_ws();
+        if is_new && !create_anyway.get_untracked() {
+            let found = duplicates_of(&ws, &changes);
+            if !found.is_empty() {
+                dupes.set(found);
+                message.set(Some(t("duplicates.found").into()));
+                return;
+            }
+        }
         spawn_local(async move {
             if changes.is_empty() {
                 message.set(Some(t("customer.nothing_changed").into()));
@@ -395,6 +407,17 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
                         </div>
                     }
                 }).collect_view()}
+                <Show when=move || !dupes.with(Vec::is_empty)>
+                    <div class="wide dupes" role="region" aria-label=t("duplicates.possible")>
+                        <h3>{t("duplicates.possible")}</h3>
+                        <ul>
+                            {move || dupes.get().into_iter().map(|(id, label, why)| view! {
+                                <li><a href=route::customer(&id.to_string())>{label}</a>" — "{why}</li>
+                            }).collect_view()}
+                        </ul>
+                        <button type="submit" on:click=move |_| create_anyway.set(true)>{t("duplicates.create_anyway")}</button>
+                    </div>
+                </Show>
                 <div class="actions wide">
                     <button type="submit" class="primary">{if is_new { t("customer.create") } else { t("common.save") }}</button>
                     {(!is_new).then(|| view! {
@@ -490,13 +513,13 @@ fn Timeline(customer: RecordId) -> impl IntoView {
                 <button type="submit">{t("customer.add_interaction")}</button>
             </form>
             <ol class="timeline" aria-label=t("customer.timeline")>
-                <For each=move || items.get() key=|(id, i)| (id.clone(), i.summary.clone()) let:item>
+                {move || items.get().into_iter().map(|(_, i)| view! {
                     <li>
-                        <span class="badge">{channel_label(item.1.channel)}</span>
-                        <time>{format_date(item.1.at_ms)}</time>
-                        <span class="summary">{item.1.summary.clone()}</span>
+                        <span class="badge">{channel_label(i.channel)}</span>
+                        <time>{format_date(i.at_ms)}</time>
+                        <span class="summary">{i.summary}</span>
                     </li>
-                </For>
+                }.into_any()).collect::<Vec<AnyView>>()}
             </ol>
         </section>
     }
@@ -570,16 +593,16 @@ fn CustomerTasks(customer: RecordId) -> impl IntoView {
                 <button type="submit">{t("tasks.add")}</button>
             </form>
             <ul class="tasks" aria-label=t("customer.tasks")>
-                <For each=move || tasks.get() key=|(id, t)| (*id, t.done, t.title.clone()) let:item>
-                    <crate::pages::tasks::TaskItem id=item.0 task=item.1 />
-                </For>
+                {move || tasks.get().into_iter().map(|(id, task)| view! {
+                    <crate::pages::tasks::TaskItem id=id task=task />
+                }.into_any()).collect::<Vec<AnyView>>()}
             </ul>
         </section>
     }
 }
 
 /// A field's value as the history and the replaced-edit notes show it.
-fn shown_value(f: &str, v: &Option<Value>) -> String {
+pub(crate) fn shown_value(f: &str, v: &Option<Value>) -> String {
     match v {
         None => "—".into(),
         Some(Value::Text(s)) if s.is_empty() => "—".into(),
@@ -614,46 +637,55 @@ fn Replaced(customer: RecordId) -> impl IntoView {
         })
     });
     view! {
-        <Show when=move || !notes.with(Vec::is_empty)>
+        {move || (!notes.with(Vec::is_empty)).then(|| view! {
             <section class="card replaced" aria-label=t("history.replaced_title")>
                 <h3>{t("history.replaced_title")}</h3>
                 <ul>
-                    <For each=move || notes.get() key=|n| (n.record, n.field.clone(), n.at_ms) let:n>
-                        {
-                            let what = crate::i18n::field_label(&n.field);
-                            let line = tf("history.replaced_line", &[
-                                ("field", &what),
-                                ("who", &n.by.to_string()),
-                                ("mine", &shown_value(&n.field, &n.mine)),
-                                ("theirs", &shown_value(&n.field, &n.theirs)),
-                            ]);
-                            let (back, drop) = (n.clone(), n.clone());
-                            view! {
-                                <li>
-                                    <p>{line}</p>
-                                    <div class="actions">
-                                        <button type="button" class="primary" on:click=move |_| {
-                                            let (ws, note) = (use_ws(), back.clone());
-                                            spawn_local(async move {
-                                                match ws.put_back(&note).await {
-                                                    Ok(()) => crate::toast(t("history.put_back_done")),
-                                                    Err(e) => crate::toast(&e),
-                                                }
-                                            });
-                                        }>{t("history.put_back")}</button>
-                                        <button type="button" on:click=move |_| {
-                                            let (ws, note) = (use_ws(), drop.clone());
-                                            spawn_local(async move { ws.dismiss_superseded(&note).await });
-                                        }>{t("history.keep_theirs")}</button>
-                                    </div>
-                                </li>
-                            }
-                        }
-                    </For>
+                    {move || notes.get().into_iter().map(replaced_view).collect::<Vec<AnyView>>()}
                 </ul>
             </section>
-        </Show>
+        })}
     }
+}
+
+/// One replaced edit, with "Put mine back" and "Keep theirs".
+fn replaced_view(n: shared::sync::Superseded) -> AnyView {
+    let what = crate::i18n::field_label(&n.field);
+    let line = tf(
+        "history.replaced_line",
+        &[
+            ("field", &what),
+            ("who", &n.by.to_string()),
+            ("mine", &shown_value(&n.field, &n.mine)),
+            ("theirs", &shown_value(&n.field, &n.theirs)),
+        ],
+    );
+    let note = std::rc::Rc::new(n);
+    let act = move |put_back: bool| {
+        let note = note.clone();
+        move |_| {
+            let (ws, note) = (use_ws(), note.clone());
+            spawn_local(async move {
+                if !put_back {
+                    return ws.dismiss_superseded(&note).await;
+                }
+                match ws.put_back(&note).await {
+                    Ok(()) => crate::toast(t("history.put_back_done")),
+                    Err(e) => crate::toast(&e),
+                }
+            });
+        }
+    };
+    view! {
+        <li>
+            <p>{line}</p>
+            <div class="actions">
+                <button type="button" class="primary" on:click=act(true)>{t("history.put_back")}</button>
+                <button type="button" on:click=act(false)>{t("history.keep_theirs")}</button>
+            </div>
+        </li>
+    }
+    .into_any()
 }
 
 /// Who changed which field of the customer (and of its deals, tasks…), when, from
@@ -688,28 +720,58 @@ fn History(customer: RecordId) -> impl IntoView {
     view! {
         <section class="page card">
             <h3>{t("history.heading")}</h3>
-            <Show when=move || !entries.with(Vec::is_empty) fallback=|| view! { <p class="muted">{t("history.empty")}</p> }>
-                <ol class="history" aria-label=t("history.heading")>
-                    <For each=move || entries.get() key=|e| e.0.clone() let:e>
-                        <li>
-                            <p class="muted">
-                                <strong>{e.1.clone()}</strong>" · "<time>{format_date(e.2.at_ms)}</time>
-                                {(!e.3.is_empty()).then(|| format!(" · {}", e.3))}
-                            </p>
-                            <ul>
-                                {e.2.changes.iter().map(|c| {
-                                    let line = tf("history.change", &[
-                                        ("field", &crate::i18n::field_label(&c.field)),
-                                        ("from", &shown_value(&c.field, &c.from)),
-                                        ("to", &shown_value(&c.field, &c.to)),
-                                    ]);
-                                    view! { <li>{line}</li> }
-                                }).collect_view()}
-                            </ul>
-                        </li>
-                    </For>
-                </ol>
-            </Show>
+            <ol class="history" aria-label=t("history.heading")>
+                {move || entries.get().into_iter().map(history_view).collect::<Vec<AnyView>>()}
+            </ol>
+            {move || entries.with(Vec::is_empty).then(|| view! { <p class="muted">{t("history.empty")}</p> })}
         </section>
     }
+}
+
+/// Existing customers a new one with `fields` looks like: (id, "name · company", why).
+fn duplicates_of(ws: &crate::workspace::Ws, fields: &[(String, Option<Value>)]) -> Vec<(RecordId, String, String)> {
+    let stamp = shared::hlc::Stamp { hlc: Default::default(), author: ws.me.clone() };
+    let mut doc = RecordDoc::new();
+    for (f, v) in fields {
+        doc.apply(f, shared::record::FieldState { value: v.clone(), stamp: stamp.clone() });
+    }
+    let index = ws.index.get_untracked();
+    ws.duplicate_index()
+        .matches(&doc, None)
+        .into_iter()
+        .filter_map(|(id, reasons)| {
+            let d = index.records.get(&id)?;
+            let (name, company) = (text_of(d, field::NAME), text_of(d, field::COMPANY));
+            let label = if company.is_empty() { name } else { format!("{name} · {company}") };
+            let why: Vec<&str> = reasons.into_iter().map(crate::pages::duplicates::reason_text).collect();
+            Some((id, label, why.join(", ")))
+        })
+        .collect()
+}
+
+/// One history entry: who, when, about which record, and each field's change.
+fn history_view((_, who, change, about): (String, String, Change, String)) -> AnyView {
+    let lines = change
+        .changes
+        .iter()
+        .map(|c| {
+            let line = tf(
+                "history.change",
+                &[
+                    ("field", &crate::i18n::field_label(&c.field)),
+                    ("from", &shown_value(&c.field, &c.from)),
+                    ("to", &shown_value(&c.field, &c.to)),
+                ],
+            );
+            view! { <li>{line}</li> }.into_any()
+        })
+        .collect::<Vec<AnyView>>();
+    let about = (!about.is_empty()).then(|| format!(" · {about}"));
+    view! {
+        <li>
+            <p class="muted"><strong>{who}</strong>" · "<time>{format_date(change.at_ms)}</time>{about}</p>
+            <ul>{lines}</ul>
+        </li>
+    }
+    .into_any()
 }

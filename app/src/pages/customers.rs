@@ -155,6 +155,7 @@ pub fn CustomerList() -> impl IntoView {
         <section class="page">
             <div class="page__head">
                 <h2>{t("nav.customers")}</h2>
+                <a href=route::DUPLICATES class="button">{t("duplicates.find")}</a>
                 <a href=route::NEW_CUSTOMER class="button primary">{t("customers.new")}</a>
             </div>
             <div class="filters">

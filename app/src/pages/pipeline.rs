@@ -92,9 +92,9 @@ pub fn Pipeline() -> impl IntoView {
                     <label for="d-customer">{t("customer.form")}</label>
                     <select id="d-customer" on:change=move |ev| customer.set(event_target_value(&ev))>
                         <option value="">"—"</option>
-                        <For each=move || customers.get() key=|c| c.0.clone() let:c>
-                            <option value=c.0.clone()>{c.1.clone()}</option>
-                        </For>
+                        {move || customers.get().into_iter().map(|(id, name)| view! {
+                            <option value=id>{name}</option>
+                        }.into_any()).collect::<Vec<AnyView>>()}
                     </select>
                 </div>
                 <div class="field">

@@ -659,6 +659,7 @@ fn an_offline_edit_replaced_by_a_later_concurrent_one_is_reported_to_its_author(
         (text("Ann: renewal in May"), text("Bob: asked for a demo"))
     );
     assert_eq!((&lost[0].by, lost[0].at_ms), (&t.people[1].name, 120_000));
+    assert_eq!(Superseded::from_line(&lost[0].to_line()).as_ref(), Some(&lost[0]), "kept as a line and read back");
 
     // Two edits of her own in a row are not a loss.
     block_on(ann.edit(id, vec![(field::NOTES.into(), text("one"))], wall_clock())).unwrap();
