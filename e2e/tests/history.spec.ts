@@ -15,7 +15,7 @@ test('an offline edit replaced by a colleague\'s later one is flagged to its aut
   await addToTeam(a, s, support, 'support');
 
   await a.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
-  await createCustomer(a, { name: 'Chen Jie', company: 'Chen Tea', phone: '13900003333', email: 'chen@example.cn', notes: 'first call done' });
+  await createCustomer(a, { name: 'Chen Jie', company: 'Chen Tea', phone: '13900003333', email: 'chen@example.cn', notes: 'canary-history first call' });
   await waitSynced(a);
   await s.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await s.getByRole('link', { name: /Chen Jie/ }).click({ timeout: 20_000 });
@@ -51,7 +51,7 @@ test('an offline edit replaced by a colleague\'s later one is flagged to its aut
   // The history says who changed what, from what to what, on both pages.
   for (const p of [a, s]) {
     const history = p.getByRole('list', { name: 'History' });
-    await expect(history).toContainText(`Notes: first call done → support: wants a demo first`, { timeout: 20_000 });
+    await expect(history).toContainText(`Notes: canary-history first call → support: wants a demo first`, { timeout: 20_000 });
     await expect(history).toContainText(support);
     await expect(history).toContainText(`Notes: support: wants a demo first → admin: renewal in May`);
     await expect(history).toContainText(admin);

@@ -4,7 +4,10 @@ import * as path from 'node:path';
 import { CANARY_PHONES } from './helpers';
 
 // Runs last (files run in name order, one worker): everything the suite typed into the
-// app must be absent from every byte the server wrote — database, WAL, log.
+// app must be absent from every byte the server wrote — database, WAL, log. That
+// includes what the app derives from it: history entries (history.spec.ts edits a
+// "canary-history" note; crm.spec.ts the canary notes), merged duplicates
+// (duplicates.spec.ts, example.cn addresses) and replaced-edit notes.
 test('the server database, WAL and log hold none of the typed canaries', async () => {
   const dir = path.join(__dirname, '..', '.tmp');
   const files = ['e2e.sqlite', 'e2e.sqlite-wal', 'e2e.sqlite-shm', 'server.log'];
