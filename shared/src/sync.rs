@@ -1058,6 +1058,8 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                         local.collection = m.collection;
                         local.signer = Some(self.session.me.clone());
                         local.base = m.doc;
+                        // What sealing added (a put-back's mark) shows too.
+                        local.view.merge(&local.base);
                         local.sensitive = m.sensitive;
                         self.replica.reseal.remove(&m.record);
                         self.note_recent(m.record);
