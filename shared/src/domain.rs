@@ -676,7 +676,11 @@ mod tests {
         assert_eq!(Change::from_doc(&basic_only).unwrap().changes[0].field, field::NOTES);
         assert!(Change::between("c1", "c1", &before, &[(field::NAME.into(), text("Zhang Wei"))], 6).is_none());
         // The stored form is frozen: entries written by this version read the same forever.
-        let golden = FieldChange { field: "stage".into(), from: text("lead"), to: Some(Value::List(vec!["a".into(), "b".into()])) };
+        let golden = FieldChange {
+            field: "stage".into(),
+            from: text("lead"),
+            to: Some(Value::List(vec!["a".into(), "b".into()])),
+        };
         assert_eq!(golden.line(), "stage\u{1f}tlead\u{1f}la\u{1e}b");
         let golden = FieldChange { field: "amount".into(), from: None, to: Some(Value::Int(120050)) };
         assert_eq!(FieldChange::parse("amount\u{1f}\u{1f}i120050"), Some(golden));

@@ -227,13 +227,8 @@ fn a_server_replaying_an_old_version_as_new_is_refused() {
     let v1 = net.server.lock().unwrap().records[&id].sealed.clone();
     block_on(a.edit(id, vec![(field::NAME.into(), text("V2 Name"))], 2)).unwrap();
     block_on(a.sync()).unwrap();
-    {
-        // The server serves version 1's ciphertext labelled as version 3.
-        let mut s = net.server.lock().unwrap();
-        s.seq += 1;
-        let seq = s.seq;
-        s.records.insert(id, Change { seq, record: id, version: 3, sealed: v1 });
-    }
+    // The server serves version 1's ciphertext labelled as version 3.
+    serve(&net, id, 3, v1);
     let mut b = client(&t, 1, &net, MemoryStore::new());
     let r = block_on(b.sync()).unwrap();
     assert_eq!(r.unreadable, 1);
