@@ -74,6 +74,17 @@ async fn cast(test: &str) -> Cast {
     Cast { srv, proxy, alice, bob, carol, team }
 }
 
+/// What `who`'s modified client seals with: their own keys, any epoch it likes.
+fn sealer_of<'a>(who: &'a Account, session: &'a shared::sync::Session, epoch: u32) -> Sealer<'a> {
+    Sealer { me: &who.name, identity: &who.identity, keyring: &session.keyring, epoch, head: session.team.chain_head() }
+}
+
+/// Push one sealed version as `who`, straight to the server.
+async fn push_as(who: &Account, team: TeamId, item: shared::api::PushItem) {
+    let req = shared::api::PushRequest { items: vec![item], approval: None };
+    who.transport(team).push(&req).await.unwrap_or_else(|_| panic!("push"));
+}
+
 fn is_get(x: &hostile::Exchange, suffix: &str) -> bool {
     x.method == axum::http::Method::GET && x.path.split('?').next().is_some_and(|p| p.ends_with(suffix))
 }
@@ -270,22 +281,12 @@ async fn far_future_stamps_and_envelopes_under_retired_epochs_are_refused() {
         let stamp = Stamp { hlc: Hlc { wall_ms, counter: 0 }, author: bob.name.clone() };
         doc.apply(field::KIND, FieldState { value: Some(Value::Text("customer".into())), stamp: stamp.clone() });
         doc.apply(field::NAME, FieldState { value: Some(Value::Text(name.into())), stamp });
-        let sealer = Sealer {
-            me: &bob.name,
-            identity: &bob.identity,
-            keyring: &bob_session.keyring,
-            epoch,
-            head: bob_session.team.chain_head(),
-        };
+        let sealer = sealer_of(&bob, &bob_session, epoch);
         sealer.seal(&RecordContext { team, record }, shared_coll, version, &doc, None).unwrap().0
     };
     let forever = RecordId::random();
     let sealed = seal_as_bob(forever, 1, 1, u64::MAX, "Wins Forever");
-    let item = shared::api::PushItem { record: forever, base_version: 0, sealed, tombstone: false };
-    bob.transport(team)
-        .push(&shared::api::PushRequest { items: vec![item], approval: None })
-        .await
-        .unwrap_or_else(|_| panic!("push"));
+    push_as(&bob, team, shared::api::PushItem { record: forever, base_version: 0, sealed, tombstone: false }).await;
     c.sync().await.unwrap();
     assert!(c.replica.unreadable.contains(&forever), "refused and reported");
     assert!(!c.replica.records.contains_key(&forever), "never shown");
@@ -337,20 +338,10 @@ async fn a_field_changed_in_another_members_name_is_refused() {
     let mut doc = b.replica.records[&id].base.clone();
     let stamp = Stamp { hlc: Hlc { wall_ms: now(), counter: 0 }, author: carol.name.clone() };
     doc.apply(field::NOTES, FieldState { value: Some(Value::Text("Carol promised 50% off".into())), stamp });
-    let sealer = Sealer {
-        me: &bob.name,
-        identity: &bob.identity,
-        keyring: &bob_session.keyring,
-        epoch: bob_session.team.epoch,
-        head: bob_session.team.chain_head(),
-    };
+    let sealer = sealer_of(&bob, &bob_session, bob_session.team.epoch);
     let collection = b.replica.records[&id].collection;
     let sealed = sealer.seal(&RecordContext { team, record: id }, collection, 2, &doc, None).unwrap().0;
-    let item = shared::api::PushItem { record: id, base_version: 1, sealed, tombstone: false };
-    bob.transport(team)
-        .push(&shared::api::PushRequest { items: vec![item], approval: None })
-        .await
-        .unwrap_or_else(|_| panic!("push"));
+    push_as(&bob, team, shared::api::PushItem { record: id, base_version: 1, sealed, tombstone: false }).await;
 
     c.sync().await.unwrap();
     let kept = &c.replica.records[&id];
