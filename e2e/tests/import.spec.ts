@@ -46,3 +46,30 @@ test('CSV import of 1,000 rows shows progress, explains rejects, and ends search
   await expect(links).toHaveCount(333);
   await expect(page.getByRole('button', { name: 'Show more' })).toHaveCount(0);
 });
+
+test('a CSV saved by Excel on Chinese Windows (GBK) imports with its Chinese headers mapped, and says how it was read', async ({ page }) => {
+  test.setTimeout(90_000);
+  await createAccount(page, uniqueUser('gbk'));
+  await createTeam(page);
+  await page.getByRole('navigation').getByRole('link', { name: 'Import' }).click();
+  // 姓名,公司,电话 / 张伟,明达贸易,13812345678 / 李娜,华茶,13900001111 — in GBK, CRLF.
+  const gbk = Buffer.from('d0d5c3fb2cb9abcbbe2cb5e7bbb00d0ad5c5ceb02cc3f7b4efc3b3d2d72c31333831323334353637380d0ac0eec4c82cbbaab2e82c31333930303030313131310d0a', 'hex');
+  await page.getByLabel('CSV file').setInputFiles({ name: '客户.csv', mimeType: 'text/csv', buffer: gbk });
+  await expect(page.getByText('Read as GB18030 (GBK).')).toBeVisible();
+  const preview = page.getByRole('table', { name: 'Import preview' });
+  await expect(preview).toContainText('张伟');
+  await expect(preview).toContainText('明达贸易');
+  await expect(page.getByLabel('Column 1: 姓名')).toHaveValue('name');
+  await expect(page.getByLabel('Column 3: 电话')).toHaveValue('phone');
+  await page.getByRole('button', { name: 'Import 2 rows' }).click();
+  await expect(page.getByRole('status', { name: 'Import summary' })).toContainText('Imported 2 rows. Rejected 0 rows.');
+  await page.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await page.getByLabel('Search').fill('zw');
+  await expect(page.getByRole('list', { name: 'Customers' }).getByRole('link', { name: /张伟/ })).toBeVisible();
+
+  // The same rows in UTF-8 read as UTF-8.
+  await page.getByRole('navigation').getByRole('link', { name: 'Import' }).click();
+  await page.getByLabel('CSV file').setInputFiles({ name: 'utf8.csv', mimeType: 'text/csv', buffer: Buffer.from('\ufeff姓名,公司\n王芳,华茶\n') });
+  await expect(page.getByText('Read as UTF-8.')).toBeVisible();
+  await expect(page.getByLabel('Column 1: 姓名')).toHaveValue('name');
+});

@@ -22,10 +22,22 @@ struct Summary {
     rejected: Vec<(usize, String)>,
 }
 
-async fn read_file(input: web_sys::HtmlInputElement) -> Result<String, String> {
+/// The file's text and the encoding it was read in: UTF-8 when the bytes are valid
+/// UTF-8 (a byte-order mark dropped), else GB18030 — what Excel on Chinese Windows
+/// saves a CSV in (GBK is a subset of it). The browser's own decoders do the work.
+async fn read_file(input: web_sys::HtmlInputElement) -> Result<(String, &'static str), String> {
     let file = input.files().and_then(|f| f.get(0)).ok_or(t("import.choose_file"))?;
-    let text = wasm_bindgen_futures::JsFuture::from(file.text()).await.map_err(|_| t("import.unreadable"))?;
-    text.as_string().ok_or_else(|| t("import.not_text").into())
+    let bytes = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await.map_err(|_| t("import.unreadable"))?;
+    let bytes: &js_sys::Object = bytes.unchecked_ref();
+    let decode = |label: &str| {
+        let options = web_sys::TextDecoderOptions::new();
+        options.set_fatal(true);
+        web_sys::TextDecoder::new_with_label_and_options(label, &options).ok()?.decode_with_buffer_source(bytes).ok()
+    };
+    match decode("utf-8") {
+        Some(text) => Ok((text, "UTF-8")),
+        None => decode("gb18030").map(|text| (text, "GB18030 (GBK)")).ok_or_else(|| t("import.not_text").into()),
+    }
 }
 
 #[component]
@@ -35,13 +47,15 @@ pub fn ImportExport() -> impl IntoView {
     let progress = RwSignal::new(None::<(usize, usize)>);
     let summary = RwSignal::new(None::<Summary>);
     let error = RwSignal::new(None::<String>);
+    let read_as = RwSignal::new(String::new());
 
     let on_file = move |ev: leptos::ev::Event| {
         let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
         summary.set(None);
         spawn_local(async move {
             match read_file(input).await {
-                Ok(text) => {
+                Ok((text, encoding)) => {
+                    read_as.set(tf("import.read_as", &[("encoding", &encoding)]));
                     let parsed = csv::parse(&text);
                     let guessed = parsed
                         .first()
@@ -191,6 +205,7 @@ pub fn ImportExport() -> impl IntoView {
                 <input id="csv-file" type="file" accept=".csv,text/csv" on:change=on_file />
                 {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 {move || (!rows.with(Vec::is_empty)).then(|| view! {
+                    <p class="hint">{read_as}</p>
                     <div class="table-wrap">
                         <table aria-label=t("import.preview")>
                             <thead>
