@@ -337,15 +337,14 @@ impl Workspace {
     async fn refresh(&self) {
         let mut s = self.syncer.lock().await;
         let dirty = std::mem::take(&mut s.replica.dirty);
-        // Edits the user made, not the history entries written beside them.
+        // Edits the user made, not the history entries written beside them (an entry is
+        // written once, its kind first, in one outbox entry).
+        let history = Some(Value::Text(EntityKind::Change.as_str().into()));
         let pending = s
             .replica
             .outbox
             .iter()
-            .filter(|op| {
-                let kind = s.replica.records.get(&op.record).and_then(|r| r.view.text(field::KIND));
-                kind != Some(EntityKind::Change.as_str())
-            })
+            .filter(|op| !op.edits.iter().any(|e| e.field == field::KIND && e.state.value == history))
             .count();
         let refused: Vec<String> = s
             .refused

@@ -501,36 +501,6 @@ impl Replica {
         out
     }
 
-    /// The field writes of the outbox entries `ops` (of `record`) that `pushed` — the
-    /// merged version the server took — does not hold: each lost to a concurrent write.
-    /// A write replaced by this client's own later edit is not a loss.
-    fn lost_to_others(&self, ops: &[u64], record: RecordId, pushed: &RecordDoc) -> Vec<Superseded> {
-        let edits: Vec<&FieldEdit> = self
-            .outbox
-            .iter()
-            .filter(|p| p.record == record && ops.contains(&p.id) && !p.repair)
-            .flat_map(|p| &p.edits)
-            .collect();
-        let mut lost: Vec<Superseded> = Vec::new();
-        for e in &edits {
-            let Some(now) = pushed.fields.get(&e.field) else { continue };
-            let mine_later = edits.iter().any(|o| o.field == e.field && &o.state == now);
-            if now == &e.state || mine_later || now.value == e.state.value {
-                continue;
-            }
-            lost.retain(|l| l.field != e.field);
-            lost.push(Superseded {
-                record,
-                field: e.field.clone(),
-                mine: e.state.value.clone(),
-                theirs: now.value.clone(),
-                by: now.stamp.author.clone(),
-                at_ms: now.stamp.hlc.wall_ms,
-            });
-        }
-        lost
-    }
-
     /// Live (not deleted) records with their current view.
     pub fn live(&self) -> impl Iterator<Item = (&RecordId, &LocalRecord)> {
         self.records.iter().filter(|(_, r)| !r.view.is_deleted())
@@ -580,6 +550,30 @@ pub struct SyncReport {
     pub unreadable: usize,
     /// Records uploaded again because the server had lost them (a restore).
     pub repaired: usize,
+}
+
+/// The field writes `edits` (this client's, of `record`) that `pushed` — the merged
+/// version the server took — does not hold: each lost to a concurrent write. A write
+/// replaced by this client's own later edit is not a loss.
+fn lost_in(record: RecordId, pushed: &RecordDoc, edits: &[&FieldEdit]) -> Vec<Superseded> {
+    let mut lost: Vec<Superseded> = Vec::new();
+    for e in edits {
+        let Some(now) = pushed.fields.get(&e.field) else { continue };
+        let mine_later = edits.iter().any(|o| o.field == e.field && &o.state == now);
+        if now == &e.state || mine_later || now.value == e.state.value {
+            continue;
+        }
+        lost.retain(|l| l.field != e.field);
+        lost.push(Superseded {
+            record,
+            field: e.field.clone(),
+            mine: e.state.value.clone(),
+            theirs: now.value.clone(),
+            by: now.stamp.author.clone(),
+            at_ms: now.stamp.hlc.wall_ms,
+        });
+    }
+    lost
 }
 
 /// A batch sealed for a push, and what to record when it is accepted.
@@ -1045,13 +1039,14 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 PushOutcome::Accepted(resp) => {
                     let versions: std::collections::HashMap<_, _> =
                         resp.accepted.iter().map(|a| (a.record, a.version)).collect();
+                    let lost = self.lost_to_others(&meta);
+                    self.superseded.extend(lost);
                     let mut stored = Vec::with_capacity(meta.len());
                     let mut done_ops = Vec::new();
                     for m in meta {
                         let version = *versions.get(&m.record).ok_or_else(|| {
                             TransportError::Protocol(format!("push response lacks record {}", m.record))
                         })?;
-                        self.superseded.extend(self.replica.lost_to_others(&m.op_ids, m.record, &m.doc));
                         let local = self.replica.records.get_mut(&m.record).expect("pushed from here");
                         local.epoch = m.sealed.inspect().map(|i| i.min_epoch).unwrap_or(local.epoch);
                         local.version = version;
@@ -1116,6 +1111,19 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             stored.push(rec);
         }
         Ok(stored)
+    }
+
+    /// What of an accepted batch's own writes lost to concurrent ones (see
+    /// [`lost_in`]): the batch's outbox entries are found in one pass over the outbox.
+    fn lost_to_others(&self, batch: &[SealedMeta]) -> Vec<Superseded> {
+        let ops: HashSet<u64> = batch.iter().flat_map(|m| m.op_ids.iter().copied()).collect();
+        let mine: Vec<&PendingEdit> = self.replica.outbox.iter().filter(|p| !p.repair && ops.contains(&p.id)).collect();
+        let mut lost = Vec::new();
+        for m in batch {
+            let edits: Vec<&FieldEdit> = mine.iter().filter(|p| p.record == m.record).flat_map(|p| &p.edits).collect();
+            lost.extend(lost_in(m.record, &m.doc, &edits));
+        }
+        lost
     }
 
     fn note_recent(&mut self, record: RecordId) {
