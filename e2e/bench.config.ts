@@ -1,8 +1,8 @@
 import { defineConfig } from '@playwright/test';
 import base from './playwright.config';
 
-// Browser benchmarks (not tests): the release app (`trunk build --release --dist
-// ../dist-release`) on the release server. Run by `cargo xtask bench`.
+// Browser benchmarks (not tests): the release app (built into ../dist-release by
+// `cargo xtask bench`) on the release server. Run by `cargo xtask bench`.
 const PORT = 8093;
 
 export default defineConfig({

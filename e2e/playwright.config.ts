@@ -1,7 +1,7 @@
 import { defineConfig, devices } from '@playwright/test';
 
 // The real server binary (built by `cargo xtask test`) serving the real built app
-// (`trunk build` → ../dist) on a throwaway SQLite file. Debian's Chromium, never a
+// (`cargo xtask build-app-only` → ../dist) on a throwaway SQLite file. Debian's Chromium, never a
 // downloaded browser.
 const PORT = Number(process.env.QD_E2E_PORT ?? 8091);
 // A plain static host serving the same build on another origin, configured to call the

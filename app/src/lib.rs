@@ -200,7 +200,7 @@ fn Shell(ws: Ws) -> impl IntoView {
                     <pages::sync_status::SyncStatusBar />
                 </header>
                 <main class="shell">
-                    {move || page_for(&path.get())}
+                    {move || page_for(path.get())}
                 </main>
             </div>
             <Toasts />
@@ -250,19 +250,110 @@ fn MorePage() -> impl IntoView {
     }
 }
 
-/// The page at `path` (the routes of [`route`]).
-fn page_for(path: &str) -> AnyView {
+/// The pages opened now and then: the team, the audit log, data lifecycle, import and
+/// export. The rest are the daily ones.
+const OCCASIONAL: [&str; 4] = [route::TEAM, route::AUDIT, route::LIFECYCLE, route::IMPORT];
+
+/// The page at `path` (the routes of [`route`]). In the built app each group of pages is
+/// a module of its own, fetched the first time one of its pages opens (see [`split`]);
+/// the first visit downloads only the log-in, the shell and the engine.
+fn page_for(path: String) -> AnyView {
+    #[cfg(feature = "split")]
+    return split::page(path);
+    #[cfg(not(feature = "split"))]
+    if OCCASIONAL.contains(&path.as_str()) {
+        occasional_page(&path)
+    } else {
+        daily_page(&path)
+    }
+}
+
+/// The split points `cargo xtask build-app` cuts the app's wasm at (xtask/src/wasm.rs).
+/// Only the built app has them (the `split` feature): the wasm tests link the app as a
+/// library, with the pages in one piece.
+#[cfg(feature = "split")]
+mod split {
+    use futures::FutureExt;
+    use leptos::prelude::*;
+    use leptos::wasm_split::{wasm_split, SplitLoaderError};
+
+    use crate::i18n::t;
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum Module {
+        Loading,
+        Loaded,
+        Failed,
+    }
+
+    thread_local! {
+        /// The daily and the occasional pages' modules. Not owned by any view.
+        static MODULES: ArcRwSignal<[Module; 2]> = ArcRwSignal::new([Module::Loading; 2]);
+    }
+
+    #[wasm_split(daily, wasm_split_path = ::leptos::wasm_split, preload(load_daily), fallible)]
+    fn daily(path: String) -> Result<AnyView, SplitLoaderError> {
+        Ok(super::daily_page(&path))
+    }
+
+    #[wasm_split(occasional, wasm_split_path = ::leptos::wasm_split, preload(load_occasional), fallible)]
+    fn occasional(path: String) -> Result<AnyView, SplitLoaderError> {
+        Ok(super::occasional_page(&path))
+    }
+
+    /// The page, at once when its module is loaded; otherwise "Opening…" while it loads
+    /// (then the page), or a sentence and "Try again" when it cannot be fetched.
+    pub fn page(path: String) -> AnyView {
+        let which = usize::from(super::OCCASIONAL.contains(&path.as_str()));
+        let modules = MODULES.with(Clone::clone);
+        match modules.with(|m| m[which]) {
+            Module::Loaded | Module::Loading => {
+                if modules.with(|m| m[which]) == Module::Loaded {
+                    // Ready on the first poll: the module is there.
+                    let page = if which == 1 { occasional(path).now_or_never() } else { daily(path).now_or_never() };
+                    if let Some(Ok(view)) = page {
+                        return view;
+                    }
+                }
+                let modules = modules.clone();
+                leptos::task::spawn_local(async move {
+                    let loaded = if which == 1 { load_occasional().await } else { load_daily().await };
+                    let state = if loaded.is_ok() { Module::Loaded } else { Module::Failed };
+                    modules.update(|m| m[which] = state);
+                });
+                view! { <p role="status" class="busy">{t("shell.page_loading")}</p> }.into_any()
+            }
+            Module::Failed => view! {
+                <div role="alert" class="card">
+                    <p>{t("shell.page_failed")}</p>
+                    <button type="button" on:click=move |_| modules.update(|m| m[which] = Module::Loading)>
+                        {t("shell.retry")}
+                    </button>
+                </div>
+            }
+            .into_any(),
+        }
+    }
+}
+
+fn occasional_page(path: &str) -> AnyView {
+    use pages::*;
+    match path {
+        route::TEAM => view! { <team::TeamPage /> }.into_any(),
+        route::AUDIT => view! { <audit::AuditPage /> }.into_any(),
+        route::LIFECYCLE => view! { <lifecycle::Lifecycle /> }.into_any(),
+        _ => view! { <import::ImportExport /> }.into_any(),
+    }
+}
+
+fn daily_page(path: &str) -> AnyView {
     use pages::*;
     match path {
         route::HOME => view! { <home::Home /> }.into_any(),
         route::CUSTOMERS => view! { <customers::CustomerList /> }.into_any(),
         route::NEW_CUSTOMER => view! { <customer::NewCustomer /> }.into_any(),
         route::TASKS => view! { <tasks::TaskList /> }.into_any(),
-        route::TEAM => view! { <team::TeamPage /> }.into_any(),
         route::PIPELINE => view! { <pipeline::Pipeline /> }.into_any(),
-        route::IMPORT => view! { <import::ImportExport /> }.into_any(),
-        route::AUDIT => view! { <audit::AuditPage /> }.into_any(),
-        route::LIFECYCLE => view! { <lifecycle::Lifecycle /> }.into_any(),
         route::MORE => view! { <MorePage /> }.into_any(),
         route::DUPLICATES => view! { <duplicates::FindDuplicates /> }.into_any(),
         p if p.starts_with("/customers/merge/") => {

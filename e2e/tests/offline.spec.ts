@@ -38,6 +38,11 @@ test('the app starts offline from its service worker, and an interaction added o
   await a.getByRole('button', { name: 'Add interaction' }).click();
   await expect(a.getByRole('list', { name: 'Interaction timeline' })).toContainText('canary-visit added with no network');
   await expect(a.getByRole('status', { name: 'Sync status' })).toContainText('1 pending');
+  // The pages come in modules (the daily ones, the occasional ones); the service worker
+  // kept them all at its install, so a page of a module this start has not fetched yet
+  // opens offline too.
+  await a.getByRole('navigation').getByRole('link', { name: 'Lifecycle' }).click();
+  await expect(a.getByRole('heading', { name: 'Lifecycle' })).toBeVisible();
 
   await ctxA.setOffline(false);
   await waitSynced(a);

@@ -241,24 +241,49 @@ async fn cache_policy(
     resp
 }
 
-/// A file name with a content hash in it, as Trunk writes them: `main-c41421086c9844cb.css`,
-/// `app-6674814350ce274_bg.wasm` (the hash's leading zeros may be dropped).
+/// A file named by a content hash, as Trunk writes them (`main-c41421086c9844cb.css`; the
+/// hash's leading zeros may be dropped), or a file in a directory named so: the app's
+/// WebAssembly modules and their JS live in `app-<hash>/` (they find each other by
+/// relative paths; see xtask/src/wasm.rs).
 fn is_hashed_asset(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or_default();
-    let Some((stem, _ext)) = name.split_once('.') else { return false };
-    let Some((_, hash)) = stem.rsplit_once('-') else { return false };
-    let hash = hash.strip_suffix("_bg").unwrap_or(hash);
-    (12..=64).contains(&hash.len()) && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    fn hashed(name: &str) -> bool {
+        let stem = name.split_once('.').map_or(name, |(stem, _ext)| stem);
+        let Some((_, hash)) = stem.rsplit_once('-') else { return false };
+        let hash = hash.strip_suffix("_bg").unwrap_or(hash);
+        (12..=64).contains(&hash.len()) && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    }
+    let mut segments = path.trim_start_matches('/').split('/');
+    match (segments.next(), segments.next(), segments.next()) {
+        (Some(file), None, _) => file.contains('.') && hashed(file),
+        (Some(dir), Some(file), None) => !dir.contains('.') && hashed(dir) && file.contains('.'),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
 mod static_tests {
     #[test]
     fn hashed_assets_are_told_from_the_rest() {
-        for p in ["/app-6674814350ce274_bg.wasm", "/app-6674814350ce274.js", "/main-c41421086c9844cb.css"] {
+        for p in [
+            "/app-6674814350ce274_bg.wasm",
+            "/app-6674814350ce274.js",
+            "/main-c41421086c9844cb.css",
+            "/app-0f3a9c2e7d41b855/app_bg.wasm",
+            "/app-0f3a9c2e7d41b855/__wasm_split.js",
+        ] {
             assert!(super::is_hashed_asset(p), "{p}");
         }
-        for p in ["/", "/index.html", "/sw.js", "/manifest.webmanifest", "/icons/icon-192.png", "/customers/abc-def"] {
+        for p in [
+            "/",
+            "/index.html",
+            "/sw.js",
+            "/manifest.webmanifest",
+            "/icons/icon-192.png",
+            "/customers/abc-def",
+            "/customers/0f3a9c2e-7d41-b855-0f3a-9c2e7d41b855",
+            "/app-0f3a9c2e7d41b855",
+            "/app-0f3a9c2e7d41b855/x/y.wasm",
+        ] {
             assert!(!super::is_hashed_asset(p), "{p}");
         }
     }

@@ -22,7 +22,7 @@ struct Cli {
     /// `postgres://user@host:5432/db` (any number of instances on one database).
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite:data/quietdesk.sqlite")]
     database: String,
-    /// Directory of the built app (Trunk's `dist`) to serve at `/`.
+    /// Directory of the built app (`dist`, from `cargo xtask build-app`) to serve at `/`.
     #[arg(long, env = "QD_STATIC_DIR")]
     static_dir: Option<PathBuf>,
     /// Also append logs to this file.
@@ -158,7 +158,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     if let Some(dir) = &config.static_dir {
         if !dir.join("index.html").exists() {
-            tracing::warn!(dir = %dir.display(), "static dir has no index.html; build the app with `trunk build`");
+            tracing::warn!(dir = %dir.display(), "static dir has no index.html; build the app with `cargo xtask build-app`");
         }
     }
     let state = quietdesk_server::open(&cli.database, config).await?;

@@ -1,4 +1,4 @@
-//! `cargo xtask <command>`: the project's commands, with no dependencies beyond std.
+//! `cargo xtask <command>`: the project's commands.
 //!
 //! * `setup`: install what a fresh Debian machine lacks (idempotent; checks versions).
 //! * `run`:   setup, build the app (release), serve it and the API on SQLite.
@@ -16,11 +16,12 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 mod dist;
+mod wasm;
 
 const TRUNK_VERSION: &str = "0.21.14";
 /// The browser and its driver, and a CJK font so Chinese text renders in screenshots.
 const APT_PACKAGES: &[&str] = &["chromium", "chromium-driver", "fonts-noto-cjk"];
-/// npm's binaryen (a devDependency of `e2e/`) provides the `wasm-opt` Trunk runs; Debian's
+/// npm's binaryen (a devDependency of `e2e/`) provides the `wasm-opt` the app build runs; Debian's
 /// binaryen 108 breaks the reference-types tables wasm-bindgen 0.2.130 emits.
 const NODE_BIN: &str = "e2e/node_modules/.bin";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -196,8 +197,8 @@ fn setup() -> Result {
         )?;
     }
 
-    // Trunk builds with `--offline` (see Trunk.toml), which cargo obeys too: fetch every
-    // crate the lockfile names up front, so a fresh clone can build the app. Quick no-op
+    // The app builds offline (Trunk.toml): fetch every crate the lockfile names up
+    // front, so a fresh clone can build the app. Quick no-op
     // when the cache is warm.
     step("fetch crates", Command::new("cargo").args(["fetch"]))?;
     eprintln!("==> setup complete ({:.0?})", started.elapsed());
@@ -208,15 +209,17 @@ fn build_app(release: bool) -> Result {
     build_app_into(release, "dist")
 }
 
-/// Build the app with Trunk into `dist`, then precompress it and write its manifest.
+/// Build the app into `dist`: Trunk for the page, its style and static files, then the
+/// WebAssembly in modules (`wasm.rs`); then precompress it all and write its manifest.
 fn build_app_into(release: bool, dist: &str) -> Result {
     let mut cmd = Command::new("trunk");
     cmd.args(["build", "--offline", "--dist", dist]);
     if release {
         cmd.arg("--release");
     }
-    step(if release { "build the app (release)" } else { "build the app" }, &mut cmd)?;
-    dist::finish(std::path::Path::new(dist))
+    step(if release { "build the app's page (release)" } else { "build the app's page" }, &mut cmd)?;
+    wasm::build(Path::new(dist))?;
+    dist::finish(Path::new(dist))
 }
 
 fn run(args: &[String]) -> Result {
@@ -267,7 +270,7 @@ fn test() -> Result {
         // The app's browser tests include the shared crypto core running in Chromium
         // (shared itself stays free of a browser backend for getrandom).
         ("wasm tests in headless Chromium", Some(wasm_test("app"))),
-        ("build the app (trunk, then precompress)", {
+        ("build the app (page, wasm modules, precompress)", {
             let mut c = Command::new(env::current_exe().expect("xtask runs from a file"));
             c.arg("build-app-only");
             Some(c)

@@ -1,5 +1,6 @@
 // Quietdesk service worker: keeps the app shell (HTML, JS, WASM, CSS, icons) so the app
-// starts with the network off. It never touches /api/: data lives in IndexedDB as
+// starts with the network off, and every module of the app's wasm, the page modules
+// included (index.html lists them in #app-modules), so every page opens offline too. It never touches /api/: data lives in IndexedDB as
 // ciphertext and syncs through the app itself.
 const CACHE = 'quietdesk-shell-v1';
 const STATIC = ['/manifest.webmanifest', '/pinyin_table.txt', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon.svg'];
