@@ -6,15 +6,25 @@ const CACHE = 'quietdesk-shell-v1';
 const STATIC = ['/manifest.webmanifest', '/pinyin_table.txt', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon.svg'];
 const ASSET = /["'](\/[^"'?#]+\.(?:js|wasm|css|png|svg|webmanifest))["']/g;
 
-async function cacheShell() {
-  const cache = await caches.open(CACHE);
-  const res = await fetch('/', { cache: 'no-store' });
-  if (!res.ok) throw new Error(`shell fetch failed: ${res.status}`);
-  const html = await res.clone().text();
+// Keep `html` as the shell with every asset it names (the app's modules included), and
+// drop what an earlier release kept: a new release is cached whole before it is used
+// offline, and old releases do not pile up.
+async function keepRelease(cache, html, res) {
   const assets = new Set(STATIC);
   for (const m of html.matchAll(ASSET)) assets.add(m[1]);
   await cache.addAll([...assets]);
   await cache.put('/', res);
+  for (const req of await cache.keys()) {
+    const path = new URL(req.url).pathname;
+    if (path !== '/' && !assets.has(path)) await cache.delete(req);
+  }
+}
+
+async function cacheShell() {
+  const cache = await caches.open(CACHE);
+  const res = await fetch('/', { cache: 'no-store' });
+  if (!res.ok) throw new Error(`shell fetch failed: ${res.status}`);
+  await keepRelease(cache, await res.clone().text(), res);
 }
 
 self.addEventListener('install', (event) => {
@@ -35,20 +45,22 @@ self.addEventListener('fetch', (event) => {
 
   if (req.mode === 'navigate') {
     // The kept shell at once (a repeat visit waits for no round trip), refreshed from
-    // the network in the background: a new release shows at the next start. Without a
-    // kept shell (the first visit), the network.
-    event.respondWith((async () => {
+    // the network in the background: a new release is kept whole (its HTML only once
+    // every module it names is cached) and shows at the next start. Without a kept
+    // shell, the network.
+    const fresh = fetch(req);
+    const copy = fresh.then((res) => res.clone()); // before the page reads the body
+    event.waitUntil((async () => {
+      const res = await copy;
+      if (!res.ok || res.type !== 'basic') return;
       const cache = await caches.open(CACHE);
-      const cached = await cache.match('/');
-      const fresh = fetch(req).then(async (res) => {
-        if (res.ok && res.type === 'basic') await cache.put('/', res.clone());
-        return res;
-      });
-      if (cached) {
-        event.waitUntil(fresh.catch(() => {}));
-        return cached;
-      }
-      return fresh.catch(() => Response.error());
+      const kept = await cache.match('/');
+      const html = await res.clone().text();
+      if (!kept || html !== (await kept.text())) await keepRelease(cache, html, res);
+    })().catch(() => {}));
+    event.respondWith((async () => {
+      const cached = await caches.match('/');
+      return cached ?? fresh.catch(() => Response.error());
     })());
     return;
   }
