@@ -192,7 +192,7 @@ pub fn LanguagePicker(#[prop(default = "language")] id: &'static str) -> impl In
     }
 }
 
-/// A customer's stage, as shown.
+/// A default pipeline stage, as shown.
 pub fn stage_label(s: shared::domain::Stage) -> &'static str {
     use shared::domain::Stage;
     match s {
@@ -202,6 +202,17 @@ pub fn stage_label(s: shared::domain::Stage) -> &'static str {
         Stage::Negotiation => t("stage.negotiation"),
         Stage::Won => t("stage.won"),
         Stage::Lost => t("stage.lost"),
+    }
+}
+
+/// A customer's status, as shown.
+pub fn status_label(s: shared::domain::Status) -> &'static str {
+    use shared::domain::Status;
+    match s {
+        Status::Lead => t("status.lead"),
+        Status::Prospect => t("status.prospect"),
+        Status::Customer => t("status.customer"),
+        Status::Inactive => t("status.inactive"),
     }
 }
 
@@ -248,6 +259,10 @@ pub fn field_label(f: &str) -> &'static str {
         field::NOTES => t("customer.notes"),
         field::TAGS => t("customer.tags"),
         field::STAGE => t("customer.stage"),
+        field::STATUS => t("customer.status"),
+        field::PIPELINE => t("pipeline.pipeline"),
+        field::LOST_REASON => t("pipeline.lost_reason"),
+        field::CLOSED_AT => t("pipeline.closed_at"),
         field::OWNER => t("customer.owner"),
         field::PRIVATE_NOTES => t("customer.private_notes"),
         field::CONSENT_PURPOSE => t("customer.consent_purpose"),

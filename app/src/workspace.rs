@@ -418,6 +418,18 @@ impl Workspace {
         });
     }
 
+    /// The team's pipelines: the settings record's, when an admin of the verified chain
+    /// signed it (this admin's own unsent edit counts as theirs), else the default.
+    pub async fn pipelines(self: &Rc<Self>) -> Vec<shared::pipeline::Pipeline> {
+        let s = self.syncer.lock().await;
+        let team = &s.session.team;
+        let id = settings_record(team.team);
+        let pending = s.replica.outbox.iter().any(|p| p.record == id);
+        let record = s.replica.records.get(&id);
+        let signer = if pending { Some(&s.session.me) } else { record.and_then(|r| r.signer.as_ref()) };
+        shared::pipeline::pipelines(record.map(|r| &r.view), signer, team)
+    }
+
     /// Write fields of a record (new or existing). Durable in IndexedDB before it returns.
     /// Every edit is audited (who created, changed or deleted which fields of what).
     pub async fn edit(self: &Rc<Self>, record: RecordId, fields: Vec<(String, Option<Value>)>) -> Result<(), String> {

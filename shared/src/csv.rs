@@ -1,7 +1,7 @@
 //! CSV (RFC 4180) reading and writing, and the mapping of CSV rows onto customer
 //! fields for import. Pure functions, tested natively; the app runs them in the browser.
 
-use crate::domain::{field, mask_phone, EntityKind, Stage};
+use crate::domain::{field, mask_phone, EntityKind, Status};
 use crate::record::Value;
 
 /// Parse CSV text: commas, `"`-quoted fields with `""` escapes, CRLF or LF line ends.
@@ -75,7 +75,7 @@ pub const IMPORT_FIELDS: &[(&str, &str)] = &[
     (field::ID_NUMBER, "ID number"),
     (field::NOTES, "Notes"),
     (field::TAGS, "Tags"),
-    (field::STAGE, "Stage"),
+    (field::STATUS, "Status"),
     (field::OWNER, "Owner"),
 ];
 
@@ -97,9 +97,9 @@ pub fn guess_field(header: &str) -> Option<&'static str> {
         field::ID_NUMBER
     } else if any(&["note", "comment", "备注"]) {
         field::NOTES
-    } else if any(&["stage", "status", "阶段"]) {
+    } else if any(&["stage", "status", "阶段", "状态"]) {
         // Before tags: "stage" contains "tag".
-        field::STAGE
+        field::STATUS
     } else if any(&["tag", "label", "标签"]) {
         field::TAGS
     } else if any(&["owner", "负责人"]) {
@@ -130,9 +130,9 @@ pub fn row_to_customer(mapping: &[Option<&str>], row: &[String]) -> Result<Vec<(
             f if f == field::TAGS => Value::List(
                 cell.split([';', ',', '|']).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect(),
             ),
-            f if f == field::STAGE => match Stage::parse(&cell.to_lowercase()) {
+            f if f == field::STATUS => match Status::from_text(cell) {
                 Some(s) => Value::Text(s.as_str().into()),
-                None => return Err(format!("unknown stage {cell:?}")),
+                None => return Err(format!("unknown status {cell:?}")),
             },
             f if f == field::EMAIL => {
                 if !(cell.contains('@') && cell.len() <= 254 && !cell.contains(char::is_whitespace)) {
@@ -193,7 +193,7 @@ mod tests {
                 Some(field::PHONE),
                 Some(field::EMAIL),
                 Some(field::TAGS),
-                Some(field::STAGE),
+                Some(field::STATUS),
                 None
             ]
         );
@@ -201,10 +201,17 @@ mod tests {
         let ok =
             row_to_customer(&mapping, &row(&["Li", "138 1234 5678", "li@x.cn", "vip; steel", "Lead", "?"])).unwrap();
         assert!(ok.contains(&(field::TAGS.into(), Some(Value::List(vec!["vip".into(), "steel".into()])))));
-        assert!(ok.contains(&(field::STAGE.into(), Some(Value::Text("lead".into())))));
+        assert!(ok.contains(&(field::STATUS.into(), Some(Value::Text("lead".into())))));
+        let old = row_to_customer(&mapping, &row(&["Li", "", "", "", "Negotiation", ""])).unwrap();
+        assert!(
+            old.contains(&(field::STATUS.into(), Some(Value::Text("prospect".into())))),
+            "an old stage reads as its status"
+        );
+        let zh = row_to_customer(&mapping, &row(&["李", "", "", "", "成交客户", ""])).unwrap();
+        assert!(zh.contains(&(field::STATUS.into(), Some(Value::Text("customer".into())))));
         assert_eq!(row_to_customer(&mapping, &row(&["", "1", "", "", "", ""])).unwrap_err(), "no name");
         assert!(row_to_customer(&mapping, &row(&["Li", "call me", "", "", "", ""])).unwrap_err().contains("phone"));
         assert!(row_to_customer(&mapping, &row(&["Li", "", "nope", "", "", ""])).unwrap_err().contains("email"));
-        assert!(row_to_customer(&mapping, &row(&["Li", "", "", "", "won-ish", ""])).unwrap_err().contains("stage"));
+        assert!(row_to_customer(&mapping, &row(&["Li", "", "", "", "won-ish", ""])).unwrap_err().contains("status"));
     }
 }

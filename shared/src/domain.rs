@@ -26,7 +26,17 @@ pub mod field {
     pub const NOTES: &str = "notes";
     pub const PRIVATE_NOTES: &str = "private_notes";
     pub const TAGS: &str = "tags";
+    /// A deal's stage in its pipeline. (Customers once had a `stage` too, with the
+    /// deal stages' values; it is read as their [`super::Status`] until next saved.)
     pub const STAGE: &str = "stage";
+    /// A customer's lifecycle status (see [`super::Status`]).
+    pub const STATUS: &str = "status";
+    /// A deal's pipeline (see [`crate::pipeline`]); absent: the default one.
+    pub const PIPELINE: &str = "pipeline";
+    /// Why a deal was lost (required when it moves to lost).
+    pub const LOST_REASON: &str = "lost_reason";
+    /// When a deal was won or lost (Unix ms); absent while it is open.
+    pub const CLOSED_AT: &str = "closed_at";
     pub const OWNER: &str = "owner";
     pub const CONSENT_PURPOSE: &str = "consent_purpose";
     pub const CONSENT_AT: &str = "consent_at";
@@ -115,7 +125,8 @@ impl EntityKind {
     }
 }
 
-/// Where a customer is in the sales cycle; also the pipeline stages of a deal.
+/// The default pipeline's stages (a deal's `stage` holds one of these keys, or one an
+/// admin defined; see [`crate::pipeline`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
@@ -142,6 +153,61 @@ impl Stage {
     }
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// Where a customer stands with the team, whatever its deals: a lead not yet qualified,
+/// a prospect being worked, a paying customer, or an inactive one. (A deal's progress is
+/// its pipeline stage, a different thing.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Lead,
+    Prospect,
+    Customer,
+    Inactive,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [Status::Lead, Status::Prospect, Status::Customer, Status::Inactive];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Lead => "lead",
+            Status::Prospect => "prospect",
+            Status::Customer => "customer",
+            Status::Inactive => "inactive",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+    /// A customer's status: its `status` field, or what its old `stage` (written before
+    /// statuses existed, with a deal stage's value) meant.
+    pub fn of(doc: &RecordDoc) -> Option<Self> {
+        if let Some(s) = doc.text(field::STATUS) {
+            return Self::parse(s);
+        }
+        Stage::parse(doc.text(field::STAGE)?).map(Self::from_stage)
+    }
+    fn from_stage(stage: Stage) -> Self {
+        match stage {
+            Stage::Lead => Status::Lead,
+            Stage::Qualified | Stage::Proposal | Stage::Negotiation => Status::Prospect,
+            Stage::Won => Status::Customer,
+            Stage::Lost => Status::Inactive,
+        }
+    }
+    /// A status as a spreadsheet writes it: its key, its Chinese name, or a deal
+    /// stage's value as the old customer `stage` held it.
+    pub fn from_text(s: &str) -> Option<Self> {
+        let s = s.trim().to_lowercase();
+        Self::parse(&s).or_else(|| match s.as_str() {
+            "线索" => Some(Status::Lead),
+            "意向客户" | "意向" | "潜在客户" => Some(Status::Prospect),
+            "成交客户" | "客户" | "已成交" => Some(Status::Customer),
+            "沉睡客户" | "流失" | "无效" => Some(Status::Inactive),
+            _ => Stage::parse(&s).map(Self::from_stage),
+        })
     }
 }
 
@@ -194,7 +260,7 @@ pub struct Customer {
     pub notes: String,
     pub private_notes: String,
     pub tags: Vec<String>,
-    pub stage: Option<Stage>,
+    pub status: Option<Status>,
     pub owner: String,
     pub consent: Option<Consent>,
     pub custom: BTreeMap<String, String>,
@@ -230,10 +296,16 @@ pub struct Task {
 pub struct Deal {
     pub customer: String,
     pub title: String,
-    pub stage: Stage,
+    /// The pipeline's id ([`crate::pipeline::DEFAULT`] when none was written).
+    pub pipeline: String,
+    /// A stage key of the pipeline, or [`crate::pipeline::WON`] / [`crate::pipeline::LOST`].
+    pub stage: String,
     /// Minor units (cents, fen).
     pub amount: i64,
     pub currency: String,
+    pub lost_reason: String,
+    /// When it was won or lost.
+    pub closed_at_ms: Option<i64>,
 }
 
 fn text(v: &str) -> Option<Value> {
@@ -410,7 +482,9 @@ impl Entity for Customer {
             (NOTES.into(), text(&self.notes)),
             (PRIVATE_NOTES.into(), text(&self.private_notes)),
             (TAGS.into(), Some(Value::List(self.tags.clone()))),
-            (STAGE.into(), self.stage.map(|s| Value::Text(s.as_str().into()))),
+            (STATUS.into(), self.status.map(|s| Value::Text(s.as_str().into()))),
+            // Saving moves an old `stage` into `status` (see `Status::of`).
+            (STAGE.into(), None),
             (OWNER.into(), text(&self.owner)),
         ];
         if let Some(c) = &self.consent {
@@ -436,7 +510,7 @@ impl Entity for Customer {
             notes: get_text(doc, NOTES),
             private_notes: get_text(doc, PRIVATE_NOTES),
             tags: doc.get(TAGS).and_then(Value::as_list).map(<[String]>::to_vec).unwrap_or_default(),
-            stage: doc.text(STAGE).and_then(Stage::parse),
+            status: Status::of(doc),
             owner: get_text(doc, OWNER),
             consent: doc.text(CONSENT_PURPOSE).map(|purpose| Consent {
                 purpose: purpose.to_owned(),
@@ -538,9 +612,12 @@ impl Entity for Deal {
             (KIND.into(), text(Self::KIND.as_str())),
             (CUSTOMER.into(), text(&self.customer)),
             (TITLE.into(), text(&self.title)),
-            (STAGE.into(), text(self.stage.as_str())),
+            (PIPELINE.into(), text(&self.pipeline)),
+            (STAGE.into(), text(&self.stage)),
             (AMOUNT.into(), Some(Value::Int(self.amount))),
             (CURRENCY.into(), text(&self.currency)),
+            (LOST_REASON.into(), (!self.lost_reason.is_empty()).then(|| Value::Text(self.lost_reason.clone()))),
+            (CLOSED_AT.into(), self.closed_at_ms.map(Value::Int)),
         ]
     }
     fn from_doc(doc: &RecordDoc) -> Option<Self> {
@@ -548,27 +625,48 @@ impl Entity for Deal {
         (EntityKind::of(doc)? == Self::KIND).then(|| Deal {
             customer: get_text(doc, CUSTOMER),
             title: get_text(doc, TITLE),
-            stage: doc.text(STAGE).and_then(Stage::parse).unwrap_or(Stage::Lead),
+            pipeline: doc.text(PIPELINE).unwrap_or(crate::pipeline::DEFAULT).to_owned(),
+            stage: doc.text(STAGE).unwrap_or(Stage::Lead.as_str()).to_owned(),
             amount: get_int(doc, AMOUNT),
             currency: get_text(doc, CURRENCY),
+            lost_reason: get_text(doc, LOST_REASON),
+            closed_at_ms: doc.get(CLOSED_AT).and_then(Value::as_int),
         })
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::hlc::{Hlc, Stamp};
     use crate::ids::Username;
     use crate::record::FieldState;
 
-    fn doc_of(fields: Vec<(String, Option<Value>)>) -> RecordDoc {
+    pub(crate) fn doc_of(fields: Vec<(String, Option<Value>)>) -> RecordDoc {
         let stamp = Stamp { hlc: Hlc { wall_ms: 1, counter: 0 }, author: Username::parse("ann").unwrap() };
         let mut d = RecordDoc::new();
         for (f, v) in fields {
             d.apply(&f, FieldState { value: v, stamp: stamp.clone() });
         }
         d
+    }
+
+    #[test]
+    fn a_customer_saved_with_a_stage_reads_as_the_status_it_meant_and_saving_moves_it() {
+        for (stage, status) in [
+            ("lead", Status::Lead),
+            ("qualified", Status::Prospect),
+            ("negotiation", Status::Prospect),
+            ("won", Status::Customer),
+            ("lost", Status::Inactive),
+        ] {
+            let doc = doc_of(vec![(field::KIND.into(), text("customer")), (field::STAGE.into(), text(stage))]);
+            let c = Customer::from_doc(&doc).unwrap();
+            assert_eq!(c.status, Some(status), "{stage}");
+            let saved = c.to_fields();
+            assert!(saved.contains(&(field::STAGE.into(), None)), "saving drops the old field");
+            assert!(saved.contains(&(field::STATUS.into(), text(status.as_str()))));
+        }
     }
 
     #[test]
@@ -585,7 +683,7 @@ mod tests {
             company: "Acme".into(),
             phone: "13812341234".into(),
             tags: vec!["vip".into()],
-            stage: Some(Stage::Proposal),
+            status: Some(Status::Prospect),
             consent: Some(Consent { purpose: "newsletter".into(), at_ms: 5, channel: "web".into(), withdrawn: false }),
             custom: [("industry".to_owned(), "steel".to_owned())].into(),
             ..Default::default()
@@ -595,8 +693,16 @@ mod tests {
         assert_eq!(doc.text(field::PHONE_MASKED), Some("138****1234"));
         assert!(Deal::from_doc(&doc).is_none());
 
-        let d =
-            Deal { customer: "x".into(), title: "t".into(), stage: Stage::Won, amount: 12_345, currency: "CNY".into() };
+        let d = Deal {
+            customer: "x".into(),
+            title: "t".into(),
+            pipeline: "renewals".into(),
+            stage: "lost".into(),
+            amount: 12_345,
+            currency: "CNY".into(),
+            lost_reason: "budget cut".into(),
+            closed_at_ms: Some(7),
+        };
         assert_eq!(Deal::from_doc(&doc_of(d.to_fields())).unwrap(), d);
         let i = Interaction { customer: "x".into(), channel: Channel::WeChat, at_ms: 9, summary: "s".into() };
         assert_eq!(Interaction::from_doc(&doc_of(i.to_fields())).unwrap(), i);

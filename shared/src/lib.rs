@@ -45,6 +45,7 @@ pub mod lifecycle;
 pub mod openapi;
 pub mod pins;
 pub mod pinyin;
+pub mod pipeline;
 pub mod record;
 pub mod search;
 pub mod sync;

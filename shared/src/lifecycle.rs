@@ -55,7 +55,7 @@ pub fn inactive_for(last: &HashMap<RecordId, i64>, now_ms: i64, months: u32) -> 
 }
 
 /// Fields kept when a customer is anonymised: what it is, where it stood, whose it was.
-const KEPT: [&str; 4] = [field::KIND, field::STAGE, field::OWNER, DELETED];
+const KEPT: [&str; 5] = [field::KIND, field::STATUS, field::STAGE, field::OWNER, DELETED];
 
 /// The edits that anonymise a customer (`doc`) and the records linked to it
 /// (`linked`): every personal field of the customer cleared and its name replaced;

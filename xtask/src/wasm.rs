@@ -123,7 +123,13 @@ pub fn build(dist: &Path) -> Result {
     }
     let sizes: Vec<String> = files
         .iter()
-        .map(|f| format!("{} {}", f.file_name().unwrap_or_default().to_string_lossy(), fs::metadata(f).map_or(0, |m| m.len())))
+        .map(|f| {
+            format!(
+                "{} {}",
+                f.file_name().unwrap_or_default().to_string_lossy(),
+                fs::metadata(f).map_or(0, |m| m.len())
+            )
+        })
         .collect();
     eprintln!("==> app modules in {dir_name}/: {}", sizes.join(", "));
 

@@ -4,11 +4,11 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::domain::{field, mask_phone, Change, Channel, Entity, EntityKind, Interaction, Stage, Task};
+use shared::domain::{field, mask_phone, Change, Channel, Entity, EntityKind, Interaction, Status, Task};
 use shared::ids::RecordId;
 use shared::record::{RecordDoc, Value};
 
-use crate::i18n::{channel_label, stage_label, t, tf};
+use crate::i18n::{channel_label, status_label, t, tf};
 use crate::{now_ms, route, use_ws};
 
 /// The editable text fields: (field, label's translation key, input type, most characters).
@@ -164,8 +164,8 @@ fn CustomerCard(id: RecordId, editing: RwSignal<bool>) -> impl IntoView {
                     <p class="muted">{move || text(field::COMPANY)}</p>
                 </div>
                 {move || {
-                    let stage = text(field::STAGE);
-                    (!stage.is_empty()).then(|| view! { <span class="badge">{crate::i18n::stage_text(&stage)}</span> })
+                    let status = doc.with(shared::domain::Status::of);
+                    status.map(|s| view! { <span class="badge">{crate::i18n::status_label(s)}</span> })
                 }}
             </div>
             <div class="actions quick">
@@ -215,7 +215,8 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
         TEXT_FIELDS.iter().map(|(f, l, t, max)| (*f, *l, *t, *max, RwSignal::new(text_of(&initial, f)))).collect();
     let areas: Vec<(&'static str, &'static str, RwSignal<String>)> =
         AREA_FIELDS.iter().map(|(f, l)| (*f, *l, RwSignal::new(text_of(&initial, f)))).collect();
-    let stage = RwSignal::new(text_of(&initial, field::STAGE));
+    let status_of = |d: &RecordDoc| shared::domain::Status::of(d).map(|s| s.as_str().to_owned()).unwrap_or_default();
+    let status = RwSignal::new(status_of(&initial));
     let tags = RwSignal::new(tags_of(&initial));
     let consent_date = RwSignal::new(consent_date_of(&initial));
     let withdrawn = RwSignal::new(withdrawn_of(&initial));
@@ -254,7 +255,7 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
             for (f, _, sig) in &areas {
                 follow(*sig, text_of(&old, f), text_of(&new, f));
             }
-            follow(stage, text_of(&old, field::STAGE), text_of(&new, field::STAGE));
+            follow(status, status_of(&old), status_of(&new));
             follow(tags, tags_of(&old), tags_of(&new));
             follow(consent_date, consent_date_of(&old), consent_date_of(&new));
             if withdrawn.get_untracked() == withdrawn_of(&old) {
@@ -283,7 +284,13 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
         for (f, _, sig) in &areas_s {
             put(f, sig.get_untracked());
         }
-        put(field::STAGE, stage.get_untracked());
+        if status_of(&initial_s) != status.get_untracked() {
+            // Also drops a customer's old `stage` (see `shared::domain::Status::of`).
+            changes.push((field::STATUS.into(), Some(Value::Text(status.get_untracked()))));
+            if initial_s.text(field::STAGE).is_some() {
+                changes.push((field::STAGE.into(), None));
+            }
+        }
         let value_of = |f: &str| texts_s.iter().find(|t| t.0 == f).map(|t| t.4.get_untracked()).unwrap_or_default();
         let phone = value_of(field::PHONE);
         if let Some(problem) = phone_problem(&phone).or_else(|| email_problem(&value_of(field::EMAIL))) {
@@ -387,10 +394,10 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
                 }).collect_view()}
                 {move || masked.get().map(|m| view! { <p class="hint">{t("customer.phone_masked")} " " <span class="masked">{m}</span></p> })}
                 <div class="field">
-                    <label for="f-stage">{t("customer.stage")}</label>
-                    <select id="f-stage" prop:value=stage on:change=move |ev| stage.set(event_target_value(&ev))>
+                    <label for="f-status">{t("customer.status")}</label>
+                    <select id="f-status" prop:value=status on:change=move |ev| status.set(event_target_value(&ev))>
                         <option value="">"—"</option>
-                        {Stage::ALL.iter().map(|s| view! { <option value=s.as_str()>{stage_label(*s)}</option> }).collect_view()}
+                        {Status::ALL.iter().map(|s| view! { <option value=s.as_str()>{status_label(*s)}</option> }).collect_view()}
                     </select>
                 </div>
                 <div class="field">
@@ -607,6 +614,10 @@ pub(crate) fn shown_value(f: &str, v: &Option<Value>) -> String {
         None => "—".into(),
         Some(Value::Text(s)) if s.is_empty() => "—".into(),
         Some(Value::Text(s)) if f == field::STAGE => crate::i18n::stage_text(s),
+        Some(Value::Text(s)) if f == field::STATUS => {
+            shared::domain::Status::parse(s).map_or_else(|| s.clone(), |st| crate::i18n::status_label(st).to_owned())
+        }
+        Some(Value::Int(n)) if f == field::CLOSED_AT => format_date(*n),
         Some(Value::Text(s)) => s.clone(),
         Some(Value::Int(n)) if f == field::AMOUNT => crate::i18n::money(*n),
         Some(Value::Int(n)) if f == field::DUE || f == field::CONSENT_AT || f == field::AT => format_date(*n),

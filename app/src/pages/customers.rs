@@ -4,11 +4,11 @@
 use std::collections::HashSet;
 
 use leptos::prelude::*;
-use shared::domain::{field, Entity, EntityKind, Interaction, Stage, Task};
+use shared::domain::{field, Entity, EntityKind, Interaction, Status, Task};
 use shared::record::Value;
 use shared::search::normalize_query;
 
-use crate::i18n::{number, stage_label, stage_text, t, tf};
+use crate::i18n::{number, status_label, t, tf};
 use crate::workspace::Index;
 use crate::{now_ms, route, use_ws};
 
@@ -22,13 +22,13 @@ struct Row {
     name: String,
     company: String,
     phone: String,
-    stage: String,
+    status: String,
 }
 
 /// What the list is narrowed to, besides the search text.
 #[derive(Clone, Copy)]
 struct Filters {
-    stage: RwSignal<String>,
+    status: RwSignal<String>,
     tag: RwSignal<String>,
     owner: RwSignal<String>,
     overdue: RwSignal<bool>,
@@ -71,7 +71,7 @@ pub fn CustomerList() -> impl IntoView {
     let index = ws.index;
     let (query, set_query) = signal(String::new());
     let filters = Filters {
-        stage: RwSignal::new(String::new()),
+        status: RwSignal::new(String::new()),
         tag: RwSignal::new(String::new()),
         owner: RwSignal::new(String::new()),
         overdue: RwSignal::new(false),
@@ -89,7 +89,7 @@ pub fn CustomerList() -> impl IntoView {
     // search buffer, then the other filters on the survivors only.
     let matches = Memo::new(move |_| {
         let q = normalize_query(&query.get());
-        let (st, tag, owner) = (filters.stage.get(), filters.tag.get(), filters.owner.get());
+        let (st, tag, owner) = (filters.status.get(), filters.tag.get(), filters.owner.get());
         let no_consent = filters.no_consent.get();
         index.with(|idx| {
             let found = idx.search().find(&q);
@@ -104,7 +104,7 @@ pub fn CustomerList() -> impl IntoView {
                     let c = &idx.customers[i as usize];
                     let id = c.id.to_string();
                     let Some(d) = idx.records.get(&c.id) else { return false };
-                    (st.is_empty() || d.text(field::STAGE) == Some(st.as_str()))
+                    (st.is_empty() || Status::of(d).is_some_and(|s| s.as_str() == st))
                         && (owner.is_empty() || d.text(field::OWNER) == Some(owner.as_str()))
                         && (tag.is_empty()
                             || d.get(field::TAGS).and_then(Value::as_list).is_some_and(|t| t.contains(&tag)))
@@ -133,7 +133,7 @@ pub fn CustomerList() -> impl IntoView {
                             name: d.text(field::NAME).unwrap_or_default().to_owned(),
                             company: d.text(field::COMPANY).unwrap_or_default().to_owned(),
                             phone: d.text(field::PHONE).or(d.text(field::PHONE_MASKED)).unwrap_or_default().to_owned(),
-                            stage: stage_text(d.text(field::STAGE).unwrap_or_default()),
+                            status: Status::of(d).map(status_label).unwrap_or_default().to_owned(),
                         })
                     })
                     .collect::<Vec<_>>()
@@ -180,7 +180,7 @@ pub fn CustomerList() -> impl IntoView {
                             <span class="list__name">{row.name.clone()}</span>
                             <span class="list__meta">{row.company.clone()}</span>
                             <span class="list__meta">{row.phone.clone()}</span>
-                            {(!row.stage.is_empty()).then(|| view! { <span class="badge">{row.stage.clone()}</span> })}
+                            {(!row.status.is_empty()).then(|| view! { <span class="badge">{row.status.clone()}</span> })}
                         </a>
                     </li>
                 </For>
@@ -222,10 +222,10 @@ fn FilterControls(filters: Filters) -> impl IntoView {
     };
     view! {
         <div class="field">
-            <label for="stage-filter">{t("customer.stage")}</label>
-            <select id="stage-filter" on:change=move |ev| filters.stage.set(event_target_value(&ev))>
-                <option value="">{t("customers.all_stages")}</option>
-                {Stage::ALL.iter().map(|s| view! { <option value=s.as_str()>{stage_label(*s)}</option> }).collect_view()}
+            <label for="status-filter">{t("customer.status")}</label>
+            <select id="status-filter" on:change=move |ev| filters.status.set(event_target_value(&ev))>
+                <option value="">{t("customers.all_statuses")}</option>
+                {Status::ALL.iter().map(|s| view! { <option value=s.as_str()>{status_label(*s)}</option> }).collect_view()}
             </select>
         </div>
         <div class="field">

@@ -33,7 +33,9 @@ fn summarize(idx: &crate::workspace::Index, now: i64) -> Summary {
     let mut s = Summary { funnel: Stage::ALL.iter().map(|st| (*st, 0, 0)).collect(), ..Default::default() };
     for (_, d) in idx.of_kind(EntityKind::Deal.as_str()) {
         let Some(deal) = Deal::from_doc(d) else { continue };
-        if let Some(row) = s.funnel.iter_mut().find(|r| r.0 == deal.stage) {
+        if let Some(row) =
+            s.funnel.iter_mut().find(|r| r.0.as_str() == deal.stage && deal.pipeline == shared::pipeline::DEFAULT)
+        {
             row.1 += 1;
             if matches!(deal.currency.as_str(), "CNY" | "RMB" | "") {
                 row.2 += deal.amount;
