@@ -20,6 +20,11 @@ test('a customer with an interaction and a task survives a reload and a fresh lo
   await page.getByRole('button', { name: 'Add task' }).click();
   await expect(page.getByRole('list', { name: 'Customer tasks' })).toContainText('canary-task send the contract');
   await waitSynced(page);
+  // Home counts the interaction for the person who logged it, this week.
+  await page.getByRole('navigation').getByRole('link', { name: 'Home' }).click();
+  const byPerson = page.getByRole('table', { name: 'Activities by person' });
+  await expect(byPerson.getByRole('row', { name: new RegExp(user) })).toContainText(/0\s*0\s*0\s*1\s*1/);
+  await page.goBack();
 
   const check = async () => {
     await openEdit(page);

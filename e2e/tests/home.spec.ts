@@ -16,9 +16,13 @@ test('home shows the funnel and forgotten customers, and a figure opens the matc
   await page.getByLabel('Amount').fill('50000');
   await page.getByRole('button', { name: 'Add deal' }).click();
   await expect(page.getByRole('region', { name: 'Stage Lead' })).toContainText('¥50,000.00');
+  await page.getByLabel('Stage of canary-deal home funnel').selectOption({ label: 'Won' });
+  await expect(page.getByRole('region', { name: 'Stage Won' })).toContainText('¥50,000.00');
 
   await page.getByRole('navigation').getByRole('link', { name: 'Home' }).click();
-  await expect(page.getByRole('img', { name: /Deals per stage: Lead 1 \(¥50,000\.00\)/ })).toBeVisible();
+  await expect(page.getByRole('img', { name: /Deals per stage: Lead 0 .*Won 1 \(¥50,000\.00\)/ })).toBeVisible();
+  // Won this month, by the date it closed.
+  await expect(page.getByRole('img', { name: /Deals closed per month.*: 1 won \(¥50,000\.00\), 0 lost$/ })).toBeVisible();
   const forgotten = page.getByRole('link', { name: /No follow-up in 30 days/ });
   await expect(forgotten).toContainText('1');
   await page.screenshot({ path: info.outputPath('home-en-1280.png'), fullPage: true });
