@@ -4,7 +4,11 @@
 //! the unlocked tab hands over the passphrase-derived key that opens the account bundle
 //! this device already stores, so no tab holds more than one that typed the passphrase.
 //!
-//! Also here: locking after a chosen time without activity (this device's setting).
+//! Also here: locking after a chosen time without activity (this device's setting), or
+//! never: the key that opens the account bundle is then kept on this device (in the
+//! account's own IndexedDB database) and the app opens unlocked, like a password
+//! manager set never to lock. Locking by hand, choosing another setting, logging out or
+//! a wipe forgets it.
 
 use std::cell::Cell;
 
@@ -18,6 +22,10 @@ use crate::{account, Phase, PhaseSignal};
 
 const CHANNEL: &str = "quietdesk-tabs";
 const LOCK_SETTING: &str = "quietdesk-lock-minutes";
+/// The lock setting's "never on this device".
+pub const NEVER: u32 = u32::MAX;
+/// Where "never" keeps the account's unlock key (the account's own database).
+const KEPT_KEY: &str = "device-unlock-key";
 
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -45,7 +53,7 @@ fn post(m: &Message) {
 }
 
 /// Minutes without activity after which this device locks; 0: only when the user
-/// locks or closes the browser.
+/// locks or closes the browser; [`NEVER`]: never.
 pub fn lock_minutes() -> u32 {
     web_sys::window()
         .and_then(|w| w.local_storage().ok().flatten())
@@ -54,9 +62,29 @@ pub fn lock_minutes() -> u32 {
         .unwrap_or(0)
 }
 
-fn set_lock_minutes(m: u32) {
+fn set_lock_minutes(m: u32, phase: PhaseSignal) {
     if let Some(s) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
         let _ = s.set_item(LOCK_SETTING, &m.to_string());
+    }
+    if let Phase::Ready(ws) = phase.get_untracked() {
+        leptos::task::spawn_local(async move { keep_key(&ws).await });
+    }
+}
+
+/// Keep (when the setting is "never") or forget this account's unlock key on this device.
+pub async fn keep_key(ws: &crate::workspace::Ws) {
+    let value: &[u8] = if lock_minutes() == NEVER { ws.unlocked.wrap.expose_secret() } else { &[] };
+    let _ = ws.unlocked.store.set_meta(KEPT_KEY, value).await;
+}
+
+/// At start, with "never": open the last account with the key kept on this device.
+async fn open_with_kept_key(phase: PhaseSignal) {
+    let Some(user) = account::last_user() else { return };
+    let Ok(store) = crate::store::open(&crate::store::db_name(&user)).await else { return };
+    let Ok(Some(kept)) = store.meta(KEPT_KEY).await else { return };
+    let Ok(wrap) = <[u8; 32]>::try_from(kept.as_slice()) else { return };
+    if let Ok(u) = account::unlock_with_wrap(&user, wrap).await {
+        crate::pages::auth::enter(phase, u, false).await;
     }
 }
 
@@ -71,10 +99,15 @@ fn lock_here(phase: PhaseSignal) {
     }
 }
 
-/// Lock this tab and every other tab of the account.
+/// Lock this tab and every other tab of the account. A device set never to lock forgets
+/// its kept key: locking by hand means the passphrase is needed again.
 pub fn lock_all(phase: PhaseSignal) {
     if let Phase::Ready(ws) = phase.get_untracked() {
         post(&Message::Lock { user: ws.me.to_string() });
+        let ws = ws.clone();
+        leptos::task::spawn_local(async move {
+            let _ = ws.unlocked.store.set_meta(KEPT_KEY, &[]).await;
+        });
     }
     lock_here(phase);
 }
@@ -117,6 +150,10 @@ pub fn install(phase: PhaseSignal) {
     });
     on_message.forget();
 
+    if lock_minutes() == NEVER {
+        leptos::task::spawn_local(open_with_kept_key(phase));
+    }
+
     // Activity: any key or pointer press.
     let touch = Closure::<dyn Fn()>::new(|| LAST_ACTIVE.with(|t| t.set(js_sys::Date::now())));
     if let Some(w) = web_sys::window() {
@@ -129,7 +166,7 @@ pub fn install(phase: PhaseSignal) {
         move || {
             let minutes = lock_minutes();
             let idle = js_sys::Date::now() - LAST_ACTIVE.with(Cell::get);
-            if minutes > 0 && idle > f64::from(minutes) * 60_000.0 {
+            if minutes > 0 && minutes != NEVER && idle > f64::from(minutes) * 60_000.0 {
                 lock_all(phase);
             }
         },
@@ -141,15 +178,28 @@ pub fn install(phase: PhaseSignal) {
 #[component]
 pub fn LockPicker(id: &'static str) -> impl IntoView {
     let current = lock_minutes();
-    let options = [(0, t("lock.on_close")), (5, t("lock.after_5")), (15, t("lock.after_15")), (60, t("lock.after_60"))];
+    let phase = expect_context::<PhaseSignal>();
+    let chosen = RwSignal::new(current);
+    let options = [
+        (0, t("lock.on_close")),
+        (5, t("lock.after_5")),
+        (15, t("lock.after_15")),
+        (60, t("lock.after_60")),
+        (NEVER, t("lock.never")),
+    ];
     view! {
         <div class="language">
             <label for=id>{t("lock.label")}</label>
-            <select id=id on:change=move |ev| set_lock_minutes(event_target_value(&ev).parse().unwrap_or(0))>
+            <select id=id on:change=move |ev| {
+                let m = event_target_value(&ev).parse().unwrap_or(0);
+                chosen.set(m);
+                set_lock_minutes(m, phase);
+            }>
                 {options.into_iter().map(|(m, label)| view! {
                     <option value=m.to_string() selected=m == current>{label}</option>
                 }).collect_view()}
             </select>
+            {move || (chosen.get() == NEVER).then(|| view! { <p class="hint">{t("lock.never_hint")}</p> })}
         </div>
     }
 }

@@ -29,3 +29,28 @@ test('a second tab starts unlocked; lock one, all lock; unlock one, all unlock',
   await expect(first.getByRole('heading', { name: 'Home' })).toBeVisible({ timeout: 30_000 });
   await expect(first.getByLabel('Lock this device')).toHaveValue('15');
 });
+
+// "Never on this device": the app opens unlocked after the browser is closed, until
+// the user locks by hand.
+test('a device set never to lock opens unlocked after the browser closes; locking by hand asks again', async ({ context }) => {
+  test.setTimeout(90_000);
+  const user = uniqueUser('nvr');
+  const page = await context.newPage();
+  await createAccount(page, user);
+  await createTeam(page);
+  await page.getByLabel('Lock this device').selectOption({ label: 'Never on this device' });
+  await expect(page.getByText('Anyone who uses this browser can open your customers.')).toBeVisible();
+  await page.waitForTimeout(500); // the key is written to this device's store
+  await page.close(); // no other tab is left to hand the key over
+
+  const again = await context.newPage();
+  await again.goto('/');
+  await expect(again.getByRole('heading', { name: 'Home' })).toBeVisible({ timeout: 30_000 });
+
+  await again.getByRole('button', { name: 'Lock', exact: true }).click();
+  await expect(again.getByRole('button', { name: 'Unlock', exact: true })).toBeVisible();
+  await again.reload();
+  await expect(again.getByRole('button', { name: 'Unlock', exact: true })).toBeVisible({ timeout: 30_000 });
+  await again.waitForTimeout(1000);
+  await expect(again.getByRole('heading', { name: 'Home' })).toBeHidden();
+});

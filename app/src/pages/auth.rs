@@ -29,6 +29,7 @@ pub async fn enter(phase: PhaseSignal, unlocked: Unlocked, create_team: bool) {
         Ok(ws) => {
             // The account's other open tabs on this device unlock too.
             crate::tabs::share(&ws);
+            crate::tabs::keep_key(&ws).await;
             phase.set(Phase::Ready(ws));
         }
         Err((e, Some(u))) if e == NO_TEAM => phase.set(Phase::NoTeam(Rc::new(RefCell::new(Some(u))), None)),
