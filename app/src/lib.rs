@@ -46,6 +46,7 @@ pub mod route {
     pub const CUSTOMERS: &str = "/customers";
     pub const NEW_CUSTOMER: &str = "/customers/new";
     pub const TASKS: &str = "/tasks";
+    pub const CALENDAR: &str = "/calendar";
     pub const TEAM: &str = "/team";
     pub const PIPELINE: &str = "/pipeline";
     pub const IMPORT: &str = "/import";
@@ -151,7 +152,7 @@ const PRIMARY: [Section; 5] = [
     (route::TASKS, "nav.tasks", Icon::Tasks),
     (route::TEAM, "nav.team", Icon::Team),
 ];
-const SECONDARY: [Section; 1] = [(route::IMPORT, "nav.import", Icon::Import)];
+const SECONDARY: [Section; 2] = [(route::CALENDAR, "nav.calendar", Icon::Tasks), (route::IMPORT, "nav.import", Icon::Import)];
 const ADMIN: [Section; 2] =
     [(route::AUDIT, "nav.audit", Icon::Audit), (route::LIFECYCLE, "nav.lifecycle", Icon::Lifecycle)];
 
@@ -353,6 +354,7 @@ fn daily_page(path: &str) -> AnyView {
         route::CUSTOMERS => view! { <customers::CustomerList /> }.into_any(),
         route::NEW_CUSTOMER => view! { <customer::NewCustomer /> }.into_any(),
         route::TASKS => view! { <tasks::TaskList /> }.into_any(),
+        route::CALENDAR => view! { <calendar::Calendar /> }.into_any(),
         route::PIPELINE => view! { <pipeline::Pipeline /> }.into_any(),
         route::MORE => view! { <MorePage /> }.into_any(),
         route::DUPLICATES => view! { <duplicates::FindDuplicates /> }.into_any(),

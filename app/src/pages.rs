@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod calendar;
 pub mod customer;
 pub mod customers;
 pub mod duplicates;

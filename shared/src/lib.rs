@@ -38,6 +38,7 @@ pub mod duplicates;
 pub mod encoding;
 pub mod export;
 pub mod hlc;
+pub mod ics;
 pub mod ids;
 pub mod invite;
 pub mod lifecycle;

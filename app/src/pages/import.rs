@@ -309,7 +309,7 @@ fn csv_of(docs: &[&shared::record::RecordDoc]) -> String {
     csv::write(&out)
 }
 
-fn download(name: &str, part: &wasm_bindgen::JsValue, mime: &str) -> Result<(), String> {
+pub(crate) fn download(name: &str, part: &wasm_bindgen::JsValue, mime: &str) -> Result<(), String> {
     let parts = js_sys::Array::of1(part);
     let opts = web_sys::BlobPropertyBag::new();
     opts.set_type(mime);
