@@ -152,7 +152,8 @@ const PRIMARY: [Section; 5] = [
     (route::TASKS, "nav.tasks", Icon::Tasks),
     (route::TEAM, "nav.team", Icon::Team),
 ];
-const SECONDARY: [Section; 2] = [(route::CALENDAR, "nav.calendar", Icon::Tasks), (route::IMPORT, "nav.import", Icon::Import)];
+const SECONDARY: [Section; 2] =
+    [(route::CALENDAR, "nav.calendar", Icon::Tasks), (route::IMPORT, "nav.import", Icon::Import)];
 const ADMIN: [Section; 2] =
     [(route::AUDIT, "nav.audit", Icon::Audit), (route::LIFECYCLE, "nav.lifecycle", Icon::Lifecycle)];
 

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { createAccount, createTeam, uniqueUser, waitSynced } from './helpers';
+import { createAccount, createCustomer, createTeam, openEdit, uniqueUser, waitSynced } from './helpers';
 
 test('CSV import of 1,000 rows shows progress, explains rejects, and ends searchable', async ({ page }) => {
   test.setTimeout(180_000);
@@ -72,4 +72,58 @@ test('a CSV saved by Excel on Chinese Windows (GBK) imports with its Chinese hea
   await page.getByLabel('CSV file').setInputFiles({ name: 'utf8.csv', mimeType: 'text/csv', buffer: Buffer.from('\ufeff姓名,公司\n王芳,华茶\n') });
   await expect(page.getByText('Read as UTF-8.')).toBeVisible();
   await expect(page.getByLabel('Column 1: 姓名')).toHaveValue('name');
+});
+
+test('an import flags rows that look like customers already here or earlier rows; skip, merge or create anyway; the CSV export opens in Excel', async ({ page }) => {
+  test.setTimeout(120_000);
+  await createAccount(page, uniqueUser('dupimp'));
+  await createTeam(page);
+  await createCustomer(page, { name: 'Canary Dup Qian', company: 'Canary Dup Co', phone: '13900003333', email: 'qian@example.cn', notes: 'canary-note original' });
+  await page.getByRole('navigation').getByRole('link', { name: 'Import' }).click();
+  const csv = [
+    'Name,Company,Phone,Address,Notes',
+    'Qian (from the fair),Other Co,139 0000 3333,Canary Road 1,canary-note imported',
+    'Canary Fresh Zhou,Canary New Co,13900004444,,',
+    'canary fresh zhou,CANARY NEW CO,,,',
+    'Canary Third Wu,Canary Third Co,13900005555,,',
+  ].join('\r\n');
+  await page.getByLabel('CSV file').setInputFiles({ name: 'fair.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await page.getByRole('button', { name: 'Import 4 rows' }).click();
+
+  const review = page.getByRole('region', { name: '2 rows look like customers already here' });
+  await expect(review).toBeVisible();
+  await expect(review.getByRole('link', { name: 'Canary Dup Qian' })).toBeVisible();
+  await expect(review).toContainText('an earlier row (Canary Fresh Zhou)');
+  await review.getByLabel('For Qian (from the fair)').selectOption({ label: 'Merge into the existing customer' });
+  await expect(review.getByLabel('For canary fresh zhou')).toHaveValue('skip');
+  await review.getByRole('button', { name: 'Import with these choices (4 rows)' }).click();
+  const summary = page.getByRole('status', { name: 'Import summary' });
+  await expect(summary).toContainText('Imported 2 rows. Rejected 0 rows.');
+  await expect(summary).toContainText('1 merged into customers already here, 1 duplicates skipped.');
+
+  // The merge filled what was empty and overwrote nothing.
+  await page.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await expect(page.getByText('3 of 3 customers')).toBeVisible();
+  await page.getByRole('list', { name: 'Customers' }).getByRole('link', { name: /Canary Dup Qian/ }).click();
+  await openEdit(page);
+  await expect(page.getByLabel('Address')).toHaveValue('Canary Road 1');
+  await expect(page.getByLabel('Notes', { exact: true })).toHaveValue('canary-note original');
+  await expect(page.getByLabel('Company', { exact: true })).toHaveValue('Canary Dup Co');
+
+  // The encoding can be chosen: a GBK file is not valid UTF-8, and says so.
+  await page.getByRole('navigation').getByRole('link', { name: 'Import' }).click();
+  const gbk = Buffer.from('d0d5c3fb2cb9abcbbe0d0ad5c5ceb02cc3f7b4efc3b3d2d70d0a', 'hex'); // 姓名,公司 / 张伟,明达贸易
+  await page.getByLabel('CSV file').setInputFiles({ name: 'gbk.csv', mimeType: 'text/csv', buffer: gbk });
+  await expect(page.getByText('Read as GB18030 (GBK).')).toBeVisible();
+  await page.getByLabel('Read the file as').selectOption({ label: 'UTF-8' });
+  await expect(page.getByRole('alert')).toContainText('The file is not valid UTF-8.');
+  await page.getByLabel('Read the file as').selectOption({ label: 'GB18030 (GBK)' });
+  await expect(page.getByRole('table', { name: 'Import preview' })).toContainText('明达贸易');
+
+  // CSV export for Excel starts with a UTF-8 byte-order mark.
+  await expect(page.getByLabel('For Excel (UTF-8 with a byte-order mark, so Chinese opens correctly)')).toBeChecked();
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.getByRole('button', { name: 'Export CSV' }).click()]);
+  const bytes = require('node:fs').readFileSync((await download.path())!) as Buffer;
+  expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+  expect(bytes.toString('utf8')).toContain('Canary Dup Qian');
 });

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::domain::field;
 use crate::ids::RecordId;
-use crate::record::RecordDoc;
+use crate::record::{RecordDoc, Value};
 
 /// Why two customers look like one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -114,7 +114,17 @@ pub fn name_key(name: &str, company: &str) -> Option<String> {
 
 /// Every key a customer can be matched by.
 pub fn keys(doc: &RecordDoc) -> Vec<(Reason, String)> {
-    let text = |f| doc.text(f).unwrap_or_default();
+    keys_with(|f| doc.text(f).unwrap_or_default())
+}
+
+/// The keys of a customer not yet saved (its field writes, e.g. an import row's).
+pub fn keys_of_fields(fields: &[(String, Option<Value>)]) -> Vec<(Reason, String)> {
+    keys_with(|f| {
+        fields.iter().rev().find(|(k, _)| k == f).and_then(|(_, v)| v.as_ref()?.as_text()).unwrap_or_default()
+    })
+}
+
+fn keys_with<'a>(text: impl Fn(&str) -> &'a str) -> Vec<(Reason, String)> {
     let mut k = Vec::with_capacity(3);
     if let Some(p) = phone_key(text(field::PHONE)) {
         k.push((Reason::Phone, p));
@@ -157,6 +167,17 @@ impl DuplicateIndex {
         let mut found: BTreeMap<RecordId, Vec<Reason>> = BTreeMap::new();
         for key in keys(doc) {
             for id in self.by_key.get(&key).into_iter().flatten().filter(|id| Some(**id) != itself) {
+                found.entry(*id).or_default().push(key.0);
+            }
+        }
+        found.into_iter().collect()
+    }
+
+    /// The customers a not-yet-saved one (its field writes) looks like.
+    pub fn matches_fields(&self, fields: &[(String, Option<Value>)]) -> Vec<(RecordId, Vec<Reason>)> {
+        let mut found: BTreeMap<RecordId, Vec<Reason>> = BTreeMap::new();
+        for key in keys_of_fields(fields) {
+            for id in self.by_key.get(&key).into_iter().flatten() {
                 found.entry(*id).or_default().push(key.0);
             }
         }
@@ -281,6 +302,74 @@ pub fn merge_edits(
 /// Set on a customer deleted by a merge: the one it was merged into.
 pub const MERGED_INTO: &str = "merged_into";
 
+/// An import row that looks like a customer already there, or like an earlier row of
+/// the same file (0-based row indexes into what was checked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportMatch {
+    pub row: usize,
+    pub existing: Option<RecordId>,
+    pub earlier_row: Option<usize>,
+    pub reasons: Vec<Reason>,
+}
+
+/// Check every import row against the customers there and the rows before it.
+pub fn check_import(index: &DuplicateIndex, rows: &[Vec<(String, Option<Value>)>]) -> Vec<ImportMatch> {
+    let mut seen: HashMap<(Reason, String), usize> = HashMap::new();
+    let mut out = Vec::new();
+    for (row, fields) in rows.iter().enumerate() {
+        let keys = keys_of_fields(fields);
+        let existing = index.matches_fields(fields).into_iter().next();
+        let earlier: Vec<(Reason, usize)> = keys.iter().filter_map(|k| Some((k.0, *seen.get(k)?))).collect();
+        if let Some((id, reasons)) = existing {
+            out.push(ImportMatch { row, existing: Some(id), earlier_row: None, reasons });
+        } else if let Some(&(_, first)) = earlier.first() {
+            let reasons = earlier.iter().filter(|(_, r)| *r == first).map(|(reason, _)| *reason).collect();
+            out.push(ImportMatch { row, existing: None, earlier_row: Some(first), reasons });
+        }
+        for k in keys {
+            seen.entry(k).or_insert(row);
+        }
+    }
+    out
+}
+
+/// What merging an import row into an existing customer writes: only what the customer
+/// lacks (nothing typed by a colleague is overwritten), and tags joined.
+pub fn fill_blanks(existing: &RecordDoc, incoming: &[(String, Option<Value>)]) -> Vec<(String, Option<Value>)> {
+    let blank = |f: &str| match existing.get(f) {
+        None => true,
+        Some(Value::Text(t)) => t.trim().is_empty(),
+        Some(Value::List(l)) => l.is_empty(),
+        Some(_) => false,
+    };
+    let mut out = Vec::new();
+    for (f, v) in incoming {
+        let Some(v) = v else { continue };
+        if f == field::KIND || f == field::PHONE_MASKED {
+            continue;
+        }
+        if f == field::TAGS {
+            let mut tags = existing.get(f).and_then(Value::as_list).map(<[String]>::to_vec).unwrap_or_default();
+            let before = tags.len();
+            for t in v.as_list().unwrap_or_default() {
+                if !tags.contains(t) {
+                    tags.push(t.clone());
+                }
+            }
+            if tags.len() > before {
+                out.push((f.clone(), Some(Value::List(tags))));
+            }
+        } else if blank(f) {
+            out.push((f.clone(), Some(v.clone())));
+            if f == field::PHONE {
+                let masked = crate::domain::mask_phone(v.as_text().unwrap_or_default());
+                out.push((field::PHONE_MASKED.into(), Some(Value::Text(masked))));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,6 +393,56 @@ mod tests {
             d.apply(&f, FieldState { value: v, stamp: stamp.clone() });
         }
         d
+    }
+
+    fn row(name: &str, company: &str, phone: &str, email: &str) -> Vec<(String, Option<Value>)> {
+        Customer {
+            name: name.into(),
+            company: company.into(),
+            phone: phone.into(),
+            email: email.into(),
+            ..Default::default()
+        }
+        .to_fields()
+    }
+
+    #[test]
+    fn an_import_is_checked_against_the_customers_there_and_its_own_earlier_rows() {
+        let (a, b) = (RecordId::random(), RecordId::random());
+        let docs = [(a, doc("张伟", "Acme", "138 1234 5678", "")), (b, doc("Li", "Beta", "", "li@x.cn"))];
+        let index = DuplicateIndex::build(docs.iter().map(|(id, d)| (id, d)));
+        let rows = vec![
+            row("Zhang Wei", "", "+86 13812345678", ""),
+            row("New One", "Gamma", "13900000000", ""),
+            row("new one", "gamma", "", ""),
+            row("Fresh", "", "", "LI@X.CN"),
+            row("Unique", "", "", ""),
+        ];
+        let found = check_import(&index, &rows);
+        assert_eq!(
+            found,
+            vec![
+                ImportMatch { row: 0, existing: Some(a), earlier_row: None, reasons: vec![Reason::Phone] },
+                ImportMatch { row: 2, existing: None, earlier_row: Some(1), reasons: vec![Reason::NameAndCompany] },
+                ImportMatch { row: 3, existing: Some(b), earlier_row: None, reasons: vec![Reason::Email] },
+            ]
+        );
+    }
+
+    #[test]
+    fn merging_an_import_row_fills_blanks_and_joins_tags_but_overwrites_nothing() {
+        let mut existing = doc("张伟", "Acme", "", "old@x.cn");
+        let stamp = Stamp { hlc: Hlc { wall_ms: 2, counter: 0 }, author: Username::parse("ann").unwrap() };
+        existing.apply(field::TAGS, FieldState { value: Some(Value::List(vec!["vip".into()])), stamp });
+        let mut incoming = row("Zhang Wei", "Acme Ltd", "13812345678", "new@x.cn");
+        incoming.push((field::TAGS.into(), Some(Value::List(vec!["steel".into(), "vip".into()]))));
+        let writes = fill_blanks(&existing, &incoming);
+        assert!(writes.contains(&(field::PHONE.into(), Some(Value::Text("13812345678".into())))));
+        assert!(writes.contains(&(field::PHONE_MASKED.into(), Some(Value::Text("138****5678".into())))));
+        assert!(writes.contains(&(field::TAGS.into(), Some(Value::List(vec!["vip".into(), "steel".into()])))));
+        for kept in [field::NAME, field::COMPANY, field::EMAIL, field::KIND] {
+            assert!(!writes.iter().any(|(f, _)| f == kept), "{kept} is not overwritten");
+        }
     }
 
     #[test]

@@ -103,7 +103,14 @@ pub fn Calendar() -> impl IntoView {
             .of_kind(EntityKind::Task.as_str())
             .filter_map(|(id, d)| {
                 let task = Task::from_doc(d)?;
-                Some(Item { id: *id, is_task: true, title: task.title, at: task.due_ms, customer: task.customer, done: task.done })
+                Some(Item {
+                    id: *id,
+                    is_task: true,
+                    title: task.title,
+                    at: task.due_ms,
+                    customer: task.customer,
+                    done: task.done,
+                })
             })
             .collect();
         // Meetings and visits: the interactions one plans ahead.
@@ -176,7 +183,8 @@ pub fn Calendar() -> impl IntoView {
                 let task = Task::from_doc(d)?;
                 let creator = d.fields.get(field::KIND).map(|f| &f.stamp.author);
                 let mine = task.assignee == me.as_str() || (task.assignee.is_empty() && creator == Some(&me));
-                let customer = idx.doc(&task.customer.parse().ok()?).and_then(|c| c.text(field::NAME).map(str::to_owned));
+                let customer =
+                    idx.doc(&task.customer.parse().ok()?).and_then(|c| c.text(field::NAME).map(str::to_owned));
                 (mine && !task.done).then(|| shared::ics::Event {
                     uid: id.to_string(),
                     title: task.title,
@@ -187,7 +195,9 @@ pub fn Calendar() -> impl IntoView {
             })
             .collect();
         let ics = shared::ics::calendar(t("calendar.my_tasks"), &events, now);
-        if let Err(e) = crate::pages::import::download("quietdesk-tasks.ics", &ics.into(), "text/calendar;charset=utf-8") {
+        if let Err(e) =
+            crate::pages::import::download("quietdesk-tasks.ics", &ics.into(), "text/calendar;charset=utf-8")
+        {
             crate::toast(&e);
         } else {
             crate::toast(&tf("calendar.downloaded", &[("n", &events.len())]));
@@ -201,7 +211,9 @@ pub fn Calendar() -> impl IntoView {
             return;
         }
         ev.prevent_default();
-        if let (Some(day), Some(item)) = (day_at(ev.client_x(), ev.client_y()), items.with_untracked(|v| v.iter().find(|i| i.id == d.id).cloned())) {
+        if let (Some(day), Some(item)) =
+            (day_at(ev.client_x(), ev.client_y()), items.with_untracked(|v| v.iter().find(|i| i.id == d.id).cloned()))
+        {
             reschedule(&item, day);
         }
     };

@@ -247,7 +247,10 @@ fn Closed(months: Vec<((i32, u32), usize, i64, usize)>) -> impl IntoView {
     let described = months
         .iter()
         .map(|(m, won, amount, lost)| {
-            tf("home.closed_month", &[("month", &month_label(*m)), ("won", won), ("amount", &i18n::money(*amount)), ("lost", lost)])
+            tf(
+                "home.closed_month",
+                &[("month", &month_label(*m)), ("won", won), ("amount", &i18n::money(*amount)), ("lost", lost)],
+            )
         })
         .collect::<Vec<_>>()
         .join("; ");

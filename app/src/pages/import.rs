@@ -19,25 +19,70 @@ const BATCH: usize = 500;
 #[derive(Clone, Default, PartialEq)]
 struct Summary {
     imported: usize,
+    merged: usize,
+    skipped: usize,
     rejected: Vec<(usize, String)>,
 }
 
-/// The file's text and the encoding it was read in: UTF-8 when the bytes are valid
-/// UTF-8 (a byte-order mark dropped), else GB18030 — what Excel on Chinese Windows
-/// saves a CSV in (GBK is a subset of it). The browser's own decoders do the work.
-async fn read_file(input: web_sys::HtmlInputElement) -> Result<(String, &'static str), String> {
+/// The encodings a user may choose to read a file in (the browser decodes them all):
+/// label for the decoder, name shown.
+const ENCODINGS: [(&str, &str); 6] = [
+    ("utf-8", "UTF-8"),
+    ("gb18030", "GB18030 (GBK)"),
+    ("big5", "Big5 (繁體)"),
+    ("shift_jis", "Shift_JIS"),
+    ("euc-kr", "EUC-KR"),
+    ("windows-1252", "Windows-1252 (Western)"),
+];
+
+/// The file's bytes.
+async fn read_file(input: web_sys::HtmlInputElement) -> Result<js_sys::ArrayBuffer, String> {
     let file = input.files().and_then(|f| f.get(0)).ok_or(t("import.choose_file"))?;
     let bytes = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await.map_err(|_| t("import.unreadable"))?;
-    let bytes: &js_sys::Object = bytes.unchecked_ref();
-    let decode = |label: &str| {
-        let options = web_sys::TextDecoderOptions::new();
-        options.set_fatal(true);
-        web_sys::TextDecoder::new_with_label_and_options(label, &options).ok()?.decode_with_buffer_source(bytes).ok()
-    };
-    match decode("utf-8") {
-        Some(text) => Ok((text, "UTF-8")),
-        None => decode("gb18030").map(|text| (text, "GB18030 (GBK)")).ok_or_else(|| t("import.not_text").into()),
+    Ok(bytes.unchecked_into())
+}
+
+/// The text in `label`'s encoding (`None` if the bytes are not valid in it).
+fn decode(bytes: &js_sys::ArrayBuffer, label: &str) -> Option<String> {
+    let options = web_sys::TextDecoderOptions::new();
+    options.set_fatal(true);
+    web_sys::TextDecoder::new_with_label_and_options(label, &options).ok()?.decode_with_buffer_source(bytes).ok()
+}
+
+/// Read as the user chose, or guess: UTF-8 when the bytes are valid UTF-8 (a
+/// byte-order mark dropped), else GB18030 — what Excel on Chinese Windows saves a CSV
+/// in (GBK is a subset of it).
+fn decode_as(bytes: &js_sys::ArrayBuffer, chosen: &str) -> Result<(String, &'static str), String> {
+    let named = |label: &str| ENCODINGS.iter().find(|(l, _)| *l == label).map_or("?", |(_, n)| *n);
+    if !chosen.is_empty() {
+        return decode(bytes, chosen)
+            .map(|text| (text, named(chosen)))
+            .ok_or_else(|| tf("import.not_in_encoding", &[("encoding", &named(chosen))]));
     }
+    match decode(bytes, "utf-8") {
+        Some(text) => Ok((text, "UTF-8")),
+        None => {
+            decode(bytes, "gb18030").map(|text| (text, named("gb18030"))).ok_or_else(|| t("import.not_text").into())
+        }
+    }
+}
+
+/// What to do with an import row that looks like a customer already there.
+#[derive(Clone, Copy, PartialEq)]
+enum Choice {
+    Skip,
+    Merge,
+    Create,
+}
+
+/// Rows ready to import, waiting for the user's choice on the likely duplicates.
+#[derive(Clone)]
+struct Review {
+    prepared: Vec<(RecordId, Vec<(String, Option<Value>)>)>,
+    rejected: Vec<(usize, String)>,
+    /// Per likely duplicate: its row in `prepared`, its spreadsheet row number, what
+    /// it looks like (an existing customer, or an earlier row), why, and the choice.
+    matches: Vec<(shared::duplicates::ImportMatch, usize, RwSignal<Choice>)>,
 }
 
 #[component]
@@ -48,26 +93,115 @@ pub fn ImportExport() -> impl IntoView {
     let summary = RwSignal::new(None::<Summary>);
     let error = RwSignal::new(None::<String>);
     let read_as = RwSignal::new(String::new());
+    let encoding = RwSignal::new(String::new());
+    let bytes = StoredValue::new_local(None::<js_sys::ArrayBuffer>);
+    let has_file = RwSignal::new(false);
+    let review = RwSignal::new_local(None::<Review>);
 
+    let parse = move || {
+        let Some(b) = bytes.get_value() else { return };
+        match decode_as(&b, &encoding.get_untracked()) {
+            Ok((text, used)) => {
+                read_as.set(tf("import.read_as", &[("encoding", &used)]));
+                let parsed = csv::parse(&text);
+                let guessed = parsed
+                    .first()
+                    .map(|h| h.iter().map(|c| guess_field(c).unwrap_or_default().to_owned()).collect())
+                    .unwrap_or_default();
+                mapping.set(guessed);
+                rows.set(parsed);
+                error.set(None);
+            }
+            Err(e) => {
+                rows.set(Vec::new());
+                error.set(Some(e));
+            }
+        }
+    };
     let on_file = move |ev: leptos::ev::Event| {
         let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
         summary.set(None);
+        review.set(None);
         spawn_local(async move {
             match read_file(input).await {
-                Ok((text, encoding)) => {
-                    read_as.set(tf("import.read_as", &[("encoding", &encoding)]));
-                    let parsed = csv::parse(&text);
-                    let guessed = parsed
-                        .first()
-                        .map(|h| h.iter().map(|c| guess_field(c).unwrap_or_default().to_owned()).collect())
-                        .unwrap_or_default();
-                    mapping.set(guessed);
-                    rows.set(parsed);
-                    error.set(None);
+                Ok(b) => {
+                    bytes.set_value(Some(b));
+                    has_file.set(true);
+                    parse();
                 }
                 Err(e) => error.set(Some(e)),
             }
         });
+    };
+
+    // Write the prepared rows (minus skipped ones) and the merges, in batches, with
+    // progress; then the summary and the audit entry.
+    let write = move |prepared: Vec<(RecordId, Vec<(String, Option<Value>)>)>,
+                      merges: Vec<(RecordId, Vec<(String, Option<Value>)>)>,
+                      rejected: Vec<(usize, String)>,
+                      skipped: usize| {
+        let ws = use_ws();
+        let total = prepared.len() + merges.len() + rejected.len() + skipped;
+        progress.set(Some((0, total)));
+        spawn_local(async move {
+            let mut done = rejected.len() + skipped;
+            let (mut imported, mut merged) = (0, 0);
+            for (chunk, is_merge) in
+                prepared.chunks(BATCH).map(|c| (c, false)).chain(merges.chunks(BATCH).map(|c| (c, true)))
+            {
+                if let Err(e) = ws.edit_many(chunk.to_vec()).await {
+                    error.set(Some(tf("import.stopped", &[("error", &e)])));
+                    break;
+                }
+                if is_merge {
+                    merged += chunk.len();
+                } else {
+                    imported += chunk.len();
+                }
+                done += chunk.len();
+                progress.set(Some((done, total)));
+                // Let the page paint the progress bar between batches.
+                gloo_timers::future::TimeoutFuture::new(0).await;
+            }
+            progress.set(Some((total, total)));
+            let detail = format!(
+                "imported {imported} customers from a CSV file ({merged} merged into existing ones, {skipped} duplicates skipped, {} rows rejected)",
+                rejected.len()
+            );
+            summary.set(Some(Summary { imported, merged, skipped, rejected }));
+            // Upload in the background; the status bar counts the pending edits down.
+            ws.request_sync();
+            ws.audit(shared::audit::AuditAction::Import, None, None, detail).await;
+        });
+    };
+
+    let run_reviewed = move |_| {
+        let Some(r) = review.get_untracked() else { return };
+        review.set(None);
+        let ws = use_ws();
+        let index = ws.index.get_untracked();
+        let mut drop = vec![false; r.prepared.len()];
+        let (mut merges, mut skipped) = (Vec::new(), 0);
+        for (m, _, choice) in &r.matches {
+            match choice.get_untracked() {
+                Choice::Create => {}
+                Choice::Skip => {
+                    drop[m.row] = true;
+                    skipped += 1;
+                }
+                Choice::Merge => {
+                    drop[m.row] = true;
+                    if let Some(doc) = m.existing.and_then(|id| index.records.get(&id)) {
+                        let writes = shared::duplicates::fill_blanks(doc, &r.prepared[m.row].1);
+                        if !writes.is_empty() {
+                            merges.push((m.existing.expect("checked above"), writes));
+                        }
+                    }
+                }
+            }
+        }
+        let kept = r.prepared.into_iter().zip(drop).filter(|(_, d)| !d).map(|(p, _)| p).collect();
+        write(kept, merges, r.rejected, skipped);
     };
 
     let run_import = move |_| {
@@ -79,39 +213,34 @@ pub fn ImportExport() -> impl IntoView {
             return;
         }
         let body: Vec<Vec<String>> = all.into_iter().skip(1).collect();
-        let total = body.len();
-        let mut prepared = Vec::with_capacity(total);
+        let mut prepared = Vec::with_capacity(body.len());
+        let mut sheet_rows = Vec::with_capacity(body.len());
         let mut rejected = Vec::new();
         for (i, row) in body.iter().enumerate() {
+            // Row numbers as a spreadsheet shows them: the header is row 1.
             match row_to_customer(&map_ref, row) {
-                Ok(fields) => prepared.push((RecordId::random(), fields)),
-                // Row numbers as a spreadsheet shows them: the header is row 1.
+                Ok(fields) => {
+                    prepared.push((RecordId::random(), fields));
+                    sheet_rows.push(i + 2);
+                }
                 Err(reason) => rejected.push((i + 2, reason)),
             }
         }
-        let ws = use_ws();
-        progress.set(Some((0, total)));
-        spawn_local(async move {
-            let mut done = rejected.len();
-            let mut imported = 0;
-            for chunk in prepared.chunks(BATCH) {
-                if let Err(e) = ws.edit_many(chunk.to_vec()).await {
-                    error.set(Some(tf("import.stopped", &[("error", &e)])));
-                    break;
-                }
-                imported += chunk.len();
-                done += chunk.len();
-                progress.set(Some((done, total)));
-                // Let the page paint the progress bar between batches.
-                gloo_timers::future::TimeoutFuture::new(0).await;
-            }
-            progress.set(Some((total, total)));
-            let detail = format!("imported {imported} customers from a CSV file ({} rows rejected)", rejected.len());
-            summary.set(Some(Summary { imported, rejected }));
-            // Upload in the background; the status bar counts the pending edits down.
-            ws.request_sync();
-            ws.audit(shared::audit::AuditAction::Import, None, None, detail).await;
-        });
+        // Likely duplicates (of customers here, or of earlier rows) wait for a choice.
+        let fields: Vec<Vec<(String, Option<Value>)>> = prepared.iter().map(|(_, f)| f.clone()).collect();
+        let found = shared::duplicates::check_import(&use_ws().duplicate_index(), &fields);
+        if found.is_empty() {
+            write(prepared, Vec::new(), rejected, 0);
+        } else {
+            let matches = found
+                .into_iter()
+                .map(|m| {
+                    let n = sheet_rows[m.row];
+                    (m, n, RwSignal::new(Choice::Skip))
+                })
+                .collect();
+            review.set(Some(Review { prepared, rejected, matches }));
+        }
     };
 
     // Exports of everything go through an approval and the server's export endpoint
@@ -120,6 +249,9 @@ pub fn ImportExport() -> impl IntoView {
     let fetched = RwSignal::new(0u64);
     let passphrase = RwSignal::new(String::new());
     let busy = RwSignal::new(false);
+    // Excel reads a CSV as the system's legacy code page unless it starts with a
+    // UTF-8 byte-order mark: with it, Chinese opens correctly.
+    let for_excel = RwSignal::new(true);
     let export = move |sealed: bool| {
         let ws = use_ws();
         let pass = passphrase.get_untracked();
@@ -150,7 +282,12 @@ pub fn ImportExport() -> impl IntoView {
                     "an encrypted export file"
                 } else {
                     let docs: Vec<&shared::record::RecordDoc> = records.iter().map(|(_, d)| d).collect();
-                    download("quietdesk-customers.csv", &csv_of(&docs).into(), "text/csv;charset=utf-8")?;
+                    let bom = if for_excel.get_untracked() { "\u{feff}" } else { "" };
+                    download(
+                        "quietdesk-customers.csv",
+                        &format!("{bom}{}", csv_of(&docs)).into(),
+                        "text/csv;charset=utf-8",
+                    )?;
                     "a CSV file"
                 };
                 let approver = approval.approver.map(|a| a.to_string()).unwrap_or_default();
@@ -204,6 +341,15 @@ pub fn ImportExport() -> impl IntoView {
                 <label for="csv-file">{t("import.csv_file")}</label>
                 <input id="csv-file" type="file" accept=".csv,text/csv" on:change=on_file />
                 {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+                {move || has_file.get().then(|| view! {
+                    <div class="field field--inline">
+                        <label for="csv-encoding">{t("import.encoding")}</label>
+                        <select id="csv-encoding" on:change=move |ev| { encoding.set(event_target_value(&ev)); parse(); }>
+                            <option value="">{t("import.encoding_auto")}</option>
+                            {ENCODINGS.iter().map(|(label, name)| view! { <option value=*label>{*name}</option> }.into_any()).collect::<Vec<AnyView>>()}
+                        </select>
+                    </div>
+                })}
                 {move || (!rows.with(Vec::is_empty)).then(|| view! {
                     <p class="hint">{read_as}</p>
                     <div class="table-wrap">
@@ -238,6 +384,7 @@ pub fn ImportExport() -> impl IntoView {
                     </div>
                     <button type="button" class="primary" on:click=run_import>{move || tf("import.run", &[("n", &count())])}</button>
                 })}
+                {move || review.get().map(|r| review_view(r, run_reviewed, review))}
                 {move || progress.get().map(|(done, total)| view! {
                     <label for="import-progress">{tf("import.progress", &[("n", &done), ("total", &total)])}</label>
                     <progress id="import-progress" max=total.max(1).to_string() value=done.to_string()></progress>
@@ -245,6 +392,9 @@ pub fn ImportExport() -> impl IntoView {
                 {move || summary.get().map(|s| view! {
                     <div role="status" aria-label=t("import.summary") class="summary-box">
                         <p>{tf("import.summary_text", &[("n", &s.imported), ("rejected", &s.rejected.len())])}</p>
+                        {(s.merged + s.skipped > 0).then(|| view! {
+                            <p>{tf("import.summary_duplicates", &[("merged", &s.merged), ("skipped", &s.skipped)])}</p>
+                        })}
                         <ul>{s.rejected.into_iter().take(100).map(|(row, why)| view! { <li>{tf("import.rejected_row", &[("row", &row), ("why", &why)])}</li> }).collect_view()}</ul>
                     </div>
                 })}
@@ -253,6 +403,10 @@ pub fn ImportExport() -> impl IntoView {
                 <h3>{t("export.title")}</h3>
                 <p>{t("export.explain")}</p>
                 <button type="button" disabled=busy on:click=move |_| export(false)>{t("export.csv")}</button>
+                <div class="field--check">
+                    <input id="export-bom" type="checkbox" prop:checked=for_excel on:change=move |ev| for_excel.set(event_target_checked(&ev)) />
+                    <label for="export-bom">{t("export.for_excel")}</label>
+                </div>
                 <p class="hint">{t("export.csv_hint")}</p>
                 <label for="export-pass">{t("export.passphrase")}</label>
                 <input id="export-pass" type="password" autocomplete="new-password" prop:value=passphrase
@@ -289,7 +443,7 @@ fn csv_of(docs: &[&shared::record::RecordDoc]) -> String {
         field::ADDRESS,
         field::NOTES,
         field::TAGS,
-        field::STAGE,
+        field::STATUS,
         field::OWNER,
     ];
     let mut out = vec![cols.iter().map(|c| c.to_string()).collect::<Vec<_>>()];
@@ -324,4 +478,88 @@ pub(crate) fn download(name: &str, part: &wasm_bindgen::JsValue, mime: &str) -> 
     a.click();
     let _ = web_sys::Url::revoke_object_url(&url);
     Ok(())
+}
+
+/// The likely duplicates of an import, each with "skip / merge / create anyway" (merge
+/// only into a customer already here), and the button that imports with those choices.
+fn review_view(
+    r: Review,
+    run: impl Fn(leptos::ev::MouseEvent) + 'static,
+    review: RwSignal<Option<Review>, LocalStorage>,
+) -> AnyView {
+    let index = use_ws().index.get_untracked();
+    let name_of = |id: &RecordId| {
+        index.records.get(id).map(|d| d.text(field::NAME).unwrap_or_default().to_owned()).unwrap_or_default()
+    };
+    let row_name = |row: usize| {
+        r.prepared[row]
+            .1
+            .iter()
+            .find(|(f, _)| f == field::NAME)
+            .and_then(|(_, v)| v.as_ref()?.as_text().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let all = |c: Choice| {
+        let signals: Vec<RwSignal<Choice>> = r.matches.iter().map(|m| m.2).collect();
+        move |_| signals.iter().for_each(|s| s.set(c))
+    };
+    let n = r.matches.len();
+    view! {
+        <section class="card summary-box" aria-labelledby="dupes-title">
+            <h3 id="dupes-title">{tf("import.duplicates_title", &[("n", &n)])}</h3>
+            <p class="hint">{t("import.duplicates_explain")}</p>
+            <div class="actions">
+                <button type="button" on:click=all(Choice::Skip)>{t("import.skip_all")}</button>
+                <button type="button" on:click=all(Choice::Create)>{t("import.create_all")}</button>
+            </div>
+            <div class="table-wrap">
+                <table aria-labelledby="dupes-title">
+                    <thead><tr>
+                        <th scope="col">{t("import.row")}</th>
+                        <th scope="col">{t("customer.name")}</th>
+                        <th scope="col">{t("import.looks_like")}</th>
+                        <th scope="col">{t("import.what_to_do")}</th>
+                    </tr></thead>
+                    <tbody>
+                        {r.matches.iter().map(|(m, sheet_row, choice)| {
+                            let choice = *choice;
+                            let select_id = format!("dupe-{}", m.row);
+                            let like = match (m.existing, m.earlier_row) {
+                                (Some(id), _) => view! { <a href=crate::route::customer(&id.to_string())>{name_of(&id)}</a> }.into_any(),
+                                (None, Some(row)) => view! { <span>{tf("import.earlier_row", &[("name", &row_name(row))])}</span> }.into_any(),
+                                _ => view! { <span></span> }.into_any(),
+                            };
+                            let why: Vec<&str> = m.reasons.iter().map(|r| crate::pages::duplicates::reason_text(*r)).collect();
+                            let can_merge = m.existing.is_some();
+                            let name = row_name(m.row);
+                            view! {
+                                <tr>
+                                    <td>{sheet_row.to_string()}</td>
+                                    <td>{name.clone()}</td>
+                                    <td>{like} " " <span class="list__meta">{why.join(", ")}</span></td>
+                                    <td>
+                                        <label class="list__meta" for=select_id.clone()>{tf("import.choice_for", &[("name", &name)])}</label>
+                                        <select id=select_id on:change=move |ev| choice.set(match event_target_value(&ev).as_str() {
+                                            "merge" => Choice::Merge,
+                                            "create" => Choice::Create,
+                                            _ => Choice::Skip,
+                                        })>
+                                            <option value="skip" selected=move || choice.get() == Choice::Skip>{t("import.skip")}</option>
+                                            {can_merge.then(|| view! { <option value="merge" selected=move || choice.get() == Choice::Merge>{t("import.merge")}</option> })}
+                                            <option value="create" selected=move || choice.get() == Choice::Create>{t("import.create_anyway")}</option>
+                                        </select>
+                                    </td>
+                                </tr>
+                            }.into_any()
+                        }).collect::<Vec<AnyView>>()}
+                    </tbody>
+                </table>
+            </div>
+            <div class="actions">
+                <button type="button" class="primary" on:click=run>{tf("import.run_with_choices", &[("n", &r.prepared.len())])}</button>
+                <button type="button" on:click=move |_| review.set(None)>{t("common.cancel")}</button>
+            </div>
+        </section>
+    }
+    .into_any()
 }
