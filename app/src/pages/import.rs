@@ -67,6 +67,9 @@ fn decode_as(bytes: &js_sys::ArrayBuffer, chosen: &str) -> Result<(String, &'sta
     }
 }
 
+/// A record's field writes.
+type Edit = (RecordId, Vec<(String, Option<Value>)>);
+
 /// What to do with an import row that looks like a customer already there.
 #[derive(Clone, Copy, PartialEq)]
 enum Choice {
@@ -78,7 +81,7 @@ enum Choice {
 /// Rows ready to import, waiting for the user's choice on the likely duplicates.
 #[derive(Clone)]
 struct Review {
-    prepared: Vec<(RecordId, Vec<(String, Option<Value>)>)>,
+    prepared: Vec<Edit>,
     rejected: Vec<(usize, String)>,
     /// Per likely duplicate: its row in `prepared`, its spreadsheet row number, what
     /// it looks like (an existing customer, or an earlier row), why, and the choice.
@@ -136,8 +139,8 @@ pub fn ImportExport() -> impl IntoView {
 
     // Write the prepared rows (minus skipped ones) and the merges, in batches, with
     // progress; then the summary and the audit entry.
-    let write = move |prepared: Vec<(RecordId, Vec<(String, Option<Value>)>)>,
-                      merges: Vec<(RecordId, Vec<(String, Option<Value>)>)>,
+    let write = move |prepared: Vec<Edit>,
+                      merges: Vec<Edit>,
                       rejected: Vec<(usize, String)>,
                       skipped: usize| {
         let ws = use_ws();
