@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod calendar;
+pub mod custom_fields;
 pub mod customer;
 pub mod customers;
 pub mod duplicates;

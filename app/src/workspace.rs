@@ -130,6 +130,8 @@ pub struct TeamView {
     /// When the current epoch began (Unix ms).
     pub epoch_started_ms: i64,
     pub me_admin: bool,
+    /// Whether this user's role reads (and writes) sensitive fields.
+    pub me_sensitive: bool,
     /// Username, role, and the safety number this user and that member can compare
     /// (for oneself: one's own key fingerprint).
     pub members: Vec<(String, String, String)>,
@@ -146,6 +148,10 @@ impl TeamView {
             epoch: t.epoch,
             epoch_started_ms: t.epoch_started_ms,
             me_admin: t.is_admin(&session.me),
+            me_sensitive: t
+                .members
+                .get(&session.me)
+                .is_some_and(|m| shared::team::access(m.role, true).contains(&shared::crypto::Scope::Sensitive)),
             fingerprint: t.fingerprint(),
             members: t
                 .members
@@ -416,6 +422,17 @@ impl Workspace {
             st.pending = pending;
             st.refused = refused;
         });
+    }
+
+    /// The team's custom fields (see `shared::custom::definitions`).
+    pub async fn custom_fields(self: &Rc<Self>) -> Vec<shared::custom::FieldDef> {
+        let s = self.syncer.lock().await;
+        let team = &s.session.team;
+        let id = settings_record(team.team);
+        let pending = s.replica.outbox.iter().any(|p| p.record == id);
+        let record = s.replica.records.get(&id);
+        let signer = if pending { Some(&s.session.me) } else { record.and_then(|r| r.signer.as_ref()) };
+        shared::custom::definitions(record.map(|r| &r.view), signer, team)
     }
 
     /// The team's pipelines: the settings record's, when an admin of the verified chain

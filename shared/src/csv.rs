@@ -114,6 +114,15 @@ pub fn guess_field(header: &str) -> Option<&'static str> {
 /// Turn one CSV row into the field writes of a new customer, or a reason to reject it.
 /// `mapping[i]` is the field column `i` goes to (`None`: ignore the column).
 pub fn row_to_customer(mapping: &[Option<&str>], row: &[String]) -> Result<Vec<(String, Option<Value>)>, String> {
+    row_to_customer_with(mapping, row, &[])
+}
+
+/// The same, with the team's custom fields as possible targets (validated by type).
+pub fn row_to_customer_with(
+    mapping: &[Option<&str>],
+    row: &[String],
+    custom: &[crate::custom::FieldDef],
+) -> Result<Vec<(String, Option<Value>)>, String> {
     let named = mapping.iter().zip(row).any(|(m, cell)| *m == Some(field::NAME) && !cell.trim().is_empty());
     if !named {
         return Err("no name".into());
@@ -148,7 +157,17 @@ pub fn row_to_customer(mapping: &[Option<&str>], row: &[String]) -> Result<Vec<(
                 out.push((field::PHONE_MASKED.into(), Some(Value::Text(mask_phone(cell)))));
                 Value::Text(cell.to_owned())
             }
-            _ => Value::Text(cell.to_owned()),
+            f => match custom.iter().find(|d| d.field_name() == f) {
+                Some(def) => match def.value_of(cell) {
+                    Ok(Some(v)) => v,
+                    Ok(None) => continue,
+                    Err(_) => return Err(format!("not a valid {}: {cell:?}", def.label)),
+                },
+                None if f.starts_with(field::CUSTOM_PREFIX) || f.starts_with(crate::custom::SENSITIVE_PREFIX) => {
+                    continue
+                }
+                None => Value::Text(cell.to_owned()),
+            },
         };
         out.push(((*target).to_owned(), Some(value)));
     }
@@ -213,5 +232,19 @@ mod tests {
         assert!(row_to_customer(&mapping, &row(&["Li", "call me", "", "", "", ""])).unwrap_err().contains("phone"));
         assert!(row_to_customer(&mapping, &row(&["Li", "", "nope", "", "", ""])).unwrap_err().contains("email"));
         assert!(row_to_customer(&mapping, &row(&["Li", "", "", "", "won-ish", ""])).unwrap_err().contains("status"));
+
+        // Custom fields are targets too, validated by their type.
+        let value = crate::custom::FieldDef {
+            key: "value".into(),
+            label: "Contract value".into(),
+            kind: crate::custom::Kind::Money,
+            sensitive: true,
+            options: vec![],
+        };
+        let map = [Some(field::NAME), Some("custom_s.value")];
+        let ok = row_to_customer_with(&map, &row(&["Li", "12,000"]), std::slice::from_ref(&value)).unwrap();
+        assert!(ok.contains(&("custom_s.value".into(), Some(Value::Int(1_200_000)))));
+        let bad = row_to_customer_with(&map, &row(&["Li", "a lot"]), std::slice::from_ref(&value)).unwrap_err();
+        assert!(bad.contains("Contract value"), "{bad}");
     }
 }

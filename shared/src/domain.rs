@@ -61,18 +61,40 @@ pub mod field {
     pub const CUSTOM_PREFIX: &str = "custom.";
 }
 
-/// Fields whose values only holders of a collection's `sensitive` key may read.
+/// A mainland mobile (11 digits from 1), a landline with its area code, or E.164
+/// (`+` and 8–15 digits); spaces, dashes and brackets ignored. Empty is fine.
+pub fn valid_phone(phone: &str) -> bool {
+    let p: String = phone.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    p.is_empty()
+        || (p.len() == 11 && p.starts_with('1') && digits(&p))
+        || (p.starts_with('+') && (8..=15).contains(&(p.len() - 1)) && digits(&p[1..]))
+        || (p.starts_with('0') && (10..=12).contains(&p.len()) && digits(&p))
+}
+
+/// Something@somewhere.tld, roughly; empty is fine.
+pub fn valid_email(email: &str) -> bool {
+    let e = email.trim();
+    e.is_empty()
+        || e.split_once('@').is_some_and(|(user, host)| {
+            !user.is_empty() && host.contains('.') && !host.starts_with('.') && !host.ends_with('.') && !e.contains(' ')
+        })
+}
+
+/// Fields whose values only holders of a collection's `sensitive` key may read:
+/// the built-in personal ones, and custom fields an admin marked sensitive.
 pub fn is_sensitive(name: &str) -> bool {
-    matches!(
-        name,
-        field::PHONE
-            | field::WECHAT
-            | field::EMAIL
-            | field::ADDRESS
-            | field::ID_NUMBER
-            | field::PRIVATE_NOTES
-            | field::SENSITIVE_CHANGES
-    )
+    name.starts_with(crate::custom::SENSITIVE_PREFIX)
+        || matches!(
+            name,
+            field::PHONE
+                | field::WECHAT
+                | field::EMAIL
+                | field::ADDRESS
+                | field::ID_NUMBER
+                | field::PRIVATE_NOTES
+                | field::SENSITIVE_CHANGES
+        )
 }
 
 /// `13812341234` → `138****1234`: keeps the first three and last four digits.

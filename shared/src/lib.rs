@@ -33,6 +33,7 @@ pub mod audit;
 pub mod chain;
 pub mod crypto;
 pub mod csv;
+pub mod custom;
 pub mod domain;
 pub mod duplicates;
 pub mod encoding;

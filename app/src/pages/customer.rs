@@ -29,26 +29,14 @@ const AREA_FIELDS: &[(&str, &str)] =
 /// Notes may be long, not unbounded (every device of the team stores and draws them).
 const NOTES_MAX: u32 = 10_000;
 
-/// A mainland mobile (11 digits from 1), a landline with its area code, or E.164
-/// (`+` and 8–15 digits); spaces, dashes and brackets ignored. Empty is fine.
+/// Why a phone is not valid (see `shared::domain::valid_phone`), in the user's language.
 pub fn phone_problem(phone: &str) -> Option<&'static str> {
-    let p: String = phone.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let ok = p.is_empty()
-        || (p.len() == 11 && p.starts_with('1') && digits(&p))
-        || (p.starts_with('+') && (8..=15).contains(&(p.len() - 1)) && digits(&p[1..]))
-        || (p.starts_with('0') && (10..=12).contains(&p.len()) && digits(&p));
-    (!ok).then(|| t("customer.bad_phone"))
+    (!shared::domain::valid_phone(phone)).then(|| t("customer.bad_phone"))
 }
 
-/// Something@somewhere.tld, roughly; empty is fine.
+/// Why an email is not valid, in the user's language.
 pub fn email_problem(email: &str) -> Option<&'static str> {
-    let e = email.trim();
-    let ok = e.is_empty()
-        || e.split_once('@').is_some_and(|(user, host)| {
-            !user.is_empty() && host.contains('.') && !host.starts_with('.') && !host.ends_with('.') && !e.contains(' ')
-        });
-    (!ok).then(|| t("customer.bad_email"))
+    (!shared::domain::valid_email(email)).then(|| t("customer.bad_email"))
 }
 
 fn text_of(d: &RecordDoc, f: &str) -> String {
@@ -150,6 +138,7 @@ fn CustomerCard(id: RecordId, editing: RwSignal<bool>) -> impl IntoView {
         });
         crate::toast(if written.is_some() { t("customer.wechat_copied") } else { t("customer.copy_failed") });
     };
+    let custom_defs = crate::pages::custom_fields::use_custom_fields();
     let fact = move |key: &'static str, value: String| {
         (!value.is_empty()).then(|| view! { <div class="fact"><dt>{t(key)}</dt><dd>{value}</dd></div> })
     };
@@ -190,6 +179,10 @@ fn CustomerCard(id: RecordId, editing: RwSignal<bool>) -> impl IntoView {
                 {move || fact("customer.email", text(field::EMAIL))}
                 {move || fact("customer.owner", text(field::OWNER))}
                 {move || fact("customer.tags", tags_of(&doc.get()))}
+                {move || custom_defs.get().into_iter().filter_map(|def| {
+                    let value = doc.with(|d| crate::pages::custom_fields::shown(&def, d))?;
+                    Some(view! { <div class="fact"><dt>{def.label.clone()}</dt><dd>{value}</dd></div> }.into_any())
+                }).collect::<Vec<AnyView>>()}
                 <div class="fact">
                     <dt>{t("customer.last_contact")}</dt>
                     <dd>{move || last_contact.get().map(format_date).unwrap_or_else(|| t("customer.never").to_owned())}</dd>
@@ -221,6 +214,9 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
     let consent_date = RwSignal::new(consent_date_of(&initial));
     let withdrawn = RwSignal::new(withdrawn_of(&initial));
     let message = RwSignal::new(None::<String>);
+    let custom_defs = crate::pages::custom_fields::use_custom_fields();
+    let custom_values = RwSignal::new(std::collections::HashMap::new());
+    let custom_problems = RwSignal::new(std::collections::HashMap::new());
     // Customers the new one looks like, found when it is first saved; "Create anyway"
     // saves past them.
     let dupes = RwSignal::new(Vec::<(RecordId, String, String)>::new());
@@ -322,6 +318,18 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
         if withdrawn.get_untracked() != withdrawn_of(&initial_s) {
             changes.push((field::CONSENT_WITHDRAWN.into(), Some(Value::Bool(withdrawn.get_untracked()))));
         }
+        match crate::pages::custom_fields::changes(
+            &custom_defs.get_untracked(),
+            &initial_s,
+            &custom_values.get_untracked(),
+        ) {
+            Ok(c) => changes.extend(c),
+            Err(problems) => {
+                custom_problems.set(problems);
+                message.set(Some(t("custom.fix_fields").into()));
+                return;
+            }
+        }
         let name_ok = !value_of(field::NAME).trim().is_empty();
         if !name_ok {
             message.set(Some(t("customer.needs_name").into()));
@@ -404,6 +412,7 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
                     <label for="f-tags">{t("customer.tags")}</label>
                     <input id="f-tags" maxlength="500" prop:value=tags on:input=move |ev| tags.set(event_target_value(&ev)) placeholder="vip, steel" />
                 </div>
+                <crate::pages::custom_fields::CustomInputs defs=custom_defs base=base values=custom_values problems=custom_problems />
                 <ConsentFields date=consent_date withdrawn=withdrawn />
                 {areas.into_iter().map(|(f, label, sig)| {
                     let id_attr = format!("f-{f}");

@@ -36,6 +36,8 @@ struct Filters {
     quiet_days: RwSignal<i64>,
     /// No consent on record, or consent withdrawn.
     no_consent: RwSignal<bool>,
+    /// Choice custom fields narrowed to a value: (stored field name, value).
+    custom: RwSignal<Vec<(String, String)>>,
 }
 
 /// A parameter of the address's query (`?quiet=30`).
@@ -78,6 +80,7 @@ pub fn CustomerList() -> impl IntoView {
         // A link may open the list narrowed (the home page's "forgotten customers").
         quiet_days: RwSignal::new(query_param("quiet").and_then(|v| v.parse().ok()).unwrap_or(0)),
         no_consent: RwSignal::new(false),
+        custom: RwSignal::new(Vec::new()),
     };
     // The task and interaction sets are only built while their filter is on.
     let overdue_set = Memo::new(move |_| filters.overdue.get().then(|| index.with(|i| with_overdue_task(i, now_ms()))));
@@ -91,9 +94,10 @@ pub fn CustomerList() -> impl IntoView {
         let q = normalize_query(&query.get());
         let (st, tag, owner) = (filters.status.get(), filters.tag.get(), filters.owner.get());
         let no_consent = filters.no_consent.get();
+        let custom: Vec<(String, String)> = filters.custom.get().into_iter().filter(|(_, v)| !v.is_empty()).collect();
         index.with(|idx| {
             let found = idx.search().find(&q);
-            let narrowed = !st.is_empty() || !tag.is_empty() || !owner.is_empty() || no_consent;
+            let narrowed = !st.is_empty() || !tag.is_empty() || !owner.is_empty() || no_consent || !custom.is_empty();
             let (overdue, recent) = (overdue_set.read(), recent_set.read());
             if !narrowed && overdue.is_none() && recent.is_none() {
                 return found;
@@ -111,6 +115,11 @@ pub fn CustomerList() -> impl IntoView {
                         && (!no_consent
                             || d.get(field::CONSENT_AT).is_none()
                             || d.get(field::CONSENT_WITHDRAWN) == Some(&Value::Bool(true)))
+                        && custom.iter().all(|(f, v)| match d.get(f) {
+                            Some(Value::Text(t)) => t == v,
+                            Some(Value::List(l)) => l.contains(v),
+                            _ => false,
+                        })
                         && overdue.as_ref().is_none_or(|s| s.contains(&id))
                         && recent.as_ref().is_none_or(|s| !s.contains(&id))
                 })
@@ -196,6 +205,33 @@ pub fn CustomerList() -> impl IntoView {
 #[component]
 fn FilterControls(filters: Filters) -> impl IntoView {
     let index = use_ws().index;
+    let custom_defs = crate::pages::custom_fields::use_custom_fields();
+    let set_custom = move |field: String, value: String| {
+        filters.custom.update(|c| {
+            c.retain(|(f, _)| *f != field);
+            c.push((field, value));
+        })
+    };
+    let custom_filters = move || {
+        custom_defs
+            .get()
+            .into_iter()
+            .filter(|d| d.kind.has_options())
+            .map(|d| {
+                let (id, name) = (format!("cf-filter-{}", d.key), d.field_name());
+                view! {
+                    <div class="field">
+                        <label for=id.clone()>{d.label.clone()}</label>
+                        <select id=id on:change=move |ev| set_custom(name.clone(), event_target_value(&ev))>
+                            <option value="">{t("customers.any")}</option>
+                            {d.options.iter().map(|o| view! { <option value=o.clone()>{o.clone()}</option> }.into_any()).collect::<Vec<AnyView>>()}
+                        </select>
+                    </div>
+                }
+                .into_any()
+            })
+            .collect::<Vec<AnyView>>()
+    };
     // Tags and owners in use, for the pickers (only customers, each once, sorted).
     let choices = Memo::new(move |_| {
         index.with(|idx| {
@@ -221,6 +257,7 @@ fn FilterControls(filters: Filters) -> impl IntoView {
         items.into_iter().map(|t| view! { <option value=t.clone()>{t.clone()}</option> }).collect_view()
     };
     view! {
+        {custom_filters}
         <div class="field">
             <label for="status-filter">{t("customer.status")}</label>
             <select id="status-filter" on:change=move |ev| filters.status.set(event_target_value(&ev))>

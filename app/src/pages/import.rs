@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::csv::{self, guess_field, row_to_customer, IMPORT_FIELDS};
+use shared::csv::{self, guess_field, row_to_customer_with, IMPORT_FIELDS};
 
 use crate::i18n::{field_label, t, tf};
 use shared::domain::{field, EntityKind};
@@ -100,6 +100,7 @@ pub fn ImportExport() -> impl IntoView {
     let bytes = StoredValue::new_local(None::<js_sys::ArrayBuffer>);
     let has_file = RwSignal::new(false);
     let review = RwSignal::new_local(None::<Review>);
+    let custom_defs = crate::pages::custom_fields::use_custom_fields();
 
     let parse = move || {
         let Some(b) = bytes.get_value() else { return };
@@ -109,7 +110,18 @@ pub fn ImportExport() -> impl IntoView {
                 let parsed = csv::parse(&text);
                 let guessed = parsed
                     .first()
-                    .map(|h| h.iter().map(|c| guess_field(c).unwrap_or_default().to_owned()).collect())
+                    .map(|h| {
+                        h.iter()
+                            .map(|c| {
+                                let custom = custom_defs.with_untracked(|defs| {
+                                    defs.iter()
+                                        .find(|d| d.label.trim().eq_ignore_ascii_case(c.trim()))
+                                        .map(|d| d.field_name())
+                                });
+                                custom.unwrap_or_else(|| guess_field(c).unwrap_or_default().to_owned())
+                            })
+                            .collect()
+                    })
                     .unwrap_or_default();
                 mapping.set(guessed);
                 rows.set(parsed);
@@ -139,10 +151,7 @@ pub fn ImportExport() -> impl IntoView {
 
     // Write the prepared rows (minus skipped ones) and the merges, in batches, with
     // progress; then the summary and the audit entry.
-    let write = move |prepared: Vec<Edit>,
-                      merges: Vec<Edit>,
-                      rejected: Vec<(usize, String)>,
-                      skipped: usize| {
+    let write = move |prepared: Vec<Edit>, merges: Vec<Edit>, rejected: Vec<(usize, String)>, skipped: usize| {
         let ws = use_ws();
         let total = prepared.len() + merges.len() + rejected.len() + skipped;
         progress.set(Some((0, total)));
@@ -216,12 +225,13 @@ pub fn ImportExport() -> impl IntoView {
             return;
         }
         let body: Vec<Vec<String>> = all.into_iter().skip(1).collect();
+        let defs = custom_defs.get_untracked();
         let mut prepared = Vec::with_capacity(body.len());
         let mut sheet_rows = Vec::with_capacity(body.len());
         let mut rejected = Vec::new();
         for (i, row) in body.iter().enumerate() {
             // Row numbers as a spreadsheet shows them: the header is row 1.
-            match row_to_customer(&map_ref, row) {
+            match row_to_customer_with(&map_ref, row, &defs) {
                 Ok(fields) => {
                     prepared.push((RecordId::random(), fields));
                     sheet_rows.push(i + 2);
@@ -288,7 +298,7 @@ pub fn ImportExport() -> impl IntoView {
                     let bom = if for_excel.get_untracked() { "\u{feff}" } else { "" };
                     download(
                         "quietdesk-customers.csv",
-                        &format!("{bom}{}", csv_of(&docs)).into(),
+                        &format!("{bom}{}", csv_of(&docs, &custom_defs.get_untracked())).into(),
                         "text/csv;charset=utf-8",
                     )?;
                     "a CSV file"
@@ -372,6 +382,7 @@ pub fn ImportExport() -> impl IntoView {
                                                     }>
                                                     <option value="">{t("import.ignore")}</option>
                                                     {IMPORT_FIELDS.iter().map(|(f, _)| view! { <option value=*f>{field_label(f)}</option> }).collect_view()}
+                                                    {move || custom_defs.get().into_iter().map(|d| { let v = d.field_name(); view! { <option value=v>{d.label}</option> }.into_any() }).collect::<Vec<AnyView>>()}
                                                 </select>
                                             </th>
                                         }
@@ -436,8 +447,9 @@ pub fn ImportExport() -> impl IntoView {
     }
 }
 
-/// A CSV of the customers among `docs` (the columns people use elsewhere).
-fn csv_of(docs: &[&shared::record::RecordDoc]) -> String {
+/// A CSV of the customers among `docs` (the columns people use elsewhere, then the
+/// team's custom fields).
+fn csv_of(docs: &[&shared::record::RecordDoc], custom: &[shared::custom::FieldDef]) -> String {
     let cols = [
         field::NAME,
         field::COMPANY,
@@ -449,7 +461,9 @@ fn csv_of(docs: &[&shared::record::RecordDoc]) -> String {
         field::STATUS,
         field::OWNER,
     ];
-    let mut out = vec![cols.iter().map(|c| c.to_string()).collect::<Vec<_>>()];
+    let mut header: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
+    header.extend(custom.iter().map(|d| d.label.clone()));
+    let mut out = vec![header];
     for d in docs.iter().filter(|d| d.text(field::KIND) == Some(EntityKind::Customer.as_str())) {
         out.push(
             cols.iter()
@@ -460,6 +474,7 @@ fn csv_of(docs: &[&shared::record::RecordDoc]) -> String {
                     None if *c == field::PHONE => d.text(field::PHONE_MASKED).unwrap_or_default().to_owned(),
                     _ => String::new(),
                 })
+                .chain(custom.iter().map(|def| def.input_of(d.get(&def.field_name()))))
                 .collect(),
         );
     }

@@ -71,6 +71,7 @@ pub fn TeamPage() -> impl IntoView {
                 <Alerts />
                 <Reencryption />
                 <RotationSchedule message=message />
+                <crate::pages::custom_fields::CustomFieldsEditor />
                 <Invitations message=message />
                 <RotateKeys message=message />
             })}
