@@ -5,6 +5,7 @@ pub mod auth;
 pub mod calendar;
 pub mod custom_fields;
 pub mod customer;
+pub mod customer_table;
 pub mod customers;
 pub mod duplicates;
 pub mod home;

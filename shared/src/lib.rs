@@ -52,4 +52,5 @@ pub mod record;
 pub mod search;
 pub mod sync;
 pub mod team;
+pub mod views;
 pub mod wipe;

@@ -9,9 +9,15 @@ use shared::record::Value;
 use shared::search::normalize_query;
 
 use crate::i18n::{number, status_label, t, tf};
+use crate::pages::customer_table::{
+    sort_key, BulkActions, ColumnPicker, CustomerTable, ListState, SavedViews, DEFAULT_COLUMNS,
+};
 use crate::workspace::Index;
 use crate::{now_ms, route, use_ws};
+use shared::ids::RecordId;
 
+/// Where this device remembers the list's layout.
+const LAYOUT_KEY: &str = "quietdesk-list-layout";
 /// Rows rendered at a time; "Show more" adds another page.
 const PAGE: usize = 50;
 const DAY_MS: i64 = 86_400_000;
@@ -82,6 +88,27 @@ pub fn CustomerList() -> impl IntoView {
         no_consent: RwSignal::new(false),
         custom: RwSignal::new(Vec::new()),
     };
+    let custom_defs = crate::pages::custom_fields::use_custom_fields();
+    // Cards or the table, as last chosen on this device (a saved view may choose too).
+    let storage = web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+    let table_chosen =
+        storage.as_ref().and_then(|s| s.get_item(LAYOUT_KEY).ok().flatten()).is_some_and(|v| v == "table");
+    let state = ListState {
+        status: filters.status,
+        tag: filters.tag,
+        owner: filters.owner,
+        custom: filters.custom,
+        sort: RwSignal::new(("name".to_owned(), false)),
+        columns: RwSignal::new(DEFAULT_COLUMNS.iter().map(|c| c.to_string()).collect()),
+        table: RwSignal::new(table_chosen),
+    };
+    Effect::new(move |_| {
+        let layout = if state.table.get() { "table" } else { "cards" };
+        if let Some(s) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+            let _ = s.set_item(LAYOUT_KEY, layout);
+        }
+    });
+    let selected = RwSignal::new(HashSet::<RecordId>::new());
     // The task and interaction sets are only built while their filter is on.
     let overdue_set = Memo::new(move |_| filters.overdue.get().then(|| index.with(|i| with_overdue_task(i, now_ms()))));
     let recent_set = Memo::new(move |_| match filters.quiet_days.get() {
@@ -126,11 +153,46 @@ pub fn CustomerList() -> impl IntoView {
                 .collect()
         })
     });
+    // The matches in the chosen order: by name as the index keeps them (reversed for
+    // descending), else by the column's values.
+    let sorted = Memo::new(move |_| {
+        let (col, desc) = state.sort.get();
+        let defs = custom_defs.get();
+        let mut v = matches.get();
+        if col != "name" {
+            index.with(|idx| {
+                let mut keyed: Vec<(String, u32)> = v
+                    .iter()
+                    .map(|&i| {
+                        let key = idx
+                            .customers
+                            .get(i as usize)
+                            .and_then(|c| idx.records.get(&c.id))
+                            .map(|d| sort_key(d, &col, &defs))
+                            .unwrap_or_default();
+                        (key, i)
+                    })
+                    .collect();
+                keyed.sort();
+                v = keyed.into_iter().map(|(_, i)| i).collect();
+            });
+        }
+        if desc {
+            v.reverse();
+        }
+        v
+    });
     let shown = RwSignal::new(PAGE);
+    let shown_ids = Signal::derive(move || {
+        let n = shown.get();
+        index.with(|idx| {
+            sorted.with(|s| s.iter().take(n).filter_map(|&i| Some(idx.customers.get(i as usize)?.id)).collect())
+        })
+    });
     let rows = Memo::new(move |_| {
         let n = shown.get();
         index.with(|idx| {
-            matches.with(|found| {
+            sorted.with(|found| {
                 found
                     .iter()
                     .take(n)
@@ -161,7 +223,7 @@ pub fn CustomerList() -> impl IntoView {
         );
     });
     view! {
-        <section class="page">
+        <section class="page" class:page--board=move || state.table.get()>
             <div class="page__head">
                 <h2>{t("nav.customers")}</h2>
                 <a href=route::DUPLICATES class="button">{t("duplicates.find")}</a>
@@ -175,10 +237,20 @@ pub fn CustomerList() -> impl IntoView {
                 </div>
                 <FilterControls filters=filters />
             </div>
+            <div class="list-tools">
+                <div class="toolbar" role="group" aria-label=t("table.layout")>
+                    <button type="button" aria-pressed=move || (!state.table.get()).to_string() on:click=move |_| state.table.set(false)>{t("table.cards")}</button>
+                    <button type="button" aria-pressed=move || state.table.get().to_string() on:click=move |_| state.table.set(true)>{t("table.table")}</button>
+                </div>
+                {move || state.table.get().then(|| view! { <ColumnPicker state=state defs=custom_defs /> })}
+                <SavedViews state=state />
+            </div>
+            {move || state.table.get().then(|| view! { <BulkActions selected=selected /> })}
             <p class="count" role="status" aria-label=t("customers.matching")>
                 {move || tf("customers.count", &[("n", &number(matches.with(Vec::len) as i64)), ("total", &number(total() as i64))])}
             </p>
-            <ul class="list" aria-label=t("nav.customers")>
+            {move || state.table.get().then(|| view! { <CustomerTable ids=shown_ids state=state defs=custom_defs selected=selected /> })}
+            <ul class="list" aria-label=t("nav.customers") hidden=move || state.table.get()>
                 // Plain anchors (the router still handles their clicks): a router `<A>`
                 // per row costs reactive work on every keystroke that changes the rows.
                 // Keyed by the whole row, so a row whose text changed (an edit synced in,
@@ -219,10 +291,12 @@ fn FilterControls(filters: Filters) -> impl IntoView {
             .filter(|d| d.kind.has_options())
             .map(|d| {
                 let (id, name) = (format!("cf-filter-{}", d.key), d.field_name());
+                let shown_name = name.clone();
+                let value = move || filters.custom.with(|c| c.iter().find(|(f, _)| *f == shown_name).map(|(_, v)| v.clone()).unwrap_or_default());
                 view! {
                     <div class="field">
                         <label for=id.clone()>{d.label.clone()}</label>
-                        <select id=id on:change=move |ev| set_custom(name.clone(), event_target_value(&ev))>
+                        <select id=id prop:value=value on:change=move |ev| set_custom(name.clone(), event_target_value(&ev))>
                             <option value="">{t("customers.any")}</option>
                             {d.options.iter().map(|o| view! { <option value=o.clone()>{o.clone()}</option> }.into_any()).collect::<Vec<AnyView>>()}
                         </select>
@@ -260,21 +334,21 @@ fn FilterControls(filters: Filters) -> impl IntoView {
         {custom_filters}
         <div class="field">
             <label for="status-filter">{t("customer.status")}</label>
-            <select id="status-filter" on:change=move |ev| filters.status.set(event_target_value(&ev))>
+            <select id="status-filter" prop:value=move || filters.status.get() on:change=move |ev| filters.status.set(event_target_value(&ev))>
                 <option value="">{t("customers.all_statuses")}</option>
                 {Status::ALL.iter().map(|s| view! { <option value=s.as_str()>{status_label(*s)}</option> }).collect_view()}
             </select>
         </div>
         <div class="field">
             <label for="tag-filter">{t("customers.tag")}</label>
-            <select id="tag-filter" on:change=move |ev| filters.tag.set(event_target_value(&ev))>
+            <select id="tag-filter" prop:value=move || filters.tag.get() on:change=move |ev| filters.tag.set(event_target_value(&ev))>
                 <option value="">{t("customers.all_tags")}</option>
                 {move || options(choices.with(|c| c.0.clone()))}
             </select>
         </div>
         <div class="field">
             <label for="owner-filter">{t("customer.owner")}</label>
-            <select id="owner-filter" on:change=move |ev| filters.owner.set(event_target_value(&ev))>
+            <select id="owner-filter" prop:value=move || filters.owner.get() on:change=move |ev| filters.owner.set(event_target_value(&ev))>
                 <option value="">{t("customers.all_owners")}</option>
                 {move || options(choices.with(|c| c.1.clone()))}
             </select>
