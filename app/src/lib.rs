@@ -47,6 +47,7 @@ pub mod route {
     pub const NEW_CUSTOMER: &str = "/customers/new";
     pub const TASKS: &str = "/tasks";
     pub const CALENDAR: &str = "/calendar";
+    pub const POOL: &str = "/pool";
     pub const TEAM: &str = "/team";
     pub const PIPELINE: &str = "/pipeline";
     pub const IMPORT: &str = "/import";
@@ -152,8 +153,11 @@ const PRIMARY: [Section; 5] = [
     (route::TASKS, "nav.tasks", Icon::Tasks),
     (route::TEAM, "nav.team", Icon::Team),
 ];
-const SECONDARY: [Section; 2] =
-    [(route::CALENDAR, "nav.calendar", Icon::Tasks), (route::IMPORT, "nav.import", Icon::Import)];
+const SECONDARY: [Section; 3] = [
+    (route::POOL, "nav.pool", Icon::Customers),
+    (route::CALENDAR, "nav.calendar", Icon::Tasks),
+    (route::IMPORT, "nav.import", Icon::Import),
+];
 const ADMIN: [Section; 2] =
     [(route::AUDIT, "nav.audit", Icon::Audit), (route::LIFECYCLE, "nav.lifecycle", Icon::Lifecycle)];
 
@@ -356,6 +360,7 @@ fn daily_page(path: &str) -> AnyView {
         route::NEW_CUSTOMER => view! { <customer::NewCustomer /> }.into_any(),
         route::TASKS => view! { <tasks::TaskList /> }.into_any(),
         route::CALENDAR => view! { <calendar::Calendar /> }.into_any(),
+        route::POOL => view! { <pool::Pool /> }.into_any(),
         route::PIPELINE => view! { <pipeline::Pipeline /> }.into_any(),
         route::MORE => view! { <MorePage /> }.into_any(),
         route::DUPLICATES => view! { <duplicates::FindDuplicates /> }.into_any(),

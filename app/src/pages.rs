@@ -12,6 +12,7 @@ pub mod home;
 pub mod import;
 pub mod lifecycle;
 pub mod pipeline;
+pub mod pool;
 pub mod sync_status;
 pub mod tasks;
 pub mod team;

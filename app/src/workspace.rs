@@ -424,27 +424,35 @@ impl Workspace {
         });
     }
 
-    /// The team's custom fields (see `shared::custom::definitions`).
-    pub async fn custom_fields(self: &Rc<Self>) -> Vec<shared::custom::FieldDef> {
+    /// Read the team's settings record with whoever signed its current version (this
+    /// admin's own unsent edit counts as theirs) and the verified team: every team
+    /// setting is honoured only under an admin's signature.
+    async fn with_settings<T>(
+        self: &Rc<Self>,
+        read: impl FnOnce(Option<&RecordDoc>, Option<&shared::ids::Username>, &shared::chain::TeamState) -> T,
+    ) -> T {
         let s = self.syncer.lock().await;
         let team = &s.session.team;
         let id = settings_record(team.team);
         let pending = s.replica.outbox.iter().any(|p| p.record == id);
         let record = s.replica.records.get(&id);
         let signer = if pending { Some(&s.session.me) } else { record.and_then(|r| r.signer.as_ref()) };
-        shared::custom::definitions(record.map(|r| &r.view), signer, team)
+        read(record.map(|r| &r.view), signer, team)
     }
 
-    /// The team's pipelines: the settings record's, when an admin of the verified chain
-    /// signed it (this admin's own unsent edit counts as theirs), else the default.
+    /// The team's custom fields (see `shared::custom::definitions`).
+    pub async fn custom_fields(self: &Rc<Self>) -> Vec<shared::custom::FieldDef> {
+        self.with_settings(shared::custom::definitions).await
+    }
+
+    /// The team's pipelines (see `shared::pipeline::pipelines`).
     pub async fn pipelines(self: &Rc<Self>) -> Vec<shared::pipeline::Pipeline> {
-        let s = self.syncer.lock().await;
-        let team = &s.session.team;
-        let id = settings_record(team.team);
-        let pending = s.replica.outbox.iter().any(|p| p.record == id);
-        let record = s.replica.records.get(&id);
-        let signer = if pending { Some(&s.session.me) } else { record.and_then(|r| r.signer.as_ref()) };
-        shared::pipeline::pipelines(record.map(|r| &r.view), signer, team)
+        self.with_settings(shared::pipeline::pipelines).await
+    }
+
+    /// The customer pool's rules (see `shared::pool::rules`).
+    pub async fn pool_rules(self: &Rc<Self>) -> shared::pool::Rules {
+        self.with_settings(shared::pool::rules).await
     }
 
     /// Write fields of a record (new or existing). Durable in IndexedDB before it returns.

@@ -48,6 +48,7 @@ pub mod openapi;
 pub mod pins;
 pub mod pinyin;
 pub mod pipeline;
+pub mod pool;
 pub mod record;
 pub mod search;
 pub mod sync;

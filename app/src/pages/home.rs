@@ -131,6 +131,12 @@ fn summarize(idx: &crate::workspace::Index, now: i64) -> Summary {
 pub fn Home() -> impl IntoView {
     let index = use_ws().index;
     let summary = Memo::new(move |_| index.with(|i| summarize(i, now_ms())));
+    // The owner's reminder: their customers about to go back to the pool.
+    let rules = crate::pages::pool::use_pool_rules();
+    let me = use_ws().me.to_string();
+    let returning = Memo::new(move |_| {
+        index.with(|i| crate::pages::pool::mine_returning_soon(i, &me, rules.get(), now_ms()).len())
+    });
     view! {
         <section class="page">
             <div class="page__head">
@@ -157,6 +163,12 @@ pub fn Home() -> impl IntoView {
                             <span class="tile__value">{number(s.customers as i64)}</span>
                             <span class="tile__label">{t("nav.customers")}</span>
                         </a>
+                        {(returning.get() > 0).then(|| view! {
+                            <a class="tile card" href=route::POOL>
+                                <span class="tile__value">{number(returning.get() as i64)}</span>
+                                <span class="tile__label">{t("home.returning")}</span>
+                            </a>
+                        })}
                     }
                 }}
             </div>
