@@ -18,7 +18,7 @@ test('admins add custom fields; members fill them (validated); support does not 
   const editor = admin.getByRole('region', { name: 'Custom fields' });
   await editor.getByLabel('Field name').fill('Industry');
   await editor.getByLabel('Type').selectOption({ label: 'Single choice' });
-  await editor.getByLabel('Choices, one per line').fill('Steel\nTea\nLogistics');
+  await editor.getByLabel('Choices, one per line').fill('Steel\ncanary-tea\nLogistics');
   await editor.getByRole('button', { name: 'Add field' }).click();
   await expect(editor.getByRole('list', { name: 'Custom fields' })).toContainText('Industry');
   await editor.getByLabel('Field name').fill('Contract value');
@@ -30,7 +30,7 @@ test('admins add custom fields; members fill them (validated); support does not 
   await admin.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await admin.getByRole('link', { name: 'New customer' }).click();
   await admin.getByLabel('Name', { exact: true }).fill('Canary Custom Gao');
-  await admin.getByLabel('Industry').selectOption('Tea');
+  await admin.getByLabel('Industry').selectOption('canary-tea');
   await admin.getByLabel('Contract value 🔒').fill('a lot');
   await admin.getByRole('button', { name: 'Create customer' }).click();
   await expect(admin.getByRole('alert').filter({ hasText: 'Enter an amount, e.g. 12000.50' })).toBeVisible();
@@ -39,7 +39,7 @@ test('admins add custom fields; members fill them (validated); support does not 
   await admin.getByRole('button', { name: 'Create customer' }).click();
   const card = admin.getByRole('region', { name: 'Customer profile' });
   await expect(card).toContainText('Industry');
-  await expect(card).toContainText('Tea');
+  await expect(card).toContainText('canary-tea');
   await expect(card).toContainText('¥88,000.00');
   await waitSynced(admin);
 
@@ -47,14 +47,14 @@ test('admins add custom fields; members fill them (validated); support does not 
   await admin.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await admin.getByLabel('Industry').selectOption('Steel');
   await expect(admin.getByText('0 of 1 customers')).toBeVisible();
-  await admin.getByLabel('Industry').selectOption('Tea');
+  await admin.getByLabel('Industry').selectOption('canary-tea');
   await expect(admin.getByText('1 of 1 customers')).toBeVisible();
 
   // Support: sees the industry, not the contract value (sealed under the sensitive key).
   await support.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await support.getByRole('link', { name: /Canary Custom Gao/ }).click({ timeout: 30_000 });
   const supportCard = support.getByRole('region', { name: 'Customer profile' });
-  await expect(supportCard).toContainText('Tea', { timeout: 20_000 });
+  await expect(supportCard).toContainText('canary-tea', { timeout: 20_000 });
   await expect(supportCard).not.toContainText('88,000');
   await openEdit(support);
   await expect(support.getByLabel('Contract value 🔒')).toBeDisabled();
@@ -62,7 +62,7 @@ test('admins add custom fields; members fill them (validated); support does not 
 
   // Import maps a column to a custom field by its name, and checks its type.
   await admin.getByRole('navigation').getByRole('link', { name: 'Import' }).click();
-  const csv = 'Name,Industry,Contract value\nCanary Import Tea,Tea,1200\nCanary Bad Value,Steel,lots\n';
+  const csv = 'Name,Industry,Contract value\nCanary Import Tea,canary-tea,1200\nCanary Bad Value,Steel,lots\n';
   await admin.getByLabel('CSV file').setInputFiles({ name: 'c.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
   await expect(admin.getByLabel('Column 2: Industry')).toHaveValue('custom.industry');
   await expect(admin.getByLabel('Column 3: Contract value')).toHaveValue('custom_s.contract_value');

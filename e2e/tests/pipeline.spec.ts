@@ -1,5 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import { createAccount, createCustomer, createTeam, uniqueUser, waitSynced } from './helpers';
+import { addToTeam, createAccount, createCustomer, createTeam, uniqueUser, waitSynced } from './helpers';
 
 async function addDeal(page: Page, title: string, customer: string, amount: string) {
   await page.getByLabel('Deal', { exact: true }).fill(title);
@@ -24,6 +24,13 @@ test('deals move by drag and drop, by keyboard and by touch; a lost deal needs a
   await page.setViewportSize({ width: 1400, height: 900 });
   await createAccount(page, uniqueUser('pipe'));
   await createTeam(page);
+  // A colleague, to see the moves arrive.
+  const colleagueCtx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const colleague = await colleagueCtx.newPage();
+  const other = uniqueUser('pipc');
+  await createAccount(colleague, other);
+  await addToTeam(page, colleague, other);
+  await page.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await createCustomer(page, { name: 'Canary Pipe Liu', company: 'Canary Drag Co', phone: '13900002222', email: 'liu@example.cn', notes: 'canary-note pipeline' });
   await page.getByRole('navigation').getByRole('link', { name: 'Pipeline' }).click();
   await addDeal(page, 'canary-deal dragged', 'Canary Pipe Liu', '8000');
@@ -38,6 +45,9 @@ test('deals move by drag and drop, by keyboard and by touch; a lost deal needs a
   await expect(proposal).toContainText('Total: ¥8,000.00');
   await expect(lead).toContainText('Total: 0');
   await expect(page.getByRole('status').filter({ hasText: 'moved to Proposal' })).toBeVisible();
+  // The move is an ordinary edit: it reaches the colleague's board.
+  await colleague.getByRole('navigation').getByRole('link', { name: 'Pipeline' }).click();
+  await expect(colleague.getByRole('region', { name: 'Stage Proposal' })).toContainText('canary-deal dragged', { timeout: 30_000 });
 
   // Keyboard: the card's Stage select; Lost asks why and will not go on without it.
   await page.getByLabel('Stage of canary-deal dragged').selectOption({ label: 'Lost' });
@@ -51,6 +61,7 @@ test('deals move by drag and drop, by keyboard and by touch; a lost deal needs a
   const lost = page.getByRole('region', { name: 'Stage Lost' });
   await expect(lost).toContainText('Why lost: canary-reason budget frozen');
   await expect(lost).toContainText(/Lost \d{4}-\d{2}-\d{2}/);
+  await expect(colleague.getByRole('region', { name: 'Stage Lost' })).toContainText('Why lost: canary-reason budget frozen', { timeout: 30_000 });
   await page.screenshot({ path: info.outputPath('pipeline-desk-1400.png'), fullPage: true });
 
   // Reopening clears the reason; the move survives a reload (it is an edit like any).
@@ -78,6 +89,7 @@ test('deals move by drag and drop, by keyboard and by touch; a lost deal needs a
   // The customer's status is a different thing from a deal's stage.
   await page.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   await expect(page.getByLabel('Status', { exact: true })).toBeVisible();
+  await colleagueCtx.close();
 });
 
 test('on a phone, a deal is dragged by its grip with a finger', async ({ browser }) => {

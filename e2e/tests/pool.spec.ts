@@ -59,6 +59,15 @@ test('members claim from the pool up to the limit; an admin previews and returns
   await expect(preview).not.toContainText('Canary Pool Ding');
   await preview.getByRole('button', { name: 'Return 1 customers to the pool' }).click();
   await expect(admin.getByRole('list', { name: 'Customer pool' })).toContainText('Canary Pool Old');
+  // Back in the pool, anyone may claim it: the admin raises the limit, the member does.
+  await admin.getByLabel('Most customers a member may hold (0: no limit)').fill('2');
+  await admin.getByRole('button', { name: 'Save rules' }).click();
+  await waitSynced(admin);
+  await member.getByRole('navigation').getByRole('link', { name: 'Home' }).click();
+  await member.getByRole('navigation').getByRole('link', { name: 'Customer pool' }).click();
+  await expect(member.getByRole('status', { name: 'Your customers' })).toContainText('You hold 1 of at most 2 customers.', { timeout: 30_000 });
+  await member.getByRole('button', { name: 'Claim Canary Pool Old' }).click({ timeout: 30_000 });
+  await expect(member.getByRole('status', { name: 'Your customers' })).toContainText('You hold 2 of at most 2 customers.');
   await adminCtx.close();
   await memberCtx.close();
 });

@@ -7,7 +7,10 @@ import { CANARY_PHONES } from './helpers';
 // app must be absent from every byte the server wrote — database, WAL, log. That
 // includes what the app derives from it: history entries (history.spec.ts edits a
 // "canary-history" note; crm.spec.ts the canary notes), merged duplicates
-// (duplicates.spec.ts, example.cn addresses) and replaced-edit notes.
+// (duplicates.spec.ts, example.cn addresses) and replaced-edit notes; custom field
+// definitions and values (custom-fields.spec.ts, a "canary-tea" choice), saved views
+// (views.spec.ts, a "canary-view" name), pipelines and lost reasons (pipeline.spec.ts),
+// pool claims (pool.spec.ts) and calendar items (calendar.spec.ts).
 test('the server database, WAL and log hold none of the typed canaries', async () => {
   const dir = path.join(__dirname, '..', '.tmp');
   const files = ['e2e.sqlite', 'e2e.sqlite-wal', 'e2e.sqlite-shm', 'server.log'];
