@@ -205,6 +205,38 @@ pub fn stage_label(s: shared::domain::Stage) -> &'static str {
     }
 }
 
+/// Why an import row was rejected, in the user's language.
+pub fn row_problem(p: &shared::csv::RowProblem) -> String {
+    use shared::csv::RowProblem;
+    match p {
+        RowProblem::NoName => t("import.no_name").into(),
+        RowProblem::Phone(v) => tf("import.bad_phone", &[("value", v)]),
+        RowProblem::Email(v) => tf("import.bad_email", &[("value", v)]),
+        RowProblem::Status(v) => tf("import.bad_status", &[("value", v)]),
+        RowProblem::Custom(label, v) => tf("import.bad_custom", &[("field", label), ("value", v)]),
+    }
+}
+
+/// What the sync engine refused or is waiting for, in the user's language.
+pub fn sync_error(e: &shared::sync::SyncError) -> String {
+    use shared::sync::{ChainDoubt, SyncError};
+    match e {
+        SyncError::NotAllowed(m) if m.starts_with("Only a manager") => t("sync.not_allowed_portfolio").into(),
+        SyncError::NotAllowed(m) if m.starts_with("Your role cannot write sensitive") => {
+            t("sync.not_allowed_sensitive").into()
+        }
+        SyncError::AwaitingKeys(epoch) => tf("sync.awaiting_keys", &[("epoch", epoch)]),
+        SyncError::ConflictStorm => t("sync.conflict_storm").into(),
+        SyncError::ChainDoubt(ChainDoubt::Behind { writer, head }) => {
+            tf("sync.doubt_behind", &[("writer", writer), ("n", &head.len)])
+        }
+        SyncError::ChainDoubt(ChainDoubt::Fork { writer, head }) => {
+            tf("sync.doubt_fork", &[("writer", writer), ("n", &head.len)])
+        }
+        e => tf("sync.error", &[("error", e)]),
+    }
+}
+
 /// A customer's status, as shown.
 pub fn status_label(s: shared::domain::Status) -> &'static str {
     use shared::domain::Status;

@@ -465,7 +465,7 @@ impl Workspace {
             let mut s = self.syncer.lock().await;
             let mut edits = vec![(record, fields)];
             edits.extend(history.map(|h| (RecordId::random(), h.to_fields())));
-            s.edit_many(edits, now() as u64).await.map_err(|e| e.to_string())?;
+            s.edit_many(edits, now() as u64).await.map_err(|e| crate::i18n::sync_error(&e))?;
         }
         self.refresh().await;
         self.audit_edit(record, &audited, before);
@@ -482,7 +482,7 @@ impl Workspace {
     ) -> Result<(), String> {
         {
             let mut s = self.syncer.lock().await;
-            s.edit_many(edits, now() as u64).await.map_err(|e| e.to_string())?;
+            s.edit_many(edits, now() as u64).await.map_err(|e| crate::i18n::sync_error(&e))?;
         }
         self.refresh().await;
         Ok(())
@@ -543,7 +543,7 @@ impl Workspace {
         }
         {
             let mut s = self.syncer.lock().await;
-            s.edit_many(all, now() as u64).await.map_err(|e| e.to_string())?;
+            s.edit_many(all, now() as u64).await.map_err(|e| crate::i18n::sync_error(&e))?;
         }
         self.refresh().await;
         let detail = format!("merge: customer {from} into {to}, {moved} records moved");
@@ -628,7 +628,7 @@ impl Workspace {
                 }
                 Err(e) => {
                     s.online = true;
-                    s.error = Some(kept_after_wipe.unwrap_or_else(|| e.to_string()));
+                    s.error = Some(kept_after_wipe.unwrap_or_else(|| crate::i18n::sync_error(&e)));
                 }
             }
         });

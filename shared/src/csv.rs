@@ -111,9 +111,33 @@ pub fn guess_field(header: &str) -> Option<&'static str> {
     })
 }
 
+/// Why an import row is rejected (the app says it in the user's language; `Display`
+/// is the English).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowProblem {
+    NoName,
+    Phone(String),
+    Email(String),
+    Status(String),
+    /// A custom field's value that its type does not take: the field's name, the value.
+    Custom(String, String),
+}
+
+impl std::fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowProblem::NoName => write!(f, "no name"),
+            RowProblem::Phone(v) => write!(f, "not a phone number: {v:?}"),
+            RowProblem::Email(v) => write!(f, "not an email address: {v:?}"),
+            RowProblem::Status(v) => write!(f, "unknown status {v:?}"),
+            RowProblem::Custom(label, v) => write!(f, "not a valid {label}: {v:?}"),
+        }
+    }
+}
+
 /// Turn one CSV row into the field writes of a new customer, or a reason to reject it.
 /// `mapping[i]` is the field column `i` goes to (`None`: ignore the column).
-pub fn row_to_customer(mapping: &[Option<&str>], row: &[String]) -> Result<Vec<(String, Option<Value>)>, String> {
+pub fn row_to_customer(mapping: &[Option<&str>], row: &[String]) -> Result<Vec<(String, Option<Value>)>, RowProblem> {
     row_to_customer_with(mapping, row, &[])
 }
 
@@ -122,10 +146,10 @@ pub fn row_to_customer_with(
     mapping: &[Option<&str>],
     row: &[String],
     custom: &[crate::custom::FieldDef],
-) -> Result<Vec<(String, Option<Value>)>, String> {
+) -> Result<Vec<(String, Option<Value>)>, RowProblem> {
     let named = mapping.iter().zip(row).any(|(m, cell)| *m == Some(field::NAME) && !cell.trim().is_empty());
     if !named {
-        return Err("no name".into());
+        return Err(RowProblem::NoName);
     }
     let mut out: Vec<(String, Option<Value>)> =
         vec![(field::KIND.into(), Some(Value::Text(EntityKind::Customer.as_str().into())))];
@@ -141,18 +165,18 @@ pub fn row_to_customer_with(
             ),
             f if f == field::STATUS => match Status::from_text(cell) {
                 Some(s) => Value::Text(s.as_str().into()),
-                None => return Err(format!("unknown status {cell:?}")),
+                None => return Err(RowProblem::Status(cell.to_owned())),
             },
             f if f == field::EMAIL => {
                 if !(cell.contains('@') && cell.len() <= 254 && !cell.contains(char::is_whitespace)) {
-                    return Err(format!("not an email address: {cell:?}"));
+                    return Err(RowProblem::Email(cell.to_owned()));
                 }
                 Value::Text(cell.to_owned())
             }
             f if f == field::PHONE => {
                 let digits = cell.chars().filter(char::is_ascii_digit).count();
                 if !(5..=20).contains(&digits) || cell.chars().any(|c| !(c.is_ascii_digit() || " +-()".contains(c))) {
-                    return Err(format!("not a phone number: {cell:?}"));
+                    return Err(RowProblem::Phone(cell.to_owned()));
                 }
                 out.push((field::PHONE_MASKED.into(), Some(Value::Text(mask_phone(cell)))));
                 Value::Text(cell.to_owned())
@@ -161,7 +185,7 @@ pub fn row_to_customer_with(
                 Some(def) => match def.value_of(cell) {
                     Ok(Some(v)) => v,
                     Ok(None) => continue,
-                    Err(_) => return Err(format!("not a valid {}: {cell:?}", def.label)),
+                    Err(_) => return Err(RowProblem::Custom(def.label.clone(), cell.to_owned())),
                 },
                 None if f.starts_with(field::CUSTOM_PREFIX) || f.starts_with(crate::custom::SENSITIVE_PREFIX) => {
                     continue
@@ -228,10 +252,19 @@ mod tests {
         );
         let zh = row_to_customer(&mapping, &row(&["李", "", "", "", "成交客户", ""])).unwrap();
         assert!(zh.contains(&(field::STATUS.into(), Some(Value::Text("customer".into())))));
-        assert_eq!(row_to_customer(&mapping, &row(&["", "1", "", "", "", ""])).unwrap_err(), "no name");
-        assert!(row_to_customer(&mapping, &row(&["Li", "call me", "", "", "", ""])).unwrap_err().contains("phone"));
-        assert!(row_to_customer(&mapping, &row(&["Li", "", "nope", "", "", ""])).unwrap_err().contains("email"));
-        assert!(row_to_customer(&mapping, &row(&["Li", "", "", "", "won-ish", ""])).unwrap_err().contains("status"));
+        assert_eq!(row_to_customer(&mapping, &row(&["", "1", "", "", "", ""])).unwrap_err(), RowProblem::NoName);
+        assert_eq!(
+            row_to_customer(&mapping, &row(&["Li", "call me", "", "", "", ""])).unwrap_err(),
+            RowProblem::Phone("call me".into())
+        );
+        assert!(row_to_customer(&mapping, &row(&["Li", "", "nope", "", "", ""]))
+            .unwrap_err()
+            .to_string()
+            .contains("email"));
+        assert!(row_to_customer(&mapping, &row(&["Li", "", "", "", "won-ish", ""]))
+            .unwrap_err()
+            .to_string()
+            .contains("status"));
 
         // Custom fields are targets too, validated by their type.
         let value = crate::custom::FieldDef {
@@ -245,6 +278,6 @@ mod tests {
         let ok = row_to_customer_with(&map, &row(&["Li", "12,000"]), std::slice::from_ref(&value)).unwrap();
         assert!(ok.contains(&("custom_s.value".into(), Some(Value::Int(1_200_000)))));
         let bad = row_to_customer_with(&map, &row(&["Li", "a lot"]), std::slice::from_ref(&value)).unwrap_err();
-        assert!(bad.contains("Contract value"), "{bad}");
+        assert_eq!(bad, RowProblem::Custom("Contract value".into(), "a lot".into()));
     }
 }

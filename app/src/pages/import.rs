@@ -236,7 +236,7 @@ pub fn ImportExport() -> impl IntoView {
                     prepared.push((RecordId::random(), fields));
                     sheet_rows.push(i + 2);
                 }
-                Err(reason) => rejected.push((i + 2, reason)),
+                Err(problem) => rejected.push((i + 2, crate::i18n::row_problem(&problem))),
             }
         }
         // Likely duplicates (of customers here, or of earlier rows) wait for a choice.
