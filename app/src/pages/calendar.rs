@@ -9,7 +9,6 @@ use leptos::task::spawn_local;
 use shared::domain::{field, Channel, Entity, EntityKind, Interaction, Task};
 use shared::ids::RecordId;
 use shared::record::Value;
-use wasm_bindgen::JsCast;
 
 use crate::i18n::{self, t, tf};
 use crate::{route, use_ws};
@@ -62,18 +61,7 @@ struct Item {
     done: bool,
 }
 
-#[derive(Clone, Copy)]
-struct Drag {
-    id: RecordId,
-    x: i32,
-    y: i32,
-    moved: bool,
-}
-
-fn day_at(x: i32, y: i32) -> Option<i64> {
-    let el = web_sys::window()?.document()?.element_from_point(x as f32, y as f32)?;
-    el.closest("[data-day]").ok()??.get_attribute("data-day")?.parse().ok()
-}
+type Dragging = crate::drag::Dragging<RecordId>;
 
 /// Move an item to another day, keeping its time of day.
 fn reschedule(item: &Item, day: i64) {
@@ -171,8 +159,7 @@ pub fn Calendar() -> impl IntoView {
             }
         })
     };
-    let drag = RwSignal::new(None::<Drag>);
-    let over = RwSignal::new(None::<i64>);
+    let dragging = Dragging::new("data-day");
     let download = move |_| {
         let now = crate::now_ms();
         let me = use_ws().me.clone();
@@ -204,16 +191,9 @@ pub fn Calendar() -> impl IntoView {
         }
     };
     let end_drag = move |ev: web_sys::PointerEvent| {
-        let Some(d) = drag.get_untracked() else { return };
-        drag.set(None);
-        over.set(None);
-        if !d.moved {
-            return;
-        }
-        ev.prevent_default();
-        if let (Some(day), Some(item)) =
-            (day_at(ev.client_x(), ev.client_y()), items.with_untracked(|v| v.iter().find(|i| i.id == d.id).cloned()))
-        {
+        let Some((id, day)) = dragging.drop(&ev) else { return };
+        let item = items.with_untracked(|v| v.iter().find(|i| i.id == id).cloned());
+        if let (Ok(day), Some(item)) = (day.parse::<i64>(), item) {
             reschedule(&item, day);
         }
     };
@@ -233,18 +213,9 @@ pub fn Calendar() -> impl IntoView {
             </div>
             <p class="hint">{t("calendar.drag_hint")}</p>
             <div class="calendar" class:calendar--month=month_view
-                on:pointermove=move |ev: web_sys::PointerEvent| {
-                    let Some(mut d) = drag.get_untracked() else { return };
-                    if !d.moved && (ev.client_x() - d.x).abs() + (ev.client_y() - d.y).abs() > 8 {
-                        d.moved = true;
-                        drag.set(Some(d));
-                    }
-                    if d.moved {
-                        over.set(day_at(ev.client_x(), ev.client_y()));
-                    }
-                }
+                on:pointermove=move |ev| dragging.moving(&ev)
                 on:pointerup=end_drag
-                on:pointercancel=move |_| { drag.set(None); over.set(None); }
+                on:pointercancel=move |_| dragging.cancel()
             >
                 {move || {
                     let month = month_view.get();
@@ -259,11 +230,11 @@ pub fn Calendar() -> impl IntoView {
                         view! {
                             <section class="day card" data-day=day.to_string()
                                 class:day--today=day == today class:day--outside=outside
-                                class:drop-target=move || over.get() == Some(day)
+                                class:drop-target=move || dragging.is_over(&day.to_string())
                                 aria-label=label.clone()>
                                 <h3 class="day__label">{label.clone()}</h3>
                                 <ul class="day__items">
-                                    {on_day.into_iter().map(|item| item_view(item, month, drag)).collect::<Vec<AnyView>>()}
+                                    {on_day.into_iter().map(|item| item_view(item, month, dragging)).collect::<Vec<AnyView>>()}
                                 </ul>
                             </section>
                         }.into_any()
@@ -274,7 +245,7 @@ pub fn Calendar() -> impl IntoView {
     }
 }
 
-fn item_view(item: Item, month: bool, drag: RwSignal<Option<Drag>>) -> AnyView {
+fn item_view(item: Item, month: bool, dragging: Dragging) -> AnyView {
     let id = item.id;
     let time = fmt(item.at, &[("timeStyle", "short")]);
     let date_id = format!("cal-date-{id}");
@@ -284,18 +255,6 @@ fn item_view(item: Item, month: bool, drag: RwSignal<Option<Drag>>) -> AnyView {
     };
     let href = route::customer(&item.customer);
     let kind = if item.is_task { t("calendar.task") } else { t("calendar.meeting") };
-    let start = move |ev: web_sys::PointerEvent| {
-        if ev.button() != 0 {
-            return;
-        }
-        let target = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok());
-        let on_control = target.as_ref().and_then(|t| t.closest("input, button, label").ok().flatten()).is_some();
-        let on_grip = target.as_ref().and_then(|t| t.closest(".deal__grip").ok().flatten()).is_some();
-        if on_control || (ev.pointer_type() == "touch" && !on_grip) {
-            return;
-        }
-        drag.set(Some(Drag { id, x: ev.client_x(), y: ev.client_y(), moved: false }));
-    };
     let moved = item.clone();
     let keyboard_move = move |ev: leptos::ev::Event| {
         if let Some(day) = crate::pages::customer::parse_date(&event_target_value(&ev)) {
@@ -306,8 +265,8 @@ fn item_view(item: Item, month: bool, drag: RwSignal<Option<Drag>>) -> AnyView {
     let no_native_drag = |ev: leptos::ev::DragEvent| ev.prevent_default();
     view! {
         <li class="cal-item" class:cal-item--done=item.done class:cal-item--meeting=!item.is_task
-            class:dragging=move || drag.get().is_some_and(|d| d.id == id && d.moved)
-            on:pointerdown=start on:dragstart=no_native_drag>
+            class:dragging=move || dragging.is_dragging(id)
+            on:pointerdown=move |ev| dragging.start(id, &ev) on:dragstart=no_native_drag>
             <span class="deal__grip" aria-hidden="true">"⠿"</span>
             <span class="cal-item__time">{time}</span>
             <a href=href>{format!("{kind}: {}", item.title)}</a>

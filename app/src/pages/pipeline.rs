@@ -12,7 +12,6 @@ use shared::domain::{field, Deal, Entity, EntityKind, Stage};
 use shared::ids::RecordId;
 use shared::pipeline::{self, default_pipelines, move_deal, MoveError, Pipeline as Board, StageDef, LOST, WON};
 use shared::record::Value;
-use wasm_bindgen::JsCast;
 
 use crate::i18n::{self, stage_label, t, tf};
 use crate::pages::customer::format_date;
@@ -46,22 +45,7 @@ fn board_name(board: &Board) -> String {
 }
 
 type DealRow = (RecordId, Deal, String);
-
-/// A drag in progress: the deal, where the pointer went down, and whether it has moved
-/// far enough to be a drag rather than a tap.
-#[derive(Clone, Copy)]
-struct Drag {
-    id: RecordId,
-    x: i32,
-    y: i32,
-    moved: bool,
-}
-
-/// The stage column under the pointer, if any.
-fn column_at(x: i32, y: i32) -> Option<String> {
-    let el = web_sys::window()?.document()?.element_from_point(x as f32, y as f32)?;
-    el.closest("[data-stage]").ok()??.get_attribute("data-stage")
-}
+type Dragging = crate::drag::Dragging<RecordId>;
 
 #[component]
 pub fn Pipeline() -> impl IntoView {
@@ -103,8 +87,7 @@ pub fn Pipeline() -> impl IntoView {
     // The deal being moved to lost, waiting for its reason.
     let losing = RwSignal::new(None::<(RecordId, Deal)>);
     let message = RwSignal::new(None::<String>);
-    let drag = RwSignal::new(None::<Drag>);
-    let over = RwSignal::new(None::<String>);
+    let dragging = Dragging::new("data-stage");
 
     let move_to = move |id: RecordId, deal: Deal, stage: String| {
         if stage == deal.stage {
@@ -129,15 +112,8 @@ pub fn Pipeline() -> impl IntoView {
     };
 
     let end_drag = move |ev: web_sys::PointerEvent, rows: Vec<DealRow>| {
-        let Some(d) = drag.get_untracked() else { return };
-        drag.set(None);
-        over.set(None);
-        if !d.moved {
-            return;
-        }
-        ev.prevent_default();
-        if let Some(stage) = column_at(ev.client_x(), ev.client_y()) {
-            if let Some((id, deal, _)) = rows.into_iter().find(|r| r.0 == d.id) {
+        if let Some((dragged, stage)) = dragging.drop(&ev) {
+            if let Some((id, deal, _)) = rows.into_iter().find(|r| r.0 == dragged) {
                 move_to(id, deal, stage);
             }
         }
@@ -151,18 +127,9 @@ pub fn Pipeline() -> impl IntoView {
             {move || losing.get().map(|(id, deal)| view! { <LostReason id=id deal=deal board=board losing=losing /> })}
             <p class="hint">{t("pipeline.drag_hint")}</p>
             <div class="board"
-                on:pointermove=move |ev: web_sys::PointerEvent| {
-                    let Some(mut d) = drag.get_untracked() else { return };
-                    if !d.moved && (ev.client_x() - d.x).abs() + (ev.client_y() - d.y).abs() > 8 {
-                        d.moved = true;
-                        drag.set(Some(d));
-                    }
-                    if d.moved {
-                        over.set(column_at(ev.client_x(), ev.client_y()));
-                    }
-                }
+                on:pointermove=move |ev| dragging.moving(&ev)
                 on:pointerup=move |ev| end_drag(ev, deals.get_untracked())
-                on:pointercancel=move |_| { drag.set(None); over.set(None); }
+                on:pointercancel=move |_| dragging.cancel()
             >
                 {move || {
                     let b = board.get();
@@ -189,7 +156,7 @@ pub fn Pipeline() -> impl IntoView {
                         let b2 = b.clone();
                         view! {
                             <section class="column card" data-stage=key.clone()
-                                class:drop-target=move || over.get().as_deref() == Some(k2.as_str())
+                                class:drop-target=move || dragging.is_over(&k2)
                                 class:column--won=k3 == WON class:column--lost=key == LOST
                                 aria-label=tf("pipeline.stage_region", &[("stage", &name)])>
                                 <h3>{name.clone()}</h3>
@@ -197,7 +164,7 @@ pub fn Pipeline() -> impl IntoView {
                                 <ul class="deals">
                                     {move || in_stage().into_iter().map(|row| {
                                         let next = next.clone().map(|n| (n.clone(), stage_name(&b2, &n)));
-                                        deal_card(row, b2.clone(), next, drag, move_to)
+                                        deal_card(row, b2.clone(), next, dragging, move_to)
                                     }).collect::<Vec<AnyView>>()}
                                 </ul>
                             </section>
@@ -217,7 +184,7 @@ fn deal_card(
     (id, deal, who): DealRow,
     board: Board,
     next: Option<(String, String)>,
-    drag: RwSignal<Option<Drag>>,
+    dragging: Dragging,
     move_to: impl Fn(RecordId, Deal, String) + Copy + 'static,
 ) -> AnyView {
     let select_id = format!("deal-stage-{id}");
@@ -228,21 +195,8 @@ fn deal_card(
     let reason = (deal.stage == LOST && !deal.lost_reason.is_empty()).then(|| deal.lost_reason.clone());
     let options: Vec<(String, String)> = board.all_stages().map(|k| (k.to_owned(), stage_name(&board, k))).collect();
     let (d1, d2, d3) = (deal.clone(), deal.clone(), deal.clone());
-    let start = move |ev: web_sys::PointerEvent| {
-        if ev.button() != 0 {
-            return;
-        }
-        let target = ev.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok());
-        let on_control = target.as_ref().and_then(|t| t.closest("select, button, a, label").ok().flatten()).is_some();
-        let on_grip = target.as_ref().and_then(|t| t.closest(".deal__grip").ok().flatten()).is_some();
-        // Touch drags only from the grip, so a finger elsewhere scrolls the board.
-        if on_control || (ev.pointer_type() == "touch" && !on_grip) {
-            return;
-        }
-        drag.set(Some(Drag { id, x: ev.client_x(), y: ev.client_y(), moved: false }));
-    };
     view! {
-        <li class="deal" class:dragging=move || drag.get().is_some_and(|d| d.id == id && d.moved) on:pointerdown=start>
+        <li class="deal" class:dragging=move || dragging.is_dragging(id) on:pointerdown=move |ev| dragging.start(id, &ev)>
             <span class="deal__grip" aria-hidden="true">"⠿"</span>
             <strong>{deal.title.clone()}</strong>
             <span class="list__meta">{who}</span>
