@@ -1,5 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { createAccount, createCustomer, createTeam, openEdit, uniqueUser, waitSynced } from './helpers';
+import { workbook } from './xlsx';
 
 test('CSV import of 1,000 rows shows progress, explains rejects, and ends searchable', async ({ page }) => {
   test.setTimeout(180_000);
@@ -126,4 +127,42 @@ test('an import flags rows that look like customers already here or earlier rows
   const bytes = require('node:fs').readFileSync((await download.path())!) as Buffer;
   expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
   expect(bytes.toString('utf8')).toContain('Canary Dup Qian');
+});
+
+test('an Excel workbook of 1,000 rows imports through the same mapping, checks and progress; export and the template are workbooks', async ({ page }) => {
+  test.setTimeout(180_000);
+  await createAccount(page, uniqueUser('xlsx'));
+  await createTeam(page);
+  await page.getByRole('navigation').getByRole('link', { name: 'Import' }).click();
+  const rows: (string | number)[][] = [['姓名', '公司', '手机', '标签']];
+  for (let i = 0; i < 1000; i++) rows.push([`Canary Excel ${i}`, `Canary Sheet Co ${i % 41}`, 13700000000 + i, i % 2 ? 'excel;odd' : 'excel']);
+  rows.push(['', 'Nameless Co', '', '']);
+  await page.getByLabel('CSV file').setInputFiles({ name: '客户.xlsx', mimeType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', buffer: workbook(rows) });
+  await expect(page.getByText('Read as an Excel workbook (its first sheet).')).toBeVisible();
+  await expect(page.getByRole('table', { name: 'Import preview' })).toContainText('Canary Excel 3');
+  await expect(page.getByLabel('Column 1: 姓名')).toHaveValue('name');
+  await expect(page.getByLabel('Column 3: 手机')).toHaveValue('phone');
+  await page.getByRole('button', { name: 'Import 1001 rows' }).click();
+  await expect(page.getByRole('progressbar')).toBeVisible();
+  const summary = page.getByRole('status', { name: 'Import summary' });
+  await expect(summary).toContainText('Imported 1000 rows. Rejected 1 rows.', { timeout: 120_000 });
+  await waitSynced(page);
+  await page.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await expect(page.getByText('1,000 of 1,000 customers')).toBeVisible();
+  await page.getByLabel('Search').fill('13700000777');
+  await expect(page.getByRole('list', { name: 'Customers' }).getByRole('link')).toHaveCount(1);
+
+  // Export as a workbook, and the import template: both read back as workbooks here.
+  await page.getByRole('navigation').getByRole('link', { name: 'Import' }).click();
+  const [exported] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.getByRole('button', { name: 'Export Excel (.xlsx)' }).click()]);
+  expect(exported.suggestedFilename()).toBe('quietdesk-customers.xlsx');
+  const xlsxBytes = require('node:fs').readFileSync((await exported.path())!) as Buffer;
+  expect(xlsxBytes.subarray(0, 2).toString()).toBe('PK');
+  const [template] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download an import template (.xlsx)' }).click()]);
+  await page.getByLabel('CSV file').setInputFiles((await template.path())!);
+  await expect(page.getByLabel('Column 1: Name')).toHaveValue('name');
+  await expect(page.getByLabel('Column 3: Phone')).toHaveValue('phone');
+  // The exported workbook imports too (its header row and 1,000 customers).
+  await page.getByLabel('CSV file').setInputFiles({ name: 'again.xlsx', mimeType: 'application/octet-stream', buffer: xlsxBytes });
+  await expect(page.getByRole('button', { name: 'Import 1000 rows' })).toBeVisible();
 });

@@ -55,3 +55,4 @@ pub mod sync;
 pub mod team;
 pub mod views;
 pub mod wipe;
+pub mod xlsx;

@@ -99,15 +99,25 @@ pub fn ImportExport() -> impl IntoView {
     let encoding = RwSignal::new(String::new());
     let bytes = StoredValue::new_local(None::<js_sys::ArrayBuffer>);
     let has_file = RwSignal::new(false);
+    let is_xlsx = RwSignal::new(false);
     let review = RwSignal::new_local(None::<Review>);
     let custom_defs = crate::pages::custom_fields::use_custom_fields();
 
     let parse = move || {
         let Some(b) = bytes.get_value() else { return };
-        match decode_as(&b, &encoding.get_untracked()) {
-            Ok((text, used)) => {
+        let bytes_vec = js_sys::Uint8Array::new(&b).to_vec();
+        let is_workbook = bytes_vec.starts_with(b"PK\x03\x04");
+        is_xlsx.set(is_workbook);
+        let read = if is_workbook {
+            shared::xlsx::read(&bytes_vec)
+                .map(|rows| (rows, t("import.excel_first_sheet")))
+                .map_err(|e| tf("import.bad_workbook", &[("error", &e)]))
+        } else {
+            decode_as(&b, &encoding.get_untracked()).map(|(text, used)| (csv::parse(&text), used))
+        };
+        match read {
+            Ok((parsed, used)) => {
                 read_as.set(tf("import.read_as", &[("encoding", &used)]));
-                let parsed = csv::parse(&text);
                 let guessed = parsed
                     .first()
                     .map(|h| {
@@ -265,7 +275,8 @@ pub fn ImportExport() -> impl IntoView {
     // Excel reads a CSV as the system's legacy code page unless it starts with a
     // UTF-8 byte-order mark: with it, Chinese opens correctly.
     let for_excel = RwSignal::new(true);
-    let export = move |sealed: bool| {
+    let export = move |kind: Export| {
+        let sealed = kind == Export::Sealed;
         let ws = use_ws();
         let pass = passphrase.get_untracked();
         if sealed && pass.chars().count() < 10 {
@@ -295,13 +306,20 @@ pub fn ImportExport() -> impl IntoView {
                     "an encrypted export file"
                 } else {
                     let docs: Vec<&shared::record::RecordDoc> = records.iter().map(|(_, d)| d).collect();
-                    let bom = if for_excel.get_untracked() { "\u{feff}" } else { "" };
-                    download(
-                        "quietdesk-customers.csv",
-                        &format!("{bom}{}", csv_of(&docs, &custom_defs.get_untracked())).into(),
-                        "text/csv;charset=utf-8",
-                    )?;
-                    "a CSV file"
+                    let table = table_of(&docs, &custom_defs.get_untracked());
+                    if kind == Export::Xlsx {
+                        let file = shared::xlsx::write(t("nav.customers"), &table);
+                        download("quietdesk-customers.xlsx", &js_sys::Uint8Array::from(file.as_slice()), XLSX_MIME)?;
+                        "an Excel workbook"
+                    } else {
+                        let bom = if for_excel.get_untracked() { "\u{feff}" } else { "" };
+                        download(
+                            "quietdesk-customers.csv",
+                            &format!("{bom}{}", csv::write(&table)).into(),
+                            "text/csv;charset=utf-8",
+                        )?;
+                        "a CSV file"
+                    }
                 };
                 let approver = approval.approver.map(|a| a.to_string()).unwrap_or_default();
                 let detail = format!("exported {n} records as {what} (approved by {approver})");
@@ -351,10 +369,11 @@ pub fn ImportExport() -> impl IntoView {
             <h2>{t("nav.import")}</h2>
             <section class="card form">
                 <h3>{t("import.title")}</h3>
+                <button type="button" on:click=move |_| download_template(&custom_defs.get_untracked())>{t("import.template")}</button>
                 <label for="csv-file">{t("import.csv_file")}</label>
-                <input id="csv-file" type="file" accept=".csv,text/csv" on:change=on_file />
+                <input id="csv-file" type="file" accept=".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" on:change=on_file />
                 {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-                {move || has_file.get().then(|| view! {
+                {move || (has_file.get() && !is_xlsx.get()).then(|| view! {
                     <div class="field field--inline">
                         <label for="csv-encoding">{t("import.encoding")}</label>
                         <select id="csv-encoding" on:change=move |ev| { encoding.set(event_target_value(&ev)); parse(); }>
@@ -416,7 +435,8 @@ pub fn ImportExport() -> impl IntoView {
             <section class="card form">
                 <h3>{t("export.title")}</h3>
                 <p>{t("export.explain")}</p>
-                <button type="button" disabled=busy on:click=move |_| export(false)>{t("export.csv")}</button>
+                <button type="button" disabled=busy on:click=move |_| export(Export::Csv)>{t("export.csv")}</button>
+                <button type="button" disabled=busy on:click=move |_| export(Export::Xlsx)>{t("export.xlsx")}</button>
                 <div class="field--check">
                     <input id="export-bom" type="checkbox" prop:checked=for_excel on:change=move |ev| for_excel.set(event_target_checked(&ev)) />
                     <label for="export-bom">{t("export.for_excel")}</label>
@@ -425,7 +445,7 @@ pub fn ImportExport() -> impl IntoView {
                 <label for="export-pass">{t("export.passphrase")}</label>
                 <input id="export-pass" type="password" autocomplete="new-password" prop:value=passphrase
                     on:input=move |ev| passphrase.set(event_target_value(&ev)) />
-                <button type="button" class="primary" disabled=busy on:click=move |_| export(true)>{t("export.encrypted")}</button>
+                <button type="button" class="primary" disabled=busy on:click=move |_| export(Export::Sealed)>{t("export.encrypted")}</button>
                 {move || busy.get().then(|| view! {
                     <label for="export-progress">{move || tf("export.fetched", &[("n", &fetched.get())])}</label>
                     <progress id="export-progress"></progress>
@@ -447,9 +467,30 @@ pub fn ImportExport() -> impl IntoView {
     }
 }
 
-/// A CSV of the customers among `docs` (the columns people use elsewhere, then the
-/// team's custom fields).
-fn csv_of(docs: &[&shared::record::RecordDoc], custom: &[shared::custom::FieldDef]) -> String {
+const XLSX_MIME: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Export {
+    Csv,
+    Xlsx,
+    /// Everything, sealed under a file passphrase.
+    Sealed,
+}
+
+/// The import template: a workbook with every column the import knows as its header,
+/// in the user's language (the import maps them back), custom fields included.
+fn download_template(custom: &[shared::custom::FieldDef]) {
+    let mut header: Vec<String> = IMPORT_FIELDS.iter().map(|(f, _)| field_label(f).to_owned()).collect();
+    header.extend(custom.iter().map(|d| d.label.clone()));
+    let file = shared::xlsx::write(t("nav.customers"), &[header]);
+    if let Err(e) = download("quietdesk-import-template.xlsx", &js_sys::Uint8Array::from(file.as_slice()), XLSX_MIME) {
+        crate::toast(&e);
+    }
+}
+
+/// The customers among `docs` as rows (the columns people use elsewhere, then the
+/// team's custom fields), for a CSV or a workbook.
+fn table_of(docs: &[&shared::record::RecordDoc], custom: &[shared::custom::FieldDef]) -> Vec<Vec<String>> {
     let cols = [
         field::NAME,
         field::COMPANY,
@@ -478,7 +519,7 @@ fn csv_of(docs: &[&shared::record::RecordDoc], custom: &[shared::custom::FieldDe
                 .collect(),
         );
     }
-    csv::write(&out)
+    out
 }
 
 pub(crate) fn download(name: &str, part: &wasm_bindgen::JsValue, mime: &str) -> Result<(), String> {
