@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { createAccount, createTeam, passphraseFor, uniqueUser, waitSynced } from '../tests/helpers';
+import { workbook } from '../tests/xlsx';
 
 const SIZES = (process.env.QD_BENCH_SIZES ?? '10000,100000').split(',').map(Number);
 
@@ -24,9 +25,19 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
-async function importRows(page: Page, n: number): Promise<number> {
+/** The same rows as `csv(n)`, as an Excel workbook. */
+function xlsx(n: number): Buffer {
+  const rows: (string | number)[][] = [['Name', 'Company', 'Phone', 'Email', 'Tags', 'Notes']];
+  for (let i = 0; i < n; i++) {
+    const name = i % 2 === 0 ? `${SURNAMES[i % 10]}${GIVEN[(i >> 1) % 15]}${i}` : `Bench Customer ${i}`;
+    rows.push([name, `Company ${i % 997}`, 13800000000 + i, `c${i}@example.com`, `tag${i % 50}`, `note ${i} about order ${i * 7}`]);
+  }
+  return workbook(rows);
+}
+
+async function importRows(page: Page, n: number, file = { name: 'bench.csv', mimeType: 'text/csv', buffer: csv(n) }): Promise<number> {
   await page.getByRole('navigation').getByRole('link', { name: 'Import' }).click();
-  await page.getByLabel('CSV file').setInputFiles({ name: 'bench.csv', mimeType: 'text/csv', buffer: csv(n) });
+  await page.getByLabel('CSV file').setInputFiles(file);
   const button = page.getByRole('button', { name: `Import ${n} rows` });
   await expect(button).toBeVisible({ timeout: 120_000 });
   const t0 = Date.now();
@@ -147,6 +158,38 @@ async function waitSyncedLong(page: Page) {
   const status = page.getByRole('status', { name: 'Sync status' });
   await expect(status).toContainText(/\b0 pending/, { timeout: 30 * 60_000 });
   await expect(status).toContainText('synced', { timeout: 60_000 });
+}
+
+for (const n of SIZES) {
+  test(`browser: Excel import and the duplicate check at ${n}`, async ({ browser }) => {
+    // Same rows, same machine, same run: a CSV import (the baseline) and an .xlsx one,
+    // each into an empty team; then the CSV again into the filled team, every row a
+    // duplicate, timed from the click to the review listing them.
+    const run = async (file: { name: string; mimeType: string; buffer: Buffer }) => {
+      const ctx = await browser.newContext();
+      const page = await ctx.newPage();
+      await createAccount(page, uniqueUser('benchx'));
+      await createTeam(page);
+      const ms = await importRows(page, n, file);
+      return { ctx, page, ms };
+    };
+    const csvRun = await run({ name: 'bench.csv', mimeType: 'text/csv', buffer: csv(n) });
+    await csvRun.ctx.close();
+    const xlsxRun = await run({ name: 'bench.xlsx', mimeType: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', buffer: xlsx(n) });
+    const page = xlsxRun.page;
+    await page.getByLabel('CSV file').setInputFiles({ name: 'again.csv', mimeType: 'text/csv', buffer: csv(n) });
+    const button = page.getByRole('button', { name: `Import ${n} rows` });
+    await expect(button).toBeVisible({ timeout: 120_000 });
+    const t0 = Date.now();
+    await button.click();
+    await expect(page.getByRole('heading', { name: `${n} rows look like customers already here` })).toBeVisible({ timeout: 30 * 60_000 });
+    const dupMs = Date.now() - t0;
+    await xlsxRun.ctx.close();
+    const line = `browser bench n=${n}: import CSV ${csvRun.ms} ms, .xlsx ${xlsxRun.ms} ms (${(xlsxRun.ms / csvRun.ms).toFixed(2)}x the CSV, goal <= 1.5x); ` +
+      `duplicate check of ${n} rows against ${n} customers ${dupMs} ms (click to the review)`;
+    console.log(line);
+    fs.appendFileSync(path.join(__dirname, '..', 'bench-results.txt'), line + '\n');
+  });
 }
 
 test('release .wasm size', async () => {

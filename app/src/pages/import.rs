@@ -67,6 +67,9 @@ fn decode_as(bytes: &js_sys::ArrayBuffer, chosen: &str) -> Result<(String, &'sta
     }
 }
 
+/// Likely duplicates listed one by one; the rest follow "Skip all" / "Create all".
+const SHOWN_MATCHES: usize = 200;
+
 /// A record's field writes.
 type Edit = (RecordId, Vec<(String, Option<Value>)>);
 
@@ -580,7 +583,7 @@ fn review_view(
                         <th scope="col">{t("import.what_to_do")}</th>
                     </tr></thead>
                     <tbody>
-                        {r.matches.iter().map(|(m, sheet_row, choice)| {
+                        {r.matches.iter().take(SHOWN_MATCHES).map(|(m, sheet_row, choice)| {
                             let choice = *choice;
                             let select_id = format!("dupe-{}", m.row);
                             let like = match (m.existing, m.earlier_row) {
@@ -614,6 +617,7 @@ fn review_view(
                     </tbody>
                 </table>
             </div>
+            {(n > SHOWN_MATCHES).then(|| view! { <p class="hint">{tf("import.more_duplicates", &[("n", &(n - SHOWN_MATCHES))])}</p> })}
             <div class="actions">
                 <button type="button" class="primary" on:click=run>{tf("import.run_with_choices", &[("n", &r.prepared.len())])}</button>
                 <button type="button" on:click=move |_| review.set(None)>{t("common.cancel")}</button>
