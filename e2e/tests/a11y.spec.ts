@@ -4,7 +4,7 @@ import { createAccount, createCustomer, createTeam, uniqueUser } from './helpers
 
 // Accessibility holds through the redesign: axe-core on every page of the app shell, at
 // a phone's width, in 中文 and English, light and dark. Serious and critical violations fail.
-const PAGES = ['/', '/customers', 'customer', '/customers/new', '/pipeline', '/tasks', '/team', '/import', '/audit', '/lifecycle', '/more'];
+const PAGES = ['/', '/customers', 'customer', '/customers/new', '/pipeline', '/tasks', '/calendar', '/pool', '/customers/duplicates', '/team', '/import', '/audit', '/lifecycle', '/more'];
 
 async function go(page: Page, path: string) {
   await page.evaluate((p) => {

@@ -53,6 +53,10 @@ test('the calendar shows tasks and meetings by day, moves them by drag and by da
   await expect(page.getByRole('button', { name: 'Month' })).toHaveAttribute('aria-pressed', 'true');
   await expect(page.locator('.calendar--month')).toContainText('canary-task send the quote');
   await page.screenshot({ path: info.outputPath('calendar-month-1400.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByRole('button', { name: 'Week' }).click();
+  await page.screenshot({ path: info.outputPath('calendar-week-390x844.png'), fullPage: true });
+  await page.setViewportSize({ width: 1400, height: 900 });
   await waitSynced(page);
 
   // My tasks as an iCalendar file, built in the browser.

@@ -4,7 +4,7 @@ import { addToTeam, createAccount, createCustomer, createTeam, openEdit, uniqueU
 // Admins define custom fields (typed, validated; a sensitive one sealed under the
 // sensitive key); they show in the form, the card, the list's filters, import and export;
 // support does not see the sensitive one.
-test('admins add custom fields; members fill them (validated); support does not see a sensitive one; import maps them', async ({ browser }) => {
+test('admins add custom fields; members fill them (validated); support does not see a sensitive one; import maps them', async ({ browser }, info) => {
   test.setTimeout(150_000);
   const admin = await (await browser.newContext()).newPage();
   const support = await (await browser.newContext()).newPage();
@@ -41,6 +41,8 @@ test('admins add custom fields; members fill them (validated); support does not 
   await expect(card).toContainText('Industry');
   await expect(card).toContainText('canary-tea');
   await expect(card).toContainText('¥88,000.00');
+  await admin.setViewportSize({ width: 1280, height: 800 });
+  await admin.screenshot({ path: info.outputPath('custom-fields-1280x800.png'), fullPage: true });
   await waitSynced(admin);
 
   // Filters: by the choice field.

@@ -92,7 +92,7 @@ test('deals move by drag and drop, by keyboard and by touch; a lost deal needs a
   await colleagueCtx.close();
 });
 
-test('on a phone, a deal is dragged by its grip with a finger', async ({ browser }) => {
+test('on a phone, a deal is dragged by its grip with a finger', async ({ browser }, info) => {
   test.setTimeout(90_000);
   const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
   const page = await ctx.newPage();
@@ -116,5 +116,6 @@ test('on a phone, a deal is dragged by its grip with a finger', async ({ browser
   for (let i = 1; i <= 10; i++) await touch('touchMove', x0 + ((x1 - x0) * i) / 10, y0 + ((y1 - y0) * i) / 10);
   await touch('touchEnd', x1, y1);
   await expect(qualified).toContainText('canary-deal touched');
+  await page.screenshot({ path: info.outputPath('pipeline-390x844.png'), fullPage: true });
   await ctx.close();
 });

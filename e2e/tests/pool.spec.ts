@@ -3,7 +3,7 @@ import { addToTeam, createAccount, createCustomer, createTeam, uniqueUser, waitS
 
 // The customer pool (公海): claim up to the admin's limit; customers with no follow-up
 // come back after the rule's days, previewed first; the owner is told beforehand.
-test('members claim from the pool up to the limit; an admin previews and returns customers with no follow-up; owners are reminded', async ({ browser }) => {
+test('members claim from the pool up to the limit; an admin previews and returns customers with no follow-up; owners are reminded', async ({ browser }, info) => {
   test.setTimeout(150_000);
   const adminCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const memberCtx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -48,6 +48,10 @@ test('members claim from the pool up to the limit; an admin previews and returns
   await expect(admin.getByRole('link', { name: /Yours, back to the pool soon/ })).toContainText('1');
   await admin.getByRole('navigation').getByRole('link', { name: 'Customer pool' }).click();
   await expect(admin.getByRole('region', { name: /1 of your customers return to the pool soon/ })).toContainText('Canary Pool Old');
+  await admin.screenshot({ path: info.outputPath('pool-1280.png'), fullPage: true });
+  await member.setViewportSize({ width: 390, height: 844 });
+  await member.screenshot({ path: info.outputPath('pool-390x844.png'), fullPage: true });
+  await member.setViewportSize({ width: 1280, height: 900 });
 
   // With a 27-day rule it is due: the admin sees exactly which, then returns it.
   await admin.getByLabel('Days without follow-up before a customer returns (0: never)').fill('27');

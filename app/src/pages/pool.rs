@@ -138,7 +138,7 @@ pub fn Pool() -> impl IntoView {
                                     <span class="list__name">{name.clone()}</span>
                                     <span class="list__meta">{company}</span>
                                 </a>
-                                <button type="button" on:click=move |_| claim(id, n2.clone())>{tf("pool.claim", &[("name", &name)])}</button>
+                                <button type="button" aria-label=tf("pool.claim", &[("name", &name)]) on:click=move |_| claim(id, n2.clone())>{t("pool.claim_short")}</button>
                             </li>
                         }.into_any()
                     }).collect::<Vec<AnyView>>()}
