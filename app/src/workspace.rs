@@ -440,6 +440,14 @@ impl Workspace {
         read(record.map(|r| &r.view), signer, team)
     }
 
+    /// Write team settings (the settings record, `shared::team::settings_record`): every
+    /// client honours them only under an admin's signature (see [`Self::with_settings`]).
+    pub async fn edit_settings(self: &Rc<Self>, fields: Vec<(String, Option<Value>)>) -> Result<(), String> {
+        let mut writes = vec![(shared::domain::field::KIND.to_owned(), Some(Value::Text("settings".into())))];
+        writes.extend(fields);
+        self.edit(settings_record(self.team_id), writes).await
+    }
+
     /// The team's custom fields (see `shared::custom::definitions`).
     pub async fn custom_fields(self: &Rc<Self>) -> Vec<shared::custom::FieldDef> {
         self.with_settings(shared::custom::definitions).await

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::custom::{self, FieldDef, Kind, Problem};
-use shared::domain::field;
 use shared::record::{RecordDoc, Value};
 
 use crate::i18n::{self, t, tf};
@@ -218,12 +217,8 @@ pub fn CustomFieldsEditor() -> impl IntoView {
     let save = move |list: Vec<FieldDef>, done: String| {
         let ws = use_ws();
         spawn_local(async move {
-            let id = shared::team::settings_record(ws.team_id);
-            let fields = vec![
-                (field::KIND.to_owned(), Some(Value::Text("settings".into()))),
-                (custom::CUSTOM_FIELDS.to_owned(), Some(custom::to_value(&list))),
-            ];
-            match ws.edit(id, fields).await {
+            let fields = vec![(custom::CUSTOM_FIELDS.to_owned(), Some(custom::to_value(&list)))];
+            match ws.edit_settings(fields).await {
                 Ok(()) => {
                     defs.set(list);
                     crate::toast(&done);

@@ -11,7 +11,6 @@ use leptos::task::spawn_local;
 use shared::domain::{field, Deal, Entity, EntityKind, Stage};
 use shared::ids::RecordId;
 use shared::pipeline::{self, default_pipelines, move_deal, MoveError, Pipeline as Board, StageDef, LOST, WON};
-use shared::record::Value;
 
 use crate::i18n::{self, stage_label, t, tf};
 use crate::pages::customer::format_date;
@@ -385,12 +384,8 @@ fn PipelineEditor(pipelines: RwSignal<Vec<Board>>) -> impl IntoView {
     let save = move |list: Vec<Board>| {
         let ws = use_ws();
         spawn_local(async move {
-            let id = shared::team::settings_record(ws.team_id);
-            let fields = vec![
-                (field::KIND.to_owned(), Some(Value::Text("settings".into()))),
-                (pipeline::PIPELINES.to_owned(), Some(pipeline::to_value(&list))),
-            ];
-            match ws.edit(id, fields).await {
+            let fields = vec![(pipeline::PIPELINES.to_owned(), Some(pipeline::to_value(&list)))];
+            match ws.edit_settings(fields).await {
                 Ok(()) => {
                     pipelines.set(list);
                     crate::toast(t("pipeline.saved"));

@@ -170,13 +170,11 @@ fn PoolRules(rules: RwSignal<Rules>) -> impl IntoView {
         };
         let ws = use_ws();
         spawn_local(async move {
-            let id = shared::team::settings_record(ws.team_id);
             let fields = vec![
-                (field::KIND.to_owned(), Some(Value::Text("settings".into()))),
                 (pool::LIMIT.to_owned(), Some(Value::Int(l.clamp(0, 100_000)))),
                 (pool::RETURN_DAYS.to_owned(), Some(Value::Int(d.clamp(0, 3650)))),
             ];
-            match ws.edit(id, fields).await {
+            match ws.edit_settings(fields).await {
                 Ok(()) => crate::toast(t("pool.rules_saved")),
                 Err(e) => crate::toast(&e),
             }

@@ -598,12 +598,8 @@ fn RotationSchedule(message: RwSignal<Option<String>>) -> impl IntoView {
         let days: i64 = event_target_value(&ev).parse().unwrap_or(0);
         let ws = use_ws();
         spawn_local(async move {
-            let id = settings;
-            let fields = vec![
-                (shared::domain::field::KIND.to_owned(), Some(shared::record::Value::Text("settings".into()))),
-                (shared::team::ROTATION_DAYS.to_owned(), Some(shared::record::Value::Int(days))),
-            ];
-            match ws.edit(id, fields).await {
+            let fields = vec![(shared::team::ROTATION_DAYS.to_owned(), Some(shared::record::Value::Int(days)))];
+            match ws.edit_settings(fields).await {
                 Ok(()) if days == 0 => message.set(Some(t("rotation.never_set").into())),
                 Ok(()) => message.set(Some(tf("rotation.set", &[("n", &days)]))),
                 Err(e) => message.set(Some(tf("rotation.not_saved", &[("error", &e)]))),
