@@ -496,6 +496,23 @@ impl Workspace {
         Ok(())
     }
 
+    /// Change many existing records at once (a bulk action), each with its history entry
+    /// as a single edit writes: one durable step, then one sync.
+    pub async fn edit_existing(
+        self: &Rc<Self>,
+        edits: Vec<(RecordId, Vec<(String, Option<Value>)>)>,
+    ) -> Result<(), String> {
+        let index = self.index.get_untracked();
+        let history: Vec<_> = edits
+            .iter()
+            .filter_map(|(id, fields)| history_entry(*id, index.records.get(id)?, fields))
+            .map(|h| (RecordId::random(), h.to_fields()))
+            .collect();
+        self.edit_many(edits.into_iter().chain(history).collect()).await?;
+        self.request_sync();
+        Ok(())
+    }
+
     /// The duplicate index over the customers as they are now (rebuilt only when the
     /// records changed since it was last built).
     pub fn duplicate_index(&self) -> Rc<DuplicateIndex> {

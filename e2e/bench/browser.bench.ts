@@ -243,8 +243,18 @@ async function timeToLogin(page: Page): Promise<number> {
     });
   });
   await page.goto('/', { waitUntil: 'commit' });
-  await page.getByRole('button', { name: 'Create account' }).waitFor({ timeout: 120_000 });
-  return Math.round(await page.evaluate(() => (window as any).__qdLoginShown));
+  // Awaited in the page, not polled with a locator: Playwright's selector engine is
+  // injected into the page and its polling runs on the same (4× slowed) main thread as
+  // the app's start, which made the driver part of what it measured.
+  for (;;) {
+    try {
+      const shown = await page.evaluate(() => (window as any).__qdLoginShown);
+      if (typeof shown === 'number') return Math.round(shown);
+    } catch (e) {
+      // The evaluation reached the document the navigation replaced: ask the new one.
+      if (!/context was destroyed|navigat/i.test(String(e))) throw e;
+    }
+  }
 }
 
 test('first and repeat visit over a slow link', async ({ browser }) => {
@@ -261,7 +271,7 @@ test('first and repeat visit over a slow link', async ({ browser }) => {
 
   const repeats: number[] = [];
   let repeatBytes = 0;
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 9; i++) {
     const again = await ctx.newPage();
     const n = await throttle(again);
     repeats.push(await timeToLogin(again));

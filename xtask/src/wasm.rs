@@ -137,6 +137,7 @@ pub fn build(dist: &Path) -> Result {
     let html = fs::read_to_string(&index).map_err(|e| format!("{}: {e}", index.display()))?;
     let start = format!(
         r#"<link rel="modulepreload" href="/{dir_name}/app.js" crossorigin="anonymous" />
+<link rel="modulepreload" href="/{dir_name}/__wasm_split.js" crossorigin="anonymous" />
 <link rel="preload" href="/{dir_name}/app_bg.wasm" as="fetch" type="application/wasm" crossorigin="anonymous" />
 <script type="module">
 import init from '/{dir_name}/app.js';

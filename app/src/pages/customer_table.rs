@@ -258,7 +258,7 @@ pub fn BulkActions(selected: RwSignal<HashSet<RecordId>>) -> impl IntoView {
                 })
                 .collect();
             let count = edits.len();
-            match ws.edit_many(edits).await {
+            match ws.edit_existing(edits).await {
                 Ok(()) => {
                     crate::toast(&tf("table.done", &[("n", &count)]));
                     let detail = format!("{what} on {count} customers at once");
@@ -268,7 +268,6 @@ pub fn BulkActions(selected: RwSignal<HashSet<RecordId>>) -> impl IntoView {
                         shared::audit::AuditAction::Edit
                     };
                     ws.audit(action, None, None, detail).await;
-                    ws.request_sync();
                     if what == "deleted" {
                         selected.set(HashSet::new());
                     }

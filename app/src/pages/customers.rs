@@ -249,6 +249,24 @@ pub fn CustomerList() -> impl IntoView {
             <p class="count" role="status" aria-label=t("customers.matching")>
                 {move || tf("customers.count", &[("n", &number(matches.with(Vec::len) as i64)), ("total", &number(total() as i64))])}
             </p>
+            // Gmail's "select all that match": a bulk action can reach every match, not
+            // only the rows drawn so far.
+            {move || {
+                let all = matches.with(Vec::len);
+                (state.table.get() && all > 0 && selected.with(HashSet::len) < all).then(|| {
+                    let select_all = move |_| {
+                        let ids: HashSet<RecordId> = index.with_untracked(|idx| {
+                            matches.with_untracked(|m| m.iter().filter_map(|&i| Some(idx.customers.get(i as usize)?.id)).collect())
+                        });
+                        selected.set(ids);
+                    };
+                    view! {
+                        <button type="button" class="select-matching" on:click=select_all>
+                            {tf("table.select_matching", &[("n", &number(all as i64))])}
+                        </button>
+                    }
+                })
+            }}
             {move || state.table.get().then(|| view! { <CustomerTable ids=shown_ids state=state defs=custom_defs selected=selected /> })}
             <ul class="list" aria-label=t("nav.customers") hidden=move || state.table.get()>
                 // Plain anchors (the router still handles their clicks): a router `<A>`
