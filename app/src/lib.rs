@@ -275,6 +275,14 @@ fn page_for(path: String) -> AnyView {
     }
 }
 
+/// Start fetching the daily pages' module now (a no-op once it is there, and without the
+/// module split): the log-in calls it as the passphrase check starts, so the first page
+/// after unlocking does not wait for its code.
+pub fn preload_pages() {
+    #[cfg(feature = "split")]
+    split::preload_daily();
+}
+
 /// The split points `cargo xtask build-app` cuts the app's wasm at (xtask/src/wasm.rs).
 /// Only the built app has them (the `split` feature): the wasm tests link the app as a
 /// library, with the pages in one piece.
@@ -306,6 +314,16 @@ mod split {
     #[wasm_split(occasional, wasm_split_path = ::leptos::wasm_split, preload(load_occasional), fallible)]
     fn occasional(path: String) -> Result<AnyView, SplitLoaderError> {
         Ok(super::occasional_page(&path))
+    }
+
+    pub fn preload_daily() {
+        let modules = MODULES.with(Clone::clone);
+        if modules.with_untracked(|m| m[0]) == Module::Loading {
+            leptos::task::spawn_local(async move {
+                let state = if load_daily().await.is_ok() { Module::Loaded } else { Module::Failed };
+                modules.update(|m| m[0] = state);
+            });
+        }
     }
 
     /// The page, at once when its module is loaded; otherwise "Opening…" while it loads

@@ -375,7 +375,7 @@ impl Workspace {
                 let was_customer = old.records.get(id).is_some_and(|d| is_customer(d));
                 match s.replica.records.get(id).filter(|r| !r.view.is_deleted()) {
                     Some(r) => {
-                        let doc = Arc::new(r.view.clone());
+                        let doc = r.view.clone();
                         if is_customer(&doc) {
                             fresh.push(CustomerEntry::of(*id, &doc));
                             customers_changed = true;
@@ -437,7 +437,7 @@ impl Workspace {
         let pending = s.replica.outbox.iter().any(|p| p.record == id);
         let record = s.replica.records.get(&id);
         let signer = if pending { Some(&s.session.me) } else { record.and_then(|r| r.signer.as_ref()) };
-        read(record.map(|r| &r.view), signer, team)
+        read(record.map(|r| &*r.view), signer, team)
     }
 
     /// Write team settings (the settings record, `shared::team::settings_record`): every

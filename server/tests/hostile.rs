@@ -335,7 +335,7 @@ async fn a_field_changed_in_another_members_name_is_refused() {
     let bob_session = bob.session(team).await;
     let mut b = Syncer::open(bob.session(team).await, MemoryStore::new(), bob.transport(team)).await.unwrap();
     b.sync().await.unwrap();
-    let mut doc = b.replica.records[&id].base.clone();
+    let mut doc = (*b.replica.records[&id].base).clone();
     let stamp = Stamp { hlc: Hlc { wall_ms: now(), counter: 0 }, author: carol.name.clone() };
     doc.apply(field::NOTES, FieldState { value: Some(Value::Text("Carol promised 50% off".into())), stamp });
     let sealer = sealer_of(&bob, &bob_session, bob_session.team.epoch);

@@ -133,7 +133,7 @@ async fn pushes_through_two_instances_at_once_get_one_sequence_and_converge() {
         a.sync().await.unwrap();
         b.sync().await.unwrap();
     }
-    let live = |c: &Client| c.replica.live().map(|(id, r)| (*id, r.view.clone())).collect::<Vec<_>>();
+    let live = |c: &Client| c.replica.live().map(|(id, r)| (*id, (*r.view).clone())).collect::<Vec<_>>();
     assert_eq!(live(&a), live(&b), "both clients hold the same records");
     let ids: BTreeSet<RecordId> = a.replica.live().map(|(id, _)| *id).collect();
     assert!(mine_a.is_subset(&ids) && mine_b.is_subset(&ids));

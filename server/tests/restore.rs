@@ -63,7 +63,7 @@ async fn ids_on(db: &std::path::Path) -> BTreeSet<RecordId> {
 }
 
 fn views(c: &Client) -> BTreeMap<RecordId, RecordDoc> {
-    c.replica.live().map(|(id, r)| (*id, r.view.clone())).collect()
+    c.replica.live().map(|(id, r)| (*id, (*r.view).clone())).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

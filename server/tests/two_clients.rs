@@ -36,7 +36,7 @@ fn text(s: &str) -> Option<Value> {
 type Client = Syncer<MemoryStore, HttpTransport>;
 
 fn visible(c: &Client) -> Vec<(RecordId, RecordDoc)> {
-    c.replica.live().map(|(id, r)| (*id, r.view.clone())).collect()
+    c.replica.live().map(|(id, r)| (*id, (*r.view).clone())).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,7 @@ pub mod memory;
 pub mod seal;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 
 use thiserror::Error;
 
@@ -322,10 +323,12 @@ pub struct LocalRecord {
     pub collection: CollectionId,
     /// The server version `base` corresponds to; 0 if never pushed.
     pub version: u64,
-    /// What the server holds (merged with everything we pulled).
-    pub base: RecordDoc,
-    /// `base` plus pending edits: what the user sees.
-    pub view: RecordDoc,
+    /// What the server holds (merged with everything we pulled). The same `Arc` as
+    /// `view` while nothing is pending.
+    pub base: Arc<RecordDoc>,
+    /// `base` plus pending edits: what the user sees. Shared, not copied, with whoever
+    /// reads it (the app's index holds the same `Arc`); an edit copies it on write.
+    pub view: Arc<RecordDoc>,
     pub sensitive: Option<SealedEnvelope>,
     pub complete: bool,
     /// The oldest key epoch the server's copy is sealed under (0 if never pushed).
@@ -382,8 +385,8 @@ impl Replica {
         let local = self.records.entry(op.record).or_insert_with(|| LocalRecord {
             collection: op.collection,
             version: 0,
-            base: RecordDoc::new(),
-            view: RecordDoc::new(),
+            base: Arc::default(),
+            view: Arc::default(),
             sensitive: None,
             complete: true,
             epoch: 0,
@@ -391,7 +394,7 @@ impl Replica {
         });
         local.collection = op.collection;
         for e in &op.edits {
-            local.view.apply(&e.field, e.state.clone());
+            Arc::make_mut(&mut local.view).apply(&e.field, e.state.clone());
         }
     }
 
@@ -399,12 +402,13 @@ impl Replica {
     fn rebuild_view(&mut self, record: RecordId) {
         self.dirty.insert(record);
         let Some(local) = self.records.get_mut(&record) else { return };
-        local.view = local.base.clone();
+        let mut view = (*local.base).clone();
         for p in self.outbox.iter().filter(|p| p.record == record) {
             for e in &p.edits {
-                local.view.apply(&e.field, e.state.clone());
+                view.apply(&e.field, e.state.clone());
             }
         }
+        local.view = Arc::new(view);
         if local.version == 0 && local.view.fields.is_empty() {
             self.records.remove(&record);
         }
@@ -419,8 +423,8 @@ impl Replica {
         let local = self.records.entry(record).or_insert_with(|| LocalRecord {
             collection: opened.collection,
             version: 0,
-            base: RecordDoc::new(),
-            view: RecordDoc::new(),
+            base: Arc::default(),
+            view: Arc::default(),
             sensitive: None,
             complete: true,
             epoch: 0,
@@ -461,8 +465,15 @@ impl Replica {
         self.dirty.insert(record);
         local.version = version;
         local.collection = opened.collection;
-        local.base.merge(&opened.doc);
-        local.view.merge(&opened.doc);
+        if local.base.fields.is_empty() && local.view.fields.is_empty() {
+            // First seen (every record, when a device opens its store): one document,
+            // shared by the base, the view and the app's index.
+            local.base = Arc::new(opened.doc);
+            local.view = local.base.clone();
+        } else {
+            Arc::make_mut(&mut local.base).merge(&opened.doc);
+            Arc::make_mut(&mut local.view).merge(&opened.doc);
+        }
         local.sensitive = opened.sensitive;
         local.complete = opened.complete;
         local.epoch = opened.epoch;
@@ -484,7 +495,7 @@ impl Replica {
         let mut out: BTreeMap<RecordId, Outgoing> = BTreeMap::new();
         for op in self.outbox.iter().filter(|op| chosen.contains(&op.record)) {
             let entry = out.entry(op.record).or_insert_with(|| {
-                let base = self.records.get(&op.record).map(|l| l.base.clone()).unwrap_or_default();
+                let base = self.records.get(&op.record).map(|l| (*l.base).clone()).unwrap_or_default();
                 Outgoing { op_ids: Vec::new(), doc: base, repair: false }
             });
             entry.op_ids.push(op.id);
@@ -495,7 +506,7 @@ impl Replica {
         }
         for id in self.reseal.iter().filter(|id| chosen.contains(id)) {
             if let (Some(l), std::collections::btree_map::Entry::Vacant(e)) = (self.records.get(id), out.entry(*id)) {
-                e.insert(Outgoing { op_ids: Vec::new(), doc: l.base.clone(), repair: false });
+                e.insert(Outgoing { op_ids: Vec::new(), doc: (*l.base).clone(), repair: false });
             }
         }
         out
@@ -693,7 +704,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             if let Some(c) = cached.remove(&rec.record).filter(|c| c.version == rec.version) {
                 if let (Ok((basic, sensitive)), Ok(info)) = (rec.sealed.envelopes(), rec.sealed.inspect()) {
                     let opened = Opened {
-                        doc: c.base,
+                        doc: Arc::unwrap_or_clone(c.base),
                         collection: c.collection,
                         sensitive,
                         complete: true,
@@ -1052,9 +1063,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                         local.version = version;
                         local.collection = m.collection;
                         local.signer = Some(self.session.me.clone());
-                        local.base = m.doc;
+                        local.base = Arc::new(m.doc);
                         // What sealing added (a put-back's mark) shows too.
-                        local.view.merge(&local.base);
+                        Arc::make_mut(&mut local.view).merge(&local.base);
                         local.sensitive = m.sensitive;
                         self.replica.reseal.remove(&m.record);
                         self.note_recent(m.record);
@@ -1176,7 +1187,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     fn refuse_misattributed(&mut self, version: u64, opened: &Opened, record: RecordId) -> bool {
         let empty = RecordDoc::new();
         let prev = match self.replica.records.get(&record) {
-            Some(l) if l.version > 0 && l.version + 1 == version => Some(&l.base),
+            Some(l) if l.version > 0 && l.version + 1 == version => Some(&*l.base),
             None if version == 1 => Some(&empty),
             _ => None,
         };

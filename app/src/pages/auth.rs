@@ -64,6 +64,7 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        crate::preload_pages();
         // Read every field now: setting the phase below disposes this page's signals.
         let (name, pass, m) = (username.get_untracked(), passphrase.get_untracked(), mode.get_untracked());
         let code = Some(totp.get_untracked()).filter(|c| !c.trim().is_empty());

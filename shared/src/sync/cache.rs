@@ -11,6 +11,7 @@
 //! unknown version or a malformed blob is simply ignored (the records are re-opened).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::crypto::aead::{open_blob, seal_blob};
 use crate::crypto::identity::IdentityKeys;
@@ -27,7 +28,7 @@ const CONTEXT: &[u8] = b"replica-cache:";
 pub struct CachedRecord {
     pub collection: CollectionId,
     pub version: u64,
-    pub base: RecordDoc,
+    pub base: Arc<RecordDoc>,
 }
 
 fn context(team: TeamId) -> Vec<u8> {
@@ -136,7 +137,7 @@ fn decode(bytes: &[u8]) -> Result<BTreeMap<RecordId, CachedRecord>, DecodeError>
             let author = authors.get(r.u32()? as usize).ok_or(DecodeError("author index"))?.clone();
             fields.insert(name, FieldState { value, stamp: Stamp { hlc, author } });
         }
-        out.insert(id, CachedRecord { collection, version, base: RecordDoc { fields } });
+        out.insert(id, CachedRecord { collection, version, base: Arc::new(RecordDoc { fields }) });
     }
     r.finish()?;
     Ok(out)
@@ -160,10 +161,10 @@ mod tests {
         );
         doc.apply("notes", FieldState { value: None, stamp: stamp(9, &ann) });
         let mut m = BTreeMap::new();
-        m.insert(RecordId([1; 16]), CachedRecord { collection: CollectionId([2; 16]), version: 7, base: doc });
+        m.insert(RecordId([1; 16]), CachedRecord { collection: CollectionId([2; 16]), version: 7, base: Arc::new(doc) });
         m.insert(
             RecordId([3; 16]),
-            CachedRecord { collection: CollectionId([2; 16]), version: 1, base: RecordDoc::new() },
+            CachedRecord { collection: CollectionId([2; 16]), version: 1, base: Arc::default() },
         );
         m
     }

@@ -237,7 +237,7 @@ fn a_server_replaying_an_old_version_as_new_is_refused() {
 
 /// Every live record's view, by id.
 fn views(c: &Client) -> BTreeMap<RecordId, RecordDoc> {
-    c.replica.live().map(|(id, r)| (*id, r.view.clone())).collect()
+    c.replica.live().map(|(id, r)| (*id, (*r.view).clone())).collect()
 }
 
 #[test]
@@ -269,7 +269,7 @@ fn the_replica_cache_serves_unchanged_records_and_never_a_stale_one() {
     let reopened = client(&t, 0, &net, ann_store.clone());
     assert!(reopened.cache_is_stale(), "y had to be opened from ciphertext");
     assert_eq!(reopened.replica.records[&y].view.text(field::NOTES), Some("bob was here"));
-    assert_eq!(reopened.replica.records[&x].view, before[&x]);
+    assert_eq!(*reopened.replica.records[&x].view, before[&x]);
 
     // A cache sealed for another team (or damaged) is ignored, not trusted.
     let mut other = session(&t, 0, &Scope::ALL);
@@ -508,7 +508,7 @@ fn a_version_that_changes_a_field_in_another_members_name_is_refused() {
 
     // Bob's modified client writes new notes and signs the version, but names Ann as
     // the notes' author: "Ann wrote this".
-    let mut doc = ann.replica.records[&id].base.clone();
+    let mut doc = (*ann.replica.records[&id].base).clone();
     let ann_name = t.people[0].name.clone();
     let stamp = Stamp { hlc: crate::hlc::Hlc { wall_ms: wall_clock(), counter: 0 }, author: ann_name.clone() };
     doc.apply(field::NOTES, FieldState { value: text("Ann agreed to a 50% discount"), stamp });
