@@ -15,6 +15,7 @@ pub mod pages;
 pub mod security;
 pub mod store;
 pub mod tabs;
+pub mod webcrypto;
 pub mod workspace;
 
 use std::cell::RefCell;
@@ -275,12 +276,13 @@ fn page_for(path: String) -> AnyView {
     }
 }
 
-/// Start fetching the daily pages' module now (a no-op once it is there, and without the
-/// module split): the log-in calls it as the passphrase check starts, so the first page
-/// after unlocking does not wait for its code.
-pub fn preload_pages() {
+/// Fetch what the first page after unlocking needs — the daily pages' module (without
+/// the module split, there is none) and the pinyin table — while the passphrase is
+/// checked, instead of after.
+pub fn prepare_unlock() {
     #[cfg(feature = "split")]
     split::preload_daily();
+    leptos::task::spawn_local(load_pinyin());
 }
 
 /// The split points `cargo xtask build-app` cuts the app's wasm at (xtask/src/wasm.rs).
@@ -408,9 +410,22 @@ pub fn use_ws() -> Ws {
 /// Fetch the pinyin table (`/pinyin_table.txt`, next to the app) and hand it to search,
 /// once. Without it (offline on a first visit), names are searched as written only.
 pub async fn load_pinyin() {
+    use futures::future::{FutureExt, LocalBoxFuture, Shared};
+    thread_local! {
+        // The fetch under way, which every caller awaits (the first caller starts it).
+        static FETCH: RefCell<Option<Shared<LocalBoxFuture<'static, ()>>>> = const { RefCell::new(None) };
+    }
     if shared::pinyin::loaded() {
         return;
     }
+    let fetch = FETCH.with_borrow_mut(|f| f.get_or_insert_with(|| fetch_pinyin().boxed_local().shared()).clone());
+    fetch.await;
+    if !shared::pinyin::loaded() {
+        FETCH.set(None); // failed (offline?): the next caller tries again
+    }
+}
+
+async fn fetch_pinyin() {
     let Ok(resp) = gloo_net::http::Request::get("/pinyin_table.txt").send().await else { return };
     if !resp.ok() {
         return;

@@ -10,6 +10,7 @@ use js_sys::Uint8Array;
 use rexie::{ObjectStore, Rexie, TransactionMode};
 use shared::api::Cursor;
 use shared::crypto::envelope::SealedRecord;
+use shared::crypto::{CryptoError, SymmetricKey};
 use shared::ids::RecordId;
 use shared::sync::{Snapshot, Store, StoreError, StoredOp, StoredRecord};
 use wasm_bindgen::JsValue;
@@ -146,18 +147,12 @@ impl IdbStore {
 
 impl Store for IdbStore {
     async fn load(&self) -> Result<Snapshot, StoreError> {
-        let tx = self.db.transaction(&[RECORDS, OUTBOX, META, CACHE], TransactionMode::ReadOnly).map_err(err)?;
-        let (records, outbox, meta, cache) = (
-            tx.store(RECORDS).map_err(err)?,
-            tx.store(OUTBOX).map_err(err)?,
-            tx.store(META).map_err(err)?,
-            tx.store(CACHE).map_err(err)?,
-        );
+        let tx = self.db.transaction(&[OUTBOX, META, CACHE], TransactionMode::ReadOnly).map_err(err)?;
+        let (outbox, meta, cache) =
+            (tx.store(OUTBOX).map_err(err)?, tx.store(META).map_err(err)?, tx.store(CACHE).map_err(err)?);
         // Whole stores in a few requests (getAll / getAllKeys come back in key order),
         // not one cursor step per row.
-        let (record_keys, record_values, op_keys, op_values, cursor, cached) = futures::try_join!(
-            records.get_all_keys(None, None),
-            records.get_all(None, None),
+        let (op_keys, op_values, cursor, cached) = futures::try_join!(
             outbox.get_all_keys(None, None),
             outbox.get_all(None, None),
             meta.get(JsValue::from_str(CURSOR_KEY)),
@@ -166,9 +161,6 @@ impl Store for IdbStore {
         .map_err(err)?;
         finish(tx).await?;
         let cache = cached.filter(|c| !c.is_undefined()).map(|c| to_vec(&c)).transpose()?;
-
-        let records =
-            record_keys.iter().zip(&record_values).map(|(k, v)| decode_record(k, v)).collect::<Result<Vec<_>, _>>()?;
         let outbox = op_keys
             .iter()
             .zip(&op_values)
@@ -178,7 +170,30 @@ impl Store for IdbStore {
             Some(c) => u64::from_be_bytes(to_vec(&c)?.try_into().map_err(|_| err("cursor"))?),
             None => 0,
         };
-        Ok(Snapshot { records, outbox, cursor, cache })
+        Ok(Snapshot { outbox, cursor, cache })
+    }
+
+    async fn records(&self) -> Result<Vec<StoredRecord>, StoreError> {
+        let tx = self.db.transaction(&[RECORDS], TransactionMode::ReadOnly).map_err(err)?;
+        let records = tx.store(RECORDS).map_err(err)?;
+        let (keys, values) =
+            futures::try_join!(records.get_all_keys(None, None), records.get_all(None, None)).map_err(err)?;
+        finish(tx).await?;
+        keys.iter().zip(&values).map(|(k, v)| decode_record(k, v)).collect()
+    }
+
+    async fn seal_blob(&self, key: &SymmetricKey, context: &[u8], plain: &[u8]) -> Vec<u8> {
+        match crate::webcrypto::seal_blob(key, context, plain).await {
+            Some(blob) => blob,
+            None => shared::crypto::aead::seal_blob(key, context, plain),
+        }
+    }
+
+    async fn open_blob(&self, key: &SymmetricKey, context: &[u8], blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        match crate::webcrypto::open_blob(key, context, blob).await {
+            Some(opened) => opened,
+            None => shared::crypto::aead::open_blob(key, context, blob),
+        }
     }
 
     async fn save_records(&self, records: &[StoredRecord], cursor: Option<Cursor>) -> Result<(), StoreError> {

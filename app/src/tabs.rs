@@ -83,7 +83,7 @@ async fn open_with_kept_key(phase: PhaseSignal) {
     let Ok(store) = crate::store::open(&crate::store::db_name(&user)).await else { return };
     let Ok(Some(kept)) = store.meta(KEPT_KEY).await else { return };
     let Ok(wrap) = <[u8; 32]>::try_from(kept.as_slice()) else { return };
-    crate::preload_pages();
+    crate::prepare_unlock();
     if let Ok(u) = account::unlock_with_wrap(&user, wrap).await {
         crate::pages::auth::enter(phase, u, false).await;
     }

@@ -279,9 +279,26 @@ fn now() -> f64 {
     js_sys::Date::now()
 }
 
+/// Resolves once the page has drawn its next frame (or after 100 ms: a hidden tab draws
+/// none).
+async fn after_next_frame() {
+    use wasm_bindgen::{closure::Closure, JsCast};
+    let Some(window) = web_sys::window() else { return };
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let (w, later) = (window.clone(), resolve.clone());
+        let drawn = Closure::once_into_js(move || {
+            let _ = w.set_timeout_with_callback(later.unchecked_ref());
+        });
+        let _ = window.request_animation_frame(drawn.unchecked_ref());
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(resolve.unchecked_ref(), 100);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
 impl Workspace {
     /// Open the team workspace for an unlocked account (offline works from the cache).
     pub async fn open(mut unlocked: Unlocked, create_team: bool) -> Result<Ws, (String, Option<Unlocked>)> {
+        let t0 = now();
         let team = match unlocked.ensure_team(create_team).await {
             Ok(t) => t,
             Err(e) => return Err((e, Some(unlocked))),
@@ -297,10 +314,20 @@ impl Workspace {
             Ok(s) => s,
             Err(e) => return Err((e.to_string(), Some(unlocked))),
         };
-        let mut syncer = match Syncer::open(session, store, transport).await {
+        let t1 = now();
+        let mut syncer = match Syncer::open_cached(session, store, transport).await {
             Ok(s) => s,
             Err(e) => return Err((e.to_string(), Some(unlocked))),
         };
+        // With a replica cache, the list shows at once from it and the stored
+        // ciphertext is read in the background (the engine waits for that); without one
+        // (a first unlock on this device, or a cache of an older format), it is read now.
+        let reading_in_background = syncer.shows_cached();
+        if !reading_in_background {
+            if let Err(e) = syncer.verify_stored().await {
+                return Err((e.to_string(), Some(unlocked)));
+            }
+        }
         // The versions the account's devices held: the server may not serve older.
         if let Some(pins) = unlocked.local_pins().await {
             if let Some(t) = pins.team(team) {
@@ -332,10 +359,43 @@ impl Workspace {
             superseded: RwSignal::new(Vec::new()),
             dup_cache: Default::default(),
         });
+        let t2 = now();
         ws.superseded.set(ws.load_superseded().await);
         ws.refresh().await;
-        ws.note_new_device().await;
-        ws.start_background();
+        // Timings only (never names or keys): what benchmarks and users can read.
+        web_sys::console::info_1(
+            &format!(
+                "quietdesk timing: team and keys {} ms, engine {} ms ({}), index {} ms",
+                (t1 - t0) as u64,
+                (t2 - t1) as u64,
+                if reading_in_background { "from the cache; ciphertext read after" } else { "ciphertext read" },
+                (now() - t2) as u64
+            )
+            .into(),
+        );
+        if reading_in_background {
+            // Spawned before anything else can ask for the engine, so it is the first to
+            // hold it: no edit, sync or setting read runs on the cached records alone.
+            let later = ws.clone();
+            leptos::task::spawn_local(async move {
+                let mut engine = later.syncer.lock().await;
+                // The read waits for the first page to be drawn, not the other way round.
+                after_next_frame().await;
+                let read = engine.verify_stored().await;
+                drop(engine);
+                match read {
+                    Ok(()) => {
+                        later.refresh().await;
+                        later.note_new_device().await;
+                        later.start_background();
+                    }
+                    Err(e) => later.status.update(|st| st.error = Some(crate::i18n::sync_error(&e))),
+                }
+            });
+        } else {
+            ws.note_new_device().await;
+            ws.start_background();
+        }
         Ok(ws)
     }
 

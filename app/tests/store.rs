@@ -33,7 +33,7 @@ async fn records_outbox_and_cursor_round_trip() {
 
     let db = store::open(&name).await.unwrap();
     let snap = db.load().await.unwrap();
-    let mut records = snap.records.clone();
+    let mut records = db.records().await.unwrap();
     records.sort_by_key(|r| r.version);
     let mut want = vec![a, b];
     want.sort_by_key(|r| r.version);
@@ -159,7 +159,7 @@ async fn a_version_1_database_upgrades_and_the_replica_cache_holds_ciphertext_on
     assert_eq!(store::SCHEMA_VERSION, 2);
     assert!(db.store_names().contains(&"cache".to_owned()));
     let snap = db.load().await.unwrap();
-    assert_eq!((snap.records.len(), snap.cursor, snap.cache), (1, 5, None));
+    assert_eq!((db.records().await.unwrap().len(), snap.cursor, snap.cache), (1, 5, None));
     db.close();
     // A fresh database for the engine: the placeholder row above is not a sealed record.
     store::delete(&name).await.unwrap();
@@ -182,4 +182,28 @@ async fn a_version_1_database_upgrades_and_the_replica_cache_holds_ciphertext_on
     assert_eq!(s.replica.records[&id].view.text(field::NAME), Some("Cache Canary Person"));
     s.store.close();
     store::delete(&name).await.unwrap();
+}
+
+/// The large local blobs (the replica cache) are sealed and opened by WebCrypto: the
+/// same AES-256-GCM bytes as the crate's, each side opening the other's, the context
+/// bound, a changed byte refused.
+#[wasm_bindgen_test]
+async fn webcrypto_blobs_are_the_crates_blobs() {
+    use shared::crypto::aead::{open_blob, seal_blob};
+    let key = SymmetricKey::generate();
+    let plain: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+
+    let by_browser = app::webcrypto::seal_blob(&key, b"ctx", &plain).await.expect("WebCrypto on localhost");
+    assert_eq!(open_blob(&key, b"ctx", &by_browser).unwrap(), plain);
+    let by_crate = seal_blob(&key, b"ctx", &plain);
+    assert_eq!(app::webcrypto::open_blob(&key, b"ctx", &by_crate).await.unwrap().unwrap(), plain);
+
+    assert!(app::webcrypto::open_blob(&key, b"other", &by_crate).await.unwrap().is_err());
+    let mut bad = by_crate.clone();
+    bad[40] ^= 1;
+    assert!(app::webcrypto::open_blob(&key, b"ctx", &bad).await.unwrap().is_err());
+    assert!(app::webcrypto::open_blob(&SymmetricKey::generate(), b"ctx", &by_crate).await.unwrap().is_err());
+    // Two seals of the same plaintext: fresh nonces.
+    let again = app::webcrypto::seal_blob(&key, b"ctx", &plain).await.unwrap();
+    assert_ne!(again[1..13], by_browser[1..13]);
 }

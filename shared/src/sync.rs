@@ -27,7 +27,7 @@ use crate::crypto::aead::{open_blob, seal_blob};
 use crate::crypto::envelope::{ChainHead, Keyring, RecordContext, SealedEnvelope, SealedRecord};
 use crate::crypto::identity::IdentityKeys;
 use crate::crypto::CryptoError;
-use crate::crypto::Scope;
+use crate::crypto::{Scope, SymmetricKey};
 use crate::domain::{field, is_sensitive, EntityKind};
 use crate::hlc::{Clock, Stamp};
 use crate::ids::{CollectionId, RecordId, Username};
@@ -53,7 +53,6 @@ pub struct StoredOp {
 /// Everything a store hands back on start-up.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
-    pub records: Vec<StoredRecord>,
     pub outbox: Vec<StoredOp>,
     pub cursor: Cursor,
     /// The sealed replica cache (see [`cache`]), if one was saved.
@@ -67,7 +66,10 @@ pub struct StoreError(pub String);
 /// Durable local storage of ciphertext. Each method is atomic.
 #[allow(async_fn_in_trait)]
 pub trait Store {
+    /// Everything but the records: quick at any size.
     async fn load(&self) -> Result<Snapshot, StoreError>;
+    /// Every stored record.
+    async fn records(&self) -> Result<Vec<StoredRecord>, StoreError>;
     /// Save server states of records, and the cursor if given, in one transaction.
     async fn save_records(&self, records: &[StoredRecord], cursor: Option<Cursor>) -> Result<(), StoreError>;
     /// Append outbox entries, all or none.
@@ -75,6 +77,18 @@ pub trait Store {
     async fn remove_ops(&self, ids: &[u64]) -> Result<(), StoreError>;
     /// Replace the sealed replica cache.
     async fn save_cache(&self, blob: &[u8]) -> Result<(), StoreError>;
+
+    /// Seal a local blob ([`seal_blob`]'s format, AES-256-GCM). A store may hand the
+    /// work to its platform's own implementation of the same primitive (the browser's
+    /// WebCrypto: hardware AES, off the page's thread) for the large ones.
+    async fn seal_blob(&self, key: &SymmetricKey, context: &[u8], plain: &[u8]) -> Vec<u8> {
+        seal_blob(key, context, plain)
+    }
+
+    /// Open a local blob sealed by [`Store::seal_blob`] or [`seal_blob`].
+    async fn open_blob(&self, key: &SymmetricKey, context: &[u8], blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        open_blob(key, context, blob)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -612,6 +626,9 @@ pub struct Syncer<S, T> {
     pub batch: usize,
     /// Records changed (pushed, pulled or re-opened) since the cache was saved.
     cache_stale: bool,
+    /// Until [`Syncer::verify_stored`] has run: the records taken from the cache whose
+    /// stored ciphertext is still to be read.
+    unverified: Option<HashSet<RecordId>>,
     /// An approved `bulk_delete` request to send with pushes (see [`PushRequest`]).
     pub approval: Option<RecordId>,
     /// Set when a record shows a team history this client does not have; while set,
@@ -688,50 +705,47 @@ const OUTBOX_CONTEXT: &[u8] = b"outbox";
 const MAX_CONFLICT_ROUNDS: usize = 8;
 
 impl<S: Store, T: Transport> Syncer<S, T> {
-    /// Load local ciphertext and open it into memory.
+    /// Load local ciphertext and open it into memory: [`Self::open_cached`], then
+    /// [`Self::verify_stored`].
     pub async fn open(session: Session, store: S, transport: T) -> Result<Self, SyncError> {
+        let mut syncer = Self::open_cached(session, store, transport).await?;
+        syncer.verify_stored().await?;
+        Ok(syncer)
+    }
+
+    /// The first step of opening, quick at any size: the outbox, the cursor, and the
+    /// records of the sealed replica cache — records this device verified and decrypted
+    /// before (the cache is sealed under the vault key, which only the passphrase
+    /// opens), so they can be shown at once. The stored ciphertext is not read here:
+    /// [`Self::verify_stored`] must run before the engine seals, sends or takes in
+    /// anything (until then [`Self::edit_many`] and [`Self::sync`] refuse).
+    pub async fn open_cached(session: Session, store: S, transport: T) -> Result<Self, SyncError> {
         let snap = store.load().await?;
         let mut replica = Replica { cursor: snap.cursor, ..Default::default() };
-        let mut cached = snap
-            .cache
-            .as_deref()
-            .and_then(|b| cache::open(&session.identity, session.team.team, b))
-            .unwrap_or_default();
-        let mut reopened = 0;
-        let mut heads: Vec<(Username, ChainHead)> = Vec::new();
-        for rec in &snap.records {
-            // Verified and decrypted on this device before, and unchanged since.
-            if let Some(c) = cached.remove(&rec.record).filter(|c| c.version == rec.version) {
-                if let (Ok((basic, sensitive)), Ok(info)) = (rec.sealed.envelopes(), rec.sealed.inspect()) {
-                    let opened = Opened {
-                        doc: Arc::unwrap_or_clone(c.base),
-                        collection: c.collection,
-                        sensitive,
-                        complete: true,
-                        epoch: info.min_epoch,
-                        writer: info.author,
-                        writer_head: basic.header().ok().and_then(|h| h.chain),
-                        sensitive_writer: None,
-                    };
-                    if let Some(h) = opened.writer_head {
-                        heads.push((opened.writer.clone(), h));
-                    }
-                    replica.absorb(rec.record, rec.version, opened);
-                    continue;
-                }
+        let cached = match snap.cache.as_deref() {
+            Some(blob) => {
+                let context = cache::context(session.team.team);
+                let plain = store.open_blob(session.identity.vault_key(), &context, blob).await.ok();
+                plain.map(zeroize::Zeroizing::new).and_then(|p| cache::decode(&p).ok()).unwrap_or_default()
             }
-            reopened += 1;
-            match session.open(rec) {
-                Ok(opened) => {
-                    if let Some(h) = opened.writer_head {
-                        heads.push((opened.writer.clone(), h));
-                    }
-                    replica.absorb(rec.record, rec.version, opened)
-                }
-                Err(_) => {
-                    replica.unreadable.insert(rec.record);
-                }
-            }
+            None => BTreeMap::new(),
+        };
+        let mut from_cache = HashSet::with_capacity(cached.len());
+        for (id, c) in cached {
+            let opened = Opened {
+                doc: Arc::unwrap_or_clone(c.base),
+                collection: c.collection,
+                // The sealed sensitive section and the chain head the writer saw are in
+                // the ciphertext, read by `verify_stored`.
+                sensitive: None,
+                complete: true,
+                epoch: c.epoch,
+                writer: c.writer,
+                writer_head: None,
+                sensitive_writer: None,
+            };
+            replica.absorb(id, c.version, opened);
+            from_cache.insert(id);
         }
         for op in &snap.outbox {
             let plain = open_blob(session.identity.vault_key(), OUTBOX_CONTEXT, &op.blob)?;
@@ -744,13 +758,14 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             replica.apply_pending(&pending);
             replica.outbox.push(pending);
         }
-        let mut syncer = Self {
+        Ok(Self {
             session,
             replica,
             store,
             transport,
             batch: 500,
-            cache_stale: reopened > 0,
+            cache_stale: false,
+            unverified: Some(from_cache),
             approval: None,
             doubt: None,
             refused: BTreeMap::new(),
@@ -758,11 +773,74 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             rolled_back: BTreeMap::new(),
             recent: Default::default(),
             superseded: Vec::new(),
+        })
+    }
+
+    /// Whether [`Self::verify_stored`] is still to run, and whether the cache gave
+    /// anything to show before it.
+    pub fn shows_cached(&self) -> bool {
+        self.unverified.as_ref().is_some_and(|c| !c.is_empty())
+    }
+
+    /// The second step of opening: read the stored ciphertext. A record the cache held
+    /// at the same version takes its sealed sensitive section and its writer's chain
+    /// head from it (no crypto: it was verified here before); every other record is
+    /// verified and opened as if pulled. A cached record no longer stored is dropped.
+    pub async fn verify_stored(&mut self) -> Result<(), SyncError> {
+        let Some(mut cached) = self.unverified.take() else { return Ok(()) };
+        let records = match self.store.records().await {
+            Ok(r) => r,
+            Err(e) => {
+                self.unverified = Some(cached);
+                return Err(e.into());
+            }
         };
-        for (writer, head) in &heads {
-            syncer.note_head(writer, head);
+        let mut reopened = 0;
+        let mut heads: Vec<(Username, ChainHead)> = Vec::new();
+        for rec in &records {
+            if cached.remove(&rec.record) {
+                let local = self.replica.records.get_mut(&rec.record).expect("absorbed from the cache");
+                if local.version == rec.version {
+                    if let (Ok((basic, sensitive)), Ok(info)) = (rec.sealed.envelopes(), rec.sealed.inspect()) {
+                        local.sensitive = sensitive;
+                        local.epoch = info.min_epoch;
+                        if let Some(h) = basic.header().ok().and_then(|h| h.chain) {
+                            heads.push((info.author, h));
+                        }
+                        continue;
+                    }
+                }
+            }
+            reopened += 1;
+            match self.session.open(rec) {
+                Ok(opened) => {
+                    if let Some(h) = opened.writer_head {
+                        heads.push((opened.writer.clone(), h));
+                    }
+                    self.replica.absorb(rec.record, rec.version, opened)
+                }
+                Err(_) => {
+                    self.replica.unreadable.insert(rec.record);
+                }
+            }
         }
-        Ok(syncer)
+        for gone in cached {
+            self.replica.records.remove(&gone);
+            self.replica.dirty.insert(gone);
+            reopened += 1;
+        }
+        for (writer, head) in &heads {
+            self.note_head(writer, head);
+        }
+        self.cache_stale |= reopened > 0;
+        Ok(())
+    }
+
+    fn verified(&self) -> Result<(), SyncError> {
+        match &self.unverified {
+            None => Ok(()),
+            Some(_) => Err(SyncError::Store(StoreError("the stored records are still being read".into()))),
+        }
     }
 
     /// Take in what a writer's envelope says of the team chain: a fork outweighs a
@@ -805,9 +883,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         if want.is_empty() {
             return Ok(0);
         }
-        let snap = self.store.load().await?;
+        let records = self.store.records().await?;
         let mut n = 0;
-        for rec in snap.records.iter().filter(|r| want.contains(&r.record)) {
+        for rec in records.iter().filter(|r| want.contains(&r.record)) {
             if let Ok(opened) = self.session.open(rec) {
                 self.note_opened(&opened);
                 let better = opened.complete || self.replica.unreadable.contains(&rec.record);
@@ -858,11 +936,21 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             .records
             .iter()
             .filter(|(id, l)| l.version > 0 && l.complete && !self.replica.unreadable.contains(id))
-            .map(|(id, l)| {
-                (*id, cache::CachedRecord { collection: l.collection, version: l.version, base: l.base.clone() })
+            .filter_map(|(id, l)| {
+                let cached = cache::CachedRecord {
+                    collection: l.collection,
+                    version: l.version,
+                    base: l.base.clone(),
+                    writer: l.signer.clone()?,
+                    epoch: l.epoch,
+                };
+                Some((*id, cached))
             })
             .collect();
-        let blob = cache::seal(&self.session.identity, self.session.team.team, entries.iter().map(|(id, c)| (id, c)));
+        let plain = zeroize::Zeroizing::new(cache::encode(entries.iter().map(|(id, c)| (id, c))));
+        drop(entries);
+        let context = cache::context(self.session.team.team);
+        let blob = self.store.seal_blob(self.session.identity.vault_key(), &context, &plain).await;
         self.store.save_cache(&blob).await?;
         self.cache_stale = false;
         Ok(())
@@ -923,6 +1011,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// takes its contacts, interactions, tasks and deals along (each re-sealed in the
     /// new collection by an empty edit in the same write).
     pub async fn edit_many(&mut self, edits: Vec<RecordEdit>, now_ms: u64) -> Result<(), SyncError> {
+        self.verified()?;
         let mut placed = Vec::with_capacity(edits.len());
         let mut moved: std::collections::HashMap<String, CollectionId> = std::collections::HashMap::new();
         for (record, fields) in edits {
@@ -977,6 +1066,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// Reading first means a change of the team this client has not seen — shown by
     /// the chain head in another member's record — stops it before it seals anything.
     pub async fn sync(&mut self) -> Result<SyncReport, SyncError> {
+        self.verified()?;
         let mut report = SyncReport::default();
         self.pull(&mut report).await?;
         self.push(&mut report).await?;

@@ -123,7 +123,9 @@ pub fn CustomerList() -> impl IntoView {
         let no_consent = filters.no_consent.get();
         let custom: Vec<(String, String)> = filters.custom.get().into_iter().filter(|(_, v)| !v.is_empty()).collect();
         index.with(|idx| {
-            let found = idx.search().find(&q);
+            // Every customer without a query: the search buffer is not built for that
+            // (it is built once the list is on screen, below).
+            let found = if q.is_empty() { (0..idx.customers.len() as u32).collect() } else { idx.search().find(&q) };
             let narrowed = !st.is_empty() || !tag.is_empty() || !owner.is_empty() || no_consent || !custom.is_empty();
             let (overdue, recent) = (overdue_set.read(), recent_set.read());
             if !narrowed && overdue.is_none() && recent.is_none() {

@@ -44,16 +44,26 @@ pub fn open(
 /// A self-contained sealed blob for local storage: `version(1) | nonce | ct`.
 /// Used for the device's IndexedDB copies (outbox, cached records) under the vault key.
 pub fn seal_blob(key: &SymmetricKey, context: &[u8], plaintext: &[u8]) -> Vec<u8> {
-    let aad = [super::label::LOCAL_BLOB, context].concat();
-    let (nonce, ct) = seal(key, &aad, plaintext);
-    let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
-    out.push(1);
-    out.extend_from_slice(&nonce);
-    out.extend_from_slice(&ct);
-    out
+    let (nonce, ct) = seal(key, &blob_aad(context), plaintext);
+    blob_of(&nonce, &ct)
 }
 
 pub fn open_blob(key: &SymmetricKey, context: &[u8], blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let (nonce, ciphertext) = blob_parts(blob)?;
+    open(key, &nonce, &blob_aad(context), ciphertext)
+}
+
+// The local blob format, for a platform's own AES-256-GCM (the browser's WebCrypto) to
+// seal and open exactly these bytes: `1`, the 96-bit nonce, then ciphertext and tag,
+// with the associated data of `blob_aad`.
+
+/// The associated data a blob of `context` is sealed with.
+pub fn blob_aad(context: &[u8]) -> Vec<u8> {
+    [super::label::LOCAL_BLOB, context].concat()
+}
+
+/// A blob's nonce and its ciphertext (tag included).
+pub fn blob_parts(blob: &[u8]) -> Result<([u8; NONCE_LEN], &[u8]), CryptoError> {
     match blob.first() {
         None => return Err(CryptoError::Malformed("blob")),
         Some(1) => {}
@@ -63,8 +73,23 @@ pub fn open_blob(key: &SymmetricKey, context: &[u8], blob: &[u8]) -> Result<Vec<
         return Err(CryptoError::Malformed("blob"));
     }
     let nonce: [u8; NONCE_LEN] = blob[1..1 + NONCE_LEN].try_into().expect("length checked");
-    let aad = [super::label::LOCAL_BLOB, context].concat();
-    open(key, &nonce, &aad, &blob[1 + NONCE_LEN..])
+    Ok((nonce, &blob[1 + NONCE_LEN..]))
+}
+
+/// A blob from a fresh random nonce and the ciphertext (tag included) sealed under it.
+pub fn blob_of(nonce: &[u8; NONCE_LEN], ciphertext: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
+    out.push(1);
+    out.extend_from_slice(nonce);
+    out.extend_from_slice(ciphertext);
+    out
+}
+
+/// A fresh random 96-bit nonce.
+pub fn random_nonce() -> [u8; NONCE_LEN] {
+    let mut nonce = [0u8; NONCE_LEN];
+    OsRng.fill_bytes(&mut nonce);
+    nonce
 }
 
 #[cfg(test)]

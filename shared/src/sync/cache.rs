@@ -9,6 +9,9 @@
 //! record whose sensitive section this client could not read, is opened from
 //! ciphertext as before. Format: `version(1)` then the [`Writer`] fields below; an
 //! unknown version or a malformed blob is simply ignored (the records are re-opened).
+//!
+//! Version 2 adds each record's signer and oldest key epoch, so that an unlock can show
+//! the cached records before it reads their ciphertext (see `Syncer::open_cached`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -20,7 +23,7 @@ use crate::hlc::{Hlc, Stamp};
 use crate::ids::{CollectionId, RecordId, TeamId, Username};
 use crate::record::{FieldState, RecordDoc, Value};
 
-const CACHE_VERSION: u8 = 1;
+const CACHE_VERSION: u8 = 2;
 const CONTEXT: &[u8] = b"replica-cache:";
 
 /// A verified, decrypted record as cached.
@@ -29,9 +32,13 @@ pub struct CachedRecord {
     pub collection: CollectionId,
     pub version: u64,
     pub base: Arc<RecordDoc>,
+    /// Who signed this version, and the oldest key epoch it is sealed under.
+    pub writer: Username,
+    pub epoch: u32,
 }
 
-fn context(team: TeamId) -> Vec<u8> {
+/// What a team's cache is sealed with (as associated data, under the vault key).
+pub fn context(team: TeamId) -> Vec<u8> {
     [CONTEXT, team.as_bytes()].concat()
 }
 
@@ -51,15 +58,16 @@ pub fn open(identity: &IdentityKeys, team: TeamId, blob: &[u8]) -> Option<BTreeM
     decode(&plain).ok()
 }
 
-fn encode<'a>(records: impl Iterator<Item = (&'a RecordId, &'a CachedRecord)>) -> Vec<u8> {
+/// The cached records as [`encode`] writes them, before sealing.
+pub fn encode<'a>(records: impl Iterator<Item = (&'a RecordId, &'a CachedRecord)>) -> Vec<u8> {
     let records: Vec<_> = records.collect();
     // Authors repeat on every field: write each name once and refer to it by number.
     let mut authors: HashMap<&Username, u32> = HashMap::new();
     let mut author_list: Vec<&Username> = Vec::new();
     for (_, r) in &records {
-        for f in r.base.fields.values() {
-            authors.entry(&f.stamp.author).or_insert_with(|| {
-                author_list.push(&f.stamp.author);
+        for name in r.base.fields.values().map(|f| &f.stamp.author).chain([&r.writer]) {
+            authors.entry(name).or_insert_with(|| {
+                author_list.push(name);
                 author_list.len() as u32 - 1
             });
         }
@@ -71,7 +79,8 @@ fn encode<'a>(records: impl Iterator<Item = (&'a RecordId, &'a CachedRecord)>) -
     }
     w.u32(records.len() as u32);
     for (id, r) in records {
-        w.fixed(id.as_bytes()).fixed(r.collection.as_bytes()).u64(r.version).u32(r.base.fields.len() as u32);
+        w.fixed(id.as_bytes()).fixed(r.collection.as_bytes()).u64(r.version).u32(authors[&r.writer]).u32(r.epoch);
+        w.u32(r.base.fields.len() as u32);
         for (name, state) in &r.base.fields {
             w.bytes(name.as_bytes());
             match &state.value {
@@ -98,7 +107,8 @@ fn string(r: &mut Reader<'_>) -> Result<String, DecodeError> {
     String::from_utf8(b.to_vec()).map_err(|_| DecodeError("string is not UTF-8"))
 }
 
-fn decode(bytes: &[u8]) -> Result<BTreeMap<RecordId, CachedRecord>, DecodeError> {
+/// The cached records from an opened cache; an error for any other version or shape.
+pub fn decode(bytes: &[u8]) -> Result<BTreeMap<RecordId, CachedRecord>, DecodeError> {
     let mut r = Reader::new(bytes);
     if r.u8()? != CACHE_VERSION {
         return Err(DecodeError("unknown cache version"));
@@ -114,6 +124,8 @@ fn decode(bytes: &[u8]) -> Result<BTreeMap<RecordId, CachedRecord>, DecodeError>
         let id = RecordId(r.array()?);
         let collection = CollectionId(r.array()?);
         let version = r.u64()?;
+        let writer = authors.get(r.u32()? as usize).ok_or(DecodeError("writer index"))?.clone();
+        let epoch = r.u32()?;
         let n_fields = r.u32()? as usize;
         let mut fields = BTreeMap::new();
         for _ in 0..n_fields {
@@ -137,7 +149,7 @@ fn decode(bytes: &[u8]) -> Result<BTreeMap<RecordId, CachedRecord>, DecodeError>
             let author = authors.get(r.u32()? as usize).ok_or(DecodeError("author index"))?.clone();
             fields.insert(name, FieldState { value, stamp: Stamp { hlc, author } });
         }
-        out.insert(id, CachedRecord { collection, version, base: Arc::new(RecordDoc { fields }) });
+        out.insert(id, CachedRecord { collection, version, base: Arc::new(RecordDoc { fields }), writer, epoch });
     }
     r.finish()?;
     Ok(out)
@@ -161,11 +173,10 @@ mod tests {
         );
         doc.apply("notes", FieldState { value: None, stamp: stamp(9, &ann) });
         let mut m = BTreeMap::new();
-        m.insert(RecordId([1; 16]), CachedRecord { collection: CollectionId([2; 16]), version: 7, base: Arc::new(doc) });
-        m.insert(
-            RecordId([3; 16]),
-            CachedRecord { collection: CollectionId([2; 16]), version: 1, base: Arc::default() },
-        );
+        let carol = Username::parse("carol").unwrap();
+        let c = CollectionId([2; 16]);
+        m.insert(RecordId([1; 16]), CachedRecord { collection: c, version: 7, base: Arc::new(doc), writer: bob, epoch: 3 });
+        m.insert(RecordId([3; 16]), CachedRecord { collection: c, version: 1, base: Arc::default(), writer: carol, epoch: 1 });
         m
     }
 
@@ -200,7 +211,20 @@ mod tests {
             assert!(decode(&good[..cut]).is_err());
         }
         let mut unknown = good.clone();
-        unknown[0] = 2;
-        assert!(decode(&unknown).is_err());
+        unknown[0] = 1;
+        assert!(decode(&unknown).is_err(), "a version 1 cache is re-opened from ciphertext, not misread");
     }
+
+    /// The format, frozen: a change of it must come with a new version byte.
+    #[test]
+    fn golden_encoding() {
+        let bytes = encode(sample().iter());
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let digest: String = <sha2::Sha256 as sha2::Digest>::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(&hex[..26], "020000000303626f6203616e6e", "version 2, three authors (bob, ann, carol)");
+        assert_eq!(bytes.len(), GOLDEN_LEN);
+        assert_eq!(digest, GOLDEN_SHA256);
+    }
+    const GOLDEN_LEN: usize = 301;
+    const GOLDEN_SHA256: &str = "d068a0d54c891b2866ae2c62aace1af595ca621603c972435305864331973873";
 }

@@ -50,11 +50,13 @@ impl Store for MemoryStore {
     async fn load(&self) -> Result<Snapshot, StoreError> {
         let g = self.inner.lock().expect("poisoned");
         Ok(Snapshot {
-            records: g.records.values().cloned().collect(),
             outbox: g.outbox.values().cloned().collect(),
             cursor: g.cursor,
             cache: g.cache.clone(),
         })
+    }
+    async fn records(&self) -> Result<Vec<StoredRecord>, StoreError> {
+        Ok(self.inner.lock().expect("poisoned").records.values().cloned().collect())
     }
     async fn save_records(&self, records: &[StoredRecord], cursor: Option<Cursor>) -> Result<(), StoreError> {
         let mut g = self.inner.lock().expect("poisoned");

@@ -281,6 +281,55 @@ fn the_replica_cache_serves_unchanged_records_and_never_a_stale_one() {
     assert_eq!(views(&fresh)[&x], before[&x]);
 }
 
+#[test]
+fn an_unlock_shows_the_cache_first_and_reads_the_ciphertext_before_sealing_anything() {
+    let t = team();
+    let net = ModelTransport::default();
+    let store = MemoryStore::new();
+    let mut ann = client(&t, 0, &net, store.clone());
+    let mut bob = client(&t, 1, &net, MemoryStore::new());
+    let (x, y) = (RecordId::random(), RecordId::random());
+    block_on(ann.edit(x, customer("Xu Ming", "13800001111"), 1)).unwrap();
+    block_on(ann.edit(y, customer("Yan Li", "13900002222"), 2)).unwrap();
+    block_on(ann.sync()).unwrap();
+    block_on(ann.save_cache()).unwrap();
+    let before = views(&ann);
+    let x_version = ann.replica.records[&x].version;
+    // Since the cache was saved: Bob's edit of y reached Ann's store, and x's stored
+    // ciphertext was replaced by y's under a newer version (it fails verification:
+    // the record id is bound into what is signed).
+    block_on(bob.sync()).unwrap();
+    block_on(bob.edit(y, vec![(field::NOTES.into(), text("bob was here"))], 3)).unwrap();
+    block_on(bob.sync()).unwrap();
+    block_on(again_sync(&t, &net, &store));
+    let y_sealed = net.server.lock().unwrap().records[&y].sealed.clone();
+    block_on(store.save_records(&[StoredRecord { record: x, version: x_version + 1, sealed: y_sealed }], None))
+        .unwrap();
+
+    // Step one: the cache alone, as this device verified it; the sealed sensitive
+    // sections are not read yet, so the engine refuses to seal or sync.
+    let mut c = block_on(Syncer::open_cached(session(&t, 0, &Scope::ALL), store.clone(), net.clone())).unwrap();
+    assert!(c.shows_cached());
+    assert_eq!(views(&c), before);
+    assert!(c.replica.records[&x].sensitive.is_none());
+    assert!(block_on(c.edit(x, vec![(field::NOTES.into(), text("too early"))], 4)).is_err());
+    assert!(block_on(c.sync()).is_err());
+
+    // Step two: y takes Bob's verified version; x's forged one is refused and reported,
+    // and x stays at the version verified before; the sensitive sections are back.
+    block_on(c.verify_stored()).unwrap();
+    assert!(!c.shows_cached());
+    assert_eq!(c.replica.records[&y].view.text(field::NOTES), Some("bob was here"));
+    assert!(c.replica.unreadable.contains(&x));
+    assert_eq!(*c.replica.records[&x].view, before[&x]);
+    assert_eq!(c.replica.records[&x].version, x_version);
+    assert!(c.replica.records[&y].sensitive.is_some(), "the phone's sealed section, read from the ciphertext");
+    assert!(c.cache_is_stale());
+    block_on(c.edit(y, vec![(field::NOTES.into(), text("ann again"))], 5)).unwrap();
+    block_on(c.sync()).unwrap();
+    assert_eq!(c.replica.records[&y].view.text(field::PHONE), Some("13900002222"));
+}
+
 async fn again_sync(t: &Team, net: &ModelTransport, store: &MemoryStore) {
     let mut c = Syncer::open(session(t, 0, &Scope::ALL), store.clone(), net.clone()).await.unwrap();
     c.sync().await.unwrap();

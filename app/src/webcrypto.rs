@@ -1,0 +1,60 @@
+//! AES-256-GCM for the large local blobs (the replica cache: megabytes at 100,000
+//! customers) by the browser's WebCrypto: the same primitive and the same bytes as
+//! `shared::crypto::aead`'s blobs (a wasm test checks each opens the other's), but
+//! hardware AES, off the page's thread — the crate's constant-time software AES takes
+//! ~0.7 s for the cache of 100,000 customers. The key is imported as a non-extractable
+//! `CryptoKey` for one operation. Where WebCrypto is missing (a page served over plain
+//! HTTP from another host than localhost has none), `None`: the caller uses the crate.
+
+use js_sys::{Array, Uint8Array};
+use shared::crypto::aead::{blob_aad, blob_of, blob_parts, random_nonce};
+use shared::crypto::{CryptoError, SymmetricKey};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AesGcmParams, CryptoKey, SubtleCrypto};
+
+async fn key(subtle: &SubtleCrypto, key: &SymmetricKey, usage: &str) -> Option<CryptoKey> {
+    let raw = Uint8Array::from(&key.expose_secret()[..]);
+    let usages = Array::of1(&JsValue::from_str(usage));
+    let imported = subtle.import_key_with_str("raw", &raw, "AES-GCM", false, &usages).ok()?;
+    let result = JsFuture::from(imported).await.ok()?.dyn_into::<CryptoKey>().ok();
+    raw.fill(0, 0, 32);
+    result
+}
+
+fn params(nonce: &[u8], aad: &[u8]) -> AesGcmParams {
+    let params = AesGcmParams::new_with_u8_array("AES-GCM", &Uint8Array::from(nonce));
+    params.set_additional_data_u8_array(&Uint8Array::from(aad));
+    params.set_tag_length(128);
+    params
+}
+
+fn subtle() -> Option<SubtleCrypto> {
+    Some(web_sys::window()?.crypto().ok()?.subtle())
+}
+
+/// [`shared::crypto::aead::seal_blob`], by WebCrypto.
+pub async fn seal_blob(key_: &SymmetricKey, context: &[u8], plain: &[u8]) -> Option<Vec<u8>> {
+    let subtle = subtle()?;
+    let key = key(&subtle, key_, "encrypt").await?;
+    let nonce = random_nonce();
+    let sealing = subtle.encrypt_with_object_and_u8_array(&params(&nonce, &blob_aad(context)), &key, plain).ok()?;
+    let sealed = JsFuture::from(sealing).await.ok()?;
+    Some(blob_of(&nonce, &Uint8Array::new(&sealed).to_vec()))
+}
+
+/// [`shared::crypto::aead::open_blob`], by WebCrypto: `Some(Err)` when the blob is
+/// malformed or does not authenticate.
+pub async fn open_blob(key_: &SymmetricKey, context: &[u8], blob: &[u8]) -> Option<Result<Vec<u8>, CryptoError>> {
+    let (nonce, ciphertext) = match blob_parts(blob) {
+        Ok(parts) => parts,
+        Err(e) => return Some(Err(e)),
+    };
+    let subtle = subtle()?;
+    let key = key(&subtle, key_, "decrypt").await?;
+    let opening = subtle.decrypt_with_object_and_u8_array(&params(&nonce, &blob_aad(context)), &key, ciphertext).ok()?;
+    Some(match JsFuture::from(opening).await {
+        Ok(plain) => Ok(Uint8Array::new(&plain).to_vec()),
+        Err(_) => Err(CryptoError::DecryptionFailed),
+    })
+}
