@@ -128,7 +128,24 @@ pub struct HttpTransport {
     pub team: TeamId,
 }
 
+thread_local! {
+    /// When the page last yielded to its event loop from the engine's long work.
+    static LAST_BREATH: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+}
+
+/// The longest the engine's batch work keeps the page's thread before yielding (a
+/// "long task" is 50 ms; a frame, 16).
+const BREATH_MS: f64 = 30.0;
+
 impl Transport for HttpTransport {
+    async fn breathe(&self) {
+        let now = js_sys::Date::now();
+        if now - LAST_BREATH.get() >= BREATH_MS {
+            gloo_timers::future::TimeoutFuture::new(0).await;
+            LAST_BREATH.set(js_sys::Date::now());
+        }
+    }
+
     async fn push(&self, req: &PushRequest) -> Result<PushOutcome, TransportError> {
         let url = path::fill(path::PUSH, &self.team.to_string());
         let (status, body) = self.api.exchange(Method::Post, &url, Some(Api::json(req)?)).await?;

@@ -52,7 +52,8 @@ pub async fn open_blob(key_: &SymmetricKey, context: &[u8], blob: &[u8]) -> Opti
     };
     let subtle = subtle()?;
     let key = key(&subtle, key_, "decrypt").await?;
-    let opening = subtle.decrypt_with_object_and_u8_array(&params(&nonce, &blob_aad(context)), &key, ciphertext).ok()?;
+    let opening =
+        subtle.decrypt_with_object_and_u8_array(&params(&nonce, &blob_aad(context)), &key, ciphertext).ok()?;
     Some(match JsFuture::from(opening).await {
         Ok(plain) => Ok(Uint8Array::new(&plain).to_vec()),
         Err(_) => Err(CryptoError::DecryptionFailed),

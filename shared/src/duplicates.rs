@@ -314,23 +314,36 @@ pub struct ImportMatch {
 
 /// Check every import row against the customers there and the rows before it.
 pub fn check_import(index: &DuplicateIndex, rows: &[Vec<(String, Option<Value>)>]) -> Vec<ImportMatch> {
-    let mut seen: HashMap<(Reason, String), usize> = HashMap::new();
-    let mut out = Vec::new();
+    let mut check = ImportCheck::default();
     for (row, fields) in rows.iter().enumerate() {
+        check.row(index, row, fields);
+    }
+    check.matches
+}
+
+/// [`check_import`] a row at a time, for a caller that pauses between rows (a page
+/// that must not freeze while 100,000 rows are checked). Rows in order, from 0.
+#[derive(Default)]
+pub struct ImportCheck {
+    seen: HashMap<(Reason, String), usize>,
+    pub matches: Vec<ImportMatch>,
+}
+
+impl ImportCheck {
+    pub fn row(&mut self, index: &DuplicateIndex, row: usize, fields: &[(String, Option<Value>)]) {
         let keys = keys_of_fields(fields);
         let existing = index.matches_fields(fields).into_iter().next();
-        let earlier: Vec<(Reason, usize)> = keys.iter().filter_map(|k| Some((k.0, *seen.get(k)?))).collect();
+        let earlier: Vec<(Reason, usize)> = keys.iter().filter_map(|k| Some((k.0, *self.seen.get(k)?))).collect();
         if let Some((id, reasons)) = existing {
-            out.push(ImportMatch { row, existing: Some(id), earlier_row: None, reasons });
+            self.matches.push(ImportMatch { row, existing: Some(id), earlier_row: None, reasons });
         } else if let Some(&(_, first)) = earlier.first() {
             let reasons = earlier.iter().filter(|(_, r)| *r == first).map(|(reason, _)| *reason).collect();
-            out.push(ImportMatch { row, existing: None, earlier_row: Some(first), reasons });
+            self.matches.push(ImportMatch { row, existing: None, earlier_row: Some(first), reasons });
         }
         for k in keys {
-            seen.entry(k).or_insert(row);
+            self.seen.entry(k).or_insert(row);
         }
     }
-    out
 }
 
 /// What merging an import row into an existing customer writes: only what the customer

@@ -143,6 +143,10 @@ pub fn decode_push_response(status: u16, body: &[u8]) -> Result<PushOutcome, Tra
 pub trait Transport {
     async fn push(&self, req: &PushRequest) -> Result<PushOutcome, TransportError>;
     async fn pull(&self, since: Cursor, limit: u32) -> Result<PullResponse, TransportError>;
+    /// Called between records while a batch is sealed or opened (hundreds of
+    /// signatures): a browser yields to its event loop here now and then, so the page
+    /// never freezes; elsewhere, nothing.
+    async fn breathe(&self) {}
 }
 
 #[derive(Debug, Error)]
@@ -812,6 +816,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 }
             }
             reopened += 1;
+            self.transport.breathe().await;
             match self.session.open(rec) {
                 Ok(opened) => {
                     if let Some(h) = opened.writer_head {
@@ -1075,7 +1080,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     }
 
     /// Seal the next batch of the outbox (records not in `skip`), or `None` when empty.
-    fn prepare(&self, skip: &HashSet<RecordId>) -> Result<Option<Prepared>, SyncError> {
+    async fn prepare(&self, skip: &HashSet<RecordId>) -> Result<Option<Prepared>, SyncError> {
         // A record served older than the account saw is not built on: its edits wait.
         let skip: std::borrow::Cow<'_, HashSet<RecordId>> = if self.rolled_back.is_empty() {
             std::borrow::Cow::Borrowed(skip)
@@ -1092,6 +1097,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let mut items = Vec::with_capacity(chunk.len());
         let mut meta = Vec::with_capacity(chunk.len());
         for (record, Outgoing { op_ids, mut doc, repair }) in chunk {
+            self.transport.breathe().await;
             let local = &self.replica.records[&record];
             let version = local.version + 1;
             if repair {
@@ -1129,13 +1135,13 @@ impl<S: Store, T: Transport> Syncer<S, T> {
 
     async fn push(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
         let mut rounds = 0;
-        let mut prepared = self.prepare(&HashSet::new())?;
+        let mut prepared = self.prepare(&HashSet::new()).await?;
         while let Some(Prepared { items, meta }) = prepared.take() {
             // While this batch is on the wire (and the server commits it), seal the
             // next: the browser's and the server's work overlap instead of taking turns.
             let req = PushRequest { items, approval: self.approval };
             let sent: HashSet<RecordId> = meta.iter().map(|m| m.record).collect();
-            let (outcome, next) = futures::future::join(self.transport.push(&req), async { self.prepare(&sent) }).await;
+            let (outcome, next) = futures::future::join(self.transport.push(&req), self.prepare(&sent)).await;
             match outcome? {
                 PushOutcome::Accepted(resp) => {
                     let versions: std::collections::HashMap<_, _> =
@@ -1181,7 +1187,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     report.conflicts_merged += changes.len();
                     self.absorb_conflicts(&changes).await?;
                     // Merging may have changed what is pending: seal afresh.
-                    prepared = self.prepare(&HashSet::new())?;
+                    prepared = self.prepare(&HashSet::new()).await?;
                 }
             }
         }
@@ -1198,6 +1204,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             if self.replica.records.get(&c.record).is_some_and(|l| l.version >= c.version) {
                 continue;
             }
+            self.transport.breathe().await;
             match self.session.open(&rec) {
                 Ok(opened) => {
                     self.note_opened(&opened);

@@ -15,6 +15,8 @@ use wasm_bindgen::JsCast;
 use crate::use_ws;
 
 const BATCH: usize = 500;
+/// Rows mapped and checked for duplicates between two frames.
+const CHECK_SLICE: usize = 2_000;
 
 #[derive(Clone, Default, PartialEq)]
 struct Summary {
@@ -229,6 +231,8 @@ pub fn ImportExport() -> impl IntoView {
         write(kept, merges, r.rejected, skipped);
     };
 
+    // Rows being mapped and checked for duplicates (before the review or the writing).
+    let checking = RwSignal::new(false);
     let run_import = move |_| {
         let all = rows.get_untracked();
         let map: Vec<String> = mapping.get_untracked();
@@ -237,36 +241,50 @@ pub fn ImportExport() -> impl IntoView {
             error.set(Some(t("import.map_name").into()));
             return;
         }
-        let body: Vec<Vec<String>> = all.into_iter().skip(1).collect();
         let defs = custom_defs.get_untracked();
-        let mut prepared = Vec::with_capacity(body.len());
-        let mut sheet_rows = Vec::with_capacity(body.len());
-        let mut rejected = Vec::new();
-        for (i, row) in body.iter().enumerate() {
-            // Row numbers as a spreadsheet shows them: the header is row 1.
-            match row_to_customer_with(&map_ref, row, &defs) {
-                Ok(fields) => {
-                    prepared.push((RecordId::random(), fields));
-                    sheet_rows.push(i + 2);
+        let dup = use_ws().duplicate_index();
+        checking.set(true);
+        // Scoped: `write` reads the workspace from the page's context.
+        leptos::task::spawn_local_scoped(async move {
+            let map_ref: Vec<Option<&str>> = map.iter().map(|m| (!m.is_empty()).then_some(m.as_str())).collect();
+            let body = &all[1.min(all.len())..];
+            let mut prepared = Vec::with_capacity(body.len());
+            let mut sheet_rows = Vec::with_capacity(body.len());
+            let mut rejected = Vec::new();
+            // Likely duplicates (of customers here, or of earlier rows) wait for a choice.
+            let mut check = shared::duplicates::ImportCheck::default();
+            // A slice of rows at a time, the page drawing in between (100,000 rows in one
+            // go held it for most of a second).
+            for (slice, rows) in body.chunks(CHECK_SLICE).enumerate() {
+                for (j, row) in rows.iter().enumerate() {
+                    let i = slice * CHECK_SLICE + j;
+                    // Row numbers as a spreadsheet shows them: the header is row 1.
+                    match row_to_customer_with(&map_ref, row, &defs) {
+                        Ok(fields) => {
+                            check.row(&dup, prepared.len(), &fields);
+                            prepared.push((RecordId::random(), fields));
+                            sheet_rows.push(i + 2);
+                        }
+                        Err(problem) => rejected.push((i + 2, crate::i18n::row_problem(&problem))),
+                    }
                 }
-                Err(problem) => rejected.push((i + 2, crate::i18n::row_problem(&problem))),
+                gloo_timers::future::TimeoutFuture::new(0).await;
             }
-        }
-        // Likely duplicates (of customers here, or of earlier rows) wait for a choice.
-        let fields: Vec<Vec<(String, Option<Value>)>> = prepared.iter().map(|(_, f)| f.clone()).collect();
-        let found = shared::duplicates::check_import(&use_ws().duplicate_index(), &fields);
-        if found.is_empty() {
-            write(prepared, Vec::new(), rejected, 0);
-        } else {
-            let matches = found
-                .into_iter()
-                .map(|m| {
-                    let n = sheet_rows[m.row];
-                    (m, n, RwSignal::new(Choice::Skip))
-                })
-                .collect();
-            review.set(Some(Review { prepared, rejected, matches }));
-        }
+            checking.set(false);
+            if check.matches.is_empty() {
+                write(prepared, Vec::new(), rejected, 0);
+            } else {
+                let matches = check
+                    .matches
+                    .into_iter()
+                    .map(|m| {
+                        let n = sheet_rows[m.row];
+                        (m, n, RwSignal::new(Choice::Skip))
+                    })
+                    .collect();
+                review.set(Some(Review { prepared, rejected, matches }));
+            }
+        });
     };
 
     // Exports of everything go through an approval and the server's export endpoint
@@ -418,7 +436,8 @@ pub fn ImportExport() -> impl IntoView {
                             </tbody>
                         </table>
                     </div>
-                    <button type="button" class="primary" on:click=run_import>{move || tf("import.run", &[("n", &count())])}</button>
+                    <button type="button" class="primary" on:click=run_import disabled=move || checking.get()>{move || tf("import.run", &[("n", &count())])}</button>
+                    {move || checking.get().then(|| view! { <p role="status" class="busy">{tf("import.checking", &[("n", &count())])}</p> })}
                 })}
                 {move || review.get().map(|r| review_view(r, run_reviewed, review))}
                 {move || progress.get().map(|(done, total)| view! {

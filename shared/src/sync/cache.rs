@@ -175,8 +175,14 @@ mod tests {
         let mut m = BTreeMap::new();
         let carol = Username::parse("carol").unwrap();
         let c = CollectionId([2; 16]);
-        m.insert(RecordId([1; 16]), CachedRecord { collection: c, version: 7, base: Arc::new(doc), writer: bob, epoch: 3 });
-        m.insert(RecordId([3; 16]), CachedRecord { collection: c, version: 1, base: Arc::default(), writer: carol, epoch: 1 });
+        m.insert(
+            RecordId([1; 16]),
+            CachedRecord { collection: c, version: 7, base: Arc::new(doc), writer: bob, epoch: 3 },
+        );
+        m.insert(
+            RecordId([3; 16]),
+            CachedRecord { collection: c, version: 1, base: Arc::default(), writer: carol, epoch: 1 },
+        );
         m
     }
 
@@ -220,7 +226,8 @@ mod tests {
     fn golden_encoding() {
         let bytes = encode(sample().iter());
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let digest: String = <sha2::Sha256 as sha2::Digest>::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let digest: String =
+            <sha2::Sha256 as sha2::Digest>::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(&hex[..26], "020000000303626f6203616e6e", "version 2, three authors (bob, ann, carol)");
         assert_eq!(bytes.len(), GOLDEN_LEN);
         assert_eq!(digest, GOLDEN_SHA256);

@@ -49,11 +49,7 @@ impl MemoryStore {
 impl Store for MemoryStore {
     async fn load(&self) -> Result<Snapshot, StoreError> {
         let g = self.inner.lock().expect("poisoned");
-        Ok(Snapshot {
-            outbox: g.outbox.values().cloned().collect(),
-            cursor: g.cursor,
-            cache: g.cache.clone(),
-        })
+        Ok(Snapshot { outbox: g.outbox.values().cloned().collect(), cursor: g.cursor, cache: g.cache.clone() })
     }
     async fn records(&self) -> Result<Vec<StoredRecord>, StoreError> {
         Ok(self.inner.lock().expect("poisoned").records.values().cloned().collect())
