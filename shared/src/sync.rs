@@ -802,6 +802,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let mut reopened = 0;
         let mut heads: Vec<(Username, ChainHead)> = Vec::new();
         for rec in &records {
+            self.transport.breathe().await;
             if cached.remove(&rec.record) {
                 let local = self.replica.records.get_mut(&rec.record).expect("absorbed from the cache");
                 if local.version == rec.version {
@@ -816,7 +817,6 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 }
             }
             reopened += 1;
-            self.transport.breathe().await;
             match self.session.open(rec) {
                 Ok(opened) => {
                     if let Some(h) = opened.writer_head {
