@@ -321,11 +321,17 @@ mod split {
     pub fn preload_daily() {
         let modules = MODULES.with(Clone::clone);
         if modules.with_untracked(|m| m[0]) == Module::Loading {
-            leptos::task::spawn_local(async move {
-                let state = if load_daily().await.is_ok() { Module::Loaded } else { Module::Failed };
-                modules.update(|m| m[0] = state);
-            });
+            load(modules, 0);
         }
+    }
+
+    /// Fetch module `which` (0 daily, 1 occasional) and record how that went.
+    fn load(modules: ArcRwSignal<[Module; 2]>, which: usize) {
+        leptos::task::spawn_local(async move {
+            let loaded = if which == 1 { load_occasional().await } else { load_daily().await };
+            let state = if loaded.is_ok() { Module::Loaded } else { Module::Failed };
+            modules.update(|m| m[which] = state);
+        });
     }
 
     /// The page, at once when its module is loaded; otherwise "Opening…" while it loads
@@ -342,12 +348,7 @@ mod split {
                         return view;
                     }
                 }
-                let modules = modules.clone();
-                leptos::task::spawn_local(async move {
-                    let loaded = if which == 1 { load_occasional().await } else { load_daily().await };
-                    let state = if loaded.is_ok() { Module::Loaded } else { Module::Failed };
-                    modules.update(|m| m[which] = state);
-                });
+                load(modules.clone(), which);
                 view! { <p role="status" class="busy">{t("shell.page_loading")}</p> }.into_any()
             }
             Module::Failed => view! {

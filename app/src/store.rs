@@ -187,11 +187,9 @@ impl Store for IdbStore {
             };
             let tx = self.db.transaction(&[RECORDS], TransactionMode::ReadOnly).map_err(err)?;
             let records = tx.store(RECORDS).map_err(err)?;
-            let (keys, values) = futures::try_join!(
-                records.get_all_keys(range.clone(), Some(PAGE)),
-                records.get_all(range, Some(PAGE))
-            )
-            .map_err(err)?;
+            let (keys, values) =
+                futures::try_join!(records.get_all_keys(range.clone(), Some(PAGE)), records.get_all(range, Some(PAGE)))
+                    .map_err(err)?;
             finish(tx).await?;
             for (k, v) in keys.iter().zip(&values) {
                 out.push(decode_record(k, v)?);

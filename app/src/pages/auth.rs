@@ -24,24 +24,12 @@ enum Mode {
 pub async fn enter(phase: PhaseSignal, unlocked: Unlocked, create_team: bool) {
     phase.set(Phase::Busy(t("auth.opening").into()));
     // The pinyin table, before the search index is built (cached after the first time).
-    let t0 = js_sys::Date::now();
     crate::load_pinyin().await;
-    let pinyin_ms = js_sys::Date::now() - t0;
     match Workspace::open(unlocked, create_team).await {
         Ok(ws) => {
             // The account's other open tabs on this device unlock too.
             crate::tabs::share(&ws);
-            let t1 = js_sys::Date::now();
             phase.set(Phase::Ready(ws.clone()));
-            // Timings only (never names or keys): what benchmarks and users can read.
-            web_sys::console::info_1(
-                &format!(
-                    "quietdesk timing: pinyin table {} ms, first page drawn {} ms",
-                    pinyin_ms as u64,
-                    (js_sys::Date::now() - t1) as u64
-                )
-                .into(),
-            );
             crate::tabs::keep_key(&ws).await;
         }
         Err((e, Some(u))) if e == NO_TEAM => phase.set(Phase::NoTeam(Rc::new(RefCell::new(Some(u))), None)),
