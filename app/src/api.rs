@@ -6,8 +6,12 @@ use std::rc::Rc;
 
 use gloo_net::http::{Request, RequestBuilder};
 use shared::api::{path, Cursor, Endpoint, Method, PullResponse, PushRequest};
+use shared::crypto::envelope::SignatureCheck;
+use shared::crypto::identity::IdentityKeys;
 use shared::ids::TeamId;
 use shared::sync::{PushOutcome, Transport, TransportError};
+
+use crate::workers;
 
 /// Where the API is: the `quietdesk-api` meta tag of the page (`https://api.example.com`),
 /// or, without one, the origin the app was served from. Serving the app from a static
@@ -172,5 +176,25 @@ impl Transport for HttpTransport {
     async fn pull(&self, since: Cursor, limit: u32) -> Result<PullResponse, TransportError> {
         let url = format!("{}?since={since}&limit={limit}", path::fill(path::PULL, &self.team.to_string()));
         self.api.get(&url).await
+    }
+
+    async fn verify_signatures(&self, checks: &[SignatureCheck]) -> Vec<bool> {
+        let pool = (checks.len() >= workers::MIN_BATCH).then(workers::pool).flatten();
+        if let Some(pool) = pool {
+            if let Some(holds) = pool.verify(checks).await {
+                return holds;
+            }
+        }
+        shared::sync::verify_here(self, checks).await
+    }
+
+    async fn sign(&self, identity: &IdentityKeys, messages: &[&[u8]]) -> Vec<[u8; 64]> {
+        let pool = (messages.len() >= workers::MIN_BATCH).then(workers::pool).flatten();
+        if let Some(pool) = pool {
+            if let Some(signatures) = pool.sign(identity, messages).await {
+                return signatures;
+            }
+        }
+        shared::sync::sign_here(self, identity, messages).await
     }
 }

@@ -16,6 +16,7 @@ pub mod security;
 pub mod store;
 pub mod tabs;
 pub mod webcrypto;
+pub mod workers;
 pub mod workspace;
 
 use std::cell::RefCell;

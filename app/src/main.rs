@@ -1,6 +1,11 @@
 //! Entry point: mount the app and nothing else.
 
 fn main() {
+    // In a Web Worker (the page's signature workers load this same module; see
+    // `app::workers`) there is no page to mount.
+    if web_sys::window().is_none() {
+        return;
+    }
     // Panics go to the browser console (the message only: no JS stack capture, which
     // would cost code in the size-budgeted .wasm).
     std::panic::set_hook(Box::new(|info| web_sys::console::error_1(&info.to_string().into())));

@@ -13,7 +13,7 @@ use shared::crypto::envelope::SealedRecord;
 use shared::crypto::{CryptoError, SymmetricKey};
 use shared::ids::RecordId;
 use shared::sync::{Snapshot, Store, StoreError, StoredOp, StoredRecord};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// Version 1: `records`, `outbox`, `meta`. Version 2 adds `cache` (the sealed replica
 /// cache, see `shared::sync::cache`), kept apart from `meta` because it is large and
@@ -25,6 +25,8 @@ const META: &str = "meta";
 const CACHE: &str = "cache";
 const CURSOR_KEY: &str = "cursor";
 const REPLICA_KEY: &str = "replica";
+/// Where a read request carries the index of its row (see `save_records`).
+const ROW: &str = "quietdeskRow";
 
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
@@ -44,6 +46,9 @@ async fn finish(tx: rexie::Transaction) -> Result<(), StoreError> {
 pub struct IdbStore {
     db: Rexie,
     version: u32,
+    /// A second connection without rexie, for [`Store::save_records`]: a thousand rows
+    /// in one transaction with one callback each, instead of two promises each.
+    raw: std::cell::RefCell<Option<web_sys::IdbDatabase>>,
 }
 
 /// The database name for an account.
@@ -70,7 +75,26 @@ pub async fn open_at(name: &str, version: u32) -> Result<IdbStore, StoreError> {
         builder = builder.add_object_store(ObjectStore::new(CACHE));
     }
     let db = builder.build().await.map_err(err)?;
-    Ok(IdbStore { db, version })
+    Ok(IdbStore { db, version, raw: Default::default() })
+}
+
+/// Wait for an IndexedDB request or transaction: `done` is the event that means it
+/// succeeded (`success`, `complete`).
+async fn settled(target: &web_sys::EventTarget, done: &str) -> Result<(), StoreError> {
+    let promise = js_sys::Promise::new(&mut |resolve, reject| {
+        let _ = target.add_event_listener_with_callback(done, &resolve);
+        let _ = target.add_event_listener_with_callback("error", &reject);
+        let _ = target.add_event_listener_with_callback("abort", &reject);
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.map(drop).map_err(|_| err("IndexedDB request failed"))
+}
+
+/// The first eight bytes of a stored row as its version (see [`encode_record`]).
+fn stored_version(row: &JsValue) -> Option<u64> {
+    let row = row.dyn_ref::<Uint8Array>().filter(|r| r.length() >= 8)?;
+    let mut head = [0u8; 8];
+    row.subarray(0, 8).copy_to(&mut head);
+    Some(u64::from_be_bytes(head))
 }
 
 /// Delete a whole database (log-out wipes the device copy).
@@ -83,7 +107,6 @@ fn bytes(v: &[u8]) -> JsValue {
 }
 
 fn to_vec(v: &JsValue) -> Result<Vec<u8>, StoreError> {
-    use wasm_bindgen::JsCast;
     v.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec).ok_or_else(|| err("stored value is not bytes"))
 }
 
@@ -141,7 +164,28 @@ impl IdbStore {
     }
 
     pub fn close(self) {
+        if let Some(raw) = self.raw.take() {
+            raw.close();
+        }
         self.db.close();
+    }
+
+    /// The second connection, opened on first use. It closes itself when another
+    /// page upgrades or deletes the database (and is opened again when next needed).
+    async fn raw(&self) -> Result<web_sys::IdbDatabase, StoreError> {
+        if let Some(db) = self.raw.borrow().as_ref() {
+            return Ok(db.clone());
+        }
+        let factory =
+            web_sys::window().and_then(|w| w.indexed_db().ok().flatten()).ok_or_else(|| err("no IndexedDB"))?;
+        let request = factory.open(&self.db.name()).map_err(|_| err("IndexedDB open"))?;
+        settled(&request, "success").await?;
+        let db: web_sys::IdbDatabase = request.result().map_err(|_| err("IndexedDB open"))?.unchecked_into();
+        let closing = db.clone();
+        let on_change = wasm_bindgen::closure::Closure::once_into_js(move || closing.close());
+        db.set_onversionchange(Some(on_change.unchecked_ref()));
+        *self.raw.borrow_mut() = Some(db.clone());
+        Ok(db)
     }
 }
 
@@ -217,35 +261,49 @@ impl Store for IdbStore {
     }
 
     async fn save_records(&self, records: &[StoredRecord], cursor: Option<Cursor>) -> Result<(), StoreError> {
-        let tx = self.db.transaction(&[RECORDS, META], TransactionMode::ReadWrite).map_err(err)?;
-        let store = tx.store(RECORDS).map_err(err)?;
-        let meta = tx.store(META).map_err(err)?;
-        let keys: Vec<JsValue> = records.iter().map(|r| JsValue::from_str(&r.record.to_string())).collect();
-        // All reads issued at once, then all writes: requests queue inside the one
-        // transaction instead of waiting a round trip each.
-        let current = futures::future::try_join_all(keys.iter().map(|k| store.get(k.clone()))).await.map_err(err)?;
-        let mut writes = Vec::with_capacity(records.len());
-        for ((r, key), cur) in records.iter().zip(&keys).zip(current) {
-            // Never replace a newer version with an older one.
-            let newer = match cur.filter(|c| !c.is_undefined()) {
-                Some(c) => decode_record(key, &c)?.version <= r.version,
-                None => true,
-            };
-            if newer {
-                writes.push((encode_record(r), key.clone()));
-            }
+        let db = self.raw().await?;
+        let names = js_sys::Array::of2(&RECORDS.into(), &META.into());
+        let tx = db
+            .transaction_with_str_sequence_and_mode(&names, web_sys::IdbTransactionMode::Readwrite)
+            .map_err(|_| err("IndexedDB transaction"))?;
+        let store = tx.object_store(RECORDS).map_err(|_| err("records store"))?;
+        let meta = tx.object_store(META).map_err(|_| err("meta store"))?;
+        // Every read issued at once; each one's answer decides its write, inside the
+        // transaction: never replace a newer version with an older one.
+        let rows: std::rc::Rc<Vec<(JsValue, JsValue, u64)>> = std::rc::Rc::new(
+            records.iter().map(|r| (JsValue::from_str(&r.record.to_string()), encode_record(r), r.version)).collect(),
+        );
+        let on_read = {
+            let (store, rows) = (store.clone(), rows.clone());
+            wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+                let Some(request) = e.target().and_then(|t| t.dyn_into::<web_sys::IdbRequest>().ok()) else { return };
+                let at = js_sys::Reflect::get(&request, &ROW.into()).ok().and_then(|v| v.as_f64());
+                let Some((key, value, version)) = at.and_then(|i| rows.get(i as usize)) else { return };
+                let current = request.result().ok().filter(|c| !c.is_undefined());
+                if current.is_none_or(|c| stored_version(&c).is_none_or(|v| v <= *version)) {
+                    // A failed put fails the transaction, which `settled` reports.
+                    let _ = store.put_with_key(value, key);
+                }
+            })
+        };
+        for (i, (key, _, _)) in rows.iter().enumerate() {
+            let request = store.get(key).map_err(|_| err("records read"))?;
+            js_sys::Reflect::set(&request, &ROW.into(), &(i as f64).into()).map_err(|_| err("records read"))?;
+            request.set_onsuccess(Some(on_read.as_ref().unchecked_ref()));
         }
-        futures::future::try_join_all(writes.iter().map(|(v, k)| store.put(v, Some(k)))).await.map_err(err)?;
-        if let Some(c) = cursor {
-            let cur = meta.get(JsValue::from_str(CURSOR_KEY)).await.map_err(err)?;
-            let old = match cur.filter(|c| !c.is_undefined()) {
-                Some(v) => u64::from_be_bytes(to_vec(&v)?.try_into().map_err(|_| err("cursor"))?),
-                None => 0,
-            };
-            meta.put(&bytes(&c.max(old).to_be_bytes()), Some(&JsValue::from_str(CURSOR_KEY))).await.map_err(err)?;
+        let on_cursor = cursor.map(|c| {
+            let meta = meta.clone();
+            wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+                let Some(request) = e.target().and_then(|t| t.dyn_into::<web_sys::IdbRequest>().ok()) else { return };
+                let old = request.result().ok().and_then(|v| stored_version(&v)).unwrap_or(0);
+                let _ = meta.put_with_key(&bytes(&c.max(old).to_be_bytes()), &JsValue::from_str(CURSOR_KEY));
+            })
+        });
+        if let Some(on_cursor) = &on_cursor {
+            let request = meta.get(&JsValue::from_str(CURSOR_KEY)).map_err(|_| err("cursor read"))?;
+            request.set_onsuccess(Some(on_cursor.as_ref().unchecked_ref()));
         }
-        finish(tx).await?;
-        Ok(())
+        settled(&tx, "complete").await
     }
 
     async fn add_ops(&self, ops: &[StoredOp]) -> Result<(), StoreError> {

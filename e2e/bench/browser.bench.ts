@@ -306,6 +306,11 @@ for (const n of SIZES) {
     }), { n, size: Math.round(avg) });
 
     const syncStart = await pageNow(page);
+    // QD_BENCH_TRACE=file.json: a Chromium trace (with the JS/wasm CPU profile) of the sync.
+    const trace = process.env.QD_BENCH_TRACE;
+    if (trace) {
+      await browser.startTracing(page, { path: trace, categories: ['devtools.timeline', 'disabled-by-default-v8.cpu_profiler', 'v8.execute'] });
+    }
     const t0 = Date.now();
     await logInOnNewDevice(page, user);
     await page.getByRole('navigation').getByRole('link', { name: 'Customers' }).click({ timeout: 30 * 60_000 });
@@ -313,6 +318,7 @@ for (const n of SIZES) {
     await waitSyncedLong(page);
     await expect(page.getByText(`${n.toLocaleString('en-US')} of ${n.toLocaleString('en-US')} customers`)).toBeVisible();
     const syncMs = Date.now() - t0;
+    if (trace) await browser.stopTracing();
     const long = await longTasksSince(page, syncStart);
     const memory = await memoryMb(page);
     await fresh.close();

@@ -14,6 +14,7 @@
 
 pub mod cache;
 pub mod memory;
+pub mod offload;
 pub mod seal;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -24,7 +25,9 @@ use thiserror::Error;
 use crate::api::{Change, Cursor, PullResponse, PushItem, PushRequest, PushResponse};
 use crate::chain::{HeadCheck, TeamState};
 use crate::crypto::aead::{open_blob, seal_blob};
-use crate::crypto::envelope::{ChainHead, Keyring, RecordContext, SealedEnvelope, SealedRecord};
+use crate::crypto::envelope::{
+    ChainHead, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck, Verified,
+};
 use crate::crypto::identity::IdentityKeys;
 use crate::crypto::CryptoError;
 use crate::crypto::{Scope, SymmetricKey};
@@ -33,7 +36,7 @@ use crate::hlc::{Clock, Stamp};
 use crate::ids::{CollectionId, RecordId, Username};
 use crate::record::{FieldEdit, FieldState, RecordDoc, Value};
 use crate::team::{has_portfolio, portfolio};
-use seal::{open_record, Opened, Sealer};
+use seal::{open_record_checked, signature_checks, Opened, Sealer};
 
 /// A record as the local store keeps it: exactly the server's ciphertext.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +150,46 @@ pub trait Transport {
     /// signatures): a browser yields to its event loop here now and then, so the page
     /// never freezes; elsewhere, nothing.
     async fn breathe(&self) {}
+
+    /// Check a batch's signatures (the most expensive part of opening records): one
+    /// answer per check, `true` where it holds. Here, one at a time between breaths,
+    /// by default; a browser hands the batch to Web Workers running this same code,
+    /// in parallel and off the page's thread. Only a `true` is taken on its word, and
+    /// only for the exact check it answers (see [`Verified`]).
+    async fn verify_signatures(&self, checks: &[SignatureCheck]) -> Vec<bool> {
+        verify_here(self, checks).await
+    }
+
+    /// Sign a batch of messages as `identity` (the most expensive part of sealing
+    /// records), one signature per message, in order. Here by default; a browser
+    /// hands the batch to Web Workers holding the same signing key.
+    async fn sign(&self, identity: &IdentityKeys, messages: &[&[u8]]) -> Vec<[u8; 64]> {
+        sign_here(self, identity, messages).await
+    }
+}
+
+/// [`Transport::verify_signatures`] on this thread, breathing between checks.
+pub async fn verify_here<T: Transport + ?Sized>(transport: &T, checks: &[SignatureCheck]) -> Vec<bool> {
+    let mut holds = Vec::with_capacity(checks.len());
+    for c in checks {
+        transport.breathe().await;
+        holds.push(c.holds());
+    }
+    holds
+}
+
+/// [`Transport::sign`] on this thread, breathing between signatures.
+pub async fn sign_here<T: Transport + ?Sized>(
+    transport: &T,
+    identity: &IdentityKeys,
+    messages: &[&[u8]],
+) -> Vec<[u8; 64]> {
+    let mut signatures = Vec::with_capacity(messages.len());
+    for m in messages {
+        transport.breathe().await;
+        signatures.push(identity.sign(m));
+    }
+    signatures
 }
 
 #[derive(Debug, Error)]
@@ -255,8 +298,9 @@ impl Session {
     /// Verify and open a server state of a record. Refused, besides what
     /// [`open_record`] refuses: a field stamped further in the future than
     /// [`MAX_CLOCK_SKEW_MS`] allows.
-    fn open(&self, change: &StoredRecord) -> Result<Opened, CryptoError> {
-        let opened = open_record(&change.sealed, &self.ctx(change.record), change.version, &self.keyring, &self.team)?;
+    fn open(&self, change: &StoredRecord, verified: &Verified) -> Result<Opened, CryptoError> {
+        let ctx = self.ctx(change.record);
+        let opened = open_record_checked(&change.sealed, &ctx, change.version, &self.keyring, &self.team, verified)?;
         let ceiling = (self.now_ms)().saturating_add(MAX_CLOCK_SKEW_MS);
         if opened.doc.max_stamp().is_some_and(|s| s.hlc.wall_ms > ceiling) {
             return Err(CryptoError::Malformed("a field stamped in the future"));
@@ -707,6 +751,9 @@ impl std::fmt::Display for Refusal {
 
 const OUTBOX_CONTEXT: &[u8] = b"outbox";
 const MAX_CONFLICT_ROUNDS: usize = 8;
+/// Records whose signatures are checked as one batch while the batch before is
+/// decrypted (see `Syncer::open_many`).
+const SIGNATURE_BATCH: usize = 250;
 
 impl<S: Store, T: Transport> Syncer<S, T> {
     /// Load local ciphertext and open it into memory: [`Self::open_cached`], then
@@ -801,6 +848,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         };
         let mut reopened = 0;
         let mut heads: Vec<(Username, ChainHead)> = Vec::new();
+        let mut to_open = Vec::new();
         for rec in &records {
             self.transport.breathe().await;
             if cached.remove(&rec.record) {
@@ -816,16 +864,22 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     }
                 }
             }
-            reopened += 1;
-            match self.session.open(rec) {
-                Ok(opened) => {
-                    if let Some(h) = opened.writer_head {
-                        heads.push((opened.writer.clone(), h));
+            to_open.push(rec);
+        }
+        for batch in to_open.chunks(crate::api::MAX_PULL_LIMIT as usize) {
+            let opened = self.open_many(batch).await;
+            for (rec, opened) in batch.iter().zip(opened) {
+                reopened += 1;
+                match opened {
+                    Ok(opened) => {
+                        if let Some(h) = opened.writer_head {
+                            heads.push((opened.writer.clone(), h));
+                        }
+                        self.replica.absorb(rec.record, rec.version, opened)
                     }
-                    self.replica.absorb(rec.record, rec.version, opened)
-                }
-                Err(_) => {
-                    self.replica.unreadable.insert(rec.record);
+                    Err(_) => {
+                        self.replica.unreadable.insert(rec.record);
+                    }
                 }
             }
         }
@@ -839,6 +893,50 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         }
         self.cache_stale |= reopened > 0;
         Ok(())
+    }
+
+    /// Verify and open `records` (nothing else changes): their signatures are checked
+    /// in batches ([`Transport::verify_signatures`]: in a browser, by Web Workers), and
+    /// while one batch is checked, the one before is decrypted here.
+    async fn open_many(&self, records: &[&StoredRecord]) -> Vec<Result<Opened, CryptoError>> {
+        let check = |batch: &[&StoredRecord]| {
+            let checks: Vec<SignatureCheck> = batch
+                .iter()
+                .flat_map(|r| {
+                    signature_checks(&r.sealed, &self.session.ctx(r.record), &self.session.keyring, &self.session.team)
+                })
+                .collect();
+            async move {
+                let holds = self.transport.verify_signatures(&checks).await;
+                Verified::from_results(checks, &holds)
+            }
+        };
+        let batches: Vec<&[&StoredRecord]> = records.chunks(SIGNATURE_BATCH).collect();
+        let mut opened = Vec::with_capacity(records.len());
+        let Some(first) = batches.first() else { return opened };
+        let mut verified = check(first).await;
+        for (i, batch) in batches.iter().enumerate() {
+            let next = async {
+                match batches.get(i + 1) {
+                    Some(b) => Some(check(b).await),
+                    None => None,
+                }
+            };
+            let open = async {
+                let mut out = Vec::with_capacity(batch.len());
+                for rec in *batch {
+                    self.transport.breathe().await;
+                    out.push(self.session.open(rec, &verified));
+                }
+                out
+            };
+            let (next, done) = futures::future::join(next, open).await;
+            opened.extend(done);
+            if let Some(v) = next {
+                verified = v;
+            }
+        }
+        opened
     }
 
     fn verified(&self) -> Result<(), SyncError> {
@@ -889,9 +987,11 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             return Ok(0);
         }
         let records = self.store.records().await?;
+        let records: Vec<&StoredRecord> = records.iter().filter(|r| want.contains(&r.record)).collect();
+        let opened = self.open_many(&records).await;
         let mut n = 0;
-        for rec in records.iter().filter(|r| want.contains(&r.record)) {
-            if let Ok(opened) = self.session.open(rec) {
+        for (rec, opened) in records.into_iter().zip(opened) {
+            if let Ok(opened) = opened {
                 self.note_opened(&opened);
                 let better = opened.complete || self.replica.unreadable.contains(&rec.record);
                 self.replica.absorb(rec.record, rec.version, opened);
@@ -1094,8 +1194,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         if let Some(d) = &self.doubt {
             return Err(SyncError::ChainDoubt(d.clone()));
         }
-        let mut items = Vec::with_capacity(chunk.len());
-        let mut meta = Vec::with_capacity(chunk.len());
+        let mut begun = Vec::with_capacity(chunk.len());
         for (record, Outgoing { op_ids, mut doc, repair }) in chunk {
             self.transport.breathe().await;
             let local = &self.replica.records[&record];
@@ -1114,10 +1213,10 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             // Placed again on the merged document: an owner changed elsewhere
             // meanwhile decides, not the collection this edit was made in.
             let collection = self.session.place(&self.replica.records, local, &doc);
-            let (sealed, sensitive) = self
+            let sealing = self
                 .session
                 .sealer()
-                .seal(&self.session.ctx(record), collection, version, &doc, local.sensitive.as_ref())
+                .begin(&self.session.ctx(record), collection, version, &doc, local.sensitive.as_ref())
                 .map_err(|e| match e {
                     CryptoError::NoKey
                         if self.session.keyring.get(collection, self.session.team.epoch, Scope::Basic).is_none() =>
@@ -1126,9 +1225,39 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     }
                     e => SyncError::Crypto(e),
                 })?;
-            let tombstone = doc.is_deleted();
-            items.push(PushItem { record, base_version: local.version, sealed: sealed.clone(), tombstone });
-            meta.push(SealedMeta { record, op_ids, doc, sealed, sensitive, collection });
+            begun.push((
+                sealing,
+                SealedMeta { record, op_ids, doc, sealed: SealedRecord(Vec::new()), sensitive: None, collection },
+                local.version,
+            ));
+        }
+        // The batch's signatures in (at most) two rounds: the sensitive sections', then
+        // the basic ones', which bind the sensitive sections' digests.
+        loop {
+            let waiting: Vec<(usize, &[u8])> =
+                begun.iter().enumerate().filter_map(|(i, (s, ..))| s.to_sign().map(|m| (i, m))).collect();
+            if waiting.is_empty() {
+                break;
+            }
+            let messages: Vec<&[u8]> = waiting.iter().map(|(_, m)| *m).collect();
+            let signatures = self.transport.sign(&self.session.identity, &messages).await;
+            if signatures.len() != messages.len() {
+                return Err(SyncError::Crypto(CryptoError::Malformed("a batch signed in part")));
+            }
+            let at: Vec<usize> = waiting.into_iter().map(|(i, _)| i).collect();
+            for (i, signature) in at.into_iter().zip(signatures) {
+                begun[i].0.sign(signature);
+            }
+        }
+        let mut items = Vec::with_capacity(begun.len());
+        let mut meta = Vec::with_capacity(begun.len());
+        for (sealing, mut m, base_version) in begun {
+            let (sealed, sensitive) = sealing.finish();
+            let tombstone = m.doc.is_deleted();
+            items.push(PushItem { record: m.record, base_version, sealed: sealed.clone(), tombstone });
+            m.sealed = sealed;
+            m.sensitive = sensitive;
+            meta.push(m);
         }
         Ok(Some(Prepared { items, meta }))
     }
@@ -1195,17 +1324,19 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     }
 
     async fn absorb_changes(&mut self, changes: &[Change]) -> Result<Vec<StoredRecord>, SyncError> {
-        let mut stored = Vec::with_capacity(changes.len());
-        for c in changes {
-            let rec = StoredRecord { record: c.record, version: c.version, sealed: c.sealed.clone() };
-            // Our own accepted pushes come back in the next pull: that exact version is
-            // already merged here and stored (a push saves what it sealed), so skip the
-            // signature check, the decryption and the second write.
-            if self.replica.records.get(&c.record).is_some_and(|l| l.version >= c.version) {
-                continue;
-            }
+        // Our own accepted pushes come back in the next pull: that exact version is
+        // already merged here and stored (a push saves what it sealed), so skip the
+        // signature check, the decryption and the second write.
+        let new: Vec<(&Change, StoredRecord)> = changes
+            .iter()
+            .filter(|c| !self.replica.records.get(&c.record).is_some_and(|l| l.version >= c.version))
+            .map(|c| (c, StoredRecord { record: c.record, version: c.version, sealed: c.sealed.clone() }))
+            .collect();
+        let opened = self.open_many(&new.iter().map(|(_, r)| r).collect::<Vec<_>>()).await;
+        let mut stored = Vec::with_capacity(new.len());
+        for ((c, rec), opened) in new.into_iter().zip(opened) {
             self.transport.breathe().await;
-            match self.session.open(&rec) {
+            match opened {
                 Ok(opened) => {
                     self.note_opened(&opened);
                     if self.refuse_misattributed(c.version, &opened, c.record) {
@@ -1347,8 +1478,8 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         // then every state it sends is merged, even one older than ours, and afterwards
         // we give it back everything we hold.
         let mut restored = false;
+        let mut page = self.transport.pull(self.replica.cursor, crate::api::MAX_PULL_LIMIT).await?;
         loop {
-            let page = self.transport.pull(self.replica.cursor, crate::api::MAX_PULL_LIMIT).await?;
             if page.reset {
                 restored = true;
                 self.replica.cursor = page.cursor;
@@ -1361,9 +1492,19 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             report.pulled += page.changes.len();
             self.cache_stale |= !stored.is_empty();
             self.replica.cursor = self.replica.cursor.max(page.cursor);
-            self.store.save_records(&stored, Some(self.replica.cursor)).await?;
-            if !page.more {
-                break;
+            let cursor = self.replica.cursor;
+            // The next page is fetched while this one is written.
+            let ahead = async {
+                match page.more {
+                    true => Some(self.transport.pull(cursor, crate::api::MAX_PULL_LIMIT).await),
+                    false => None,
+                }
+            };
+            let (saved, ahead) = futures::future::join(self.store.save_records(&stored, Some(cursor)), ahead).await;
+            saved?;
+            match ahead {
+                Some(next) => page = next?,
+                None => break,
             }
         }
         self.check_record_pins();
@@ -1383,10 +1524,14 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// server): each is opened and merged into ours whatever its version, and ours
     /// builds on the server's version from now on.
     async fn absorb_rebasing(&mut self, changes: &[Change]) -> Result<Vec<StoredRecord>, SyncError> {
+        let recs: Vec<StoredRecord> = changes
+            .iter()
+            .map(|c| StoredRecord { record: c.record, version: c.version, sealed: c.sealed.clone() })
+            .collect();
+        let opened = self.open_many(&recs.iter().collect::<Vec<_>>()).await;
         let mut stored = Vec::with_capacity(changes.len());
-        for c in changes {
-            let rec = StoredRecord { record: c.record, version: c.version, sealed: c.sealed.clone() };
-            match self.session.open(&rec) {
+        for ((c, rec), opened) in changes.iter().zip(recs).zip(opened) {
+            match opened {
                 Ok(opened) => {
                     self.note_opened(&opened);
                     if self.refuse_misattributed(c.version, &opened, c.record) {

@@ -46,6 +46,18 @@ const FEATURES: &[&str] = &[
     "--enable-mutable-globals",
 ];
 
+/// A signature worker's script (a module worker): the app's module, started without
+/// the page (`main` mounts nothing outside a window), answering each request with
+/// `worker_answer`. Requests that arrive while the module loads wait for it.
+const WORKER_JS: &str = r#"import init, { worker_answer } from './app.js';
+const ready = init({ module_or_path: new URL('./app_bg.wasm', import.meta.url) });
+self.onmessage = async (e) => {
+  await ready;
+  const bytes = worker_answer(e.data.bytes);
+  self.postMessage({ id: e.data.id, bytes }, [bytes.buffer]);
+};
+"#;
+
 pub fn build(dist: &Path) -> Result {
     step(
         "build the app's wasm",
@@ -97,6 +109,11 @@ pub fn build(dist: &Path) -> Result {
         step(&format!("wasm-opt {}", module.display()), &mut cmd)?;
     }
 
+    // The page's signature workers run this same module without the page (see
+    // app/src/workers.rs): their script imports it from beside itself.
+    let worker = staging.join("worker.js");
+    fs::write(&worker, WORKER_JS).map_err(|e| format!("{}: {e}", worker.display()))?;
+
     // Named by its contents: a new release is a new directory, an old one is never
     // served stale.
     let mut files: Vec<PathBuf> = fs::read_dir(staging)
@@ -117,7 +134,7 @@ pub fn build(dist: &Path) -> Result {
     for file in &files {
         let name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
         fs::copy(file, target.join(&name)).map_err(|e| format!("{}: {e}", file.display()))?;
-        if name != "app_bg.wasm" && name != "app.js" {
+        if !["app_bg.wasm", "app.js", "worker.js"].contains(&name.as_str()) {
             chunks.push(format!("\"/{dir_name}/{name}\""));
         }
     }
@@ -147,6 +164,7 @@ await init({{ module_or_path: '/{dir_name}/app_bg.wasm' }});
 if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js');
 </script>
 <script type="application/json" id="app-modules">[{}]</script>
+<script type="application/json" id="app-worker">"/{dir_name}/worker.js"</script>
 </head>"#,
         chunks.join(",")
     );

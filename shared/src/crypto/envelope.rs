@@ -129,9 +129,23 @@ impl SealedEnvelope {
         key: &SymmetricKey,
         author: &IdentityKeys,
     ) -> Self {
+        let unsigned = Self::seal_unsigned(plaintext, header, ctx, companion, key);
+        let sig = author.sign(unsigned.message());
+        unsigned.signed(sig)
+    }
+
+    /// Encrypt one section, leaving its signature to be made (elsewhere, in a batch):
+    /// see [`Unsigned`].
+    pub fn seal_unsigned(
+        plaintext: &[u8],
+        header: &EnvelopeHeader,
+        ctx: &RecordContext,
+        companion: &[u8; 32],
+        key: &SymmetricKey,
+    ) -> Unsigned {
         let ad = aad(ctx, header, companion);
         let (nonce, ct) = aead::seal(key, &ad, &pad(plaintext));
-        Self::assemble(header, &ad, &nonce, ct, author)
+        Unsigned::assemble(header, &ad, &nonce, ct)
     }
 
     /// For golden vectors only: a caller-chosen nonce.
@@ -147,24 +161,9 @@ impl SealedEnvelope {
     ) -> Self {
         let ad = aad(ctx, header, companion);
         let ct = aead::seal_with_nonce(key, &nonce, &ad, &pad(plaintext));
-        Self::assemble(header, &ad, &nonce, ct, author)
-    }
-
-    fn assemble(h: &EnvelopeHeader, ad: &[u8], nonce: &[u8; 12], ct: Vec<u8>, author: &IdentityKeys) -> Self {
-        let mut w = Writer::with_capacity(104 + ct.len() + SIG_LEN);
-        w.u8(if h.chain.is_some() { ENVELOPE_VERSION } else { ENVELOPE_VERSION_1 })
-            .fixed(h.collection.as_bytes())
-            .u32(h.epoch)
-            .u8(h.scope as u8)
-            .u64(h.record_version)
-            .short_str(h.author.as_str());
-        if let Some(c) = &h.chain {
-            w.u64(c.len).fixed(&c.hash);
-        }
-        w.fixed(nonce).bytes(&ct);
-        let sig = author.sign(&[label::ENVELOPE_SIG, ad, w.as_slice()].concat());
-        w.fixed(&sig);
-        Self(w.finish())
+        let unsigned = Unsigned::assemble(header, &ad, &nonce, ct);
+        let sig = author.sign(unsigned.message());
+        unsigned.signed(sig)
     }
 
     fn parse(&self) -> Result<ParsedEnvelope<'_>, CryptoError> {
@@ -211,14 +210,134 @@ impl SealedEnvelope {
         key: &SymmetricKey,
         author: &PublicIdentity,
     ) -> Result<Vec<u8>, CryptoError> {
+        self.open_checked(ctx, companion, key, author, &Verified::default())
+    }
+
+    /// [`SealedEnvelope::open`], with signatures already checked elsewhere: the
+    /// signature is verified here unless `verified` holds this very check.
+    pub fn open_checked(
+        &self,
+        ctx: &RecordContext,
+        companion: &[u8; 32],
+        key: &SymmetricKey,
+        author: &PublicIdentity,
+        verified: &Verified,
+    ) -> Result<Vec<u8>, CryptoError> {
         let p = self.parse()?;
         let ad = aad(ctx, &p.header, companion);
-        author.verify(&[label::ENVELOPE_SIG, &ad, &self.0[..p.body_len]].concat(), &p.sig)?;
+        let check = SignatureCheck {
+            signer: author.sign_pk,
+            message: signed_message(&ad, &self.0[..p.body_len]),
+            signature: p.sig,
+        };
+        verified.confirm(&check)?;
         unpad(&aead::open(key, &p.nonce, &ad, p.ct)?)
+    }
+
+    /// The signature that opening this envelope (as [`SealedEnvelope::open`] with the
+    /// same arguments) checks.
+    pub fn signature_check(
+        &self,
+        ctx: &RecordContext,
+        companion: &[u8; 32],
+        author: &PublicIdentity,
+    ) -> Result<SignatureCheck, CryptoError> {
+        let p = self.parse()?;
+        let ad = aad(ctx, &p.header, companion);
+        Ok(SignatureCheck {
+            signer: author.sign_pk,
+            message: signed_message(&ad, &self.0[..p.body_len]),
+            signature: p.sig,
+        })
     }
 
     pub fn digest(&self) -> [u8; 32] {
         sha256(b"quietdesk/v1/companion", &[&self.0])
+    }
+}
+
+/// What an envelope's author signs: `label ‖ AAD ‖ envelope-without-signature`.
+fn signed_message(ad: &[u8], body: &[u8]) -> Vec<u8> {
+    [label::ENVELOPE_SIG, ad, body].concat()
+}
+
+/// An envelope encrypted but not yet signed. Its author signs [`Unsigned::message`]
+/// (the engine gathers a batch and may have them signed in Web Workers), and
+/// [`Unsigned::signed`] appends the signature.
+#[derive(Debug)]
+pub struct Unsigned {
+    body: Vec<u8>,
+    message: Vec<u8>,
+}
+
+impl Unsigned {
+    fn assemble(h: &EnvelopeHeader, ad: &[u8], nonce: &[u8; 12], ct: Vec<u8>) -> Self {
+        let mut w = Writer::with_capacity(104 + ct.len() + SIG_LEN);
+        w.u8(if h.chain.is_some() { ENVELOPE_VERSION } else { ENVELOPE_VERSION_1 })
+            .fixed(h.collection.as_bytes())
+            .u32(h.epoch)
+            .u8(h.scope as u8)
+            .u64(h.record_version)
+            .short_str(h.author.as_str());
+        if let Some(c) = &h.chain {
+            w.u64(c.len).fixed(&c.hash);
+        }
+        w.fixed(nonce).bytes(&ct);
+        let body = w.finish();
+        Self { message: signed_message(ad, &body), body }
+    }
+
+    /// The bytes to sign.
+    pub fn message(&self) -> &[u8] {
+        &self.message
+    }
+
+    /// The envelope, with the author's signature over [`Unsigned::message`].
+    pub fn signed(self, signature: [u8; 64]) -> SealedEnvelope {
+        let mut body = self.body;
+        body.extend_from_slice(&signature);
+        SealedEnvelope(body)
+    }
+}
+
+/// One Ed25519 signature to check: the signer's public key, the signed bytes and the
+/// signature. The engine gathers the checks of a batch of records and may have them
+/// done elsewhere (Web Workers, in parallel); see [`Verified`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureCheck {
+    pub signer: [u8; 32],
+    pub message: Vec<u8>,
+    pub signature: [u8; 64],
+}
+
+impl SignatureCheck {
+    /// Whether the signature holds (strict, as [`PublicIdentity::verify`]).
+    pub fn holds(&self) -> bool {
+        super::identity::verify_strict(&self.signer, &self.message, &self.signature).is_ok()
+    }
+}
+
+/// Signature checks that passed elsewhere (in a batch). Opening an envelope consults
+/// it: a check found here with the same signer, message and signature is not verified
+/// again; any other is verified where the envelope is opened. A check missing from it
+/// costs time, never lets an envelope through unverified.
+#[derive(Debug, Default)]
+pub struct Verified(HashMap<[u8; 64], ([u8; 32], Vec<u8>)>);
+
+impl Verified {
+    /// The checks whose result is `true`.
+    pub fn from_results(checks: Vec<SignatureCheck>, holds: &[bool]) -> Self {
+        let passed = checks.into_iter().zip(holds).filter(|(_, &ok)| ok);
+        Self(passed.map(|(c, _)| (c.signature, (c.signer, c.message))).collect())
+    }
+
+    fn confirm(&self, check: &SignatureCheck) -> Result<(), CryptoError> {
+        let known = self.0.get(&check.signature).is_some_and(|(s, m)| *s == check.signer && *m == check.message);
+        if known || check.holds() {
+            Ok(())
+        } else {
+            Err(CryptoError::DecryptionFailed)
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! the team chain; the private halves travel only inside the [`AccountBundle`],
 //! sealed with AES-256-GCM under the passphrase-derived wrap key.
 
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use x25519_dalek::StaticSecret;
 use zeroize::Zeroizing;
@@ -26,8 +26,7 @@ pub struct PublicIdentity {
 impl PublicIdentity {
     /// Verify an Ed25519 signature (strict: rejects malleable and small-order forms).
     pub fn verify(&self, msg: &[u8], sig: &[u8; 64]) -> Result<(), CryptoError> {
-        let vk = VerifyingKey::from_bytes(&self.sign_pk).map_err(|_| CryptoError::DecryptionFailed)?;
-        vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig)).map_err(|_| CryptoError::DecryptionFailed)
+        verify_strict(&self.sign_pk, msg, sig)
     }
 
     /// Whether the X25519 key is usable for key agreement: not one of the low-order
@@ -45,6 +44,32 @@ impl PublicIdentity {
     pub fn fingerprint(&self) -> String {
         let h = super::sha256(b"quietdesk/v1/fingerprint", &[&self.sign_pk, &self.dh_pk]);
         h[..10].chunks(2).map(|c| format!("{:05}", u16::from_be_bytes([c[0], c[1]]))).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// Verify an Ed25519 signature by the key `sign_pk`, strictly.
+pub(crate) fn verify_strict(sign_pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> Result<(), CryptoError> {
+    let vk = VerifyingKey::from_bytes(sign_pk).map_err(|_| CryptoError::DecryptionFailed)?;
+    vk.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig)).map_err(|_| CryptoError::DecryptionFailed)
+}
+
+/// An Ed25519 signing key without the rest of an identity: what a device's signature
+/// workers hold. Zeroized on drop (the key type is).
+pub struct Signer(SigningKey);
+
+impl Signer {
+    /// The 32 secret bytes, to hand to a worker (never to store, send or log).
+    pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(self.0.to_bytes())
+    }
+    pub fn from_bytes(secret: &[u8; 32]) -> Self {
+        Self(SigningKey::from_bytes(secret))
+    }
+    pub fn public_key(&self) -> [u8; 32] {
+        self.0.verifying_key().to_bytes()
+    }
+    pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
+        self.0.sign(msg).to_bytes()
     }
 }
 
@@ -100,6 +125,12 @@ impl IdentityKeys {
 
     pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
         self.signing.sign(msg).to_bytes()
+    }
+
+    /// The signing key alone, for this device's own Web Workers to sign batches with
+    /// (see [`crate::sync::offload`]).
+    pub fn signer(&self) -> Signer {
+        Signer(SigningKey::from_bytes(&self.signing.to_bytes()))
     }
 
     pub(crate) fn exchange(&self) -> &StaticSecret {

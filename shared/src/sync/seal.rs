@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 
 use crate::chain::TeamState;
-use crate::crypto::envelope::{ChainHead, EnvelopeHeader, Keyring, RecordContext, SealedEnvelope, SealedRecord};
+use crate::crypto::envelope::{
+    ChainHead, EnvelopeHeader, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck, Unsigned, Verified,
+};
 use crate::crypto::identity::{IdentityKeys, PublicIdentity};
-use crate::crypto::{CryptoError, Scope};
+use crate::crypto::{CryptoError, Scope, SymmetricKey};
 use crate::domain::is_sensitive;
 use crate::ids::{CollectionId, Username};
 use crate::record::{RecordDoc, Value, REPAIRED};
@@ -92,6 +94,25 @@ impl Sealer<'_> {
         doc: &RecordDoc,
         carried: Option<&SealedEnvelope>,
     ) -> Result<(SealedRecord, Option<SealedEnvelope>), CryptoError> {
+        let mut sealing = self.begin(ctx, collection, version, doc, carried)?;
+        while let Some(message) = sealing.to_sign() {
+            let signature = self.identity.sign(message);
+            sealing.sign(signature);
+        }
+        Ok(sealing.finish())
+    }
+
+    /// [`Sealer::seal`] up to its first signature: the caller signs what
+    /// [`Sealing::to_sign`] asks for (a batch of records' at once, elsewhere if it
+    /// likes) until it asks for nothing.
+    pub fn begin(
+        &self,
+        ctx: &RecordContext,
+        collection: CollectionId,
+        version: u64,
+        doc: &RecordDoc,
+        carried: Option<&SealedEnvelope>,
+    ) -> Result<Sealing, CryptoError> {
         let epoch = self.epoch;
         let basic_key = self.keyring.get(collection, epoch, Scope::Basic).ok_or(CryptoError::NoKey)?;
         let (sensitive_fields, basic_fields): (BTreeMap<_, _>, BTreeMap<_, _>) =
@@ -104,35 +125,123 @@ impl Sealer<'_> {
             author: self.me.clone(),
             chain: Some(self.head),
         };
-
-        let sensitive = match self.keyring.get(collection, epoch, Scope::Sensitive) {
-            Some(key) if !sensitive_fields.is_empty() => Some(SealedEnvelope::seal(
-                &encode(&RecordDoc { fields: sensitive_fields }),
-                &header(Scope::Sensitive),
-                ctx,
-                &[0; 32],
-                key,
-                self.identity,
-            )),
-            Some(_) => None,
+        let basic = Pending {
+            plain: encode(&RecordDoc { fields: basic_fields }),
+            header: header(Scope::Basic),
+            key: basic_key.clone(),
+        };
+        let step = match self.keyring.get(collection, epoch, Scope::Sensitive) {
+            Some(key) if !sensitive_fields.is_empty() => Step::Sensitive(
+                SealedEnvelope::seal_unsigned(
+                    &encode(&RecordDoc { fields: sensitive_fields }),
+                    &header(Scope::Sensitive),
+                    ctx,
+                    &[0; 32],
+                    key,
+                ),
+                basic,
+            ),
+            Some(_) => Step::Basic(basic.seal(ctx, None), None),
             // A section only opens in the collection it was sealed in: without the
             // key, it can be carried forward but not moved.
             None => match carried {
                 Some(c) if c.header()?.collection != collection => return Err(CryptoError::NoKey),
-                c => c.cloned(),
+                c => Step::Basic(basic.seal(ctx, c), c.cloned()),
             },
         };
-        let companion = sensitive.as_ref().map(SealedEnvelope::digest).unwrap_or([0; 32]);
-        let basic = SealedEnvelope::seal(
-            &encode(&RecordDoc { fields: basic_fields }),
-            &header(Scope::Basic),
-            ctx,
-            &companion,
-            basic_key,
-            self.identity,
-        );
-        Ok((SealedRecord::from_envelopes(&basic, sensitive.as_ref()), sensitive))
+        Ok(Sealing { ctx: *ctx, step })
     }
+}
+
+/// A record's basic section before it is encrypted: it binds the digest of the
+/// sensitive section, which must be signed first.
+struct Pending {
+    plain: Vec<u8>,
+    header: EnvelopeHeader,
+    key: SymmetricKey,
+}
+
+impl Pending {
+    fn seal(&self, ctx: &RecordContext, sensitive: Option<&SealedEnvelope>) -> Unsigned {
+        let companion = sensitive.map(SealedEnvelope::digest).unwrap_or([0; 32]);
+        SealedEnvelope::seal_unsigned(&self.plain, &self.header, ctx, &companion, &self.key)
+    }
+}
+
+enum Step {
+    /// The sensitive section awaits its signature; the basic one its encryption.
+    Sensitive(Unsigned, Pending),
+    /// The basic section awaits its signature, beside the sensitive section (if any).
+    Basic(Unsigned, Option<SealedEnvelope>),
+    Done(SealedEnvelope, Option<SealedEnvelope>),
+}
+
+/// A record being sealed, between its signatures (see [`Sealer::begin`]).
+pub struct Sealing {
+    ctx: RecordContext,
+    step: Step,
+}
+
+impl Sealing {
+    /// The bytes whose signature the next step needs, or `None` when sealed.
+    pub fn to_sign(&self) -> Option<&[u8]> {
+        match &self.step {
+            Step::Sensitive(u, _) | Step::Basic(u, _) => Some(u.message()),
+            Step::Done(..) => None,
+        }
+    }
+
+    /// Take the signature of [`Sealing::to_sign`]'s bytes (by the sealer's identity).
+    pub fn sign(&mut self, signature: [u8; 64]) {
+        let step = std::mem::replace(&mut self.step, Step::Done(SealedEnvelope(Vec::new()), None));
+        self.step = match step {
+            Step::Sensitive(u, basic) => {
+                let sensitive = u.signed(signature);
+                Step::Basic(basic.seal(&self.ctx, Some(&sensitive)), Some(sensitive))
+            }
+            Step::Basic(u, sensitive) => Step::Done(u.signed(signature), sensitive),
+            done @ Step::Done(..) => done,
+        };
+    }
+
+    /// The sealed record and its sensitive section.
+    ///
+    /// # Panics
+    /// If a signature is still missing ([`Sealing::to_sign`] is not `None`).
+    pub fn finish(self) -> (SealedRecord, Option<SealedEnvelope>) {
+        match self.step {
+            Step::Done(basic, sensitive) => (SealedRecord::from_envelopes(&basic, sensitive.as_ref()), sensitive),
+            _ => panic!("a record sealed without its signatures"),
+        }
+    }
+}
+
+/// The signatures [`open_record`] checks for `sealed` (with the same arguments), so a
+/// batch of records can have them checked together first (see
+/// [`crate::crypto::envelope::Verified`]). A record that cannot be opened yields
+/// what it can; opening it fails as it would have.
+pub fn signature_checks(
+    sealed: &SealedRecord,
+    ctx: &RecordContext,
+    keyring: &Keyring,
+    team: &TeamState,
+) -> Vec<SignatureCheck> {
+    let mut checks = Vec::with_capacity(2);
+    let Ok((basic, sensitive)) = sealed.envelopes() else { return checks };
+    let Ok(bh) = basic.header() else { return checks };
+    let companion = sensitive.as_ref().map(SealedEnvelope::digest).unwrap_or([0; 32]);
+    if let Some(author) = team.record_author(&bh.author, bh.epoch) {
+        checks.extend(basic.signature_check(ctx, &companion, author).ok());
+    }
+    if let Some(s) = &sensitive {
+        let Ok(sh) = s.header() else { return checks };
+        if keyring.get(sh.collection, sh.epoch, Scope::Sensitive).is_some() {
+            if let Some(author) = team.record_author(&sh.author, sh.epoch) {
+                checks.extend(s.signature_check(ctx, &[0; 32], author).ok());
+            }
+        }
+    }
+    checks
 }
 
 /// Open a sealed record that the server says is `version`. The basic section must
@@ -147,6 +256,18 @@ pub fn open_record(
     keyring: &Keyring,
     team: &TeamState,
 ) -> Result<Opened, CryptoError> {
+    open_record_checked(sealed, ctx, version, keyring, team, &Verified::default())
+}
+
+/// [`open_record`], with signatures already checked elsewhere (see [`signature_checks`]).
+pub fn open_record_checked(
+    sealed: &SealedRecord,
+    ctx: &RecordContext,
+    version: u64,
+    keyring: &Keyring,
+    team: &TeamState,
+    verified: &Verified,
+) -> Result<Opened, CryptoError> {
     let authors = |who: &Username, epoch: u32| team.record_author(who, epoch).copied();
     let (basic, sensitive) = sealed.envelopes()?;
     let bh = basic.header()?;
@@ -156,7 +277,7 @@ pub fn open_record(
     let key = keyring.get(bh.collection, bh.epoch, Scope::Basic).ok_or(CryptoError::NoKey)?;
     let author: PublicIdentity = authors(&bh.author, bh.epoch).ok_or(CryptoError::DecryptionFailed)?;
     let companion = sensitive.as_ref().map(SealedEnvelope::digest).unwrap_or([0; 32]);
-    let mut doc = decode(&basic.open(ctx, &companion, key, &author)?)?;
+    let mut doc = decode(&basic.open_checked(ctx, &companion, key, &author, verified)?)?;
     if doc.fields.keys().any(|f| is_sensitive(f)) {
         return Err(CryptoError::Malformed("sensitive field in basic section"));
     }
@@ -172,7 +293,7 @@ pub fn open_record(
         match keyring.get(sh.collection, sh.epoch, Scope::Sensitive) {
             Some(k) => {
                 let author = authors(&sh.author, sh.epoch).ok_or(CryptoError::DecryptionFailed)?;
-                let part = decode(&s.open(ctx, &[0; 32], k, &author)?)?;
+                let part = decode(&s.open_checked(ctx, &[0; 32], k, &author, verified)?)?;
                 if part.fields.keys().any(|f| !is_sensitive(f)) {
                     return Err(CryptoError::Malformed("sensitive section"));
                 }
