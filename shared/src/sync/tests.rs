@@ -29,6 +29,19 @@ struct ModelTransport {
     /// The next pull starts this client over (`reset`), as a server restored from a
     /// backup does for a cursor from before the restore.
     reset_once: Arc<Mutex<bool>>,
+    /// Where signatures are made and checked: here (the default), or by a worker
+    /// speaking `offload`'s messages, as a browser's Web Workers do.
+    signatures: Arc<Mutex<Signatures>>,
+}
+
+#[derive(Default)]
+enum Signatures {
+    #[default]
+    Here,
+    /// One worker, its requests and answers in `offload`'s bytes.
+    Worker(super::offload::Worker),
+    /// A worker that answers every check "does not hold" (a broken one).
+    Refusing,
 }
 
 impl Transport for ModelTransport {
@@ -76,6 +89,30 @@ impl Transport for ModelTransport {
         changes.truncate(limit as usize);
         let cursor = changes.last().map(|c| c.seq).unwrap_or(since);
         Ok(PullResponse { changes, cursor, more, reset })
+    }
+
+    async fn verify_signatures(&self, checks: &[SignatureCheck]) -> Vec<bool> {
+        match &mut *self.signatures.lock().unwrap() {
+            Signatures::Here => checks.iter().map(SignatureCheck::holds).collect(),
+            Signatures::Worker(w) => {
+                super::offload::verify_answer(&w.handle(&super::offload::verify_request(checks)), checks.len()).unwrap()
+            }
+            Signatures::Refusing => vec![false; checks.len()],
+        }
+    }
+
+    async fn sign(&self, identity: &IdentityKeys, messages: &[&[u8]]) -> Vec<[u8; 64]> {
+        use super::offload::{key_request, sign_answer, sign_request};
+        match &mut *self.signatures.lock().unwrap() {
+            Signatures::Worker(w) => {
+                let pk = identity.public().sign_pk;
+                if w.handle(&sign_request(&pk, &[])).is_empty() && !messages.is_empty() {
+                    assert_eq!(w.handle(&key_request(&identity.signer())), pk.to_vec());
+                }
+                sign_answer(&w.handle(&sign_request(&pk, messages)), messages.len()).unwrap()
+            }
+            _ => messages.iter().map(|m| identity.sign(m)).collect(),
+        }
     }
 }
 
@@ -710,4 +747,48 @@ fn an_offline_edit_replaced_by_a_later_concurrent_one_is_reported_to_its_author(
     block_on(ann.edit(id, vec![(field::NOTES.into(), text("two"))], wall_clock())).unwrap();
     block_on(ann.sync()).unwrap();
     assert!(ann.superseded.is_empty(), "{:?}", ann.superseded);
+}
+
+#[test]
+fn signatures_made_and_checked_by_a_worker_keep_every_guarantee() {
+    let t = team();
+    let net = ModelTransport::default();
+    *net.signatures.lock().unwrap() = Signatures::Worker(Default::default());
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    let ids: Vec<RecordId> = (0..40).map(|_| RecordId::random()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        block_on(ann.edit(*id, customer(&format!("Customer {i}"), &format!("1380000{i:04}")), 1_000 + i as u64))
+            .unwrap();
+    }
+    block_on(ann.sync()).unwrap();
+    assert_eq!(ann.replica.pending_count(), 0);
+
+    // Sealed in a batch by the worker, signed by Ann's key: a device checking here
+    // opens every one, sensitive section included.
+    let honest = ModelTransport { signatures: Default::default(), ..net.clone() };
+    let mut bob = client(&t, 1, &honest, MemoryStore::new());
+    block_on(bob.sync()).unwrap();
+    assert_eq!(views(&bob), views(&ann));
+    assert_eq!(bob.replica.records[&ids[7]].view.text(field::PHONE), Some("13800000007"));
+
+    // One record's signature broken on the server: a device whose worker checks the
+    // batch refuses it, and one whose worker wrongly refuses everything still opens
+    // the rest (a check it was not told holds is made again here).
+    {
+        let mut server = net.server.lock().unwrap();
+        let change = server.records.get_mut(&ids[3]).unwrap();
+        let (basic, sensitive) = change.sealed.envelopes().unwrap();
+        let mut broken = basic.0.clone();
+        *broken.last_mut().unwrap() ^= 1;
+        change.sealed = SealedRecord::from_envelopes(&SealedEnvelope(broken), sensitive.as_ref());
+    }
+    for mode in [Signatures::Worker(Default::default()), Signatures::Refusing, Signatures::Here] {
+        let net = ModelTransport { signatures: Arc::new(Mutex::new(mode)), ..net.clone() };
+        let mut fresh = client(&t, 1, &net, MemoryStore::new());
+        block_on(fresh.sync()).unwrap();
+        assert!(!fresh.replica.records.contains_key(&ids[3]), "a broken signature is never taken");
+        assert!(fresh.replica.unreadable.contains(&ids[3]));
+        assert_eq!(fresh.replica.records.len(), 39);
+        assert_eq!(fresh.replica.records[&ids[8]].view, ann.replica.records[&ids[8]].view);
+    }
 }
