@@ -206,10 +206,16 @@ for (const n of SIZES) {
     // from the click to the team page saying all records are on epoch 2.
     await page.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
     const reStart = await pageNow(page);
+    // QD_BENCH_TRACE_ROTATION=file.json: a Chromium trace (with the CPU profile) of the re-encryption.
+    const trace = process.env.QD_BENCH_TRACE_ROTATION;
+    if (trace) {
+      await page.context().browser()!.startTracing(page, { path: trace, categories: ['devtools.timeline', 'disabled-by-default-v8.cpu_profiler', 'v8.execute'] });
+    }
     const r0 = Date.now();
     await page.getByRole('button', { name: 'Rotate keys now' }).click();
     await expect(page.getByRole('status', { name: 'Re-encryption status' })).toHaveText(`All records (${n}) are on key epoch 2.`, { timeout: 30 * 60_000 });
     const reMs = Date.now() - r0;
+    if (trace) await page.context().browser()!.stopTracing();
     const reLine = `browser bench n=${n}: re-encryption after rotation ${reMs} ms (${Math.round(n / (reMs / 1000))} records/s, including upload; ` +
       `goal ${n >= 100000 ? '<= 30000 ms' : '2x the records/s before workers'}; ${await longTasksSince(page, reStart)})`;
     console.log(reLine);

@@ -365,13 +365,23 @@ async fn a_reset_with_an_old_shared_version_does_not_widen_the_record() {
     let shared_coll = a.session.team.shared_collection;
     let bobs = portfolio(team, &bob.name);
 
-    // Keep every version the server sends, as a hostile server would.
+    // Keep every version the server sends or is sent, as a hostile server would.
     let kept: Arc<std::sync::Mutex<Vec<Change>>> = Arc::default();
     let keep = kept.clone();
     proxy.rewrite(move |x| {
         if is_get(x, "/pull") {
             if let Ok(page) = serde_json::from_slice::<PullResponse>(&x.body) {
                 keep.lock().unwrap().extend(page.changes);
+            }
+        }
+        if x.method == axum::http::Method::POST && x.path.ends_with("/push") && x.status == 200 {
+            if let Ok(req) = serde_json::from_slice::<shared::api::PushRequest>(&x.request) {
+                keep.lock().unwrap().extend(req.items.into_iter().map(|i| Change {
+                    seq: 0,
+                    record: i.record,
+                    version: i.base_version + 1,
+                    sealed: i.sealed,
+                }));
             }
         }
         None

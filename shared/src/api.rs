@@ -742,7 +742,26 @@ pub struct PushAccepted {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PushResponse {
     pub accepted: Vec<PushAccepted>,
+    /// The team's position after this push. A cursor is its database's generation
+    /// plus a sequence number, the numbering of `accepted[].seq`: a client whose
+    /// cursor is just before a gapless block of its own writes ending at this one
+    /// saw everything up to it (see [`crate::sync`]'s push).
     pub cursor: Cursor,
+}
+
+impl PushResponse {
+    /// The cursor to move to without pulling this push back: `Some` when the accepted
+    /// writes are the only ones since `cursor` (their sequence numbers follow it without
+    /// a gap and end at the response's cursor, in the same generation). A server that
+    /// lies here can only make a client skip changes, which withholding them does too.
+    pub fn cursor_after(&self, cursor: Cursor) -> Option<Cursor> {
+        let mut seqs: Vec<u64> = self.accepted.iter().map(|a| a.seq).collect();
+        seqs.sort_unstable();
+        let (&first, &last) = (seqs.first()?, seqs.last()?);
+        let gapless = seqs.windows(2).all(|w| w[1] == w[0] + 1);
+        let generation = self.cursor.checked_sub(last)?;
+        (gapless && first > 0 && cursor.checked_sub(first - 1) == Some(generation)).then_some(self.cursor)
+    }
 }
 /// 409: nothing committed; these records moved on since the client's base version.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

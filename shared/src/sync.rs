@@ -1297,9 +1297,15 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                         stored.push(StoredRecord { record: m.record, version, sealed: m.sealed });
                         done_ops.extend(m.op_ids);
                     }
+                    // Our own writes would come back in the next pull (to be skipped
+                    // there): when nothing else was written meanwhile, move past them.
+                    let past_own = resp.cursor_after(self.replica.cursor);
+                    if let Some(c) = past_own {
+                        self.replica.cursor = c;
+                    }
                     // Records first, then the outbox: a crash in between re-pushes the
                     // same field values, which merge to the same record.
-                    self.store.save_records(&stored, None).await?;
+                    self.store.save_records(&stored, past_own).await?;
                     self.store.remove_ops(&done_ops).await?;
                     let done: HashSet<u64> = done_ops.into_iter().collect();
                     self.replica.outbox.retain(|p| !done.contains(&p.id));

@@ -792,3 +792,34 @@ fn signatures_made_and_checked_by_a_worker_keep_every_guarantee() {
         assert_eq!(fresh.replica.records[&ids[8]].view, ann.replica.records[&ids[8]].view);
     }
 }
+
+#[test]
+fn a_push_is_not_pulled_back_unless_someone_else_wrote_in_between() {
+    let t = team();
+    let net = ModelTransport::default();
+    let store = MemoryStore::new();
+    let mut ann = client(&t, 0, &net, store.clone());
+    for i in 0..3 {
+        block_on(ann.edit(RecordId::random(), customer(&format!("Customer {i}"), "13800000000"), 1_000)).unwrap();
+    }
+    assert_eq!(block_on(ann.sync()).unwrap().pushed, 3);
+    assert_eq!(block_on(ann.sync()).unwrap().pulled, 0, "her own writes are not fetched again");
+    // The cursor moved on durably: after a restart, still nothing to fetch.
+    let mut again = client(&t, 0, &net, store);
+    assert_eq!(block_on(again.sync()).unwrap().pulled, 0);
+
+    // Bob writes between Ann's cursor and her next push: her block does not follow her
+    // cursor, so it stays, and her next pull brings Bob's write (and her own back).
+    let mut bob = client(&t, 1, &net, MemoryStore::new());
+    block_on(bob.sync()).unwrap();
+    let bobs = RecordId::random();
+    block_on(bob.edit(bobs, customer("Bob's customer", "13900000000"), wall_clock())).unwrap();
+    let mine = RecordId::random();
+    block_on(ann.edit(mine, customer("Ann's customer", "13700000000"), wall_clock())).unwrap();
+    block_on(bob.sync()).unwrap();
+    let before = ann.replica.cursor;
+    block_on(ann.push(&mut SyncReport::default())).unwrap();
+    assert_eq!(ann.replica.cursor, before);
+    assert_eq!(block_on(ann.sync()).unwrap().pulled, 2);
+    assert_eq!(ann.replica.records[&bobs].view.text(field::NAME), Some("Bob's customer"));
+}
