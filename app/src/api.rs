@@ -144,7 +144,7 @@ const BREATH_MS: f64 = 8.0;
 /// Yield to the page's event loop for one task: a message to ourselves, which (unlike
 /// `setTimeout(0)`, clamped to 4 ms when nested, and throttled in hidden tabs) comes
 /// back as soon as the tasks queued before it (input, drawing) have run.
-async fn yield_now() {
+pub async fn yield_now() {
     let Ok(channel) = web_sys::MessageChannel::new() else { return };
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         channel.port1().set_onmessage(Some(&resolve));

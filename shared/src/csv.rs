@@ -7,39 +7,68 @@ use crate::record::Value;
 /// Parse CSV text: commas, `"`-quoted fields with `""` escapes, CRLF or LF line ends.
 /// A UTF-8 byte-order mark is skipped; blank lines are dropped.
 pub fn parse(text: &str) -> Vec<Vec<String>> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut cell = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                cell.push('"');
-                chars.next();
-            }
-            (true, '"') => quoted = false,
-            (true, c) => cell.push(c),
-            (false, '"') if cell.is_empty() => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut cell)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                row.push(std::mem::take(&mut cell));
-                if !(row.len() == 1 && row[0].is_empty()) {
-                    rows.push(std::mem::take(&mut row));
-                } else {
-                    row.clear();
-                }
-            }
-            (false, c) => cell.push(c),
+    let mut reader = Reader::default();
+    reader.feed(text);
+    reader.finish()
+}
+
+/// [`parse`], fed the text in pieces (a large file is read a slice at a time, so the
+/// page can draw in between). Pieces may split a field, a quote or a line anywhere.
+#[derive(Debug, Default)]
+pub struct Reader {
+    rows: Vec<Vec<String>>,
+    row: Vec<String>,
+    cell: String,
+    quoted: bool,
+    /// Inside quotes, a `"` was the last character: the next one says whether it
+    /// was an escaped `""` or the closing quote.
+    quote_seen: bool,
+    started: bool,
+}
+
+impl Reader {
+    pub fn feed(&mut self, text: &str) {
+        let text = if self.started { text } else { text.strip_prefix('\u{feff}').unwrap_or(text) };
+        self.started |= !text.is_empty();
+        for c in text.chars() {
+            self.push(c);
         }
     }
-    if !cell.is_empty() || !row.is_empty() {
-        row.push(cell);
-        rows.push(row);
+
+    fn push(&mut self, c: char) {
+        if std::mem::take(&mut self.quote_seen) {
+            if c == '"' {
+                self.cell.push('"');
+                return;
+            }
+            self.quoted = false;
+        }
+        match (self.quoted, c) {
+            (true, '"') => self.quote_seen = true,
+            (true, c) => self.cell.push(c),
+            (false, '"') if self.cell.is_empty() => self.quoted = true,
+            (false, ',') => self.row.push(std::mem::take(&mut self.cell)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                self.row.push(std::mem::take(&mut self.cell));
+                if !(self.row.len() == 1 && self.row[0].is_empty()) {
+                    self.rows.push(std::mem::take(&mut self.row));
+                } else {
+                    self.row.clear();
+                }
+            }
+            (false, c) => self.cell.push(c),
+        }
     }
-    rows
+
+    /// The rows, the last one ended by the end of the text.
+    pub fn finish(mut self) -> Vec<Vec<String>> {
+        if !self.cell.is_empty() || !self.row.is_empty() {
+            self.row.push(self.cell);
+            self.rows.push(self.row);
+        }
+        self.rows
+    }
 }
 
 /// Write rows as CSV, quoting only where needed. Cells that a spreadsheet would run as
@@ -201,6 +230,23 @@ pub fn row_to_customer_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_fed_in_pieces_reads_as_the_whole() {
+        let text =
+            "\u{feff}name,notes\r\n\"Li, Na\",\"said \"\"hi\"\"\nthen left\"\n\n张伟,\"\"\"x\"\"\"\r\nlast,\"q\"";
+        let whole = parse(text);
+        let cuts: Vec<usize> = text.char_indices().map(|(i, _)| i).chain([text.len()]).collect();
+        for &a in &cuts {
+            for &b in cuts.iter().filter(|&&b| b >= a) {
+                let mut r = Reader::default();
+                for piece in [&text[..a], &text[a..b], &text[b..]] {
+                    r.feed(piece);
+                }
+                assert_eq!(r.finish(), whole, "cut at {a} and {b}");
+            }
+        }
+    }
 
     #[test]
     fn parses_quotes_escapes_and_line_ends() {

@@ -814,7 +814,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             replica,
             store,
             transport,
-            batch: 500,
+            batch: 1000,
             cache_stale: false,
             unverified: Some(from_cache),
             approval: None,
@@ -1251,8 +1251,15 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         }
         let mut items = Vec::with_capacity(begun.len());
         let mut meta = Vec::with_capacity(begun.len());
+        // A push's body stays well under the server's limit whatever its records weigh
+        // (base64 on the wire): what does not fit is sealed again for the next batch.
+        let mut body = 0;
         for (sealing, mut m, base_version) in begun {
             let (sealed, sensitive) = sealing.finish();
+            body += sealed.0.len() / 3 * 4 + 200;
+            if body > crate::api::MAX_BODY_BYTES / 2 && !items.is_empty() {
+                break;
+            }
             let tombstone = m.doc.is_deleted();
             items.push(PushItem { record: m.record, base_version, sealed: sealed.clone(), tombstone });
             m.sealed = sealed;

@@ -17,6 +17,27 @@ use crate::use_ws;
 const BATCH: usize = 500;
 /// Rows mapped and checked for duplicates between two frames.
 const CHECK_SLICE: usize = 2_000;
+/// Bytes of CSV text parsed between two frames (a 100,000-row file is ~10 MB).
+const PARSE_SLICE: usize = 256 * 1024;
+
+/// Parse CSV text a slice at a time, yielding to the page in between: a large file's
+/// parse no longer holds the page for most of a second.
+async fn parse_in_slices(text: &str) -> Vec<Vec<String>> {
+    let mut reader = csv::Reader::default();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(PARSE_SLICE);
+        while !rest.is_char_boundary(end) {
+            end += 1;
+        }
+        reader.feed(&rest[..end]);
+        rest = &rest[end..];
+        if !rest.is_empty() {
+            crate::api::yield_now().await;
+        }
+    }
+    reader.finish()
+}
 
 #[derive(Clone, Default, PartialEq)]
 struct Summary {
@@ -108,45 +129,58 @@ pub fn ImportExport() -> impl IntoView {
     let review = RwSignal::new_local(None::<Review>);
     let custom_defs = crate::pages::custom_fields::use_custom_fields();
 
+    // Which reading of the file is the latest: one started for an earlier file (or
+    // encoding) that ends later is dropped.
+    let reading = StoredValue::new(0u32);
     let parse = move || {
         let Some(b) = bytes.get_value() else { return };
-        let bytes_vec = js_sys::Uint8Array::new(&b).to_vec();
-        let is_workbook = bytes_vec.starts_with(b"PK\x03\x04");
-        is_xlsx.set(is_workbook);
-        let read = if is_workbook {
-            shared::xlsx::read(&bytes_vec)
-                .map(|rows| (rows, t("import.excel_first_sheet")))
-                .map_err(|e| tf("import.bad_workbook", &[("error", &e)]))
-        } else {
-            decode_as(&b, &encoding.get_untracked()).map(|(text, used)| (csv::parse(&text), used))
-        };
-        match read {
-            Ok((parsed, used)) => {
-                read_as.set(tf("import.read_as", &[("encoding", &used)]));
-                let guessed = parsed
-                    .first()
-                    .map(|h| {
-                        h.iter()
-                            .map(|c| {
-                                let custom = custom_defs.with_untracked(|defs| {
-                                    defs.iter()
-                                        .find(|d| d.label.trim().eq_ignore_ascii_case(c.trim()))
-                                        .map(|d| d.field_name())
-                                });
-                                custom.unwrap_or_else(|| guess_field(c).unwrap_or_default().to_owned())
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                mapping.set(guessed);
-                rows.set(parsed);
-                error.set(None);
+        reading.update_value(|n| *n += 1);
+        let this = reading.get_value();
+        spawn_local(async move {
+            let bytes_vec = js_sys::Uint8Array::new(&b).to_vec();
+            let is_workbook = bytes_vec.starts_with(b"PK\x03\x04");
+            let read = if is_workbook {
+                shared::xlsx::read(&bytes_vec)
+                    .map(|rows| (rows, t("import.excel_first_sheet")))
+                    .map_err(|e| tf("import.bad_workbook", &[("error", &e)]))
+            } else {
+                match decode_as(&b, &encoding.get_untracked()) {
+                    Ok((text, used)) => Ok((parse_in_slices(&text).await, used)),
+                    Err(e) => Err(e),
+                }
+            };
+            if reading.get_value() != this {
+                return;
             }
-            Err(e) => {
-                rows.set(Vec::new());
-                error.set(Some(e));
+            is_xlsx.set(is_workbook);
+            match read {
+                Ok((parsed, used)) => {
+                    read_as.set(tf("import.read_as", &[("encoding", &used)]));
+                    let guessed = parsed
+                        .first()
+                        .map(|h| {
+                            h.iter()
+                                .map(|c| {
+                                    let custom = custom_defs.with_untracked(|defs| {
+                                        defs.iter()
+                                            .find(|d| d.label.trim().eq_ignore_ascii_case(c.trim()))
+                                            .map(|d| d.field_name())
+                                    });
+                                    custom.unwrap_or_else(|| guess_field(c).unwrap_or_default().to_owned())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    mapping.set(guessed);
+                    rows.set(parsed);
+                    error.set(None);
+                }
+                Err(e) => {
+                    rows.set(Vec::new());
+                    error.set(Some(e));
+                }
             }
-        }
+        });
     };
     let on_file = move |ev: leptos::ev::Event| {
         let Some(input) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };

@@ -32,6 +32,8 @@ struct ModelTransport {
     /// Where signatures are made and checked: here (the default), or by a worker
     /// speaking `offload`'s messages, as a browser's Web Workers do.
     signatures: Arc<Mutex<Signatures>>,
+    /// The size of each push's body, as JSON.
+    bodies: Arc<Mutex<Vec<usize>>>,
 }
 
 #[derive(Default)]
@@ -49,6 +51,7 @@ impl Transport for ModelTransport {
         if *self.offline.lock().unwrap() {
             return Err(TransportError::Offline);
         }
+        self.bodies.lock().unwrap().push(serde_json::to_vec(req).unwrap().len());
         let mut s = self.server.lock().unwrap();
         let conflicts: Vec<Change> = req
             .items
@@ -822,4 +825,24 @@ fn a_push_is_not_pulled_back_unless_someone_else_wrote_in_between() {
     assert_eq!(ann.replica.cursor, before);
     assert_eq!(block_on(ann.sync()).unwrap().pulled, 2);
     assert_eq!(ann.replica.records[&bobs].view.text(field::NAME), Some("Bob's customer"));
+}
+
+#[test]
+fn large_records_go_up_in_pushes_under_the_body_limit() {
+    let t = team();
+    let net = ModelTransport::default();
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    // 60 customers of ~100 KB each: 6 MB, more than half the body limit in one batch.
+    let notes = "備註".repeat(17_000);
+    for i in 0..60 {
+        let mut fields = customer(&format!("Big {i}"), "13800000000");
+        fields.push((field::NOTES.into(), text(&notes)));
+        block_on(ann.edit(RecordId::random(), fields, 1_000)).unwrap();
+    }
+    let report = block_on(ann.sync()).unwrap();
+    assert_eq!(report.pushed, 60);
+    assert_eq!(net.server.lock().unwrap().records.len(), 60);
+    let bodies = net.bodies.lock().unwrap();
+    assert!(bodies.len() > 1, "{bodies:?}");
+    assert!(bodies.iter().all(|&b| b <= crate::api::MAX_BODY_BYTES / 2), "{bodies:?}");
 }
