@@ -34,6 +34,8 @@ struct ModelTransport {
     signatures: Arc<Mutex<Signatures>>,
     /// The size of each push's body, as JSON.
     bodies: Arc<Mutex<Vec<usize>>>,
+    /// Pulls answered before the connection drops (`None`: all).
+    pulls_left: Arc<Mutex<Option<usize>>>,
 }
 
 #[derive(Default)]
@@ -79,6 +81,12 @@ impl Transport for ModelTransport {
     async fn pull(&self, since: Cursor, limit: u32) -> Result<PullResponse, TransportError> {
         if *self.offline.lock().unwrap() {
             return Err(TransportError::Offline);
+        }
+        if let Some(left) = self.pulls_left.lock().unwrap().as_mut() {
+            if *left == 0 {
+                return Err(TransportError::Offline);
+            }
+            *left -= 1;
         }
         let s = self.server.lock().unwrap();
         if *self.late_pulls.lock().unwrap() {
@@ -845,4 +853,33 @@ fn large_records_go_up_in_pushes_under_the_body_limit() {
     let bodies = net.bodies.lock().unwrap();
     assert!(bodies.len() > 1, "{bodies:?}");
     assert!(bodies.iter().all(|&b| b <= crate::api::MAX_BODY_BYTES / 2), "{bodies:?}");
+}
+
+#[test]
+fn a_first_sync_cut_off_midway_resumes_where_it_stopped_with_nothing_lost_or_twice() {
+    let t = team();
+    let net = ModelTransport::default();
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    let n = 2_100;
+    for i in 0..n {
+        block_on(ann.edit(RecordId::random(), customer(&format!("Customer {i}"), "13800000000"), 1_000)).unwrap();
+    }
+    block_on(ann.sync()).unwrap();
+
+    // A new device: the connection (or the tab) goes after two pages of 1,000.
+    let cut = ModelTransport { pulls_left: Arc::new(Mutex::new(Some(2))), ..net.clone() };
+    let store = MemoryStore::new();
+    let mut bob = client(&t, 1, &cut, store.clone());
+    assert!(block_on(bob.sync()).is_err());
+    assert_eq!(bob.replica.records.len(), 2_000);
+    drop(bob);
+
+    // Opened again (a reload): the two pages are there, and only the rest is fetched.
+    let mut bob = client(&t, 1, &net, store.clone());
+    assert_eq!(bob.replica.records.len(), 2_000);
+    assert_eq!(block_on(bob.sync()).unwrap().pulled, n - 2_000);
+    assert_eq!(views(&bob), views(&ann));
+    let mut again = client(&t, 1, &net, store);
+    assert_eq!(again.replica.records.len(), n);
+    assert_eq!(block_on(again.sync()).unwrap().pulled, 0);
 }
