@@ -22,6 +22,10 @@ impl Writer {
     pub fn with_capacity(n: usize) -> Self {
         Self { buf: Vec::with_capacity(n) }
     }
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
     pub fn u8(&mut self, v: u8) -> &mut Self {
         self.buf.push(v);
         self

@@ -1052,7 +1052,12 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 Some((*id, cached))
             })
             .collect();
-        let plain = zeroize::Zeroizing::new(cache::encode(entries.iter().map(|(id, c)| (id, c))));
+        // A slice of records at a time, the page drawing in between.
+        let mut encoder = cache::Encoder::new(entries.iter().map(|(id, c)| (id, c)));
+        while encoder.step(2_000) {
+            self.transport.breathe().await;
+        }
+        let plain = zeroize::Zeroizing::new(encoder.finish());
         drop(entries);
         let context = cache::context(self.session.team.team);
         let blob = self.store.seal_blob(self.session.identity.vault_key(), &context, &plain).await;
@@ -1140,6 +1145,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let mut stored = Vec::with_capacity(placed.len());
         let mut ids = Vec::with_capacity(placed.len());
         for (record, collection, fields) in placed {
+            self.transport.breathe().await;
             let op = self.replica.edit(&self.session.me, record, collection, fields, now_ms);
             let plain = serde_json::to_vec(&op).expect("serializable");
             stored.push(StoredOp {
