@@ -42,6 +42,18 @@ pub fn pool() -> Option<Rc<Pool>> {
     pool.filter(|p| !p.broken.get())
 }
 
+/// End the workers, and the signing key they hold (on lock and log-out). A batch still
+/// in their hands gets no answer, and the page does it; the next batch starts new ones.
+pub fn stop() {
+    if let Some(Some(pool)) = POOL.with(|p| p.borrow_mut().take()) {
+        for worker in &pool.workers {
+            worker.terminate();
+        }
+        pool.broken.set(true);
+        pool.waiting.borrow_mut().clear();
+    }
+}
+
 type Waiting = Rc<RefCell<HashMap<u32, oneshot::Sender<Vec<u8>>>>>;
 
 pub struct Pool {

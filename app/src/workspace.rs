@@ -1014,6 +1014,8 @@ impl Workspace {
     /// Stop background work (lock or log out). Keys go when the last `Rc` drops.
     pub fn stop(&self) {
         self.stopped.set(true);
+        // The signature workers hold this account's signing key: it goes with them.
+        crate::workers::stop();
     }
 
     /// Re-read the chain and the key wraps (the team changed, or new keys were shared).

@@ -128,30 +128,47 @@ async function searchLatencies(page: Page): Promise<{ work: number[]; frame: num
   });
 }
 
-/** The app saves its sealed replica cache once syncing has been quiet for a second. */
+/**
+ * The app saves its sealed replica cache once syncing has been quiet for a second. Wait
+ * for the cache of the synced state: one saved (its sealed bytes start with a fresh
+ * nonce each time) and left unchanged for 5 s after syncing ended. A cache saved midway
+ * (an import's uploads leave quiet seconds) would leave records to verify at unlock.
+ */
 async function waitForReplicaCache(page: Page, user: string) {
-  await expect
-    .poll(
-      () =>
-        page.evaluate(
-          (name) =>
-            new Promise<boolean>((resolve) => {
-              const req = indexedDB.open(name);
-              req.onsuccess = () => {
-                const db = req.result;
-                if (!db.objectStoreNames.contains('cache')) return resolve(false);
-                const get = db.transaction('cache').objectStore('cache').count('replica');
-                get.onsuccess = () => { db.close(); resolve(get.result === 1); };
-                get.onerror = () => { db.close(); resolve(false); };
-              };
-              req.onerror = () => resolve(false);
-            }),
-          `quietdesk:${user}`,
-        ),
-      { timeout: 10 * 60_000 },
-    )
-    .toBe(true);
-  await page.waitForTimeout(2_000);
+  const nonce = () =>
+    page.evaluate(
+      (name) =>
+        new Promise<string>((resolve) => {
+          const req = indexedDB.open(name);
+          req.onsuccess = () => {
+            const db = req.result;
+            if (!db.objectStoreNames.contains('cache')) return resolve('');
+            const get = db.transaction('cache').objectStore('cache').get('replica');
+            get.onsuccess = () => {
+              db.close();
+              const v = get.result as Uint8Array | undefined;
+              resolve(v ? Array.from(v.subarray(0, 16)).join(',') : '');
+            };
+            get.onerror = () => { db.close(); resolve(''); };
+          };
+          req.onerror = () => resolve('');
+        }),
+      `quietdesk:${user}`,
+    );
+  let last = '';
+  let since = Date.now();
+  const deadline = Date.now() + 10 * 60_000;
+  while (Date.now() < deadline) {
+    const now = await nonce();
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    } else if (now !== '' && Date.now() - since >= 5_000) {
+      return;
+    }
+    await page.waitForTimeout(500);
+  }
+  throw new Error('the replica cache was not saved');
 }
 
 for (const n of SIZES) {

@@ -39,7 +39,12 @@ test('a batch is signed and checked in Web Workers, and on the page where there 
   const desk = await browser.newContext();
   const a = await desk.newPage();
   const started: string[] = [];
-  a.on('worker', (w) => started.push(new URL(w.url()).pathname));
+  let running = 0;
+  a.on('worker', (w) => {
+    started.push(new URL(w.url()).pathname);
+    running += 1;
+    w.on('close', () => (running -= 1));
+  });
   await createAccount(a, user);
   await createTeam(a);
   await importCsv(a, 'Worker Customer', '1390000', 40);
@@ -66,6 +71,12 @@ test('a batch is signed and checked in Web Workers, and on the page where there 
   await customerCount(a, 60);
   await waitSynced(a);
   await findByPhone(a, '13911110012', 'Pageside Customer 12');
+
+  // Locking ends the workers, and the signing key they held.
+  expect(running).toBeGreaterThan(0);
+  await a.getByRole('button', { name: 'Lock', exact: true }).click();
+  await expect(a.getByRole('button', { name: 'Unlock', exact: true })).toBeVisible();
+  await expect.poll(() => running).toBe(0);
   await desk.close();
   await plain.close();
 });
