@@ -252,6 +252,8 @@ pub struct DeviceLine {
 
 /// Records queued for re-encryption per round (each round is pushed before the next).
 const REENCRYPT_BATCH: usize = 2_000;
+/// Changed records taken into the index between two yields to the page.
+const REFRESH_SLICE: usize = 2_000;
 
 /// Where the replaced-edit notes are kept (sealed under the vault key).
 const SUPERSEDED_KEY: &str = "superseded";
@@ -431,7 +433,12 @@ impl Workspace {
             let mut records = (*old.records).clone();
             let mut customers_changed = false;
             let mut fresh: Vec<CustomerEntry> = Vec::new();
-            for id in &dirty {
+            for (i, id) in dirty.iter().enumerate() {
+                // A first sync or a re-encryption changes every record: the page draws
+                // between slices of the index's rebuild (the engine stays locked).
+                if i % REFRESH_SLICE == REFRESH_SLICE - 1 {
+                    crate::api::yield_now().await;
+                }
                 let was_customer = old.records.get(id).is_some_and(|d| is_customer(d));
                 match s.replica.records.get(id).filter(|r| !r.view.is_deleted()) {
                     Some(r) => {
