@@ -89,7 +89,8 @@ async fn settled(target: &web_sys::EventTarget, done: &str) -> Result<(), StoreE
     wasm_bindgen_futures::JsFuture::from(promise).await.map(drop).map_err(|_| err("IndexedDB request failed"))
 }
 
-/// The first eight bytes of a stored row as its version (see [`encode_record`]).
+/// The first eight bytes of a stored value as a number: a record row's version (see
+/// [`encode_record`]), or the cursor.
 fn stored_version(row: &JsValue) -> Option<u64> {
     let row = row.dyn_ref::<Uint8Array>().filter(|r| r.length() >= 8)?;
     let mut head = [0u8; 8];
