@@ -1,4 +1,5 @@
 import { defineConfig, devices } from '@playwright/test';
+import { chromiumArgs, chromiumExecutable } from './chromium';
 
 // The real server binary (built by `cargo xtask test`) serving the real built app
 // (`cargo xtask build-app-only` → ../dist) on a throwaway SQLite file. Debian's Chromium, never a
@@ -27,16 +28,8 @@ export default defineConfig({
       use: {
         ...devices['Desktop Chrome'],
         launchOptions: {
-          executablePath: '/usr/bin/chromium',
-          args: [
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-quic',
-            '--no-first-run',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-          ],
+          executablePath: chromiumExecutable,
+          args: chromiumArgs,
         },
       },
     },

@@ -2,6 +2,7 @@ import { test, expect, chromium } from '@playwright/test';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { chromiumArgs, chromiumExecutable } from '../chromium';
 
 test('the app loads from the server on the account form', async ({ page }) => {
   await page.goto('/');
@@ -37,9 +38,9 @@ test('Chromium finds the app installable (manifest, icons, service worker)', asy
   // use a persistent profile in a throwaway folder.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'qd-install-'));
   const ctx = await chromium.launchPersistentContext(dir, {
-    executablePath: '/usr/bin/chromium',
+    executablePath: chromiumExecutable,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: chromiumArgs,
   });
   try {
     const page = await ctx.newPage();
