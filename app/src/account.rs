@@ -305,6 +305,8 @@ pub async fn unlock(name: &str, passphrase: &str) -> Result<Unlocked, String> {
     let username = parse_username(name)?;
     let store = store::open(&store::db_name(username.as_str())).await.map_err(|e| e.to_string())?;
     let account = load_account(&store).await.ok_or(t("error.no_local_account"))?;
+    // Read while Argon2 runs, not after it.
+    store.prefetch_cache().await;
     let (_, wrap) = derive_account_keys(&Passphrase::new(passphrase), &username, &account.salt, account.kdf)
         .map_err(|e| e.to_string())?;
     open_with_wrap(username, store, account, wrap).await

@@ -19,7 +19,7 @@ use shared::domain::{field, Change, Entity, EntityKind};
 use shared::duplicates::{merge_edits, DuplicateIndex, Side};
 use shared::ids::{RecordId, TeamId, Username};
 use shared::record::{RecordDoc, Value};
-use shared::search::{normalize_text, SearchText};
+use shared::search::{normalize_text, normalize_text_into, SearchText};
 use shared::sync::{EpochProgress, Superseded, SyncError, Syncer, TransportError};
 use shared::team::{rotation_days, settings_record};
 use shared::wipe::WipeOrder;
@@ -40,19 +40,26 @@ pub struct Index {
     search: Arc<OnceLock<SearchText>>,
 }
 
+impl Index {
+    /// Whether `other` is this same index (not only equal).
+    pub fn is(&self, other: &Index) -> bool {
+        Arc::ptr_eq(&self.search, &other.search)
+    }
+}
+
 /// One customer in the search list.
 #[derive(Clone)]
 pub struct CustomerEntry {
     pub id: RecordId,
     /// Lower-cased name: the sort key.
     pub key: Arc<str>,
-    /// Lower-cased text search looks at.
-    pub text: Arc<str>,
+    /// The customer (the document [`Index::records`] holds for `id`).
+    pub doc: Arc<RecordDoc>,
 }
 
 impl CustomerEntry {
-    fn of(id: RecordId, d: &RecordDoc) -> Self {
-        Self { id, key: normalize_text(d.text(field::NAME).unwrap_or_default()).into(), text: search_text(d).into() }
+    fn of(id: RecordId, doc: &Arc<RecordDoc>) -> Self {
+        Self { id, key: normalize_text(doc.text(field::NAME).unwrap_or_default()).into(), doc: doc.clone() }
     }
     fn order(&self) -> (&str, RecordId) {
         (&self.key, self.id)
@@ -74,9 +81,40 @@ impl Index {
         self.of_kind(kind).filter(move |(_, d)| d.text(field::CUSTOMER) == Some(customer))
     }
 
-    /// The search buffer over [`Index::customers`], in the same order.
+    /// The search buffer over [`Index::customers`], in the same order: built here if
+    /// [`Index::prepare_search`] has not finished it yet.
     pub fn search(&self) -> &SearchText {
-        self.search.get_or_init(|| SearchText::build(self.customers.iter().map(|c| &*c.text)))
+        self.search.get_or_init(|| {
+            let mut text = SearchText::with_capacity(self.customers.len());
+            let mut entry = String::new();
+            for c in self.customers.iter() {
+                entry.clear();
+                search_text_into(&mut entry, &c.doc);
+                text.push(&entry);
+            }
+            text
+        })
+    }
+
+    /// Build the search buffer a slice at a time, the page drawing in between (100,000
+    /// customers' text takes a few hundred milliseconds): once the list is on screen,
+    /// so that neither the list nor the first keystroke waits for it. Stops once
+    /// `wanted` says this index is no longer the one shown.
+    pub async fn prepare_search(&self, wanted: impl Fn(&Index) -> bool) {
+        let mut text = SearchText::with_capacity(self.customers.len());
+        let mut entry = String::new();
+        for (i, c) in self.customers.iter().enumerate() {
+            if i % REFRESH_SLICE == REFRESH_SLICE - 1 {
+                crate::api::yield_now().await;
+                if self.search.get().is_some() || !wanted(self) {
+                    return; // a search came first and built it whole, or the list changed
+                }
+            }
+            entry.clear();
+            search_text_into(&mut entry, &c.doc);
+            text.push(&entry);
+        }
+        let _ = self.search.set(text);
     }
 
     pub fn doc(&self, id: &RecordId) -> Option<RecordDoc> {
@@ -84,29 +122,34 @@ impl Index {
     }
 }
 
-/// Lower-cased text that customer search looks at: each field normalised, fields
-/// separated by a control character no query can contain (so no match spans two).
-pub fn search_text(d: &RecordDoc) -> String {
-    let mut s = String::new();
+/// Lower-cased text that customer search looks at, appended to `s`: each field
+/// normalised, fields separated by a control character no query can contain (so no
+/// match spans two).
+fn search_text_into(s: &mut String, d: &RecordDoc) {
     for f in [field::NAME, field::COMPANY, field::PHONE, field::PHONE_MASKED, field::WECHAT, field::EMAIL, field::NOTES]
     {
         if let Some(t) = d.text(f) {
-            s.push_str(&normalize_text(t));
+            normalize_text_into(s, t);
             s.push('\u{1}');
         }
     }
     if let Some(tags) = d.get(field::TAGS).and_then(Value::as_list) {
-        s.push_str(&normalize_text(&tags.join(" ")));
+        for (i, tag) in tags.iter().enumerate() {
+            if i > 0 {
+                s.push(' ');
+            }
+            normalize_text_into(s, tag);
+        }
     }
-    // Chinese names and companies by pinyin: 张伟 by `zhangwei`, `zhang wei`, `zw`.
+    // Chinese names and companies by pinyin: 张伟 by `zhangwei`, `zhang wei`, `zw`
+    // (plain ASCII has none to give).
     for f in [field::NAME, field::COMPANY] {
-        let forms = d.text(f).map(shared::pinyin::search_forms).unwrap_or_default();
+        let forms = d.text(f).filter(|t| !t.is_ascii()).map(shared::pinyin::search_forms).unwrap_or_default();
         if !forms.is_empty() {
             s.push('\u{1}');
             s.push_str(&forms);
         }
     }
-    s
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -283,7 +326,7 @@ fn now() -> f64 {
 
 /// Resolves once the page has drawn its next frame (or after 100 ms: a hidden tab draws
 /// none).
-async fn after_next_frame() {
+pub async fn after_next_frame() {
     use wasm_bindgen::{closure::Closure, JsCast};
     let Some(window) = web_sys::window() else { return };
     let promise = js_sys::Promise::new(&mut |resolve, _| {
@@ -428,7 +471,32 @@ impl Workspace {
                 crate::i18n::tf("sync.rolled_back", &[("name", &name), ("served", &served), ("pinned", &pinned)])
             }))
             .collect();
-        if !dirty.is_empty() {
+        if !dirty.is_empty() && dirty.len() * 2 >= s.replica.records.len() {
+            // Most records changed (an unlock, a first sync, a re-encryption): the index
+            // is built again from the replica in one pass, the records' map in bulk (it
+            // comes in record order) instead of a copy edited record by record.
+            let records: BTreeMap<RecordId, Arc<RecordDoc>> = s
+                .replica
+                .records
+                .iter()
+                .filter(|(_, r)| !r.view.is_deleted())
+                .map(|(id, r)| (*id, r.view.clone()))
+                .collect();
+            drop(s);
+            let mut customers = Vec::new();
+            for (i, (id, doc)) in records.iter().filter(|(_, d)| is_customer(d)).enumerate() {
+                if i % REFRESH_SLICE == REFRESH_SLICE - 1 {
+                    crate::api::yield_now().await;
+                }
+                customers.push(CustomerEntry::of(*id, doc));
+            }
+            customers.sort_unstable_by(|a, b| a.order().cmp(&b.order()));
+            self.index.set(Index {
+                records: Arc::new(records),
+                customers: Arc::new(customers),
+                search: Arc::default(),
+            });
+        } else if !dirty.is_empty() {
             let old = self.index.get_untracked();
             let mut records = (*old.records).clone();
             let mut customers_changed = false;

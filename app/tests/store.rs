@@ -184,6 +184,35 @@ async fn a_version_1_database_upgrades_and_the_replica_cache_holds_ciphertext_on
     store::delete(&name).await.unwrap();
 }
 
+/// Unlocking starts reading the replica cache before the passphrase is checked: the
+/// workspace's load takes that read (once), and reads again where there was none.
+#[wasm_bindgen_test]
+async fn a_cache_read_started_before_unlocking_is_what_the_next_load_reads() {
+    let name = unique("prefetch");
+    let db = store::open(&name).await.unwrap();
+    db.save_cache(&[3; 1000]).await.unwrap();
+    db.save_records(&[], Some(9)).await.unwrap();
+    // The account's own connection starts the read; the workspace opens another.
+    db.prefetch_cache().await;
+    let workspace = store::open(&name).await.unwrap();
+    db.save_cache(&[4; 10]).await.unwrap(); // written after the read was issued
+    let snap = workspace.load().await.unwrap();
+    assert_eq!((snap.cache.as_deref(), snap.cursor), (Some(&[3u8; 1000][..]), 9));
+    // Used once: the next load reads the store as it is now.
+    assert_eq!(workspace.load().await.unwrap().cache.as_deref(), Some(&[4u8; 10][..]));
+    // Another database's early read is not this one's.
+    let other = store::open(&unique("prefetch-other")).await.unwrap();
+    other.prefetch_cache().await;
+    assert_eq!(workspace.load().await.unwrap().cache.as_deref(), Some(&[4u8; 10][..]));
+    for s in [db, workspace] {
+        s.close();
+    }
+    let other_name = other.name();
+    other.close();
+    store::delete(&name).await.unwrap();
+    store::delete(&other_name).await.unwrap();
+}
+
 /// The large local blobs (the replica cache) are sealed and opened by WebCrypto: the
 /// same AES-256-GCM bytes as the crate's, each side opening the other's, the context
 /// bound, a changed byte refused.

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -89,9 +90,11 @@ random_id!(
 );
 
 /// A validated username: `[a-z0-9][a-z0-9._-]{2,31}`.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct Username(String);
+///
+/// Shared, not owned: every field of every record names its author, so a clone must
+/// not allocate (100,000 cached customers hold about a million of them).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Username(Arc<str>);
 
 impl Username {
     pub fn parse(s: &str) -> Result<Self, IdError> {
@@ -100,7 +103,7 @@ impl Username {
         let ok_first = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         let ok_rest = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
         if ok_len && ok_first && ok_rest {
-            Ok(Self(s.to_owned()))
+            Ok(Self(s.into()))
         } else {
             Err(IdError::BadUsername)
         }
@@ -118,6 +121,11 @@ impl fmt::Display for Username {
 impl fmt::Debug for Username {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Username({})", self.0)
+    }
+}
+impl Serialize for Username {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
     }
 }
 impl<'de> Deserialize<'de> for Username {

@@ -26,22 +26,45 @@ pub fn normalize_query(query: &str) -> String {
 /// Normalise indexed text: lower case; control characters become spaces, so no text can
 /// contain the entry separator.
 pub fn normalize_text(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().to_lowercase()
+    let mut out = String::with_capacity(text.len());
+    normalize_text_into(&mut out, text);
+    out
+}
+
+/// [`normalize_text`], appended to `out` (an index builds each customer's text from
+/// several fields without a string per field).
+pub fn normalize_text_into(out: &mut String, text: &str) {
+    if text.is_ascii() {
+        // Most names, phones and emails: ASCII lower-casing is Unicode lower-casing there.
+        out.extend(text.bytes().map(|b| if b.is_ascii_control() { ' ' } else { b.to_ascii_lowercase() as char }));
+    } else {
+        let spaced: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        out.push_str(&spaced.to_lowercase());
+    }
 }
 
 impl SearchText {
     /// Build from entries whose text is already normalised (see [`normalize_text`]).
     pub fn build<'a>(texts: impl IntoIterator<Item = &'a str>) -> Self {
         let texts = texts.into_iter();
-        let mut bytes = Vec::new();
-        let mut ends = Vec::with_capacity(texts.size_hint().0);
+        let mut out = Self::with_capacity(texts.size_hint().0);
         for t in texts {
-            debug_assert!(!t.as_bytes().contains(&0), "entry separator inside a text");
-            bytes.extend_from_slice(t.as_bytes());
-            ends.push(u32::try_from(bytes.len()).expect("search text under 4 GiB"));
-            bytes.push(0);
+            out.push(t);
         }
-        Self { bytes, ends }
+        out
+    }
+
+    /// An empty buffer for about `entries` entries, to [`SearchText::push`] them into.
+    pub fn with_capacity(entries: usize) -> Self {
+        Self { bytes: Vec::new(), ends: Vec::with_capacity(entries) }
+    }
+
+    /// Add the next entry (text already normalised, see [`normalize_text`]).
+    pub fn push(&mut self, text: &str) {
+        debug_assert!(!text.as_bytes().contains(&0), "entry separator inside a text");
+        self.bytes.extend_from_slice(text.as_bytes());
+        self.ends.push(u32::try_from(self.bytes.len()).expect("search text under 4 GiB"));
+        self.bytes.push(0);
     }
 
     /// Number of entries.

@@ -676,7 +676,7 @@ pub struct Syncer<S, T> {
     cache_stale: bool,
     /// Until [`Syncer::verify_stored`] has run: the records taken from the cache whose
     /// stored ciphertext is still to be read.
-    unverified: Option<HashSet<RecordId>>,
+    unverified: Option<BTreeSet<RecordId>>,
     /// An approved `bulk_delete` request to send with pushes (see [`PushRequest`]).
     pub approval: Option<RecordId>,
     /// Set when a record shows a team history this client does not have; while set,
@@ -781,23 +781,31 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             }
             None => BTreeMap::new(),
         };
-        let mut from_cache = HashSet::with_capacity(cached.len());
-        for (id, c) in cached {
-            let opened = Opened {
-                doc: Arc::unwrap_or_clone(c.base),
-                collection: c.collection,
-                // The sealed sensitive section and the chain head the writer saw are in
-                // the ciphertext, read by `verify_stored`.
-                sensitive: None,
-                complete: true,
-                epoch: c.epoch,
-                writer: c.writer,
-                writer_head: None,
-                sensitive_writer: None,
-            };
-            replica.absorb(id, c.version, opened);
-            from_cache.insert(id);
+        // What `Replica::absorb` does for each record of an empty replica, built in bulk
+        // (the cache is in record order, so each tree fills left to right). The sealed
+        // sensitive section and the chain head the writer saw are in the ciphertext,
+        // read by `verify_stored`.
+        if let Some(newest) = cached.values().flat_map(|c| c.base.fields.values().map(|f| f.stamp.hlc)).max() {
+            replica.clock.observe(newest);
         }
+        let from_cache: BTreeSet<RecordId> = cached.keys().copied().collect();
+        replica.dirty = from_cache.clone();
+        replica.records = cached
+            .into_iter()
+            .map(|(id, c)| {
+                let local = LocalRecord {
+                    collection: c.collection,
+                    version: c.version,
+                    view: c.base.clone(),
+                    base: c.base,
+                    sensitive: None,
+                    complete: true,
+                    epoch: c.epoch,
+                    signer: Some(c.writer),
+                };
+                (id, local)
+            })
+            .collect();
         for op in &snap.outbox {
             let plain = open_blob(session.identity.vault_key(), OUTBOX_CONTEXT, &op.blob)?;
             let pending: PendingEdit =

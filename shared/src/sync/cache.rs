@@ -194,7 +194,10 @@ pub fn decode(bytes: &[u8]) -> Result<BTreeMap<RecordId, CachedRecord>, DecodeEr
         authors.push(Username::parse(r.short_str()?).map_err(|_| DecodeError("author"))?);
     }
     let n = r.u32()? as usize;
-    let mut out = BTreeMap::new();
+    // Written in record order and each record's fields in name order: collected, then
+    // built in bulk (a sorted `from_iter` fills the tree's nodes left to right, where
+    // inserting walks the tree once per entry).
+    let mut out = Vec::with_capacity(n.min(1 << 20));
     for _ in 0..n {
         let id = RecordId(r.array()?);
         let collection = CollectionId(r.array()?);
@@ -202,7 +205,7 @@ pub fn decode(bytes: &[u8]) -> Result<BTreeMap<RecordId, CachedRecord>, DecodeEr
         let writer = authors.get(r.u32()? as usize).ok_or(DecodeError("writer index"))?.clone();
         let epoch = r.u32()?;
         let n_fields = r.u32()? as usize;
-        let mut fields = BTreeMap::new();
+        let mut fields = Vec::with_capacity(n_fields.min(256));
         for _ in 0..n_fields {
             let name = string(&mut r)?;
             let value = match r.u8()? {
@@ -222,12 +225,13 @@ pub fn decode(bytes: &[u8]) -> Result<BTreeMap<RecordId, CachedRecord>, DecodeEr
             };
             let hlc = Hlc { wall_ms: r.u64()?, counter: r.u32()? };
             let author = authors.get(r.u32()? as usize).ok_or(DecodeError("author index"))?.clone();
-            fields.insert(name, FieldState { value, stamp: Stamp { hlc, author } });
+            fields.push((name, FieldState { value, stamp: Stamp { hlc, author } }));
         }
-        out.insert(id, CachedRecord { collection, version, base: Arc::new(RecordDoc { fields }), writer, epoch });
+        let base = Arc::new(RecordDoc { fields: BTreeMap::from_iter(fields) });
+        out.push((id, CachedRecord { collection, version, base, writer, epoch }));
     }
     r.finish()?;
-    Ok(out)
+    Ok(BTreeMap::from_iter(out))
 }
 
 #[cfg(test)]
