@@ -49,6 +49,22 @@ impl Writer {
         self.buf.extend_from_slice(v);
         self
     }
+    /// An unsigned LEB128 integer (7 bits a byte, low bits first): small numbers in one
+    /// byte. [`varint_len`] says how many.
+    pub fn varint(&mut self, mut v: u64) -> &mut Self {
+        while v >= 0x80 {
+            self.buf.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.buf.push(v as u8);
+        self
+    }
+    /// Bytes prefixed with their length as a [`Writer::varint`].
+    pub fn var_bytes(&mut self, v: &[u8]) -> &mut Self {
+        self.varint(v.len() as u64);
+        self.buf.extend_from_slice(v);
+        self
+    }
     /// A short string (≤ 255 bytes), prefixed with a u8 length.
     pub fn short_str(&mut self, v: &str) -> &mut Self {
         let len = u8::try_from(v.len()).expect("short string ≤ 255 bytes");
@@ -68,6 +84,11 @@ impl Writer {
     pub fn as_slice(&self) -> &[u8] {
         &self.buf
     }
+}
+
+/// How many bytes [`Writer::varint`] writes for `v`.
+pub fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Reads what [`Writer`] wrote, refusing short input.
@@ -104,6 +125,30 @@ impl<'a> Reader<'a> {
     }
     pub fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
         let n = self.u32()? as usize;
+        self.fixed(n)
+    }
+    /// What [`Writer::varint`] wrote; an overlong or over-wide encoding is an error, so
+    /// a number has exactly one encoding.
+    pub fn varint(&mut self) -> Result<u64, DecodeError> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let b = self.u8()?;
+            if i == 9 && b > 1 {
+                return Err(DecodeError("varint over 64 bits"));
+            }
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                if b == 0 && i > 0 {
+                    return Err(DecodeError("varint not in its shortest form"));
+                }
+                return Ok(v);
+            }
+        }
+        Err(DecodeError("varint over 64 bits"))
+    }
+    /// What [`Writer::var_bytes`] wrote.
+    pub fn var_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let n = usize::try_from(self.varint()?).map_err(|_| DecodeError("length"))?;
         self.fixed(n)
     }
     pub fn short_str(&mut self) -> Result<&'a str, DecodeError> {
@@ -196,6 +241,24 @@ pub mod b64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn varints_are_shortest_and_sized() {
+        for v in [0, 1, 127, 128, 300, 16_383, 16_384, u32::MAX as u64, u64::MAX] {
+            let mut w = Writer::new();
+            w.varint(v).var_bytes(b"xy");
+            let bytes = w.finish();
+            assert_eq!(bytes.len(), varint_len(v) + 1 + 2, "{v}");
+            let mut r = Reader::new(&bytes);
+            assert_eq!((r.varint().unwrap(), r.var_bytes().unwrap()), (v, &b"xy"[..]));
+            r.finish().unwrap();
+        }
+        assert_eq!(Writer::new().varint(300).as_slice(), [0xac, 0x02]);
+        // One value, one encoding: a padded or over-wide varint is refused.
+        for bad in [&[0x80, 0x00][..], &[0xff; 10], &[0x80; 11], &[0x80]] {
+            assert!(Reader::new(bad).varint().is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn round_trip_and_strictness() {
