@@ -57,7 +57,14 @@ pub fn Pipeline() -> impl IntoView {
         Effect::new(move |_| {
             index.track();
             let ws = ws.clone();
-            spawn_local(async move { pipelines.set(ws.pipelines().await) });
+            // Only when they changed: every sync sets the index, and redrawing the
+            // editor would throw away stages an admin is typing.
+            spawn_local(async move {
+                let fresh = ws.pipelines().await;
+                if pipelines.with_untracked(|p| *p != fresh) {
+                    pipelines.set(fresh);
+                }
+            });
         });
     }
     let current = RwSignal::new(pipeline::DEFAULT.to_owned());

@@ -42,7 +42,12 @@ pub fn use_pool_rules() -> RwSignal<Rules> {
     Effect::new(move |_| {
         index.track();
         let ws = use_ws();
-        spawn_local(async move { rules.set(ws.pool_rules().await) });
+        spawn_local(async move {
+            let fresh = ws.pool_rules().await;
+            if rules.with_untracked(|r| *r != fresh) {
+                rules.set(fresh); // not on every sync: it would redraw a form being typed in
+            }
+        });
     });
     rules
 }
