@@ -546,13 +546,29 @@ impl Replica {
     /// every pending edit of each. Only the chosen records' bases are copied, so
     /// draining a 100,000-edit outbox in batches does not copy every record per batch.
     fn outgoing(&self, limit: usize, skip: &HashSet<RecordId>) -> BTreeMap<RecordId, Outgoing> {
+        // The first `limit` records in record order, kept to at most `limit` while the
+        // outbox is scanned: a set of every pending record (200,000 after a 100,000-row
+        // import, rebuilt for each push) made each batch a long task.
         let mut chosen: BTreeSet<RecordId> = BTreeSet::new();
+        let full = |chosen: &BTreeSet<RecordId>, id: &RecordId| {
+            chosen.len() >= limit && chosen.last().is_none_or(|last| id >= last)
+        };
+        let mut choose = |chosen: &mut BTreeSet<RecordId>, id: RecordId| {
+            chosen.insert(id);
+            if chosen.len() > limit {
+                chosen.pop_last();
+            }
+        };
         for op in self.outbox.iter().filter(|op| !skip.contains(&op.record)) {
-            chosen.insert(op.record);
+            if !full(&chosen, &op.record) {
+                choose(&mut chosen, op.record);
+            }
         }
-        chosen.extend(self.reseal.iter().filter(|id| !skip.contains(id)));
-        if let Some(&cut) = chosen.iter().nth(limit) {
-            chosen.split_off(&cut);
+        for id in self.reseal.iter().filter(|id| !skip.contains(id)) {
+            if full(&chosen, id) {
+                break; // in order: every later one is past the cut too
+            }
+            choose(&mut chosen, *id);
         }
         let mut out: BTreeMap<RecordId, Outgoing> = BTreeMap::new();
         for op in self.outbox.iter().filter(|op| chosen.contains(&op.record)) {
@@ -566,7 +582,7 @@ impl Replica {
                 entry.doc.apply(&e.field, e.state.clone());
             }
         }
-        for id in self.reseal.iter().filter(|id| chosen.contains(id)) {
+        for id in chosen.iter().filter(|id| self.reseal.contains(id)) {
             if let (Some(l), std::collections::btree_map::Entry::Vacant(e)) = (self.records.get(id), out.entry(*id)) {
                 e.insert(Outgoing { op_ids: Vec::new(), doc: (*l.base).clone(), repair: false });
             }

@@ -882,3 +882,44 @@ fn a_first_sync_cut_off_midway_resumes_where_it_stopped_with_nothing_lost_or_twi
     assert_eq!(again.replica.records.len(), n);
     assert_eq!(block_on(again.sync()).unwrap().pulled, 0);
 }
+
+/// A push takes the first records in record order that have pending edits or are to be
+/// sealed again, at most `limit`, skipping the ones asked: the same choice as sorting
+/// every candidate and cutting, however the outbox and the re-encryption set interleave.
+#[test]
+fn a_push_batch_is_the_first_records_in_order() {
+    let me = Username::parse("ann").unwrap();
+    let collection = CollectionId([1; 16]);
+    let ids: Vec<RecordId> = (0..60u8).map(|i| RecordId([i.wrapping_mul(37); 16])).collect();
+    let mut r = Replica::default();
+    for (n, id) in ids.iter().enumerate() {
+        // Some records edited twice, some only to be sealed again, some both.
+        if n % 3 != 0 {
+            r.edit(
+                &me,
+                *id,
+                collection,
+                vec![(field::NAME.into(), Some(Value::Text(format!("c{n}"))))],
+                1_000 + n as u64,
+            );
+        }
+        if n % 4 == 0 {
+            r.edit(&me, *id, collection, vec![(field::NOTES.into(), Some(Value::Text("again".into())))], 5_000);
+        }
+        if n % 3 == 0 || n % 5 == 0 {
+            r.reseal.insert(*id);
+        }
+    }
+    let skip: HashSet<RecordId> = ids.iter().step_by(7).copied().collect();
+    let mut every: Vec<RecordId> =
+        r.outbox.iter().map(|op| op.record).chain(r.reseal.iter().copied()).filter(|id| !skip.contains(id)).collect();
+    every.sort();
+    every.dedup();
+    for limit in [0, 1, 2, 5, 17, 40, 59, 100] {
+        let chosen: Vec<RecordId> = r.outgoing(limit, &skip).into_keys().collect();
+        // (a record only to be sealed again that this replica does not hold is cut
+        // like the others, and has nothing to push)
+        let want: Vec<RecordId> = every.iter().take(limit).filter(|id| r.records.contains_key(id)).copied().collect();
+        assert_eq!(chosen, want, "limit {limit}");
+    }
+}
