@@ -88,9 +88,7 @@ impl Index {
             let mut text = SearchText::with_capacity(self.customers.len());
             let mut entry = String::new();
             for c in self.customers.iter() {
-                entry.clear();
-                search_text_into(&mut entry, &c.doc);
-                text.push(&entry);
+                push_search_entry(&mut text, &mut entry, &c.doc);
             }
             text
         })
@@ -110,9 +108,7 @@ impl Index {
                     return; // a search came first and built it whole, or the list changed
                 }
             }
-            entry.clear();
-            search_text_into(&mut entry, &c.doc);
-            text.push(&entry);
+            push_search_entry(&mut text, &mut entry, &c.doc);
         }
         let _ = self.search.set(text);
     }
@@ -120,6 +116,14 @@ impl Index {
     pub fn doc(&self, id: &RecordId) -> Option<RecordDoc> {
         self.records.get(id).map(|d| (**d).clone())
     }
+}
+
+/// Add a customer's search text to `text` as its next entry (`entry` is scratch space,
+/// reused from one customer to the next).
+fn push_search_entry(text: &mut SearchText, entry: &mut String, doc: &RecordDoc) {
+    entry.clear();
+    search_text_into(entry, doc);
+    text.push(entry);
 }
 
 /// Lower-cased text that customer search looks at, appended to `s`: each field

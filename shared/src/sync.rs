@@ -553,7 +553,7 @@ impl Replica {
         let full = |chosen: &BTreeSet<RecordId>, id: &RecordId| {
             chosen.len() >= limit && chosen.last().is_none_or(|last| id >= last)
         };
-        let mut choose = |chosen: &mut BTreeSet<RecordId>, id: RecordId| {
+        let choose = |chosen: &mut BTreeSet<RecordId>, id: RecordId| {
             chosen.insert(id);
             if chosen.len() > limit {
                 chosen.pop_last();
