@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use gloo_net::http::{Request, RequestBuilder};
-use shared::api::{path, Cursor, Endpoint, Method, PullResponse, PushRequest};
+use shared::api::{path, Cursor, Endpoint, Method, PullResponse, PushRequest, MAX_PULL_LIMIT};
 use shared::crypto::envelope::SignatureCheck;
 use shared::crypto::identity::IdentityKeys;
 use shared::ids::TeamId;
@@ -130,7 +130,32 @@ fn error_of(status: u16, body: &[u8]) -> TransportError {
 pub struct HttpTransport {
     pub api: Api,
     pub team: TeamId,
+    /// A large download under way (a new device's first sync), for its progress bar.
+    pub download: leptos::prelude::RwSignal<Option<Download>>,
 }
+
+/// How far a large download has come: the server's count of what it will send (only
+/// an estimate: nothing is decided by it) and how many changes have arrived.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Download {
+    pub done: u64,
+    pub total: u64,
+    /// `Date.now()` when it began, and at the last page.
+    pub started_ms: f64,
+    pub now_ms: f64,
+}
+
+impl Download {
+    /// Milliseconds left at the rate so far, once there is a rate to go by.
+    pub fn left_ms(&self) -> Option<f64> {
+        let elapsed = self.now_ms - self.started_ms;
+        (self.done >= 2 * MAX_PULL_LIMIT as u64 && elapsed > 0.0)
+            .then(|| elapsed * self.total.saturating_sub(self.done) as f64 / self.done as f64)
+    }
+}
+
+/// A download is shown once the server says it holds more than this many changes.
+const SHOW_DOWNLOAD_FROM: u64 = 2 * MAX_PULL_LIMIT as u64;
 
 thread_local! {
     /// When the page last yielded to its event loop from the engine's long work.
@@ -174,8 +199,31 @@ impl Transport for HttpTransport {
     }
 
     async fn pull(&self, since: Cursor, limit: u32) -> Result<PullResponse, TransportError> {
-        let url = format!("{}?since={since}&limit={limit}", path::fill(path::PULL, &self.team.to_string()));
-        self.api.get(&url).await
+        use leptos::prelude::{GetUntracked, Set};
+        // The first pull of a sync asks how much there is; later pages count up to it.
+        let going = self.download.get_untracked();
+        let count = if going.is_none() { "&count=true" } else { "" };
+        let url = format!("{}?since={since}&limit={limit}{count}", path::fill(path::PULL, &self.team.to_string()));
+        let page: Result<PullResponse, TransportError> = self.api.get(&url).await;
+        let now = js_sys::Date::now();
+        let next = match (&page, going) {
+            (Ok(p), _) if !p.more => None,
+            (Ok(p), Some(d)) => {
+                let done = d.done + p.changes.len() as u64;
+                Some(Download { done, total: d.total.max(done), now_ms: now, ..d })
+            }
+            (Ok(p), None) => p.remaining.filter(|&r| r > SHOW_DOWNLOAD_FROM).map(|total| Download {
+                done: p.changes.len() as u64,
+                total,
+                started_ms: now,
+                now_ms: now,
+            }),
+            (Err(_), _) => None,
+        };
+        if next != going {
+            self.download.set(next);
+        }
+        page
     }
 
     async fn verify_signatures(&self, checks: &[SignatureCheck]) -> Vec<bool> {

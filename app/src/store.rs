@@ -322,6 +322,15 @@ impl Store for IdbStore {
     }
 
     async fn save_records(&self, records: &[StoredRecord], cursor: Option<Cursor>) -> Result<(), StoreError> {
+        self.save_new_records(records, &[], cursor).await
+    }
+
+    async fn save_new_records(
+        &self,
+        records: &[StoredRecord],
+        fresh: &[bool],
+        cursor: Option<Cursor>,
+    ) -> Result<(), StoreError> {
         let db = self.raw().await?;
         let names = js_sys::Array::of2(&RECORDS.into(), &META.into());
         let tx = db
@@ -334,6 +343,7 @@ impl Store for IdbStore {
         let rows: std::rc::Rc<Vec<(JsValue, JsValue, u64)>> = std::rc::Rc::new(
             records.iter().map(|r| (JsValue::from_str(&r.record.to_string()), encode_record(r), r.version)).collect(),
         );
+        let rows_for_taken = rows.clone();
         let on_read = {
             let (store, rows) = (store.clone(), rows.clone());
             wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
@@ -347,10 +357,35 @@ impl Store for IdbStore {
                 }
             })
         };
-        for (i, (key, _, _)) in rows.iter().enumerate() {
-            let request = store.get(key).map_err(|_| err("records read"))?;
+        // A record this engine never stored is inserted without a read (`add`); if
+        // another tab stored it meanwhile, the insert fails and is read and compared
+        // like the others, the failure kept from aborting the transaction.
+        let on_taken = {
+            let (store, on_read) = (store.clone(), on_read.as_ref().clone());
+            wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+                e.prevent_default();
+                e.stop_propagation();
+                let Some(request) = e.target().and_then(|t| t.dyn_into::<web_sys::IdbRequest>().ok()) else { return };
+                let Ok(at) = js_sys::Reflect::get(&request, &ROW.into()) else { return };
+                let Some(key) = at.as_f64().and_then(|i| rows_for_taken.get(i as usize)).map(|r| r.0.clone()) else {
+                    return;
+                };
+                if let Ok(read) = store.get(&key) {
+                    let _ = js_sys::Reflect::set(&read, &ROW.into(), &at);
+                    read.set_onsuccess(Some(on_read.unchecked_ref()));
+                }
+            })
+        };
+        for (i, (key, value, _)) in rows.iter().enumerate() {
+            let request = match fresh.get(i).copied().unwrap_or(false) {
+                true => store.add_with_key(value, key).map_err(|_| err("records write"))?,
+                false => store.get(key).map_err(|_| err("records read"))?,
+            };
             js_sys::Reflect::set(&request, &ROW.into(), &(i as f64).into()).map_err(|_| err("records read"))?;
-            request.set_onsuccess(Some(on_read.as_ref().unchecked_ref()));
+            match fresh.get(i).copied().unwrap_or(false) {
+                true => request.set_onerror(Some(on_taken.as_ref().unchecked_ref())),
+                false => request.set_onsuccess(Some(on_read.as_ref().unchecked_ref())),
+            }
         }
         let on_cursor = cursor.map(|c| {
             let meta = meta.clone();

@@ -230,6 +230,8 @@ pub struct Workspace {
     chain_writer: Mutex<()>,
     pub index: RwSignal<Index>,
     pub status: RwSignal<SyncStatus>,
+    /// A large download under way (a new device's first sync), for its progress bar.
+    pub download: RwSignal<Option<crate::api::Download>>,
     /// Re-encryption onto the newest key epoch (an admin's client does it).
     pub reencryption: RwSignal<EpochProgress>,
     /// The epoch below which this client already had the old key wraps shredded.
@@ -358,7 +360,8 @@ impl Workspace {
         };
         let me = unlocked.account.username.clone();
         let team_view = TeamView::of(&session);
-        let transport = HttpTransport { api: unlocked.api.clone(), team };
+        let download = RwSignal::new(None);
+        let transport = HttpTransport { api: unlocked.api.clone(), team, download };
         let store = match crate::store::open(&crate::store::db_name(me.as_str())).await {
             Ok(s) => s,
             Err(e) => return Err((e.to_string(), Some(unlocked))),
@@ -391,6 +394,7 @@ impl Workspace {
             index: RwSignal::new(Index::default()),
             status: RwSignal::new(SyncStatus { online: true, ..Default::default() }),
             reencryption: RwSignal::new(EpochProgress::default()),
+            download,
             shredded_before: Cell::new(1),
             syncer: Mutex::new(syncer),
             chain_writer: Mutex::new(()),
@@ -762,6 +766,10 @@ impl Workspace {
                 self.stopped.set(true);
                 kept_after_wipe = Some(why);
             }
+        }
+        // A download the engine broke off (an error) is not under way any more.
+        if self.download.get_untracked().is_some() {
+            self.download.set(None);
         }
         self.refresh().await;
         self.last_sync_end.set(now());

@@ -79,6 +79,40 @@ fn session(identity: &IdentityKeys, keys: &[(Scope, [u8; 32])], collection: Coll
     Session { me, identity: identity.duplicate(), keyring, team, now_ms: || js_sys::Date::now() as u64 }
 }
 
+/// Records a first sync believes new are inserted without a read; one another tab
+/// stored meanwhile is still compared by version (the newer stays), in the same
+/// transaction as the rest, and nothing aborts.
+#[wasm_bindgen_test]
+async fn records_inserted_as_new_never_replace_a_newer_one_another_tab_stored() {
+    let name = unique("fresh");
+    let db = store::open(&name).await.unwrap();
+    let record = |version: u64, byte: u8| StoredRecord {
+        record: RecordId::random(),
+        version,
+        sealed: SealedRecord(vec![byte; 40]),
+    };
+    let (newer_there, older_there) = (record(5, 1), record(2, 2));
+    // "Another tab" stored these two first.
+    db.save_records(&[newer_there.clone(), older_there.clone()], None).await.unwrap();
+    let brand_new: Vec<StoredRecord> = (0..300).map(|i| record(1, i as u8)).collect();
+    let stale = StoredRecord { version: 4, sealed: SealedRecord(vec![7; 40]), ..newer_there.clone() };
+    let later = StoredRecord { version: 3, sealed: SealedRecord(vec![8; 40]), ..older_there.clone() };
+    let mut batch = brand_new.clone();
+    batch.insert(100, stale);
+    batch.push(later.clone());
+    db.save_new_records(&batch, &vec![true; batch.len()], Some(11)).await.unwrap();
+    let mut want = brand_new;
+    want.push(newer_there);
+    want.push(later);
+    want.sort_by_key(|r| r.record);
+    let mut got = db.records().await.unwrap();
+    got.sort_by_key(|r| r.record);
+    assert_eq!(got, want);
+    assert_eq!(db.load().await.unwrap().cursor, 11);
+    db.close();
+    store::delete(&name).await.unwrap();
+}
+
 #[wasm_bindgen_test]
 async fn offline_edits_survive_a_reopen_and_only_ciphertext_is_stored() {
     let name = unique("outbox");
@@ -131,7 +165,7 @@ impl Transport for Accepting {
         Ok(shared::sync::PushOutcome::Accepted(shared::api::PushResponse { accepted, cursor: req.items.len() as u64 }))
     }
     async fn pull(&self, since: u64, _: u32) -> Result<shared::api::PullResponse, TransportError> {
-        Ok(shared::api::PullResponse { changes: vec![], cursor: since, more: false, reset: false })
+        Ok(shared::api::PullResponse { changes: vec![], cursor: since, more: false, reset: false, remaining: None })
     }
 }
 

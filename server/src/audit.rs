@@ -180,7 +180,7 @@ async fn export(
         tracing::warn!(%team, user = %user.username, "export refused: no approval");
         return Err(ApiError::Forbidden("exporting everything needs an admin's approval"));
     };
-    let page = read_page(&state, &team, &user.username, role, q.since, q.limit).await?;
+    let page = read_page(&state, &team, &user.username, role, q.since, q.limit, false).await?;
     if state.cursor_in(q.since).unwrap_or(0) == 0 {
         let approver = approval.approver.map(|a| a.to_string()).unwrap_or_default();
         let text = format!("{} began an approved export of everything (approved by {approver})", user.username);

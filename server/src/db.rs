@@ -240,6 +240,8 @@ pub trait Db: Send + Sync + 'static {
         limit: u32,
         only: Option<&[[u8; 16]]>,
     ) -> DbResult<(Vec<Change>, Cursor, bool)>;
+    /// How many changes a pull from `since` (with the same `only`) would give in all.
+    async fn count_changes(&self, team: &TeamId, since: Cursor, only: Option<&[[u8; 16]]>) -> DbResult<u64>;
     async fn cursor(&self, team: &TeamId) -> DbResult<Cursor>;
     /// How many records the team holds.
     async fn record_count(&self, team: &TeamId) -> DbResult<u64>;

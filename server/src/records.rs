@@ -122,7 +122,7 @@ async fn pull(
     ApiQuery(q): ApiQuery<PullQuery>,
 ) -> ApiResult<ApiJson<PullResponse>> {
     let role = require_member(&state, &team, &user.username).await?;
-    let page = read_page(&state, &team, &user.username, role, q.since, q.limit).await?;
+    let page = read_page(&state, &team, &user.username, role, q.since, q.limit, q.count).await?;
     tracing::debug!(%team, changes = page.changes.len(), "pull");
     let pulled = page.changes.len() as u64;
     // Counted before anything is served (a pull that cannot be counted is refused, so
@@ -173,6 +173,7 @@ pub(crate) async fn read_page(
     role: shared::chain::Role,
     since: shared::api::Cursor,
     limit: Option<u32>,
+    count: bool,
 ) -> ApiResult<PullResponse> {
     let allowed = readable(state, team, user, role).await?;
     let limit = limit.unwrap_or(MAX_PULL_LIMIT).clamp(1, MAX_PULL_LIMIT);
@@ -183,7 +184,13 @@ pub(crate) async fn read_page(
     if reset {
         tracing::warn!(%team, "a client's cursor is from before a restore; starting it over");
     }
-    let (changes, cursor, more) =
-        state.db.pull(team, since.unwrap_or(0), limit, allowed.as_ref().map(|a| a.as_slice())).await?;
-    Ok(PullResponse { changes, cursor: state.cursor_out(cursor), more, reset })
+    let only = allowed.as_ref().map(|a| a.as_slice());
+    let from = since.unwrap_or(0);
+    let (changes, cursor, more) = state.db.pull(team, from, limit, only).await?;
+    // Counted after the page is read: what a push added in between is counted too.
+    let remaining = match count {
+        true => Some(state.db.count_changes(team, from, only).await?.max(changes.len() as u64)),
+        false => None,
+    };
+    Ok(PullResponse { changes, cursor: state.cursor_out(cursor), more, reset, remaining })
 }

@@ -415,7 +415,8 @@ async fn a_reset_with_an_old_shared_version_does_not_widen_the_record() {
         if !is_get(x, "/pull") || once.swap(true, Ordering::SeqCst) {
             return None;
         }
-        let page = PullResponse { changes: vec![old.clone()], cursor: old.seq, more: false, reset: true };
+        let page =
+            PullResponse { changes: vec![old.clone()], cursor: old.seq, more: false, reset: true, remaining: None };
         Answer::json(200, &serde_json::to_value(page).ok()?)
     });
     // Every push the client sends from now on is kept: what it seals is what the

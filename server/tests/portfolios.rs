@@ -15,7 +15,7 @@ mod server;
 
 use client::{signup, HttpTransport};
 use server::TestServer;
-use shared::api::PushRequest;
+use shared::api::{path, PullResponse, PushRequest};
 use shared::chain::Role;
 use shared::crypto::envelope::{Keyring, RecordContext};
 use shared::crypto::wrap::{WrapContext, WrapPurpose};
@@ -78,6 +78,15 @@ async fn a_member_cannot_decrypt_another_members_portfolio() {
     let r = c.sync().await.unwrap();
     assert_eq!((r.pulled, r.unreadable), (0, 0));
     assert!(c.replica.records.is_empty());
+    // A first sync's progress count counts only what the puller is sent.
+    let pull = path::fill(path::PULL, &team.to_string());
+    let counted = format!("{pull}?since=0&limit=1&count=true");
+    let for_alice: PullResponse = alice.api.get(&counted).await.unwrap();
+    assert_eq!((for_alice.changes.len(), for_alice.more, for_alice.remaining), (1, true, Some(2)));
+    let for_carol: PullResponse = carol.api.get(&counted).await.unwrap();
+    assert_eq!((for_carol.changes.len(), for_carol.remaining), (0, Some(0)));
+    let uncounted: PullResponse = carol.api.get(&format!("{pull}?since=0")).await.unwrap();
+    assert_eq!(uncounted.remaining, None);
     assert!(c.session.keyring.collections().iter().all(|&k| k != bobs));
     for (record, version, sealed) in raw_rows(&srv).await {
         let opened =

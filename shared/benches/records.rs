@@ -11,6 +11,9 @@
 //!   ceiling, the per-field authorship check against the version before, and the
 //!   writer's chain head against this client's.
 //!
+//! * `signatures_256`: 256 record signatures checked strictly one by one, against the
+//!   batch check (`verify_record_signatures`) that every record path uses.
+//!
 //! Run: `cargo bench -p quietdesk-shared --bench records`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
@@ -18,7 +21,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use quietdesk_shared::chain::{Action, ChainEntry, HeadCheck, Member, Role, TeamState};
 use quietdesk_shared::crypto::aead;
 use quietdesk_shared::crypto::envelope::{Keyring, RecordContext};
-use quietdesk_shared::crypto::identity::IdentityKeys;
+use quietdesk_shared::crypto::identity::{verify_record_signatures, IdentityKeys};
 use quietdesk_shared::crypto::{Scope, SymmetricKey};
 use quietdesk_shared::domain::{is_sensitive, Customer, Entity};
 use quietdesk_shared::hlc::{Hlc, Stamp};
@@ -114,6 +117,27 @@ fn bench(c: &mut Criterion) {
             assert_eq!(team.check_head(&opened.writer_head.unwrap()), HeadCheck::Known);
             black_box(opened)
         })
+    });
+    g.finish();
+
+    // 256 record signatures by two members: strictly one by one (the baseline, what
+    // every check was before) against the batch check every record path uses now.
+    let bob = IdentityKeys::generate();
+    let messages: Vec<Vec<u8>> = (0..256u32).map(|i| vec![i as u8; 900]).collect();
+    let signers: Vec<&IdentityKeys> = (0..256).map(|i| if i % 4 == 0 { &bob } else { &keys }).collect();
+    let sigs: Vec<[u8; 64]> = messages.iter().zip(&signers).map(|(m, who)| who.sign(m)).collect();
+    let keys: Vec<[u8; 32]> = signers.iter().map(|who| who.public().sign_pk).collect();
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let mut g = c.benchmark_group("signatures_256");
+    g.bench_function("one_by_one_strict", |b| {
+        b.iter(|| {
+            for ((m, sig), who) in refs.iter().zip(&sigs).zip(&signers) {
+                who.public().verify(m, sig).unwrap();
+            }
+        })
+    });
+    g.bench_function("batch", |b| {
+        b.iter(|| assert!(verify_record_signatures(&keys, &refs, &sigs).into_iter().all(|h| h)))
     });
     g.finish();
 }

@@ -786,6 +786,9 @@ pub struct Change {
 pub struct PullQuery {
     pub since: Cursor,
     pub limit: Option<u32>,
+    /// Ask for [`PullResponse::remaining`] (a first sync asks once, for its progress bar).
+    #[serde(default)]
+    pub count: bool,
 }
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -799,6 +802,10 @@ pub struct PullResponse {
     /// client should upload what it holds that the server lacks.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reset: bool,
+    /// When asked (`count`): how many changes this page and the ones after it hold.
+    /// Only ever a progress estimate: nothing is decided by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<u64>,
 }
 
 /// Websocket messages. The client's first message authenticates (tokens never go in URLs).

@@ -73,8 +73,23 @@ pub trait Store {
     async fn load(&self) -> Result<Snapshot, StoreError>;
     /// Every stored record.
     async fn records(&self) -> Result<Vec<StoredRecord>, StoreError>;
-    /// Save server states of records, and the cursor if given, in one transaction.
+    /// Save server states of records, and the cursor if given, in one transaction. A
+    /// stored record is never replaced by an older version of it (another tab of the
+    /// same account may have stored a newer one).
     async fn save_records(&self, records: &[StoredRecord], cursor: Option<Cursor>) -> Result<(), StoreError>;
+    /// [`Store::save_records`], told which records (`fresh[i]`; missing means `false`)
+    /// this engine has never stored: a store may insert those without reading first,
+    /// provided one stored meanwhile (by another tab) is still compared by version.
+    /// The same outcome as `save_records`, only quicker (a new device's first sync).
+    async fn save_new_records(
+        &self,
+        records: &[StoredRecord],
+        fresh: &[bool],
+        cursor: Option<Cursor>,
+    ) -> Result<(), StoreError> {
+        let _ = fresh;
+        self.save_records(records, cursor).await
+    }
     /// Append outbox entries, all or none.
     async fn add_ops(&self, ops: &[StoredOp]) -> Result<(), StoreError>;
     async fn remove_ops(&self, ids: &[u64]) -> Result<(), StoreError>;
@@ -170,10 +185,12 @@ pub trait Transport {
 
 /// [`Transport::verify_signatures`] on this thread, breathing between checks.
 pub async fn verify_here<T: Transport + ?Sized>(transport: &T, checks: &[SignatureCheck]) -> Vec<bool> {
+    // A batch at a time (a few milliseconds), breathing in between.
+    const AT_ONCE: usize = 16;
     let mut holds = Vec::with_capacity(checks.len());
-    for c in checks {
+    for batch in checks.chunks(AT_ONCE) {
         transport.breathe().await;
-        holds.push(c.holds());
+        holds.extend(SignatureCheck::all_hold(batch));
     }
     holds
 }
@@ -1276,6 +1293,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             }
             let at: Vec<usize> = waiting.into_iter().map(|(i, _)| i).collect();
             for (i, signature) in at.into_iter().zip(signatures) {
+                // Signing a sensitive section seals the basic one: a batch of them is
+                // a long task unless the page gets its turns.
+                self.transport.breathe().await;
                 begun[i].0.sign(signature);
             }
         }
@@ -1366,18 +1386,24 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         Ok(())
     }
 
-    async fn absorb_changes(&mut self, changes: &[Change]) -> Result<Vec<StoredRecord>, SyncError> {
+    /// The changes to store, and for each whether this engine never stored its record
+    /// before (see [`Store::save_new_records`]).
+    async fn absorb_changes(&mut self, changes: &[Change]) -> Result<(Vec<StoredRecord>, Vec<bool>), SyncError> {
         // Our own accepted pushes come back in the next pull: that exact version is
         // already merged here and stored (a push saves what it sealed), so skip the
         // signature check, the decryption and the second write.
         let new: Vec<(&Change, StoredRecord)> = changes
             .iter()
-            .filter(|c| !self.replica.records.get(&c.record).is_some_and(|l| l.version >= c.version))
+            .filter(|c| self.replica.records.get(&c.record).is_none_or(|l| l.version < c.version))
             .map(|c| (c, StoredRecord { record: c.record, version: c.version, sealed: c.sealed.clone() }))
             .collect();
+        // A record held only as a local edit (version 0) has no stored server state.
+        let first_time: Vec<bool> =
+            new.iter().map(|(c, _)| self.replica.records.get(&c.record).is_none_or(|l| l.version == 0)).collect();
         let opened = self.open_many(&new.iter().map(|(_, r)| r).collect::<Vec<_>>()).await;
         let mut stored = Vec::with_capacity(new.len());
-        for ((c, rec), opened) in new.into_iter().zip(opened) {
+        let mut fresh = Vec::with_capacity(new.len());
+        for (((c, rec), opened), first) in new.into_iter().zip(opened).zip(first_time) {
             self.transport.breathe().await;
             match opened {
                 Ok(opened) => {
@@ -1391,8 +1417,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 Err(_) => self.cannot_open(c).await?,
             }
             stored.push(rec);
+            fresh.push(first);
         }
-        Ok(stored)
+        Ok((stored, fresh))
     }
 
     /// What of an accepted batch's own writes lost to concurrent ones (see
@@ -1527,8 +1554,8 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 restored = true;
                 self.replica.cursor = page.cursor;
             }
-            let stored = if restored {
-                self.absorb_rebasing(&page.changes).await?
+            let (stored, fresh) = if restored {
+                (self.absorb_rebasing(&page.changes).await?, Vec::new())
             } else {
                 self.absorb_changes(&page.changes).await?
             };
@@ -1543,7 +1570,8 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     false => None,
                 }
             };
-            let (saved, ahead) = futures::future::join(self.store.save_records(&stored, Some(cursor)), ahead).await;
+            let save = self.store.save_new_records(&stored, &fresh, Some(cursor));
+            let (saved, ahead) = futures::future::join(save, ahead).await;
             saved?;
             match ahead {
                 Some(next) => page = next?,

@@ -2,7 +2,8 @@
 
 use leptos::prelude::*;
 
-use crate::i18n::{t, tf};
+use crate::api::Download;
+use crate::i18n::{number, t, tf};
 use crate::use_ws;
 
 fn clock(ms: f64) -> String {
@@ -33,7 +34,11 @@ pub fn SyncStatusBar() -> impl IntoView {
         let ws = use_ws();
         leptos::task::spawn_local(async move { ws.sync_now().await });
     };
+    let download = ws.download;
     view! {
+        <Show when=move || download.with(Option::is_some)>
+            <DownloadProgress download />
+        </Show>
         <div class="sync">
             <span role="status" aria-label=t("sync.status") class=move || if status.get().online { "sync__text online" } else { "sync__text offline" }>{text}</span>
             <button type="button" on:click=sync>{t("sync.now")}</button>
@@ -42,6 +47,35 @@ pub fn SyncStatusBar() -> impl IntoView {
                     {move || status.with(|s| s.refused.join(" "))}
                 </p>
             </Show>
+        </div>
+    }
+}
+
+/// A large download (a new device's first sync): how much has arrived and, once there
+/// is a rate to go by, about how long is left.
+#[component]
+fn DownloadProgress(download: RwSignal<Option<Download>>) -> impl IntoView {
+    let of = move |f: fn(&Download) -> u64| download.with(|d| d.as_ref().map(f).unwrap_or(0));
+    let detail = move || {
+        download.with(|d| {
+            let Some(d) = d else { return String::new() };
+            let counted =
+                tf("sync.download_count", &[("done", &number(d.done as i64)), ("total", &number(d.total as i64))]);
+            let left = match d.left_ms() {
+                None => t("sync.download_estimating").to_owned(),
+                Some(ms) if ms < 90_000.0 => {
+                    tf("sync.download_left_s", &[("n", &((ms / 1000.0).ceil().max(1.0) as u64))])
+                }
+                Some(ms) => tf("sync.download_left_min", &[("n", &((ms / 60_000.0).round() as u64))]),
+            };
+            format!("{counted} · {left}")
+        })
+    };
+    view! {
+        <div class="download">
+            <label for="sync-download">{t("sync.download")}</label>
+            <progress id="sync-download" max=move || of(|d| d.total) value=move || of(|d| d.done)></progress>
+            <p class="hint">{detail}</p>
         </div>
     }
 }

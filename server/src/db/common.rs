@@ -95,6 +95,20 @@ fn arr<const N: usize>(v: Vec<u8>) -> DbResult<[u8; N]> {
     <[u8; N]>::try_from(v.as_slice()).map_err(|_| DbError::Corrupt(format!("expected {N} bytes")))
 }
 
+/// `AND` records in (or last moved out of) one of `only`'s collections, when given.
+fn only_collections<'a>(q: &mut QueryBuilder<'a, Backend>, only: Option<&'a [[u8; 16]]>) {
+    let Some(only) = only else { return };
+    for column in ["collection", "moved_from"] {
+        q.push(if column == "collection" { " AND (" } else { " OR " }).push(column).push(" IN (");
+        let mut sep = q.separated(", ");
+        for c in only {
+            sep.push_bind(c.as_slice());
+        }
+        q.push(")");
+    }
+    q.push(")");
+}
+
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
@@ -808,17 +822,7 @@ impl Db for Store {
             .ok_or(DbError::NotFound)?;
         let mut q = QueryBuilder::new("SELECT seq, record_id, version, sealed FROM records WHERE team_id = ");
         q.push_bind(team_b).push(" AND seq > ").push_bind(since as i64).push(" AND seq <= ").push_bind(upto);
-        if let Some(only) = only {
-            for column in ["collection", "moved_from"] {
-                q.push(if column == "collection" { " AND (" } else { " OR " }).push(column).push(" IN (");
-                let mut sep = q.separated(", ");
-                for c in only {
-                    sep.push_bind(c.as_slice());
-                }
-                q.push(")");
-            }
-            q.push(")");
-        }
+        only_collections(&mut q, only);
         q.push(" ORDER BY seq LIMIT ").push_bind(limit as i64 + 1);
         let rows = q.build().fetch_all(&self.reader).await?;
         let more = rows.len() > limit as usize;
@@ -839,6 +843,14 @@ impl Db for Store {
             _ => (upto as u64).max(since),
         };
         Ok((changes, cursor, more))
+    }
+
+    async fn count_changes(&self, team: &TeamId, since: Cursor, only: Option<&[[u8; 16]]>) -> DbResult<u64> {
+        let mut q = QueryBuilder::new("SELECT COUNT(*) FROM records WHERE team_id = ");
+        q.push_bind(team.as_bytes().as_slice()).push(" AND seq > ").push_bind(since as i64);
+        only_collections(&mut q, only);
+        let n: i64 = q.build_query_scalar().fetch_one(&self.reader).await?;
+        Ok(n as u64)
     }
 
     async fn record_count(&self, team: &TeamId) -> DbResult<u64> {

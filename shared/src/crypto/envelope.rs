@@ -311,9 +311,18 @@ pub struct SignatureCheck {
 }
 
 impl SignatureCheck {
-    /// Whether the signature holds (strict, as [`PublicIdentity::verify`]).
+    /// Whether the signature holds (as [`SignatureCheck::all_hold`] judges it).
     pub fn holds(&self) -> bool {
-        super::identity::verify_strict(&self.signer, &self.message, &self.signature).is_ok()
+        Self::all_hold(std::slice::from_ref(self))[0]
+    }
+
+    /// Whether each holds, checked in batches (see
+    /// [`super::identity::verify_record_signatures`]).
+    pub fn all_hold(checks: &[SignatureCheck]) -> Vec<bool> {
+        let keys: Vec<[u8; 32]> = checks.iter().map(|c| c.signer).collect();
+        let messages: Vec<&[u8]> = checks.iter().map(|c| c.message.as_slice()).collect();
+        let signatures: Vec<[u8; 64]> = checks.iter().map(|c| c.signature).collect();
+        super::identity::verify_record_signatures(&keys, &messages, &signatures)
     }
 }
 

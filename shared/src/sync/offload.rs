@@ -91,17 +91,16 @@ impl Worker {
             }
             VERIFY => {
                 let count = r.u32().ok()?;
-                let mut out = Vec::new();
+                let mut checks = Vec::new();
                 for _ in 0..count {
-                    let check = SignatureCheck {
+                    checks.push(SignatureCheck {
                         signer: r.array().ok()?,
                         signature: r.array().ok()?,
                         message: r.bytes().ok()?.to_vec(),
-                    };
-                    out.push(u8::from(check.holds()));
+                    });
                 }
                 r.finish().ok()?;
-                Some(out)
+                Some(SignatureCheck::all_hold(&checks).into_iter().map(u8::from).collect())
             }
             SIGN => {
                 let signer = self.signer.as_ref().filter(|s| r.array::<32>().ok() == Some(s.public_key()))?;

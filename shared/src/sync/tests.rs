@@ -90,7 +90,7 @@ impl Transport for ModelTransport {
         }
         let s = self.server.lock().unwrap();
         if *self.late_pulls.lock().unwrap() {
-            return Ok(PullResponse { changes: vec![], cursor: since, more: false, reset: false });
+            return Ok(PullResponse { changes: vec![], cursor: since, more: false, reset: false, remaining: None });
         }
         let reset = std::mem::take(&mut *self.reset_once.lock().unwrap());
         let since = if reset { 0 } else { since };
@@ -99,7 +99,7 @@ impl Transport for ModelTransport {
         let more = changes.len() > limit as usize;
         changes.truncate(limit as usize);
         let cursor = changes.last().map(|c| c.seq).unwrap_or(since);
-        Ok(PullResponse { changes, cursor, more, reset })
+        Ok(PullResponse { changes, cursor, more, reset, remaining: None })
     }
 
     async fn verify_signatures(&self, checks: &[SignatureCheck]) -> Vec<bool> {
