@@ -42,6 +42,73 @@ async fn finish(tx: rexie::Transaction) -> Result<(), StoreError> {
     }
 }
 
+/// One transaction's worth of records, issued (see [`Store::save_new_records`]); its
+/// callbacks live as long as it does.
+struct Issued {
+    tx: web_sys::IdbTransaction,
+    _on_read: wasm_bindgen::closure::Closure<dyn FnMut(web_sys::Event)>,
+    _on_taken: wasm_bindgen::closure::Closure<dyn FnMut(web_sys::Event)>,
+}
+
+/// Issue the writes of `records` in one transaction: each record is read and written
+/// only if what is stored is not newer, inside the transaction; a record `fresh(i)`
+/// (never stored by this engine) is inserted without a read (`add`), and if another
+/// tab stored it meanwhile, the failed insert is read and compared like the others,
+/// the failure kept from aborting the transaction.
+fn issue_records(
+    db: &web_sys::IdbDatabase,
+    records: &[StoredRecord],
+    fresh: impl Fn(usize) -> bool,
+) -> Result<Issued, StoreError> {
+    let tx = db
+        .transaction_with_str_and_mode(RECORDS, web_sys::IdbTransactionMode::Readwrite)
+        .map_err(|_| err("IndexedDB transaction"))?;
+    let store = tx.object_store(RECORDS).map_err(|_| err("records store"))?;
+    let rows: std::rc::Rc<Vec<(JsValue, JsValue, u64)>> = std::rc::Rc::new(
+        records.iter().map(|r| (JsValue::from_str(&r.record.to_string()), encode_record(r), r.version)).collect(),
+    );
+    let on_read = {
+        let (store, rows) = (store.clone(), rows.clone());
+        wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+            let Some(request) = e.target().and_then(|t| t.dyn_into::<web_sys::IdbRequest>().ok()) else { return };
+            let at = js_sys::Reflect::get(&request, &ROW.into()).ok().and_then(|v| v.as_f64());
+            let Some((key, value, version)) = at.and_then(|i| rows.get(i as usize)) else { return };
+            let current = request.result().ok().filter(|c| !c.is_undefined());
+            if current.is_none_or(|c| stored_version(&c).is_none_or(|v| v <= *version)) {
+                // A failed put fails the transaction, which `settled` reports.
+                let _ = store.put_with_key(value, key);
+            }
+        })
+    };
+    let on_taken = {
+        let (store, rows, on_read) = (store.clone(), rows.clone(), on_read.as_ref().clone());
+        wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+            e.prevent_default();
+            e.stop_propagation();
+            let Some(request) = e.target().and_then(|t| t.dyn_into::<web_sys::IdbRequest>().ok()) else { return };
+            let Ok(at) = js_sys::Reflect::get(&request, &ROW.into()) else { return };
+            let Some((key, _, _)) = at.as_f64().and_then(|i| rows.get(i as usize)) else { return };
+            if let Ok(read) = store.get(key) {
+                let _ = js_sys::Reflect::set(&read, &ROW.into(), &at);
+                read.set_onsuccess(Some(on_read.unchecked_ref()));
+            }
+        })
+    };
+    for (i, (key, value, _)) in rows.iter().enumerate() {
+        let insert = fresh(i);
+        let request = match insert {
+            true => store.add_with_key(value, key).map_err(|_| err("records write"))?,
+            false => store.get(key).map_err(|_| err("records read"))?,
+        };
+        js_sys::Reflect::set(&request, &ROW.into(), &(i as f64).into()).map_err(|_| err("records read"))?;
+        match insert {
+            true => request.set_onerror(Some(on_taken.as_ref().unchecked_ref())),
+            false => request.set_onsuccess(Some(on_read.as_ref().unchecked_ref())),
+        }
+    }
+    Ok(Issued { tx, _on_read: on_read, _on_taken: on_taken })
+}
+
 /// An open per-account database.
 pub struct IdbStore {
     db: Rexie,
@@ -332,73 +399,38 @@ impl Store for IdbStore {
         cursor: Option<Cursor>,
     ) -> Result<(), StoreError> {
         let db = self.raw().await?;
-        let names = js_sys::Array::of2(&RECORDS.into(), &META.into());
-        let tx = db
-            .transaction_with_str_sequence_and_mode(&names, web_sys::IdbTransactionMode::Readwrite)
-            .map_err(|_| err("IndexedDB transaction"))?;
-        let store = tx.object_store(RECORDS).map_err(|_| err("records store"))?;
-        let meta = tx.object_store(META).map_err(|_| err("meta store"))?;
-        // Every read issued at once; each one's answer decides its write, inside the
-        // transaction: never replace a newer version with an older one.
-        let rows: std::rc::Rc<Vec<(JsValue, JsValue, u64)>> = std::rc::Rc::new(
-            records.iter().map(|r| (JsValue::from_str(&r.record.to_string()), encode_record(r), r.version)).collect(),
-        );
-        let rows_for_taken = rows.clone();
-        let on_read = {
-            let (store, rows) = (store.clone(), rows.clone());
-            wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
-                let Some(request) = e.target().and_then(|t| t.dyn_into::<web_sys::IdbRequest>().ok()) else { return };
-                let at = js_sys::Reflect::get(&request, &ROW.into()).ok().and_then(|v| v.as_f64());
-                let Some((key, value, version)) = at.and_then(|i| rows.get(i as usize)) else { return };
-                let current = request.result().ok().filter(|c| !c.is_undefined());
-                if current.is_none_or(|c| stored_version(&c).is_none_or(|v| v <= *version)) {
-                    // A failed put fails the transaction, which `settled` reports.
-                    let _ = store.put_with_key(value, key);
-                }
-            })
-        };
-        // A record this engine never stored is inserted without a read (`add`); if
-        // another tab stored it meanwhile, the insert fails and is read and compared
-        // like the others, the failure kept from aborting the transaction.
-        let on_taken = {
-            let (store, on_read) = (store.clone(), on_read.as_ref().clone());
-            wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
-                e.prevent_default();
-                e.stop_propagation();
-                let Some(request) = e.target().and_then(|t| t.dyn_into::<web_sys::IdbRequest>().ok()) else { return };
-                let Ok(at) = js_sys::Reflect::get(&request, &ROW.into()) else { return };
-                let Some(key) = at.as_f64().and_then(|i| rows_for_taken.get(i as usize)).map(|r| r.0.clone()) else {
-                    return;
-                };
-                if let Ok(read) = store.get(&key) {
-                    let _ = js_sys::Reflect::set(&read, &ROW.into(), &at);
-                    read.set_onsuccess(Some(on_read.unchecked_ref()));
-                }
-            })
-        };
-        for (i, (key, value, _)) in rows.iter().enumerate() {
-            let request = match fresh.get(i).copied().unwrap_or(false) {
-                true => store.add_with_key(value, key).map_err(|_| err("records write"))?,
-                false => store.get(key).map_err(|_| err("records read"))?,
-            };
-            js_sys::Reflect::set(&request, &ROW.into(), &(i as f64).into()).map_err(|_| err("records read"))?;
-            match fresh.get(i).copied().unwrap_or(false) {
-                true => request.set_onerror(Some(on_taken.as_ref().unchecked_ref())),
-                false => request.set_onsuccess(Some(on_read.as_ref().unchecked_ref())),
+        // Issuing a request costs the page about 0.1 ms (its value is copied), so a
+        // page of 1,000 records is written as a few transactions issued between
+        // breaths; the browser works through them in order meanwhile.
+        const ROWS_PER_TX: usize = 250;
+        let mut issued = Vec::new();
+        for (n, start) in (0..records.len()).step_by(ROWS_PER_TX).enumerate() {
+            if n > 0 {
+                crate::api::yield_now().await;
             }
+            let end = (start + ROWS_PER_TX).min(records.len());
+            issued.push(issue_records(&db, &records[start..end], |i| fresh.get(start + i).copied().unwrap_or(false))?);
         }
-        let on_cursor = cursor.map(|c| {
+        for batch in &issued {
+            settled(&batch.tx, "complete").await?;
+        }
+        // The cursor only once every record is written (a record written without it
+        // is pulled again and compared; a cursor past an unwritten record would lose it).
+        let Some(c) = cursor else { return Ok(()) };
+        let tx = db
+            .transaction_with_str_and_mode(META, web_sys::IdbTransactionMode::Readwrite)
+            .map_err(|_| err("IndexedDB transaction"))?;
+        let meta = tx.object_store(META).map_err(|_| err("meta store"))?;
+        let on_cursor = {
             let meta = meta.clone();
             wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
                 let Some(request) = e.target().and_then(|t| t.dyn_into::<web_sys::IdbRequest>().ok()) else { return };
                 let old = request.result().ok().and_then(|v| stored_version(&v)).unwrap_or(0);
                 let _ = meta.put_with_key(&bytes(&c.max(old).to_be_bytes()), &JsValue::from_str(CURSOR_KEY));
             })
-        });
-        if let Some(on_cursor) = &on_cursor {
-            let request = meta.get(&JsValue::from_str(CURSOR_KEY)).map_err(|_| err("cursor read"))?;
-            request.set_onsuccess(Some(on_cursor.as_ref().unchecked_ref()));
-        }
+        };
+        let request = meta.get(&JsValue::from_str(CURSOR_KEY)).map_err(|_| err("cursor read"))?;
+        request.set_onsuccess(Some(on_cursor.as_ref().unchecked_ref()));
         settled(&tx, "complete").await
     }
 

@@ -73,9 +73,11 @@ pub trait Store {
     async fn load(&self) -> Result<Snapshot, StoreError>;
     /// Every stored record.
     async fn records(&self) -> Result<Vec<StoredRecord>, StoreError>;
-    /// Save server states of records, and the cursor if given, in one transaction. A
-    /// stored record is never replaced by an older version of it (another tab of the
-    /// same account may have stored a newer one).
+    /// Save server states of records, and then the cursor if given: the cursor is
+    /// never stored ahead of a record it covers (a store may write the records in
+    /// several transactions, the cursor once they all committed). A stored record is
+    /// never replaced by an older version of it (another tab of the same account may
+    /// have stored a newer one).
     async fn save_records(&self, records: &[StoredRecord], cursor: Option<Cursor>) -> Result<(), StoreError>;
     /// [`Store::save_records`], told which records (`fresh[i]`; missing means `false`)
     /// this engine has never stored: a store may insert those without reading first,
@@ -1386,24 +1388,35 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         Ok(())
     }
 
-    /// The changes to store, and for each whether this engine never stored its record
-    /// before (see [`Store::save_new_records`]).
-    async fn absorb_changes(&mut self, changes: &[Change]) -> Result<(Vec<StoredRecord>, Vec<bool>), SyncError> {
+    /// The changes not yet held here, as records to store, each with whether this
+    /// engine never stored its record before (see [`Store::save_new_records`]).
+    fn unseen<'c>(&self, changes: &'c [Change]) -> Vec<(&'c Change, StoredRecord, bool)> {
         // Our own accepted pushes come back in the next pull: that exact version is
         // already merged here and stored (a push saves what it sealed), so skip the
         // signature check, the decryption and the second write.
-        let new: Vec<(&Change, StoredRecord)> = changes
+        changes
             .iter()
-            .filter(|c| self.replica.records.get(&c.record).is_none_or(|l| l.version < c.version))
-            .map(|c| (c, StoredRecord { record: c.record, version: c.version, sealed: c.sealed.clone() }))
-            .collect();
-        // A record held only as a local edit (version 0) has no stored server state.
-        let first_time: Vec<bool> =
-            new.iter().map(|(c, _)| self.replica.records.get(&c.record).is_none_or(|l| l.version == 0)).collect();
-        let opened = self.open_many(&new.iter().map(|(_, r)| r).collect::<Vec<_>>()).await;
-        let mut stored = Vec::with_capacity(new.len());
-        let mut fresh = Vec::with_capacity(new.len());
-        for (((c, rec), opened), first) in new.into_iter().zip(opened).zip(first_time) {
+            .filter_map(|c| {
+                let held = self.replica.records.get(&c.record);
+                // A record held only as a local edit (version 0) has no stored server state.
+                let first = held.is_none_or(|l| l.version == 0);
+                held.is_none_or(|l| l.version < c.version).then(|| {
+                    (c, StoredRecord { record: c.record, version: c.version, sealed: c.sealed.clone() }, first)
+                })
+            })
+            .collect()
+    }
+
+    /// Take in what [`Syncer::unseen`] chose, opened: the records to store, and for
+    /// each whether it is new here.
+    async fn take_opened(
+        &mut self,
+        unseen: Vec<(&Change, StoredRecord, bool)>,
+        opened: Vec<Result<Opened, CryptoError>>,
+    ) -> Result<(Vec<StoredRecord>, Vec<bool>), SyncError> {
+        let mut stored = Vec::with_capacity(unseen.len());
+        let mut fresh = Vec::with_capacity(unseen.len());
+        for ((c, rec, first), opened) in unseen.into_iter().zip(opened) {
             self.transport.breathe().await;
             match opened {
                 Ok(opened) => {
@@ -1549,34 +1562,59 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         // we give it back everything we hold.
         let mut restored = false;
         let mut page = self.transport.pull(self.replica.cursor, crate::api::MAX_PULL_LIMIT).await?;
+        // A page is opened while the one before it is written and the one after it is
+        // fetched: the signatures (in workers), the decryption (here) and the storage
+        // (the browser's) overlap. Each page is written with its cursor, in order.
+        let mut unsaved: Option<(Vec<StoredRecord>, Vec<bool>, Cursor)> = None;
         loop {
             if page.reset {
                 restored = true;
                 self.replica.cursor = page.cursor;
             }
-            let (stored, fresh) = if restored {
-                (self.absorb_rebasing(&page.changes).await?, Vec::new())
-            } else {
-                self.absorb_changes(&page.changes).await?
-            };
-            report.pulled += page.changes.len();
-            self.cache_stale |= !stored.is_empty();
-            self.replica.cursor = self.replica.cursor.max(page.cursor);
-            let cursor = self.replica.cursor;
-            // The next page is fetched while this one is written.
+            let cursor = self.replica.cursor.max(page.cursor);
             let ahead = async {
                 match page.more {
                     true => Some(self.transport.pull(cursor, crate::api::MAX_PULL_LIMIT).await),
                     false => None,
                 }
             };
-            let save = self.store.save_new_records(&stored, &fresh, Some(cursor));
-            let (saved, ahead) = futures::future::join(save, ahead).await;
-            saved?;
+            let previous = unsaved.take();
+            let save = async {
+                match &previous {
+                    Some((records, fresh, at)) => self.store.save_new_records(records, fresh, Some(*at)).await,
+                    None => Ok(()),
+                }
+            };
+            let (stored, fresh, ahead) = if restored {
+                let (saved, ahead) = futures::future::join(save, ahead).await;
+                saved?;
+                (self.absorb_rebasing(&page.changes).await?, Vec::new(), ahead)
+            } else {
+                let unseen = self.unseen(&page.changes);
+                let records: Vec<&StoredRecord> = unseen.iter().map(|(_, r, _)| r).collect();
+                let (opened, saved, ahead) = futures::future::join3(self.open_many(&records), save, ahead).await;
+                saved?;
+                let (stored, fresh) = self.take_opened(unseen, opened).await?;
+                (stored, fresh, ahead)
+            };
+            report.pulled += page.changes.len();
+            self.cache_stale |= !stored.is_empty();
+            self.replica.cursor = cursor;
+            unsaved = Some((stored, fresh, cursor));
             match ahead {
-                Some(next) => page = next?,
+                Some(Ok(next)) => page = next,
+                Some(Err(e)) => {
+                    // What was taken in is written before the error is reported.
+                    if let Some((records, fresh, at)) = &unsaved {
+                        self.store.save_new_records(records, fresh, Some(*at)).await?;
+                    }
+                    return Err(e.into());
+                }
                 None => break,
             }
+        }
+        if let Some((records, fresh, at)) = &unsaved {
+            self.store.save_new_records(records, fresh, Some(*at)).await?;
         }
         self.check_record_pins();
         if restored {

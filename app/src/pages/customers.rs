@@ -1,7 +1,7 @@
 //! The customer list with instant search and filters. Search runs over the in-memory
 //! index of decrypted records; nothing about it reaches the server.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
 use leptos::prelude::*;
 use shared::domain::{field, Entity, EntityKind, Interaction, Status, Task};
@@ -328,8 +328,8 @@ fn FilterControls(filters: Filters) -> impl IntoView {
     let choices = Memo::new(move |_| {
         index.with(|idx| {
             // Borrowed while counting (100,000 customers name a few dozen tags and
-            // owners), owned once each at the end; a BTreeSet keeps them sorted.
-            let (mut tags, mut owners) = (BTreeSet::<&str>::new(), BTreeSet::<&str>::new());
+            // owners: hashed, not compared in a tree), owned and sorted once at the end.
+            let (mut tags, mut owners) = (HashSet::<&str>::new(), HashSet::<&str>::new());
             for c in idx.customers.iter() {
                 let d = &c.doc;
                 if let Some(t) = d.get(field::TAGS).and_then(Value::as_list) {
@@ -339,7 +339,11 @@ fn FilterControls(filters: Filters) -> impl IntoView {
                     owners.insert(o);
                 }
             }
-            let owned = |set: BTreeSet<&str>| set.into_iter().map(str::to_owned).collect::<Vec<String>>();
+            let owned = |set: HashSet<&str>| {
+                let mut v: Vec<String> = set.into_iter().map(str::to_owned).collect();
+                v.sort_unstable();
+                v
+            };
             (owned(tags), owned(owners))
         })
     });

@@ -54,7 +54,17 @@ struct Summary {
 
 fn summarize(idx: &crate::workspace::Index, now: i64) -> Summary {
     let mut s = Summary { funnel: Stage::ALL.iter().map(|st| (*st, 0, 0)).collect(), ..Default::default() };
-    for (_, d) in idx.of_kind(EntityKind::Deal.as_str()) {
+    // One pass over every record (100,000 customers make four passes a long task).
+    let (mut deals, mut interactions, mut tasks) = (Vec::new(), Vec::new(), Vec::new());
+    for d in idx.records.values() {
+        match d.text(shared::domain::field::KIND) {
+            Some(k) if k == EntityKind::Deal.as_str() => deals.push(&**d),
+            Some(k) if k == EntityKind::Interaction.as_str() => interactions.push(&**d),
+            Some(k) if k == EntityKind::Task.as_str() => tasks.push(&**d),
+            _ => {}
+        }
+    }
+    for d in deals.iter().copied() {
         let Some(deal) = Deal::from_doc(d) else { continue };
         if let Some(row) =
             s.funnel.iter_mut().find(|r| r.0.as_str() == deal.stage && deal.pipeline == shared::pipeline::DEFAULT)
@@ -74,7 +84,7 @@ fn summarize(idx: &crate::workspace::Index, now: i64) -> Summary {
     }
     months.reverse();
     s.closed = months.iter().map(|m| (*m, 0, 0, 0)).collect();
-    for (_, d) in idx.of_kind(EntityKind::Deal.as_str()) {
+    for d in deals.iter().copied() {
         let Some(deal) = Deal::from_doc(d) else { continue };
         let Some(at) = deal.closed_at_ms else { continue };
         let Some(row) = s.closed.iter_mut().find(|r| r.0 == month_of(at)) else { continue };
@@ -91,10 +101,12 @@ fn summarize(idx: &crate::workspace::Index, now: i64) -> Summary {
     let person_start = now - (PERSON_WEEKS as i64) * 7 * DAY_MS;
     let mut people: BTreeMap<String, [usize; PERSON_WEEKS]> = BTreeMap::new();
     let mut contacted = HashSet::new();
-    for (_, d) in idx.of_kind(EntityKind::Interaction.as_str()) {
+    for d in interactions.iter().copied() {
         let Some(i) = Interaction::from_doc(d) else { continue };
         if i.at_ms >= now - FORGOTTEN_DAYS * DAY_MS {
-            contacted.insert(i.customer.clone());
+            if let Ok(customer) = i.customer.parse::<shared::ids::RecordId>() {
+                contacted.insert(customer);
+            }
         }
         if i.at_ms >= week_start && i.at_ms <= now {
             let w = ((i.at_ms - week_start) / (7 * DAY_MS)) as usize;
@@ -111,9 +123,9 @@ fn summarize(idx: &crate::workspace::Index, now: i64) -> Summary {
     s.by_person = people.into_iter().collect();
     s.by_person.sort_by_key(|(who, weeks)| (std::cmp::Reverse(weeks.iter().sum::<usize>()), who.clone()));
     s.customers = idx.customers.len();
-    s.forgotten = idx.customers.iter().filter(|c| !contacted.contains(&c.id.to_string())).count();
+    s.forgotten = idx.customers.iter().filter(|c| !contacted.contains(&c.id)).count();
     let end_of_day = crate::end_of_today_ms();
-    for (_, d) in idx.of_kind(EntityKind::Task.as_str()) {
+    for d in tasks.iter().copied() {
         let Some(task) = Task::from_doc(d) else { continue };
         if task.done {
             continue;
