@@ -347,9 +347,10 @@ impl Store for IdbStore {
 
     async fn records(&self) -> Result<Vec<StoredRecord>, StoreError> {
         // A page of records per transaction, the page drawing in between: reading and
-        // copying 100,000 records at once held it for a third of a second. Only the
+        // copying 100,000 records at once held it for a third of a second, and a page
+        // of 5,000 (10 MB to copy) still delayed keystrokes past a frame. Only the
         // engine writes records, and it holds its lock while it reads them all.
-        const PAGE: u32 = 5_000;
+        const PAGE: u32 = 1_000;
         let mut out = Vec::new();
         let mut after: Option<JsValue> = None;
         loop {
