@@ -21,6 +21,19 @@ async function slowPulls(page: Page) {
   });
 }
 
+const EN = { here: 'Log in on this device', username: 'Username', passphrase: 'Passphrase', logIn: 'Log in' };
+const ZH = { here: '在此设备登录', username: '用户名', passphrase: '密码短语', logIn: '登录' };
+
+/** Log in on a new device in the page's language, its download slowed (see `slowPulls`). */
+async function logInSlowly(page: Page, user: string, words: typeof EN) {
+  await slowPulls(page);
+  await page.goto('/');
+  await page.getByRole('button', { name: words.here }).click();
+  await page.getByLabel(words.username).fill(user);
+  await page.getByLabel(words.passphrase).fill(passphraseFor(user));
+  await page.getByRole('button', { name: words.logIn, exact: true }).click();
+}
+
 test('a first sync shows how far it has come and about how long is left', async ({ browser }, info) => {
   test.setTimeout(300_000);
   const user = uniqueUser('download');
@@ -38,12 +51,7 @@ test('a first sync shows how far it has come and about how long is left', async 
   // English, at a desk's size.
   const en = await browser.newContext();
   const b = await en.newPage();
-  await slowPulls(b);
-  await b.goto('/');
-  await b.getByRole('button', { name: 'Log in on this device' }).click();
-  await b.getByLabel('Username').fill(user);
-  await b.getByLabel('Passphrase').fill(passphraseFor(user));
-  await b.getByRole('button', { name: 'Log in', exact: true }).click();
+  await logInSlowly(b, user, EN);
   const bar = b.getByRole('progressbar', { name: "Bringing this team's records to this device" });
   await expect(bar).toBeVisible({ timeout: 30_000 });
   const max = Number(await bar.getAttribute('max'));
@@ -65,12 +73,7 @@ test('a first sync shows how far it has come and about how long is left', async 
   // 中文, on a phone.
   const zh = await browser.newContext({ locale: 'zh-CN', viewport: { width: 360, height: 740 } });
   const c = await zh.newPage();
-  await slowPulls(c);
-  await c.goto('/');
-  await c.getByRole('button', { name: '在此设备登录' }).click();
-  await c.getByLabel('用户名').fill(user);
-  await c.getByLabel('密码短语').fill(passphraseFor(user));
-  await c.getByRole('button', { name: '登录', exact: true }).click();
+  await logInSlowly(c, user, ZH);
   const zhBar = c.getByRole('progressbar', { name: '正在把团队数据下载到本设备' });
   await expect(zhBar).toBeVisible({ timeout: 30_000 });
   await expect(c.getByText(/^2,\d{3} \/ 2,6\d\d · 约剩 \d+ 秒$/)).toBeVisible({ timeout: 30_000 });
