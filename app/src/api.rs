@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use gloo_net::http::{Request, RequestBuilder};
 use shared::api::{path, Cursor, Endpoint, Method, PullResponse, PushRequest, MAX_PULL_LIMIT};
-use shared::crypto::envelope::{AeadJob, SignatureCheck};
+use shared::crypto::envelope::SignatureCheck;
 use shared::crypto::identity::IdentityKeys;
 use shared::ids::TeamId;
 use shared::sync::{PushOutcome, Transport, TransportError};
@@ -234,13 +234,6 @@ impl Transport for HttpTransport {
             }
         }
         shared::sync::verify_here(self, checks).await
-    }
-
-    async fn open_sections(&self, jobs: &[AeadJob]) -> Vec<Option<Vec<u8>>> {
-        if jobs.len() < workers::MIN_BATCH {
-            return Vec::new();
-        }
-        crate::webcrypto::open_sections(jobs).await
     }
 
     async fn sign(&self, identity: &IdentityKeys, messages: &[&[u8]]) -> Vec<[u8; 64]> {

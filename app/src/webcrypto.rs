@@ -8,7 +8,6 @@
 
 use js_sys::{Array, Uint8Array};
 use shared::crypto::aead::{blob_aad, blob_of, blob_parts, random_nonce};
-use shared::crypto::envelope::AeadJob;
 use shared::crypto::{CryptoError, SymmetricKey};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -59,39 +58,4 @@ pub async fn open_blob(key_: &SymmetricKey, context: &[u8], blob: &[u8]) -> Opti
         Ok(plain) => Ok(Uint8Array::new(&plain).to_vec()),
         Err(_) => Err(CryptoError::DecryptionFailed),
     })
-}
-
-/// A batch of record sections' AES-256-GCM decryptions by WebCrypto
-/// (`shared::sync::Transport::open_sections`): hardware AES off the page's thread,
-/// where the crate's software AES took a third of a first sync's time on the page.
-/// Each key is imported once per batch; `None` for a decryption that failed (opening
-/// then decrypts it in place and reports it), and nothing at all without WebCrypto.
-pub async fn open_sections(jobs: &[AeadJob]) -> Vec<Option<Vec<u8>>> {
-    let Some(subtle) = subtle() else { return Vec::new() };
-    let mut keys: Vec<(&SymmetricKey, CryptoKey)> = Vec::new();
-    for job in jobs {
-        if !keys.iter().any(|(k, _)| **k == job.key) {
-            match key(&subtle, &job.key, "decrypt").await {
-                Some(imported) => keys.push((&job.key, imported)),
-                None => return Vec::new(),
-            }
-        }
-    }
-    // Every decryption is handed over before the first is awaited: they run together.
-    let pending: Vec<Option<JsFuture>> = jobs
-        .iter()
-        .map(|job| {
-            let (_, imported) = keys.iter().find(|(k, _)| **k == job.key)?;
-            let p = subtle.decrypt_with_object_and_u8_array(&params(&job.nonce, &job.aad), imported, &job.ct).ok()?;
-            Some(JsFuture::from(p))
-        })
-        .collect();
-    let mut out = Vec::with_capacity(jobs.len());
-    for p in pending {
-        out.push(match p {
-            Some(f) => f.await.ok().map(|plain| Uint8Array::new(&plain).to_vec()),
-            None => None,
-        });
-    }
-    out
 }

@@ -26,7 +26,7 @@ use crate::api::{Change, Cursor, PullResponse, PushItem, PushRequest, PushRespon
 use crate::chain::{HeadCheck, TeamState};
 use crate::crypto::aead::{open_blob, seal_blob};
 use crate::crypto::envelope::{
-    AeadJob, ChainHead, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck, Verified,
+    ChainHead, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck, Verified,
 };
 use crate::crypto::identity::IdentityKeys;
 use crate::crypto::CryptoError;
@@ -36,7 +36,7 @@ use crate::hlc::{Clock, Stamp};
 use crate::ids::{CollectionId, RecordId, Username};
 use crate::record::{FieldEdit, FieldState, RecordDoc, Value};
 use crate::team::{has_portfolio, portfolio};
-use seal::{open_record_checked, opening_work, Opened, Sealer};
+use seal::{open_record_checked, signature_checks, Opened, Sealer};
 
 /// A record as the local store keeps it: exactly the server's ciphertext.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,16 +180,6 @@ pub trait Transport {
     /// Sign a batch of messages as `identity` (the most expensive part of sealing
     /// records), one signature per message, in order. Here by default; a browser
     /// hands the batch to Web Workers holding the same signing key.
-    /// Decrypt a batch of record sections where the platform can do it faster than
-    /// this crate (the browser's WebCrypto): `Some(plaintext)` for each done, in order,
-    /// `None` or a shorter answer for the rest. Opening uses a result only for its
-    /// exact decryption (key, nonce, associated data, ciphertext) and decrypts anything
-    /// else itself; the default does none.
-    async fn open_sections(&self, jobs: &[AeadJob]) -> Vec<Option<Vec<u8>>> {
-        let _ = jobs;
-        Vec::new()
-    }
-
     async fn sign(&self, identity: &IdentityKeys, messages: &[&[u8]]) -> Vec<[u8; 64]> {
         sign_here(self, identity, messages).await
     }
@@ -953,16 +943,15 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// while one batch is checked, the one before is decrypted here.
     async fn open_many(&self, records: &[&StoredRecord]) -> Vec<Result<Opened, CryptoError>> {
         let check = |batch: &[&StoredRecord]| {
-            let (mut checks, mut jobs) = (Vec::new(), Vec::new());
-            for r in batch {
-                let ctx = self.session.ctx(r.record);
-                let (c, j) = opening_work(&r.sealed, &ctx, &self.session.keyring, &self.session.team, true);
-                checks.extend(c);
-                jobs.extend(j);
-            }
+            let checks: Vec<SignatureCheck> = batch
+                .iter()
+                .flat_map(|r| {
+                    signature_checks(&r.sealed, &self.session.ctx(r.record), &self.session.keyring, &self.session.team)
+                })
+                .collect();
             async move {
                 let holds = self.transport.verify_signatures(&checks).await;
-                Verified::from_results(checks, &holds).with_jobs(jobs)
+                Verified::from_results(checks, &holds)
             }
         };
         let batches: Vec<&[&StoredRecord]> = records.chunks(SIGNATURE_BATCH).collect();
@@ -976,16 +965,11 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     None => None,
                 }
             };
-            let mut current = std::mem::take(&mut verified);
             let open = async {
-                // The batch's decryptions, where the platform does them (the browser's
-                // WebCrypto: hardware AES, off the page's thread); the rest in place.
-                let plains = self.transport.open_sections(current.jobs()).await;
-                current.add_decrypted(plains);
                 let mut out = Vec::with_capacity(batch.len());
                 for rec in *batch {
                     self.transport.breathe().await;
-                    out.push(self.session.open(rec, &current));
+                    out.push(self.session.open(rec, &verified));
                 }
                 out
             };

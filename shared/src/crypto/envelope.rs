@@ -28,7 +28,6 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::aead::NONCE_LEN;
 use super::identity::{IdentityKeys, PublicIdentity};
 use super::{aead, label, sha256, CryptoError, Scope, SymmetricKey};
 use crate::encoding::{Reader, Writer};
@@ -232,10 +231,7 @@ impl SealedEnvelope {
             signature: p.sig,
         };
         verified.confirm(&check)?;
-        match verified.decrypted(key, &p.nonce, &ad, p.ct) {
-            Some(plain) => unpad(plain),
-            None => unpad(&aead::open(key, &p.nonce, &ad, p.ct)?),
-        }
+        unpad(&aead::open(key, &p.nonce, &ad, p.ct)?)
     }
 
     /// The signature that opening this envelope (as [`SealedEnvelope::open`] with the
@@ -253,26 +249,6 @@ impl SealedEnvelope {
             message: signed_message(&ad, &self.0[..p.body_len]),
             signature: p.sig,
         })
-    }
-
-    /// [`SealedEnvelope::signature_check`], and the decryption opening it will need
-    /// under `key` (to be done elsewhere beforehand; see [`Verified::add_decrypted`]).
-    pub fn opening(
-        &self,
-        ctx: &RecordContext,
-        companion: &[u8; 32],
-        author: &PublicIdentity,
-        key: Option<&SymmetricKey>,
-    ) -> Result<(SignatureCheck, Option<AeadJob>), CryptoError> {
-        let p = self.parse()?;
-        let ad = aad(ctx, &p.header, companion);
-        let check = SignatureCheck {
-            signer: author.sign_pk,
-            message: signed_message(&ad, &self.0[..p.body_len]),
-            signature: p.sig,
-        };
-        let job = key.map(|k| AeadJob { key: k.clone(), nonce: p.nonce, aad: ad, ct: p.ct.to_vec() });
-        Ok((check, job))
     }
 
     pub fn digest(&self) -> [u8; 32] {
@@ -354,69 +330,18 @@ impl SignatureCheck {
 /// it: a check found here with the same signer, message and signature is not verified
 /// again; any other is verified where the envelope is opened. A check missing from it
 /// costs time, never lets an envelope through unverified.
-///
-/// It also carries decryptions done elsewhere (the browser's WebCrypto, a batch at a
-/// time): opening an envelope uses one only if it is the very same decryption — the
-/// same key, nonce, associated data and ciphertext — and decrypts in place otherwise.
-#[derive(Default)]
-pub struct Verified {
-    passed: HashMap<[u8; 64], ([u8; 32], Vec<u8>)>,
-    /// Decryptions to do elsewhere, then done ones by nonce.
-    jobs: Vec<AeadJob>,
-    plain: HashMap<[u8; NONCE_LEN], (AeadJob, Vec<u8>)>,
-}
-
-impl std::fmt::Debug for Verified {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Verified({} signatures, {} decryptions)", self.passed.len(), self.plain.len())
-    }
-}
-
-/// One AES-256-GCM decryption an envelope's opening needs ([`SealedEnvelope::opening`]),
-/// for a platform to do in a batch (`Transport::open_sections`). The key is zeroized
-/// on drop.
-pub struct AeadJob {
-    pub key: SymmetricKey,
-    pub nonce: [u8; NONCE_LEN],
-    pub aad: Vec<u8>,
-    /// The ciphertext with its tag.
-    pub ct: Vec<u8>,
-}
+#[derive(Debug, Default)]
+pub struct Verified(HashMap<[u8; 64], ([u8; 32], Vec<u8>)>);
 
 impl Verified {
     /// The checks whose result is `true`.
     pub fn from_results(checks: Vec<SignatureCheck>, holds: &[bool]) -> Self {
         let passed = checks.into_iter().zip(holds).filter(|(_, &ok)| ok);
-        Self { passed: passed.map(|(c, _)| (c.signature, (c.signer, c.message))).collect(), ..Self::default() }
-    }
-
-    /// Decryptions opening will need, to be done elsewhere first.
-    pub fn with_jobs(mut self, jobs: Vec<AeadJob>) -> Self {
-        self.jobs = jobs;
-        self
-    }
-
-    pub fn jobs(&self) -> &[AeadJob] {
-        &self.jobs
-    }
-
-    /// The plaintexts of [`Verified::jobs`], in order (`None`: not done; missing ones
-    /// too): opening uses each for its exact decryption only.
-    pub fn add_decrypted(&mut self, plains: Vec<Option<Vec<u8>>>) {
-        for (job, plain) in std::mem::take(&mut self.jobs).into_iter().zip(plains) {
-            if let Some(plain) = plain {
-                self.plain.insert(job.nonce, (job, plain));
-            }
-        }
-    }
-
-    fn decrypted(&self, key: &SymmetricKey, nonce: &[u8; NONCE_LEN], aad: &[u8], ct: &[u8]) -> Option<&[u8]> {
-        let (job, plain) = self.plain.get(nonce)?;
-        (job.key == *key && job.aad == aad && job.ct == ct).then_some(plain.as_slice())
+        Self(passed.map(|(c, _)| (c.signature, (c.signer, c.message))).collect())
     }
 
     fn confirm(&self, check: &SignatureCheck) -> Result<(), CryptoError> {
-        let known = self.passed.get(&check.signature).is_some_and(|(s, m)| *s == check.signer && *m == check.message);
+        let known = self.0.get(&check.signature).is_some_and(|(s, m)| *s == check.signer && *m == check.message);
         if known || check.holds() {
             Ok(())
         } else {
@@ -742,36 +667,6 @@ mod tests {
         assert_eq!(bad.inspect().unwrap_err(), CryptoError::UnknownVersion(7));
         assert!(SealedRecord(vec![1, 0]).inspect().is_err());
         assert!(SealedRecord::from_envelopes(&env, Some(&env)).inspect().is_err(), "two basic sections");
-    }
-
-    /// A decryption done elsewhere is used only for its very envelope: one for another
-    /// context (same nonce, other associated data) or another key is ignored and the
-    /// envelope is decrypted in place; without any, opening decrypts in place.
-    #[test]
-    fn a_decryption_done_elsewhere_is_used_only_for_its_very_envelope() {
-        let key = SymmetricKey::generate();
-        let author = golden_author();
-        let env = SealedEnvelope::seal(b"the real thing", &header(), &ctx(), &NO_COMPANION, &key, &author);
-        let open = |verified: &Verified| env.open_checked(&ctx(), &NO_COMPANION, &key, &author.public(), verified);
-        let job = |ctx: &RecordContext, key: &SymmetricKey| {
-            env.opening(ctx, &NO_COMPANION, &author.public(), Some(key)).unwrap().1.unwrap()
-        };
-        let with = |job: AeadJob, plain: &[u8]| {
-            let mut v = Verified::default().with_jobs(vec![job]);
-            v.add_decrypted(vec![Some(pad(plain))]);
-            v
-        };
-        assert_eq!(open(&Verified::default()).unwrap(), b"the real thing");
-        // The exact decryption: its result is what opening returns.
-        assert_eq!(open(&with(job(&ctx(), &key), b"as decrypted elsewhere")).unwrap(), b"as decrypted elsewhere");
-        // Another record's context, or another key: not this decryption.
-        let other = RecordContext { record: RecordId::random(), ..ctx() };
-        assert_eq!(open(&with(job(&other, &key), b"substituted")).unwrap(), b"the real thing");
-        assert_eq!(open(&with(job(&ctx(), &SymmetricKey::generate()), b"substituted")).unwrap(), b"the real thing");
-        // A job not done (None, or a short answer) is decrypted in place.
-        let mut none = Verified::default().with_jobs(vec![job(&ctx(), &key)]);
-        none.add_decrypted(vec![]);
-        assert_eq!(open(&none).unwrap(), b"the real thing");
     }
 
     proptest! {

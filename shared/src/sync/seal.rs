@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::chain::TeamState;
 use crate::crypto::envelope::{
-    AeadJob, ChainHead, EnvelopeHeader, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck, Unsigned,
-    Verified,
+    ChainHead, EnvelopeHeader, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck, Unsigned, Verified,
 };
 use crate::crypto::identity::{IdentityKeys, PublicIdentity};
 use crate::crypto::{CryptoError, Scope, SymmetricKey};
@@ -227,43 +226,22 @@ pub fn signature_checks(
     keyring: &Keyring,
     team: &TeamState,
 ) -> Vec<SignatureCheck> {
-    opening_work(sealed, ctx, keyring, team, false).0
-}
-
-/// [`signature_checks`] and, with `decrypt`, the decryptions opening the record will
-/// need ([`AeadJob`]s, for the platform to do in a batch). Nothing here decides
-/// anything: opening checks every envelope again and uses a decryption only if it is
-/// the very one it needs.
-pub fn opening_work(
-    sealed: &SealedRecord,
-    ctx: &RecordContext,
-    keyring: &Keyring,
-    team: &TeamState,
-    decrypt: bool,
-) -> (Vec<SignatureCheck>, Vec<AeadJob>) {
-    let (mut checks, mut jobs) = (Vec::with_capacity(2), Vec::new());
-    let Ok((basic, sensitive)) = sealed.envelopes() else { return (checks, jobs) };
-    let Ok(bh) = basic.header() else { return (checks, jobs) };
+    let mut checks = Vec::with_capacity(2);
+    let Ok((basic, sensitive)) = sealed.envelopes() else { return checks };
+    let Ok(bh) = basic.header() else { return checks };
     let companion = sensitive.as_ref().map(SealedEnvelope::digest).unwrap_or([0; 32]);
-    let mut add = |opening: Result<(SignatureCheck, Option<AeadJob>), CryptoError>| {
-        if let Ok((check, job)) = opening {
-            checks.push(check);
-            jobs.extend(job);
-        }
-    };
     if let Some(author) = team.record_author(&bh.author, bh.epoch) {
-        let key = keyring.get(bh.collection, bh.epoch, Scope::Basic).filter(|_| decrypt);
-        add(basic.opening(ctx, &companion, author, key));
+        checks.extend(basic.signature_check(ctx, &companion, author).ok());
     }
     if let Some(s) = &sensitive {
-        let Ok(sh) = s.header() else { return (checks, jobs) };
-        if let Some(key) = keyring.get(sh.collection, sh.epoch, Scope::Sensitive) {
+        let Ok(sh) = s.header() else { return checks };
+        if keyring.get(sh.collection, sh.epoch, Scope::Sensitive).is_some() {
             if let Some(author) = team.record_author(&sh.author, sh.epoch) {
-                add(s.opening(ctx, &[0; 32], author, Some(key).filter(|_| decrypt)));
+                checks.extend(s.signature_check(ctx, &[0; 32], author).ok());
             }
         }
     }
-    (checks, jobs)
+    checks
 }
 
 /// Open a sealed record that the server says is `version`. The basic section must
