@@ -790,6 +790,10 @@ const MAX_CONFLICT_ROUNDS: usize = 8;
 /// decrypted (see `Syncer::open_many`).
 const SIGNATURE_BATCH: usize = 250;
 
+/// A pulled page taken in but not yet written: its records, whether each is new here
+/// (see [`Store::save_new_records`]), and the cursor after it.
+type Taken = (Vec<StoredRecord>, Vec<bool>, Cursor);
+
 impl<S: Store, T: Transport> Syncer<S, T> {
     /// Load local ciphertext and open it into memory: [`Self::open_cached`], then
     /// [`Self::verify_stored`].
@@ -1556,6 +1560,14 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         self.absorb_rebasing(changes).await.map(drop)
     }
 
+    /// Write a pulled page taken in (its records, which are new here, and its cursor).
+    async fn save_taken(&self, taken: Option<&Taken>) -> Result<(), StoreError> {
+        match taken {
+            Some((records, fresh, cursor)) => self.store.save_new_records(records, fresh, Some(*cursor)).await,
+            None => Ok(()),
+        }
+    }
+
     async fn pull(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
         // Set when the server says it started us over (it was restored from a backup):
         // then every state it sends is merged, even one older than ours, and afterwards
@@ -1565,7 +1577,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         // A page is opened while the one before it is written and the one after it is
         // fetched: the signatures (in workers), the decryption (here) and the storage
         // (the browser's) overlap. Each page is written with its cursor, in order.
-        let mut unsaved: Option<(Vec<StoredRecord>, Vec<bool>, Cursor)> = None;
+        let mut unsaved: Option<Taken> = None;
         loop {
             if page.reset {
                 restored = true;
@@ -1579,12 +1591,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 }
             };
             let previous = unsaved.take();
-            let save = async {
-                match &previous {
-                    Some((records, fresh, at)) => self.store.save_new_records(records, fresh, Some(*at)).await,
-                    None => Ok(()),
-                }
-            };
+            let save = self.save_taken(previous.as_ref());
             let (stored, fresh, ahead) = if restored {
                 let (saved, ahead) = futures::future::join(save, ahead).await;
                 saved?;
@@ -1605,17 +1612,13 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 Some(Ok(next)) => page = next,
                 Some(Err(e)) => {
                     // What was taken in is written before the error is reported.
-                    if let Some((records, fresh, at)) = &unsaved {
-                        self.store.save_new_records(records, fresh, Some(*at)).await?;
-                    }
+                    self.save_taken(unsaved.as_ref()).await?;
                     return Err(e.into());
                 }
                 None => break,
             }
         }
-        if let Some((records, fresh, at)) = &unsaved {
-            self.store.save_new_records(records, fresh, Some(*at)).await?;
-        }
+        self.save_taken(unsaved.as_ref()).await?;
         self.check_record_pins();
         if restored {
             // Versions on a restored server may repeat numbers ours had with other
