@@ -14,7 +14,7 @@ use shared::audit::Checkpoint;
 use shared::chain::{Action, ChainEntry, KnownHead, Member, Role, TeamState};
 use shared::crypto::aead::{open_blob, seal_blob};
 use shared::crypto::identity::{AccountBundle, IdentityKeys, PublicIdentity};
-use shared::crypto::passphrase::{check_offered, derive_account_keys, KdfParams, Passphrase, SaltBinding, WrapKey};
+use shared::crypto::passphrase::{check_offered, KdfParams, Passphrase, SaltBinding, WrapKey};
 use shared::crypto::CryptoError;
 use shared::ids::{CollectionId, InviteId, RecordId, TeamId, Username};
 use shared::invite::{decode_fragment, encode_fragment, InviteLink, InviteSecret};
@@ -26,6 +26,7 @@ use shared::wipe::{device_id, WipeOrder};
 use crate::api::Api;
 use crate::i18n::{role_label, t, tf};
 use crate::store::{self, IdbStore};
+use crate::workers::derive_account_keys;
 
 const ACCOUNT_KEY: &str = "account";
 const TOKEN_KEY: &str = "token";
@@ -179,7 +180,7 @@ pub async fn create_account(name: &str, passphrase: &str) -> Result<Unlocked, St
     getrandom_fill(&mut salt);
     let kdf = KdfParams::DEFAULT;
     let (auth, wrap) =
-        derive_account_keys(&Passphrase::new(passphrase), &username, &salt, kdf).map_err(|e| e.to_string())?;
+        derive_account_keys(&Passphrase::new(passphrase), &username, &salt, kdf).await.map_err(|e| e.to_string())?;
     let identity = IdentityKeys::generate();
     let bundle = identity.seal_bundle(&wrap, username.as_str());
     let api = Api::default();
@@ -231,8 +232,9 @@ pub async fn log_in(name: &str, passphrase: &str, totp: Option<String>) -> Resul
     // (an account from before the binding) the salt this device pinned.
     check_offered((&pre.salt, pre.kdf), KdfParams::DEFAULT, previous.as_ref().map(|p| (&p.salt, p.kdf)))
         .map_err(|e| e.to_string())?;
-    let (auth, wrap) =
-        derive_account_keys(&Passphrase::new(passphrase), &username, &pre.salt, pre.kdf).map_err(|e| e.to_string())?;
+    let (auth, wrap) = derive_account_keys(&Passphrase::new(passphrase), &username, &pre.salt, pre.kdf)
+        .await
+        .map_err(|e| e.to_string())?;
     let resp = api
         .call(&LoginRequest { username: username.clone(), auth_key: *auth.expose_secret(), totp })
         .await
@@ -308,6 +310,7 @@ pub async fn unlock(name: &str, passphrase: &str) -> Result<Unlocked, String> {
     // Read while Argon2 runs, not after it.
     store.prefetch_cache().await;
     let (_, wrap) = derive_account_keys(&Passphrase::new(passphrase), &username, &account.salt, account.kdf)
+        .await
         .map_err(|e| e.to_string())?;
     open_with_wrap(username, store, account, wrap).await
 }
@@ -365,8 +368,9 @@ pub async fn recover(name: &str, recovery_key: &str, new_passphrase: &str) -> Re
     let mut salt = [0u8; 16];
     getrandom_fill(&mut salt);
     let kdf = KdfParams::DEFAULT;
-    let (new_auth, new_wrap) =
-        derive_account_keys(&Passphrase::new(new_passphrase), &username, &salt, kdf).map_err(|e| e.to_string())?;
+    let (new_auth, new_wrap) = derive_account_keys(&Passphrase::new(new_passphrase), &username, &salt, kdf)
+        .await
+        .map_err(|e| e.to_string())?;
     let req = RecoverRequest {
         username: username.clone(),
         recovery_auth_key: *auth.expose_secret(),
@@ -717,10 +721,11 @@ impl Unlocked {
 
     /// The auth key of `passphrase` if it is this account's (it opens the bundle this
     /// device holds), to prove it to the server.
-    fn prove_passphrase(&self, passphrase: &str) -> Result<shared::crypto::passphrase::AuthKey, String> {
+    async fn prove_passphrase(&self, passphrase: &str) -> Result<shared::crypto::passphrase::AuthKey, String> {
         let username = &self.account.username;
         let (auth, wrap) =
             derive_account_keys(&Passphrase::new(passphrase), username, &self.account.salt, self.account.kdf)
+                .await
                 .map_err(|e| e.to_string())?;
         match IdentityKeys::open_bundle(&self.account.bundle, &wrap, username.as_str()) {
             Ok(_) => Ok(auth),
@@ -734,7 +739,7 @@ impl Unlocked {
         use shared::api::SetRecoveryRequest;
         use shared::crypto::recovery::RecoveryKey;
         let username = &self.account.username;
-        let current = self.prove_passphrase(passphrase)?;
+        let current = self.prove_passphrase(passphrase).await?;
         let key = RecoveryKey::generate();
         let (auth, wrap) = key.keys(username);
         let req = SetRecoveryRequest {
@@ -752,12 +757,12 @@ impl Unlocked {
     /// follow. Other devices keep their sessions; their next log-in uses the new one.
     pub async fn change_passphrase(&self, current: &str, new: &str) -> Result<LocalAccount, String> {
         let username = &self.account.username;
-        let current_auth = self.prove_passphrase(current)?;
+        let current_auth = self.prove_passphrase(current).await?;
         let mut salt = [0u8; 16];
         getrandom_fill(&mut salt);
         let kdf = KdfParams::DEFAULT;
         let (auth, wrap) =
-            derive_account_keys(&Passphrase::new(new), username, &salt, kdf).map_err(|e| e.to_string())?;
+            derive_account_keys(&Passphrase::new(new), username, &salt, kdf).await.map_err(|e| e.to_string())?;
         let bundle = self.identity.seal_bundle(&wrap, username.as_str());
         let req = ChangePassphraseRequest {
             current_auth_key: *current_auth.expose_secret(),

@@ -1,7 +1,7 @@
-//! The page's signature workers (see `shared::sync::offload`): the app's own wasm
-//! module, started without the page in Web Workers by `worker.js` (which `cargo xtask
+//! The page's workers (see `shared::sync::offload`): the app's own wasm module,
+//! started without the page in Web Workers by `worker.js` (which `cargo xtask
 //! build-app` writes beside `app.js`), so a batch's signatures are made and checked on
-//! every core instead of on the page's thread.
+//! every core instead of on the page's thread, and Argon2id runs beside the page.
 //!
 //! Where there are no workers (no `Worker` in this browser, no worker script: the
 //! wasm tests link the app without one), or a worker fails, the engine does the same
@@ -14,9 +14,13 @@ use std::rc::Rc;
 use futures::channel::oneshot;
 use shared::crypto::envelope::SignatureCheck;
 use shared::crypto::identity::IdentityKeys;
+use shared::crypto::passphrase::{AuthKey, KdfParams, Passphrase, WrapKey};
+use shared::crypto::CryptoError;
+use shared::ids::Username;
 use shared::sync::offload;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
+use zeroize::Zeroizing;
 
 /// A batch smaller than this is not worth the round trip.
 pub const MIN_BATCH: usize = 16;
@@ -30,10 +34,39 @@ thread_local! {
     static POOL: RefCell<Option<Option<Rc<Pool>>>> = const { RefCell::new(None) };
 }
 
-/// A worker's entry point: `worker.js` hands it each request.
+/// A worker's entry point: `worker.js` hands it each request (and wipes it after). A
+/// request or an answer may hold a secret (a signing key, a passphrase, derived keys):
+/// the module's copies are wiped too.
 #[wasm_bindgen]
-pub fn worker_answer(request: &[u8]) -> Vec<u8> {
-    WORKER.with(|w| w.borrow_mut().handle(request))
+pub fn worker_answer(request: Vec<u8>) -> js_sys::Uint8Array {
+    let request = Zeroizing::new(request);
+    let answer = Zeroizing::new(WORKER.with(|w| w.borrow_mut().handle(&request)));
+    js_sys::Uint8Array::from(&answer[..])
+}
+
+/// Start the workers ahead of their first request (on the log-in and unlock screens,
+/// so the key derivation does not wait for them to load the module).
+pub fn warm() {
+    let _ = pool();
+}
+
+/// The account keys of `passphrase`: Argon2id in a worker, so the page keeps drawing
+/// while it runs (0.3–1 s of a core); on the page where there are no workers.
+pub async fn derive_account_keys(
+    passphrase: &Passphrase,
+    username: &Username,
+    salt: &[u8; 16],
+    kdf: KdfParams,
+) -> Result<(AuthKey, WrapKey), CryptoError> {
+    kdf.validate()?;
+    if let Some(pool) = pool() {
+        let request = offload::derive_request(passphrase, username, salt, kdf);
+        let answer = pool.call(0, &request).await.map(Zeroizing::new);
+        if let Some(keys) = answer.and_then(|a| offload::derive_answer(&a)) {
+            return Ok(keys);
+        }
+    }
+    shared::crypto::passphrase::derive_account_keys(passphrase, username, salt, kdf)
 }
 
 /// The page's workers, started on first use; `None` where there are none (or one failed).
@@ -86,7 +119,11 @@ impl Pool {
                 let data = e.data();
                 let id = js_sys::Reflect::get(&data, &"id".into()).ok().and_then(|v| v.as_f64());
                 let bytes = js_sys::Reflect::get(&data, &"bytes".into()).ok();
-                let answer = bytes.and_then(|b| b.dyn_into::<js_sys::Uint8Array>().ok()).map(|b| b.to_vec());
+                let answer = bytes.and_then(|b| b.dyn_into::<js_sys::Uint8Array>().ok()).map(|b| {
+                    let copy = b.to_vec();
+                    b.fill(0, 0, b.length());
+                    copy
+                });
                 if let (Some(id), Some(answer)) = (id, answer) {
                     if let Some(tx) = waiting.borrow_mut().remove(&(id as u32)) {
                         let _ = tx.send(answer);

@@ -55,6 +55,10 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
     // Another open tab of this account may be unlocked: it hands over the key.
     if first_mode == Mode::Unlock && !first_name.is_empty() {
         crate::tabs::ask(&first_name);
+        // The workers derive the passphrase's keys: they load the module while the
+        // passphrase is typed (on a first visit, once a field is used, so they cost
+        // nothing before the screen is drawn).
+        crate::workers::warm();
     }
     let (mode, set_mode) = signal(first_mode);
     let (username, set_username) = signal(first_name);
@@ -121,7 +125,7 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
                 <button type="button" aria-pressed=move || (mode.get() == Mode::LogIn).to_string() on:click=move |_| set_mode.set(Mode::LogIn)>{t("auth.log_in_here")}</button>
                 <button type="button" aria-pressed=move || (mode.get() == Mode::Unlock).to_string() on:click=move |_| set_mode.set(Mode::Unlock)>{t("auth.unlock_here")}</button>
             </div>
-            <form class="card form" on:submit=submit>
+            <form class="card form" on:submit=submit on:focusin=|_| crate::workers::warm()>
                 <h2>{title}</h2>
                 {error.map(|e| view! { <p class="error" role="alert">{e}</p> })}
                 <label for="username">{t("auth.username")}</label>

@@ -1,5 +1,5 @@
-//! Signature work handed to Web Workers: the messages between the page and its
-//! workers, and what a worker does with them.
+//! Work handed to Web Workers: the messages between the page and its workers, and
+//! what a worker does with them. Signatures, and the passphrase's key derivation.
 //!
 //! Signatures are most of the cost of sealing and opening records (two per customer:
 //! the basic and the sensitive section). The engine gathers a batch's signatures
@@ -13,17 +13,28 @@
 //! request:  KEY    | secret(32)                                  → public key(32)
 //!           VERIFY | count(4) | (signer(32) | sig(64) | len(4) | message)*  → count × (0|1)
 //!           SIGN   | signer(32) | count(4) | (len(4) | message)* → count × sig(64)
+//!           DERIVE | username | salt(16) | m(4) | t(4) | p(4) | binding(1) | passphrase
+//!                                                        → auth key(32) | wrap key(32)
 //! ```
+//! DERIVE is Argon2id ([`derive_account_keys`]): 0.3–1 s of one core, which on the
+//! page's thread froze the log-in and the unlock screens. Its request and answer hold
+//! secrets: both sides wipe them once read.
 //! A request a worker cannot answer (malformed, or SIGN for a key it does not hold)
 //! gets an empty answer; the page then does the work itself.
 
+use zeroize::Zeroizing;
+
 use crate::crypto::envelope::SignatureCheck;
 use crate::crypto::identity::Signer;
+use crate::crypto::passphrase::{derive_account_keys, AuthKey, KdfParams, Passphrase, SaltBinding, WrapKey};
+use crate::crypto::CryptoError;
 use crate::encoding::{Reader, Writer};
+use crate::ids::Username;
 
 const KEY: u8 = 1;
 const VERIFY: u8 = 2;
 const SIGN: u8 = 3;
+const DERIVE: u8 = 4;
 
 /// The request that gives a worker the key to sign with.
 pub fn key_request(signer: &Signer) -> Vec<u8> {
@@ -64,6 +75,49 @@ pub fn sign_answer(answer: &[u8], count: usize) -> Option<Vec<[u8; 64]>> {
         return None;
     }
     Some(answer.chunks_exact(64).map(|c| c.try_into().expect("64 bytes")).collect())
+}
+
+/// The request that has a worker derive an account's keys from its passphrase.
+pub fn derive_request(
+    passphrase: &Passphrase,
+    username: &Username,
+    salt: &[u8; 16],
+    kdf: KdfParams,
+) -> Zeroizing<Vec<u8>> {
+    let name = username.as_str();
+    let secret = passphrase.expose_secret().as_bytes();
+    // Sized exactly: a buffer that grew would leave a copy of the passphrase behind.
+    let mut w = Writer::with_capacity(1 + 1 + name.len() + 16 + 13 + 4 + secret.len());
+    w.u8(DERIVE).short_str(name).fixed(salt);
+    w.u32(kdf.m_cost_kib).u32(kdf.t_cost).u32(kdf.p_cost).u8(binding_byte(kdf.binding)).bytes(secret);
+    Zeroizing::new(w.finish())
+}
+
+fn binding_byte(binding: SaltBinding) -> u8 {
+    match binding {
+        SaltBinding::Random => 0,
+        SaltBinding::Username => 1,
+    }
+}
+
+/// A worker's answer to [`derive_request`].
+pub fn derive_answer(answer: &[u8]) -> Option<(AuthKey, WrapKey)> {
+    let (auth, wrap) = (answer.len() == 64).then(|| answer.split_at(32))?;
+    Some((AuthKey::from_bytes(auth.try_into().ok()?), WrapKey::from_bytes(wrap.try_into().ok()?)))
+}
+
+fn derive(r: &mut Reader<'_>) -> Option<Result<(AuthKey, WrapKey), CryptoError>> {
+    let username = Username::parse(r.short_str().ok()?).ok()?;
+    let salt = r.array::<16>().ok()?;
+    let (m_cost_kib, t_cost, p_cost) = (r.u32().ok()?, r.u32().ok()?, r.u32().ok()?);
+    let binding = match r.u8().ok()? {
+        0 => SaltBinding::Random,
+        1 => SaltBinding::Username,
+        _ => return None,
+    };
+    let passphrase = Passphrase::new(std::str::from_utf8(r.bytes().ok()?).ok()?);
+    let kdf = KdfParams { m_cost_kib, t_cost, p_cost, binding };
+    Some(derive_account_keys(&passphrase, &username, &salt, kdf))
 }
 
 /// What a worker holds between requests.
@@ -112,6 +166,11 @@ impl Worker {
                 r.finish().ok()?;
                 Some(out)
             }
+            DERIVE => {
+                let (auth, wrap) = derive(&mut r)?.ok()?;
+                r.finish().ok()?;
+                Some([&auth.expose_secret()[..], &wrap.expose_secret()[..]].concat())
+            }
             _ => None,
         }
     }
@@ -149,6 +208,29 @@ mod tests {
         checks[2].signer = other;
         let holds = verify_answer(&worker.handle(&verify_request(&checks)), 3).unwrap();
         assert_eq!(holds, [true, false, false]);
+    }
+
+    #[test]
+    fn a_worker_derives_the_same_account_keys_as_the_page() {
+        let mut worker = Worker::default();
+        let pass = Passphrase::new("correct horse battery");
+        let alice = Username::parse("alice").unwrap();
+        for binding in [SaltBinding::Username, SaltBinding::Random] {
+            let kdf = KdfParams { binding, ..KdfParams::MINIMUM };
+            let (auth, wrap) = derive_answer(&worker.handle(&derive_request(&pass, &alice, &[7; 16], kdf))).unwrap();
+            let (here_auth, here_wrap) = derive_account_keys(&pass, &alice, &[7; 16], kdf).unwrap();
+            assert_eq!(auth.expose_secret(), here_auth.expose_secret());
+            assert_eq!(wrap.expose_secret(), here_wrap.expose_secret());
+        }
+        // Settings outside the bounds a client accepts: no answer, so the page derives
+        // (and refuses) them itself.
+        let weak = KdfParams { m_cost_kib: 8, ..KdfParams::MINIMUM };
+        assert!(worker.handle(&derive_request(&pass, &alice, &[7; 16], weak)).is_empty());
+        let request = derive_request(&pass, &alice, &[7; 16], KdfParams::MINIMUM);
+        for cut in [1, 5, 20, request.len() - 1] {
+            assert!(worker.handle(&request[..cut]).is_empty(), "cut at {cut}");
+        }
+        assert_eq!(derive_answer(&[0; 63]).map(|_| ()), None);
     }
 
     #[test]
