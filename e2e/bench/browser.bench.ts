@@ -1,5 +1,6 @@
 import { test, expect, Page } from '@playwright/test';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { createAccount, createTeam, logInOnNewDevice, passphraseFor, uniqueUser, waitSynced } from '../tests/helpers';
@@ -369,10 +370,12 @@ for (const n of SIZES) {
       await browser.startTracing(page, { path: trace, categories: ['devtools.timeline', 'disabled-by-default-v8.cpu_profiler', 'v8.execute'] });
     }
     const t0 = Date.now();
+    const watch = watchForStall(page, n);
     await logInOnNewDevice(page, user);
     await page.getByRole('navigation').getByRole('link', { name: 'Customers' }).click({ timeout: 30 * 60_000 });
     await expect(page.getByText(`${n.toLocaleString('en-US')} of ${n.toLocaleString('en-US')} customers`)).toBeVisible({ timeout: 30 * 60_000 });
     await waitSyncedLong(page);
+    watch.stop();
     await expect(page.getByText(`${n.toLocaleString('en-US')} of ${n.toLocaleString('en-US')} customers`)).toBeVisible();
     const syncMs = Date.now() - t0;
     if (trace) await browser.stopTracing();
@@ -385,6 +388,35 @@ for (const n of SIZES) {
     console.log(line);
     fs.appendFileSync(path.join(__dirname, '..', 'bench-results.txt'), line + '\n');
   });
+}
+
+/**
+ * A first sync that has not finished after a generous time (20 s per 10,000 records,
+ * at least 2 min) is reported, not waited on for half an hour: what the page shows,
+ * and a 5 s CPU profile of the page (QD_BENCH_STALL_DIR, default the system temp dir).
+ */
+function watchForStall(page: Page, n: number): { stop: () => void } {
+  let done = false;
+  const limitMs = Math.max(120_000, (n / 10_000) * 20_000);
+  const timer = setTimeout(async () => {
+    if (done) return;
+    const dir = process.env.QD_BENCH_STALL_DIR ?? os.tmpdir();
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+    await cdp.send('Profiler.start');
+    await new Promise((r) => setTimeout(r, 5000));
+    const { profile } = await cdp.send('Profiler.stop');
+    fs.writeFileSync(path.join(dir, 'stall-profile.json'), JSON.stringify(profile));
+    const shown = await Promise.race([
+      page.evaluate(() => document.body.innerText.slice(0, 2000)),
+      new Promise<string>((r) => setTimeout(() => r('(the page did not answer in 10 s)'), 10_000)),
+    ]);
+    await page.screenshot({ path: path.join(dir, 'stall.png') }).catch(() => {});
+    console.log(`first sync of ${n} not done after ${limitMs} ms; profile in ${dir}/stall-profile.json; the page shows:\n${shown}`);
+    await page.context().close();
+  }, limitMs);
+  return { stop: () => { done = true; clearTimeout(timer); } };
 }
 
 /** 1,000 new customers, each with the phone of one of the n in `csv(n)` under another name. */
