@@ -389,11 +389,15 @@ impl Store for IdbStore {
         }
     }
 
-    async fn seal_blob(&self, key: &SymmetricKey, context: &[u8], plain: &[u8]) -> Vec<u8> {
-        match crate::webcrypto::seal_blob(key, context, plain).await {
+    async fn seal_cache(&self, key: &SymmetricKey, context: &[u8], plain: &[u8]) -> Result<(), StoreError> {
+        // Sealed by WebCrypto into the browser's memory and stored from there: no copy
+        // of the blob through the module's memory (which would grow by its size).
+        let blob = match crate::webcrypto::seal_blob_js(key, context, plain).await {
             Some(blob) => blob,
-            None => shared::crypto::aead::seal_blob(key, context, plain),
-        }
+            None => Uint8Array::from(&shared::crypto::aead::seal_blob(key, context, plain)[..]),
+        };
+        crate::api::yield_now().await;
+        self.put_cache(&blob).await
     }
 
     async fn open_blob(&self, key: &SymmetricKey, context: &[u8], blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
@@ -470,8 +474,14 @@ impl Store for IdbStore {
     }
 
     async fn save_cache(&self, blob: &[u8]) -> Result<(), StoreError> {
+        self.put_cache(&Uint8Array::from(blob)).await
+    }
+}
+
+impl IdbStore {
+    async fn put_cache(&self, blob: &Uint8Array) -> Result<(), StoreError> {
         let tx = self.db.transaction(&[CACHE], TransactionMode::ReadWrite).map_err(err)?;
-        tx.store(CACHE).map_err(err)?.put(&bytes(blob), Some(&JsValue::from_str(REPLICA_KEY))).await.map_err(err)?;
+        tx.store(CACHE).map_err(err)?.put(blob, Some(&JsValue::from_str(REPLICA_KEY))).await.map_err(err)?;
         finish(tx).await?;
         Ok(())
     }

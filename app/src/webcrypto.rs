@@ -34,13 +34,23 @@ fn subtle() -> Option<SubtleCrypto> {
 }
 
 /// [`shared::crypto::aead::seal_blob`], by WebCrypto.
-pub async fn seal_blob(key_: &SymmetricKey, context: &[u8], plain: &[u8]) -> Option<Vec<u8>> {
+pub async fn seal_blob(key: &SymmetricKey, context: &[u8], plain: &[u8]) -> Option<Vec<u8>> {
+    Some(seal_blob_js(key, context, plain).await?.to_vec())
+}
+
+/// [`seal_blob`], the blob left in the browser's memory (to store from there).
+pub async fn seal_blob_js(key_: &SymmetricKey, context: &[u8], plain: &[u8]) -> Option<Uint8Array> {
     let subtle = subtle()?;
     let key = key(&subtle, key_, "encrypt").await?;
     let nonce = random_nonce();
     let sealing = subtle.encrypt_with_object_and_u8_array(&params(&nonce, &blob_aad(context)), &key, plain).ok()?;
-    let sealed = JsFuture::from(sealing).await.ok()?;
-    Some(blob_of(&nonce, &Uint8Array::new(&sealed).to_vec()))
+    let sealed = Uint8Array::new(&JsFuture::from(sealing).await.ok()?);
+    // `blob_of`'s layout, put together where the ciphertext already is.
+    let head = blob_of(&nonce, &[]);
+    let blob = Uint8Array::new_with_length((head.len() + sealed.length() as usize) as u32);
+    blob.set(&Uint8Array::from(&head[..]), 0);
+    blob.set(&sealed, head.len() as u32);
+    Some(blob)
 }
 
 /// [`shared::crypto::aead::open_blob`], by WebCrypto: `Some(Err)` when the blob is

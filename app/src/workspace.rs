@@ -38,6 +38,52 @@ pub struct Index {
     /// The customers' search text in one buffer, built on the first search after the
     /// list changed (an import of many batches builds it once, not per batch).
     search: Arc<OnceLock<SearchText>>,
+    /// The tags and owners customers name, for the list's filter pickers: counted as
+    /// the index is built and kept up to date per change, so an index change does not
+    /// read every customer again.
+    pub choices: Arc<Choices>,
+}
+
+/// Each tag and owner the customers name, with how many name it.
+#[derive(Clone, Default, PartialEq, Debug)]
+pub struct Choices {
+    tags: std::collections::HashMap<String, u32>,
+    owners: std::collections::HashMap<String, u32>,
+}
+
+impl Choices {
+    fn count(&mut self, doc: &RecordDoc, add: bool) {
+        let bump = |map: &mut std::collections::HashMap<String, u32>, name: &str| {
+            if add {
+                *map.entry(name.to_owned()).or_default() += 1;
+            } else if let Some(n) = map.get_mut(name) {
+                *n -= 1;
+                if *n == 0 {
+                    map.remove(name);
+                }
+            }
+        };
+        if let Some(tags) = doc.get(field::TAGS).and_then(Value::as_list) {
+            // A customer naming a tag twice counts once.
+            let mut seen = std::collections::HashSet::new();
+            for t in tags.iter().filter(|t| !t.is_empty() && seen.insert(t.as_str())) {
+                bump(&mut self.tags, t);
+            }
+        }
+        if let Some(o) = doc.text(field::OWNER).filter(|o| !o.is_empty()) {
+            bump(&mut self.owners, o);
+        }
+    }
+
+    /// The tags and the owners in use, each sorted.
+    pub fn sorted(&self) -> (Vec<String>, Vec<String>) {
+        let sorted = |map: &std::collections::HashMap<String, u32>| {
+            let mut v: Vec<String> = map.keys().cloned().collect();
+            v.sort_unstable();
+            v
+        };
+        (sorted(&self.tags), sorted(&self.owners))
+    }
 }
 
 impl Index {
@@ -492,35 +538,45 @@ impl Workspace {
                 .collect();
             drop(s);
             let mut customers = Vec::new();
+            let mut choices = Choices::default();
             for (i, (id, doc)) in records.iter().filter(|(_, d)| is_customer(d)).enumerate() {
                 if i % REFRESH_SLICE == REFRESH_SLICE - 1 {
                     crate::api::yield_now().await;
                 }
                 customers.push(CustomerEntry::of(*id, doc));
+                choices.count(doc, true);
             }
+            crate::api::yield_now().await;
             customers.sort_unstable_by(|a, b| a.order().cmp(&b.order()));
             self.index.set(Index {
                 records: Arc::new(records),
                 customers: Arc::new(customers),
                 search: Arc::default(),
+                choices: Arc::new(choices),
             });
         } else if !dirty.is_empty() {
             let old = self.index.get_untracked();
             let mut records = (*old.records).clone();
             let mut customers_changed = false;
             let mut fresh: Vec<CustomerEntry> = Vec::new();
+            let mut choices = (*old.choices).clone();
             for (i, id) in dirty.iter().enumerate() {
                 // A first sync or a re-encryption changes every record: the page draws
                 // between slices of the index's rebuild (the engine stays locked).
                 if i % REFRESH_SLICE == REFRESH_SLICE - 1 {
                     crate::api::yield_now().await;
                 }
-                let was_customer = old.records.get(id).is_some_and(|d| is_customer(d));
+                let was = old.records.get(id).filter(|d| is_customer(d));
+                let was_customer = was.is_some();
+                if let Some(d) = was {
+                    choices.count(d, false);
+                }
                 match s.replica.records.get(id).filter(|r| !r.view.is_deleted()) {
                     Some(r) => {
                         let doc = r.view.clone();
                         if is_customer(&doc) {
                             fresh.push(CustomerEntry::of(*id, &doc));
+                            choices.count(&doc, true);
                             customers_changed = true;
                         }
                         customers_changed |= was_customer;
@@ -557,7 +613,8 @@ impl Workspace {
             } else {
                 (old.customers.clone(), old.search.clone())
             };
-            self.index.set(Index { records: Arc::new(records), customers, search });
+            let choices = if choices == *old.choices { old.choices.clone() } else { Arc::new(choices) };
+            self.index.set(Index { records: Arc::new(records), customers, search, choices });
         } else {
             drop(s);
         }
@@ -1361,5 +1418,41 @@ impl Workspace {
             Ok(false) => {}
             Err(e) => web_sys::console::warn_1(&format!("quietdesk: old epochs not retired: {e}").into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::hlc::{Hlc, Stamp};
+    use shared::ids::Username;
+    use shared::record::FieldState;
+    use wasm_bindgen_test::*;
+
+    use super::*;
+
+    fn customer(tags: &[&str], owner: &str) -> RecordDoc {
+        let stamp = Stamp { hlc: Hlc { wall_ms: 1, counter: 0 }, author: Username::parse("ann").unwrap() };
+        let mut doc = RecordDoc::new();
+        let tags = Value::List(tags.iter().map(|t| t.to_string()).collect());
+        for (name, value) in [(field::TAGS, tags), (field::OWNER, Value::Text(owner.into()))] {
+            doc.apply(name, FieldState { value: Some(value), stamp: stamp.clone() });
+        }
+        doc
+    }
+
+    #[wasm_bindgen_test]
+    fn the_pickers_choices_follow_each_change() {
+        let mut choices = Choices::default();
+        let (a, b) = (customer(&["vip", "vip", "north"], "ann"), customer(&["north"], "bo"));
+        choices.count(&a, true);
+        choices.count(&b, true);
+        assert_eq!(choices.sorted(), (vec!["north".into(), "vip".into()], vec!["ann".into(), "bo".into()]));
+        // `a` loses its tags and changes owner: "vip" is no longer in use, "north" still is.
+        choices.count(&a, false);
+        choices.count(&customer(&[], "bo"), true);
+        assert_eq!(choices.sorted(), (vec!["north".into()], vec!["bo".into()]));
+        choices.count(&b, false);
+        choices.count(&customer(&[], "bo"), false);
+        assert_eq!(choices, Choices::default());
     }
 }

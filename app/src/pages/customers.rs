@@ -325,28 +325,7 @@ fn FilterControls(filters: Filters) -> impl IntoView {
             .collect::<Vec<AnyView>>()
     };
     // Tags and owners in use, for the pickers (only customers, each once, sorted).
-    let choices = Memo::new(move |_| {
-        index.with(|idx| {
-            // Borrowed while counting (100,000 customers name a few dozen tags and
-            // owners: hashed, not compared in a tree), owned and sorted once at the end.
-            let (mut tags, mut owners) = (HashSet::<&str>::new(), HashSet::<&str>::new());
-            for c in idx.customers.iter() {
-                let d = &c.doc;
-                if let Some(t) = d.get(field::TAGS).and_then(Value::as_list) {
-                    tags.extend(t.iter().map(String::as_str).filter(|t| !t.is_empty()));
-                }
-                if let Some(o) = d.text(field::OWNER).filter(|o| !o.is_empty()) {
-                    owners.insert(o);
-                }
-            }
-            let owned = |set: HashSet<&str>| {
-                let mut v: Vec<String> = set.into_iter().map(str::to_owned).collect();
-                v.sort_unstable();
-                v
-            };
-            (owned(tags), owned(owners))
-        })
-    });
+    let choices = Memo::new(move |_| index.with(|idx| idx.choices.sorted()));
     let options = |items: Vec<String>| {
         items.into_iter().map(|t| view! { <option value=t.clone()>{t.clone()}</option> }).collect_view()
     };
