@@ -99,7 +99,7 @@ async function importRows(page: Page, n: number, file = { name: 'bench.csv', mim
  * - `frame`: input event → the next animation frame, which also counts the wait for the
  *   frame boundary (up to one 16.7 ms frame even when the work takes no time).
  */
-async function searchLatencies(page: Page): Promise<{ work: number[]; frame: number[]; lastCount: string }> {
+async function searchLatencies(page: Page): Promise<{ work: number[]; frame: number[]; lastCount: string; detail: string[] }> {
   await page.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
   return page.evaluate(async () => {
     const input = document.getElementById('search') as HTMLInputElement;
@@ -108,6 +108,7 @@ async function searchLatencies(page: Page): Promise<{ work: number[]; frame: num
     const nextTask = () => new Promise((r) => { const ch = new MessageChannel(); ch.port1.onmessage = () => r(null); ch.port2.postMessage(0); });
     const work: number[] = [];
     const frame: number[] = [];
+    const detail: string[] = [];
     // Rounds alternate between the two measures, with the same queries in each.
     for (let round = 0; round < 6; round++) {
       for (const q of queries) {
@@ -119,13 +120,14 @@ async function searchLatencies(page: Page): Promise<{ work: number[]; frame: num
           await nextTask();
           void document.body.offsetHeight;
           work.push(performance.now() - t0);
+          detail.push(`${q || '(empty)'} ${(performance.now() - t0).toFixed(1)}`);
         } else {
           await new Promise((r) => requestAnimationFrame(() => r(null)));
           frame.push(performance.now() - t0);
         }
       }
     }
-    return { work, frame, lastCount: count() };
+    return { work, frame, lastCount: count(), detail };
   });
 }
 
@@ -243,7 +245,15 @@ for (const n of SIZES) {
     const unlockMs = Math.round(await page.evaluate(async () => (await (window as any).__qdListed) - (window as any).__qdClicked));
 
     const memory = await memoryMb(page);
-    const { work, frame, lastCount } = await searchLatencies(page);
+    // QD_BENCH_TRACE_SEARCH=file.json: a Chromium trace (with the CPU profile) of the keystrokes.
+    const searchTrace = process.env.QD_BENCH_TRACE_SEARCH;
+    if (searchTrace) {
+      await page.context().browser()!.startTracing(page, { path: searchTrace, categories: ['devtools.timeline', 'disabled-by-default-v8.cpu_profiler', 'v8.execute'] });
+    }
+    const { work, frame, lastCount, detail } = await searchLatencies(page);
+    if (searchTrace) await page.context().browser()!.stopTracing();
+    // QD_BENCH_SEARCH_DETAIL=1: each keystroke's time, by query.
+    if (process.env.QD_BENCH_SEARCH_DETAIL) console.log(`search keystrokes (ms): ${detail.join('; ')}`);
     const phases = timings.map((t) => t.replace('quietdesk timing: ', '')).join('; ');
     expect(lastCount).toContain(`${n.toLocaleString("en-US")} of ${n.toLocaleString("en-US")} customers`);
     const line = `browser bench n=${n}: import ${importMs} ms (${Math.round(n / (importMs / 1000))} rows/s; ${importLong}); ` +

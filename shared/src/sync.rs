@@ -795,6 +795,9 @@ const SIGNATURE_BATCH: usize = 250;
 /// A pulled page taken in but not yet written: its records, whether each is new here
 /// (see [`Store::save_new_records`]), and the cursor after it.
 type Taken = (Vec<StoredRecord>, Vec<bool>, Cursor);
+/// A pushed batch the server accepted: its records as sealed, the cursor past them (if
+/// nothing else was written meanwhile), and its outbox entries.
+type Pushed = (Vec<StoredRecord>, Option<Cursor>, Vec<u64>);
 
 impl<S: Store, T: Transport> Syncer<S, T> {
     /// Load local ciphertext and open it into memory: [`Self::open_cached`], then
@@ -1330,12 +1333,22 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     async fn push(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
         let mut rounds = 0;
         let mut prepared = self.prepare(&HashSet::new()).await?;
+        // What the batch before was accepted as, still to be stored.
+        let mut unsaved: Option<Pushed> = None;
         while let Some(Prepared { items, meta }) = prepared.take() {
             // While this batch is on the wire (and the server commits it), seal the
-            // next: the browser's and the server's work overlap instead of taking turns.
+            // next, and store what the one before it was accepted as: the page's, the
+            // server's and the browser's storage work overlap instead of taking turns.
             let req = PushRequest { items, approval: self.approval };
             let sent: HashSet<RecordId> = meta.iter().map(|m| m.record).collect();
-            let (outcome, next) = futures::future::join(self.transport.push(&req), self.prepare(&sent)).await;
+            let previous = unsaved.take();
+            let (outcome, next, saved) = futures::future::join3(
+                self.transport.push(&req),
+                self.prepare(&sent),
+                self.save_pushed(previous.as_ref()),
+            )
+            .await;
+            saved?;
             match outcome? {
                 PushOutcome::Accepted(resp) => {
                     let versions: std::collections::HashMap<_, _> =
@@ -1368,16 +1381,19 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     if let Some(c) = past_own {
                         self.replica.cursor = c;
                     }
-                    // Records first, then the outbox: a crash in between re-pushes the
-                    // same field values, which merge to the same record.
-                    self.store.save_records(&stored, past_own).await?;
-                    self.store.remove_ops(&done_ops).await?;
-                    let done: HashSet<u64> = done_ops.into_iter().collect();
+                    let done: HashSet<u64> = done_ops.iter().copied().collect();
                     self.replica.outbox.retain(|p| !done.contains(&p.id));
                     report.pushed += stored.len();
                     self.cache_stale = true;
+                    unsaved = Some((stored, past_own, done_ops));
                     // The next batch was sealed on versions this push did not touch.
-                    prepared = next?;
+                    prepared = match next {
+                        Ok(next) => next,
+                        Err(e) => {
+                            self.save_pushed(unsaved.as_ref()).await?;
+                            return Err(e);
+                        }
+                    };
                 }
                 PushOutcome::Conflict(changes) => {
                     rounds += 1;
@@ -1391,7 +1407,17 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 }
             }
         }
+        self.save_pushed(unsaved.as_ref()).await?;
         Ok(())
+    }
+
+    /// Store what a push was accepted as (its records, and the cursor past them), then
+    /// drop its outbox entries. Records first: a crash in between re-pushes the same
+    /// field values, which merge to the same record.
+    async fn save_pushed(&self, pushed: Option<&Pushed>) -> Result<(), StoreError> {
+        let Some((records, cursor, ops)) = pushed else { return Ok(()) };
+        self.store.save_records(records, *cursor).await?;
+        self.store.remove_ops(ops).await
     }
 
     /// The changes not yet held here, as records to store, each with whether this

@@ -117,6 +117,9 @@ pub fn CustomerList() -> impl IntoView {
     });
     // Positions in the name-ordered customer list of every match: one pass over the
     // search buffer, then the other filters on the survivors only.
+    // The last search's hits: a query that extends it (typing on) looks only at those
+    // when they are few, instead of at every customer's text.
+    let last_found: StoredValue<Option<(Index, String, Vec<u32>)>> = StoredValue::new(None);
     let matches = Memo::new(move |_| {
         let q = normalize_query(&query.get());
         let (st, tag, owner) = (filters.status.get(), filters.tag.get(), filters.owner.get());
@@ -125,7 +128,20 @@ pub fn CustomerList() -> impl IntoView {
         index.with(|idx| {
             // Every customer without a query: the search buffer is not built for that
             // (it is built once the list is on screen, below).
-            let found = if q.is_empty() { (0..idx.customers.len() as u32).collect() } else { idx.search().find(&q) };
+            let found = if q.is_empty() {
+                (0..idx.customers.len() as u32).collect()
+            } else {
+                let narrower = last_found.with_value(|last| {
+                    last.as_ref()
+                        .filter(|(i, p, hits)| {
+                            i.is(idx) && q.contains(p.as_str()) && hits.len() * 4 < idx.customers.len()
+                        })
+                        .map(|(_, _, hits)| idx.search().find_within(&q, hits))
+                });
+                let found = narrower.unwrap_or_else(|| idx.search().find(&q));
+                last_found.set_value(Some((idx.clone(), q.clone(), found.clone())));
+                found
+            };
             let narrowed = !st.is_empty() || !tag.is_empty() || !owner.is_empty() || no_consent || !custom.is_empty();
             let (overdue, recent) = (overdue_set.read(), recent_set.read());
             if !narrowed && overdue.is_none() && recent.is_none() {
