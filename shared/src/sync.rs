@@ -788,6 +788,8 @@ impl std::fmt::Display for Refusal {
 
 const OUTBOX_CONTEXT: &[u8] = b"outbox";
 const MAX_CONFLICT_ROUNDS: usize = 8;
+/// A batch is sealed in this many parts side by side (see [`Syncer::prepare`]).
+const SEAL_PARTS: usize = 4;
 /// Records whose signatures are checked as one batch while the batch before is
 /// decrypted (see `Syncer::open_many`).
 const SIGNATURE_BATCH: usize = 250;
@@ -1252,8 +1254,49 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         if let Some(d) = &self.doubt {
             return Err(SyncError::ChainDoubt(d.clone()));
         }
-        let mut begun = Vec::with_capacity(chunk.len());
-        for (record, Outgoing { op_ids, mut doc, repair }) in chunk {
+        // In parts, sealed side by side: while one part's signatures are made (in
+        // workers, where there are), the page encrypts the next part's sections.
+        let mut parts: Vec<Vec<(RecordId, Outgoing)>> = Vec::new();
+        let per_part = chunk.len().div_ceil(SEAL_PARTS).max(1);
+        for (i, entry) in chunk.into_iter().enumerate() {
+            if i % per_part == 0 {
+                parts.push(Vec::with_capacity(per_part));
+            }
+            parts.last_mut().expect("pushed").push(entry);
+        }
+        let sealed = futures::future::join_all(parts.into_iter().map(|part| self.seal_part(part))).await;
+        let mut begun = Vec::new();
+        for part in sealed {
+            begun.extend(part?);
+        }
+        let mut items = Vec::with_capacity(begun.len());
+        let mut meta = Vec::with_capacity(begun.len());
+        // A push's body stays well under the server's limit whatever its records weigh
+        // (base64 on the wire): what does not fit is sealed again for the next batch.
+        let mut body = 0;
+        for (sealing, mut m, base_version) in begun {
+            let (sealed, sensitive) = sealing.finish();
+            body += sealed.0.len() / 3 * 4 + 200;
+            if body > crate::api::MAX_BODY_BYTES / 2 && !items.is_empty() {
+                break;
+            }
+            let tombstone = m.doc.is_deleted();
+            items.push(PushItem { record: m.record, base_version, sealed: sealed.clone(), tombstone });
+            m.sealed = sealed;
+            m.sensitive = sensitive;
+            meta.push(m);
+        }
+        Ok(Some(Prepared { items, meta }))
+    }
+
+    /// Seal and sign one part of a batch (see [`Syncer::prepare`]): each record with the
+    /// version it was sealed on top of.
+    async fn seal_part(
+        &self,
+        part: Vec<(RecordId, Outgoing)>,
+    ) -> Result<Vec<(seal::Sealing, SealedMeta, u64)>, SyncError> {
+        let mut begun = Vec::with_capacity(part.len());
+        for (record, Outgoing { op_ids, mut doc, repair }) in part {
             self.transport.breathe().await;
             let local = &self.replica.records[&record];
             let version = local.version + 1;
@@ -1310,24 +1353,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 begun[i].0.sign(signature);
             }
         }
-        let mut items = Vec::with_capacity(begun.len());
-        let mut meta = Vec::with_capacity(begun.len());
-        // A push's body stays well under the server's limit whatever its records weigh
-        // (base64 on the wire): what does not fit is sealed again for the next batch.
-        let mut body = 0;
-        for (sealing, mut m, base_version) in begun {
-            let (sealed, sensitive) = sealing.finish();
-            body += sealed.0.len() / 3 * 4 + 200;
-            if body > crate::api::MAX_BODY_BYTES / 2 && !items.is_empty() {
-                break;
-            }
-            let tombstone = m.doc.is_deleted();
-            items.push(PushItem { record: m.record, base_version, sealed: sealed.clone(), tombstone });
-            m.sealed = sealed;
-            m.sensitive = sensitive;
-            meta.push(m);
-        }
-        Ok(Some(Prepared { items, meta }))
+        Ok(begun)
     }
 
     async fn push(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
