@@ -279,7 +279,7 @@ impl Workspace {
                 detail: d.text(field::SUMMARY).unwrap_or_default().to_owned(),
             }
         }));
-        lines.sort_by(|a, b| b.at_ms.cmp(&a.at_ms));
+        lines.sort_by_key(|l| std::cmp::Reverse(l.at_ms));
         Ok(AuditView { lines, problems: v.problems.iter().map(problem_text).collect(), entries: rows.len() as u64 })
     }
 

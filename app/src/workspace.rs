@@ -684,10 +684,7 @@ impl Workspace {
     /// Write many new or changed records in one durable step (an import). No sync is
     /// started: the caller batches, then calls [`Workspace::request_sync`] once, so the
     /// upload runs after the import instead of competing with it for the engine.
-    pub async fn edit_many(
-        self: &Rc<Self>,
-        edits: Vec<(RecordId, Vec<(String, Option<Value>)>)>,
-    ) -> Result<(), String> {
+    pub async fn edit_many(self: &Rc<Self>, edits: Vec<shared::sync::RecordEdit>) -> Result<(), String> {
         {
             let mut s = self.syncer.lock().await;
             s.edit_many(edits, now() as u64).await.map_err(|e| crate::i18n::sync_error(&e))?;
@@ -698,10 +695,7 @@ impl Workspace {
 
     /// Change many existing records at once (a bulk action), each with its history entry
     /// as a single edit writes: one durable step, then one sync.
-    pub async fn edit_existing(
-        self: &Rc<Self>,
-        edits: Vec<(RecordId, Vec<(String, Option<Value>)>)>,
-    ) -> Result<(), String> {
+    pub async fn edit_existing(self: &Rc<Self>, edits: Vec<shared::sync::RecordEdit>) -> Result<(), String> {
         let index = self.index.get_untracked();
         let history: Vec<_> = edits
             .iter()

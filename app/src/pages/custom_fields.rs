@@ -176,12 +176,17 @@ pub fn CustomInputs(
     }
 }
 
+/// One field's new value (`None` clears it).
+pub type FieldWrite = (String, Option<Value>);
+/// Why a field's value was refused, by field.
+pub type Problems = HashMap<String, &'static str>;
+
 /// The custom fields' writes for a save: what changed, or the problems by key.
 pub fn changes(
     defs: &[FieldDef],
     base: &RecordDoc,
     values: &HashMap<String, String>,
-) -> Result<Vec<(String, Option<Value>)>, HashMap<String, &'static str>> {
+) -> Result<Vec<FieldWrite>, Problems> {
     let (mut out, mut problems) = (Vec::new(), HashMap::new());
     for def in defs {
         let Some(typed) = values.get(&def.key) else { continue };

@@ -481,7 +481,7 @@ fn Timeline(customer: RecordId) -> impl IntoView {
             .linked(EntityKind::Interaction.as_str(), &cid)
             .filter_map(|(id, d)| Some((id.to_string(), Interaction::from_doc(d)?)))
             .collect();
-        v.sort_unstable_by(|a, b| b.1.at_ms.cmp(&a.1.at_ms));
+        v.sort_unstable_by_key(|e| std::cmp::Reverse(e.1.at_ms));
         v
     });
     let channel = RwSignal::new(Channel::Call.as_str().to_owned());
@@ -734,7 +734,7 @@ fn History(customer: RecordId) -> impl IntoView {
                 Some((id.to_string(), who, c, about))
             })
             .collect();
-        v.sort_unstable_by(|a, b| b.2.at_ms.cmp(&a.2.at_ms));
+        v.sort_unstable_by_key(|e| std::cmp::Reverse(e.2.at_ms));
         v
     });
     view! {

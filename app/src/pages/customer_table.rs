@@ -16,6 +16,9 @@ use shared::views::{self, SavedView};
 use crate::i18n::{field_label, status_label, t, tf};
 use crate::{route, use_ws};
 
+/// A bulk action's field writes for one record.
+type MakeEdits = dyn Fn(&RecordDoc) -> Vec<crate::pages::custom_fields::FieldWrite>;
+
 /// Columns the table can show besides the name: built-in fields, then custom fields (by
 /// their stored name).
 pub const BUILT_IN: [&str; 6] = [field::COMPANY, field::PHONE, field::EMAIL, field::STATUS, field::OWNER, field::TAGS];
@@ -245,12 +248,12 @@ pub fn BulkActions(selected: RwSignal<HashSet<RecordId>>) -> impl IntoView {
     let tag = RwSignal::new(String::new());
     let confirming = RwSignal::new(false);
     let n = move || selected.with(HashSet::len);
-    let apply = move |what: &'static str, make: Box<dyn Fn(&RecordDoc) -> Vec<(String, Option<Value>)>>| {
+    let apply = move |what: &'static str, make: Box<MakeEdits>| {
         let ws = use_ws();
         let ids: Vec<RecordId> = selected.get_untracked().into_iter().collect();
         spawn_local(async move {
             let index = ws.index.get_untracked();
-            let edits: Vec<(RecordId, Vec<(String, Option<Value>)>)> = ids
+            let edits: Vec<shared::sync::RecordEdit> = ids
                 .iter()
                 .filter_map(|id| {
                     let writes = make(index.records.get(id)?);

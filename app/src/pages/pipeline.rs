@@ -87,7 +87,7 @@ pub fn Pipeline() -> impl IntoView {
                 Some((*id, deal, who))
             })
             .collect();
-        v.sort_unstable_by(|a, b| b.1.amount.cmp(&a.1.amount));
+        v.sort_unstable_by_key(|d| std::cmp::Reverse(d.1.amount));
         v
     });
     // The deal being moved to lost, waiting for its reason.
