@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 
-use futures::lock::Mutex;
+use futures::lock::{Mutex, MutexGuard};
 use futures::StreamExt;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -1185,7 +1185,7 @@ impl Workspace {
     pub async fn remove_member(self: &Rc<Self>, who: &str) -> Result<(), String> {
         let who = Username::parse(who).map_err(|e| e.to_string())?;
         {
-            let _writing = self.chain_writer.lock().await;
+            let _writing = self.chain_for_writing().await?;
             {
                 let s = self.syncer.lock().await;
                 self.unlocked.remove_member(&s.session, &who).await?;
@@ -1320,7 +1320,7 @@ impl Workspace {
             (shared::chain::Role::Admin, Some(a)) => Some(self.grant_approval(&a.username, status).await?),
             _ => None,
         };
-        let _writing = self.chain_writer.lock().await;
+        let _writing = self.chain_for_writing().await?;
         {
             let s = self.syncer.lock().await;
             self.unlocked.admit(&s.session, info, approval).await?;
@@ -1349,7 +1349,7 @@ impl Workspace {
             _ => None,
         };
         {
-            let _writing = self.chain_writer.lock().await;
+            let _writing = self.chain_for_writing().await?;
             {
                 let s = self.syncer.lock().await;
                 self.unlocked.change_role(&s.session, &who, role, approval).await?;
@@ -1379,7 +1379,7 @@ impl Workspace {
     /// Admin: start a new key epoch now.
     pub async fn rotate_keys(self: &Rc<Self>) -> Result<(), String> {
         {
-            let _writing = self.chain_writer.lock().await;
+            let _writing = self.chain_for_writing().await?;
             {
                 let s = self.syncer.lock().await;
                 self.unlocked.rotate_keys(&s.session).await?;
@@ -1390,17 +1390,28 @@ impl Workspace {
         Ok(())
     }
 
+    /// Hold the chain for writing, the session read again from the server's chain first:
+    /// what this device signs then builds on the head the server has now, a change it
+    /// made in the background (retiring old epochs) included.
+    async fn chain_for_writing(&self) -> Result<MutexGuard<'_, ()>, String> {
+        let writing = self.chain_writer.lock().await;
+        self.refresh_session().await?;
+        Ok(writing)
+    }
+
     /// Admin: once the server has shredded the wraps of epochs below `below` (no record
     /// is sealed under one any more), retire them in the chain: from then on every
     /// member's client refuses an envelope still under one — what a removed member
     /// could seal with the keys they kept. Signed on a freshly read chain, under the
     /// chain lock, so it never races a change the user makes.
     async fn retire_epochs(&self, below: u32) {
-        let _writing = self.chain_writer.lock().await;
-        if let Err(e) = self.refresh_session().await {
-            web_sys::console::warn_1(&format!("quietdesk: old epochs not retired: {e}").into());
-            return;
-        }
+        let _writing = match self.chain_for_writing().await {
+            Ok(writing) => writing,
+            Err(e) => {
+                web_sys::console::warn_1(&format!("quietdesk: old epochs not retired: {e}").into());
+                return;
+            }
+        };
         let appended = {
             let s = self.syncer.lock().await;
             self.unlocked.retire_epochs(&s.session, below).await
