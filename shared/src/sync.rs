@@ -107,7 +107,7 @@ pub trait Store {
         self.save_cache(&seal_blob(key, context, plain)).await
     }
 
-    /// Open a local blob sealed by [`Store::seal_blob`] or [`seal_blob`].
+    /// Open a local blob sealed by [`Store::seal_cache`] or [`seal_blob`].
     async fn open_blob(&self, key: &SymmetricKey, context: &[u8], blob: &[u8]) -> Result<Vec<u8>, CryptoError> {
         open_blob(key, context, blob)
     }
