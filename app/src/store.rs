@@ -51,28 +51,31 @@ struct Issued {
     _on_taken: wasm_bindgen::closure::Closure<dyn FnMut(web_sys::Event)>,
 }
 
-/// Issue the writes of `records` in one transaction: each record is read and written
-/// only if what is stored is not newer, inside the transaction; a record `fresh(i)`
-/// (never stored by this engine) is inserted without a read (`add`), and if another
-/// tab stored it meanwhile, the failed insert is read and compared like the others,
-/// the failure kept from aborting the transaction.
+/// Issue the writes of (the first rows of) `records` in one transaction: each record
+/// is read and written only if what is stored is not newer, inside the transaction; a
+/// record `fresh(i)` (never stored by this engine) is inserted without a read (`add`),
+/// and if another tab stored it meanwhile, the failed insert is read and compared like
+/// the others, the failure kept from aborting the transaction. Issues rows until
+/// `until` (`Date.now()`) or [`ROWS_PER_TX`] of them, at least one; says how many.
 fn issue_records(
     db: &web_sys::IdbDatabase,
     records: &[StoredRecord],
+    until: f64,
     fresh: impl Fn(usize) -> bool,
-) -> Result<Issued, StoreError> {
+) -> Result<(Issued, usize), StoreError> {
     let tx = db
         .transaction_with_str_and_mode(RECORDS, web_sys::IdbTransactionMode::Readwrite)
         .map_err(|_| err("IndexedDB transaction"))?;
     let store = tx.object_store(RECORDS).map_err(|_| err("records store"))?;
-    let rows: std::rc::Rc<Vec<(JsValue, JsValue, u64)>> = std::rc::Rc::new(
-        records.iter().map(|r| (JsValue::from_str(&r.record.to_string()), encode_record(r), r.version)).collect(),
-    );
+    // Filled as the rows are issued; the callbacks only run once this returns.
+    type Rows = std::rc::Rc<std::cell::RefCell<Vec<(JsValue, JsValue, u64)>>>;
+    let rows: Rows = Default::default();
     let on_read = {
         let (store, rows) = (store.clone(), rows.clone());
         wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
             let Some(request) = e.target().and_then(|t| t.dyn_into::<web_sys::IdbRequest>().ok()) else { return };
             let at = js_sys::Reflect::get(&request, &ROW.into()).ok().and_then(|v| v.as_f64());
+            let rows = rows.borrow();
             let Some((key, value, version)) = at.and_then(|i| rows.get(i as usize)) else { return };
             let current = request.result().ok().filter(|c| !c.is_undefined());
             if current.is_none_or(|c| stored_version(&c).is_none_or(|v| v <= *version)) {
@@ -88,6 +91,7 @@ fn issue_records(
             e.stop_propagation();
             let Some(request) = e.target().and_then(|t| t.dyn_into::<web_sys::IdbRequest>().ok()) else { return };
             let Ok(at) = js_sys::Reflect::get(&request, &ROW.into()) else { return };
+            let rows = rows.borrow();
             let Some((key, _, _)) = at.as_f64().and_then(|i| rows.get(i as usize)) else { return };
             if let Ok(read) = store.get(key) {
                 let _ = js_sys::Reflect::set(&read, &ROW.into(), &at);
@@ -95,20 +99,32 @@ fn issue_records(
             }
         })
     };
-    for (i, (key, value, _)) in rows.iter().enumerate() {
+    for (i, r) in records.iter().enumerate().take(ROWS_PER_TX) {
+        if i > 0 && js_sys::Date::now() >= until {
+            break;
+        }
+        let (key, value) = (JsValue::from_str(&r.record.to_string()), encode_record(r));
         let insert = fresh(i);
         let request = match insert {
-            true => store.add_with_key(value, key).map_err(|_| err("records write"))?,
-            false => store.get(key).map_err(|_| err("records read"))?,
+            true => store.add_with_key(&value, &key).map_err(|_| err("records write"))?,
+            false => store.get(&key).map_err(|_| err("records read"))?,
         };
         js_sys::Reflect::set(&request, &ROW.into(), &(i as f64).into()).map_err(|_| err("records read"))?;
         match insert {
             true => request.set_onerror(Some(on_taken.as_ref().unchecked_ref())),
             false => request.set_onsuccess(Some(on_read.as_ref().unchecked_ref())),
         }
+        rows.borrow_mut().push((key, value, r.version));
     }
-    Ok(Issued { done: settling(&tx, "complete"), _on_read: on_read, _on_taken: on_taken })
+    let issued = rows.borrow().len();
+    Ok((Issued { done: settling(&tx, "complete"), _on_read: on_read, _on_taken: on_taken }, issued))
 }
+
+/// The most records written in one transaction.
+const ROWS_PER_TX: usize = 250;
+/// How long issuing writes may hold the page before it yields (issuing a request costs
+/// about 0.1 ms: its value is copied).
+const ISSUE_MS: f64 = 6.0;
 
 /// An open per-account database.
 pub struct IdbStore {
@@ -418,17 +434,20 @@ impl Store for IdbStore {
         cursor: Option<Cursor>,
     ) -> Result<(), StoreError> {
         let db = self.raw().await?;
-        // Issuing a request costs the page about 0.1 ms (its value is copied), so a
-        // page of 1,000 records is written as a few transactions issued between
-        // breaths; the browser works through them in order meanwhile.
-        const ROWS_PER_TX: usize = 250;
+        // A page of 1,000 records is written as a few transactions issued between
+        // breaths (each issued for at most a few milliseconds); the browser works
+        // through them in order meanwhile.
         let mut issued = Vec::new();
-        for (n, start) in (0..records.len()).step_by(ROWS_PER_TX).enumerate() {
-            if n > 0 {
+        let mut start = 0;
+        while start < records.len() {
+            if start > 0 {
                 crate::api::yield_now().await;
             }
-            let end = (start + ROWS_PER_TX).min(records.len());
-            issued.push(issue_records(&db, &records[start..end], |i| fresh.get(start + i).copied().unwrap_or(false))?);
+            let until = js_sys::Date::now() + ISSUE_MS;
+            let (batch, n) =
+                issue_records(&db, &records[start..], until, |i| fresh.get(start + i).copied().unwrap_or(false))?;
+            issued.push(batch);
+            start += n;
         }
         for batch in issued {
             batch.done.await?;
@@ -454,23 +473,29 @@ impl Store for IdbStore {
     }
 
     async fn add_ops(&self, ops: &[StoredOp]) -> Result<(), StoreError> {
-        let tx = self.db.transaction(&[OUTBOX], TransactionMode::ReadWrite).map_err(err)?;
-        let store = tx.store(OUTBOX).map_err(err)?;
-        let rows: Vec<(JsValue, JsValue)> =
-            ops.iter().map(|op| (bytes(&op.blob), JsValue::from_f64(op.id as f64))).collect();
-        futures::future::try_join_all(rows.iter().map(|(v, k)| store.put(v, Some(k)))).await.map_err(err)?;
-        finish(tx).await?;
-        Ok(())
+        // One transaction, awaited once: no callback per row (a failed row fails the
+        // transaction, which `settling` reports).
+        let (tx, store) = self.outbox_tx().await?;
+        let done = settling(&tx, "complete");
+        for op in ops {
+            store.put_with_key(&bytes(&op.blob), &JsValue::from_f64(op.id as f64)).map_err(|_| err("outbox write"))?;
+        }
+        done.await
     }
 
     async fn remove_ops(&self, ids: &[u64]) -> Result<(), StoreError> {
-        let tx = self.db.transaction(&[OUTBOX], TransactionMode::ReadWrite).map_err(err)?;
-        let store = tx.store(OUTBOX).map_err(err)?;
-        futures::future::try_join_all(ids.iter().map(|id| store.delete(JsValue::from_f64(*id as f64))))
-            .await
-            .map_err(err)?;
-        finish(tx).await?;
-        Ok(())
+        // A push's entries are mostly consecutive: one delete per run of ids, not per id.
+        let (tx, store) = self.outbox_tx().await?;
+        let done = settling(&tx, "complete");
+        for (first, last) in runs(ids) {
+            let deleted = match first == last {
+                true => store.delete(&JsValue::from_f64(first as f64)),
+                false => web_sys::IdbKeyRange::bound(&JsValue::from_f64(first as f64), &JsValue::from_f64(last as f64))
+                    .and_then(|range| store.delete(&range)),
+            };
+            deleted.map_err(|_| err("outbox delete"))?;
+        }
+        done.await
     }
 
     async fn save_cache(&self, blob: &[u8]) -> Result<(), StoreError> {
@@ -478,7 +503,33 @@ impl Store for IdbStore {
     }
 }
 
+/// `ids` as runs of consecutive numbers, each `(first, last)`, ascending.
+fn runs(ids: &[u64]) -> Vec<(u64, u64)> {
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for id in sorted {
+        match out.last_mut() {
+            Some((_, last)) if *last + 1 == id => *last = id,
+            _ => out.push((id, id)),
+        }
+    }
+    out
+}
+
 impl IdbStore {
+    /// A read-write transaction on the outbox, on the second connection.
+    async fn outbox_tx(&self) -> Result<(web_sys::IdbTransaction, web_sys::IdbObjectStore), StoreError> {
+        let tx = self
+            .raw()
+            .await?
+            .transaction_with_str_and_mode(OUTBOX, web_sys::IdbTransactionMode::Readwrite)
+            .map_err(|_| err("IndexedDB transaction"))?;
+        let store = tx.object_store(OUTBOX).map_err(|_| err("outbox store"))?;
+        Ok((tx, store))
+    }
+
     async fn put_cache(&self, blob: &Uint8Array) -> Result<(), StoreError> {
         let tx = self.db.transaction(&[CACHE], TransactionMode::ReadWrite).map_err(err)?;
         tx.store(CACHE).map_err(err)?.put(blob, Some(&JsValue::from_str(REPLICA_KEY))).await.map_err(err)?;

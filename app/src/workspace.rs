@@ -35,8 +35,9 @@ pub struct Index {
     pub records: Arc<BTreeMap<RecordId, Arc<RecordDoc>>>,
     /// Customers in name order, each with its lower-cased search text.
     pub customers: Arc<Vec<CustomerEntry>>,
-    /// The customers' search text in one buffer, built on the first search after the
-    /// list changed (an import of many batches builds it once, not per batch).
+    /// The customers' search text in one buffer, laid end to end from each entry's
+    /// [`CustomerEntry::text`] on the first search after the list changed (an import of
+    /// many batches lays it once, not per batch).
     search: Arc<OnceLock<SearchText>>,
     /// The tags and owners customers name, for the list's filter pickers: counted as
     /// the index is built and kept up to date per change, so an index change does not
@@ -101,11 +102,29 @@ pub struct CustomerEntry {
     pub key: Arc<str>,
     /// The customer (the document [`Index::records`] holds for `id`).
     pub doc: Arc<RecordDoc>,
+    /// Its search text, worked out once for this version of the document and shared by
+    /// every index that keeps the entry: after a change, the search buffer is laid from
+    /// the entries' texts (a copy) and only the changed customers' text is worked out.
+    text: Arc<OnceLock<Box<str>>>,
 }
 
 impl CustomerEntry {
     fn of(id: RecordId, doc: &Arc<RecordDoc>) -> Self {
-        Self { id, key: normalize_text(doc.text(field::NAME).unwrap_or_default()).into(), doc: doc.clone() }
+        Self {
+            id,
+            key: normalize_text(doc.text(field::NAME).unwrap_or_default()).into(),
+            doc: doc.clone(),
+            text: Arc::default(),
+        }
+    }
+
+    /// The lower-cased text customer search looks at (see [`search_text_into`]).
+    pub fn text(&self) -> &str {
+        self.text.get_or_init(|| {
+            let mut s = String::new();
+            search_text_into(&mut s, &self.doc);
+            s.into_boxed_str()
+        })
     }
     fn order(&self) -> (&str, RecordId) {
         (&self.key, self.id)
@@ -130,23 +149,15 @@ impl Index {
     /// The search buffer over [`Index::customers`], in the same order: built here if
     /// [`Index::prepare_search`] has not finished it yet.
     pub fn search(&self) -> &SearchText {
-        self.search.get_or_init(|| {
-            let mut text = SearchText::with_capacity(self.customers.len());
-            let mut entry = String::new();
-            for c in self.customers.iter() {
-                push_search_entry(&mut text, &mut entry, &c.doc);
-            }
-            text
-        })
+        self.search.get_or_init(|| SearchText::build(self.customers.iter().map(CustomerEntry::text)))
     }
 
-    /// Build the search buffer a slice at a time, the page drawing in between (100,000
-    /// customers' text takes a few hundred milliseconds): once the list is on screen,
-    /// so that neither the list nor the first keystroke waits for it. Stops once
-    /// `wanted` says this index is no longer the one shown.
+    /// Work out the customers' search texts a slice at a time, the page drawing in
+    /// between (100,000 customers' text takes a few hundred milliseconds), then lay the
+    /// buffer: once the list is on screen, so that neither the list nor the first
+    /// keystroke waits for it. Stops once `wanted` says this index is no longer the one
+    /// shown (the texts worked out so far stay with their entries).
     pub async fn prepare_search(&self, wanted: impl Fn(&Index) -> bool) {
-        let mut text = SearchText::with_capacity(self.customers.len());
-        let mut entry = String::new();
         for (i, c) in self.customers.iter().enumerate() {
             if i % REFRESH_SLICE == REFRESH_SLICE - 1 {
                 crate::api::yield_now().await;
@@ -154,22 +165,14 @@ impl Index {
                     return; // a search came first and built it whole, or the list changed
                 }
             }
-            push_search_entry(&mut text, &mut entry, &c.doc);
+            c.text();
         }
-        let _ = self.search.set(text);
+        self.search();
     }
 
     pub fn doc(&self, id: &RecordId) -> Option<RecordDoc> {
         self.records.get(id).map(|d| (**d).clone())
     }
-}
-
-/// Add a customer's search text to `text` as its next entry (`entry` is scratch space,
-/// reused from one customer to the next).
-fn push_search_entry(text: &mut SearchText, entry: &mut String, doc: &RecordDoc) {
-    entry.clear();
-    search_text_into(entry, doc);
-    text.push(entry);
 }
 
 /// Lower-cased text that customer search looks at, appended to `s`: each field
@@ -537,15 +540,24 @@ impl Workspace {
                 .map(|(id, r)| (*id, r.view.clone()))
                 .collect();
             drop(s);
+            // A re-encryption changes every record's sealing, not its fields: the entries
+            // of unchanged customers keep their search text.
+            let old = self.index.get_untracked();
+            let kept: std::collections::HashMap<RecordId, &CustomerEntry> =
+                old.customers.iter().map(|c| (c.id, c)).collect();
             let mut customers = Vec::new();
             let mut choices = Choices::default();
             for (i, (id, doc)) in records.iter().filter(|(_, d)| is_customer(d)).enumerate() {
                 if i % REFRESH_SLICE == REFRESH_SLICE - 1 {
                     crate::api::yield_now().await;
                 }
-                customers.push(CustomerEntry::of(*id, doc));
+                customers.push(match kept.get(id) {
+                    Some(was) if was.doc == *doc => CustomerEntry { doc: doc.clone(), ..(*was).clone() },
+                    _ => CustomerEntry::of(*id, doc),
+                });
                 choices.count(doc, true);
             }
+            drop(kept);
             crate::api::yield_now().await;
             customers.sort_unstable_by(|a, b| a.order().cmp(&b.order()));
             self.index.set(Index {
@@ -575,7 +587,11 @@ impl Workspace {
                     Some(r) => {
                         let doc = r.view.clone();
                         if is_customer(&doc) {
-                            fresh.push(CustomerEntry::of(*id, &doc));
+                            let entry = CustomerEntry::of(*id, &doc);
+                            // Worked out now, a batch at a time: after an import, the
+                            // first keystroke only lays the texts end to end.
+                            entry.text();
+                            fresh.push(entry);
                             choices.count(&doc, true);
                             customers_changed = true;
                         }
@@ -1443,6 +1459,42 @@ mod tests {
             doc.apply(name, FieldState { value: Some(value), stamp: stamp.clone() });
         }
         doc
+    }
+
+    fn named(name: &str, notes: &str) -> Arc<RecordDoc> {
+        let stamp = Stamp { hlc: Hlc { wall_ms: 1, counter: 0 }, author: Username::parse("ann").unwrap() };
+        let mut doc = RecordDoc::new();
+        for (f, v) in [(field::NAME, name), (field::NOTES, notes)] {
+            doc.apply(f, FieldState { value: Some(Value::Text(v.into())), stamp: stamp.clone() });
+        }
+        Arc::new(doc)
+    }
+
+    fn index_of(customers: Vec<CustomerEntry>) -> Index {
+        Index { customers: Arc::new(customers), ..Index::default() }
+    }
+
+    #[wasm_bindgen_test]
+    async fn search_follows_each_version_of_a_customer() {
+        // The app fetches the whole table; these two syllables are all this test reads.
+        shared::pinyin::load("zhang 张\nwei 伟\n");
+        let (a, b) = (RecordId::random(), RecordId::random());
+        let first = index_of(vec![
+            CustomerEntry::of(a, &named("张伟", "met at the fair")),
+            CustomerEntry::of(b, &named("Bo", "old note")),
+        ]);
+        assert_eq!(first.search().find("zhangwei"), vec![0]);
+        assert_eq!(first.search().find("old note"), vec![1]);
+        // Bo's notes change: the next index keeps 张伟's entry (and its text) and takes a
+        // fresh one for Bo, whose search finds the new notes and not the old.
+        let second = index_of(vec![first.customers[0].clone(), CustomerEntry::of(b, &named("Bo", "new note"))]);
+        assert_eq!(second.search().find("old note"), Vec::<u32>::new());
+        assert_eq!(second.search().find("new note"), vec![1]);
+        assert_eq!(second.search().find("fair"), vec![0]);
+        // Worked out in slices first, the buffer is the same as one laid at once.
+        let third = index_of(second.customers.iter().cloned().collect());
+        third.prepare_search(|_| true).await;
+        assert_eq!(third.search(), second.search());
     }
 
     #[wasm_bindgen_test]

@@ -47,6 +47,22 @@ async fn records_outbox_and_cursor_round_trip() {
     store::delete(&name).await.unwrap();
 }
 
+/// Removing a push's outbox entries (deleted a run of consecutive ids at a time)
+/// removes exactly those, whatever their order, gaps and repeats.
+#[wasm_bindgen_test]
+async fn removing_outbox_entries_removes_exactly_those() {
+    let name = unique("outbox-runs");
+    let db = store::open(&name).await.unwrap();
+    let ops: Vec<StoredOp> = (1..=20).map(|id| StoredOp { id, blob: vec![id as u8; 8] }).collect();
+    db.add_ops(&ops).await.unwrap();
+    db.remove_ops(&[9, 2, 3, 4, 7, 3, 12, 13, 14, 15, 20, 11]).await.unwrap();
+    db.remove_ops(&[]).await.unwrap();
+    let left: Vec<u64> = db.load().await.unwrap().outbox.iter().map(|op| op.id).collect();
+    assert_eq!(left, vec![1, 5, 6, 8, 10, 16, 17, 18, 19]);
+    db.close();
+    store::delete(&name).await.unwrap();
+}
+
 struct Offline;
 impl Transport for Offline {
     async fn push(&self, _: &shared::api::PushRequest) -> Result<shared::sync::PushOutcome, TransportError> {

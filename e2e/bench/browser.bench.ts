@@ -214,7 +214,14 @@ for (const n of SIZES) {
     const syncT0 = Date.now();
     // Typing in search while the upload runs (the list holds every imported customer
     // already): the upload's time includes the keystrokes' work.
+    // QD_BENCH_TRACE_TYPING=file.json: a Chromium trace (with the CPU profile) of that typing.
+    const typingTrace = process.env.QD_BENCH_TRACE_TYPING;
+    if (typingTrace) {
+      await page.context().browser()!.startTracing(page, { path: typingTrace, categories: ['devtools.timeline', 'disabled-by-default-v8.cpu_profiler', 'v8.execute'] });
+    }
     const typed = await searchLatencies(page);
+    if (typingTrace) await page.context().browser()!.stopTracing();
+    if (process.env.QD_BENCH_SEARCH_DETAIL) console.log(`search keystrokes while the upload runs (ms): ${typed.detail.join('; ')}`);
     const typedDuring = await page.getByRole('status', { name: 'Sync status' }).textContent();
     await waitSyncedLong(page);
     const syncMs = Date.now() - syncT0;

@@ -45,9 +45,15 @@ pub fn normalize_text_into(out: &mut String, text: &str) {
 
 impl SearchText {
     /// Build from entries whose text is already normalised (see [`normalize_text`]).
-    pub fn build<'a>(texts: impl IntoIterator<Item = &'a str>) -> Self {
+    pub fn build<'a, I>(texts: I) -> Self
+    where
+        I: IntoIterator<Item = &'a str>,
+        I::IntoIter: Clone,
+    {
         let texts = texts.into_iter();
         let mut out = Self::with_capacity(texts.size_hint().0);
+        // One allocation of the whole buffer, not a doubling series of copies.
+        out.bytes.reserve(texts.clone().map(|t| t.len() + 1).sum());
         for t in texts {
             out.push(t);
         }

@@ -923,3 +923,26 @@ fn a_push_batch_is_the_first_records_in_order() {
         assert_eq!(chosen, want, "limit {limit}");
     }
 }
+
+/// The recent records after a push's batch are what noting each record in turn gives.
+#[test]
+fn noting_a_batch_as_recent_is_noting_each_in_turn() {
+    let ids: Vec<RecordId> = (0..300).map(|_| RecordId::random()).collect();
+    let cases: Vec<(Vec<RecordId>, Vec<RecordId>)> = vec![
+        (vec![], ids[..5].to_vec()),
+        (ids[..10].to_vec(), vec![ids[3], ids[20], ids[3], ids[9]]),
+        (ids[..200].to_vec(), ids[100..300].to_vec()),
+        (ids[..50].to_vec(), ids[40..290].iter().chain(&ids[..3]).copied().collect()),
+    ];
+    for (before, changed) in cases {
+        let mut one_by_one: VecDeque<RecordId> = before.iter().copied().collect();
+        for r in &changed {
+            if let Some(i) = one_by_one.iter().position(|x| x == r) {
+                one_by_one.remove(i);
+            }
+            one_by_one.push_front(*r);
+            one_by_one.truncate(crate::pins::MAX_RECORD_PINS);
+        }
+        assert_eq!(recent_after(&before.into_iter().collect(), &changed), one_by_one);
+    }
+}
