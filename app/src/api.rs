@@ -174,10 +174,18 @@ thread_local! {
 /// enough that a keystroke waits less than a frame (16 ms).
 const BREATH_MS: f64 = 8.0;
 
-/// Yield to the page's event loop for one task: a message to ourselves, which (unlike
-/// `setTimeout(0)`, clamped to 4 ms when nested, and throttled in hidden tabs) comes
-/// back as soon as the tasks queued before it (input, drawing) have run.
+/// Yield to the page's event loop: what the engine's long work (and the index's)
+/// calls between slices. Where the browser has prioritised tasks
+/// (`scheduler.postTask`), the rest runs as a `background` task: input, drawing and
+/// every other task the page has queued go first, so a keystroke never waits behind
+/// several slices of sync work queued before it. Elsewhere, a message to ourselves,
+/// which (unlike `setTimeout(0)`, clamped to 4 ms when nested, and throttled in hidden
+/// tabs) comes back as soon as the tasks queued before it have run.
 pub async fn yield_now() {
+    if let Some(task) = background_task() {
+        let _ = wasm_bindgen_futures::JsFuture::from(task).await;
+        return;
+    }
     let Ok(channel) = web_sys::MessageChannel::new() else { return };
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         channel.port1().set_onmessage(Some(&resolve));
@@ -186,6 +194,33 @@ pub async fn yield_now() {
         let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
     }
     channel.port1().set_onmessage(None);
+}
+
+type PostTask = (wasm_bindgen::JsValue, js_sys::Function, js_sys::Object, wasm_bindgen::closure::Closure<dyn Fn()>);
+
+thread_local! {
+    /// The page's `scheduler`, its `postTask`, the options it is called with, and the
+    /// task it runs (nothing: the promise it returns is what is awaited); `None` where
+    /// the browser has no prioritised tasks.
+    static POST_TASK: Option<PostTask> = {
+        use wasm_bindgen::JsCast;
+        let scheduler = js_sys::Reflect::get(&js_sys::global(), &"scheduler".into()).ok().filter(|s| s.is_object());
+        scheduler.and_then(|scheduler| {
+            let post: js_sys::Function = js_sys::Reflect::get(&scheduler, &"postTask".into()).ok()?.dyn_into().ok()?;
+            let options = js_sys::Object::new();
+            js_sys::Reflect::set(&options, &"priority".into(), &"background".into()).ok()?;
+            Some((scheduler, post, options, wasm_bindgen::closure::Closure::new(|| {})))
+        })
+    };
+}
+
+/// A `background` task posted, as the promise of its end.
+fn background_task() -> Option<js_sys::Promise> {
+    use wasm_bindgen::JsCast;
+    POST_TASK.with(|post| {
+        let (scheduler, post, options, nothing) = post.as_ref()?;
+        post.call2(scheduler, nothing.as_ref(), options).ok()?.dyn_into().ok()
+    })
 }
 
 /// Yield to the page if the engine's work has held it for [`BREATH_MS`].

@@ -553,7 +553,16 @@ impl Workspace {
                 }
                 customers.push(match kept.get(id) {
                     Some(was) if was.doc == *doc => CustomerEntry { doc: doc.clone(), ..(*was).clone() },
-                    _ => CustomerEntry::of(*id, doc),
+                    _ => {
+                        let entry = CustomerEntry::of(*id, doc);
+                        // Worked out here, a slice at a time, once there is a list
+                        // already (an import's batches taken in at once): after an
+                        // unlock, the list shows first and the text follows.
+                        if !kept.is_empty() {
+                            entry.text();
+                        }
+                        entry
+                    }
                 });
                 choices.count(doc, true);
             }
