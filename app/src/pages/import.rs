@@ -276,10 +276,11 @@ pub fn ImportExport() -> impl IntoView {
             return;
         }
         let defs = custom_defs.get_untracked();
-        let dup = use_ws().duplicate_index();
+        let ws = use_ws();
         checking.set(true);
         // Scoped: `write` reads the workspace from the page's context.
         leptos::task::spawn_local_scoped(async move {
+            let dup = ws.duplicate_index_sliced().await;
             let map_ref: Vec<Option<&str>> = map.iter().map(|m| (!m.is_empty()).then_some(m.as_str())).collect();
             let body = &all[1.min(all.len())..];
             let mut prepared = Vec::with_capacity(body.len());
