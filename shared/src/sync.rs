@@ -566,7 +566,15 @@ impl Replica {
     /// The documents to push for at most `limit` records (in record order): base plus
     /// every pending edit of each. Only the chosen records' bases are copied, so
     /// draining a 100,000-edit outbox in batches does not copy every record per batch.
-    fn outgoing(&self, limit: usize, skip: &HashSet<RecordId>) -> BTreeMap<RecordId, Outgoing> {
+    /// (`breathe` is awaited every few thousand entries: the outbox holds 200,000 after
+    /// a 100,000-row import, and each batch's choice reads it twice.)
+    async fn outgoing<F: std::future::Future<Output = ()>>(
+        &self,
+        limit: usize,
+        skip: &HashSet<RecordId>,
+        breathe: impl Fn() -> F,
+    ) -> BTreeMap<RecordId, Outgoing> {
+        const SLICE: usize = 4_096;
         // The first `limit` records in record order, kept to at most `limit` while the
         // outbox is scanned: a set of every pending record (200,000 after a 100,000-row
         // import, rebuilt for each push) made each batch a long task.
@@ -580,8 +588,11 @@ impl Replica {
                 chosen.pop_last();
             }
         };
-        for op in self.outbox.iter().filter(|op| !skip.contains(&op.record)) {
-            if !full(&chosen, &op.record) {
+        for (i, op) in self.outbox.iter().enumerate() {
+            if i % SLICE == SLICE - 1 {
+                breathe().await;
+            }
+            if !skip.contains(&op.record) && !full(&chosen, &op.record) {
                 choose(&mut chosen, op.record);
             }
         }
@@ -592,7 +603,13 @@ impl Replica {
             choose(&mut chosen, *id);
         }
         let mut out: BTreeMap<RecordId, Outgoing> = BTreeMap::new();
-        for op in self.outbox.iter().filter(|op| chosen.contains(&op.record)) {
+        for (i, op) in self.outbox.iter().enumerate() {
+            if i % SLICE == SLICE - 1 {
+                breathe().await;
+            }
+            if !chosen.contains(&op.record) {
+                continue;
+            }
             let entry = out.entry(op.record).or_insert_with(|| {
                 let base = self.records.get(&op.record).map(|l| (*l.base).clone()).unwrap_or_default();
                 Outgoing { op_ids: Vec::new(), doc: base, repair: false }
@@ -1258,7 +1275,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         } else {
             std::borrow::Cow::Owned(skip.iter().chain(self.rolled_back.keys()).copied().collect())
         };
-        let chunk = self.replica.outgoing(self.batch, &skip);
+        let chunk = self.replica.outgoing(self.batch, &skip, || self.transport.breathe()).await;
         if chunk.is_empty() {
             return Ok(None);
         }
