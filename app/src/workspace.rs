@@ -39,6 +39,8 @@ pub struct Index {
     /// [`CustomerEntry::text`] on the first search after the list changed (an import of
     /// many batches lays it once, not per batch).
     search: Arc<OnceLock<SearchText>>,
+    /// Set while [`Index::prepare_search`] lays the search buffer (one at a time).
+    laying: Arc<std::sync::atomic::AtomicBool>,
     /// The tags and owners customers name, for the list's filter pickers: counted as
     /// the index is built and kept up to date per change, so an index change does not
     /// read every customer again.
@@ -176,6 +178,15 @@ impl Index {
     /// first keystroke waits for it. Stops once `wanted` says this index is no longer the one
     /// shown (the texts worked out so far stay with their entries).
     pub async fn prepare_search(&self, wanted: impl Fn(&Index) -> bool) {
+        use std::sync::atomic::Ordering;
+        if self.search.get().is_some() || self.laying.swap(true, Ordering::Relaxed) {
+            return; // laid, or being laid
+        }
+        self.lay_search(wanted).await;
+        self.laying.store(false, Ordering::Relaxed);
+    }
+
+    async fn lay_search(&self, wanted: impl Fn(&Index) -> bool) {
         let mut text = SearchText::with_capacity(self.customers.len());
         for (i, c) in self.customers.iter().enumerate() {
             if i % REFRESH_SLICE == REFRESH_SLICE - 1 {
@@ -613,8 +624,8 @@ impl Workspace {
             self.index.set(Index {
                 records: Arc::new(records),
                 customers: Arc::new(customers),
-                search: Arc::default(),
                 choices: Arc::new(choices),
+                ..Index::default()
             });
         } else if !dirty.is_empty() {
             let old = self.index.get_untracked();
@@ -655,19 +666,19 @@ impl Workspace {
                 }
             }
             drop(s);
-            let (customers, search) = if customers_changed {
+            let (customers, search, laying) = if customers_changed {
                 // The kept entries are already in order: sort only the changed ones and
                 // place each where it belongs (found by halving), copying the kept
                 // entries in between: a 500-row import batch into 100,000 customers
                 // compares a few thousand names, not 100,000.
                 let gone: HashSet<RecordId> =
                     dirty.iter().filter(|id| old.records.get(id).is_some_and(|d| is_customer(d))).copied().collect();
-                (Arc::new(merged(&old.customers, &gone, fresh)), Arc::default())
+                (Arc::new(merged(&old.customers, &gone, fresh)), Arc::default(), Arc::default())
             } else {
-                (old.customers.clone(), old.search.clone())
+                (old.customers.clone(), old.search.clone(), old.laying.clone())
             };
             let choices = if choices == *old.choices { old.choices.clone() } else { Arc::new(choices) };
-            self.index.set(Index { records: Arc::new(records), customers, search, choices });
+            self.index.set(Index { records: Arc::new(records), customers, search, laying, choices });
         } else {
             drop(s);
         }
@@ -1032,6 +1043,23 @@ impl Workspace {
             while !ws.stopped.get() {
                 ws.reencrypt().await;
                 gloo_timers::future::TimeoutFuture::new(3_000).await;
+            }
+        });
+        // The customers' search buffer, laid in the background once the list has not
+        // changed for half a second (after an import, say), so that the first keystroke
+        // on the list does not lay it.
+        let ws = self.clone();
+        spawn_local(async move {
+            let mut seen = None;
+            while !ws.stopped.get() {
+                gloo_timers::future::TimeoutFuture::new(500).await;
+                let idx = ws.index.get_untracked();
+                let now = Arc::as_ptr(&idx.search) as usize;
+                if seen == Some(now) {
+                    let index = ws.index;
+                    idx.prepare_search(|i| index.try_with_untracked(|shown| shown.is(i)).unwrap_or(false)).await;
+                }
+                seen = Some(now);
             }
         });
         // The replica cache, once syncing has been quiet for a second.

@@ -208,14 +208,23 @@ test('a new device notices a customer served older than another device of the ac
   const user = uniqueUser('rollback');
   const first = await browser.newContext();
   const desk = await first.newPage();
+  // Every record's first version, as the desk sends it (read in the page: a push's
+  // body is a Blob, which the browser does not show its tools).
+  const firstVersions = new Map<string, string>();
+  await desk.exposeFunction('__qdPushed', (body: string) => {
+    for (const item of JSON.parse(body).items) if (item.base_version === 0) firstVersions.set(item.record, item.sealed);
+  });
+  await desk.addInitScript(() => {
+    const fetch = window.fetch;
+    window.fetch = async function (input: RequestInfo | URL, init?: RequestInit) {
+      if (input instanceof Request && input.method === 'POST' && input.url.endsWith('/push')) {
+        await (window as any).__qdPushed(await input.clone().text());
+      }
+      return fetch.call(this, input, init);
+    };
+  });
   await createAccount(desk, user);
   await createTeam(desk);
-  // Every record's first version, as the desk sends it.
-  const firstVersions = new Map<string, string>();
-  desk.on('request', (r) => {
-    if (r.method() !== 'POST' || !r.url().endsWith('/push')) return;
-    for (const item of r.postDataJSON().items) if (item.base_version === 0) firstVersions.set(item.record, item.sealed);
-  });
   const pinned = () => desk.waitForResponse((r) => r.url().endsWith('/api/v1/account/pins') && r.request().method() === 'PUT');
   let pin = pinned();
   await desk.getByRole('link', { name: 'New customer' }).click();
