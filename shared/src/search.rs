@@ -17,6 +17,14 @@ pub struct SearchText {
     ends: Vec<u32>,
 }
 
+/// A piece of a list laid from an earlier one (see [`SearchText::splice`]).
+pub enum Piece<'a> {
+    /// The earlier list's entries at these positions.
+    Kept(std::ops::Range<usize>),
+    /// A new entry's text (normalised).
+    New(&'a str),
+}
+
 /// Normalise what the user typed the way the indexed text was: lower case, and no
 /// control characters (they separate fields and entries in the buffer).
 pub fn normalize_query(query: &str) -> String {
@@ -71,6 +79,29 @@ impl SearchText {
         self.bytes.extend_from_slice(text.as_bytes());
         self.ends.push(u32::try_from(self.bytes.len()).expect("search text under 4 GiB"));
         self.bytes.push(0);
+    }
+
+    /// The buffer of a list made of `pieces`, in order, from this one's: a run of this
+    /// buffer's entries is copied whole (one copy per run, its ends shifted), a new
+    /// entry's text (normalised) is added. A change to a long list copies its buffer
+    /// instead of laying it again entry by entry.
+    pub fn splice<'a>(&self, pieces: impl IntoIterator<Item = Piece<'a>>, entries: usize) -> SearchText {
+        let mut out = SearchText { bytes: Vec::with_capacity(self.bytes.len()), ends: Vec::with_capacity(entries) };
+        for piece in pieces {
+            match piece {
+                Piece::Kept(run) if run.is_empty() => {}
+                Piece::Kept(run) => {
+                    let start = if run.start == 0 { 0 } else { self.ends[run.start - 1] as usize + 1 };
+                    let end = self.ends[run.end - 1] as usize + 1;
+                    let to = out.bytes.len();
+                    out.bytes.extend_from_slice(&self.bytes[start..end]);
+                    let shift = |e: u32| u32::try_from(e as usize - start + to).expect("search text under 4 GiB");
+                    out.ends.extend(self.ends[run].iter().map(|&e| shift(e)));
+                }
+                Piece::New(text) => out.push(text),
+            }
+        }
+        out
     }
 
     /// Number of entries.
@@ -157,6 +188,40 @@ mod tests {
     }
 
     proptest! {
+        /// A list changed (entries dropped, new ones put anywhere) and laid from the
+        /// earlier one's buffer, runs copied whole, is the buffer laid afresh.
+        #[test]
+        fn a_spliced_buffer_is_the_buffer_laid_afresh(
+            olds in proptest::collection::vec("[a-c\u{e9}]{0,6}", 0..30),
+            kept in proptest::collection::vec(any::<bool>(), 30),
+            news in proptest::collection::vec(("[x-z]{0,4}", 0usize..31), 0..10),
+        ) {
+            let before = SearchText::build(olds.iter().map(String::as_str));
+            let (mut pieces, mut texts, mut run_start) = (Vec::new(), Vec::new(), None);
+            for i in 0..=olds.len() {
+                let new_here: Vec<&str> = news.iter().filter(|(_, at)| *at == i).map(|(t, _)| t.as_str()).collect();
+                let keeps = i < olds.len() && kept[i];
+                if !keeps || !new_here.is_empty() {
+                    if let Some(start) = run_start.take() {
+                        pieces.push(Piece::Kept(start..i));
+                    }
+                }
+                for t in new_here {
+                    pieces.push(Piece::New(t));
+                    texts.push(t);
+                }
+                if keeps {
+                    run_start.get_or_insert(i);
+                    texts.push(olds[i].as_str());
+                }
+            }
+            if let Some(start) = run_start {
+                pieces.push(Piece::Kept(start..olds.len()));
+            }
+            pieces.push(Piece::Kept(0..0));
+            prop_assert_eq!(before.splice(pieces, texts.len()), SearchText::build(texts.iter().copied()));
+        }
+
         #[test]
         fn agrees_with_a_naive_scan(texts in proptest::collection::vec("[a-c \u{e9}]{0,12}", 0..40), q in "[a-c\u{e9}]{0,3}") {
             let texts: Vec<String> = texts.iter().map(|t| normalize_text(t)).collect();
@@ -165,6 +230,15 @@ mod tests {
             let all = s.find(&q);
             prop_assert_eq!(&all, &naive(&texts, &q));
             let shorter: String = q.chars().take(1).collect();
+            // The same list laid from an earlier one (every other entry new, the
+            // rest in runs) is the same buffer.
+            let earlier: Vec<&str> = texts.iter().step_by(2).map(String::as_str).collect();
+            let before = SearchText::build(earlier.iter().copied());
+            let pieces = texts.iter().enumerate().map(|(i, t)| match i % 2 {
+                0 => Piece::Kept(i / 2..i / 2 + 1),
+                _ => Piece::New(t),
+            });
+            prop_assert_eq!(&before.splice(pieces, texts.len()), &s);
             prop_assert_eq!(s.find_within(&q, &s.find(&shorter)), all);
         }
     }
