@@ -35,9 +35,9 @@ pub struct Index {
     pub records: Arc<BTreeMap<RecordId, Arc<RecordDoc>>>,
     /// Customers in name order, each with its lower-cased search text.
     pub customers: Arc<Vec<CustomerEntry>>,
-    /// The customers' search text in one buffer, laid end to end from each entry's
-    /// [`CustomerEntry::text`] on the first search after the list changed (an import of
-    /// many batches lays it once, not per batch).
+    /// The customers' search text in one buffer, in list order: copied from the last
+    /// list's buffer when that was laid (see [`merged`]), else laid from each entry's
+    /// [`CustomerEntry::text`] in the background or on the first search.
     search: Arc<OnceLock<SearchText>>,
     /// Set while [`Index::prepare_search`] lays the search buffer (one at a time).
     laying: Arc<std::sync::atomic::AtomicBool>,
@@ -105,13 +105,13 @@ pub struct CustomerEntry(Arc<Customer>);
 pub struct Customer {
     pub id: RecordId,
     /// Lower-cased name: the sort key.
-    pub key: Box<str>,
+    pub key: Arc<str>,
     /// The customer (the document [`Index::records`] holds for `id`).
     pub doc: Arc<RecordDoc>,
     /// Its search text, worked out once for this version of the document and kept by
-    /// every index that keeps the entry: after a change, the search buffer is laid from
-    /// the entries' texts (a copy) and only the changed customers' text is worked out.
-    text: OnceLock<Box<str>>,
+    /// every index that keeps the entry (and shared when the record is sealed afresh):
+    /// after a change, only the changed customers' text is worked out.
+    text: OnceLock<Arc<str>>,
 }
 
 impl std::ops::Deref for CustomerEntry {
@@ -132,7 +132,7 @@ impl CustomerEntry {
     }
 
     /// The same customer, its document now `doc` (equal to the one it holds, the
-    /// record sealed afresh): the text worked out so far is kept.
+    /// record sealed afresh): its key and the text worked out so far are shared.
     fn resealed(&self, doc: &Arc<RecordDoc>) -> Self {
         let text = self.text.get().cloned().map(OnceLock::from).unwrap_or_default();
         Self(Arc::new(Customer { id: self.id, key: self.key.clone(), doc: doc.clone(), text }))
@@ -143,7 +143,7 @@ impl CustomerEntry {
         self.text.get_or_init(|| {
             let mut s = String::new();
             search_text_into(&mut s, &self.doc);
-            s.into_boxed_str()
+            s.into()
         })
     }
     fn order(&self) -> (&str, RecordId) {
