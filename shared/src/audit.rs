@@ -281,6 +281,15 @@ pub fn note(text: &str) -> Vec<u8> {
     w.finish()
 }
 
+/// A server note's text: the version byte, the text's length and exactly that much
+/// UTF-8, nothing after it.
+fn open_note(entry: &[u8]) -> Option<String> {
+    let mut r = Reader::new(entry.get(1..)?);
+    let text = std::str::from_utf8(r.bytes().ok()?).ok()?.to_owned();
+    r.finish().ok()?;
+    Some(text)
+}
+
 /// What the server checks before chaining an entry: the shape, and that its author
 /// is the member who sends it (the signature is the admins' clients' to check).
 pub fn author_of(entry: &[u8]) -> Result<Username, CryptoError> {
@@ -351,7 +360,8 @@ pub enum Problem {
     Missing { seq: u64 },
     /// The entry does not link to the one before, or its hash does not match.
     Altered { seq: u64 },
-    /// The author's signature does not verify (or the author was never a member).
+    /// The author's signature does not verify (or the author was never a member), or
+    /// the entry is neither a signed entry nor a well-formed server note.
     BadSignature { seq: u64 },
     /// The chain is shorter than, or differs from, what this client verified before.
     Rollback { seen: u64, got: u64 },
@@ -418,10 +428,14 @@ pub fn verify(
             }
         }
         let content = match row.entry.first() {
-            Some(&NOTE_VERSION) => {
-                let mut r = Reader::new(&row.entry[1..]);
-                r.bytes().ok().and_then(|b| String::from_utf8(b.to_vec()).ok()).map(Opened::Note)
-            }
+            Some(&NOTE_VERSION) => match open_note(&row.entry) {
+                Some(text) => Some(Opened::Note(text)),
+                None => {
+                    // Neither a signed entry nor a note the server could have written.
+                    problems.push(Problem::BadSignature { seq: row.seq });
+                    None
+                }
+            },
             _ => match open_entry(state, row, me, keys) {
                 Ok(o) => {
                     check_stream(row, &mut ids, &mut streams, &mut problems);
@@ -660,6 +674,25 @@ mod tests {
         assert!(v.problems.is_empty());
         assert_eq!(v.opened[0], Some(Opened::Note("export of 12 records served".into())));
         assert!(author_of(&rows[0].entry).is_err(), "a client cannot send a note");
+    }
+
+    #[test]
+    fn an_entry_that_is_neither_signed_nor_a_well_formed_note_is_reported() {
+        let t = team();
+        let bob = Username::parse("bob").unwrap();
+        let mut trailing = note("served");
+        trailing.push(7);
+        let mut not_utf8 = note("ab");
+        *not_utf8.last_mut().unwrap() = 0xff;
+        // What a row rewritten with 32 random bytes looks like when the first is 0.
+        let mut random = [0x5au8; 32];
+        random[0] = NOTE_VERSION;
+        for entry in [vec![NOTE_VERSION], trailing, not_utf8, random.to_vec()] {
+            let rows = chain_rows(&t.state.team, vec![(bob.clone(), entry.clone())]);
+            let v = verify(&t.state, &rows, None, &ada(), &t.admin.keys);
+            assert_eq!(v.problems, vec![Problem::BadSignature { seq: 1 }], "{entry:?}");
+            assert_eq!(v.opened[0], None);
+        }
     }
 
     #[test]
