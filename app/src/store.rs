@@ -11,15 +11,18 @@ use rexie::{ObjectStore, Rexie, TransactionMode};
 use shared::api::Cursor;
 use shared::crypto::envelope::SealedRecord;
 use shared::crypto::{CryptoError, SymmetricKey};
+use shared::encoding::{Reader, Writer};
 use shared::ids::RecordId;
 use shared::sync::{Snapshot, Store, StoreError, StoredOp, StoredRecord};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Version 1: `records`, `outbox`, `meta`. Version 2 adds `cache` (the sealed replica
 /// cache, see `shared::sync::cache`), kept apart from `meta` because it is large and
-/// rewritten whole.
-pub const SCHEMA_VERSION: u32 = 2;
+/// rewritten whole. Version 3 adds `packs`: records a new device's first sync stored
+/// a page at a time (see [`Store::save_new_records`]).
+pub const SCHEMA_VERSION: u32 = 3;
 const RECORDS: &str = "records";
+const PACKS: &str = "packs";
 const OUTBOX: &str = "outbox";
 const META: &str = "meta";
 const CACHE: &str = "cache";
@@ -158,6 +161,9 @@ pub async fn open_at(name: &str, version: u32) -> Result<IdbStore, StoreError> {
     if version >= 2 {
         builder = builder.add_object_store(ObjectStore::new(CACHE));
     }
+    if version >= 3 {
+        builder = builder.add_object_store(ObjectStore::new(PACKS).auto_increment(true));
+    }
     let db = builder.build().await.map_err(err)?;
     Ok(IdbStore { db, version, raw: Default::default() })
 }
@@ -214,6 +220,59 @@ fn encode_record(r: &StoredRecord) -> JsValue {
     v.extend_from_slice(&r.version.to_be_bytes());
     v.extend_from_slice(&r.sealed.0);
     bytes(&v)
+}
+
+/// A pack: records this engine had never stored, a page of them in one row (a new
+/// device's first sync writes 100,000 records as a hundred rows, not 100,000).
+/// `1`, then per record its id, its version (big-endian) and its sealed bytes
+/// (length-prefixed). The `records` rows and the packs hold the same kind of thing:
+/// a record's newest version among them is the one stored.
+fn encode_pack(records: &[&StoredRecord]) -> Uint8Array {
+    let size: usize = records.iter().map(|r| 28 + r.sealed.0.len()).sum();
+    let mut w = Writer::with_capacity(1 + size);
+    w.u8(PACK_VERSION);
+    for r in records {
+        w.fixed(r.record.as_bytes()).u64(r.version).bytes(&r.sealed.0);
+    }
+    Uint8Array::from(w.as_slice())
+}
+
+const PACK_VERSION: u8 = 1;
+
+fn decode_pack(pack: &[u8], out: &mut Newest) -> Result<(), StoreError> {
+    let bad = |_| err("a malformed pack");
+    let mut r = Reader::new(pack);
+    if r.u8().map_err(bad)? != PACK_VERSION {
+        return Err(err("a pack of an unknown version"));
+    }
+    while r.remaining() > 0 {
+        let record = RecordId(r.array().map_err(bad)?);
+        let version = r.u64().map_err(bad)?;
+        let sealed = SealedRecord(r.bytes().map_err(bad)?.to_vec());
+        out.take(StoredRecord { record, version, sealed });
+    }
+    Ok(())
+}
+
+/// Every record's newest stored version, from packs (oldest first) and then rows.
+#[derive(Default)]
+struct Newest {
+    records: Vec<StoredRecord>,
+    at: std::collections::HashMap<RecordId, usize>,
+}
+
+impl Newest {
+    fn take(&mut self, rec: StoredRecord) {
+        match self.at.get(&rec.record) {
+            // The later of two equal versions, as a row put over a row.
+            Some(&i) if self.records[i].version <= rec.version => self.records[i] = rec,
+            Some(_) => {}
+            None => {
+                self.at.insert(rec.record, self.records.len());
+                self.records.push(rec);
+            }
+        }
+    }
 }
 
 fn decode_record(key: &JsValue, value: &JsValue) -> Result<StoredRecord, StoreError> {
@@ -295,7 +354,11 @@ impl IdbStore {
 
     /// Every value in every store, as bytes: for tests that prove only ciphertext is kept.
     pub async fn raw_values(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        let names: &[&str] = if self.version >= 2 { &[RECORDS, OUTBOX, META, CACHE] } else { &[RECORDS, OUTBOX, META] };
+        let names: &[&str] = match self.version {
+            1 => &[RECORDS, OUTBOX, META],
+            2 => &[RECORDS, OUTBOX, META, CACHE],
+            _ => &[RECORDS, OUTBOX, META, CACHE, PACKS],
+        };
         let tx = self.db.transaction(names, TransactionMode::ReadOnly).map_err(err)?;
         let mut out = Vec::new();
         for name in names.iter().copied() {
@@ -305,6 +368,36 @@ impl IdbStore {
         }
         finish(tx).await?;
         Ok(out)
+    }
+
+    /// Every row of `store`, `page` rows per transaction, the page drawing in between.
+    async fn read_pages(
+        &self,
+        store: &str,
+        page: u32,
+        mut each: impl FnMut(&JsValue, &JsValue) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut after: Option<JsValue> = None;
+        loop {
+            let range = match &after {
+                Some(key) => Some(rexie::KeyRange::lower_bound(key, Some(true)).map_err(err)?),
+                None => None,
+            };
+            let tx = self.db.transaction(&[store], TransactionMode::ReadOnly).map_err(err)?;
+            let rows = tx.store(store).map_err(err)?;
+            let (keys, values) =
+                futures::try_join!(rows.get_all_keys(range.clone(), Some(page)), rows.get_all(range, Some(page)))
+                    .map_err(err)?;
+            finish(tx).await?;
+            for (k, v) in keys.iter().zip(&values) {
+                each(k, v)?;
+            }
+            match keys.last() {
+                Some(last) if keys.len() == page as usize => after = Some(last.clone()),
+                _ => return Ok(()),
+            }
+            gloo_timers::future::TimeoutFuture::new(0).await;
+        }
     }
 
     pub fn close(self) {
@@ -378,31 +471,21 @@ impl Store for IdbStore {
     async fn records(&self) -> Result<Vec<StoredRecord>, StoreError> {
         // A page of records per transaction, the page drawing in between: reading and
         // copying 100,000 records at once held it for a third of a second, and a page
-        // of 5,000 (10 MB to copy) still delayed keystrokes past a frame. Only the
-        // engine writes records, and it holds its lock while it reads them all.
-        const PAGE: u32 = 1_000;
-        let mut out = Vec::new();
-        let mut after: Option<JsValue> = None;
-        loop {
-            let range = match &after {
-                Some(key) => Some(rexie::KeyRange::lower_bound(key, Some(true)).map_err(err)?),
-                None => None,
-            };
-            let tx = self.db.transaction(&[RECORDS], TransactionMode::ReadOnly).map_err(err)?;
-            let records = tx.store(RECORDS).map_err(err)?;
-            let (keys, values) =
-                futures::try_join!(records.get_all_keys(range.clone(), Some(PAGE)), records.get_all(range, Some(PAGE)))
-                    .map_err(err)?;
-            finish(tx).await?;
-            for (k, v) in keys.iter().zip(&values) {
-                out.push(decode_record(k, v)?);
-            }
-            match keys.last() {
-                Some(last) if keys.len() == PAGE as usize => after = Some(last.clone()),
-                _ => return Ok(out),
-            }
-            gloo_timers::future::TimeoutFuture::new(0).await;
+        // of 5,000 (10 MB to copy) still delayed keystrokes past a frame. A pack holds
+        // a page of records already. Only the engine writes records, and it holds its
+        // lock while it reads them all.
+        let mut newest = Newest::default();
+        if self.version >= 3 {
+            self.read_pages(PACKS, 1, |_, pack| decode_pack(&to_vec(pack)?, &mut newest)).await?;
         }
+        self.read_pages(RECORDS, 1_000, |key, row| {
+            newest.take(decode_record(key, row)?);
+            Ok(())
+        })
+        .await?;
+        let mut records = newest.records;
+        records.sort_unstable_by_key(|r| r.record);
+        Ok(records)
     }
 
     async fn seal_cache(&self, key: &SymmetricKey, context: &[u8], plain: &[u8]) -> Result<(), StoreError> {
@@ -434,42 +517,23 @@ impl Store for IdbStore {
         cursor: Option<Cursor>,
     ) -> Result<(), StoreError> {
         let db = self.raw().await?;
-        // A page of 1,000 records is written as a few transactions issued between
-        // breaths (each issued for at most a few milliseconds); the browser works
-        // through them in order meanwhile.
-        let mut issued = Vec::new();
-        let mut start = 0;
-        while start < records.len() {
-            if start > 0 {
-                crate::api::yield_now().await;
+        // Records this engine never stored (a new device's first sync: all of them)
+        // go into one pack row, with the cursor, in one transaction: a row per record
+        // costs the browser more than the rest of a first sync's storing. The others
+        // are written first, each compared with what is stored.
+        let is_fresh = |i: usize| fresh.get(i).copied().unwrap_or(false);
+        let packed = (0..records.len()).filter(|&i| is_fresh(i)).count();
+        if self.version >= 3 && packed >= PACK_FROM {
+            let rest: Vec<StoredRecord> =
+                records.iter().enumerate().filter(|(i, _)| !is_fresh(*i)).map(|(_, r)| r.clone()).collect();
+            if !rest.is_empty() {
+                self.write_rows(&db, &rest, &[], None).await?;
             }
-            let until = js_sys::Date::now() + ISSUE_MS;
-            let (batch, n) =
-                issue_records(&db, &records[start..], until, |i| fresh.get(start + i).copied().unwrap_or(false))?;
-            issued.push(batch);
-            start += n;
+            let pack: Vec<&StoredRecord> =
+                records.iter().enumerate().filter(|(i, _)| is_fresh(*i)).map(|(_, r)| r).collect();
+            return self.save_pack(&db, &pack, cursor).await;
         }
-        for batch in issued {
-            batch.done.await?;
-        }
-        // The cursor only once every record is written (a record written without it
-        // is pulled again and compared; a cursor past an unwritten record would lose it).
-        let Some(c) = cursor else { return Ok(()) };
-        let tx = db
-            .transaction_with_str_and_mode(META, web_sys::IdbTransactionMode::Readwrite)
-            .map_err(|_| err("IndexedDB transaction"))?;
-        let meta = tx.object_store(META).map_err(|_| err("meta store"))?;
-        let on_cursor = {
-            let meta = meta.clone();
-            wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
-                let Some(request) = e.target().and_then(|t| t.dyn_into::<web_sys::IdbRequest>().ok()) else { return };
-                let old = request.result().ok().and_then(|v| stored_version(&v)).unwrap_or(0);
-                let _ = meta.put_with_key(&bytes(&c.max(old).to_be_bytes()), &JsValue::from_str(CURSOR_KEY));
-            })
-        };
-        let request = meta.get(&JsValue::from_str(CURSOR_KEY)).map_err(|_| err("cursor read"))?;
-        request.set_onsuccess(Some(on_cursor.as_ref().unchecked_ref()));
-        settled(&tx, "complete").await
+        self.write_rows(&db, records, fresh, cursor).await
     }
 
     async fn add_ops(&self, ops: &[StoredOp]) -> Result<(), StoreError> {
@@ -525,6 +589,29 @@ impl Store for IdbStore {
     }
 }
 
+/// The fewest new records worth a pack of their own.
+const PACK_FROM: usize = 64;
+
+/// Move the stored cursor to `c` within `tx` (which covers `meta`), never back: its
+/// callback lives as long as the returned closure.
+fn advance_cursor(
+    tx: &web_sys::IdbTransaction,
+    c: Cursor,
+) -> Result<wasm_bindgen::closure::Closure<dyn FnMut(web_sys::Event)>, StoreError> {
+    let meta = tx.object_store(META).map_err(|_| err("meta store"))?;
+    let on_cursor = {
+        let meta = meta.clone();
+        wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+            let Some(request) = e.target().and_then(|t| t.dyn_into::<web_sys::IdbRequest>().ok()) else { return };
+            let old = request.result().ok().and_then(|v| stored_version(&v)).unwrap_or(0);
+            let _ = meta.put_with_key(&bytes(&c.max(old).to_be_bytes()), &JsValue::from_str(CURSOR_KEY));
+        })
+    };
+    let request = meta.get(&JsValue::from_str(CURSOR_KEY)).map_err(|_| err("cursor read"))?;
+    request.set_onsuccess(Some(on_cursor.as_ref().unchecked_ref()));
+    Ok(on_cursor)
+}
+
 /// `ids` as runs of consecutive numbers, each `(first, last)`, ascending.
 fn runs(ids: &[u64]) -> Vec<(u64, u64)> {
     let mut sorted = ids.to_vec();
@@ -550,6 +637,61 @@ impl IdbStore {
             .map_err(|_| err("IndexedDB transaction"))?;
         let store = tx.object_store(OUTBOX).map_err(|_| err("outbox store"))?;
         Ok((tx, store))
+    }
+
+    /// [`Store::save_new_records`] a row per record.
+    async fn write_rows(
+        &self,
+        db: &web_sys::IdbDatabase,
+        records: &[StoredRecord],
+        fresh: &[bool],
+        cursor: Option<Cursor>,
+    ) -> Result<(), StoreError> {
+        // A page of 1,000 records is written as a few transactions issued between
+        // breaths (each issued for at most a few milliseconds); the browser works
+        // through them in order meanwhile.
+        let mut issued = Vec::new();
+        let mut start = 0;
+        while start < records.len() {
+            if start > 0 {
+                crate::api::yield_now().await;
+            }
+            let until = js_sys::Date::now() + ISSUE_MS;
+            let (batch, n) =
+                issue_records(db, &records[start..], until, |i| fresh.get(start + i).copied().unwrap_or(false))?;
+            issued.push(batch);
+            start += n;
+        }
+        for batch in issued {
+            batch.done.await?;
+        }
+        // The cursor only once every record is written (a record written without it
+        // is pulled again and compared; a cursor past an unwritten record would lose it).
+        let Some(c) = cursor else { return Ok(()) };
+        let tx = db
+            .transaction_with_str_and_mode(META, web_sys::IdbTransactionMode::Readwrite)
+            .map_err(|_| err("IndexedDB transaction"))?;
+        let _advancing = advance_cursor(&tx, c)?;
+        settled(&tx, "complete").await
+    }
+
+    /// One pack of `records` and the cursor after them, in one transaction.
+    async fn save_pack(
+        &self,
+        db: &web_sys::IdbDatabase,
+        records: &[&StoredRecord],
+        cursor: Option<Cursor>,
+    ) -> Result<(), StoreError> {
+        let pack = encode_pack(records);
+        crate::api::yield_now().await;
+        let stores = js_sys::Array::of2(&PACKS.into(), &META.into());
+        let tx = db
+            .transaction_with_str_sequence_and_mode(&stores, web_sys::IdbTransactionMode::Readwrite)
+            .map_err(|_| err("IndexedDB transaction"))?;
+        let done = settling(&tx, "complete");
+        tx.object_store(PACKS).and_then(|p| p.add(&pack)).map_err(|_| err("pack write"))?;
+        let _advancing = cursor.map(|c| advance_cursor(&tx, c)).transpose()?;
+        done.await
     }
 
     async fn put_cache(&self, blob: &Uint8Array) -> Result<(), StoreError> {

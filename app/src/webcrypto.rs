@@ -6,8 +6,9 @@
 //! `CryptoKey` for one operation. Where WebCrypto is missing (a page served over plain
 //! HTTP from another host than localhost has none), `None`: the caller uses the crate.
 
-use js_sys::{Array, Uint8Array};
+use js_sys::{Array, Promise, Reflect, Uint8Array};
 use shared::crypto::aead::{blob_aad, blob_of, blob_parts, random_nonce};
+use shared::crypto::envelope::Decryption;
 use shared::crypto::{CryptoError, SymmetricKey};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -68,4 +69,43 @@ pub async fn open_blob(key_: &SymmetricKey, context: &[u8], blob: &[u8]) -> Opti
         Ok(plain) => Ok(Uint8Array::new(&plain).to_vec()),
         Err(_) => Err(CryptoError::DecryptionFailed),
     })
+}
+
+/// [`shared::sync::Transport::decrypt`] by WebCrypto: a batch of records' sections,
+/// each distinct key imported once, every decryption issued before any is awaited
+/// (the browser runs them on its own threads). `None` where there is no WebCrypto;
+/// a section that does not authenticate is `Err`, as the crate's would be.
+pub async fn decrypt_many(decryptions: &[&Decryption<'_>]) -> Option<Vec<Result<Vec<u8>, CryptoError>>> {
+    let subtle = subtle()?;
+    // The keyring lends one reference per key, so the same key is the same address.
+    let mut keys: Vec<(&SymmetricKey, CryptoKey)> = Vec::new();
+    for d in decryptions {
+        if !keys.iter().any(|(k, _)| std::ptr::eq(*k, d.key())) {
+            keys.push((d.key(), key(&subtle, d.key(), "decrypt").await?));
+        }
+    }
+    let pending = Array::new_with_length(decryptions.len() as u32);
+    for (i, d) in decryptions.iter().enumerate() {
+        let (_, key) = keys.iter().find(|(k, _)| std::ptr::eq(*k, d.key()))?;
+        let decrypting =
+            subtle.decrypt_with_object_and_u8_array(&params(d.nonce(), d.aad()), key, d.ciphertext()).ok()?;
+        pending.set(i as u32, decrypting.into());
+    }
+    let settled: Array = JsFuture::from(Promise::all_settled(&pending)).await.ok()?.unchecked_into();
+    let fulfilled = JsValue::from_str("fulfilled");
+    let (status, value) = (JsValue::from_str("status"), JsValue::from_str("value"));
+    let mut out = Vec::with_capacity(decryptions.len());
+    for outcome in settled.iter() {
+        let done = Reflect::get(&outcome, &status).ok()? == fulfilled;
+        out.push(match done {
+            true => {
+                let plain = Uint8Array::new(&Reflect::get(&outcome, &value).ok()?);
+                let bytes = plain.to_vec();
+                plain.fill(0, 0, plain.length());
+                Ok(bytes)
+            }
+            false => Err(CryptoError::DecryptionFailed),
+        });
+    }
+    (out.len() == decryptions.len()).then_some(out)
 }

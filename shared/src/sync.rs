@@ -26,7 +26,7 @@ use crate::api::{Change, Cursor, PullResponse, PushItem, PushRequest, PushRespon
 use crate::chain::{HeadCheck, TeamState};
 use crate::crypto::aead::{open_blob, seal_blob};
 use crate::crypto::envelope::{
-    ChainHead, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck, Verified,
+    ChainHead, Decryption, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck, Verified,
 };
 use crate::crypto::identity::IdentityKeys;
 use crate::crypto::CryptoError;
@@ -36,7 +36,7 @@ use crate::hlc::{Clock, Stamp};
 use crate::ids::{CollectionId, RecordId, Username};
 use crate::record::{FieldEdit, FieldState, RecordDoc, Value};
 use crate::team::{has_portfolio, portfolio};
-use seal::{open_record_checked, signature_checks, Opened, Sealer};
+use seal::{plan_open, signature_checks, OpenPlan, Opened, Sealer};
 
 /// A record as the local store keeps it: exactly the server's ciphertext.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +179,15 @@ pub trait Transport {
         verify_here(self, checks).await
     }
 
+    /// AES-256-GCM for a batch of records' sections, each checked up to it (see
+    /// [`OpenPlan`]): what [`Decryption::decrypt_here`] returns for each, in order.
+    /// Here, between breaths, by default; a browser has its own AES (WebCrypto), in
+    /// hardware and off the page's thread. Whatever it answers, [`OpenPlan::finish`]
+    /// reads the plaintext as it would this crate's: a wrong one fails to decode.
+    async fn decrypt(&self, decryptions: &[&Decryption<'_>]) -> Vec<Result<Vec<u8>, CryptoError>> {
+        decrypt_here(self, decryptions).await
+    }
+
     /// Sign a batch of messages as `identity` (the most expensive part of sealing
     /// records), one signature per message, in order. Here by default; a browser
     /// hands the batch to Web Workers holding the same signing key.
@@ -197,6 +206,19 @@ pub async fn verify_here<T: Transport + ?Sized>(transport: &T, checks: &[Signatu
         holds.extend(SignatureCheck::all_hold(batch));
     }
     holds
+}
+
+/// [`Transport::decrypt`] on this thread, breathing between sections.
+pub async fn decrypt_here<T: Transport + ?Sized>(
+    transport: &T,
+    decryptions: &[&Decryption<'_>],
+) -> Vec<Result<Vec<u8>, CryptoError>> {
+    let mut out = Vec::with_capacity(decryptions.len());
+    for d in decryptions {
+        transport.breathe().await;
+        out.push(d.decrypt_here());
+    }
+    out
 }
 
 /// [`Transport::sign`] on this thread, breathing between signatures.
@@ -316,12 +338,15 @@ impl Session {
     fn ctx(&self, record: RecordId) -> RecordContext {
         RecordContext { team: self.team.team, record }
     }
-    /// Verify and open a server state of a record. Refused, besides what
-    /// [`open_record`] refuses: a field stamped further in the future than
-    /// [`MAX_CLOCK_SKEW_MS`] allows.
-    fn open(&self, change: &StoredRecord, verified: &Verified) -> Result<Opened, CryptoError> {
-        let ctx = self.ctx(change.record);
-        let opened = open_record_checked(&change.sealed, &ctx, change.version, &self.keyring, &self.team, verified)?;
+    /// A server state of a record, checked up to its decryptions (see [`OpenPlan`]);
+    /// what it opens to goes through [`Session::in_time`].
+    fn plan(&self, change: &StoredRecord, verified: &Verified) -> Result<OpenPlan<'_>, CryptoError> {
+        plan_open(&change.sealed, &self.ctx(change.record), change.version, &self.keyring, &self.team, verified)
+    }
+
+    /// An opened record, refused (besides what [`seal::open_record`] refuses) when a
+    /// field is stamped further in the future than [`MAX_CLOCK_SKEW_MS`] allows.
+    fn in_time(&self, opened: Opened) -> Result<Opened, CryptoError> {
         let ceiling = (self.now_ms)().saturating_add(MAX_CLOCK_SKEW_MS);
         if opened.doc.max_stamp().is_some_and(|s| s.hlc.wall_ms > ceiling) {
             return Err(CryptoError::Malformed("a field stamped in the future"));
@@ -1005,10 +1030,23 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 }
             };
             let open = async {
-                let mut out = Vec::with_capacity(batch.len());
+                // Checked up to their decryption, then the batch's decryptions at once
+                // (the platform's AES), then read.
+                let mut plans = Vec::with_capacity(batch.len());
                 for rec in *batch {
                     self.transport.breathe().await;
-                    out.push(self.session.open(rec, &verified));
+                    plans.push(self.session.plan(rec, &verified));
+                }
+                let decryptions: Vec<&Decryption> = plans.iter().flatten().flat_map(OpenPlan::decryptions).collect();
+                let mut decrypted = self.transport.decrypt(&decryptions).await.into_iter();
+                drop(decryptions);
+                let mut out = Vec::with_capacity(batch.len());
+                for plan in plans {
+                    self.transport.breathe().await;
+                    out.push(plan.and_then(|plan| {
+                        let mine = decrypted.by_ref().take(plan.decryptions().count()).collect();
+                        self.session.in_time(plan.finish(mine)?)
+                    }));
                 }
                 out
             };

@@ -223,6 +223,32 @@ impl SealedEnvelope {
         author: &PublicIdentity,
         verified: &Verified,
     ) -> Result<Vec<u8>, CryptoError> {
+        let input = self.checked_input(ctx, companion, author, verified)?;
+        unpad(&aead::open(key, &input.nonce, &input.aad, &self.0[input.ciphertext])?)
+    }
+
+    /// [`SealedEnvelope::open_checked`] up to its decryption: the signature confirmed,
+    /// what AES-256-GCM is to open (see [`Decryption`]).
+    pub fn decryption_checked<'k>(
+        self,
+        ctx: &RecordContext,
+        companion: &[u8; 32],
+        key: &'k SymmetricKey,
+        author: &PublicIdentity,
+        verified: &Verified,
+    ) -> Result<Decryption<'k>, CryptoError> {
+        let CheckedInput { nonce, aad, ciphertext } = self.checked_input(ctx, companion, author, verified)?;
+        Ok(Decryption { key, nonce, aad, envelope: self, ciphertext })
+    }
+
+    /// The signature confirmed: what AES-256-GCM opens.
+    fn checked_input(
+        &self,
+        ctx: &RecordContext,
+        companion: &[u8; 32],
+        author: &PublicIdentity,
+        verified: &Verified,
+    ) -> Result<CheckedInput, CryptoError> {
         let p = self.parse()?;
         let ad = aad(ctx, &p.header, companion);
         let check = SignatureCheck {
@@ -231,7 +257,8 @@ impl SealedEnvelope {
             signature: p.sig,
         };
         verified.confirm(&check)?;
-        unpad(&aead::open(key, &p.nonce, &ad, p.ct)?)
+        let start = p.ct.as_ptr() as usize - self.0.as_ptr() as usize;
+        Ok(CheckedInput { nonce: p.nonce, aad: ad, ciphertext: start..start + p.ct.len() })
     }
 
     /// The signature that opening this envelope (as [`SealedEnvelope::open`] with the
@@ -253,6 +280,63 @@ impl SealedEnvelope {
 
     pub fn digest(&self) -> [u8; 32] {
         sha256(b"quietdesk/v1/companion", &[&self.0])
+    }
+}
+
+/// The nonce, the associated data and where the ciphertext (tag included) lies in
+/// the envelope.
+struct CheckedInput {
+    nonce: [u8; 12],
+    aad: Vec<u8>,
+    ciphertext: std::ops::Range<usize>,
+}
+
+/// A section's decryption, its signature confirmed ([`SealedEnvelope::decryption_checked`]):
+/// the inputs of AES-256-GCM, which the platform may run with its own AES (the
+/// browser's WebCrypto, in hardware) rather than this crate's ([`Decryption::decrypt_here`]).
+/// Either way the output goes to [`Decryption::plaintext`].
+pub struct Decryption<'k> {
+    key: &'k SymmetricKey,
+    nonce: [u8; 12],
+    aad: Vec<u8>,
+    envelope: SealedEnvelope,
+    ciphertext: std::ops::Range<usize>,
+}
+
+impl std::fmt::Debug for Decryption<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decryption").field("ciphertext_len", &self.ciphertext.len()).finish_non_exhaustive()
+    }
+}
+
+impl<'k> Decryption<'k> {
+    pub fn key(&self) -> &'k SymmetricKey {
+        self.key
+    }
+    pub fn nonce(&self) -> &[u8; 12] {
+        &self.nonce
+    }
+    pub fn aad(&self) -> &[u8] {
+        &self.aad
+    }
+    /// The ciphertext with its 16-byte tag after it (as WebCrypto takes it).
+    pub fn ciphertext(&self) -> &[u8] {
+        &self.envelope.0[self.ciphertext.clone()]
+    }
+    /// AES-256-GCM by this crate.
+    pub fn decrypt_here(&self) -> Result<Vec<u8>, CryptoError> {
+        aead::open(self.key, &self.nonce, &self.aad, self.ciphertext())
+    }
+    /// The section's plaintext from what AES-256-GCM made of [`Decryption`]'s inputs
+    /// (any failure there is [`CryptoError::DecryptionFailed`]).
+    pub fn plaintext(decrypted: Result<Vec<u8>, CryptoError>) -> Result<Vec<u8>, CryptoError> {
+        match decrypted {
+            Ok(padded) => unpad(&padded),
+            Err(_) => Err(CryptoError::DecryptionFailed),
+        }
+    }
+    pub fn into_envelope(self) -> SealedEnvelope {
+        self.envelope
     }
 }
 

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use crate::chain::TeamState;
 use crate::crypto::envelope::{
-    ChainHead, EnvelopeHeader, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck, Unsigned, Verified,
+    ChainHead, Decryption, EnvelopeHeader, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck,
+    Unsigned, Verified,
 };
 use crate::crypto::identity::{IdentityKeys, PublicIdentity};
 use crate::crypto::{CryptoError, Scope, SymmetricKey};
@@ -268,6 +269,39 @@ pub fn open_record_checked(
     team: &TeamState,
     verified: &Verified,
 ) -> Result<Opened, CryptoError> {
+    let plan = plan_open(sealed, ctx, version, keyring, team, verified)?;
+    let decrypted: Vec<_> = plan.decryptions().map(Decryption::decrypt_here).collect();
+    plan.finish(decrypted)
+}
+
+/// A record's opening ([`open_record_checked`]) checked up to its decryptions: the
+/// headers, keys, authors and signatures. Its [`OpenPlan::decryptions`] are then done
+/// (a batch of records' at once, by the platform's AES where it has one, see
+/// `Transport::decrypt`) and [`OpenPlan::finish`] reads them.
+#[derive(Debug)]
+pub struct OpenPlan<'k> {
+    basic: Decryption<'k>,
+    /// The sensitive section, with the key to open it.
+    sensitive: Option<Decryption<'k>>,
+    /// The sensitive section this client holds no key for (carried as ciphertext).
+    carried: Option<SealedEnvelope>,
+    /// The sensitive section's author, when it was sealed as this version.
+    sensitive_author: Option<Username>,
+    collection: CollectionId,
+    epoch: u32,
+    writer: Username,
+    writer_head: Option<ChainHead>,
+}
+
+/// See [`OpenPlan`].
+pub fn plan_open<'k>(
+    sealed: &SealedRecord,
+    ctx: &RecordContext,
+    version: u64,
+    keyring: &'k Keyring,
+    team: &TeamState,
+    verified: &Verified,
+) -> Result<OpenPlan<'k>, CryptoError> {
     let authors = |who: &Username, epoch: u32| team.record_author(who, epoch).copied();
     let (basic, sensitive) = sealed.envelopes()?;
     let bh = basic.header()?;
@@ -277,42 +311,71 @@ pub fn open_record_checked(
     let key = keyring.get(bh.collection, bh.epoch, Scope::Basic).ok_or(CryptoError::NoKey)?;
     let author: PublicIdentity = authors(&bh.author, bh.epoch).ok_or(CryptoError::DecryptionFailed)?;
     let companion = sensitive.as_ref().map(SealedEnvelope::digest).unwrap_or([0; 32]);
-    let mut doc = decode(&basic.open_checked(ctx, &companion, key, &author, verified)?)?;
-    if doc.fields.keys().any(|f| is_sensitive(f)) {
-        return Err(CryptoError::Malformed("sensitive field in basic section"));
-    }
-    let mut complete = true;
-    let mut epoch = bh.epoch;
-    let mut sensitive_writer = None;
-    if let Some(s) = &sensitive {
+    let basic = basic.decryption_checked(ctx, &companion, key, &author, verified)?;
+    let mut plan = OpenPlan {
+        basic,
+        sensitive: None,
+        carried: None,
+        sensitive_author: None,
+        collection: bh.collection,
+        epoch: bh.epoch,
+        writer: bh.author,
+        writer_head: bh.chain,
+    };
+    if let Some(s) = sensitive {
         let sh = s.header()?;
-        epoch = epoch.min(sh.epoch);
+        plan.epoch = plan.epoch.min(sh.epoch);
         if sh.collection != bh.collection || sh.record_version > version || sh.scope != Scope::Sensitive {
             return Err(CryptoError::DecryptionFailed);
         }
         match keyring.get(sh.collection, sh.epoch, Scope::Sensitive) {
             Some(k) => {
                 let author = authors(&sh.author, sh.epoch).ok_or(CryptoError::DecryptionFailed)?;
-                let part = decode(&s.open_checked(ctx, &[0; 32], k, &author, verified)?)?;
+                plan.sensitive = Some(s.decryption_checked(ctx, &[0; 32], k, &author, verified)?);
+                plan.sensitive_author = (sh.record_version == version).then_some(sh.author);
+            }
+            None => plan.carried = Some(s),
+        }
+    }
+    Ok(plan)
+}
+
+impl<'k> OpenPlan<'k> {
+    /// The basic section's, then the sensitive section's where this client holds its key.
+    pub fn decryptions(&self) -> impl Iterator<Item = &Decryption<'k>> {
+        std::iter::once(&self.basic).chain(&self.sensitive)
+    }
+
+    /// The record, from what AES-256-GCM made of each of [`OpenPlan::decryptions`], in
+    /// their order.
+    pub fn finish(self, decrypted: Vec<Result<Vec<u8>, CryptoError>>) -> Result<Opened, CryptoError> {
+        let mut decrypted = decrypted.into_iter();
+        let mut next = || Decryption::plaintext(decrypted.next().unwrap_or(Err(CryptoError::DecryptionFailed)));
+        let mut doc = decode(&next()?)?;
+        if doc.fields.keys().any(|f| is_sensitive(f)) {
+            return Err(CryptoError::Malformed("sensitive field in basic section"));
+        }
+        let complete = self.carried.is_none();
+        let (sensitive, sensitive_writer) = match self.sensitive {
+            Some(d) => {
+                let part = decode(&next()?)?;
                 if part.fields.keys().any(|f| !is_sensitive(f)) {
                     return Err(CryptoError::Malformed("sensitive section"));
                 }
                 doc.merge(&part);
-                if sh.record_version == version {
-                    sensitive_writer = Some(sh.author);
-                }
+                (Some(d.into_envelope()), self.sensitive_author)
             }
-            None => complete = false,
-        }
+            None => (self.carried, None),
+        };
+        Ok(Opened {
+            doc,
+            collection: self.collection,
+            sensitive,
+            complete,
+            epoch: self.epoch,
+            writer: self.writer,
+            writer_head: self.writer_head,
+            sensitive_writer,
+        })
     }
-    Ok(Opened {
-        doc,
-        collection: bh.collection,
-        sensitive,
-        complete,
-        epoch,
-        writer: bh.author,
-        writer_head: bh.chain,
-        sensitive_writer,
-    })
 }
