@@ -1115,12 +1115,15 @@ impl Workspace {
                 seen = Some(now);
             }
         });
-        // The replica cache, once syncing has been quiet for a second.
+        // The replica cache, once syncing has been quiet for a second (not while a
+        // sync runs: it would wait for the engine, and take it before the list is
+        // drawn from what the sync brought).
         let ws = self.clone();
         spawn_local(async move {
             while !ws.stopped.get() {
                 gloo_timers::future::TimeoutFuture::new(1_000).await;
-                if !ws.sync_queued.get() && now() - ws.last_sync_end.get() >= CACHE_QUIET_MS {
+                let syncing = ws.status.with_untracked(|s| s.syncing);
+                if !syncing && !ws.sync_queued.get() && now() - ws.last_sync_end.get() >= CACHE_QUIET_MS {
                     ws.save_cache().await;
                 }
             }
