@@ -6,8 +6,9 @@ use std::rc::Rc;
 
 use gloo_net::http::{Request, RequestBuilder};
 use shared::api::{path, Cursor, Endpoint, Method, PullResponse, PushRequest, MAX_PULL_LIMIT};
-use shared::crypto::envelope::SignatureCheck;
+use shared::crypto::envelope::{Decryption, SignatureCheck};
 use shared::crypto::identity::IdentityKeys;
+use shared::crypto::CryptoError;
 use shared::ids::TeamId;
 use shared::sync::{PushOutcome, Transport, TransportError};
 
@@ -308,6 +309,13 @@ impl Transport for HttpTransport {
             }
         }
         shared::sync::verify_here(self, checks).await
+    }
+
+    async fn decrypt(&self, decryptions: &[&Decryption<'_>]) -> Vec<Result<Vec<u8>, CryptoError>> {
+        if let Some(decrypted) = crate::webcrypto::decrypt_many(decryptions).await {
+            return decrypted;
+        }
+        shared::sync::decrypt_here(self, decryptions).await
     }
 
     async fn sign(&self, identity: &IdentityKeys, messages: &[&[u8]]) -> Vec<[u8; 64]> {
