@@ -26,7 +26,7 @@ use crate::api::{Change, Cursor, PullResponse, PushItem, PushRequest, PushRespon
 use crate::chain::{HeadCheck, TeamState};
 use crate::crypto::aead::{open_blob, seal_blob};
 use crate::crypto::envelope::{
-    ChainHead, Decryption, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck, Verified,
+    ChainHead, Decryption, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck,
 };
 use crate::crypto::identity::IdentityKeys;
 use crate::crypto::CryptoError;
@@ -36,7 +36,7 @@ use crate::hlc::{Clock, Stamp};
 use crate::ids::{CollectionId, RecordId, Username};
 use crate::record::{FieldEdit, FieldState, RecordDoc, Value};
 use crate::team::{has_portfolio, portfolio};
-use seal::{plan_open, signature_checks, OpenPlan, Opened, Sealer};
+use seal::{plan_unchecked, OpenPlan, Opened, Sealer, UncheckedPlan};
 
 /// A record as the local store keeps it: exactly the server's ciphertext.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -338,10 +338,10 @@ impl Session {
     fn ctx(&self, record: RecordId) -> RecordContext {
         RecordContext { team: self.team.team, record }
     }
-    /// A server state of a record, checked up to its decryptions (see [`OpenPlan`]);
+    /// A server state of a record, checked up to its signatures (see [`UncheckedPlan`]);
     /// what it opens to goes through [`Session::in_time`].
-    fn plan(&self, change: &StoredRecord, verified: &Verified) -> Result<OpenPlan<'_>, CryptoError> {
-        plan_open(&change.sealed, &self.ctx(change.record), change.version, &self.keyring, &self.team, verified)
+    fn plan(&self, change: &StoredRecord) -> Result<UncheckedPlan<'_>, CryptoError> {
+        plan_unchecked(&change.sealed, &self.ctx(change.record), change.version, &self.keyring, &self.team)
     }
 
     /// An opened record, refused (besides what [`seal::open_record`] refuses) when a
@@ -1006,42 +1006,45 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// in batches ([`Transport::verify_signatures`]: in a browser, by Web Workers), and
     /// while one batch is checked, the one before is decrypted here.
     async fn open_many(&self, records: &[&StoredRecord]) -> Vec<Result<Opened, CryptoError>> {
+        // A batch checked up to its signatures, which are then verified together.
         let check = |batch: &[&StoredRecord]| {
-            let checks: Vec<SignatureCheck> = batch
-                .iter()
-                .flat_map(|r| {
-                    signature_checks(&r.sealed, &self.session.ctx(r.record), &self.session.keyring, &self.session.team)
-                })
-                .collect();
+            let plans: Vec<Result<UncheckedPlan, CryptoError>> = batch.iter().map(|r| self.session.plan(r)).collect();
+            let checks: Vec<SignatureCheck> = plans.iter().flatten().flat_map(UncheckedPlan::checks).cloned().collect();
             async move {
                 let holds = self.transport.verify_signatures(&checks).await;
-                Verified::from_results(checks, &holds)
+                (plans, holds)
             }
         };
         let batches: Vec<&[&StoredRecord]> = records.chunks(SIGNATURE_BATCH).collect();
         let mut opened = Vec::with_capacity(records.len());
         let Some(first) = batches.first() else { return opened };
-        let mut verified = check(first).await;
-        for (i, batch) in batches.iter().enumerate() {
+        let mut verified = Some(check(first).await);
+        for (i, _) in batches.iter().enumerate() {
             let next = async {
                 match batches.get(i + 1) {
                     Some(b) => Some(check(b).await),
                     None => None,
                 }
             };
+            let (plans, holds) = verified.take().expect("each batch is checked before it is opened");
             let open = async {
-                // Checked up to their decryption, then the batch's decryptions at once
-                // (the platform's AES), then read.
-                let mut plans = Vec::with_capacity(batch.len());
-                for rec in *batch {
+                // Confirmed by the signatures' answers, then the batch's decryptions at
+                // once (the platform's AES), then read.
+                let mut answers = holds.iter().copied();
+                let mut confirmed = Vec::with_capacity(plans.len());
+                for plan in plans {
                     self.transport.breathe().await;
-                    plans.push(self.session.plan(rec, &verified));
+                    confirmed.push(plan.and_then(|plan| {
+                        let mine: Vec<bool> = answers.by_ref().take(plan.checks().count()).collect();
+                        plan.confirm(&mine)
+                    }));
                 }
-                let decryptions: Vec<&Decryption> = plans.iter().flatten().flat_map(OpenPlan::decryptions).collect();
+                let decryptions: Vec<&Decryption> =
+                    confirmed.iter().flatten().flat_map(OpenPlan::decryptions).collect();
                 let mut decrypted = self.transport.decrypt(&decryptions).await.into_iter();
                 drop(decryptions);
-                let mut out = Vec::with_capacity(batch.len());
-                for plan in plans {
+                let mut out = Vec::with_capacity(confirmed.len());
+                for plan in confirmed {
                     self.transport.breathe().await;
                     out.push(plan.and_then(|plan| {
                         let mine = decrypted.by_ref().take(plan.decryptions().count()).collect();
@@ -1052,9 +1055,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             };
             let (next, done) = futures::future::join(next, open).await;
             opened.extend(done);
-            if let Some(v) = next {
-                verified = v;
-            }
+            verified = next;
         }
         opened
     }

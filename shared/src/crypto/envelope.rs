@@ -227,18 +227,27 @@ impl SealedEnvelope {
         unpad(&aead::open(key, &input.nonce, &input.aad, &self.0[input.ciphertext])?)
     }
 
-    /// [`SealedEnvelope::open_checked`] up to its decryption: the signature confirmed,
-    /// what AES-256-GCM is to open (see [`Decryption`]).
-    pub fn decryption_checked<'k>(
+    /// [`SealedEnvelope::open_checked`] up to its decryption, the signature not yet
+    /// confirmed: the check to make, and what AES-256-GCM is to open once it holds.
+    pub fn decryption_unchecked<'k>(
         self,
         ctx: &RecordContext,
         companion: &[u8; 32],
         key: &'k SymmetricKey,
         author: &PublicIdentity,
-        verified: &Verified,
-    ) -> Result<Decryption<'k>, CryptoError> {
-        let CheckedInput { nonce, aad, ciphertext } = self.checked_input(ctx, companion, author, verified)?;
-        Ok(Decryption { key, nonce, aad, envelope: self, ciphertext })
+    ) -> Result<UncheckedDecryption<'k>, CryptoError> {
+        let (nonce, aad, ciphertext, check) = {
+            let p = self.parse()?;
+            let ad = aad(ctx, &p.header, companion);
+            let check = SignatureCheck {
+                signer: author.sign_pk,
+                message: signed_message(&ad, &self.0[..p.body_len]),
+                signature: p.sig,
+            };
+            let start = p.ct.as_ptr() as usize - self.0.as_ptr() as usize;
+            (p.nonce, ad, start..start + p.ct.len(), check)
+        };
+        Ok(UncheckedDecryption { decryption: Decryption { key, nonce, aad, envelope: self, ciphertext }, check })
     }
 
     /// The signature confirmed: what AES-256-GCM opens.
@@ -291,7 +300,7 @@ struct CheckedInput {
     ciphertext: std::ops::Range<usize>,
 }
 
-/// A section's decryption, its signature confirmed ([`SealedEnvelope::decryption_checked`]):
+/// A section's decryption, its signature confirmed ([`UncheckedDecryption::confirm`]):
 /// the inputs of AES-256-GCM, which the platform may run with its own AES (the
 /// browser's WebCrypto, in hardware) rather than this crate's ([`Decryption::decrypt_here`]).
 /// Either way the output goes to [`Decryption::plaintext`].
@@ -301,6 +310,35 @@ pub struct Decryption<'k> {
     aad: Vec<u8>,
     envelope: SealedEnvelope,
     ciphertext: std::ops::Range<usize>,
+}
+
+/// A section's [`Decryption`] before its signature is confirmed: its
+/// [`UncheckedDecryption::check`] is verified (a batch's at once, in Web Workers), and
+/// [`UncheckedDecryption::confirm`] takes the answer. Nothing is decrypted before.
+#[derive(Debug)]
+pub struct UncheckedDecryption<'k> {
+    decryption: Decryption<'k>,
+    check: SignatureCheck,
+}
+
+impl<'k> UncheckedDecryption<'k> {
+    pub fn check(&self) -> &SignatureCheck {
+        &self.check
+    }
+    /// The decryption, if the signature holds: `held` is a verifier's answer for
+    /// [`UncheckedDecryption::check`]. Only a `true` is taken on its word; a `false`
+    /// (a batch that failed as a whole, a worker that broke) is verified here.
+    pub fn confirm(self, held: bool) -> Result<Decryption<'k>, CryptoError> {
+        match held || self.check.holds() {
+            true => Ok(self.decryption),
+            false => Err(CryptoError::DecryptionFailed),
+        }
+    }
+    /// The decryption, if the check passed elsewhere or holds here (see [`Verified`]).
+    pub fn confirm_with(self, verified: &Verified) -> Result<Decryption<'k>, CryptoError> {
+        verified.confirm(&self.check)?;
+        Ok(self.decryption)
+    }
 }
 
 impl std::fmt::Debug for Decryption<'_> {

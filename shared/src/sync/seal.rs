@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::chain::TeamState;
 use crate::crypto::envelope::{
     ChainHead, Decryption, EnvelopeHeader, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck,
-    Unsigned, Verified,
+    UncheckedDecryption, Unsigned, Verified,
 };
 use crate::crypto::identity::{IdentityKeys, PublicIdentity};
 use crate::crypto::{CryptoError, Scope, SymmetricKey};
@@ -217,34 +217,6 @@ impl Sealing {
     }
 }
 
-/// The signatures [`open_record`] checks for `sealed` (with the same arguments), so a
-/// batch of records can have them checked together first (see
-/// [`crate::crypto::envelope::Verified`]). A record that cannot be opened yields
-/// what it can; opening it fails as it would have.
-pub fn signature_checks(
-    sealed: &SealedRecord,
-    ctx: &RecordContext,
-    keyring: &Keyring,
-    team: &TeamState,
-) -> Vec<SignatureCheck> {
-    let mut checks = Vec::with_capacity(2);
-    let Ok((basic, sensitive)) = sealed.envelopes() else { return checks };
-    let Ok(bh) = basic.header() else { return checks };
-    let companion = sensitive.as_ref().map(SealedEnvelope::digest).unwrap_or([0; 32]);
-    if let Some(author) = team.record_author(&bh.author, bh.epoch) {
-        checks.extend(basic.signature_check(ctx, &companion, author).ok());
-    }
-    if let Some(s) = &sensitive {
-        let Ok(sh) = s.header() else { return checks };
-        if keyring.get(sh.collection, sh.epoch, Scope::Sensitive).is_some() {
-            if let Some(author) = team.record_author(&sh.author, sh.epoch) {
-                checks.extend(s.signature_check(ctx, &[0; 32], author).ok());
-            }
-        }
-    }
-    checks
-}
-
 /// Open a sealed record that the server says is `version`. The basic section must
 /// have been sealed *as* that version (no replays of old versions as new); every
 /// section's author must be someone the verified chain `team` lets seal under that
@@ -260,7 +232,8 @@ pub fn open_record(
     open_record_checked(sealed, ctx, version, keyring, team, &Verified::default())
 }
 
-/// [`open_record`], with signatures already checked elsewhere (see [`signature_checks`]).
+/// [`open_record`], with signatures already checked elsewhere (see [`Verified`]; a
+/// batch of records is opened through [`plan_unchecked`]).
 pub fn open_record_checked(
     sealed: &SealedRecord,
     ctx: &RecordContext,
@@ -283,6 +256,21 @@ pub struct OpenPlan<'k> {
     basic: Decryption<'k>,
     /// The sensitive section, with the key to open it.
     sensitive: Option<Decryption<'k>>,
+    rest: PlanRest,
+}
+
+/// [`OpenPlan`] before the signatures are checked: its [`UncheckedPlan::checks`] go to
+/// be verified (a batch's at once, in Web Workers), and [`UncheckedPlan::confirm`]
+/// takes the answers.
+#[derive(Debug)]
+pub struct UncheckedPlan<'k> {
+    basic: UncheckedDecryption<'k>,
+    sensitive: Option<UncheckedDecryption<'k>>,
+    rest: PlanRest,
+}
+
+#[derive(Debug)]
+struct PlanRest {
     /// The sensitive section this client holds no key for (carried as ciphertext).
     carried: Option<SealedEnvelope>,
     /// The sensitive section's author, when it was sealed as this version.
@@ -293,7 +281,7 @@ pub struct OpenPlan<'k> {
     writer_head: Option<ChainHead>,
 }
 
-/// See [`OpenPlan`].
+/// See [`OpenPlan`]: [`plan_unchecked`], its signatures confirmed by `verified` or here.
 pub fn plan_open<'k>(
     sealed: &SealedRecord,
     ctx: &RecordContext,
@@ -302,6 +290,17 @@ pub fn plan_open<'k>(
     team: &TeamState,
     verified: &Verified,
 ) -> Result<OpenPlan<'k>, CryptoError> {
+    plan_unchecked(sealed, ctx, version, keyring, team)?.confirm_with(verified)
+}
+
+/// See [`UncheckedPlan`].
+pub fn plan_unchecked<'k>(
+    sealed: &SealedRecord,
+    ctx: &RecordContext,
+    version: u64,
+    keyring: &'k Keyring,
+    team: &TeamState,
+) -> Result<UncheckedPlan<'k>, CryptoError> {
     let authors = |who: &Username, epoch: u32| team.record_author(who, epoch).copied();
     let (basic, sensitive) = sealed.envelopes()?;
     let bh = basic.header()?;
@@ -311,33 +310,63 @@ pub fn plan_open<'k>(
     let key = keyring.get(bh.collection, bh.epoch, Scope::Basic).ok_or(CryptoError::NoKey)?;
     let author: PublicIdentity = authors(&bh.author, bh.epoch).ok_or(CryptoError::DecryptionFailed)?;
     let companion = sensitive.as_ref().map(SealedEnvelope::digest).unwrap_or([0; 32]);
-    let basic = basic.decryption_checked(ctx, &companion, key, &author, verified)?;
-    let mut plan = OpenPlan {
+    let basic = basic.decryption_unchecked(ctx, &companion, key, &author)?;
+    let mut plan = UncheckedPlan {
         basic,
         sensitive: None,
-        carried: None,
-        sensitive_author: None,
-        collection: bh.collection,
-        epoch: bh.epoch,
-        writer: bh.author,
-        writer_head: bh.chain,
+        rest: PlanRest {
+            carried: None,
+            sensitive_author: None,
+            collection: bh.collection,
+            epoch: bh.epoch,
+            writer: bh.author,
+            writer_head: bh.chain,
+        },
     };
     if let Some(s) = sensitive {
         let sh = s.header()?;
-        plan.epoch = plan.epoch.min(sh.epoch);
+        plan.rest.epoch = plan.rest.epoch.min(sh.epoch);
         if sh.collection != bh.collection || sh.record_version > version || sh.scope != Scope::Sensitive {
             return Err(CryptoError::DecryptionFailed);
         }
         match keyring.get(sh.collection, sh.epoch, Scope::Sensitive) {
             Some(k) => {
                 let author = authors(&sh.author, sh.epoch).ok_or(CryptoError::DecryptionFailed)?;
-                plan.sensitive = Some(s.decryption_checked(ctx, &[0; 32], k, &author, verified)?);
-                plan.sensitive_author = (sh.record_version == version).then_some(sh.author);
+                plan.sensitive = Some(s.decryption_unchecked(ctx, &[0; 32], k, &author)?);
+                plan.rest.sensitive_author = (sh.record_version == version).then_some(sh.author);
             }
-            None => plan.carried = Some(s),
+            None => plan.rest.carried = Some(s),
         }
     }
     Ok(plan)
+}
+
+impl<'k> UncheckedPlan<'k> {
+    /// The basic section's signature, then the sensitive section's where this client
+    /// holds its key: what opening the record checks.
+    pub fn checks(&self) -> impl Iterator<Item = &SignatureCheck> {
+        std::iter::once(&self.basic).chain(&self.sensitive).map(UncheckedDecryption::check)
+    }
+
+    /// The plan, if every signature holds: `held` answers [`UncheckedPlan::checks`] in
+    /// order (see [`UncheckedDecryption::confirm`]; a missing answer is verified here).
+    pub fn confirm(self, held: &[bool]) -> Result<OpenPlan<'k>, CryptoError> {
+        let held = |i: usize| held.get(i).copied().unwrap_or(false);
+        Ok(OpenPlan {
+            basic: self.basic.confirm(held(0))?,
+            sensitive: self.sensitive.map(|s| s.confirm(held(1))).transpose()?,
+            rest: self.rest,
+        })
+    }
+
+    /// The plan, if every signature passed elsewhere or holds here (see [`Verified`]).
+    pub fn confirm_with(self, verified: &Verified) -> Result<OpenPlan<'k>, CryptoError> {
+        Ok(OpenPlan {
+            basic: self.basic.confirm_with(verified)?,
+            sensitive: self.sensitive.map(|s| s.confirm_with(verified)).transpose()?,
+            rest: self.rest,
+        })
+    }
 }
 
 impl<'k> OpenPlan<'k> {
@@ -355,7 +384,8 @@ impl<'k> OpenPlan<'k> {
         if doc.fields.keys().any(|f| is_sensitive(f)) {
             return Err(CryptoError::Malformed("sensitive field in basic section"));
         }
-        let complete = self.carried.is_none();
+        let rest = self.rest;
+        let complete = rest.carried.is_none();
         let (sensitive, sensitive_writer) = match self.sensitive {
             Some(d) => {
                 let part = decode(&next()?)?;
@@ -363,18 +393,18 @@ impl<'k> OpenPlan<'k> {
                     return Err(CryptoError::Malformed("sensitive section"));
                 }
                 doc.merge(&part);
-                (Some(d.into_envelope()), self.sensitive_author)
+                (Some(d.into_envelope()), rest.sensitive_author)
             }
-            None => (self.carried, None),
+            None => (rest.carried, None),
         };
         Ok(Opened {
             doc,
-            collection: self.collection,
+            collection: rest.collection,
             sensitive,
             complete,
-            epoch: self.epoch,
-            writer: self.writer,
-            writer_head: self.writer_head,
+            epoch: rest.epoch,
+            writer: rest.writer,
+            writer_head: rest.writer_head,
             sensitive_writer,
         })
     }
