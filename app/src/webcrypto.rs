@@ -84,11 +84,26 @@ pub async fn decrypt_many(decryptions: &[&Decryption<'_>]) -> Option<Vec<Result<
             keys.push((d.key(), key(&subtle, d.key(), "decrypt").await?));
         }
     }
+    // Every nonce and associated data copied to the browser at once, a view of them
+    // per decryption (which copies what it is given when called), one parameters
+    // object for all: not two small arrays and an object each.
+    let mut heads = Vec::with_capacity(decryptions.iter().map(|d| 12 + d.aad().len()).sum());
+    for d in decryptions {
+        heads.extend_from_slice(d.nonce());
+        heads.extend_from_slice(d.aad());
+    }
+    let heads = Uint8Array::from(&heads[..]);
+    let params = AesGcmParams::new_with_u8_array("AES-GCM", &heads.subarray(0, 0));
+    params.set_tag_length(128);
     let pending = Array::new_with_length(decryptions.len() as u32);
+    let mut at = 0;
     for (i, d) in decryptions.iter().enumerate() {
         let (_, key) = keys.iter().find(|(k, _)| std::ptr::eq(*k, d.key()))?;
-        let decrypting =
-            subtle.decrypt_with_object_and_u8_array(&params(d.nonce(), d.aad()), key, d.ciphertext()).ok()?;
+        let aad_at = at + 12;
+        at = aad_at + d.aad().len() as u32;
+        params.set_iv_u8_array(&heads.subarray(aad_at - 12, aad_at));
+        params.set_additional_data_u8_array(&heads.subarray(aad_at, at));
+        let decrypting = subtle.decrypt_with_object_and_u8_array(&params, key, d.ciphertext()).ok()?;
         pending.set(i as u32, decrypting.into());
     }
     let settled: Array = JsFuture::from(Promise::all_settled(&pending)).await.ok()?.unchecked_into();
