@@ -239,7 +239,7 @@ fn encode_pack(records: &[&StoredRecord]) -> Uint8Array {
 
 const PACK_VERSION: u8 = 1;
 
-fn decode_pack(pack: &[u8], out: &mut Newest) -> Result<(), StoreError> {
+fn decode_pack(pack: &[u8], which: usize, out: &mut Newest) -> Result<(), StoreError> {
     let bad = |_| err("a malformed pack");
     let mut r = Reader::new(pack);
     if r.u8().map_err(bad)? != PACK_VERSION {
@@ -249,29 +249,44 @@ fn decode_pack(pack: &[u8], out: &mut Newest) -> Result<(), StoreError> {
         let record = RecordId(r.array().map_err(bad)?);
         let version = r.u64().map_err(bad)?;
         let sealed = SealedRecord(r.bytes().map_err(bad)?.to_vec());
-        out.take(StoredRecord { record, version, sealed });
+        out.take(StoredRecord { record, version, sealed }, Some(which));
     }
     Ok(())
 }
 
-/// Every record's newest stored version, from packs (oldest first) and then rows.
+/// Every record's newest stored version, from packs (oldest first) and then rows,
+/// with the pack it came from (`None`: a row).
 #[derive(Default)]
 struct Newest {
     records: Vec<StoredRecord>,
+    from: Vec<Option<usize>>,
     at: std::collections::HashMap<RecordId, usize>,
 }
 
 impl Newest {
-    fn take(&mut self, rec: StoredRecord) {
+    fn take(&mut self, rec: StoredRecord, pack: Option<usize>) {
         match self.at.get(&rec.record) {
             // The later of two equal versions, as a row put over a row.
-            Some(&i) if self.records[i].version <= rec.version => self.records[i] = rec,
+            Some(&i) if self.records[i].version <= rec.version => {
+                self.records[i] = rec;
+                self.from[i] = pack;
+            }
             Some(_) => {}
             None => {
                 self.at.insert(rec.record, self.records.len());
                 self.records.push(rec);
+                self.from.push(pack);
             }
         }
+    }
+
+    /// Which of `packs` packs hold none of the newest versions.
+    fn spent(&self, packs: usize) -> Vec<usize> {
+        let mut live = vec![false; packs];
+        for i in self.from.iter().flatten() {
+            live[*i] = true;
+        }
+        (0..packs).filter(|&i| !live[i]).collect()
     }
 }
 
@@ -475,14 +490,28 @@ impl Store for IdbStore {
         // a page of records already. Only the engine writes records, and it holds its
         // lock while it reads them all.
         let mut newest = Newest::default();
+        let mut packs = Vec::new();
         if self.version >= 3 {
-            self.read_pages(PACKS, 1, |_, pack| decode_pack(&to_vec(pack)?, &mut newest)).await?;
+            self.read_pages(PACKS, 1, |key, pack| {
+                packs.push(key.clone());
+                decode_pack(&to_vec(pack)?, packs.len() - 1, &mut newest)
+            })
+            .await?;
         }
         self.read_pages(RECORDS, 1_000, |key, row| {
-            newest.take(decode_record(key, row)?);
+            newest.take(decode_record(key, row)?, None);
             Ok(())
         })
         .await?;
+        // A pack whose every record is stored again since, as new or newer versions
+        // (all of them, after a re-encryption), holds nothing: it goes. (Nothing else
+        // deletes a stored version, so what superseded it stays.)
+        let spent: Vec<JsValue> = newest.spent(packs.len()).into_iter().map(|i| packs[i].clone()).collect();
+        if !spent.is_empty() {
+            if let Err(e) = self.delete_packs(&spent).await {
+                web_sys::console::warn_1(&format!("quietdesk: spent packs kept: {e}").into());
+            }
+        }
         let mut records = newest.records;
         records.sort_unstable_by_key(|r| r.record);
         Ok(records)
@@ -673,6 +702,20 @@ impl IdbStore {
             .map_err(|_| err("IndexedDB transaction"))?;
         let _advancing = advance_cursor(&tx, c)?;
         settled(&tx, "complete").await
+    }
+
+    async fn delete_packs(&self, keys: &[JsValue]) -> Result<(), StoreError> {
+        let tx = self
+            .raw()
+            .await?
+            .transaction_with_str_and_mode(PACKS, web_sys::IdbTransactionMode::Readwrite)
+            .map_err(|_| err("IndexedDB transaction"))?;
+        let done = settling(&tx, "complete");
+        let packs = tx.object_store(PACKS).map_err(|_| err("packs store"))?;
+        for key in keys {
+            packs.delete(key).map_err(|_| err("pack delete"))?;
+        }
+        done.await
     }
 
     /// One pack of `records` and the cursor after them, in one transaction.

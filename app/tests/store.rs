@@ -382,6 +382,19 @@ async fn records_stored_in_packs_read_back_newest_first_with_rows() {
     let db = store::open(&name).await.unwrap();
     assert_eq!(db.records().await.unwrap(), want, "the same after reopening");
     assert_eq!(db.load().await.unwrap().cursor, 22);
+
+    // Once every record of the pack is stored again (a re-encryption does that), the
+    // pack goes, and nothing stored is lost.
+    let rows = db.raw_values().await.unwrap().len();
+    let again: Vec<StoredRecord> = want.iter().map(|r| StoredRecord { version: r.version + 1, ..r.clone() }).collect();
+    db.save_records(&again, None).await.unwrap();
+    assert_eq!(db.records().await.unwrap(), again);
+    assert_eq!(
+        db.raw_values().await.unwrap().len(),
+        rows + 299 - 1,
+        "a row for each record that had none, the pack gone"
+    );
+    assert_eq!(db.records().await.unwrap(), again);
     db.close();
     store::delete(&name).await.unwrap();
 }
