@@ -1,10 +1,12 @@
-//! AES-256-GCM for the large local blobs (the replica cache: megabytes at 100,000
-//! customers) by the browser's WebCrypto: the same primitive and the same bytes as
-//! `shared::crypto::aead`'s blobs (a wasm test checks each opens the other's), but
-//! hardware AES, off the page's thread — the crate's constant-time software AES takes
-//! ~0.7 s for the cache of 100,000 customers. The key is imported as a non-extractable
-//! `CryptoKey` for one operation. Where WebCrypto is missing (a page served over plain
-//! HTTP from another host than localhost has none), `None`: the caller uses the crate.
+//! AES-256-GCM by the browser's WebCrypto, for the large local blobs (the replica
+//! cache: megabytes at 100,000 customers) and for batches of records' sections (a
+//! first sync decrypts 200,000): the same primitive and the same bytes as
+//! `shared::crypto::aead`'s (wasm tests check each opens the other's), but hardware
+//! AES, off the page's thread — the crate's constant-time software AES takes ~0.7 s for
+//! the cache of 100,000 customers and ~4 s of the page for their records. A key is
+//! imported as a non-extractable `CryptoKey` for one operation or one batch. Where
+//! WebCrypto is missing (a page served over plain HTTP from another host than
+//! localhost has none), `None`: the caller uses the crate.
 
 use js_sys::{Array, Promise, Reflect, Uint8Array};
 use shared::crypto::aead::{blob_aad, blob_of, blob_parts, random_nonce};
