@@ -227,7 +227,7 @@ fn encode_record(r: &StoredRecord) -> JsValue {
 /// `1`, then per record its id, its version (big-endian) and its sealed bytes
 /// (length-prefixed). The `records` rows and the packs hold the same kind of thing:
 /// a record's newest version among them is the one stored.
-fn encode_pack(records: &[&StoredRecord]) -> Uint8Array {
+fn encode_pack(records: &[StoredRecord]) -> Uint8Array {
     let size: usize = records.iter().map(|r| 28 + r.sealed.0.len()).sum();
     let mut w = Writer::with_capacity(1 + size);
     w.u8(PACK_VERSION);
@@ -390,7 +390,7 @@ impl IdbStore {
         &self,
         store: &str,
         page: u32,
-        mut each: impl FnMut(&JsValue, &JsValue) -> Result<(), StoreError>,
+        each: &mut dyn FnMut(&JsValue, &JsValue) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let mut after: Option<JsValue> = None;
         loop {
@@ -492,13 +492,13 @@ impl Store for IdbStore {
         let mut newest = Newest::default();
         let mut packs = Vec::new();
         if self.version >= 3 {
-            self.read_pages(PACKS, 1, |key, pack| {
+            self.read_pages(PACKS, 1, &mut |key, pack| {
                 packs.push(key.clone());
                 decode_pack(&to_vec(pack)?, packs.len() - 1, &mut newest)
             })
             .await?;
         }
-        self.read_pages(RECORDS, 1_000, |key, row| {
+        self.read_pages(RECORDS, 1_000, &mut |key, row| {
             newest.take(decode_record(key, row)?, None);
             Ok(())
         })
@@ -546,21 +546,12 @@ impl Store for IdbStore {
         cursor: Option<Cursor>,
     ) -> Result<(), StoreError> {
         let db = self.raw().await?;
-        // Records this engine never stored (a new device's first sync: all of them)
-        // go into one pack row, with the cursor, in one transaction: a row per record
-        // costs the browser more than the rest of a first sync's storing. The others
-        // are written first, each compared with what is stored.
-        let is_fresh = |i: usize| fresh.get(i).copied().unwrap_or(false);
-        let packed = (0..records.len()).filter(|&i| is_fresh(i)).count();
-        if self.version >= 3 && packed >= PACK_FROM {
-            let rest: Vec<StoredRecord> =
-                records.iter().enumerate().filter(|(i, _)| !is_fresh(*i)).map(|(_, r)| r.clone()).collect();
-            if !rest.is_empty() {
-                self.write_rows(&db, &rest, &[], None).await?;
-            }
-            let pack: Vec<&StoredRecord> =
-                records.iter().enumerate().filter(|(i, _)| is_fresh(*i)).map(|(_, r)| r).collect();
-            return self.save_pack(&db, &pack, cursor).await;
+        // A page of records this engine never stored (a new device's first sync) goes
+        // into one pack row, with the cursor, in one transaction: a row per record
+        // costs the browser more than the rest of a first sync's storing.
+        let all_fresh = (0..records.len()).all(|i| fresh.get(i).copied().unwrap_or(false));
+        if self.version >= 3 && records.len() >= PACK_FROM && all_fresh {
+            return self.save_pack(&db, records, cursor).await;
         }
         self.write_rows(&db, records, fresh, cursor).await
     }
@@ -618,7 +609,7 @@ impl Store for IdbStore {
     }
 }
 
-/// The fewest new records worth a pack of their own.
+/// The fewest records worth a pack.
 const PACK_FROM: usize = 64;
 
 /// Move the stored cursor to `c` within `tx` (which covers `meta`), never back: its
@@ -722,7 +713,7 @@ impl IdbStore {
     async fn save_pack(
         &self,
         db: &web_sys::IdbDatabase,
-        records: &[&StoredRecord],
+        records: &[StoredRecord],
         cursor: Option<Cursor>,
     ) -> Result<(), StoreError> {
         let pack = encode_pack(records);

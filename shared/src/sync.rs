@@ -174,7 +174,7 @@ pub trait Transport {
     /// answer per check, `true` where it holds. Here, one at a time between breaths,
     /// by default; a browser hands the batch to Web Workers running this same code,
     /// in parallel and off the page's thread. Only a `true` is taken on its word, and
-    /// only for the exact check it answers (see [`Verified`]).
+    /// only for the exact check it answers (see [`seal::UncheckedPlan::confirm`]).
     async fn verify_signatures(&self, checks: &[SignatureCheck]) -> Vec<bool> {
         verify_here(self, checks).await
     }

@@ -210,25 +210,21 @@ impl SealedEnvelope {
         key: &SymmetricKey,
         author: &PublicIdentity,
     ) -> Result<Vec<u8>, CryptoError> {
-        self.open_checked(ctx, companion, key, author, &Verified::default())
+        let p = self.parse()?;
+        let ad = aad(ctx, &p.header, companion);
+        let check = SignatureCheck {
+            signer: author.sign_pk,
+            message: signed_message(&ad, &self.0[..p.body_len]),
+            signature: p.sig,
+        };
+        if !check.holds() {
+            return Err(CryptoError::DecryptionFailed);
+        }
+        unpad(&aead::open(key, &p.nonce, &ad, p.ct)?)
     }
 
-    /// [`SealedEnvelope::open`], with signatures already checked elsewhere: the
-    /// signature is verified here unless `verified` holds this very check.
-    pub fn open_checked(
-        &self,
-        ctx: &RecordContext,
-        companion: &[u8; 32],
-        key: &SymmetricKey,
-        author: &PublicIdentity,
-        verified: &Verified,
-    ) -> Result<Vec<u8>, CryptoError> {
-        let input = self.checked_input(ctx, companion, author, verified)?;
-        unpad(&aead::open(key, &input.nonce, &input.aad, &self.0[input.ciphertext])?)
-    }
-
-    /// [`SealedEnvelope::open_checked`] up to its decryption, the signature not yet
-    /// confirmed: the check to make, and what AES-256-GCM is to open once it holds.
+    /// [`SealedEnvelope::open`] up to its decryption, the signature not yet confirmed:
+    /// the check to make, and what AES-256-GCM is to open once it holds.
     pub fn decryption_unchecked<'k>(
         self,
         ctx: &RecordContext,
@@ -248,26 +244,6 @@ impl SealedEnvelope {
             (p.nonce, ad, start..start + p.ct.len(), check)
         };
         Ok(UncheckedDecryption { decryption: Decryption { key, nonce, aad, envelope: self, ciphertext }, check })
-    }
-
-    /// The signature confirmed: what AES-256-GCM opens.
-    fn checked_input(
-        &self,
-        ctx: &RecordContext,
-        companion: &[u8; 32],
-        author: &PublicIdentity,
-        verified: &Verified,
-    ) -> Result<CheckedInput, CryptoError> {
-        let p = self.parse()?;
-        let ad = aad(ctx, &p.header, companion);
-        let check = SignatureCheck {
-            signer: author.sign_pk,
-            message: signed_message(&ad, &self.0[..p.body_len]),
-            signature: p.sig,
-        };
-        verified.confirm(&check)?;
-        let start = p.ct.as_ptr() as usize - self.0.as_ptr() as usize;
-        Ok(CheckedInput { nonce: p.nonce, aad: ad, ciphertext: start..start + p.ct.len() })
     }
 
     /// The signature that opening this envelope (as [`SealedEnvelope::open`] with the
@@ -290,14 +266,6 @@ impl SealedEnvelope {
     pub fn digest(&self) -> [u8; 32] {
         sha256(b"quietdesk/v1/companion", &[&self.0])
     }
-}
-
-/// The nonce, the associated data and where the ciphertext (tag included) lies in
-/// the envelope.
-struct CheckedInput {
-    nonce: [u8; 12],
-    aad: Vec<u8>,
-    ciphertext: std::ops::Range<usize>,
 }
 
 /// A section's decryption, its signature confirmed ([`UncheckedDecryption::confirm`]):
@@ -333,11 +301,6 @@ impl<'k> UncheckedDecryption<'k> {
             true => Ok(self.decryption),
             false => Err(CryptoError::DecryptionFailed),
         }
-    }
-    /// The decryption, if the check passed elsewhere or holds here (see [`Verified`]).
-    pub fn confirm_with(self, verified: &Verified) -> Result<Decryption<'k>, CryptoError> {
-        verified.confirm(&self.check)?;
-        Ok(self.decryption)
     }
 }
 
@@ -424,7 +387,7 @@ impl Unsigned {
 
 /// One Ed25519 signature to check: the signer's public key, the signed bytes and the
 /// signature. The engine gathers the checks of a batch of records and may have them
-/// done elsewhere (Web Workers, in parallel); see [`Verified`].
+/// done elsewhere (Web Workers, in parallel); see [`UncheckedDecryption`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureCheck {
     pub signer: [u8; 32],
@@ -445,30 +408,6 @@ impl SignatureCheck {
         let messages: Vec<&[u8]> = checks.iter().map(|c| c.message.as_slice()).collect();
         let signatures: Vec<[u8; 64]> = checks.iter().map(|c| c.signature).collect();
         super::identity::verify_record_signatures(&keys, &messages, &signatures)
-    }
-}
-
-/// Signature checks that passed elsewhere (in a batch). Opening an envelope consults
-/// it: a check found here with the same signer, message and signature is not verified
-/// again; any other is verified where the envelope is opened. A check missing from it
-/// costs time, never lets an envelope through unverified.
-#[derive(Debug, Default)]
-pub struct Verified(HashMap<[u8; 64], ([u8; 32], Vec<u8>)>);
-
-impl Verified {
-    /// The checks whose result is `true`.
-    pub fn from_results(checks: Vec<SignatureCheck>, holds: &[bool]) -> Self {
-        let passed = checks.into_iter().zip(holds).filter(|(_, &ok)| ok);
-        Self(passed.map(|(c, _)| (c.signature, (c.signer, c.message))).collect())
-    }
-
-    fn confirm(&self, check: &SignatureCheck) -> Result<(), CryptoError> {
-        let known = self.0.get(&check.signature).is_some_and(|(s, m)| *s == check.signer && *m == check.message);
-        if known || check.holds() {
-            Ok(())
-        } else {
-            Err(CryptoError::DecryptionFailed)
-        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::chain::TeamState;
 use crate::crypto::envelope::{
     ChainHead, Decryption, EnvelopeHeader, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck,
-    UncheckedDecryption, Unsigned, Verified,
+    UncheckedDecryption, Unsigned,
 };
 use crate::crypto::identity::{IdentityKeys, PublicIdentity};
 use crate::crypto::{CryptoError, Scope, SymmetricKey};
@@ -229,25 +229,13 @@ pub fn open_record(
     keyring: &Keyring,
     team: &TeamState,
 ) -> Result<Opened, CryptoError> {
-    open_record_checked(sealed, ctx, version, keyring, team, &Verified::default())
-}
-
-/// [`open_record`], with signatures already checked elsewhere (see [`Verified`]; a
-/// batch of records is opened through [`plan_unchecked`]).
-pub fn open_record_checked(
-    sealed: &SealedRecord,
-    ctx: &RecordContext,
-    version: u64,
-    keyring: &Keyring,
-    team: &TeamState,
-    verified: &Verified,
-) -> Result<Opened, CryptoError> {
-    let plan = plan_open(sealed, ctx, version, keyring, team, verified)?;
+    // No answers: each signature is checked here.
+    let plan = plan_unchecked(sealed, ctx, version, keyring, team)?.confirm(&[])?;
     let decrypted: Vec<_> = plan.decryptions().map(Decryption::decrypt_here).collect();
     plan.finish(decrypted)
 }
 
-/// A record's opening ([`open_record_checked`]) checked up to its decryptions: the
+/// A record's opening ([`open_record`]) checked up to its decryptions: the
 /// headers, keys, authors and signatures. Its [`OpenPlan::decryptions`] are then done
 /// (a batch of records' at once, by the platform's AES where it has one, see
 /// `Transport::decrypt`) and [`OpenPlan::finish`] reads them.
@@ -279,18 +267,6 @@ struct PlanRest {
     epoch: u32,
     writer: Username,
     writer_head: Option<ChainHead>,
-}
-
-/// See [`OpenPlan`]: [`plan_unchecked`], its signatures confirmed by `verified` or here.
-pub fn plan_open<'k>(
-    sealed: &SealedRecord,
-    ctx: &RecordContext,
-    version: u64,
-    keyring: &'k Keyring,
-    team: &TeamState,
-    verified: &Verified,
-) -> Result<OpenPlan<'k>, CryptoError> {
-    plan_unchecked(sealed, ctx, version, keyring, team)?.confirm_with(verified)
 }
 
 /// See [`UncheckedPlan`].
@@ -355,15 +331,6 @@ impl<'k> UncheckedPlan<'k> {
         Ok(OpenPlan {
             basic: self.basic.confirm(held(0))?,
             sensitive: self.sensitive.map(|s| s.confirm(held(1))).transpose()?,
-            rest: self.rest,
-        })
-    }
-
-    /// The plan, if every signature passed elsewhere or holds here (see [`Verified`]).
-    pub fn confirm_with(self, verified: &Verified) -> Result<OpenPlan<'k>, CryptoError> {
-        Ok(OpenPlan {
-            basic: self.basic.confirm_with(verified)?,
-            sensitive: self.sensitive.map(|s| s.confirm_with(verified)).transpose()?,
             rest: self.rest,
         })
     }
