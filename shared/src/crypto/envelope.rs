@@ -212,12 +212,7 @@ impl SealedEnvelope {
     ) -> Result<Vec<u8>, CryptoError> {
         let p = self.parse()?;
         let ad = aad(ctx, &p.header, companion);
-        let check = SignatureCheck {
-            signer: author.sign_pk,
-            message: signed_message(&ad, &self.0[..p.body_len]),
-            signature: p.sig,
-        };
-        if !check.holds() {
+        if !self.check(&p, &ad, author).holds() {
             return Err(CryptoError::DecryptionFailed);
         }
         unpad(&aead::open(key, &p.nonce, &ad, p.ct)?)
@@ -235,32 +230,16 @@ impl SealedEnvelope {
         let (nonce, aad, ciphertext, check) = {
             let p = self.parse()?;
             let ad = aad(ctx, &p.header, companion);
-            let check = SignatureCheck {
-                signer: author.sign_pk,
-                message: signed_message(&ad, &self.0[..p.body_len]),
-                signature: p.sig,
-            };
+            let check = self.check(&p, &ad, author);
             let start = p.ct.as_ptr() as usize - self.0.as_ptr() as usize;
             (p.nonce, ad, start..start + p.ct.len(), check)
         };
         Ok(UncheckedDecryption { decryption: Decryption { key, nonce, aad, envelope: self, ciphertext }, check })
     }
 
-    /// The signature that opening this envelope (as [`SealedEnvelope::open`] with the
-    /// same arguments) checks.
-    pub fn signature_check(
-        &self,
-        ctx: &RecordContext,
-        companion: &[u8; 32],
-        author: &PublicIdentity,
-    ) -> Result<SignatureCheck, CryptoError> {
-        let p = self.parse()?;
-        let ad = aad(ctx, &p.header, companion);
-        Ok(SignatureCheck {
-            signer: author.sign_pk,
-            message: signed_message(&ad, &self.0[..p.body_len]),
-            signature: p.sig,
-        })
+    /// The author's signature over this envelope (`p`, parsed) under the associated data `ad`.
+    fn check(&self, p: &ParsedEnvelope<'_>, ad: &[u8], author: &PublicIdentity) -> SignatureCheck {
+        SignatureCheck { signer: author.sign_pk, message: signed_message(ad, &self.0[..p.body_len]), signature: p.sig }
     }
 
     pub fn digest(&self) -> [u8; 32] {
