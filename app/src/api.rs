@@ -301,7 +301,7 @@ impl Transport for HttpTransport {
         page
     }
 
-    async fn verify_signatures(&self, checks: &[SignatureCheck]) -> Vec<bool> {
+    async fn verify_signatures(&self, checks: &[&SignatureCheck]) -> Vec<bool> {
         let pool = (checks.len() >= workers::MIN_BATCH).then(workers::pool).flatten();
         if let Some(pool) = pool {
             if let Some(holds) = pool.verify(checks).await {

@@ -549,7 +549,7 @@ impl Store for IdbStore {
         // A page of records this engine never stored (a new device's first sync) goes
         // into one pack row, with the cursor, in one transaction: a row per record
         // costs the browser more than the rest of a first sync's storing.
-        let all_fresh = (0..records.len()).all(|i| fresh.get(i).copied().unwrap_or(false));
+        let all_fresh = fresh.len() >= records.len() && fresh[..records.len()].iter().all(|&f| f);
         if self.version >= 3 && records.len() >= PACK_FROM && all_fresh {
             return self.save_pack(&db, records, cursor).await;
         }

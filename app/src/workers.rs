@@ -196,7 +196,7 @@ impl Pool {
     }
 
     /// Check `checks` in the workers: one answer per check, or `None` if they failed.
-    pub async fn verify(&self, checks: &[SignatureCheck]) -> Option<Vec<bool>> {
+    pub async fn verify(&self, checks: &[&SignatureCheck]) -> Option<Vec<bool>> {
         self.spread(checks, offload::verify_request, offload::verify_answer).await
     }
 

@@ -175,7 +175,7 @@ pub trait Transport {
     /// by default; a browser hands the batch to Web Workers running this same code,
     /// in parallel and off the page's thread. Only a `true` is taken on its word, and
     /// only for the exact check it answers (see [`seal::UncheckedPlan::confirm`]).
-    async fn verify_signatures(&self, checks: &[SignatureCheck]) -> Vec<bool> {
+    async fn verify_signatures(&self, checks: &[&SignatureCheck]) -> Vec<bool> {
         verify_here(self, checks).await
     }
 
@@ -197,7 +197,7 @@ pub trait Transport {
 }
 
 /// [`Transport::verify_signatures`] on this thread, breathing between checks.
-pub async fn verify_here<T: Transport + ?Sized>(transport: &T, checks: &[SignatureCheck]) -> Vec<bool> {
+pub async fn verify_here<T: Transport + ?Sized>(transport: &T, checks: &[&SignatureCheck]) -> Vec<bool> {
     // A batch at a time (a few milliseconds), breathing in between.
     const AT_ONCE: usize = 16;
     let mut holds = Vec::with_capacity(checks.len());
@@ -1009,9 +1009,10 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         // A batch checked up to its signatures, which are then verified together.
         let check = |batch: &[&StoredRecord]| {
             let plans: Vec<Result<UncheckedPlan, CryptoError>> = batch.iter().map(|r| self.session.plan(r)).collect();
-            let checks: Vec<SignatureCheck> = plans.iter().flatten().flat_map(UncheckedPlan::checks).cloned().collect();
             async move {
+                let checks: Vec<&SignatureCheck> = plans.iter().flatten().flat_map(UncheckedPlan::checks).collect();
                 let holds = self.transport.verify_signatures(&checks).await;
+                drop(checks);
                 (plans, holds)
             }
         };
@@ -1019,7 +1020,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let mut opened = Vec::with_capacity(records.len());
         let Some(first) = batches.first() else { return opened };
         let mut verified = Some(check(first).await);
-        for (i, _) in batches.iter().enumerate() {
+        for i in 0..batches.len() {
             let next = async {
                 match batches.get(i + 1) {
                     Some(b) => Some(check(b).await),

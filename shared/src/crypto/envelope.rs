@@ -377,12 +377,12 @@ pub struct SignatureCheck {
 impl SignatureCheck {
     /// Whether the signature holds (as [`SignatureCheck::all_hold`] judges it).
     pub fn holds(&self) -> bool {
-        Self::all_hold(std::slice::from_ref(self))[0]
+        Self::all_hold(&[self])[0]
     }
 
     /// Whether each holds, checked in batches (see
     /// [`super::identity::verify_record_signatures`]).
-    pub fn all_hold(checks: &[SignatureCheck]) -> Vec<bool> {
+    pub fn all_hold(checks: &[&SignatureCheck]) -> Vec<bool> {
         let keys: Vec<[u8; 32]> = checks.iter().map(|c| c.signer).collect();
         let messages: Vec<&[u8]> = checks.iter().map(|c| c.message.as_slice()).collect();
         let signatures: Vec<[u8; 64]> = checks.iter().map(|c| c.signature).collect();

@@ -44,7 +44,7 @@ pub fn key_request(signer: &Signer) -> Vec<u8> {
     w.finish()
 }
 
-pub fn verify_request(checks: &[SignatureCheck]) -> Vec<u8> {
+pub fn verify_request(checks: &[&SignatureCheck]) -> Vec<u8> {
     let size: usize = checks.iter().map(|c| 100 + c.message.len()).sum();
     let mut w = Writer::with_capacity(5 + size);
     w.u8(VERIFY).u32(checks.len() as u32);
@@ -154,7 +154,7 @@ impl Worker {
                     });
                 }
                 r.finish().ok()?;
-                Some(SignatureCheck::all_hold(&checks).into_iter().map(u8::from).collect())
+                Some(SignatureCheck::all_hold(&checks.iter().collect::<Vec<_>>()).into_iter().map(u8::from).collect())
             }
             SIGN => {
                 let signer = self.signer.as_ref().filter(|s| r.array::<32>().ok() == Some(s.public_key()))?;
@@ -206,7 +206,7 @@ mod tests {
             .collect();
         checks[1].message = b"changed".to_vec();
         checks[2].signer = other;
-        let holds = verify_answer(&worker.handle(&verify_request(&checks)), 3).unwrap();
+        let holds = verify_answer(&worker.handle(&verify_request(&checks.iter().collect::<Vec<_>>())), 3).unwrap();
         assert_eq!(holds, [true, false, false]);
     }
 
@@ -237,7 +237,7 @@ mod tests {
     fn a_malformed_request_gets_an_empty_answer() {
         let mut worker = Worker::default();
         let checks = [SignatureCheck { signer: [1; 32], message: b"m".to_vec(), signature: [2; 64] }];
-        let request = verify_request(&checks);
+        let request = verify_request(&[&checks[0]]);
         for cut in 0..request.len() {
             assert!(worker.handle(&request[..cut]).is_empty(), "cut at {cut}");
         }

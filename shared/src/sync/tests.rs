@@ -102,9 +102,9 @@ impl Transport for ModelTransport {
         Ok(PullResponse { changes, cursor, more, reset, remaining: None })
     }
 
-    async fn verify_signatures(&self, checks: &[SignatureCheck]) -> Vec<bool> {
+    async fn verify_signatures(&self, checks: &[&SignatureCheck]) -> Vec<bool> {
         match &mut *self.signatures.lock().unwrap() {
-            Signatures::Here => checks.iter().map(SignatureCheck::holds).collect(),
+            Signatures::Here => checks.iter().map(|c| c.holds()).collect(),
             Signatures::Worker(w) => {
                 super::offload::verify_answer(&w.handle(&super::offload::verify_request(checks)), checks.len()).unwrap()
             }
