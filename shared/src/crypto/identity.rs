@@ -6,6 +6,7 @@
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use x25519_dalek::StaticSecret;
+use rand_core::RngCore as _;
 use zeroize::Zeroizing;
 
 use super::passphrase::WrapKey;
@@ -56,56 +57,100 @@ pub(crate) fn verify_strict(sign_pk: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> R
 /// Record signatures, checked many at a time: `holds[i]` says whether signature `i`
 /// (by `keys[i]` over `messages[i]`) is valid.
 ///
-/// Ed25519 batch verification (ed25519-dalek's `verify_batch`): one multiscalar
-/// multiplication checks a whole batch, about twice the speed of checking one by one.
-/// Its equation is the cofactored one (RFC 8032 §5.1.7 allows either), which accepts
-/// every signature [`verify_strict`] accepts and, besides them, only ones their signer
-/// crafted with a small-order component on purpose: nobody without the signing key can
-/// make any signature pass. So that every device and every path judges a record
-/// alike, a single record signature is checked the same way (a batch of one), and a
-/// failed batch is split in halves until the bad signatures are found. A key of small
-/// order (a "weak" key, which could sign for anyone) is refused as in `verify_strict`.
+/// Ed25519 batch verification (ed25519-zebra's `batch::Verifier`): one multiscalar
+/// multiplication checks a whole batch, and the terms of signatures by one key are
+/// added into one (a batch of records is nearly always by a few authors), so a
+/// signature costs about a third of checking it alone. Its equation is the cofactored
+/// one (RFC 8032 §5.1.7 allows either), which accepts every signature [`verify_strict`]
+/// accepts and, besides them, only ones their signer crafted with a small-order
+/// component on purpose: nobody without the signing key can make any signature pass,
+/// and such a crafted one passes in every batch alike (the cofactorless batch equation
+/// would pass it with the odds of its random weights). So that every device and every
+/// path judges a record alike, a single record signature is checked the same way (a
+/// batch of one), and a failed batch is split in halves until the bad signatures are
+/// found. A key of small order (a "weak" key, which could sign for anyone) is refused
+/// as in `verify_strict`.
 pub fn verify_record_signatures(keys: &[[u8; 32]], messages: &[&[u8]], signatures: &[[u8; 64]]) -> Vec<bool> {
     assert!(keys.len() == messages.len() && keys.len() == signatures.len(), "one key and message per signature");
-    let mut parsed: std::collections::HashMap<[u8; 32], Option<VerifyingKey>> = Default::default();
-    let keys: Vec<Option<VerifyingKey>> = keys
-        .iter()
-        .map(|k| *parsed.entry(*k).or_insert_with(|| VerifyingKey::from_bytes(k).ok().filter(|vk| !vk.is_weak())))
+    let mut usable_key: std::collections::HashMap<[u8; 32], bool> = Default::default();
+    // Each signature's hash of its nonce, key and message is taken once, also when its
+    // batch is split.
+    let items: Vec<Option<ed25519_zebra::batch::Item>> = (0..keys.len())
+        .map(|i| {
+            let usable = *usable_key
+                .entry(keys[i])
+                .or_insert_with(|| VerifyingKey::from_bytes(&keys[i]).is_ok_and(|vk| !vk.is_weak()));
+            let signature = ed25519_zebra::Signature::from_bytes(&signatures[i]);
+            usable.then(|| (ed25519_zebra::VerificationKeyBytes::from(keys[i]), signature, messages[i]).into())
+        })
         .collect();
-    let sigs: Vec<ed25519_dalek::Signature> = signatures.iter().map(ed25519_dalek::Signature::from_bytes).collect();
     let mut holds = vec![false; keys.len()];
     // Only signatures by a usable key go into a batch.
-    let usable: Vec<usize> = (0..keys.len()).filter(|&i| keys[i].is_some()).collect();
+    let usable: Vec<usize> = (0..keys.len()).filter(|&i| items[i].is_some()).collect();
     for chunk in usable.chunks(SIGNATURE_BATCH) {
-        settle(chunk, &keys, messages, &sigs, &mut holds);
+        settle(chunk, &items, &mut holds);
     }
     holds
 }
 
-/// How many signatures one multiscalar multiplication checks: past a few dozen, a
-/// larger batch gains little per signature and costs more to split when one fails.
+/// How many signatures one multiscalar multiplication checks: past this, a larger
+/// batch gains little per signature and costs more to split when one fails.
 const SIGNATURE_BATCH: usize = 64;
 
-fn settle(
-    at: &[usize],
-    keys: &[Option<VerifyingKey>],
-    messages: &[&[u8]],
-    sigs: &[ed25519_dalek::Signature],
-    holds: &mut [bool],
-) {
-    let batch_keys: Vec<VerifyingKey> = at.iter().map(|&i| keys[i].expect("usable keys only")).collect();
-    let batch_messages: Vec<&[u8]> = at.iter().map(|&i| messages[i]).collect();
-    let batch_sigs: Vec<ed25519_dalek::Signature> = at.iter().map(|&i| sigs[i]).collect();
-    if ed25519_dalek::verify_batch(&batch_messages, &batch_sigs, &batch_keys).is_ok() {
+fn settle(at: &[usize], items: &[Option<ed25519_zebra::batch::Item>], holds: &mut [bool]) {
+    let mut batch = ed25519_zebra::batch::Verifier::new();
+    for &i in at {
+        batch.queue(items[i].clone().expect("usable keys only"));
+    }
+    if batch.verify(Weights::draw(at.len())).is_ok() {
         for &i in at {
             holds[i] = true;
         }
     } else if at.len() > 1 {
         let (left, right) = at.split_at(at.len() / 2);
-        settle(left, keys, messages, sigs, holds);
-        settle(right, keys, messages, sigs, holds);
+        settle(left, items, holds);
+        settle(right, items, holds);
     }
 }
+
+/// A batch's random weights (128 bits a signature), drawn from the system's generator
+/// in one call instead of one a signature (in the browser each is a call out to
+/// `crypto.getRandomValues`).
+struct Weights {
+    drawn: Zeroizing<Vec<u8>>,
+    taken: usize,
+}
+
+impl Weights {
+    fn draw(signatures: usize) -> Self {
+        let mut drawn = Zeroizing::new(vec![0; signatures * 16]);
+        rand_core::OsRng.fill_bytes(&mut drawn);
+        Self { drawn, taken: 0 }
+    }
+}
+
+impl rand_core::RngCore for Weights {
+    fn next_u32(&mut self) -> u32 {
+        rand_core::impls::next_u32_via_fill(self)
+    }
+    fn next_u64(&mut self) -> u64 {
+        rand_core::impls::next_u64_via_fill(self)
+    }
+    /// From what was drawn, and from the system's generator once that is used up.
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        let from_drawn = dest.len().min(self.drawn.len() - self.taken);
+        dest[..from_drawn].copy_from_slice(&self.drawn[self.taken..self.taken + from_drawn]);
+        self.taken += from_drawn;
+        rand_core::OsRng.fill_bytes(&mut dest[from_drawn..]);
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+/// Only ever bytes from the system's generator.
+impl rand_core::CryptoRng for Weights {}
 
 /// An Ed25519 signing key without the rest of an identity: what a device's signature
 /// workers hold. Zeroized on drop (the key type is).
@@ -285,6 +330,41 @@ mod tests {
             assert_eq!(verify_strict(&keys[i], refs[i], &sigs[i]).is_ok(), holds[i], "signature {i}, strictly");
         }
         assert!(verify_record_signatures(&[], &[], &[]).is_empty());
+    }
+
+    #[test]
+    fn a_signature_crafted_with_a_small_order_part_holds_in_every_batch_alike() {
+        use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
+        use curve25519_dalek::scalar::Scalar;
+        use sha2::{Digest, Sha512};
+        // A signer who knows their secret scalar `a` adds a point of order 8 to the
+        // nonce's point: s·B = R + k·A then fails by that point (strictly refused), and
+        // 8·s·B = 8·R + 8·k·A holds (the cofactored equation). A cofactorless batch
+        // would pass it only when the signature's random weight is a multiple of 8.
+        let a = Scalar::from_bytes_mod_order([0x42; 32]);
+        let key = (a * ED25519_BASEPOINT_POINT).compress().to_bytes();
+        let message = b"crafted by its signer".as_slice();
+        let r = Scalar::from_bytes_mod_order([0x17; 32]);
+        let nonce = (r * ED25519_BASEPOINT_POINT + EIGHT_TORSION[1]).compress();
+        let k = Scalar::from_hash(Sha512::new().chain_update(nonce.as_bytes()).chain_update(key).chain_update(message));
+        let mut crafted = [0u8; 64];
+        crafted[..32].copy_from_slice(nonce.as_bytes());
+        crafted[32..].copy_from_slice((r + k * a).as_bytes());
+        assert!(verify_strict(&key, message, &crafted).is_err(), "strictly, it is refused");
+
+        let alice = IdentityKeys::generate();
+        let honest: Vec<Vec<u8>> = (0..40u32).map(|i| format!("record {i}").into_bytes()).collect();
+        for round in 0..24 {
+            let mut keys = vec![alice.public().sign_pk; honest.len()];
+            let mut messages: Vec<&[u8]> = honest.iter().map(Vec::as_slice).collect();
+            let mut sigs: Vec<[u8; 64]> = honest.iter().map(|m| alice.sign(m)).collect();
+            let at = round % honest.len();
+            keys.insert(at, key);
+            messages.insert(at, message);
+            sigs.insert(at, crafted);
+            assert!(verify_record_signatures(&keys, &messages, &sigs).iter().all(|&h| h), "round {round}");
+            assert_eq!(verify_record_signatures(&[key], &[message], &[crafted]), vec![true], "alone, round {round}");
+        }
     }
 
     #[test]
