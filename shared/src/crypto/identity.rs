@@ -4,9 +4,9 @@
 //! sealed with AES-256-GCM under the passphrase-derived wrap key.
 
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+use rand_core::RngCore as _;
 use serde::{Deserialize, Serialize};
 use x25519_dalek::StaticSecret;
-use rand_core::RngCore as _;
 use zeroize::Zeroizing;
 
 use super::passphrase::WrapKey;
