@@ -668,9 +668,20 @@ impl Replica {
         &'a self,
         latest: impl Fn(CollectionId) -> Option<u32> + 'a,
     ) -> impl Iterator<Item = RecordId> + 'a {
+        // `latest` is asked once a collection: a team has a few, a replica as many as
+        // 100,000 records (counted while the page waits).
+        let mut asked: Vec<(CollectionId, Option<u32>)> = Vec::new();
+        let mut newest = move |c: CollectionId| match asked.iter().find(|(seen, _)| *seen == c) {
+            Some((_, epoch)) => *epoch,
+            None => {
+                let epoch = latest(c);
+                asked.push((c, epoch));
+                epoch
+            }
+        };
         self.records
             .iter()
-            .filter(move |(_, l)| l.version > 0 && latest(l.collection).is_some_and(|e| l.epoch < e))
+            .filter(move |(_, l)| l.version > 0 && newest(l.collection).is_some_and(|e| l.epoch < e))
             .map(|(id, _)| *id)
     }
 }
@@ -1126,23 +1137,10 @@ impl<S: Store, T: Transport> Syncer<S, T> {
 
     /// How many records are still sealed under an older epoch.
     pub fn epoch_progress(&self) -> EpochProgress {
-        // One pass over the records (as many as 100,000, while the page waits), the
-        // newest epoch held looked up once a collection (a team has a few).
-        let mut newest: Vec<(CollectionId, Option<u32>)> = Vec::new();
-        let mut progress = EpochProgress::default();
-        for l in self.replica.records.values().filter(|l| l.version > 0) {
-            progress.total += 1;
-            let held = match newest.iter().find(|(c, _)| *c == l.collection) {
-                Some((_, held)) => *held,
-                None => {
-                    let held = self.session.chain_epoch_held(l.collection);
-                    newest.push((l.collection, held));
-                    held
-                }
-            };
-            progress.old += usize::from(held.is_some_and(|e| l.epoch < e));
+        EpochProgress {
+            total: self.replica.records.values().filter(|l| l.version > 0).count(),
+            old: self.replica.on_old_epochs(|c| self.session.chain_epoch_held(c)).count(),
         }
-        progress
     }
 
     /// Queue up to `limit` records sealed under an older epoch for re-encryption: the
