@@ -425,7 +425,9 @@ for (const n of SIZES) {
     // QD_BENCH_TRACE=file.json: a Chromium trace (with the JS/wasm CPU profile) of the sync.
     const trace = process.env.QD_BENCH_TRACE;
     if (trace) {
-      await browser.startTracing(page, { path: trace, categories: ['devtools.timeline', 'disabled-by-default-v8.cpu_profiler', 'v8.execute'] });
+      // QD_BENCH_TRACE_CATEGORIES=a,b: more trace categories (e.g. IndexedDB,toplevel).
+      const more = (process.env.QD_BENCH_TRACE_CATEGORIES ?? '').split(',').filter(Boolean);
+      await browser.startTracing(page, { path: trace, categories: ['devtools.timeline', 'disabled-by-default-v8.cpu_profiler', 'v8.execute', ...more] });
     }
     const t0 = Date.now();
     const watch = watchForStall(page, n);
