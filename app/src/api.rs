@@ -6,11 +6,11 @@ use std::rc::Rc;
 
 use gloo_net::http::{Request, RequestBuilder};
 use shared::api::{path, Cursor, Endpoint, Method, PullResponse, PushRequest, MAX_PULL_LIMIT};
-use shared::crypto::envelope::{Decryption, SignatureCheck, UncheckedDecryption};
+use shared::crypto::envelope::{Decryption, SignatureCheck};
 use shared::crypto::identity::IdentityKeys;
 use shared::crypto::CryptoError;
 use shared::ids::TeamId;
-use shared::sync::{Checked, PushOutcome, Transport, TransportError};
+use shared::sync::{PushOutcome, Transport, TransportError};
 
 use crate::workers;
 
@@ -309,16 +309,6 @@ impl Transport for HttpTransport {
             }
         }
         shared::sync::verify_here(self, checks).await
-    }
-
-    async fn verify_and_decrypt(&self, sections: &[&UncheckedDecryption<'_>]) -> Vec<Checked> {
-        let pool = (sections.len() >= workers::MIN_BATCH).then(workers::pool).flatten();
-        if let Some(pool) = pool {
-            if let Some(answers) = pool.open(sections).await {
-                return answers;
-            }
-        }
-        shared::sync::verify_only(self, sections).await
     }
 
     async fn decrypt(&self, decryptions: &[&Decryption<'_>]) -> Vec<Result<Vec<u8>, CryptoError>> {

@@ -12,7 +12,6 @@ use js_sys::{Array, Promise, Uint8Array};
 use shared::crypto::aead::{blob_aad, blob_of, blob_parts, random_nonce};
 use shared::crypto::envelope::Decryption;
 use shared::crypto::{CryptoError, SymmetricKey};
-use shared::sync::offload::{self, SectionDecryption};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AesGcmParams, CryptoKey, SubtleCrypto};
@@ -33,12 +32,8 @@ fn params(nonce: &[u8], aad: &[u8]) -> AesGcmParams {
     params
 }
 
-/// The page's or the worker's WebCrypto (`None` where there is none: a page served over
-/// plain HTTP from another host than localhost).
 fn subtle() -> Option<SubtleCrypto> {
-    let crypto = js_sys::Reflect::get(&js_sys::global(), &"crypto".into()).ok()?;
-    let subtle = js_sys::Reflect::get(&crypto, &"subtle".into()).ok()?;
-    subtle.dyn_into::<SubtleCrypto>().ok()
+    Some(web_sys::window()?.crypto().ok()?.subtle())
 }
 
 /// [`shared::crypto::aead::seal_blob`], by WebCrypto.
@@ -78,56 +73,31 @@ pub async fn open_blob(key_: &SymmetricKey, context: &[u8], blob: &[u8]) -> Opti
     })
 }
 
-/// [`shared::sync::Transport::decrypt`] by WebCrypto: a batch of records' sections (see
-/// [`decrypt_all`]).
+/// [`shared::sync::Transport::decrypt`] by WebCrypto: a batch of records' sections,
+/// each distinct key imported once, every decryption issued before any is awaited
+/// (the browser runs them on its own threads). `None` where there is no WebCrypto, and
+/// when a section does not authenticate (the crate then tells which).
 pub async fn decrypt_many(decryptions: &[&Decryption<'_>]) -> Option<Vec<Result<Vec<u8>, CryptoError>>> {
-    // The keyring lends one reference per key, so the same key is the same address.
-    let mut keys: Vec<&SymmetricKey> = Vec::new();
-    let mut sections = Vec::with_capacity(decryptions.len());
-    for d in decryptions {
-        let key = match keys.iter().position(|k| std::ptr::eq(*k, d.key())) {
-            Some(i) => i,
-            None => {
-                keys.push(d.key());
-                keys.len() - 1
-            }
-        };
-        sections.push(SectionDecryption { key, nonce: d.nonce(), aad: d.aad(), ciphertext: d.ciphertext() });
-    }
-    decrypt_all(&keys, sections).await
-}
-
-/// [`offload::Opening::decryptions`] by WebCrypto, in a worker (see [`decrypt_all`]).
-pub async fn decrypt_opening(opening: &offload::Opening<'_>) -> Option<Vec<Result<Vec<u8>, CryptoError>>> {
-    let keys: Vec<&SymmetricKey> = opening.keys().iter().collect();
-    decrypt_all(&keys, opening.decryptions()).await
-}
-
-/// AES-256-GCM decryptions by WebCrypto: each key imported once, every decryption
-/// issued before any is awaited (the browser runs them on its own threads). What each
-/// returns is what `aead::open` would; `None` where there is no WebCrypto, and when a
-/// section does not authenticate (the caller then decrypts with the crate, which says
-/// which sections fail).
-async fn decrypt_all<'s>(
-    keys: &[&SymmetricKey],
-    sections: impl IntoIterator<Item = SectionDecryption<'s>>,
-) -> Option<Vec<Result<Vec<u8>, CryptoError>>> {
     let subtle = subtle()?;
-    let mut imported = Vec::with_capacity(keys.len());
-    for k in keys {
-        imported.push(key(&subtle, k, "decrypt").await?);
+    // The keyring lends one reference per key, so the same key is the same address.
+    let mut keys: Vec<(&SymmetricKey, CryptoKey)> = Vec::new();
+    for d in decryptions {
+        if !keys.iter().any(|(k, _)| std::ptr::eq(*k, d.key())) {
+            keys.push((d.key(), key(&subtle, d.key(), "decrypt").await?));
+        }
     }
-    let pending = Array::new();
-    for d in sections {
-        let decrypting = subtle
-            .decrypt_with_object_and_u8_array(&params(d.nonce, d.aad), imported.get(d.key)?, d.ciphertext)
-            .ok()?;
-        pending.push(&decrypting);
+    let pending = Array::new_with_length(decryptions.len() as u32);
+    for (i, d) in decryptions.iter().enumerate() {
+        let (_, key) = keys.iter().find(|(k, _)| std::ptr::eq(*k, d.key()))?;
+        let decrypting =
+            subtle.decrypt_with_object_and_u8_array(&params(d.nonce(), d.aad()), key, d.ciphertext()).ok()?;
+        pending.set(i as u32, decrypting.into());
     }
     // A section that does not authenticate (a server's tampering, never the usual
-    // case) fails the batch here.
+    // case) fails the batch here: the caller then opens it with the crate, which says
+    // which sections fail.
     let opened: Array = JsFuture::from(Promise::all(&pending)).await.ok()?.unchecked_into();
-    let out = opened
+    let out: Vec<_> = opened
         .iter()
         .map(|buffer| {
             let plain = Uint8Array::new(&buffer);
@@ -136,5 +106,5 @@ async fn decrypt_all<'s>(
             Ok(bytes)
         })
         .collect();
-    Some(out)
+    (out.len() == decryptions.len()).then_some(out)
 }

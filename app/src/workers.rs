@@ -12,15 +12,15 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures::channel::oneshot;
-use shared::crypto::envelope::{SignatureCheck, UncheckedDecryption};
+use shared::crypto::envelope::SignatureCheck;
 use shared::crypto::identity::IdentityKeys;
 use shared::crypto::passphrase::{AuthKey, KdfParams, Passphrase, WrapKey};
 use shared::crypto::CryptoError;
 use shared::ids::Username;
-use shared::sync::{offload, Checked};
+use shared::sync::offload;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 /// A batch smaller than this is not worth the round trip.
 pub const MIN_BATCH: usize = 16;
@@ -34,31 +34,18 @@ thread_local! {
     static POOL: RefCell<Option<Option<Rc<Pool>>>> = const { RefCell::new(None) };
 }
 
-/// A worker's entry point: `worker.js` hands it each request (and wipes it after). What
-/// of a request or an answer holds a secret (a signing key, a passphrase, derived keys,
-/// section keys, decrypted records) is wiped in the module too; signature requests
-/// and answers are public and are not (see [`offload::secret_head`]).
+/// A worker's entry point: `worker.js` hands it each request (and wipes it after). A
+/// request or an answer may hold a secret (a signing key, a passphrase, derived keys):
+/// the module's copies are wiped too. Signature requests and answers are public, and
+/// the module does not wipe them (see [`offload::holds_secret`]).
 #[wasm_bindgen]
-pub async fn worker_answer(request: Vec<u8>) -> js_sys::Uint8Array {
-    let mut request = request;
-    let answer = match offload::Opening::read(&request) {
-        // Signatures checked here; the sections that hold decrypted by the browser's
-        // AES (in hardware, on its own threads) while this worker takes its next request.
-        Some(opening) => {
-            let decrypted = match crate::webcrypto::decrypt_opening(&opening).await {
-                Some(decrypted) => decrypted,
-                None => opening.decrypt_here(),
-            };
-            opening.answer(decrypted)
-        }
-        None => WORKER.with(|w| w.borrow_mut().handle(&request)),
-    };
-    let head = offload::secret_head(&request);
-    request[..head].zeroize();
-    match offload::secret_answer(&request) {
-        true => js_sys::Uint8Array::from(&Zeroizing::new(answer)[..]),
-        false => js_sys::Uint8Array::from(&answer[..]),
+pub fn worker_answer(request: Vec<u8>) -> js_sys::Uint8Array {
+    if !offload::holds_secret(&request) {
+        return js_sys::Uint8Array::from(&WORKER.with(|w| w.borrow_mut().handle(&request))[..]);
     }
+    let request = Zeroizing::new(request);
+    let answer = Zeroizing::new(WORKER.with(|w| w.borrow_mut().handle(&request)));
+    js_sys::Uint8Array::from(&answer[..])
 }
 
 /// Start the workers ahead of their first request (on the log-in and unlock screens,
@@ -105,17 +92,6 @@ pub fn stop() {
 }
 
 type Waiting = Rc<RefCell<HashMap<u32, oneshot::Sender<Vec<u8>>>>>;
-
-/// A request to a worker: what of it holds a secret ([`offload::secret_head`]) is wiped
-/// when it is dropped, answered or not.
-struct Request(Vec<u8>);
-
-impl Drop for Request {
-    fn drop(&mut self) {
-        let head = offload::secret_head(&self.0);
-        self.0[..head].zeroize();
-    }
-}
 
 pub struct Pool {
     workers: Vec<web_sys::Worker>,
@@ -188,8 +164,7 @@ impl Pool {
         })
     }
 
-    /// Send `request` to worker `i`; `None` if it gives no answer. What of the request
-    /// holds a secret ([`offload::secret_head`]) is the caller's to wipe.
+    /// Send `request` to worker `i`; `None` if it gives no answer.
     async fn call(&self, i: usize, request: &[u8]) -> Option<Vec<u8>> {
         let id = self.next_id.get().wrapping_add(1);
         self.next_id.set(id);
@@ -207,19 +182,18 @@ impl Pool {
         rx.await.ok().filter(|a| !a.is_empty())
     }
 
-    /// Split `items` among the workers, one request each, all at once (`None` where
-    /// a part cannot be asked).
+    /// Split `items` among the workers, one request each, all at once.
     async fn spread<I, O>(
         &self,
         items: &[I],
-        request: impl Fn(&[I]) -> Option<Vec<u8>>,
+        request: impl Fn(&[I]) -> Vec<u8>,
         answer: impl Fn(&[u8], usize) -> Option<Vec<O>>,
     ) -> Option<Vec<O>> {
         let share = items.len().div_ceil(self.workers.len()).max(1);
         let calls = items.chunks(share).enumerate().map(|(i, part)| {
-            let req = request(part).map(Request);
+            let req = request(part);
             let answer = &answer;
-            async move { answer(&self.call(i, &req?.0).await?, part.len()) }
+            async move { answer(&self.call(i, &req).await?, part.len()) }
         });
         let parts: Option<Vec<Vec<O>>> = futures::future::join_all(calls).await.into_iter().collect();
         Some(parts?.into_iter().flatten().collect())
@@ -227,13 +201,7 @@ impl Pool {
 
     /// Check `checks` in the workers: one answer per check, or `None` if they failed.
     pub async fn verify(&self, checks: &[&SignatureCheck]) -> Option<Vec<bool>> {
-        self.spread(checks, |part| Some(offload::verify_request(part)), offload::verify_answer).await
-    }
-
-    /// Check `sections`' signatures in the workers and decrypt those that hold, in the
-    /// same pass: one answer per section, or `None` if they failed.
-    pub async fn open(&self, sections: &[&UncheckedDecryption<'_>]) -> Option<Vec<Checked>> {
-        self.spread(sections, offload::open_request, offload::open_answer).await
+        self.spread(checks, offload::verify_request, offload::verify_answer).await
     }
 
     /// Sign `messages` as `identity` in the workers (giving them its signing key
@@ -249,6 +217,6 @@ impl Pool {
             }
             *self.key.borrow_mut() = Some(public);
         }
-        self.spread(messages, |part| Some(offload::sign_request(&public, part)), offload::sign_answer).await
+        self.spread(messages, |part| offload::sign_request(&public, part), offload::sign_answer).await
     }
 }

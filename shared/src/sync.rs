@@ -26,7 +26,7 @@ use crate::api::{Change, Cursor, PullResponse, PushItem, PushRequest, PushRespon
 use crate::chain::{HeadCheck, TeamState};
 use crate::crypto::aead::{open_blob, seal_blob};
 use crate::crypto::envelope::{
-    ChainHead, Decryption, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck, UncheckedDecryption,
+    ChainHead, Decryption, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck,
 };
 use crate::crypto::identity::IdentityKeys;
 use crate::crypto::CryptoError;
@@ -188,45 +188,12 @@ pub trait Transport {
         decrypt_here(self, decryptions).await
     }
 
-    /// Check a batch's signatures and, in the same pass, decrypt each section whose
-    /// signature holds (a browser: in Web Workers, so that neither is done on the
-    /// page's thread). One answer per section, in order; see [`Checked`]. By default
-    /// this is [`Transport::verify_signatures`] alone, and the engine then has the
-    /// sections it confirmed decrypted by [`Transport::decrypt`].
-    async fn verify_and_decrypt(&self, sections: &[&UncheckedDecryption<'_>]) -> Vec<Checked> {
-        verify_only(self, sections).await
-    }
-
     /// Sign a batch of messages as `identity` (the most expensive part of sealing
     /// records), one signature per message, in order. Here by default; a browser
     /// hands the batch to Web Workers holding the same signing key.
     async fn sign(&self, identity: &IdentityKeys, messages: &[&[u8]]) -> Vec<[u8; 64]> {
         sign_here(self, identity, messages).await
     }
-}
-
-/// A verifier's answer for one section ([`Transport::verify_and_decrypt`]). Only a
-/// held signature is taken on its word, and only for the exact check it answers (see
-/// [`seal::UncheckedPlan::confirm`]); a section not confirmed is checked here.
-#[derive(Debug)]
-pub enum Checked {
-    /// Not confirmed: the engine checks the signature itself.
-    NotHeld,
-    /// The signature holds; the section is still to be decrypted.
-    Held,
-    /// The signature holds, and this is the section's plaintext, or why it has none
-    /// (what [`Decryption::plaintext`] makes of [`Decryption::decrypt_here`]).
-    /// Whatever it is, [`OpenPlan::finish`] reads it as it would this crate's: a wrong
-    /// plaintext fails to decode.
-    Decrypted(Result<Vec<u8>, CryptoError>),
-}
-
-/// [`Transport::verify_and_decrypt`] as [`Transport::verify_signatures`] alone: each
-/// section [`Checked::Held`] or [`Checked::NotHeld`].
-pub async fn verify_only<T: Transport + ?Sized>(transport: &T, sections: &[&UncheckedDecryption<'_>]) -> Vec<Checked> {
-    let checks: Vec<&SignatureCheck> = sections.iter().map(|s| s.check()).collect();
-    let holds = transport.verify_signatures(&checks).await;
-    holds.into_iter().map(|held| if held { Checked::Held } else { Checked::NotHeld }).collect()
 }
 
 /// [`Transport::verify_signatures`] on this thread, breathing between checks.
@@ -1050,16 +1017,14 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// in batches ([`Transport::verify_signatures`]: in a browser, by Web Workers), and
     /// while one batch is checked, the one before is decrypted here.
     async fn open_many(&self, records: &[&StoredRecord]) -> Vec<Result<Opened, CryptoError>> {
-        // A batch checked up to its signatures, which are then verified together (and,
-        // in a browser, the sections whose signatures hold decrypted with them).
+        // A batch checked up to its signatures, which are then verified together.
         let check = |batch: &[&StoredRecord]| {
             let plans: Vec<Result<UncheckedPlan, CryptoError>> = batch.iter().map(|r| self.session.plan(r)).collect();
             async move {
-                let sections: Vec<&UncheckedDecryption> =
-                    plans.iter().flatten().flat_map(UncheckedPlan::sections).collect();
-                let answers = self.transport.verify_and_decrypt(&sections).await;
-                drop(sections);
-                (plans, answers)
+                let checks: Vec<&SignatureCheck> = plans.iter().flatten().flat_map(UncheckedPlan::checks).collect();
+                let holds = self.transport.verify_signatures(&checks).await;
+                drop(checks);
+                (plans, holds)
             }
         };
         let batches: Vec<&[&StoredRecord]> = records.chunks(SIGNATURE_BATCH).collect();
@@ -1073,56 +1038,28 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     None => None,
                 }
             };
-            let (plans, answers) = verified.take().expect("each batch is checked before it is opened");
+            let (plans, holds) = verified.take().expect("each batch is checked before it is opened");
             let open = async {
-                // Confirmed by the signatures' answers; then, at once (the platform's AES),
-                // the sections whose answers brought no plaintext; then read.
-                type Plaintexts = Vec<Option<Result<Vec<u8>, CryptoError>>>;
-                let mut answers = answers.into_iter();
-                let mut confirmed: Vec<Result<(OpenPlan, Plaintexts), CryptoError>> = Vec::with_capacity(plans.len());
+                // Confirmed by the signatures' answers, then the batch's decryptions at
+                // once (the platform's AES), then read.
+                let mut answers = holds.iter().copied();
+                let mut confirmed = Vec::with_capacity(plans.len());
                 for plan in plans {
                     self.transport.breathe().await;
                     confirmed.push(plan.and_then(|plan| {
-                        let count = plan.sections().count();
-                        let mine: Vec<Checked> = answers.by_ref().take(count).collect();
-                        let held: Vec<bool> = mine.iter().map(|c| !matches!(c, Checked::NotHeld)).collect();
-                        let mut plaintexts: Plaintexts = mine
-                            .into_iter()
-                            .map(|c| match c {
-                                Checked::Decrypted(plain) => Some(plain),
-                                Checked::Held | Checked::NotHeld => None,
-                            })
-                            .collect();
-                        plaintexts.resize_with(count, || None);
-                        Ok((plan.confirm(&held)?, plaintexts))
+                        let mine: Vec<bool> = answers.by_ref().take(plan.checks().count()).collect();
+                        plan.confirm(&mine)
                     }));
                 }
-                let decryptions: Vec<&Decryption> = confirmed
-                    .iter()
-                    .flatten()
-                    .flat_map(|(plan, plaintexts)| plan.decryptions().zip(plaintexts))
-                    .filter_map(|(d, plain)| plain.is_none().then_some(d))
-                    .collect();
-                let mut decrypted = match decryptions.is_empty() {
-                    true => Vec::new(),
-                    false => self.transport.decrypt(&decryptions).await,
-                }
-                .into_iter();
+                let decryptions: Vec<&Decryption> =
+                    confirmed.iter().flatten().flat_map(OpenPlan::decryptions).collect();
+                let mut decrypted = self.transport.decrypt(&decryptions).await.into_iter();
                 drop(decryptions);
                 let mut out = Vec::with_capacity(confirmed.len());
                 for plan in confirmed {
                     self.transport.breathe().await;
-                    out.push(plan.and_then(|(plan, plaintexts)| {
-                        let mine = plaintexts
-                            .into_iter()
-                            .map(|plain| {
-                                plain.unwrap_or_else(|| {
-                                    Decryption::plaintext(
-                                        decrypted.next().unwrap_or(Err(CryptoError::DecryptionFailed)),
-                                    )
-                                })
-                            })
-                            .collect();
+                    out.push(plan.and_then(|plan| {
+                        let mine = decrypted.by_ref().take(plan.decryptions().count()).collect();
                         self.session.in_time(plan.finish(mine)?)
                     }));
                 }

@@ -48,15 +48,13 @@ const FEATURES: &[&str] = &[
 
 /// A worker's script (a module worker): the app's module, started without the page
 /// (`main` mounts nothing outside a window), answering each request with
-/// `worker_answer` (a promise: while an OPEN request's decryptions run in the browser's
-/// AES, the worker takes its next request). Requests that arrive while the module loads
-/// wait for it. A request may hold a secret (a passphrase, a signing key, section
-/// keys): it is wiped once answered.
+/// `worker_answer`. Requests that arrive while the module loads wait for it. A request
+/// may hold a secret (a passphrase, a signing key): it is wiped once answered.
 const WORKER_JS: &str = r#"import init, { worker_answer } from './app.js';
 const ready = init({ module_or_path: new URL('./app_bg.wasm', import.meta.url) });
 self.onmessage = async (e) => {
   await ready;
-  const bytes = await worker_answer(e.data.bytes);
+  const bytes = worker_answer(e.data.bytes);
   e.data.bytes.fill(0);
   self.postMessage({ id: e.data.id, bytes }, [bytes.buffer]);
 };

@@ -102,14 +102,9 @@ pub fn pad(plaintext: &[u8]) -> Vec<u8> {
 /// on a 32-bit target (the browser's wasm32) `n + 4` overflows for `n` near
 /// `u32::MAX`, and a reader must never panic on what a writer sealed.
 pub fn unpad(padded: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    unpadded(padded).map(<[u8]>::to_vec)
-}
-
-/// [`unpad`], the plaintext left where it lies.
-pub fn unpadded(padded: &[u8]) -> Result<&[u8], CryptoError> {
     let (len, rest) = padded.split_first_chunk::<4>().ok_or(CryptoError::DecryptionFailed)?;
     let n = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| CryptoError::DecryptionFailed)?;
-    rest.get(..n).ok_or(CryptoError::DecryptionFailed)
+    rest.get(..n).map(<[u8]>::to_vec).ok_or(CryptoError::DecryptionFailed)
 }
 
 /// One sealed section of a record, as bytes.
@@ -285,19 +280,6 @@ impl<'k> UncheckedDecryption<'k> {
             true => Ok(self.decryption),
             false => Err(CryptoError::DecryptionFailed),
         }
-    }
-
-    /// For a verifier that decrypts in the same pass what it has just confirmed
-    /// (`sync::offload`'s OPEN, in a Web Worker): the key, the nonce, and where the
-    /// associated data and the ciphertext lie in [`UncheckedDecryption::check`]'s
-    /// message, which holds both (`label ‖ AAD ‖ envelope-without-signature`).
-    pub(crate) fn inputs(&self) -> (&'k SymmetricKey, &[u8; 12], std::ops::Range<usize>, std::ops::Range<usize>) {
-        let d = &self.decryption;
-        let aad = label::ENVELOPE_SIG.len()..label::ENVELOPE_SIG.len() + d.aad.len();
-        let ciphertext = aad.end + d.ciphertext.start..aad.end + d.ciphertext.end;
-        debug_assert_eq!(&self.check.message[aad.clone()], &d.aad[..]);
-        debug_assert_eq!(&self.check.message[ciphertext.clone()], d.ciphertext());
-        (d.key, &d.nonce, aad, ciphertext)
     }
 }
 

@@ -231,8 +231,8 @@ pub fn open_record(
 ) -> Result<Opened, CryptoError> {
     // No answers: each signature is checked here.
     let plan = plan_unchecked(sealed, ctx, version, keyring, team)?.confirm(&[])?;
-    let plaintexts: Vec<_> = plan.decryptions().map(|d| Decryption::plaintext(d.decrypt_here())).collect();
-    plan.finish(plaintexts)
+    let decrypted: Vec<_> = plan.decryptions().map(Decryption::decrypt_here).collect();
+    plan.finish(decrypted)
 }
 
 /// A record's opening ([`open_record`]) checked up to its decryptions: the
@@ -321,12 +321,7 @@ impl<'k> UncheckedPlan<'k> {
     /// The basic section's signature, then the sensitive section's where this client
     /// holds its key: what opening the record checks.
     pub fn checks(&self) -> impl Iterator<Item = &SignatureCheck> {
-        self.sections().map(UncheckedDecryption::check)
-    }
-
-    /// The sections [`UncheckedPlan::checks`] checks, in that order.
-    pub fn sections(&self) -> impl Iterator<Item = &UncheckedDecryption<'k>> {
-        std::iter::once(&self.basic).chain(&self.sensitive)
+        std::iter::once(&self.basic).chain(&self.sensitive).map(UncheckedDecryption::check)
     }
 
     /// The plan, if every signature holds: `held` answers [`UncheckedPlan::checks`] in
@@ -347,14 +342,11 @@ impl<'k> OpenPlan<'k> {
         std::iter::once(&self.basic).chain(&self.sensitive)
     }
 
-    /// The record, from each of [`OpenPlan::decryptions`]' plaintext in their order
-    /// (what [`Decryption::plaintext`] makes of its decryption).
-    pub fn finish(self, plaintexts: Vec<Result<Vec<u8>, CryptoError>>) -> Result<Opened, CryptoError> {
-        let mut plaintexts = plaintexts.into_iter();
-        let mut next = || match plaintexts.next() {
-            Some(Ok(plain)) => Ok(plain),
-            _ => Err(CryptoError::DecryptionFailed),
-        };
+    /// The record, from what AES-256-GCM made of each of [`OpenPlan::decryptions`], in
+    /// their order.
+    pub fn finish(self, decrypted: Vec<Result<Vec<u8>, CryptoError>>) -> Result<Opened, CryptoError> {
+        let mut decrypted = decrypted.into_iter();
+        let mut next = || Decryption::plaintext(decrypted.next().unwrap_or(Err(CryptoError::DecryptionFailed)));
         let mut doc = decode(&next()?)?;
         if doc.fields.keys().any(|f| is_sensitive(f)) {
             return Err(CryptoError::Malformed("sensitive field in basic section"));

@@ -46,11 +46,6 @@ enum Signatures {
     Worker(super::offload::Worker),
     /// A worker that answers every check "does not hold" (a broken one).
     Refusing,
-    /// One worker that checks and decrypts in one pass (`offload`'s OPEN).
-    Opener(super::offload::Worker),
-    /// A worker that says every signature holds and answers garbage for each section's
-    /// plaintext (a broken one, or one whose AES went wrong).
-    Garbling,
 }
 
 impl Transport for ModelTransport {
@@ -110,26 +105,10 @@ impl Transport for ModelTransport {
     async fn verify_signatures(&self, checks: &[&SignatureCheck]) -> Vec<bool> {
         match &mut *self.signatures.lock().unwrap() {
             Signatures::Here => checks.iter().map(|c| c.holds()).collect(),
-            Signatures::Worker(w) | Signatures::Opener(w) => {
+            Signatures::Worker(w) => {
                 super::offload::verify_answer(&w.handle(&super::offload::verify_request(checks)), checks.len()).unwrap()
             }
             Signatures::Refusing => vec![false; checks.len()],
-            Signatures::Garbling => vec![true; checks.len()],
-        }
-    }
-
-    async fn verify_and_decrypt(&self, sections: &[&UncheckedDecryption<'_>]) -> Vec<Checked> {
-        use super::offload::{open_answer, open_request};
-        let answered = match &mut *self.signatures.lock().unwrap() {
-            Signatures::Opener(w) => {
-                Some(open_answer(&w.handle(&open_request(sections).unwrap()), sections.len()).unwrap())
-            }
-            Signatures::Garbling => Some(sections.iter().map(|_| Checked::Decrypted(Ok(vec![0xAB; 300]))).collect()),
-            _ => None,
-        };
-        match answered {
-            Some(answers) => answers,
-            None => super::verify_only(self, sections).await,
         }
     }
 
@@ -813,12 +792,7 @@ fn signatures_made_and_checked_by_a_worker_keep_every_guarantee() {
         *broken.last_mut().unwrap() ^= 1;
         change.sealed = SealedRecord::from_envelopes(&SealedEnvelope(broken), sensitive.as_ref());
     }
-    for mode in [
-        Signatures::Worker(Default::default()),
-        Signatures::Opener(Default::default()),
-        Signatures::Refusing,
-        Signatures::Here,
-    ] {
+    for mode in [Signatures::Worker(Default::default()), Signatures::Refusing, Signatures::Here] {
         let net = ModelTransport { signatures: Arc::new(Mutex::new(mode)), ..net.clone() };
         let mut fresh = client(&t, 1, &net, MemoryStore::new());
         block_on(fresh.sync()).unwrap();
@@ -826,15 +800,7 @@ fn signatures_made_and_checked_by_a_worker_keep_every_guarantee() {
         assert!(fresh.replica.unreadable.contains(&ids[3]));
         assert_eq!(fresh.replica.records.len(), 39);
         assert_eq!(fresh.replica.records[&ids[8]].view, ann.replica.records[&ids[8]].view);
-        assert_eq!(fresh.replica.records[&ids[9]].view.text(field::PHONE), Some("13800000009"));
     }
-
-    // A worker whose plaintext is wrong: nothing it answers is taken as a record.
-    let net = ModelTransport { signatures: Arc::new(Mutex::new(Signatures::Garbling)), ..net.clone() };
-    let mut fresh = client(&t, 1, &net, MemoryStore::new());
-    block_on(fresh.sync()).unwrap();
-    assert!(fresh.replica.records.is_empty());
-    assert_eq!(fresh.replica.unreadable.len(), 40);
 }
 
 #[test]
