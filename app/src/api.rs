@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use gloo_net::http::{Request, RequestBuilder};
 use shared::api::{path, Cursor, Endpoint, Method, PullResponse, PushRequest, MAX_PULL_LIMIT};
-use shared::crypto::envelope::{Decryption, SignatureCheck};
+use shared::crypto::envelope::{Decryption, Encryption, SignatureCheck};
 use shared::crypto::identity::IdentityKeys;
 use shared::crypto::CryptoError;
 use shared::ids::TeamId;
@@ -316,6 +316,13 @@ impl Transport for HttpTransport {
             return decrypted;
         }
         shared::sync::decrypt_here(self, decryptions).await
+    }
+
+    async fn encrypt(&self, encryptions: &[&Encryption]) -> Vec<Vec<u8>> {
+        if let Some(sealed) = crate::webcrypto::encrypt_many(encryptions).await {
+            return sealed;
+        }
+        shared::sync::encrypt_here(self, encryptions).await
     }
 
     async fn sign(&self, identity: &IdentityKeys, messages: &[&[u8]]) -> Vec<[u8; 64]> {

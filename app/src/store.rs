@@ -18,8 +18,8 @@ use wasm_bindgen::{JsCast, JsValue};
 
 /// Version 1: `records`, `outbox`, `meta`. Version 2 adds `cache` (the sealed replica
 /// cache, see `shared::sync::cache`), kept apart from `meta` because it is large and
-/// rewritten whole. Version 3 adds `packs`: records a new device's first sync stored
-/// a page at a time (see [`Store::save_new_records`]).
+/// rewritten whole. Version 3 adds `packs`: records stored a page at a time (a new
+/// device's first sync, a large push; see [`Store::save_new_records`]).
 pub const SCHEMA_VERSION: u32 = 3;
 const RECORDS: &str = "records";
 const PACKS: &str = "packs";
@@ -222,8 +222,9 @@ fn encode_record(r: &StoredRecord) -> JsValue {
     bytes(&v)
 }
 
-/// A pack: records this engine had never stored, a page of them in one row (a new
-/// device's first sync writes 100,000 records as a hundred rows, not 100,000).
+/// A pack: a page of records in one row (a new device's first sync writes 100,000
+/// records as a hundred rows, not 100,000; a push of a page, as after an import or a
+/// re-encryption, writes one).
 /// `1`, then per record its id, its version (big-endian) and its sealed bytes
 /// (length-prefixed). The `records` rows and the packs hold the same kind of thing:
 /// a record's newest version among them is the one stored.
@@ -239,19 +240,22 @@ fn encode_pack(records: &[StoredRecord]) -> Uint8Array {
 
 const PACK_VERSION: u8 = 1;
 
-fn decode_pack(pack: &[u8], which: usize, out: &mut Newest) -> Result<(), StoreError> {
+/// Read pack number `which` into `out`; says how many records it holds.
+fn decode_pack(pack: &[u8], which: usize, out: &mut Newest) -> Result<usize, StoreError> {
     let bad = |_| err("a malformed pack");
     let mut r = Reader::new(pack);
     if r.u8().map_err(bad)? != PACK_VERSION {
         return Err(err("a pack of an unknown version"));
     }
+    let mut held = 0;
     while r.remaining() > 0 {
         let record = RecordId(r.array().map_err(bad)?);
         let version = r.u64().map_err(bad)?;
         let sealed = SealedRecord(r.bytes().map_err(bad)?.to_vec());
         out.take(StoredRecord { record, version, sealed }, Some(which));
+        held += 1;
     }
-    Ok(())
+    Ok(held)
 }
 
 /// Every record's newest stored version, from packs (oldest first) and then rows,
@@ -280,13 +284,18 @@ impl Newest {
         }
     }
 
-    /// Which of `packs` packs hold none of the newest versions.
-    fn spent(&self, packs: usize) -> Vec<usize> {
-        let mut live = vec![false; packs];
+    /// How many of the newest versions each of `packs` packs holds.
+    fn live(&self, packs: usize) -> Vec<usize> {
+        let mut live = vec![0; packs];
         for i in self.from.iter().flatten() {
-            live[*i] = true;
+            live[*i] += 1;
         }
-        (0..packs).filter(|&i| !live[i]).collect()
+        live
+    }
+
+    /// The newest versions that pack `pack` holds.
+    fn held_by(&self, pack: usize) -> Vec<StoredRecord> {
+        self.from.iter().zip(&self.records).filter(|(from, _)| **from == Some(pack)).map(|(_, r)| r.clone()).collect()
     }
 }
 
@@ -490,11 +499,13 @@ impl Store for IdbStore {
         // a page of records already. Only the engine writes records, and it holds its
         // lock while it reads them all.
         let mut newest = Newest::default();
-        let mut packs = Vec::new();
+        // Each pack's key and how many records it holds.
+        let mut packs: Vec<(JsValue, usize)> = Vec::new();
         if self.version >= 3 {
             self.read_pages(PACKS, 1, &mut |key, pack| {
-                packs.push(key.clone());
-                decode_pack(&to_vec(pack)?, packs.len() - 1, &mut newest)
+                let held = decode_pack(&to_vec(pack)?, packs.len(), &mut newest)?;
+                packs.push((key.clone(), held));
+                Ok(())
             })
             .await?;
         }
@@ -503,14 +514,8 @@ impl Store for IdbStore {
             Ok(())
         })
         .await?;
-        // A pack whose every record is stored again since, as new or newer versions
-        // (all of them, after a re-encryption), holds nothing: it goes. (Nothing else
-        // deletes a stored version, so what superseded it stays.)
-        let spent: Vec<JsValue> = newest.spent(packs.len()).into_iter().map(|i| packs[i].clone()).collect();
-        if !spent.is_empty() {
-            if let Err(e) = self.delete_packs(&spent).await {
-                web_sys::console::warn_1(&format!("quietdesk: spent packs kept: {e}").into());
-            }
+        if let Err(e) = self.tidy_packs(&newest, &packs).await {
+            web_sys::console::warn_1(&format!("quietdesk: spent packs kept: {e}").into());
         }
         let mut records = newest.records;
         records.sort_unstable_by_key(|r| r.record);
@@ -546,11 +551,13 @@ impl Store for IdbStore {
         cursor: Option<Cursor>,
     ) -> Result<(), StoreError> {
         let db = self.raw().await?;
-        // A page of records this engine never stored (a new device's first sync) goes
-        // into one pack row, with the cursor, in one transaction: a row per record
-        // costs the browser more than the rest of a first sync's storing.
-        let all_fresh = fresh.len() >= records.len() && fresh[..records.len()].iter().all(|&f| f);
-        if self.version >= 3 && records.len() >= PACK_FROM && all_fresh {
+        // A page of records (a new device's first sync, a push after an import, a
+        // re-encryption's batch) goes into one pack row, with the cursor, in one
+        // transaction: a row per record, each read and compared before it is written,
+        // costs the browser more than the rest of the work. Nothing in a pack replaces
+        // what is stored: reading takes each record's newest version wherever it is,
+        // so a newer version another tab stored is never lost to it.
+        if self.version >= 3 && records.len() >= PACK_FROM {
             return self.save_pack(&db, records, cursor).await;
         }
         self.write_rows(&db, records, fresh, cursor).await
@@ -695,16 +702,38 @@ impl IdbStore {
         settled(&tx, "complete").await
     }
 
-    async fn delete_packs(&self, keys: &[JsValue]) -> Result<(), StoreError> {
+    /// Delete the packs that hold none of the newest versions (every record stored
+    /// again since, as after a re-encryption), and pack again, into one new pack, what
+    /// is still newest in packs that hold mostly superseded versions: in one
+    /// transaction, so a record's newest version is stored throughout. (Nothing else
+    /// deletes a stored version, so what superseded it stays.)
+    async fn tidy_packs(&self, newest: &Newest, packs: &[(JsValue, usize)]) -> Result<(), StoreError> {
+        let live = newest.live(packs.len());
+        let (mut spent, mut kept) = (Vec::new(), Vec::new());
+        for (i, ((key, held), live)) in packs.iter().zip(live).enumerate() {
+            if live == 0 {
+                spent.push(key);
+            } else if live * 2 < *held {
+                spent.push(key);
+                kept.extend(newest.held_by(i));
+            }
+        }
+        if spent.is_empty() {
+            return Ok(());
+        }
+        let repacked = (!kept.is_empty()).then(|| encode_pack(&kept));
         let tx = self
             .raw()
             .await?
             .transaction_with_str_and_mode(PACKS, web_sys::IdbTransactionMode::Readwrite)
             .map_err(|_| err("IndexedDB transaction"))?;
         let done = settling(&tx, "complete");
-        let packs = tx.object_store(PACKS).map_err(|_| err("packs store"))?;
-        for key in keys {
-            packs.delete(key).map_err(|_| err("pack delete"))?;
+        let store = tx.object_store(PACKS).map_err(|_| err("packs store"))?;
+        if let Some(pack) = repacked {
+            store.add(&pack).map_err(|_| err("pack write"))?;
+        }
+        for key in spent {
+            store.delete(key).map_err(|_| err("pack delete"))?;
         }
         done.await
     }

@@ -10,7 +10,7 @@
 
 use js_sys::{Array, Promise, Uint8Array};
 use shared::crypto::aead::{blob_aad, blob_of, blob_parts, random_nonce};
-use shared::crypto::envelope::Decryption;
+use shared::crypto::envelope::{Decryption, Encryption};
 use shared::crypto::{CryptoError, SymmetricKey};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -107,4 +107,29 @@ pub async fn decrypt_many(decryptions: &[&Decryption<'_>]) -> Option<Vec<Result<
         })
         .collect();
     (out.len() == decryptions.len()).then_some(out)
+}
+
+/// [`shared::sync::Transport::encrypt`] by WebCrypto: a batch of sections being sealed,
+/// each distinct key imported once, every encryption issued before any is awaited.
+/// `None` where there is no WebCrypto (the caller uses the crate).
+pub async fn encrypt_many(encryptions: &[&Encryption]) -> Option<Vec<Vec<u8>>> {
+    let subtle = subtle()?;
+    let mut keys: Vec<(&SymmetricKey, CryptoKey)> = Vec::new();
+    for e in encryptions {
+        if !keys.iter().any(|(k, _)| *k == e.key()) {
+            keys.push((e.key(), key(&subtle, e.key(), "encrypt").await?));
+        }
+    }
+    let pending = Array::new_with_length(encryptions.len() as u32);
+    for (i, e) in encryptions.iter().enumerate() {
+        let (_, key) = keys.iter().find(|(k, _)| *k == e.key())?;
+        // The browser copies the plaintext before `encrypt` returns (WebCrypto takes a
+        // copy of its input), from the module's memory, where it is wiped on drop.
+        let encrypting =
+            subtle.encrypt_with_object_and_u8_array(&params(e.nonce(), e.aad()), key, e.plaintext()).ok()?;
+        pending.set(i as u32, encrypting.into());
+    }
+    let sealed: Array = JsFuture::from(Promise::all(&pending)).await.ok()?.unchecked_into();
+    let out: Vec<Vec<u8>> = sealed.iter().map(|buffer| Uint8Array::new(&buffer).to_vec()).collect();
+    (out.len() == encryptions.len()).then_some(out)
 }

@@ -336,6 +336,67 @@ async fn webcrypto_decrypts_records_as_the_crate_does() {
     assert_eq!(by_crate.iter().filter(|r| r.is_err()).count(), 40, "every basic section, no sensitive one");
 }
 
+/// The browser's AES (WebCrypto) seals records' sections exactly as the crate does
+/// (the same nonce, key and AAD give the same ciphertext and tag), and records sealed
+/// through it, a batch's encryptions at a time as the engine does, open as sealed.
+#[wasm_bindgen_test]
+async fn webcrypto_seals_sections_as_the_crate_does() {
+    use shared::crypto::envelope::{Encryption, RecordContext};
+    use shared::hlc::{Hlc, Stamp};
+    use shared::record::{FieldState, RecordDoc, Value};
+    use shared::sync::seal::Sealer;
+
+    let identity = IdentityKeys::generate();
+    let collection = CollectionId([4; 16]);
+    let s = session(&identity, &[(Scope::Basic, [1u8; 32]), (Scope::Sensitive, [2u8; 32])], collection);
+    let sealer = Sealer { me: &s.me, identity: &s.identity, keyring: &s.keyring, epoch: 1, head: s.team.chain_head() };
+    let docs: Vec<(RecordContext, RecordDoc)> = (0..30)
+        .map(|i| {
+            let mut doc = RecordDoc::new();
+            let stamp = Stamp { hlc: Hlc { wall_ms: 1_000 + i, counter: 0 }, author: s.me.clone() };
+            let mut set = |f: &str, v: String| {
+                doc.apply(f, FieldState { value: Some(Value::Text(v)), stamp: stamp.clone() });
+            };
+            set(field::KIND, "customer".into());
+            set(field::NAME, format!("客户 {i}").repeat(i as usize + 1));
+            if i % 3 != 0 {
+                set(field::PHONE, format!("1380{i:07}"));
+            }
+            (RecordContext { team: s.team.team, record: RecordId::random() }, doc)
+        })
+        .collect();
+    let mut sealings: Vec<_> =
+        docs.iter().map(|(ctx, doc)| sealer.begin(ctx, collection, 1, doc, None).unwrap()).collect();
+    let mut rounds = 0;
+    loop {
+        let encryptions: Vec<&Encryption> = sealings.iter().filter_map(|s| s.to_encrypt()).collect();
+        if !encryptions.is_empty() {
+            rounds += 1;
+            let by_browser = app::webcrypto::encrypt_many(&encryptions).await.expect("WebCrypto on localhost");
+            let by_crate: Vec<Vec<u8>> = encryptions.iter().map(|e| e.encrypt_here()).collect();
+            assert_eq!(by_browser, by_crate);
+            let mut by_browser = by_browser.into_iter();
+            for sealing in sealings.iter_mut().filter(|s| s.to_encrypt().is_some()) {
+                sealing.encrypted(by_browser.next().unwrap()).unwrap();
+            }
+        }
+        let messages: Vec<Vec<u8>> = sealings.iter().filter_map(|s| s.to_sign().map(<[u8]>::to_vec)).collect();
+        if messages.is_empty() {
+            break;
+        }
+        let mut signatures = messages.iter().map(|m| identity.sign(m));
+        for sealing in sealings.iter_mut().filter(|s| s.to_sign().is_some()) {
+            sealing.sign(signatures.next().unwrap());
+        }
+    }
+    assert_eq!(rounds, 2, "the sensitive sections, then the basic ones");
+    for ((ctx, doc), sealing) in docs.iter().zip(sealings) {
+        let (sealed, _) = sealing.finish();
+        let opened = shared::sync::seal::open_record(&sealed, ctx, 1, &s.keyring, &s.team).unwrap();
+        assert_eq!(&opened.doc, doc);
+    }
+}
+
 /// A first sync's new records are stored a page to a row (a pack) with the cursor; what
 /// is read back is every record's newest version, whether a pack or a row holds it,
 /// before and after reopening.
@@ -356,16 +417,16 @@ async fn records_stored_in_packs_read_back_newest_first_with_rows() {
     batch.push(StoredRecord { version: 4, ..newer_there.clone() });
     batch.push(StoredRecord { version: 3, sealed: SealedRecord(vec![8; 50]), ..older_there.clone() });
     db.save_new_records(&batch, &vec![true; batch.len()], Some(21)).await.unwrap();
-    // A page with a record not new to this engine is written a row each, compared.
-    let known = record(RecordId::random(), 7, 3);
+    // A page with a record not new to this engine (a push's) is packed too; the newer
+    // version another tab stored meanwhile still wins.
+    let known = record(RecordId::random(), 9, 3);
+    db.save_records(std::slice::from_ref(&known), None).await.unwrap();
     let mut mixed: Vec<StoredRecord> = (0..70).map(|i| record(RecordId::random(), 1, i as u8)).collect();
-    mixed.push(known.clone());
-    let mut fresh = vec![true; mixed.len()];
-    *fresh.last_mut().unwrap() = false;
-    db.save_new_records(&mixed, &fresh, None).await.unwrap();
+    mixed.push(StoredRecord { version: 7, ..known.clone() });
+    db.save_records(&mixed, None).await.unwrap();
     assert_eq!(db.load().await.unwrap().cursor, 21, "the cursor is saved with the pack");
     let raw = db.raw_values().await.unwrap();
-    assert!(raw.len() < 2 + 71 + 20, "one row for the page, not one per record: {} rows", raw.len());
+    assert!(raw.len() < 3 + 20, "one row for each page, not one per record: {} rows", raw.len());
 
     // Later versions of packed records arrive as rows; an older one never wins.
     let edited = StoredRecord { version: 2, sealed: SealedRecord(vec![9; 50]), ..page[0].clone() };
@@ -386,18 +447,45 @@ async fn records_stored_in_packs_read_back_newest_first_with_rows() {
     assert_eq!(db.records().await.unwrap(), want, "the same after reopening");
     assert_eq!(db.load().await.unwrap().cursor, 22);
 
-    // Once every record of the pack is stored again (a re-encryption does that), the
-    // pack goes, and nothing stored is lost.
+    // Once every record of the packs is stored again (a re-encryption does that), as
+    // a pack, the old packs go, and nothing stored is lost.
     let rows = db.raw_values().await.unwrap().len();
     let again: Vec<StoredRecord> = want.iter().map(|r| StoredRecord { version: r.version + 1, ..r.clone() }).collect();
     db.save_records(&again, None).await.unwrap();
     assert_eq!(db.records().await.unwrap(), again);
-    assert_eq!(
-        db.raw_values().await.unwrap().len(),
-        rows + 299 - 1,
-        "a row for each record that had none, the pack gone"
-    );
+    assert_eq!(db.raw_values().await.unwrap().len(), rows + 1 - 2, "one pack more, the two spent ones gone");
     assert_eq!(db.records().await.unwrap(), again);
+    db.close();
+    store::delete(&name).await.unwrap();
+}
+
+/// A pack whose records are mostly stored again since (edited one by one) is packed
+/// again with only what is still newest in it: the store does not keep growing with
+/// superseded versions, and nothing newest is lost.
+#[wasm_bindgen_test]
+async fn a_mostly_superseded_pack_is_packed_again_with_what_is_newest_in_it() {
+    let name = unique("repack");
+    let db = store::open(&name).await.unwrap();
+    let record = |id: RecordId, version: u64| StoredRecord { record: id, version, sealed: SealedRecord(vec![5; 100]) };
+    let page: Vec<StoredRecord> = (0..100).map(|_| record(RecordId::random(), 1)).collect();
+    db.save_records(&page, Some(3)).await.unwrap();
+    let pack_bytes = |raw: &[Vec<u8>]| raw.iter().map(Vec::len).max().unwrap();
+    let whole = pack_bytes(&db.raw_values().await.unwrap());
+    // 60 of the 100 edited, a few at a time (rows).
+    let edited: Vec<StoredRecord> = page[..60].iter().map(|r| StoredRecord { version: 2, ..r.clone() }).collect();
+    for chunk in edited.chunks(20) {
+        db.save_records(chunk, None).await.unwrap();
+    }
+    let mut want: Vec<StoredRecord> = edited.iter().chain(&page[60..]).cloned().collect();
+    want.sort_by_key(|r| r.record);
+    assert_eq!(db.records().await.unwrap(), want);
+    let raw = db.raw_values().await.unwrap();
+    assert_eq!(raw.len(), 60 + 1 + 1, "the rows, one pack, the cursor");
+    assert!(pack_bytes(&raw) * 2 < whole, "the pack holds the 40 newest only: {} of {whole} bytes", pack_bytes(&raw));
+    db.close();
+    let db = store::open(&name).await.unwrap();
+    assert_eq!(db.records().await.unwrap(), want, "the same after reopening");
+    assert_eq!(db.load().await.unwrap().cursor, 3);
     db.close();
     store::delete(&name).await.unwrap();
 }

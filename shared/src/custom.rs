@@ -293,7 +293,8 @@ mod tests {
     #[test]
     fn inputs_are_validated_by_kind_and_round_trip() {
         use Problem::*;
-        let cases: &[(Kind, &[&str], &str, Result<Option<Value>, Problem>)] = &[
+        type Case<'a> = (Kind, &'a [&'a str], &'a str, Result<Option<Value>, Problem>);
+        let cases: &[Case] = &[
             (Kind::Number, &[], "1,234.50", Ok(Some(Value::Text("1234.5".into())))),
             (Kind::Number, &[], "12a", Err(NotANumber)),
             (Kind::Money, &[], "¥12,000.5", Ok(Some(Value::Int(1_200_050)))),

@@ -26,7 +26,7 @@ use crate::api::{Change, Cursor, PullResponse, PushItem, PushRequest, PushRespon
 use crate::chain::{HeadCheck, TeamState};
 use crate::crypto::aead::{open_blob, seal_blob};
 use crate::crypto::envelope::{
-    ChainHead, Decryption, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck,
+    ChainHead, Decryption, Encryption, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck,
 };
 use crate::crypto::identity::IdentityKeys;
 use crate::crypto::CryptoError;
@@ -188,6 +188,15 @@ pub trait Transport {
         decrypt_here(self, decryptions).await
     }
 
+    /// AES-256-GCM for a batch of sections being sealed (see [`seal::Sealing`]): what
+    /// [`Encryption::encrypt_here`] returns for each, in order. Here, between breaths,
+    /// by default; a browser has its own AES (WebCrypto). A ciphertext of the wrong
+    /// length is refused ([`Encryption::into_unsigned`]); any other wrong one is what
+    /// the sealer signs and no reader opens, as with any AES it is handed.
+    async fn encrypt(&self, encryptions: &[&Encryption]) -> Vec<Vec<u8>> {
+        encrypt_here(self, encryptions).await
+    }
+
     /// Sign a batch of messages as `identity` (the most expensive part of sealing
     /// records), one signature per message, in order. Here by default; a browser
     /// hands the batch to Web Workers holding the same signing key.
@@ -217,6 +226,16 @@ pub async fn decrypt_here<T: Transport + ?Sized>(
     for d in decryptions {
         transport.breathe().await;
         out.push(d.decrypt_here());
+    }
+    out
+}
+
+/// [`Transport::encrypt`] on this thread, breathing between sections.
+pub async fn encrypt_here<T: Transport + ?Sized>(transport: &T, encryptions: &[&Encryption]) -> Vec<Vec<u8>> {
+    let mut out = Vec::with_capacity(encryptions.len());
+    for e in encryptions {
+        transport.breathe().await;
+        out.push(e.encrypt_here());
     }
     out
 }
@@ -1411,9 +1430,23 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 local.version,
             ));
         }
-        // The batch's signatures in (at most) two rounds: the sensitive sections', then
-        // the basic ones', which bind the sensitive sections' digests.
+        // The batch's encryptions and signatures in (at most) two rounds of each: the
+        // sensitive sections', then the basic ones', which bind the sensitive
+        // sections' digests.
         loop {
+            let encrypting: Vec<(usize, &Encryption)> =
+                begun.iter().enumerate().filter_map(|(i, (s, ..))| s.to_encrypt().map(|e| (i, e))).collect();
+            if !encrypting.is_empty() {
+                let encryptions: Vec<&Encryption> = encrypting.iter().map(|(_, e)| *e).collect();
+                let ciphertexts = self.transport.encrypt(&encryptions).await;
+                if ciphertexts.len() != encryptions.len() {
+                    return Err(SyncError::Crypto(CryptoError::Malformed("a batch encrypted in part")));
+                }
+                let at: Vec<usize> = encrypting.into_iter().map(|(i, _)| i).collect();
+                for (i, ciphertext) in at.into_iter().zip(ciphertexts) {
+                    begun[i].0.encrypted(ciphertext)?;
+                }
+            }
             let waiting: Vec<(usize, &[u8])> =
                 begun.iter().enumerate().filter_map(|(i, (s, ..))| s.to_sign().map(|m| (i, m))).collect();
             if waiting.is_empty() {
@@ -1426,8 +1459,8 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             }
             let at: Vec<usize> = waiting.into_iter().map(|(i, _)| i).collect();
             for (i, signature) in at.into_iter().zip(signatures) {
-                // Signing a sensitive section seals the basic one: a batch of them is
-                // a long task unless the page gets its turns.
+                // Signing a sensitive section lays out the basic one (its AAD binds the
+                // sensitive section's digest): the page gets its turns.
                 self.transport.breathe().await;
                 begun[i].0.sign(signature);
             }

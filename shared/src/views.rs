@@ -74,7 +74,7 @@ mod tests {
         };
         assert_eq!(v.line(), "华东 VIP\u{1f}1\u{1f}tag\u{1e}vip\u{1d}sort\u{1e}company");
         assert_eq!(SavedView::parse(&v.line()), Some(v.clone()));
-        assert_eq!(from_value(Some(&to_value(&[v.clone()]))), vec![v]);
+        assert_eq!(from_value(Some(&to_value(std::slice::from_ref(&v)))), vec![v]);
         let empty = SavedView { name: "All".into(), default: false, state: vec![] };
         assert_eq!(SavedView::parse(&empty.line()), Some(empty));
         for bad in ["", "x", "x\u{1f}2\u{1f}", " \u{1f}0\u{1f}", "x\u{1f}0\u{1f}novalue"] {

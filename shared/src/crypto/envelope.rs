@@ -143,9 +143,9 @@ impl SealedEnvelope {
         companion: &[u8; 32],
         key: &SymmetricKey,
     ) -> Unsigned {
-        let ad = aad(ctx, header, companion);
-        let (nonce, ct) = aead::seal(key, &ad, &pad(plaintext));
-        Unsigned::assemble(header, &ad, &nonce, ct)
+        let encryption = Encryption::new(plaintext, header, ctx, companion, key);
+        let ct = encryption.encrypt_here();
+        encryption.into_unsigned(ct).expect("the crate's ciphertext has the padded length")
     }
 
     /// For golden vectors only: a caller-chosen nonce.
@@ -317,6 +317,69 @@ impl<'k> Decryption<'k> {
     }
     pub fn into_envelope(self) -> SealedEnvelope {
         self.envelope
+    }
+}
+
+/// One section's AES-256-GCM encryption before it is done: its key, a fresh random
+/// nonce, its AAD and its padded plaintext. The engine gathers a batch of them and has
+/// them done by the platform's AES where there is one (`Transport::encrypt`);
+/// [`Encryption::encrypt_here`] is the crate's. [`Encryption::into_unsigned`] takes
+/// the ciphertext (with its tag) and makes the envelope to sign. The plaintext is
+/// wiped when it drops.
+pub struct Encryption {
+    key: SymmetricKey,
+    nonce: [u8; 12],
+    aad: Vec<u8>,
+    padded: zeroize::Zeroizing<Vec<u8>>,
+    header: EnvelopeHeader,
+}
+
+impl std::fmt::Debug for Encryption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encryption").field("header", &self.header).finish_non_exhaustive()
+    }
+}
+
+impl Encryption {
+    pub fn new(
+        plaintext: &[u8],
+        header: &EnvelopeHeader,
+        ctx: &RecordContext,
+        companion: &[u8; 32],
+        key: &SymmetricKey,
+    ) -> Self {
+        Self {
+            key: key.clone(),
+            nonce: aead::random_nonce(),
+            aad: aad(ctx, header, companion),
+            padded: zeroize::Zeroizing::new(pad(plaintext)),
+            header: header.clone(),
+        }
+    }
+    pub fn key(&self) -> &SymmetricKey {
+        &self.key
+    }
+    pub fn nonce(&self) -> &[u8; 12] {
+        &self.nonce
+    }
+    pub fn aad(&self) -> &[u8] {
+        &self.aad
+    }
+    /// The padded plaintext (see [`pad`]).
+    pub fn plaintext(&self) -> &[u8] {
+        &self.padded
+    }
+    /// AES-256-GCM by this crate: the ciphertext with its 16-byte tag after it.
+    pub fn encrypt_here(&self) -> Vec<u8> {
+        aead::seal_with_nonce(&self.key, &self.nonce, &self.aad, &self.padded)
+    }
+    /// The envelope to sign, around `ciphertext` (the padded plaintext's length plus
+    /// the tag, or [`CryptoError::Malformed`]).
+    pub fn into_unsigned(self, ciphertext: Vec<u8>) -> Result<Unsigned, CryptoError> {
+        if ciphertext.len() != self.padded.len() + 16 {
+            return Err(CryptoError::Malformed("a ciphertext of the wrong length"));
+        }
+        Ok(Unsigned::assemble(&self.header, &self.aad, &self.nonce, ciphertext))
     }
 }
 

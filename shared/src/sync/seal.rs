@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use crate::chain::TeamState;
 use crate::crypto::envelope::{
-    ChainHead, Decryption, EnvelopeHeader, Keyring, RecordContext, SealedEnvelope, SealedRecord, SignatureCheck,
-    UncheckedDecryption, Unsigned,
+    ChainHead, Decryption, Encryption, EnvelopeHeader, Keyring, RecordContext, SealedEnvelope, SealedRecord,
+    SignatureCheck, UncheckedDecryption, Unsigned,
 };
 use crate::crypto::identity::{IdentityKeys, PublicIdentity};
 use crate::crypto::{CryptoError, Scope, SymmetricKey};
@@ -96,16 +96,22 @@ impl Sealer<'_> {
         carried: Option<&SealedEnvelope>,
     ) -> Result<(SealedRecord, Option<SealedEnvelope>), CryptoError> {
         let mut sealing = self.begin(ctx, collection, version, doc, carried)?;
-        while let Some(message) = sealing.to_sign() {
-            let signature = self.identity.sign(message);
-            sealing.sign(signature);
+        loop {
+            if let Some(encryption) = sealing.to_encrypt() {
+                let ciphertext = encryption.encrypt_here();
+                sealing.encrypted(ciphertext)?;
+            } else if let Some(message) = sealing.to_sign() {
+                let signature = self.identity.sign(message);
+                sealing.sign(signature);
+            } else {
+                return Ok(sealing.finish());
+            }
         }
-        Ok(sealing.finish())
     }
 
-    /// [`Sealer::seal`] up to its first signature: the caller signs what
-    /// [`Sealing::to_sign`] asks for (a batch of records' at once, elsewhere if it
-    /// likes) until it asks for nothing.
+    /// [`Sealer::seal`] up to its first encryption: the caller encrypts what
+    /// [`Sealing::to_encrypt`] asks for and signs what [`Sealing::to_sign`] asks for
+    /// (a batch of records' at once, elsewhere if it likes) until both ask for nothing.
     pub fn begin(
         &self,
         ctx: &RecordContext,
@@ -127,14 +133,14 @@ impl Sealer<'_> {
             chain: Some(self.head),
         };
         let basic = Pending {
-            plain: encode(&RecordDoc { fields: basic_fields }),
+            plain: zeroize::Zeroizing::new(encode(&RecordDoc { fields: basic_fields })),
             header: header(Scope::Basic),
             key: basic_key.clone(),
         };
         let step = match self.keyring.get(collection, epoch, Scope::Sensitive) {
-            Some(key) if !sensitive_fields.is_empty() => Step::Sensitive(
-                SealedEnvelope::seal_unsigned(
-                    &encode(&RecordDoc { fields: sensitive_fields }),
+            Some(key) if !sensitive_fields.is_empty() => Step::EncryptSensitive(
+                Encryption::new(
+                    &zeroize::Zeroizing::new(encode(&RecordDoc { fields: sensitive_fields })),
                     &header(Scope::Sensitive),
                     ctx,
                     &[0; 32],
@@ -142,12 +148,12 @@ impl Sealer<'_> {
                 ),
                 basic,
             ),
-            Some(_) => Step::Basic(basic.seal(ctx, None), None),
+            Some(_) => Step::EncryptBasic(basic.encryption(ctx, None), None),
             // A section only opens in the collection it was sealed in: without the
             // key, it can be carried forward but not moved.
             None => match carried {
                 Some(c) if c.header()?.collection != collection => return Err(CryptoError::NoKey),
-                c => Step::Basic(basic.seal(ctx, c), c.cloned()),
+                c => Step::EncryptBasic(basic.encryption(ctx, c), c.cloned()),
             },
         };
         Ok(Sealing { ctx: *ctx, step })
@@ -157,22 +163,26 @@ impl Sealer<'_> {
 /// A record's basic section before it is encrypted: it binds the digest of the
 /// sensitive section, which must be signed first.
 struct Pending {
-    plain: Vec<u8>,
+    plain: zeroize::Zeroizing<Vec<u8>>,
     header: EnvelopeHeader,
     key: SymmetricKey,
 }
 
 impl Pending {
-    fn seal(&self, ctx: &RecordContext, sensitive: Option<&SealedEnvelope>) -> Unsigned {
+    fn encryption(&self, ctx: &RecordContext, sensitive: Option<&SealedEnvelope>) -> Encryption {
         let companion = sensitive.map(SealedEnvelope::digest).unwrap_or([0; 32]);
-        SealedEnvelope::seal_unsigned(&self.plain, &self.header, ctx, &companion, &self.key)
+        Encryption::new(&self.plain, &self.header, ctx, &companion, &self.key)
     }
 }
 
 enum Step {
-    /// The sensitive section awaits its signature; the basic one its encryption.
+    /// The sensitive section awaits its encryption, then its signature; the basic one
+    /// comes after.
+    EncryptSensitive(Encryption, Pending),
     Sensitive(Unsigned, Pending),
-    /// The basic section awaits its signature, beside the sensitive section (if any).
+    /// The basic section awaits its encryption, then its signature, beside the
+    /// sensitive section (if any).
+    EncryptBasic(Encryption, Option<SealedEnvelope>),
     Basic(Unsigned, Option<SealedEnvelope>),
     Done(SealedEnvelope, Option<SealedEnvelope>),
 }
@@ -184,24 +194,46 @@ pub struct Sealing {
 }
 
 impl Sealing {
-    /// The bytes whose signature the next step needs, or `None` when sealed.
+    /// The encryption the next step needs, or `None` (a signature is, or it is sealed).
+    pub fn to_encrypt(&self) -> Option<&Encryption> {
+        match &self.step {
+            Step::EncryptSensitive(e, _) | Step::EncryptBasic(e, _) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Take the ciphertext of [`Sealing::to_encrypt`]'s encryption (with its tag); one
+    /// of the wrong length is refused. Nothing happens when no encryption is awaited.
+    pub fn encrypted(&mut self, ciphertext: Vec<u8>) -> Result<(), CryptoError> {
+        let step = std::mem::replace(&mut self.step, Step::Done(SealedEnvelope(Vec::new()), None));
+        self.step = match step {
+            Step::EncryptSensitive(e, basic) => Step::Sensitive(e.into_unsigned(ciphertext)?, basic),
+            Step::EncryptBasic(e, sensitive) => Step::Basic(e.into_unsigned(ciphertext)?, sensitive),
+            other => other,
+        };
+        Ok(())
+    }
+
+    /// The bytes whose signature the next step needs, or `None` (an encryption is, or
+    /// it is sealed).
     pub fn to_sign(&self) -> Option<&[u8]> {
         match &self.step {
             Step::Sensitive(u, _) | Step::Basic(u, _) => Some(u.message()),
-            Step::Done(..) => None,
+            _ => None,
         }
     }
 
     /// Take the signature of [`Sealing::to_sign`]'s bytes (by the sealer's identity).
+    /// Nothing happens when no signature is awaited.
     pub fn sign(&mut self, signature: [u8; 64]) {
         let step = std::mem::replace(&mut self.step, Step::Done(SealedEnvelope(Vec::new()), None));
         self.step = match step {
             Step::Sensitive(u, basic) => {
                 let sensitive = u.signed(signature);
-                Step::Basic(basic.seal(&self.ctx, Some(&sensitive)), Some(sensitive))
+                Step::EncryptBasic(basic.encryption(&self.ctx, Some(&sensitive)), Some(sensitive))
             }
             Step::Basic(u, sensitive) => Step::Done(u.signed(signature), sensitive),
-            done @ Step::Done(..) => done,
+            other => other,
         };
     }
 

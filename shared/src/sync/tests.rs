@@ -36,6 +36,8 @@ struct ModelTransport {
     bodies: Arc<Mutex<Vec<usize>>>,
     /// Pulls answered before the connection drops (`None`: all).
     pulls_left: Arc<Mutex<Option<usize>>>,
+    /// The platform's AES answers each encryption a byte short (a broken one).
+    short_ciphertexts: Arc<Mutex<bool>>,
 }
 
 #[derive(Default)]
@@ -110,6 +112,18 @@ impl Transport for ModelTransport {
             }
             Signatures::Refusing => vec![false; checks.len()],
         }
+    }
+
+    async fn encrypt(&self, encryptions: &[&Encryption]) -> Vec<Vec<u8>> {
+        let short = *self.short_ciphertexts.lock().unwrap();
+        encryptions
+            .iter()
+            .map(|e| {
+                let mut ciphertext = e.encrypt_here();
+                ciphertext.truncate(ciphertext.len() - usize::from(short));
+                ciphertext
+            })
+            .collect()
     }
 
     async fn sign(&self, identity: &IdentityKeys, messages: &[&[u8]]) -> Vec<[u8; 64]> {
@@ -801,6 +815,32 @@ fn signatures_made_and_checked_by_a_worker_keep_every_guarantee() {
         assert_eq!(fresh.replica.records.len(), 39);
         assert_eq!(fresh.replica.records[&ids[8]].view, ann.replica.records[&ids[8]].view);
     }
+}
+
+/// Sections encrypted by the platform's AES (a batch at a time, as a browser's
+/// WebCrypto does) open everywhere; an AES that answers ciphertexts of the wrong length
+/// gets nothing sealed or sent, and the edits wait in the outbox.
+#[test]
+fn a_batch_encrypted_elsewhere_opens_and_a_wrong_length_ciphertext_seals_nothing() {
+    let t = team();
+    let net = ModelTransport::default();
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    let ids: Vec<RecordId> = (0..12).map(|_| RecordId::random()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        block_on(ann.edit(*id, customer(&format!("Customer {i}"), &format!("1380000{i:04}")), 1_000 + i as u64))
+            .unwrap();
+    }
+    *net.short_ciphertexts.lock().unwrap() = true;
+    assert!(matches!(block_on(ann.sync()), Err(SyncError::Crypto(CryptoError::Malformed(_)))));
+    assert!(net.server.lock().unwrap().records.is_empty(), "nothing sent");
+    assert_eq!(ann.replica.pending_count(), 12, "the edits wait");
+
+    *net.short_ciphertexts.lock().unwrap() = false;
+    assert_eq!(block_on(ann.sync()).unwrap().pushed, 12);
+    let mut bob = client(&t, 1, &net, MemoryStore::new());
+    block_on(bob.sync()).unwrap();
+    assert_eq!(views(&bob), views(&ann));
+    assert_eq!(bob.replica.records[&ids[5]].view.text(field::PHONE), Some("13800000005"));
 }
 
 #[test]
