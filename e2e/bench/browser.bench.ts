@@ -380,15 +380,33 @@ for (const n of SIZES) {
     await createTeam(a);
     await importRows(a, n);
     await waitSyncedLong(a);
-    // What one record weighs as this device stores it (its sealed bytes), for the baseline.
+    // What one record weighs as this device stores it (its sealed bytes and the 8-byte
+    // version of a row), for the baseline: the author's records are in rows and in
+    // packs (`1`, then per record id(16) ‖ version(8) ‖ length(4, big-endian) ‖ sealed).
     const avg: number = await a.evaluate((name) => new Promise<number>((resolve, reject) => {
       const req = indexedDB.open(name);
       req.onerror = () => reject(req.error);
       req.onsuccess = () => {
-        const all = req.result.transaction('records').objectStore('records').getAll();
-        all.onsuccess = () => resolve(all.result.reduce((t: number, v: Uint8Array) => t + v.byteLength, 0) / all.result.length);
+        const tx = req.result.transaction(['records', 'packs']);
+        const rows = tx.objectStore('records').getAll();
+        const packs = tx.objectStore('packs').getAll();
+        tx.oncomplete = () => {
+          const sizes: number[] = rows.result.map((v: Uint8Array) => v.byteLength);
+          for (const pack of packs.result as Uint8Array[]) {
+            const view = new DataView(pack.buffer, pack.byteOffset, pack.byteLength);
+            for (let at = 1; at < pack.byteLength;) {
+              const len = view.getUint32(at + 24);
+              sizes.push(8 + len);
+              at += 28 + len;
+            }
+          }
+          if (sizes.length === 0) reject(new Error('the author stored no records'));
+          resolve(sizes.reduce((t, s) => t + s, 0) / sizes.length);
+        };
+        tx.onerror = () => reject(tx.error);
       };
     }), `quietdesk:${user}`);
+    expect(avg).toBeGreaterThan(500);
     await author.close();
 
     const fresh = await browser.newContext();
