@@ -224,13 +224,68 @@ fn background_task() -> Option<js_sys::Promise> {
     })
 }
 
-/// Yield to the page if the engine's work has held it for [`BREATH_MS`].
+/// Yield to the page if the engine's work has held it for [`BREATH_MS`]. While the
+/// user types, the engine's work waits for a pause in their typing ([`INPUT_QUIET_MS`],
+/// at most [`INPUT_WAIT_MS`] at a breath): each keystroke then has the page's thread,
+/// and the device's other cores, to itself, instead of sharing them with a batch's
+/// sealing, signing and storing (on two cores a search took twice as long meanwhile).
 pub async fn breathe() {
     let now = js_sys::Date::now();
     if now - LAST_BREATH.get() >= BREATH_MS {
-        yield_now().await;
-        LAST_BREATH.set(js_sys::Date::now());
+        pause().await;
     }
+}
+
+/// [`breathe`]'s yield, one boxed future: `breathe` is awaited in dozens of places,
+/// and each would otherwise carry a copy of this state machine in its own.
+#[inline(never)]
+fn pause() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
+    Box::pin(async {
+        yield_now().await;
+        let since = js_sys::Date::now();
+        while typing() && js_sys::Date::now() - since < INPUT_WAIT_MS {
+            // A timer's promise, resolved by the browser: no callback of ours.
+            let slept = js_sys::Promise::new(&mut |resolve, _| {
+                if let Some(window) = web_sys::window() {
+                    let wait = INPUT_QUIET_MS as i32 / 4;
+                    let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, wait);
+                }
+            });
+            let _ = wasm_bindgen_futures::JsFuture::from(slept).await;
+        }
+        LAST_BREATH.set(js_sys::Date::now());
+    })
+}
+
+/// How long after a keystroke the user counts as typing.
+const INPUT_QUIET_MS: f64 = 200.0;
+/// The longest the engine's work waits at one breath for the user to pause.
+const INPUT_WAIT_MS: f64 = 1_000.0;
+
+thread_local! {
+    /// When the user last typed (`Date.now()`), kept by a listener on the document
+    /// added the first time it is asked.
+    static LAST_INPUT: std::rc::Rc<std::cell::Cell<f64>> = {
+        use wasm_bindgen::JsCast;
+        let last = std::rc::Rc::new(std::cell::Cell::new(0.0));
+        let seen = last.clone();
+        let on_input = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+            seen.set(js_sys::Date::now())
+        });
+        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+            for event in ["input", "keydown"] {
+                // Capturing: seen before any handler can stop it.
+                let _ = document.add_event_listener_with_callback_and_bool(event, on_input.as_ref().unchecked_ref(), true);
+            }
+        }
+        on_input.forget(); // listens for the page's life
+        last
+    };
+}
+
+/// Whether the user typed in the last [`INPUT_QUIET_MS`].
+fn typing() -> bool {
+    js_sys::Date::now() - LAST_INPUT.with(|l| l.get()) < INPUT_QUIET_MS
 }
 
 /// A push's JSON (what `serde_json::to_vec` makes of it), an item at a time with
@@ -363,5 +418,39 @@ mod tests {
             let body = push_json(&req).await.unwrap();
             assert_eq!(body, serde_json::to_vec(&req).unwrap());
         }
+    }
+
+    /// The engine's work waits at its breaths while the user types, and goes on once
+    /// they pause (or after a second at most); otherwise a breath is one yield.
+    #[wasm_bindgen_test]
+    async fn background_work_waits_while_the_user_types() {
+        let document = web_sys::window().unwrap().document().unwrap();
+        let input = document.create_element("input").unwrap();
+        document.body().unwrap().append_child(&input).unwrap();
+        let breath = || async {
+            LAST_BREATH.set(0.0);
+            let t0 = js_sys::Date::now();
+            breathe().await;
+            js_sys::Date::now() - t0
+        };
+        let _ = typing(); // the listener is added
+        assert!(breath().await < INPUT_QUIET_MS, "no typing: one yield");
+
+        input.dispatch_event(&web_sys::Event::new("input").unwrap()).unwrap();
+        let waited = breath().await;
+        assert!((INPUT_QUIET_MS * 0.75..INPUT_WAIT_MS).contains(&waited), "waited {waited} ms for a pause");
+
+        // Typing without a pause: the work goes on after a second.
+        let keys = {
+            let input = input.clone();
+            gloo_timers::callback::Interval::new(50, move || {
+                let _ = input.dispatch_event(&web_sys::Event::new("input").unwrap());
+            })
+        };
+        input.dispatch_event(&web_sys::Event::new("input").unwrap()).unwrap();
+        let waited = breath().await;
+        drop(keys);
+        assert!((INPUT_WAIT_MS..INPUT_WAIT_MS * 1.5).contains(&waited), "waited {waited} ms while typing went on");
+        input.remove();
     }
 }
