@@ -225,10 +225,13 @@ fn background_task() -> Option<js_sys::Promise> {
 }
 
 /// Yield to the page if the engine's work has held it for [`BREATH_MS`]. While the
-/// user types, the engine's work waits for a pause in their typing ([`INPUT_QUIET_MS`],
-/// at most [`INPUT_WAIT_MS`] at a breath): each keystroke then has the page's thread,
-/// and the device's other cores, to itself, instead of sharing them with a batch's
-/// sealing, signing and storing (on two cores a search took twice as long meanwhile).
+/// user types, long work (an upload, an import, a re-encryption: breaths for more than
+/// [`LONG_WORK_MS`] without a second's gap) waits for a pause in their typing
+/// ([`INPUT_QUIET_MS`], at most [`INPUT_WAIT_MS`] at a breath): each keystroke then has
+/// the page's thread, and the device's other cores, to itself, instead of sharing them
+/// with a batch's sealing, signing and storing (on two cores a search took twice as
+/// long meanwhile). A short sync (an edit going out, a colleague's coming in) never
+/// waits: it is done before a keystroke would notice it.
 pub async fn breathe() {
     let now = js_sys::Date::now();
     if now - LAST_BREATH.get() >= BREATH_MS {
@@ -241,9 +244,15 @@ pub async fn breathe() {
 #[inline(never)]
 fn pause() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
     Box::pin(async {
+        let start = js_sys::Date::now();
+        // A breath a second or more after the last one starts a new stretch of work.
+        if !(0.0..1_000.0).contains(&(start - LAST_BREATH.get())) {
+            WORK_FROM.set(start);
+        }
         yield_now().await;
+        let long = start - WORK_FROM.get() >= LONG_WORK_MS;
         let since = js_sys::Date::now();
-        while typing() && js_sys::Date::now() - since < INPUT_WAIT_MS {
+        while long && typing() && (0.0..INPUT_WAIT_MS).contains(&(js_sys::Date::now() - since)) {
             // A timer's promise, resolved by the browser: no callback of ours.
             let slept = js_sys::Promise::new(&mut |resolve, _| {
                 if let Some(window) = web_sys::window() {
@@ -255,6 +264,14 @@ fn pause() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
         }
         LAST_BREATH.set(js_sys::Date::now());
     })
+}
+
+/// How long the engine's work has gone on before it counts as long work.
+const LONG_WORK_MS: f64 = 500.0;
+
+thread_local! {
+    /// When the engine's current stretch of work began (see [`pause`]).
+    static WORK_FROM: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
 }
 
 /// How long after a keystroke the user counts as typing.
@@ -283,9 +300,10 @@ thread_local! {
     };
 }
 
-/// Whether the user typed in the last [`INPUT_QUIET_MS`].
+/// Whether the user typed in the last [`INPUT_QUIET_MS`] (a clock set back since
+/// does not make it longer).
 fn typing() -> bool {
-    js_sys::Date::now() - LAST_INPUT.with(|l| l.get()) < INPUT_QUIET_MS
+    (0.0..INPUT_QUIET_MS).contains(&(js_sys::Date::now() - LAST_INPUT.with(|l| l.get())))
 }
 
 /// A push's JSON (what `serde_json::to_vec` makes of it), an item at a time with
@@ -420,21 +438,32 @@ mod tests {
         }
     }
 
-    /// The engine's work waits at its breaths while the user types, and goes on once
-    /// they pause (or after a second at most); otherwise a breath is one yield.
+    /// Long work waits at its breaths while the user types, and goes on once they
+    /// pause (or after a second at most); otherwise, and for short work, a breath is
+    /// one yield.
     #[wasm_bindgen_test]
     async fn background_work_waits_while_the_user_types() {
         let document = web_sys::window().unwrap().document().unwrap();
         let input = document.create_element("input").unwrap();
         document.body().unwrap().append_child(&input).unwrap();
+        // A breath of long work: the engine has breathed, without a second's gap, for
+        // more than LONG_WORK_MS.
         let breath = || async {
-            LAST_BREATH.set(0.0);
             let t0 = js_sys::Date::now();
+            WORK_FROM.set(t0 - LONG_WORK_MS - 1.0);
+            LAST_BREATH.set(t0 - BREATH_MS);
             breathe().await;
             js_sys::Date::now() - t0
         };
         let _ = typing(); // the listener is added
         assert!(breath().await < INPUT_QUIET_MS, "no typing: one yield");
+        // Short work (its first breath after a quiet spell) never waits.
+        input.dispatch_event(&web_sys::Event::new("input").unwrap()).unwrap();
+        LAST_BREATH.set(0.0);
+        let t0 = js_sys::Date::now();
+        breathe().await;
+        assert!(js_sys::Date::now() - t0 < INPUT_QUIET_MS / 2.0, "a short sync goes straight on");
+        gloo_timers::future::TimeoutFuture::new(INPUT_QUIET_MS as u32 + 50).await;
 
         input.dispatch_event(&web_sys::Event::new("input").unwrap()).unwrap();
         let waited = breath().await;
