@@ -226,7 +226,7 @@ fn background_task() -> Option<js_sys::Promise> {
 
 /// Yield to the page if the engine's work has held it for [`BREATH_MS`]. While the
 /// user types, long work (an upload, an import, a re-encryption: breaths for more than
-/// [`LONG_WORK_MS`] without a second's gap) waits for a pause in their typing
+/// [`LONG_WORK_MS`] without a quarter second's gap) waits for a pause in their typing
 /// ([`INPUT_QUIET_MS`], at most [`INPUT_WAIT_MS`] at a breath): each keystroke then has
 /// the page's thread, and the device's other cores, to itself, instead of sharing them
 /// with a batch's sealing, signing and storing (on two cores a search took twice as
@@ -245,8 +245,8 @@ pub async fn breathe() {
 fn pause() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
     Box::pin(async {
         let start = js_sys::Date::now();
-        // A breath a second or more after the last one starts a new stretch of work.
-        if !(0.0..1_000.0).contains(&(start - LAST_BREATH.get())) {
+        // A breath a quarter second or more after the last one starts a new stretch.
+        if !(0.0..250.0).contains(&(start - LAST_BREATH.get())) {
             WORK_FROM.set(start);
         }
         yield_now().await;
@@ -289,12 +289,19 @@ thread_local! {
         let on_input = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
             seen.set(js_sys::Date::now())
         });
+        // A click or a tap ends the typing: what it asks for (saving the form, say)
+        // may need the engine, which then does not wait.
+        let acted = last.clone();
+        let on_act = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+            acted.set(0.0)
+        });
         if let Some(document) = web_sys::window().and_then(|w| w.document()) {
-            for event in ["input", "keydown"] {
+            for (event, listener) in [("input", &on_input), ("keydown", &on_input), ("pointerdown", &on_act)] {
                 // Capturing: seen before any handler can stop it.
-                let _ = document.add_event_listener_with_callback_and_bool(event, on_input.as_ref().unchecked_ref(), true);
+                let _ = document.add_event_listener_with_callback_and_bool(event, listener.as_ref().unchecked_ref(), true);
             }
         }
+        on_act.forget();
         on_input.forget(); // listens for the page's life
         last
     };
@@ -468,6 +475,11 @@ mod tests {
         input.dispatch_event(&web_sys::Event::new("input").unwrap()).unwrap();
         let waited = breath().await;
         assert!((INPUT_QUIET_MS * 0.75..INPUT_WAIT_MS).contains(&waited), "waited {waited} ms for a pause");
+
+        // A click or tap ends the typing: the work goes on at once.
+        input.dispatch_event(&web_sys::Event::new("input").unwrap()).unwrap();
+        input.dispatch_event(&web_sys::Event::new("pointerdown").unwrap()).unwrap();
+        assert!(breath().await < INPUT_QUIET_MS / 2.0, "a click: no waiting");
 
         // Typing without a pause: the work goes on after a second.
         let keys = {
