@@ -188,6 +188,15 @@ fn client(t: &Team, who: usize, net: &ModelTransport, store: MemoryStore) -> Cli
     block_on(Syncer::open(session(t, who, &Scope::ALL), store, net.clone())).unwrap()
 }
 
+/// `n` customers (a name and a phone each) created on `c`, not yet synced.
+fn new_customers(c: &mut Client, n: usize) -> Vec<RecordId> {
+    let ids: Vec<RecordId> = (0..n).map(|_| RecordId::random()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        block_on(c.edit(*id, customer(&format!("Customer {i}"), &format!("1380000{i:04}")), 1_000 + i as u64)).unwrap();
+    }
+    ids
+}
+
 #[test]
 fn offline_edits_to_different_fields_both_survive_and_same_field_converges() {
     let t = team();
@@ -779,11 +788,7 @@ fn signatures_made_and_checked_by_a_worker_keep_every_guarantee() {
     let net = ModelTransport::default();
     *net.signatures.lock().unwrap() = Signatures::Worker(Default::default());
     let mut ann = client(&t, 0, &net, MemoryStore::new());
-    let ids: Vec<RecordId> = (0..40).map(|_| RecordId::random()).collect();
-    for (i, id) in ids.iter().enumerate() {
-        block_on(ann.edit(*id, customer(&format!("Customer {i}"), &format!("1380000{i:04}")), 1_000 + i as u64))
-            .unwrap();
-    }
+    let ids = new_customers(&mut ann, 40);
     block_on(ann.sync()).unwrap();
     assert_eq!(ann.replica.pending_count(), 0);
 
@@ -825,11 +830,7 @@ fn a_batch_encrypted_elsewhere_opens_and_a_wrong_length_ciphertext_seals_nothing
     let t = team();
     let net = ModelTransport::default();
     let mut ann = client(&t, 0, &net, MemoryStore::new());
-    let ids: Vec<RecordId> = (0..12).map(|_| RecordId::random()).collect();
-    for (i, id) in ids.iter().enumerate() {
-        block_on(ann.edit(*id, customer(&format!("Customer {i}"), &format!("1380000{i:04}")), 1_000 + i as u64))
-            .unwrap();
-    }
+    let ids = new_customers(&mut ann, 12);
     *net.short_ciphertexts.lock().unwrap() = true;
     assert!(matches!(block_on(ann.sync()), Err(SyncError::Crypto(CryptoError::Malformed(_)))));
     assert!(net.server.lock().unwrap().records.is_empty(), "nothing sent");
