@@ -293,9 +293,10 @@ impl Newest {
         live
     }
 
-    /// The newest versions that pack `pack` holds.
-    fn held_by(&self, pack: usize) -> Vec<StoredRecord> {
-        self.from.iter().zip(&self.records).filter(|(from, _)| **from == Some(pack)).map(|(_, r)| r.clone()).collect()
+    /// The newest versions that the packs `which` marks hold, in one pass.
+    fn held_by(&self, which: &[bool]) -> Vec<StoredRecord> {
+        let held = |from: &Option<usize>| from.is_some_and(|i| which[i]);
+        self.from.iter().zip(&self.records).filter(|(from, _)| held(from)).map(|(_, r)| r.clone()).collect()
     }
 }
 
@@ -709,18 +710,18 @@ impl IdbStore {
     /// deletes a stored version, so what superseded it stays.)
     async fn tidy_packs(&self, newest: &Newest, packs: &[(JsValue, usize)]) -> Result<(), StoreError> {
         let live = newest.live(packs.len());
-        let (mut spent, mut kept) = (Vec::new(), Vec::new());
+        let mut spent = Vec::new();
+        let mut repack = vec![false; packs.len()];
         for (i, ((key, held), live)) in packs.iter().zip(live).enumerate() {
-            if live == 0 {
+            if live == 0 || live * 2 < *held {
                 spent.push(key);
-            } else if live * 2 < *held {
-                spent.push(key);
-                kept.extend(newest.held_by(i));
+                repack[i] = live > 0;
             }
         }
         if spent.is_empty() {
             return Ok(());
         }
+        let kept = newest.held_by(&repack);
         let repacked = (!kept.is_empty()).then(|| encode_pack(&kept));
         let tx = self
             .raw()
