@@ -74,10 +74,8 @@ pub struct LocalAccount {
     /// logged in with an earlier version.
     #[serde(default)]
     pub logged_in_ms: i64,
-    /// Set at a log-in that found no pins on the server (an account from before pins
-    /// existed): its team may be taken from the server's listing once, then pinned.
-    #[serde(default)]
-    pub trust_listing_once: bool,
+    // (`trust_listing_once`, which earlier versions stored here, is ignored when read:
+    // a team is never taken from the server's listing.)
 }
 
 /// An unlocked account: keys in memory, the device store open.
@@ -204,7 +202,6 @@ pub async fn create_account(name: &str, passphrase: &str) -> Result<Unlocked, St
         bundle,
         team: None,
         logged_in_ms: now_ms(),
-        trust_listing_once: false,
     };
     let store = store::open(&store::db_name(username.as_str())).await.map_err(|e| e.to_string())?;
     save_account(&store, &account).await?;
@@ -239,7 +236,7 @@ pub async fn log_in(name: &str, passphrase: &str, totp: Option<String>) -> Resul
         .call(&LoginRequest { username: username.clone(), auth_key: *auth.expose_secret(), totp })
         .await
         .map_err(describe)?;
-    let identity = IdentityKeys::open_bundle(&resp.bundle, &wrap, username.as_str())
+    let (identity, said) = IdentityKeys::open_bundle_with_flags(&resp.bundle, &wrap, username.as_str())
         .map_err(|_| t("error.bundle_does_not_open").to_string())?;
     api.set_token(Some(resp.token.clone()));
     let account = LocalAccount {
@@ -251,7 +248,6 @@ pub async fn log_in(name: &str, passphrase: &str, totp: Option<String>) -> Resul
         bundle: resp.bundle,
         team: previous.and_then(|p| p.team),
         logged_in_ms: now_ms(),
-        trust_listing_once: false,
     };
     let mut unlocked = Unlocked { account, identity, api, store, wrap };
     // The account's pins: what this device starts from, never the server's listing.
@@ -276,18 +272,23 @@ pub async fn log_in(name: &str, passphrase: &str, totp: Option<String>) -> Resul
                 unlocked.store_pins(pins).await?;
             }
         }
+        // The account's own sealed bundle says it keeps pins: "none" is the server
+        // withholding them (a device given no pins would have no team to check a
+        // listing against). Nothing is opened.
+        None if said.keeps_pins => return Err(t("error.pins_withheld").into()),
         None => {
-            // An account from before pins: pin what this log-in used, and take its
-            // team from the listing this once (then it is pinned).
-            unlocked.account.trust_listing_once = unlocked.account.team.is_none();
+            // An account from before pins (its bundle predates the flag): pin what this
+            // log-in used. Its team comes from another device's pins or an invitation
+            // link, never from the server's listing.
             unlocked.store_pins(AccountPins::new(pre.salt, pre.kdf)).await?;
         }
     }
     save_account(&unlocked.store, &unlocked.account).await?;
     save_token(&unlocked.store, &unlocked.identity, &resp.token).await?;
-    if pre.kdf.binding == SaltBinding::Random {
-        // Only a device that pinned this salt gets here: upgrade the account to a salt
-        // bound to the username (same passphrase), so new devices can log in.
+    if pre.kdf.binding == SaltBinding::Random || !said.keeps_pins {
+        // Only a device that pinned this salt gets here with a random one: upgrade the
+        // account to a salt bound to the username (same passphrase), so new devices can
+        // log in. A bundle from before its flags is sealed again, saying it keeps pins.
         match unlocked.change_passphrase(passphrase, passphrase).await {
             Ok(account) => unlocked.account = account,
             Err(e) => web_sys::console::warn_1(&format!("quietdesk: passphrase protection not upgraded: {e}").into()),
@@ -467,12 +468,10 @@ impl Unlocked {
         let listed = |t: &TeamId| list.teams.iter().any(|l| l.team == *t);
         let team = match pinned.iter().find(|t| listed(t)) {
             Some(t) => *t,
-            None if self.account.trust_listing_once && !list.teams.is_empty() => list.teams[0].team,
             None if create => self.create_team().await?,
             None => return Err(NO_TEAM.into()),
         };
         self.account.team = Some(team);
-        self.account.trust_listing_once = false;
         save_account(&self.store, &self.account).await?;
         Ok(team)
     }
@@ -548,7 +547,9 @@ impl Unlocked {
         // An unpinned team whose id is not derived from its genesis (one made before
         // ids were) is taken on trust once, if this device already worked in it or
         // the account had no pins yet; then it is pinned.
-        let allow_unpinned = pin.is_none() && (known.is_some() || pins.as_ref().is_none_or(|p| p.teams.is_empty()));
+        // Never because the account's pins are empty or missing: that is the server's
+        // word (it can withhold them), and a team it made would be opened.
+        let allow_unpinned = pin.is_none() && known.is_some();
         let state = TeamState::verify_pinned(&entries, team, pin, known.as_ref(), allow_unpinned)
             .map_err(|e| format!("The team's membership chain was refused: {e}"))?;
         // Kept for offline use (and shown on the audit page) only once verified.

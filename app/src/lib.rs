@@ -12,6 +12,7 @@ pub mod i18n;
 pub mod icons;
 pub mod nav;
 pub mod pages;
+pub mod qr;
 pub mod security;
 pub mod store;
 pub mod tabs;

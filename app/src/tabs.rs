@@ -1,8 +1,17 @@
 //! Tabs of one account on one device act as one: unlocking a tab unlocks the other
-//! open tabs, locking one locks them all, and a tab opened while another is unlocked
-//! starts unlocked. They talk over a same-origin `BroadcastChannel` (never the network):
-//! the unlocked tab hands over the passphrase-derived key that opens the account bundle
-//! this device already stores, so no tab holds more than one that typed the passphrase.
+//! open tabs that were unlocked before, and locking one locks them all. They talk over
+//! a same-origin `BroadcastChannel` (never the network).
+//!
+//! Any script of the origin can listen and post on that channel, so nothing on it opens
+//! anything by itself. An unlocked tab sends the key that opens the account bundle only
+//! sealed (AES-256-GCM) under the account's *tabs key*, which is derived from that same
+//! key (`WrapKey::tabs_key`) and kept in memory only by tabs that have held it: a tab
+//! unlocked before, now locked, opens the message; a listening script, or a tab opened
+//! since (which a script can open too), has nothing to open it with and gets ciphertext.
+//! Each message carries the time it was sent inside its authenticated data, and a tab
+//! takes none older than [`FRESH_MS`] or older than the last it took, so a recorded
+//! message cannot unlock tabs later. A tab opened while another is unlocked therefore
+//! asks for the passphrase once; from then on it unlocks and locks with the others.
 //!
 //! Also here: locking after a chosen time without activity (this device's setting), or
 //! never: the key that opens the account bundle is then kept on this device (in the
@@ -10,10 +19,12 @@
 //! manager set never to lock. Locking by hand, choosing another setting, logging out or
 //! a wipe forgets it.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use shared::crypto::aead::{open_blob, seal_blob};
+use shared::crypto::{label, SymmetricKey};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 
@@ -27,13 +38,17 @@ pub const NEVER: u32 = u32::MAX;
 /// Where "never" keeps the account's unlock key (the account's own database).
 const KEPT_KEY: &str = "device-unlock-key";
 
+/// How old a sealed key may be when a tab takes it.
+const FRESH_MS: f64 = 30_000.0;
+
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Message {
     /// A locked tab asks whether another tab of `user` is unlocked.
     Ask { user: String },
-    /// An unlocked tab of `user` hands over its key.
-    Key { user: String, wrap: Vec<u8> },
+    /// An unlocked tab of `user` hands over its key, sealed under the tabs key with
+    /// `at` (ms since the epoch, when sent) bound in.
+    Key { user: String, at: u64, sealed: Vec<u8> },
     /// A tab of `user` locked: lock every tab.
     Lock { user: String },
 }
@@ -41,6 +56,31 @@ enum Message {
 thread_local! {
     static CHANNEL_HANDLE: Option<web_sys::BroadcastChannel> = web_sys::BroadcastChannel::new(CHANNEL).ok();
     static LAST_ACTIVE: Cell<f64> = Cell::new(js_sys::Date::now());
+    /// The tabs key of the account this tab last held unlocked, and the newest `at` it
+    /// took; kept while locked, in this tab's memory only.
+    static TABS_KEY: RefCell<Option<(String, SymmetricKey, u64)>> = const { RefCell::new(None) };
+}
+
+fn message_context(user: &str, at: u64) -> Vec<u8> {
+    [label::TABS_MESSAGE, user.as_bytes(), b"\0", &at.to_be_bytes()].concat()
+}
+
+/// The wrap key in a `Key` message, if this tab holds the tabs key of `user` and the
+/// message is fresh and newer than the last one taken.
+fn open_key(user: &str, at: u64, sealed: &[u8]) -> Option<[u8; 32]> {
+    let now = js_sys::Date::now();
+    TABS_KEY.with_borrow_mut(|held| {
+        let (who, key, last) = held.as_mut()?;
+        let fresh = (at as f64) > now - FRESH_MS && (at as f64) < now + FRESH_MS && at > *last;
+        if who != user || !fresh {
+            return None;
+        }
+        let mut plain = open_blob(key, &message_context(user, at), sealed).ok()?;
+        let wrap = <[u8; 32]>::try_from(plain.as_slice()).ok();
+        zeroize::Zeroize::zeroize(&mut plain);
+        *last = at;
+        wrap
+    })
 }
 
 fn post(m: &Message) {
@@ -113,9 +153,18 @@ pub fn lock_all(phase: PhaseSignal) {
     lock_here(phase);
 }
 
-/// Tell the other tabs this one is unlocked (they unlock too).
+/// Tell the other tabs this one is unlocked: those that held this account unlocked
+/// before unlock too. This tab keeps the tabs key from now on.
 pub fn share(ws: &crate::workspace::Ws) {
-    post(&Message::Key { user: ws.me.to_string(), wrap: ws.unlocked.wrap.expose_secret().to_vec() });
+    let user = ws.me.to_string();
+    let key = ws.unlocked.wrap.tabs_key(&user);
+    let at = js_sys::Date::now() as u64;
+    let sealed = seal_blob(&key, &message_context(&user, at), ws.unlocked.wrap.expose_secret());
+    TABS_KEY.with_borrow_mut(|held| {
+        let last = held.as_ref().filter(|(who, _, _)| *who == user).map_or(0, |h| h.2);
+        *held = Some((user.clone(), key, last.max(at)));
+    });
+    post(&Message::Key { user, at, sealed });
 }
 
 /// A locked tab asks the others for the key of `user`.
@@ -131,10 +180,10 @@ pub fn install(phase: PhaseSignal) {
         match (m, phase.get_untracked()) {
             (Message::Ask { user }, Phase::Ready(ws)) if ws.me.as_str() == user => share(&ws),
             (Message::Lock { user }, Phase::Ready(ws)) if ws.me.as_str() == user => lock_here(phase),
-            (Message::Key { user, wrap }, Phase::Locked { .. })
+            (Message::Key { user, at, sealed }, Phase::Locked { .. })
                 if account::last_user().as_deref() == Some(user.as_str()) =>
             {
-                let Ok(wrap) = <[u8; 32]>::try_from(wrap.as_slice()) else { return };
+                let Some(wrap) = open_key(&user, at, &sealed) else { return };
                 leptos::task::spawn_local(async move {
                     if let Ok(u) = account::unlock_with_wrap(&user, wrap).await {
                         crate::pages::auth::enter(phase, u, false).await;

@@ -424,10 +424,10 @@ struct Lean<T> {
     alerts: Vec<T>,
 }
 
-/// What the set-up shows of `shared::api::TotpSetup` (the QR code and the key).
+/// What the set-up takes of `shared::api::TotpSetup`: the key (the QR code is drawn
+/// from it on this device).
 #[derive(serde::Deserialize)]
 pub struct TotpLines {
-    pub qr_svg: String,
     pub secret: String,
 }
 

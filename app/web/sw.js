@@ -1,34 +1,53 @@
-// Quietdesk service worker: keeps the app shell (HTML, JS, WASM, CSS, icons) so the app
-// starts with the network off, and every module of the app's wasm, the page modules
-// included (index.html lists them in #app-modules), so every page opens offline too. It never touches /api/: data lives in IndexedDB as
+// Quietdesk service worker: keeps one release of the app (the page, its start script,
+// every module of the app's wasm, the style, icons) so the app starts with the network
+// off and every page opens offline. It never touches /api/: data lives in IndexedDB as
 // ciphertext and syncs through the app itself.
-const CACHE = 'quietdesk-shell-v1';
+//
+// It keeps only the files of the release it was built with, each checked against the
+// SHA-256 the build wrote into RELEASE below (xtask/src/dist.rs): a file whose bytes do
+// not match is never kept, and a kept copy that no longer matches (a script of the
+// origin can write into the Cache Storage) is dropped and fetched again. A new release
+// comes with a new copy of this file, which the browser installs: it fills a cache of
+// its own, then replaces the old one.
+const RELEASE = {}; // path → SHA-256 (hex); written by the build
+const RELEASE_ID = 'dev'; // written by the build
+const CACHE = `quietdesk-${RELEASE_ID}`;
 const STATIC = ['/manifest.webmanifest', '/pinyin_table.txt', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon.svg'];
 const ASSET = /["'](\/[^"'?#]+\.(?:js|wasm|css|png|svg|webmanifest))["']/g;
+// A build without RELEASE (a development server) keeps nothing.
+const KEEPS = Object.keys(RELEASE).length > 0;
 
-// Keep `html` as the shell with every asset it names (the app's modules included), and
-// drop what an earlier release kept: a new release is cached whole before it is used
-// offline, and old releases do not pile up.
-async function keepRelease(cache, html, res) {
-  const assets = new Set(STATIC);
-  for (const m of html.matchAll(ASSET)) assets.add(m[1]);
-  await cache.addAll([...assets]);
-  await cache.put('/', res);
-  for (const req of await cache.keys()) {
-    const path = new URL(req.url).pathname;
-    if (path !== '/' && !assets.has(path)) await cache.delete(req);
-  }
+const hex = (buf) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
+// The page itself is kept as '/': it is the release's index.html.
+const fileOf = (path) => (path === '/' ? '/index.html' : path);
+
+// `res` if its body is exactly the released file at `path`, else null.
+async function released(path, res) {
+  const want = RELEASE[fileOf(path)];
+  if (!want || !res || !res.ok) return null;
+  const body = await res.clone().arrayBuffer();
+  return hex(await crypto.subtle.digest('SHA-256', body)) === want ? res : null;
 }
 
-async function cacheShell() {
+// Keep the whole release: the page and every file it names, each checked. A copy an
+// earlier release kept is reused when it is still the same file.
+async function keepRelease() {
   const cache = await caches.open(CACHE);
-  const res = await fetch('/', { cache: 'no-store' });
-  if (!res.ok) throw new Error(`shell fetch failed: ${res.status}`);
-  await keepRelease(cache, await res.clone().text(), res);
+  const page = await released('/', await fetch('/', { cache: 'no-store' }));
+  if (!page) throw new Error('the page served is not the release this service worker belongs to');
+  const paths = new Set(STATIC);
+  for (const m of (await page.clone().text()).matchAll(ASSET)) paths.add(m[1]);
+  for (const path of paths) {
+    if (!RELEASE[path]) continue; // not a file of this release: never kept
+    const res = (await released(path, await caches.match(path))) ?? (await released(path, await fetch(path, { cache: 'no-cache' })));
+    if (!res) throw new Error(`${path} is not the released file`);
+    await cache.put(path, res);
+  }
+  await cache.put('/', page);
 }
 
 self.addEventListener('install', (event) => {
-  event.waitUntil(cacheShell().then(() => self.skipWaiting()));
+  event.waitUntil((KEEPS ? keepRelease() : Promise.resolve()).then(() => self.skipWaiting()));
 });
 
 self.addEventListener('activate', (event) => {
@@ -38,39 +57,33 @@ self.addEventListener('activate', (event) => {
   })());
 });
 
+// The kept copy of `path` if it is still the released file; an altered copy is dropped.
+async function kept(path) {
+  const cache = await caches.open(CACHE);
+  const res = await cache.match(path);
+  if (!res) return null;
+  if (await released(path, res)) return res;
+  await cache.delete(path);
+  return null;
+}
+
+// From the network; kept when it is the released file.
+async function fetched(path, req) {
+  const res = await fetch(req);
+  const ok = await released(path, res);
+  if (ok) await (await caches.open(CACHE)).put(path, ok.clone());
+  return res;
+}
+
 self.addEventListener('fetch', (event) => {
   const req = event.request;
   const url = new URL(req.url);
-  if (req.method !== 'GET' || url.origin !== self.location.origin || url.pathname.startsWith('/api/')) return;
-
-  if (req.mode === 'navigate') {
-    // The kept shell at once (a repeat visit waits for no round trip), refreshed from
-    // the network in the background: a new release is kept whole (its HTML only once
-    // every module it names is cached) and shows at the next start. Without a kept
-    // shell, the network.
-    const fresh = fetch(req);
-    const copy = fresh.then((res) => res.clone()); // before the page reads the body
-    event.waitUntil((async () => {
-      const res = await copy;
-      if (!res.ok || res.type !== 'basic') return;
-      const cache = await caches.open(CACHE);
-      const kept = await cache.match('/');
-      const html = await res.clone().text();
-      if (!kept || html !== (await kept.text())) await keepRelease(cache, html, res);
-    })().catch(() => {}));
-    event.respondWith((async () => {
-      const cached = await caches.match('/');
-      return cached ?? fresh.catch(() => Response.error());
-    })());
-    return;
-  }
-
-  // Hashed assets never change: cache first, fill the cache on a miss.
+  if (!KEEPS || req.method !== 'GET' || url.origin !== self.location.origin || url.pathname.startsWith('/api/')) return;
+  // Every route of the app is the page; other files are kept only if released.
+  const path = req.mode === 'navigate' ? '/' : url.pathname;
+  if (path !== '/' && !RELEASE[path]) return;
   event.respondWith((async () => {
-    const cached = await caches.match(req);
-    if (cached) return cached;
-    const res = await fetch(req);
-    if (res.ok) (await caches.open(CACHE)).put(req, res.clone());
-    return res;
+    const copy = await kept(path);
+    return copy ?? fetched(path, req).catch(() => Response.error());
   })());
 });

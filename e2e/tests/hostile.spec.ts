@@ -166,6 +166,32 @@ test('a new device takes its team from the account pins, never the server listin
   await first.close();
 });
 
+// "This account has no pins" is the server's word; the account's own sealed bundle
+// says it keeps pins, so a new device refuses to go on and opens no team at all (before,
+// it took the first team the server listed: one an attacker made and added the victim to).
+test('a new device told "no pins" by the server opens no team: the sealed account says it has pins', async ({ browser }) => {
+  test.setTimeout(120_000);
+  const user = uniqueUser('nop');
+  const first = await browser.newContext();
+  const desk = await first.newPage();
+  await createAccount(desk, user);
+  await createTeam(desk);
+  await waitSynced(desk);
+
+  const phoneCtx = await browser.newContext();
+  const phone = await phoneCtx.newPage();
+  await rewriteJson(phone, '**/api/v1/account/pins', (body) => { body.version = 0; });
+  await rewriteJson(phone, '**/api/v1/teams', (body) => body.teams.unshift({ team: 'f'.repeat(32), chain_len: 1 }));
+  const chains: string[] = [];
+  phone.on('request', (r) => { if (/\/api\/v1\/teams\/[^/]+\/(chain|wraps)/.test(r.url())) chains.push(r.url()); });
+  await logInOnNewDevice(phone, user);
+  await expect(phone.getByRole('alert')).toContainText('has no pins', { timeout: 30_000 });
+  await expect(phone.getByRole('heading', { name: 'Home' })).toHaveCount(0);
+  expect(chains, 'no team was even read').toEqual([]);
+  await phoneCtx.close();
+  await first.close();
+});
+
 test('after a rotation, a server that withholds the new keys gets no edit sealed under the old ones', async ({ browser }) => {
   test.setTimeout(120_000);
   const { admin, joiner: member, joinerName: memberName, close } = await adminAndJoiner(browser, ['rot', 'mem']);

@@ -1,9 +1,10 @@
 import { test, expect } from '@playwright/test';
 import { createAccount, createTeam, passphraseFor, uniqueUser } from './helpers';
 
-// One account's tabs on one device act as one: a new tab opens unlocked while another
-// is, locking one locks all, and unlocking one unlocks the others.
-test('a second tab starts unlocked; lock one, all lock; unlock one, all unlock', async ({ context }) => {
+// One account's tabs on one device act as one once each has been unlocked: locking one
+// locks all, unlocking one unlocks the others. A tab opened while another is unlocked
+// asks for the passphrase once: it could be a script of the origin (see tabs.rs).
+test('a second tab asks once; lock one, all lock; unlock one, all unlock', async ({ context }) => {
   test.setTimeout(90_000);
   const user = uniqueUser('tab');
   const first = await context.newPage();
@@ -12,6 +13,11 @@ test('a second tab starts unlocked; lock one, all lock; unlock one, all unlock',
 
   const second = await context.newPage();
   await second.goto('/');
+  await expect(second.getByRole('button', { name: 'Unlock', exact: true })).toBeVisible({ timeout: 30_000 });
+  await second.waitForTimeout(1000);
+  await expect(second.getByRole('heading', { name: 'Home' })).toBeHidden();
+  await second.getByLabel('Passphrase').fill(passphraseFor(user));
+  await second.getByRole('button', { name: 'Unlock', exact: true }).click();
   await expect(second.getByRole('heading', { name: 'Home' })).toBeVisible({ timeout: 30_000 });
 
   await first.getByRole('button', { name: 'Lock', exact: true }).click();
@@ -26,8 +32,47 @@ test('a second tab starts unlocked; lock one, all lock; unlock one, all unlock',
   // The lock setting is kept on this device.
   await first.getByLabel('Lock this device').selectOption('15');
   await first.reload();
+  await first.getByLabel('Passphrase').fill(passphraseFor(user));
+  await first.getByRole('button', { name: 'Unlock', exact: true }).click();
   await expect(first.getByRole('heading', { name: 'Home' })).toBeVisible({ timeout: 30_000 });
   await expect(first.getByLabel('Lock this device')).toHaveValue('15');
+});
+
+// A script of the origin (here: one run in a page of the origin that never unlocked)
+// asks the tabs channel for the key: the unlocked tab answers only with a sealed
+// message, which holds no raw key and unlocks nothing it is replayed to.
+test('a same-origin script that asks the tabs channel gets no key it can use', async ({ context }) => {
+  test.setTimeout(90_000);
+  const user = uniqueUser('tsc');
+  const victim = await context.newPage();
+  await createAccount(victim, user);
+  await createTeam(victim);
+
+  const attacker = await context.newPage();
+  await attacker.goto('/');
+  await expect(attacker.getByRole('button', { name: 'Unlock', exact: true })).toBeVisible({ timeout: 30_000 });
+  const answers: any[] = await attacker.evaluate(async (name) => {
+    const channel = new BroadcastChannel('quietdesk-tabs');
+    const got: any[] = [];
+    channel.onmessage = (e) => got.push(JSON.parse(e.data));
+    channel.postMessage(JSON.stringify({ kind: 'ask', user: name }));
+    await new Promise((r) => setTimeout(r, 1500));
+    // Replay what came back, and an old-style message with a made-up key.
+    for (const m of got) channel.postMessage(JSON.stringify(m));
+    channel.postMessage(JSON.stringify({ kind: 'key', user: name, wrap: Array(32).fill(7) }));
+    await new Promise((r) => setTimeout(r, 1500));
+    return got;
+  }, user);
+  const keys = answers.filter((m) => m.kind === 'key');
+  expect(keys.length, 'the unlocked tab answered').toBeGreaterThan(0);
+  for (const m of keys) {
+    expect(Object.keys(m).sort()).toEqual(['at', 'kind', 'sealed', 'user']);
+    expect(m.sealed.length).toBe(12 + 32 + 16); // nonce, the sealed key, the tag: no raw key
+  }
+  // Nothing the script sent or replayed unlocked the page it runs in.
+  await expect(attacker.getByRole('heading', { name: 'Home' })).toBeHidden();
+  await expect(attacker.getByRole('button', { name: 'Unlock', exact: true })).toBeVisible();
+  await expect(victim.getByRole('heading', { name: 'Home' })).toBeVisible();
 });
 
 // "Never on this device": the app opens unlocked after the browser is closed, until

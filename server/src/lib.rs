@@ -15,6 +15,7 @@ pub mod auth;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod headers;
 pub mod invites;
 pub mod limits;
 pub mod openapi;
@@ -193,6 +194,7 @@ pub fn app(state: AppState) -> Router {
         .merge(events::router())
         .merge(twofa::router())
         .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .layer(axum::middleware::map_response(headers::api))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors(&state.config.allowed_origins))
         .with_state(state.clone());
@@ -216,7 +218,10 @@ pub fn app(state: AppState) -> Router {
 fn static_app(dir: &Path) -> Router {
     let index = ServeFile::new(dir.join("index.html")).precompressed_br().precompressed_gzip();
     let files = ServeDir::new(dir).precompressed_br().precompressed_gzip().fallback(index);
-    Router::new().fallback_service(files).layer(axum::middleware::from_fn_with_state(dir.to_path_buf(), cache_policy))
+    Router::new()
+        .fallback_service(files)
+        .layer(axum::middleware::from_fn_with_state(dir.to_path_buf(), cache_policy))
+        .layer(axum::middleware::map_response(headers::app))
 }
 
 async fn cache_policy(

@@ -82,10 +82,7 @@ async fn setup(State(state): State<AppState>, user: AuthUser) -> ApiResult<ApiJs
     OsRng.fill_bytes(&mut secret);
     state.db.set_totp_pending(&user.username, &secret).await?;
     let t = totp(secret, &user.username);
-    let uri = t.get_url();
-    let qr = qrcode::QrCode::new(uri.as_bytes()).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let qr_svg = qr.render::<qrcode::render::svg::Color>().min_dimensions(200, 200).build();
-    Ok(ApiJson(TotpSetup { secret: t.get_secret_base32(), uri, qr_svg }))
+    Ok(ApiJson(TotpSetup { secret: t.get_secret_base32(), uri: t.get_url() }))
 }
 
 /// Confirm enrolment with a code from the app; returns the recovery codes (once).

@@ -135,3 +135,49 @@ async fn the_app_is_served_precompressed_with_cache_rules_and_verified_per_encod
     assert!(out.contains(&format!("DIFFERS {wasm} (br)")), "{out}");
     assert!(!out.contains(&format!("DIFFERS {wasm} (gzip)")), "{out}");
 }
+
+/// Every page and file the server sends carries a strict Content-Security-Policy (and
+/// the usual security headers): script only from the app's own files and WebAssembly,
+/// no plug-ins, no `<base>`, never framed, connections back to this origin only. API
+/// answers allow nothing at all. A page served without the policy fails this test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_served_page_carries_the_content_security_policy() {
+    let app = tempfile::tempdir().unwrap();
+    for (path, bytes) in [
+        ("index.html", &b"<!doctype html><title>Quietdesk</title>"[..]),
+        ("sw.js", b"self.addEventListener('fetch', () => {})"),
+        ("start-6674814350ce2741.js", b"import '/app.js'"),
+    ] {
+        std::fs::write(app.path().join(path), bytes).unwrap();
+    }
+    let srv = TestServer::start_with(&["--static-dir", app.path().to_str().unwrap()]);
+    let http = reqwest::Client::new();
+    let directives = |csp: &str| -> Vec<String> { csp.split(';').map(|d| d.trim().to_owned()).collect() };
+    for path in
+        ["", "index.html", "sw.js", "start-6674814350ce2741.js", "customers/some-id", "app-0123456789abcdef_bg.wasm"]
+    {
+        let r = http.get(format!("{}/{path}", srv.base)).send().await.unwrap();
+        let h = |name: &str| r.headers().get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        let csp = directives(&h("content-security-policy"));
+        for wanted in [
+            "script-src 'self' 'wasm-unsafe-eval'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+            "connect-src 'self'",
+            "default-src 'self'",
+        ] {
+            assert!(csp.iter().any(|d| d == wanted), "/{path}: {wanted} in {csp:?}");
+        }
+        assert!(!csp.iter().any(|d| d.contains("unsafe-inline") || d.contains("'unsafe-eval'")), "/{path}: {csp:?}");
+        assert_eq!(h("x-content-type-options"), "nosniff", "/{path}");
+        assert_eq!(h("x-frame-options"), "DENY", "/{path}");
+        assert_eq!(h("referrer-policy"), "no-referrer", "/{path}");
+    }
+    for path in ["api/v1/health", "api/v1/no-such-route"] {
+        let r = http.get(format!("{}/{path}", srv.base)).send().await.unwrap();
+        let csp = r.headers().get("content-security-policy").map(|v| v.to_str().unwrap().to_owned());
+        assert!(csp.is_some_and(|c| directives(&c).contains(&"default-src 'none'".to_owned())), "/{path}");
+        assert_eq!(r.headers().get("x-content-type-options").unwrap(), "nosniff", "/{path}");
+    }
+}

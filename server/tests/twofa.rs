@@ -50,7 +50,13 @@ async fn once_on_a_log_in_needs_a_fresh_code_or_a_recovery_code() {
     let s: TotpStatus = alice.api.get(path::TOTP).await.unwrap();
     assert!(!s.enabled);
     let setup: TotpSetup = alice.api.post(path::TOTP_SETUP, &shared::api::Empty {}).await.unwrap();
-    assert!(setup.qr_svg.starts_with("<?xml") || setup.qr_svg.contains("<svg"), "an SVG QR code");
+    // No markup from the server, ever: the app draws the QR code from the secret.
+    let raw: serde_json::Value = alice.api.post(path::TOTP_SETUP, &shared::api::Empty {}).await.unwrap();
+    assert!(!raw.to_string().contains('<'), "no markup in the set-up answer: {raw}");
+    let setup: TotpSetup = alice.api.post(path::TOTP_SETUP, &shared::api::Empty {}).await.unwrap();
+    assert!(
+        setup.secret.len() == 32 && setup.secret.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+    );
     assert!(setup.uri.starts_with("otpauth://totp/Quietdesk:alice?"));
     // Until confirmed, nothing changes; a wrong code does not confirm.
     assert!(login(&srv.base, "alice", "pass-alice-2fa").await.is_ok());

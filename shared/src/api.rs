@@ -421,14 +421,15 @@ pub struct IncidentResponse {
 pub struct TotpStatus {
     pub enabled: bool,
 }
-/// A new authenticator secret, to scan (QR code) or type (base32).
+/// A new authenticator secret (base32). The client draws the QR code itself, from the
+/// secret and its own account name: the server sends no markup, ever.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TotpSetup {
     pub secret: String,
+    /// The same secret as an `otpauth://` URI, for clients that hand it to an
+    /// authenticator app as text.
     pub uri: String,
-    /// The `otpauth://` URI as an SVG QR code.
-    pub qr_svg: String,
 }
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -55,6 +55,8 @@ pub mod label {
     pub const EXPORT_FILE: &[u8] = b"quietdesk/v1/export-file";
     pub const WIPE_ORDER: &[u8] = b"quietdesk/v1/wipe-order";
     pub const TEAM_ID: &[u8] = b"quietdesk/v1/team-id";
+    pub const TABS_KEY: &[u8] = b"quietdesk/v1/tabs-key";
+    pub const TABS_MESSAGE: &[u8] = b"quietdesk/v1/tabs-message";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

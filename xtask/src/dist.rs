@@ -1,7 +1,10 @@
-//! What every app build ends with: the files browsers download precompressed (brotli
-//! and gzip, next to each original as `.br` and `.gz`, which the server sends to a
-//! browser that accepts them), then the release manifest over every file, compressed
-//! ones included (`release.sha256`, one `sha256sum` line per file; see SECURITY.md).
+//! What every app build ends with: the service worker learns the release's files and
+//! their SHA-256 (it keeps nothing else, and nothing that does not match); the files
+//! browsers download are precompressed (brotli and gzip, next to each original as `.br`
+//! and `.gz`, which the server sends to a browser that accepts them); then the release
+//! manifest over every file, compressed ones included (`release.sha256`, one `sha256sum`
+//! line per file; see SECURITY.md). Run again after changing `index.html` (the API's
+//! address: `cargo xtask api-origin DIST URL`), it makes all three agree again.
 
 use std::fs;
 use std::io::Write;
@@ -16,6 +19,7 @@ const MIN_BYTES: u64 = 1024;
 pub const MANIFEST: &str = "release.sha256";
 
 pub fn finish(dist: &Path) -> Result<(), String> {
+    release_into_service_worker(dist)?;
     let mut files = Vec::new();
     walk(dist, &mut files).map_err(|e| format!("{}: {e}", dist.display()))?;
     let (mut raw, mut br_total, mut gz_total) = (0u64, 0u64, 0u64);
@@ -34,6 +38,47 @@ pub fn finish(dist: &Path) -> Result<(), String> {
     }
     eprintln!("==> precompressed {raw} bytes: brotli {br_total}, gzip {gz_total}");
     write_manifest(dist)
+}
+
+/// The service worker's `RELEASE` (path → SHA-256 of every file a browser may keep:
+/// not the compressed copies, the manifest or the worker itself) and `RELEASE_ID`.
+fn release_into_service_worker(dist: &Path) -> Result<(), String> {
+    let sw = dist.join("sw.js");
+    let Ok(code) = fs::read_to_string(&sw) else { return Ok(()) };
+    let mut files = Vec::new();
+    walk(dist, &mut files).map_err(|e| format!("{}: {e}", dist.display()))?;
+    let mut entries: Vec<String> = Vec::new();
+    for path in files {
+        let rel = path.strip_prefix(dist).expect("under dist").to_string_lossy().replace('\\', "/");
+        let derived = rel.ends_with(".br") || rel.ends_with(".gz");
+        if derived || rel == MANIFEST || rel == "sw.js" || rel.contains('"') {
+            continue;
+        }
+        let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        entries.push(format!("\"/{rel}\":\"{}\"", hex(&Sha256::digest(&bytes))));
+    }
+    entries.sort();
+    let release = format!("{{{}}}", entries.join(","));
+    let id = &hex(&Sha256::digest(release.as_bytes()))[..16];
+    let mut out = String::new();
+    let (mut set_release, mut set_id) = (false, false);
+    for line in code.lines() {
+        if line.starts_with("const RELEASE = ") {
+            out.push_str(&format!("const RELEASE = {release}; // path → SHA-256 (hex); written by the build\n"));
+            set_release = true;
+        } else if line.starts_with("const RELEASE_ID = ") {
+            out.push_str(&format!("const RELEASE_ID = '{id}'; // written by the build\n"));
+            set_id = true;
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if !(set_release && set_id) {
+        return Err(format!("{}: no `const RELEASE = ` and `const RELEASE_ID = ` lines to fill in", sw.display()));
+    }
+    eprintln!("==> the service worker keeps release {id} ({} files)", entries.len());
+    write(&sw, out.as_bytes())
 }
 
 fn is_compressible(p: &Path) -> bool {

@@ -2,6 +2,7 @@
 //!
 //! * `setup`: install what a fresh Debian machine lacks (idempotent; checks versions).
 //! * `run`:   setup, build the app (release), serve it and the API on SQLite.
+//! * `api-origin DIST URL`: point a built app at an API on another origin.
 //! * `test`:  setup, then every test: Rust unit and integration tests, wasm tests in
 //!   headless Chromium, and the Playwright end-to-end suite against the real server.
 //! * `bench`: the server/crypto benchmarks.
@@ -43,8 +44,12 @@ fn main() -> ExitCode {
         Some("build-app") => setup().and_then(|_| build_app(args.iter().any(|a| a == "--release"))),
         // The app build alone (what `test` runs once setup is done).
         Some("build-app-only") => build_app(true),
+        Some("api-origin") => match (args.get(1), args.get(2)) {
+            (Some(dist), Some(url)) => api_origin(Path::new(dist), url),
+            _ => Err("usage: cargo xtask api-origin DIST URL".into()),
+        },
         _ => {
-            eprintln!("usage: cargo xtask <setup|run|test|bench|load [--postgres [URL]] [--clients N --seconds S --idle K --fanout F]|schemathesis [--postgres [URL]] [--max-examples N]|build-app [--release]>");
+            eprintln!("usage: cargo xtask <setup|run|test|api-origin DIST URL|bench|load [--postgres [URL]] [--clients N --seconds S --idle K --fanout F]|schemathesis [--postgres [URL]] [--max-examples N]|build-app [--release]>");
             return ExitCode::from(2);
         }
     };
@@ -220,6 +225,31 @@ fn build_app_into(release: bool, dist: &str) -> Result {
     step(if release { "build the app's page (release)" } else { "build the app's page" }, &mut cmd)?;
     wasm::build(Path::new(dist))?;
     dist::finish(Path::new(dist))
+}
+
+/// Tell a built app where its API is (`<meta name="quietdesk-api">` in `index.html`),
+/// for a static host on another origin than the API; then the service worker's list of
+/// released files, the compressed copies and the manifest agree with the changed page.
+fn api_origin(dist: &Path, url: &str) -> Result {
+    let url = url.trim_end_matches('/');
+    let valid = (url.starts_with("https://") || url.starts_with("http://"))
+        && !url.contains(|c: char| c == '"' || c == '<' || c == '>' || c.is_whitespace());
+    if !valid {
+        return Err(format!("not an origin: {url}"));
+    }
+    let index = dist.join("index.html");
+    let html = std::fs::read_to_string(&index).map_err(|e| format!("{}: {e}", index.display()))?;
+    let kept: String =
+        html.lines().filter(|l| !l.contains(r#"<meta name="quietdesk-api""#)).collect::<Vec<_>>().join("\n");
+    let meta = format!(
+        r#"<head>
+    <meta name="quietdesk-api" content="{url}" />"#
+    );
+    if !kept.contains("<head>") {
+        return Err(format!("{}: no <head>", index.display()));
+    }
+    std::fs::write(&index, kept.replacen("<head>", &meta, 1)).map_err(|e| format!("{}: {e}", index.display()))?;
+    dist::finish(dist)
 }
 
 fn run(args: &[String]) -> Result {

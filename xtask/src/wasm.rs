@@ -154,17 +154,24 @@ pub fn build(dist: &Path) -> Result {
 
     let index = dist.join("index.html");
     let html = fs::read_to_string(&index).map_err(|e| format!("{}: {e}", index.display()))?;
-    let start = format!(
-        r#"<link rel="modulepreload" href="/{dir_name}/app.js" crossorigin="anonymous" />
-<link rel="modulepreload" href="/{dir_name}/__wasm_split.js" crossorigin="anonymous" />
-<link rel="preload" href="/{dir_name}/app_bg.wasm" as="fetch" type="application/wasm" crossorigin="anonymous" />
-<script type="module">
-import init from '/{dir_name}/app.js';
+    // The start script is a file of its own, named by its hash: the page's
+    // Content-Security-Policy allows no inline script (server/src/headers.rs).
+    let script = format!(
+        "import init from '/{dir_name}/app.js';
 await init({{ module_or_path: '/{dir_name}/app_bg.wasm' }});
 // Once the app is up, not before: the service worker's first install fetches every
 // module, which must not compete with the log-in screen's own download.
 if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js');
-</script>
+"
+    );
+    let hash: String = Sha256::digest(script.as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let start_name = format!("start-{hash}.js");
+    fs::write(dist.join(&start_name), &script).map_err(|e| format!("{start_name}: {e}"))?;
+    let start = format!(
+        r#"<link rel="modulepreload" href="/{dir_name}/app.js" crossorigin="anonymous" />
+<link rel="modulepreload" href="/{dir_name}/__wasm_split.js" crossorigin="anonymous" />
+<link rel="preload" href="/{dir_name}/app_bg.wasm" as="fetch" type="application/wasm" crossorigin="anonymous" />
+<script type="module" src="/{start_name}"></script>
 <script type="application/json" id="app-modules">[{}]</script>
 <script type="application/json" id="app-worker">"/{dir_name}/worker.js"</script>
 </head>"#,

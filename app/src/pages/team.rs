@@ -8,6 +8,7 @@ use shared::chain::Role;
 
 use crate::account::InviteCheck;
 use crate::i18n::{role_label, t, tf};
+use crate::qr::QrCode;
 use crate::use_ws;
 
 /// The four roles as `<option>`s, `selected` chosen.
@@ -196,8 +197,10 @@ fn RotateKeys(message: RwSignal<Option<String>>) -> impl IntoView {
 /// One fixed layout with reactive text (each alternative view costs .wasm size).
 #[component]
 fn TwoFactor() -> impl IntoView {
-    // The QR code (SVG) and the key of an enrolment in progress; empty otherwise.
-    let (qr, key) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    // The key of an enrolment in progress (base32); empty otherwise. The QR code is
+    // drawn here from it, never taken from the server as markup.
+    let key = RwSignal::new(String::new());
+    let me = use_ws().me.to_string();
     let (code, note) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
     // The recovery codes, shown once as a list until the user says they saved them.
     let codes = RwSignal::new(Vec::<String>::new());
@@ -206,10 +209,8 @@ fn TwoFactor() -> impl IntoView {
         let ws = use_ws();
         spawn_local(async move {
             match ws.totp_setup().await {
-                Ok(s) => {
-                    qr.set(s.qr_svg);
-                    key.set(s.secret);
-                }
+                Ok(s) if crate::qr::is_totp_secret(&s.secret) => key.set(s.secret),
+                Ok(_) => note.set(Some(t("twofa.bad_secret").into())),
                 Err(e) => note.set(Some(e)),
             }
         });
@@ -219,7 +220,6 @@ fn TwoFactor() -> impl IntoView {
         spawn_local(async move {
             note.set(Some(match ws.totp_enable(code.get_untracked()).await {
                 Ok(list) => {
-                    qr.set(String::new());
                     key.set(String::new());
                     codes.set(list);
                     security.update(|n| *n += 1);
@@ -241,7 +241,12 @@ fn TwoFactor() -> impl IntoView {
     view! {
         <section class="card">
             <h3>{t("twofa.title")}</h3>
-            <div class="qr" inner_html=qr></div>
+            {move || {
+                let secret = key.get();
+                (!secret.is_empty()).then(|| view! {
+                    <div class="qr"><QrCode text=crate::qr::otpauth_uri(&me, &secret) label=t("twofa.qr_label") /></div>
+                })
+            }}
             {move || (!key.get().is_empty()).then(|| view! { <p class="hint">{t("twofa.scan")} " " <code>{key}</code></p> })}
             {move || (!codes.with(Vec::is_empty)).then(|| {
                 let text = codes.get().join("\n");

@@ -13,7 +13,19 @@ use super::passphrase::WrapKey;
 use super::{aead, label, CryptoError, SymmetricKey};
 use crate::encoding::{Reader, Writer};
 
-const BUNDLE_VERSION: u8 = 1;
+/// Version 2 adds a flags byte inside the sealed keys ([`BundleFlags`]) and binds the
+/// version into the AAD; version 1 (the three keys only) still opens.
+const BUNDLE_VERSION: u8 = 2;
+const BUNDLE_V1: u8 = 1;
+
+/// What the account itself says about its state, sealed with its keys: the server can
+/// neither read nor change it, only serve an older bundle (see SECURITY.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BundleFlags {
+    /// The account keeps pins (`shared::pins`): a device never takes "this account has
+    /// no pins" from the server. Every bundle this version seals says so.
+    pub keeps_pins: bool,
+}
 
 /// The public half of an identity, as published in the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -245,13 +257,15 @@ impl IdentityKeys {
     }
 
     /// Seal the private keys for the server to keep: `version | nonce | ct`, with the
-    /// username bound as associated data so a bundle cannot be swapped between users.
+    /// username and the version bound as associated data so a bundle cannot be swapped
+    /// between users or read as another version; the flags are sealed with the keys.
     pub fn seal_bundle(&self, wrap: &WrapKey, username: &str) -> AccountBundle {
-        let mut plain = Zeroizing::new(Vec::with_capacity(96));
+        let mut plain = Zeroizing::new(Vec::with_capacity(97));
         plain.extend_from_slice(&self.signing.to_bytes());
         plain.extend_from_slice(&self.exchange.to_bytes());
         plain.extend_from_slice(self.vault.expose_secret());
-        let aad = bundle_aad(username);
+        plain.push(BundleFlags { keeps_pins: true }.to_byte());
+        let aad = bundle_aad(username, BUNDLE_VERSION);
         let (nonce, ct) = aead::seal(&wrap.0, &aad, &plain);
         let mut w = Writer::with_capacity(1 + 12 + ct.len());
         w.u8(BUNDLE_VERSION).fixed(&nonce).fixed(&ct);
@@ -259,32 +273,63 @@ impl IdentityKeys {
     }
 
     pub fn open_bundle(bundle: &AccountBundle, wrap: &WrapKey, username: &str) -> Result<Self, CryptoError> {
+        Self::open_bundle_with_flags(bundle, wrap, username).map(|(keys, _)| keys)
+    }
+
+    /// The keys and what the account says of itself (a version-1 bundle says nothing).
+    pub fn open_bundle_with_flags(
+        bundle: &AccountBundle,
+        wrap: &WrapKey,
+        username: &str,
+    ) -> Result<(Self, BundleFlags), CryptoError> {
         let mut r = Reader::new(&bundle.0);
         let version = r.u8().map_err(|_| CryptoError::Malformed("account bundle"))?;
-        if version != BUNDLE_VERSION {
-            return Err(CryptoError::UnknownVersion(version));
-        }
+        let (len, aad) = match version {
+            BUNDLE_V1 => (96, bundle_aad_v1(username)),
+            BUNDLE_VERSION => (97, bundle_aad(username, version)),
+            other => return Err(CryptoError::UnknownVersion(other)),
+        };
         let nonce = r.array::<12>().map_err(|_| CryptoError::Malformed("account bundle"))?;
-        let plain = Zeroizing::new(aead::open(&wrap.0, &nonce, &bundle_aad(username), r.rest())?);
-        if plain.len() != 96 {
+        let plain = Zeroizing::new(aead::open(&wrap.0, &nonce, &aad, r.rest())?);
+        if plain.len() != len {
             return Err(CryptoError::DecryptionFailed);
         }
+        let flags = plain.get(96).map_or(Ok(BundleFlags::default()), |b| BundleFlags::from_byte(*b))?;
         let take = |i: usize| -> Zeroizing<[u8; 32]> {
             let mut a = Zeroizing::new([0u8; 32]);
             a.copy_from_slice(&plain[i * 32..(i + 1) * 32]);
             a
         };
-        Ok(Self {
+        let keys = Self {
             signing: SigningKey::from_bytes(&take(0)),
             exchange: StaticSecret::from(*take(1)),
             vault: SymmetricKey::from_bytes(*take(2)),
-        })
+        };
+        Ok((keys, flags))
     }
 }
 
-fn bundle_aad(username: &str) -> Vec<u8> {
+impl BundleFlags {
+    fn to_byte(self) -> u8 {
+        u8::from(self.keeps_pins)
+    }
+    fn from_byte(b: u8) -> Result<Self, CryptoError> {
+        match b {
+            0 | 1 => Ok(Self { keeps_pins: b == 1 }),
+            _ => Err(CryptoError::Malformed("account bundle flags")),
+        }
+    }
+}
+
+fn bundle_aad_v1(username: &str) -> Vec<u8> {
     let mut w = Writer::new();
     w.fixed(label::ACCOUNT_BUNDLE).short_str(username);
+    w.finish()
+}
+
+fn bundle_aad(username: &str, version: u8) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.fixed(label::ACCOUNT_BUNDLE).u8(version).short_str(username);
     w.finish()
 }
 
@@ -297,6 +342,50 @@ pub struct AccountBundle(#[serde(with = "crate::encoding::b64")] pub Vec<u8>);
 mod tests {
     use super::*;
     use crate::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
+
+    fn golden_keys() -> (IdentityKeys, WrapKey) {
+        (IdentityKeys::from_secret_bytes([1; 32], [2; 32], [3; 32]), WrapKey::from_bytes([9; 32]))
+    }
+
+    /// Bundles sealed by earlier versions (checked in) still open, with what they say;
+    /// a version-2 bundle says the account keeps pins, and neither its version byte nor
+    /// its user can be changed.
+    #[test]
+    fn golden_bundles_open_with_their_flags() {
+        let (keys, wrap) = golden_keys();
+        for (file, keeps_pins) in [
+            (include_str!("../../tests/golden/bundle_v1.hex"), false),
+            (include_str!("../../tests/golden/bundle_v2.hex"), true),
+        ] {
+            let bundle = AccountBundle(hex::decode(file.trim()).unwrap());
+            let (opened, flags) = IdentityKeys::open_bundle_with_flags(&bundle, &wrap, "golden").unwrap();
+            assert_eq!(opened.public(), keys.public());
+            assert_eq!(flags.keeps_pins, keeps_pins);
+            assert!(IdentityKeys::open_bundle(&bundle, &wrap, "other").is_err());
+            let mut other_version = bundle.clone();
+            other_version.0[0] = if keeps_pins { 1 } else { 2 };
+            assert!(IdentityKeys::open_bundle(&other_version, &wrap, "golden").is_err(), "a version byte changed");
+        }
+        let fresh = keys.seal_bundle(&wrap, "golden");
+        assert_eq!(fresh.0[0], 2);
+        assert!(IdentityKeys::open_bundle_with_flags(&fresh, &wrap, "golden").unwrap().1.keeps_pins);
+    }
+
+    /// A version-1 bundle, as the versions before the flags sealed it.
+    #[test]
+    #[ignore = "prints a golden vector"]
+    fn print_golden_bundles() {
+        let (keys, wrap) = golden_keys();
+        let mut plain = Vec::new();
+        plain.extend_from_slice(&keys.signing.to_bytes());
+        plain.extend_from_slice(&keys.exchange.to_bytes());
+        plain.extend_from_slice(keys.vault.expose_secret());
+        let (nonce, ct) = aead::seal(&wrap.0, &bundle_aad_v1("golden"), &plain);
+        let mut w = Writer::new();
+        w.u8(1).fixed(&nonce).fixed(&ct);
+        println!("v1 {}", hex::encode(w.finish()));
+        println!("v2 {}", hex::encode(&keys.seal_bundle(&wrap, "golden").0));
+    }
 
     #[test]
     fn a_batch_of_record_signatures_finds_each_bad_one_and_agrees_with_one_by_one() {
@@ -384,9 +473,9 @@ mod tests {
         assert_eq!(back.vault_key(), id.vault_key());
         assert_eq!(IdentityKeys::open_bundle(&bundle, &other, "ann").unwrap_err(), CryptoError::DecryptionFailed);
         assert_eq!(IdentityKeys::open_bundle(&bundle, &wrap, "bob").unwrap_err(), CryptoError::DecryptionFailed);
-        let mut v2 = bundle.clone();
-        v2.0[0] = 2;
-        assert_eq!(IdentityKeys::open_bundle(&v2, &wrap, "ann").unwrap_err(), CryptoError::UnknownVersion(2));
+        let mut v3 = bundle.clone();
+        v3.0[0] = 3;
+        assert_eq!(IdentityKeys::open_bundle(&v3, &wrap, "ann").unwrap_err(), CryptoError::UnknownVersion(3));
     }
 
     #[test]

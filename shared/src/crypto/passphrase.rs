@@ -157,13 +157,19 @@ impl AuthKey {
 pub struct WrapKey(pub(crate) SymmetricKey);
 
 impl WrapKey {
-    /// Only to hand the key from one tab of the app to another of the same origin and
-    /// account (an unlocked tab unlocks the others); never to the server or storage.
+    /// From the bytes a device keeps when it is set never to lock, or that one tab sends
+    /// another sealed under their [`WrapKey::tabs_key`]; never from the server.
     pub fn from_bytes(b: [u8; 32]) -> Self {
         Self(SymmetricKey::from_bytes(b))
     }
     pub fn expose_secret(&self) -> &[u8; 32] {
         self.0.expose_secret()
+    }
+    /// The key the tabs of one account on one device seal their unlock messages with:
+    /// only a tab that has held this wrap key has it (HKDF-SHA-256, its own label, the
+    /// username in the info), so a script that only listens gets nothing it can open.
+    pub fn tabs_key(&self, username: &str) -> SymmetricKey {
+        hkdf32(None, self.0.expose_secret(), &[label::TABS_KEY, username.as_bytes()])
     }
 }
 
