@@ -818,6 +818,38 @@ pub struct Syncer<S, T> {
     /// caller to take (and tell the user): found when the server accepts the merged
     /// version, so every path a concurrent edit arrives by is covered.
     pub superseded: Vec<Superseded>,
+    /// Records that moved, by a version whose signature this client checked, into a
+    /// collection it holds no key for while edits of them waited here: their plaintext
+    /// is gone, their edits are kept and not sent (see [`MovedAway`]).
+    pub moved_away: BTreeMap<RecordId, MovedAway>,
+    /// Newer versions of records this client holds verified that did not open (no key
+    /// yet, a signature that does not hold, junk): kept out of the store, where the
+    /// verified version stays, and opened again when keys arrive
+    /// ([`Syncer::reopen_with_new_keys`]). Not durable: after a restart the record is at
+    /// its verified version until the server sends a newer one again.
+    set_aside: BTreeMap<RecordId, StoredRecord>,
+}
+
+/// A record that moved, by a version signed by `signer` (checked against the verified
+/// chain), into a collection this client holds no key for, while edits of it waited
+/// here. The edits are kept (nothing unsent is dropped on anyone's word) and not sent:
+/// they go out if the record comes back (or this client is given the key), and are
+/// dropped only when the user says so ([`Syncer::discard_moved_away`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovedAway {
+    pub version: u64,
+    pub signer: Username,
+}
+
+impl std::fmt::Display for MovedAway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} moved a record you edited on this device where this device holds no key: your edits of it are kept \
+             here and were not sent.",
+            self.signer
+        )
+    }
 }
 
 /// A field this client wrote that lost the merge to someone else's concurrent write.
@@ -961,6 +993,8 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             rolled_back: BTreeMap::new(),
             recent: Default::default(),
             superseded: Vec::new(),
+            moved_away: BTreeMap::new(),
+            set_aside: BTreeMap::new(),
         })
     }
 
@@ -1016,6 +1050,11 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     }
                     Err(_) => {
                         self.replica.unreadable.insert(rec.record);
+                        // Stored by a pull only if it proved a move (see `cannot_open`):
+                        // the plaintext from the cache, or of the waiting edits, goes.
+                        if let Some(moved) = self.proven_move(rec) {
+                            self.forget(rec.record, moved);
+                        }
                     }
                 }
             }
@@ -1124,8 +1163,8 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     }
 
     /// After this client gained keys (a promotion, a late wrap): open again, from the
-    /// stored ciphertext, every record it could not read in full. Returns how many now
-    /// open further than before.
+    /// stored ciphertext, every record it could not read in full, and the versions it
+    /// set aside (stored once they open). Returns how many now open further than before.
     pub async fn reopen_with_new_keys(&mut self) -> Result<usize, SyncError> {
         let want: HashSet<RecordId> = self
             .replica
@@ -1135,20 +1174,36 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             .map(|(id, _)| *id)
             .chain(self.replica.unreadable.iter().copied())
             .collect();
-        if want.is_empty() {
+        if want.is_empty() && self.set_aside.is_empty() {
             return Ok(0);
         }
-        let records = self.store.records().await?;
-        let records: Vec<&StoredRecord> = records.iter().filter(|r| want.contains(&r.record)).collect();
-        let opened = self.open_many(&records).await;
-        let mut n = 0;
-        for (rec, opened) in records.into_iter().zip(opened) {
-            if let Ok(opened) = opened {
-                self.note_opened(&opened);
-                let better = opened.complete || self.replica.unreadable.contains(&rec.record);
-                self.replica.absorb(rec.record, rec.version, opened);
-                n += usize::from(better);
+        // Where a version was set aside, the stored one is held here already.
+        let mut records: Vec<StoredRecord> = self.store.records().await?;
+        records.retain(|r| want.contains(&r.record) && !self.set_aside.contains_key(&r.record));
+        let from_store = records.len();
+        records.extend(self.set_aside.values().cloned());
+        let opened = self.open_many(&records.iter().collect::<Vec<_>>()).await;
+        let (mut n, mut verified) = (0, Vec::new());
+        for (i, (rec, opened)) in records.into_iter().zip(opened).enumerate() {
+            let Ok(opened) = opened else { continue };
+            self.note_opened(&opened);
+            if i >= from_store {
+                // A pulled version, opened late: checked as a pull checks one.
+                self.set_aside.remove(&rec.record);
+                if self.refuse_misattributed(rec.version, &opened, rec.record) {
+                    continue;
+                }
             }
+            let better = opened.complete || self.replica.unreadable.contains(&rec.record);
+            self.replica.absorb(rec.record, rec.version, opened);
+            self.took(rec.record);
+            n += usize::from(better);
+            if i >= from_store {
+                verified.push(rec);
+            }
+        }
+        if !verified.is_empty() {
+            self.store.save_records(&verified, None).await?;
         }
         self.cache_stale |= n > 0;
         Ok(n)
@@ -1339,11 +1394,14 @@ impl<S: Store, T: Transport> Syncer<S, T> {
 
     /// Seal the next batch of the outbox (records not in `skip`), or `None` when empty.
     async fn prepare(&self, skip: &HashSet<RecordId>) -> Result<Option<Prepared>, SyncError> {
-        // A record served older than the account saw is not built on: its edits wait.
-        let skip: std::borrow::Cow<'_, HashSet<RecordId>> = if self.rolled_back.is_empty() {
+        // A record served older than the account saw is not built on, and one that
+        // moved where this client holds no key cannot be sealed: their edits wait.
+        let skip: std::borrow::Cow<'_, HashSet<RecordId>> = if self.rolled_back.is_empty() && self.moved_away.is_empty()
+        {
             std::borrow::Cow::Borrowed(skip)
         } else {
-            std::borrow::Cow::Owned(skip.iter().chain(self.rolled_back.keys()).copied().collect())
+            let waiting = self.rolled_back.keys().chain(self.moved_away.keys());
+            std::borrow::Cow::Owned(skip.iter().chain(waiting).copied().collect())
         };
         let chunk = self.replica.outgoing(self.batch, &skip, || self.transport.breathe()).await;
         if chunk.is_empty() {
@@ -1512,6 +1570,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                         Arc::make_mut(&mut local.view).merge(&local.base);
                         local.sensitive = m.sensitive;
                         self.replica.reseal.remove(&m.record);
+                        self.took(m.record);
                         recent.push(m.record);
                         stored.push(StoredRecord { record: m.record, version, sealed: m.sealed });
                         done_ops.extend(m.op_ids);
@@ -1599,9 +1658,14 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                         continue;
                     }
                     self.note_recent(c.record);
-                    self.replica.absorb(c.record, c.version, opened)
+                    self.replica.absorb(c.record, c.version, opened);
+                    self.took(c.record);
                 }
-                Err(_) => self.cannot_open(c).await?,
+                Err(_) => {
+                    if !self.cannot_open(c) {
+                        continue; // the verified version stays what is stored
+                    }
+                }
             }
             stored.push(rec);
             fresh.push(first);
@@ -1697,10 +1761,14 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         true
     }
 
-    /// A change this client cannot open. The ciphertext is kept (a later key, or a
-    /// fixed chain, may open it); a record that moved where this client holds no key
-    /// is forgotten.
-    async fn cannot_open(&mut self, c: &Change) -> Result<(), SyncError> {
+    /// A change this client cannot open (no key, a signature that does not hold, junk).
+    /// Nothing verified and nothing unsent goes because of it: the record keeps the
+    /// version this client verified, stored and shown, with its waiting edits, and the
+    /// change is set aside, to be tried again with new keys. Only a move its signature
+    /// proves ([`Syncer::proven_move`]) takes the record's plaintext away. Returns
+    /// whether to store the change: when it proves a move, or when no verified version
+    /// is held here for it to shadow (a later key, or a fixed chain, may open it).
+    fn cannot_open(&mut self, c: &Change) -> bool {
         self.replica.unreadable.insert(c.record);
         // A record sealed on a longer chain than ours — under an epoch we do not know
         // yet, say — is a change withheld from us (or not yet seen). Its header is not
@@ -1712,27 +1780,74 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 self.note_head(&h.author, &head);
             }
         }
-        let elsewhere = c.sealed.inspect().is_ok_and(|i| self.session.keyring.latest_epoch(i.collection).is_none());
-        if elsewhere {
-            self.forget(c.record).await?;
+        let rec = StoredRecord { record: c.record, version: c.version, sealed: c.sealed.clone() };
+        if let Some(moved) = self.proven_move(&rec) {
+            self.forget(c.record, moved);
+            return true;
         }
-        Ok(())
+        let held = self.replica.records.get(&c.record).map_or(0, |l| l.version);
+        if held == 0 {
+            return true;
+        }
+        if c.version > held && self.set_aside.get(&c.record).is_none_or(|a| a.version < c.version) {
+            self.set_aside.insert(c.record, rec);
+        }
+        false
     }
 
-    /// A record moved into a collection this client holds no key for (a customer
-    /// handed to someone else's portfolio): drop its plaintext and any edit of it still
-    /// waiting, which could no longer be sealed where the record now is.
-    async fn forget(&mut self, record: RecordId) -> Result<(), SyncError> {
-        let Some(_) = self.replica.records.remove(&record) else { return Ok(()) };
+    /// The move `rec` proves, if any: a version newer than the one held here, whose
+    /// signed header ([`seal::signed_header`]: checked against the verified chain, no
+    /// record key needed) puts the record in a collection this client holds no key for.
+    fn proven_move(&self, rec: &StoredRecord) -> Option<MovedAway> {
+        let held = self.replica.records.get(&rec.record).map_or(0, |l| l.version);
+        if rec.version <= held {
+            return None;
+        }
+        let session = &self.session;
+        let header = seal::signed_header(&rec.sealed, &session.ctx(rec.record), rec.version, &session.team)?;
+        let elsewhere = session.keyring.latest_epoch(header.collection).is_none();
+        elsewhere.then_some(MovedAway { version: rec.version, signer: header.author })
+    }
+
+    /// A record moved (proven: see [`Syncer::proven_move`]) into a collection this
+    /// client holds no key for (a customer handed to someone else's portfolio): drop
+    /// its plaintext. Edits of it still waiting are kept, and reported ([`MovedAway`]).
+    fn forget(&mut self, record: RecordId, moved: MovedAway) {
+        self.replica.records.remove(&record);
         self.replica.reseal.remove(&record);
         self.replica.dirty.insert(record);
-        let ops: Vec<u64> = self.replica.outbox.iter().filter(|p| p.record == record).map(|p| p.id).collect();
-        if !ops.is_empty() {
-            self.store.remove_ops(&ops).await?;
-            self.replica.outbox.retain(|p| p.record != record);
+        self.set_aside.remove(&record);
+        if self.replica.outbox.iter().any(|p| p.record == record) {
+            self.moved_away.insert(record, moved);
         }
         self.cache_stale = true;
-        Ok(())
+    }
+
+    /// After a version of `record` was taken in: a version set aside that it reaches is
+    /// not needed any more, and a record that had moved away is back, with the edits
+    /// that waited for it.
+    fn took(&mut self, record: RecordId) {
+        let held = self.replica.records.get(&record).map_or(0, |l| l.version);
+        if self.set_aside.get(&record).is_some_and(|a| a.version <= held) {
+            self.set_aside.remove(&record);
+        }
+        if self.moved_away.remove(&record).is_some() {
+            self.replica.rebuild_view(record);
+        }
+    }
+
+    /// Drop the waiting edits of a record that moved away ([`MovedAway`]): the user's
+    /// choice, once told. Returns how many were dropped.
+    pub async fn discard_moved_away(&mut self, record: RecordId) -> Result<usize, SyncError> {
+        if !self.moved_away.contains_key(&record) {
+            return Ok(0);
+        }
+        let ops: Vec<u64> = self.replica.outbox.iter().filter(|p| p.record == record).map(|p| p.id).collect();
+        self.store.remove_ops(&ops).await?;
+        self.replica.outbox.retain(|p| p.record != record);
+        self.moved_away.remove(&record);
+        self.replica.rebuild_view(record);
+        Ok(ops.len())
     }
 
     /// The server's current states of records a push conflicted on: merge them, or
@@ -1830,9 +1945,14 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     if self.refuse_misattributed(c.version, &opened, c.record) {
                         continue;
                     }
-                    self.replica.rebase(c.record, c.version, opened)
+                    self.replica.rebase(c.record, c.version, opened);
+                    self.took(c.record);
                 }
-                Err(_) => self.cannot_open(c).await?,
+                Err(_) => {
+                    if !self.cannot_open(c) {
+                        continue; // the verified version stays what is stored
+                    }
+                }
             }
             stored.push(rec);
         }

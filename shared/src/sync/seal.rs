@@ -267,6 +267,33 @@ pub fn open_record(
     plan.finish(decrypted)
 }
 
+/// The basic section's header of `sealed`, if it proves itself without any key: sealed
+/// as `version` of `ctx`'s record, by someone the verified chain `team` lets seal
+/// under its epoch, whose signature holds over the header, the ciphertext and the
+/// sensitive section's digest (all public: the signature needs no record key). What a
+/// client that cannot open a record may believe of it (where it now lives); any other
+/// header is the server's word.
+pub fn signed_header(
+    sealed: &SealedRecord,
+    ctx: &RecordContext,
+    version: u64,
+    team: &TeamState,
+) -> Option<EnvelopeHeader> {
+    sealed.inspect().ok()?;
+    let (basic, sensitive) = sealed.envelopes().ok()?;
+    let header = basic.header().ok()?;
+    if header.record_version != version || header.scope != Scope::Basic {
+        return None;
+    }
+    let author = team.record_author(&header.author, header.epoch)?;
+    let companion = sensitive.as_ref().map(SealedEnvelope::digest).unwrap_or([0; 32]);
+    // Only the signature check is taken: this key stands in for the decryption,
+    // which is never made.
+    let unused = SymmetricKey::from_bytes([0; 32]);
+    let unchecked = basic.decryption_unchecked(ctx, &companion, &unused, author).ok()?;
+    unchecked.check().holds().then_some(header)
+}
+
 /// A record's opening ([`open_record`]) checked up to its decryptions: the
 /// headers, keys, authors and signatures. Its [`OpenPlan::decryptions`] are then done
 /// (a batch of records' at once, by the platform's AES where it has one, see

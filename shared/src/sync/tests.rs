@@ -38,6 +38,9 @@ struct ModelTransport {
     pulls_left: Arc<Mutex<Option<usize>>>,
     /// The platform's AES answers each encryption a byte short (a broken one).
     short_ciphertexts: Arc<Mutex<bool>>,
+    /// Changes a lying server slips into its next pull answer, without holding them
+    /// (its pushes still answer from what it holds).
+    slipped: Arc<Mutex<Vec<Change>>>,
 }
 
 #[derive(Default)]
@@ -101,6 +104,7 @@ impl Transport for ModelTransport {
         let more = changes.len() > limit as usize;
         changes.truncate(limit as usize);
         let cursor = changes.last().map(|c| c.seq).unwrap_or(since);
+        changes.append(&mut self.slipped.lock().unwrap());
         Ok(PullResponse { changes, cursor, more, reset, remaining: None })
     }
 
@@ -571,18 +575,26 @@ fn a_member_cannot_decrypt_another_members_portfolio_and_reassigning_moves_the_r
     block_on(c[cat].sync()).unwrap();
     assert_eq!(c[cat].replica.records[&x].view.text(field::PHONE), Some("13812341234"));
     assert_eq!(c[cat].replica.records[&call].view.text(field::SUMMARY), Some("canary call"));
-    // Bob's client forgets both, and drops his edit it can no longer seal anywhere.
+    // Bob's client forgets both (the admin's signature proves the move); his edit,
+    // which it can no longer seal anywhere, waits, and he is told who moved the record.
     block_on(c[bob].sync()).unwrap();
     assert!(!c[bob].replica.records.contains_key(&x) && !c[bob].replica.records.contains_key(&call));
-    assert_eq!(c[bob].replica.pending_count(), 0);
+    assert_eq!(c[bob].replica.pending_count(), 1);
+    assert_eq!(c[bob].moved_away[&x].signer, c[ann].session.me);
     assert_eq!(on_server(x), cats);
-    // Cat can give it back to the shared collection (she holds both keys).
+    assert_eq!(net.server.lock().unwrap().records[&x].version, 2, "nothing sent");
+    // Cat can give it back to the shared collection (she holds both keys): Bob's
+    // client reads it again, and his edit goes out.
     block_on(c[cat].edit(x, vec![(field::OWNER.into(), None)], 6)).unwrap();
     block_on(c[cat].sync()).unwrap();
     let shared = c[cat].session.team.shared_collection;
     assert_eq!((on_server(x), on_server(call)), (shared, shared));
     block_on(c[bob].sync()).unwrap();
+    assert!(c[bob].moved_away.is_empty());
+    assert_eq!(c[bob].replica.pending_count(), 0);
     assert_eq!(c[bob].replica.records[&x].view.text(field::NAME), Some("Canary Portfolio"));
+    block_on(c[cat].sync()).unwrap();
+    assert_eq!(c[cat].replica.records[&x].view.text(field::NOTES), Some("bob, offline"));
 }
 
 #[test]
@@ -986,4 +998,209 @@ fn noting_a_batch_as_recent_is_noting_each_in_turn() {
         }
         assert_eq!(recent_after(&before.into_iter().collect(), &changed), one_by_one);
     }
+}
+
+/// Ann's customer, at version 1 on the model server and in `store` (her replica cache
+/// saved), and an edit of hers that has not gone out yet.
+fn held_with_an_unsent_edit(t: &Team, net: &ModelTransport, store: &MemoryStore) -> (Client, RecordId) {
+    let mut ann = client(t, 0, net, store.clone());
+    let id = RecordId::random();
+    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+    block_on(ann.sync()).unwrap();
+    block_on(ann.save_cache()).unwrap();
+    block_on(ann.edit(id, vec![(field::NOTES.into(), text("call back Monday"))], wall_clock())).unwrap();
+    (ann, id)
+}
+
+/// The server slips `sealed` into its next pull answer as `version` of `id`.
+fn slip(net: &ModelTransport, id: RecordId, version: u64, sealed: SealedRecord) {
+    let seq = net.server.lock().unwrap().seq;
+    net.slipped.lock().unwrap().push(Change { seq, record: id, version, sealed });
+}
+
+/// What `store` holds of `id`: its version.
+fn stored_version(store: &MemoryStore, id: RecordId) -> Option<u64> {
+    block_on(store.records()).unwrap().into_iter().find(|r| r.record == id).map(|r| r.version)
+}
+
+/// Ann's record as verified at version 1, with her unsent edit on top.
+fn assert_verified_with_the_edit(ann: &Client, store: &MemoryStore, id: RecordId, when: &str) {
+    let r = &ann.replica.records[&id];
+    assert_eq!(r.version, 1, "{when}");
+    assert_eq!(r.base.text(field::NOTES), Some("first notes"), "{when}");
+    assert_eq!((r.view.text(field::NAME), r.view.text(field::NOTES)), (Some("Zhang San"), Some("call back Monday")));
+    assert_eq!((ann.replica.pending_count(), store.outbox_len()), (1, 1), "{when}: the edit waits");
+    assert_eq!(stored_version(store, id), Some(1), "{when}: the verified version stays stored");
+    assert!(ann.moved_away.is_empty(), "{when}");
+}
+
+/// Item 9 of issue 31: a change whose header says the record moved where this client
+/// holds no key, but whose signature is not its named author's, erases nothing: not
+/// the record, not the edit waiting for it, not after a restart either.
+#[test]
+fn a_forged_move_erases_neither_the_record_nor_its_unsent_edit() {
+    let t = team();
+    let net = ModelTransport::default();
+    let store = MemoryStore::new();
+    let (mut ann, id) = held_with_an_unsent_edit(&t, &net, &store);
+
+    // "Version 2, by Bob, in a portfolio Ann holds no key for": sealed by a stranger.
+    let elsewhere = CollectionId::random();
+    let mallory = Person::new("mallory");
+    let mut keyring = Keyring::new();
+    keyring.insert(elsewhere, 1, Scope::Basic, SymmetricKey::generate());
+    let s = session(&t, 1, &Scope::ALL);
+    let sealer = Sealer { me: &s.me, identity: &mallory.keys, keyring: &keyring, epoch: 1, head: s.team.chain_head() };
+    let forged = sealer.seal(&s.ctx(id), elsewhere, 2, &RecordDoc::new(), None).unwrap().0;
+    assert_eq!(forged.inspect().unwrap().author, t.people[1].name);
+    slip(&net, id, 2, forged);
+    block_on(ann.pull(&mut SyncReport::default())).unwrap();
+    assert!(ann.replica.unreadable.contains(&id), "refused and reported");
+    assert_verified_with_the_edit(&ann, &store, id, "after the forged move");
+
+    // The next unlock opens what was verified; the edit goes out to the honest server.
+    block_on(ann.save_cache()).unwrap();
+    drop(ann);
+    let mut ann = client(&t, 0, &net, store.clone());
+    assert_verified_with_the_edit(&ann, &store, id, "after a restart");
+    assert_eq!(block_on(ann.sync()).unwrap().pushed, 1);
+    assert_eq!((ann.replica.pending_count(), store.outbox_len()), (0, 0));
+    let mut bob = client(&t, 1, &net, MemoryStore::new());
+    block_on(bob.sync()).unwrap();
+    assert_eq!(bob.replica.records[&id].view.text(field::NOTES), Some("call back Monday"));
+}
+
+/// Item 9 of issue 31: junk, a broken signature or a stranger's version under the
+/// record's own collection, served as newer, is never stored over the version this
+/// client verified: after a restart, that version is still the one shown.
+#[test]
+fn a_newer_version_that_does_not_verify_never_replaces_the_verified_one() {
+    let t = team();
+    let net = ModelTransport::default();
+    let store = MemoryStore::new();
+    let (mut ann, id) = held_with_an_unsent_edit(&t, &net, &store);
+
+    let mut bobs = (*ann.replica.records[&id].base).clone();
+    let stamp = Stamp { hlc: crate::hlc::Hlc { wall_ms: wall_clock(), counter: 0 }, author: t.people[1].name.clone() };
+    bobs.apply(field::NAME, FieldState { value: text("Renamed by the server"), stamp });
+    let broken = {
+        let (basic, sensitive) = forge(&t, 1, id, 2, &bobs).envelopes().unwrap();
+        let mut bytes = basic.0;
+        *bytes.last_mut().unwrap() ^= 1;
+        SealedRecord::from_envelopes(&SealedEnvelope(bytes), sensitive.as_ref())
+    };
+    let stranger = {
+        let mallory = Person::new("mallory");
+        let s = session(&t, 1, &Scope::ALL);
+        let sealer = Sealer {
+            me: &mallory.name,
+            identity: &mallory.keys,
+            keyring: &s.keyring,
+            epoch: 1,
+            head: s.team.chain_head(),
+        };
+        sealer.seal(&s.ctx(id), s.team.shared_collection, 2, &bobs, None).unwrap().0
+    };
+    let junk = SealedRecord(b"\x01\x01not a record at all".to_vec());
+    for (what, sealed) in [("junk", junk), ("a broken signature", broken), ("a non-member's version", stranger)] {
+        slip(&net, id, 2, sealed);
+        block_on(ann.pull(&mut SyncReport::default())).unwrap();
+        assert!(ann.replica.unreadable.contains(&id), "{what}: refused and reported");
+        assert_verified_with_the_edit(&ann, &store, id, what);
+        block_on(ann.save_cache()).unwrap();
+        drop(ann);
+        ann = client(&t, 0, &net, store.clone());
+        assert_verified_with_the_edit(&ann, &store, id, &format!("{what}, after a restart"));
+    }
+
+    // The honest server still holds version 1: the edit goes out on it.
+    assert_eq!(block_on(ann.sync()).unwrap().pushed, 1);
+    assert_eq!(net.server.lock().unwrap().records[&id].version, 2);
+    let mut bob = client(&t, 1, &net, MemoryStore::new());
+    block_on(bob.sync()).unwrap();
+    let seen = &bob.replica.records[&id].view;
+    assert_eq!((seen.text(field::NAME), seen.text(field::NOTES)), (Some("Zhang San"), Some("call back Monday")));
+}
+
+/// Item 9 of issue 31, the honest case: a move signed by a member into a collection
+/// this client holds no key for takes the record's plaintext away, here and after a
+/// restart (a cache saved before is not believed over it). The edit that waited is
+/// kept, not sent, and reported with who moved the record, until the user lets it go.
+#[test]
+fn a_move_its_signature_proves_forgets_the_record_and_keeps_the_unsent_edit() {
+    let t = team();
+    let net = ModelTransport::default();
+    let store = MemoryStore::new();
+    let (mut ann, id) = held_with_an_unsent_edit(&t, &net, &store);
+
+    let elsewhere = CollectionId::random();
+    let mut bob = session(&t, 1, &Scope::ALL);
+    bob.keyring.insert(elsewhere, 1, Scope::Basic, SymmetricKey::generate());
+    let mut doc = RecordDoc::new();
+    let stamp = Stamp { hlc: crate::hlc::Hlc { wall_ms: wall_clock(), counter: 0 }, author: bob.me.clone() };
+    doc.apply(field::NAME, FieldState { value: text("Zhang San"), stamp });
+    let moved = bob.sealer().seal(&bob.ctx(id), elsewhere, 2, &doc, None).unwrap().0;
+    serve(&net, id, 2, moved);
+
+    let moved_by_bob = MovedAway { version: 2, signer: t.people[1].name.clone() };
+    block_on(ann.sync()).unwrap();
+    assert!(!ann.replica.records.contains_key(&id), "the plaintext is gone");
+    assert_eq!(ann.moved_away.get(&id), Some(&moved_by_bob));
+    assert!(ann.moved_away[&id].to_string().starts_with("bob moved a record you edited"));
+    assert_eq!((ann.replica.pending_count(), store.outbox_len()), (1, 1), "the edit is kept");
+    assert_eq!(net.server.lock().unwrap().records[&id].version, 2, "and not sent");
+    assert_eq!(stored_version(&store, id), Some(2), "the proven move is stored");
+
+    drop(ann);
+    let mut ann = client(&t, 0, &net, store.clone());
+    assert!(!ann.replica.records.contains_key(&id), "not shown again from the older cache");
+    assert_eq!(ann.moved_away.get(&id), Some(&moved_by_bob));
+    assert_eq!(block_on(ann.sync()).unwrap().pushed, 0);
+    assert_eq!(block_on(ann.discard_moved_away(id)).unwrap(), 1);
+    assert_eq!((ann.replica.pending_count(), store.outbox_len()), (0, 0));
+    assert!(ann.moved_away.is_empty() && !ann.replica.records.contains_key(&id));
+}
+
+/// A newer version this client cannot open yet (its epoch's key has not reached it) is
+/// set aside, not stored over the verified one, and taken once the key arrives.
+#[test]
+fn a_version_set_aside_for_want_of_a_key_is_taken_once_the_key_arrives() {
+    let t = team();
+    let net = ModelTransport::default();
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    let id = RecordId::random();
+    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+    block_on(ann.sync()).unwrap();
+    let store = MemoryStore::new();
+    let mut bob = client(&t, 1, &net, store.clone());
+    block_on(bob.sync()).unwrap();
+
+    // A rotation: Ann writes under epoch 2, whose keys have not reached Bob yet.
+    let mut rotated_chain = t.chain.clone();
+    append(&mut rotated_chain, &t.people[0], Action::Rotate { epoch: 2 });
+    let rotated = |who: usize| {
+        let mut s = session(&t, who, &Scope::ALL);
+        s.team = TeamState::verify(&rotated_chain, None).unwrap();
+        for scope in Scope::ALL {
+            s.keyring.insert(s.team.shared_collection, 2, scope, SymmetricKey::from_bytes([40 + scope as u8; 32]));
+        }
+        s
+    };
+    let mut ann = block_on(Syncer::open(rotated(0), MemoryStore::new(), net.clone())).unwrap();
+    block_on(ann.sync()).unwrap();
+    block_on(ann.edit(id, vec![(field::NOTES.into(), text("after the rotation"))], wall_clock())).unwrap();
+    block_on(ann.sync()).unwrap();
+
+    block_on(bob.sync()).unwrap();
+    assert!(bob.replica.unreadable.contains(&id));
+    assert_eq!(bob.replica.records[&id].version, 1);
+    assert_eq!(bob.replica.records[&id].view.text(field::NOTES), Some("first notes"));
+    assert_eq!(stored_version(&store, id), Some(1));
+
+    bob.set_session(rotated(1));
+    assert_eq!(block_on(bob.reopen_with_new_keys()).unwrap(), 1);
+    assert_eq!(bob.replica.records[&id].version, 2);
+    assert_eq!(bob.replica.records[&id].view.text(field::NOTES), Some("after the rotation"));
+    assert!(bob.replica.unreadable.is_empty());
+    assert_eq!(stored_version(&store, id), Some(2), "stored once it opened");
 }
