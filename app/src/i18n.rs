@@ -8,11 +8,17 @@
 //! user picks one, which this device remembers. Views read texts with [`t`]; a change of
 //! language redraws the whole app ([`lang`] is read at its root), so no view has to be
 //! reactive to it, and what the app holds (an unlocked workspace) stays.
+//!
+//! The built app fetches one table, the language it starts in (`/i18n/<tag>.json`,
+//! asked for by the start script while the wasm downloads), and another only when the
+//! user switches: the first visit carries one language, not both. The wasm tests (no
+//! `split` feature, no server of ours) have both tables built in.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Lang {
@@ -50,21 +56,74 @@ impl Lang {
 
 const STORAGE_KEY: &str = "quietdesk-lang";
 
-/// Keys borrowed from the embedded text; texts owned (a text with an escape, `\n`,
-/// cannot be borrowed as it is written).
+/// Keys borrowed from the table's text (kept for the page's life); texts owned (a text
+/// with an escape, `\n`, cannot be borrowed as it is written).
 type Table = HashMap<&'static str, String>;
 
-fn parse(json: &'static str) -> Table {
-    serde_json::from_str(json).expect("the translation tables are valid JSON (checked by the i18n test)")
+fn parse(json: &'static str) -> Option<Table> {
+    serde_json::from_str(json).ok()
 }
 
-fn table(lang: Lang) -> &'static Table {
+fn slot(lang: Lang) -> &'static OnceLock<Table> {
     static EN: OnceLock<Table> = OnceLock::new();
     static ZH: OnceLock<Table> = OnceLock::new();
     match lang {
-        Lang::En => EN.get_or_init(|| parse(include_str!("../i18n/en.json"))),
-        Lang::Zh => ZH.get_or_init(|| parse(include_str!("../i18n/zh-CN.json"))),
+        Lang::En => &EN,
+        Lang::Zh => &ZH,
     }
+}
+
+#[cfg(not(feature = "split"))]
+fn table(lang: Lang) -> &'static Table {
+    slot(lang).get_or_init(|| {
+        let json = match lang {
+            Lang::En => include_str!("../i18n/en.json"),
+            Lang::Zh => include_str!("../i18n/zh-CN.json"),
+        };
+        parse(json).expect("the translation tables are valid JSON (checked by the i18n test)")
+    })
+}
+
+/// The table of `lang` once [`load`]ed; empty before (texts then show their keys).
+#[cfg(feature = "split")]
+fn table(lang: Lang) -> &'static Table {
+    static EMPTY: OnceLock<Table> = OnceLock::new();
+    slot(lang).get().unwrap_or_else(|| EMPTY.get_or_init(Table::new))
+}
+
+/// Fetch the table of `lang` if this page has not yet: the start script's request when
+/// it asked for this language (`window.quietdeskTexts`), else a new one. A table that
+/// cannot be had leaves English texts (or keys) in its place.
+pub async fn load(lang: Lang) {
+    if !cfg!(feature = "split") || slot(lang).get().is_some() {
+        return;
+    }
+    let early = web_sys::window()
+        .and_then(|w| js_sys::Reflect::get(&w, &"quietdeskTexts".into()).ok())
+        .filter(|t| {
+            js_sys::Reflect::get(t, &"tag".into()).ok().and_then(|v| v.as_string()).as_deref() == Some(lang.tag())
+        })
+        .and_then(|t| js_sys::Reflect::get(&t, &"text".into()).ok())
+        .and_then(|p| p.dyn_into::<js_sys::Promise>().ok());
+    let text = match early {
+        Some(p) => wasm_bindgen_futures::JsFuture::from(p).await.ok().and_then(|v| v.as_string()),
+        None => None,
+    };
+    let text = match text {
+        Some(t) => Some(t),
+        None => match gloo_net::http::Request::get(&format!("/i18n/{}.json", lang.tag())).send().await {
+            Ok(r) if r.ok() => r.text().await.ok(),
+            _ => None,
+        },
+    };
+    if let Some(table) = text.and_then(|t| parse(Box::leak(t.into_boxed_str()))) {
+        let _ = slot(lang).set(table);
+    }
+}
+
+/// The language this page starts in (before any view reads it).
+pub fn starting() -> Lang {
+    current()
 }
 
 thread_local! {
@@ -94,6 +153,12 @@ fn set_document_lang(lang: Lang) {
 /// The current language, tracked: the app's root reads it, so a change redraws everything.
 pub fn lang() -> Lang {
     LANG.with(|l| l.get())
+}
+
+/// Switch language (once its table is here), and remember it on this device.
+pub async fn switch_to(lang: Lang) {
+    load(lang).await;
+    set_lang(lang);
 }
 
 /// Switch language, and remember it on this device.
@@ -178,7 +243,7 @@ pub fn date(year: u32, month: u32, day: u32) -> String {
 pub fn LanguagePicker(#[prop(default = "language")] id: &'static str) -> impl IntoView {
     let change = move |ev: leptos::ev::Event| {
         let tag = event_target_value(&ev);
-        set_lang(Lang::from_tag(&tag));
+        leptos::task::spawn_local(switch_to(Lang::from_tag(&tag)));
     };
     view! {
         <div class="language">

@@ -627,6 +627,7 @@ impl Workspace {
                 let (served, pinned) = (served.to_string(), pinned.to_string());
                 crate::i18n::tf("sync.rolled_back", &[("name", &name), ("served", &served), ("pinned", &pinned)])
             }))
+            .chain(s.moved_away.values().map(|m| crate::i18n::tf("sync.moved_away", &[("signer", &m.signer)])))
             .collect();
         if !dirty.is_empty() && dirty.len() * 2 >= s.replica.records.len() {
             // Most records changed (an unlock, a first sync, a re-encryption): the index

@@ -67,7 +67,7 @@ test('a same-origin script that asks the tabs channel gets no key it can use', a
   expect(keys.length, 'the unlocked tab answered').toBeGreaterThan(0);
   for (const m of keys) {
     expect(Object.keys(m).sort()).toEqual(['at', 'kind', 'sealed', 'user']);
-    expect(m.sealed.length).toBe(12 + 32 + 16); // nonce, the sealed key, the tag: no raw key
+    expect(m.sealed.length).toBe(1 + 12 + 32 + 16); // format, nonce, the sealed key, the tag: no raw key
   }
   // Nothing the script sent or replayed unlocked the page it runs in.
   await expect(attacker.getByRole('heading', { name: 'Home' })).toBeHidden();

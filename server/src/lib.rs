@@ -221,7 +221,7 @@ fn static_app(dir: &Path) -> Router {
     Router::new()
         .fallback_service(files)
         .layer(axum::middleware::from_fn_with_state(dir.to_path_buf(), cache_policy))
-        .layer(axum::middleware::map_response(headers::app))
+        .layer(axum::middleware::from_fn(headers::app))
 }
 
 async fn cache_policy(

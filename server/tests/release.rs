@@ -136,10 +136,11 @@ async fn the_app_is_served_precompressed_with_cache_rules_and_verified_per_encod
     assert!(!out.contains(&format!("DIFFERS {wasm} (gzip)")), "{out}");
 }
 
-/// Every page and file the server sends carries a strict Content-Security-Policy (and
+/// Every page and script the server sends carries a strict Content-Security-Policy (and
 /// the usual security headers): script only from the app's own files and WebAssembly,
-/// no plug-ins, no `<base>`, never framed, connections back to this origin only. API
-/// answers allow nothing at all. A page served without the policy fails this test.
+/// no plug-ins, no `<base>`, never framed, connections back to this origin only; every
+/// file is `nosniff`. API answers allow nothing at all. A page served without the
+/// policy fails this test.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_served_page_carries_the_content_security_policy() {
     let app = tempfile::tempdir().unwrap();
@@ -147,15 +148,15 @@ async fn every_served_page_carries_the_content_security_policy() {
         ("index.html", &b"<!doctype html><title>Quietdesk</title>"[..]),
         ("sw.js", b"self.addEventListener('fetch', () => {})"),
         ("start-6674814350ce2741.js", b"import '/app.js'"),
+        ("main-c41421086c9844cb.css", b"body{}"),
     ] {
         std::fs::write(app.path().join(path), bytes).unwrap();
     }
     let srv = TestServer::start_with(&["--static-dir", app.path().to_str().unwrap()]);
     let http = reqwest::Client::new();
     let directives = |csp: &str| -> Vec<String> { csp.split(';').map(|d| d.trim().to_owned()).collect() };
-    for path in
-        ["", "index.html", "sw.js", "start-6674814350ce2741.js", "customers/some-id", "app-0123456789abcdef_bg.wasm"]
-    {
+    // The pages, the workers' scripts (whose own policy a browser applies) and errors.
+    for path in ["", "index.html", "sw.js", "customers/some-id", "app-0123456789abcdef_bg.wasm"] {
         let r = http.get(format!("{}/{path}", srv.base)).send().await.unwrap();
         let h = |name: &str| r.headers().get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
         let csp = directives(&h("content-security-policy"));
@@ -173,6 +174,10 @@ async fn every_served_page_carries_the_content_security_policy() {
         assert_eq!(h("x-content-type-options"), "nosniff", "/{path}");
         assert_eq!(h("x-frame-options"), "DENY", "/{path}");
         assert_eq!(h("referrer-policy"), "no-referrer", "/{path}");
+    }
+    for path in ["main-c41421086c9844cb.css", "start-6674814350ce2741.js"] {
+        let r = http.get(format!("{}/{path}", srv.base)).send().await.unwrap();
+        assert_eq!(r.headers().get("x-content-type-options").unwrap(), "nosniff", "every file");
     }
     for path in ["api/v1/health", "api/v1/no-such-route"] {
         let r = http.get(format!("{}/{path}", srv.base)).send().await.unwrap();

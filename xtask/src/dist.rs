@@ -19,6 +19,7 @@ const MIN_BYTES: u64 = 1024;
 pub const MANIFEST: &str = "release.sha256";
 
 pub fn finish(dist: &Path) -> Result<(), String> {
+    compact_translations(dist)?;
     release_into_service_worker(dist)?;
     let mut files = Vec::new();
     walk(dist, &mut files).map_err(|e| format!("{}: {e}", dist.display()))?;
@@ -38,6 +39,21 @@ pub fn finish(dist: &Path) -> Result<(), String> {
     }
     eprintln!("==> precompressed {raw} bytes: brotli {br_total}, gzip {gz_total}");
     write_manifest(dist)
+}
+
+/// The translation tables (`i18n/*.json`, which the app fetches before its first
+/// screen) without the indentation they are edited with.
+fn compact_translations(dist: &Path) -> Result<(), String> {
+    let Ok(entries) = fs::read_dir(dist.join("i18n")) else { return Ok(()) };
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let table: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        write(&path, table.to_string().as_bytes())?;
+    }
+    Ok(())
 }
 
 /// The service worker's `RELEASE` (path → SHA-256 of every file a browser may keep:

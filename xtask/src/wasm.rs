@@ -111,6 +111,22 @@ pub fn build(dist: &Path) -> Result {
         step(&format!("wasm-opt {}", module.display()), &mut cmd)?;
     }
 
+    // The JS glue, minified (npm's esbuild, a devDependency of e2e/): wasm-bindgen's
+    // output is written to be read, and the first visit's budget counts its bytes.
+    // Export and property names stay (the wasm imports by them, the split loader too).
+    for js in ["app.js", "__wasm_split.js"] {
+        let file = staging.join(js);
+        if file.is_file() {
+            step(
+                &format!("minify {js}"),
+                Command::new("esbuild")
+                    .arg(&file)
+                    .args(["--minify", "--format=esm", "--allow-overwrite"])
+                    .arg(format!("--outfile={}", file.display())),
+            )?;
+        }
+    }
+
     // The page's signature workers run this same module without the page (see
     // app/src/workers.rs): their script imports it from beside itself.
     let worker = staging.join("worker.js");
@@ -156,11 +172,17 @@ pub fn build(dist: &Path) -> Result {
     let html = fs::read_to_string(&index).map_err(|e| format!("{}: {e}", index.display()))?;
     // The start script is a file of its own, named by its hash: the page's
     // Content-Security-Policy allows no inline script (server/src/headers.rs).
+    // It also asks for the texts of the language the app starts in, while the wasm
+    // downloads (the app reads `quietdeskTexts`; see app/src/i18n.rs).
+    // The service worker is registered once the app is up, not before: its first
+    // install fetches every module, which must not compete with the log-in screen's own
+    // download.
     let script = format!(
         "import init from '/{dir_name}/app.js';
+const chosen = localStorage.getItem('quietdesk-lang') ?? navigator.language ?? 'en';
+const tag = chosen.toLowerCase().startsWith('zh') ? 'zh-CN' : 'en';
+window.quietdeskTexts = {{ tag, text: fetch(`/i18n/${{tag}}.json`).then((r) => (r.ok ? r.text() : null), () => null) }};
 await init({{ module_or_path: '/{dir_name}/app_bg.wasm' }});
-// Once the app is up, not before: the service worker's first install fetches every
-// module, which must not compete with the log-in screen's own download.
 if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js');
 "
     );
