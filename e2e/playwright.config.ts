@@ -56,7 +56,7 @@ export default defineConfig({
       // The built app on a static host of its own, told where the API is.
       command:
         `rm -rf .tmp-app && cp -r ../dist .tmp-app && ` +
-        `cargo xtask api-origin "$PWD/.tmp-app" http://127.0.0.1:${PORT} && ` +
+        `../target/debug/xtask api-origin "$PWD/.tmp-app" http://127.0.0.1:${PORT} && ` +
         `exec python3 -m http.server ${APP_ORIGIN_PORT} --bind 127.0.0.1 --directory .tmp-app`,
       url: `http://127.0.0.1:${APP_ORIGIN_PORT}/index.html`,
       reuseExistingServer: false,

@@ -283,3 +283,78 @@ test('a new device notices a customer served older than another device of the ac
   await phoneCtx.close();
   await first.close();
 });
+
+/** `sealed` (base64 of a sealed record) with every section's collection id changed:
+ * an unverified header naming another collection (the signature no longer holds). */
+function withOtherCollection(sealed: string): string {
+  const b = Buffer.from(sealed, 'base64');
+  const sections = b[1];
+  let at = 2;
+  for (let i = 0; i < sections; i++) {
+    const len = b.readUInt32BE(at);
+    for (let j = 0; j < 16; j++) b[at + 4 + 1 + j] ^= 0x5a; // after the envelope's version byte
+    at += 4 + len;
+  }
+  return b.toString('base64');
+}
+
+// A forged change (a header naming another collection, or junk, neither signed by a
+// member) erases neither the customer nor the edit waiting for the network, and after
+// a reload the verified version is still what the device holds (issue 31, item 9).
+test('a forged change erases neither a customer nor its unsent edit, and junk never replaces the verified version', async ({ browser }) => {
+  test.setTimeout(120_000);
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const user = uniqueUser('fgd');
+  await createAccount(page, user);
+  await createTeam(page);
+  const pushed = new Map<string, { version: number; sealed: string }>();
+  page.on('request', (r) => {
+    if (!/\/push$/.test(new URL(r.url()).pathname) || r.method() !== 'POST') return;
+    for (const item of r.postDataJSON().items) pushed.set(item.record, { version: item.base_version + 1, sealed: item.sealed });
+  });
+  let forged: any[] = [];
+  await page.route('**/api/v1/teams/*/pull*', async (route) => {
+    const real = await route.fetch();
+    const body = await real.json();
+    if (forged.length) {
+      body.changes.push(...forged.map((c) => ({ ...c, seq: body.cursor })));
+      forged = [];
+    }
+    await route.fulfill({ response: real, json: body });
+  });
+  await page.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await page.getByRole('link', { name: 'New customer' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('Forged Move Target');
+  await page.getByRole('button', { name: 'Create customer' }).click();
+  await expect(page.getByRole('heading', { name: 'Forged Move Target' })).toBeVisible();
+  await waitSynced(page);
+  const [id, first] = [...pushed.entries()].find(([, v]) => v.version === 1)!;
+
+  // Offline, an edit waits; then the server slips in a "move" and junk as newer versions.
+  await ctx.setOffline(true);
+  await openEdit(page);
+  await page.getByLabel('Notes', { exact: true }).fill('canary-kept-edit written offline');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByRole('status', { name: 'Sync status' })).toContainText('1 pending', { timeout: 20_000 });
+  const junk = Buffer.from(first.sealed, 'base64');
+  junk[junk.length - 1] ^= 1; // the signature
+  forged = [
+    { record: id, version: 2, sealed: withOtherCollection(first.sealed) },
+    { record: id, version: 3, sealed: junk.toString('base64') },
+  ];
+  await ctx.setOffline(false);
+  await page.getByRole('button', { name: 'Sync now' }).click();
+  await waitSynced(page);
+  await expect(page.getByRole('heading', { name: 'Forged Move Target' })).toBeVisible();
+  await expect(page.getByText('canary-kept-edit written offline')).toBeVisible();
+
+  // After a reload the verified version is what this device holds, with the edit.
+  await page.reload();
+  await page.getByLabel('Passphrase').fill(passphraseFor(user));
+  await page.getByRole('button', { name: 'Unlock', exact: true }).click();
+  await page.getByRole('navigation').getByRole('link', { name: 'Customers' }).click({ timeout: 30_000 });
+  await page.getByRole('link', { name: /Forged Move Target/ }).click({ timeout: 20_000 });
+  await expect(page.getByText('canary-kept-edit written offline')).toBeVisible({ timeout: 20_000 });
+  await ctx.close();
+});
