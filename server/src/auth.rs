@@ -1,6 +1,8 @@
 //! Accounts and sessions. The server keeps a SHA-256 verifier of each client-derived
 //! auth key, and session tokens only as hashes. Unknown usernames get a deterministic
-//! fake salt, so the pre-login step does not reveal who has an account.
+//! fake salt, so the pre-login step does not reveal who has an account. Every check of
+//! a passphrase or a recovery key runs under [`crate::limits::Limits::guarded`]: wrong
+//! guesses are counted per account and per client address, and back off.
 
 use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::request::Parts;
@@ -21,6 +23,7 @@ use subtle::ConstantTimeEq;
 
 use crate::db::{DbError, UserRow};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
+use crate::limits::{ClientAddr, Target};
 use crate::{now_ms, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -54,25 +57,36 @@ fn check_credentials(kdf: &KdfParams, bundle: &AccountBundle) -> ApiResult<()> {
 }
 
 /// The caller's stored account, if `presented` is its current auth key (403 if not).
-async fn prove_current(state: &AppState, user: &AuthUser, presented: [u8; 32]) -> ApiResult<UserRow> {
-    let stored = state.db.user(user.username.as_str()).await?.ok_or(ApiError::NotFound("no such user"))?;
-    if !bool::from(AuthKey::from_bytes(presented).verifier().ct_eq(&stored.auth_hash)) {
-        tracing::info!(username = %user.username, "wrong current passphrase");
-        return Err(ApiError::Forbidden("the current passphrase is wrong"));
-    }
-    Ok(stored)
+/// A stolen session could guess the passphrase here, so it counts like a log-in.
+async fn prove_current(
+    state: &AppState,
+    user: &AuthUser,
+    addr: Option<std::net::IpAddr>,
+    presented: [u8; 32],
+) -> ApiResult<UserRow> {
+    let attempt = state.limits.attempt(&state.server_secret, Target::Account(&user.username), addr);
+    let check = async {
+        let stored = state.db.user(user.username.as_str()).await?.ok_or(ApiError::NotFound("no such user"))?;
+        if !bool::from(AuthKey::from_bytes(presented).verifier().ct_eq(&stored.auth_hash)) {
+            tracing::info!(username = %user.username, "wrong current passphrase");
+            return Err(ApiError::Forbidden("the current passphrase is wrong"));
+        }
+        Ok(stored)
+    };
+    state.limits.guarded(&*state.db, &attempt, check).await
 }
 
 /// Set (replace) the caller's recovery kit, proven with the current passphrase.
 async fn set_recovery(
     State(state): State<AppState>,
     user: AuthUser,
+    ClientAddr(addr): ClientAddr,
     ApiJson(req): ApiJson<SetRecoveryRequest>,
 ) -> ApiResult<ApiJson<Empty>> {
     if req.bundle.0.len() > 4096 || req.bundle.0.is_empty() {
         return Err(ApiError::BadRequest("recovery bundle has an implausible size".into()));
     }
-    prove_current(&state, &user, req.current_auth_key).await?;
+    prove_current(&state, &user, addr, req.current_auth_key).await?;
     let verifier = AuthKey::from_bytes(req.recovery_auth_key).verifier();
     state.db.set_recovery(&user.username, &verifier, &req.bundle.0).await?;
     tracing::info!(username = %user.username, "recovery kit set");
@@ -80,27 +94,38 @@ async fn set_recovery(
 }
 
 /// Whether `presented` proves the recovery key of `username` (compared in constant
-/// time, against a dummy when there is no kit, so timing says little).
-async fn recovery_of(state: &AppState, username: &str, presented: [u8; 32]) -> ApiResult<Vec<u8>> {
-    let kit = state.db.recovery(username).await?;
-    let expected = kit.as_ref().map_or([0xFF; 32], |k| k.0);
-    let ok: bool = AuthKey::from_bytes(presented).verifier().ct_eq(&expected).into();
-    match kit.filter(|_| ok) {
-        Some((_, bundle)) => Ok(bundle),
-        None => {
-            tracing::info!(username = %username, "failed recovery");
-            Err(ApiError::Unauthorized("wrong username or recovery key"))
+/// time, against a dummy when there is no kit, so timing says little; counted against
+/// the account like a log-in, kit or not).
+async fn recovery_of(
+    state: &AppState,
+    username: &Username,
+    addr: Option<std::net::IpAddr>,
+    presented: [u8; 32],
+) -> ApiResult<Vec<u8>> {
+    let attempt = state.limits.attempt(&state.server_secret, Target::Account(username), addr);
+    let check = async {
+        let kit = state.db.recovery(username.as_str()).await?;
+        let expected = kit.as_ref().map_or([0xFF; 32], |k| k.0);
+        let ok: bool = AuthKey::from_bytes(presented).verifier().ct_eq(&expected).into();
+        match kit.filter(|_| ok) {
+            Some((_, bundle)) => Ok(bundle),
+            None => {
+                tracing::info!(username = %username, "failed recovery");
+                Err(ApiError::Unauthorized("wrong username or recovery key"))
+            }
         }
-    }
+    };
+    state.limits.guarded(&*state.db, &attempt, check).await
 }
 
 /// The recovery-sealed bundle, to whoever proves the recovery key (it opens only with
 /// the key, which the server never sees).
 async fn recovery_bundle(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     ApiJson(req): ApiJson<RecoveryBundleRequest>,
 ) -> ApiResult<ApiJson<RecoveryBundle>> {
-    let bundle = recovery_of(&state, req.username.as_str(), req.recovery_auth_key).await?;
+    let bundle = recovery_of(&state, &req.username, addr, req.recovery_auth_key).await?;
     Ok(ApiJson(RecoveryBundle { bundle: AccountBundle(bundle) }))
 }
 
@@ -125,9 +150,13 @@ async fn replace_credentials(
 /// A new passphrase for a forgotten one, proven with the recovery key. The old
 /// passphrase stops working; the kit stays valid. Logging in afterwards still needs
 /// the second factor if the account has one.
-async fn recover(State(state): State<AppState>, ApiJson(req): ApiJson<RecoverRequest>) -> ApiResult<ApiJson<Empty>> {
+async fn recover(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    ApiJson(req): ApiJson<RecoverRequest>,
+) -> ApiResult<ApiJson<Empty>> {
     check_credentials(&req.kdf, &req.bundle)?;
-    recovery_of(&state, req.username.as_str(), req.recovery_auth_key).await?;
+    recovery_of(&state, &req.username, addr, req.recovery_auth_key).await?;
     let stored = state.db.user(req.username.as_str()).await?.ok_or(ApiError::NotFound("no such user"))?;
     replace_credentials(&state, stored, req.salt, req.kdf, req.auth_key, req.bundle).await?;
     tracing::info!(username = %req.username, "passphrase reset with the recovery key");
@@ -140,10 +169,11 @@ async fn recover(State(state): State<AppState>, ApiJson(req): ApiJson<RecoverReq
 async fn change_passphrase(
     State(state): State<AppState>,
     user: AuthUser,
+    ClientAddr(addr): ClientAddr,
     ApiJson(req): ApiJson<ChangePassphraseRequest>,
 ) -> ApiResult<ApiJson<Empty>> {
     check_credentials(&req.kdf, &req.bundle)?;
-    let stored = prove_current(&state, &user, req.current_auth_key).await?;
+    let stored = prove_current(&state, &user, addr, req.current_auth_key).await?;
     replace_credentials(&state, stored, req.salt, req.kdf, req.auth_key, req.bundle).await?;
     tracing::info!(username = %user.username, "passphrase changed");
     Ok(ApiJson(Empty {}))
@@ -243,11 +273,8 @@ async fn prelogin(
     Ok(ApiJson(resp))
 }
 
-async fn login(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ApiJson(req): ApiJson<LoginRequest>,
-) -> ApiResult<ApiJson<SessionResponse>> {
+/// The account `req` proves: its auth key, then its second factor if it has one.
+async fn check_login(state: &AppState, req: &LoginRequest) -> ApiResult<UserRow> {
     let presented = AuthKey::from_bytes(req.auth_key).verifier();
     let user = state.db.user(req.username.as_str()).await?;
     // Compare against a dummy for unknown users too, so timing says little.
@@ -257,7 +284,18 @@ async fn login(
         tracing::info!(username = %req.username, "failed login");
         return Err(ApiError::Unauthorized("wrong username or passphrase"));
     };
-    crate::twofa::verify_login(&state, &user.username, req.totp.as_deref()).await?;
+    crate::twofa::verify_login(state, &user.username, req.totp.as_deref()).await?;
+    Ok(user)
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<ApiJson<SessionResponse>> {
+    let attempt = state.limits.attempt(&state.server_secret, Target::Account(&req.username), addr);
+    let user = state.limits.guarded(&*state.db, &attempt, check_login(&state, &req)).await?;
     let (token, expires_at) = new_session(&state, &user.username, &device_label(&headers)).await?;
     tracing::info!(username = %user.username, "login");
     Ok(ApiJson(SessionResponse { token, expires_at, identity: user.identity, bundle: user.bundle }))

@@ -13,6 +13,8 @@ use shared::crypto::identity::{AccountBundle, PublicIdentity};
 use shared::crypto::passphrase::KdfParams;
 use shared::ids::{InviteId, RecordId, TeamId, Username};
 
+use crate::limits::Backoff;
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// A uniqueness rule refused the write (user exists, chain index taken, …).
@@ -302,4 +304,20 @@ pub trait Db: Send + Sync + 'static {
     async fn flag_window(&self, team: &TeamId, who: &Username, kind: &str, since: i64) -> DbResult<bool>;
     /// Use up an approved single-use request; false if it was already used.
     async fn use_approval(&self, team: &TeamId, id: &RecordId, now: i64) -> DbResult<bool>;
+
+    /// Claim one guess against `key` at `now`: refused while the key waits
+    /// (`Some(until)`, the time in ms it waits until; nothing changes); otherwise
+    /// counted as a wrong guess at once — until [`Db::refund_login_attempt`] or
+    /// [`Db::clear_login_failures`] says otherwise — with the wait `backoff` gives the
+    /// new count. Claiming before checking means guesses sent all at once are counted
+    /// one by one, not all let through before the first failure is recorded.
+    async fn claim_login_attempt(&self, key: &[u8; 32], now: i64, backoff: &Backoff) -> DbResult<Option<i64>>;
+    /// Give back a claimed guess that was not wrong (a right one, or one that never got
+    /// compared), and the wait it set: a claim that set a wait refused every other claim
+    /// while it was checked, so the wait was its own.
+    async fn refund_login_attempt(&self, key: &[u8; 32]) -> DbResult<()>;
+    /// Forget `key`'s count (a right guess).
+    async fn clear_login_failures(&self, key: &[u8; 32]) -> DbResult<()>;
+    /// Delete the counts forgotten by `now`; how many.
+    async fn forget_login_failures(&self, now: i64) -> DbResult<u64>;
 }

@@ -49,6 +49,10 @@ pub enum ApiError {
     /// Too many requests from one session: try again after this many seconds.
     #[error("too many requests; try again in {0} s")]
     RateLimited(u64),
+    /// Too many wrong guesses at a secret for this account or from this address: the
+    /// guess was not checked; try again after this many seconds.
+    #[error("too many failed attempts; try again in {0} s")]
+    TooManyAttempts(u64),
     /// The database is locked, full or failing to write: nothing was stored; try again.
     #[error("the server cannot store anything right now; nothing was saved, try again shortly")]
     Unavailable(String),
@@ -57,6 +61,14 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A guess at a secret that was wrong (a passphrase, a 2FA code, a recovery key),
+    /// as the checks [`crate::limits::Limits::guarded`] runs report it: counted towards
+    /// the back-off. A missing 2FA code is not a guess (only a right passphrase gets
+    /// that answer), so honest two-step log-ins cost nothing.
+    pub fn is_wrong_secret(&self) -> bool {
+        matches!(self, ApiError::Unauthorized(_) | ApiError::TotpInvalid | ApiError::Forbidden(_))
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
@@ -77,6 +89,7 @@ impl ApiError {
             ApiError::PushConflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::StaleEpoch { .. } => (StatusCode::CONFLICT, "stale_epoch"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -94,7 +107,7 @@ impl IntoResponse for ApiError {
         }
         let message = self.to_string();
         match self {
-            ApiError::RateLimited(secs) => {
+            ApiError::RateLimited(secs) | ApiError::TooManyAttempts(secs) => {
                 let retry = [(axum::http::header::RETRY_AFTER, secs.to_string())];
                 (status, retry, Json(ErrorBody { code: code.into(), message })).into_response()
             }

@@ -8,14 +8,29 @@
 //! balancer each instance allows its share). The hourly windows — records pulled and
 //! unapproved deletions — live in the database, so every instance sees the same counts
 //! and an alert goes out once per window whichever instance notices.
+//!
+//! Guesses at a secret — a passphrase at log-in or where a signed-in account proves it
+//! again, a 2FA code, a recovery key — are counted in the database too, per account and
+//! per client address ([`Limits::guarded`]): after a few free failures each further
+//! guess waits, twice as long each time up to a cap, and a guess made while waiting is
+//! refused without being checked. An unknown username is counted like a known one, so
+//! the answers say nothing about who has an account.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use shared::ids::{TeamId, Username};
 
 use crate::db::{Db, DbResult};
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
 
 /// What the operator configures (see the server's `--help`).
 #[derive(Debug, Clone)]
@@ -33,6 +48,21 @@ pub struct LimitConfig {
     /// Deletions one member may push within an hour without an approved `bulk_delete`
     /// request (0: no limit).
     pub bulk_delete_threshold: u64,
+    /// Failed guesses an account may take (log-in, 2FA code, recovery key; and, apart,
+    /// the 2FA set-up's confirmation code) before each further one waits.
+    pub login_failures_per_user: u32,
+    /// Failed guesses one client address may take across all accounts (a spray of one
+    /// passphrase over many usernames) before each further one waits.
+    pub login_failures_per_address: u32,
+    /// The first wait once the free failures are spent; it doubles with each further
+    /// failure up to `login_backoff_max`. Zero turns the back-off off.
+    pub login_backoff: Duration,
+    pub login_backoff_max: Duration,
+    /// A count is forgotten after this long without a failure (from the end of its wait).
+    pub login_window: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client; any other peer is the
+    /// client itself.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for LimitConfig {
@@ -44,6 +74,12 @@ impl Default for LimitConfig {
             bulk_min_records: 5000,
             bulk_suspend: false,
             bulk_delete_threshold: 20,
+            login_failures_per_user: 5,
+            login_failures_per_address: 20,
+            login_backoff: Duration::from_secs(30),
+            login_backoff_max: Duration::from_secs(15 * 60),
+            login_window: Duration::from_secs(15 * 60),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -60,6 +96,8 @@ const DELETED: &str = "deleted";
 pub struct Limits {
     pub config: LimitConfig,
     buckets: Mutex<HashMap<[u8; 32], Bucket>>,
+    /// When this instance last deleted forgotten guess counts (Unix ms).
+    last_sweep: AtomicI64,
 }
 
 /// What a pull of `n` records means for its member.
@@ -75,7 +113,7 @@ pub enum BulkVerdict {
 
 impl Limits {
     pub fn new(config: LimitConfig) -> Self {
-        Self { config, buckets: Mutex::default() }
+        Self { config, buckets: Mutex::default(), last_sweep: AtomicI64::new(0) }
     }
 
     /// Take one request from the session's bucket, or say how long to wait.
@@ -153,6 +191,198 @@ impl Limits {
     }
 }
 
+/// The back-off schedule of one kind of count (per account or per address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// Failures that cost nothing (at least one).
+    pub free: u64,
+    pub first_ms: i64,
+    pub max_ms: i64,
+    /// How long a count lasts after its last failure, or after the end of its wait.
+    pub forget_ms: i64,
+}
+
+impl Backoff {
+    /// How long guesses wait after the `failures`-th failure in a row, if at all: the
+    /// first wait once the free ones are spent, doubled for each failure after that.
+    pub fn wait_ms(&self, failures: u64) -> Option<i64> {
+        let free = self.free.max(1);
+        if self.first_ms <= 0 || failures < free {
+            return None;
+        }
+        let doublings = u32::try_from(failures - free).unwrap_or(u32::MAX).min(62);
+        Some(self.first_ms.saturating_mul(1_i64 << doublings).min(self.max_ms.max(self.first_ms)))
+    }
+}
+
+/// What a guess is aimed at: an account's secrets (its passphrase, 2FA codes and
+/// recovery key, one count), or the 2FA set-up a signed-in account is confirming.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    Account(&'a Username),
+    TotpSetup(&'a Username),
+}
+
+/// One guess at a secret, and the counts it goes against: its target's, and its
+/// client address's when the address is known.
+pub struct Attempt {
+    target: ([u8; 32], Backoff),
+    address: Option<([u8; 32], Backoff)>,
+}
+
+impl Attempt {
+    fn counts(&self) -> impl Iterator<Item = &([u8; 32], Backoff)> {
+        std::iter::once(&self.target).chain(&self.address)
+    }
+}
+
+const COUNT_LABEL: &[u8] = b"quietdesk/v1/login-failures";
+
+/// The stored key of a count: a hash keyed with the server's secret, so the table
+/// holds neither the usernames people type nor their addresses. IPv6 clients count by
+/// their /64 (one subscriber's prefix; counting single addresses would give each
+/// attacker 2^64 fresh counts).
+fn count_key(secret: &[u8; 32], kind: &[u8], value: &[u8]) -> [u8; 32] {
+    shared::crypto::sha256(COUNT_LABEL, &[secret, kind, &[0], value])
+}
+
+fn address_key(secret: &[u8; 32], addr: IpAddr) -> [u8; 32] {
+    match addr.to_canonical() {
+        IpAddr::V4(v4) => count_key(secret, b"ipv4", &v4.octets()),
+        IpAddr::V6(v6) => count_key(secret, b"ipv6/64", &v6.octets()[..8]),
+    }
+}
+
+impl Limits {
+    fn backoff(&self, free: u32) -> Backoff {
+        let c = &self.config;
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        Backoff {
+            free: u64::from(free),
+            first_ms: ms(c.login_backoff),
+            max_ms: ms(c.login_backoff_max),
+            forget_ms: ms(c.login_window),
+        }
+    }
+
+    /// The counts a guess at `target` from `addr` goes against.
+    pub fn attempt(&self, secret: &[u8; 32], target: Target<'_>, addr: Option<IpAddr>) -> Attempt {
+        let key = match target {
+            Target::Account(u) => count_key(secret, b"account", u.as_str().as_bytes()),
+            Target::TotpSetup(u) => count_key(secret, b"2fa-setup", u.as_str().as_bytes()),
+        };
+        Attempt {
+            target: (key, self.backoff(self.config.login_failures_per_user)),
+            address: addr.map(|a| (address_key(secret, a), self.backoff(self.config.login_failures_per_address))),
+        }
+    }
+
+    /// Run `check` (which compares a guess with the secret) unless one of `attempt`'s
+    /// counts is waiting — then 429 `too_many_attempts` with the wait, and the guess is
+    /// never compared, so it tells nothing and costs the guesser its turn. The guess is
+    /// counted as wrong before it is checked (guesses sent at once cannot all pass
+    /// before the first failure is stored) and given back unless it was: a right one
+    /// clears the target's count and gives the address's back (a success never clears
+    /// an address, or an attacker would clear it with an account of their own); one
+    /// that was never compared ([`ApiError::is_wrong_secret`] false) gives both back.
+    pub async fn guarded<T>(
+        &self,
+        db: &dyn Db,
+        attempt: &Attempt,
+        check: impl Future<Output = ApiResult<T>>,
+    ) -> ApiResult<T> {
+        if self.config.login_backoff.is_zero() {
+            return check.await;
+        }
+        let now = crate::now_ms();
+        self.forget_old_counts(db, now).await?;
+        let mut claimed: Vec<&[u8; 32]> = Vec::with_capacity(2);
+        for (key, backoff) in attempt.counts() {
+            if let Some(until) = db.claim_login_attempt(key, now, backoff).await? {
+                for key in claimed {
+                    db.refund_login_attempt(key).await?;
+                }
+                tracing::info!("a guess refused unchecked: too many failed attempts");
+                return Err(ApiError::TooManyAttempts(((until - now).max(1) as u64).div_ceil(1000)));
+            }
+            claimed.push(key);
+        }
+        let result = check.await;
+        if !matches!(&result, Err(e) if e.is_wrong_secret()) {
+            match &result {
+                Ok(_) => db.clear_login_failures(&attempt.target.0).await?,
+                Err(_) => db.refund_login_attempt(&attempt.target.0).await?,
+            }
+            if let Some((address, _)) = &attempt.address {
+                db.refund_login_attempt(address).await?;
+            }
+        }
+        result
+    }
+
+    /// Delete forgotten counts, at most once a minute per instance (a forgotten count
+    /// is already ignored; this only keeps the table small).
+    async fn forget_old_counts(&self, db: &dyn Db, now: i64) -> DbResult<()> {
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        if now - last < 60_000
+            || self.last_sweep.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+        {
+            return Ok(());
+        }
+        db.forget_login_failures(now).await.map(drop)
+    }
+}
+
+/// The client's address: the socket's peer, or — when the peer is a trusted proxy —
+/// the nearest address in `X-Forwarded-For` that is not one. Unknown (`None`) when the
+/// router is driven without a socket (in-process tests): then only the target counts.
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl<S> FromRequestParts<S> for ClientAddr
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+            return Ok(ClientAddr(None));
+        };
+        let state = AppState::from_ref(state);
+        Ok(ClientAddr(Some(client_address(peer.ip(), &parts.headers, &state.config.limits.trusted_proxies))))
+    }
+}
+
+/// Walk `X-Forwarded-For` from the right (the entry the nearest proxy appended) past
+/// trusted proxies; the first other address is the client. Entries further left are
+/// the client's own word and never read; an entry that is not an address ends the walk
+/// at the last proxy.
+pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let peer = peer.to_canonical();
+    let is_trusted = |a: IpAddr| trusted.iter().any(|t| t.to_canonical() == a);
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let parsed = hop.parse::<IpAddr>().ok().or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()));
+        let Some(addr) = parsed.map(|a| a.to_canonical()) else { break };
+        client = addr;
+        if !is_trusted(addr) {
+            break;
+        }
+    }
+    client
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,5 +453,71 @@ mod tests {
         let sue = Username::parse("sue").unwrap();
         assert_eq!(limits.pulled(&db, team, &sue, 100, t0).await.unwrap(), None);
         assert_eq!(limits.pulled(&db, team, &sue, 1, t0).await.unwrap(), Some(101));
+    }
+    #[test]
+    fn the_wait_starts_after_the_free_failures_and_doubles_up_to_the_cap() {
+        let b = Backoff { free: 5, first_ms: 30_000, max_ms: 900_000, forget_ms: 900_000 };
+        let waits: Vec<_> = (1..=12).map(|n| b.wait_ms(n)).collect();
+        let s = |secs: i64| Some(secs * 1000);
+        assert_eq!(waits, [None, None, None, None, s(30), s(60), s(120), s(240), s(480), s(900), s(900), s(900)]);
+        assert_eq!(b.wait_ms(u64::MAX), s(900), "no overflow");
+        assert_eq!(Backoff { first_ms: 0, ..b }.wait_ms(100), None, "off");
+        assert_eq!(Backoff { free: 0, ..b }.wait_ms(1), s(30), "at least one free failure");
+    }
+
+    #[test]
+    fn the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let xff = |v: &[&str]| {
+            let mut h = HeaderMap::new();
+            for x in v {
+                h.append("x-forwarded-for", x.parse().unwrap());
+            }
+            h
+        };
+        let proxy = [ip("10.0.0.1"), ip("10.0.0.2")];
+        let spoofed = xff(&["6.6.6.6"]);
+        assert_eq!(client_address(ip("203.0.113.9"), &spoofed, &proxy), ip("203.0.113.9"), "untrusted peer");
+        assert_eq!(client_address(ip("10.0.0.1"), &spoofed, &[]), ip("10.0.0.1"), "no proxy trusted");
+        // The client's own entries (left) are never read; trusted hops are skipped.
+        let chain = xff(&["6.6.6.6, 203.0.113.9", "10.0.0.2"]);
+        assert_eq!(client_address(ip("10.0.0.1"), &chain, &proxy), ip("203.0.113.9"));
+        assert_eq!(client_address(ip("10.0.0.1"), &xff(&["junk, 10.0.0.2"]), &proxy), ip("10.0.0.2"));
+        assert_eq!(client_address(ip("10.0.0.1"), &HeaderMap::new(), &proxy), ip("10.0.0.1"));
+        assert_eq!(client_address(ip("::ffff:10.0.0.1"), &xff(&["[2001:db8::1]:443"]), &proxy), ip("2001:db8::1"));
+    }
+
+    #[test]
+    fn ipv6_addresses_count_per_64_and_keys_depend_on_the_secret() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let secret = [9; 32];
+        assert_eq!(address_key(&secret, ip("2001:db8:1:2::1")), address_key(&secret, ip("2001:db8:1:2:ffff::9")));
+        assert_ne!(address_key(&secret, ip("2001:db8:1:2::1")), address_key(&secret, ip("2001:db8:1:3::1")));
+        assert_eq!(address_key(&secret, ip("192.0.2.1")), address_key(&secret, ip("::ffff:192.0.2.1")));
+        assert_ne!(address_key(&secret, ip("192.0.2.1")), address_key(&[8; 32], ip("192.0.2.1")));
+    }
+
+    #[tokio::test]
+    async fn claimed_guesses_lock_a_key_in_the_database_until_given_back_or_forgotten() {
+        let (_dir, db) = db().await;
+        let b = Backoff { free: 2, first_ms: 1000, max_ms: 4000, forget_ms: 60_000 };
+        let (k, other, t0) = ([1; 32], [2; 32], 1_800_000_000_000);
+        assert_eq!(db.claim_login_attempt(&k, t0, &b).await.unwrap(), None, "one free");
+        assert_eq!(db.claim_login_attempt(&k, t0, &b).await.unwrap(), None, "two free, then a wait");
+        assert_eq!(db.claim_login_attempt(&k, t0 + 999, &b).await.unwrap(), Some(t0 + 1000), "refused");
+        assert_eq!(db.claim_login_attempt(&other, t0, &b).await.unwrap(), None, "per key");
+        assert_eq!(db.claim_login_attempt(&k, t0 + 1000, &b).await.unwrap(), None);
+        assert_eq!(db.claim_login_attempt(&k, t0 + 1000, &b).await.unwrap(), Some(t0 + 3000), "doubled");
+        // A claim given back (a right guess) takes its wait with it.
+        db.refund_login_attempt(&k).await.unwrap();
+        assert_eq!(db.claim_login_attempt(&k, t0 + 1000, &b).await.unwrap(), None);
+        // Forgotten a window after the wait ends: counting starts again from one.
+        let later = t0 + 3000 + 60_000;
+        assert_eq!(db.forget_login_failures(t0 + 59_999).await.unwrap(), 0, "nothing forgotten yet");
+        assert_eq!(db.claim_login_attempt(&k, later, &b).await.unwrap(), None);
+        assert_eq!(db.claim_login_attempt(&k, later, &b).await.unwrap(), None, "the second is free again");
+        db.clear_login_failures(&k).await.unwrap();
+        assert_eq!(db.claim_login_attempt(&k, later, &b).await.unwrap(), None);
+        assert_eq!(db.forget_login_failures(later + 60_000).await.unwrap(), 2, "both keys' rows");
     }
 }

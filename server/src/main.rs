@@ -1,6 +1,6 @@
 //! `quietdesk-server`: serve the API and the built app from one process.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -51,6 +51,35 @@ struct Cli {
     /// (0: no limit).
     #[arg(long, env = "QD_BULK_DELETE_THRESHOLD", default_value_t = 20)]
     bulk_delete_threshold: u64,
+    /// Wrong guesses (passphrase at log-in or when changing it, 2FA code, recovery key)
+    /// an account may make for free; after that each guess waits (see
+    /// --login-backoff-seconds) and one made while waiting is refused with 429
+    /// `too_many_attempts` and Retry-After, unchecked. Unknown usernames count alike.
+    #[arg(long, env = "QD_LOGIN_FAILURES_PER_USER", default_value_t = 5)]
+    login_failures_per_user: u32,
+    /// Wrong guesses one client address may make for free across all accounts (stops a
+    /// spray of one passphrase over many usernames); IPv6 counts per /64.
+    #[arg(long, env = "QD_LOGIN_FAILURES_PER_ADDRESS", default_value_t = 20)]
+    login_failures_per_address: u32,
+    /// The first wait once the free guesses are spent, in seconds; it doubles with
+    /// every further wrong guess (0: no back-off at all). A right guess clears the
+    /// account's count, never the address's. Counted in the database: every instance
+    /// on it shares the counts.
+    #[arg(long, env = "QD_LOGIN_BACKOFF_SECONDS", default_value_t = 30)]
+    login_backoff_seconds: u64,
+    /// The longest wait, in seconds.
+    #[arg(long, env = "QD_LOGIN_BACKOFF_MAX_SECONDS", default_value_t = 900)]
+    login_backoff_max_seconds: u64,
+    /// Seconds without a wrong guess (counted from the end of a wait) after which an
+    /// account's or an address's count is forgotten.
+    #[arg(long, env = "QD_LOGIN_WINDOW_SECONDS", default_value_t = 900)]
+    login_window_seconds: u64,
+    /// A reverse proxy (its IP address) in front of this server, whose X-Forwarded-For
+    /// header names the client (repeat for several; comma-separated in the
+    /// environment). Without one, the socket's peer is the client: behind an untrusted
+    /// proxy every client would share the proxy's address count.
+    #[arg(long = "trusted-proxy", env = "QD_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<IpAddr>,
     /// An origin the app is served from, other than this server (repeat for several;
     /// comma-separated in the environment): browsers may call the API from it.
     #[arg(long = "allow-origin", env = "QD_ALLOW_ORIGINS", value_delimiter = ',')]
@@ -153,6 +182,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             bulk_min_records: cli.bulk_min_records,
             bulk_suspend: cli.bulk_suspend,
             bulk_delete_threshold: cli.bulk_delete_threshold,
+            login_failures_per_user: cli.login_failures_per_user,
+            login_failures_per_address: cli.login_failures_per_address,
+            login_backoff: std::time::Duration::from_secs(cli.login_backoff_seconds),
+            login_backoff_max: std::time::Duration::from_secs(cli.login_backoff_max_seconds),
+            login_window: std::time::Duration::from_secs(cli.login_window_seconds),
+            trusted_proxies: cli.trusted_proxies.clone(),
         },
         allowed_origins: cli.allow_origins.clone(),
     };
@@ -165,7 +200,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!("listening on http://{addr}");
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown()).await?;
+    // The peer's address reaches handlers: log-in guesses are counted per address.
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown()).await?;
     Ok(())
 }
 

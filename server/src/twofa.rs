@@ -16,6 +16,7 @@ use totp_rs::{Algorithm, TOTP};
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
+use crate::limits::{ClientAddr, Target};
 use crate::teams::require_admin;
 use crate::AppState;
 
@@ -89,15 +90,18 @@ async fn setup(State(state): State<AppState>, user: AuthUser) -> ApiResult<ApiJs
 async fn enable(
     State(state): State<AppState>,
     user: AuthUser,
+    ClientAddr(addr): ClientAddr,
     ApiJson(req): ApiJson<TotpCode>,
 ) -> ApiResult<ApiJson<RecoveryCodes>> {
     let pending = state.db.totp(&user.username).await?.and_then(|t| t.pending);
     let Some(secret) = pending else {
         return Err(ApiError::BadRequest("start the set-up first".into()));
     };
-    let Some(step) = matching_step(&secret, &user.username, req.code.trim(), now_s()) else {
-        return Err(ApiError::TotpInvalid);
-    };
+    // Counted apart from the account's log-in count: fumbling the set-up does not lock
+    // its owner out of logging in.
+    let attempt = state.limits.attempt(&state.server_secret, Target::TotpSetup(&user.username), addr);
+    let check = async { matching_step(&secret, &user.username, req.code.trim(), now_s()).ok_or(ApiError::TotpInvalid) };
+    let step = state.limits.guarded(&*state.db, &attempt, check).await?;
     let codes: Vec<String> = (0..RECOVERY_CODES)
         .map(|_| {
             let mut b = [0u8; 5];

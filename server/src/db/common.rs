@@ -1124,6 +1124,68 @@ impl Db for Store {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn claim_login_attempt(&self, key: &[u8; 32], now: i64, backoff: &Backoff) -> DbResult<Option<i64>> {
+        let mut tx = self.writer.begin().await?;
+        // No row comes back while the key waits (the `WHERE` of the update is false);
+        // a count whose time has passed starts again from one. PostgreSQL evaluates the
+        // update on the newest version of the row under its lock, so claims sent at once
+        // are taken one after another.
+        let claimed: Option<(i64, i64)> = sqlx::query_as(
+            "INSERT INTO login_failures (key_hash, failures, locked_until, forget_at) VALUES ($1, 1, 0, $2) \
+             ON CONFLICT (key_hash) DO UPDATE SET \
+               failures = CASE WHEN login_failures.forget_at <= $3 THEN 1 ELSE login_failures.failures + 1 END, \
+               locked_until = CASE WHEN login_failures.forget_at <= $3 THEN 0 ELSE login_failures.locked_until END \
+             WHERE login_failures.locked_until <= $3 OR login_failures.forget_at <= $3 \
+             RETURNING failures, locked_until",
+        )
+        .bind(key.as_slice())
+        .bind(now + backoff.forget_ms)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((failures, locked_until)) = claimed else {
+            let until: i64 = sqlx::query_scalar("SELECT locked_until FROM login_failures WHERE key_hash = $1")
+                .bind(key.as_slice())
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(Some(until));
+        };
+        let until = backoff.wait_ms(failures as u64).map_or(0, |w| now + w).max(locked_until);
+        sqlx::query("UPDATE login_failures SET locked_until = $1, forget_at = $2 WHERE key_hash = $3")
+            .bind(until)
+            .bind(until.max(now) + backoff.forget_ms)
+            .bind(key.as_slice())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(None)
+    }
+
+    async fn refund_login_attempt(&self, key: &[u8; 32]) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE login_failures SET failures = failures - 1, locked_until = 0 WHERE key_hash = $1 AND failures > 0",
+        )
+        .bind(key.as_slice())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn clear_login_failures(&self, key: &[u8; 32]) -> DbResult<()> {
+        sqlx::query("DELETE FROM login_failures WHERE key_hash = $1")
+            .bind(key.as_slice())
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn forget_login_failures(&self, now: i64) -> DbResult<u64> {
+        let done =
+            sqlx::query("DELETE FROM login_failures WHERE forget_at <= $1").bind(now).execute(&self.writer).await?;
+        Ok(done.rows_affected())
+    }
+
     async fn cursor(&self, team: &TeamId) -> DbResult<Cursor> {
         let s: Option<i64> = sqlx::query_scalar("SELECT seq FROM teams WHERE team_id = $1")
             .bind(team.as_bytes().as_slice())
