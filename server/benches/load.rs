@@ -195,6 +195,39 @@ async fn run(a: Args) {
         rate / baseline
     );
 
+    // The part of a push the server's signature check takes (issue 31 item 12): the
+    // checks of a push of 10, one batch, as `records.rs` makes them, timed alone in the
+    // same run; beside the measured push rate, what the check leaves of it on the
+    // machine's cores.
+    let checks: Vec<Vec<shared::crypto::envelope::SignatureCheck>> = records[..2_000.min(records.len())]
+        .chunks(BATCH)
+        .map(|batch| {
+            batch
+                .iter()
+                .map(|(id, sealed)| {
+                    let (basic, _) = sealed.envelopes().unwrap();
+                    let ctx = shared::crypto::envelope::RecordContext { team, record: *id };
+                    basic.signature_check(&ctx, &[0; 32], &session.identity.public()).unwrap()
+                })
+                .collect()
+        })
+        .collect();
+    let t = Instant::now();
+    for batch in &checks {
+        let refs: Vec<&shared::crypto::envelope::SignatureCheck> = batch.iter().collect();
+        assert!(shared::crypto::envelope::SignatureCheck::all_hold(&refs).iter().all(|&h| h));
+    }
+    let per_push = t.elapsed() / checks.len() as u32;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let share = pushes as f64 / elapsed.as_secs_f64() * per_push.as_secs_f64() / cores;
+    println!(
+        "      signature check of a push of {BATCH}: {} (one core); at this push rate {:.1} % of {cores:.0} cores, \
+         so without it at most {:.2}x this rate",
+        ms(per_push),
+        share * 100.0,
+        1.0 / (1.0 - share).max(0.01)
+    );
+
     // 2. Pull: N clients each read the team from the start, 1,000 changes a page (a new
     // device's first sync), for up to S seconds; beside the same pages read straight
     // from the database by one connection, in the same run.

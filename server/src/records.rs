@@ -1,6 +1,7 @@
-//! Push and pull of sealed records. The server checks structure and versions, never
-//! content: an envelope of an unknown version, a record sealed as the wrong version,
-//! a duplicate id or an oversized batch is refused before anything is stored.
+//! Push and pull of sealed records. The server checks structure, versions and
+//! signatures, never content: an envelope of an unknown version, a record sealed as the
+//! wrong version, a section whose signature does not hold under its author's key, a
+//! duplicate id or an oversized batch is refused before anything is stored.
 
 use std::collections::HashSet;
 
@@ -10,8 +11,10 @@ use axum::Router;
 use shared::api::{
     path, Alert, PullQuery, PullResponse, PushRequest, PushResponse, ServerEvent, MAX_PULL_LIMIT, MAX_PUSH_RECORDS,
 };
+use shared::crypto::envelope::{RecordContext, SealedEnvelope, SealedRecord, SignatureCheck};
+use shared::crypto::identity::PublicIdentity;
 use shared::crypto::CryptoError;
-use shared::ids::TeamId;
+use shared::ids::{RecordId, TeamId, Username};
 
 use crate::auth::AuthUser;
 use crate::db::{DbError, PushResult, PushRow};
@@ -38,6 +41,7 @@ async fn push(
     }
     let mut seen = HashSet::with_capacity(req.items.len());
     let mut rows = Vec::with_capacity(req.items.len());
+    let mut signatures = Signatures::new(&state, team);
     for item in req.items {
         if !seen.insert(item.record) {
             return Err(ApiError::BadRequest(format!("record {} appears twice in one push", item.record)));
@@ -63,6 +67,7 @@ async fn push(
         if info.epoch < epoch {
             return Err(ApiError::StaleEpoch { record: item.record.to_string(), got: info.epoch, current: epoch });
         }
+        signatures.add(item.record, &item.sealed).await?;
         rows.push(PushRow {
             record: item.record,
             base_version: item.base_version,
@@ -73,6 +78,7 @@ async fn push(
             tombstone: item.tombstone,
         });
     }
+    signatures.all_hold()?;
     // Deletions: within the hour's threshold, or covered by an approved request.
     let deleting: Vec<_> = rows.iter().filter(|r| r.tombstone).map(|r| r.record).collect();
     let deletes = if deleting.is_empty() { 0 } else { state.db.live_among(&team, &deleting).await? };
@@ -193,4 +199,65 @@ pub(crate) async fn read_page(
         false => None,
     };
     Ok(PullResponse { changes, cursor: state.cursor_out(cursor), more, reset, remaining })
+}
+
+/// The signatures of a push's sections, checked together (one batch) against the keys
+/// this server registered for their authors. Clients check every signature against the
+/// verified chain whatever the server does; this keeps an honest server from storing
+/// and relaying what no member signed (a modified client's junk, a section in another
+/// member's name), so it never reaches another member's tab at all.
+struct Signatures<'s> {
+    state: &'s AppState,
+    team: TeamId,
+    keys: std::collections::HashMap<Username, PublicIdentity>,
+    checks: Vec<(RecordId, SignatureCheck)>,
+}
+
+impl<'s> Signatures<'s> {
+    fn new(state: &'s AppState, team: TeamId) -> Self {
+        Self { state, team, keys: Default::default(), checks: Vec::new() }
+    }
+
+    async fn key(&mut self, who: &Username, record: RecordId) -> ApiResult<PublicIdentity> {
+        if let Some(k) = self.keys.get(who) {
+            return Ok(*k);
+        }
+        let key = self
+            .state
+            .db
+            .user(who.as_str())
+            .await?
+            .map(|u| u.identity)
+            .ok_or_else(|| ApiError::BadRequest(format!("record {record}: sealed by someone unknown")))?;
+        self.keys.insert(who.clone(), key);
+        Ok(key)
+    }
+
+    /// The checks of `sealed`'s sections: the basic one by its author over the sensitive
+    /// section's digest, the sensitive one (perhaps carried from an earlier version) by
+    /// its own author.
+    async fn add(&mut self, record: RecordId, sealed: &SealedRecord) -> ApiResult<()> {
+        let malformed = |e: CryptoError| ApiError::BadRequest(format!("record {record}: {e}"));
+        let (basic, sensitive) = sealed.envelopes().map_err(malformed)?;
+        let ctx = RecordContext { team: self.team, record };
+        let companion = sensitive.as_ref().map(SealedEnvelope::digest).unwrap_or([0; 32]);
+        let author = basic.header().map_err(malformed)?.author;
+        let key = self.key(&author, record).await?;
+        self.checks.push((record, basic.signature_check(&ctx, &companion, &key).map_err(malformed)?));
+        if let Some(s) = sensitive {
+            let author = s.header().map_err(malformed)?.author;
+            let key = self.key(&author, record).await?;
+            self.checks.push((record, s.signature_check(&ctx, &[0; 32], &key).map_err(malformed)?));
+        }
+        Ok(())
+    }
+
+    fn all_hold(self) -> ApiResult<()> {
+        let checks: Vec<&SignatureCheck> = self.checks.iter().map(|(_, c)| c).collect();
+        let held = SignatureCheck::all_hold(&checks);
+        match self.checks.iter().zip(held).find(|(_, ok)| !ok) {
+            Some(((record, _), _)) => Err(ApiError::BadRequest(format!("record {record}: a signature does not hold"))),
+            None => Ok(()),
+        }
+    }
 }

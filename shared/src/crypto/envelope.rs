@@ -237,6 +237,20 @@ impl SealedEnvelope {
         Ok(UncheckedDecryption { decryption: Decryption { key, nonce, aad, envelope: self, ciphertext }, check })
     }
 
+    /// The author's signature over this section, to check without any key: what a
+    /// server, which holds none, can verify of a push (`companion` as for
+    /// [`SealedEnvelope::open`]).
+    pub fn signature_check(
+        &self,
+        ctx: &RecordContext,
+        companion: &[u8; 32],
+        author: &PublicIdentity,
+    ) -> Result<SignatureCheck, CryptoError> {
+        let p = self.parse()?;
+        let ad = aad(ctx, &p.header, companion);
+        Ok(self.check(&p, &ad, author))
+    }
+
     /// The author's signature over this envelope (`p`, parsed) under the associated data `ad`.
     fn check(&self, p: &ParsedEnvelope<'_>, ad: &[u8], author: &PublicIdentity) -> SignatureCheck {
         SignatureCheck { signer: author.sign_pk, message: signed_message(ad, &self.0[..p.body_len]), signature: p.sig }
