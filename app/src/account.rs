@@ -105,6 +105,9 @@ fn describe(e: TransportError) -> String {
             ("totp_invalid", _) => t("error.totp_invalid").into(),
             _ => message,
         },
+        TransportError::Http { status: 429, code, .. } if code == "too_many_attempts" => {
+            t("error.too_many_attempts").into()
+        }
         TransportError::Http { status: 429, .. } => t("error.too_many").into(),
         TransportError::Http { message, .. } => message,
         TransportError::Protocol(m) => format!("Unexpected answer from the server: {m}"),
@@ -417,6 +420,7 @@ impl Unlocked {
             me,
             &device_id(&token),
             self.account.logged_in_ms,
+            now_ms(),
             &self.identity.public(),
             chain.as_ref(),
         );

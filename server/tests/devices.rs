@@ -64,9 +64,9 @@ async fn a_revoked_device_is_told_to_wipe_and_the_others_carry_on() {
     assert_eq!(wiped(phone.api.get::<TeamList>(path::TEAMS).await), order, "told every time");
     // The phone checks it: its own user's key, its own device, after its log-in.
     let me = phone.identity.public();
-    assert_eq!(WipeOrder::check(Some(&told), &phone.name, &device_id(&phone.token), 0, &me, None), Ok(()));
+    assert_eq!(WipeOrder::check(Some(&told), &phone.name, &device_id(&phone.token), 0, now(), &me, None), Ok(()));
     assert_eq!(
-        WipeOrder::check(Some(&told), &phone.name, &device_id(&phone.token), now() + 60_000, &me, None),
+        WipeOrder::check(Some(&told), &phone.name, &device_id(&phone.token), now() + 60_000, now(), &me, None),
         Err(WipeRefusal::Stale),
         "an order from before a later log-in is not obeyed"
     );
@@ -124,7 +124,7 @@ async fn an_admin_wipes_every_device_of_a_member() {
         let told = wiped(device.api.get::<TeamList>(path::TEAMS).await);
         let here = device_id(&device.token);
         let me = device.identity.public();
-        assert_eq!(WipeOrder::check(Some(&told), &device.name, &here, 0, &me, Some(&chain)), Ok(()));
+        assert_eq!(WipeOrder::check(Some(&told), &device.name, &here, 0, now(), &me, Some(&chain)), Ok(()));
     }
     let _: TeamList = alice.api.get(path::TEAMS).await.unwrap();
     // Bob can log in again (a new session): the wipe ended devices, not the account.

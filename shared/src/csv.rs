@@ -72,14 +72,15 @@ impl Reader {
 }
 
 /// Write rows as CSV, quoting only where needed. Cells that a spreadsheet would run as
-/// a formula (`=`, `+`, `-`, `@` first) are prefixed with `'` (CSV injection).
+/// a formula (`=`, `+`, `-`, `@`, a tab or a carriage return first, as OWASP lists them)
+/// are prefixed with `'` (CSV injection).
 pub fn write(rows: &[Vec<String>]) -> String {
     let mut out = String::new();
     for row in rows {
         let cells: Vec<String> = row
             .iter()
             .map(|c| {
-                let c = if c.starts_with(['=', '+', '-', '@']) { format!("'{c}") } else { c.clone() };
+                let c = if c.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{c}") } else { c.clone() };
                 if c.contains([',', '"', '\n', '\r']) {
                     format!("\"{}\"", c.replace('"', "\"\""))
                 } else {
@@ -269,6 +270,12 @@ mod tests {
             parse(&text),
             vec![vec!["a,b".to_owned(), "q\"q".to_owned(), "'=1+1".to_owned(), "plain".to_owned()]]
         );
+        // A leading tab or carriage return hides a formula from the first check of some
+        // spreadsheets; defused too.
+        for cell in ["\t=cmd|' /C calc'!A0", "\r=HYPERLINK(\"http://x\")", "+1", "-1", "@SUM(1)"] {
+            let back = parse(&write(&[vec![cell.to_owned()]]));
+            assert_eq!(back[0][0], format!("'{cell}"), "{cell:?}");
+        }
     }
 
     #[test]

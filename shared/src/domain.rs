@@ -81,6 +81,19 @@ pub fn valid_email(email: &str) -> bool {
         })
 }
 
+/// The `mailto:` link for an address a member wrote, or `None` when it is not one plain
+/// address: a link built from `a@b.cn?bcc=x@y.cn&body=…` would add recipients or text
+/// the user never sees. Letters of any script are kept as they are (a browser encodes
+/// them); nothing that has a meaning in a URL passes.
+pub fn mailto(address: &str) -> Option<String> {
+    let a = address.trim();
+    let plain = valid_email(a)
+        && !a.is_empty()
+        && a.matches('@').count() == 1
+        && !a.chars().any(|c| c.is_control() || c.is_whitespace() || "?&#%,;:/\\\"'<>()[]{}".contains(c));
+    plain.then(|| format!("mailto:{a}"))
+}
+
 /// Fields whose values only holders of a collection's `sensitive` key may read:
 /// the built-in personal ones, and custom fields an admin marked sensitive.
 pub fn is_sensitive(name: &str) -> bool {
@@ -663,6 +676,24 @@ pub(crate) mod tests {
     use crate::hlc::{Hlc, Stamp};
     use crate::ids::Username;
     use crate::record::FieldState;
+
+    #[test]
+    fn a_mailto_link_is_one_plain_address_or_none() {
+        assert_eq!(mailto(" wang@example.cn ").as_deref(), Some("mailto:wang@example.cn"));
+        assert_eq!(mailto("张伟@例子.中国").as_deref(), Some("mailto:张伟@例子.中国"));
+        for bad in [
+            "",
+            "wang@example.cn?bcc=spy@evil.example",
+            "wang@example.cn&body=pay%20here",
+            "wang@example.cn,spy@evil.example",
+            "a@b@example.cn",
+            "wang@example.cn#x",
+            "javascript:alert(1)//@example.cn",
+            "wang @example.cn",
+        ] {
+            assert_eq!(mailto(bad), None, "{bad}");
+        }
+    }
 
     pub(crate) fn doc_of(fields: Vec<(String, Option<Value>)>) -> RecordDoc {
         let stamp = Stamp { hlc: Hlc { wall_ms: 1, counter: 0 }, author: Username::parse("ann").unwrap() };

@@ -85,8 +85,23 @@ impl AccountPins {
 
     /// Seal for the server (AES-256-GCM under the account's vault key, the username
     /// bound into the associated data).
+    /// When every team's record pins do not fit in [`MAX_PINS_BYTES`] (an account in
+    /// several teams), each team keeps fewer, its newest: what the server stores stays
+    /// whole, and the teams' heads, genesis hashes and audit checkpoints are all kept.
     pub fn seal(&self, username: &Username, keys: &IdentityKeys) -> Vec<u8> {
-        let json = serde_json::to_vec(self).expect("pins serialize");
+        // AES-GCM's nonce and tag, and the blob's format byte.
+        const OVERHEAD: usize = 12 + 16 + 1;
+        let mut json = serde_json::to_vec(self).expect("pins serialize");
+        let mut keep = MAX_RECORD_PINS;
+        let mut fitted = None::<Self>;
+        while json.len() + OVERHEAD > MAX_PINS_BYTES && keep > 0 {
+            keep = keep * 3 / 4;
+            let pins = fitted.get_or_insert_with(|| self.clone());
+            for t in &mut pins.teams {
+                t.records.truncate(keep);
+            }
+            json = serde_json::to_vec(&*pins).expect("pins serialize");
+        }
         seal_blob(keys.vault_key(), &context(username), &json)
     }
 
@@ -157,6 +172,31 @@ impl AccountPins {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An account in many teams, each with its full list of record pins, still seals
+    /// within what the server stores, every team's newest records kept.
+    #[test]
+    fn pins_of_many_teams_fit_what_the_server_stores() {
+        let keys = IdentityKeys::generate();
+        let ann = Username::parse("ann").unwrap();
+        let mut pins = AccountPins::new([1; 16], KdfParams::DEFAULT);
+        for i in 0..12u8 {
+            let team = TeamId::random();
+            pins.note_head(team, [i; 32], KnownHead { len: 3, hash: [i; 32] });
+            let seen: Vec<RecordPin> =
+                (0..MAX_RECORD_PINS as u64).map(|v| RecordPin { record: RecordId::random(), version: v + 1 }).collect();
+            pins.note_records(team, &seen);
+        }
+        let blob = pins.seal(&ann, &keys);
+        assert!(blob.len() <= MAX_PINS_BYTES, "{} bytes", blob.len());
+        let back = AccountPins::open(&blob, &ann, &keys).unwrap();
+        assert_eq!(back.teams.len(), 12);
+        for (t, full) in back.teams.iter().zip(&pins.teams) {
+            assert!(!t.records.is_empty() && t.records.len() < full.records.len());
+            assert_eq!(t.records[..], full.records[..t.records.len()], "the newest kept");
+            assert_eq!(t.head, full.head);
+        }
+    }
 
     #[test]
     fn pins_seal_for_one_account_and_only_grow() {

@@ -65,6 +65,8 @@ pub enum WipeRefusal {
     NotForThisDevice,
     #[error("the order was signed before this device logged in")]
     Stale,
+    #[error("the order is dated in the future")]
+    FromTheFuture,
     #[error("the order is not signed by you or by an admin of your team")]
     BadSignature,
 }
@@ -105,13 +107,16 @@ impl WipeOrder {
     }
 
     /// Whether this device must obey: for `me` on `device`, issued at or after
-    /// `logged_in_ms` (this device's log-in), signed by `me` (`my_key`) or by an admin
-    /// of the order's team as `chain` (the device's verified chain of that team) says.
+    /// `logged_in_ms` (this device's log-in) and not later than `now_ms` (with the clock
+    /// skew records allow: an order dated ahead would pass against every later log-in
+    /// until that date), signed by `me` (`my_key`) or by an admin of the order's team
+    /// as `chain` (the device's verified chain of that team) says.
     pub fn check(
         order: Option<&WipeOrder>,
         me: &Username,
         device: &str,
         logged_in_ms: i64,
+        now_ms: i64,
         my_key: &PublicIdentity,
         chain: Option<&TeamState>,
     ) -> Result<(), WipeRefusal> {
@@ -121,6 +126,9 @@ impl WipeOrder {
         }
         if o.issued_ms < logged_in_ms {
             return Err(WipeRefusal::Stale);
+        }
+        if o.issued_ms > now_ms.saturating_add(crate::sync::MAX_CLOCK_SKEW_MS as i64) {
+            return Err(WipeRefusal::FromTheFuture);
         }
         let key = if &o.signer == me && o.team.is_none() {
             Some(my_key)
@@ -151,15 +159,22 @@ mod tests {
         append(&mut chain, &ann, Action::AddMember { member: eve.member(Role::Member) });
         let state = TeamState::verify(&chain, None).unwrap();
         let phone = device_id("bob-phone-token");
-        let check =
-            |o: &WipeOrder, at: i64| WipeOrder::check(Some(o), &bob.name, &phone, at, &bob.keys.public(), Some(&state));
+        let check = |o: &WipeOrder, at: i64| {
+            WipeOrder::check(Some(o), &bob.name, &phone, at, 10_000, &bob.keys.public(), Some(&state))
+        };
 
         let own = WipeOrder::sign(bob.name.clone(), Some(phone.clone()), 2_000, bob.name.clone(), None, &bob.keys);
         assert_eq!(check(&own, 1_000), Ok(()), "signed by bob on his laptop");
         let admin = WipeOrder::sign(bob.name.clone(), None, 2_000, ann.name.clone(), Some(state.team), &ann.keys);
         assert_eq!(check(&admin, 1_000), Ok(()), "signed by an admin of the verified chain");
 
-        assert_eq!(WipeOrder::check(None, &bob.name, &phone, 0, &bob.keys.public(), None), Err(WipeRefusal::Missing));
+        assert_eq!(
+            WipeOrder::check(None, &bob.name, &phone, 0, 0, &bob.keys.public(), None),
+            Err(WipeRefusal::Missing)
+        );
+        // Dated a day ahead: it would pass against every log-in until then.
+        let ahead = WipeOrder::sign(bob.name.clone(), None, 86_400_000, bob.name.clone(), None, &bob.keys);
+        assert_eq!(check(&ahead, 1_000), Err(WipeRefusal::FromTheFuture));
         assert_eq!(check(&own, 3_000), Err(WipeRefusal::Stale), "an order from before this log-in");
         let other_device =
             WipeOrder::sign(bob.name.clone(), Some("aa".into()), 2_000, bob.name.clone(), None, &bob.keys);

@@ -162,8 +162,8 @@ fn CustomerCard(id: RecordId, editing: RwSignal<bool>) -> impl IntoView {
                     <a class="button" href=format!("tel:{}", dial())>{t("customer.call")}</a>
                     <a class="button" href=format!("sms:{}", dial())>{t("customer.message")}</a>
                 })}
-                {move || (!text(field::EMAIL).is_empty()).then(|| view! {
-                    <a class="button" href=format!("mailto:{}", text(field::EMAIL))>{t("customer.send_email")}</a>
+                {move || shared::domain::mailto(&text(field::EMAIL)).map(|href| view! {
+                    <a class="button" href=href>{t("customer.send_email")}</a>
                 })}
                 {move || (!text(field::WECHAT).is_empty()).then(|| view! {
                     <button type="button" on:click=copy_wechat>{t("customer.copy_wechat")}</button>
