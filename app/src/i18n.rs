@@ -228,6 +228,14 @@ pub fn amount(minor: i64, currency: &str) -> String {
     }
 }
 
+/// A moment (Unix ms) in this device's time zone: the date as [`date`] writes it, then
+/// the time, `14:05`.
+pub fn date_time(ms: f64) -> String {
+    let d = js_sys::Date::new(&ms.into());
+    let day = date(d.get_full_year(), d.get_month() + 1, d.get_date());
+    format!("{day} {:02}:{:02}", d.get_hours(), d.get_minutes())
+}
+
 /// A calendar date: `2026年11月26日` or `Nov 26, 2026`.
 pub fn date(year: u32, month: u32, day: u32) -> String {
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];

@@ -20,7 +20,7 @@ use shared::duplicates::{merge_edits, DuplicateIndex, Side};
 use shared::ids::{RecordId, TeamId, Username};
 use shared::record::{RecordDoc, Value};
 use shared::search::{normalize_text, normalize_text_into, SearchText};
-use shared::sync::{EpochProgress, Superseded, SyncError, Syncer, TransportError};
+use shared::sync::{EpochProgress, RefusalReason, Superseded, SyncError, Syncer, TransportError};
 use shared::team::{rotation_days, settings_record};
 use shared::wipe::WipeOrder;
 
@@ -620,7 +620,22 @@ impl Workspace {
             .map(|r| {
                 let (signer, named) = (r.signer.to_string(), r.named.to_string());
                 let field = crate::i18n::field_label(&r.field);
-                crate::i18n::tf("sync.refused_field", &[("signer", &signer), ("field", &field), ("named", &named)])
+                match r.reason {
+                    RefusalReason::InAnothersName => crate::i18n::tf(
+                        "sync.refused_field",
+                        &[("signer", &signer), ("field", &field), ("named", &named)],
+                    ),
+                    RefusalReason::StampedAhead { at_ms } => {
+                        let when = crate::i18n::date_time(at_ms as f64);
+                        crate::i18n::tf(
+                            "sync.refused_ahead",
+                            &[("signer", &signer), ("field", &field), ("when", &when)],
+                        )
+                    }
+                    RefusalReason::SpentCounter => {
+                        crate::i18n::tf("sync.refused_counter", &[("signer", &signer), ("field", &field)])
+                    }
+                }
             })
             .chain(s.rolled_back.iter().map(|(id, (served, pinned))| {
                 let name = s.replica.records.get(id).and_then(|r| r.view.text(field::NAME)).unwrap_or_default();

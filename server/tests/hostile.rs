@@ -320,6 +320,57 @@ async fn far_future_stamps_and_envelopes_under_retired_epochs_are_refused() {
     assert!(!c.replica.records.contains_key(&injected));
 }
 
+/// Issue 31 item 11: a member's modified client stamps a field 23 hours ahead, or a
+/// few minutes ahead with its counter at the maximum, to win every later merge of it
+/// (and to drag every reader's clock along). Both versions are refused; a field stamped
+/// within the allowed skew with an ordinary counter is taken, and a colleague's edit
+/// made after it still wins: her clock moves past the stamp it saw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stamps_too_far_ahead_or_with_a_spent_counter_are_refused_and_later_edits_still_win() {
+    let Cast { srv: _srv, proxy: _proxy, alice: _, bob, carol, team } = cast("counter").await;
+    let mut c = client_of(&carol, team).await;
+    let bob_session = bob.session(team).await;
+    let shared_coll = bob_session.team.shared_collection;
+    let seal_as_bob = |record: RecordId, hlc: Hlc, name: &str| {
+        let mut doc = RecordDoc::new();
+        let stamp = Stamp { hlc, author: bob.name.clone() };
+        doc.apply(field::KIND, FieldState { value: Some(Value::Text("customer".into())), stamp: stamp.clone() });
+        doc.apply(field::NAME, FieldState { value: Some(Value::Text(name.into())), stamp });
+        let sealer = sealer_of(&bob, &bob_session, bob_session.team.epoch);
+        sealer.seal(&RecordContext { team, record }, shared_coll, 1, &doc, None).unwrap().0
+    };
+    let minutes = |m: u64| m * 60_000;
+    let cases = [
+        ("a day ahead", Hlc { wall_ms: now() + 23 * 60 * minutes(1), counter: 0 }, false),
+        ("spent counter", Hlc { wall_ms: now() + minutes(2), counter: u32::MAX }, false),
+        ("just past the counter limit", Hlc { wall_ms: now(), counter: shared::hlc::COUNTER_LIMIT + 1 }, false),
+        ("within the skew", Hlc { wall_ms: now() + minutes(3), counter: 1_000 }, true),
+    ];
+    let mut taken = None;
+    for (what, hlc, accepted) in cases {
+        let id = RecordId::random();
+        let sealed = seal_as_bob(id, hlc, what);
+        push_as(&bob, team, shared::api::PushItem { record: id, base_version: 0, sealed, tombstone: false }).await;
+        c.sync().await.unwrap();
+        assert_eq!(c.replica.records.contains_key(&id), accepted, "{what}");
+        assert_eq!(c.replica.unreadable.contains(&id), !accepted, "{what}: refused and reported");
+        if accepted {
+            taken = Some((id, hlc));
+        }
+    }
+    // Carol renames the customer whose name bob stamped three minutes ahead: hers is
+    // later, and it wins on every device.
+    let (id, _) = taken.unwrap();
+    let fields = vec![(field::NAME.to_owned(), Some(Value::Text("Carol's later name".into())))];
+    c.edit(id, fields, now()).await.unwrap();
+    c.sync().await.unwrap();
+    let mut b = Syncer::open(bob.session(team).await, MemoryStore::new(), bob.transport(team)).await.unwrap();
+    b.sync().await.unwrap();
+    for (who, view) in [("carol", &c.replica.records[&id].view), ("bob", &b.replica.records[&id].view)] {
+        assert_eq!(view.text(field::NAME).map(|t| t.to_string()), Some("Carol's later name".to_owned()), "{who}");
+    }
+}
+
 /// Item 3: a member's modified client that changes a field and names another member
 /// as its author ("Carol agreed to this") is refused by Carol's client, which holds the
 /// version before and keeps it; the refusal names the field, the signer and the name.
@@ -660,7 +711,15 @@ async fn a_forged_device_wiped_is_not_obeyed() {
         x.path.starts_with("/api/v1/teams").then(|| Answer { status: 401, body: body.to_string().into_bytes() })
     });
     let check = |order: Option<&WipeOrder>| {
-        WipeOrder::check(order, &carol.name, &device_id(&carol.token), 0, &carol.identity.public(), Some(&chain))
+        WipeOrder::check(
+            order,
+            &carol.name,
+            &device_id(&carol.token),
+            0,
+            now() as i64,
+            &carol.identity.public(),
+            Some(&chain),
+        )
     };
     let told = |r: Result<shared::api::TeamList, TransportError>| match r {
         Err(TransportError::DeviceWiped(order)) => order.map(|o| *o),
@@ -745,4 +804,93 @@ async fn a_low_order_key_from_an_invitee_is_refused() {
     let mut next = state.clone();
     assert!(next.apply(&entry).is_err(), "the chain keeps low-order keys out");
     assert!(!alice.chain(team, None).await.unwrap().members.contains_key(&mallory.name));
+}
+
+/// Issue 31 item 5: a member's modified client (or one whose clock runs a year ahead)
+/// writes a customer with a field stamped a year ahead, or changed in a colleague's
+/// name; the server takes it, and Carol's client refuses it, naming Bob and the
+/// version. That does not stop the team: Carol's edit lands in one push, on top of the
+/// version she took before; Alice's lands on Carol's; both see the same customer,
+/// without Bob's field; and a server that serves Bob's refused version again changes
+/// nothing (Carol's next edit still lands in one push).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_version_does_not_stop_the_others_writing_the_record() {
+    let Cast { srv: _srv, proxy, alice, bob, carol, team } = cast("refused-head").await;
+    let mut a = client_of(&alice, team).await;
+    let mut c = client_of(&carol, team).await;
+    let bob_session = bob.session(team).await;
+    let year_ahead = now() + 365 * 24 * 3_600_000;
+    let cases = [("a year ahead", Some(year_ahead), bob.name.clone()), ("in carol's name", None, carol.name.clone())];
+    for (what, wall_ms, author) in cases {
+        let id = RecordId::random();
+        let fields = Customer { name: "Wang Fang".into(), notes: "asked for a quote".into(), ..Default::default() };
+        a.edit(id, fields.to_fields(), now()).await.unwrap();
+        a.sync().await.unwrap();
+        c.sync().await.unwrap();
+
+        // Bob's client writes the notes, sealed with his real keys; the server takes it.
+        let mut b = client_of(&bob, team).await;
+        b.sync().await.unwrap();
+        let mut doc = (*b.replica.records[&id].base).clone();
+        let stamp = Stamp { hlc: Hlc { wall_ms: wall_ms.unwrap_or_else(now), counter: 0 }, author };
+        doc.apply(field::NOTES, FieldState { value: Some(Value::Text("Bob's notes".into())), stamp });
+        let sealer = sealer_of(&bob, &bob_session, bob_session.team.epoch);
+        let collection = b.replica.records[&id].collection;
+        let refused = sealer.seal(&RecordContext { team, record: id }, collection, 2, &doc, None).unwrap().0;
+        let item = shared::api::PushItem { record: id, base_version: 1, sealed: refused.clone(), tombstone: false };
+        push_as(&bob, team, item).await;
+
+        // Carol refuses it, names Bob, and her edit lands at once on version 1's notes.
+        c.sync().await.unwrap();
+        let refusal = c.refused[&id].clone();
+        assert_eq!((refusal.version, &refusal.signer, refusal.field.as_str()), (2, &bob.name, field::NOTES), "{what}");
+        assert!(refusal.to_string().starts_with("A change signed by bob"), "{what}: {refusal}");
+        let fields = vec![(field::NAME.to_owned(), Some(Value::Text("Wang Fang Ltd".into())))];
+        c.edit(id, fields, now()).await.unwrap();
+        proxy.take_seen();
+        c.sync().await.unwrap();
+        let pushes = proxy.take_seen().into_iter().filter(|(_, p)| p.ends_with("/push")).count();
+        assert_eq!((pushes, c.replica.pending_count(), c.replica.records[&id].version), (1, 0, 3), "{what}");
+
+        // Alice writes next, on Carol's version, at once; Carol takes Alice's.
+        a.sync().await.unwrap();
+        a.edit(id, vec![(field::COMPANY.to_owned(), Some(Value::Text("Wang Trading".into())))], now()).await.unwrap();
+        let report = a.sync().await.unwrap();
+        assert_eq!((report.pushed, report.conflicts_merged, a.replica.pending_count()), (1, 0, 0), "{what}");
+        c.sync().await.unwrap();
+        let mut fresh = client_of(&alice, team).await;
+        fresh.sync().await.unwrap();
+        for (who, r) in [
+            ("alice", &a.replica.records[&id]),
+            ("carol", &c.replica.records[&id]),
+            ("new", &fresh.replica.records[&id]),
+        ] {
+            let seen = (r.version, r.view.text(field::NAME), r.view.text(field::COMPANY), r.view.text(field::NOTES));
+            assert_eq!(
+                seen,
+                (4, Some("Wang Fang Ltd"), Some("Wang Trading"), Some("asked for a quote")),
+                "{what}: {who}"
+            );
+        }
+
+        // The server serves Bob's refused version to Carol again, as new.
+        let replayed = Change { seq: 1_000_000, record: id, version: 2, sealed: refused };
+        let once = Arc::new(AtomicBool::new(false));
+        proxy.rewrite(move |x| {
+            if !is_get(x, "/pull") || once.swap(true, Ordering::SeqCst) {
+                return None;
+            }
+            let mut page: PullResponse = serde_json::from_slice(&x.body).ok()?;
+            page.changes.push(replayed.clone());
+            Answer::json(200, &serde_json::to_value(page).ok()?)
+        });
+        c.edit(id, vec![(field::NOTES.to_owned(), Some(Value::Text("quote sent".into())))], now()).await.unwrap();
+        proxy.take_seen();
+        c.sync().await.unwrap();
+        proxy.honest();
+        let pushes = proxy.take_seen().into_iter().filter(|(_, p)| p.ends_with("/push")).count();
+        assert_eq!((pushes, c.replica.records[&id].version), (1, 5), "{what}");
+        a.sync().await.unwrap();
+        assert_eq!(a.replica.records[&id].view.text(field::NOTES), Some("quote sent"), "{what}");
+    }
 }

@@ -13,6 +13,14 @@ pub struct Hlc {
     pub counter: u32,
 }
 
+/// The highest counter a stamp may carry. A clock whose counter reaches it moves its
+/// wall time on by a millisecond instead (a counter never saturates, so every tick is
+/// later than the one before); a stamp from elsewhere above it is refused by readers
+/// (`sync::Session::in_time`): it could only come from a client stamping to win.
+/// Honest counters stay far below: they count edits within one millisecond, or while
+/// this device's clock is behind a stamp it has seen.
+pub const COUNTER_LIMIT: u32 = 1 << 20;
+
 /// One device's clock. `tick` for every local edit, `observe` for every remote stamp.
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
@@ -28,8 +36,10 @@ impl Clock {
     pub fn tick(&mut self, now_ms: u64) -> Hlc {
         self.last = if now_ms > self.last.wall_ms {
             Hlc { wall_ms: now_ms, counter: 0 }
+        } else if self.last.counter >= COUNTER_LIMIT {
+            Hlc { wall_ms: self.last.wall_ms.saturating_add(1), counter: 0 }
         } else {
-            Hlc { wall_ms: self.last.wall_ms, counter: self.last.counter.saturating_add(1) }
+            Hlc { wall_ms: self.last.wall_ms, counter: self.last.counter + 1 }
         };
         self.last
     }
@@ -67,5 +77,18 @@ mod tests {
         c.observe(Hlc { wall_ms: 5_000, counter: 3 });
         let e = c.tick(1_000);
         assert_eq!(e, Hlc { wall_ms: 5_000, counter: 4 });
+    }
+
+    /// A counter never saturates: at the limit the clock moves on a millisecond, so an
+    /// edit made after a stamp with a spent counter is still later than it.
+    #[test]
+    fn a_spent_counter_moves_the_clock_on() {
+        let mut c = Clock::new();
+        let seen = Hlc { wall_ms: 5_000, counter: COUNTER_LIMIT };
+        c.observe(seen);
+        let next = c.tick(1_000);
+        assert!(next > seen);
+        assert_eq!(next, Hlc { wall_ms: 5_001, counter: 0 });
+        assert!(c.tick(1_000) > next);
     }
 }

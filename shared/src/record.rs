@@ -123,6 +123,11 @@ impl RecordDoc {
     pub fn max_stamp(&self) -> Option<&Stamp> {
         self.fields.values().map(|f| &f.stamp).max()
     }
+
+    /// Every field's stamp.
+    pub fn stamps(&self) -> impl Iterator<Item = &Stamp> {
+        self.fields.values().map(|f| &f.stamp)
+    }
 }
 
 /// One local edit of one record: the unit the outbox stores.

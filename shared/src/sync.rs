@@ -11,6 +11,11 @@
 //! The engine then opens those, merges field by field, and pushes again. Pull fetches
 //! changes since the cursor, page by page. An edit leaves the outbox only after the
 //! server acknowledged it, so nothing is lost to a crash or a lost connection.
+//!
+//! A version that opens but that this client refuses (a field stamped too far ahead,
+//! or changed in another member's name: [`Refusal`]) is not taken; its other fields
+//! are, and the next push builds on it, so one member's refused version never stops
+//! the others writing.
 
 pub mod cache;
 pub mod memory;
@@ -331,8 +336,11 @@ impl ChainDoubt {
 
 /// How far ahead of this device's clock another device's stamps may be. A stamp
 /// further ahead would win every merge of its field until that time (a stamp at
-/// `u64::MAX`: forever), so a version carrying one is refused, not merged.
-pub const MAX_CLOCK_SKEW_MS: u64 = 24 * 3_600_000;
+/// `u64::MAX`: forever), and a clock that observed it would carry everyone's later
+/// edits that far ahead too, so a version carrying one is refused, not merged. Ten
+/// minutes: devices keep their clocks by the network, and a writer ten minutes ahead is
+/// refused rather than allowed to decide merges for the next day.
+pub const MAX_CLOCK_SKEW_MS: u64 = 10 * 60_000;
 
 /// The keys and verified membership a client works with.
 pub struct Session {
@@ -358,19 +366,41 @@ impl Session {
         RecordContext { team: self.team.team, record }
     }
     /// A server state of a record, checked up to its signatures (see [`UncheckedPlan`]);
-    /// what it opens to goes through [`Session::in_time`].
+    /// what it opens to is then judged ([`Session::in_time`], [`Syncer::refuse`]).
     fn plan(&self, change: &StoredRecord) -> Result<UncheckedPlan<'_>, CryptoError> {
         plan_unchecked(&change.sealed, &self.ctx(change.record), change.version, &self.keyring, &self.team)
     }
 
-    /// An opened record, refused (besides what [`seal::open_record`] refuses) when a
-    /// field is stamped further in the future than [`MAX_CLOCK_SKEW_MS`] allows.
-    fn in_time(&self, opened: Opened) -> Result<Opened, CryptoError> {
+    /// The fields of `doc` whose stamps this client refuses (besides what
+    /// [`seal::open_record`] checks), and why: stamped further in the future than
+    /// [`MAX_CLOCK_SKEW_MS`] allows, or with a counter past [`crate::hlc::COUNTER_LIMIT`].
+    /// Either would win every later merge of the field, and a clock that observed it
+    /// would stamp ahead of everyone else's.
+    fn untimely<'d>(&self, doc: &'d RecordDoc) -> impl Iterator<Item = (&'d str, &'d Stamp, RefusalReason)> + 'd {
         let ceiling = (self.now_ms)().saturating_add(MAX_CLOCK_SKEW_MS);
-        if opened.doc.max_stamp().is_some_and(|s| s.hlc.wall_ms > ceiling) {
-            return Err(CryptoError::Malformed("a field stamped in the future"));
+        doc.fields.iter().filter_map(move |(name, state)| {
+            let hlc = state.stamp.hlc;
+            let why = if hlc.wall_ms > ceiling {
+                RefusalReason::StampedAhead { at_ms: hlc.wall_ms }
+            } else if hlc.counter > crate::hlc::COUNTER_LIMIT {
+                RefusalReason::SpentCounter
+            } else {
+                return None;
+            };
+            Some((name.as_str(), &state.stamp, why))
+        })
+    }
+
+    /// Whether every stamp of `doc` may be taken ([`Session::untimely`]); if not, the
+    /// field to name (the furthest ahead, else the first with a spent counter), the
+    /// author its stamp names, and why.
+    fn in_time(&self, doc: &RecordDoc) -> Result<(), (String, Username, RefusalReason)> {
+        let ahead = |why: &RefusalReason| matches!(why, RefusalReason::StampedAhead { .. });
+        let worst = self.untimely(doc).max_by_key(|(_, stamp, why)| (ahead(why), stamp.hlc.wall_ms));
+        match worst {
+            Some((name, stamp, why)) => Err((name.to_owned(), stamp.author.clone(), why)),
+            None => Ok(()),
         }
-        Ok(opened)
     }
 
     /// The collection a record belongs in, from its fields (`text` reads the record as
@@ -582,6 +612,25 @@ impl Replica {
         } else {
             self.absorb(record, version, opened);
         }
+    }
+
+    /// Take in the fields of a server version this client refused in part (see
+    /// [`Syncer::refuse`]): merged, field by field, into the version held here, which
+    /// the record stays at (its number, collection, signer and sealed sensitive
+    /// section are that version's). A record not held at a server version here is not
+    /// made from a refused one. Returns whether the record changed.
+    fn take_in_part(&mut self, record: RecordId, fields: &RecordDoc) -> bool {
+        let Some(local) = self.records.get_mut(&record).filter(|l| l.version > 0) else { return false };
+        if fields.fields.iter().all(|(f, s)| local.base.fields.get(f).is_some_and(|b| !s.beats(b))) {
+            return false;
+        }
+        if let Some(s) = fields.max_stamp() {
+            self.clock.observe(s.hlc);
+        }
+        Arc::make_mut(&mut local.base).merge(fields);
+        Arc::make_mut(&mut local.view).merge(fields);
+        self.dirty.insert(record);
+        true
     }
 
     fn take(&mut self, record: RecordId, version: u64, opened: Opened) {
@@ -803,8 +852,18 @@ pub struct Syncer<S, T> {
     /// nothing is sealed (see [`ChainDoubt`]). Re-checked by [`Syncer::set_session`].
     pub doubt: Option<ChainDoubt>,
     /// Versions refused although they opened (a field changed in another member's
-    /// name), by record, with what was refused: the record stays at the version before.
+    /// name, stamped too far ahead), by record, with what was refused and who signed
+    /// it: the record stays at the version before. Kept until a later version of the
+    /// record is taken from the server (this client's own edit written on top of it
+    /// leaves it shown). Not durable: after a restart, the next conflict on the record
+    /// finds it again.
     pub refused: BTreeMap<RecordId, Refusal>,
+    /// Records whose current version on the server is one this client refused (see
+    /// [`RefusedHead`]): this client's next push of the record builds on it (the
+    /// server's compare-and-set), carrying the version it holds plus its own edits, so
+    /// a refused version never keeps an honest writer's edits waiting. Cleared when the
+    /// record takes a version ([`Syncer::took`]).
+    build_on: BTreeMap<RecordId, RefusedHead>,
     /// The versions the account's devices held ([`crate::pins::RecordPin`]): the
     /// server must never serve one of these records older.
     pub record_pins: BTreeMap<RecordId, u64>,
@@ -882,22 +941,78 @@ impl Superseded {
     }
 }
 
-/// A record version this client opened but would not take.
+/// A record version this client opened, its signature holding, but would not take:
+/// the record stays at the version before it (with the refused version's other
+/// fields), and this client's edits of the record are written on top of it (the
+/// server's compare-and-set), so one member's refused version never stops the others.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     pub version: u64,
+    /// Who signed the refused version (checked against the verified chain).
     pub signer: Username,
+    /// The field refused, and the author its stamp names.
     pub field: String,
     pub named: Username,
+    pub reason: RefusalReason,
+}
+
+/// The server's current version of a record, which this client refused.
+#[derive(Debug, Clone)]
+struct RefusedHead {
+    version: u64,
+    /// Its fields refused only for their stamps, each in the name of a member who
+    /// signed it (in this version, or in the refused one before it). The version after
+    /// it may carry them on unchanged: that is not a change in their author's name by
+    /// its signer (once in time, they are taken).
+    signed_ahead: RecordDoc,
+}
+
+/// What [`Syncer::refusal`] found in a version.
+struct Judgement {
+    /// What to show: an untimely field first, else one changed in another's name.
+    refusal: Refusal,
+    /// The fields stamped out of time ([`Session::untimely`]).
+    untimely: BTreeSet<String>,
+    /// The fields changed in someone else's name ([`Opened::misattributed_fields`]).
+    in_anothers_name: BTreeSet<String>,
+    /// Whether names were checked (this client knew the version before).
+    checked: bool,
+}
+
+/// Why a [`Refusal`] was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalReason {
+    /// The field was changed in `named`'s name, who did not sign the version.
+    InAnothersName,
+    /// The field was stamped at `at_ms` (Unix ms, by the signer's clock): further ahead
+    /// of this device's clock than [`MAX_CLOCK_SKEW_MS`].
+    StampedAhead { at_ms: u64 },
+    /// The field's stamp carries a clock counter past [`crate::hlc::COUNTER_LIMIT`].
+    SpentCounter,
 }
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "A change signed by {} wrote the field \"{}\" in {}'s name; it was refused and the record kept as it was.",
-            self.signer, self.field, self.named
-        )
+        let (signer, field) = (&self.signer, &self.field);
+        match self.reason {
+            RefusalReason::InAnothersName => write!(
+                f,
+                "A change signed by {signer} wrote the field \"{field}\" in {}'s name; it was refused and the field \
+                 kept as it was.",
+                self.named
+            ),
+            RefusalReason::StampedAhead { at_ms } => write!(
+                f,
+                "A change signed by {signer} stamped the field \"{field}\" at {at_ms} (Unix ms), more than {} \
+                 minutes ahead of this device's clock; it was refused and the field kept as it was.",
+                MAX_CLOCK_SKEW_MS / 60_000
+            ),
+            RefusalReason::SpentCounter => write!(
+                f,
+                "A change signed by {signer} stamped the field \"{field}\" with a clock counter no device reaches; \
+                 it was refused and the field kept as it was."
+            ),
+        }
     }
 }
 
@@ -995,6 +1110,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             superseded: Vec::new(),
             moved_away: BTreeMap::new(),
             set_aside: BTreeMap::new(),
+            build_on: BTreeMap::new(),
         })
     }
 
@@ -1042,13 +1158,15 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             for (rec, opened) in batch.iter().zip(opened) {
                 reopened += 1;
                 match opened {
-                    Ok(opened) => {
+                    // Stored versions were judged when they came (a refused one is
+                    // never stored); only their stamps are checked again.
+                    Ok(opened) if self.session.in_time(&opened.doc).is_ok() => {
                         if let Some(h) = opened.writer_head {
                             heads.push((opened.writer.clone(), h));
                         }
                         self.replica.absorb(rec.record, rec.version, opened)
                     }
-                    Err(_) => {
+                    Ok(_) | Err(_) => {
                         self.replica.unreadable.insert(rec.record);
                         // Stored by a pull only if it proved a move (see `cannot_open`):
                         // the plaintext from the cache, or of the waiting edits, goes.
@@ -1073,7 +1191,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
 
     /// Verify and open `records` (nothing else changes): their signatures are checked
     /// in batches ([`Transport::verify_signatures`]: in a browser, by Web Workers), and
-    /// while one batch is checked, the one before is decrypted here.
+    /// while one batch is checked, the one before is decrypted here. What opens is
+    /// signed by a member the verified chain lets seal under its epoch; whether to take
+    /// it is the caller's to judge ([`Session::in_time`], [`Syncer::refuse`]).
     async fn open_many(&self, records: &[&StoredRecord]) -> Vec<Result<Opened, CryptoError>> {
         // A batch checked up to its signatures, which are then verified together.
         let check = |batch: &[&StoredRecord]| {
@@ -1118,7 +1238,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     self.transport.breathe().await;
                     out.push(plan.and_then(|plan| {
                         let mine = decrypted.by_ref().take(plan.decryptions().count()).collect();
-                        self.session.in_time(plan.finish(mine)?)
+                        plan.finish(mine)
                     }));
                 }
                 out
@@ -1188,11 +1308,13 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             let Ok(opened) = opened else { continue };
             self.note_opened(&opened);
             if i >= from_store {
-                // A pulled version, opened late: checked as a pull checks one.
+                // A pulled version, opened late: judged as a pull judges one.
                 self.set_aside.remove(&rec.record);
-                if self.refuse_misattributed(rec.version, &opened, rec.record) {
+                if self.refuse(rec.version, &opened, rec.record, false) {
                     continue;
                 }
+            } else if self.session.in_time(&opened.doc).is_err() {
+                continue;
             }
             let better = opened.complete || self.replica.unreadable.contains(&rec.record);
             self.replica.absorb(rec.record, rec.version, opened);
@@ -1455,7 +1577,10 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         for (record, Outgoing { op_ids, mut doc, repair }) in part {
             self.transport.breathe().await;
             let local = &self.replica.records[&record];
-            let version = local.version + 1;
+            // On the server's current version, even one refused here: its content is
+            // the version held here plus this client's edits.
+            let base = self.build_on.get(&record).map_or(local.version, |h| h.version);
+            let version = base + 1;
             if repair {
                 // Signed as a put-back of this very version, stamped just after the
                 // newest field it carries (never in the future).
@@ -1485,7 +1610,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             begun.push((
                 sealing,
                 SealedMeta { record, op_ids, doc, sealed: SealedRecord(Vec::new()), sensitive: None, collection },
-                local.version,
+                base,
             ));
         }
         // The batch's encryptions and signatures in (at most) two rounds of each: the
@@ -1654,8 +1779,8 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             match opened {
                 Ok(opened) => {
                     self.note_opened(&opened);
-                    if self.refuse_misattributed(c.version, &opened, c.record) {
-                        continue;
+                    if self.refuse(c.version, &opened, c.record, false) {
+                        continue; // the version taken before stays what is stored
                     }
                     self.note_recent(c.record);
                     self.replica.absorb(c.record, c.version, opened);
@@ -1738,26 +1863,82 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             .collect();
     }
 
-    /// Whether to refuse `opened` as `version` of `record` because it changes a field
-    /// in someone else's name (see [`Opened::misattributed`]). Checked where this
-    /// client knows what the version changed: it holds the version just before, or
-    /// this is the record's first version. (A device that skipped versions cannot
-    /// tell which of them changed a field.) A refused version is not stored; the
-    /// record stays as it was and the refusal is kept for the user to see.
-    fn refuse_misattributed(&mut self, version: u64, opened: &Opened, record: RecordId) -> bool {
+    /// What this client refuses in `opened`, a version of `record` whose signature
+    /// holds (by a member the verified chain lets seal under its epoch), if anything:
+    /// fields stamped out of time ([`Session::untimely`]), or changed in someone else's
+    /// name ([`Opened::misattributed`]). The names are checked where this client knows
+    /// what the version changed: it holds the version just before (or the refused
+    /// version just before, then with the fields that one signed ahead), or this is the
+    /// record's first version. (A device that skipped versions cannot tell which of
+    /// them changed a field.)
+    fn refusal(&self, version: u64, opened: &Opened, record: RecordId) -> Option<Judgement> {
+        let untimely: BTreeSet<String> = self.session.untimely(&opened.doc).map(|(f, ..)| f.to_owned()).collect();
         let empty = RecordDoc::new();
-        let prev = match self.replica.records.get(&record) {
-            Some(l) if l.version > 0 && l.version + 1 == version => Some(&*l.base),
-            None if version == 1 => Some(&empty),
+        let with_ahead: RecordDoc;
+        let prev = match (self.replica.records.get(&record), self.build_on.get(&record)) {
+            (Some(l), _) if l.version > 0 && l.version + 1 == version => Some(&*l.base),
+            (Some(l), Some(head)) if l.version > 0 && head.version + 1 == version => {
+                let mut doc = (*l.base).clone();
+                doc.merge(&head.signed_ahead);
+                with_ahead = doc;
+                Some(&with_ahead)
+            }
+            (None, _) if version == 1 => Some(&empty),
             _ => None,
         };
-        let Some((field, named)) = prev.and_then(|prev| opened.misattributed(prev, version)) else {
+        let named: Vec<(String, Username)> =
+            prev.map(|prev| opened.misattributed_fields(prev, version).collect()).unwrap_or_default();
+        let in_anothers_name: BTreeSet<String> = named.iter().map(|(f, _)| f.clone()).collect();
+        let first_named = named.into_iter().next().map(|(f, n)| (f, n, RefusalReason::InAnothersName));
+        let first_untimely = if untimely.is_empty() { None } else { self.session.in_time(&opened.doc).err() };
+        let (field, named, reason) = first_untimely.or(first_named)?;
+        let refusal = Refusal { version, signer: opened.writer.clone(), field, named, reason };
+        Some(Judgement { refusal, untimely, in_anothers_name, checked: prev.is_some() })
+    }
+
+    /// Whether to refuse `opened` as `version` of `record` (see [`Syncer::refusal`]).
+    /// A refused version is not taken as a version and not stored: the record stays
+    /// at the version this client took before (stored, and what its misattribution
+    /// checks compare with), and the refusal is kept for the user to see, naming its
+    /// signer. Its other fields — what a version without the refused ones would have
+    /// brought, such as a colleague's edit it carries that this client never saw — are
+    /// merged into that version here ([`Replica::take_in_part`]). It does not stop this
+    /// client writing: when it is the server's current version — newer than the one
+    /// held here, or the server says so (`current`: a conflict's answer, a restored
+    /// server) — the next push of the record builds on it ([`Syncer::build_on`]),
+    /// without the refused fields. A refused version no newer than the one held or
+    /// the refused one built on, replayed in a pull, changes nothing.
+    fn refuse(&mut self, version: u64, opened: &Opened, record: RecordId, current: bool) -> bool {
+        let Some(Judgement { refusal, untimely, in_anothers_name, checked }) = self.refusal(version, opened, record)
+        else {
             // The record moves on past a refused version.
             self.refused.remove(&record);
             return false;
         };
-        self.replica.unreadable.insert(record);
-        self.refused.insert(record, Refusal { version, signer: opened.writer.clone(), field, named });
+        // Pulled, it is the server's current version only if newer than any it gave.
+        let held = self.replica.records.get(&record).map_or(0, |l| l.version);
+        let head = self.build_on.get(&record).map_or(0, |h| h.version);
+        if current || version > held.max(head) {
+            self.replica.unreadable.insert(record);
+            // A version set aside that this one follows is not the server's any more.
+            if self.set_aside.get(&record).is_some_and(|a| a.version <= version) {
+                self.set_aside.remove(&record);
+            }
+            let (mut rest, mut signed_ahead) = (RecordDoc::new(), RecordDoc::new());
+            for (name, state) in opened.doc.fields.iter().filter(|(name, _)| !in_anothers_name.contains(*name)) {
+                if !untimely.contains(name) {
+                    rest.fields.insert(name.clone(), state.clone());
+                } else if checked || opened.signed_by(name, &state.stamp.author) {
+                    // Unchanged from what came before, or its signer's own.
+                    signed_ahead.fields.insert(name.clone(), state.clone());
+                }
+            }
+            if self.replica.take_in_part(record, &rest) {
+                self.cache_stale = true;
+            }
+            self.build_on.insert(record, RefusedHead { version, signed_ahead });
+            self.refused.insert(record, refusal);
+        }
         true
     }
 
@@ -1817,19 +1998,25 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         self.replica.reseal.remove(&record);
         self.replica.dirty.insert(record);
         self.set_aside.remove(&record);
+        self.build_on.remove(&record);
         if self.replica.outbox.iter().any(|p| p.record == record) {
             self.moved_away.insert(record, moved);
         }
         self.cache_stale = true;
     }
 
-    /// After a version of `record` was taken in: a version set aside that it reaches is
-    /// not needed any more, and a record that had moved away is back, with the edits
-    /// that waited for it.
+    /// After a version of `record` was taken in (pulled, a conflict's answer, or this
+    /// client's own push accepted): a version set aside that it reaches is not needed
+    /// any more, nor a refused one to build on, and a record that had moved away is
+    /// back, with the edits that waited for it.
     fn took(&mut self, record: RecordId) {
         let held = self.replica.records.get(&record).map_or(0, |l| l.version);
         if self.set_aside.get(&record).is_some_and(|a| a.version <= held) {
             self.set_aside.remove(&record);
+        }
+        if self.build_on.remove(&record).is_some() && !self.set_aside.contains_key(&record) {
+            // What was refused is behind the record now: it reads in full again.
+            self.replica.unreadable.remove(&record);
         }
         if self.moved_away.remove(&record).is_some() {
             self.replica.rebuild_view(record);
@@ -1942,7 +2129,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             match opened {
                 Ok(opened) => {
                     self.note_opened(&opened);
-                    if self.refuse_misattributed(c.version, &opened, c.record) {
+                    // The server's current version, whatever its number: a refused one
+                    // is what the next push builds on.
+                    if self.refuse(c.version, &opened, c.record, true) {
                         continue;
                     }
                     self.replica.rebase(c.record, c.version, opened);

@@ -60,19 +60,33 @@ impl Opened {
     /// section changes nothing). A version marked [`REPAIRED`] by its signer is
     /// exempt: it puts back what a restored server lost, in its writers' names.
     pub fn misattributed(&self, prev: &RecordDoc, version: u64) -> Option<(String, Username)> {
+        self.misattributed_fields(prev, version).next()
+    }
+
+    /// Every field [`Opened::misattributed`] would name, in field order.
+    pub fn misattributed_fields<'a>(
+        &'a self,
+        prev: &'a RecordDoc,
+        version: u64,
+    ) -> impl Iterator<Item = (String, Username)> + 'a {
         let repaired = self.doc.fields.get(REPAIRED).is_some_and(|s| {
             s.value == Some(Value::Int(i64::try_from(version).unwrap_or(i64::MAX))) && s.stamp.author == self.writer
         });
-        if repaired {
-            return None;
-        }
-        self.doc.fields.iter().find_map(|(name, state)| {
+        let fields = self.doc.fields.iter().filter(move |_| !repaired);
+        fields.filter_map(move |(name, state)| {
             if prev.fields.get(name).is_some_and(|p| !state.beats(p)) {
                 return None; // unchanged (or older than what came before)
             }
-            let signer = if is_sensitive(name) { self.sensitive_writer.as_ref() } else { Some(&self.writer) };
-            (signer != Some(&state.stamp.author)).then(|| (name.clone(), state.stamp.author.clone()))
+            (!self.signed_by(name, &state.stamp.author)).then(|| (name.clone(), state.stamp.author.clone()))
         })
+    }
+
+    /// Whether `author` sealed the section holding the field `name` as this version:
+    /// the basic section's signer, or the sensitive section's when it was sealed as
+    /// this version (a carried section was signed by no one now).
+    pub fn signed_by(&self, name: &str, author: &Username) -> bool {
+        let signer = if is_sensitive(name) { self.sensitive_writer.as_ref() } else { Some(&self.writer) };
+        signer == Some(author)
     }
 }
 

@@ -1204,3 +1204,299 @@ fn a_version_set_aside_for_want_of_a_key_is_taken_once_the_key_arrives() {
     assert!(bob.replica.unreadable.is_empty());
     assert_eq!(stored_version(&store, id), Some(2), "stored once it opened");
 }
+
+/// Ann, Bob and Carl, members of one team.
+fn team_of_three() -> Team {
+    let mut t = team();
+    let carl = Person::new("carl");
+    append(&mut t.chain, &t.people[0], Action::AddMember { member: carl.member(Role::Member) });
+    t.people.push(carl);
+    t
+}
+
+/// How many pushes `net` has been sent so far.
+fn pushes(net: &ModelTransport) -> usize {
+    net.bodies.lock().unwrap().len()
+}
+
+/// Bob's modified client writes `field` of `id` (held by `on`) as `version`, with
+/// `stamp`: what the others' clients refuse.
+fn bobs_version(
+    t: &Team,
+    on: &Client,
+    id: RecordId,
+    version: u64,
+    field: &str,
+    value: &str,
+    stamp: Stamp,
+) -> SealedRecord {
+    let mut doc = (*on.replica.records[&id].base).clone();
+    doc.apply(field, FieldState { value: text(value), stamp });
+    forge(t, 1, id, version, &doc)
+}
+
+/// Issue 31 item 5: a member whose clock runs an hour (or a year) ahead writes a
+/// customer; the server takes it, the others refuse its stamps. That does not stop
+/// them: each writes on top of the version it took last (the server's compare-and-set
+/// on the refused one), in one push, or two when the refusal is first met in a
+/// conflict; every other client takes the honest version, which does not carry the
+/// refused field; the refusal names its signer and version; a member with nothing to
+/// send sends nothing; a replayed refused version changes nothing.
+#[test]
+fn a_version_stamped_ahead_is_refused_and_the_others_write_on_top_of_the_version_before() {
+    let hour = 3_600_000;
+    for (what, ahead) in [("an hour ahead", hour), ("a year ahead", 365 * 24 * hour)] {
+        let t = team_of_three();
+        let net = ModelTransport::default();
+        let mut ann = client(&t, 0, &net, MemoryStore::new());
+        let id = RecordId::random();
+        block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+        block_on(ann.sync()).unwrap();
+        let mut carl = client(&t, 2, &net, MemoryStore::new());
+        block_on(carl.sync()).unwrap();
+
+        let at_ms = wall_clock() + ahead;
+        let stamp = Stamp { hlc: crate::hlc::Hlc { wall_ms: at_ms, counter: 0 }, author: t.people[1].name.clone() };
+        let refused = bobs_version(&t, &ann, id, 2, field::PHONE, "13999999999", stamp);
+        serve(&net, id, 2, refused.clone());
+
+        // Ann refuses it, names Bob, and keeps showing version 1.
+        block_on(ann.sync()).unwrap();
+        let kept = &ann.replica.records[&id];
+        assert_eq!((kept.version, kept.view.text(field::PHONE)), (1, Some("13800001111")), "{what}");
+        let refusal = ann.refused[&id].clone();
+        let bob = t.people[1].name.clone();
+        assert_eq!(refusal.version, 2, "{what}");
+        assert_eq!((&refusal.signer, refusal.field.as_str()), (&bob, field::PHONE), "{what}");
+        assert_eq!(refusal.reason, RefusalReason::StampedAhead { at_ms }, "{what}");
+        assert!(refusal.to_string().starts_with("A change signed by bob stamped the field \"phone\""), "{refusal}");
+
+        // Carl, with nothing to send, sends nothing and goes on.
+        let before = pushes(&net);
+        let report = block_on(carl.sync()).unwrap();
+        assert_eq!((report.pushed, pushes(&net) - before), (0, 0), "{what}");
+        assert_eq!(carl.refused[&id].version, 2, "{what}");
+
+        // Ann's edit lands at once, on top of version 1's content, as version 3.
+        block_on(ann.edit(id, vec![(field::NOTES.into(), text("call back Monday"))], wall_clock())).unwrap();
+        let before = pushes(&net);
+        assert_eq!(block_on(ann.sync()).unwrap().pushed, 1, "{what}");
+        assert_eq!(pushes(&net) - before, 1, "{what}: one push, no conflict");
+        assert_eq!(ann.replica.pending_count(), 0, "{what}");
+        assert_eq!(net.server.lock().unwrap().records[&id].version, 3, "{what}");
+        let mine = &ann.replica.records[&id];
+        assert_eq!(mine.version, 3, "{what}");
+        assert_eq!(
+            (mine.view.text(field::PHONE), mine.view.text(field::NOTES)),
+            (Some("13800001111"), Some("call back Monday"))
+        );
+        assert_eq!(ann.refused.get(&id), Some(&refusal), "{what}: still shown");
+
+        // Carl, who refused version 2 too, and a device that never saw the record take
+        // version 3: Ann's notes, not Bob's phone number.
+        let mut fresh = client(&t, 2, &net, MemoryStore::new());
+        for (who, c) in [("carl", &mut carl), ("a new device", &mut fresh)] {
+            block_on(c.sync()).unwrap();
+            let r = &c.replica.records[&id];
+            assert_eq!(r.version, 3, "{what}: {who}");
+            assert_eq!(
+                (r.view.text(field::PHONE), r.view.text(field::NOTES)),
+                (Some("13800001111"), Some("call back Monday"))
+            );
+            assert!(!c.refused.contains_key(&id) && !c.replica.unreadable.contains(&id), "{what}: {who}");
+        }
+
+        // Bob's refused version again, slipped in as new: older than what Ann holds,
+        // it changes nothing, and her next edit lands at once.
+        slip(&net, id, 2, refused.clone());
+        block_on(ann.edit(id, vec![(field::NOTES.into(), text("sent the quote"))], wall_clock())).unwrap();
+        let before = pushes(&net);
+        block_on(ann.sync()).unwrap();
+        assert_eq!(pushes(&net) - before, 1, "{what}");
+        assert_eq!(ann.replica.records[&id].version, 4, "{what}");
+
+        // A refused version met first in a conflict's answer (Carl has not pulled it,
+        // nor Ann's version 4 before it): one conflict, then Carl's edit lands on it,
+        // with Ann's notes, which Bob's version carried in time.
+        let stamp = Stamp { hlc: crate::hlc::Hlc { wall_ms: at_ms, counter: 0 }, author: bob.clone() };
+        serve(&net, id, 5, bobs_version(&t, &ann, id, 5, field::NAME, "Renamed Ahead", stamp));
+        block_on(carl.edit(id, vec![(field::NAME.into(), text("Zhang San Ltd"))], wall_clock())).unwrap();
+        *net.late_pulls.lock().unwrap() = true;
+        let before = pushes(&net);
+        let report = block_on(carl.sync()).unwrap();
+        *net.late_pulls.lock().unwrap() = false;
+        assert_eq!((report.conflicts_merged, pushes(&net) - before), (1, 2), "{what}");
+        assert_eq!(carl.refused[&id].version, 5, "{what}");
+        assert_eq!(carl.refused[&id].field, field::NAME, "{what}");
+        let expected = (6, Some("Zhang San Ltd"), Some("sent the quote"), Some("13800001111"));
+        let mut fresh = client(&t, 0, &net, MemoryStore::new());
+        block_on(ann.sync()).unwrap();
+        block_on(fresh.sync()).unwrap();
+        for (who, c) in [("carl", &carl), ("ann", &ann), ("a new device", &fresh)] {
+            let r = &c.replica.records[&id];
+            let seen = (r.version, r.view.text(field::NAME), r.view.text(field::NOTES), r.view.text(field::PHONE));
+            assert_eq!(seen, expected, "{what}: {who}");
+        }
+    }
+}
+
+/// Issue 31 item 5, with a version that changes a field in another member's name:
+/// refused by those who hold the version before it (what Bob changed in his own name
+/// is taken), and that does not stop them writing, after a restart either (the
+/// refusal is met again in one conflict). The others take the honest version, which
+/// does not carry the forged field.
+#[test]
+fn a_version_written_in_another_members_name_is_refused_and_the_others_write_on_top_of_the_version_before() {
+    let t = team_of_three();
+    let net = ModelTransport::default();
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    let id = RecordId::random();
+    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+    block_on(ann.sync()).unwrap();
+    let store = MemoryStore::new();
+    let mut carl = client(&t, 2, &net, store.clone());
+    block_on(carl.sync()).unwrap();
+
+    let (bob, carl_name) = (t.people[1].name.clone(), t.people[2].name.clone());
+    let now = crate::hlc::Hlc { wall_ms: wall_clock(), counter: 0 };
+    let mut doc = (*ann.replica.records[&id].base).clone();
+    let in_carls_name = Stamp { hlc: now, author: carl_name.clone() };
+    doc.apply(field::NOTES, FieldState { value: text("Carl promised 50% off"), stamp: in_carls_name });
+    doc.apply(
+        field::COMPANY,
+        FieldState { value: text("Zhang Trading"), stamp: Stamp { hlc: now, author: bob.clone() } },
+    );
+    serve(&net, id, 2, forge(&t, 1, id, 2, &doc));
+
+    for c in [&mut ann, &mut carl] {
+        block_on(c.sync()).unwrap();
+        let refusal = &c.refused[&id];
+        assert_eq!((refusal.version, &refusal.signer, &refusal.named), (2, &bob, &carl_name));
+        assert_eq!((refusal.field.as_str(), refusal.reason), (field::NOTES, RefusalReason::InAnothersName));
+        let r = &c.replica.records[&id];
+        assert_eq!((r.version, r.view.text(field::NOTES)), (1, Some("first notes")));
+        assert_eq!(r.view.text(field::COMPANY), Some("Zhang Trading"), "Bob's own change is taken");
+    }
+    block_on(carl.save_cache()).unwrap();
+
+    // Carl's device restarts (the refusal is not kept) and he edits: one conflict
+    // meets the refused version again, and the edit lands on it.
+    drop(carl);
+    let mut carl = client(&t, 2, &net, store.clone());
+    assert!(carl.refused.is_empty());
+    block_on(carl.edit(id, vec![(field::PHONE.into(), text("13700002222"))], wall_clock())).unwrap();
+    let before = pushes(&net);
+    let report = block_on(carl.sync()).unwrap();
+    assert_eq!((report.pushed, report.conflicts_merged, pushes(&net) - before), (1, 1, 2));
+    assert_eq!(carl.refused[&id].version, 2, "refused again");
+    assert_eq!((carl.replica.pending_count(), store.outbox_len()), (0, 0));
+    assert_eq!(net.server.lock().unwrap().records[&id].version, 3);
+
+    // Ann, who refused version 2 too, a new device, and Bob's own client take version
+    // 3: Carl's phone number, Bob's company, the notes as they were.
+    let mut fresh = client(&t, 0, &net, MemoryStore::new());
+    let mut bobs = client(&t, 1, &net, MemoryStore::new());
+    for (who, c) in [("ann", &mut ann), ("a new device", &mut fresh), ("bob", &mut bobs)] {
+        block_on(c.sync()).unwrap();
+        let r = &c.replica.records[&id];
+        let seen = (r.version, r.view.text(field::PHONE), r.view.text(field::COMPANY), r.view.text(field::NOTES));
+        assert_eq!(seen, (3, Some("13700002222"), Some("Zhang Trading"), Some("first notes")), "{who}");
+        assert!(c.refused.is_empty(), "{who}");
+    }
+    // Ann writes next, on version 3, at once.
+    block_on(ann.edit(id, vec![(field::NOTES.into(), text("quote sent"))], wall_clock())).unwrap();
+    let before = pushes(&net);
+    block_on(ann.sync()).unwrap();
+    assert_eq!((pushes(&net) - before, ann.replica.records[&id].version), (1, 4));
+    block_on(carl.sync()).unwrap();
+    assert_eq!(carl.replica.records[&id].view.text(field::NOTES), Some("quote sent"));
+    assert!(carl.refused.is_empty());
+}
+
+fn an_hour_from_now() -> u64 {
+    wall_clock() + 3_600_000
+}
+
+/// Issue 31 item 5: what a refused version was refused for is checked in the version
+/// after it as well. Bob's forged field, carried on by his next version, is refused
+/// again (a writer cannot push twice to get past the check); a field Bob stamped ahead
+/// in his own name, carried on by a colleague whose clock runs as far ahead, is taken
+/// once it is in time, and no one is named as having written it in Bob's name.
+#[test]
+fn a_refused_versions_fields_are_judged_again_in_the_version_after_it() {
+    let t = team_of_three();
+    let net = ModelTransport::default();
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    let id = RecordId::random();
+    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+    block_on(ann.sync()).unwrap();
+    let mut carl = client(&t, 2, &net, MemoryStore::new());
+    block_on(carl.sync()).unwrap();
+    let (bob, carl_name) = (t.people[1].name.clone(), t.people[2].name.clone());
+
+    // Bob writes the notes in Carl's name, then, on top, the company in his own.
+    let now = crate::hlc::Hlc { wall_ms: wall_clock(), counter: 0 };
+    let mut doc = (*ann.replica.records[&id].base).clone();
+    doc.apply(
+        field::NOTES,
+        FieldState { value: text("Carl promised 50% off"), stamp: Stamp { hlc: now, author: carl_name.clone() } },
+    );
+    serve(&net, id, 2, forge(&t, 1, id, 2, &doc));
+    block_on(carl.sync()).unwrap();
+    let later = crate::hlc::Hlc { wall_ms: wall_clock(), counter: 1 };
+    doc.apply(
+        field::COMPANY,
+        FieldState { value: text("Zhang Trading"), stamp: Stamp { hlc: later, author: bob.clone() } },
+    );
+    serve(&net, id, 3, forge(&t, 1, id, 3, &doc));
+    block_on(carl.sync()).unwrap();
+    let refusal = &carl.refused[&id];
+    assert_eq!((refusal.version, refusal.field.as_str(), &refusal.named), (3, field::NOTES, &carl_name));
+    let r = &carl.replica.records[&id];
+    assert_eq!(
+        (r.version, r.view.text(field::NOTES), r.view.text(field::COMPANY)),
+        (1, Some("first notes"), Some("Zhang Trading"))
+    );
+    block_on(carl.edit(id, vec![(field::PHONE.into(), text("13700002222"))], wall_clock())).unwrap();
+    let before = pushes(&net);
+    block_on(carl.sync()).unwrap();
+    assert_eq!((pushes(&net) - before, carl.replica.records[&id].version), (1, 4));
+    let mut fresh = client(&t, 0, &net, MemoryStore::new());
+    block_on(fresh.sync()).unwrap();
+    let r = &fresh.replica.records[&id];
+    assert_eq!((r.view.text(field::NOTES), r.view.text(field::COMPANY)), (Some("first notes"), Some("Zhang Trading")));
+
+    // Bob, his clock an hour ahead, writes the phone number; Carl refuses it.
+    let id = RecordId::random();
+    block_on(ann.edit(id, customer("Li Si", "13800003333"), wall_clock())).unwrap();
+    block_on(ann.sync()).unwrap();
+    block_on(carl.sync()).unwrap();
+    let ahead = crate::hlc::Hlc { wall_ms: an_hour_from_now(), counter: 0 };
+    let phone = Stamp { hlc: ahead, author: bob.clone() };
+    serve(&net, id, 2, bobs_version(&t, &ann, id, 2, field::PHONE, "13999999999", phone));
+    block_on(carl.sync()).unwrap();
+    assert!(matches!(carl.refused[&id].reason, RefusalReason::StampedAhead { .. }));
+    // Ann's other device, its clock as far ahead, takes it and writes the notes on
+    // top (stamped after Bob's phone number): Carl refuses that too, for its stamps.
+    let mut anns = session(&t, 0, &Scope::ALL);
+    anns.now_ms = an_hour_from_now;
+    let mut ann_ahead = block_on(Syncer::open(anns, MemoryStore::new(), net.clone())).unwrap();
+    block_on(ann_ahead.sync()).unwrap();
+    assert_eq!(ann_ahead.replica.records[&id].view.text(field::PHONE), Some("13999999999"));
+    block_on(ann_ahead.edit(id, vec![(field::NOTES.into(), text("new number"))], an_hour_from_now())).unwrap();
+    block_on(ann_ahead.sync()).unwrap();
+    block_on(carl.sync()).unwrap();
+    let refusal = &carl.refused[&id];
+    assert_eq!((refusal.version, &refusal.signer), (3, &t.people[0].name));
+    assert!(matches!(refusal.reason, RefusalReason::StampedAhead { .. }));
+    // An hour later, by Carl's clock, Ann writes again: the phone number Bob signed and
+    // the notes Ann signed are in time, carried on unchanged, and taken.
+    carl.session.now_ms = an_hour_from_now;
+    block_on(ann_ahead.edit(id, vec![(field::COMPANY.into(), text("Li Holdings"))], an_hour_from_now())).unwrap();
+    block_on(ann_ahead.sync()).unwrap();
+    block_on(carl.sync()).unwrap();
+    assert!(!carl.refused.contains_key(&id), "{:?}", carl.refused);
+    let r = &carl.replica.records[&id];
+    let seen = (r.version, r.view.text(field::PHONE), r.view.text(field::NOTES), r.view.text(field::COMPANY));
+    assert_eq!(seen, (4, Some("13999999999"), Some("new number"), Some("Li Holdings")));
+}
