@@ -17,12 +17,19 @@ pub enum XlsxError {
     NoSheet,
     #[error("the workbook is damaged: {0}")]
     Damaged(String),
+    /// More cells (empty ones it declares included) than an import takes.
+    #[error("the sheet declares more cells than an import takes")]
+    TooLarge,
 }
 
 /// Limits, so a hostile file cannot exhaust the tab: what one part may inflate to,
 /// and the cells a sheet may hold.
 const MAX_PART: u64 = 256 * 1024 * 1024;
-const MAX_CELLS: usize = 20_000_000;
+/// The most cells a sheet may make this reader hold, empty ones included: rows a
+/// `<row r>` skips to and columns a `<c r>` jumps to count as well as the cells written,
+/// so a file of a few bytes that declares a millionth row or column `XFD` in every row
+/// cannot make the importing tab allocate gigabytes. 100,000 rows of 50 columns fit.
+const MAX_CELLS: usize = 5_000_000;
 
 fn part(zip: &mut zip::ZipArchive<Cursor<&[u8]>>, name: &str) -> Result<Option<String>, XlsxError> {
     let mut file = match zip.by_name(name) {
@@ -124,11 +131,12 @@ pub fn read(bytes: &[u8]) -> Result<Vec<Vec<String>>, XlsxError> {
                     .ok()
                     .flatten()
                     .and_then(|a| std::str::from_utf8(&a.value).ok()?.parse::<usize>().ok());
-                let index = n.map_or(rows.len(), |n| n.saturating_sub(1));
-                while rows.len() < index.min(rows.len() + 1_000_000) {
-                    rows.push(Vec::new());
+                let index = n.map_or(rows.len(), |n| n.saturating_sub(1)).max(rows.len());
+                cells = cells.saturating_add(index - rows.len() + 1);
+                if cells > MAX_CELLS {
+                    return Err(XlsxError::TooLarge);
                 }
-                rows.push(Vec::new());
+                rows.resize(index + 1, Vec::new());
                 col = 0;
             }
             Event::Start(e) | Event::Empty(e) if e.local_name().as_ref() == b"c" => {
@@ -151,12 +159,12 @@ pub fn read(bytes: &[u8]) -> Result<Vec<Vec<String>>, XlsxError> {
                     "b" => if value.trim() == "1" { "TRUE" } else { "FALSE" }.to_owned(),
                     _ => std::mem::take(&mut value),
                 };
-                cells += 1;
-                if cells > MAX_CELLS {
-                    return Err(XlsxError::Damaged("too many cells".into()));
-                }
                 if let Some(row) = rows.last_mut() {
                     if row.len() <= col {
+                        cells = cells.saturating_add(col + 1 - row.len());
+                        if cells > MAX_CELLS {
+                            return Err(XlsxError::TooLarge);
+                        }
                         row.resize(col + 1, String::new());
                     }
                     row[col] = text;
@@ -286,6 +294,30 @@ mod tests {
                 vec!["Li Wei".to_owned(), "12000.5".to_owned(), "TRUE".to_owned()],
             ]
         );
+    }
+
+    fn workbook_of(sheet: &str) -> Vec<u8> {
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        zip.start_file("xl/worksheets/sheet1.xml", zip::write::SimpleFileOptions::default()).unwrap();
+        zip.write_all(sheet.as_bytes()).unwrap();
+        zip.finish().unwrap().into_inner()
+    }
+
+    /// A few bytes that declare a millionth row again and again, or the last column in
+    /// every row, are refused before the tab allocates what they declare.
+    #[test]
+    fn a_sheet_that_declares_huge_rows_or_columns_is_refused() {
+        let open = r#"<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#;
+        let close = "</sheetData></worksheet>";
+        let far_rows: String =
+            (1..=20).map(|i| format!(r#"<row r="{}"><c r="A1"><v>1</v></c></row>"#, i * 1_000_000)).collect();
+        assert_eq!(read(&workbook_of(&format!("{open}{far_rows}{close}"))), Err(XlsxError::TooLarge));
+        let wide: String = (1..=400).map(|i| format!(r#"<row r="{i}"><c r="XFD{i}"><v>1</v></c></row>"#)).collect();
+        assert_eq!(read(&workbook_of(&format!("{open}{wide}{close}"))), Err(XlsxError::TooLarge));
+        // What a real sheet with gaps declares is read.
+        let fine = r#"<row r="1"><c r="A1"><v>1</v></c></row><row r="5000"><c r="Z5000"><v>2</v></c></row>"#;
+        let rows = read(&workbook_of(&format!("{open}{fine}{close}"))).unwrap();
+        assert_eq!((rows.len(), rows[4999].len(), rows[4999][25].as_str()), (5000, 26, "2"));
     }
 
     #[test]

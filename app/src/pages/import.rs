@@ -140,9 +140,10 @@ pub fn ImportExport() -> impl IntoView {
             let bytes_vec = js_sys::Uint8Array::new(&b).to_vec();
             let is_workbook = bytes_vec.starts_with(b"PK\x03\x04");
             let read = if is_workbook {
-                shared::xlsx::read(&bytes_vec)
-                    .map(|rows| (rows, t("import.excel_first_sheet")))
-                    .map_err(|e| tf("import.bad_workbook", &[("error", &e)]))
+                shared::xlsx::read(&bytes_vec).map(|rows| (rows, t("import.excel_first_sheet"))).map_err(|e| match e {
+                    shared::xlsx::XlsxError::TooLarge => t("import.workbook_too_large").to_owned(),
+                    e => tf("import.bad_workbook", &[("error", &e)]),
+                })
             } else {
                 match decode_as(&b, &encoding.get_untracked()) {
                     Ok((text, used)) => Ok((parse_in_slices(&text).await, used)),
