@@ -358,3 +358,55 @@ test('a forged change erases neither a customer nor its unsent edit, and junk ne
   await expect(page.getByText('canary-kept-edit written offline')).toBeVisible({ timeout: 20_000 });
   await ctx.close();
 });
+
+// A member whose device clock runs a year ahead edits a customer: the other members'
+// clients refuse that version, say who signed it and why, and still write the record
+// (before, every colleague's edit of it was answered 409 and waited for good; issue 31
+// item 5). The edit lands on the server: a new device of the admin sees it.
+test('a version from a member whose clock runs a year ahead is refused, named, and does not stop the others writing', async ({ browser }) => {
+  test.setTimeout(150_000);
+  const [adminCtx, aheadCtx] = await Promise.all([browser.newContext(), browser.newContext()]);
+  const [admin, ahead] = await Promise.all([adminCtx.newPage(), aheadCtx.newPage()]);
+  await ahead.clock.install({ time: Date.now() + 365 * 24 * 3600 * 1000 });
+  const [adminName, aheadName] = [uniqueUser('clk'), uniqueUser('fut')];
+  await createAccount(admin, adminName);
+  await createTeam(admin);
+  await createAccount(ahead, aheadName);
+  await addToTeam(admin, ahead, aheadName);
+
+  await admin.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await admin.getByRole('link', { name: 'New customer' }).click();
+  await admin.getByLabel('Name', { exact: true }).fill('Clock Skew Trading');
+  await admin.getByRole('button', { name: 'Create customer' }).click();
+  await expect(admin.getByRole('heading', { name: 'Clock Skew Trading' })).toBeVisible();
+  await waitSynced(admin);
+
+  // The member a year ahead edits the customer's notes.
+  await ahead.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await ahead.getByRole('link', { name: /Clock Skew Trading/ }).click({ timeout: 30_000 });
+  await openEdit(ahead);
+  await ahead.getByLabel('Notes', { exact: true }).fill('written a year from now');
+  await ahead.getByRole('button', { name: 'Save' }).click();
+  await waitSynced(ahead);
+
+  // The admin's client refuses it, says so, and its own edit still lands.
+  await admin.getByRole('button', { name: 'Sync now' }).click();
+  const refused = admin.getByRole('alert').filter({ hasText: 'ahead of this device' });
+  await expect(refused).toContainText(aheadName, { timeout: 30_000 });
+  await expect(admin.getByText('written a year from now')).toHaveCount(0);
+  await openEdit(admin);
+  await admin.getByLabel('Phone', { exact: true }).fill('13900002222');
+  await admin.getByRole('button', { name: 'Save' }).click();
+  await waitSynced(admin);
+
+  // A new device of the admin's account reads the server: the admin's edit is there,
+  // the version stamped a year ahead is not what it shows.
+  const freshCtx = await browser.newContext();
+  const fresh = await freshCtx.newPage();
+  await logInOnNewDevice(fresh, adminName);
+  await fresh.getByRole('navigation').getByRole('link', { name: 'Customers' }).click({ timeout: 30_000 });
+  await fresh.getByRole('link', { name: /Clock Skew Trading/ }).click({ timeout: 30_000 });
+  await expect(fresh.getByRole('region', { name: 'Customer profile' })).toContainText('139', { timeout: 30_000 });
+  await expect(fresh.getByText('written a year from now')).toHaveCount(0);
+  await Promise.all([adminCtx.close(), aheadCtx.close(), freshCtx.close()]);
+});
