@@ -75,6 +75,10 @@ pub struct AppState {
     /// Each team's shared collection (from its genesis entry), once read.
     pub shared_collections:
         Arc<std::sync::Mutex<std::collections::HashMap<shared::ids::TeamId, shared::ids::CollectionId>>>,
+    /// Each team's chain heads (the hash after each entry), once read: a pushed
+    /// envelope's writer head must be one of them (see `records.rs`). A chain only
+    /// grows, so a head beyond what is cached reads the chain again.
+    pub chain_heads: Arc<std::sync::Mutex<std::collections::HashMap<shared::ids::TeamId, Vec<[u8; 32]>>>>,
 }
 
 impl AppState {
@@ -89,6 +93,7 @@ impl AppState {
             server_secret,
             generation,
             shared_collections: Arc::default(),
+            chain_heads: Arc::default(),
         })
     }
 }

@@ -68,6 +68,7 @@ async fn push(
             return Err(ApiError::StaleEpoch { record: item.record.to_string(), got: info.epoch, current: epoch });
         }
         signatures.add(item.record, &item.sealed).await?;
+        check_head(&state, &team, item.record, &item.sealed).await?;
         rows.push(PushRow {
             record: item.record,
             base_version: item.base_version,
@@ -260,4 +261,44 @@ impl<'s> Signatures<'s> {
             None => Ok(()),
         }
     }
+}
+
+/// The writer's chain head bound into a pushed section (envelope v2) must be one this
+/// server's chain of the team has had: a head it never held (a made-up length or hash)
+/// would make every reader doubt the team's chain. Clients judge heads against their
+/// verified chain whatever the server does; this keeps an honest server from relaying
+/// a member's bogus one. A section carried from an earlier version keeps its head.
+async fn check_head(state: &AppState, team: &TeamId, record: RecordId, sealed: &SealedRecord) -> ApiResult<()> {
+    let malformed = |e: CryptoError| ApiError::BadRequest(format!("record {record}: {e}"));
+    let (basic, sensitive) = sealed.envelopes().map_err(malformed)?;
+    for section in std::iter::once(&basic).chain(sensitive.as_ref()) {
+        let Some(head) = section.header().map_err(malformed)?.chain else { continue };
+        if !holds_head(state, team, head.len, &head.hash).await? {
+            return Err(ApiError::BadRequest(format!(
+                "record {record}: sealed on a chain head this team's chain never had"
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn holds_head(state: &AppState, team: &TeamId, len: u64, hash: &[u8; 32]) -> ApiResult<bool> {
+    let Ok(at) = usize::try_from(len) else { return Ok(false) };
+    if at == 0 {
+        return Ok(false);
+    }
+    let cached =
+        |heads: &std::collections::HashMap<TeamId, Vec<[u8; 32]>>| heads.get(team).map(|h| h.get(at - 1).copied());
+    let known = cached(&state.chain_heads.lock().expect("not poisoned"));
+    let head = match known {
+        Some(Some(h)) => Some(h),
+        // Not cached, or longer than what is: read the chain again.
+        _ => {
+            let heads: Vec<[u8; 32]> = state.db.chain(team).await?.iter().map(|e| e.hash()).collect();
+            let head = heads.get(at - 1).copied();
+            state.chain_heads.lock().expect("not poisoned").insert(*team, heads);
+            head
+        }
+    };
+    Ok(head.is_some_and(|h| &h == hash))
 }

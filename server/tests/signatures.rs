@@ -86,3 +86,58 @@ async fn a_push_whose_signatures_do_not_hold_is_refused_and_stores_nothing() {
     let honest = seal(&bob, &bob_session, id, "Honest");
     push(&bob, honest, id).await.expect("an honest push is taken");
 }
+
+/// A section sealed on a chain head the team's chain never had (a made-up length or
+/// hash, what a member's modified client would use to make every reader doubt the
+/// chain) is refused by the server (issue 31 item 4, its defence while honest); one
+/// sealed on an older head the chain did have is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_section_sealed_on_a_head_the_chain_never_had_is_refused() {
+    let srv = TestServer::start();
+    let alice = signup(&srv.base, "alice", "pass-alice-heads").await;
+    let bob = signup(&srv.base, "bob", "pass-bob-heads").await;
+    let team = alice.create_team().await;
+    alice.add_member(team, "bob", Role::Member).await;
+    let session = bob.session(team).await;
+    let real = session.team.chain_head();
+    let seal = |record: RecordId, head: shared::crypto::envelope::ChainHead| {
+        let mut doc = RecordDoc::new();
+        let stamp = Stamp { hlc: Hlc { wall_ms: client::wall_clock(), counter: 0 }, author: bob.name.clone() };
+        doc.apply(field::KIND, FieldState { value: Some(Value::Text("customer".into())), stamp });
+        let sealer = Sealer {
+            me: &bob.name,
+            identity: &bob.identity,
+            keyring: &session.keyring,
+            epoch: session.team.epoch,
+            head,
+        };
+        let coll = session.team.shared_collection;
+        sealer.seal(&RecordContext { team, record }, coll, 1, &doc, None).unwrap().0
+    };
+    let push = |record: RecordId, sealed: SealedRecord| {
+        let req =
+            PushRequest { items: vec![PushItem { record, base_version: 0, sealed, tombstone: false }], approval: None };
+        let t = bob.transport(team);
+        async move { t.push(&req).await }
+    };
+    use shared::crypto::envelope::ChainHead;
+    for (what, head) in [
+        ("longer than the chain", ChainHead { len: real.len + 5, hash: [7; 32] }),
+        ("a fork at a length it has", ChainHead { len: real.len, hash: [9; 32] }),
+        ("length 0", ChainHead { len: 0, hash: real.hash }),
+    ] {
+        let id = RecordId::random();
+        match push(id, seal(id, head)).await {
+            Err(TransportError::Http { status: 400, message, .. }) => {
+                assert!(message.contains("chain head"), "{what}: {message}")
+            }
+            other => panic!("{what}: expected a refusal, got {:?}", other.map(|_| ())),
+        }
+    }
+    // The head before Alice added Bob (length 1, the genesis): a real, older head.
+    let genesis = ChainHead { len: 1, hash: session.team.heads[0] };
+    for head in [real, genesis] {
+        let id = RecordId::random();
+        push(id, seal(id, head)).await.expect("a head the chain had is taken");
+    }
+}
