@@ -43,7 +43,7 @@ export default defineConfig({
         `--database sqlite:.tmp/e2e.sqlite --static-dir ../dist --log-file .tmp/server.log ` +
         `--allow-origin http://127.0.0.1:${APP_ORIGIN_PORT} ` +
         // Low, so a test can cross it with a few deletions (the default is 20 an hour).
-        `--bulk-delete-threshold 3`,
+        `--bulk-delete-threshold 3 > .tmp/server.stdout 2> .tmp/server.stderr`,
       url: `http://127.0.0.1:${PORT}/api/v1/health`,
       reuseExistingServer: false,
       timeout: 60_000,

@@ -1,4 +1,5 @@
 import { Page, expect } from '@playwright/test';
+import { noteSecret } from './canaries';
 
 /** Every string the suite types that the server must never see in the clear. */
 export const CANARY_PHONES = ['13900001111', '13900002222', '13977778888', '13955556666'];
@@ -79,6 +80,11 @@ export async function addToTeam(admin: Page, joiner: Page, name: string, role = 
   const linkField = admin.getByLabel(/^Invitation link/);
   await expect(linkField).toHaveValue(/#join=/);
   const link = await linkField.inputValue();
+  // The link's secret (`#join=team.invite.SECRET.role.genesis`) never reaches the
+  // server: the last test checks, as it is written and as raw bytes in hex.
+  const secret = (link.split('#join=')[1] ?? '').split('.')[2] ?? '';
+  noteSecret(secret);
+  noteSecret(Buffer.from(secret, 'base64url').toString('hex'));
   await joiner.getByLabel('Invitation link').fill(link);
   await joiner.getByRole('button', { name: 'Accept invitation' }).click();
   await expect(admin.getByRole('status', { name: 'Notifications' })).toContainText(`Added ${name}.`, { timeout: 30_000 });

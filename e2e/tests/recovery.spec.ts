@@ -1,5 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { createAccount, createTeam, logInOnNewDevice, passphraseFor, uniqueUser } from './helpers';
+import { noteSecret } from './canaries';
 
 // The recovery kit resets a forgotten passphrase on a new device; the old passphrase
 // stops working; the key is shown once.
@@ -15,6 +16,7 @@ test('a recovery kit resets a forgotten passphrase on a new device, and the old 
   await desk.getByLabel('Your passphrase, to confirm it is you').fill(passphraseFor(user));
   await desk.getByRole('button', { name: 'Create a recovery kit' }).click();
   const key = (await desk.locator('.kit-key').innerText()).trim();
+  noteSecret(key);
   expect(key).toMatch(/^([A-HJ-NP-Z2-9]{4}-){7}[A-HJ-NP-Z2-9]{4}$/);
   await expect(desk.getByRole('link', { name: 'Download the recovery kit' })).toHaveAttribute('download', 'quietdesk-recovery-kit.txt');
   await desk.getByRole('button', { name: 'I saved it' }).click();
