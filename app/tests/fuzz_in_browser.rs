@@ -1,4 +1,5 @@
-//! The fuzz targets (envelopes, the team chain, the audit chain, request bodies) run in
+//! The fuzz targets (envelopes, the team chain, the audit chain, request bodies, pull
+//! answers, key wraps, the log-in bundle and pins, .xlsx, CSV and export files) run in
 //! headless Chromium: wasm32 has 32-bit `usize`, so a length from the wire that
 //! overflows only there (`n + 4` near `u32::MAX`, say) crashes here, not only in the
 //! native fuzzer. A panic fails the test (wasm aborts on panic).

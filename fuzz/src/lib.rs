@@ -2,10 +2,13 @@
 //! (cargo-fuzz needs a nightly toolchain this project does not use).
 //!
 //! Each [`Target`] starts from valid seeds (a real sealed record, a real signed team
-//! chain, a real audit chain, real request bodies) and runs mutated copies through the
-//! same code the server and the clients run: envelope decoding and opening, chain and
-//! audit-chain verification, and JSON request parsing plus the server's structural
-//! checks. A panic is a crash: the runner keeps the input and reports it. Inputs that
+//! chain, a real audit chain, real request bodies, a real pull answer, real key wraps,
+//! a real account bundle and pins, a real .xlsx, CSV and export file) and runs mutated
+//! copies through the same code the server and the clients run: envelope decoding and
+//! opening, chain and audit-chain verification, JSON request parsing plus the server's
+//! structural checks, a pull page opened as the sync engine opens it, wraps opened
+//! against the chain, the log-in bundle and pins opened, and the import and restore
+//! parsers. A panic is a crash: the runner keeps the input and reports it. Inputs that
 //! get past parsing join the corpus, so mutations reach the later checks too.
 //!
 //! `cargo run --release -p quietdesk-fuzz -- --seconds 60` runs every target for 60 s.
@@ -418,9 +421,138 @@ fn signup(keys: &IdentityKeys) -> SignupRequest {
     }
 }
 
+/// A pull answer as a client receives it (JSON): parsed, then every change opened as
+/// the sync engine opens one.
+pub fn pull_answer() -> Target {
+    let f = fixture();
+    let (record, sealed) = sealed_seed(&f);
+    let page = shared::api::PullResponse {
+        changes: vec![shared::api::Change { seq: 7, record, version: 1, sealed }],
+        cursor: 7,
+        more: false,
+        reset: false,
+        remaining: None,
+    };
+    Target {
+        name: "pull",
+        seeds: vec![serde_json::to_vec(&page).unwrap()],
+        run: Box::new(move |bytes| {
+            let Ok(page) = serde_json::from_slice::<shared::api::PullResponse>(bytes) else { return Outcome::Rejected };
+            for c in &page.changes {
+                let ctx = RecordContext { team: f.state.team, record: c.record };
+                let _ = open_record(&c.sealed, &ctx, c.version, &f.keyring, &f.state);
+            }
+            Outcome::Parsed
+        }),
+    }
+}
+
+/// Key wraps as a member's client receives them (JSON), opened against the chain.
+pub fn key_wraps() -> Target {
+    let f = fixture();
+    let (ada, bob) = (Username::parse("ada").unwrap(), Username::parse("bob").unwrap());
+    let distributor = shared::team::Distributor { name: &ada, identity: &f.ada };
+    let member = f.state.members.get(&bob).unwrap().clone();
+    let wraps = distributor.wraps_for_member(&f.state, &f.keyring, &member);
+    assert!(!wraps.is_empty(), "the fixture makes wraps for bob");
+    let seed = serde_json::to_vec(&shared::api::WrapsResponse { wraps }).unwrap();
+    Target {
+        name: "wraps",
+        seeds: vec![seed],
+        run: Box::new(move |bytes| {
+            let Ok(r) = serde_json::from_slice::<shared::api::WrapsResponse>(bytes) else { return Outcome::Rejected };
+            let keys = shared::team::open_wraps(&bob, &f.bob, &f.state, &r.wraps);
+            std::hint::black_box(keys.len());
+            Outcome::Parsed
+        }),
+    }
+}
+
+/// The account bundle a log-in receives, and the account's pins, opened with the keys
+/// derived from the passphrase (what a new device does with the server's answer).
+pub fn login_bundle() -> Target {
+    use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
+    let bob = Username::parse("bob").unwrap();
+    let keys = IdentityKeys::generate();
+    let (_, wrap) =
+        derive_account_keys(&Passphrase::new("fuzz passphrase"), &bob, &[3; 16], KdfParams::MINIMUM).unwrap();
+    let bundle = keys.seal_bundle(&wrap, "bob");
+    let pins = shared::pins::AccountPins::new([3; 16], KdfParams::MINIMUM).seal(&bob, &keys);
+    Target {
+        name: "bundle",
+        seeds: vec![bundle.0, pins.clone()],
+        run: Box::new(move |bytes| {
+            let bundle = shared::crypto::identity::AccountBundle(bytes.to_vec());
+            let opened = IdentityKeys::open_bundle_with_flags(&bundle, &wrap, "bob").is_ok();
+            let pins_open = shared::pins::AccountPins::open(bytes, &bob, &keys).is_ok();
+            if opened || pins_open || bytes.first() == Some(&2) {
+                Outcome::Parsed
+            } else {
+                Outcome::Rejected
+            }
+        }),
+    }
+}
+
+/// Files a user imports: an .xlsx workbook and a CSV file (as text, then mapped to
+/// customers as the import does), and an encrypted export file.
+pub fn files() -> Target {
+    use shared::crypto::passphrase::Passphrase;
+    let rows = vec![
+        vec!["姓名".to_owned(), "电话".to_owned(), "邮箱".to_owned()],
+        vec!["张伟".to_owned(), "13812345678".to_owned(), "zw@example.cn".to_owned()],
+    ];
+    let xlsx = shared::xlsx::write("客户", &rows);
+    let csv = shared::csv::write(&rows).into_bytes();
+    let doc = {
+        let mut d = RecordDoc::new();
+        let stamp = shared::hlc::Stamp { hlc: Default::default(), author: Username::parse("bob").unwrap() };
+        d.apply("name", shared::record::FieldState { value: Some(Value::Text("导出".into())), stamp });
+        d
+    };
+    let passphrase = Passphrase::new("fuzz export passphrase");
+    let params = shared::crypto::passphrase::KdfParams::MINIMUM;
+    let export = shared::export::seal(&passphrase, params, &[(RecordId([1; 16]), doc)]).unwrap();
+    // The file's key, derived once: a run with the seed's salt and settings decrypts,
+    // any other gets the wrong key (as a wrong passphrase would), with no Argon2 a run.
+    let salt: [u8; 16] = export[4..20].try_into().unwrap();
+    let key = shared::crypto::passphrase::derive_file_key(&passphrase, &salt, params).unwrap();
+    Target {
+        name: "files",
+        seeds: vec![xlsx, csv, export],
+        run: Box::new(move |bytes| {
+            let book = shared::xlsx::read(bytes);
+            let text = String::from_utf8_lossy(bytes);
+            let table = shared::csv::parse(&text);
+            if let Some(header) = table.first() {
+                let mapping: Vec<Option<&str>> = header.iter().map(|h| shared::csv::guess_field(h)).collect();
+                for row in table.iter().skip(1).take(100) {
+                    let _ = shared::csv::row_to_customer(&mapping, row);
+                }
+            }
+            let opened = shared::export::open_with(bytes, |s, p| {
+                if *s == salt
+                    && p.m_cost_kib == params.m_cost_kib
+                    && p.t_cost == params.t_cost
+                    && p.p_cost == params.p_cost
+                {
+                    Ok(key.clone())
+                } else {
+                    Ok(shared::crypto::SymmetricKey::from_bytes([0; 32]))
+                }
+            });
+            if book.is_ok() || opened.is_ok() || table.len() > 1 {
+                Outcome::Parsed
+            } else {
+                Outcome::Rejected
+            }
+        }),
+    }
+}
+
 /// Every target.
 pub fn targets() -> Vec<Target> {
-    vec![envelope(), chain(), audit_chain(), requests()]
+    vec![envelope(), chain(), audit_chain(), requests(), pull_answer(), key_wraps(), login_bundle(), files()]
 }
 
 #[cfg(test)]
