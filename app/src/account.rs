@@ -524,6 +524,13 @@ impl Unlocked {
     /// when the keys of its epoch are withheld (the engine then seals nothing and
     /// says why), so a device never goes on with an older chain than it verified.
     pub async fn verified_session(&self, team: TeamId) -> Result<Session, String> {
+        self.verified_session_read(team).await.map(|(session, _)| session)
+    }
+
+    /// [`Unlocked::verified_session`], and whether its chain was read from the server
+    /// now (not this device's copy, offline): only a chain read again answers a doubt
+    /// about a writer's head (the engine isolates a writer whose head it does not).
+    pub async fn verified_session_read(&self, team: TeamId) -> Result<(Session, bool), String> {
         let known: Option<KnownHead> =
             self.store.meta(HEAD_KEY).await.ok().flatten().and_then(|b| serde_json::from_slice(&b).ok());
         let online = async {
@@ -564,13 +571,14 @@ impl Unlocked {
         let _ = self.store.set_meta(HEAD_KEY, &serde_json::to_vec(&state.known_head()).unwrap_or_default()).await;
         self.pin_team(&state).await;
         let keyring = open_wraps(&self.account.username, &self.identity, &state, &wraps);
-        Ok(Session {
+        let session = Session {
             me: self.account.username.clone(),
             identity: self.identity.duplicate(),
             keyring,
             team: state,
             now_ms: || js_sys::Date::now() as u64,
-        })
+        };
+        Ok((session, fresh))
     }
 
     pub(crate) async fn cached<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {

@@ -643,6 +643,10 @@ impl Workspace {
                 crate::i18n::tf("sync.rolled_back", &[("name", &name), ("served", &served), ("pinned", &pinned)])
             }))
             .chain(s.moved_away.values().map(|m| crate::i18n::tf("sync.moved_away", &[("signer", &m.signer)])))
+            .chain(s.unknown_heads.values().map(|u| {
+                let (n, count) = (u.head.len, u.refused.len());
+                crate::i18n::tf("sync.unknown_head", &[("signer", &u.signer), ("n", &n), ("count", &count)])
+            }))
             .collect();
         if !dirty.is_empty() && dirty.len() * 2 >= s.replica.records.len() {
             // Most records changed (an unlock, a first sync, a re-encryption): the index
@@ -1342,7 +1346,12 @@ impl Workspace {
     /// The network round trip happens without holding the engine.
     pub async fn refresh_session(&self) -> Result<(), String> {
         let team = self.syncer.lock().await.session.team.team;
-        let mut session = self.unlocked.verified_session(team).await?;
+        let (mut session, fresh) = self.unlocked.verified_session_read(team).await?;
+        if !fresh {
+            // Offline: this device's own copy of the chain answers no doubt (the engine
+            // takes a session as the chain read again), and nothing else changed.
+            return Ok(());
+        }
         let view = TeamView::of(&session);
         let (progress, reopened) = {
             let mut s = self.syncer.lock().await;

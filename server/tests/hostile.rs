@@ -894,3 +894,95 @@ async fn a_refused_version_does_not_stop_the_others_writing_the_record() {
         assert_eq!(a.replica.records[&id].view.text(field::NOTES), Some("quote sent"), "{what}");
     }
 }
+
+/// Issue 31 item 4: Bob's modified client seals, with his real keys, a customer's next
+/// version and a new customer on a chain head the team's chain does not have — five
+/// entries past it with a made-up hash, then a fork at the length it has. (The server
+/// refuses such a head on push; here the hostile server slips Bob's versions into
+/// Carol's pull.) Carol's client reads the chain again for the longer head, as the app
+/// does when told, and at once isolates Bob for the fork: it names him and the versions
+/// refused, takes none of them, and her edits — of another customer and of that very
+/// one — land; Alice takes them, and nothing of Bob's reaches anyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_made_up_chain_head_isolates_that_member_and_the_team_keeps_writing() {
+    use shared::crypto::envelope::ChainHead;
+    let Cast { srv: _srv, proxy, alice, bob, carol, team } = cast("made-up-head").await;
+    let mut a = client_of(&alice, team).await;
+    let mut c = client_of(&carol, team).await;
+    let (id, other) = (RecordId::random(), RecordId::random());
+    for (record, name) in [(id, "Zhou Qi"), (other, "Wu Ba")] {
+        let fields = Customer { name: name.into(), notes: "first notes".into(), ..Default::default() };
+        a.edit(record, fields.to_fields(), now()).await.unwrap();
+    }
+    a.sync().await.unwrap();
+    c.sync().await.unwrap();
+    let bob_session = bob.session(team).await;
+    let real = bob_session.team.chain_head();
+    let cases = [
+        ("a longer chain", ChainHead { len: real.len + 5, hash: [7; 32] }),
+        ("a fork", ChainHead { len: real.len, hash: [9; 32] }),
+    ];
+    for (what, bogus) in cases {
+        let sealer = Sealer { head: bogus, ..sealer_of(&bob, &bob_session, bob_session.team.epoch) };
+        let held = &c.replica.records[&id];
+        let (version, collection) = (held.version + 1, held.collection);
+        let stamp = Stamp { hlc: Hlc { wall_ms: now(), counter: 0 }, author: bob.name.clone() };
+        let mut doc = (*held.base).clone();
+        doc.apply(field::NOTES, FieldState { value: Some(Value::Text("Bob's notes".into())), stamp: stamp.clone() });
+        let planted = RecordId::random();
+        let mut planted_doc = RecordDoc::new();
+        planted_doc
+            .apply(field::KIND, FieldState { value: Some(Value::Text("customer".into())), stamp: stamp.clone() });
+        planted_doc.apply(field::NAME, FieldState { value: Some(Value::Text("Planted".into())), stamp });
+        let seal = |record: RecordId, version: u64, doc: &RecordDoc| {
+            sealer.seal(&RecordContext { team, record }, collection, version, doc, None).unwrap().0
+        };
+        let slipped = vec![
+            Change { seq: 1_000_000, record: id, version, sealed: seal(id, version, &doc) },
+            Change { seq: 1_000_000, record: planted, version: 1, sealed: seal(planted, 1, &planted_doc) },
+        ];
+        let once = Arc::new(AtomicBool::new(false));
+        proxy.rewrite(move |x| {
+            if !is_get(x, "/pull") || once.swap(true, Ordering::SeqCst) {
+                return None;
+            }
+            let mut page: PullResponse = serde_json::from_slice(&x.body).ok()?;
+            page.changes.extend(slipped.clone());
+            Answer::json(200, &serde_json::to_value(page).ok()?)
+        });
+
+        let notes = format!("Carol's notes, {what}");
+        c.edit(other, vec![(field::NOTES.to_owned(), Some(Value::Text(notes.clone())))], now()).await.unwrap();
+        proxy.take_seen();
+        if what == "a longer chain" {
+            let refused = c.sync().await.unwrap_err();
+            assert!(
+                matches!(&refused, SyncError::ChainDoubt(shared::sync::ChainDoubt::Behind { writer, .. }) if writer == &bob.name),
+                "{refused}"
+            );
+            assert!(proxy.take_seen().iter().all(|(_, p)| !p.ends_with("/push")), "nothing sealed before a re-read");
+            c.set_session(carol.session(team).await); // the chain read again: it has no such head
+        }
+        c.sync().await.unwrap();
+        proxy.honest();
+        assert_eq!(c.replica.pending_count(), 0, "{what}: Carol's edit went out");
+        assert!(c.doubt.is_none(), "{what}");
+        let flag = c.unknown_heads[&bob.name].clone();
+        assert_eq!((flag.refused.get(&id), flag.refused.get(&planted)), (Some(&version), Some(&1)), "{what}");
+        assert!(flag.to_string().starts_with("bob signed changes on a team history"), "{what}: {flag}");
+        let r = &c.replica.records[&id];
+        assert_eq!((r.version, r.view.text(field::NOTES)), (version - 1, Some("first notes")), "{what}");
+        assert!(!c.replica.records.contains_key(&planted), "{what}");
+
+        // Carol's edit of that very customer lands too.
+        let name = format!("Zhou Qi Ltd, {what}");
+        c.edit(id, vec![(field::NAME.to_owned(), Some(Value::Text(name.clone())))], now()).await.unwrap();
+        c.sync().await.unwrap();
+        assert_eq!(c.replica.pending_count(), 0, "{what}");
+        a.sync().await.unwrap();
+        let r = &a.replica.records[&id];
+        assert_eq!((r.view.text(field::NAME), r.view.text(field::NOTES)), (Some(name.as_str()), Some("first notes")));
+        assert_eq!(a.replica.records[&other].view.text(field::NOTES), Some(notes.as_str()), "{what}");
+        assert!(!a.replica.records.contains_key(&planted), "{what}: the server never held it");
+    }
+}

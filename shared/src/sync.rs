@@ -16,6 +16,13 @@
 //! or changed in another member's name: [`Refusal`]) is not taken; its other fields
 //! are, and the next push builds on it, so one member's refused version never stops
 //! the others writing.
+//!
+//! Every envelope binds the chain head its writer sealed on. A head this client's
+//! verified chain does not have is judged by who signed it and what it could mean
+//! ([`Syncer::head_verdict`]): only a sign that the team moved to keys this client
+//! lacks, or an admin's word on the chain, stops the whole team's sealing
+//! ([`ChainDoubt`]); any other writer's unanswered head isolates that writer
+//! ([`UnknownHead`]), and everyone else goes on writing.
 
 pub mod cache;
 pub mod memory;
@@ -332,6 +339,68 @@ impl ChainDoubt {
     fn is_fork(&self) -> bool {
         matches!(self, ChainDoubt::Fork { .. })
     }
+}
+
+/// A writer whose versions carry a chain head this client's verified chain does not
+/// have, and cannot be made to: a fork at a length it holds, or a longer chain that
+/// reading the chain again did not bring (see [`Syncer::head_verdict`]). That is the
+/// writer's lie (a modified client), or a server showing members different chains;
+/// either way it is that writer's records that are in doubt, not the team's keys. Their
+/// versions carrying such a head are refused — not taken, not stored; the others write
+/// on top of them, as on any refused version — and everyone else goes on writing. Kept
+/// until a chain this client reads has the head (not durable: after a restart, the
+/// next such version finds it again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownHead {
+    /// Who signed the versions (checked against the verified chain).
+    pub signer: Username,
+    /// The head they signed last that the chain does not have.
+    pub head: ChainHead,
+    /// Whether the chain has another entry at `head.len` (a fork) rather than none yet.
+    pub fork: bool,
+    /// The versions refused for it, by record.
+    pub refused: BTreeMap<RecordId, u64>,
+}
+
+impl std::fmt::Display for UnknownHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} signed changes on a team history this device's verified chain does not have (entry {}); {} of \
+             their changes were refused. Everyone else's edits go on.",
+            self.signer,
+            self.head.len,
+            self.refused.len()
+        )
+    }
+}
+
+/// How a writer's chain head weighs on this client ([`Syncer::head_verdict`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HeadVerdict {
+    /// On the verified chain.
+    Known,
+    /// Stops every edit here until a chain this client reads answers it.
+    Team(ChainDoubt),
+    /// Longer than the verified chain: the version waits, and so does sealing, until
+    /// the chain is read again; then it is taken, or its writer isolated.
+    Reread,
+    /// Its writer is isolated ([`UnknownHead`]): the version is refused.
+    Isolate,
+}
+
+/// A version whose writer's chain head waits for the chain to be read again (see
+/// [`HeadVerdict::Reread`]): neither taken nor stored meanwhile.
+#[derive(Debug, Clone)]
+struct HeldVersion {
+    rec: StoredRecord,
+    writer: Username,
+    head: ChainHead,
+    /// What a version after it may carry on unchanged, if it is refused (see
+    /// [`RefusedHead::signed_ahead`]).
+    signed_ahead: RecordDoc,
+    /// The server's current version (a conflict's answer, a restored server's).
+    current: bool,
 }
 
 /// How far ahead of this device's clock another device's stamps may be. A stamp
@@ -848,9 +917,20 @@ pub struct Syncer<S, T> {
     unverified: Option<BTreeSet<RecordId>>,
     /// An approved `bulk_delete` request to send with pushes (see [`PushRequest`]).
     pub approval: Option<RecordId>,
-    /// Set when a record shows a team history this client does not have; while set,
-    /// nothing is sealed (see [`ChainDoubt`]). Re-checked by [`Syncer::set_session`].
+    /// Set when a record shows a team history this client does not have in a way only
+    /// the chain can settle (see [`Syncer::head_verdict`]); while set, no edit is
+    /// sealed (re-encryption and repairs are: see [`Syncer::prepare`]). Re-checked by
+    /// [`Syncer::set_session`].
     pub doubt: Option<ChainDoubt>,
+    /// Writers isolated for the chain heads they signed ([`UnknownHead`]), by name: what
+    /// to show, naming them and the versions refused.
+    pub unknown_heads: BTreeMap<Username, UnknownHead>,
+    /// Writers (not admins) who signed a longer chain than the verified one, with the
+    /// head: nothing is sealed until the chain is read again ([`Syncer::set_session`]),
+    /// which answers the head or isolates the writer.
+    rereading: BTreeMap<Username, ChainHead>,
+    /// Their versions meanwhile, by record (not taken, not stored, not built on).
+    held: BTreeMap<RecordId, HeldVersion>,
     /// Versions refused although they opened (a field changed in another member's
     /// name, stamped too far ahead), by record, with what was refused and who signed
     /// it: the record stays at the version before. Kept until a later version of the
@@ -963,7 +1043,8 @@ struct RefusedHead {
     /// Its fields refused only for their stamps, each in the name of a member who
     /// signed it (in this version, or in the refused one before it). The version after
     /// it may carry them on unchanged: that is not a change in their author's name by
-    /// its signer (once in time, they are taken).
+    /// its signer (once in time, they are taken). For a version refused as a whole, for
+    /// its chain head ([`UnknownHead`]), every field it did not forge.
     signed_ahead: RecordDoc,
 }
 
@@ -1111,6 +1192,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             moved_away: BTreeMap::new(),
             set_aside: BTreeMap::new(),
             build_on: BTreeMap::new(),
+            unknown_heads: BTreeMap::new(),
+            rereading: BTreeMap::new(),
+            held: BTreeMap::new(),
         })
     }
 
@@ -1257,12 +1341,59 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         }
     }
 
-    /// Take in what a writer's envelope says of the team chain: a fork outweighs a
-    /// longer chain, which outweighs nothing.
+    /// How the chain head `writer` signed a version on weighs on this client, for a
+    /// version whose signature holds (by someone the verified chain lets seal under
+    /// its epoch: never a newer epoch than the chain's). The rule:
+    ///
+    /// - An admin's head the chain does not have stops every edit until the chain
+    ///   answers it ([`HeadVerdict::Team`]): admins write the chain, so theirs is the
+    ///   surest sign of a withheld change or of two histories; and an admin who lied
+    ///   gains nothing, having the chain itself to stop the team with.
+    /// - Anyone else's head cannot show a change that puts this client's sealing at
+    ///   risk. Their version opened under an epoch of this chain, and an honest client
+    ///   seals under its own chain's epoch: were the head genuine and longer, the
+    ///   entries this client lacks would start no epoch (a removal always does), and
+    ///   sealing under this chain's epoch is what that writer does too. So it is that
+    ///   writer's records in doubt, never the team's: a fork at a length this chain
+    ///   holds is isolated at once ([`HeadVerdict::Isolate`]); a longer chain is
+    ///   re-read first ([`HeadVerdict::Reread`]: a change this client has not seen yet
+    ///   is the honest case), and isolated if reading it again does not answer it, or
+    ///   if the writer is isolated already.
+    ///
+    /// The frozen view (a removal withheld from this client) is still noticed: a
+    /// record sealed under an epoch this chain does not have yet does not open, and its
+    /// head stops every edit ([`Syncer::cannot_open`]) until the chain answers it.
+    fn head_verdict(&self, writer: &Username, head: &ChainHead) -> HeadVerdict {
+        let team = &self.session.team;
+        match team.check_head(head) {
+            HeadCheck::Known => HeadVerdict::Known,
+            _ if team.is_admin(writer) => {
+                ChainDoubt::of(team, writer, head).map_or(HeadVerdict::Known, HeadVerdict::Team)
+            }
+            HeadCheck::Ahead if !self.unknown_heads.contains_key(writer) => HeadVerdict::Reread,
+            HeadCheck::Ahead | HeadCheck::Fork => HeadVerdict::Isolate,
+        }
+    }
+
+    /// Take in a doubt that stops every edit: a fork outweighs a longer chain, which
+    /// outweighs nothing.
+    fn note_doubt(&mut self, doubt: ChainDoubt) {
+        if !self.doubt.as_ref().is_some_and(ChainDoubt::is_fork) {
+            self.doubt = Some(doubt);
+        }
+    }
+
+    /// Take in the chain head of a version taken already (stored, cached): as
+    /// [`Syncer::head_verdict`] says, except that nothing is held or refused.
     fn note_head(&mut self, writer: &Username, head: &ChainHead) {
-        if let Some(d) = ChainDoubt::of(&self.session.team, writer, head) {
-            if !self.doubt.as_ref().is_some_and(ChainDoubt::is_fork) {
-                self.doubt = Some(d);
+        match self.head_verdict(writer, head) {
+            HeadVerdict::Known => {}
+            HeadVerdict::Team(doubt) => self.note_doubt(doubt),
+            HeadVerdict::Reread => {
+                self.rereading.entry(writer.clone()).or_insert(*head);
+            }
+            HeadVerdict::Isolate => {
+                self.isolate(writer, *head);
             }
         }
     }
@@ -1273,13 +1404,139 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         }
     }
 
-    /// Work with a new session (the chain or the keys changed); a doubt that the new
-    /// chain answers (the change this client had not seen) is cleared.
+    /// Judge the chain head of `opened`, `rec` as pulled (or the server's current
+    /// version, `current`), before taking it ([`Syncer::head_verdict`]). Returns whether
+    /// to go on (and judge its fields); if not, the version is held until the chain is
+    /// read again, or refused as its isolated writer's.
+    fn admit_head(&mut self, rec: &StoredRecord, opened: &Opened, current: bool) -> bool {
+        let Some(head) = opened.writer_head else { return true };
+        match self.head_verdict(&opened.writer, &head) {
+            HeadVerdict::Known => true,
+            HeadVerdict::Team(doubt) => {
+                self.note_doubt(doubt);
+                true
+            }
+            HeadVerdict::Reread => {
+                self.rereading.entry(opened.writer.clone()).or_insert(head);
+                if self.held.get(&rec.record).is_none_or(|h| h.rec.version < rec.version) {
+                    let signed_ahead = self.carried(rec.version, opened, rec.record);
+                    let held =
+                        HeldVersion { rec: rec.clone(), writer: opened.writer.clone(), head, signed_ahead, current };
+                    self.held.insert(rec.record, held);
+                }
+                false
+            }
+            HeadVerdict::Isolate => {
+                let signed_ahead = self.carried(rec.version, opened, rec.record);
+                self.refuse_by_head(rec.record, rec.version, signed_ahead, &opened.writer, head, current);
+                false
+            }
+        }
+    }
+
+    /// Note `writer` as isolated for `head` ([`UnknownHead`]).
+    fn isolate(&mut self, writer: &Username, head: ChainHead) -> &mut UnknownHead {
+        let fork = self.session.team.check_head(&head) == HeadCheck::Fork;
+        let flag = self.unknown_heads.entry(writer.clone()).or_insert_with(|| UnknownHead {
+            signer: writer.clone(),
+            head,
+            fork,
+            refused: BTreeMap::new(),
+        });
+        (flag.head, flag.fork) = (head, fork);
+        flag
+    }
+
+    /// Refuse `version` of `record` as signed by `writer` on `head`, which the chain
+    /// does not have ([`UnknownHead`]): none of it is taken, and when it is the
+    /// server's current version (newer than any this client holds or builds on, or
+    /// `current`) this client's next push of the record builds on it, as on any refused
+    /// version ([`Syncer::refuse`]), so the writer stops no one.
+    fn refuse_by_head(
+        &mut self,
+        record: RecordId,
+        version: u64,
+        signed_ahead: RecordDoc,
+        writer: &Username,
+        head: ChainHead,
+        current: bool,
+    ) {
+        self.isolate(writer, head).refused.insert(record, version);
+        let held = self.replica.records.get(&record).map_or(0, |l| l.version);
+        let on = self.build_on.get(&record).map_or(0, |h| h.version);
+        if current || version > held.max(on) {
+            self.replica.unreadable.insert(record);
+            if self.set_aside.get(&record).is_some_and(|a| a.version <= version) {
+                self.set_aside.remove(&record);
+            }
+            self.build_on.insert(record, RefusedHead { version, signed_ahead });
+        }
+    }
+
+    /// Work with a new session (the chain or the keys changed): the chain as read
+    /// again. A doubt it answers (the change this client had not seen) is cleared; a
+    /// longer head a writer who is not an admin signed that it still does not have is
+    /// that writer's ([`Syncer::head_verdict`]): they are isolated and their held
+    /// versions refused. Held versions whose heads it answers are taken at the next
+    /// [`Syncer::sync`]; a writer isolated for a head it now has is isolated no more.
     pub fn set_session(&mut self, session: Session) {
         self.session = session;
         if let Some(ChainDoubt::Behind { writer, head } | ChainDoubt::Fork { writer, head }) = self.doubt.take() {
-            self.note_head(&writer, &head);
+            if let Some(doubt) = ChainDoubt::of(&self.session.team, &writer, &head) {
+                self.note_doubt(doubt);
+            }
         }
+        for (writer, head) in std::mem::take(&mut self.rereading) {
+            if self.session.team.check_head(&head) != HeadCheck::Known {
+                self.isolate(&writer, head);
+            }
+        }
+        for (record, held) in std::mem::take(&mut self.held) {
+            if self.session.team.check_head(&held.head) == HeadCheck::Known {
+                self.held.insert(record, held);
+            } else {
+                let HeldVersion { rec, writer, head, signed_ahead, current } = held;
+                self.refuse_by_head(record, rec.version, signed_ahead, &writer, head, current);
+            }
+        }
+        let team = &self.session.team;
+        self.unknown_heads.retain(|_, flag| team.check_head(&flag.head) != HeadCheck::Known);
+    }
+
+    /// Take the held versions whose chain heads the chain now answers (see
+    /// [`Syncer::set_session`]): judged, taken and stored as a pull takes a version.
+    async fn take_answered(&mut self) -> Result<(), SyncError> {
+        let team = &self.session.team;
+        let answered: Vec<RecordId> =
+            self.held.iter().filter(|(_, h)| team.check_head(&h.head) == HeadCheck::Known).map(|(id, _)| *id).collect();
+        if answered.is_empty() {
+            return Ok(());
+        }
+        let held: Vec<HeldVersion> = answered.iter().filter_map(|id| self.held.remove(id)).collect();
+        let opened = self.open_many(&held.iter().map(|h| &h.rec).collect::<Vec<_>>()).await;
+        let mut stored = Vec::with_capacity(held.len());
+        for (h, opened) in held.into_iter().zip(opened) {
+            // It opened when it came; the keys that opened it are still held.
+            let Ok(opened) = opened else { continue };
+            if !self.admit_head(&h.rec, &opened, h.current)
+                || self.refuse(h.rec.version, &opened, h.rec.record, h.current)
+            {
+                continue;
+            }
+            if h.current {
+                self.replica.rebase(h.rec.record, h.rec.version, opened);
+            } else {
+                self.note_recent(h.rec.record);
+                self.replica.absorb(h.rec.record, h.rec.version, opened);
+            }
+            self.took(h.rec.record);
+            stored.push(h.rec);
+        }
+        if !stored.is_empty() {
+            self.cache_stale = true;
+            self.store.save_records(&stored, None).await?;
+        }
+        Ok(())
     }
 
     /// After this client gained keys (a promotion, a late wrap): open again, from the
@@ -1306,15 +1563,17 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let (mut n, mut verified) = (0, Vec::new());
         for (i, (rec, opened)) in records.into_iter().zip(opened).enumerate() {
             let Ok(opened) = opened else { continue };
-            self.note_opened(&opened);
             if i >= from_store {
                 // A pulled version, opened late: judged as a pull judges one.
                 self.set_aside.remove(&rec.record);
-                if self.refuse(rec.version, &opened, rec.record, false) {
+                if !self.admit_head(&rec, &opened, false) || self.refuse(rec.version, &opened, rec.record, false) {
                     continue;
                 }
-            } else if self.session.in_time(&opened.doc).is_err() {
-                continue;
+            } else {
+                self.note_opened(&opened);
+                if self.session.in_time(&opened.doc).is_err() {
+                    continue;
+                }
             }
             let better = opened.complete || self.replica.unreadable.contains(&rec.record);
             self.replica.absorb(rec.record, rec.version, opened);
@@ -1508,6 +1767,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     pub async fn sync(&mut self) -> Result<SyncReport, SyncError> {
         self.verified()?;
         let mut report = SyncReport::default();
+        self.take_answered().await?;
         self.pull(&mut report).await?;
         self.push(&mut report).await?;
         report.unreadable = self.replica.unreadable.len();
@@ -1515,22 +1775,37 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     }
 
     /// Seal the next batch of the outbox (records not in `skip`), or `None` when empty.
+    ///
+    /// While a doubt stands ([`Syncer::doubt`], or a head waiting for the chain to be
+    /// read again) no edit is sealed, and the doubt is the answer. Re-encryption and
+    /// repairs (putting back what a restored server lost) still are: they carry no new
+    /// edit, and seal under the verified chain's epoch like everything else, so a doubt
+    /// never stops an admin moving the team's records off a removed member's keys.
     async fn prepare(&self, skip: &HashSet<RecordId>) -> Result<Option<Prepared>, SyncError> {
-        // A record served older than the account saw is not built on, and one that
-        // moved where this client holds no key cannot be sealed: their edits wait.
-        let skip: std::borrow::Cow<'_, HashSet<RecordId>> = if self.rolled_back.is_empty() && self.moved_away.is_empty()
-        {
-            std::borrow::Cow::Borrowed(skip)
-        } else {
-            let waiting = self.rolled_back.keys().chain(self.moved_away.keys());
-            std::borrow::Cow::Owned(skip.iter().chain(waiting).copied().collect())
+        let doubt = self.doubt.clone().or_else(|| {
+            let (writer, head) = self.rereading.iter().next()?;
+            Some(ChainDoubt::Behind { writer: writer.clone(), head: *head })
+        });
+        let edited: HashSet<RecordId> = match doubt {
+            Some(_) => self.replica.outbox.iter().filter(|p| !p.repair).map(|p| p.record).collect(),
+            None => HashSet::new(),
+        };
+        // A record served older than the account saw is not built on, one that moved
+        // where this client holds no key cannot be sealed, and one whose newest version
+        // waits for the chain to be read again is not written over: their edits wait.
+        let waiting = self.rolled_back.keys().chain(self.moved_away.keys()).chain(self.held.keys()).chain(&edited);
+        let skip: std::borrow::Cow<'_, HashSet<RecordId>> = match waiting.clone().next() {
+            None => std::borrow::Cow::Borrowed(skip),
+            Some(_) => std::borrow::Cow::Owned(skip.iter().chain(waiting).copied().collect()),
         };
         let chunk = self.replica.outgoing(self.batch, &skip, || self.transport.breathe()).await;
         if chunk.is_empty() {
-            return Ok(None);
-        }
-        if let Some(d) = &self.doubt {
-            return Err(SyncError::ChainDoubt(d.clone()));
+            // A head waiting for the chain is told even with nothing to send: it is what
+            // asks the caller to read the chain again.
+            return match doubt {
+                Some(d) if !edited.is_empty() || !self.rereading.is_empty() => Err(SyncError::ChainDoubt(d)),
+                _ => Ok(None),
+            };
         }
         // In parts, sealed side by side: while one part's signatures are made (in
         // workers, where there are), the page encrypts the next part's sections.
@@ -1778,8 +2053,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             self.transport.breathe().await;
             match opened {
                 Ok(opened) => {
-                    self.note_opened(&opened);
-                    if self.refuse(c.version, &opened, c.record, false) {
+                    if !self.admit_head(&rec, &opened, false) || self.refuse(c.version, &opened, c.record, false) {
                         continue; // the version taken before stays what is stored
                     }
                     self.note_recent(c.record);
@@ -1873,27 +2147,51 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// them changed a field.)
     fn refusal(&self, version: u64, opened: &Opened, record: RecordId) -> Option<Judgement> {
         let untimely: BTreeSet<String> = self.session.untimely(&opened.doc).map(|(f, ..)| f.to_owned()).collect();
-        let empty = RecordDoc::new();
-        let with_ahead: RecordDoc;
-        let prev = match (self.replica.records.get(&record), self.build_on.get(&record)) {
-            (Some(l), _) if l.version > 0 && l.version + 1 == version => Some(&*l.base),
-            (Some(l), Some(head)) if l.version > 0 && head.version + 1 == version => {
-                let mut doc = (*l.base).clone();
-                doc.merge(&head.signed_ahead);
-                with_ahead = doc;
-                Some(&with_ahead)
-            }
-            (None, _) if version == 1 => Some(&empty),
-            _ => None,
-        };
+        let prev = self.before(record, version);
         let named: Vec<(String, Username)> =
-            prev.map(|prev| opened.misattributed_fields(prev, version).collect()).unwrap_or_default();
+            prev.as_ref().map(|prev| opened.misattributed_fields(prev, version).collect()).unwrap_or_default();
         let in_anothers_name: BTreeSet<String> = named.iter().map(|(f, _)| f.clone()).collect();
         let first_named = named.into_iter().next().map(|(f, n)| (f, n, RefusalReason::InAnothersName));
         let first_untimely = if untimely.is_empty() { None } else { self.session.in_time(&opened.doc).err() };
         let (field, named, reason) = first_untimely.or(first_named)?;
         let refusal = Refusal { version, signer: opened.writer.clone(), field, named, reason };
         Some(Judgement { refusal, untimely, in_anothers_name, checked: prev.is_some() })
+    }
+
+    /// The version before `version` of `record` as this client knows it, if it does:
+    /// the one it holds, or the refused one it builds on (with the fields that one
+    /// signed ahead), or nothing before a first version.
+    fn before(&self, record: RecordId, version: u64) -> Option<std::borrow::Cow<'_, RecordDoc>> {
+        use std::borrow::Cow;
+        match (self.replica.records.get(&record), self.build_on.get(&record)) {
+            (Some(l), _) if l.version > 0 && l.version + 1 == version => Some(Cow::Borrowed(&*l.base)),
+            (Some(l), Some(head)) if l.version > 0 && head.version + 1 == version => {
+                let mut doc = (*l.base).clone();
+                doc.merge(&head.signed_ahead);
+                Some(Cow::Owned(doc))
+            }
+            (None, _) if version == 1 => Some(Cow::Owned(RecordDoc::new())),
+            _ => None,
+        }
+    }
+
+    /// The fields of `opened`, `version` of `record`, that the version after it may
+    /// carry on unchanged if it is refused as a whole (its chain head): every field
+    /// but those it changed in someone else's name ([`Opened::misattributed_fields`]);
+    /// where this client cannot tell what it changed, only those it signed itself.
+    fn carried(&self, version: u64, opened: &Opened, record: RecordId) -> RecordDoc {
+        let prev = self.before(record, version);
+        let forged: BTreeSet<String> = prev
+            .as_ref()
+            .map(|p| opened.misattributed_fields(p, version).map(|(f, _)| f).collect())
+            .unwrap_or_default();
+        let mut doc = RecordDoc::new();
+        for (name, state) in &opened.doc.fields {
+            if !forged.contains(name) && (prev.is_some() || opened.signed_by(name, &state.stamp.author)) {
+                doc.fields.insert(name.clone(), state.clone());
+            }
+        }
+        doc
     }
 
     /// Whether to refuse `opened` as `version` of `record` (see [`Syncer::refusal`]).
@@ -1951,14 +2249,17 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// is held here for it to shadow (a later key, or a fixed chain, may open it).
     fn cannot_open(&mut self, c: &Change) -> bool {
         self.replica.unreadable.insert(c.record);
-        // A record sealed on a longer chain than ours — under an epoch we do not know
-        // yet, say — is a change withheld from us (or not yet seen). Its header is not
-        // verified (we cannot open it), so it can only make this client stop writing
-        // and ask again, which a server could make it do anyway by refusing pushes.
+        // A record sealed on a longer chain than ours under an epoch we do not know
+        // yet is a change withheld from us (or not yet seen): the team moved to keys we
+        // lack, so nothing is sealed until the chain answers it (whoever the writer:
+        // see `head_verdict`). Its header is not verified (we cannot open it), so it
+        // can only make this client stop writing and ask again, which a server could
+        // make it do anyway by refusing pushes; an honest server takes no head its
+        // chain never had.
         let header = c.sealed.envelopes().ok().and_then(|(basic, _)| basic.header().ok());
         if let Some(h) = header.filter(|h| h.epoch > self.session.team.epoch) {
             if let Some(head) = h.chain.filter(|head| self.session.team.check_head(head) == HeadCheck::Ahead) {
-                self.note_head(&h.author, &head);
+                self.note_doubt(ChainDoubt::Behind { writer: h.author, head });
             }
         }
         let rec = StoredRecord { record: c.record, version: c.version, sealed: c.sealed.clone() };
@@ -1998,6 +2299,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         self.replica.reseal.remove(&record);
         self.replica.dirty.insert(record);
         self.set_aside.remove(&record);
+        self.held.remove(&record);
         self.build_on.remove(&record);
         if self.replica.outbox.iter().any(|p| p.record == record) {
             self.moved_away.insert(record, moved);
@@ -2013,6 +2315,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let held = self.replica.records.get(&record).map_or(0, |l| l.version);
         if self.set_aside.get(&record).is_some_and(|a| a.version <= held) {
             self.set_aside.remove(&record);
+        }
+        if self.held.get(&record).is_some_and(|h| h.rec.version <= held) {
+            self.held.remove(&record);
         }
         if self.build_on.remove(&record).is_some() && !self.set_aside.contains_key(&record) {
             // What was refused is behind the record now: it reads in full again.
@@ -2128,10 +2433,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         for ((c, rec), opened) in changes.iter().zip(recs).zip(opened) {
             match opened {
                 Ok(opened) => {
-                    self.note_opened(&opened);
                     // The server's current version, whatever its number: a refused one
                     // is what the next push builds on.
-                    if self.refuse(c.version, &opened, c.record, true) {
+                    if !self.admit_head(&rec, &opened, true) || self.refuse(c.version, &opened, c.record, true) {
                         continue;
                     }
                     self.replica.rebase(c.record, c.version, opened);

@@ -1500,3 +1500,249 @@ fn a_refused_versions_fields_are_judged_again_in_the_version_after_it() {
     let seen = (r.version, r.view.text(field::PHONE), r.view.text(field::NOTES), r.view.text(field::COMPANY));
     assert_eq!(seen, (4, Some("13999999999"), Some("new number"), Some("Li Holdings")));
 }
+
+/// What a modified client of `who` seals: `doc` as `version`, bound to whatever chain
+/// head it likes.
+fn forge_on(t: &Team, who: usize, id: RecordId, version: u64, doc: &RecordDoc, head: ChainHead) -> SealedRecord {
+    let s = session(t, who, &Scope::ALL);
+    let sealer = Sealer { head, ..s.sealer() };
+    sealer.seal(&s.ctx(id), s.team.shared_collection, version, doc, None).unwrap().0
+}
+
+/// A customer named `name`, written by `who` now.
+fn doc_by(who: &Username, name: &str) -> RecordDoc {
+    let stamp = Stamp { hlc: crate::hlc::Hlc { wall_ms: wall_clock(), counter: 0 }, author: who.clone() };
+    let mut doc = RecordDoc::new();
+    doc.apply(field::KIND, FieldState { value: text("customer"), stamp: stamp.clone() });
+    doc.apply(field::NAME, FieldState { value: text(name), stamp });
+    doc
+}
+
+fn is_doubt_by(result: Result<SyncReport, SyncError>, who: &Username) -> bool {
+    matches!(result, Err(SyncError::ChainDoubt(ChainDoubt::Behind { writer, .. })) if &writer == who)
+}
+
+/// Issue 31 item 4: Bob's modified client seals a customer's next version, and a new
+/// customer, on a chain head the team's chain does not have: a length five entries
+/// past it with a made-up hash, or a fork at the length it has. Carl's client reads
+/// the chain again for the longer one (it might be a change not seen yet; the chain
+/// does not bring it), and at once for the fork; then it isolates Bob: it names him
+/// and the versions refused, takes none of them, and goes on writing — his edit of
+/// another customer, and of that very customer (in one push, on top of Bob's
+/// version). Bob's next such version is refused without stopping anyone; Ann's client
+/// takes Carl's versions, not Bob's.
+#[test]
+fn a_member_who_signs_a_chain_head_the_team_does_not_have_is_isolated_and_the_team_keeps_writing() {
+    for what in ["a longer chain", "a fork"] {
+        let t = team_of_three();
+        let net = ModelTransport::default();
+        let mut ann = client(&t, 0, &net, MemoryStore::new());
+        let (id, other) = (RecordId::random(), RecordId::random());
+        block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+        block_on(ann.edit(other, customer("Li Si", "13800002222"), 1_000)).unwrap();
+        block_on(ann.sync()).unwrap();
+        let store = MemoryStore::new();
+        let mut carl = client(&t, 2, &net, store.clone());
+        block_on(carl.sync()).unwrap();
+        let bob = t.people[1].name.clone();
+        let real = carl.session.team.chain_head();
+        let longer = what == "a longer chain";
+        let bogus = match longer {
+            true => ChainHead { len: real.len + 5, hash: [7; 32] },
+            false => ChainHead { len: real.len, hash: [9; 32] },
+        };
+
+        let mut doc = (*carl.replica.records[&id].base).clone();
+        let stamp = Stamp { hlc: crate::hlc::Hlc { wall_ms: wall_clock(), counter: 0 }, author: bob.clone() };
+        doc.apply(field::NOTES, FieldState { value: text("Bob's notes"), stamp });
+        serve(&net, id, 2, forge_on(&t, 1, id, 2, &doc, bogus));
+        let planted = RecordId::random();
+        serve(&net, planted, 1, forge_on(&t, 1, planted, 1, &doc_by(&bob, "Planted"), bogus));
+
+        block_on(carl.edit(other, vec![(field::NOTES.into(), text("Carl's notes"))], wall_clock())).unwrap();
+        let before = pushes(&net);
+        if longer {
+            assert!(is_doubt_by(block_on(carl.sync()), &bob), "{what}: the chain is read again first");
+            assert_eq!(pushes(&net), before, "{what}: nothing sealed before it is");
+            assert_eq!(carl.replica.records[&id].version, 1, "{what}: Bob's version waits, not taken");
+            carl.set_session(session(&t, 2, &Scope::ALL)); // read again: the same chain
+        }
+        block_on(carl.sync()).unwrap();
+        assert_eq!((carl.replica.pending_count(), pushes(&net) - before), (0, 1), "{what}: Carl's edit went out");
+        assert!(carl.doubt.is_none(), "{what}");
+        let flag = carl.unknown_heads[&bob].clone();
+        assert_eq!(flag.refused, BTreeMap::from([(id, 2), (planted, 1)]), "{what}");
+        assert_eq!((flag.head, flag.fork), (bogus, !longer), "{what}");
+        assert!(flag.to_string().starts_with("bob signed changes on a team history"), "{what}: {flag}");
+        let r = &carl.replica.records[&id];
+        assert_eq!((r.version, r.view.text(field::NOTES)), (1, Some("first notes")), "{what}: none of it taken");
+        assert!(!carl.replica.records.contains_key(&planted), "{what}");
+        assert_eq!((stored_version(&store, id), stored_version(&store, planted)), (Some(1), None), "{what}");
+
+        // Carl's edit of that very customer lands at once, on top of Bob's version.
+        block_on(carl.edit(id, vec![(field::NAME.into(), text("Zhang San Ltd"))], wall_clock())).unwrap();
+        let before = pushes(&net);
+        block_on(carl.sync()).unwrap();
+        assert_eq!((pushes(&net) - before, carl.replica.pending_count()), (1, 0), "{what}: one push, no conflict");
+        assert_eq!(net.server.lock().unwrap().records[&id].version, 3, "{what}");
+
+        // Bob's next version on another made-up head is refused at once: no one waits.
+        let again = ChainHead { len: real.len + 6, hash: [8; 32] };
+        let planted_again = RecordId::random();
+        serve(&net, planted_again, 1, forge_on(&t, 1, planted_again, 1, &doc_by(&bob, "Again"), again));
+        block_on(carl.edit(other, vec![(field::NOTES.into(), text("Carl again"))], wall_clock())).unwrap();
+        block_on(carl.sync()).unwrap();
+        assert_eq!(carl.replica.pending_count(), 0, "{what}");
+        assert_eq!(carl.unknown_heads[&bob].refused.get(&planted_again), Some(&1), "{what}");
+
+        // Ann's client (an admin's) judges Bob the same way and takes Carl's versions.
+        if longer {
+            assert!(is_doubt_by(block_on(ann.sync()), &bob), "{what}");
+            ann.set_session(session(&t, 0, &Scope::ALL));
+        }
+        block_on(ann.sync()).unwrap();
+        assert!(ann.unknown_heads.contains_key(&bob), "{what}");
+        let r = &ann.replica.records[&id];
+        let seen = (r.version, r.view.text(field::NAME), r.view.text(field::NOTES));
+        assert_eq!(seen, (3, Some("Zhang San Ltd"), Some("first notes")), "{what}");
+        assert_eq!(ann.replica.records[&other].view.text(field::NOTES), Some("Carl again"), "{what}");
+        assert!(!ann.replica.records.contains_key(&planted) && !ann.replica.records.contains_key(&planted_again));
+    }
+}
+
+/// Issue 31 item 4, the honest side: a member who wrote on a longer chain (Ann added
+/// Dan; Bob's client has read it, Carl's not yet) makes Carl's client read the chain
+/// again before it seals anything; the chain answers the head, and Bob's version is
+/// taken and stored. An admin's head the chain does not have still stops every edit
+/// (a change of the team withheld from this device), for as long as the chain read
+/// again does not answer it.
+#[test]
+fn a_longer_head_the_chain_read_again_answers_is_taken_and_an_admins_still_stops_every_edit() {
+    let t = team_of_three();
+    let net = ModelTransport::default();
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    let id = RecordId::random();
+    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+    block_on(ann.sync()).unwrap();
+    let store = MemoryStore::new();
+    let mut carl = client(&t, 2, &net, store.clone());
+    block_on(carl.sync()).unwrap();
+    let (ann_name, bob) = (t.people[0].name.clone(), t.people[1].name.clone());
+
+    let mut longer = t.chain.clone();
+    append(&mut longer, &t.people[0], Action::AddMember { member: Person::new("dan").member(Role::Member) });
+    let on = |chain: &Vec<ChainEntry>, who: usize| Session {
+        team: TeamState::verify(chain, None).unwrap(),
+        ..session(&t, who, &Scope::ALL)
+    };
+    let mut b = block_on(Syncer::open(on(&longer, 1), MemoryStore::new(), net.clone())).unwrap();
+    block_on(b.sync()).unwrap();
+    block_on(b.edit(id, vec![(field::NOTES.into(), text("Bob's notes"))], wall_clock())).unwrap();
+    block_on(b.sync()).unwrap();
+
+    let mine = RecordId::random();
+    block_on(carl.edit(mine, customer("Wang Wu", "13800003333"), wall_clock())).unwrap();
+    let before = pushes(&net);
+    assert!(is_doubt_by(block_on(carl.sync()), &bob));
+    assert_eq!((pushes(&net), carl.replica.records[&id].version), (before, 1));
+    carl.set_session(on(&longer, 2));
+    assert!(carl.doubt.is_none() && carl.unknown_heads.is_empty());
+    block_on(carl.sync()).unwrap();
+    let r = &carl.replica.records[&id];
+    assert_eq!((r.version, r.view.text(field::NOTES)), (2, Some("Bob's notes")), "taken once answered");
+    assert_eq!(stored_version(&store, id), Some(2));
+    assert!(!carl.replica.unreadable.contains(&id));
+    assert_eq!(carl.replica.pending_count(), 0);
+
+    // Ann adds Erin and writes; Carl's client is shown the chain without Erin.
+    let mut longest = longer.clone();
+    append(&mut longest, &t.people[0], Action::AddMember { member: Person::new("erin").member(Role::Member) });
+    let mut a = block_on(Syncer::open(on(&longest, 0), MemoryStore::new(), net.clone())).unwrap();
+    block_on(a.sync()).unwrap();
+    block_on(a.edit(id, vec![(field::NAME.into(), text("Zhang San Ltd"))], wall_clock())).unwrap();
+    block_on(a.sync()).unwrap();
+    block_on(carl.edit(mine, vec![(field::NOTES.into(), text("waits"))], wall_clock())).unwrap();
+    let before = pushes(&net);
+    assert!(
+        matches!(block_on(carl.sync()), Err(SyncError::ChainDoubt(ChainDoubt::Behind { writer, .. })) if writer == ann_name)
+    );
+    carl.set_session(on(&longer, 2));
+    assert!(matches!(block_on(carl.sync()), Err(SyncError::ChainDoubt(_))), "still not answered: still stopped");
+    assert!(carl.unknown_heads.is_empty(), "an admin is not isolated: the team waits");
+    assert_eq!((pushes(&net), carl.replica.pending_count()), (before, 1));
+    carl.set_session(on(&longest, 2));
+    assert!(carl.doubt.is_none());
+    block_on(carl.sync()).unwrap();
+    assert_eq!((pushes(&net) - before, carl.replica.pending_count()), (1, 0));
+}
+
+/// Issue 31 item 4: after Ann removes Bob, whose modified client left versions on
+/// made-up chain heads, her re-encryption runs to the end: Bob's refused version is
+/// built on, nothing waits. And a doubt that stops every edit (here an admin's head
+/// the chain does not have) never stops re-encryption: the records move to the new
+/// epoch while the edit waits.
+#[test]
+fn reencryption_runs_to_the_end_past_a_members_made_up_heads_and_past_any_doubt() {
+    let t = team_of_three();
+    let net = ModelTransport::default();
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    let coll = ann.session.team.shared_collection;
+    let ids: Vec<RecordId> = (0..3).map(|_| RecordId::random()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        block_on(ann.edit(*id, customer(&format!("Person {i}"), "13800001111"), 1_000)).unwrap();
+    }
+    block_on(ann.sync()).unwrap();
+    let (ann_name, bob) = (t.people[0].name.clone(), t.people[1].name.clone());
+    let real = ann.session.team.chain_head();
+    let mut doc = (*ann.replica.records[&ids[0]].base).clone();
+    let stamp = Stamp { hlc: crate::hlc::Hlc { wall_ms: wall_clock(), counter: 0 }, author: bob.clone() };
+    doc.apply(field::NOTES, FieldState { value: text("Bob's notes"), stamp });
+    serve(&net, ids[0], 2, forge_on(&t, 1, ids[0], 2, &doc, ChainHead { len: real.len + 5, hash: [7; 32] }));
+    let mut doc = (*ann.replica.records[&ids[1]].base).clone();
+    let stamp = Stamp { hlc: crate::hlc::Hlc { wall_ms: wall_clock(), counter: 0 }, author: bob.clone() };
+    doc.apply(field::NAME, FieldState { value: text("Bob's name"), stamp });
+    serve(&net, ids[1], 2, forge_on(&t, 1, ids[1], 2, &doc, ChainHead { len: real.len, hash: [9; 32] }));
+    assert!(is_doubt_by(block_on(ann.sync()), &bob));
+    ann.set_session(session(&t, 0, &Scope::ALL));
+    block_on(ann.sync()).unwrap();
+    assert_eq!(ann.unknown_heads[&bob].refused.len(), 2);
+
+    // Ann removes Bob: epoch 2, whose keys only Ann and Carl get.
+    let mut chain = t.chain.clone();
+    append(&mut chain, &t.people[0], Action::RemoveMember { username: bob.clone() });
+    let at = |chain: &Vec<ChainEntry>, epochs: &[u32]| {
+        let mut s = session(&t, 0, &Scope::ALL);
+        s.team = TeamState::verify(chain, None).unwrap();
+        for (epoch, scope) in epochs.iter().flat_map(|e| Scope::ALL.map(|s| (*e, s))) {
+            s.keyring.insert(coll, epoch, scope, SymmetricKey::from_bytes([40 + epoch as u8 + scope as u8; 32]));
+        }
+        s
+    };
+    ann.set_session(at(&chain, &[2]));
+    assert_eq!(ann.epoch_progress().old, 3);
+    while ann.queue_reencryption(2) > 0 {
+        block_on(ann.sync()).unwrap();
+    }
+    assert_eq!(ann.epoch_progress().old, 0);
+    for id in &ids {
+        let server = &net.server.lock().unwrap().records[id];
+        assert_eq!(server.sealed.inspect().unwrap().min_epoch, 2);
+    }
+    let r = &ann.replica.records[&ids[0]];
+    assert_eq!((r.version, r.view.text(field::NOTES)), (3, Some("first notes")), "built on Bob's, without it");
+    assert_eq!(ann.replica.records[&ids[1]].view.text(field::NAME), Some("Person 1"));
+
+    // A doubt that stops every edit stands (an admin's head the chain lacks), and Ann
+    // rotates: the records move to epoch 3; her edit waits, and the doubt is told.
+    ann.doubt = Some(ChainDoubt::Behind { writer: ann_name, head: ChainHead { len: 99, hash: [1; 32] } });
+    append(&mut chain, &t.people[0], Action::Rotate { epoch: 3 });
+    ann.set_session(at(&chain, &[2, 3]));
+    assert!(ann.doubt.is_some(), "not answered by the rotation");
+    block_on(ann.edit(ids[2], vec![(field::NOTES.into(), text("waits"))], wall_clock())).unwrap();
+    assert_eq!(ann.queue_reencryption(100), 2, "the record being edited is not queued");
+    assert!(matches!(block_on(ann.sync()), Err(SyncError::ChainDoubt(_))));
+    assert_eq!((ann.epoch_progress().old, ann.replica.pending_count()), (1, 1));
+    for (id, epoch) in [(ids[0], 3), (ids[1], 3), (ids[2], 2)] {
+        assert_eq!(net.server.lock().unwrap().records[&id].sealed.inspect().unwrap().min_epoch, epoch);
+    }
+}
