@@ -274,6 +274,8 @@ pub trait Db: Send + Sync + 'static {
     /// How many of `records` exist in `team` and are not deleted: what deleting them
     /// all would delete.
     async fn live_among(&self, team: &TeamId, records: &[RecordId]) -> DbResult<u64>;
+    /// How many of `records` exist in `team`, deleted ones included.
+    async fn held_among(&self, team: &TeamId, records: &[RecordId]) -> DbResult<u64>;
     /// Let an approved `bulk_delete` request cover `n` more deletions, if its count
     /// allows and it has not expired; false otherwise. A negative `n` gives back what a
     /// push that did not commit had taken.

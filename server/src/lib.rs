@@ -138,6 +138,12 @@ impl AppState {
         self.generation | (seq & ((1 << SEQ_BITS) - 1))
     }
 
+    /// Whether this database was restored from a backup (its generation moved on):
+    /// only then do clients give back records it lacks, at the versions they hold.
+    pub fn restored(&self) -> bool {
+        self.generation != 0
+    }
+
     /// The sequence number in a client's cursor, or `None` if the cursor is from
     /// another generation of this database (it was restored since).
     pub fn cursor_in(&self, cursor: shared::api::Cursor) -> Option<u64> {
@@ -174,6 +180,13 @@ async fn api_not_found() -> impl IntoResponse {
     (StatusCode::NOT_FOUND, Json(ErrorBody { code: "not_found".into(), message: "no such API route".into() }))
 }
 
+async fn method_not_allowed() -> impl IntoResponse {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(ErrorBody { code: "method_not_allowed".into(), message: "this API route takes another method".into() }),
+    )
+}
+
 /// The whole application.
 /// Cross-origin calls from the configured app origins only (none by default: the app
 /// is served by this server). Bearer tokens, no cookies: credentials are not allowed.
@@ -199,6 +212,7 @@ pub fn app(state: AppState) -> Router {
         .merge(events::router())
         .merge(twofa::router())
         .route("/api/{*rest}", axum::routing::any(api_not_found))
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(headers::api))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors(&state.config.allowed_origins))

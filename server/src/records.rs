@@ -80,6 +80,19 @@ async fn push(
         });
     }
     signatures.all_hold()?;
+    // A record is created at version 1. One the server does not hold, pushed on a later
+    // base version, is a client giving back what a restored server lost; on a server
+    // never restored it would be a member creating a record "at version 2" in a
+    // colleague's name, with a history no reader can check.
+    let put_back: Vec<_> = rows.iter().filter(|r| r.base_version > 0).map(|r| r.record).collect();
+    if !put_back.is_empty() && !state.restored() && state.db.held_among(&team, &put_back).await? < put_back.len() as u64
+    {
+        return Err(ApiError::BadRequest(
+            "a new record starts at version 1: only a server restored from a backup takes records it lacks at later \
+             versions"
+                .into(),
+        ));
+    }
     // Deletions: within the hour's threshold, or covered by an approved request.
     let deleting: Vec<_> = rows.iter().filter(|r| r.tombstone).map(|r| r.record).collect();
     let deletes = if deleting.is_empty() { 0 } else { state.db.live_among(&team, &deleting).await? };
@@ -162,6 +175,8 @@ async fn pull(
             tracing::warn!(%team, user = %user.username, pulled, threshold, suspend, "bulk download alert");
             if suspend {
                 state.db.delete_session(&user.token_hash).await?;
+                // Its open sockets (on every team, on every instance) close too.
+                state.hub.sessions_ended(Some(&user.username));
                 return Err(ApiError::Forbidden(
                     "this session was suspended after an unusually large download; your admins were alerted",
                 ));

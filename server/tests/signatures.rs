@@ -141,3 +141,43 @@ async fn a_section_sealed_on_a_head_the_chain_never_had_is_refused() {
         push(id, seal(id, head)).await.expect("a head the chain had is taken");
     }
 }
+
+/// A new record starts at version 1 (issue 31 item 3): a member's client cannot create
+/// one "at version 2" — a history with an earlier version nobody can check — on a
+/// server that was never restored. (After a restore, clients give back at the versions
+/// they hold what the restored copy lacks; `server/tests/restore.rs`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_record_above_version_1_is_refused_on_a_server_never_restored() {
+    let srv = TestServer::start();
+    let alice = signup(&srv.base, "alice", "pass-alice-versions").await;
+    let team = alice.create_team().await;
+    let session = alice.session(team).await;
+    let sealer = Sealer {
+        me: &alice.name,
+        identity: &alice.identity,
+        keyring: &session.keyring,
+        epoch: session.team.epoch,
+        head: session.team.chain_head(),
+    };
+    let mut doc = RecordDoc::new();
+    let stamp = Stamp { hlc: Hlc { wall_ms: client::wall_clock(), counter: 0 }, author: alice.name.clone() };
+    doc.apply(field::KIND, FieldState { value: Some(Value::Text("customer".into())), stamp });
+    let id = RecordId::random();
+    let ctx = RecordContext { team, record: id };
+    let coll = session.team.shared_collection;
+    let push = |base_version: u64| {
+        let sealed = sealer.seal(&ctx, coll, base_version + 1, &doc, None).unwrap().0;
+        let req = PushRequest {
+            items: vec![PushItem { record: id, base_version, sealed, tombstone: false }],
+            approval: None,
+        };
+        let t = alice.transport(team);
+        async move { t.push(&req).await }
+    };
+    match push(1).await {
+        Err(TransportError::Http { status: 400, message, .. }) => assert!(message.contains("version 1"), "{message}"),
+        other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+    }
+    push(0).await.expect("created at version 1");
+    push(1).await.expect("then its version 2");
+}

@@ -257,11 +257,12 @@ impl Db for Store {
     }
 
     async fn session(&self, token_hash: &[u8; 32]) -> DbResult<Option<SessionRow>> {
-        let row =
-            sqlx::query("SELECT username, expires_at, last_seen_at, wiped_at, wipe_order FROM sessions WHERE token_hash = $1")
-                .bind(token_hash.as_slice())
-                .fetch_optional(&self.reader)
-                .await?;
+        let row = sqlx::query(
+            "SELECT username, expires_at, last_seen_at, wiped_at, wipe_order FROM sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash.as_slice())
+        .fetch_optional(&self.reader)
+        .await?;
         row.map(|r| {
             Ok(SessionRow {
                 username: Username::parse(r.get("username")).map_err(|e| DbError::Corrupt(e.to_string()))?,
@@ -1030,6 +1031,21 @@ impl Db for Store {
             live += q.build_query_scalar::<i64>().fetch_one(&self.reader).await?;
         }
         Ok(live as u64)
+    }
+
+    async fn held_among(&self, team: &TeamId, records: &[RecordId]) -> DbResult<u64> {
+        let mut held = 0i64;
+        for chunk in records.chunks(500) {
+            let mut q = QueryBuilder::new("SELECT COUNT(*) FROM records WHERE team_id = ");
+            q.push_bind(team.as_bytes().as_slice()).push(" AND record_id IN (");
+            let mut sep = q.separated(", ");
+            for r in chunk {
+                sep.push_bind(r.as_bytes().as_slice());
+            }
+            q.push(")");
+            held += q.build_query_scalar::<i64>().fetch_one(&self.reader).await?;
+        }
+        Ok(held as u64)
     }
 
     async fn spend_approval(
