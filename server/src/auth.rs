@@ -303,6 +303,7 @@ async fn login(
 
 async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<ApiJson<Empty>> {
     state.db.delete_session(&user.token_hash).await?;
+    state.hub.sessions_ended(Some(&user.username));
     Ok(ApiJson(Empty {}))
 }
 
@@ -349,6 +350,7 @@ async fn revoke_device(
     let target = rows.iter().find(|r| device_id(&r.token_hash) == id).ok_or(ApiError::NotFound("no such device"))?;
     let order = serde_json::to_string(o).map_err(|e| ApiError::Internal(e.to_string()))?;
     let n = state.db.wipe_sessions(&user.username, Some(&target.token_hash), now_ms(), &order).await?;
+    state.hub.sessions_ended(Some(&user.username));
     tracing::info!(user = %user.username, "device revoked");
     Ok(ApiJson(WipeResponse { devices: n }))
 }
@@ -391,6 +393,21 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<AuthUser> 
         state.db.touch_session(&hash, now).await?;
     }
     Ok(AuthUser { username: s.username, token_hash: hash })
+}
+
+/// When the session `token_hash` ends (Unix ms), if it is live now: not logged out,
+/// revoked, wiped or expired. Unlike [`authenticate`] it takes nothing from the
+/// session's request budget and writes nothing: an open websocket asks it whenever
+/// the session may have ended, and a burst of team events must not close an honest one.
+pub async fn live_until(state: &AppState, token_hash: &[u8; 32]) -> ApiResult<i64> {
+    let s = state.db.session(token_hash).await?.ok_or(ApiError::Unauthorized("invalid session token"))?;
+    if s.wiped {
+        return Err(ApiError::DeviceWiped(None));
+    }
+    if s.expires_at <= now_ms() {
+        return Err(ApiError::SessionExpired);
+    }
+    Ok(s.expires_at)
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

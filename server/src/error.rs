@@ -69,6 +69,12 @@ impl ApiError {
         matches!(self, ApiError::Unauthorized(_) | ApiError::TotpInvalid | ApiError::Forbidden(_))
     }
 
+    /// The stable code a client decides by (`unauthorized`, `forbidden`, …): the JSON
+    /// body's `code`, and the reason a refused websocket is closed with.
+    pub fn code(&self) -> &'static str {
+        self.status_and_code().1
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),

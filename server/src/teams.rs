@@ -164,7 +164,9 @@ async fn append_chain(
     }
     state.hub.send(&team, ServerEvent::Chain { len: verified.len });
     if let Action::RemoveMember { username } = &entry.action {
-        // Their sessions ended with the append; open websockets close on the Chain event.
+        // Their sessions ended with the append: this team's sockets close on the Chain
+        // event, and their sockets on other teams on this.
+        state.hub.sessions_ended(Some(username));
         tracing::info!(%team, index = entry.index, removed = %username, epoch = verified.epoch, "member removed");
     } else {
         tracing::info!(%team, index = entry.index, epoch = verified.epoch, "chain entry appended");
@@ -286,6 +288,7 @@ async fn wipe_member(
     }
     let order = serde_json::to_string(o).map_err(|e| ApiError::Internal(e.to_string()))?;
     let devices = state.db.wipe_sessions(&req.username, None, now_ms(), &order).await?;
+    state.hub.sessions_ended(Some(&req.username));
     tracing::warn!(%team, member = %req.username, devices, "member's devices wiped by an admin");
     Ok(ApiJson(WipeResponse { devices }))
 }
@@ -314,9 +317,10 @@ async fn incident(
         line: String::new(),
     };
     state.db.add_alert(&team, &alert).await?;
-    // Sockets re-check membership and sessions on chain events; the rotation that
-    // follows sends one, and this alert wakes admins' lists.
+    // The alert wakes admins' lists; every socket checks its session again (the members'
+    // sockets on other teams too: their sessions ended with this one's).
     state.hub.send(&team, ServerEvent::Alert);
+    state.hub.sessions_ended(None);
     tracing::warn!(%team, by = %user.username, sessions_ended, "incident declared");
     Ok(ApiJson(IncidentResponse { sessions_ended }))
 }

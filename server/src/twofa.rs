@@ -97,10 +97,16 @@ async fn enable(
     let Some(secret) = pending else {
         return Err(ApiError::BadRequest("start the set-up first".into()));
     };
+    // Something that is not a code at all is a mistake in the form, not a guess: it is
+    // explained, and costs no try.
+    let code = req.code.trim();
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::BadRequest("a code is the six digits your authenticator app shows".into()));
+    }
     // Counted apart from the account's log-in count: fumbling the set-up does not lock
     // its owner out of logging in.
     let attempt = state.limits.attempt(&state.server_secret, Target::TotpSetup(&user.username), addr);
-    let check = async { matching_step(&secret, &user.username, req.code.trim(), now_s()).ok_or(ApiError::TotpInvalid) };
+    let check = async { matching_step(&secret, &user.username, code, now_s()).ok_or(ApiError::TotpInvalid) };
     let step = state.limits.guarded(&*state.db, &attempt, check).await?;
     let codes: Vec<String> = (0..RECOVERY_CODES)
         .map(|_| {
