@@ -9,13 +9,15 @@
 //! language redraws the whole app ([`lang`] is read at its root), so no view has to be
 //! reactive to it, and what the app holds (an unlocked workspace) stays.
 //!
-//! The built app fetches one table, the language it starts in (`/i18n/<tag>.json`,
-//! asked for by the start script while the wasm downloads), and another only when the
-//! user switches: the first visit carries one language, not both. The wasm tests (no
-//! `split` feature, no server of ours) have both tables built in.
+//! The built app fetches the log-in screen's texts of the language it starts in
+//! (`/i18n/<tag>.start.json`, asked for by the start script while the wasm downloads),
+//! the rest of that language before it goes past the log-in screen, and another
+//! language only when the user picks it: the first visit carries a few hundred texts
+//! of one language, not every text of both. The build writes the start files
+//! (`xtask/src/dist.rs`, by namespace). The wasm tests (no `split` feature, no server
+//! of ours) have both tables built in.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -64,45 +66,56 @@ fn parse(json: &'static str) -> Option<Table> {
     serde_json::from_str(json).ok()
 }
 
-fn slot(lang: Lang) -> &'static OnceLock<Table> {
-    static EN: OnceLock<Table> = OnceLock::new();
-    static ZH: OnceLock<Table> = OnceLock::new();
-    match lang {
-        Lang::En => &EN,
-        Lang::Zh => &ZH,
-    }
-}
-
 #[cfg(not(feature = "split"))]
 fn table(lang: Lang) -> &'static Table {
-    slot(lang).get_or_init(|| {
-        let json = match lang {
-            Lang::En => include_str!("../i18n/en.json"),
-            Lang::Zh => include_str!("../i18n/zh-CN.json"),
-        };
-        parse(json).expect("the translation tables are valid JSON (checked by the i18n test)")
-    })
+    use std::sync::OnceLock;
+    static EN: OnceLock<Table> = OnceLock::new();
+    static ZH: OnceLock<Table> = OnceLock::new();
+    let (slot, json) = match lang {
+        Lang::En => (&EN, include_str!("../i18n/en.json")),
+        Lang::Zh => (&ZH, include_str!("../i18n/zh-CN.json")),
+    };
+    slot.get_or_init(|| parse(json).expect("the translation tables are valid JSON (checked by the i18n test)"))
 }
 
-/// The table of `lang` once [`load`]ed; empty before (texts then show their keys).
+/// How much of a language's table this page holds.
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+enum Held {
+    None,
+    /// The log-in screen's texts (`<tag>.start.json`, written by the build).
+    Start,
+    All,
+}
+
+thread_local! {
+    /// Each language's table as far as it is loaded (kept for the page's life).
+    static TABLES: std::cell::RefCell<[(Held, &'static Table); 2]> =
+        std::cell::RefCell::new([(Held::None, Box::leak(Box::default())), (Held::None, Box::leak(Box::default()))]);
+}
+
+fn index(lang: Lang) -> usize {
+    match lang {
+        Lang::En => 0,
+        Lang::Zh => 1,
+    }
+}
+
+/// The table of `lang` as far as it is [`load`]ed (texts not yet loaded show their keys).
 #[cfg(feature = "split")]
 fn table(lang: Lang) -> &'static Table {
-    static EMPTY: OnceLock<Table> = OnceLock::new();
-    slot(lang).get().unwrap_or_else(|| EMPTY.get_or_init(Table::new))
+    TABLES.with_borrow(|t| t[index(lang)].1)
 }
 
-/// Fetch the table of `lang` if this page has not yet: the start script's request when
-/// it asked for this language (`window.quietdeskTexts`), else a new one. A table that
-/// cannot be had leaves English texts (or keys) in its place.
-pub async fn load(lang: Lang) {
-    if !cfg!(feature = "split") || slot(lang).get().is_some() {
-        return;
-    }
+fn held(lang: Lang) -> Held {
+    TABLES.with_borrow(|t| t[index(lang)].0)
+}
+
+/// Fetch `file` (`/i18n/<file>`): the start script's request when it asked for it
+/// (`window.quietdeskTexts`), else a new one.
+async fn fetch_table(file: &str) -> Option<Table> {
     let early = web_sys::window()
         .and_then(|w| js_sys::Reflect::get(&w, &"quietdeskTexts".into()).ok())
-        .filter(|t| {
-            js_sys::Reflect::get(t, &"tag".into()).ok().and_then(|v| v.as_string()).as_deref() == Some(lang.tag())
-        })
+        .filter(|t| js_sys::Reflect::get(t, &"file".into()).ok().and_then(|v| v.as_string()).as_deref() == Some(file))
         .and_then(|t| js_sys::Reflect::get(&t, &"text".into()).ok())
         .and_then(|p| p.dyn_into::<js_sys::Promise>().ok());
     let text = match early {
@@ -111,13 +124,45 @@ pub async fn load(lang: Lang) {
     };
     let text = match text {
         Some(t) => Some(t),
-        None => match gloo_net::http::Request::get(&format!("/i18n/{}.json", lang.tag())).send().await {
+        None => match gloo_net::http::Request::get(&format!("/i18n/{file}")).send().await {
             Ok(r) if r.ok() => r.text().await.ok(),
             _ => None,
         },
     };
-    if let Some(table) = text.and_then(|t| parse(Box::leak(t.into_boxed_str()))) {
-        let _ = slot(lang).set(table);
+    text.and_then(|t| parse(Box::leak(t.into_boxed_str())))
+}
+
+async fn load_part(lang: Lang, part: Held) {
+    if !cfg!(feature = "split") || held(lang) >= part {
+        return;
+    }
+    let file = match part {
+        Held::Start => format!("{}.start.json", lang.tag()),
+        _ => format!("{}.json", lang.tag()),
+    };
+    if let Some(table) = fetch_table(&file).await {
+        let table: &'static Table = Box::leak(Box::new(table));
+        TABLES.with_borrow_mut(|t| {
+            if t[index(lang)].0 < part {
+                t[index(lang)] = (part, table);
+            }
+        });
+    }
+}
+
+/// The log-in screen's texts of `lang`, if this page does not hold them yet: what the
+/// first visit fetches (the start script asks for them while the wasm downloads).
+pub async fn load(lang: Lang) {
+    load_part(lang, Held::Start).await;
+}
+
+/// Every text of `lang`: fetched before the app goes past the log-in screen, and when
+/// the user picks another language. The view redraws with them.
+pub async fn load_all(lang: Lang) {
+    let before = held(lang);
+    load_part(lang, Held::All).await;
+    if held(lang) != before && lang == current() {
+        LANG.with(|l| l.set(lang));
     }
 }
 
@@ -157,7 +202,7 @@ pub fn lang() -> Lang {
 
 /// Switch language (once its table is here), and remember it on this device.
 pub async fn switch_to(lang: Lang) {
-    load(lang).await;
+    load_all(lang).await;
     set_lang(lang);
 }
 

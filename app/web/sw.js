@@ -12,7 +12,7 @@
 const RELEASE = {}; // path → SHA-256 (hex); written by the build
 const RELEASE_ID = 'dev'; // written by the build
 const CACHE = `quietdesk-${RELEASE_ID}`;
-const STATIC = ['/manifest.webmanifest', '/pinyin_table.txt', '/i18n/en.json', '/i18n/zh-CN.json', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon.svg'];
+const STATIC = ['/manifest.webmanifest', '/pinyin_table.txt', '/i18n/en.json', '/i18n/zh-CN.json', '/i18n/en.start.json', '/i18n/zh-CN.start.json', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/icon.svg'];
 const ASSET = /["'](\/[^"'?#]+\.(?:js|wasm|css|png|svg|webmanifest))["']/g;
 // A build without RELEASE (a development server) keeps nothing.
 const KEEPS = Object.keys(RELEASE).length > 0;

@@ -41,17 +41,32 @@ pub fn finish(dist: &Path) -> Result<(), String> {
     write_manifest(dist)
 }
 
-/// The translation tables (`i18n/*.json`, which the app fetches before its first
-/// screen) without the indentation they are edited with.
+/// The namespaces of the texts the log-in screen can show (before the app has
+/// unlocked, or created, an account): the first visit fetches only these
+/// (`<tag>.start.json`), the rest once the app goes past that screen.
+/// `xtask/tests/i18n.rs` checks that the log-in screen's code uses no other.
+pub const START_NAMESPACES: &[&str] = &["auth", "common", "error", "invite", "lock", "passphrase", "recovery", "shell"];
+
+/// The translation tables (`i18n/<tag>.json`), without the indentation they are edited
+/// with, and beside each its log-in screen's part (`i18n/<tag>.start.json`).
 fn compact_translations(dist: &Path) -> Result<(), String> {
     let Ok(entries) = fs::read_dir(dist.join("i18n")) else { return Ok(()) };
     for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        if !name.ends_with(".json") || name.ends_with(".start.json") {
             continue;
         }
         let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let table: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        write(&path, table.to_string().as_bytes())?;
+        let table: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let start: serde_json::Map<String, serde_json::Value> = table
+            .iter()
+            .filter(|(k, _)| k.split_once('.').is_some_and(|(ns, _)| START_NAMESPACES.contains(&ns)))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        write(&path, serde_json::Value::Object(table).to_string().as_bytes())?;
+        let start_path = path.with_file_name(name.replace(".json", ".start.json"));
+        write(&start_path, serde_json::Value::Object(start).to_string().as_bytes())?;
     }
     Ok(())
 }

@@ -172,8 +172,8 @@ pub fn build(dist: &Path) -> Result {
     let html = fs::read_to_string(&index).map_err(|e| format!("{}: {e}", index.display()))?;
     // The start script is a file of its own, named by its hash: the page's
     // Content-Security-Policy allows no inline script (server/src/headers.rs).
-    // It also asks for the texts of the language the app starts in, while the wasm
-    // downloads (the app reads `quietdeskTexts`; see app/src/i18n.rs).
+    // It also asks for the log-in screen's texts of the language the app starts in,
+    // while the wasm downloads (the app reads `quietdeskTexts`; see app/src/i18n.rs).
     // The service worker is registered once the app is up, not before: its first
     // install fetches every module, which must not compete with the log-in screen's own
     // download.
@@ -181,7 +181,8 @@ pub fn build(dist: &Path) -> Result {
         "import init from '/{dir_name}/app.js';
 const chosen = localStorage.getItem('quietdesk-lang') ?? navigator.language ?? 'en';
 const tag = chosen.toLowerCase().startsWith('zh') ? 'zh-CN' : 'en';
-window.quietdeskTexts = {{ tag, text: fetch(`/i18n/${{tag}}.json`).then((r) => (r.ok ? r.text() : null), () => null) }};
+const file = `${{tag}}.start.json`;
+window.quietdeskTexts = {{ file, text: fetch(`/i18n/${{file}}`).then((r) => (r.ok ? r.text() : null), () => null) }};
 await init({{ module_or_path: '/{dir_name}/app_bg.wasm' }});
 if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js');
 "

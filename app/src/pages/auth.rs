@@ -23,6 +23,8 @@ enum Mode {
 /// Open the workspace for an unlocked account, moving the app to the right phase.
 pub async fn enter(phase: PhaseSignal, unlocked: Unlocked, create_team: bool) {
     phase.set(Phase::Busy(t("auth.opening").into()));
+    // Every text, not only the log-in screen's (see `crate::i18n`).
+    crate::i18n::load_all(crate::i18n::starting()).await;
     // The pinyin table, before the search index is built (cached after the first time).
     crate::load_pinyin().await;
     match Workspace::open(unlocked, create_team).await {
