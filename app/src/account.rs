@@ -767,7 +767,8 @@ impl Unlocked {
     /// Change the passphrase: a fresh salt bound to the username, the current settings,
     /// the bundle sealed again; proven to the server with the current passphrase. The
     /// account as this device now stores it is returned (and saved), and the pins
-    /// follow. Other devices keep their sessions; their next log-in uses the new one.
+    /// follow. The server ends every other session of the account; those devices keep
+    /// their data and log in again with the new passphrase.
     pub async fn change_passphrase(&self, current: &str, new: &str) -> Result<LocalAccount, String> {
         let username = &self.account.username;
         let current_auth = self.prove_passphrase(current).await?;

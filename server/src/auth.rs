@@ -159,13 +159,17 @@ async fn recover(
     recovery_of(&state, &req.username, addr, req.recovery_auth_key).await?;
     let stored = state.db.user(req.username.as_str()).await?.ok_or(ApiError::NotFound("no such user"))?;
     replace_credentials(&state, stored, req.salt, req.kdf, req.auth_key, req.bundle).await?;
-    tracing::info!(username = %req.username, "passphrase reset with the recovery key");
+    // Whoever held the old passphrase is signed out everywhere.
+    let ended = state.db.end_other_sessions(&req.username, None).await?;
+    state.hub.sessions_ended(Some(&req.username));
+    tracing::info!(username = %req.username, ended, "passphrase reset with the recovery key");
     Ok(ApiJson(Empty {}))
 }
 
-/// Change the caller's passphrase. Proven with the current auth key; the session
-/// stays, and so do the caller's other sessions (their devices hold the identity keys
-/// already; the next log-in anywhere uses the new passphrase).
+/// Change the caller's passphrase. Proven with the current auth key; the caller's
+/// session stays, every other one of theirs ends (a passphrase is changed when it may
+/// be known to someone else: a session that person opened must not outlive it). The
+/// other devices keep their data and log in again with the new passphrase.
 async fn change_passphrase(
     State(state): State<AppState>,
     user: AuthUser,
@@ -175,7 +179,9 @@ async fn change_passphrase(
     check_credentials(&req.kdf, &req.bundle)?;
     let stored = prove_current(&state, &user, addr, req.current_auth_key).await?;
     replace_credentials(&state, stored, req.salt, req.kdf, req.auth_key, req.bundle).await?;
-    tracing::info!(username = %user.username, "passphrase changed");
+    let ended = state.db.end_other_sessions(&user.username, Some(&user.token_hash)).await?;
+    state.hub.sessions_ended(Some(&user.username));
+    tracing::info!(username = %user.username, ended, "passphrase changed");
     Ok(ApiJson(Empty {}))
 }
 

@@ -179,6 +179,9 @@ pub trait Db: Send + Sync + 'static {
     async fn member_sessions(&self, team: &TeamId, now: i64) -> DbResult<Vec<(Username, i64, String)>>;
     async fn session(&self, token_hash: &[u8; 32]) -> DbResult<Option<SessionRow>>;
     async fn delete_session(&self, token_hash: &[u8; 32]) -> DbResult<()>;
+    /// End every session of `username` but `keep` (the caller's own, if any): after a
+    /// passphrase change or a reset with the recovery key. How many ended.
+    async fn end_other_sessions(&self, username: &Username, keep: Option<&[u8; 32]>) -> DbResult<u64>;
     async fn totp(&self, username: &Username) -> DbResult<Option<TotpRow>>;
     async fn set_totp_pending(&self, username: &Username, secret: &[u8]) -> DbResult<()>;
     async fn enable_totp(&self, username: &Username, secret: &[u8], step: i64, recovery: &[String]) -> DbResult<()>;

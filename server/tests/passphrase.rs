@@ -68,12 +68,18 @@ async fn a_changed_passphrase_needs_the_current_one_and_replaces_it() {
     assert_eq!(status(frank.api.call(&wrong).await), (400, "bad_request".into()));
     assert!(login(&srv.base, "frank", old).await.is_ok());
 
+    // Another device of Frank's, signed in with the old passphrase (or by whoever knew it).
+    let laptop = login(&srv.base, "frank", old).await.unwrap();
+    laptop.api.get::<shared::api::TeamList>(shared::api::path::TEAMS).await.unwrap();
     frank.api.call(&good).await.unwrap();
     assert!(matches!(login(&srv.base, "frank", old).await.err(), Some(TransportError::Http { status: 401, .. })));
     let again = login(&srv.base, "frank", "pass-frank-second").await.unwrap();
     assert_eq!(again.identity.public(), public, "the identity keys stay; only the bundle's seal changed");
-    // The session that changed it keeps working.
+    // The session that changed it keeps working; every other one ended with the old passphrase.
     frank.api.get::<shared::api::TeamList>(shared::api::path::TEAMS).await.unwrap();
+    let ended = laptop.api.get::<shared::api::TeamList>(shared::api::path::TEAMS).await;
+    assert!(matches!(ended, Err(TransportError::Http { status: 401, .. })), "the other session ended");
+    again.api.get::<shared::api::TeamList>(shared::api::path::TEAMS).await.unwrap();
 }
 
 /// An account from before the binding: its stored settings read as unbound. Made here
@@ -202,8 +208,12 @@ async fn a_recovery_key_resets_a_forgotten_passphrase() {
     let mut bad = recover.clone();
     bad.recovery_auth_key = [2; 32];
     assert_eq!(status(anon.call(&bad).await), (401, "unauthorized".into()));
+    iris.api.get::<shared::api::TeamList>(shared::api::path::TEAMS).await.unwrap();
     anon.call(&recover).await.unwrap();
     assert!(matches!(login(&srv.base, "iris", old).await.err(), Some(TransportError::Http { status: 401, .. })));
+    // Every session opened with the forgotten passphrase ended with it.
+    let ended = iris.api.get::<shared::api::TeamList>(shared::api::path::TEAMS).await;
+    assert!(matches!(ended, Err(TransportError::Http { status: 401, .. })), "signed out everywhere");
     let back = login(&srv.base, "iris", new).await.unwrap();
     assert_eq!(back.identity.public(), iris.identity.public());
 }

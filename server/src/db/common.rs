@@ -113,6 +113,25 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
+impl Store {
+    /// How many of `records` exist in `team` and match `filter` (an SQL condition and
+    /// `AND `, or nothing), 500 ids a query.
+    async fn count_among(&self, team: &TeamId, records: &[RecordId], filter: &'static str) -> DbResult<u64> {
+        let mut n = 0i64;
+        for chunk in records.chunks(500) {
+            let mut q = QueryBuilder::new("SELECT COUNT(*) FROM records WHERE ");
+            q.push(filter).push("team_id = ").push_bind(team.as_bytes().as_slice()).push(" AND record_id IN (");
+            let mut sep = q.separated(", ");
+            for r in chunk {
+                sep.push_bind(r.as_bytes().as_slice());
+            }
+            q.push(")");
+            n += q.build_query_scalar::<i64>().fetch_one(&self.reader).await?;
+        }
+        Ok(n as u64)
+    }
+}
+
 #[async_trait]
 impl Db for Store {
     async fn server_secret(&self) -> DbResult<[u8; 32]> {
@@ -466,6 +485,16 @@ impl Db for Store {
             .execute(&self.writer)
             .await?;
         Ok(())
+    }
+
+    async fn end_other_sessions(&self, username: &Username, keep: Option<&[u8; 32]>) -> DbResult<u64> {
+        let keep: &[u8] = keep.map_or(&[], |k| k.as_slice());
+        let r = sqlx::query("DELETE FROM sessions WHERE username = $1 AND token_hash <> $2")
+            .bind(username.as_str())
+            .bind(keep)
+            .execute(&self.writer)
+            .await?;
+        Ok(r.rows_affected())
     }
 
     async fn create_team(&self, genesis: &ChainEntry, members: &[(Username, Role)], now: i64) -> DbResult<()> {
@@ -1019,33 +1048,11 @@ impl Db for Store {
     }
 
     async fn live_among(&self, team: &TeamId, records: &[RecordId]) -> DbResult<u64> {
-        let mut live = 0i64;
-        for chunk in records.chunks(500) {
-            let mut q = QueryBuilder::new("SELECT COUNT(*) FROM records WHERE NOT tombstone AND team_id = ");
-            q.push_bind(team.as_bytes().as_slice()).push(" AND record_id IN (");
-            let mut sep = q.separated(", ");
-            for r in chunk {
-                sep.push_bind(r.as_bytes().as_slice());
-            }
-            q.push(")");
-            live += q.build_query_scalar::<i64>().fetch_one(&self.reader).await?;
-        }
-        Ok(live as u64)
+        self.count_among(team, records, "NOT tombstone AND ").await
     }
 
     async fn held_among(&self, team: &TeamId, records: &[RecordId]) -> DbResult<u64> {
-        let mut held = 0i64;
-        for chunk in records.chunks(500) {
-            let mut q = QueryBuilder::new("SELECT COUNT(*) FROM records WHERE team_id = ");
-            q.push_bind(team.as_bytes().as_slice()).push(" AND record_id IN (");
-            let mut sep = q.separated(", ");
-            for r in chunk {
-                sep.push_bind(r.as_bytes().as_slice());
-            }
-            q.push(")");
-            held += q.build_query_scalar::<i64>().fetch_one(&self.reader).await?;
-        }
-        Ok(held as u64)
+        self.count_among(team, records, "").await
     }
 
     async fn spend_approval(
