@@ -192,6 +192,22 @@ fn client(t: &Team, who: usize, net: &ModelTransport, store: MemoryStore) -> Cli
     block_on(Syncer::open(session(t, who, &Scope::ALL), store, net.clone())).unwrap()
 }
 
+/// Member `who`'s client on `store`, synced once.
+fn synced(t: &Team, who: usize, net: &ModelTransport, store: &MemoryStore) -> Client {
+    let mut c = client(t, who, net, store.clone());
+    block_on(c.sync()).unwrap();
+    c
+}
+
+/// Ann (member 0) writes a customer and syncs it: the record most tests start from.
+fn ann_writes_a_customer(t: &Team, net: &ModelTransport) -> (Client, RecordId) {
+    let mut ann = client(t, 0, net, MemoryStore::new());
+    let id = RecordId::random();
+    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+    block_on(ann.sync()).unwrap();
+    (ann, id)
+}
+
 /// `n` customers (a name and a phone each) created on `c`, not yet synced.
 fn new_customers(c: &mut Client, n: usize) -> Vec<RecordId> {
     let ids: Vec<RecordId> = (0..n).map(|_| RecordId::random()).collect();
@@ -632,10 +648,7 @@ fn forge(t: &Team, who: usize, id: RecordId, version: u64, doc: &RecordDoc) -> S
 fn a_version_that_changes_a_field_in_another_members_name_is_refused() {
     let t = team();
     let net = ModelTransport::default();
-    let mut ann = client(&t, 0, &net, MemoryStore::new());
-    let id = RecordId::random();
-    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
-    block_on(ann.sync()).unwrap();
+    let (mut ann, id) = ann_writes_a_customer(&t, &net);
 
     // Bob's modified client writes new notes and signs the version, but names Ann as
     // the notes' author: "Ann wrote this".
@@ -1167,13 +1180,9 @@ fn a_move_its_signature_proves_forgets_the_record_and_keeps_the_unsent_edit() {
 fn a_version_set_aside_for_want_of_a_key_is_taken_once_the_key_arrives() {
     let t = team();
     let net = ModelTransport::default();
-    let mut ann = client(&t, 0, &net, MemoryStore::new());
-    let id = RecordId::random();
-    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
-    block_on(ann.sync()).unwrap();
+    let (_ann, id) = ann_writes_a_customer(&t, &net);
     let store = MemoryStore::new();
-    let mut bob = client(&t, 1, &net, store.clone());
-    block_on(bob.sync()).unwrap();
+    let mut bob = synced(&t, 1, &net, &store);
 
     // A rotation: Ann writes under epoch 2, whose keys have not reached Bob yet.
     let mut rotated_chain = t.chain.clone();
@@ -1349,13 +1358,9 @@ fn a_version_stamped_ahead_is_refused_and_the_others_write_on_top_of_the_version
 fn a_version_written_in_another_members_name_is_refused_and_the_others_write_on_top_of_the_version_before() {
     let t = team_of_three();
     let net = ModelTransport::default();
-    let mut ann = client(&t, 0, &net, MemoryStore::new());
-    let id = RecordId::random();
-    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
-    block_on(ann.sync()).unwrap();
+    let (mut ann, id) = ann_writes_a_customer(&t, &net);
     let store = MemoryStore::new();
-    let mut carl = client(&t, 2, &net, store.clone());
-    block_on(carl.sync()).unwrap();
+    let mut carl = synced(&t, 2, &net, &store);
 
     let (bob, carl_name) = (t.people[1].name.clone(), t.people[2].name.clone());
     let now = crate::hlc::Hlc { wall_ms: wall_clock(), counter: 0 };
@@ -1426,10 +1431,7 @@ fn an_hour_from_now() -> u64 {
 fn a_refused_versions_fields_are_judged_again_in_the_version_after_it() {
     let t = team_of_three();
     let net = ModelTransport::default();
-    let mut ann = client(&t, 0, &net, MemoryStore::new());
-    let id = RecordId::random();
-    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
-    block_on(ann.sync()).unwrap();
+    let (mut ann, id) = ann_writes_a_customer(&t, &net);
     let mut carl = client(&t, 2, &net, MemoryStore::new());
     block_on(carl.sync()).unwrap();
     let (bob, carl_name) = (t.people[1].name.clone(), t.people[2].name.clone());
@@ -1620,13 +1622,9 @@ fn a_member_who_signs_a_chain_head_the_team_does_not_have_is_isolated_and_the_te
 fn a_longer_head_the_chain_read_again_answers_is_taken_and_an_admins_still_stops_every_edit() {
     let t = team_of_three();
     let net = ModelTransport::default();
-    let mut ann = client(&t, 0, &net, MemoryStore::new());
-    let id = RecordId::random();
-    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
-    block_on(ann.sync()).unwrap();
+    let (_ann, id) = ann_writes_a_customer(&t, &net);
     let store = MemoryStore::new();
-    let mut carl = client(&t, 2, &net, store.clone());
-    block_on(carl.sync()).unwrap();
+    let mut carl = synced(&t, 2, &net, &store);
     let (ann_name, bob) = (t.people[0].name.clone(), t.people[1].name.clone());
 
     let mut longer = t.chain.clone();
