@@ -290,15 +290,21 @@ async fn team_creation_refuses_bad_genesis_entries_and_stores_nothing() {
     p.healthy().await;
 }
 
+/// Alice's team with Bob as a member, and Mallory, who is in no team of theirs.
+async fn team_and_stranger(base: &str) -> (Account, Account, Account, shared::ids::TeamId) {
+    let alice = signup(base, "alice", "pass-alice-more").await;
+    let bob = signup(base, "bob", "pass-bob-more").await;
+    let mallory = signup(base, "mallory", "pass-mallory-more").await;
+    let team = alice.create_team().await;
+    alice.add_member(team, "bob", Role::Member).await;
+    (alice, bob, mallory, team)
+}
+
 #[tokio::test]
 async fn invitation_creation_refuses_bad_roles_strangers_and_unknown_teams() {
     let srv = inproc::spawn(Config::default()).await;
     let p = Probe::new(&srv.base);
-    let alice = signup(&srv.base, "alice", "pass-alice-more").await;
-    let bob = signup(&srv.base, "bob", "pass-bob-more").await;
-    let mallory = signup(&srv.base, "mallory", "pass-mallory-more").await;
-    let team = alice.create_team().await;
-    alice.add_member(team, "bob", Role::Member).await;
+    let (alice, bob, mallory, team) = team_and_stranger(&srv.base).await;
     let open = alice.create_invite(team, Role::Member).await;
     let url = path::fill(path::INVITES, &team.to_string());
     let tok = Some(alice.token.as_str());
@@ -362,11 +368,7 @@ async fn invitation_creation_refuses_bad_roles_strangers_and_unknown_teams() {
 async fn the_approvals_list_refuses_strangers_and_bad_paths() {
     let srv = inproc::spawn(Config::default()).await;
     let p = Probe::new(&srv.base);
-    let alice = signup(&srv.base, "alice", "pass-alice-more").await;
-    let bob = signup(&srv.base, "bob", "pass-bob-more").await;
-    let mallory = signup(&srv.base, "mallory", "pass-mallory-more").await;
-    let team = alice.create_team().await;
-    alice.add_member(team, "bob", Role::Member).await;
+    let (alice, bob, mallory, team) = team_and_stranger(&srv.base).await;
     let url = path::fill(path::APPROVALS, &team.to_string());
     let asked: Approval = bob.api.post(&url, &json!({"kind": "export_all", "count": 0})).await.unwrap();
     let tok = Some(alice.token.as_str());
