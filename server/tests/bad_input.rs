@@ -7,12 +7,16 @@ mod backend;
 mod client;
 #[path = "support/inproc.rs"]
 mod inproc;
+#[path = "support/probe.rs"]
+mod probe;
+
+use probe::{json, Probe};
 
 use std::time::Duration;
 
 use quietdesk_server::Config;
 use reqwest::StatusCode;
-use shared::api::{path, ErrorBody, PullResponse, PushItem, PushRequest, MAX_BODY_BYTES};
+use shared::api::{path, PullResponse, PushItem, PushRequest, MAX_BODY_BYTES};
 use shared::chain::Role;
 use shared::crypto::envelope::SealedRecord;
 use shared::domain::{Customer, Entity};
@@ -20,64 +24,24 @@ use shared::ids::{RecordId, TeamId};
 use shared::sync::memory::MemoryStore;
 use shared::sync::Syncer;
 
-struct Probe {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Probe {
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<(&str, Vec<u8>)>,
-    ) -> (StatusCode, ErrorBody) {
-        let url = format!("{}{}", self.base, path);
-        let mut req = self.http.request(method.parse().unwrap(), url);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some((ct, b)) = body {
-            req = req.header("content-type", ct).body(b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        let body: ErrorBody =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status} non-JSON error body {text:?}: {e}"));
-        assert!(!body.code.is_empty() && !body.message.is_empty());
-        (status, body)
-    }
-
-    async fn healthy(&self) {
-        let r = self.http.get(format!("{}{}", self.base, path::HEALTH)).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "server stopped serving");
-    }
-}
-
-fn json(v: &serde_json::Value) -> Option<(&'static str, Vec<u8>)> {
-    Some(("application/json", serde_json::to_vec(v).unwrap()))
-}
-
 #[tokio::test]
 async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() {
     let srv = inproc::spawn(Config::default()).await;
-    let p = Probe { http: reqwest::Client::new(), base: srv.base.clone() };
+    let p = Probe::new(&srv.base);
     let alice = client::signup(&srv.base, "alice", "alice passphrase").await;
     let team = alice.create_team().await;
     let push_path = path::fill(path::PUSH, &team.to_string());
     let tok = Some(alice.token.as_str());
 
     // Malformed JSON, wrong shapes, wrong content type.
-    let (s, e) = p.send("POST", path::LOGIN, None, Some(("application/json", b"{not json".to_vec()))).await;
+    let (s, e) = p.refused("POST", path::LOGIN, None, Some(("application/json", b"{not json".to_vec()))).await;
     assert_eq!((s, e.code.as_str()), (StatusCode::BAD_REQUEST, "bad_request"));
-    let (s, _) = p.send("POST", path::SIGNUP, None, json(&serde_json::json!({"username": "x"}))).await;
+    let (s, _) = p.refused("POST", path::SIGNUP, None, json(&serde_json::json!({"username": "x"}))).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    let (s, e) = p.send("POST", path::LOGIN, None, Some(("text/plain", b"hi".to_vec()))).await;
+    let (s, e) = p.refused("POST", path::LOGIN, None, Some(("text/plain", b"hi".to_vec()))).await;
     assert_eq!((s, e.code.as_str()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"));
     let (s, _) = p
-        .send(
+        .refused(
             "POST",
             &push_path,
             tok,
@@ -85,36 +49,37 @@ async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() 
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    let (s, _) = p.send("GET", "/api/v1/teams/not-a-team/chain", tok, None).await;
+    let (s, _) = p.refused("GET", "/api/v1/teams/not-a-team/chain", tok, None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 
     // Oversized body.
     let big = vec![b' '; MAX_BODY_BYTES + 1];
-    let (s, e) = p.send("POST", &push_path, tok, Some(("application/json", big))).await;
+    let (s, e) = p.refused("POST", &push_path, tok, Some(("application/json", big))).await;
     assert_eq!((s, e.code.as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
 
     // Missing, forged and malformed tokens.
-    let (s, e) = p.send("GET", path::TEAMS, None, None).await;
+    let (s, e) = p.refused("GET", path::TEAMS, None, None).await;
     assert_eq!((s, e.code.as_str()), (StatusCode::UNAUTHORIZED, "unauthorized"));
-    let (s, _) = p.send("GET", path::TEAMS, Some("forged-token-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), None).await;
+    let (s, _) = p.refused("GET", path::TEAMS, Some("forged-token-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    let (s, _) = p.send("GET", path::TEAMS, Some(&"x".repeat(500)), None).await;
+    let (s, _) = p.refused("GET", path::TEAMS, Some(&"x".repeat(500)), None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 
     // Wrong team: unknown → 404; someone else's → 403.
-    let (s, _) = p.send("GET", &path::fill(path::PULL, &TeamId::random().to_string()), tok, None).await;
+    let (s, _) = p.refused("GET", &path::fill(path::PULL, &TeamId::random().to_string()), tok, None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "pull without ?since is a bad query");
-    let (s, e) =
-        p.send("GET", &format!("{}?since=0", path::fill(path::PULL, &TeamId::random().to_string())), tok, None).await;
+    let (s, e) = p
+        .refused("GET", &format!("{}?since=0", path::fill(path::PULL, &TeamId::random().to_string())), tok, None)
+        .await;
     assert_eq!((s, e.code.as_str()), (StatusCode::NOT_FOUND, "not_found"));
     let mallory = client::signup(&srv.base, "mallory", "mallory passphrase").await;
     let (s, e) = p
-        .send("GET", &format!("{}?since=0", path::fill(path::PULL, &team.to_string())), Some(&mallory.token), None)
+        .refused("GET", &format!("{}?since=0", path::fill(path::PULL, &team.to_string())), Some(&mallory.token), None)
         .await;
     assert_eq!((s, e.code.as_str()), (StatusCode::FORBIDDEN, "forbidden"));
 
     // Unknown API route.
-    let (s, _) = p.send("GET", "/api/v1/nothing-here", tok, None).await;
+    let (s, _) = p.refused("GET", "/api/v1/nothing-here", tok, None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     // A real sealed record to corrupt.
@@ -141,7 +106,7 @@ async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() 
     env[0] = 9;
     v9 = SealedRecord::from_envelopes(&shared::crypto::envelope::SealedEnvelope(env), None);
     let (s, e) = p
-        .send(
+        .refused(
             "POST",
             &push_path,
             tok,
@@ -152,7 +117,7 @@ async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() 
     assert!(e.message.contains("unknown envelope version 9"), "{}", e.message);
 
     let (s, e) = p
-        .send(
+        .refused(
             "POST",
             &push_path,
             tok,
@@ -162,12 +127,12 @@ async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() 
     assert_eq!(s, StatusCode::BAD_REQUEST, "sealed as v1 but claims base 3: {}", e.message);
 
     let good = PushItem { record: id, base_version: 0, sealed: sealed.clone(), tombstone: false };
-    let (s, _) = p.send("POST", &push_path, tok, push(vec![good.clone(), good.clone()])).await;
+    let (s, _) = p.refused("POST", &push_path, tok, push(vec![good.clone(), good.clone()])).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "duplicate ids");
-    let (s, _) = p.send("POST", &push_path, tok, push(vec![])).await;
+    let (s, _) = p.refused("POST", &push_path, tok, push(vec![])).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "empty push");
     let (s, _) = p
-        .send(
+        .refused(
             "POST",
             &push_path,
             tok,
@@ -183,7 +148,7 @@ async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() 
 
     // Another member cannot push records sealed in someone else's name.
     alice.add_member(team, "mallory", Role::Member).await;
-    let (s, _) = p.send("POST", &push_path, Some(&mallory.token), push(vec![good.clone()])).await;
+    let (s, _) = p.refused("POST", &push_path, Some(&mallory.token), push(vec![good.clone()])).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "author must be the pusher");
 
     // Nothing of the above was stored.
@@ -215,18 +180,18 @@ async fn malformed_oversized_and_unauthenticated_requests_are_refused_cleanly() 
 #[tokio::test]
 async fn expired_and_logged_out_sessions_are_refused() {
     let srv = inproc::spawn(Config { session_ttl: Duration::from_millis(300), ..Config::default() }).await;
-    let p = Probe { http: reqwest::Client::new(), base: srv.base.clone() };
+    let p = Probe::new(&srv.base);
     let alice = client::signup(&srv.base, "alice", "alice passphrase").await;
     let r = p.http.get(format!("{}{}", srv.base, path::TEAMS)).bearer_auth(&alice.token).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let (s, e) = p.send("GET", path::TEAMS, Some(&alice.token), None).await;
+    let (s, e) = p.refused("GET", path::TEAMS, Some(&alice.token), None).await;
     assert_eq!((s, e.code.as_str()), (StatusCode::UNAUTHORIZED, "session_expired"));
 
     let srv = inproc::spawn(Config::default()).await;
     let bob = client::signup(&srv.base, "bob", "bob passphrase").await;
     let _: shared::api::Empty = bob.api.post(path::LOGOUT, &serde_json::json!({})).await.unwrap();
-    let (s, _) = p.send("GET", path::TEAMS, Some(&bob.token), None).await;
+    let (s, _) = p.refused("GET", path::TEAMS, Some(&bob.token), None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let dup = reqwest::Client::new()
         .post(format!("{}{}", srv.base, path::PRELOGIN))
@@ -272,12 +237,12 @@ async fn usernames_are_not_revealed_by_prelogin_and_taken_names_conflict() {
         "identity": {"sign_pk": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "dh_pk": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
         "bundle": "AQ=="
     });
-    let (s, e) = p.send("POST", path::SIGNUP, None, json(&body)).await;
+    let (s, e) = p.refused("POST", path::SIGNUP, None, json(&body)).await;
     assert_eq!((s, e.code.as_str()), (StatusCode::CONFLICT, "conflict"));
     let mut weak = body.clone();
     weak["username"] = "weakling".into();
     weak["kdf"]["m_cost_kib"] = 8.into();
-    let (s, _) = p.send("POST", path::SIGNUP, None, json(&weak)).await;
+    let (s, _) = p.refused("POST", path::SIGNUP, None, json(&weak)).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     p.healthy().await;
 }

@@ -9,63 +9,23 @@ mod backend;
 mod client;
 #[path = "support/inproc.rs"]
 mod inproc;
+#[path = "support/probe.rs"]
+mod probe;
+
+use probe::{json, Body, Probe};
 
 use client::{signup, Account};
 use quietdesk_server::Config;
 use reqwest::StatusCode;
 use serde_json::json;
 use shared::api::{
-    path, Approval, Approvals, CreateTeamRequest, ErrorBody, PreloginResponse, RecoveryCodes, TeamList, TeamSummary,
-    TotpCode, TotpSetup, TotpStatus, UserKeys, MAX_BODY_BYTES,
+    path, Approval, Approvals, CreateTeamRequest, PreloginResponse, RecoveryCodes, TeamList, TeamSummary, TotpCode,
+    TotpSetup, TotpStatus, UserKeys, MAX_BODY_BYTES,
 };
 use shared::chain::{Action, ChainEntry, Member, Role};
 use shared::crypto::identity::IdentityKeys;
 use shared::ids::{CollectionId, InviteId, TeamId};
 use totp_rs::{Algorithm, Secret, TOTP};
-
-struct Probe {
-    http: reqwest::Client,
-    base: String,
-}
-
-/// A body as sent: its content type and bytes.
-type Body = Option<(&'static str, Vec<u8>)>;
-
-impl Probe {
-    fn new(base: &str) -> Self {
-        Self { http: reqwest::Client::new(), base: base.to_owned() }
-    }
-
-    /// Send a request that must be refused: its status (asserted 4xx) and its JSON
-    /// error body (asserted to have a code and a message).
-    async fn refused(&self, method: &str, path: &str, token: Option<&str>, body: Body) -> (StatusCode, ErrorBody) {
-        let mut req = self.http.request(method.parse().unwrap(), format!("{}{}", self.base, path));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some((ct, b)) = body {
-            req = req.header("content-type", ct).body(b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        let short = &text[..text.len().min(200)];
-        assert!(status.is_client_error(), "{method} {}: {status} {short}", &path[..path.len().min(80)]);
-        let body: ErrorBody =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status} non-JSON error body {short:?}: {e}"));
-        assert!(!body.code.is_empty() && !body.message.is_empty(), "{body:?}");
-        (status, body)
-    }
-
-    async fn healthy(&self) {
-        let r = self.http.get(format!("{}{}", self.base, path::HEALTH)).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::OK, "server stopped serving");
-    }
-}
-
-fn json(v: &serde_json::Value) -> Body {
-    Some(("application/json", serde_json::to_vec(v).unwrap()))
-}
 
 fn raw(ct: &'static str, b: &[u8]) -> Body {
     Some((ct, b.to_vec()))
