@@ -59,6 +59,9 @@ pub mod path {
     /// caller's client rotates every key alongside, and records why in the team's
     /// encrypted records: the server never gets the reason, which may name customers).
     pub const INCIDENT: &str = "/api/v1/teams/{team}/incident";
+    /// Freshness beacons ([`crate::beacon`]): an admin's device posts one (POST), and
+    /// every member reads the newest each admin posted (GET).
+    pub const BEACONS: &str = "/api/v1/teams/{team}/beacons";
     /// Admin: require two-factor authentication of every member (PUT).
     pub const TEAM_2FA: &str = "/api/v1/teams/{team}/require-2fa";
     /// The joiner answers an invitation with their public keys and the MAC.
@@ -414,6 +417,20 @@ pub struct IncidentRequest {}
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IncidentResponse {
     pub sessions_ended: u64,
+}
+
+/// An admin's device publishes a freshness beacon of the chain head it verified.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishBeaconRequest {
+    pub beacon: crate::beacon::Beacon,
+}
+/// The newest beacon each admin posted (what members judge: the server's word on
+/// nothing but which beacons exist).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BeaconsResponse {
+    pub beacons: Vec<crate::beacon::Beacon>,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

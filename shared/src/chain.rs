@@ -232,6 +232,9 @@ pub struct TeamState {
     pub epoch: u32,
     /// When the current epoch began (the signing admin's clock, Unix ms).
     pub epoch_started_ms: i64,
+    /// When the newest entry was signed (its admin's clock, Unix ms): an admin's word
+    /// that the chain's head was this one then (see [`crate::beacon`]).
+    pub head_at_ms: i64,
     pub shared_collection: CollectionId,
     pub len: u64,
     pub head: [u8; 32],
@@ -378,6 +381,7 @@ impl TeamState {
             retired_below: 1,
             epoch: 1,
             epoch_started_ms: e.at_ms,
+            head_at_ms: e.at_ms,
             shared_collection: *shared_collection,
             len: 1,
             head: e.hash(),
@@ -456,6 +460,7 @@ impl TeamState {
         self.len += 1;
         self.head = e.hash();
         self.heads.push(self.head);
+        self.head_at_ms = e.at_ms;
         Ok(())
     }
 

@@ -11,6 +11,8 @@
 //! * [`audit`]: the audit log — entries signed by their author, sealed for admins,
 //!   hash-chained by the server, verified by the admins' clients.
 //! * [`chain`]: the signed, hash-linked team membership log every client verifies.
+//! * [`beacon`]: admins' signed freshness beacons of the chain head, which bound how
+//!   long a server can keep a member on a frozen view.
 //! * [`export`]: the encrypted export file (records sealed under a passphrase).
 //! * [`api`]: the one place where wire paths, request/response shapes and the error
 //!   body live; client and server never restate them.
@@ -30,6 +32,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod beacon;
 pub mod chain;
 pub mod crypto;
 pub mod csv;

@@ -189,6 +189,31 @@ pub fn rotation_days(settings: &crate::record::RecordDoc, signer: Option<&Userna
     }
 }
 
+/// The settings record's field: how long, in hours, a member's client keeps sealing new
+/// edits after an admin last confirmed its chain (see [`crate::beacon`]).
+pub const BEACON_LEASE_HOURS: &str = "beacon_lease_hours";
+
+/// The lease when no admin set one: 24 hours.
+pub const DEFAULT_BEACON_LEASE_HOURS: u32 = 24;
+
+/// The team's beacon lease in ms: [`BEACON_LEASE_HOURS`] as an admin of the verified
+/// chain set it (as [`rotation_days`], only the settings version's signature decides),
+/// between 1 hour and 30 days; [`DEFAULT_BEACON_LEASE_HOURS`] otherwise.
+pub fn beacon_lease_ms(
+    settings: Option<&crate::record::RecordDoc>,
+    signer: Option<&Username>,
+    state: &TeamState,
+) -> u64 {
+    let set = settings.and_then(|s| s.fields.get(BEACON_LEASE_HOURS));
+    let hours = match set {
+        Some(f) if signer.is_some_and(|s| state.is_admin(s)) && state.is_admin(&f.stamp.author) => {
+            f.value.as_ref().and_then(crate::record::Value::as_int).map(|h| h.clamp(1, 720) as u32)
+        }
+        _ => None,
+    };
+    u64::from(hours.unwrap_or(DEFAULT_BEACON_LEASE_HOURS)) * 3_600_000
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +294,29 @@ mod tests {
         assert!(!state.rotation_due(30, state.epoch_started_ms + 29 * day));
         assert!(state.rotation_due(30, state.epoch_started_ms + 30 * day));
         assert_ne!(settings_record(state.team), settings_record(crate::ids::TeamId::random()));
+    }
+
+    #[test]
+    fn the_beacon_lease_counts_only_when_an_admin_set_it() {
+        use crate::hlc::{Hlc, Stamp};
+        use crate::record::{FieldState, RecordDoc, Value};
+        let (ann, bob) = (Person::new("ann"), Person::new("bob"));
+        let mut chain = new_chain(&ann);
+        append(&mut chain, &ann, Action::AddMember { member: bob.member(Role::Member) });
+        let state = TeamState::verify(&chain, None).unwrap();
+        let set_by = |who: &Person, hours: i64| {
+            let mut doc = RecordDoc::new();
+            let stamp = Stamp { hlc: Hlc { wall_ms: 1, counter: 0 }, author: who.name.clone() };
+            doc.apply(BEACON_LEASE_HOURS, FieldState { value: Some(Value::Int(hours)), stamp });
+            doc
+        };
+        let hour = 3_600_000;
+        assert_eq!(beacon_lease_ms(None, None, &state), 24 * hour);
+        assert_eq!(beacon_lease_ms(Some(&set_by(&ann, 2)), Some(&ann.name), &state), 2 * hour);
+        assert_eq!(beacon_lease_ms(Some(&set_by(&ann, 0)), Some(&ann.name), &state), hour, "at least an hour");
+        assert_eq!(beacon_lease_ms(Some(&set_by(&ann, 99_999)), Some(&ann.name), &state), 720 * hour);
+        assert_eq!(beacon_lease_ms(Some(&set_by(&bob, 9_000)), Some(&bob.name), &state), 24 * hour, "not a member's");
+        assert_eq!(beacon_lease_ms(Some(&set_by(&ann, 9_000)), Some(&bob.name), &state), 24 * hour);
     }
 
     #[test]
