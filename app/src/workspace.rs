@@ -635,6 +635,7 @@ impl Workspace {
                     RefusalReason::SpentCounter => {
                         crate::i18n::tf("sync.refused_counter", &[("signer", &signer), ("field", &field)])
                     }
+                    RefusalReason::NotAnAdmin => crate::i18n::tf("sync.refused_settings", &[("signer", &signer)]),
                 }
             })
             .chain(s.rolled_back.iter().map(|(id, (served, pinned))| {

@@ -325,4 +325,9 @@ pub trait Db: Send + Sync + 'static {
     async fn clear_login_failures(&self, key: &[u8; 32]) -> DbResult<()>;
     /// Delete the counts forgotten by `now`; how many.
     async fn forget_login_failures(&self, now: i64) -> DbResult<u64>;
+
+    /// Keep `beacon` as the latest its admin posted for its team (replacing theirs).
+    async fn put_beacon(&self, beacon: &shared::beacon::Beacon) -> DbResult<()>;
+    /// The latest beacon each current admin of `team` posted.
+    async fn beacons(&self, team: &TeamId) -> DbResult<Vec<shared::beacon::Beacon>>;
 }

@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod beacons;
 pub mod db;
 pub mod error;
 pub mod events;
@@ -207,6 +208,7 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::router())
         .merge(audit::router())
         .merge(teams::router())
+        .merge(beacons::router())
         .merge(invites::router())
         .merge(records::router())
         .merge(events::router())

@@ -140,6 +140,15 @@ fn operations(s: &mut Schemas) -> Vec<Op> {
             s.add::<api::IncidentRequest>(),
             s.add::<api::IncidentResponse>(),
         ),
+        answers(
+            op(Get, path::BEACONS, "The latest freshness beacon each admin posted (members)"),
+            s.add::<api::BeaconsResponse>(),
+        ),
+        with(
+            op(Post, path::BEACONS, "Publish a signed freshness beacon of the chain head (admins)"),
+            s.add::<api::PublishBeaconRequest>(),
+            s.add::<api::Empty>(),
+        ),
         answers(op(Get, path::TOTP, "Two-factor status"), s.add::<api::TotpStatus>()),
         answers(op(Post, path::TOTP_SETUP, "Start two-factor enrolment"), s.add::<api::TotpSetup>()),
         with(
@@ -357,6 +366,7 @@ mod tests {
             shared::api::path::TOTP_SETUP,
             shared::api::path::TOTP_ENABLE,
             shared::api::path::INCIDENT,
+            shared::api::path::BEACONS,
             shared::api::path::TEAM_2FA,
             shared::api::path::ACCEPT_INVITE,
             shared::api::path::AUDIT,

@@ -42,9 +42,13 @@ async fn push(
     let mut seen = HashSet::with_capacity(req.items.len());
     let mut rows = Vec::with_capacity(req.items.len());
     let mut signatures = Signatures::new(&state, team);
+    let settings = shared::team::settings_record(team);
     for item in req.items {
         if !seen.insert(item.record) {
             return Err(ApiError::BadRequest(format!("record {} appears twice in one push", item.record)));
+        }
+        if item.record == settings && role != shared::chain::Role::Admin {
+            return Err(ApiError::Forbidden("only an admin writes the team's settings"));
         }
         let info = item.sealed.inspect().map_err(|e| match e {
             CryptoError::UnknownVersion(v) => {
@@ -67,6 +71,23 @@ async fn push(
         if info.epoch < epoch {
             return Err(ApiError::StaleEpoch { record: item.record.to_string(), got: info.epoch, current: epoch });
         }
+        // Whether the version deletes the record is its signed header's word (envelope
+        // v3), not the push's: a modified client cannot delete uncounted.
+        let tombstone = match info.deleted {
+            Some(deleted) if deleted == item.tombstone => deleted,
+            Some(deleted) => {
+                return Err(ApiError::BadRequest(format!(
+                    "record {}: pushed with tombstone {} but its signed header says deleted {deleted}",
+                    item.record, item.tombstone
+                )))
+            }
+            None => {
+                return Err(ApiError::BadRequest(format!(
+                    "record {}: a new version is sealed as envelope version 3 (its header carries the deletion flag)",
+                    item.record
+                )))
+            }
+        };
         signatures.add(item.record, &item.sealed).await?;
         check_head(&state, &team, item.record, &item.sealed).await?;
         rows.push(PushRow {
@@ -76,7 +97,7 @@ async fn push(
             epoch: info.min_epoch,
             author: info.author.to_string(),
             sealed: item.sealed.0,
-            tombstone: item.tombstone,
+            tombstone,
         });
     }
     signatures.all_hold()?;
@@ -297,7 +318,7 @@ async fn check_head(state: &AppState, team: &TeamId, record: RecordId, sealed: &
     Ok(())
 }
 
-async fn holds_head(state: &AppState, team: &TeamId, len: u64, hash: &[u8; 32]) -> ApiResult<bool> {
+pub(crate) async fn holds_head(state: &AppState, team: &TeamId, len: u64, hash: &[u8; 32]) -> ApiResult<bool> {
     let Ok(at) = usize::try_from(len) else { return Ok(false) };
     if at == 0 {
         return Ok(false);

@@ -986,3 +986,74 @@ async fn a_members_made_up_chain_head_isolates_that_member_and_the_team_keeps_wr
         assert!(!a.replica.records.contains_key(&planted), "{what}: the server never held it");
     }
 }
+
+/// Issue 31 item 8: the team's settings are an admin's. Bob (a member) cannot change
+/// them through the engine; his modified client's version, sealed with his real keys,
+/// is refused by the honest server; slipped into Carol's pull by a lying one, her
+/// client refuses it, names him, and keeps the rotation schedule Alice set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_version_of_the_team_settings_is_refused_and_the_admins_stand() {
+    let Cast { srv: _srv, proxy, alice, bob, carol, team } = cast("settings").await;
+    let settings = shared::team::settings_record(team);
+    let kind = (field::KIND.to_owned(), Some(Value::Text("settings".into())));
+    let mut a = client_of(&alice, team).await;
+    a.edit(settings, vec![kind.clone(), (shared::team::ROTATION_DAYS.to_owned(), Some(Value::Int(30)))], now())
+        .await
+        .unwrap();
+    a.sync().await.unwrap();
+    let mut c = client_of(&carol, team).await;
+    c.sync().await.unwrap();
+    let days = |c: &Client| {
+        let r = &c.replica.records[&settings];
+        shared::team::rotation_days(&r.view, r.signer.as_ref(), &c.session.team)
+    };
+    assert_eq!(days(&c), 30);
+
+    let mut b = client_of(&bob, team).await;
+    b.sync().await.unwrap();
+    let refused = b.edit(settings, vec![(shared::team::ROTATION_DAYS.to_owned(), Some(Value::Int(0)))], now()).await;
+    assert!(matches!(refused, Err(SyncError::NotAllowed(_))), "{refused:?}");
+
+    // Bob's modified client seals the settings' next version with his real keys.
+    let bob_session = bob.session(team).await;
+    let mut doc = (*b.replica.records[&settings].base).clone();
+    let stamp = Stamp { hlc: Hlc { wall_ms: now(), counter: 0 }, author: bob.name.clone() };
+    doc.apply(shared::team::ROTATION_DAYS, FieldState { value: Some(Value::Int(0)), stamp });
+    let sealer = sealer_of(&bob, &bob_session, bob_session.team.epoch);
+    let collection = b.replica.records[&settings].collection;
+    let sealed = sealer.seal(&RecordContext { team, record: settings }, collection, 2, &doc, None).unwrap().0;
+    let req = shared::api::PushRequest {
+        items: vec![shared::api::PushItem {
+            record: settings,
+            base_version: 1,
+            sealed: sealed.clone(),
+            tombstone: false,
+        }],
+        approval: None,
+    };
+    let answer = bob.transport(team).push(&req).await;
+    let refused = answer.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(refused.contains("only an admin"), "{refused}");
+
+    // A lying server serves it to Carol anyway.
+    let forged = Change { seq: 1_000_000, record: settings, version: 2, sealed };
+    proxy.rewrite(move |x| {
+        if !is_get(x, "/pull") {
+            return None;
+        }
+        let mut page: PullResponse = serde_json::from_slice(&x.body).ok()?;
+        page.changes.push(forged.clone());
+        Answer::json(200, &serde_json::to_value(page).ok()?)
+    });
+    c.sync().await.unwrap();
+    proxy.honest();
+    let refusal = c.refused[&settings].clone();
+    assert_eq!((refusal.signer, refusal.reason), (bob.name.clone(), shared::sync::RefusalReason::NotAnAdmin));
+    assert_eq!((c.replica.records[&settings].version, days(&c)), (1, 30), "the schedule Alice set stands");
+
+    // Alice changes the schedule: it lands, and Carol takes it.
+    a.edit(settings, vec![(shared::team::ROTATION_DAYS.to_owned(), Some(Value::Int(60)))], now()).await.unwrap();
+    a.sync().await.unwrap();
+    c.sync().await.unwrap();
+    assert_eq!((c.replica.records[&settings].version, days(&c)), (2, 60));
+}

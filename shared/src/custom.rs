@@ -322,6 +322,31 @@ mod tests {
     }
 
     #[test]
+    fn custom_fields_count_only_under_an_admins_signature() {
+        use crate::chain::tests::{append, new_chain, Person};
+        use crate::chain::{Action, Role};
+        use crate::hlc::{Hlc, Stamp};
+        use crate::record::FieldState;
+        let (ann, bob) = (Person::new("ann"), Person::new("bob"));
+        let mut chain = new_chain(&ann);
+        append(&mut chain, &ann, Action::AddMember { member: bob.member(Role::Member) });
+        let state = TeamState::verify(&chain, None).unwrap();
+        let set_by = |who: &Person| {
+            let mut doc = RecordDoc::new();
+            let stamp = Stamp { hlc: Hlc { wall_ms: 1, counter: 0 }, author: who.name.clone() };
+            let value = Some(Value::List(vec![def(Kind::Text, &[]).line()]));
+            doc.apply(CUSTOM_FIELDS, FieldState { value, stamp });
+            doc
+        };
+        assert_eq!(definitions(Some(&set_by(&ann)), Some(&ann.name), &state).len(), 1);
+        assert!(definitions(Some(&set_by(&bob)), Some(&bob.name), &state).is_empty(), "a member cannot define them");
+        assert!(
+            definitions(Some(&set_by(&bob)), Some(&ann.name), &state).is_empty(),
+            "nor get them counted by an admin's version that carries them"
+        );
+    }
+
+    #[test]
     fn keys_come_from_labels_and_never_collide() {
         let taken = vec![def(Kind::Text, &[])];
         assert_eq!(new_key("Contract value", &[]), "contract_value");

@@ -1070,6 +1070,9 @@ pub enum RefusalReason {
     StampedAhead { at_ms: u64 },
     /// The field's stamp carries a clock counter past [`crate::hlc::COUNTER_LIMIT`].
     SpentCounter,
+    /// A version of the team's settings record ([`crate::team::settings_record`])
+    /// signed by someone who is not an admin of the verified chain (no field named).
+    NotAnAdmin,
 }
 
 impl std::fmt::Display for Refusal {
@@ -1092,6 +1095,11 @@ impl std::fmt::Display for Refusal {
                 f,
                 "A change signed by {signer} stamped the field \"{field}\" with a clock counter no device reaches; \
                  it was refused and the field kept as it was."
+            ),
+            RefusalReason::NotAnAdmin => write!(
+                f,
+                "A change of the team's settings signed by {signer}, who is not an admin, was refused; the settings \
+                 stay as an admin set them."
             ),
         }
     }
@@ -1712,7 +1720,11 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         self.verified()?;
         let mut placed = Vec::with_capacity(edits.len());
         let mut moved: std::collections::HashMap<String, CollectionId> = std::collections::HashMap::new();
+        let settings = crate::team::settings_record(self.session.team.team);
         for (record, fields) in edits {
+            if record == settings && !self.session.team.is_admin(&self.session.me) {
+                return Err(SyncError::NotAllowed("Only an admin changes the team's settings."));
+            }
             let collection = self.placement(record, &fields)?;
             if self.replica.records.get(&record).is_some_and(|l| l.collection != collection) {
                 moved.insert(record.to_string(), collection);
@@ -2146,6 +2158,21 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// record's first version. (A device that skipped versions cannot tell which of
     /// them changed a field.)
     fn refusal(&self, version: u64, opened: &Opened, record: RecordId) -> Option<Judgement> {
+        let team = &self.session.team;
+        if record == crate::team::settings_record(team.team) && !team.is_admin(&opened.writer) {
+            // Only admins set the team's settings: a version anyone else signed is
+            // refused whole, and the record stays at the last one an admin signed.
+            let all: BTreeSet<String> = opened.doc.fields.keys().cloned().collect();
+            let signer = opened.writer.clone();
+            let refusal = Refusal {
+                version,
+                signer: signer.clone(),
+                field: String::new(),
+                named: signer,
+                reason: RefusalReason::NotAnAdmin,
+            };
+            return Some(Judgement { refusal, untimely: BTreeSet::new(), in_anothers_name: all, checked: true });
+        }
         let untimely: BTreeSet<String> = self.session.untimely(&opened.doc).map(|(f, ..)| f.to_owned()).collect();
         let prev = self.before(record, version);
         let named: Vec<(String, Username)> =
@@ -2457,7 +2484,10 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// gives the server our state back, and merges by stamp like any other edit.
     async fn queue_repairs(&mut self, records: &[RecordId]) -> Result<(), SyncError> {
         let mut stored = Vec::with_capacity(records.len());
-        for id in records {
+        // Only an admin signs the team's settings, a put-back of them included.
+        let settings = crate::team::settings_record(self.session.team.team);
+        let admin = self.session.team.is_admin(&self.session.me);
+        for id in records.iter().filter(|id| admin || **id != settings) {
             let Some(local) = self.replica.records.get(id) else { continue };
             let edits = local.base.fields.iter().map(|(f, s)| FieldEdit { field: f.clone(), state: s.clone() });
             self.replica.next_op += 1;

@@ -1209,6 +1209,48 @@ impl Db for Store {
         Ok(done.rows_affected())
     }
 
+    async fn put_beacon(&self, b: &shared::beacon::Beacon) -> DbResult<()> {
+        let len = i64::try_from(b.len).map_err(|_| DbError::Corrupt("beacon length".into()))?;
+        sqlx::query(
+            "INSERT INTO beacons (team_id, admin, chain_len, head, at_ms, signature) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (team_id, admin) DO UPDATE SET chain_len = excluded.chain_len, head = excluded.head, \
+             at_ms = excluded.at_ms, signature = excluded.signature",
+        )
+        .bind(b.team.as_bytes().as_slice())
+        .bind(b.admin.as_str())
+        .bind(len)
+        .bind(b.head.as_slice())
+        .bind(b.at_ms)
+        .bind(b.signature.as_slice())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn beacons(&self, team: &TeamId) -> DbResult<Vec<shared::beacon::Beacon>> {
+        let rows = sqlx::query(
+            "SELECT b.admin, b.chain_len, b.head, b.at_ms, b.signature FROM beacons b \
+             JOIN team_members m ON m.team_id = b.team_id AND m.username = b.admin \
+             WHERE b.team_id = $1 AND m.role = 'admin' ORDER BY b.admin",
+        )
+        .bind(team.as_bytes().as_slice())
+        .fetch_all(&self.reader)
+        .await?;
+        let corrupt = |what: &str| DbError::Corrupt(format!("beacon {what}"));
+        rows.iter()
+            .map(|r| {
+                Ok(shared::beacon::Beacon {
+                    team: *team,
+                    len: r.get::<i64, _>("chain_len") as u64,
+                    head: r.get::<&[u8], _>("head").try_into().map_err(|_| corrupt("head"))?,
+                    admin: Username::parse(r.get::<&str, _>("admin")).map_err(|_| corrupt("admin"))?,
+                    at_ms: r.get("at_ms"),
+                    signature: r.get::<&[u8], _>("signature").try_into().map_err(|_| corrupt("signature"))?,
+                })
+            })
+            .collect()
+    }
+
     async fn cursor(&self, team: &TeamId) -> DbResult<Cursor> {
         let s: Option<i64> = sqlx::query_scalar("SELECT seq FROM teams WHERE team_id = $1")
             .bind(team.as_bytes().as_slice())

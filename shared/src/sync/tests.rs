@@ -1744,3 +1744,50 @@ fn reencryption_runs_to_the_end_past_a_members_made_up_heads_and_past_any_doubt(
         assert_eq!(net.server.lock().unwrap().records[&id].sealed.inspect().unwrap().min_epoch, epoch);
     }
 }
+
+/// Issue 31 item 8: the team's settings record takes only versions an admin signed.
+/// Bob's client cannot edit it; his modified client's version, which a lying server
+/// stores, is refused whole by every reader (naming him), the settings stay as Ann set
+/// them, and Ann's next change lands on top of his at once without carrying his value.
+#[test]
+fn a_members_version_of_the_settings_is_refused_whole_and_an_admin_writes_on_top() {
+    let t = team_of_three();
+    let net = ModelTransport::default();
+    let team_id = TeamState::verify(&t.chain, None).unwrap().team;
+    let id = crate::team::settings_record(team_id);
+    let days = |c: &Client| {
+        let r = &c.replica.records[&id];
+        crate::team::rotation_days(&r.view, r.signer.as_ref(), &c.session.team)
+    };
+    let setting = |d: i64| vec![(crate::team::ROTATION_DAYS.to_owned(), Some(Value::Int(d)))];
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    block_on(ann.edit(id, setting(30), wall_clock())).unwrap();
+    block_on(ann.sync()).unwrap();
+    let mut bob = synced(&t, 1, &net, &MemoryStore::new());
+    assert!(matches!(block_on(bob.edit(id, setting(0), wall_clock())), Err(SyncError::NotAllowed(_))));
+
+    let mut doc = (*ann.replica.records[&id].base).clone();
+    let stamp = Stamp { hlc: crate::hlc::Hlc { wall_ms: wall_clock(), counter: 0 }, author: t.people[1].name.clone() };
+    doc.apply(crate::team::ROTATION_DAYS, FieldState { value: Some(Value::Int(0)), stamp: stamp.clone() });
+    doc.apply("pool_rules", FieldState { value: text("bob's rules"), stamp });
+    let mut carl = synced(&t, 2, &net, &MemoryStore::new());
+    serve(&net, id, 2, forge(&t, 1, id, 2, &doc));
+    block_on(carl.sync()).unwrap();
+    block_on(ann.sync()).unwrap();
+    for c in [&ann, &carl] {
+        let refusal = &c.refused[&id];
+        assert_eq!((&refusal.signer, refusal.reason), (&t.people[1].name, RefusalReason::NotAnAdmin));
+        assert_eq!(days(c), 30);
+        assert!(c.replica.records[&id].view.fields.get("pool_rules").is_none());
+    }
+    assert!(carl.refused[&id].to_string().contains("signed by bob, who is not an admin"));
+
+    block_on(ann.edit(id, setting(60), wall_clock())).unwrap();
+    let before = pushes(&net);
+    block_on(ann.sync()).unwrap();
+    assert_eq!(pushes(&net) - before, 1, "one push, on top of Bob's version");
+    block_on(carl.sync()).unwrap();
+    let taken = &carl.replica.records[&id];
+    assert_eq!((taken.version, days(&carl)), (3, 60));
+    assert!(taken.view.fields.get("pool_rules").is_none(), "what Bob wrote is never re-signed by Ann");
+}
