@@ -34,6 +34,7 @@ fn envelopes_seal_and_open_in_the_browser_and_refuse_tampering() {
         record_version: 1,
         author: Username::parse("browser").unwrap(),
         chain: Some(shared::crypto::envelope::ChainHead { len: 3, hash: [7; 32] }),
+        deleted: Some(false),
     };
     let env = SealedEnvelope::seal(b"browser canary", &header, &ctx, &[0; 32], &key, &author);
     assert_eq!(env.open(&ctx, &[0; 32], &key, &author.public()).unwrap(), b"browser canary");

@@ -35,6 +35,7 @@ fn envelopes(c: &mut Criterion) {
         record_version: 1,
         author: Username::parse("bench").unwrap(),
         chain: Some(shared::crypto::envelope::ChainHead { len: 3, hash: [7; 32] }),
+        deleted: Some(false),
     };
     let mut g = c.benchmark_group("envelope");
     for size in [1024usize, 64 * 1024] {
@@ -168,6 +169,7 @@ fn hostile_checks(c: &mut Criterion) {
         record_version: 1,
         author: me.clone(),
         chain,
+        deleted: None,
     };
     let ctx = RecordContext { team, record: RecordId::random() };
     let (v1, v2) = (header(None), header(Some(session.team.chain_head())));

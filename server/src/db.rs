@@ -133,7 +133,7 @@ pub struct PushRow {
     pub epoch: u32,
     pub author: String,
     pub sealed: Vec<u8>,
-    /// This version deletes the record (as the client declares it).
+    /// This version deletes the record (its signed header's flag, which the push's matched).
     pub tombstone: bool,
 }
 

@@ -735,7 +735,9 @@ pub struct PushItem {
     pub base_version: u64,
     pub sealed: SealedRecord,
     /// This version deletes the record. Said in the clear so the server can hold bulk
-    /// deletions to an approval; the record's content stays sealed.
+    /// deletions to an approval; the record's content stays sealed. It must match the
+    /// deletion flag signed in the basic section's header (envelope v3), which is what
+    /// the server counts: a push where they differ is refused.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tombstone: bool,
 }

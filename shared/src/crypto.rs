@@ -38,6 +38,7 @@ pub mod label {
     pub const AUDIT_KEY_WRAP: &[u8] = b"quietdesk/v2/audit-key-wrap";
     pub const ENVELOPE: &[u8] = b"quietdesk/v1/envelope";
     pub const ENVELOPE_V2: &[u8] = b"quietdesk/v2/envelope";
+    pub const ENVELOPE_V3: &[u8] = b"quietdesk/v3/envelope";
     pub const ENVELOPE_SIG: &[u8] = b"quietdesk/v1/envelope-sig";
     pub const CHAIN_ENTRY: &[u8] = b"quietdesk/v1/chain-entry";
     pub const CHAIN_SIG: &[u8] = b"quietdesk/v1/chain-sig";

@@ -1,10 +1,11 @@
-//! The record envelope, version 2 (version 1 is still read).
+//! The record envelope, version 3 (versions 1 and 2 are still read).
 //!
 //! ```text
-//! v2: 2 | collection(16) | epoch(4) | scope(1) | record_version(8) | author(1+n)
-//!       | chain_len(8) | chain_hash(32)
+//! v3: 3 | collection(16) | epoch(4) | scope(1) | record_version(8) | author(1+n)
+//!       | chain_len(8) | chain_hash(32) | flags(1)
 //!       | nonce(12) | ct_len(4) | AES-256-GCM ciphertext‖tag | Ed25519 signature(64)
-//! v1: 1 | the same without chain_len and chain_hash
+//! v2: 2 | the same without flags
+//! v1: 1 | the same without chain_len, chain_hash and flags
 //! ```
 //!
 //! Version 2 carries the writer's view of the team chain (its length and head hash),
@@ -12,6 +13,12 @@
 //! writer sealed on: a longer one than its own means the server has not shown it a
 //! change (it refreshes, and stops writing until it has it); a different one at the same
 //! length means the server shows members two different teams (a fork).
+//!
+//! Version 3 adds a flags byte (bit 0: this version deletes the record; every other bit
+//! zero), bound and signed like the rest of the header. The server counts deletions
+//! from it (it holds bulk deletions to an admin's approval), and readers refuse a
+//! version whose flag disagrees with its sealed content, so a member cannot delete
+//! without the deletion being counted.
 //!
 //! The associated data binds the team, collection, record id, record version, epoch,
 //! scope and author, plus a *companion digest*: the basic section of a record binds
@@ -33,8 +40,11 @@ use super::{aead, label, sha256, CryptoError, Scope, SymmetricKey};
 use crate::encoding::{Reader, Writer};
 use crate::ids::{CollectionId, RecordId, TeamId, Username};
 
-pub const ENVELOPE_VERSION: u8 = 2;
+pub const ENVELOPE_VERSION: u8 = 3;
+const ENVELOPE_VERSION_2: u8 = 2;
 const ENVELOPE_VERSION_1: u8 = 1;
+/// The flags byte's bit that marks a version deleting its record (envelope v3).
+const FLAG_DELETED: u8 = 1;
 pub const SEALED_RECORD_VERSION: u8 = 1;
 /// Largest envelope a client will produce or a server will accept.
 pub const MAX_ENVELOPE_BYTES: usize = 1024 * 1024;
@@ -58,6 +68,37 @@ pub struct EnvelopeHeader {
     /// The writer's verified chain head (`None` only in version-1 envelopes, which
     /// are read but no longer written).
     pub chain: Option<ChainHead>,
+    /// Whether this version deletes the record, signed (`None` in version-1 and -2
+    /// envelopes, which carry no flag; a header with a chain and a flag is version 3).
+    /// The writer sets it from the record's content in both sections; the server and
+    /// readers judge the basic section's.
+    pub deleted: Option<bool>,
+}
+
+impl EnvelopeHeader {
+    /// The envelope version this header is written as.
+    pub fn version(&self) -> u8 {
+        match (&self.chain, self.deleted) {
+            (None, _) => ENVELOPE_VERSION_1,
+            (Some(_), None) => ENVELOPE_VERSION_2,
+            (Some(_), Some(_)) => ENVELOPE_VERSION,
+        }
+    }
+
+    /// The header's fields in wire order, after the version byte.
+    fn write_fields(&self, w: &mut Writer) {
+        w.fixed(self.collection.as_bytes())
+            .u32(self.epoch)
+            .u8(self.scope as u8)
+            .u64(self.record_version)
+            .short_str(self.author.as_str());
+        if let Some(c) = &self.chain {
+            w.u64(c.len).fixed(&c.hash);
+            if let Some(deleted) = self.deleted {
+                w.u8(if deleted { FLAG_DELETED } else { 0 });
+            }
+        }
+    }
 }
 
 /// What an envelope is about but does not carry: the team and the record id.
@@ -67,11 +108,16 @@ pub struct RecordContext {
     pub record: RecordId,
 }
 
-/// The associated data for an envelope. Frozen by golden tests (one per version: a
-/// version-2 envelope starts with its own label, so it can never pass for version 1).
+/// The associated data for an envelope. Frozen by golden tests (one per version: each
+/// version starts with its own label, so none can pass for another).
 pub fn aad(ctx: &RecordContext, h: &EnvelopeHeader, companion: &[u8; 32]) -> Vec<u8> {
-    let mut w = Writer::with_capacity(168);
-    w.fixed(if h.chain.is_some() { label::ENVELOPE_V2 } else { label::ENVELOPE })
+    let mut w = Writer::with_capacity(169);
+    let label = match h.version() {
+        ENVELOPE_VERSION => label::ENVELOPE_V3,
+        ENVELOPE_VERSION_2 => label::ENVELOPE_V2,
+        _ => label::ENVELOPE,
+    };
+    w.fixed(label)
         .fixed(ctx.team.as_bytes())
         .fixed(h.collection.as_bytes())
         .fixed(ctx.record.as_bytes())
@@ -82,6 +128,9 @@ pub fn aad(ctx: &RecordContext, h: &EnvelopeHeader, companion: &[u8; 32]) -> Vec
         .fixed(companion);
     if let Some(c) = &h.chain {
         w.u64(c.len).fixed(&c.hash);
+        if let Some(deleted) = h.deleted {
+            w.u8(deleted as u8);
+        }
     }
     w.finish()
 }
@@ -170,7 +219,7 @@ impl SealedEnvelope {
         let bad = |_| CryptoError::Malformed("envelope");
         let mut r = Reader::new(&self.0);
         let version = r.u8().map_err(bad)?;
-        if version != ENVELOPE_VERSION && version != ENVELOPE_VERSION_1 {
+        if ![ENVELOPE_VERSION, ENVELOPE_VERSION_2, ENVELOPE_VERSION_1].contains(&version) {
             return Err(CryptoError::UnknownVersion(version));
         }
         let collection = CollectionId(r.array().map_err(bad)?);
@@ -179,7 +228,15 @@ impl SealedEnvelope {
         let record_version = r.u64().map_err(bad)?;
         let author = Username::parse(r.short_str().map_err(bad)?).map_err(|_| CryptoError::Malformed("envelope"))?;
         let chain = match version {
-            ENVELOPE_VERSION => Some(ChainHead { len: r.u64().map_err(bad)?, hash: r.array().map_err(bad)? }),
+            ENVELOPE_VERSION_1 => None,
+            _ => Some(ChainHead { len: r.u64().map_err(bad)?, hash: r.array().map_err(bad)? }),
+        };
+        let deleted = match version {
+            ENVELOPE_VERSION => match r.u8().map_err(bad)? {
+                0 => Some(false),
+                FLAG_DELETED => Some(true),
+                _ => return Err(CryptoError::Malformed("envelope flags")),
+            },
             _ => None,
         };
         let nonce = r.array().map_err(bad)?;
@@ -188,7 +245,7 @@ impl SealedEnvelope {
         let sig = r.array().map_err(bad)?;
         r.finish().map_err(bad)?;
         Ok(ParsedEnvelope {
-            header: EnvelopeHeader { collection, epoch, scope, record_version, author, chain },
+            header: EnvelopeHeader { collection, epoch, scope, record_version, author, chain, deleted },
             nonce,
             ct,
             body_len,
@@ -413,16 +470,9 @@ pub struct Unsigned {
 
 impl Unsigned {
     fn assemble(h: &EnvelopeHeader, ad: &[u8], nonce: &[u8; 12], ct: Vec<u8>) -> Self {
-        let mut w = Writer::with_capacity(104 + ct.len() + SIG_LEN);
-        w.u8(if h.chain.is_some() { ENVELOPE_VERSION } else { ENVELOPE_VERSION_1 })
-            .fixed(h.collection.as_bytes())
-            .u32(h.epoch)
-            .u8(h.scope as u8)
-            .u64(h.record_version)
-            .short_str(h.author.as_str());
-        if let Some(c) = &h.chain {
-            w.u64(c.len).fixed(&c.hash);
-        }
+        let mut w = Writer::with_capacity(105 + ct.len() + SIG_LEN);
+        w.u8(h.version());
+        h.write_fields(&mut w);
         w.fixed(nonce).bytes(&ct);
         let body = w.finish();
         Self { message: signed_message(ad, &body), body }
@@ -526,6 +576,8 @@ pub struct SealedRecordInfo {
     /// The oldest epoch any section is sealed under (a sensitive section carried
     /// forward by a client without its key can be older than the basic one).
     pub min_epoch: u32,
+    /// The basic section's signed deletion flag (`None` before envelope version 3).
+    pub deleted: Option<bool>,
 }
 
 impl SealedRecord {
@@ -581,6 +633,7 @@ impl SealedRecord {
             author: b.author,
             has_sensitive: sensitive.is_some(),
             min_epoch,
+            deleted: b.deleted,
         })
     }
 }
@@ -613,10 +666,26 @@ mod tests {
             record_version: 42,
             author: Username::parse("golden").unwrap(),
             chain: Some(ChainHead { len: 7, hash: [0xCA; 32] }),
+            deleted: Some(false),
         }
     }
+    fn header_v2() -> EnvelopeHeader {
+        EnvelopeHeader { deleted: None, ..header() }
+    }
     fn header_v1() -> EnvelopeHeader {
-        EnvelopeHeader { chain: None, ..header() }
+        EnvelopeHeader { chain: None, deleted: None, ..header() }
+    }
+    /// The golden version-3 header: a deletion, so the flag's bit is frozen too.
+    fn header_v3() -> EnvelopeHeader {
+        EnvelopeHeader { deleted: Some(true), ..header() }
+    }
+    /// `h` written with `p`'s nonce, ciphertext and signature (a rewritten header).
+    fn rewritten(h: &EnvelopeHeader, p: &ParsedEnvelope<'_>) -> SealedEnvelope {
+        let mut w = Writer::new();
+        w.u8(h.version());
+        h.write_fields(&mut w);
+        w.fixed(&p.nonce).bytes(p.ct).fixed(&p.sig);
+        SealedEnvelope(w.finish())
     }
     fn ctx() -> RecordContext {
         RecordContext { team: TeamId([0x7E; 16]), record: RecordId([0x5E; 16]) }
@@ -632,8 +701,10 @@ mod tests {
     fn golden_aad_bytes_are_frozen() {
         let a = hex::encode(aad(&ctx(), &header_v1(), &[0xAB; 32]));
         check_golden("aad v1", &a, include_str!("../../tests/golden/envelope_aad_v1.hex"));
-        let a = hex::encode(aad(&ctx(), &header(), &[0xAB; 32]));
+        let a = hex::encode(aad(&ctx(), &header_v2(), &[0xAB; 32]));
         check_golden("aad v2", &a, include_str!("../../tests/golden/envelope_aad_v2.hex"));
+        let a = hex::encode(aad(&ctx(), &header_v3(), &[0xAB; 32]));
+        check_golden("aad v3", &a, include_str!("../../tests/golden/envelope_aad_v3.hex"));
     }
 
     #[test]
@@ -642,7 +713,8 @@ mod tests {
         let author = golden_author();
         for (h, name, stored) in [
             (header_v1(), "envelope v1", include_str!("../../tests/golden/envelope_v1.hex")),
-            (header(), "envelope v2", include_str!("../../tests/golden/envelope_v2.hex")),
+            (header_v2(), "envelope v2", include_str!("../../tests/golden/envelope_v2.hex")),
+            (header_v3(), "envelope v3", include_str!("../../tests/golden/envelope_v3.hex")),
         ] {
             let env =
                 SealedEnvelope::seal_with_nonce(GOLDEN_PLAINTEXT, &h, &ctx(), &NO_COMPANION, &key, &author, [0x22; 12]);
@@ -654,29 +726,38 @@ mod tests {
     }
 
     #[test]
-    fn a_v2_envelope_cannot_pass_for_v1_nor_change_its_chain_head() {
+    fn a_v3_envelope_cannot_pass_for_an_older_version_nor_change_its_chain_head_or_flag() {
         let (env, key, author) = sealed();
         let p = env.parse().unwrap();
-        for chain in [None, Some(ChainHead { len: 8, hash: [0xCA; 32] }), Some(ChainHead { len: 7, hash: [1; 32] })] {
-            let h = EnvelopeHeader { chain, ..header() };
-            let mut w = Writer::new();
-            w.u8(if chain.is_some() { 2 } else { 1 })
-                .fixed(h.collection.as_bytes())
-                .u32(h.epoch)
-                .u8(h.scope as u8)
-                .u64(h.record_version)
-                .short_str(h.author.as_str());
-            if let Some(c) = chain {
-                w.u64(c.len).fixed(&c.hash);
-            }
-            w.fixed(&p.nonce).bytes(p.ct).fixed(&p.sig);
-            let rewritten = SealedEnvelope(w.finish());
+        let variants = [
+            EnvelopeHeader { chain: None, deleted: None, ..header() },
+            EnvelopeHeader { deleted: None, ..header() },
+            EnvelopeHeader { deleted: Some(true), ..header() },
+            EnvelopeHeader { chain: Some(ChainHead { len: 8, hash: [0xCA; 32] }), ..header() },
+            EnvelopeHeader { chain: Some(ChainHead { len: 7, hash: [1; 32] }), ..header() },
+        ];
+        for h in variants {
             assert_eq!(
-                rewritten.open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap_err(),
+                rewritten(&h, &p).open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap_err(),
                 CryptoError::DecryptionFailed,
-                "{chain:?}"
+                "{h:?}"
             );
         }
+    }
+
+    #[test]
+    fn unknown_flags_are_refused() {
+        let (env, _, _) = sealed();
+        let flags_at = 1 + 16 + 4 + 1 + 8 + 1 + "golden".len() + 8 + 32;
+        assert_eq!(env.0[flags_at], 0);
+        for flags in [2u8, 3, 0x80] {
+            let mut t = env.clone();
+            t.0[flags_at] = flags;
+            assert_eq!(t.header().unwrap_err(), CryptoError::Malformed("envelope flags"), "{flags}");
+        }
+        let mut deleting = env.clone();
+        deleting.0[flags_at] = 1;
+        assert_eq!(deleting.header().unwrap().deleted, Some(true));
     }
 
     fn sealed() -> (SealedEnvelope, SymmetricKey, IdentityKeys) {
@@ -726,22 +807,8 @@ mod tests {
         ];
         let p = env.parse().unwrap();
         for v in variants {
-            let mut w = Writer::new();
-            let c = v.chain.expect("v2");
-            w.u8(2)
-                .fixed(v.collection.as_bytes())
-                .u32(v.epoch)
-                .u8(v.scope as u8)
-                .u64(v.record_version)
-                .short_str(v.author.as_str())
-                .u64(c.len)
-                .fixed(&c.hash)
-                .fixed(&p.nonce)
-                .bytes(p.ct)
-                .fixed(&p.sig);
-            let moved = SealedEnvelope(w.finish());
             assert_eq!(
-                moved.open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap_err(),
+                rewritten(&v, &p).open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap_err(),
                 CryptoError::DecryptionFailed
             );
         }
@@ -759,9 +826,9 @@ mod tests {
                 "byte {i}: {e:?}"
             );
         }
-        let mut v3 = env.clone();
-        v3.0[0] = 3;
-        assert_eq!(v3.open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap_err(), CryptoError::UnknownVersion(3));
+        let mut v4 = env.clone();
+        v4.0[0] = 4;
+        assert_eq!(v4.open(&ctx(), &NO_COMPANION, &key, &author.public()).unwrap_err(), CryptoError::UnknownVersion(4));
     }
 
     #[test]

@@ -138,6 +138,9 @@ impl Sealer<'_> {
         let basic_key = self.keyring.get(collection, epoch, Scope::Basic).ok_or(CryptoError::NoKey)?;
         let (sensitive_fields, basic_fields): (BTreeMap<_, _>, BTreeMap<_, _>) =
             doc.fields.clone().into_iter().partition(|(name, _)| is_sensitive(name));
+        // The deletion flag is signed in both sections' headers: the server counts
+        // deletions from it, and readers refuse a version whose flag and content differ.
+        let deleted = Some(doc.is_deleted());
         let header = |scope| EnvelopeHeader {
             collection,
             epoch,
@@ -145,6 +148,7 @@ impl Sealer<'_> {
             record_version: version,
             author: self.me.clone(),
             chain: Some(self.head),
+            deleted,
         };
         let basic = Pending {
             plain: zeroize::Zeroizing::new(encode(&RecordDoc { fields: basic_fields })),
@@ -340,6 +344,8 @@ struct PlanRest {
     epoch: u32,
     writer: Username,
     writer_head: Option<ChainHead>,
+    /// The basic section's signed deletion flag (envelope v3), which the content must agree with.
+    deleted: Option<bool>,
 }
 
 /// See [`UncheckedPlan`].
@@ -370,6 +376,7 @@ pub fn plan_unchecked<'k>(
             epoch: bh.epoch,
             writer: bh.author,
             writer_head: bh.chain,
+            deleted: bh.deleted,
         },
     };
     if let Some(s) = sensitive {
@@ -437,6 +444,11 @@ impl<'k> OpenPlan<'k> {
             }
             None => (rest.carried, None),
         };
+        // A version whose signed flag and content disagree hid a deletion from the
+        // server's count (or claimed one it does not make): it does not open.
+        if rest.deleted.is_some_and(|d| d != doc.is_deleted()) {
+            return Err(CryptoError::Malformed("a deletion flag that disagrees with the record"));
+        }
         Ok(Opened {
             doc,
             collection: rest.collection,
