@@ -76,6 +76,45 @@ pub const DELETED: &str = "deleted";
 /// them right); any other version may only change fields in its signer's name.
 pub const REPAIRED: &str = "repaired";
 
+/// The field a version carries when, as its signer's client merged it, the signer's
+/// edits replaced concurrent writes of others (writes that reached the server after
+/// the signer edited, so the signer never saw them): the version's own number, then
+/// one entry per replaced write, naming the field and the replaced write's stamp (no
+/// value). Readers take it only from the version whose signer set it to that
+/// version's number ([`replaced_in`]): the device of each named author that holds
+/// the replaced write tells its user, whichever push reached the server first.
+pub const REPLACED: &str = "replaced";
+
+/// The value of [`REPLACED`] for `version`, naming `writes` (field and stamp). Frozen:
+/// `version`, then `field␟author␟wall_ms␟counter` per write (U+001F between parts).
+pub fn replaced_mark<'a>(version: u64, writes: impl IntoIterator<Item = (&'a str, &'a Stamp)>) -> Value {
+    let mut lines = vec![version.to_string()];
+    lines.extend(
+        writes
+            .into_iter()
+            .map(|(field, s)| format!("{field}\u{1f}{}\u{1f}{}\u{1f}{}", s.author, s.hlc.wall_ms, s.hlc.counter)),
+    );
+    Value::List(lines)
+}
+
+/// The writes `doc`, as `version` signed by `signer`, says its signer's edits replaced
+/// ([`REPLACED`]): nothing unless the mark is the signer's own, for this version.
+pub fn replaced_in(doc: &RecordDoc, version: u64, signer: &crate::ids::Username) -> Vec<(String, Stamp)> {
+    let Some(mark) = doc.fields.get(REPLACED).filter(|m| &m.stamp.author == signer) else { return Vec::new() };
+    let Some(lines) = mark.value.as_ref().and_then(Value::as_list) else { return Vec::new() };
+    if lines.first() != Some(&version.to_string()) {
+        return Vec::new();
+    }
+    let parse = |line: &String| {
+        let mut p = line.split('\u{1f}');
+        let field = p.next()?.to_owned();
+        let author = crate::ids::Username::parse(p.next()?).ok()?;
+        let hlc = crate::hlc::Hlc { wall_ms: p.next()?.parse().ok()?, counter: p.next()?.parse().ok()? };
+        p.next().is_none().then_some((field, Stamp { hlc, author }))
+    };
+    lines[1..].iter().filter_map(parse).collect()
+}
+
 /// A record's fields. The plaintext inside an envelope.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordDoc {
@@ -166,6 +205,20 @@ mod tests {
     use crate::hlc::Hlc;
     use crate::ids::Username;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_replaced_mark_is_frozen_and_read_only_from_its_signer_for_its_version() {
+        let (ann, bob) = (Username::parse("ann").unwrap(), Username::parse("bob").unwrap());
+        let replaced = Stamp { hlc: Hlc { wall_ms: 1_700_000_000_000, counter: 3 }, author: ann.clone() };
+        let mark = replaced_mark(7, [("notes", &replaced)]);
+        assert_eq!(mark, Value::List(vec!["7".into(), "notes\u{1f}ann\u{1f}1700000000000\u{1f}3".into()]));
+        let mut doc = RecordDoc::new();
+        let by = |who: &Username| Stamp { hlc: Hlc { wall_ms: 1_700_000_000_001, counter: 0 }, author: who.clone() };
+        doc.apply(REPLACED, FieldState { value: Some(mark), stamp: by(&bob) });
+        assert_eq!(replaced_in(&doc, 7, &bob), vec![("notes".to_owned(), replaced)]);
+        assert!(replaced_in(&doc, 8, &bob).is_empty(), "a later version carrying the mark names nothing");
+        assert!(replaced_in(&doc, 7, &ann).is_empty(), "only its signer's own mark counts");
+    }
 
     fn stamp(wall: u64, counter: u32, who: &str) -> Stamp {
         Stamp { hlc: Hlc { wall_ms: wall, counter }, author: Username::parse(who).unwrap() }

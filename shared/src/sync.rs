@@ -215,6 +215,15 @@ pub trait Transport {
     async fn sign(&self, identity: &IdentityKeys, messages: &[&[u8]]) -> Vec<[u8; 64]> {
         sign_here(self, identity, messages).await
     }
+
+    /// The team's freshness beacons, as the server lists them (the latest each admin
+    /// posted; see [`crate::beacon`]): `Some` from every transport that reaches a
+    /// Quietdesk server, and then the beacon lease holds ([`Syncer::freshness`]) whatever
+    /// it answers. `None` only for transports with no server behind them (a test's
+    /// model of one, a benchmark).
+    async fn beacons(&self) -> Option<Result<Vec<crate::beacon::Beacon>, TransportError>> {
+        None
+    }
 }
 
 /// [`Transport::verify_signatures`] on this thread, breathing between checks.
@@ -290,6 +299,13 @@ pub enum SyncError {
     /// nothing is sealed until that is resolved.
     #[error("{0}")]
     ChainDoubt(ChainDoubt),
+    /// No admin has confirmed this client's verified chain for longer than the team's
+    /// beacon lease ([`crate::beacon`]): a removal may be withheld from it, so no new
+    /// edit is sealed until a fresh beacon on its chain comes.
+    #[error(
+        "No admin has confirmed this team's membership for {hours} hours: new edits wait on this device until one does."
+    )]
+    Unconfirmed { hours: u64 },
 }
 
 /// What a record's writer saw of the team chain, when it is not what this client
@@ -581,6 +597,15 @@ pub struct Replica {
     /// durable, and need not be: which records are still on an old epoch is known from
     /// the records themselves, so after a restart the work is simply picked up again.
     pub reseal: BTreeSet<RecordId>,
+    /// Others' writes this replica took in after its own pending edit of the same field
+    /// was made, which that edit beats, by record and field: the record's next push
+    /// names them ([`crate::record::REPLACED`]), so their authors are told even when
+    /// their push reached the server first. Not durable.
+    replacing: BTreeMap<RecordId, BTreeMap<String, Stamp>>,
+    /// Writes a version taken in names as replaced ([`crate::record::replaced_in`]) that
+    /// this replica held, with their author: the syncer tells the user of those that
+    /// are theirs ([`Syncer::superseded`]).
+    replaced: Vec<(Username, Superseded)>,
 }
 
 impl Replica {
@@ -716,6 +741,17 @@ impl Replica {
             local.base = Arc::new(opened.doc);
             local.view = local.base.clone();
         } else {
+            Self::note_replacing(&mut self.replacing, record, local, &opened.doc);
+            for (field, stamp) in crate::record::replaced_in(&opened.doc, version, &opened.writer) {
+                let (Some(held), Some(now)) = (local.base.fields.get(&field), opened.doc.fields.get(&field)) else {
+                    continue;
+                };
+                if held.stamp == stamp && now.beats(held) {
+                    let (mine, theirs) = (held.value.clone(), now.value.clone());
+                    let (by, at_ms) = (opened.writer.clone(), now.stamp.hlc.wall_ms);
+                    self.replaced.push((stamp.author, Superseded { record, field, mine, theirs, by, at_ms }));
+                }
+            }
             Arc::make_mut(&mut local.base).merge(&opened.doc);
             Arc::make_mut(&mut local.view).merge(&opened.doc);
         }
@@ -723,6 +759,32 @@ impl Replica {
         local.complete = opened.complete;
         local.epoch = opened.epoch;
         local.signer = Some(opened.writer);
+    }
+
+    /// Before `doc` (a newer server version) is merged into `local`: note each field it
+    /// changes that an edit pending here beats ([`Replica::replacing`]). The edit was
+    /// made on the base held here, which lacked that write: the two were concurrent,
+    /// and this client's push will replace it. Sensitive fields are left out (the mark
+    /// is in the basic section).
+    fn note_replacing(
+        replacing: &mut BTreeMap<RecordId, BTreeMap<String, Stamp>>,
+        record: RecordId,
+        local: &LocalRecord,
+        doc: &RecordDoc,
+    ) {
+        if Arc::ptr_eq(&local.base, &local.view) {
+            return; // nothing pending
+        }
+        for (name, theirs) in &doc.fields {
+            let held = local.base.fields.get(name);
+            if held.is_some_and(|h| !theirs.beats(h)) || crate::domain::is_sensitive(name) {
+                continue;
+            }
+            let Some(pending) = local.view.fields.get(name) else { continue };
+            if held.is_none_or(|h| h != pending) && pending.beats(theirs) {
+                replacing.entry(record).or_default().insert(name.clone(), theirs.stamp.clone());
+            }
+        }
     }
 
     /// The documents to push for at most `limit` records (in record order): base plus
@@ -967,6 +1029,12 @@ pub struct Syncer<S, T> {
     /// ([`Syncer::reopen_with_new_keys`]). Not durable: after a restart the record is at
     /// its verified version until the server sends a newer one again.
     set_aside: BTreeMap<RecordId, StoredRecord>,
+    /// The newest freshness beacon of each admin that confirms this client's chain or
+    /// is ahead of it ([`Syncer::read_beacons`]); judged again against the chain it
+    /// holds whenever [`Syncer::freshness`] is asked.
+    beacons: BTreeMap<Username, crate::beacon::Beacon>,
+    /// Whether the transport serves beacons: from its first answer on, the lease holds.
+    leased: bool,
 }
 
 /// A record that moved, by a version signed by `signer` (checked against the verified
@@ -1199,6 +1267,8 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             superseded: Vec::new(),
             moved_away: BTreeMap::new(),
             set_aside: BTreeMap::new(),
+            beacons: BTreeMap::new(),
+            leased: false,
             build_on: BTreeMap::new(),
             unknown_heads: BTreeMap::new(),
             rereading: BTreeMap::new(),
@@ -1780,10 +1850,61 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         self.verified()?;
         let mut report = SyncReport::default();
         self.take_answered().await?;
-        self.pull(&mut report).await?;
-        self.push(&mut report).await?;
+        self.read_beacons().await;
+        let pulled = self.pull(&mut report).await;
+        self.take_replaced();
+        pulled?;
+        let pushed = self.push(&mut report).await;
+        self.take_replaced();
+        pushed?;
         report.unreadable = self.replica.unreadable.len();
         Ok(report)
+    }
+
+    /// How recently an admin confirmed the verified chain, against the team's beacon
+    /// lease (see [`crate::beacon`] for the rule): `None` until the transport has served
+    /// beacons (one with no server behind it never does). The lease is the settings
+    /// record's, as an admin signed it.
+    pub fn freshness(&self) -> Option<crate::beacon::Freshness> {
+        if !self.leased {
+            return None;
+        }
+        let team = &self.session.team;
+        let now_ms = (self.session.now_ms)() as i64;
+        let settings = self.replica.records.get(&crate::team::settings_record(team.team));
+        let lease_ms =
+            crate::team::beacon_lease_ms(settings.map(|r| &*r.view), settings.and_then(|r| r.signer.as_ref()), team);
+        let confirmed_ms = crate::beacon::confirmed_at(team, self.beacons.values(), now_ms);
+        Some(crate::beacon::Freshness { confirmed_ms, lease_ms, now_ms })
+    }
+
+    /// Fetch the team's beacons and judge them against the verified chain
+    /// ([`crate::beacon::Beacon::check`]): the newest of each admin that confirms the
+    /// chain or is ahead of it is kept; one ahead (the chain moved past what this client
+    /// verified) or on another history stops sealing until a read of the chain answers
+    /// it, as an admin's record would. A failed fetch changes nothing: the lease runs on.
+    async fn read_beacons(&mut self) {
+        let Some(answer) = self.transport.beacons().await else { return };
+        self.leased = true;
+        let Ok(beacons) = answer else { return };
+        let now_ms = (self.session.now_ms)() as i64;
+        for b in beacons {
+            let head = b.chain_head();
+            match b.check(&self.session.team, now_ms) {
+                Ok(crate::beacon::Standing::Ahead) => {
+                    self.note_doubt(ChainDoubt::Behind { writer: b.admin.clone(), head });
+                }
+                Ok(crate::beacon::Standing::Fork) => {
+                    self.note_doubt(ChainDoubt::Fork { writer: b.admin.clone(), head });
+                    continue;
+                }
+                Ok(crate::beacon::Standing::Confirms) => {}
+                Ok(crate::beacon::Standing::Older) | Err(_) => continue,
+            }
+            if self.beacons.get(&b.admin).is_none_or(|kept| kept.at_ms < b.at_ms || kept.len < b.len) {
+                self.beacons.insert(b.admin.clone(), b);
+            }
+        }
     }
 
     /// Seal the next batch of the outbox (records not in `skip`), or `None` when empty.
@@ -1798,9 +1919,12 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             let (writer, head) = self.rereading.iter().next()?;
             Some(ChainDoubt::Behind { writer: writer.clone(), head: *head })
         });
-        let edited: HashSet<RecordId> = match doubt {
-            Some(_) => self.replica.outbox.iter().filter(|p| !p.repair).map(|p| p.record).collect(),
-            None => HashSet::new(),
+        // Past the beacon lease, edits wait too (a removal may be withheld from this
+        // client); re-encryption and repairs still go out, as under a doubt.
+        let lapsed = self.freshness().filter(crate::beacon::Freshness::lapsed);
+        let edited: HashSet<RecordId> = match doubt.is_some() || lapsed.is_some() {
+            true => self.replica.outbox.iter().filter(|p| !p.repair).map(|p| p.record).collect(),
+            false => HashSet::new(),
         };
         // A record served older than the account saw is not built on, one that moved
         // where this client holds no key cannot be sealed, and one whose newest version
@@ -1814,8 +1938,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         if chunk.is_empty() {
             // A head waiting for the chain is told even with nothing to send: it is what
             // asks the caller to read the chain again.
-            return match doubt {
-                Some(d) if !edited.is_empty() || !self.rereading.is_empty() => Err(SyncError::ChainDoubt(d)),
+            return match (doubt, lapsed) {
+                (Some(d), _) if !edited.is_empty() || !self.rereading.is_empty() => Err(SyncError::ChainDoubt(d)),
+                (_, Some(f)) if !edited.is_empty() => Err(SyncError::Unconfirmed { hours: f.hours() }),
                 _ => Ok(None),
             };
         }
@@ -1878,6 +2003,22 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     crate::record::REPAIRED,
                     FieldState { value, stamp: Stamp { hlc, author: self.session.me.clone() } },
                 );
+            }
+            if let Some(replaced) = self.replica.replacing.get(&record) {
+                // This client's edits that won over concurrent writes: named, so their
+                // authors are told (see `crate::record::REPLACED`).
+                let me = &self.session.me;
+                let won: Vec<(&str, &Stamp)> = replaced
+                    .iter()
+                    .filter(|(f, s)| doc.fields.get(*f).is_some_and(|d| &d.stamp.author == me && d.stamp > **s))
+                    .map(|(f, s)| (f.as_str(), s))
+                    .collect();
+                if !won.is_empty() {
+                    let after = doc.max_stamp().map(|s| s.hlc).unwrap_or_default();
+                    let hlc = crate::hlc::Hlc { wall_ms: after.wall_ms, counter: after.counter.saturating_add(1) };
+                    let value = Some(crate::record::replaced_mark(version, won));
+                    doc.apply(crate::record::REPLACED, FieldState { value, stamp: Stamp { hlc, author: me.clone() } });
+                }
             }
             // Placed again on the merged document: an owner changed elsewhere
             // meanwhile decides, not the collection this edit was made in.
@@ -1982,6 +2123,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                         Arc::make_mut(&mut local.view).merge(&local.base);
                         local.sensitive = m.sensitive;
                         self.replica.reseal.remove(&m.record);
+                        self.replica.replacing.remove(&m.record);
                         self.took(m.record);
                         recent.push(m.record);
                         stored.push(StoredRecord { record: m.record, version, sealed: m.sealed });
@@ -2101,6 +2243,17 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             }
         }
         lost
+    }
+
+    /// The writes of this client's user that versions taken in name as replaced by a
+    /// colleague's concurrent edit ([`crate::record::REPLACED`]), to tell them.
+    fn take_replaced(&mut self) {
+        let me = &self.session.me;
+        for (author, note) in std::mem::take(&mut self.replica.replaced) {
+            if &author == me && &note.by != me && !self.superseded.contains(&note) {
+                self.superseded.push(note);
+            }
+        }
     }
 
     /// [`Syncer::note_recent`] for many records, in the order they changed.

@@ -41,6 +41,8 @@ struct ModelTransport {
     /// Changes a lying server slips into its next pull answer, without holding them
     /// (its pushes still answer from what it holds).
     slipped: Arc<Mutex<Vec<Change>>>,
+    /// The beacons it lists (`None`: it serves none, as a model without them).
+    beacons: Arc<Mutex<Option<Vec<crate::beacon::Beacon>>>>,
 }
 
 #[derive(Default)]
@@ -141,6 +143,10 @@ impl Transport for ModelTransport {
             }
             _ => messages.iter().map(|m| identity.sign(m)).collect(),
         }
+    }
+
+    async fn beacons(&self) -> Option<Result<Vec<crate::beacon::Beacon>, TransportError>> {
+        self.beacons.lock().unwrap().clone().map(Ok)
     }
 }
 
@@ -1790,4 +1796,110 @@ fn a_members_version_of_the_settings_is_refused_whole_and_an_admin_writes_on_top
     let taken = &carl.replica.records[&id];
     assert_eq!((taken.version, days(&carl)), (3, 60));
     assert!(taken.view.fields.get("pool_rules").is_none(), "what Bob wrote is never re-signed by Ann");
+}
+
+/// Issue 31 item 15: the other order. Ann and Bob both edit the notes offline, Ann
+/// first; Ann's push reaches the server first, Bob's later edit arrives after and wins
+/// the merge. Bob's client names Ann's write in the version it pushes, and Ann's client
+/// tells her when it takes that version (with what she wrote, to put back); Bob is not
+/// told of anything, nor is Ann of a colleague's edit made after hers was seen.
+#[test]
+fn an_edit_replaced_by_a_later_concurrent_one_that_reached_the_server_second_is_reported_to_its_author() {
+    let t = team();
+    let net = ModelTransport::default();
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    let mut bob = client(&t, 1, &net, MemoryStore::new());
+    let id = RecordId::random();
+    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+    block_on(ann.sync()).unwrap();
+    block_on(bob.sync()).unwrap();
+
+    block_on(ann.edit(id, vec![(field::NOTES.into(), text("Ann: renewal in May"))], 60_000)).unwrap();
+    block_on(bob.edit(id, vec![(field::NOTES.into(), text("Bob: asked for a demo"))], 120_000)).unwrap();
+    block_on(bob.edit(id, vec![(field::COMPANY.into(), text("Bob's company"))], 120_001)).unwrap();
+    block_on(ann.sync()).unwrap();
+    block_on(bob.sync()).unwrap();
+    assert!(bob.superseded.is_empty(), "{:?}", bob.superseded);
+    assert_eq!(bob.replica.records[&id].view.text(field::NOTES), Some("Bob: asked for a demo"));
+
+    block_on(ann.sync()).unwrap();
+    let lost = std::mem::take(&mut ann.superseded);
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!((lost[0].record, lost[0].field.as_str()), (id, field::NOTES));
+    assert_eq!(
+        (lost[0].mine.clone(), lost[0].theirs.clone()),
+        (text("Ann: renewal in May"), text("Bob: asked for a demo"))
+    );
+    assert_eq!((&lost[0].by, lost[0].at_ms), (&t.people[1].name, 120_000));
+
+    // A fresh device of Ann's, which never held her write, has nothing to tell; and
+    // an edit Bob makes after seeing Ann's is an ordinary edit.
+    let mut fresh = synced(&t, 0, &net, &MemoryStore::new());
+    assert!(fresh.superseded.is_empty());
+    block_on(ann.edit(id, vec![(field::NOTES.into(), text("Ann again"))], wall_clock())).unwrap();
+    block_on(ann.sync()).unwrap();
+    block_on(bob.sync()).unwrap();
+    block_on(bob.edit(id, vec![(field::NOTES.into(), text("Bob again"))], wall_clock())).unwrap();
+    block_on(bob.sync()).unwrap();
+    block_on(ann.sync()).unwrap();
+    block_on(fresh.sync()).unwrap();
+    assert!(ann.superseded.is_empty() && fresh.superseded.is_empty(), "{:?}", ann.superseded);
+}
+
+/// Item 14: past the team's beacon lease (no admin confirmed this client's chain for
+/// longer), new edits wait and nothing is sealed; a fresh beacon on the chain's head
+/// lets them go; a beacon ahead of the chain stops sealing until the chain is read
+/// again, and then confirms it.
+#[test]
+fn past_the_beacon_lease_new_edits_wait_until_a_fresh_beacon_confirms_the_chain() {
+    use crate::beacon::Beacon;
+    let mut t = team();
+    let net = ModelTransport::default();
+    *net.beacons.lock().unwrap() = Some(Vec::new());
+    // The test chain's entries are signed at 0: confirmed in 1970, long past 24 hours.
+    let mut bob = synced(&t, 1, &net, &MemoryStore::new());
+    assert!(bob.freshness().unwrap().lapsed());
+    let first = RecordId::random();
+    block_on(bob.edit(first, customer("Waiting Ltd", "138"), wall_clock())).unwrap();
+    let waits = block_on(bob.sync()).unwrap_err();
+    assert!(matches!(waits, SyncError::Unconfirmed { .. }), "{waits}");
+    assert!(waits.to_string().starts_with("No admin has confirmed this team's membership for"), "{waits}");
+    assert!(net.server.lock().unwrap().records.is_empty(), "nothing was sealed");
+    assert_eq!(bob.replica.pending_count(), 1, "the edit waits");
+
+    // Beacons that confirm nothing: a member's, an admin's dated ahead, another team's.
+    let (ann, member) = (&t.people[0], &t.people[1]);
+    let state = bob.session.team.clone();
+    let now = wall_clock() as i64;
+    let sign = |p: &Person, at: i64| Beacon::sign(state.team, state.chain_head(), p.name.clone(), at, &p.keys);
+    let other_team = Beacon { team: crate::ids::TeamId::random(), ..sign(ann, now) };
+    *net.beacons.lock().unwrap() = Some(vec![sign(member, now), sign(ann, now + 3_600_000), other_team]);
+    assert!(matches!(block_on(bob.sync()), Err(SyncError::Unconfirmed { .. })));
+    assert!(net.server.lock().unwrap().records.is_empty());
+
+    // A fresh beacon by the admin on exactly this chain: the edit goes out.
+    *net.beacons.lock().unwrap() = Some(vec![sign(ann, now)]);
+    block_on(bob.sync()).unwrap();
+    assert!(!bob.freshness().unwrap().lapsed());
+    assert_eq!(net.server.lock().unwrap().records.len(), 1);
+
+    // The admin's beacon on a longer chain: nothing new is sealed until the chain is
+    // read again; the chain read again answers it, and the beacon confirms it.
+    let dan = Person::new("dan");
+    append(&mut t.chain, ann, Action::AddMember { member: dan.member(Role::Member) });
+    let longer = TeamState::verify(&t.chain, None).unwrap();
+    let ahead = Beacon::sign(longer.team, longer.chain_head(), ann.name.clone(), wall_clock() as i64, &ann.keys);
+    *net.beacons.lock().unwrap() = Some(vec![ahead]);
+    let second = RecordId::random();
+    block_on(bob.edit(second, customer("Later Ltd", "139"), wall_clock())).unwrap();
+    let doubt = block_on(bob.sync()).unwrap_err();
+    assert!(
+        matches!(&doubt, SyncError::ChainDoubt(ChainDoubt::Behind { writer, .. }) if writer == &ann.name),
+        "{doubt}"
+    );
+    assert_eq!(net.server.lock().unwrap().records.len(), 1, "nothing new was sealed");
+    bob.set_session(session(&t, 1, &Scope::ALL));
+    block_on(bob.sync()).unwrap();
+    assert!(!bob.freshness().unwrap().lapsed(), "the beacon confirms the chain read again");
+    assert_eq!(net.server.lock().unwrap().records.len(), 2);
 }
