@@ -11,7 +11,7 @@ use shared::api::{
     TeamSummary, WrapItem, WrapsResponse,
 };
 use shared::audit::Checkpoint;
-use shared::chain::{Action, ChainEntry, KnownHead, Member, Role, TeamState};
+use shared::chain::{Acceptance, Action, ChainEntry, KnownHead, Member, Role, TeamState};
 use shared::crypto::aead::{open_blob, seal_blob};
 use shared::crypto::identity::{AccountBundle, IdentityKeys, PublicIdentity};
 use shared::crypto::passphrase::{check_offered, KdfParams, Passphrase, SaltBinding, WrapKey};
@@ -492,7 +492,7 @@ impl Unlocked {
             &me,
             &self.identity,
             now_ms(),
-            Action::Create {
+            Action::Found {
                 admin: Member { username: me.clone(), identity: self.identity.public(), role: Role::Admin },
                 shared_collection: collection,
             },
@@ -649,7 +649,8 @@ impl Unlocked {
         let sealed = seal_blob(self.identity.vault_key(), INVITE_CONTEXT, &kept);
         self.store.set_meta(&invite_key(invite), &sealed).await.map_err(|e| e.to_string())?;
         let origin = web_sys::window().and_then(|w| w.location().origin().ok()).unwrap_or_default();
-        let link = InviteLink { team, invite, secret, role, genesis: session.team.genesis_hash() };
+        let inviter = Some(self.account.username.clone());
+        let link = InviteLink { team, invite, secret, role, genesis: session.team.genesis_hash(), inviter };
         Ok(format!("{origin}/#{}", encode_fragment(&link)))
     }
 
@@ -701,8 +702,11 @@ impl Unlocked {
         if !secret.verify(team, info.invite, role, &a.username, &a.identity, &a.mac) {
             return Err(tf("invite.refused_keys", &[("who", &a.username)]));
         }
+        // The joiner's own signed consent goes into the entry: no member without one.
+        let acceptance = a.acceptance.clone().ok_or_else(|| tf("invite.no_acceptance", &[("who", &a.username)]))?;
         let member = Member { username: a.username.clone(), identity: a.identity, role };
-        let state = self.append_approved(&session.team, Action::AddMember { member: member.clone() }, approval).await?;
+        let admit = Action::Admit { member: member.clone(), acceptance };
+        let state = self.append_approved(&session.team, admit, approval).await?;
         self.put_wraps(team, self.distributor().wraps_for_member(&state, &session.keyring, &member)).await?;
         let _ = self.store.set_meta(&invite_key(info.invite), &[]).await;
         Ok(())
@@ -715,11 +719,12 @@ impl Unlocked {
         let (team, invite) = (link.team, link.invite);
         let identity = self.identity.public();
         let mac = link.secret.authenticate(team, invite, link.role, &self.account.username, &identity);
-        let _: TeamSummary = self
-            .api
-            .post(&path::fill(path::ACCEPT_INVITE, &invite.to_string()), &AcceptInviteRequest { team, identity, mac })
-            .await
-            .map_err(describe)?;
+        // This account's consent to join this team, as the link's role, by the link's admin.
+        let me = Member { username: self.account.username.clone(), identity, role: link.role };
+        let acceptance = Acceptance::sign(team, invite, link.inviter.clone(), &me, &self.identity);
+        let req = AcceptInviteRequest { team, identity, mac, acceptance };
+        let _: TeamSummary =
+            self.api.post(&path::fill(path::ACCEPT_INVITE, &invite.to_string()), &req).await.map_err(describe)?;
         // The link, not the server, says which team this is: pin its genesis.
         let mut pins = match self.local_pins().await {
             Some(p) => p,

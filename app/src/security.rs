@@ -63,8 +63,11 @@ fn problem_text(p: &Problem) -> String {
 
 fn chain_text(a: &Action) -> String {
     match a {
-        Action::Create { .. } => "created the team".into(),
-        Action::AddMember { member } => format!("added {} as {}", member.username, member.role.as_str()),
+        Action::Create { .. } | Action::Found { .. } => "created the team".into(),
+        Action::AddMember { member } => {
+            format!("added {} as {} (without their signed acceptance)", member.username, member.role.as_str())
+        }
+        Action::Admit { member, .. } => format!("added {} as {}", member.username, member.role.as_str()),
         Action::ChangeRole { username, role } => format!("made {username} {}", role.as_str()),
         Action::RemoveMember { username } => format!("removed {username} (new key epoch)"),
         Action::Rotate { epoch } => format!("rotated the team keys (epoch {epoch})"),

@@ -416,6 +416,24 @@ pub async fn live_until(state: &AppState, token_hash: &[u8; 32]) -> ApiResult<i6
     Ok(s.expires_at)
 }
 
+/// Whether the session `token_hash` may still reach `team`: an admin's wipe, an incident
+/// or a removal ends a session in that team only (`device_wiped` with the admin's order
+/// for a wipe, which the device checks before erasing the team's data; a plain 401
+/// otherwise), never the account's other teams.
+pub async fn in_team(state: &AppState, team: &shared::ids::TeamId, token_hash: &[u8; 32]) -> ApiResult<()> {
+    match state.db.team_session_end(team, token_hash).await? {
+        None => Ok(()),
+        Some(Some(order)) => Err(ApiError::DeviceWiped(Some(order))),
+        Some(None) => Err(ApiError::Unauthorized("this session was signed out of this team; log in again")),
+    }
+}
+
+/// The team a request's path names (`/api/v1/teams/{team}/…`), if any.
+fn team_in_path(path: &str) -> Option<shared::ids::TeamId> {
+    let rest = path.strip_prefix(path::TEAMS)?.strip_prefix('/')?;
+    rest.split('/').next()?.parse().ok()
+}
+
 fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
 }
@@ -430,7 +448,12 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
         let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized("missing bearer token"))?;
-        authenticate(&state, token).await
+        let user = authenticate(&state, token).await?;
+        // Every team's routes are under its path: one check covers them all.
+        if let Some(team) = team_in_path(parts.uri.path()) {
+            in_team(&state, &team, &user.token_hash).await?;
+        }
+        Ok(user)
     }
 }
 

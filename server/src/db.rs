@@ -6,7 +6,10 @@ pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use shared::api::{Alert, Approval, Change, Cursor, InviteAcceptance, InviteInfo, PushAccepted, TeamSummary, WrapItem};
+use shared::api::{
+    Alert, Approval, Change, Cursor, InviteAcceptance, InviteInfo, KeptVersion, KeptVersionInfo, PushAccepted,
+    TeamSummary, WrapItem,
+};
 use shared::audit::AuditRow;
 use shared::chain::{ChainEntry, Role};
 use shared::crypto::identity::{AccountBundle, PublicIdentity};
@@ -192,8 +195,21 @@ pub trait Db: Send + Sync + 'static {
     async fn set_team_2fa(&self, team: &TeamId, required: bool) -> DbResult<()>;
     /// The member's role, and whether the team requires 2FA that they have not set up.
     async fn member_access(&self, team: &TeamId, username: &Username) -> DbResult<Option<(Role, bool)>>;
-    /// End every session of every member of `team` except `keep`; how many ended.
-    async fn end_team_sessions(&self, team: &TeamId, keep: &[u8; 32]) -> DbResult<u64>;
+    /// End, in `team` only, every live session of every member of `team` except `keep`
+    /// (an incident): the accounts stay signed in for their other teams. How many ended.
+    async fn end_team_sessions(&self, team: &TeamId, keep: &[u8; 32], now: i64) -> DbResult<u64>;
+    /// End, in `team` only, every live session of `username`, with the signed wipe order
+    /// (JSON) their devices get for this team (an admin's wipe). How many ended.
+    async fn end_member_team_sessions(
+        &self,
+        team: &TeamId,
+        username: &Username,
+        now: i64,
+        order: &str,
+    ) -> DbResult<u64>;
+    /// Whether the session `token_hash` was ended in `team`: `Some(order)` if it was
+    /// (with the signed wipe order, if an admin's wipe ended it).
+    async fn team_session_end(&self, team: &TeamId, token_hash: &[u8; 32]) -> DbResult<Option<Option<String>>>;
     /// `username`'s live (unexpired, not wiped) sessions.
     async fn user_sessions(&self, username: &Username, now: i64) -> DbResult<Vec<DeviceRow>>;
     /// Mark `username`'s sessions (or just `only`) wiped; how many were.
@@ -206,8 +222,8 @@ pub trait Db: Send + Sync + 'static {
     async fn chain(&self, team: &TeamId) -> DbResult<Vec<ChainEntry>>;
     /// Append a verified entry at `entry.index`; `Duplicate` if that index is taken.
     /// In the same transaction: replace the derived member list and the team's epoch;
-    /// for a removal, end every session of the removed user; for an addition, close
-    /// the invitation that user answered.
+    /// for a removal, end the removed user's sessions in this team (their account and
+    /// other teams stay); for an addition, close the invitation that user answered.
     async fn append_chain(&self, entry: &ChainEntry, members: &[(Username, Role)], epoch: u32) -> DbResult<()>;
     /// The team's current key epoch (1 for a team that never rotated).
     async fn team_epoch(&self, team: &TeamId) -> DbResult<u32>;
@@ -218,6 +234,8 @@ pub trait Db: Send + Sync + 'static {
     async fn put_wraps(&self, team: &TeamId, wraps: &[WrapItem]) -> DbResult<()>;
     async fn wraps_for(&self, team: &TeamId, recipient: &Username) -> DbResult<Vec<WrapItem>>;
     async fn create_invite(&self, team: &TeamId, invite: &InviteRow) -> DbResult<()>;
+    /// The role an invitation of `team` offers, if it exists (answered or not).
+    async fn invite_role(&self, team: &TeamId, invite: &InviteId) -> DbResult<Option<Role>>;
     /// The team's open invitations (not yet used, not expired at `now`).
     async fn invites(&self, team: &TeamId, now: i64) -> DbResult<Vec<InviteInfo>>;
     /// Record a joiner's answer: `NotFound` for an unknown, expired or other team's
@@ -233,7 +251,9 @@ pub trait Db: Send + Sync + 'static {
     /// (in any section) under such an epoch; `Ok(None)` when some are.
     async fn shred_wraps(&self, team: &TeamId, before: u32) -> DbResult<Option<u64>>;
 
-    /// All or nothing: every row's base version must be current.
+    /// All or nothing: every row's base version must be current. The versions it
+    /// replaces are kept (see [`Db::kept_versions`]) unless the team keeps none, and
+    /// what the team's retention no longer keeps is forgotten.
     async fn push(&self, team: &TeamId, rows: &[PushRow], now: i64) -> DbResult<PushResult>;
     /// Changes after `since`, oldest first, and the cursor to continue from; `true` if
     /// more remain. With `only`, just records in (or last moved out of) those
@@ -250,6 +270,28 @@ pub trait Db: Send + Sync + 'static {
     async fn cursor(&self, team: &TeamId) -> DbResult<Cursor>;
     /// How many records the team holds.
     async fn record_count(&self, team: &TeamId) -> DbResult<u64>;
+    /// The kept (replaced) versions of `record` still within the team's retention at
+    /// `now`, newest first; with `only`, just those sealed in one of its collections.
+    async fn kept_versions(
+        &self,
+        team: &TeamId,
+        record: &RecordId,
+        only: Option<&[[u8; 16]]>,
+        now: i64,
+    ) -> DbResult<Vec<KeptVersionInfo>>;
+    /// One kept version (as [`Db::kept_versions`] filters them), sealed.
+    async fn kept_version(
+        &self,
+        team: &TeamId,
+        record: &RecordId,
+        version: u64,
+        only: Option<&[[u8; 16]]>,
+        now: i64,
+    ) -> DbResult<Option<KeptVersion>>;
+    /// The team's retention of replaced versions, in days.
+    async fn retention(&self, team: &TeamId) -> DbResult<u32>;
+    /// Set it, and forget at once what it no longer keeps.
+    async fn set_retention(&self, team: &TeamId, days: u32, now: i64) -> DbResult<()>;
 
     async fn add_alert(&self, team: &TeamId, alert: &Alert) -> DbResult<()>;
     /// The newest `limit` alerts, newest first.

@@ -22,7 +22,7 @@ use shared::api::{path, ClientEvent, ServerEvent};
 use shared::ids::{TeamId, Username};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::auth::{authenticate, live_until};
+use crate::auth::{authenticate, in_team, live_until};
 use crate::error::{ApiError, ApiPath};
 use crate::teams::require_member;
 use crate::AppState;
@@ -203,6 +203,9 @@ async fn serve(mut socket: WebSocket, state: AppState, team: TeamId) {
         Ok(u) => u,
         Err(e) => return refuse(socket, close_code::POLICY, e.code()).await,
     };
+    if let Err(e) = in_team(&state, &team, &user.token_hash).await {
+        return refuse(socket, close_code::POLICY, e.code()).await;
+    }
     if let Err(e) = require_member(&state, &team, &user.username).await {
         return refuse(socket, close_code::POLICY, e.code()).await;
     }
@@ -232,7 +235,11 @@ async fn serve(mut socket: WebSocket, state: AppState, team: TeamId) {
                     Err(broadcast::error::RecvError::Closed) => return,
                 };
                 if mine {
-                    if let Err(e) = live_until(&state, &user.token_hash).await {
+                    let still = match live_until(&state, &user.token_hash).await {
+                        Ok(_) => in_team(&state, &team, &user.token_hash).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = still {
                         return refuse(socket, close_code::POLICY, e.code()).await;
                     }
                 }
@@ -243,7 +250,10 @@ async fn serve(mut socket: WebSocket, state: AppState, team: TeamId) {
                     // it, or whose session ended, loses the socket at once.
                     if matches!(ev, ServerEvent::Chain { .. } | ServerEvent::Alert) {
                         let still = match live_until(&state, &user.token_hash).await {
-                            Ok(_) => require_member(&state, &team, &user.username).await.map(|_| ()),
+                            Ok(_) => match in_team(&state, &team, &user.token_hash).await {
+                                Ok(()) => require_member(&state, &team, &user.username).await.map(|_| ()),
+                                Err(e) => Err(e),
+                            },
                             Err(e) => Err(e),
                         };
                         if let Err(e) = still {

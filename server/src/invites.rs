@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::Router;
 use shared::api::{path, AcceptInviteRequest, CreateInviteRequest, Empty, InviteAcceptance, InviteList, TeamSummary};
+use shared::chain::Member;
 use shared::ids::{InviteId, TeamId};
 
 use crate::auth::AuthUser;
@@ -77,7 +78,23 @@ async fn accept_invite(
     if registered.identity != req.identity {
         return Err(ApiError::BadRequest("those are not your registered public keys".into()));
     }
-    let acceptance = InviteAcceptance { username: user.username.clone(), identity: req.identity, mac: req.mac };
+    // The joiner's consent, checked here so junk is not stored (every client checks it
+    // again in the chain entry that carries it).
+    let role = state
+        .db
+        .invite_role(&req.team, &invite)
+        .await?
+        .ok_or(ApiError::NotFound("no such invitation (or it expired)"))?;
+    let member = Member { username: user.username.clone(), identity: req.identity, role };
+    if req.acceptance.invite != invite || !req.acceptance.verify(req.team, &member) {
+        return Err(ApiError::BadRequest("the acceptance is not yours for this invitation, team and role".into()));
+    }
+    let acceptance = InviteAcceptance {
+        username: user.username.clone(),
+        identity: req.identity,
+        mac: req.mac,
+        acceptance: Some(req.acceptance),
+    };
     match state.db.accept_invite(&req.team, &invite, &acceptance, now_ms()).await {
         Err(DbError::NotFound) => return Err(ApiError::NotFound("no such invitation (or it expired)")),
         Err(DbError::Duplicate) => return Err(ApiError::Conflict("this invitation was already used")),

@@ -75,7 +75,9 @@ async fn shared_collection(state: &AppState, team: &TeamId) -> ApiResult<Collect
         return Ok(*c);
     }
     let chain = state.db.chain(team).await?;
-    let Some(Action::Create { shared_collection, .. }) = chain.first().map(|e| &e.action) else {
+    let Some(Action::Create { shared_collection, .. } | Action::Found { shared_collection, .. }) =
+        chain.first().map(|e| &e.action)
+    else {
         return Err(ApiError::Internal("stored chain has no genesis".into()));
     };
     state.shared_collections.lock().expect("not poisoned").insert(*team, *shared_collection);
@@ -93,6 +95,10 @@ async fn create_team(
 ) -> ApiResult<ApiJson<TeamSummary>> {
     if req.genesis.author != user.username {
         return Err(ApiError::Forbidden("the genesis entry must be signed by you"));
+    }
+    // New teams take members only with their signed acceptance (`Action::Found`).
+    if !matches!(req.genesis.action, Action::Found { .. }) {
+        return Err(ApiError::BadRequest("a new team's genesis must be `found` (members join by acceptance)".into()));
     }
     let verified = TeamState::verify(std::slice::from_ref(&req.genesis), None)
         .map_err(|e| ApiError::BadRequest(format!("invalid genesis entry: {e}")))?;
@@ -142,9 +148,10 @@ async fn append_chain(
         return Err(ApiError::Conflict("the chain has moved on; re-read it and sign again"));
     }
     verified.apply(&entry).map_err(|e| ApiError::BadRequest(format!("invalid chain entry: {e}")))?;
+    check_joiner(&state, &entry.action).await?;
     let grant = match &entry.action {
         Action::ChangeRole { username, role: Role::Admin } => Some(username),
-        Action::AddMember { member } if member.role == Role::Admin => Some(&member.username),
+        Action::Admit { member, .. } if member.role == Role::Admin => Some(&member.username),
         _ => None,
     };
     let approval = match grant {
@@ -164,14 +171,33 @@ async fn append_chain(
     }
     state.hub.send(&team, ServerEvent::Chain { len: verified.len });
     if let Action::RemoveMember { username } = &entry.action {
-        // Their sessions ended with the append: this team's sockets close on the Chain
-        // event, and their sockets on other teams on this.
+        // Their sessions ended in this team with the append: its sockets close on the
+        // Chain event (and on this, on every instance); their other teams are untouched.
         state.hub.sessions_ended(Some(username));
         tracing::info!(%team, index = entry.index, removed = %username, epoch = verified.epoch, "member removed");
     } else {
         tracing::info!(%team, index = entry.index, epoch = verified.epoch, "chain entry appended");
     }
     Ok(ApiJson(TeamSummary { team, chain_len: verified.len }))
+}
+
+/// Nobody joins without saying so (defence while the server is honest; clients check
+/// the acceptance themselves): an addition must be an `Admit` whose joiner is an account
+/// here, with the keys it registered — the acceptance is signed with those keys, so the
+/// account's owner made it. The old, unaccepted `AddMember` is refused, in every team.
+async fn check_joiner(state: &AppState, action: &Action) -> ApiResult<()> {
+    let member = match action {
+        Action::AddMember { .. } => {
+            return Err(ApiError::BadRequest("a member joins only with their signed acceptance (`admit`)".into()))
+        }
+        Action::Admit { member, .. } => member,
+        _ => return Ok(()),
+    };
+    match state.db.user(member.username.as_str()).await? {
+        Some(u) if u.identity == member.identity => Ok(()),
+        Some(_) => Err(ApiError::BadRequest("those are not the joiner's registered public keys".into())),
+        None => Err(ApiError::BadRequest("no such user".into())),
+    }
 }
 
 /// The approved, unused `grant_admin` request of `admin`'s for `who` that the append
@@ -266,8 +292,10 @@ async fn shred_wraps(
     }
 }
 
-/// Admin: sign out every device of a member of this team; each erases its local data
-/// at its next contact (a lost or stolen phone).
+/// Admin: end a member's sessions in this team; each device erases this team's local
+/// data at its next contact here (a lost or stolen phone), on the admin's signed order.
+/// The member's account stays signed in, and their other teams are untouched: an admin
+/// reaches only what the team owns.
 async fn wipe_member(
     State(state): State<AppState>,
     user: AuthUser,
@@ -287,15 +315,15 @@ async fn wipe_member(
         return Err(ApiError::BadRequest("the wipe order's signature does not verify".into()));
     }
     let order = serde_json::to_string(o).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let devices = state.db.wipe_sessions(&req.username, None, now_ms(), &order).await?;
+    let devices = state.db.end_member_team_sessions(&team, &req.username, now_ms(), &order).await?;
     state.hub.sessions_ended(Some(&req.username));
     tracing::warn!(%team, member = %req.username, devices, "member's devices wiped by an admin");
     Ok(ApiJson(WipeResponse { devices }))
 }
 
-/// Admin: incident mode. Every member's sessions end at once (the caller's own stays,
-/// to finish the response), their websockets close, and an alert records who declared
-/// it. The admin's client rotates every key in the same action and keeps the reason in
+/// Admin: incident mode. Every member's sessions end in this team at once (the caller's
+/// own stays, to finish the response), their websockets on it close, and an alert
+/// records who declared it. Their accounts stay signed in for their other teams. The admin's client rotates every key in the same action and keeps the reason in
 /// an encrypted team record (free text may name customers: the server never sees it).
 async fn incident(
     State(state): State<AppState>,
@@ -304,7 +332,7 @@ async fn incident(
     ApiJson(_): ApiJson<IncidentRequest>,
 ) -> ApiResult<ApiJson<IncidentResponse>> {
     require_admin(&state, &team, &user.username, "only admins declare an incident").await?;
-    let sessions_ended = state.db.end_team_sessions(&team, &user.token_hash).await?;
+    let sessions_ended = state.db.end_team_sessions(&team, &user.token_hash, now_ms()).await?;
     let alert = Alert {
         at_ms: now_ms(),
         kind: "incident".into(),
@@ -317,10 +345,9 @@ async fn incident(
         line: String::new(),
     };
     state.db.add_alert(&team, &alert).await?;
-    // The alert wakes admins' lists; every socket checks its session again (the members'
-    // sockets on other teams too: their sessions ended with this one's).
+    // The alert wakes admins' lists, and every socket on this team checks its session
+    // again (on every instance): the members' sockets on other teams stay open.
     state.hub.send(&team, ServerEvent::Alert);
-    state.hub.sessions_ended(None);
     tracing::warn!(%team, by = %user.username, sessions_ended, "incident declared");
     Ok(ApiJson(IncidentResponse { sessions_ended }))
 }

@@ -122,7 +122,7 @@ fn genesis(team: TeamId, index: u64, author: &Account, keys: &IdentityKeys, acti
 }
 
 fn create(admin: &Account, identity: shared::crypto::identity::PublicIdentity, role: Role) -> Action {
-    Action::Create {
+    Action::Found {
         admin: Member { username: admin.name.clone(), identity, role },
         shared_collection: CollectionId::random(),
     }

@@ -11,7 +11,8 @@ mod inproc;
 
 use quietdesk_server::Config;
 use shared::api::{path, AppendChainRequest, ChainResponse, TeamSummary};
-use shared::chain::{Action, ChainEntry, Member, Role};
+use shared::chain::{Acceptance, Action, ChainEntry, Member, Role};
+use shared::ids::InviteId;
 use shared::sync::TransportError;
 
 fn status(r: Result<TeamSummary, TransportError>) -> u16 {
@@ -37,17 +38,13 @@ async fn the_server_refuses_bad_links_forks_and_non_admin_entries() {
     alice.add_member(team, "bob", Role::Member).await;
     let state = alice.chain(team, None).await.unwrap();
     let add_carol = |prev, index| {
-        ChainEntry::signed(
-            team,
-            index,
-            prev,
-            &alice.name,
-            &alice.identity,
-            0,
-            Action::AddMember {
-                member: Member { username: carol.name.clone(), identity: carol.identity.public(), role: Role::Support },
-            },
-        )
+        ChainEntry::signed(team, index, prev, &alice.name, &alice.identity, 0, {
+            let member =
+                Member { username: carol.name.clone(), identity: carol.identity.public(), role: Role::Support };
+            let acceptance =
+                Acceptance::sign(team, InviteId([1; 16]), Some(alice.name.clone()), &member, &carol.identity);
+            Action::Admit { member, acceptance }
+        })
     };
 
     // Wrong prev-hash.
@@ -95,7 +92,7 @@ async fn the_server_refuses_bad_links_forks_and_non_admin_entries() {
         Action::RemoveMember { username: carol.name.clone() },
     );
     assert_eq!(status(alice.api.post(&chain_path, &AppendChainRequest { entry: remove, approval: None }).await), 200);
-    // Her sessions ended with the removal; a fresh log-in is no longer a member.
+    // Her sessions ended in this team with the removal; a fresh log-in is no longer a member.
     assert!(matches!(carol.api.get::<ChainResponse>(&chain_path).await, Err(TransportError::Http { status: 401, .. })));
     let carol = client::login(&srv.base, "carol", "carol passphrase").await.unwrap();
     assert!(matches!(carol.api.get::<ChainResponse>(&chain_path).await, Err(TransportError::Http { status: 403, .. })));

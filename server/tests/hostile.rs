@@ -777,11 +777,14 @@ async fn a_low_order_key_from_an_invitee_is_refused() {
     api.token = Some(resp.token.clone());
     let mallory = Account { name: "mallory".parse().unwrap(), identity: keys, api, token: resp.token };
     let mac = link.secret.authenticate(team, link.invite, link.role, &mallory.name, &low);
+    let low_member = shared::chain::Member { username: mallory.name.clone(), identity: low, role: link.role };
+    let acceptance =
+        shared::chain::Acceptance::sign(team, link.invite, Some(alice.name.clone()), &low_member, &mallory.identity);
     let _: shared::api::TeamSummary = mallory
         .api
         .post(
             &path::fill(path::ACCEPT_INVITE, &link.invite.to_string()),
-            &shared::api::AcceptInviteRequest { team, identity: low, mac },
+            &shared::api::AcceptInviteRequest { team, identity: low, mac, acceptance: acceptance.clone() },
         )
         .await
         .unwrap();
@@ -797,12 +800,11 @@ async fn a_low_order_key_from_an_invitee_is_refused() {
         &alice.name,
         &alice.identity,
         now() as i64,
-        Action::AddMember {
-            member: shared::chain::Member { username: mallory.name.clone(), identity: low, role: Role::Member },
-        },
+        Action::Admit { member: low_member, acceptance },
     );
     let mut next = state.clone();
-    assert!(next.apply(&entry).is_err(), "the chain keeps low-order keys out");
+    let refused = next.apply(&entry).unwrap_err().to_string();
+    assert!(refused.contains("low-order"), "the chain keeps low-order keys out: {refused}");
     assert!(!alice.chain(team, None).await.unwrap().members.contains_key(&mallory.name));
 }
 
@@ -1056,4 +1058,158 @@ async fn a_members_version_of_the_team_settings_is_refused_and_the_admins_stand(
     a.sync().await.unwrap();
     c.sync().await.unwrap();
     assert_eq!((c.replica.records[&settings].version, days(&c)), (2, 60));
+}
+
+/// Issue 31 item 15, on the real server: Alice's edit of the notes reaches the server
+/// first, Carol's concurrent later one second and wins; Alice is told, with what she
+/// wrote and who replaced it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_replaced_by_a_concurrent_one_pushed_second_is_reported_to_its_author() {
+    let Cast { srv: _srv, proxy: _proxy, alice, bob: _, carol, team } = cast("replaced").await;
+    let mut a = client_of(&alice, team).await;
+    let mut c = client_of(&carol, team).await;
+    let id = RecordId::random();
+    a.edit(id, Customer { name: "Wang Fang".into(), ..Default::default() }.to_fields(), now()).await.unwrap();
+    a.sync().await.unwrap();
+    c.sync().await.unwrap();
+    let notes = |s: &str| vec![(field::NOTES.to_owned(), Some(Value::Text(s.into())))];
+    a.edit(id, notes("Alice: renewal in May"), now()).await.unwrap();
+    c.edit(id, notes("Carol: asked for a demo"), now() + 1).await.unwrap();
+    a.sync().await.unwrap();
+    c.sync().await.unwrap();
+    a.sync().await.unwrap();
+    assert!(c.superseded.is_empty());
+    let told = std::mem::take(&mut a.superseded);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!((told[0].field.as_str(), &told[0].by), (field::NOTES, &carol.name));
+    assert_eq!(told[0].mine, Some(Value::Text("Alice: renewal in May".into())));
+    assert_eq!(a.replica.records[&id].view.text(field::NOTES), Some("Carol: asked for a demo"));
+}
+
+/// The clock of [`a_frozen_view_stops_sealing_once_the_beacon_lease_is_over`]'s
+/// clients: the wall clock moved on by this much (time injected, not slept).
+static LEASE_TEST_AHEAD_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn lease_test_clock() -> u64 {
+    now() + LEASE_TEST_AHEAD_MS.load(Ordering::SeqCst)
+}
+
+/// Item 14: a consistent frozen view. The server shows Carol the chain as it was
+/// before Bob's removal, filters out every newer record, serves her only the beacons
+/// from before the removal and answers her pushes itself. Within the team's beacon
+/// lease (an hour, set by Alice) nothing tells her (the limit); once the lease is over
+/// her client says no admin confirmed the team for that long, and seals nothing new.
+/// With the real answers back, Alice's fresh beacon is ahead of Carol's chain: her
+/// client reads the chain again and the edit goes out under the new epoch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_view_stops_sealing_once_the_beacon_lease_is_over() {
+    let Cast { srv: _srv, proxy, alice, bob: _, carol, team } = cast("lease").await;
+    let mut a_session = alice.session(team).await;
+    a_session.now_ms = lease_test_clock;
+    let mut a = Syncer::open(a_session, MemoryStore::new(), alice.transport(team)).await.unwrap();
+    let settings = shared::team::settings_record(team);
+    let lease = vec![
+        (field::KIND.to_owned(), Some(Value::Text("settings".into()))),
+        (shared::team::BEACON_LEASE_HOURS.to_owned(), Some(Value::Int(1))),
+    ];
+    a.edit(settings, lease, lease_test_clock()).await.unwrap();
+    a.sync().await.unwrap();
+    alice.publish_beacon(&a.session.team, lease_test_clock() as i64).await.unwrap();
+
+    let mut c_session = carol.session(team).await;
+    c_session.now_ms = lease_test_clock;
+    let mut c = Syncer::open(c_session, MemoryStore::new(), carol.transport(team)).await.unwrap();
+    c.sync().await.unwrap();
+    let fresh = c.freshness().expect("the server serves beacons");
+    assert_eq!(fresh.lease_ms, 3_600_000, "the lease Alice set");
+    assert!(!fresh.lapsed());
+
+    // From now on Carol sees the team as it is: the chain, the records, the keys and
+    // the beacons of this moment; her pushes are answered by the proxy.
+    let frozen_len = c.session.team.len;
+    let frozen_cursor = c.replica.cursor;
+    proxy.rewrite(move |x| {
+        let mut v = if x.method == axum::http::Method::POST { serde_json::json!({}) } else { x.json() };
+        if is_get(x, "/chain") {
+            v["entries"].as_array_mut()?.truncate(frozen_len as usize);
+        } else if is_get(x, "/wraps") {
+            v["wraps"].as_array_mut()?.retain(|w| w["epoch"].as_u64() < Some(2));
+        } else if is_get(x, "/pull") {
+            v["changes"].as_array_mut()?.retain(|c| c["seq"].as_u64() <= Some(frozen_cursor));
+            v["cursor"] = frozen_cursor.into();
+            v["more"] = false.into();
+        } else if is_get(x, "/beacons") {
+            v["beacons"].as_array_mut()?.retain(|b| b["len"].as_u64() <= Some(frozen_len));
+        } else if x.method == axum::http::Method::POST && x.path.ends_with("/push") {
+            let req: shared::api::PushRequest = serde_json::from_slice(&x.request).ok()?;
+            let accepted: Vec<serde_json::Value> = req
+                .items
+                .iter()
+                .map(|i| serde_json::json!({"record": i.record, "version": i.base_version + 1, "seq": frozen_cursor}))
+                .collect();
+            v = serde_json::json!({"accepted": accepted, "cursor": frozen_cursor});
+        } else {
+            return None;
+        }
+        Answer::json(200, &v)
+    });
+    alice.remove_member(team, &"bob".parse().unwrap()).await;
+    a.set_session({
+        let mut s = alice.session(team).await;
+        s.now_ms = lease_test_clock;
+        s
+    });
+    let after = RecordId::random();
+    a.edit(after, Customer { name: "Written After".into(), ..Default::default() }.to_fields(), lease_test_clock())
+        .await
+        .unwrap();
+    a.sync().await.unwrap();
+    alice.publish_beacon(&a.session.team, lease_test_clock() as i64).await.unwrap();
+
+    // Within the lease, the frozen view goes unnoticed: Carol's edit is sealed under
+    // the epoch Bob holds (fork consistency within the lease window is the limit).
+    let within = RecordId::random();
+    let fields = Customer { name: "Within The Lease".into(), ..Default::default() }.to_fields();
+    c.edit(within, fields, lease_test_clock()).await.unwrap();
+    c.sync().await.unwrap();
+    assert_eq!(c.session.team.epoch, 1);
+    assert_eq!(c.replica.records[&within].epoch, 1, "the lease window");
+
+    // Two hours later, still frozen: Carol is told, and nothing new is sealed.
+    LEASE_TEST_AHEAD_MS.store(2 * 3_600_000, Ordering::SeqCst);
+    let mine = RecordId::random();
+    let fields = Customer { name: "Carol's Late Edit".into(), ..Default::default() }.to_fields();
+    c.edit(mine, fields, lease_test_clock()).await.unwrap();
+    proxy.take_seen();
+    c.set_session({
+        let mut s = carol.session(team).await;
+        s.now_ms = lease_test_clock;
+        s
+    });
+    let refused = c.sync().await.unwrap_err();
+    assert!(matches!(refused, SyncError::Unconfirmed { hours: 2 }), "{refused}");
+    assert!(refused.to_string().starts_with("No admin has confirmed this team's membership for 2 hours"), "{refused}");
+    assert!(c.freshness().unwrap().lapsed());
+    assert!(proxy.take_seen().iter().all(|(_, p)| !p.ends_with("/push")), "nothing sealed was sent");
+    assert_eq!(c.replica.pending_count(), 1, "the edit waits");
+    assert!(matches!(c.sync().await, Err(SyncError::Unconfirmed { .. })), "asking again does not help");
+
+    // The honest path: Alice's device, online, publishes a fresh beacon; with the real
+    // answers back, it is ahead of Carol's chain, her client reads the chain again, and
+    // the edit goes out under the new epoch.
+    proxy.honest();
+    alice.publish_beacon(&a.session.team, lease_test_clock() as i64).await.unwrap();
+    let behind = c.sync().await.unwrap_err();
+    assert!(matches!(&behind, SyncError::ChainDoubt(shared::sync::ChainDoubt::Behind { .. })), "{behind}");
+    c.set_session({
+        let mut s = carol.session(team).await;
+        s.now_ms = lease_test_clock;
+        s
+    });
+    assert_eq!(c.session.team.epoch, 2);
+    c.sync().await.unwrap();
+    assert!(!c.freshness().unwrap().lapsed());
+    assert_eq!(c.replica.pending_count(), 0);
+    a.sync().await.unwrap();
+    assert_eq!(a.replica.records[&mine].epoch, 2, "sealed under the epoch Bob does not hold");
 }

@@ -1,5 +1,5 @@
 //! Incident mode against the real server binary: one admin action ends every session
-//! of every member (the admin's own stays), records who declared it (the reason stays
+//! of every member in the team (the admin's own stays; their accounts stay signed in), records who declared it (the reason stays
 //! in the team's encrypted records, never on the server), and is refused to members.
 
 #[path = "support/backend.rs"]
@@ -11,7 +11,7 @@ mod server;
 
 use client::{login, signup};
 use server::TestServer;
-use shared::api::{path, AlertsResponse, IncidentRequest, IncidentResponse, TeamList};
+use shared::api::{path, AlertsResponse, ChainResponse, IncidentRequest, IncidentResponse, TeamList};
 use shared::chain::Role;
 use shared::sync::TransportError;
 
@@ -32,9 +32,12 @@ async fn an_incident_ends_every_session_and_records_why() {
 
     let r: IncidentResponse = alice.api.post(&url, &IncidentRequest {}).await.unwrap();
     assert_eq!(r.sessions_ended, 3, "bob's two and alice's other device");
+    // Their sessions ended in this team; their accounts stay signed in (issue 31 item 10).
+    let chain = path::fill(path::CHAIN, &team.to_string());
     for ended in [&bob, &bob_phone, &alice_laptop] {
-        let e = ended.api.get::<TeamList>(path::TEAMS).await.unwrap_err();
+        let e = ended.api.get::<ChainResponse>(&chain).await.unwrap_err();
         assert!(matches!(e, TransportError::Http { status: 401, .. }), "{e}");
+        let _: TeamList = ended.api.get(path::TEAMS).await.unwrap();
     }
     // The declaring admin carries on (to rotate the keys); people outside the team too.
     let _: TeamList = alice.api.get(path::TEAMS).await.unwrap();

@@ -13,7 +13,7 @@ mod server;
 use client::{signup, Invitation};
 use server::TestServer;
 use shared::api::{path, AcceptInviteRequest, InviteList};
-use shared::chain::Role;
+use shared::chain::{Acceptance, Member, Role};
 use shared::crypto::identity::IdentityKeys;
 use shared::ids::InviteId;
 use shared::invite::InviteSecret;
@@ -77,12 +77,20 @@ async fn invitations_admit_the_real_joiner_and_refuse_swapped_keys() {
     let link3 = alice.create_invite(team, Role::Member).await;
     let invite3 = link3.invite;
     let other_team = carol.create_team().await;
-    let elsewhere = |team, invite| Invitation { team, invite, secret: InviteSecret::generate(), role: Role::Member };
+    let elsewhere = |team, invite| Invitation {
+        team,
+        invite,
+        secret: InviteSecret::generate(),
+        role: Role::Member,
+        inviter: alice.name.clone(),
+    };
     assert_eq!(status(&carol.accept_invite(&elsewhere(other_team, invite3)).await), 409, "already a member there");
     let dave = signup(&srv.base, "dave", "pass-dave-invite").await;
     assert_eq!(status(&dave.accept_invite(&elsewhere(other_team, invite3)).await), 404, "wrong team for the id");
     assert_eq!(status(&dave.accept_invite(&elsewhere(team, InviteId::random())).await), 404);
-    let forged = AcceptInviteRequest { team, identity: mallory, mac: [0; 32] };
+    let as_mallory = Member { username: dave.name.clone(), identity: mallory, role: Role::Member };
+    let acceptance = Acceptance::sign(team, invite3, Some(alice.name.clone()), &as_mallory, &dave.identity);
+    let forged = AcceptInviteRequest { team, identity: mallory, mac: [0; 32], acceptance };
     let r: Result<shared::api::TeamSummary, _> =
         dave.api.post(&path::fill(path::ACCEPT_INVITE, &invite3.to_string()), &forged).await;
     assert_eq!(status(&r), 400, "not the caller's registered keys");

@@ -77,6 +77,13 @@ pub mod path {
     /// Export everything the caller may read: a pull that needs an approved
     /// `export_all` request of the caller's, and leaves a note in the audit chain.
     pub const EXPORT: &str = "/api/v1/teams/{team}/export";
+    /// Earlier versions of one record the server keeps for the team's retention period
+    /// (GET: the list; members who may read the record's collection).
+    pub const KEPT_VERSIONS: &str = "/api/v1/teams/{team}/records/{record}/versions";
+    /// One kept version, sealed as it was pushed (GET).
+    pub const KEPT_VERSION: &str = "/api/v1/teams/{team}/records/{record}/versions/{version}";
+    /// How many days replaced versions are kept: read (GET, members), set (PUT, admins).
+    pub const RETENTION: &str = "/api/v1/teams/{team}/retention";
     pub const PUSH: &str = "/api/v1/teams/{team}/push";
     pub const PULL: &str = "/api/v1/teams/{team}/pull";
     pub const EVENTS: &str = "/api/v1/teams/{team}/events";
@@ -681,6 +688,11 @@ pub struct InviteAcceptance {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
     #[serde(with = "b64_32")]
     pub mac: [u8; 32],
+    /// The joiner's signed consent, which the admin's chain entry carries; `None` for
+    /// answers stored before acceptances existed (such an answer admits nobody).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acceptance: Option<crate::chain::Acceptance>,
 }
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -704,6 +716,10 @@ pub struct AcceptInviteRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Byte))]
     #[serde(with = "b64_32")]
     pub mac: [u8; 32],
+    /// The joiner's consent to join with these keys and the link's role
+    /// ([`crate::chain::Acceptance`]).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub acceptance: crate::chain::Acceptance,
 }
 
 /// Admin: delete every key wrap of an epoch below `before_epoch`. Refused (409) while
@@ -826,6 +842,52 @@ pub struct PullResponse {
     /// Only ever a progress estimate: nothing is decided by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remaining: Option<u64>,
+}
+
+/// How long replaced record versions are kept unless an admin sets otherwise.
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+/// The longest retention an admin may set (ten years).
+pub const MAX_RETENTION_DAYS: u32 = 3650;
+
+/// One earlier version of a record that the server keeps (the server's word on what
+/// exists; what it holds is checked when it is opened, like any pulled version).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptVersionInfo {
+    pub version: u64,
+    /// Who pushed it (its basic section's signer, as the server checked it).
+    pub author: Username,
+    /// When it was pushed, and when a later version replaced it (Unix ms).
+    pub written_ms: i64,
+    pub replaced_ms: i64,
+    /// Its sealed size in bytes.
+    pub size: u64,
+}
+/// A record's kept versions, newest first.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptVersions {
+    pub record: RecordId,
+    pub versions: Vec<KeptVersionInfo>,
+    /// The team's retention: versions replaced longer ago are gone.
+    pub retention_days: u32,
+}
+/// One kept version, sealed as it was pushed.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeptVersion {
+    pub record: RecordId,
+    pub version: u64,
+    pub sealed: SealedRecord,
+    pub written_ms: i64,
+    pub replaced_ms: i64,
+}
+/// The team's retention of replaced versions, in days (0 keeps none; at most
+/// [`MAX_RETENTION_DAYS`]).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub days: u32,
 }
 
 /// Websocket messages. The client's first message authenticates (tokens never go in URLs).

@@ -7,10 +7,18 @@
 //! has already seen ([`KnownHead`]). The server stores the chain and refuses forks, but
 //! it holds no admin key, so it cannot add a ghost member or swap anyone's public key.
 //!
+//! Nobody joins without saying so: an addition ([`Action::Admit`]) carries the joiner's
+//! [`Acceptance`], signed with the key the entry gives them, for this team, this
+//! invitation, this role and this inviting admin. Chains written before acceptances
+//! existed (genesis [`Action::Create`], additions [`Action::AddMember`]) keep
+//! verifying, and their members are marked [`TeamState::unaccepted`]; a team founded
+//! since ([`Action::Found`]), or one that has taken an acceptance, takes no addition
+//! without one.
+//!
 //! Signed and hashed bytes are a hand-written binary encoding ([`ChainEntry::body`]);
 //! JSON is only the transport.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -18,7 +26,7 @@ use thiserror::Error;
 use crate::crypto::identity::{IdentityKeys, PublicIdentity};
 use crate::crypto::{label, sha256};
 use crate::encoding::Writer;
-use crate::ids::{CollectionId, TeamId, Username};
+use crate::ids::{CollectionId, InviteId, TeamId, Username};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -73,6 +81,52 @@ pub struct Member {
     pub role: Role,
 }
 
+/// A joiner's signed consent to join a team: made by their client when it answers an
+/// invitation, with the identity key the chain entry gives them, over the team, the
+/// invitation, the role the link offered, their username and public keys, and the
+/// admin whose link it was. The admin's client puts it into the [`Action::Admit`] entry;
+/// every verifier checks it, so neither an admin nor the server adds someone who did
+/// not answer that admin's invitation for that role, and an invitation admits once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acceptance {
+    pub invite: InviteId,
+    /// The inviting admin, as the link named them; `None` for links made before links
+    /// named one (then any admin of the team may admit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inviter: Option<Username>,
+    #[serde(with = "crate::encoding::b64_64")]
+    pub signature: [u8; 64],
+}
+
+impl Acceptance {
+    fn statement(team: TeamId, invite: InviteId, inviter: Option<&Username>, member: &Member) -> Vec<u8> {
+        let mut w = Writer::with_capacity(160);
+        w.fixed(label::JOIN_ACCEPTANCE).fixed(team.as_bytes()).fixed(invite.as_bytes());
+        w.short_str(inviter.map_or("", |u| u.as_str()));
+        write_member(&mut w, member);
+        w.finish()
+    }
+
+    /// The joiner's acceptance of `invite` into `team` as `member` (their username,
+    /// public keys and the offered role), signed with their identity key.
+    pub fn sign(
+        team: TeamId,
+        invite: InviteId,
+        inviter: Option<Username>,
+        member: &Member,
+        keys: &IdentityKeys,
+    ) -> Self {
+        let signature = keys.sign(&Self::statement(team, invite, inviter.as_ref(), member));
+        Acceptance { invite, inviter, signature }
+    }
+
+    /// Whether `member` (with the keys the entry names) signed this for `team`.
+    pub fn verify(&self, team: TeamId, member: &Member) -> bool {
+        let statement = Self::statement(team, self.invite, self.inviter.as_ref(), member);
+        member.identity.verify(&statement, &self.signature).is_ok()
+    }
+}
+
 /// In JSON, externally tagged: `{"rotate":{"epoch":2}}`. (It was internally tagged,
 /// `{"type":"rotate","epoch":2}`, which makes every reader buffer the entry through
 /// serde's generic `Content` first — a cost in the browser bundle; the server's
@@ -81,11 +135,16 @@ pub struct Member {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
-    /// Genesis: the team, its first admin (the author) and its shared collection.
+    /// Genesis, as written before acceptances existed: the team, its first admin (the
+    /// author) and its shared collection. Members may be added with [`Action::AddMember`]
+    /// until the first [`Action::Admit`].
     Create {
         admin: Member,
         shared_collection: CollectionId,
     },
+    /// An addition written before acceptances existed: verifies only in a team that was
+    /// [`Action::Create`]d and has taken no [`Action::Admit`]; the member is marked
+    /// [`TeamState::unaccepted`].
     AddMember {
         member: Member,
     },
@@ -107,6 +166,17 @@ pub enum Action {
     /// and never goes down.
     Retire {
         below: u32,
+    },
+    /// Genesis of a team whose members join only with their signed acceptance: the same
+    /// fields as [`Action::Create`].
+    Found {
+        admin: Member,
+        shared_collection: CollectionId,
+    },
+    /// Add a member who accepted (their [`Acceptance`], signed with `member`'s key).
+    Admit {
+        member: Member,
+        acceptance: Acceptance,
     },
 }
 
@@ -157,6 +227,18 @@ impl ChainEntry {
             }
             Action::Retire { below } => {
                 w.u8(6).u32(*below);
+            }
+            Action::Found { admin, shared_collection } => {
+                w.u8(7);
+                write_member(&mut w, admin);
+                w.fixed(shared_collection.as_bytes());
+            }
+            Action::Admit { member, acceptance } => {
+                w.u8(8);
+                write_member(&mut w, member);
+                w.fixed(acceptance.invite.as_bytes())
+                    .short_str(acceptance.inviter.as_ref().map_or("", |u| u.as_str()))
+                    .fixed(&acceptance.signature);
             }
         }
         w.finish()
@@ -227,8 +309,20 @@ pub struct TeamState {
     /// Removed members, with the last epoch they held keys of: what they sealed under
     /// that epoch or an earlier one may be genuine; anything later cannot be.
     pub left_at: BTreeMap<Username, u32>,
+    /// Removed members, with the chain's length once it held their removal: a version
+    /// they signed on a head that long, or written on a version sealed on one, was
+    /// written after they left.
+    pub left_len: BTreeMap<Username, u64>,
     /// Epochs below this are retired ([`Action::Retire`]); 1 = none.
     pub retired_below: u32,
+    /// Whether every addition needs the joiner's [`Acceptance`]: a team [`Action::Found`]ed
+    /// so, or one that has taken an [`Action::Admit`].
+    pub needs_acceptance: bool,
+    /// Current members added without their acceptance (by an [`Action::AddMember`] of a
+    /// chain written before acceptances existed).
+    pub unaccepted: BTreeSet<Username>,
+    /// Invitations an acceptance has already admitted someone with (each admits once).
+    admitted_invites: BTreeSet<InviteId>,
     pub epoch: u32,
     /// When the current epoch began (the signing admin's clock, Unix ms).
     pub epoch_started_ms: i64,
@@ -355,8 +449,10 @@ impl TeamState {
     }
 
     fn genesis(e: &ChainEntry) -> Result<TeamState, ChainError> {
-        let Action::Create { admin, shared_collection } = &e.action else {
-            return Err(ChainError::Invalid(0, "first entry must create the team"));
+        let (admin, shared_collection, needs_acceptance) = match &e.action {
+            Action::Create { admin, shared_collection } => (admin, shared_collection, false),
+            Action::Found { admin, shared_collection } => (admin, shared_collection, true),
+            _ => return Err(ChainError::Invalid(0, "first entry must create the team")),
         };
         if e.index != 0 || e.prev != [0; 32] {
             return Err(ChainError::BrokenLink(0));
@@ -378,7 +474,11 @@ impl TeamState {
             ever,
             admin_until: BTreeMap::new(),
             left_at: BTreeMap::new(),
+            left_len: BTreeMap::new(),
             retired_below: 1,
+            needs_acceptance,
+            unaccepted: BTreeSet::new(),
+            admitted_invites: BTreeSet::new(),
             epoch: 1,
             epoch_started_ms: e.at_ms,
             head_at_ms: e.at_ms,
@@ -403,20 +503,28 @@ impl TeamState {
         author.identity.verify(&e.signed_message(), &e.signature).map_err(|_| ChainError::BadSignature(i))?;
         let admins = self.members.values().filter(|m| m.role == Role::Admin).count();
         match &e.action {
-            Action::Create { .. } => return Err(ChainError::Invalid(i, "a team is created once")),
+            Action::Create { .. } | Action::Found { .. } => {
+                return Err(ChainError::Invalid(i, "a team is created once"))
+            }
             Action::AddMember { member } => {
-                if self.members.contains_key(&member.username) {
-                    return Err(ChainError::Invalid(i, "already a member"));
+                if self.needs_acceptance {
+                    return Err(ChainError::Invalid(i, "a member joins only with their signed acceptance"));
                 }
-                // A low-order key would make every later wrap to this member
-                // predictable (and refused): keep it out of the team.
-                if !member.identity.dh_key_is_sound() {
-                    return Err(ChainError::Invalid(i, "the member's X25519 key is a low-order point"));
+                self.add(i, member)?;
+                self.unaccepted.insert(member.username.clone());
+            }
+            Action::Admit { member, acceptance } => {
+                if !acceptance.verify(self.team, member) {
+                    return Err(ChainError::Invalid(i, "the joiner's acceptance does not verify"));
                 }
-                // Someone removed and invited again starts afresh.
-                self.left_at.remove(&member.username);
-                self.ever.insert(member.username.clone(), member.identity);
-                self.members.insert(member.username.clone(), member.clone());
+                if acceptance.inviter.as_ref().is_some_and(|a| *a != e.author) {
+                    return Err(ChainError::Invalid(i, "the joiner accepted another admin's invitation"));
+                }
+                if !self.admitted_invites.insert(acceptance.invite) {
+                    return Err(ChainError::Invalid(i, "that invitation already admitted someone"));
+                }
+                self.add(i, member)?;
+                self.needs_acceptance = true;
             }
             Action::ChangeRole { username, role } => {
                 let m = self.members.get(username).ok_or(ChainError::Invalid(i, "not a member"))?;
@@ -439,7 +547,9 @@ impl TeamState {
                     self.admin_until.insert(username.clone(), self.epoch);
                 }
                 self.members.remove(username);
+                self.unaccepted.remove(username);
                 self.left_at.insert(username.clone(), self.epoch);
+                self.left_len.insert(username.clone(), i + 1);
                 self.epoch += 1;
                 self.epoch_started_ms = e.at_ms;
             }
@@ -461,6 +571,25 @@ impl TeamState {
         self.head = e.hash();
         self.heads.push(self.head);
         self.head_at_ms = e.at_ms;
+        Ok(())
+    }
+
+    /// Add `member` (entry `i`), whichever way they were admitted.
+    fn add(&mut self, i: u64, member: &Member) -> Result<(), ChainError> {
+        if self.members.contains_key(&member.username) {
+            return Err(ChainError::Invalid(i, "already a member"));
+        }
+        // A low-order key would make every later wrap to this member
+        // predictable (and refused): keep it out of the team.
+        if !member.identity.dh_key_is_sound() {
+            return Err(ChainError::Invalid(i, "the member's X25519 key is a low-order point"));
+        }
+        // Someone removed and invited again starts afresh.
+        self.left_at.remove(&member.username);
+        self.left_len.remove(&member.username);
+        self.unaccepted.remove(&member.username);
+        self.ever.insert(member.username.clone(), member.identity);
+        self.members.insert(member.username.clone(), member.clone());
         Ok(())
     }
 
@@ -686,6 +815,131 @@ pub(crate) mod tests {
             TeamState::verify_pinned(&legacy, legacy_id, Some(&pin), None, false).unwrap_err(),
             ChainError::Rollback { .. }
         ));
+    }
+
+    /// `who` accepts `invite` into `chain`'s team as `role`, from `inviter`'s link.
+    pub fn accepted(chain: &[ChainEntry], who: &Person, role: Role, invite: InviteId, inviter: &Person) -> Action {
+        let member = who.member(role);
+        let acceptance = Acceptance::sign(chain[0].team, invite, Some(inviter.name.clone()), &member, &who.keys);
+        Action::Admit { member, acceptance }
+    }
+
+    pub fn founded(admin: &Person) -> Vec<ChainEntry> {
+        let mut c = new_chain(admin);
+        let Action::Create { admin: a, shared_collection } = c[0].action.clone() else { unreachable!() };
+        c[0] = ChainEntry::signed(
+            c[0].team,
+            0,
+            [0; 32],
+            &admin.name,
+            &admin.keys,
+            0,
+            Action::Found { admin: a, shared_collection },
+        );
+        c
+    }
+
+    #[test]
+    fn joining_needs_the_joiners_acceptance_of_this_team_role_and_admin() {
+        let (ann, max, bob, eve) = (Person::new("ann"), Person::new("max"), Person::new("bob"), Person::new("eve"));
+        let mut c = founded(&ann);
+        let admit_max = accepted(&c, &max, Role::Admin, InviteId::random(), &ann);
+        append(&mut c, &ann, admit_max);
+        let s = TeamState::verify(&c, None).unwrap();
+        assert!(s.needs_acceptance && s.unaccepted.is_empty() && s.is_admin(&max.name));
+
+        let refused = |action: Action| {
+            let mut attempt = c.clone();
+            append(&mut attempt, &ann, action);
+            TeamState::verify(&attempt, None).unwrap_err()
+        };
+        // The admin adds a stranger who never accepted.
+        let e = refused(Action::AddMember { member: bob.member(Role::Member) });
+        assert!(e.to_string().contains("only with their signed acceptance"), "{e}");
+        // Or signs an "acceptance" with keys that are not the ones the entry gives bob.
+        let member = bob.member(Role::Member);
+        let forged = Acceptance::sign(c[0].team, InviteId::random(), Some(ann.name.clone()), &member, &eve.keys);
+        assert!(refused(Action::Admit { member: member.clone(), acceptance: forged })
+            .to_string()
+            .contains("does not verify"));
+        // Bob's real acceptance, moved to another role, another team, or to another admin's name.
+        let Action::Admit { acceptance, .. } = accepted(&c, &bob, Role::Support, InviteId::random(), &ann) else {
+            unreachable!()
+        };
+        assert!(refused(Action::Admit { member: bob.member(Role::Manager), acceptance })
+            .to_string()
+            .contains("does not verify"));
+        let elsewhere = accepted(&new_chain(&ann), &bob, Role::Member, InviteId::random(), &ann);
+        assert!(refused(elsewhere).to_string().contains("does not verify"));
+        let Action::Admit { member, acceptance } = accepted(&c, &bob, Role::Member, InviteId::random(), &max) else {
+            unreachable!()
+        };
+        let e = refused(Action::Admit { member: member.clone(), acceptance: acceptance.clone() });
+        assert!(e.to_string().contains("another admin's invitation"), "{e}");
+        // Max, whose invitation it was, admits bob; the acceptance admits once.
+        let mut ok = c.clone();
+        append(&mut ok, &max, Action::Admit { member, acceptance });
+        append(&mut ok, &max, Action::RemoveMember { username: bob.name.clone() });
+        let s = TeamState::verify(&ok, None).unwrap();
+        assert!(!s.members.contains_key(&bob.name));
+        let Action::Admit { member, acceptance } = ok[2].action.clone() else { unreachable!() };
+        let mut replayed = ok.clone();
+        append(&mut replayed, &max, Action::Admit { member, acceptance });
+        assert!(TeamState::verify(&replayed, None).unwrap_err().to_string().contains("already admitted"));
+        // An acceptance from a link that named no inviter (made before links did): any admin.
+        let member = bob.member(Role::Member);
+        let unnamed = Acceptance::sign(c[0].team, InviteId::random(), None, &member, &bob.keys);
+        let mut again = ok.clone();
+        append(&mut again, &ann, Action::Admit { member, acceptance: unnamed });
+        assert!(TeamState::verify(&again, None).unwrap().members.contains_key(&bob.name));
+    }
+
+    #[test]
+    fn chains_from_before_acceptances_verify_and_mark_who_joined_without_one() {
+        let (ann, bob, cat, dan) = (Person::new("ann"), Person::new("bob"), Person::new("cat"), Person::new("dan"));
+        let mut c = new_chain(&ann);
+        append(&mut c, &ann, Action::AddMember { member: bob.member(Role::Member) });
+        append(&mut c, &ann, Action::AddMember { member: cat.member(Role::Member) });
+        append(&mut c, &ann, Action::RemoveMember { username: cat.name.clone() });
+        let s = TeamState::verify(&c, None).unwrap();
+        assert!(!s.needs_acceptance);
+        assert_eq!(s.unaccepted.iter().collect::<Vec<_>>(), [&bob.name], "cat left; ann founded it");
+        // The first acceptance closes the old way in: from then on, additions need one.
+        let admit_cat = accepted(&c, &cat, Role::Member, InviteId::random(), &ann);
+        append(&mut c, &ann, admit_cat);
+        let s = TeamState::verify(&c, None).unwrap();
+        assert!(s.needs_acceptance && !s.unaccepted.contains(&cat.name));
+        append(&mut c, &ann, Action::AddMember { member: dan.member(Role::Member) });
+        assert!(matches!(TeamState::verify(&c, None).unwrap_err(), ChainError::Invalid(5, _)));
+    }
+
+    /// Freezes the bytes of the two entries acceptances added, and a chain written
+    /// before them (its JSON as stored then), which must keep verifying.
+    #[test]
+    fn golden_chain_entries_keep_their_bytes_and_old_chains_verify() {
+        let fixed = |n: u8, name: &str| Person {
+            name: Username::parse(name).unwrap(),
+            keys: IdentityKeys::from_secret_bytes([n; 32], [n + 1; 32], [n + 2; 32]),
+        };
+        let (ann, bob) = (fixed(1, "ann"), fixed(11, "bob"));
+        let (team, collection, invite) = (TeamId([3; 16]), CollectionId([4; 16]), InviteId([5; 16]));
+        let found = Action::Found { admin: ann.member(Role::Admin), shared_collection: collection };
+        let mut c = vec![ChainEntry::signed(team, 0, [0; 32], &ann.name, &ann.keys, 1_700_000_000_000, found)];
+        let bob_member = bob.member(Role::Member);
+        let acceptance = Acceptance::sign(team, invite, Some(ann.name.clone()), &bob_member, &bob.keys);
+        let admit = Action::Admit { member: bob_member, acceptance };
+        c.push(ChainEntry::signed(team, 1, c[0].hash(), &ann.name, &ann.keys, 1_700_000_000_001, admit));
+        let hex_of = |e: &ChainEntry| format!("{}\n{}\n", hex::encode(e.body()), hex::encode(e.signature));
+        assert_eq!(hex_of(&c[0]), include_str!("../tests/golden/chain_found.hex"));
+        assert_eq!(hex_of(&c[1]), include_str!("../tests/golden/chain_admit.hex"));
+        let json: Vec<ChainEntry> = serde_json::from_str(include_str!("../tests/golden/chain_admit.json")).unwrap();
+        assert_eq!(json, c);
+        assert!(TeamState::verify(&c, None).unwrap().needs_acceptance);
+
+        let legacy: Vec<ChainEntry> = serde_json::from_str(include_str!("../tests/golden/chain_legacy.json")).unwrap();
+        let s = TeamState::verify(&legacy, None).unwrap();
+        assert!(matches!(legacy[1].action, Action::AddMember { .. }));
+        assert!(!s.needs_acceptance && s.unaccepted.contains(&bob.name) && s.members.contains_key(&bob.name));
     }
 
     #[test]

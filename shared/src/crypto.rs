@@ -58,6 +58,7 @@ pub mod label {
     pub const TEAM_ID: &[u8] = b"quietdesk/v1/team-id";
     pub const TABS_KEY: &[u8] = b"quietdesk/v1/tabs-key";
     pub const TABS_MESSAGE: &[u8] = b"quietdesk/v1/tabs-message";
+    pub const JOIN_ACCEPTANCE: &[u8] = b"quietdesk/v1/join-acceptance";
     pub const BEACON: &[u8] = b"quietdesk/v1/freshness-beacon";
 }
 

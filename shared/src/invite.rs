@@ -94,21 +94,29 @@ pub struct InviteLink {
     /// it: the joiner pins it, so the server cannot show them another team under the
     /// same id.
     pub genesis: [u8; 32],
+    /// The inviting admin, whom the joiner's [`crate::chain::Acceptance`] names; `None`
+    /// in links made before links named one.
+    pub inviter: Option<Username>,
 }
 
-/// What the link's fragment carries: `team.invite.secret.role.genesis` (hex, hex,
-/// base64url, role name, base64url).
+/// What the link's fragment carries: `team.invite.secret.role.genesis.inviter` (hex,
+/// hex, base64url, role name, base64url, base64url of the admin's username; links made
+/// before links named the inviter end at the genesis).
 pub fn encode_fragment(link: &InviteLink) -> String {
     use base64::Engine;
     let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-    format!(
+    let mut f = format!(
         "join={}.{}.{}.{}.{}",
         link.team,
         link.invite,
         b64(link.secret.expose_secret()),
         link.role.as_str(),
         b64(&link.genesis)
-    )
+    );
+    if let Some(inviter) = &link.inviter {
+        f = format!("{f}.{}", b64(inviter.as_str().as_bytes()));
+    }
+    f
 }
 
 /// Parse a whole link or just its fragment.
@@ -122,6 +130,13 @@ pub fn decode_fragment(link: &str) -> Option<InviteLink> {
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
     let role = Role::from_name(parts.next()?)?;
     let genesis = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts.next()?).ok()?;
+    let inviter = match parts.next() {
+        Some(b) => {
+            let name = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(b).ok()?;
+            Some(Username::parse(std::str::from_utf8(&name).ok()?).ok()?)
+        }
+        None => None,
+    };
     if parts.next().is_some() {
         return None;
     }
@@ -131,6 +146,7 @@ pub fn decode_fragment(link: &str) -> Option<InviteLink> {
         secret: InviteSecret(raw.try_into().ok()?),
         role,
         genesis: genesis.try_into().ok()?,
+        inviter,
     })
 }
 
@@ -180,14 +196,20 @@ mod tests {
     #[test]
     fn links_round_trip_and_junk_is_refused() {
         let (team, invite, secret) = (TeamId::random(), InviteId::random(), InviteSecret::generate());
-        let made = InviteLink { team, invite, secret: secret.clone(), role: Role::Support, genesis: [7; 32] };
+        // A link made before links named the inviter still reads, naming nobody.
+        let made =
+            InviteLink { team, invite, secret: secret.clone(), role: Role::Support, genesis: [7; 32], inviter: None };
         let link = format!("https://crm.example/join#{}", encode_fragment(&made));
         let l = decode_fragment(&link).unwrap();
         assert_eq!(
             (l.team, l.invite, l.secret.expose_secret(), l.role),
             (team, invite, secret.expose_secret(), Role::Support)
         );
-        assert_eq!(l.genesis, [7; 32]);
+        assert_eq!((l.genesis, l.inviter), ([7; 32], None));
+        let ann = Username::parse("ann.lee").unwrap();
+        let named = InviteLink { inviter: Some(ann.clone()), ..made };
+        let with_inviter = decode_fragment(&encode_fragment(&named)).unwrap();
+        assert_eq!((with_inviter.inviter, with_inviter.genesis), (Some(ann), [7; 32]));
         let no_genesis = link.rsplit_once('.').unwrap().0.to_owned();
         for junk in [
             "",
@@ -195,6 +217,8 @@ mod tests {
             "https://x/#join=a.b.c",
             &format!("#join={team}.{invite}"),
             &format!("{link}.x"),
+            &format!("{link}.QU5O"), // "ANN": not a username
+            &format!("{}.YW5u.YW5u", encode_fragment(&named)),
             &no_genesis,
         ] {
             assert!(decode_fragment(junk).is_none(), "{junk}");

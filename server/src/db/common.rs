@@ -425,16 +425,42 @@ impl Db for Store {
         .transpose()
     }
 
-    async fn end_team_sessions(&self, team: &TeamId, keep: &[u8; 32]) -> DbResult<u64> {
+    async fn end_team_sessions(&self, team: &TeamId, keep: &[u8; 32], now: i64) -> DbResult<u64> {
         let r = sqlx::query(
-            "DELETE FROM sessions WHERE token_hash != $1
-             AND username IN (SELECT username FROM team_members WHERE team_id = $2)",
+            "INSERT INTO team_session_ends (team_id, token_hash, ended_at)
+             SELECT m.team_id, s.token_hash, $1 FROM sessions s
+             JOIN team_members m ON m.username = s.username AND m.team_id = $2
+             WHERE s.token_hash <> $3 AND s.wiped_at IS NULL AND s.expires_at > $4
+             ON CONFLICT (team_id, token_hash) DO NOTHING",
         )
-        .bind(keep.as_slice())
+        .bind(now)
         .bind(team.as_bytes().as_slice())
+        .bind(keep.as_slice())
+        .bind(now)
         .execute(&self.writer)
         .await?;
         Ok(r.rows_affected())
+    }
+
+    async fn end_member_team_sessions(
+        &self,
+        team: &TeamId,
+        username: &Username,
+        now: i64,
+        order: &str,
+    ) -> DbResult<u64> {
+        let mut tx = self.writer.begin().await?;
+        let n = end_in_team(&mut tx, team, username, now, Some(order)).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn team_session_end(&self, team: &TeamId, token_hash: &[u8; 32]) -> DbResult<Option<Option<String>>> {
+        Ok(sqlx::query_scalar("SELECT wipe_order FROM team_session_ends WHERE team_id = $1 AND token_hash = $2")
+            .bind(team.as_bytes().as_slice())
+            .bind(token_hash.as_slice())
+            .fetch_optional(&self.reader)
+            .await?)
     }
 
     async fn user_sessions(&self, username: &Username, now: i64) -> DbResult<Vec<DeviceRow>> {
@@ -533,12 +559,9 @@ impl Db for Store {
             .await?;
         match &entry.action {
             Action::RemoveMember { username } => {
-                sqlx::query("DELETE FROM sessions WHERE username = $1")
-                    .bind(username.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+                end_in_team(&mut tx, &entry.team, username, crate::now_ms(), None).await?;
             }
-            Action::AddMember { member } => {
+            Action::AddMember { member } | Action::Admit { member, .. } => {
                 sqlx::query("DELETE FROM invites WHERE team_id = $1 AND accepted_by = $2")
                     .bind(entry.team.as_bytes().as_slice())
                     .bind(member.username.as_str())
@@ -629,9 +652,18 @@ impl Db for Store {
         }
     }
 
+    async fn invite_role(&self, team: &TeamId, invite: &InviteId) -> DbResult<Option<Role>> {
+        let role: Option<String> = sqlx::query_scalar("SELECT role FROM invites WHERE invite_id = $1 AND team_id = $2")
+            .bind(invite.as_bytes().as_slice())
+            .bind(team.as_bytes().as_slice())
+            .fetch_optional(&self.reader)
+            .await?;
+        role.map(|r| role_from_str(&r)).transpose()
+    }
+
     async fn invites(&self, team: &TeamId, now: i64) -> DbResult<Vec<InviteInfo>> {
         let rows = sqlx::query(
-            "SELECT invite_id, role, created_by, expires_at, accepted_by, sign_pk, dh_pk, mac FROM invites
+            "SELECT invite_id, role, created_by, expires_at, accepted_by, sign_pk, dh_pk, mac, acceptance FROM invites
              WHERE team_id = $1 AND expires_at > $2 ORDER BY created_at",
         )
         .bind(team.as_bytes().as_slice())
@@ -649,6 +681,10 @@ impl Db for Store {
                             dh_pk: arr(r.get::<Option<Vec<u8>>, _>("dh_pk").unwrap_or_default())?,
                         },
                         mac: arr(r.get::<Option<Vec<u8>>, _>("mac").unwrap_or_default())?,
+                        acceptance: r
+                            .get::<Option<String>, _>("acceptance")
+                            .map(|a| serde_json::from_str(&a).map_err(|e| DbError::Corrupt(e.to_string())))
+                            .transpose()?,
                     }),
                     None => None,
                 };
@@ -680,7 +716,7 @@ impl Db for Store {
         }
         // `accepted_by IS NULL` again: another answer may have committed meanwhile.
         let done = sqlx::query(
-            "UPDATE invites SET accepted_by = $1, sign_pk = $2, dh_pk = $3, mac = $4, accepted_at = $5 \
+            "UPDATE invites SET accepted_by = $1, sign_pk = $2, dh_pk = $3, mac = $4, accepted_at = $5, acceptance = $7 \
              WHERE invite_id = $6 AND accepted_by IS NULL",
         )
         .bind(a.username.as_str())
@@ -689,6 +725,7 @@ impl Db for Store {
         .bind(a.mac.as_slice())
         .bind(now)
         .bind(invite.as_bytes().as_slice())
+        .bind(a.acceptance.as_ref().map(|a| serde_json::to_string(a).expect("serializable")))
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
@@ -709,6 +746,13 @@ impl Db for Store {
         if left > 0 {
             return Ok(None);
         }
+        // Kept versions sealed under those epochs go with their keys: once the wraps are
+        // gone no new device could open them, and old keys are what shredding retires.
+        sqlx::query("DELETE FROM record_history WHERE team_id = $1 AND epoch < $2")
+            .bind(team.as_bytes().as_slice())
+            .bind(i64::from(before))
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query("DELETE FROM key_wraps WHERE team_id = $1 AND epoch < $2")
             .bind(team.as_bytes().as_slice())
             .bind(i64::from(before))
@@ -749,11 +793,12 @@ impl Db for Store {
         // Number the rows first: this takes the team's row lock, so versions cannot
         // change before commit. The lock is held for three statements: this, the
         // conditional upsert and the commit (a conflict rolls the numbers back).
-        let last: i64 = sqlx::query_scalar("UPDATE teams SET seq = seq + $1 WHERE team_id = $2 RETURNING seq")
-            .bind(rows.len() as i64)
-            .bind(team_b)
-            .fetch_one(&mut *tx)
-            .await?;
+        let (last, retention): (i64, i64) =
+            sqlx::query_as("UPDATE teams SET seq = seq + $1 WHERE team_id = $2 RETURNING seq, retention_days")
+                .bind(rows.len() as i64)
+                .bind(team_b)
+                .fetch_one(&mut *tx)
+                .await?;
         let first = last - rows.len() as i64 + 1;
 
         // A record the server does not hold is taken at any base version (after a
@@ -762,6 +807,22 @@ impl Db for Store {
         let mut accepted = Vec::with_capacity(rows.len());
         let mut written = 0u64;
         for (chunk_no, chunk) in rows.chunks(1000).enumerate() {
+            if retention > 0 {
+                // The versions this push replaces are kept, sealed as they were (a
+                // conflict rolls this back with the rest).
+                let mut q = QueryBuilder::new(
+                    "INSERT INTO record_history (team_id, record_id, version, collection, epoch, author, sealed, \
+                     written_at, replaced_at) SELECT team_id, record_id, version, collection, epoch, author, sealed, \
+                     updated_at, ",
+                );
+                q.push_bind(now).push(" FROM records WHERE team_id = ").push_bind(team_b).push(" AND record_id IN (");
+                let mut sep = q.separated(", ");
+                for r in chunk {
+                    sep.push_bind(r.record.as_bytes().as_slice());
+                }
+                q.push(") ON CONFLICT (team_id, record_id, version) DO NOTHING");
+                q.build().execute(&mut *tx).await?;
+            }
             let mut q = QueryBuilder::new(
                 "INSERT INTO records (team_id, record_id, collection, version, seq, epoch, author, sealed, updated_at, \
                  tombstone) ",
@@ -798,6 +859,7 @@ impl Db for Store {
             }
         }
         if written == rows.len() as u64 {
+            forget_kept(&mut tx, team, retention, now).await?;
             tx.commit().await?;
             return Ok(PushResult::Accepted { accepted, cursor: last as u64 });
         }
@@ -889,6 +951,79 @@ impl Db for Store {
             .fetch_one(&self.reader)
             .await?;
         Ok(n as u64)
+    }
+
+    async fn kept_versions(
+        &self,
+        team: &TeamId,
+        record: &RecordId,
+        only: Option<&[[u8; 16]]>,
+        now: i64,
+    ) -> DbResult<Vec<KeptVersionInfo>> {
+        let mut q = QueryBuilder::new(
+            "SELECT h.version, h.author, h.written_at, h.replaced_at, LENGTH(h.sealed) AS size FROM record_history h",
+        );
+        kept_filter(&mut q, team, record, only, now);
+        q.push(" ORDER BY h.version DESC");
+        let corrupt = |_| DbError::Corrupt("kept version author".into());
+        q.build()
+            .fetch_all(&self.reader)
+            .await?
+            .into_iter()
+            .map(|r| {
+                Ok(KeptVersionInfo {
+                    version: r.get::<i64, _>("version") as u64,
+                    author: Username::parse(r.get::<&str, _>("author")).map_err(corrupt)?,
+                    written_ms: r.get("written_at"),
+                    replaced_ms: r.get("replaced_at"),
+                    size: r.get::<i64, _>("size") as u64,
+                })
+            })
+            .collect()
+    }
+
+    async fn kept_version(
+        &self,
+        team: &TeamId,
+        record: &RecordId,
+        version: u64,
+        only: Option<&[[u8; 16]]>,
+        now: i64,
+    ) -> DbResult<Option<KeptVersion>> {
+        let mut q = QueryBuilder::new("SELECT h.sealed, h.written_at, h.replaced_at FROM record_history h");
+        kept_filter(&mut q, team, record, only, now);
+        q.push(" AND h.version = ").push_bind(version as i64);
+        Ok(q.build().fetch_optional(&self.reader).await?.map(|r| KeptVersion {
+            record: *record,
+            version,
+            sealed: SealedRecord(r.get("sealed")),
+            written_ms: r.get("written_at"),
+            replaced_ms: r.get("replaced_at"),
+        }))
+    }
+
+    async fn retention(&self, team: &TeamId) -> DbResult<u32> {
+        let days: Option<i64> = sqlx::query_scalar("SELECT retention_days FROM teams WHERE team_id = $1")
+            .bind(team.as_bytes().as_slice())
+            .fetch_optional(&self.reader)
+            .await?;
+        days.map(|d| d as u32).ok_or(DbError::NotFound)
+    }
+
+    async fn set_retention(&self, team: &TeamId, days: u32, now: i64) -> DbResult<()> {
+        let mut tx = self.writer.begin().await?;
+        let n = sqlx::query("UPDATE teams SET retention_days = $1 WHERE team_id = $2")
+            .bind(i64::from(days))
+            .bind(team.as_bytes().as_slice())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(DbError::NotFound);
+        }
+        forget_kept(&mut tx, team, i64::from(days), now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn add_alert(&self, team: &TeamId, a: &Alert) -> DbResult<()> {
@@ -1260,6 +1395,30 @@ impl Db for Store {
     }
 }
 
+/// End `username`'s live sessions in `team` only, with the wipe order their devices get
+/// there (if an admin's wipe); how many ended.
+async fn end_in_team(
+    tx: &mut sqlx::Transaction<'_, Backend>,
+    team: &TeamId,
+    username: &Username,
+    now: i64,
+    order: Option<&str>,
+) -> DbResult<u64> {
+    let r = sqlx::query(
+        "INSERT INTO team_session_ends (team_id, token_hash, ended_at, wipe_order)
+         SELECT $1, token_hash, $2, $3 FROM sessions WHERE username = $4 AND wiped_at IS NULL AND expires_at > $5
+         ON CONFLICT (team_id, token_hash) DO UPDATE SET wipe_order = COALESCE(excluded.wipe_order, team_session_ends.wipe_order)",
+    )
+    .bind(team.as_bytes().as_slice())
+    .bind(now)
+    .bind(order)
+    .bind(username.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(r.rows_affected())
+}
+
 async fn insert_entry(tx: &mut sqlx::Transaction<'_, Backend>, e: &ChainEntry) -> DbResult<()> {
     let json = serde_json::to_string(e).expect("serializable");
     let r = sqlx::query("INSERT INTO chain_entries (team_id, idx, hash, entry) VALUES ($1,$2,$3,$4)")
@@ -1297,6 +1456,50 @@ async fn replace_members(
 
 /// Hold the team row's lock until the transaction ends: pushes, audit appends and key
 /// shredding of one team take turns (and a push's sequence numbers follow commit order).
+const DAY_MS: i64 = 86_400_000;
+
+/// ` JOIN teams … WHERE` a kept version of `record` in `team`, replaced within the
+/// team's retention at `now`, and (with `only`) sealed in one of those collections.
+fn kept_filter<'a>(
+    q: &mut QueryBuilder<'a, Backend>,
+    team: &'a TeamId,
+    record: &'a RecordId,
+    only: Option<&'a [[u8; 16]]>,
+    now: i64,
+) {
+    q.push(" JOIN teams t ON t.team_id = h.team_id WHERE h.team_id = ")
+        .push_bind(team.as_bytes().as_slice())
+        .push(" AND h.record_id = ")
+        .push_bind(record.as_bytes().as_slice())
+        .push(" AND h.replaced_at >= ")
+        .push_bind(now)
+        .push(" - t.retention_days * ")
+        .push_bind(DAY_MS);
+    if let Some(only) = only {
+        q.push(" AND h.collection IN (");
+        let mut sep = q.separated(", ");
+        for c in only {
+            sep.push_bind(c.as_slice());
+        }
+        q.push(")");
+    }
+}
+
+/// Forget the kept versions of `team` replaced longer ago than `retention_days` before `now`.
+async fn forget_kept(
+    tx: &mut sqlx::Transaction<'_, Backend>,
+    team: &TeamId,
+    retention_days: i64,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query("DELETE FROM record_history WHERE team_id = $1 AND replaced_at < $2")
+        .bind(team.as_bytes().as_slice())
+        .bind(now - retention_days * DAY_MS)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 async fn lock_team(tx: &mut sqlx::Transaction<'_, Backend>, team: &TeamId) -> DbResult<()> {
     let n = sqlx::query("UPDATE teams SET seq = seq WHERE team_id = $1")
         .bind(team.as_bytes().as_slice())

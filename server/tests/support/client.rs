@@ -12,7 +12,7 @@ use shared::api::{
     PushRequest, PutWrapsRequest, ServerEvent, SessionResponse, SignupRequest, TeamSummary, UserKeys, WrapItem,
     WrapsResponse,
 };
-use shared::chain::{Action, ChainEntry, KnownHead, Member, Role, TeamState};
+use shared::chain::{Acceptance, Action, ChainEntry, KnownHead, Member, Role, TeamState};
 use shared::crypto::identity::IdentityKeys;
 use shared::crypto::passphrase::{derive_account_keys, KdfParams, Passphrase};
 use shared::ids::{CollectionId, InviteId, TeamId, Username};
@@ -95,6 +95,8 @@ pub struct Invitation {
     pub invite: InviteId,
     pub secret: InviteSecret,
     pub role: Role,
+    /// The inviting admin (the link names them; the joiner's acceptance too).
+    pub inviter: Username,
 }
 
 /// A logged-in user.
@@ -103,6 +105,26 @@ pub struct Account {
     pub identity: IdentityKeys,
     pub api: Api,
     pub token: String,
+}
+
+/// Every account's identity keys, by server and username: what each joiner's own client
+/// holds. [`Account::add_member`] signs the joiner's acceptance with them, as the joiner's
+/// client does when it answers an invitation (the invitation itself is what
+/// [`Account::accept_invite`] and [`Account::admit`] test).
+static JOINER_KEYS: std::sync::Mutex<Vec<(String, Username, IdentityKeys)>> = std::sync::Mutex::new(Vec::new());
+
+fn remember_keys(base: &str, name: &Username, keys: &IdentityKeys) {
+    let mut all = JOINER_KEYS.lock().unwrap();
+    all.retain(|(b, n, _)| !(b == base && n == name));
+    all.push((base.to_owned(), name.clone(), keys.duplicate()));
+}
+
+/// `who`'s acceptance of joining `team` as `role` by `inviter`'s invitation, signed with
+/// the keys their client holds (`None` if no account of this server holds them).
+pub fn joiners_acceptance(base: &str, team: TeamId, inviter: &Username, member: &Member) -> Option<Acceptance> {
+    let all = JOINER_KEYS.lock().unwrap();
+    let (_, _, keys) = all.iter().find(|(b, n, _)| b == base && *n == member.username)?;
+    Some(Acceptance::sign(team, InviteId::random(), Some(inviter.clone()), member, keys))
 }
 
 pub async fn signup(base: &str, name: &str, passphrase: &str) -> Account {
@@ -130,6 +152,7 @@ pub async fn signup_with(base: &str, name: &str, passphrase: &str, kdf: KdfParam
         .await
         .unwrap();
     api.token = Some(resp.token.clone());
+    remember_keys(base, &name, &identity);
     Account { name, identity, api, token: resp.token }
 }
 
@@ -196,7 +219,7 @@ impl Account {
             &self.name,
             &self.identity,
             now(),
-            Action::Create {
+            Action::Found {
                 admin: Member { username: self.name.clone(), identity: self.identity.public(), role: Role::Admin },
                 shared_collection: CollectionId::random(),
             },
@@ -241,12 +264,15 @@ impl Account {
         Ok(state)
     }
 
-    /// Admin: add `who` with `role` and wrap every key their role entitles them to.
+    /// Admin: add `who` with `role`, with the acceptance their client signed (see
+    /// [`joiners_acceptance`]), and wrap every key their role entitles them to.
     pub async fn add_member(&self, team: TeamId, who: &str, role: Role) {
         let who = Username::parse(who).unwrap();
         let keys: UserKeys = self.api.get(&path::fill(path::USER, who.as_str())).await.unwrap();
         let member = Member { username: who, identity: keys.identity, role };
-        let state = self.append(team, Action::AddMember { member: member.clone() }).await.unwrap();
+        let acceptance =
+            joiners_acceptance(&self.api.base, team, &self.name, &member).expect("the joiner signed up here");
+        let state = self.append(team, Action::Admit { member: member.clone(), acceptance }).await.unwrap();
         let session = self.session(team).await;
         self.put_wraps(team, self.distributor().wraps_for_member(&state, &session.keyring, &member)).await.unwrap();
     }
@@ -268,7 +294,7 @@ impl Account {
             .post(&path::fill(path::INVITES, &team.to_string()), &CreateInviteRequest { invite, role })
             .await
             .unwrap();
-        Invitation { team, invite, secret: InviteSecret::generate(), role }
+        Invitation { team, invite, secret: InviteSecret::generate(), role, inviter: self.name.clone() }
     }
 
     /// Joiner: answer an invitation with my keys, authenticated with the link's secret.
@@ -276,9 +302,10 @@ impl Account {
         let (team, invite) = (link.team, link.invite);
         let identity = self.identity.public();
         let mac = link.secret.authenticate(team, invite, link.role, &self.name, &identity);
-        self.api
-            .post(&path::fill(path::ACCEPT_INVITE, &invite.to_string()), &AcceptInviteRequest { team, identity, mac })
-            .await
+        let me = Member { username: self.name.clone(), identity, role: link.role };
+        let acceptance = Acceptance::sign(team, invite, Some(link.inviter.clone()), &me, &self.identity);
+        let req = AcceptInviteRequest { team, identity, mac, acceptance };
+        self.api.post(&path::fill(path::ACCEPT_INVITE, &invite.to_string()), &req).await
     }
 
     /// Admin: the team's open invitations, answered or not.
@@ -300,8 +327,10 @@ impl Account {
         if !link.secret.verify(team, info.invite, link.role, &a.username, &a.identity, &a.mac) {
             return Err(format!("the keys for {} do not match the invitation: refused", a.username));
         }
+        let acceptance = a.acceptance.clone().ok_or(format!("{} signed no acceptance: refused", a.username))?;
         let member = Member { username: a.username.clone(), identity: a.identity, role: link.role };
-        let state = self.append(team, Action::AddMember { member: member.clone() }).await.map_err(|e| e.to_string())?;
+        let admit = Action::Admit { member: member.clone(), acceptance };
+        let state = self.append(team, admit).await.map_err(|e| e.to_string())?;
         let session = self.session(team).await;
         self.put_wraps(team, self.distributor().wraps_for_member(&state, &session.keyring, &member))
             .await
@@ -390,5 +419,33 @@ impl Transport for HttpTransport {
     async fn pull(&self, since: Cursor, limit: u32) -> Result<PullResponse, TransportError> {
         let p = format!("{}?since={since}&limit={limit}", path::fill(path::PULL, &self.team.to_string()));
         self.api.get(&p).await
+    }
+
+    async fn beacons(&self) -> Option<Result<Vec<shared::beacon::Beacon>, TransportError>> {
+        let answer: Result<shared::api::BeaconsResponse, _> =
+            self.api.get(&path::fill(path::BEACONS, &self.team.to_string())).await;
+        Some(answer.map(|a| a.beacons))
+    }
+
+    async fn kept_versions(&self, record: shared::ids::RecordId) -> Result<shared::api::KeptVersions, TransportError> {
+        let p = path::fill(&path::fill(path::KEPT_VERSIONS, &self.team.to_string()), &record.to_string());
+        self.api.get(&p).await
+    }
+
+    async fn kept_version(&self, record: shared::ids::RecordId, version: u64) -> Result<shared::api::KeptVersion, TransportError> {
+        let p = path::fill(&path::fill(path::KEPT_VERSIONS, &self.team.to_string()), &record.to_string());
+        self.api.get(&format!("{p}/{version}")).await
+    }
+}
+
+impl Account {
+    /// Admin: publish a freshness beacon of `state`'s head, signed at `at_ms`.
+    pub async fn publish_beacon(&self, state: &TeamState, at_ms: i64) -> Result<(), TransportError> {
+        let beacon = shared::beacon::Beacon::sign(state.team, state.chain_head(), self.name.clone(), at_ms, &self.identity);
+        let _: Empty = self
+            .api
+            .post(&path::fill(path::BEACONS, &state.team.to_string()), &shared::api::PublishBeaconRequest { beacon })
+            .await?;
+        Ok(())
     }
 }
