@@ -441,7 +441,8 @@ impl Transport for HttpTransport {
 impl Account {
     /// Admin: publish a freshness beacon of `state`'s head, signed at `at_ms`.
     pub async fn publish_beacon(&self, state: &TeamState, at_ms: i64) -> Result<(), TransportError> {
-        let beacon = shared::beacon::Beacon::sign(state.team, state.chain_head(), self.name.clone(), at_ms, &self.identity);
+        let beacon =
+            shared::beacon::Beacon::sign(state.team, state.chain_head(), self.name.clone(), at_ms, &self.identity);
         let _: Empty = self
             .api
             .post(&path::fill(path::BEACONS, &state.team.to_string()), &shared::api::PublishBeaconRequest { beacon })
