@@ -17,6 +17,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod headers;
+pub mod history;
 pub mod invites;
 pub mod limits;
 pub mod openapi;
@@ -211,6 +212,7 @@ pub fn app(state: AppState) -> Router {
         .merge(beacons::router())
         .merge(invites::router())
         .merge(records::router())
+        .merge(history::router())
         .merge(events::router())
         .merge(twofa::router())
         .route("/api/{*rest}", axum::routing::any(api_not_found))

@@ -190,6 +190,17 @@ fn operations(s: &mut Schemas) -> Vec<Op> {
                 s.add::<api::PullResponse>(),
             )
         },
+        answers(
+            op(Get, path::KEPT_VERSIONS, "A record's kept earlier versions, within the team's retention"),
+            s.add::<api::KeptVersions>(),
+        ),
+        answers(op(Get, path::KEPT_VERSION, "One kept earlier version, sealed"), s.add::<api::KeptVersion>()),
+        answers(op(Get, path::RETENTION, "How many days earlier versions are kept"), s.add::<api::Retention>()),
+        with(
+            op(Put, path::RETENTION, "Set how many days earlier versions are kept (admins)"),
+            s.add::<api::Retention>(),
+            s.add::<api::Retention>(),
+        ),
         with(
             op(Post, path::PUSH, "Push sealed record versions (all or nothing)"),
             s.add::<api::PushRequest>(),
@@ -242,7 +253,8 @@ fn build() -> OpenApi {
             let schema: RefOr<Schema> = match name {
                 "team" => Ref::from_schema_name("TeamId").into(),
                 "invite" => Ref::from_schema_name("InviteId").into(),
-                "approval" => Ref::from_schema_name("RecordId").into(),
+                "approval" | "record" => Ref::from_schema_name("RecordId").into(),
+                "version" => ObjectBuilder::new().schema_type(Type::Integer).into(),
                 "username" => Ref::from_schema_name("Username").into(),
                 _ => ObjectBuilder::new().schema_type(Type::String).into(),
             };

@@ -25,6 +25,7 @@
 //! ([`UnknownHead`]), and everyone else goes on writing.
 
 pub mod cache;
+pub mod history;
 pub mod memory;
 pub mod offload;
 pub mod seal;
@@ -214,6 +215,21 @@ pub trait Transport {
     /// hands the batch to Web Workers holding the same signing key.
     async fn sign(&self, identity: &IdentityKeys, messages: &[&[u8]]) -> Vec<[u8; 64]> {
         sign_here(self, identity, messages).await
+    }
+
+    /// The kept earlier versions of `record` the server lists ([`history`]): its word
+    /// on what exists, nothing more. A transport without the call answers
+    /// [`TransportError::Protocol`].
+    async fn kept_versions(&self, record: RecordId) -> Result<crate::api::KeptVersions, TransportError> {
+        let _ = record;
+        Err(TransportError::Protocol("this transport fetches no kept versions".into()))
+    }
+
+    /// One kept version of `record`, sealed: opened by [`Syncer::open_kept`] as a pulled
+    /// version is, never taken on the server's word.
+    async fn kept_version(&self, record: RecordId, version: u64) -> Result<crate::api::KeptVersion, TransportError> {
+        let _ = (record, version);
+        Err(TransportError::Protocol("this transport fetches no kept versions".into()))
     }
 
     /// The team's freshness beacons, as the server lists them (the latest each admin

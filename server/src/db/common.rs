@@ -961,7 +961,7 @@ impl Db for Store {
         now: i64,
     ) -> DbResult<Vec<KeptVersionInfo>> {
         let mut q = QueryBuilder::new(
-            "SELECT h.version, h.author, h.written_at, h.replaced_at, LENGTH(h.sealed) AS size FROM record_history h",
+            "SELECT h.version, h.author, h.written_at, h.replaced_at, CAST(LENGTH(h.sealed) AS BIGINT) AS size FROM record_history h",
         );
         kept_filter(&mut q, team, record, only, now);
         q.push(" ORDER BY h.version DESC");

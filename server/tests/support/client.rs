@@ -432,7 +432,11 @@ impl Transport for HttpTransport {
         self.api.get(&p).await
     }
 
-    async fn kept_version(&self, record: shared::ids::RecordId, version: u64) -> Result<shared::api::KeptVersion, TransportError> {
+    async fn kept_version(
+        &self,
+        record: shared::ids::RecordId,
+        version: u64,
+    ) -> Result<shared::api::KeptVersion, TransportError> {
         let p = path::fill(&path::fill(path::KEPT_VERSIONS, &self.team.to_string()), &record.to_string());
         self.api.get(&format!("{p}/{version}")).await
     }
