@@ -414,6 +414,12 @@ impl Transport for HttpTransport {
         }
         shared::sync::sign_here(self, identity, messages).await
     }
+
+    async fn beacons(&self) -> Option<Result<Vec<shared::beacon::Beacon>, TransportError>> {
+        let answer: Result<shared::api::BeaconsResponse, _> =
+            self.api.get(&path::fill(path::BEACONS, &self.team.to_string())).await;
+        Some(answer.map(|a| a.beacons))
+    }
 }
 
 #[cfg(test)]

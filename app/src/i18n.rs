@@ -351,6 +351,7 @@ pub fn sync_error(e: &shared::sync::SyncError) -> String {
         SyncError::ChainDoubt(ChainDoubt::Fork { writer, head }) => {
             tf("sync.doubt_fork", &[("writer", writer), ("n", &head.len)])
         }
+        SyncError::Unconfirmed { hours } => tf("sync.unconfirmed", &[("n", hours)]),
         e => tf("sync.error", &[("error", e)]),
     }
 }

@@ -644,6 +644,11 @@ impl Workspace {
                 crate::i18n::tf("sync.rolled_back", &[("name", &name), ("served", &served), ("pinned", &pinned)])
             }))
             .chain(s.moved_away.values().map(|m| crate::i18n::tf("sync.moved_away", &[("signer", &m.signer)])))
+            .chain(
+                s.freshness()
+                    .filter(shared::beacon::Freshness::lapsed)
+                    .map(|f| crate::i18n::tf("sync.unconfirmed", &[("n", &f.hours())])),
+            )
             .chain(s.unknown_heads.values().map(|u| {
                 let (n, count) = (u.head.len, u.refused.len());
                 crate::i18n::tf("sync.unknown_head", &[("signer", &u.signer), ("n", &n), ("count", &count)])
@@ -1119,6 +1124,15 @@ impl Workspace {
                 gloo_timers::future::TimeoutFuture::new(20_000).await;
             }
         });
+        // Freshness beacons (admins only): the chain head this device verified, signed,
+        // every few minutes while online (see shared::beacon).
+        let ws = self.clone();
+        spawn_local(async move {
+            while !ws.stopped.get() {
+                ws.publish_beacon().await;
+                gloo_timers::future::TimeoutFuture::new(shared::beacon::PUBLISH_EVERY_MS as u32).await;
+            }
+        });
         // Re-encryption after a removal or rotation (admins only), then shredding.
         let ws = self.clone();
         spawn_local(async move {
@@ -1301,6 +1315,33 @@ impl Workspace {
             self.sync_now().await;
             if self.status.with_untracked(|s| s.error.is_some() || !s.online) {
                 return; // try again on the next round
+            }
+        }
+    }
+
+    /// An admin's device signs the chain head it verified and posts it, so members'
+    /// clients know no change of the team is withheld from them (shared::beacon). A
+    /// refusal or an unreachable server is left to the next round.
+    async fn publish_beacon(&self) {
+        if !self.team.with_untracked(|t| t.me_admin) {
+            return;
+        }
+        let beacon = {
+            let s = self.syncer.lock().await;
+            let team = &s.session.team;
+            shared::beacon::Beacon::sign(
+                team.team,
+                team.chain_head(),
+                s.session.me.clone(),
+                now() as i64,
+                &s.session.identity,
+            )
+        };
+        let url = path::fill(path::BEACONS, &beacon.team.to_string());
+        let req = shared::api::PublishBeaconRequest { beacon };
+        if let Err(e) = self.unlocked.api.post::<_, shared::api::Empty>(&url, &req).await {
+            if e != TransportError::Offline {
+                web_sys::console::warn_1(&format!("quietdesk: beacon not published: {e}").into());
             }
         }
     }
