@@ -1213,3 +1213,62 @@ async fn a_frozen_view_stops_sealing_once_the_beacon_lease_is_over() {
     a.sync().await.unwrap();
     assert_eq!(a.replica.records[&mine].epoch, 2, "sealed under the epoch Bob does not hold");
 }
+
+/// Issue 31 item 6, on the real server: Bob's device, offline, edits two customers;
+/// Alice removes him (the server then refuses his pushes). A lying server slips his
+/// versions into Carol's pull: the one signed on the chain as it was before his
+/// removal is taken and flagged, with the value before; the one signed on a chain that
+/// held his removal is refused and names him.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_members_late_edit_is_flagged_and_one_provably_after_the_removal_refused() {
+    let Cast { srv: _srv, proxy, alice, bob, carol, team } = cast("left").await;
+    let mut a = client_of(&alice, team).await;
+    let (first, second) = (RecordId::random(), RecordId::random());
+    for (id, name) in [(first, "Wang Fang"), (second, "Li Lei")] {
+        let fields = Customer { name: name.into(), notes: "list price".into(), ..Default::default() };
+        a.edit(id, fields.to_fields(), now()).await.unwrap();
+    }
+    a.sync().await.unwrap();
+    let mut c = client_of(&carol, team).await;
+    c.sync().await.unwrap();
+    let bob_session = bob.session(team).await;
+    let mut b = client_of(&bob, team).await;
+    b.sync().await.unwrap();
+    let bobs = |id: RecordId, head: shared::crypto::envelope::ChainHead| {
+        let mut doc = (*b.replica.records[&id].base).clone();
+        let stamp = Stamp { hlc: Hlc { wall_ms: now(), counter: 0 }, author: bob.name.clone() };
+        doc.apply(field::NOTES, FieldState { value: Some(Value::Text("Bob: 50% off".into())), stamp });
+        let sealer = Sealer { head, ..sealer_of(&bob, &bob_session, 1) };
+        let collection = b.replica.records[&id].collection;
+        sealer.seal(&RecordContext { team, record: id }, collection, 2, &doc, None).unwrap().0
+    };
+    let before = bobs(first, bob_session.team.chain_head());
+
+    alice.remove_member(team, &bob.name).await;
+    c.session = carol.session(team).await;
+    let after = bobs(second, c.session.team.chain_head());
+    let slipped = vec![
+        Change { seq: 1_000_000, record: first, version: 2, sealed: before },
+        Change { seq: 1_000_001, record: second, version: 2, sealed: after },
+    ];
+    proxy.rewrite(move |x| {
+        if !is_get(x, "/pull") {
+            return None;
+        }
+        let mut page: PullResponse = serde_json::from_slice(&x.body).ok()?;
+        page.changes.extend(slipped.clone());
+        Answer::json(200, &serde_json::to_value(page).ok()?)
+    });
+    c.sync().await.unwrap();
+    proxy.honest();
+
+    assert_eq!(c.replica.records[&first].view.text(field::NOTES), Some("Bob: 50% off"));
+    let flagged: Vec<_> = c.superseded.iter().filter(|n| n.former).collect();
+    assert_eq!(flagged.len(), 1, "{:?}", c.superseded);
+    assert_eq!((flagged[0].record, &flagged[0].by), (first, &bob.name));
+    assert_eq!(flagged[0].mine, Some(Value::Text("list price".into())));
+    let refusal = &c.refused[&second];
+    assert_eq!((&refusal.signer, refusal.reason), (&bob.name, shared::sync::RefusalReason::AfterLeaving));
+    assert!(refusal.to_string().contains("after bob left the team"), "{refusal}");
+    assert_eq!(c.replica.records[&second].view.text(field::NOTES), Some("list price"));
+}

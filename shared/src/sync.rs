@@ -594,6 +594,9 @@ pub struct LocalRecord {
     /// Who signed the server's copy (`None` if never pushed): what a setting is
     /// decided by, not the author names inside the fields (which a signer writes).
     pub signer: Option<Username>,
+    /// The chain head that signer bound into the server's copy (`None` if never
+    /// pushed, or a version-1 envelope): whether it was written after someone left.
+    pub head: Option<ChainHead>,
 }
 
 /// The sync state machine. No I/O.
@@ -658,6 +661,7 @@ impl Replica {
             complete: true,
             epoch: 0,
             signer: None,
+            head: None,
         });
         local.collection = op.collection;
         for e in &op.edits {
@@ -696,6 +700,7 @@ impl Replica {
             complete: true,
             epoch: 0,
             signer: None,
+            head: None,
         });
         if version < local.version {
             return; // an older state than one already seen: never roll back
@@ -765,7 +770,8 @@ impl Replica {
                 if held.stamp == stamp && now.beats(held) {
                     let (mine, theirs) = (held.value.clone(), now.value.clone());
                     let (by, at_ms) = (opened.writer.clone(), now.stamp.hlc.wall_ms);
-                    self.replaced.push((stamp.author, Superseded { record, field, mine, theirs, by, at_ms }));
+                    let note = Superseded { record, field, mine, theirs, by, at_ms, former: false };
+                    self.replaced.push((stamp.author, note));
                 }
             }
             Arc::make_mut(&mut local.base).merge(&opened.doc);
@@ -775,6 +781,7 @@ impl Replica {
         local.complete = opened.complete;
         local.epoch = opened.epoch;
         local.signer = Some(opened.writer);
+        local.head = opened.writer_head;
     }
 
     /// Before `doc` (a newer server version) is merged into `local`: note each field it
@@ -949,6 +956,7 @@ fn lost_in(record: RecordId, pushed: &RecordDoc, edits: &[&FieldEdit]) -> Vec<Su
             theirs: now.value.clone(),
             by: now.stamp.author.clone(),
             at_ms: now.stamp.hlc.wall_ms,
+            former: false,
         });
     }
     lost
@@ -1086,6 +1094,10 @@ pub struct Superseded {
     pub theirs: Option<Value>,
     pub by: Username,
     pub at_ms: u64,
+    /// Not a concurrent edit of this user's: `by` has left the team since (removed
+    /// from the verified chain) and wrote this before the removal reached them, so the
+    /// version was taken; any colleague may put `mine` (the value before) back.
+    pub former: bool,
 }
 
 impl Superseded {
@@ -1094,14 +1106,23 @@ impl Superseded {
     pub fn to_line(&self) -> String {
         let change =
             crate::domain::FieldChange { field: self.field.clone(), from: self.mine.clone(), to: self.theirs.clone() };
-        format!("{}\u{1d}{}\u{1d}{}\u{1d}{}", self.record, self.by, self.at_ms, change.line())
+        let line = format!("{}\u{1d}{}\u{1d}{}\u{1d}{}", self.record, self.by, self.at_ms, change.line());
+        if self.former {
+            format!("L\u{1d}{line}")
+        } else {
+            line
+        }
     }
 
     pub fn from_line(line: &str) -> Option<Self> {
+        let (former, line) = match line.strip_prefix("L\u{1d}") {
+            Some(rest) => (true, rest),
+            None => (false, line),
+        };
         let mut p = line.splitn(4, '\u{1d}');
         let (record, by, at_ms) = (p.next()?.parse().ok()?, Username::parse(p.next()?).ok()?, p.next()?.parse().ok()?);
         let c = crate::domain::FieldChange::parse(p.next()?)?;
-        Some(Superseded { record, field: c.field, mine: c.from, theirs: c.to, by, at_ms })
+        Some(Superseded { record, field: c.field, mine: c.from, theirs: c.to, by, at_ms, former })
     }
 }
 
@@ -1157,6 +1178,10 @@ pub enum RefusalReason {
     /// A version of the team's settings record ([`crate::team::settings_record`])
     /// signed by someone who is not an admin of the verified chain (no field named).
     NotAnAdmin,
+    /// Signed by a member the verified chain has removed since, on a chain head that
+    /// already held the removal, or on top of a version sealed on one: written after
+    /// they left (no field named).
+    AfterLeaving,
 }
 
 impl std::fmt::Display for Refusal {
@@ -1184,6 +1209,11 @@ impl std::fmt::Display for Refusal {
                 f,
                 "A change of the team's settings signed by {signer}, who is not an admin, was refused; the settings \
                  stay as an admin set them."
+            ),
+            RefusalReason::AfterLeaving => write!(
+                f,
+                "A change signed by {signer} was written after {signer} left the team; it was refused and the record \
+                 kept as it was."
             ),
         }
     }
@@ -1251,6 +1281,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     complete: true,
                     epoch: c.epoch,
                     signer: Some(c.writer),
+                    head: None,
                 };
                 (id, local)
             })
@@ -1322,7 +1353,8 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     if let (Ok((basic, sensitive)), Ok(info)) = (rec.sealed.envelopes(), rec.sealed.inspect()) {
                         local.sensitive = sensitive;
                         local.epoch = info.min_epoch;
-                        if let Some(h) = basic.header().ok().and_then(|h| h.chain) {
+                        local.head = basic.header().ok().and_then(|h| h.chain);
+                        if let Some(h) = local.head {
                             heads.push((info.author, h));
                         }
                         continue;
@@ -2134,6 +2166,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                         local.version = version;
                         local.collection = m.collection;
                         local.signer = Some(self.session.me.clone());
+                        local.head = Some(self.session.team.chain_head());
                         local.base = Arc::new(m.doc);
                         // What sealing added (a put-back's mark) shows too.
                         Arc::make_mut(&mut local.view).merge(&local.base);
@@ -2227,6 +2260,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                         continue; // the version taken before stays what is stored
                     }
                     self.note_recent(c.record);
+                    self.note_former(c.record, &opened);
                     self.replica.absorb(c.record, c.version, opened);
                     self.took(c.record);
                 }
@@ -2328,19 +2362,19 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// them changed a field.)
     fn refusal(&self, version: u64, opened: &Opened, record: RecordId) -> Option<Judgement> {
         let team = &self.session.team;
+        let whole = |reason| {
+            let all: BTreeSet<String> = opened.doc.fields.keys().cloned().collect();
+            let signer = opened.writer.clone();
+            let refusal = Refusal { version, signer: signer.clone(), field: String::new(), named: signer, reason };
+            Some(Judgement { refusal, untimely: BTreeSet::new(), in_anothers_name: all, checked: true })
+        };
         if record == crate::team::settings_record(team.team) && !team.is_admin(&opened.writer) {
             // Only admins set the team's settings: a version anyone else signed is
             // refused whole, and the record stays at the last one an admin signed.
-            let all: BTreeSet<String> = opened.doc.fields.keys().cloned().collect();
-            let signer = opened.writer.clone();
-            let refusal = Refusal {
-                version,
-                signer: signer.clone(),
-                field: String::new(),
-                named: signer,
-                reason: RefusalReason::NotAnAdmin,
-            };
-            return Some(Judgement { refusal, untimely: BTreeSet::new(), in_anothers_name: all, checked: true });
+            return whole(RefusalReason::NotAnAdmin);
+        }
+        if self.written_after_leaving(version, opened, record) {
+            return whole(RefusalReason::AfterLeaving);
         }
         let untimely: BTreeSet<String> = self.session.untimely(&opened.doc).map(|(f, ..)| f.to_owned()).collect();
         let prev = self.before(record, version);
@@ -2352,6 +2386,46 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let (field, named, reason) = first_untimely.or(first_named)?;
         let refusal = Refusal { version, signer: opened.writer.clone(), field, named, reason };
         Some(Judgement { refusal, untimely, in_anothers_name, checked: prev.is_some() })
+    }
+
+    /// Whether `opened`, `version` of `record`, was provably written after its signer
+    /// left the team: signed on a chain head that already held their removal, or on
+    /// top of the version held here when that one was sealed on such a head. (Signed
+    /// on an older head with nothing to prove otherwise, it is taken and flagged:
+    /// [`Syncer::note_former`].)
+    fn written_after_leaving(&self, version: u64, opened: &Opened, record: RecordId) -> bool {
+        let Some(&left) = self.session.team.left_len.get(&opened.writer) else { return false };
+        let base = self.replica.records.get(&record).filter(|l| l.version > 0 && l.version + 1 == version);
+        opened.writer_head.iter().chain(base.and_then(|l| l.head.as_ref())).any(|h| h.len >= left)
+    }
+
+    /// A version about to be taken that a member since removed signed (before the
+    /// removal reached them, or nothing here can tell): each field it changes is kept
+    /// as a note ([`Superseded::former`]) with the value before, so any colleague can
+    /// put it back.
+    fn note_former(&mut self, record: RecordId, opened: &Opened) {
+        if !self.session.team.left_len.contains_key(&opened.writer) {
+            return;
+        }
+        let marks = [crate::record::REPAIRED, crate::record::REPLACED];
+        let held = self.replica.records.get(&record).map(|l| l.base.clone()).unwrap_or_default();
+        for (field, now) in opened.doc.fields.iter().filter(|(f, _)| !marks.contains(&f.as_str())) {
+            let before = held.fields.get(field);
+            if before.is_some_and(|b| !now.beats(b) || b.value == now.value) || now.stamp.author != opened.writer {
+                continue;
+            }
+            let note = Superseded {
+                record,
+                field: field.clone(),
+                mine: before.and_then(|b| b.value.clone()),
+                theirs: now.value.clone(),
+                by: opened.writer.clone(),
+                at_ms: now.stamp.hlc.wall_ms,
+                former: true,
+            };
+            self.superseded.retain(|o| !(o.former && o.record == record && o.field == note.field));
+            self.superseded.push(note);
+        }
     }
 
     /// The version before `version` of `record` as this client knows it, if it does:
@@ -2634,6 +2708,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     if !self.admit_head(&rec, &opened, true) || self.refuse(c.version, &opened, c.record, true) {
                         continue;
                     }
+                    self.note_former(c.record, &opened);
                     self.replica.rebase(c.record, c.version, opened);
                     self.took(c.record);
                 }

@@ -656,23 +656,32 @@ fn Replaced(customer: RecordId) -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     });
-    view! {
-        {move || (!notes.with(Vec::is_empty)).then(|| view! {
-            <section class="card replaced" aria-label=t("history.replaced_title")>
-                <h3>{t("history.replaced_title")}</h3>
-                <ul>
-                    {move || notes.get().into_iter().map(replaced_view).collect::<Vec<AnyView>>()}
-                </ul>
-            </section>
-        })}
-    }
+    let section = move |former: bool| {
+        let mine = move || notes.get().into_iter().filter(|n| n.former == former).collect::<Vec<_>>();
+        let title = if former { "history.left_title" } else { "history.replaced_title" };
+        move || {
+            (!mine().is_empty()).then(|| {
+                view! {
+                    <section class="card replaced" aria-label=t(title)>
+                        <h3>{t(title)}</h3>
+                        <ul>{move || mine().into_iter().map(replaced_view).collect::<Vec<AnyView>>()}</ul>
+                    </section>
+                }
+            })
+        }
+    };
+    view! { {section(false)} {section(true)} }
 }
 
 /// One replaced edit, with "Put mine back" and "Keep theirs".
 fn replaced_view(n: shared::sync::Superseded) -> AnyView {
     let what = crate::i18n::field_label(&n.field);
+    let (line_key, put_key, keep_key) = match n.former {
+        true => ("history.left_line", "history.put_previous", "history.keep_it"),
+        false => ("history.replaced_line", "history.put_back", "history.keep_theirs"),
+    };
     let line = tf(
-        "history.replaced_line",
+        line_key,
         &[
             ("field", &what),
             ("who", &n.by.to_string()),
@@ -700,8 +709,8 @@ fn replaced_view(n: shared::sync::Superseded) -> AnyView {
         <li>
             <p>{line}</p>
             <div class="actions">
-                <button type="button" class="primary" on:click=act(true)>{t("history.put_back")}</button>
-                <button type="button" on:click=act(false)>{t("history.keep_theirs")}</button>
+                <button type="button" class="primary" on:click=act(true)>{t(put_key)}</button>
+                <button type="button" on:click=act(false)>{t(keep_key)}</button>
             </div>
         </li>
     }

@@ -1903,3 +1903,72 @@ fn past_the_beacon_lease_new_edits_wait_until_a_fresh_beacon_confirms_the_chain(
     assert!(!bob.freshness().unwrap().lapsed(), "the beacon confirms the chain read again");
     assert_eq!(net.server.lock().unwrap().records.len(), 2);
 }
+
+/// Issue 31 item 6: Bob is removed while his device is offline with an edit. A
+/// version he signed on the chain as it was before his removal is taken (nothing can
+/// prove it came later) and flagged to every colleague, with the value before, for any
+/// of them to put back; one signed on a chain that held his removal, or written on top
+/// of a version sealed after it, is refused whole and named.
+#[test]
+fn a_removed_members_late_edits_are_flagged_or_refused_when_provably_after_the_removal() {
+    let mut t = team_of_three();
+    let net = ModelTransport::default();
+    let bob = t.people[1].name.clone();
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    let (first, second) = (RecordId::random(), RecordId::random());
+    block_on(ann.edit(first, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+    block_on(ann.edit(second, customer("Li Si", "13800002222"), 1_001)).unwrap();
+    block_on(ann.sync()).unwrap();
+    let mut carl = synced(&t, 2, &net, &MemoryStore::new());
+    let before_removal = TeamState::verify(&t.chain, None).unwrap().chain_head();
+    let s = session(&t, 1, &Scope::ALL);
+    let bobs_edit = |on: &Client, id: RecordId, version: u64, head: ChainHead| {
+        let mut doc = (*on.replica.records[&id].base).clone();
+        let stamp = Stamp { hlc: crate::hlc::Hlc { wall_ms: wall_clock(), counter: 0 }, author: bob.clone() };
+        doc.apply(field::NOTES, FieldState { value: text("Bob: give them 50% off"), stamp });
+        let sealer = Sealer { head, epoch: 1, ..s.sealer() };
+        sealer.seal(&s.ctx(id), s.team.shared_collection, version, &doc, None).unwrap().0
+    };
+    let late = bobs_edit(&carl, first, 2, before_removal);
+
+    // Ann removes Bob; the team moves to epoch 2.
+    append(&mut t.chain, &t.people[0], Action::RemoveMember { username: bob.clone() });
+    let after_removal = TeamState::verify(&t.chain, None).unwrap().chain_head();
+    for c in [&mut ann, &mut carl] {
+        let who = if c.session.me == t.people[0].name { 0 } else { 2 };
+        let mut s = session(&t, who, &Scope::ALL);
+        let shared = s.team.shared_collection;
+        for (scope, k) in &t.keys {
+            s.keyring.insert(shared, 2, *scope, SymmetricKey::from_bytes(k.map(|b| b ^ 0x55)));
+        }
+        c.set_session(s);
+    }
+
+    // Written before the removal reached him: taken, and flagged to Carl.
+    serve(&net, first, 2, late);
+    block_on(carl.sync()).unwrap();
+    assert_eq!(carl.replica.records[&first].view.text(field::NOTES), Some("Bob: give them 50% off"));
+    let flagged: Vec<_> = carl.superseded.iter().filter(|n| n.former).collect();
+    assert_eq!(flagged.len(), 1, "{:?}", carl.superseded);
+    assert_eq!((flagged[0].record, flagged[0].field.as_str(), &flagged[0].by), (first, field::NOTES, &bob));
+    assert_eq!(flagged[0].mine, text("first notes"), "the value before, to put back");
+    assert_eq!(Superseded::from_line(&flagged[0].to_line()).as_ref(), Some(flagged[0]), "kept as a line");
+
+    // Signed on a chain that held his removal: refused.
+    serve(&net, second, 2, bobs_edit(&carl, second, 2, after_removal));
+    block_on(carl.sync()).unwrap();
+    let refusal = &carl.refused[&second];
+    assert_eq!((&refusal.signer, refusal.reason), (&bob, RefusalReason::AfterLeaving));
+    assert_eq!(carl.replica.records[&second].view.text(field::NOTES), Some("first notes"));
+
+    // On top of Ann's version sealed after the removal, even on the old head: refused.
+    block_on(ann.sync()).unwrap();
+    block_on(ann.edit(first, vec![(field::NOTES.into(), text("Ann: back to list price"))], wall_clock())).unwrap();
+    block_on(ann.sync()).unwrap();
+    block_on(carl.sync()).unwrap();
+    let version = carl.replica.records[&first].version;
+    serve(&net, first, version + 1, bobs_edit(&carl, first, version + 1, before_removal));
+    block_on(carl.sync()).unwrap();
+    assert_eq!(carl.refused[&first].reason, RefusalReason::AfterLeaving);
+    assert_eq!(carl.replica.records[&first].view.text(field::NOTES), Some("Ann: back to list price"));
+}
