@@ -636,6 +636,9 @@ impl Workspace {
                         crate::i18n::tf("sync.refused_counter", &[("signer", &signer), ("field", &field)])
                     }
                     RefusalReason::NotAnAdmin => crate::i18n::tf("sync.refused_settings", &[("signer", &signer)]),
+                    RefusalReason::AfterLeaving => {
+                        crate::i18n::tf("sync.refused_after_leaving", &[("signer", &signer)])
+                    }
                 }
             })
             .chain(s.rolled_back.iter().map(|(id, (served, pinned))| {
@@ -1056,7 +1059,8 @@ impl Workspace {
         }
         for l in &lost {
             let what = crate::i18n::field_label(&l.field);
-            crate::toast(&crate::i18n::tf("history.replaced", &[("field", &what), ("who", &l.by.to_string())]));
+            let key = if l.former { "history.left" } else { "history.replaced" };
+            crate::toast(&crate::i18n::tf(key, &[("field", &what), ("who", &l.by.to_string())]));
         }
         self.superseded.update(|all| {
             for l in lost {
@@ -1068,7 +1072,8 @@ impl Workspace {
     }
 
     /// Put the user's replaced value back (an ordinary edit, newer than the one that
-    /// replaced it) and drop the note.
+    /// replaced it) and drop the note. For a change by someone who has left the team
+    /// ([`Superseded::former`]), the value before it, whoever wrote it.
     pub async fn put_back(self: &Rc<Self>, note: &Superseded) -> Result<(), String> {
         self.edit(note.record, vec![(note.field.clone(), note.mine.clone())]).await?;
         self.dismiss_superseded(note).await;
