@@ -1000,9 +1000,9 @@ impl Workspace {
         self.refresh().await;
         self.last_sync_end.set(now());
         self.take_superseded().await;
-        if let Ok(report) = &result {
+        if result.is_ok() {
             self.flush_audit().await;
-            self.schedule_record_pins(report.repaired > 0);
+            self.schedule_record_pins();
         }
         // Too many deletions for the server to take unapproved: ask, wait, go on.
         let needs_approval = matches!(&result,
@@ -1087,9 +1087,9 @@ impl Workspace {
 
     /// Pin, for the account's other and future devices, the versions of the records
     /// this device saw change most recently (a few seconds after a sync, so a burst of
-    /// edits is one write). After a restore (`restored`) the pins are replaced, since
-    /// version numbers start again from the backup's.
-    fn schedule_record_pins(self: &Rc<Self>, restored: bool) {
+    /// edits is one write). Pins only go up: after a restore, the engine puts records
+    /// back above every version the account saw (`shared::sync::PendingEdit::above`).
+    fn schedule_record_pins(self: &Rc<Self>) {
         if self.pin_due.replace(true) {
             return;
         }
@@ -1102,12 +1102,7 @@ impl Workspace {
                 return;
             }
             let Some(mut pins) = ws.unlocked.local_pins().await else { return };
-            let changed = if restored {
-                pins.replace_records(ws.team_id, &recent)
-            } else {
-                pins.note_records(ws.team_id, &recent)
-            };
-            if changed {
+            if pins.note_records(ws.team_id, &recent) {
                 pins.version += 1;
                 if let Err(e) = ws.unlocked.store_pins(pins).await {
                     web_sys::console::warn_1(&format!("quietdesk: record pins not stored: {e}").into());

@@ -148,15 +148,6 @@ impl AccountPins {
         t.records != before
     }
 
-    /// Replace a team's record pins with what a device holds now: after the server
-    /// was restored from a backup and this device put back what it lacked, version
-    /// numbers start again from the backup's. True if anything changed.
-    pub fn replace_records(&mut self, team: TeamId, seen: &[RecordPin]) -> bool {
-        let Some(t) = self.teams.iter_mut().find(|t| t.team == team) else { return false };
-        let fresh: Vec<RecordPin> = seen.iter().take(MAX_RECORD_PINS).copied().collect();
-        std::mem::replace(&mut t.records, fresh) != t.records
-    }
-
     /// Pin an audit checkpoint (a later one replaces an earlier one); true if changed.
     pub fn note_audit(&mut self, team: TeamId, checkpoint: Checkpoint) -> bool {
         match self.teams.iter_mut().find(|t| t.team == team) {

@@ -573,6 +573,16 @@ pub struct PendingEdit {
     /// [`crate::record::REPAIRED`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub repair: bool,
+    /// For a repair: the highest version of the record this device held, or the
+    /// account pinned, before the server said it was restored. The repair is sealed
+    /// above it, so no device ever sees the record's version go down (a restored
+    /// server takes the jump: see `server/src/records.rs`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub above: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A record in memory.
@@ -644,7 +654,7 @@ impl Replica {
             .map(|(field, value)| FieldEdit { field, state: FieldState { value, stamp: stamp.clone() } })
             .collect();
         self.next_op += 1;
-        let op = PendingEdit { id: self.next_op, record, collection, edits, repair: false };
+        let op = PendingEdit { id: self.next_op, record, collection, edits, repair: false, above: 0 };
         self.apply_pending(&op);
         self.outbox.push(op.clone());
         op
@@ -859,17 +869,18 @@ impl Replica {
             }
             let entry = out.entry(op.record).or_insert_with(|| {
                 let base = self.records.get(&op.record).map(|l| (*l.base).clone()).unwrap_or_default();
-                Outgoing { op_ids: Vec::new(), doc: base, repair: false }
+                Outgoing { op_ids: Vec::new(), doc: base, repair: false, above: 0 }
             });
             entry.op_ids.push(op.id);
             entry.repair |= op.repair;
+            entry.above = entry.above.max(op.above);
             for e in &op.edits {
                 entry.doc.apply(&e.field, e.state.clone());
             }
         }
         for id in chosen.iter().filter(|id| self.reseal.contains(id)) {
             if let (Some(l), std::collections::btree_map::Entry::Vacant(e)) = (self.records.get(id), out.entry(*id)) {
-                e.insert(Outgoing { op_ids: Vec::new(), doc: (*l.base).clone(), repair: false });
+                e.insert(Outgoing { op_ids: Vec::new(), doc: (*l.base).clone(), repair: false, above: 0 });
             }
         }
         out
@@ -915,6 +926,8 @@ struct Outgoing {
     doc: RecordDoc,
     /// It puts back what a restored server lost (see [`crate::record::REPAIRED`]).
     repair: bool,
+    /// The version it must be sealed above ([`PendingEdit::above`]).
+    above: u64,
 }
 
 /// How far re-encryption onto the newest epochs has come.
@@ -1904,6 +1917,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         pulled?;
         let pushed = self.push(&mut report).await;
         self.take_replaced();
+        if !self.rolled_back.is_empty() {
+            self.check_record_pins(); // a repair put a record back above its pin
+        }
         pushed?;
         report.unreadable = self.replica.unreadable.len();
         Ok(report)
@@ -1977,7 +1993,14 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         // A record served older than the account saw is not built on, one that moved
         // where this client holds no key cannot be sealed, and one whose newest version
         // waits for the chain to be read again is not written over: their edits wait.
-        let waiting = self.rolled_back.keys().chain(self.moved_away.keys()).chain(self.held.keys()).chain(&edited);
+        // A repair is sealed above the pins (see `PendingEdit::above`): a record served
+        // older because the server was restored goes back up with it.
+        let repairing: HashSet<RecordId> = match self.rolled_back.is_empty() {
+            true => HashSet::new(),
+            false => self.replica.outbox.iter().filter(|p| p.repair).map(|p| p.record).collect(),
+        };
+        let rolled_back = self.rolled_back.keys().filter(|id| !repairing.contains(id));
+        let waiting = rolled_back.chain(self.moved_away.keys()).chain(self.held.keys()).chain(&edited);
         let skip: std::borrow::Cow<'_, HashSet<RecordId>> = match waiting.clone().next() {
             None => std::borrow::Cow::Borrowed(skip),
             Some(_) => std::borrow::Cow::Owned(skip.iter().chain(waiting).copied().collect()),
@@ -2034,13 +2057,14 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         part: Vec<(RecordId, Outgoing)>,
     ) -> Result<Vec<(seal::Sealing, SealedMeta, u64)>, SyncError> {
         let mut begun = Vec::with_capacity(part.len());
-        for (record, Outgoing { op_ids, mut doc, repair }) in part {
+        for (record, Outgoing { op_ids, mut doc, repair, above }) in part {
             self.transport.breathe().await;
             let local = &self.replica.records[&record];
             // On the server's current version, even one refused here: its content is
             // the version held here plus this client's edits.
             let base = self.build_on.get(&record).map_or(local.version, |h| h.version);
-            let version = base + 1;
+            // A repair goes above every version a device of the account saw.
+            let version = (base + 1).max(above + 1);
             if repair {
                 // Signed as a put-back of this very version, stamped just after the
                 // newest field it carries (never in the future).
@@ -2631,6 +2655,8 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         // then every state it sends is merged, even one older than ours, and afterwards
         // we give it back everything we hold.
         let mut restored = false;
+        // The versions held before the server said so: repairs go above them.
+        let mut held_before: HashMap<RecordId, u64> = HashMap::new();
         let mut page = self.transport.pull(self.replica.cursor, crate::api::MAX_PULL_LIMIT).await?;
         // A page is opened while the one before it is written and the one after it is
         // fetched: the signatures (in workers), the decryption (here) and the storage
@@ -2638,6 +2664,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let mut unsaved: Option<Taken> = None;
         loop {
             if page.reset {
+                if !restored {
+                    held_before = self.replica.records.iter().map(|(id, l)| (*id, l.version)).collect();
+                }
                 restored = true;
                 self.replica.cursor = page.cursor;
             }
@@ -2685,7 +2714,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             let all: Vec<RecordId> =
                 self.replica.records.iter().filter(|(_, l)| l.version > 0).map(|(id, _)| *id).collect();
             report.repaired = all.len();
-            self.queue_repairs(&all).await?;
+            self.queue_repairs(&all, &held_before).await?;
         }
         Ok(())
     }
@@ -2726,7 +2755,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// For each record the server lost (or holds an older version of), a durable
     /// outbox entry carrying every field of ours with its original stamp: pushing it
     /// gives the server our state back, and merges by stamp like any other edit.
-    async fn queue_repairs(&mut self, records: &[RecordId]) -> Result<(), SyncError> {
+    async fn queue_repairs(&mut self, records: &[RecordId], held: &HashMap<RecordId, u64>) -> Result<(), SyncError> {
         let mut stored = Vec::with_capacity(records.len());
         // Only an admin signs the team's settings, a put-back of them included.
         let settings = crate::team::settings_record(self.session.team.team);
@@ -2741,6 +2770,12 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 collection: local.collection,
                 edits: edits.collect(),
                 repair: true,
+                above: [held.get(id), self.record_pins.get(id), Some(&local.version)]
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .max()
+                    .unwrap_or(0),
             };
             let plain = serde_json::to_vec(&op).expect("serializable");
             stored.push(StoredOp {

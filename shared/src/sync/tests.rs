@@ -77,7 +77,8 @@ impl Transport for ModelTransport {
         let mut accepted = vec![];
         for i in &req.items {
             s.seq += 1;
-            let version = i.base_version + 1;
+            // As sealed: a repair after a restore may go above base + 1.
+            let version = i.sealed.inspect().map_or(i.base_version + 1, |x| x.record_version);
             let seq = s.seq;
             s.records.insert(i.record, Change { seq, record: i.record, version, sealed: i.sealed.clone() });
             accepted.push(PushAccepted { record: i.record, version, seq });
@@ -728,6 +729,47 @@ fn putting_back_what_a_restored_server_lost_carries_other_members_fields_and_is_
     let notes = &carl.replica.records[&id].view.fields[field::NOTES];
     assert_eq!(notes.value, text("Bob's notes"));
     assert_eq!(notes.stamp.author, t3.people[1].name);
+    // Put back above every version Ann's device held (2), not on the restored 1: no
+    // device sees the record's version go down.
+    assert_eq!((net.server.lock().unwrap().records[&id].version, carl.replica.records[&id].version), (3, 3));
+}
+
+/// Issue 31 item 7: pins never go down on the server's word. The account pinned a
+/// customer at version 3; the server is restored to version 1 and says `reset`. The
+/// device that pinned it sees it older than its pin, and still puts it back (a repair
+/// is sealed above the pin), so a new device of the account, with the same pins,
+/// takes it without a word and builds on it.
+#[test]
+fn a_restore_never_lowers_the_accounts_pins_and_the_put_back_goes_above_them() {
+    let t = team();
+    let net = ModelTransport { reset_once: Arc::default(), ..ModelTransport::default() };
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    let id = RecordId::random();
+    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+    block_on(ann.sync()).unwrap();
+    let backup = net.server.lock().unwrap().records[&id].sealed.clone();
+    for notes in ["called", "called again"] {
+        block_on(ann.edit(id, vec![(field::NOTES.into(), text(notes))], wall_clock())).unwrap();
+        block_on(ann.sync()).unwrap();
+    }
+    let pins = ann.recent_versions();
+    assert_eq!(pins.iter().find(|p| p.record == id).map(|p| p.version), Some(3));
+    ann.set_record_pins(&pins);
+
+    serve(&net, id, 1, backup);
+    *net.reset_once.lock().unwrap() = true;
+    let report = block_on(ann.sync()).unwrap();
+    assert_eq!(report.repaired, 1);
+    assert_eq!(net.server.lock().unwrap().records[&id].version, 4, "put back above the pin");
+    assert!(ann.rolled_back.is_empty(), "{:?}", ann.rolled_back);
+
+    let mut fresh = client(&t, 0, &net, MemoryStore::new());
+    fresh.set_record_pins(&pins);
+    block_on(fresh.sync()).unwrap();
+    assert!(fresh.rolled_back.is_empty(), "{:?}", fresh.rolled_back);
+    assert_eq!(fresh.replica.records[&id].view.text(field::NOTES), Some("called again"));
+    block_on(fresh.edit(id, vec![(field::NOTES.into(), text("after the restore"))], wall_clock())).unwrap();
+    assert_eq!(block_on(fresh.sync()).unwrap().pushed, 1);
 }
 
 #[test]
