@@ -141,8 +141,27 @@ pub struct PushRow {
 }
 
 pub enum PushResult {
-    Accepted { accepted: Vec<PushAccepted>, cursor: Cursor },
+    Accepted {
+        accepted: Vec<PushAccepted>,
+        cursor: Cursor,
+    },
     Conflict(Vec<Change>),
+    /// Nothing stored: the push would take the team (`team`) or its pusher past their
+    /// quota of stored bytes; what they would hold after it, and the quota.
+    OverQuota {
+        team: bool,
+        would_hold: u64,
+        quota: u64,
+    },
+}
+
+/// The stored bytes a push must keep within (0: no limit): the sealed current versions
+/// of a team's records, and of those a member pushed. Only a push's growth is judged,
+/// and a deletion's growth is not counted: deleting and shrinking work over a quota.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quota {
+    pub team_bytes: u64,
+    pub member_bytes: u64,
 }
 
 #[async_trait]
@@ -254,7 +273,9 @@ pub trait Db: Send + Sync + 'static {
     /// All or nothing: every row's base version must be current. The versions it
     /// replaces are kept (see [`Db::kept_versions`]) unless the team keeps none, and
     /// what the team's retention no longer keeps is forgotten.
-    async fn push(&self, team: &TeamId, rows: &[PushRow], now: i64) -> DbResult<PushResult>;
+    /// Every row's author is the pusher, whose stored bytes `quota` bounds with the
+    /// team's ([`PushResult::OverQuota`]).
+    async fn push(&self, team: &TeamId, rows: &[PushRow], now: i64, quota: Quota) -> DbResult<PushResult>;
     /// Changes after `since`, oldest first, and the cursor to continue from; `true` if
     /// more remain. With `only`, just records in (or last moved out of) those
     /// collections; the cursor then skips past everything else already committed.

@@ -46,6 +46,13 @@ pub enum ApiError {
     /// A push would delete more records than may be deleted unapproved.
     #[error("deleting {0} more records needs an admin's approval (more than {1} within an hour)")]
     ApprovalRequired(u64, u64),
+    /// A push would take the team (`team`) or the pusher past their quota of stored
+    /// bytes: what they would hold, and the quota. Nothing was stored.
+    #[error(
+        "this push would take {} to {would_hold} stored bytes, past the quota of {quota}; nothing was stored",
+        if *team { "the team" } else { "your share of the team" }
+    )]
+    QuotaExceeded { team: bool, would_hold: u64, quota: u64 },
     /// Too many requests from one session: try again after this many seconds.
     #[error("too many requests; try again in {0} s")]
     RateLimited(u64),
@@ -90,6 +97,8 @@ impl ApiError {
             ApiError::TwoFactorRequired => (StatusCode::FORBIDDEN, "2fa_required"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::ApprovalRequired(..) => (StatusCode::FORBIDDEN, "approval_required"),
+            ApiError::QuotaExceeded { team: true, .. } => (StatusCode::FORBIDDEN, "team_quota_exceeded"),
+            ApiError::QuotaExceeded { team: false, .. } => (StatusCode::FORBIDDEN, "member_quota_exceeded"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PushConflict(_) => (StatusCode::CONFLICT, "conflict"),

@@ -32,6 +32,11 @@ use crate::db::{Db, DbResult};
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
+/// A team's stored bytes unless the operator says otherwise: 2 GiB.
+pub const DEFAULT_TEAM_QUOTA_BYTES: u64 = 2 << 30;
+/// One member's share unless the operator says otherwise: 512 MiB.
+pub const DEFAULT_MEMBER_QUOTA_BYTES: u64 = 512 << 20;
+
 /// What the operator configures (see the server's `--help`).
 #[derive(Debug, Clone)]
 pub struct LimitConfig {
@@ -48,6 +53,11 @@ pub struct LimitConfig {
     /// Deletions one member may push within an hour without an approved `bulk_delete`
     /// request (0: no limit).
     pub bulk_delete_threshold: u64,
+    /// Stored bytes (the sealed current versions of records) a team may hold, and one
+    /// member's pushes within it (0: no limit). Counted in the database with every
+    /// push, so every instance on it agrees; kept versions are not counted.
+    pub team_quota_bytes: u64,
+    pub member_quota_bytes: u64,
     /// Failed guesses an account may take (log-in, 2FA code, recovery key; and, apart,
     /// the 2FA set-up's confirmation code) before each further one waits.
     pub login_failures_per_user: u32,
@@ -74,6 +84,8 @@ impl Default for LimitConfig {
             bulk_min_records: 5000,
             bulk_suspend: false,
             bulk_delete_threshold: 20,
+            team_quota_bytes: DEFAULT_TEAM_QUOTA_BYTES,
+            member_quota_bytes: DEFAULT_MEMBER_QUOTA_BYTES,
             login_failures_per_user: 5,
             login_failures_per_address: 20,
             login_backoff: Duration::from_secs(30),

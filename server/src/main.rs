@@ -51,6 +51,16 @@ struct Cli {
     /// (0: no limit).
     #[arg(long, env = "QD_BULK_DELETE_THRESHOLD", default_value_t = 20)]
     bulk_delete_threshold: u64,
+    /// Stored bytes a team may hold: the sealed current versions of its records (0: no
+    /// limit). A push that would go past it is refused with 403 `team_quota_exceeded`;
+    /// deleting and shrinking always work. Counted in the database: every instance on
+    /// it agrees.
+    #[arg(long, env = "QD_TEAM_QUOTA_BYTES", default_value_t = quietdesk_server::limits::DEFAULT_TEAM_QUOTA_BYTES)]
+    team_quota_bytes: u64,
+    /// Stored bytes one member's pushes may hold within a team (0: no limit); past it,
+    /// 403 `member_quota_exceeded`.
+    #[arg(long, env = "QD_MEMBER_QUOTA_BYTES", default_value_t = quietdesk_server::limits::DEFAULT_MEMBER_QUOTA_BYTES)]
+    member_quota_bytes: u64,
     /// Wrong guesses (passphrase at log-in or when changing it, 2FA code, recovery key)
     /// an account may make for free; after that each guess waits (see
     /// --login-backoff-seconds) and one made while waiting is refused with 429
@@ -182,6 +192,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             bulk_min_records: cli.bulk_min_records,
             bulk_suspend: cli.bulk_suspend,
             bulk_delete_threshold: cli.bulk_delete_threshold,
+            team_quota_bytes: cli.team_quota_bytes,
+            member_quota_bytes: cli.member_quota_bytes,
             login_failures_per_user: cli.login_failures_per_user,
             login_failures_per_address: cli.login_failures_per_address,
             login_backoff: std::time::Duration::from_secs(cli.login_backoff_seconds),

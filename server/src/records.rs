@@ -129,7 +129,11 @@ async fn push(
             }
         }
     }
-    let result = state.db.push(&team, &rows, now_ms()).await;
+    let quota = crate::db::Quota {
+        team_bytes: state.limits.config.team_quota_bytes,
+        member_bytes: state.limits.config.member_quota_bytes,
+    };
+    let result = state.db.push(&team, &rows, now_ms(), quota).await;
     if let (Some(id), false) = (spent, matches!(result, Ok(PushResult::Accepted { .. }))) {
         // Nothing was deleted: give the approval its deletions back.
         state.db.spend_approval(&team, &id, &user.username, -(deletes as i64), now_ms()).await?;
@@ -149,6 +153,10 @@ async fn push(
             Ok(ApiJson(PushResponse { accepted, cursor }))
         }
         Ok(PushResult::Conflict(conflicts)) => Err(ApiError::PushConflict(conflicts)),
+        Ok(PushResult::OverQuota { team: whole, would_hold, quota }) => {
+            tracing::warn!(%team, user = %user.username, whole, would_hold, quota, "push refused: over quota");
+            Err(ApiError::QuotaExceeded { team: whole, would_hold, quota })
+        }
         Err(DbError::NotFound) => {
             Err(ApiError::BadRequest("a base version refers to a record that does not exist".into()))
         }

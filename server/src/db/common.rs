@@ -787,19 +787,48 @@ impl Db for Store {
             .collect()
     }
 
-    async fn push(&self, team: &TeamId, rows: &[PushRow], now: i64) -> DbResult<PushResult> {
+    async fn push(&self, team: &TeamId, rows: &[PushRow], now: i64, quota: Quota) -> DbResult<PushResult> {
         let team_b = team.as_bytes().as_slice();
         let mut tx = self.writer.begin().await?;
         // Number the rows first: this takes the team's row lock, so versions cannot
         // change before commit. The lock is held for three statements: this, the
         // conditional upsert and the commit (a conflict rolls the numbers back).
-        let (last, retention): (i64, i64) =
-            sqlx::query_as("UPDATE teams SET seq = seq + $1 WHERE team_id = $2 RETURNING seq, retention_days")
-                .bind(rows.len() as i64)
-                .bind(team_b)
-                .fetch_one(&mut *tx)
-                .await?;
+        let (last, retention, team_bytes): (i64, i64, i64) = sqlx::query_as(
+            "UPDATE teams SET seq = seq + $1 WHERE team_id = $2 RETURNING seq, retention_days, stored_bytes",
+        )
+        .bind(rows.len() as i64)
+        .bind(team_b)
+        .fetch_one(&mut *tx)
+        .await?;
         let first = last - rows.len() as i64 + 1;
+        // What the push changes in stored bytes, by member: it adds its own versions,
+        // and takes off what each version it replaces weighed, from that one's author.
+        // Its growth, as quotas judge it, counts no deletion's growth.
+        let mut bytes: HashMap<String, i64> = HashMap::new();
+        let mut old: HashMap<[u8; 16], i64> = HashMap::new();
+        for chunk in rows.chunks(1000) {
+            let mut q = QueryBuilder::new(
+                "SELECT record_id, author, CAST(LENGTH(sealed) AS BIGINT) AS size FROM records WHERE team_id = ",
+            );
+            q.push_bind(team_b).push(" AND record_id IN (");
+            let mut sep = q.separated(", ");
+            for r in chunk {
+                sep.push_bind(r.record.as_bytes().as_slice());
+            }
+            q.push(")");
+            for row in q.build().fetch_all(&mut *tx).await? {
+                let size = row.get::<i64, _>("size");
+                *bytes.entry(row.get::<String, _>("author")).or_default() -= size;
+                old.insert(arr(row.get("record_id"))?, size);
+            }
+        }
+        let mut growth = 0i64;
+        for r in rows {
+            let added = r.sealed.len() as i64;
+            *bytes.entry(r.author.clone()).or_default() += added;
+            let grows = added - old.get(&r.record.0).copied().unwrap_or(0);
+            growth += if r.tombstone { grows.min(0) } else { grows };
+        }
 
         // A record the server does not hold is taken at any base version (after a
         // restore from a backup, clients upload what they hold that the server lost);
@@ -859,6 +888,12 @@ impl Db for Store {
             }
         }
         if written == rows.len() as u64 {
+            let pusher = rows.first().map(|r| r.author.as_str()).unwrap_or_default();
+            if let Some(over) = over_quota(&mut tx, team, pusher, growth, team_bytes, quota).await? {
+                tx.rollback().await?;
+                return Ok(over);
+            }
+            add_stored_bytes(&mut tx, team, &bytes).await?;
             forget_kept(&mut tx, team, retention, now).await?;
             tx.commit().await?;
             return Ok(PushResult::Accepted { accepted, cursor: last as u64 });
@@ -1456,6 +1491,62 @@ async fn replace_members(
 
 /// Hold the team row's lock until the transaction ends: pushes, audit appends and key
 /// shredding of one team take turns (and a push's sequence numbers follow commit order).
+/// The quota a push that grows stored bytes by `growth` would break, if any: the
+/// team's, which holds `team_bytes`, or its pusher's. Only growth is judged: a push that
+/// deletes or shrinks is taken over a quota.
+async fn over_quota(
+    tx: &mut sqlx::Transaction<'_, Backend>,
+    team: &TeamId,
+    pusher: &str,
+    growth: i64,
+    team_bytes: i64,
+    quota: Quota,
+) -> DbResult<Option<PushResult>> {
+    let over = |held: i64, limit: u64| {
+        let would_hold = held.saturating_add(growth).max(0) as u64;
+        (growth > 0 && limit > 0 && would_hold > limit).then_some(would_hold)
+    };
+    if let Some(would_hold) = over(team_bytes, quota.team_bytes) {
+        return Ok(Some(PushResult::OverQuota { team: true, would_hold, quota: quota.team_bytes }));
+    }
+    if growth <= 0 || quota.member_bytes == 0 {
+        return Ok(None);
+    }
+    let held: Option<i64> = sqlx::query_scalar("SELECT bytes FROM member_bytes WHERE team_id = $1 AND username = $2")
+        .bind(team.as_bytes().as_slice())
+        .bind(pusher)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(over(held.unwrap_or(0), quota.member_bytes)
+        .map(|would_hold| PushResult::OverQuota { team: false, would_hold, quota: quota.member_bytes }))
+}
+
+/// Count a push's change in stored bytes (by member) into the team's and members' totals.
+async fn add_stored_bytes(
+    tx: &mut sqlx::Transaction<'_, Backend>,
+    team: &TeamId,
+    bytes: &HashMap<String, i64>,
+) -> DbResult<()> {
+    let team_b = team.as_bytes().as_slice();
+    sqlx::query("UPDATE teams SET stored_bytes = stored_bytes + $1 WHERE team_id = $2")
+        .bind(bytes.values().sum::<i64>())
+        .bind(team_b)
+        .execute(&mut **tx)
+        .await?;
+    for (member, delta) in bytes.iter().filter(|(_, d)| **d != 0) {
+        sqlx::query(
+            "INSERT INTO member_bytes (team_id, username, bytes) VALUES ($1, $2, $3) ON CONFLICT (team_id, username) \
+             DO UPDATE SET bytes = member_bytes.bytes + excluded.bytes",
+        )
+        .bind(team_b)
+        .bind(member.as_str())
+        .bind(*delta)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 const DAY_MS: i64 = 86_400_000;
 
 /// ` JOIN teams … WHERE` a kept version of `record` in `team`, replaced within the
