@@ -345,6 +345,12 @@ pub fn sync_error(e: &shared::sync::SyncError) -> String {
         }
         SyncError::AwaitingKeys(epoch) => tf("sync.awaiting_keys", &[("epoch", epoch)]),
         SyncError::ConflictStorm => t("sync.conflict_storm").into(),
+        SyncError::Transport(shared::sync::TransportError::Http { code, .. })
+            if code == "team_quota_exceeded" || code == "member_quota_exceeded" =>
+        {
+            t(if code == "team_quota_exceeded" { "sync.team_quota_exceeded" } else { "sync.member_quota_exceeded" })
+                .into()
+        }
         SyncError::ChainDoubt(ChainDoubt::Behind { writer, head }) => {
             tf("sync.doubt_behind", &[("writer", writer), ("n", &head.len)])
         }
