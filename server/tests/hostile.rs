@@ -580,12 +580,16 @@ async fn a_forked_chain_is_detected_from_another_members_record() {
         &alice.name,
         &alice.identity,
         now() as i64,
-        Action::AddMember {
-            member: shared::chain::Member {
+        {
+            let member = shared::chain::Member {
                 username: frank.name.clone(),
                 identity: frank.identity.public(),
                 role: Role::Member,
-            },
+            };
+            let invite = shared::ids::InviteId::random();
+            let acceptance =
+                shared::chain::Acceptance::sign(team, invite, Some(alice.name.clone()), &member, &frank.identity);
+            Action::Admit { member, acceptance }
         },
     );
     let fork_at = before.len as usize;
