@@ -131,6 +131,9 @@ pub struct DeviceRow {
 pub struct PushRow {
     pub record: RecordId,
     pub base_version: u64,
+    /// The version it is sealed as: `base_version + 1`, or higher for a put-back on a
+    /// restored server (so no device sees the record's version go down).
+    pub version: u64,
     pub collection: [u8; 16],
     /// The oldest epoch any section is sealed under (what crypto-shredding checks).
     pub epoch: u32,

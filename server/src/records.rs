@@ -56,7 +56,10 @@ async fn push(
             }
             e => ApiError::BadRequest(format!("record {}: {e}", item.record)),
         })?;
-        if info.record_version != item.base_version + 1 {
+        // Sealed as the next version; or, on a server restored from a backup, above it:
+        // a client puts a record back above every version its account saw.
+        let above = info.record_version > item.base_version + 1 && state.restored();
+        if info.record_version != item.base_version + 1 && !above {
             return Err(ApiError::BadRequest(format!(
                 "record {}: sealed as version {} but pushed on base version {}",
                 item.record, info.record_version, item.base_version
@@ -93,6 +96,7 @@ async fn push(
         rows.push(PushRow {
             record: item.record,
             base_version: item.base_version,
+            version: info.record_version,
             collection: *info.collection.as_bytes(),
             epoch: info.min_epoch,
             author: info.author.to_string(),

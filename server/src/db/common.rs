@@ -852,37 +852,56 @@ impl Db for Store {
                 q.push(") ON CONFLICT (team_id, record_id, version) DO NOTHING");
                 q.build().execute(&mut *tx).await?;
             }
-            let mut q = QueryBuilder::new(
-                "INSERT INTO records (team_id, record_id, collection, version, seq, epoch, author, sealed, updated_at, \
-                 tombstone) ",
-            );
-            q.push_values(chunk.iter().enumerate(), |mut b, (i, r)| {
-                let seq = first + (chunk_no * 1000 + i) as i64;
-                b.push_bind(team_b)
-                    .push_bind(r.record.as_bytes().as_slice())
-                    .push_bind(r.collection.as_slice())
-                    .push_bind(r.base_version as i64 + 1)
-                    .push_bind(seq)
-                    .push_bind(r.epoch as i64)
-                    .push_bind(r.author.as_str())
-                    .push_bind(r.sealed.as_slice())
-                    .push_bind(now)
-                    .push_bind(r.tombstone);
-            });
-            q.push(
-                " ON CONFLICT (team_id, record_id) DO UPDATE SET
-                  moved_from = CASE WHEN records.collection = excluded.collection THEN records.moved_from
-                                    ELSE records.collection END,
-                  collection = excluded.collection, version = excluded.version,
-                  seq = excluded.seq, epoch = excluded.epoch, author = excluded.author, sealed = excluded.sealed,
-                  updated_at = excluded.updated_at, tombstone = excluded.tombstone
-                  WHERE records.version + 1 = excluded.version",
-            );
-            written += q.build().execute(&mut *tx).await?.rows_affected();
+            // A row sealed above its base version + 1 is a put-back on a restored server
+            // (see `records.rs`): compared with its base version on its own statement.
+            let (next, above): (Vec<_>, Vec<_>) =
+                chunk.iter().enumerate().partition(|(_, r)| r.version == r.base_version + 1);
+            macro_rules! upsert {
+                ($rows:expr) => {{
+                    let rows: &[(usize, &PushRow)] = $rows;
+                    let mut q = QueryBuilder::new(
+                        "INSERT INTO records (team_id, record_id, collection, version, seq, epoch, author, sealed, \
+                         updated_at, tombstone) ",
+                    );
+                    q.push_values(rows.iter(), |mut b, (i, r)| {
+                        let seq = first + (chunk_no * 1000 + i) as i64;
+                        b.push_bind(team_b)
+                            .push_bind(r.record.as_bytes().as_slice())
+                            .push_bind(r.collection.as_slice())
+                            .push_bind(r.version as i64)
+                            .push_bind(seq)
+                            .push_bind(r.epoch as i64)
+                            .push_bind(r.author.as_str())
+                            .push_bind(r.sealed.as_slice())
+                            .push_bind(now)
+                            .push_bind(r.tombstone);
+                    });
+                    q.push(
+                        " ON CONFLICT (team_id, record_id) DO UPDATE SET
+                          moved_from = CASE WHEN records.collection = excluded.collection THEN records.moved_from
+                                            ELSE records.collection END,
+                          collection = excluded.collection, version = excluded.version,
+                          seq = excluded.seq, epoch = excluded.epoch, author = excluded.author, sealed = excluded.sealed,
+                          updated_at = excluded.updated_at, tombstone = excluded.tombstone
+                          WHERE records.version = ",
+                    );
+                    q
+                }};
+            }
+            if !next.is_empty() {
+                let mut q = upsert!(&next);
+                q.push("excluded.version - 1");
+                written += q.build().execute(&mut *tx).await?.rows_affected();
+            }
+            for row in &above {
+                let mut q = upsert!(std::slice::from_ref(row));
+                q.push_bind(row.1.base_version as i64);
+                written += q.build().execute(&mut *tx).await?.rows_affected();
+            }
             for (i, r) in chunk.iter().enumerate() {
                 accepted.push(PushAccepted {
                     record: r.record,
-                    version: r.base_version + 1,
+                    version: r.version,
                     seq: (first + (chunk_no * 1000 + i) as i64) as u64,
                 });
             }
@@ -1517,8 +1536,11 @@ async fn over_quota(
         .bind(pusher)
         .fetch_optional(&mut **tx)
         .await?;
-    Ok(over(held.unwrap_or(0), quota.member_bytes)
-        .map(|would_hold| PushResult::OverQuota { team: false, would_hold, quota: quota.member_bytes }))
+    Ok(over(held.unwrap_or(0), quota.member_bytes).map(|would_hold| PushResult::OverQuota {
+        team: false,
+        would_hold,
+        quota: quota.member_bytes,
+    }))
 }
 
 /// Count a push's change in stored bytes (by member) into the team's and members' totals.
