@@ -60,6 +60,7 @@ pub mod label {
     pub const TABS_MESSAGE: &[u8] = b"quietdesk/v1/tabs-message";
     pub const JOIN_ACCEPTANCE: &[u8] = b"quietdesk/v1/join-acceptance";
     pub const BEACON: &[u8] = b"quietdesk/v1/freshness-beacon";
+    pub const RECORD_CREATION: &[u8] = b"quietdesk/v1/record-creation";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hlc::Stamp;
+use crate::hlc::{Hlc, Stamp};
+use crate::ids::{RecordId, TeamId, Username};
 
 /// A field value. Money is an integer of minor units; times are Unix milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -115,6 +116,115 @@ pub fn replaced_in(doc: &RecordDoc, version: u64, signer: &crate::ids::Username)
     lines[1..].iter().filter_map(parse).collect()
 }
 
+/// The field that certifies who created a record: the creator's Ed25519 signature over
+/// [`creation_statement`] (the team, the record, their username and the record's
+/// `kind` as they wrote it, value and stamp), as standard base64 text, stamped with the
+/// `kind` field's own stamp. The creator's client adds it when it first seals the record
+/// (or, for a record created before certificates, the next time it seals one whose
+/// `kind` its user wrote); every later version carries it unchanged. A reader names the
+/// `kind`'s author as the creator only if that author signed the version it holds or
+/// this certificate verifies under their key in the verified chain ([`creator`]); a
+/// certificate that does not verify (copied from another record, made up) gets the
+/// version refused.
+pub const CREATED: &str = "created";
+
+/// The bytes a creation certificate signs. Frozen (golden vector
+/// `shared/tests/golden/creation_v1.hex`): the label, the team (16 bytes), the record
+/// (16), the creator (u8 length, UTF-8), the `kind` value (u32 length, UTF-8), and the
+/// `kind` field's stamp (wall clock ms as u64, counter as u32, big-endian).
+pub fn creation_statement(team: &TeamId, record: &RecordId, creator: &Username, kind: &str, hlc: Hlc) -> Vec<u8> {
+    let mut w = crate::encoding::Writer::with_capacity(96 + kind.len());
+    w.fixed(crate::crypto::label::RECORD_CREATION)
+        .fixed(team.as_bytes())
+        .fixed(record.as_bytes())
+        .short_str(creator.as_str())
+        .bytes(kind.as_bytes())
+        .u64(hlc.wall_ms)
+        .u32(hlc.counter);
+    w.finish()
+}
+
+/// The `kind` field of `doc` as a certificate names it: its text and stamp.
+fn kind_of(doc: &RecordDoc) -> Option<(&str, &Stamp)> {
+    let kind = doc.fields.get(crate::domain::field::KIND)?;
+    Some((kind.value.as_ref()?.as_text()?, &kind.stamp))
+}
+
+/// The signature `doc` carries for its `kind` ([`CREATED`], stamped as the `kind` is),
+/// if it carries one; `Some(None)` for a mark that is no signature.
+fn certificate(doc: &RecordDoc) -> Option<Option<[u8; 64]>> {
+    use base64::Engine;
+    let (_, stamp) = kind_of(doc)?;
+    let mark = doc.fields.get(CREATED).filter(|m| &m.stamp == stamp)?;
+    let text = mark.value.as_ref().and_then(Value::as_text);
+    let bytes = text.and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok());
+    Some(bytes.and_then(|b| <[u8; 64]>::try_from(b.as_slice()).ok()))
+}
+
+/// What `me`'s client signs before sealing `doc` (a version of `record`): the creation
+/// statement, when the `kind` is `me`'s and no certificate for it is carried yet.
+pub fn creation_to_sign(doc: &RecordDoc, team: &TeamId, record: &RecordId, me: &Username) -> Option<Vec<u8>> {
+    let (kind, stamp) = kind_of(doc)?;
+    (&stamp.author == me && certificate(doc).is_none()).then(|| creation_statement(team, record, me, kind, stamp.hlc))
+}
+
+/// Put the creator's `signature` of [`creation_to_sign`]'s statement into `doc`.
+pub fn certify(doc: &mut RecordDoc, signature: &[u8; 64]) {
+    use base64::Engine;
+    let Some((_, stamp)) = kind_of(doc) else { return };
+    let value = Some(Value::Text(base64::engine::general_purpose::STANDARD.encode(signature)));
+    let state = FieldState { value, stamp: stamp.clone() };
+    doc.fields.insert(CREATED.to_owned(), state);
+}
+
+/// What naming `doc`'s creator takes, for a version signed by `signer`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreationCheck {
+    /// Nothing: the `kind`'s author signed the version, or no certificate is carried
+    /// (then [`creator`] names the signer).
+    Signed,
+    /// This signature must hold: a certificate is carried for the `kind`'s author.
+    Verify(crate::crypto::envelope::SignatureCheck),
+    /// A certificate is carried that cannot hold (no signature, or an author the
+    /// verified chain never had): the version is refused.
+    Forged,
+}
+
+/// What taking `doc` (a version of `record` signed by `signer`) takes for its creator
+/// ([`CreationCheck`]); `ever` is the verified chain's everyone-ever-admitted.
+pub fn creation_check(
+    doc: &RecordDoc,
+    team: &TeamId,
+    record: &RecordId,
+    signer: &Username,
+    ever: &BTreeMap<Username, crate::crypto::identity::PublicIdentity>,
+) -> CreationCheck {
+    let Some((kind, stamp)) = kind_of(doc) else { return CreationCheck::Signed };
+    if &stamp.author == signer {
+        return CreationCheck::Signed;
+    }
+    match (certificate(doc), ever.get(&stamp.author)) {
+        (None, _) => CreationCheck::Signed,
+        (Some(Some(signature)), Some(key)) => CreationCheck::Verify(crate::crypto::envelope::SignatureCheck {
+            signer: key.sign_pk,
+            message: creation_statement(team, record, &stamp.author, kind, stamp.hlc),
+            signature,
+        }),
+        (Some(_), _) => CreationCheck::Forged,
+    }
+}
+
+/// Who created `doc`, on the word of signatures, as held at a version signed by
+/// `signer` (whose certificate, where [`creation_check`] asked, was verified when it
+/// was taken): the `kind`'s author if they signed that version or a certificate for the
+/// `kind` is carried; otherwise `signer`, the one who signed what is held. `None` for a
+/// record without a `kind`.
+pub fn creator<'a>(doc: &'a RecordDoc, signer: &'a Username) -> Option<&'a Username> {
+    let (_, stamp) = kind_of(doc)?;
+    let proven = &stamp.author == signer || certificate(doc).is_some_and(|c| c.is_some());
+    Some(if proven { &stamp.author } else { signer })
+}
+
 /// A record's fields. The plaintext inside an envelope.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordDoc {
@@ -218,6 +328,54 @@ mod tests {
         assert_eq!(replaced_in(&doc, 7, &bob), vec![("notes".to_owned(), replaced)]);
         assert!(replaced_in(&doc, 8, &bob).is_empty(), "a later version carrying the mark names nothing");
         assert!(replaced_in(&doc, 7, &ann).is_empty(), "only its signer's own mark counts");
+    }
+
+    #[test]
+    fn golden_creation_certificate_names_only_a_creator_who_signed() {
+        use crate::crypto::identity::IdentityKeys;
+        use crate::domain::field::KIND;
+        let keys = IdentityKeys::from_secret_bytes([1; 32], [2; 32], [3; 32]);
+        let (team, record) = (TeamId([7; 16]), RecordId([9; 16]));
+        let (ann, bob) = (Username::parse("ann").unwrap(), Username::parse("bob").unwrap());
+        let stamp = Stamp { hlc: Hlc { wall_ms: 1_700_000_000_000, counter: 2 }, author: ann.clone() };
+        let mut doc = RecordDoc::new();
+        doc.apply(KIND, FieldState { value: Some(Value::Text("interaction".into())), stamp: stamp.clone() });
+        assert_eq!(creation_to_sign(&doc, &team, &record, &bob), None, "only the kind's author certifies it");
+        let statement = creation_to_sign(&doc, &team, &record, &ann).unwrap();
+        let signature = keys.sign(&statement);
+        certify(&mut doc, &signature);
+        let mark = serde_json::to_string(&doc.fields[CREATED]).unwrap();
+        let golden = include_str!("../tests/golden/creation_v1.hex").trim();
+        let computed = format!("{} {} {mark}", hex::encode(&statement), hex::encode(signature));
+        assert_eq!(computed, golden, "golden creation certificate changed: stored records stop proving their creators");
+        assert_eq!(creation_to_sign(&doc, &team, &record, &ann), None, "certified once");
+
+        let ever: BTreeMap<Username, _> = [(ann.clone(), keys.public())].into();
+        assert_eq!(creation_check(&doc, &team, &record, &ann, &ever), CreationCheck::Signed);
+        let CreationCheck::Verify(check) = creation_check(&doc, &team, &record, &bob, &ever) else { panic!() };
+        assert!(check.holds());
+        let CreationCheck::Verify(copied) = creation_check(&doc, &team, &RecordId([8; 16]), &bob, &ever) else {
+            panic!()
+        };
+        assert!(!copied.holds(), "a certificate copied to another record does not hold");
+        assert_eq!(creation_check(&doc, &team, &record, &bob, &BTreeMap::new()), CreationCheck::Forged);
+        assert_eq!(creator(&doc, &bob), Some(&ann), "certified: the kind's author");
+
+        let mut bare = doc.clone();
+        bare.fields.remove(CREATED);
+        assert_eq!(creation_check(&bare, &team, &record, &bob, &ever), CreationCheck::Signed);
+        assert_eq!(creator(&bare, &bob), Some(&bob), "uncertified: whoever signed the version held");
+        assert_eq!(creator(&bare, &ann), Some(&ann));
+        let mut junk = doc.clone();
+        junk.fields.get_mut(CREATED).unwrap().value = Some(Value::Text("not a signature".into()));
+        assert_eq!(creation_check(&junk, &team, &record, &bob, &ever), CreationCheck::Forged);
+        assert_eq!(creator(&junk, &bob), Some(&bob));
+        // The kind written again (by bob): the certificate is for another stamp.
+        let mut again = doc.clone();
+        let later = Stamp { hlc: Hlc { wall_ms: 1_700_000_000_001, counter: 0 }, author: bob.clone() };
+        again.apply(KIND, FieldState { value: Some(Value::Text("interaction".into())), stamp: later });
+        assert_eq!(creator(&again, &ann), Some(&ann), "named for the signer, not the kind's new author");
+        assert!(creation_to_sign(&again, &team, &record, &bob).is_some(), "bob's client certifies its own kind");
     }
 
     fn stamp(wall: u64, counter: u32, who: &str) -> Stamp {
