@@ -639,6 +639,9 @@ impl Workspace {
                     RefusalReason::AfterLeaving => {
                         crate::i18n::tf("sync.refused_after_leaving", &[("signer", &signer)])
                     }
+                    RefusalReason::CreatedInAnothersName => {
+                        crate::i18n::tf("sync.refused_created", &[("signer", &signer), ("named", &named)])
+                    }
                 }
             })
             .chain(s.rolled_back.iter().map(|(id, (served, pinned))| {

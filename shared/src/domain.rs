@@ -414,9 +414,10 @@ pub struct Change {
 }
 
 impl Change {
-    /// Fields a change entry never lists: the kind, and what is derived from another
-    /// field.
-    const UNLISTED: [&'static str; 3] = [field::KIND, field::PHONE_MASKED, crate::record::REPAIRED];
+    /// Fields a change entry never lists: the kind, what is derived from another field,
+    /// and the marks sealing adds.
+    const UNLISTED: [&'static str; 4] =
+        [field::KIND, field::PHONE_MASKED, crate::record::REPAIRED, crate::record::CREATED];
 
     /// The history entry for writing `fields` over `before` (what the editor saw), or
     /// `None` when nothing changes.

@@ -236,7 +236,8 @@ pub enum Side {
 /// but the kind, what is derived (the masked phone follows the phone) and the
 /// deletion flag.
 pub fn merge_fields(survivor: &RecordDoc, other: &RecordDoc) -> Vec<String> {
-    let skip = [field::KIND, field::PHONE_MASKED, crate::record::DELETED, crate::record::REPAIRED];
+    let skip =
+        [field::KIND, field::PHONE_MASKED, crate::record::DELETED, crate::record::REPAIRED, crate::record::CREATED];
     let names: std::collections::BTreeSet<&String> = survivor
         .fields
         .iter()

@@ -54,8 +54,9 @@ pub fn inactive_for(last: &HashMap<RecordId, i64>, now_ms: i64, months: u32) -> 
     v
 }
 
-/// Fields kept when a customer is anonymised: what it is, where it stood, whose it was.
-const KEPT: [&str; 5] = [field::KIND, field::STATUS, field::STAGE, field::OWNER, DELETED];
+/// Fields kept when a customer is anonymised: what it is (and who created it, see
+/// [`crate::record::CREATED`]), where it stood, whose it was.
+const KEPT: [&str; 6] = [field::KIND, crate::record::CREATED, field::STATUS, field::STAGE, field::OWNER, DELETED];
 
 /// The edits that anonymise a customer (`doc`) and the records linked to it
 /// (`linked`): every personal field of the customer cleared and its name replaced;

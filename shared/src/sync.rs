@@ -1072,6 +1072,9 @@ pub struct Syncer<S, T> {
     beacons: BTreeMap<Username, crate::beacon::Beacon>,
     /// Whether the transport serves beacons: from its first answer on, the lease holds.
     leased: bool,
+    /// Whether the creation certificates of the versions being judged hold, by record
+    /// and version ([`Syncer::check_creations`], one batch before a page is judged).
+    creations: HashMap<(RecordId, u64), bool>,
 }
 
 /// A record that moved, by a version signed by `signer` (checked against the verified
@@ -1195,6 +1198,11 @@ pub enum RefusalReason {
     /// already held the removal, or on top of a version sealed on one: written after
     /// they left (no field named).
     AfterLeaving,
+    /// The record names `named` as its creator (the author of its `kind`), who did not
+    /// sign the version, with a creation certificate that does not hold under their key
+    /// ([`crate::record::CREATED`]: copied from another record, or made up). The
+    /// version is refused whole.
+    CreatedInAnothersName,
 }
 
 impl std::fmt::Display for Refusal {
@@ -1227,6 +1235,12 @@ impl std::fmt::Display for Refusal {
                 f,
                 "A change signed by {signer} was written after {signer} left the team; it was refused and the record \
                  kept as it was."
+            ),
+            RefusalReason::CreatedInAnothersName => write!(
+                f,
+                "A change signed by {signer} names {} as the record's creator without {}'s signature; it was refused \
+                 and the record kept as it was.",
+                self.named, self.named
             ),
         }
     }
@@ -1329,6 +1343,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             set_aside: BTreeMap::new(),
             beacons: BTreeMap::new(),
             leased: false,
+            creations: HashMap::new(),
             build_on: BTreeMap::new(),
             unknown_heads: BTreeMap::new(),
             rereading: BTreeMap::new(),
@@ -1378,12 +1393,20 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         }
         for batch in to_open.chunks(crate::api::MAX_PULL_LIMIT as usize) {
             let opened = self.open_many(batch).await;
+            self.check_creations(
+                batch.iter().zip(&opened).filter_map(|(r, o)| Some((r.record, r.version, o.as_ref().ok()?))),
+            )
+            .await;
             for (rec, opened) in batch.iter().zip(opened) {
                 reopened += 1;
                 match opened {
                     // Stored versions were judged when they came (a refused one is
-                    // never stored); only their stamps are checked again.
-                    Ok(opened) if self.session.in_time(&opened.doc).is_ok() => {
+                    // never stored); their stamps are checked again, and their creators
+                    // (a version stored before certificates were checked).
+                    Ok(opened)
+                        if self.session.in_time(&opened.doc).is_ok()
+                            && self.created_by_another(rec.version, &opened, rec.record).is_none() =>
+                    {
                         if let Some(h) = opened.writer_head {
                             heads.push((opened.writer.clone(), h));
                         }
@@ -1653,6 +1676,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         }
         let held: Vec<HeldVersion> = answered.iter().filter_map(|id| self.held.remove(id)).collect();
         let opened = self.open_many(&held.iter().map(|h| &h.rec).collect::<Vec<_>>()).await;
+        let judged =
+            held.iter().zip(&opened).filter_map(|(h, o)| Some((h.rec.record, h.rec.version, o.as_ref().ok()?)));
+        self.check_creations(judged).await;
         let mut stored = Vec::with_capacity(held.len());
         for (h, opened) in held.into_iter().zip(opened) {
             // It opened when it came; the keys that opened it are still held.
@@ -1699,6 +1725,10 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let from_store = records.len();
         records.extend(self.set_aside.values().cloned());
         let opened = self.open_many(&records.iter().collect::<Vec<_>>()).await;
+        self.check_creations(
+            records.iter().zip(&opened).filter_map(|(r, o)| Some((r.record, r.version, o.as_ref().ok()?))),
+        )
+        .await;
         let (mut n, mut verified) = (0, Vec::new());
         for (i, (rec, opened)) in records.into_iter().zip(opened).enumerate() {
             let Ok(opened) = opened else { continue };
@@ -1710,7 +1740,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 }
             } else {
                 self.note_opened(&opened);
-                if self.session.in_time(&opened.doc).is_err() {
+                if self.session.in_time(&opened.doc).is_err()
+                    || self.created_by_another(rec.version, &opened, rec.record).is_some()
+                {
                     continue;
                 }
             }
@@ -2057,6 +2089,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         part: Vec<(RecordId, Outgoing)>,
     ) -> Result<Vec<(seal::Sealing, SealedMeta, u64)>, SyncError> {
         let mut begun = Vec::with_capacity(part.len());
+        let mut docs = Vec::with_capacity(part.len());
         for (record, Outgoing { op_ids, mut doc, repair, above }) in part {
             self.transport.breathe().await;
             let local = &self.replica.records[&record];
@@ -2092,6 +2125,28 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     doc.apply(crate::record::REPLACED, FieldState { value, stamp: Stamp { hlc, author: me.clone() } });
                 }
             }
+            docs.push((record, op_ids, doc, base, version));
+        }
+        // The records this client's user created carry their certificate (see
+        // `crate::record::CREATED`), signed in one batch before the records are sealed.
+        let (team, me) = (&self.session.team.team, &self.session.me);
+        let statements: Vec<(usize, Vec<u8>)> = (docs.iter().enumerate())
+            .filter_map(|(i, (record, _, doc, ..))| {
+                crate::record::creation_to_sign(doc, team, record, me).map(|m| (i, m))
+            })
+            .collect();
+        if !statements.is_empty() {
+            let messages: Vec<&[u8]> = statements.iter().map(|(_, m)| m.as_slice()).collect();
+            let signatures = self.transport.sign(&self.session.identity, &messages).await;
+            if signatures.len() != messages.len() {
+                return Err(SyncError::Crypto(CryptoError::Malformed("a batch signed in part")));
+            }
+            for ((i, _), signature) in statements.iter().zip(&signatures) {
+                crate::record::certify(&mut docs[*i].2, signature);
+            }
+        }
+        for (record, op_ids, doc, base, version) in docs {
+            let local = &self.replica.records[&record];
             // Placed again on the merged document: an owner changed elsewhere
             // meanwhile decides, not the collection this edit was made in.
             let collection = self.session.place(&self.replica.records, local, &doc);
@@ -2274,6 +2329,9 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         unseen: Vec<(&Change, StoredRecord, bool)>,
         opened: Vec<Result<Opened, CryptoError>>,
     ) -> Result<(Vec<StoredRecord>, Vec<bool>), SyncError> {
+        let judged =
+            unseen.iter().zip(&opened).filter_map(|((c, ..), o)| Some((c.record, c.version, o.as_ref().ok()?)));
+        self.check_creations(judged).await;
         let mut stored = Vec::with_capacity(unseen.len());
         let mut fresh = Vec::with_capacity(unseen.len());
         for ((c, rec, first), opened) in unseen.into_iter().zip(opened) {
@@ -2400,6 +2458,12 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         if self.written_after_leaving(version, opened, record) {
             return whole(RefusalReason::AfterLeaving);
         }
+        if let Some(named) = self.created_by_another(version, opened, record) {
+            let all: BTreeSet<String> = opened.doc.fields.keys().cloned().collect();
+            let (signer, field) = (opened.writer.clone(), field::KIND.to_owned());
+            let refusal = Refusal { version, signer, field, named, reason: RefusalReason::CreatedInAnothersName };
+            return Some(Judgement { refusal, untimely: BTreeSet::new(), in_anothers_name: all, checked: true });
+        }
         let untimely: BTreeSet<String> = self.session.untimely(&opened.doc).map(|(f, ..)| f.to_owned()).collect();
         let prev = self.before(record, version);
         let named: Vec<(String, Username)> =
@@ -2410,6 +2474,73 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let (field, named, reason) = first_untimely.or(first_named)?;
         let refusal = Refusal { version, signer: opened.writer.clone(), field, named, reason };
         Some(Judgement { refusal, untimely, in_anothers_name, checked: prev.is_some() })
+    }
+
+    /// What naming the creator of `record` takes once `opened` (a version of it) is
+    /// taken ([`crate::record::creation_check`]): judged on the `kind` and certificate
+    /// the record is left with (the version's merged with those held here), for the
+    /// version's signer, who is then the signer held.
+    fn creation_of(&self, record: RecordId, opened: &Opened) -> crate::record::CreationCheck {
+        let held = self.replica.records.get(&record).map(|l| &*l.base);
+        let mut doc = RecordDoc::new();
+        for name in [field::KIND, crate::record::CREATED] {
+            for state in held.and_then(|h| h.fields.get(name)).into_iter().chain(opened.doc.fields.get(name)) {
+                doc.apply(name, state.clone());
+            }
+        }
+        let team = &self.session.team;
+        crate::record::creation_check(&doc, &team.team, &record, &opened.writer, &team.ever)
+    }
+
+    /// Check, in one batch ([`Transport::verify_signatures`]: in a browser, in Web
+    /// Workers), the creation certificates of `versions` about to be judged, where the
+    /// `kind`'s author did not sign the version ([`Syncer::creation_of`]); nothing is
+    /// checked for the others. [`Syncer::refusal`] reads the answers.
+    async fn check_creations<'o>(&mut self, versions: impl Iterator<Item = (RecordId, u64, &'o Opened)>) {
+        self.creations.clear();
+        let mut checks = Vec::new();
+        for (record, version, opened) in versions {
+            match self.creation_of(record, opened) {
+                crate::record::CreationCheck::Signed => {}
+                crate::record::CreationCheck::Forged => {
+                    self.creations.insert((record, version), false);
+                }
+                crate::record::CreationCheck::Verify(check) => checks.push(((record, version), check)),
+            }
+        }
+        if checks.is_empty() {
+            return;
+        }
+        let batch: Vec<&SignatureCheck> = checks.iter().map(|(_, c)| c).collect();
+        let holds = self.transport.verify_signatures(&batch).await;
+        drop(batch);
+        for (i, (at, check)) in checks.into_iter().enumerate() {
+            // Only a `true` is taken on the verifier's word.
+            let held = holds.get(i).copied().unwrap_or(false) || check.holds();
+            self.creations.insert(at, held);
+        }
+    }
+
+    /// Who `opened`, `version` of `record`, names as the record's creator without their
+    /// signature: the `kind`'s author, when they did not sign it and the certificate
+    /// carried for them does not hold ([`Syncer::check_creations`]; verified here if
+    /// that batch did not cover it). A version that carries no certificate names no one
+    /// falsely: its creator is shown as its signer ([`crate::record::creator`]).
+    fn created_by_another(&self, version: u64, opened: &Opened, record: RecordId) -> Option<Username> {
+        let holds = match self.creations.get(&(record, version)) {
+            Some(held) => *held,
+            None => match self.creation_of(record, opened) {
+                crate::record::CreationCheck::Signed => true,
+                crate::record::CreationCheck::Forged => false,
+                crate::record::CreationCheck::Verify(check) => check.holds(),
+            },
+        };
+        let kind = opened
+            .doc
+            .fields
+            .get(field::KIND)
+            .or_else(|| self.replica.records.get(&record).and_then(|l| l.base.fields.get(field::KIND)));
+        (!holds).then(|| kind.map_or_else(|| opened.writer.clone(), |k| k.stamp.author.clone()))
     }
 
     /// Whether `opened`, `version` of `record`, was provably written after its signer
@@ -2517,8 +2648,11 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 self.set_aside.remove(&record);
             }
             let (mut rest, mut signed_ahead) = (RecordDoc::new(), RecordDoc::new());
+            // The record's `kind` and creation certificate stay as taken: what names its
+            // creator comes with the version its signer is held for.
+            let creation = [field::KIND, crate::record::CREATED];
             for (name, state) in opened.doc.fields.iter().filter(|(name, _)| !in_anothers_name.contains(*name)) {
-                if !untimely.contains(name) {
+                if !untimely.contains(name) && !creation.contains(&name.as_str()) {
                     rest.fields.insert(name.clone(), state.clone());
                 } else if checked || opened.signed_by(name, &state.stamp.author) {
                     // Unchanged from what came before, or its signer's own.
@@ -2728,6 +2862,10 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             .map(|c| StoredRecord { record: c.record, version: c.version, sealed: c.sealed.clone() })
             .collect();
         let opened = self.open_many(&recs.iter().collect::<Vec<_>>()).await;
+        self.check_creations(
+            recs.iter().zip(&opened).filter_map(|(r, o)| Some((r.record, r.version, o.as_ref().ok()?))),
+        )
+        .await;
         let mut stored = Vec::with_capacity(changes.len());
         for ((c, rec), opened) in changes.iter().zip(recs).zip(opened) {
             match opened {

@@ -12,7 +12,7 @@
 use crate::api::KeptVersions;
 use crate::domain::is_sensitive;
 use crate::ids::RecordId;
-use crate::record::{RecordDoc, Value, REPAIRED};
+use crate::record::{RecordDoc, Value, CREATED, REPAIRED};
 
 use super::seal::{self, Opened};
 use super::{Store, SyncError, Syncer, Transport};
@@ -59,9 +59,10 @@ impl<S: Store, T: Transport> Syncer<S, T> {
 /// The field writes that make `current` read as `kept`: each field whose value
 /// differs takes the kept value, and each field the kept version did not have is
 /// cleared. A sensitive field this client could not read in the kept version is left
-/// as it is (its value is not known here), and so is the put-back mark of a repair.
+/// as it is (its value is not known here), and so are the put-back mark of a repair and
+/// the creation certificate (only a record's creator writes it).
 pub fn restoring(kept: &Opened, current: &RecordDoc) -> Vec<(String, Option<Value>)> {
-    let unknown = |name: &str| name == REPAIRED || (is_sensitive(name) && !kept.complete);
+    let unknown = |name: &str| name == REPAIRED || name == CREATED || (is_sensitive(name) && !kept.complete);
     let mut edits: Vec<(String, Option<Value>)> = kept
         .doc
         .fields
