@@ -2014,3 +2014,71 @@ fn a_removed_members_late_edits_are_flagged_or_refused_when_provably_after_the_r
     assert_eq!(carl.refused[&first].reason, RefusalReason::AfterLeaving);
     assert_eq!(carl.replica.records[&first].view.text(field::NOTES), Some("Ann: back to list price"));
 }
+
+/// Issue 31 item 3: who created a record comes from signatures, not stamps. Ann's client
+/// certifies the customer she creates; after Bob edits it, a new device that never saw
+/// her version still names her. Bob's modified client "creates" records at version 2 in
+/// Ann's name (a server that takes them): one without a certificate is named as Bob's
+/// (he signed what is held), one carrying the certificate copied from Ann's real record
+/// is refused whole, on the sync bar, also after a restart that reads the store again.
+/// A record from before certificates, last signed by Bob, is named as Bob's.
+#[test]
+fn a_records_creator_is_named_only_on_a_signature_and_a_copied_certificate_is_refused() {
+    use crate::record::{creator, CREATED};
+    let t = team_of_three();
+    let net = ModelTransport {
+        signatures: Arc::new(Mutex::new(Signatures::Worker(Default::default()))),
+        ..Default::default()
+    };
+    let (ann_name, bob_name) = (t.people[0].name.clone(), t.people[1].name.clone());
+    let (_ann, id) = ann_writes_a_customer(&t, &net);
+    let mut bob = synced(&t, 1, &net, &MemoryStore::new());
+    block_on(bob.edit(id, vec![(field::NOTES.into(), text("called back"))], wall_clock())).unwrap();
+    block_on(bob.sync()).unwrap();
+    let named = |c: &Client, id: RecordId| {
+        let r = &c.replica.records[&id];
+        creator(&r.view, r.signer.as_ref().unwrap()).cloned()
+    };
+
+    // Bob's forgeries, at version 2 of records no one saw before.
+    let certified = (*bob.replica.records[&id].base).clone();
+    assert!(certified.fields[CREATED].value.is_some(), "Ann's client certified her customer");
+    let (bare, copied) = (RecordId::random(), RecordId::random());
+    serve(&net, bare, 2, forge(&t, 1, bare, 2, &doc_by(&ann_name, "Made up by Bob")));
+    let mut with_copy = doc_by(&ann_name, "Also made up by Bob");
+    for f in [field::KIND, CREATED] {
+        with_copy.fields.insert(f.to_owned(), certified.fields[f].clone());
+    }
+    serve(&net, copied, 2, forge(&t, 1, copied, 2, &with_copy));
+    // A record from before certificates: Ann's version 1 carries none; Bob edits it.
+    let legacy = RecordId::random();
+    serve(&net, legacy, 1, forge(&t, 0, legacy, 1, &doc_by(&ann_name, "Old customer")));
+    block_on(bob.sync()).unwrap();
+    block_on(bob.edit(legacy, vec![(field::NOTES.into(), text("still here"))], wall_clock())).unwrap();
+    block_on(bob.sync()).unwrap();
+
+    let store = MemoryStore::new();
+    let carl = synced(&t, 2, &net, &store);
+    assert_eq!((carl.replica.records[&id].version, named(&carl, id)), (2, Some(ann_name.clone())));
+    assert_eq!(named(&carl, bare), Some(bob_name.clone()), "no certificate: named for its signer");
+    assert_eq!(named(&carl, legacy), Some(bob_name.clone()), "before certificates: named for its last signer");
+    assert!(!carl.replica.records.contains_key(&copied), "a copied certificate is refused");
+    let refusal = &carl.refused[&copied];
+    assert_eq!(refusal.reason, RefusalReason::CreatedInAnothersName);
+    assert_eq!((&refusal.signer, &refusal.named, refusal.version), (&bob_name, &ann_name, 2));
+    assert!(refusal.to_string().contains("names ann as the record's creator"), "{refusal}");
+    assert_eq!(carl.refused.len(), 1, "{:?}", carl.refused);
+
+    // Carl's device restarts without its cache: the store is read and judged again.
+    drop(carl);
+    let carl = client(&t, 2, &net, store);
+    assert_eq!(named(&carl, id), Some(ann_name.clone()));
+    assert_eq!(named(&carl, bare), Some(bob_name.clone()));
+    assert!(!carl.replica.records.contains_key(&copied));
+
+    // Every later version carries Ann's certificate unchanged.
+    let ann = synced(&t, 0, &net, &MemoryStore::new());
+    assert_eq!(named(&ann, id), Some(ann_name.clone()));
+    assert_eq!(ann.replica.records[&id].view.fields[CREATED], certified.fields[CREATED]);
+    assert!(!ann.replica.records.contains_key(&copied));
+}
