@@ -1276,3 +1276,84 @@ async fn a_removed_members_late_edit_is_flagged_and_one_provably_after_the_remov
     assert!(refusal.to_string().contains("after bob left the team"), "{refusal}");
     assert_eq!(c.replica.records[&second].view.text(field::NOTES), Some("list price"));
 }
+
+/// Issue 31 item 3: who logged an interaction comes from signatures, not stamps. Alice's
+/// client certifies the interaction she logs; Bob edits it. Bob's modified client then
+/// seals two interactions "logged by Alice" at version 2, which a lying server slips
+/// into Carol's first pull (a new device, which never saw a version 1): the one with no
+/// certificate is named as Bob's (he signed what Carol holds), the one carrying the
+/// certificate copied from Alice's real interaction is refused whole and named on the
+/// sync bar; Alice's real one is still hers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_made_up_in_a_colleagues_name_is_named_for_its_signer_or_refused() {
+    use shared::domain::{Channel, Interaction};
+    use shared::record::{creator, CREATED};
+    use shared::sync::RefusalReason;
+    let Cast { srv: _srv, proxy, alice, bob, carol, team } = cast("creator").await;
+    let mut a = client_of(&alice, team).await;
+    let (customer, logged) = (RecordId::random(), RecordId::random());
+    a.edit(customer, Customer { name: "Wang Fang".into(), ..Default::default() }.to_fields(), now()).await.unwrap();
+    let call = |summary: &str| {
+        let at_ms = now() as i64;
+        Interaction { customer: customer.to_string(), channel: Channel::Call, at_ms, summary: summary.into() }
+    };
+    a.edit(logged, call("asked for a quote").to_fields(), now()).await.unwrap();
+    a.sync().await.unwrap();
+    let mut b = client_of(&bob, team).await;
+    b.sync().await.unwrap();
+    b.edit(logged, vec![(field::SUMMARY.into(), Some(Value::Text("quote sent".into())))], now()).await.unwrap();
+    b.sync().await.unwrap();
+    let certified = (*b.replica.records[&logged].base).clone();
+    assert!(certified.fields.contains_key(CREATED), "Alice's client certified what she logged");
+
+    // Bob's modified client: two interactions "logged by Alice", sealed as version 2.
+    let bob_session = bob.session(team).await;
+    let sealer = sealer_of(&bob, &bob_session, bob_session.team.epoch);
+    let collection = b.replica.records[&logged].collection;
+    let in_alices_name = |summary: &str| {
+        let stamp = Stamp { hlc: Hlc { wall_ms: now(), counter: 0 }, author: alice.name.clone() };
+        let mut doc = RecordDoc::new();
+        for (f, value) in call(summary).to_fields() {
+            doc.apply(&f, FieldState { value, stamp: stamp.clone() });
+        }
+        doc
+    };
+    let (bare, copied) = (RecordId::random(), RecordId::random());
+    let mut with_copy = in_alices_name("Alice promised 50% off");
+    for f in [field::KIND, CREATED] {
+        with_copy.fields.insert(f.to_owned(), certified.fields[f].clone());
+    }
+    let forged: Vec<Change> = [(bare, in_alices_name("Alice gave the price list away")), (copied, with_copy)]
+        .into_iter()
+        .map(|(record, doc)| {
+            let ctx = RecordContext { team, record };
+            let sealed = sealer.seal(&ctx, collection, 2, &doc, None).unwrap().0;
+            Change { seq: 0, record, version: 2, sealed }
+        })
+        .collect();
+    let once = Arc::new(AtomicBool::new(false));
+    proxy.rewrite(move |x| {
+        if !is_get(x, "/pull") || once.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        let mut page: PullResponse = serde_json::from_slice(&x.body).ok()?;
+        page.changes.extend(forged.iter().cloned());
+        Answer::json(200, &serde_json::to_value(page).ok()?)
+    });
+
+    let mut c = client_of(&carol, team).await;
+    c.sync().await.unwrap();
+    let named = |id: RecordId| {
+        let r = &c.replica.records[&id];
+        creator(&r.view, r.signer.as_ref().unwrap()).map(|u| u.to_string())
+    };
+    assert_eq!(named(logged).as_deref(), Some("alice"), "certified: still Alice's after Bob's edit");
+    assert_eq!(named(bare).as_deref(), Some("bob"), "no certificate: named for the member who signed it");
+    assert!(!c.replica.records.contains_key(&copied), "a copied certificate gets the record refused");
+    let refusal = &c.refused[&copied];
+    assert_eq!(
+        (refusal.reason, refusal.signer.as_str(), refusal.named.as_str()),
+        (RefusalReason::CreatedInAnothersName, "bob", "alice")
+    );
+    assert!(refusal.to_string().contains("signed by bob names alice as the record's creator"), "{refusal}");
+}
