@@ -45,6 +45,15 @@ pub struct Index {
     /// the index is built and kept up to date per change, so an index change does not
     /// read every customer again.
     pub choices: Arc<Choices>,
+    /// Who signed the version held of each record whose `kind` someone else wrote: what
+    /// [`Index::creator`] names where no signature proves the `kind`'s author.
+    pub signers: Arc<BTreeMap<RecordId, shared::ids::Username>>,
+}
+
+/// Who signed the version held of `r`, if not the author of its `kind`.
+fn signed_by_another(r: &shared::sync::LocalRecord) -> Option<&shared::ids::Username> {
+    let kind = r.view.fields.get(field::KIND)?;
+    r.signer.as_ref().filter(|s| **s != kind.stamp.author)
 }
 
 /// Each tag and owner the customers name, with how many name it.
@@ -93,6 +102,21 @@ impl Index {
     /// Whether `other` is this same index (not only equal).
     pub fn is(&self, other: &Index) -> bool {
         Arc::ptr_eq(&self.search, &other.search)
+    }
+
+    /// Who created the record `id` (`doc`), on the word of signatures
+    /// ([`shared::record::creator`]): the `kind`'s author where they signed the version
+    /// held or certified the record, else whoever signed the version held.
+    pub fn creator<'a>(&'a self, id: &RecordId, doc: &'a RecordDoc) -> Option<&'a shared::ids::Username> {
+        match self.signers.get(id) {
+            Some(signer) => shared::record::creator(doc, signer),
+            None => doc.fields.get(field::KIND).map(|k| &k.stamp.author),
+        }
+    }
+
+    /// Who signed the version of `id` (`doc`) held here.
+    pub fn signer<'a>(&'a self, id: &RecordId, doc: &'a RecordDoc) -> Option<&'a shared::ids::Username> {
+        self.signers.get(id).or_else(|| doc.fields.get(field::KIND).map(|k| &k.stamp.author))
     }
 }
 
@@ -666,12 +690,16 @@ impl Workspace {
             // comes in record order) instead of a copy edited record by record.
             // Read a slice at a time (100,000 records held the page ~45 ms at once).
             let mut live = Vec::with_capacity(s.replica.records.len());
+            let mut signers = BTreeMap::new();
             for (i, (id, r)) in s.replica.records.iter().enumerate() {
                 if i % BULK_SLICE == BULK_SLICE - 1 {
                     crate::api::yield_now().await;
                 }
                 if !r.view.is_deleted() {
                     live.push((*id, r.view.clone()));
+                    if let Some(signer) = signed_by_another(r) {
+                        signers.insert(*id, signer.clone());
+                    }
                 }
             }
             drop(s);
@@ -710,6 +738,7 @@ impl Workspace {
                 records: Arc::new(records),
                 customers: Arc::new(customers),
                 choices: Arc::new(choices),
+                signers: Arc::new(signers),
                 ..Index::default()
             });
         } else if !dirty.is_empty() {
@@ -718,6 +747,7 @@ impl Workspace {
             let mut customers_changed = false;
             let mut fresh: Vec<CustomerEntry> = Vec::new();
             let mut choices = (*old.choices).clone();
+            let mut signers = old.signers.clone();
             for (i, id) in dirty.iter().enumerate() {
                 // A first sync or a re-encryption changes every record: the page draws
                 // between slices of the index's rebuild (the engine stays locked).
@@ -729,7 +759,16 @@ impl Workspace {
                 if let Some(d) = was {
                     choices.count(d, false);
                 }
-                match s.replica.records.get(id).filter(|r| !r.view.is_deleted()) {
+                let live = s.replica.records.get(id).filter(|r| !r.view.is_deleted());
+                let signer = live.and_then(signed_by_another);
+                if signers.get(id) != signer {
+                    let map = Arc::make_mut(&mut signers);
+                    match signer {
+                        Some(signer) => map.insert(*id, signer.clone()),
+                        None => map.remove(id),
+                    };
+                }
+                match live {
                     Some(r) => {
                         let doc = r.view.clone();
                         if is_customer(&doc) {
@@ -771,7 +810,7 @@ impl Workspace {
                 (old.customers.clone(), old.search.clone(), old.laying.clone())
             };
             let choices = if choices == *old.choices { old.choices.clone() } else { Arc::new(choices) };
-            self.index.set(Index { records: Arc::new(records), customers, search, laying, choices });
+            self.index.set(Index { records: Arc::new(records), customers, search, laying, choices, signers });
         } else {
             drop(s);
         }

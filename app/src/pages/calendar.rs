@@ -168,7 +168,7 @@ pub fn Calendar() -> impl IntoView {
             .of_kind(EntityKind::Task.as_str())
             .filter_map(|(id, d)| {
                 let task = Task::from_doc(d)?;
-                let creator = d.fields.get(field::KIND).map(|f| &f.stamp.author);
+                let creator = idx.creator(id, d);
                 let mine = task.assignee == me.as_str() || (task.assignee.is_empty() && creator == Some(&me));
                 let customer =
                     idx.doc(&task.customer.parse().ok()?).and_then(|c| c.text(field::NAME).map(str::to_owned));

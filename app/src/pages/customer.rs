@@ -719,7 +719,9 @@ fn replaced_view(n: shared::sync::Superseded) -> AnyView {
 
 /// Who changed which field of the customer (and of its deals, tasks…), when, from
 /// what to what: the history entries written beside every edit, newest first, as far
-/// as this user's keys open them. Who is the entry's signer.
+/// as this user's keys open them. Who is the entry's creator as signatures prove it
+/// (`Index::creator`), and an entry that came back through a put-back after a server
+/// restore names who put it back (the signer of the version held).
 #[component]
 fn History(customer: RecordId) -> impl IntoView {
     let index = use_ws().index;
@@ -729,7 +731,12 @@ fn History(customer: RecordId) -> impl IntoView {
         let mut v: Vec<(String, String, Change, String)> = idx
             .linked(EntityKind::Change.as_str(), &cid)
             .filter_map(|(id, d)| {
-                let who = d.fields.get(field::KIND).map(|k| k.stamp.author.to_string()).unwrap_or_default();
+                let mut who = idx.creator(id, d).map(ToString::to_string).unwrap_or_default();
+                // The put-back's mark names who signed it: shown while they signed what is held.
+                let mark = d.fields.get(shared::record::REPAIRED).map(|m| &m.stamp.author);
+                if let Some(by) = idx.signer(id, d).filter(|by| mark == Some(*by) && by.as_str() != who) {
+                    who = tf("history.put_back_by", &[("who", &who), ("by", by)]);
+                }
                 let c = Change::from_doc(d)?;
                 // A deal's or a task's change names the record it is about.
                 let about = match c.record.parse::<RecordId>() {

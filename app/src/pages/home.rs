@@ -56,10 +56,10 @@ fn summarize(idx: &crate::workspace::Index, now: i64) -> Summary {
     let mut s = Summary { funnel: Stage::ALL.iter().map(|st| (*st, 0, 0)).collect(), ..Default::default() };
     // One pass over every record (100,000 customers make four passes a long task).
     let (mut deals, mut interactions, mut tasks) = (Vec::new(), Vec::new(), Vec::new());
-    for d in idx.records.values() {
+    for (id, d) in idx.records.iter() {
         match d.text(shared::domain::field::KIND) {
             Some(k) if k == EntityKind::Deal.as_str() => deals.push(&**d),
-            Some(k) if k == EntityKind::Interaction.as_str() => interactions.push(&**d),
+            Some(k) if k == EntityKind::Interaction.as_str() => interactions.push((id, &**d)),
             Some(k) if k == EntityKind::Task.as_str() => tasks.push(&**d),
             _ => {}
         }
@@ -101,7 +101,7 @@ fn summarize(idx: &crate::workspace::Index, now: i64) -> Summary {
     let person_start = now - (PERSON_WEEKS as i64) * 7 * DAY_MS;
     let mut people: BTreeMap<String, [usize; PERSON_WEEKS]> = BTreeMap::new();
     let mut contacted = HashSet::new();
-    for d in interactions.iter().copied() {
+    for (id, d) in interactions.iter().copied() {
         let Some(i) = Interaction::from_doc(d) else { continue };
         if i.at_ms >= now - FORGOTTEN_DAYS * DAY_MS {
             if let Ok(customer) = i.customer.parse::<shared::ids::RecordId>() {
@@ -112,9 +112,9 @@ fn summarize(idx: &crate::workspace::Index, now: i64) -> Summary {
             let w = ((i.at_ms - week_start) / (7 * DAY_MS)) as usize;
             s.weeks[w.min(WEEKS - 1)] += 1;
         }
-        // Who logged it: the author of the record's first field (its creator).
+        // Who logged it: its creator, as signatures prove it (else who signed it).
         if i.at_ms >= person_start && i.at_ms <= now {
-            if let Some(who) = d.fields.get(shared::domain::field::KIND).map(|f| f.stamp.author.to_string()) {
+            if let Some(who) = idx.creator(id, d).map(ToString::to_string) {
                 let w = ((i.at_ms - person_start) / (7 * DAY_MS)) as usize;
                 people.entry(who).or_default()[w.min(PERSON_WEEKS - 1)] += 1;
             }
