@@ -128,6 +128,7 @@ pub struct DeviceRow {
 }
 
 /// One record of a push, validated by the handler.
+#[derive(Clone)]
 pub struct PushRow {
     pub record: RecordId,
     pub base_version: u64,
@@ -345,6 +346,9 @@ pub trait Db: Send + Sync + 'static {
     async fn live_among(&self, team: &TeamId, records: &[RecordId]) -> DbResult<u64>;
     /// How many of `records` exist in `team`, deleted ones included.
     async fn held_among(&self, team: &TeamId, records: &[RecordId]) -> DbResult<u64>;
+    /// The current state of each of `rows`' records the server holds at another
+    /// version than the row's base: what a push conflicts on.
+    async fn moved_on(&self, team: &TeamId, rows: &[PushRow]) -> DbResult<Vec<Change>>;
     /// Let an approved `bulk_delete` request cover `n` more deletions, if its count
     /// allows and it has not expired; false otherwise. A negative `n` gives back what a
     /// push that did not commit had taken.

@@ -56,10 +56,9 @@ async fn push(
             }
             e => ApiError::BadRequest(format!("record {}: {e}", item.record)),
         })?;
-        // Sealed as the next version; or, on a server restored from a backup, above it:
-        // a client puts a record back above every version its account saw.
-        let above = info.record_version > item.base_version + 1 && state.restored();
-        if info.record_version != item.base_version + 1 && !above {
+        // Sealed as the next version; or above it, when a client puts a record back
+        // above every version its account saw after a restore (checked below).
+        if info.record_version <= item.base_version {
             return Err(ApiError::BadRequest(format!(
                 "record {}: sealed as version {} but pushed on base version {}",
                 item.record, info.record_version, item.base_version
@@ -105,6 +104,20 @@ async fn push(
         });
     }
     signatures.all_hold()?;
+    // A record put back above its next version is taken only by a server restored from
+    // a backup; another is told what moved on first (the client merges and seals on
+    // the current version), else refused: skipping versions would hide from readers
+    // which version changed a field.
+    let above: Vec<PushRow> = rows.iter().filter(|r| r.version != r.base_version + 1).cloned().collect();
+    if !above.is_empty() && !state.restored() {
+        let moved = state.db.moved_on(&team, &above).await?;
+        if !moved.is_empty() {
+            return Err(ApiError::PushConflict(moved));
+        }
+        return Err(ApiError::BadRequest(
+            "a record is sealed as its next version; only a server restored from a backup takes one above it".into(),
+        ));
+    }
     // A record is created at version 1. One the server does not hold, pushed on a later
     // base version, is a client giving back what a restored server lost; on a server
     // never restored it would be a member creating a record "at version 2" in a

@@ -180,4 +180,25 @@ async fn a_new_record_above_version_1_is_refused_on_a_server_never_restored() {
     }
     push(0).await.expect("created at version 1");
     push(1).await.expect("then its version 2");
+
+    // Sealed above its next version (what a put-back after a restore does): on a server
+    // never restored, a stale base is told what moved on, a current one is refused.
+    let above = |base_version: u64, version: u64| {
+        let sealed = sealer.seal(&ctx, coll, version, &doc, None).unwrap().0;
+        let req = PushRequest {
+            items: vec![PushItem { record: id, base_version, sealed, tombstone: false }],
+            approval: None,
+        };
+        let t = alice.transport(team);
+        async move { t.push(&req).await }
+    };
+    match above(1, 5).await {
+        Ok(shared::sync::PushOutcome::Conflict(moved)) => assert_eq!(moved[0].version, 2),
+        other => panic!("expected a conflict, got {:?}", other.map(|_| ())),
+    }
+    match above(2, 5).await {
+        Err(TransportError::Http { status: 400, message, .. }) => assert!(message.contains("restored"), "{message}"),
+        other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+    }
+    push(2).await.expect("its next version still goes");
 }

@@ -922,29 +922,7 @@ impl Db for Store {
         // and the client gets their current state to merge (read after the rollback;
         // versions only grow, so these are still not the client's base).
         tx.rollback().await?;
-        let mut conflicts = Vec::new();
-        for chunk in rows.chunks(500) {
-            let mut q = QueryBuilder::new("SELECT record_id, seq, version, sealed FROM records WHERE team_id = ");
-            q.push_bind(team_b).push(" AND record_id IN (");
-            let mut sep = q.separated(", ");
-            for r in chunk {
-                sep.push_bind(r.record.as_bytes().as_slice());
-            }
-            q.push(")");
-            let base: HashMap<[u8; 16], u64> = chunk.iter().map(|r| (r.record.0, r.base_version)).collect();
-            for row in q.build().fetch_all(&self.writer).await? {
-                let record = RecordId(arr(row.get("record_id"))?);
-                let version = row.get::<i64, _>("version") as u64;
-                if base.get(&record.0).is_some_and(|&b| b != version) {
-                    conflicts.push(Change {
-                        seq: row.get::<i64, _>("seq") as u64,
-                        record,
-                        version,
-                        sealed: SealedRecord(row.get("sealed")),
-                    });
-                }
-            }
-        }
+        let conflicts = self.moved_on(team, rows).await?;
         if conflicts.is_empty() {
             return Err(DbError::Corrupt("a push was refused but no record had moved on".into()));
         }
@@ -1242,6 +1220,33 @@ impl Db for Store {
 
     async fn held_among(&self, team: &TeamId, records: &[RecordId]) -> DbResult<u64> {
         self.count_among(team, records, "").await
+    }
+
+    async fn moved_on(&self, team: &TeamId, rows: &[PushRow]) -> DbResult<Vec<Change>> {
+        let mut conflicts = Vec::new();
+        for chunk in rows.chunks(500) {
+            let mut q = QueryBuilder::new("SELECT record_id, seq, version, sealed FROM records WHERE team_id = ");
+            q.push_bind(team.as_bytes().as_slice()).push(" AND record_id IN (");
+            let mut sep = q.separated(", ");
+            for r in chunk {
+                sep.push_bind(r.record.as_bytes().as_slice());
+            }
+            q.push(")");
+            let base: HashMap<[u8; 16], u64> = chunk.iter().map(|r| (r.record.0, r.base_version)).collect();
+            for row in q.build().fetch_all(&self.writer).await? {
+                let record = RecordId(arr(row.get("record_id"))?);
+                let version = row.get::<i64, _>("version") as u64;
+                if base.get(&record.0).is_some_and(|&b| b != version) {
+                    conflicts.push(Change {
+                        seq: row.get::<i64, _>("seq") as u64,
+                        record,
+                        version,
+                        sealed: SealedRecord(row.get("sealed")),
+                    });
+                }
+            }
+        }
+        Ok(conflicts)
     }
 
     async fn spend_approval(
