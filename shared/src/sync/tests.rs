@@ -2082,3 +2082,53 @@ fn a_records_creator_is_named_only_on_a_signature_and_a_copied_certificate_is_re
     assert_eq!(ann.replica.records[&id].view.fields[CREATED], certified.fields[CREATED]);
     assert!(!ann.replica.records.contains_key(&copied));
 }
+
+/// What creation certificates cost a new device's first sync, in one run: records whose
+/// last version their creator signed (nothing more to check) against the same records
+/// after a colleague edited each (one certificate checked per record), next to the
+/// same with the certificates taken out (no check: named for the signer).
+/// Run: `cargo test -p quietdesk-shared --release --lib first_sync_cost -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn first_sync_cost_of_creation_certificates() {
+    const N: usize = 2_000;
+    let t = team_of_three();
+    let net = ModelTransport::default();
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    let ids = new_customers(&mut ann, N);
+    block_on(ann.sync()).unwrap();
+    let first_sync = || {
+        let started = std::time::Instant::now();
+        let c = synced(&t, 2, &net, &MemoryStore::new());
+        assert_eq!(c.replica.records.len(), N);
+        started.elapsed()
+    };
+    let best = |f: &dyn Fn() -> std::time::Duration| (0..3).map(|_| f()).min().unwrap();
+    let by_creator = best(&first_sync);
+    let mut bob = synced(&t, 1, &net, &MemoryStore::new());
+    let edits = ids.iter().map(|id| (*id, vec![(field::NOTES.to_owned(), text("seen"))])).collect();
+    block_on(bob.edit_many(edits, wall_clock())).unwrap();
+    block_on(bob.sync()).unwrap();
+    let certified = best(&first_sync);
+    // The same versions with no certificate (as records from before certificates).
+    let mut s = net.server.lock().unwrap();
+    let bare: Vec<(RecordId, u64, RecordDoc)> = ids
+        .iter()
+        .map(|id| {
+            let mut doc = (*bob.replica.records[id].base).clone();
+            doc.fields.remove(crate::record::CREATED);
+            (*id, s.records[id].version, doc)
+        })
+        .collect();
+    for (id, version, doc) in bare {
+        s.records.get_mut(&id).unwrap().sealed = forge(&t, 1, id, version, &doc);
+    }
+    drop(s);
+    let uncertified = best(&first_sync);
+    println!(
+        "first sync of {N} records: last signed by their creator {by_creator:?}; by a colleague, certificates checked \
+         {certified:?} ({:.2}x); by a colleague, no certificate {uncertified:?} ({:.2}x)",
+        certified.as_secs_f64() / by_creator.as_secs_f64(),
+        uncertified.as_secs_f64() / by_creator.as_secs_f64()
+    );
+}
