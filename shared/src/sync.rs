@@ -1884,7 +1884,10 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let mut placed = Vec::with_capacity(edits.len());
         let mut moved: std::collections::HashMap<String, CollectionId> = std::collections::HashMap::new();
         let settings = crate::team::settings_record(self.session.team.team);
-        for (record, fields) in edits {
+        for (record, mut fields) in edits {
+            // A creation certificate is sealing's to add, never an edit's: one carried in
+            // (a restored export file) would certify nothing under the edit's stamp.
+            fields.retain(|(name, _)| name != crate::record::CREATED);
             if record == settings && !self.session.team.is_admin(&self.session.me) {
                 return Err(SyncError::NotAllowed("Only an admin changes the team's settings."));
             }

@@ -2081,6 +2081,22 @@ fn a_records_creator_is_named_only_on_a_signature_and_a_copied_certificate_is_re
     assert_eq!(named(&ann, id), Some(ann_name.clone()));
     assert_eq!(ann.replica.records[&id].view.fields[CREATED], certified.fields[CREATED]);
     assert!(!ann.replica.records.contains_key(&copied));
+
+    // Restoring an export writes every field, the certificate too, as the restorer's
+    // edit: the engine drops the certificate, and Carl's client certifies the record as
+    // its creator's, so a colleague's later edit of it is taken everywhere.
+    let mut carl = carl;
+    let restored = RecordId::random();
+    let fields: Vec<(String, Option<Value>)> =
+        certified.fields.iter().filter_map(|(k, s)| Some((k.clone(), Some(s.value.clone()?)))).collect();
+    block_on(carl.edit(restored, fields, wall_clock())).unwrap();
+    block_on(carl.sync()).unwrap();
+    block_on(bob.sync()).unwrap();
+    block_on(bob.edit(restored, vec![(field::NOTES.into(), text("restored"))], wall_clock())).unwrap();
+    block_on(bob.sync()).unwrap();
+    let fresh = synced(&t, 0, &net, &MemoryStore::new());
+    assert_eq!(named(&fresh, restored), Some(t.people[2].name.clone()));
+    assert!(!fresh.refused.contains_key(&restored), "{:?}", fresh.refused);
 }
 
 /// What creation certificates cost a new device's first sync, in one run: records whose
