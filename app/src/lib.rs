@@ -89,7 +89,7 @@ pub fn App() -> impl IntoView {
                     </main>
                 }.into_any(),
                 Phase::NoTeam(unlocked, error) => view! { <pages::auth::NoTeamPage unlocked=unlocked error=error /> }.into_any(),
-                Phase::Ready(ws) => view! { <Shell ws=ws /> }.into_any(),
+                Phase::Ready(ws) => shell(ws),
             }}}
     }
 }
@@ -278,13 +278,55 @@ fn page_for(path: String) -> AnyView {
     }
 }
 
-/// Fetch what the first page after unlocking needs — the daily pages' module (without
-/// the module split, there is none) and the pinyin table — while the passphrase is
-/// checked, instead of after.
+/// Fetch what the first page after unlocking needs — the engine's and the daily pages'
+/// modules (without the module split, there are none) and the pinyin table — while
+/// the passphrase is checked, instead of after.
 pub fn prepare_unlock() {
     #[cfg(feature = "split")]
-    split::preload_daily();
+    split::preload_engine_and_daily();
     leptos::task::spawn_local(load_pinyin());
+}
+
+/// Open the workspace (see [`pages::auth::open_workspace`]). In the built app the engine
+/// — the workspace, the sync engine and the shell around the pages — is a module of its
+/// own (see [`split`]): the log-in screen does not wait for it, and it is fetched while
+/// the passphrase is checked.
+pub async fn open_workspace(phase: PhaseSignal, unlocked: account::Unlocked, create_team: bool) {
+    #[cfg(feature = "split")]
+    match split::engine_enter(phase, unlocked, create_team).await {
+        Ok(open) => open.await,
+        Err(_) => phase.set(Phase::Locked { error: Some(t("shell.page_failed").into()) }),
+    }
+    #[cfg(not(feature = "split"))]
+    pages::auth::open_workspace(phase, unlocked, create_team).await
+}
+
+/// The unlocked app's shell, from the engine's module (loaded: the workspace came from it).
+fn shell(ws: Ws) -> AnyView {
+    #[cfg(feature = "split")]
+    {
+        use futures::FutureExt;
+        match split::engine_shell(ws).now_or_never() {
+            Some(Ok(view)) => view,
+            _ => view! { <main class="shell"><p role="alert">{t("shell.page_failed")}</p></main> }.into_any(),
+        }
+    }
+    #[cfg(not(feature = "split"))]
+    view! { <Shell ws=ws /> }.into_any()
+}
+
+/// Keep the replica cache current (one quick write) and stop the workspace: a tab that
+/// locks.
+pub async fn close_workspace(ws: Ws) {
+    #[cfg(feature = "split")]
+    if let Ok(close) = split::engine_close(ws).await {
+        close.await
+    }
+    #[cfg(not(feature = "split"))]
+    {
+        ws.save_cache().await;
+        ws.stop();
+    }
 }
 
 /// The split points `cargo xtask build-app` cuts the app's wasm at (xtask/src/wasm.rs).
@@ -292,6 +334,7 @@ pub fn prepare_unlock() {
 /// library, with the pages in one piece.
 #[cfg(feature = "split")]
 mod split {
+    use futures::future::LocalBoxFuture;
     use futures::FutureExt;
     use leptos::prelude::*;
     use leptos::wasm_split::{wasm_split, SplitLoaderError};
@@ -320,7 +363,35 @@ mod split {
         Ok(super::occasional_page(&path))
     }
 
-    pub fn preload_daily() {
+    /// The engine: what opens the workspace, the shell around the pages, and what
+    /// closes it. Everything they reach (the workspace, the sync engine, the shell's
+    /// sync bar) leaves the first visit's module.
+    #[wasm_split(engine, wasm_split_path = ::leptos::wasm_split, preload(load_engine), fallible)]
+    pub fn engine_enter(
+        phase: crate::PhaseSignal,
+        unlocked: crate::account::Unlocked,
+        create_team: bool,
+    ) -> Result<LocalBoxFuture<'static, ()>, SplitLoaderError> {
+        Ok(Box::pin(crate::pages::auth::open_workspace(phase, unlocked, create_team)))
+    }
+
+    #[wasm_split(engine, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn engine_shell(ws: crate::Ws) -> Result<AnyView, SplitLoaderError> {
+        Ok(view! { <super::Shell ws=ws /> }.into_any())
+    }
+
+    #[wasm_split(engine, wasm_split_path = ::leptos::wasm_split, fallible)]
+    pub fn engine_close(ws: crate::Ws) -> Result<LocalBoxFuture<'static, ()>, SplitLoaderError> {
+        Ok(Box::pin(async move {
+            ws.save_cache().await;
+            ws.stop();
+        }))
+    }
+
+    pub fn preload_engine_and_daily() {
+        leptos::task::spawn_local(async {
+            let _ = load_engine().await;
+        });
         let modules = MODULES.with(Clone::clone);
         if modules.with_untracked(|m| m[0]) == Module::Loading {
             load(modules, 0);

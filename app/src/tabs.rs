@@ -132,10 +132,7 @@ async fn open_with_kept_key(phase: PhaseSignal) {
 /// Lock this tab: keep the replica cache current (one quick write), drop the keys.
 fn lock_here(phase: PhaseSignal) {
     if let Phase::Ready(ws) = phase.get_untracked() {
-        leptos::task::spawn_local(async move {
-            ws.save_cache().await;
-            ws.stop();
-        });
+        leptos::task::spawn_local(crate::close_workspace(ws));
         phase.set(Phase::Locked { error: None });
     }
 }

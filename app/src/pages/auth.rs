@@ -27,6 +27,12 @@ pub async fn enter(phase: PhaseSignal, unlocked: Unlocked, create_team: bool) {
     crate::i18n::load_all(crate::i18n::starting()).await;
     // The pinyin table, before the search index is built (cached after the first time).
     crate::load_pinyin().await;
+    crate::open_workspace(phase, unlocked, create_team).await;
+}
+
+/// [`enter`]'s last step, the first code of the engine's module (see `crate::split`):
+/// open the workspace and move the app to the right phase.
+pub async fn open_workspace(phase: PhaseSignal, unlocked: Unlocked, create_team: bool) {
     match Workspace::open(unlocked, create_team).await {
         Ok(ws) => {
             // The account's other open tabs on this device unlock too.
