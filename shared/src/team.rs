@@ -146,8 +146,17 @@ impl Distributor<'_> {
 /// Open the wraps addressed to `me`: only those signed by someone the verified chain
 /// lets hand out that epoch's keys; anything else (forged, swapped, from a former
 /// admin after they lost the right) is skipped.
+///
+/// Two wraps that verify can still hold different keys for one collection, epoch and
+/// scope (an admin's mistake, or a former admin wrapping a junk key for an epoch they
+/// held): the server's order never decides which is kept. A current admin's wrap wins
+/// over a former admin's, and a former admin who kept the right to a later epoch over
+/// one who lost it sooner; between equals, the key with the lower digest
+/// ([`wrap_preference`]), so every device of the member holds the same key whatever
+/// order, or repeats, it is served.
 pub fn open_wraps(me: &Username, identity: &IdentityKeys, state: &TeamState, wraps: &[WrapItem]) -> Keyring {
-    let mut keyring = Keyring::new();
+    let mut chosen: std::collections::HashMap<(CollectionId, u32, Scope), (Preference, SymmetricKey)> =
+        std::collections::HashMap::new();
     for w in wraps.iter().filter(|w| &w.recipient == me) {
         let Ok(signer) = wrap_signer(&w.wrap) else { continue };
         let Some(signer_keys) = state.key_distributor(&signer, w.epoch) else { continue };
@@ -160,10 +169,29 @@ pub fn open_wraps(me: &Username, identity: &IdentityKeys, state: &TeamState, wra
             recipient: me.clone(),
         };
         if let Ok(k) = unwrap_key(&w.wrap, identity, &ctx, signer_keys) {
-            keyring.insert(w.collection, w.epoch, w.scope, k);
+            let rank = wrap_preference(state, &signer, &k);
+            let slot = (w.collection, w.epoch, w.scope);
+            if chosen.get(&slot).is_none_or(|(held, _)| *held < rank) {
+                chosen.insert(slot, (rank, k));
+            }
         }
     }
+    let mut keyring = Keyring::new();
+    for ((collection, epoch, scope), (_, key)) in chosen {
+        keyring.insert(collection, epoch, scope, key);
+    }
     keyring
+}
+
+/// How much a verified wrap is preferred (higher wins): see [`wrap_preference`].
+type Preference = (u32, std::cmp::Reverse<[u8; 32]>);
+
+/// How much a verified wrap of `key` by `signer` is preferred: the last epoch the
+/// signer may hand out keys of (a current admin: every one), then the lower digest
+/// of the key.
+fn wrap_preference(state: &TeamState, signer: &Username, key: &SymmetricKey) -> Preference {
+    let until = if state.is_admin(signer) { u32::MAX } else { state.admin_until.get(signer).copied().unwrap_or(0) };
+    (until, std::cmp::Reverse(crate::crypto::sha256(b"quietdesk/v1/wrap-preference", &[key.expose_secret()])))
 }
 
 /// The team's settings record: one per team, at an id derived from the team, in the
@@ -265,6 +293,56 @@ mod tests {
         // ...but anything Max signs for epoch 2 is refused.
         let late = Distributor { name: &max.name, identity: &max.keys }.rotate(&after, &[after.shared_collection]);
         assert!(open_wraps(&bob.name, &bob.keys, &after, &late).is_empty());
+    }
+
+    #[test]
+    fn a_later_wrap_with_another_key_never_shadows_the_kept_one_whatever_the_order() {
+        let (ann, zed, max, bob) = (Person::new("ann"), Person::new("zed"), Person::new("max"), Person::new("bob"));
+        let mut chain = new_chain(&ann);
+        append(&mut chain, &ann, Action::AddMember { member: zed.member(Role::Admin) });
+        append(&mut chain, &ann, Action::AddMember { member: max.member(Role::Admin) });
+        append(&mut chain, &ann, Action::AddMember { member: bob.member(Role::Member) });
+        let shared = TeamState::verify(&chain, None).unwrap().shared_collection;
+        let good = Distributor { name: &ann.name, identity: &ann.keys }
+            .rotate(&TeamState::verify(&chain, None).unwrap(), &[shared]);
+        append(&mut chain, &ann, Action::RemoveMember { username: max.name.clone() });
+        let state = TeamState::verify(&chain, None).unwrap();
+        let key_of = |wraps: &[WrapItem]| {
+            let keys = open_wraps(&bob.name, &bob.keys, &state, wraps);
+            *keys.get(shared, 1, Scope::Basic).expect("a basic key of epoch 1").expose_secret()
+        };
+        let kept = key_of(&good);
+        // Max, removed, may still hand out keys of epoch 1 and wraps a junk one for
+        // Bob: served after the good wrap, or before it, or twice, it is never kept.
+        let junk = |by: &Person| {
+            let ctx = WrapContext {
+                purpose: WrapPurpose::TeamKey,
+                team: state.team,
+                epoch: 1,
+                collection: shared,
+                scope: Scope::Basic,
+                recipient: bob.name.clone(),
+            };
+            let to = state.members[&bob.name].identity.clone();
+            Distributor { name: &by.name, identity: &by.keys }.wrap(ctx, &SymmetricKey::generate(), &to).unwrap()
+        };
+        let by_max = junk(&max);
+        let orders = [
+            [good.clone(), vec![by_max.clone()]].concat(),
+            [vec![by_max.clone()], good.clone()].concat(),
+            [vec![by_max.clone()], good.clone(), vec![by_max.clone()]].concat(),
+        ];
+        for wraps in &orders {
+            assert_eq!(key_of(wraps), kept, "a former admin's later wrap never replaces a current admin's");
+        }
+        // Two current admins wrapping two different keys (a mistake, or malice):
+        // whichever the server serves first, every device keeps the same one.
+        let by_zed = junk(&zed);
+        let one = key_of(&[good.clone(), vec![by_zed.clone()]].concat());
+        let other = key_of(&[vec![by_zed.clone()], good.clone()].concat());
+        assert_eq!(one, other, "the choice between two admins' keys does not follow the server's order");
+        // The only wrap served is the only key held (withholding is denial of service).
+        assert_ne!(key_of(&[by_max]), kept);
     }
 
     #[test]
