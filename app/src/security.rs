@@ -259,29 +259,31 @@ impl Workspace {
             detail: chain_text(&e.action),
         }));
         // Incidents: their reason is an encrypted team record (it may name customers).
-        // Who declared it: the signer of the record's version (the author names inside
-        // its fields are the writer's word; see shared::team::rotation_days).
+        // Who declared it: the admin who created the record, as signatures prove it
+        // (shared::team::incident_declarer), never whoever signed its latest version;
+        // one no admin declared is no incident. A reason someone else wrote since says so.
         let index = self.index.get_untracked();
-        let signers: std::collections::HashMap<RecordId, String> = {
+        let declared: Vec<AuditLine> = {
             let s = self.syncer.lock().await;
             index
-                .of_kind("incident")
-                .filter_map(|(id, _)| {
-                    let r = s.replica.records.get(id)?;
-                    Some((*id, r.signer.as_ref().unwrap_or(&s.session.me).to_string()))
+                .of_kind(shared::team::INCIDENT)
+                .filter_map(|(id, d)| {
+                    let signer = s.replica.records.get(id)?.signer.as_ref().unwrap_or(&s.session.me);
+                    let by = shared::team::incident_declarer(d, signer, &s.session.team)?;
+                    let reason = d.fields.get(field::SUMMARY);
+                    let text = reason.and_then(|f| f.value.as_ref()?.as_text()).unwrap_or_default();
+                    let detail = match reason.map(|f| &f.stamp.author) {
+                        Some(author) if author != by => {
+                            crate::i18n::tf("audit.incident_reason_by", &[("reason", &text), ("who", author)])
+                        }
+                        _ => text.to_owned(),
+                    };
+                    let at_ms = d.fields.get(field::KIND).map_or(0, |f| f.stamp.hlc.wall_ms as i64);
+                    Some(AuditLine { at_ms, who: by.to_string(), action: "incident", customer: None, detail })
                 })
                 .collect()
         };
-        lines.extend(index.of_kind("incident").map(|(id, d)| {
-            let stamp = d.fields.get(field::SUMMARY).map(|f| &f.stamp);
-            AuditLine {
-                at_ms: stamp.map_or(0, |s| s.hlc.wall_ms as i64),
-                who: signers.get(id).cloned().unwrap_or_default(),
-                action: "incident",
-                customer: None,
-                detail: d.text(field::SUMMARY).unwrap_or_default().to_owned(),
-            }
-        }));
+        lines.extend(declared);
         lines.sort_by_key(|l| std::cmp::Reverse(l.at_ms));
         Ok(AuditView { lines, problems: v.problems.iter().map(problem_text).collect(), entries: rows.len() as u64 })
     }

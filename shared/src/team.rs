@@ -194,6 +194,27 @@ fn wrap_preference(state: &TeamState, signer: &Username, key: &SymmetricKey) -> 
     (until, std::cmp::Reverse(crate::crypto::sha256(b"quietdesk/v1/wrap-preference", &[key.expose_secret()])))
 }
 
+/// The `kind` of the record an admin's incident declaration keeps its reason in (an
+/// encrypted team record: the reason may name customers).
+pub const INCIDENT: &str = "incident";
+
+/// Who declared the incident `doc`, held at a version signed by `signer`: the record's
+/// creator as signatures prove it ([`crate::record::creator`]: they signed the version
+/// held, or their creation certificate was verified when it was taken), when the
+/// verified chain names them an admin, now or formerly. Never whoever signed the
+/// latest version (any member of the shared collection can edit the record), nor the
+/// author a field names (a writer's word). `None` for a record that is not an
+/// incident, or that no admin declared.
+pub fn incident_declarer<'a>(
+    doc: &'a crate::record::RecordDoc,
+    signer: &'a Username,
+    state: &TeamState,
+) -> Option<&'a Username> {
+    (doc.text(crate::domain::field::KIND) == Some(INCIDENT)).then_some(())?;
+    let creator = crate::record::creator(doc, signer)?;
+    (state.is_admin(creator) || state.admin_until.contains_key(creator)).then_some(creator)
+}
+
 /// The team's settings record: one per team, at an id derived from the team, in the
 /// shared collection (so every member's client holds it, encrypted like any record).
 pub fn settings_record(team: crate::ids::TeamId) -> crate::ids::RecordId {
@@ -343,6 +364,46 @@ mod tests {
         assert_eq!(one, other, "the choice between two admins' keys does not follow the server's order");
         // The only wrap served is the only key held (withholding is denial of service).
         assert_ne!(key_of(&[by_max]), kept);
+    }
+
+    #[test]
+    fn an_incident_is_named_for_the_admin_who_signed_its_declaration_never_its_latest_signer() {
+        use crate::domain::field;
+        use crate::hlc::{Hlc, Stamp};
+        use crate::ids::RecordId;
+        use crate::record::{FieldState, RecordDoc, Value};
+        let (ann, bob) = (Person::new("ann"), Person::new("bob"));
+        let mut chain = new_chain(&ann);
+        append(&mut chain, &ann, Action::AddMember { member: bob.member(Role::Member) });
+        let state = TeamState::verify(&chain, None).unwrap();
+        let set = |doc: &mut RecordDoc, name: &str, text: &str, by: &Person, at: u64| {
+            let stamp = Stamp { hlc: Hlc { wall_ms: at, counter: 0 }, author: by.name.clone() };
+            doc.apply(name, FieldState { value: Some(Value::Text(text.into())), stamp });
+        };
+        let declared_by = |by: &Person| {
+            let mut doc = RecordDoc::new();
+            set(&mut doc, field::KIND, INCIDENT, by, 1);
+            set(&mut doc, field::SUMMARY, "a laptop was stolen", by, 1);
+            doc
+        };
+        let record = RecordId::random();
+        let mut declared = declared_by(&ann);
+        assert_eq!(incident_declarer(&declared, &ann.name, &state), Some(&ann.name));
+        // Bob edits the reason: the declarer is still Ann, on her certificate (the
+        // version Bob signed names him only for what he changed).
+        let statement = crate::record::creation_to_sign(&declared, &state.team, &record, &ann.name).unwrap();
+        crate::record::certify(&mut declared, &ann.keys.sign(&statement));
+        set(&mut declared, field::SUMMARY, "nothing happened", &bob, 2);
+        assert_eq!(incident_declarer(&declared, &bob.name, &state), Some(&ann.name));
+        // Without a certificate, the version held names its signer, who is no admin.
+        let uncertified = declared_by(&ann);
+        assert_eq!(incident_declarer(&uncertified, &bob.name, &state), None);
+        // An incident a member makes up is nobody's declaration, in their name or an admin's.
+        assert_eq!(incident_declarer(&declared_by(&bob), &bob.name, &state), None);
+        // Not an incident at all.
+        let mut customer = RecordDoc::new();
+        set(&mut customer, field::KIND, "customer", &ann, 1);
+        assert_eq!(incident_declarer(&customer, &ann.name, &state), None);
     }
 
     #[test]
