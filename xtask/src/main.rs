@@ -305,9 +305,11 @@ fn test() -> Result {
             c.arg("build-app-only");
             Some(c)
         }),
+        // With the member's modified client the browser's attack tests run
+        // (`server/examples/modified_client.rs`).
         ("build the server", {
             let mut c = Command::new("cargo");
-            c.args(["build", "-p", "quietdesk-server"]);
+            c.args(["build", "-p", "quietdesk-server", "--bins", "--example", "modified_client"]);
             Some(c)
         }),
         ("end-to-end tests (Playwright, Chromium)", {
