@@ -64,8 +64,35 @@ pub fn in_pool(doc: &RecordDoc) -> bool {
 /// The latest of: its newest interaction, when it was claimed, when it was created.
 pub fn last_activity(doc: &RecordDoc, last_interaction: Option<i64>) -> i64 {
     let created = doc.fields.get(field::KIND).map_or(0, |f| f.stamp.hlc.wall_ms as i64);
-    let claimed = doc.get(CLAIMED_AT).and_then(Value::as_int).unwrap_or(0);
-    created.max(claimed).max(last_interaction.unwrap_or(0))
+    created.max(claimed_at(doc).unwrap_or(0)).max(last_interaction.unwrap_or(0))
+}
+
+/// When the customer was claimed: the time the claim wrote, but never later than the
+/// claim field's own stamp (which readers refuse more than a few minutes ahead of
+/// their clock), so a claim dated ahead cannot keep a customer out of the pool. (A
+/// claim dated back only returns the customer sooner.)
+pub fn claimed_at(doc: &RecordDoc) -> Option<i64> {
+    let f = doc.fields.get(CLAIMED_AT)?;
+    Some(f.value.as_ref()?.as_int()?.min(f.stamp.hlc.wall_ms as i64))
+}
+
+/// The members holding more customers than the rules' limit, with how many each holds,
+/// most first: who owns a customer is its owner field, which only its signer can have
+/// written (readers refuse a change in someone else's name). The limit is checked by
+/// the claimer's client; a modified one can claim past it, and this is how an admin,
+/// who holds every portfolio, sees that it did.
+pub fn over_limit<'a>(customers: impl IntoIterator<Item = &'a RecordDoc>, rules: Rules) -> Vec<(String, usize)> {
+    if rules.limit == 0 {
+        return Vec::new();
+    }
+    let mut held: HashMap<&str, usize> = HashMap::new();
+    for d in customers.into_iter().filter(|d| !in_pool(d)) {
+        *held.entry(owner(d)).or_default() += 1;
+    }
+    let mut v: Vec<(String, usize)> =
+        held.into_iter().filter(|(_, n)| *n > rules.limit as usize).map(|(o, n)| (o.to_owned(), n)).collect();
+    v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v
 }
 
 /// Owned customers and when each returns to the pool (last activity + the rule's
@@ -128,6 +155,8 @@ mod tests {
         d.apply(field::KIND, FieldState { value: Some(Value::Text("customer".into())), stamp: stamp.clone() });
         d.apply(field::OWNER, FieldState { value: Some(Value::Text(owner.into())), stamp: stamp.clone() });
         if let Some(c) = claimed {
+            // An honest claim is stamped when it is made.
+            let stamp = Stamp { hlc: Hlc { wall_ms: c.max(0) as u64, counter: 0 }, ..stamp };
             d.apply(CLAIMED_AT, FieldState { value: Some(Value::Int(c)), stamp });
         }
         d
@@ -149,6 +178,30 @@ mod tests {
         assert_eq!(due(&dates, 31 * day), vec![a]);
         assert_eq!(soon(&dates, 48 * day), vec![(b, 50 * day)]);
         assert!(return_dates(docs.iter().map(|(id, d)| (id, d)), &last, Rules { limit: 0, return_days: 0 }).is_empty());
+    }
+
+    #[test]
+    fn a_claim_dated_ahead_counts_from_its_stamp_and_holdings_past_the_limit_are_named() {
+        let day = DAY_MS;
+        // Bob's modified client claims on day 10 but writes a claim time ten years on:
+        // the customer still returns 30 days after the claim's stamp.
+        let mut doc = customer("bob", 0, None);
+        let stamp =
+            Stamp { hlc: Hlc { wall_ms: 10 * day as u64, counter: 0 }, author: Username::parse("bob").unwrap() };
+        doc.apply(CLAIMED_AT, FieldState { value: Some(Value::Int(3650 * day)), stamp });
+        assert_eq!(claimed_at(&doc), Some(10 * day));
+        let id = RecordId::random();
+        let dates = return_dates([(&id, &doc)], &HashMap::new(), Rules::default());
+        assert_eq!(dates, vec![(id, 40 * day)]);
+        // A claim dated back counts as dated: it only returns the customer sooner.
+        assert_eq!(claimed_at(&customer("bob", 0, Some(-day))), Some(-day));
+
+        // A limit of 2: Bob holds three (one claimed past the limit), Sue two.
+        let docs: Vec<RecordDoc> =
+            ["bob", "bob", "bob", "sue", "sue", ""].iter().map(|o| customer(o, 0, None)).collect();
+        let limited = Rules { limit: 2, return_days: 30 };
+        assert_eq!(over_limit(&docs, limited), vec![("bob".to_owned(), 3)]);
+        assert!(over_limit(&docs, Rules::default()).is_empty(), "no limit, nobody past it");
     }
 
     #[test]

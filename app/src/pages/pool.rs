@@ -165,6 +165,12 @@ fn PoolRules(rules: RwSignal<Rules>) -> impl IntoView {
         limit.set(r.limit.to_string());
         days.set(r.return_days.to_string());
     });
+    // Who holds more than the limit: the limit is checked by the claimer's client, so
+    // a modified one can claim past it; the owners' signed fields show it here.
+    let over = Memo::new(move |_| {
+        let r = rules.get();
+        index.with(|idx| pool::over_limit(idx.of_kind(EntityKind::Customer.as_str()).map(|(_, d)| d), r))
+    });
     let preview = RwSignal::new(None::<Vec<(RecordId, String, String, i64)>>);
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -235,6 +241,13 @@ fn PoolRules(rules: RwSignal<Rules>) -> impl IntoView {
                 </div>
                 <button type="submit">{t("pool.save_rules")}</button>
             </form>
+            {move || over.with(|over| (!over.is_empty()).then(|| view! {
+                <ul class="list notice" aria-label=t("pool.over_limit_title")>
+                    {over.iter().map(|(who, n)| view! {
+                        <li>{tf("pool.over_limit", &[("who", who), ("n", n), ("limit", &rules.get_untracked().limit)])}</li>
+                    }).collect::<Vec<_>>()}
+                </ul>
+            }))}
             <button type="button" on:click=look>{t("pool.preview")}</button>
             {move || preview.get().map(|list| {
                 let n = list.len();
