@@ -344,7 +344,7 @@ mod tests {
                 scope: Scope::Basic,
                 recipient: bob.name.clone(),
             };
-            let to = state.members[&bob.name].identity.clone();
+            let to = state.members[&bob.name].identity;
             Distributor { name: &by.name, identity: &by.keys }.wrap(ctx, &SymmetricKey::generate(), &to).unwrap()
         };
         let by_max = junk(&max);
