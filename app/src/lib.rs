@@ -293,8 +293,12 @@ pub fn prepare_unlock() {
 /// the passphrase is checked.
 pub async fn open_workspace(phase: PhaseSignal, unlocked: account::Unlocked, create_team: bool) {
     #[cfg(feature = "split")]
-    match split::engine_enter(phase, unlocked, create_team).await {
-        Ok(open) => open.await,
+    match split::load_engine().await {
+        // The shell is drawn (and a tab closed) from a loaded module at once.
+        Ok(()) => match split::engine_enter(phase, unlocked, create_team).await {
+            Ok(open) => open.await,
+            Err(_) => phase.set(Phase::Locked { error: Some(t("shell.page_failed").into()) }),
+        },
         Err(_) => phase.set(Phase::Locked { error: Some(t("shell.page_failed").into()) }),
     }
     #[cfg(not(feature = "split"))]
@@ -366,7 +370,7 @@ mod split {
     /// The engine: what opens the workspace, the shell around the pages, and what
     /// closes it. Everything they reach (the workspace, the sync engine, the shell's
     /// sync bar) leaves the first visit's module.
-    #[wasm_split(engine, wasm_split_path = ::leptos::wasm_split, preload(load_engine), fallible)]
+    #[wasm_split(engine, wasm_split_path = ::leptos::wasm_split, preload(load_engine_enter), fallible)]
     pub fn engine_enter(
         phase: crate::PhaseSignal,
         unlocked: crate::account::Unlocked,
@@ -375,17 +379,26 @@ mod split {
         Ok(Box::pin(crate::pages::auth::open_workspace(phase, unlocked, create_team)))
     }
 
-    #[wasm_split(engine, wasm_split_path = ::leptos::wasm_split, fallible)]
+    #[wasm_split(engine, wasm_split_path = ::leptos::wasm_split, preload(load_engine_shell), fallible)]
     pub fn engine_shell(ws: crate::Ws) -> Result<AnyView, SplitLoaderError> {
         Ok(view! { <super::Shell ws=ws /> }.into_any())
     }
 
-    #[wasm_split(engine, wasm_split_path = ::leptos::wasm_split, fallible)]
+    #[wasm_split(engine, wasm_split_path = ::leptos::wasm_split, preload(load_engine_close), fallible)]
     pub fn engine_close(ws: crate::Ws) -> Result<LocalBoxFuture<'static, ()>, SplitLoaderError> {
         Ok(Box::pin(async move {
             ws.save_cache().await;
             ws.stop();
         }))
+    }
+
+    /// The engine's module, ready for each of its entry points (each split function
+    /// keeps its own "loaded" mark: one not asked yet would wait a turn even with the
+    /// module there, and the shell is drawn at once).
+    pub async fn load_engine() -> Result<(), SplitLoaderError> {
+        load_engine_enter().await?;
+        load_engine_shell().await?;
+        load_engine_close().await
     }
 
     pub fn preload_engine_and_daily() {
