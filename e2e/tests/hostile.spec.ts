@@ -1,4 +1,9 @@
 import { test, expect } from '@playwright/test';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { noteSecret } from './canaries';
 import { addToTeam, createAccount, createTeam, logInOnNewDevice, openEdit, passphraseFor, uniqueUser, waitSynced } from './helpers';
 
 // A server that lies, in the browser: Playwright rewrites the real server's answers on
@@ -409,4 +414,160 @@ test('a version from a member whose clock runs a year ahead is refused, named, a
   await expect(fresh.getByRole('region', { name: 'Customer profile' })).toContainText('139', { timeout: 30_000 });
   await expect(fresh.getByText('written a year from now')).toHaveCount(0);
   await Promise.all([adminCtx.close(), aheadCtx.close(), freshCtx.close()]);
+});
+
+/** A member's modified client (`server/examples/modified_client.rs`, built by `cargo
+ * xtask test`'s server step): it seals with its member's real keys what the app never
+ * would, and prints it as JSON. */
+const MODIFIED_CLIENT = path.join(__dirname, '..', '..', 'target', 'debug', 'examples', 'modified_client');
+
+async function modifiedClient(user: string, ...args: string[]): Promise<any> {
+  if (!fs.existsSync(MODIFIED_CLIENT)) {
+    throw new Error(`${MODIFIED_CLIENT} is missing: cargo build -p quietdesk-server --example modified_client`);
+  }
+  const env = { ...process.env, QD_SERVER: String(test.info().project.use.baseURL), QD_USER: user, QD_PASSPHRASE: passphraseFor(user) };
+  const { stdout } = await promisify(execFile)(MODIFIED_CLIENT, args, { env, timeout: 60_000 });
+  return JSON.parse(stdout);
+}
+
+/** The admin invites the modified client's member `name` through a link, which the tool
+ * answers; the admin's device adds them on its own. Returns the team's id. */
+async function inviteModifiedClient(admin: Page, name: string): Promise<string> {
+  await admin.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  await admin.getByLabel('Invite as').selectOption('member');
+  await admin.getByRole('button', { name: 'Create invitation link' }).click();
+  const linkField = admin.getByLabel(/^Invitation link/);
+  await expect(linkField).toHaveValue(/#join=/);
+  const link = await linkField.inputValue();
+  const secret = (link.split('#join=')[1] ?? '').split('.')[2] ?? '';
+  noteSecret(secret);
+  noteSecret(Buffer.from(secret, 'base64url').toString('hex'));
+  const { team } = await modifiedClient(name, 'join', link);
+  await expect(admin.getByRole('status', { name: 'Notifications' })).toContainText(`Added ${name}.`, { timeout: 30_000 });
+  await expect(admin.getByRole('list', { name: 'Members' })).toContainText(name);
+  return team;
+}
+
+/** The next pull answer `page` gets carries `changes` too: a lying server slipping in
+ * versions the real one never held. */
+async function slipIntoPull(page: Page, changes: any[]) {
+  let slipped = false;
+  await page.route('**/api/v1/teams/*/pull*', async (route) => {
+    const real = await route.fetch();
+    const body = await real.json();
+    if (!slipped) {
+      slipped = true;
+      body.changes.push(...changes.map((c) => ({ ...c, seq: body.cursor })));
+    }
+    await route.fulfill({ response: real, json: body });
+  });
+}
+
+async function newCustomer(page: Page, name: string, notes: string) {
+  await page.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await page.getByRole('link', { name: 'New customer' }).click();
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  await page.getByLabel('Notes', { exact: true }).fill(notes);
+  await page.getByRole('button', { name: 'Create customer' }).click();
+  await expect(page.getByRole('heading', { name })).toBeVisible();
+}
+
+// Issue 31 item 4: a member's modified client seals an edit of a customer and a new
+// customer on a chain head the team's chain does not have (five entries past it, a
+// made-up hash); a lying server slips both into the admin's pull. The admin's device
+// reads the chain again (as it does for a longer head), isolates that member (names
+// them, takes neither version) and its own edit of that very customer still lands: a
+// new device of the admin's account sees it, and nothing of the member's.
+test("a member's made-up chain head isolates that member, and the admin's edit still lands", async ({ browser }) => {
+  test.setTimeout(150_000);
+  const adminCtx = await browser.newContext();
+  const admin = await adminCtx.newPage();
+  const [adminName, memberName] = [uniqueUser('hadm'), uniqueUser('hfrg')];
+  await createAccount(admin, adminName);
+  await createTeam(admin);
+  await newCustomer(admin, 'Made Up Head Trading', 'canary-head first notes');
+  await waitSynced(admin);
+  const team = await inviteModifiedClient(admin, memberName);
+
+  const forged = await modifiedClient(memberName, 'made-up-head', team, 'Made Up Head Trading');
+  await slipIntoPull(admin, forged.changes);
+  await admin.getByRole('button', { name: 'Sync now' }).click();
+  const isolated = admin.getByRole('alert').filter({ hasText: 'signed changes on a team history' });
+  await expect(isolated).toContainText(`${memberName} signed changes on a team history this device’s verified chain does not have`, { timeout: 30_000 });
+  await expect(isolated).toContainText('2 of their changes were refused');
+  await expect(isolated).toContainText('Everyone else’s edits go on');
+  await admin.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  const list = admin.getByRole('list', { name: 'Customers' });
+  await expect(list).toContainText('Made Up Head Trading');
+  await expect(list).not.toContainText(forged.texts.planted);
+
+  // The admin's own edit of that very customer goes out.
+  await admin.getByRole('link', { name: /Made Up Head Trading/ }).click();
+  await openEdit(admin);
+  await expect(admin.getByLabel('Notes', { exact: true })).toHaveValue('canary-head first notes');
+  await admin.getByLabel('Notes', { exact: true }).fill('canary-head the admin wrote on');
+  await admin.getByRole('button', { name: 'Save' }).click();
+  await waitSynced(admin);
+
+  // A new device of the admin's account, from the server: the admin's edit, nothing of the member's.
+  const freshCtx = await browser.newContext();
+  const fresh = await freshCtx.newPage();
+  await logInOnNewDevice(fresh, adminName);
+  await fresh.getByRole('navigation').getByRole('link', { name: 'Customers' }).click({ timeout: 30_000 });
+  await expect(fresh.getByRole('list', { name: 'Customers' })).not.toContainText(forged.texts.planted);
+  await fresh.getByRole('link', { name: /Made Up Head Trading/ }).click({ timeout: 30_000 });
+  await openEdit(fresh);
+  await expect(fresh.getByLabel('Notes', { exact: true })).toHaveValue('canary-head the admin wrote on', { timeout: 30_000 });
+  await expect(fresh.getByRole('list', { name: 'History' })).not.toContainText(forged.texts.notes);
+  await Promise.all([adminCtx.close(), freshCtx.close()]);
+});
+
+// Issue 31 item 3: who created an interaction or a history entry comes from signatures,
+// not stamps. The admin logs a call (the app certifies it); a member's modified client
+// seals, at version 2 (no version 1 anywhere), an interaction and a history entry
+// stamped as the admin's with no certificate, and an interaction carrying the
+// certificate copied from the admin's call. A lying server slips the three into the
+// first pull of the admin's new device: the first two are named for the member who
+// signed them, never the admin; the third is refused with a sentence naming both.
+test('a record made up at version 2 in the admin\'s name is named for its signer, or refused', async ({ browser }) => {
+  test.setTimeout(150_000);
+  const adminCtx = await browser.newContext();
+  const admin = await adminCtx.newPage();
+  const [adminName, memberName] = [uniqueUser('cadm'), uniqueUser('cfrg')];
+  await createAccount(admin, adminName);
+  await createTeam(admin);
+  await newCustomer(admin, 'Creator Check Trading', 'canary-creator first notes');
+  await admin.getByLabel('Summary', { exact: true }).fill('canary-creator called about the quote');
+  await admin.getByRole('button', { name: 'Add interaction' }).click();
+  await expect(admin.getByRole('list', { name: 'Interaction timeline' })).toContainText('canary-creator called about the quote');
+  await waitSynced(admin);
+  const team = await inviteModifiedClient(admin, memberName);
+  const forged = await modifiedClient(memberName, 'in-anothers-name', team, 'Creator Check Trading', adminName);
+
+  const freshCtx = await browser.newContext();
+  const fresh = await freshCtx.newPage();
+  await slipIntoPull(fresh, forged.changes);
+  await logInOnNewDevice(fresh, adminName);
+  const refused = fresh.getByRole('alert').filter({ hasText: 'as its creator' });
+  await expect(refused).toContainText(`A record signed by ${memberName} names ${adminName} as its creator without ${adminName}’s signature`, { timeout: 30_000 });
+
+  // Who logged what, per person: the admin's one call, and the member's made-up one.
+  await expect(fresh.getByRole('heading', { name: 'Home' })).toBeVisible();
+  const people = fresh.getByRole('table', { name: 'Activities by person' });
+  const total = (who: string) => people.getByRole('row').filter({ has: fresh.getByRole('rowheader', { name: who, exact: true }) }).locator('td').last();
+  await expect(total(memberName)).toHaveText('1', { timeout: 30_000 });
+  await expect(total(adminName)).toHaveText('1');
+
+  // On the customer's page: the made-up call is shown (as the member's, above), the one
+  // with a copied certificate is not; the made-up history entry names the member.
+  await fresh.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await fresh.getByRole('link', { name: /Creator Check Trading/ }).click({ timeout: 30_000 });
+  const timeline = fresh.getByRole('list', { name: 'Interaction timeline' });
+  await expect(timeline).toContainText('canary-creator called about the quote', { timeout: 30_000 });
+  await expect(timeline).toContainText(forged.texts.bare_interaction);
+  await expect(timeline).not.toContainText(forged.texts.copied_interaction);
+  const entries = fresh.getByRole('list', { name: 'History' }).getByRole('listitem').filter({ hasText: forged.texts.history_notes });
+  await expect(entries.filter({ hasText: memberName })).toHaveCount(1);
+  await expect(entries.filter({ hasText: adminName })).toHaveCount(0);
+  await Promise.all([adminCtx.close(), freshCtx.close()]);
 });
