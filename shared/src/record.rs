@@ -214,14 +214,23 @@ pub fn creation_check(
     }
 }
 
+/// Records whose `kind` is stamped before this instant (2026-12-07 12:00 UTC) were
+/// written before creation certificates and carry none: their creator is the `kind`'s
+/// author on the stamp's word (what a key rotation re-signs would otherwise be named for
+/// the admin who re-sealed it). A record without a certificate stamped later is named
+/// for whoever signed the version held.
+pub const CERTIFIED_SINCE_MS: u64 = 1_796_644_800_000;
+
 /// Who created `doc`, on the word of signatures, as held at a version signed by
 /// `signer` (whose certificate, where [`creation_check`] asked, was verified when it
 /// was taken): the `kind`'s author if they signed that version or a certificate for the
-/// `kind` is carried; otherwise `signer`, the one who signed what is held. `None` for a
-/// record without a `kind`.
+/// `kind` is carried (or the record is from before certificates:
+/// [`CERTIFIED_SINCE_MS`]); otherwise `signer`, the one who signed what is held. `None`
+/// for a record without a `kind`.
 pub fn creator<'a>(doc: &'a RecordDoc, signer: &'a Username) -> Option<&'a Username> {
     let (_, stamp) = kind_of(doc)?;
-    let proven = &stamp.author == signer || certificate(doc).is_some_and(|c| c.is_some());
+    let legacy = !doc.fields.contains_key(CREATED) && stamp.hlc.wall_ms < CERTIFIED_SINCE_MS;
+    let proven = legacy || &stamp.author == signer || certificate(doc).is_some_and(|c| c.is_some());
     Some(if proven { &stamp.author } else { signer })
 }
 
@@ -364,6 +373,9 @@ mod tests {
         let mut bare = doc.clone();
         bare.fields.remove(CREATED);
         assert_eq!(creation_check(&bare, &team, &record, &bob, &ever), CreationCheck::Signed);
+        assert_eq!(creator(&bare, &bob), Some(&ann), "from before certificates: the kind's author, on its stamp");
+        let since = Stamp { hlc: Hlc { wall_ms: CERTIFIED_SINCE_MS, counter: 0 }, author: ann.clone() };
+        bare.fields.insert(KIND.into(), FieldState { value: Some(Value::Text("interaction".into())), stamp: since });
         assert_eq!(creator(&bare, &bob), Some(&bob), "uncertified: whoever signed the version held");
         assert_eq!(creator(&bare, &ann), Some(&ann));
         let mut junk = doc.clone();
