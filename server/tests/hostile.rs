@@ -85,6 +85,20 @@ async fn push_as(who: &Account, team: TeamId, item: shared::api::PushItem) {
     who.transport(team).push(&req).await.unwrap_or_else(|_| panic!("push"));
 }
 
+/// From now on the server slips `changes` into the client's pulls: the next one only
+/// (`once`), or every one until `proxy.honest()`.
+fn slip_into_pulls(proxy: &HostileServer, changes: Vec<Change>, once: bool) {
+    let done = Arc::new(AtomicBool::new(false));
+    proxy.rewrite(move |x| {
+        if !is_get(x, "/pull") || (once && done.swap(true, Ordering::SeqCst)) {
+            return None;
+        }
+        let mut page: PullResponse = serde_json::from_slice(&x.body).ok()?;
+        page.changes.extend(changes.iter().cloned());
+        Answer::json(200, &serde_json::to_value(page).ok()?)
+    });
+}
+
 fn is_get(x: &hostile::Exchange, suffix: &str) -> bool {
     x.method == axum::http::Method::GET && x.path.split('?').next().is_some_and(|p| p.ends_with(suffix))
 }
@@ -306,15 +320,7 @@ async fn far_future_stamps_and_envelopes_under_retired_epochs_are_refused() {
     let injected = RecordId::random();
     let forged =
         Change { seq: 1_000_000, record: injected, version: 1, sealed: seal_as_bob(injected, 1, 1, now(), "Planted") };
-    let once = Arc::new(AtomicBool::new(false));
-    proxy.rewrite(move |x| {
-        if !is_get(x, "/pull") || once.swap(true, Ordering::SeqCst) {
-            return None;
-        }
-        let mut page: PullResponse = serde_json::from_slice(&x.body).ok()?;
-        page.changes.push(forged.clone());
-        Answer::json(200, &serde_json::to_value(page).ok()?)
-    });
+    slip_into_pulls(&proxy, vec![forged], true);
     c.sync().await.unwrap();
     assert!(c.replica.unreadable.contains(&injected), "an envelope under a retired epoch is refused");
     assert!(!c.replica.records.contains_key(&injected));
@@ -573,14 +579,8 @@ async fn a_forked_chain_is_detected_from_another_members_record() {
     // Alice adds Erin (the real history); the server also holds another entry Alice
     // signed at the same place (Frank), and shows Carol that one.
     alice.add_member(team, "erin", Role::Member).await;
-    let other = shared::chain::ChainEntry::signed(
-        team,
-        before.len,
-        before.head,
-        &alice.name,
-        &alice.identity,
-        now() as i64,
-        {
+    let other =
+        shared::chain::ChainEntry::signed(team, before.len, before.head, &alice.name, &alice.identity, now() as i64, {
             let member = shared::chain::Member {
                 username: frank.name.clone(),
                 identity: frank.identity.public(),
@@ -590,8 +590,7 @@ async fn a_forked_chain_is_detected_from_another_members_record() {
             let acceptance =
                 shared::chain::Acceptance::sign(team, invite, Some(alice.name.clone()), &member, &frank.identity);
             Action::Admit { member, acceptance }
-        },
-    );
+        });
     let fork_at = before.len as usize;
     let forked = serde_json::to_value(&other).unwrap();
     proxy.rewrite(move |x| {
@@ -881,15 +880,7 @@ async fn a_refused_version_does_not_stop_the_others_writing_the_record() {
 
         // The server serves Bob's refused version to Carol again, as new.
         let replayed = Change { seq: 1_000_000, record: id, version: 2, sealed: refused };
-        let once = Arc::new(AtomicBool::new(false));
-        proxy.rewrite(move |x| {
-            if !is_get(x, "/pull") || once.swap(true, Ordering::SeqCst) {
-                return None;
-            }
-            let mut page: PullResponse = serde_json::from_slice(&x.body).ok()?;
-            page.changes.push(replayed.clone());
-            Answer::json(200, &serde_json::to_value(page).ok()?)
-        });
+        slip_into_pulls(&proxy, vec![replayed], true);
         c.edit(id, vec![(field::NOTES.to_owned(), Some(Value::Text("quote sent".into())))], now()).await.unwrap();
         proxy.take_seen();
         c.sync().await.unwrap();
@@ -947,15 +938,7 @@ async fn a_members_made_up_chain_head_isolates_that_member_and_the_team_keeps_wr
             Change { seq: 1_000_000, record: id, version, sealed: seal(id, version, &doc) },
             Change { seq: 1_000_000, record: planted, version: 1, sealed: seal(planted, 1, &planted_doc) },
         ];
-        let once = Arc::new(AtomicBool::new(false));
-        proxy.rewrite(move |x| {
-            if !is_get(x, "/pull") || once.swap(true, Ordering::SeqCst) {
-                return None;
-            }
-            let mut page: PullResponse = serde_json::from_slice(&x.body).ok()?;
-            page.changes.extend(slipped.clone());
-            Answer::json(200, &serde_json::to_value(page).ok()?)
-        });
+        slip_into_pulls(&proxy, slipped, true);
 
         let notes = format!("Carol's notes, {what}");
         c.edit(other, vec![(field::NOTES.to_owned(), Some(Value::Text(notes.clone())))], now()).await.unwrap();
@@ -1043,14 +1026,7 @@ async fn a_members_version_of_the_team_settings_is_refused_and_the_admins_stand(
 
     // A lying server serves it to Carol anyway.
     let forged = Change { seq: 1_000_000, record: settings, version: 2, sealed };
-    proxy.rewrite(move |x| {
-        if !is_get(x, "/pull") {
-            return None;
-        }
-        let mut page: PullResponse = serde_json::from_slice(&x.body).ok()?;
-        page.changes.push(forged.clone());
-        Answer::json(200, &serde_json::to_value(page).ok()?)
-    });
+    slip_into_pulls(&proxy, vec![forged], false);
     c.sync().await.unwrap();
     proxy.honest();
     let refusal = c.refused[&settings].clone();
@@ -1255,14 +1231,7 @@ async fn a_removed_members_late_edit_is_flagged_and_one_provably_after_the_remov
         Change { seq: 1_000_000, record: first, version: 2, sealed: before },
         Change { seq: 1_000_001, record: second, version: 2, sealed: after },
     ];
-    proxy.rewrite(move |x| {
-        if !is_get(x, "/pull") {
-            return None;
-        }
-        let mut page: PullResponse = serde_json::from_slice(&x.body).ok()?;
-        page.changes.extend(slipped.clone());
-        Answer::json(200, &serde_json::to_value(page).ok()?)
-    });
+    slip_into_pulls(&proxy, slipped, false);
     c.sync().await.unwrap();
     proxy.honest();
 
@@ -1331,15 +1300,7 @@ async fn a_record_made_up_in_a_colleagues_name_is_named_for_its_signer_or_refuse
             Change { seq: 0, record, version: 2, sealed }
         })
         .collect();
-    let once = Arc::new(AtomicBool::new(false));
-    proxy.rewrite(move |x| {
-        if !is_get(x, "/pull") || once.swap(true, Ordering::SeqCst) {
-            return None;
-        }
-        let mut page: PullResponse = serde_json::from_slice(&x.body).ok()?;
-        page.changes.extend(forged.iter().cloned());
-        Answer::json(200, &serde_json::to_value(page).ok()?)
-    });
+    slip_into_pulls(&proxy, forged, true);
 
     let mut c = client_of(&carol, team).await;
     c.sync().await.unwrap();

@@ -1849,12 +1849,8 @@ fn a_members_version_of_the_settings_is_refused_whole_and_an_admin_writes_on_top
 fn an_edit_replaced_by_a_later_concurrent_one_that_reached_the_server_second_is_reported_to_its_author() {
     let t = team();
     let net = ModelTransport::default();
-    let mut ann = client(&t, 0, &net, MemoryStore::new());
-    let mut bob = client(&t, 1, &net, MemoryStore::new());
-    let id = RecordId::random();
-    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
-    block_on(ann.sync()).unwrap();
-    block_on(bob.sync()).unwrap();
+    let (mut ann, id) = ann_writes_a_customer(&t, &net);
+    let mut bob = synced(&t, 1, &net, &MemoryStore::new());
 
     block_on(ann.edit(id, vec![(field::NOTES.into(), text("Ann: renewal in May"))], 60_000)).unwrap();
     block_on(bob.edit(id, vec![(field::NOTES.into(), text("Bob: asked for a demo"))], 120_000)).unwrap();
