@@ -420,6 +420,24 @@ impl Transport for HttpTransport {
             self.api.get(&path::fill(path::BEACONS, &self.team.to_string())).await;
         Some(answer.map(|a| a.beacons))
     }
+
+    async fn kept_versions(&self, record: shared::ids::RecordId) -> Result<shared::api::KeptVersions, TransportError> {
+        self.api.get(&kept_url(self.team, record)).await
+    }
+
+    async fn kept_version(
+        &self,
+        record: shared::ids::RecordId,
+        version: u64,
+    ) -> Result<shared::api::KeptVersion, TransportError> {
+        self.api.get(&format!("{}/{version}", kept_url(self.team, record))).await
+    }
+}
+
+/// Where the server lists `record`'s kept versions (`path::KEPT_VERSIONS`); one version
+/// is at `/{version}` below it (`path::KEPT_VERSION`).
+fn kept_url(team: TeamId, record: shared::ids::RecordId) -> String {
+    path::fill(&path::fill(path::KEPT_VERSIONS, &team.to_string()), &record.to_string())
 }
 
 #[cfg(test)]

@@ -437,6 +437,41 @@ pub struct Workspace {
 
 pub type Ws = Rc<Workspace>;
 
+/// The most kept versions of a record the "Earlier versions" section opens at once.
+pub const KEPT_SHOWN: usize = 20;
+
+/// One kept version of a record as the customer page lists it: its version and when
+/// it was written (the server's word), and, opened here, who sealed it (as verified)
+/// with what putting it back would change; or why it was refused.
+#[derive(Clone)]
+pub struct KeptLine {
+    pub version: u64,
+    pub written_ms: i64,
+    pub opened: Result<(Username, Vec<KeptField>), String>,
+}
+
+/// A field that reads differently in a kept version than now (a sensitive field this
+/// client holds no key for is never among them: neither value is known here).
+#[derive(Clone)]
+pub struct KeptField {
+    pub name: String,
+    pub now: Option<Value>,
+    pub then: Option<Value>,
+}
+
+/// Why a kept version could not be listed, opened or put back, in the user's language.
+fn kept_error(e: &SyncError) -> String {
+    match e {
+        SyncError::Transport(TransportError::Offline) => crate::i18n::t("versions.offline").into(),
+        SyncError::Transport(TransportError::Http { status: 404, .. }) => crate::i18n::t("versions.gone").into(),
+        SyncError::Crypto(_) => crate::i18n::t("versions.refused").into(),
+        SyncError::NotAllowed(m) if m.starts_with("only a version older") => {
+            crate::i18n::t("versions.not_older").into()
+        }
+        e => crate::i18n::sync_error(e),
+    }
+}
+
 /// What the admin's alert list shows of a `shared::api::Alert` (serde skips the rest:
 /// a smaller reader in the .wasm than the full type's).
 #[derive(serde::Deserialize, Clone)]
@@ -665,6 +700,9 @@ impl Workspace {
                     }
                     RefusalReason::CreatedInAnothersName => {
                         crate::i18n::tf("sync.refused_created", &[("signer", &signer), ("named", &named)])
+                    }
+                    RefusalReason::OlderSensitive => {
+                        crate::i18n::tf("sync.refused_older_sensitive", &[("signer", &signer)])
                     }
                 }
             })
@@ -1127,6 +1165,64 @@ impl Workspace {
         self.save_superseded().await;
     }
 
+    /// The earlier versions of `record` the server keeps (issue 31, item 12), newest
+    /// first, at most [`KEPT_SHOWN`]: each opened as a pulled version is (its signer as
+    /// the verified chain lets it seal, its signature holding) and compared with the
+    /// record as it is now. A version that does not open is listed with why. Also the
+    /// team's retention in days.
+    pub async fn kept_versions(&self, record: RecordId) -> Result<(Vec<KeptLine>, u32), String> {
+        let s = self.syncer.lock().await;
+        let list = s.kept_versions(record).await.map_err(|e| kept_error(&e))?;
+        let current = s.replica.records.get(&record).map(|l| l.view.clone()).unwrap_or_default();
+        let mut lines = Vec::new();
+        for info in list.versions.into_iter().take(KEPT_SHOWN) {
+            let opened = s.open_kept(record, info.version).await.map_err(|e| kept_error(&e)).map(|kept| {
+                let differs = shared::sync::history::restoring(&kept, &current)
+                    .into_iter()
+                    .map(|(name, then)| (current.get(&name).cloned(), then, name))
+                    .map(|(now, then, name)| KeptField { name, now, then })
+                    .collect();
+                (kept.writer, differs)
+            });
+            lines.push(KeptLine { version: info.version, written_ms: info.written_ms, opened });
+        }
+        Ok((lines, list.retention_days))
+    }
+
+    /// Put `version` of `record` back as this user's edit (the engine's
+    /// `Syncer::put_back`: it must open and verify as a pulled version does), with
+    /// the history entry and audit any edit has; it syncs like one. How many fields
+    /// changed.
+    pub async fn put_back_version(self: &Rc<Self>, record: RecordId, version: u64) -> Result<usize, String> {
+        let before = self.index.get_untracked().doc(&record);
+        let changed = {
+            let mut s = self.syncer.lock().await;
+            s.put_back(record, version, now() as u64).await.map_err(|e| kept_error(&e))?
+        };
+        if changed == 0 {
+            return Ok(0);
+        }
+        self.refresh().await;
+        let after = self.index.get_untracked().doc(&record).unwrap_or_default();
+        let old = before.clone().unwrap_or_default();
+        let names: std::collections::BTreeSet<&String> = old.fields.keys().chain(after.fields.keys()).collect();
+        let fields: Vec<(String, Option<Value>)> = names
+            .into_iter()
+            .filter(|f| old.get(f) != after.get(f))
+            .map(|f| (f.clone(), after.get(f).cloned()))
+            .collect();
+        if let Some(h) = before.as_ref().and_then(|b| history_entry(record, b, &fields)) {
+            let mut s = self.syncer.lock().await;
+            s.edit_many(vec![(RecordId::random(), h.to_fields())], now() as u64)
+                .await
+                .map_err(|e| crate::i18n::sync_error(&e))?;
+        }
+        self.refresh().await;
+        self.audit_edit(record, &fields, before);
+        self.request_sync();
+        Ok(changed)
+    }
+
     /// Pin, for the account's other and future devices, the versions of the records
     /// this device saw change most recently (a few seconds after a sync, so a burst of
     /// edits is one write). Pins only go up: after a restore, the engine puts records
@@ -1551,6 +1647,22 @@ impl Workspace {
         let url = path::fill(path::ALERTS, &self.team_id.to_string());
         let r: Lean<AlertLine> = self.unlocked.api.get(&url).await.map_err(|e| e.to_string())?;
         Ok(r.alerts)
+    }
+
+    /// How many days the server keeps replaced versions of records (any member reads it).
+    pub async fn retention(&self) -> Result<u32, String> {
+        let url = path::fill(path::RETENTION, &self.team_id.to_string());
+        let r: shared::api::Retention = self.unlocked.api.get(&url).await.map_err(|e| e.to_string())?;
+        Ok(r.days)
+    }
+
+    /// Admin: set how many days replaced versions are kept (the server refuses others);
+    /// the days as the server answers them.
+    pub async fn set_retention(&self, days: u32) -> Result<u32, String> {
+        let url = path::fill(path::RETENTION, &self.team_id.to_string());
+        let r: shared::api::Retention =
+            self.unlocked.api.put(&url, &shared::api::Retention { days }).await.map_err(|e| e.to_string())?;
+        Ok(r.days)
     }
 
     pub async fn activity(&self) -> Result<Vec<shared::api::MemberActivity>, String> {

@@ -84,6 +84,7 @@ pub fn CustomerDetail(id: RecordId) -> impl IntoView {
                 <Timeline customer=id />
                 <CustomerTasks customer=id />
                 <History customer=id />
+                <EarlierVersions customer=id />
             }.into_any(),
             _ => view! { <p role="status">{t("customer.not_here_yet")}</p> }.into_any(),
         }}
@@ -760,6 +761,114 @@ fn History(customer: RecordId) -> impl IntoView {
                 {move || entries.get().into_iter().map(history_view).collect::<Vec<AnyView>>()}
             </ol>
             {move || entries.with(Vec::is_empty).then(|| view! { <p class="muted">{t("history.empty")}</p> })}
+        </section>
+    }
+}
+
+/// The earlier versions of the customer the server keeps (issue 31, item 12), fetched
+/// only when asked: each opened and verified on this device (who signed it is who the
+/// verified chain and their signature say), with what reads differently from now, and
+/// "Put this version back", which writes it on top as this user's edit. Sensitive
+/// fields this user holds no key for are neither shown nor put back: where the phone
+/// is, they see its masked form, as on the card.
+#[component]
+fn EarlierVersions(customer: RecordId) -> impl IntoView {
+    type Loaded = Result<(Vec<crate::workspace::KeptLine>, u32), String>;
+    let open = RwSignal::new(false);
+    let loaded = RwSignal::new(None::<Loaded>);
+    let busy = RwSignal::new(false);
+    let load = move || {
+        loaded.set(None);
+        let ws = use_ws();
+        spawn_local(async move { loaded.set(Some(ws.kept_versions(customer).await)) });
+    };
+    let toggle = move |_| {
+        let now = !open.get_untracked();
+        open.set(now);
+        if now {
+            load();
+        }
+    };
+    let put_back = move |version: u64| {
+        busy.set(true);
+        let ws = use_ws();
+        spawn_local(async move {
+            match ws.put_back_version(customer, version).await {
+                Ok(0) => crate::toast(t("versions.nothing_changed")),
+                Ok(_) => {
+                    crate::toast(&tf("versions.put_back_done", &[("version", &version)]));
+                    load();
+                }
+                Err(e) => crate::toast(&tf("versions.not_put_back", &[("error", &e)])),
+            }
+            busy.set(false);
+        });
+    };
+    let line = move |k: crate::workspace::KeptLine| {
+        let version = k.version;
+        let when = format_date(k.written_ms);
+        match k.opened {
+            Ok((who, fields)) => {
+                let head = tf("versions.line", &[("version", &version), ("who", &who), ("when", &when)]);
+                let same = fields.is_empty();
+                let phone_too = fields.iter().any(|f| f.name == field::PHONE);
+                let changes = fields
+                    .into_iter()
+                    .filter(|f| !(phone_too && f.name == field::PHONE_MASKED))
+                    .map(|f| {
+                        let shown = if f.name == field::PHONE_MASKED { field::PHONE } else { &f.name };
+                        let text = tf(
+                            "versions.change",
+                            &[
+                                ("field", &crate::i18n::field_label(shown)),
+                                ("now", &shown_value(&f.name, &f.now)),
+                                ("then", &shown_value(&f.name, &f.then)),
+                            ],
+                        );
+                        view! { <li>{text}</li> }.into_any()
+                    })
+                    .collect::<Vec<AnyView>>();
+                view! {
+                    <li>
+                        <p><strong>{head}</strong></p>
+                        {if same {
+                            view! { <p class="muted">{t("versions.same")}</p> }.into_any()
+                        } else {
+                            view! { <ul>{changes}</ul> }.into_any()
+                        }}
+                        <button type="button" disabled=move || busy.get() || same on:click=move |_| put_back(version)>
+                            {t("versions.put_back")}
+                        </button>
+                    </li>
+                }
+                .into_any()
+            }
+            Err(why) => view! {
+                <li>
+                    <p><strong>{tf("versions.line_refused", &[("version", &version), ("when", &when)])}</strong></p>
+                    <p role="alert">{why}</p>
+                </li>
+            }
+            .into_any(),
+        }
+    };
+    view! {
+        <section class="page card versions" aria-label=t("versions.title")>
+            <h3>{t("versions.title")}</h3>
+            <button type="button" aria-expanded=move || open.get().to_string() on:click=toggle>
+                {move || if open.get() { t("versions.hide") } else { t("versions.show") }}
+            </button>
+            {move || open.get().then(|| match loaded.get() {
+                None => view! { <p role="status">{t("versions.loading")}</p> }.into_any(),
+                Some(Err(e)) => view! { <p role="alert">{e}</p> }.into_any(),
+                Some(Ok((lines, days))) => view! {
+                    <p class="hint">{tf("versions.kept_for", &[("days", &days)])}</p>
+                    {lines.is_empty().then(|| view! { <p role="status">{t("versions.none")}</p> })}
+                    <ol class="history" aria-label=t("versions.title")>
+                        {lines.into_iter().map(line).collect::<Vec<AnyView>>()}
+                    </ol>
+                }.into_any(),
+            })}
         </section>
     }
 }

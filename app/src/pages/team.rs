@@ -72,6 +72,7 @@ pub fn TeamPage() -> impl IntoView {
                 <Alerts />
                 <Reencryption />
                 <RotationSchedule message=message />
+                <Retention />
                 <crate::pages::custom_fields::CustomFieldsEditor />
                 <Invitations message=message />
                 <RotateKeys message=message />
@@ -627,6 +628,56 @@ fn RotationSchedule(message: RwSignal<Option<String>>) -> impl IntoView {
                         .collect_view()}
                 </select>
             </div>
+        </section>
+    }
+}
+
+/// How many days the server keeps replaced versions of records (issue 31, item 12):
+/// read when the page opens, set with Save (the server refuses anyone but an admin).
+#[component]
+fn Retention() -> impl IntoView {
+    let days = RwSignal::new(String::new());
+    let message = RwSignal::new(None::<String>);
+    {
+        let ws = use_ws();
+        spawn_local(async move {
+            match ws.retention().await {
+                Ok(d) => days.set(d.to_string()),
+                Err(e) => message.set(Some(e)),
+            }
+        });
+    }
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let wanted = days.get_untracked().trim().parse::<u32>().ok().filter(|d| *d <= shared::api::MAX_RETENTION_DAYS);
+        let Some(wanted) = wanted else {
+            message.set(Some(t("retention.bad").into()));
+            return;
+        };
+        let ws = use_ws();
+        spawn_local(async move {
+            message.set(Some(match ws.set_retention(wanted).await {
+                Ok(d) => {
+                    days.set(d.to_string());
+                    tf("retention.saved", &[("n", &d)])
+                }
+                Err(e) => tf("retention.not_saved", &[("error", &e)]),
+            }));
+        });
+    };
+    view! {
+        <section class="card">
+            <h3>{t("retention.title")}</h3>
+            <p class="hint">{t("retention.hint")}</p>
+            <form class="form inline" on:submit=save aria-label=t("retention.title")>
+                <div class="field">
+                    <label for="retention-days">{t("retention.days")}</label>
+                    <input id="retention-days" type="number" min="0" max=shared::api::MAX_RETENTION_DAYS.to_string()
+                        step="1" required prop:value=days on:input=move |ev| days.set(event_target_value(&ev)) />
+                </div>
+                <button type="submit">{t("common.save")}</button>
+            </form>
+            <p role="status" class="message">{move || message.get()}</p>
         </section>
     }
 }
