@@ -1203,6 +1203,11 @@ pub enum RefusalReason {
     /// ([`crate::record::CREATED`]: copied from another record, or made up). The
     /// version is refused whole.
     CreatedInAnothersName,
+    /// The version carries (does not seal as itself) a sensitive section older than, or
+    /// other than, the one this client holds for the version before it: a member
+    /// without the sensitive key rolling the sensitive fields back. Its sensitive part
+    /// is refused, its other fields judged as any version's (no field named).
+    OlderSensitive,
 }
 
 impl std::fmt::Display for Refusal {
@@ -1241,6 +1246,11 @@ impl std::fmt::Display for Refusal {
                 "A change signed by {signer} names {} as the record's creator without {}'s signature; it was refused \
                  and the record kept as it was.",
                 self.named, self.named
+            ),
+            RefusalReason::OlderSensitive => write!(
+                f,
+                "A change signed by {signer} carried an older copy of the record's sensitive fields; it was refused \
+                 and those fields kept as they were."
             ),
         }
     }
@@ -2474,9 +2484,33 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let in_anothers_name: BTreeSet<String> = named.iter().map(|(f, _)| f.clone()).collect();
         let first_named = named.into_iter().next().map(|(f, n)| (f, n, RefusalReason::InAnothersName));
         let first_untimely = if untimely.is_empty() { None } else { self.session.in_time(&opened.doc).err() };
-        let (field, named, reason) = first_untimely.or(first_named)?;
+        let older = prev.is_some() && self.older_sensitive(version, opened, record);
+        let mut in_anothers_name = in_anothers_name;
+        let first_older = older.then(|| {
+            // Its sensitive fields are not taken: the record keeps the section held here.
+            in_anothers_name.extend(opened.doc.fields.keys().filter(|f| is_sensitive(f)).cloned());
+            (String::new(), opened.writer.clone(), RefusalReason::OlderSensitive)
+        });
+        let (field, named, reason) = first_untimely.or(first_older).or(first_named)?;
         let refusal = Refusal { version, signer: opened.writer.clone(), field, named, reason };
         Some(Judgement { refusal, untimely, in_anothers_name, checked: prev.is_some() })
+    }
+
+    /// Whether `opened`, `version` of `record`, carries a sensitive section (not sealed
+    /// as this version: its header names an earlier one) that rolls back the one held
+    /// here: a different section sealed no later than the held one (or than the held
+    /// version, when it has none). A member without the sensitive key can only carry
+    /// the section forward as it holds it; an honest client holds the newest it took.
+    fn older_sensitive(&self, version: u64, opened: &Opened, record: RecordId) -> bool {
+        let Some(carried) = opened.sensitive.as_ref() else { return false };
+        let Some(local) = self.replica.records.get(&record).filter(|l| l.version > 0) else { return false };
+        let sealed_at = |s: &crate::crypto::envelope::SealedEnvelope| s.header().ok().map(|h| h.record_version);
+        let Some(at) = sealed_at(carried).filter(|&at| at < version) else { return false };
+        if local.sensitive.as_ref() == Some(carried) {
+            return false;
+        }
+        let held_at = local.sensitive.as_ref().map_or(Some(local.version), sealed_at);
+        held_at.is_none_or(|held| at <= held)
     }
 
     /// What naming the creator of `record` takes once `opened` (a version of it) is

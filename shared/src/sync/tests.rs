@@ -2144,3 +2144,69 @@ fn first_sync_cost_of_creation_certificates() {
         uncertified.as_secs_f64() / by_creator.as_secs_f64()
     );
 }
+
+/// Issue 31 item 16c: a support member's modified client (no sensitive key) seals a
+/// version that carries the sensitive section of version 1 on top of version 2, whose
+/// phone an admin changed: the phone would roll back in silence. The version's
+/// sensitive part is refused and named; its basic edit is taken; the record keeps
+/// version 2's section, which the support member's honest edit then carries on.
+#[test]
+fn a_version_carrying_an_older_sensitive_section_is_refused_and_the_phone_stays() {
+    let mut t = team();
+    let sue = Person::new("sue");
+    append(&mut t.chain, &t.people[0], Action::AddMember { member: sue.member(Role::Support) });
+    t.people.push(sue);
+    let net = ModelTransport::default();
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    let id = RecordId::random();
+    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+    block_on(ann.sync()).unwrap();
+    let first = ann.replica.records[&id].sensitive.clone().expect("a sensitive section");
+    block_on(ann.edit(id, vec![(field::PHONE.into(), text("13900002222"))], 2_000)).unwrap();
+    block_on(ann.sync()).unwrap();
+    let second = ann.replica.records[&id].sensitive.clone();
+    assert_ne!(second.as_ref(), Some(&first));
+
+    let basic_only =
+        || block_on(Syncer::open(session(&t, 2, &[Scope::Basic]), MemoryStore::new(), net.clone())).unwrap();
+    let mut sues = basic_only();
+    block_on(sues.sync()).unwrap();
+    assert_eq!(sues.replica.records[&id].version, 2);
+    let mut other = basic_only();
+    block_on(other.sync()).unwrap();
+    // Sue's modified client writes notes in her own name, and carries version 1's
+    // sensitive section instead of the one it holds.
+    let mut doc = (*sues.replica.records[&id].base).clone();
+    let stamp = Stamp { hlc: crate::hlc::Hlc { wall_ms: wall_clock(), counter: 0 }, author: t.people[2].name.clone() };
+    doc.apply(field::NOTES, FieldState { value: text("called, no answer"), stamp });
+    let s = session(&t, 2, &[Scope::Basic]);
+    let forged = s.sealer().seal(&s.ctx(id), s.team.shared_collection, 3, &doc, Some(&first)).unwrap().0;
+    serve(&net, id, 3, forged);
+
+    block_on(ann.sync()).unwrap();
+    let kept = &ann.replica.records[&id];
+    assert_eq!(kept.version, 2, "the version is not taken");
+    assert_eq!(kept.view.text(field::PHONE), Some("13900002222"));
+    assert_eq!(kept.sensitive, second, "the record keeps version 2's section");
+    assert_eq!(kept.view.text(field::NOTES), Some("called, no answer"), "its basic edit is taken");
+    let refusal = &ann.refused[&id];
+    assert_eq!(
+        (refusal.reason, refusal.version, &refusal.signer),
+        (RefusalReason::OlderSensitive, 3, &t.people[2].name)
+    );
+    assert!(refusal.to_string().contains("older copy of the record's sensitive fields"), "{refusal}");
+    // A device without the sensitive key that held version 2 refuses it too.
+    block_on(other.sync()).unwrap();
+    assert_eq!(other.refused.get(&id).map(|r| r.reason), Some(RefusalReason::OlderSensitive));
+    assert_eq!(other.replica.records[&id].sensitive, second);
+
+    // Sue's honest client carries the section it holds (version 2's), on top of the
+    // refused version: taken, the refusal cleared, the phone still version 2's.
+    block_on(sues.edit(id, vec![(field::NOTES.into(), text("called back"))], wall_clock())).unwrap();
+    block_on(sues.sync()).unwrap();
+    block_on(ann.sync()).unwrap();
+    let now = &ann.replica.records[&id];
+    assert_eq!(now.version, 4);
+    assert_eq!((now.view.text(field::PHONE), now.view.text(field::NOTES)), (Some("13900002222"), Some("called back")));
+    assert!(!ann.refused.contains_key(&id));
+}
