@@ -68,6 +68,7 @@ pub fn TeamPage() -> impl IntoView {
             <ChangePassphrase />
             <RecoveryKit />
             <Devices />
+            <BeaconLease />
             {move || is_admin.get().then(|| view! {
                 <Alerts />
                 <Reencryption />
@@ -631,6 +632,66 @@ fn RotationSchedule(message: RwSignal<Option<String>>) -> impl IntoView {
         </section>
     }
 }
+
+/// How long a member's client keeps sealing new edits after an admin last confirmed
+/// its chain (the beacon lease, `shared::team::BEACON_LEASE_HOURS`): set by admins,
+/// shown read-only to everyone else. Honoured only under an admin's signature (a
+/// member's version of the settings is refused whole), as the engine reads it.
+#[component]
+fn BeaconLease() -> impl IntoView {
+    let ws = use_ws();
+    let (index, team, settings) = (ws.index, ws.team, shared::team::settings_record(ws.team_id));
+    let current = Memo::new(move |_| {
+        let set =
+            index.with(|i| i.records.get(&settings).and_then(|d| d.get(shared::team::BEACON_LEASE_HOURS)?.as_int()));
+        set.map_or(i64::from(shared::team::DEFAULT_BEACON_LEASE_HOURS), |h| h.clamp(1, MAX_LEASE_HOURS))
+    });
+    let hours = RwSignal::new(current.get_untracked().to_string());
+    Effect::new(move |_| hours.set(current.get().to_string()));
+    let message = RwSignal::new(None::<String>);
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let wanted = hours.get_untracked().trim().parse::<i64>().ok().filter(|h| (1..=MAX_LEASE_HOURS).contains(h));
+        let Some(wanted) = wanted else {
+            message.set(Some(t("lease.bad").into()));
+            return;
+        };
+        let ws = use_ws();
+        spawn_local(async move {
+            let fields = vec![(shared::team::BEACON_LEASE_HOURS.to_owned(), Some(shared::record::Value::Int(wanted)))];
+            message.set(Some(match ws.edit_settings(fields).await {
+                Ok(()) => tf("lease.saved", &[("n", &wanted)]),
+                Err(e) => tf("lease.not_saved", &[("error", &e)]),
+            }));
+        });
+    };
+    view! {
+        <section class="card">
+            <h3>{t("lease.title")}</h3>
+            <p class="hint">{t("lease.hint")}</p>
+            {move || if team.with(|t| t.me_admin) {
+                view! {
+                    <form class="form inline" on:submit=save aria-label=t("lease.title")>
+                        <div class="field">
+                            <label for="lease-hours">{t("lease.hours")}</label>
+                            <input id="lease-hours" type="number" min="1" max=MAX_LEASE_HOURS.to_string() step="1"
+                                required prop:value=hours on:input=move |ev| hours.set(event_target_value(&ev)) />
+                        </div>
+                        <button type="submit">{t("common.save")}</button>
+                    </form>
+                }
+                .into_any()
+            } else {
+                view! { <p class="lease-now">{move || tf("lease.now", &[("n", &current.get())])}</p> }.into_any()
+            }}
+            <p role="status" class="message">{move || message.get()}</p>
+        </section>
+    }
+}
+
+/// The longest beacon lease an admin can set: 30 days (what `shared::team::beacon_lease_ms`
+/// honours).
+const MAX_LEASE_HOURS: i64 = 720;
 
 /// How many days the server keeps replaced versions of records (issue 31, item 12):
 /// read when the page opens, set with Save (the server refuses anyone but an admin).
