@@ -376,8 +376,11 @@ mod tests {
         let mut chain = new_chain(&ann);
         append(&mut chain, &ann, Action::AddMember { member: bob.member(Role::Member) });
         let state = TeamState::verify(&chain, None).unwrap();
+        // Declared after creation certificates began (one from before carries none, and
+        // is named on its stamp: `record::CERTIFIED_SINCE_MS`).
         let set = |doc: &mut RecordDoc, name: &str, text: &str, by: &Person, at: u64| {
-            let stamp = Stamp { hlc: Hlc { wall_ms: at, counter: 0 }, author: by.name.clone() };
+            let wall_ms = crate::record::CERTIFIED_SINCE_MS + at;
+            let stamp = Stamp { hlc: Hlc { wall_ms, counter: 0 }, author: by.name.clone() };
             doc.apply(name, FieldState { value: Some(Value::Text(text.into())), stamp });
         };
         let declared_by = |by: &Person| {
