@@ -109,12 +109,21 @@ test('a role change is a key change: promotion reveals sensitive fields, demotio
   // A rotation schedule is a team setting (an encrypted record) that survives a reload.
   await a.getByLabel('Rotate keys automatically').selectOption('90');
   await expect(a.getByRole('status', { name: 'Team status' })).toContainText('Keys will rotate every 90 days.');
+  // So is the beacon lease: an admin sets it, a support member reads it (issue 31 item 14).
+  const lease = 'Confirm membership at least every N hours (1 to 720)';
+  await a.getByLabel(lease).fill('12');
+  await a.getByRole('form', { name: 'Membership confirmation' }).getByRole('button', { name: 'Save' }).click();
+  await expect(a.getByText('Membership is now confirmed at least every 12 hours.')).toBeVisible();
   await waitSynced(a);
+  await u.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  await expect(u.getByText('Membership is confirmed at least every 12 hours', { exact: false })).toBeVisible({ timeout: 20_000 });
+  await expect(u.getByLabel(lease)).toHaveCount(0);
   await a.reload();
   await a.getByLabel('Passphrase').fill(`canary-pass-${admin}-Winter!`);
   await a.getByRole('button', { name: 'Unlock', exact: true }).click();
   await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
   await expect(a.getByLabel('Rotate keys automatically')).toHaveValue('90');
+  await expect(a.getByLabel(lease)).toHaveValue('12');
   for (const c of ctx) await c.close();
 });
 
