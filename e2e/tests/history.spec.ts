@@ -67,3 +67,75 @@ test('an offline edit replaced by a colleague\'s later one is flagged to its aut
   await ctxA.close();
   await ctxS.close();
 });
+
+// Issue 31, item 12: the server keeps replaced versions for the team's retention; a
+// colleague opens them (each verified on their device) and puts one back as their edit.
+test('a member overwrites a customer\'s notes and phone; the admin opens Earlier versions, puts the earlier one back on both pages, and sets the retention', async ({ browser }) => {
+  test.setTimeout(150_000);
+  const [admin, member] = [uniqueUser('kadm'), uniqueUser('kmem')];
+  const [ctxA, ctxM] = await Promise.all([browser.newContext(), browser.newContext()]);
+  const [a, m] = await Promise.all([ctxA.newPage(), ctxM.newPage()]);
+  await createAccount(a, admin);
+  await createTeam(a);
+  await createAccount(m, member);
+  await addToTeam(a, m, member, 'member');
+
+  // The member's customer, then the member blanks its notes and changes its phone.
+  await m.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await createCustomer(m, { name: 'Wu Fang', company: 'Wu Ceramics', phone: '13900005555', email: 'wu@example.cn', notes: 'canary-kept first notes' });
+  await waitSynced(m);
+  await openEdit(m);
+  await m.getByLabel('Notes', { exact: true }).fill('member: nothing to see');
+  await m.getByLabel('Phone', { exact: true }).fill('13900006666');
+  await m.getByRole('button', { name: 'Save' }).click();
+  await waitSynced(m);
+
+  // The admin sees the overwritten customer, and asks for its earlier versions.
+  await a.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await a.getByRole('link', { name: /Wu Fang/ }).click({ timeout: 20_000 });
+  const card = a.getByRole('region', { name: 'Customer profile' });
+  await expect(card).toContainText('13900006666', { timeout: 20_000 });
+  const versions = a.getByRole('region', { name: 'Earlier versions' });
+  await expect(versions.getByRole('list')).toHaveCount(0); // nothing fetched at page open
+  await versions.getByRole('button', { name: 'Show earlier versions' }).click();
+  const list = versions.getByRole('list', { name: 'Earlier versions' });
+  await expect(versions).toContainText('The server keeps earlier versions for 30 days.', { timeout: 20_000 });
+  const first = list.getByRole('listitem').filter({ hasText: `Version 1 · signed by ${member}` });
+  await expect(first).toBeVisible();
+  await expect(first).toContainText('Notes: now “member: nothing to see”, in this version “canary-kept first notes”');
+  await expect(first).toContainText('Phone: now “13900006666”, in this version “13900005555”');
+
+  // Put back: an edit in the admin's name, on both pages.
+  await first.getByRole('button', { name: 'Put this version back' }).click();
+  await expect(a.getByRole('status', { name: 'Notifications' })).toContainText('Version 1 is back, as your edit.', { timeout: 20_000 });
+  await waitSynced(a);
+  await expect(card).toContainText('13900005555');
+  await openEdit(a);
+  await expect(a.getByLabel('Notes', { exact: true })).toHaveValue('canary-kept first notes');
+  await expect(m.getByLabel('Notes', { exact: true })).toHaveValue('canary-kept first notes', { timeout: 20_000 });
+  await expect(m.getByRole('region', { name: 'Customer profile' })).toContainText('13900005555');
+  await expect(a.getByRole('list', { name: 'History' })).toContainText('Notes: member: nothing to see → canary-kept first notes');
+  // Fetched again, the member's overwrite is now itself a kept version, and the first
+  // reads as the customer does now.
+  await versions.getByRole('button', { name: 'Hide earlier versions' }).click();
+  await versions.getByRole('button', { name: 'Show earlier versions' }).click();
+  await expect(list.getByRole('listitem').filter({ hasText: `signed by ${member}` })).toHaveCount(2, { timeout: 20_000 });
+  await expect(first).toContainText('Reads the same as now.');
+  await a.screenshot({ path: 'test-results/earlier-versions.png', fullPage: true });
+
+  // The retention: an admin's setting on the Team page (members have none to set).
+  await m.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  await expect(m.getByRole('heading', { name: 'Members' })).toBeVisible();
+  await expect(m.getByLabel('Days kept (0 to 3650)')).toHaveCount(0);
+  await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  const days = a.getByLabel('Days kept (0 to 3650)');
+  await expect(days).toHaveValue('30', { timeout: 20_000 });
+  await days.fill('7');
+  await a.getByRole('form', { name: 'Earlier versions of records' }).getByRole('button', { name: 'Save' }).click();
+  await expect(a.getByText('Earlier versions are kept for 7 days.')).toBeVisible({ timeout: 20_000 });
+  await a.getByRole('navigation').getByRole('link', { name: 'Customers' }).click();
+  await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
+  await expect(a.getByLabel('Days kept (0 to 3650)')).toHaveValue('7', { timeout: 20_000 });
+  await ctxA.close();
+  await ctxM.close();
+});
