@@ -97,6 +97,12 @@ test('a member overwrites a customer\'s notes and phone; the admin opens Earlier
   await expect(card).toContainText('13900006666', { timeout: 20_000 });
   const versions = a.getByRole('region', { name: 'Earlier versions' });
   await expect(versions.getByRole('list')).toHaveCount(0); // nothing fetched at page open
+  // Offline, the section says so.
+  await ctxA.setOffline(true);
+  await versions.getByRole('button', { name: 'Show earlier versions' }).click();
+  await expect(versions.getByRole('alert')).toContainText('This device is offline', { timeout: 20_000 });
+  await versions.getByRole('button', { name: 'Hide earlier versions' }).click();
+  await ctxA.setOffline(false);
   await versions.getByRole('button', { name: 'Show earlier versions' }).click();
   const list = versions.getByRole('list', { name: 'Earlier versions' });
   await expect(versions).toContainText('The server keeps earlier versions for 30 days.', { timeout: 20_000 });
