@@ -123,7 +123,11 @@ fn remember_keys(base: &str, name: &Username, keys: &IdentityKeys) {
 /// the keys their client holds (`None` if no account of this server holds them).
 pub fn joiners_acceptance(base: &str, team: TeamId, inviter: &Username, member: &Member) -> Option<Acceptance> {
     let all = JOINER_KEYS.lock().unwrap();
-    let (_, _, keys) = all.iter().find(|(b, n, _)| b == base && *n == member.username)?;
+    // Signed up here, or on another instance of the same database (the same keys).
+    let (_, _, keys) = all
+        .iter()
+        .find(|(b, n, _)| b == base && *n == member.username)
+        .or_else(|| all.iter().find(|(_, n, k)| *n == member.username && k.public() == member.identity))?;
     Some(Acceptance::sign(team, InviteId::random(), Some(inviter.clone()), member, keys))
 }
 
