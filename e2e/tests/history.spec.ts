@@ -131,7 +131,7 @@ test('a member overwrites a customer\'s notes and phone; the admin opens Earlier
 
   // The retention: an admin's setting on the Team page (members have none to set).
   await m.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
-  await expect(m.getByRole('heading', { name: 'Members' })).toBeVisible();
+  await expect(m.getByRole('heading', { name: 'Members', exact: true })).toBeVisible();
   await expect(m.getByLabel('Days kept (0 to 3650)')).toHaveCount(0);
   await a.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
   const days = a.getByLabel('Days kept (0 to 3650)');
