@@ -836,7 +836,8 @@ impl Db for Store {
         let mut accepted = Vec::with_capacity(rows.len());
         let mut written = 0u64;
         for (chunk_no, chunk) in rows.chunks(1000).enumerate() {
-            if retention > 0 {
+            // (A chunk of new records replaces nothing: no statement for it.)
+            if retention > 0 && chunk.iter().any(|r| r.base_version > 0) {
                 // The versions this push replaces are kept, sealed as they were (a
                 // conflict rolls this back with the rest).
                 let mut q = QueryBuilder::new(
@@ -913,7 +914,11 @@ impl Db for Store {
                 return Ok(over);
             }
             add_stored_bytes(&mut tx, team, &bytes).await?;
-            forget_kept(&mut tx, team, retention, now).await?;
+            // Pruned when the team's sequence crosses a multiple of 64, not on every push:
+            // a version is kept at least its retention, a few pushes longer at most.
+            if (last as u64) / 64 != (first as u64 - 1) / 64 {
+                forget_kept(&mut tx, team, retention, now).await?;
+            }
             tx.commit().await?;
             return Ok(PushResult::Accepted { accepted, cursor: last as u64 });
         }
