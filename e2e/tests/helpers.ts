@@ -73,7 +73,9 @@ export async function deleteCustomer(page: Page) {
  * `joiner`, waiting on "Join or start a team") answers it; the admin's device verifies
  * the joiner's keys and adds them on its own, and says so; the joiner goes in on its
  * own. Nobody presses "Check". */
-export async function addToTeam(admin: Page, joiner: Page, name: string, role = 'member') {
+/** The admin makes an invitation link for `role` on the Team page; its secret is noted
+ * as a canary. */
+export async function createInvitationLink(admin: Page, role = 'member'): Promise<string> {
   await admin.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
   await admin.getByLabel('Invite as').selectOption(role);
   await admin.getByRole('button', { name: 'Create invitation link' }).click();
@@ -85,6 +87,11 @@ export async function addToTeam(admin: Page, joiner: Page, name: string, role = 
   const secret = (link.split('#join=')[1] ?? '').split('.')[2] ?? '';
   noteSecret(secret);
   noteSecret(Buffer.from(secret, 'base64url').toString('hex'));
+  return link;
+}
+
+export async function addToTeam(admin: Page, joiner: Page, name: string, role = 'member') {
+  const link = await createInvitationLink(admin, role);
   await joiner.getByLabel('Invitation link').fill(link);
   await joiner.getByRole('button', { name: 'Accept invitation' }).click();
   await expect(admin.getByRole('status', { name: 'Notifications' })).toContainText(`Added ${name}.`, { timeout: 30_000 });

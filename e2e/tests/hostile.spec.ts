@@ -3,8 +3,7 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { noteSecret } from './canaries';
-import { addToTeam, createAccount, createTeam, logInOnNewDevice, openEdit, passphraseFor, uniqueUser, waitSynced } from './helpers';
+import { addToTeam, createAccount, createInvitationLink, createTeam, logInOnNewDevice, openEdit, passphraseFor, uniqueUser, waitSynced } from './helpers';
 
 // A server that lies, in the browser: Playwright rewrites the real server's answers on
 // their way to the app (the native scenarios are in server/tests/hostile.rs).
@@ -436,15 +435,7 @@ async function modifiedClient(user: string, ...args: string[]): Promise<any> {
 /** The admin invites the modified client's member `name` through a link, which the tool
  * answers; the admin's device adds them on its own. Returns the team's id. */
 async function inviteModifiedClient(admin: Page, name: string): Promise<string> {
-  await admin.getByRole('navigation').getByRole('link', { name: 'Team' }).click();
-  await admin.getByLabel('Invite as').selectOption('member');
-  await admin.getByRole('button', { name: 'Create invitation link' }).click();
-  const linkField = admin.getByLabel(/^Invitation link/);
-  await expect(linkField).toHaveValue(/#join=/);
-  const link = await linkField.inputValue();
-  const secret = (link.split('#join=')[1] ?? '').split('.')[2] ?? '';
-  noteSecret(secret);
-  noteSecret(Buffer.from(secret, 'base64url').toString('hex'));
+  const link = await createInvitationLink(admin);
   const { team } = await modifiedClient(name, 'join', link);
   await expect(admin.getByRole('status', { name: 'Notifications' })).toContainText(`Added ${name}.`, { timeout: 30_000 });
   await expect(admin.getByRole('list', { name: 'Members' })).toContainText(name);
