@@ -18,7 +18,7 @@ use shared::api::{
 };
 use shared::crypto::identity::AccountBundle;
 use shared::crypto::passphrase::{fake_salt, AuthKey, KdfParams, SaltBinding};
-use shared::ids::Username;
+use shared::ids::{TeamId, Username};
 use subtle::ConstantTimeEq;
 
 use crate::db::{DbError, UserRow};
@@ -376,8 +376,9 @@ pub struct AuthUser {
     pub token_hash: [u8; 32],
 }
 
-/// Look a bearer token up; shared by the extractor and the websocket handshake.
-pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<AuthUser> {
+/// Look a bearer token up; shared by the extractor and the websocket handshake. With
+/// `team`, the session must also still reach that team ([`team_end`]).
+pub async fn authenticate(state: &AppState, token: &str, team: Option<&TeamId>) -> ApiResult<AuthUser> {
     if token.is_empty() || token.len() > 128 {
         return Err(ApiError::Unauthorized("invalid session token"));
     }
@@ -386,7 +387,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<AuthUser> 
     if let Err(wait) = state.limits.take(&hash, std::time::Instant::now()) {
         return Err(ApiError::RateLimited(wait.as_secs().max(1)));
     }
-    let s = state.db.session(&hash).await?.ok_or(ApiError::Unauthorized("invalid session token"))?;
+    let s = state.db.session(&hash, team).await?.ok_or(ApiError::Unauthorized("invalid session token"))?;
     let now = now_ms();
     if s.wiped {
         return Err(ApiError::DeviceWiped(s.wipe_order));
@@ -398,30 +399,33 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<AuthUser> 
     if now - s.last_seen_at >= TOUCH_EVERY_MS {
         state.db.touch_session(&hash, now).await?;
     }
+    team_end(s.team_end)?;
     Ok(AuthUser { username: s.username, token_hash: hash })
 }
 
-/// When the session `token_hash` ends (Unix ms), if it is live now: not logged out,
-/// revoked, wiped or expired. Unlike [`authenticate`] it takes nothing from the
-/// session's request budget and writes nothing: an open websocket asks it whenever
-/// the session may have ended, and a burst of team events must not close an honest one.
-pub async fn live_until(state: &AppState, token_hash: &[u8; 32]) -> ApiResult<i64> {
-    let s = state.db.session(token_hash).await?.ok_or(ApiError::Unauthorized("invalid session token"))?;
+/// When the session `token_hash` ends (Unix ms), if it is live now (not logged out,
+/// revoked, wiped or expired) and, with `team`, still reaches that team. Unlike
+/// [`authenticate`] it takes nothing from the session's request budget and writes
+/// nothing: an open websocket asks it whenever the session may have ended, and a burst
+/// of team events must not close an honest one.
+pub async fn live_until(state: &AppState, token_hash: &[u8; 32], team: Option<&TeamId>) -> ApiResult<i64> {
+    let s = state.db.session(token_hash, team).await?.ok_or(ApiError::Unauthorized("invalid session token"))?;
     if s.wiped {
         return Err(ApiError::DeviceWiped(None));
     }
     if s.expires_at <= now_ms() {
         return Err(ApiError::SessionExpired);
     }
+    team_end(s.team_end)?;
     Ok(s.expires_at)
 }
 
-/// Whether the session `token_hash` may still reach `team`: an admin's wipe, an incident
-/// or a removal ends a session in that team only (`device_wiped` with the admin's order
-/// for a wipe, which the device checks before erasing the team's data; a plain 401
-/// otherwise), never the account's other teams.
-pub async fn in_team(state: &AppState, team: &shared::ids::TeamId, token_hash: &[u8; 32]) -> ApiResult<()> {
-    match state.db.team_session_end(team, token_hash).await? {
+/// Whether a session may still reach a team, from its end there (`SessionRow::team_end`):
+/// an admin's wipe, an incident or a removal ends a session in that team only
+/// (`device_wiped` with the admin's order for a wipe, which the device checks before
+/// erasing the team's data; a plain 401 otherwise), never the account's other teams.
+fn team_end(end: Option<Option<String>>) -> ApiResult<()> {
+    match end {
         None => Ok(()),
         Some(Some(order)) => Err(ApiError::DeviceWiped(Some(order))),
         Some(None) => Err(ApiError::Unauthorized("this session was signed out of this team; log in again")),
@@ -429,7 +433,7 @@ pub async fn in_team(state: &AppState, team: &shared::ids::TeamId, token_hash: &
 }
 
 /// The team a request's path names (`/api/v1/teams/{team}/…`), if any.
-fn team_in_path(path: &str) -> Option<shared::ids::TeamId> {
+fn team_in_path(path: &str) -> Option<TeamId> {
     let rest = path.strip_prefix(path::TEAMS)?.strip_prefix('/')?;
     rest.split('/').next()?.parse().ok()
 }
@@ -448,12 +452,8 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
         let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized("missing bearer token"))?;
-        let user = authenticate(&state, token).await?;
         // Every team's routes are under its path: one check covers them all.
-        if let Some(team) = team_in_path(parts.uri.path()) {
-            in_team(&state, &team, &user.token_hash).await?;
-        }
-        Ok(user)
+        authenticate(&state, token, team_in_path(parts.uri.path()).as_ref()).await
     }
 }
 

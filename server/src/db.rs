@@ -105,6 +105,9 @@ pub struct SessionRow {
     pub wiped: bool,
     /// The signed wipe order (JSON), handed to the device with `device_wiped`.
     pub wipe_order: Option<String>,
+    /// Asked with a team: `Some` if this session's access to that team ended (an admin's
+    /// wipe there, with its signed order, or an incident or removal, without one).
+    pub team_end: Option<Option<String>>,
 }
 
 /// A user's two-factor state.
@@ -203,7 +206,8 @@ pub trait Db: Send + Sync + 'static {
     /// Every live session (expiring after `now`) of the team's members: username, last
     /// seen, device label.
     async fn member_sessions(&self, team: &TeamId, now: i64) -> DbResult<Vec<(Username, i64, String)>>;
-    async fn session(&self, token_hash: &[u8; 32]) -> DbResult<Option<SessionRow>>;
+    /// The session `token_hash`; with `team`, also whether it was ended in that team.
+    async fn session(&self, token_hash: &[u8; 32], team: Option<&TeamId>) -> DbResult<Option<SessionRow>>;
     async fn delete_session(&self, token_hash: &[u8; 32]) -> DbResult<()>;
     /// End every session of `username` but `keep` (the caller's own, if any): after a
     /// passphrase change or a reset with the recovery key. How many ended.
@@ -216,8 +220,9 @@ pub trait Db: Send + Sync + 'static {
     /// Use up a recovery code (by hash); false if it was not (or no longer) there.
     async fn use_recovery_code(&self, username: &Username, hash: &str) -> DbResult<bool>;
     async fn set_team_2fa(&self, team: &TeamId, required: bool) -> DbResult<()>;
-    /// The member's role, and whether the team requires 2FA that they have not set up.
-    async fn member_access(&self, team: &TeamId, username: &Username) -> DbResult<Option<(Role, bool)>>;
+    /// The member's role, whether the team requires 2FA that they have not set up, and
+    /// the team's key epoch.
+    async fn member_access(&self, team: &TeamId, username: &Username) -> DbResult<Option<(Role, bool, u32)>>;
     /// End, in `team` only, every live session of every member of `team` except `keep`
     /// (an incident): the accounts stay signed in for their other teams. How many ended.
     async fn end_team_sessions(&self, team: &TeamId, keep: &[u8; 32], now: i64) -> DbResult<u64>;
@@ -230,9 +235,6 @@ pub trait Db: Send + Sync + 'static {
         now: i64,
         order: &str,
     ) -> DbResult<u64>;
-    /// Whether the session `token_hash` was ended in `team`: `Some(order)` if it was
-    /// (with the signed wipe order, if an admin's wipe ended it).
-    async fn team_session_end(&self, team: &TeamId, token_hash: &[u8; 32]) -> DbResult<Option<Option<String>>>;
     /// `username`'s live (unexpired, not wiped) sessions.
     async fn user_sessions(&self, username: &Username, now: i64) -> DbResult<Vec<DeviceRow>>;
     /// Mark `username`'s sessions (or just `only`) wiped; how many were.

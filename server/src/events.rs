@@ -22,7 +22,7 @@ use shared::api::{path, ClientEvent, ServerEvent};
 use shared::ids::{TeamId, Username};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::auth::{authenticate, in_team, live_until};
+use crate::auth::{authenticate, live_until};
 use crate::error::{ApiError, ApiPath};
 use crate::teams::require_member;
 use crate::AppState;
@@ -199,20 +199,17 @@ async fn serve(mut socket: WebSocket, state: AppState, team: TeamId) {
         Ok(Some(Ok(_))) => return refuse(socket, close_code::UNSUPPORTED, "bad_request").await,
         Err(_) => return refuse(socket, close_code::POLICY, "timeout").await,
     };
-    let user = match authenticate(&state, &token).await {
+    let user = match authenticate(&state, &token, Some(&team)).await {
         Ok(u) => u,
         Err(e) => return refuse(socket, close_code::POLICY, e.code()).await,
     };
-    if let Err(e) = in_team(&state, &team, &user.token_hash).await {
-        return refuse(socket, close_code::POLICY, e.code()).await;
-    }
     if let Err(e) = require_member(&state, &team, &user.username).await {
         return refuse(socket, close_code::POLICY, e.code()).await;
     }
     // Listen before reading the session's end, so no word of its end is missed.
     let mut ended = state.hub.ended.subscribe();
     let mut rx = state.hub.subscribe(&team);
-    let expires_at = match live_until(&state, &user.token_hash).await {
+    let expires_at = match live_until(&state, &user.token_hash, Some(&team)).await {
         Ok(at) => at,
         Err(e) => return refuse(socket, close_code::POLICY, e.code()).await,
     };
@@ -235,10 +232,7 @@ async fn serve(mut socket: WebSocket, state: AppState, team: TeamId) {
                     Err(broadcast::error::RecvError::Closed) => return,
                 };
                 if mine {
-                    let still = match live_until(&state, &user.token_hash).await {
-                        Ok(_) => in_team(&state, &team, &user.token_hash).await,
-                        Err(e) => Err(e),
-                    };
+                    let still = live_until(&state, &user.token_hash, Some(&team)).await;
                     if let Err(e) = still {
                         return refuse(socket, close_code::POLICY, e.code()).await;
                     }
@@ -249,11 +243,8 @@ async fn serve(mut socket: WebSocket, state: AppState, team: TeamId) {
                     // The chain moved, or an incident was declared: a member removed by
                     // it, or whose session ended, loses the socket at once.
                     if matches!(ev, ServerEvent::Chain { .. } | ServerEvent::Alert) {
-                        let still = match live_until(&state, &user.token_hash).await {
-                            Ok(_) => match in_team(&state, &team, &user.token_hash).await {
-                                Ok(()) => require_member(&state, &team, &user.username).await.map(|_| ()),
-                                Err(e) => Err(e),
-                            },
+                        let still = match live_until(&state, &user.token_hash, Some(&team)).await {
+                            Ok(_) => require_member(&state, &team, &user.username).await.map(|_| ()),
                             Err(e) => Err(e),
                         };
                         if let Err(e) = still {

@@ -20,7 +20,7 @@ use crate::auth::AuthUser;
 use crate::db::{DbError, PushResult, PushRow};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::limits::BulkVerdict;
-use crate::teams::{readable, require_member};
+use crate::teams::{readable, require_member, require_member_at};
 use crate::{now_ms, AppState};
 
 pub fn router() -> Router<AppState> {
@@ -33,9 +33,8 @@ async fn push(
     ApiPath(team): ApiPath<TeamId>,
     ApiJson(req): ApiJson<PushRequest>,
 ) -> ApiResult<ApiJson<PushResponse>> {
-    let role = require_member(&state, &team, &user.username).await?;
+    let (role, epoch) = require_member_at(&state, &team, &user.username).await?;
     let allowed = readable(&state, &team, &user.username, role).await?;
-    let epoch = state.db.team_epoch(&team).await?;
     if req.items.is_empty() || req.items.len() > MAX_PUSH_RECORDS {
         return Err(ApiError::BadRequest(format!("a push carries 1 to {MAX_PUSH_RECORDS} records")));
     }

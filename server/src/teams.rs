@@ -34,9 +34,14 @@ pub fn router() -> Router<AppState> {
 
 /// The caller's role in `team`: 404 for an unknown team, 403 for a non-member.
 pub async fn require_member(state: &AppState, team: &TeamId, user: &Username) -> ApiResult<Role> {
+    Ok(require_member_at(state, team, user).await?.0)
+}
+
+/// [`require_member`], with the team's current key epoch (read in the same query).
+pub async fn require_member_at(state: &AppState, team: &TeamId, user: &Username) -> ApiResult<(Role, u32)> {
     match state.db.member_access(team, user).await? {
-        Some((_, true)) => Err(ApiError::TwoFactorRequired),
-        Some((role, false)) => Ok(role),
+        Some((_, true, _)) => Err(ApiError::TwoFactorRequired),
+        Some((role, false, epoch)) => Ok((role, epoch)),
         None if state.db.team_exists(team).await? => Err(ApiError::Forbidden("you are not a member of this team")),
         None => Err(ApiError::NotFound("no such team")),
     }

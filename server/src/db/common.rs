@@ -275,11 +275,15 @@ impl Db for Store {
         Ok(())
     }
 
-    async fn session(&self, token_hash: &[u8; 32]) -> DbResult<Option<SessionRow>> {
+    async fn session(&self, token_hash: &[u8; 32], team: Option<&TeamId>) -> DbResult<Option<SessionRow>> {
         let row = sqlx::query(
-            "SELECT username, expires_at, last_seen_at, wiped_at, wipe_order FROM sessions WHERE token_hash = $1",
+            "SELECT s.username, s.expires_at, s.last_seen_at, s.wiped_at, s.wipe_order, e.ended_at AS team_ended_at,
+                    e.wipe_order AS team_wipe_order
+             FROM sessions s LEFT JOIN team_session_ends e ON e.token_hash = s.token_hash AND e.team_id = $2
+             WHERE s.token_hash = $1",
         )
         .bind(token_hash.as_slice())
+        .bind(team.map(|t| t.as_bytes().as_slice()))
         .fetch_optional(&self.reader)
         .await?;
         row.map(|r| {
@@ -289,6 +293,7 @@ impl Db for Store {
                 last_seen_at: r.get("last_seen_at"),
                 wiped: r.get::<Option<i64>, _>("wiped_at").is_some(),
                 wipe_order: r.get("wipe_order"),
+                team_end: r.get::<Option<i64>, _>("team_ended_at").map(|_| r.get("team_wipe_order")),
             })
         })
         .transpose()
@@ -408,9 +413,9 @@ impl Db for Store {
         Ok(())
     }
 
-    async fn member_access(&self, team: &TeamId, username: &Username) -> DbResult<Option<(Role, bool)>> {
+    async fn member_access(&self, team: &TeamId, username: &Username) -> DbResult<Option<(Role, bool, u32)>> {
         let row = sqlx::query(
-            "SELECT m.role, (t.require_2fa AND u.totp_secret IS NULL) AS blocked FROM team_members m
+            "SELECT m.role, (t.require_2fa AND u.totp_secret IS NULL) AS blocked, t.epoch FROM team_members m
              JOIN teams t ON t.team_id = m.team_id JOIN users u ON u.username = m.username
              WHERE m.team_id = $1 AND m.username = $2",
         )
@@ -420,7 +425,9 @@ impl Db for Store {
         .await?;
         row.map(|r| {
             let role = role_from_str(r.get("role"))?;
-            Ok((role, r.get::<bool, _>("blocked")))
+            let epoch = u32::try_from(r.get::<i64, _>("epoch"))
+                .map_err(|_| DbError::Corrupt("team epoch out of range".into()))?;
+            Ok((role, r.get::<bool, _>("blocked"), epoch))
         })
         .transpose()
     }
@@ -453,14 +460,6 @@ impl Db for Store {
         let n = end_in_team(&mut tx, team, username, now, Some(order)).await?;
         tx.commit().await?;
         Ok(n)
-    }
-
-    async fn team_session_end(&self, team: &TeamId, token_hash: &[u8; 32]) -> DbResult<Option<Option<String>>> {
-        Ok(sqlx::query_scalar("SELECT wipe_order FROM team_session_ends WHERE team_id = $1 AND token_hash = $2")
-            .bind(team.as_bytes().as_slice())
-            .bind(token_hash.as_slice())
-            .fetch_optional(&self.reader)
-            .await?)
     }
 
     async fn user_sessions(&self, username: &Username, now: i64) -> DbResult<Vec<DeviceRow>> {
@@ -793,26 +792,33 @@ impl Db for Store {
         // Number the rows first: this takes the team's row lock, so versions cannot
         // change before commit. The lock is held for three statements: this, the
         // conditional upsert and the commit (a conflict rolls the numbers back).
-        let (last, retention, team_bytes): (i64, i64, i64) = sqlx::query_as(
-            "UPDATE teams SET seq = seq + $1 WHERE team_id = $2 RETURNING seq, retention_days, stored_bytes",
+        // Each member's share: a push adds its own versions, and takes off what each
+        // version it replaces weighed, from that one's author. What it adds is counted
+        // into the team's total here; what it replaces, below (only edits replace).
+        let added: i64 = rows.iter().map(|r| r.sealed.len() as i64).sum();
+        let (last, retention, team_after): (i64, i64, i64) = sqlx::query_as(
+            "UPDATE teams SET seq = seq + $1, stored_bytes = stored_bytes + $2 WHERE team_id = $3 \
+             RETURNING seq, retention_days, stored_bytes",
         )
         .bind(rows.len() as i64)
+        .bind(added)
         .bind(team_b)
         .fetch_one(&mut *tx)
         .await?;
+        let team_bytes = team_after - added;
         let first = last - rows.len() as i64 + 1;
-        // What the push changes in stored bytes, by member: it adds its own versions,
-        // and takes off what each version it replaces weighed, from that one's author.
-        // Its growth, as quotas judge it, counts no deletion's growth.
+        // Its growth, as quotas judge it, counts no deletion's growth. A row pushed on
+        // base version 0 replaces nothing if the push is taken (were the record held,
+        // the push would be a conflict): only edits are looked up.
         let mut bytes: HashMap<String, i64> = HashMap::new();
         let mut old: HashMap<[u8; 16], i64> = HashMap::new();
-        for chunk in rows.chunks(1000) {
+        for chunk in rows.chunks(1000).filter(|c| c.iter().any(|r| r.base_version > 0)) {
             let mut q = QueryBuilder::new(
                 "SELECT record_id, author, CAST(LENGTH(sealed) AS BIGINT) AS size FROM records WHERE team_id = ",
             );
             q.push_bind(team_b).push(" AND record_id IN (");
             let mut sep = q.separated(", ");
-            for r in chunk {
+            for r in chunk.iter().filter(|r| r.base_version > 0) {
                 sep.push_bind(r.record.as_bytes().as_slice());
             }
             q.push(")");
@@ -822,6 +828,7 @@ impl Db for Store {
                 old.insert(arr(row.get("record_id"))?, size);
             }
         }
+        let replaced: i64 = old.values().sum();
         let mut growth = 0i64;
         for r in rows {
             let added = r.sealed.len() as i64;
@@ -909,11 +916,12 @@ impl Db for Store {
         }
         if written == rows.len() as u64 {
             let pusher = rows.first().map(|r| r.author.as_str()).unwrap_or_default();
-            if let Some(over) = over_quota(&mut tx, team, pusher, growth, team_bytes, quota).await? {
+            if let Some(over) =
+                count_stored_bytes(&mut tx, team, &bytes, replaced, pusher, growth, team_bytes, quota).await?
+            {
                 tx.rollback().await?;
                 return Ok(over);
             }
-            add_stored_bytes(&mut tx, team, &bytes).await?;
             // Pruned when the team's sequence crosses a multiple of 64, not on every push:
             // a version is kept at least its retention, a few pushes longer at most.
             if (last as u64) / 64 != (first as u64 - 1) / 64 {
@@ -1523,9 +1531,17 @@ async fn replace_members(
 /// The quota a push that grows stored bytes by `growth` would break, if any: the
 /// team's, which holds `team_bytes`, or its pusher's. Only growth is judged: a push that
 /// deletes or shrinks is taken over a quota.
-async fn over_quota(
+/// Count a push's change in stored bytes: take `replaced` (what the versions it
+/// replaces weighed) off the team's total, which already holds what it added, and
+/// `bytes` (the change by member) into each member's. The push is over a quota if
+/// its `growth` takes the team (which held `team_bytes`) or its `pusher` past one:
+/// then the caller rolls everything back.
+#[allow(clippy::too_many_arguments)]
+async fn count_stored_bytes(
     tx: &mut sqlx::Transaction<'_, Backend>,
     team: &TeamId,
+    bytes: &HashMap<String, i64>,
+    replaced: i64,
     pusher: &str,
     growth: i64,
     team_bytes: i64,
@@ -1538,45 +1554,32 @@ async fn over_quota(
     if let Some(would_hold) = over(team_bytes, quota.team_bytes) {
         return Ok(Some(PushResult::OverQuota { team: true, would_hold, quota: quota.team_bytes }));
     }
-    if growth <= 0 || quota.member_bytes == 0 {
-        return Ok(None);
-    }
-    let held: Option<i64> = sqlx::query_scalar("SELECT bytes FROM member_bytes WHERE team_id = $1 AND username = $2")
-        .bind(team.as_bytes().as_slice())
-        .bind(pusher)
-        .fetch_optional(&mut **tx)
-        .await?;
-    Ok(over(held.unwrap_or(0), quota.member_bytes).map(|would_hold| PushResult::OverQuota {
-        team: false,
-        would_hold,
-        quota: quota.member_bytes,
-    }))
-}
-
-/// Count a push's change in stored bytes (by member) into the team's and members' totals.
-async fn add_stored_bytes(
-    tx: &mut sqlx::Transaction<'_, Backend>,
-    team: &TeamId,
-    bytes: &HashMap<String, i64>,
-) -> DbResult<()> {
     let team_b = team.as_bytes().as_slice();
-    sqlx::query("UPDATE teams SET stored_bytes = stored_bytes + $1 WHERE team_id = $2")
-        .bind(bytes.values().sum::<i64>())
-        .bind(team_b)
-        .execute(&mut **tx)
-        .await?;
-    for (member, delta) in bytes.iter().filter(|(_, d)| **d != 0) {
-        sqlx::query(
+    if replaced != 0 {
+        sqlx::query("UPDATE teams SET stored_bytes = stored_bytes - $1 WHERE team_id = $2")
+            .bind(replaced)
+            .bind(team_b)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for (member, delta) in bytes.iter().filter(|(m, d)| **d != 0 || m.as_str() == pusher) {
+        // The member's total after the push: the pusher's before it is that less its change.
+        let after: i64 = sqlx::query_scalar(
             "INSERT INTO member_bytes (team_id, username, bytes) VALUES ($1, $2, $3) ON CONFLICT (team_id, username) \
-             DO UPDATE SET bytes = member_bytes.bytes + excluded.bytes",
+             DO UPDATE SET bytes = member_bytes.bytes + excluded.bytes RETURNING bytes",
         )
         .bind(team_b)
         .bind(member.as_str())
         .bind(*delta)
-        .execute(&mut **tx)
+        .fetch_one(&mut **tx)
         .await?;
+        if member == pusher {
+            if let Some(would_hold) = over(after - delta, quota.member_bytes) {
+                return Ok(Some(PushResult::OverQuota { team: false, would_hold, quota: quota.member_bytes }));
+            }
+        }
     }
-    Ok(())
+    Ok(None)
 }
 
 const DAY_MS: i64 = 86_400_000;
