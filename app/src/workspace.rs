@@ -1579,7 +1579,6 @@ impl Workspace {
         self.unlocked.create_invite(&s.session, role).await
     }
 
-    /// Admin: when each member was last seen, and on what device.
     /// Start 2FA enrolment: a secret to scan or type.
     pub async fn totp_setup(&self) -> Result<TotpLines, String> {
         self.unlocked.api.post(path::TOTP_SETUP, &shared::api::Empty {}).await.map_err(|e| e.to_string())

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { createHmac } from 'node:crypto';
 import { createAccount, createTeam, passphraseFor, uniqueUser } from './helpers';
 
@@ -42,6 +42,9 @@ test('two-factor enrolment with a QR code, then a log-in that needs the code', a
   await page.getByRole('button', { name: 'I saved them' }).click();
   await expect(codes).toHaveCount(0);
   await expect(page.locator('.hint code')).toHaveCount(0);
+  // Once on, the card no longer offers to set it up.
+  await expect(page.getByRole('button', { name: 'Set up two-factor authentication' })).toHaveCount(0);
+  await expect(page.getByLabel('Code from your authenticator app')).toHaveCount(0);
 
   // Log out; logging in again needs the code.
   await page.getByRole('button', { name: 'Log out' }).click();

@@ -24,9 +24,9 @@ pub fn SyncStatusBar() -> impl IntoView {
         } else if let Some(at) = s.last_synced {
             parts.push(tf("sync.synced_at", &[("time", &clock(at))]));
         }
-        if let Some(e) = s.error {
-            parts.push(tf("sync.error", &[("error", &e)]));
-        }
+        // Already a sentence in the user's language (`i18n::sync_error` adds the
+        // "sync error:" prefix where the error is not one of its own sentences).
+        parts.extend(s.error);
         parts.extend(s.notice);
         parts.join(" · ")
     };

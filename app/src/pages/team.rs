@@ -207,6 +207,14 @@ fn TwoFactor() -> impl IntoView {
     // The recovery codes, shown once as a list until the user says they saved them.
     let codes = RwSignal::new(Vec::<String>::new());
     let security = expect_context::<SecurityChanged>().0;
+    // Whether 2FA is on for this account (read again when it is turned on): once it is,
+    // the card says so instead of offering to set it up.
+    let enabled = LocalResource::new(move || {
+        security.track();
+        let ws = use_ws();
+        async move { ws.devices().await.ok().map(|l| l.two_factor) }
+    });
+    let is_on = move || enabled.get().flatten() == Some(true);
     let start = move |_| {
         let ws = use_ws();
         spawn_local(async move {
@@ -267,12 +275,16 @@ fn TwoFactor() -> impl IntoView {
                     </div>
                 }
             })}
-            <label for="totp-code">{t("twofa.code")}</label>
-            <input id="totp-code" inputmode="numeric" autocomplete="one-time-code"
-                on:input=move |ev| code.set(event_target_value(&ev)) />
+            <Show when=move || !is_on() fallback=move || note.with(Option::is_none).then(|| view! { <p>{t("twofa.is_on")}</p> })>
+                <label for="totp-code">{t("twofa.code")}</label>
+                <input id="totp-code" inputmode="numeric" autocomplete="one-time-code"
+                    on:input=move |ev| code.set(event_target_value(&ev)) />
+            </Show>
             <div class="actions">
-                <button type="button" on:click=start>{t("twofa.set_up")}</button>
-                <button type="button" on:click=confirm>{t("twofa.turn_on")}</button>
+                <Show when=move || !is_on()>
+                    <button type="button" on:click=start>{t("twofa.set_up")}</button>
+                    <button type="button" on:click=confirm>{t("twofa.turn_on")}</button>
+                </Show>
                 // Shown to everyone (a member who presses it is told only admins may).
                 <button type="button" on:click=require>{t("twofa.require")}</button>
             </div>
