@@ -3,7 +3,7 @@
 //! A first visit downloads only what the log-in screen and the signed-in shell need;
 //! every page is its own module, fetched the first time it opens (the service worker
 //! then keeps them all for offline use). The pages mark their split points with
-//! `#[wasm_split(...)]` (see `app/src/lazy.rs`); this step cuts the linked binary
+//! `#[wasm_split(...)]` (see the `split` module of `app/src/lib.rs`); this step cuts the linked binary
 //! there:
 //!
 //! 1. cargo builds `app.wasm` (`wasm-release` profile), keeping its relocations
