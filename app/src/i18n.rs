@@ -402,30 +402,19 @@ pub fn role_label(r: shared::chain::Role) -> &'static str {
     }
 }
 
-/// A customer field's label (the import mapping names fields by these).
+/// A field's label: a built-in customer field's from its row in
+/// `shared::fields::CUSTOMER_FIELDS` (the import mapping names fields by these), other
+/// records' fields (a history entry names them too) from here.
 pub fn field_label(f: &str) -> &'static str {
     use shared::domain::field;
+    if let Some(spec) = shared::fields::spec(f) {
+        return t(spec.label);
+    }
     match f {
-        field::NAME => t("customer.name"),
-        field::COMPANY => t("customer.company"),
-        field::PHONE => t("customer.phone"),
-        field::WECHAT => t("customer.wechat"),
-        field::EMAIL => t("customer.email"),
-        field::ADDRESS => t("customer.address"),
-        field::ID_NUMBER => t("customer.id_number"),
-        field::NOTES => t("customer.notes"),
-        field::TAGS => t("customer.tags"),
         field::STAGE => t("customer.stage"),
-        field::STATUS => t("customer.status"),
         field::PIPELINE => t("pipeline.pipeline"),
         field::LOST_REASON => t("pipeline.lost_reason"),
         field::CLOSED_AT => t("pipeline.closed_at"),
-        field::OWNER => t("customer.owner"),
-        field::PRIVATE_NOTES => t("customer.private_notes"),
-        field::CONSENT_PURPOSE => t("customer.consent_purpose"),
-        field::CONSENT_CHANNEL => t("customer.consent_channel"),
-        field::CONSENT_AT => t("customer.consent_date"),
-        field::CONSENT_WITHDRAWN => t("customer.consent_withdrawn"),
         field::TITLE => t("history.title"),
         field::AMOUNT => t("pipeline.amount"),
         field::CURRENCY => t("pipeline.currency"),

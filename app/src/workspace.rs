@@ -17,6 +17,7 @@ use shared::audit::AuditAction;
 use shared::crypto::aead::{open_blob, seal_blob};
 use shared::domain::{field, Change, Entity, EntityKind};
 use shared::duplicates::{merge_edits, DuplicateIndex, Side};
+use shared::fields::Search;
 use shared::ids::{RecordId, TeamId, Username};
 use shared::record::{RecordDoc, Value};
 use shared::search::{normalize_text, normalize_text_into, SearchText};
@@ -296,29 +297,33 @@ fn spliced(old: &SearchText, steps: &[Step], list: &[CustomerEntry]) -> SearchTe
     old.splice(pieces, list.len())
 }
 
-/// Lower-cased text that customer search looks at, appended to `s`: each field
-/// normalised, fields separated by a control character no query can contain (so no
-/// match spans two).
+/// Lower-cased text that customer search looks at, appended to `s`: the fields the
+/// registry marks searchable (`shared::fields::CUSTOMER_FIELDS`), each normalised (and
+/// its mask, the masked phone), fields separated by a control character no query can
+/// contain (so no match spans two).
 fn search_text_into(s: &mut String, d: &RecordDoc) {
-    for f in [field::NAME, field::COMPANY, field::PHONE, field::PHONE_MASKED, field::WECHAT, field::EMAIL, field::NOTES]
-    {
-        if let Some(t) = d.text(f) {
-            normalize_text_into(s, t);
-            s.push('\u{1}');
-        }
-    }
-    if let Some(tags) = d.get(field::TAGS).and_then(Value::as_list) {
-        for (i, tag) in tags.iter().enumerate() {
-            if i > 0 {
-                s.push(' ');
+    let searched = || shared::fields::CUSTOMER_FIELDS.iter().filter(|f| f.search != Search::No);
+    for f in searched() {
+        for name in std::iter::once(f.name).chain(f.mask) {
+            match d.get(name) {
+                Some(Value::Text(t)) => normalize_text_into(s, t),
+                Some(Value::List(items)) => {
+                    for (i, item) in items.iter().enumerate() {
+                        if i > 0 {
+                            s.push(' ');
+                        }
+                        normalize_text_into(s, item);
+                    }
+                }
+                _ => continue,
             }
-            normalize_text_into(s, tag);
+            s.push('\u{1}');
         }
     }
     // Chinese names and companies by pinyin: 张伟 by `zhangwei`, `zhang wei`, `zw`
     // (plain ASCII has none to give).
-    for f in [field::NAME, field::COMPANY] {
-        let forms = d.text(f).filter(|t| !t.is_ascii()).map(shared::pinyin::search_forms).unwrap_or_default();
+    for f in searched().filter(|f| f.search == Search::Pinyin) {
+        let forms = d.text(f.name).filter(|t| !t.is_ascii()).map(shared::pinyin::search_forms).unwrap_or_default();
         if !forms.is_empty() {
             s.push('\u{1}');
             s.push_str(&forms);

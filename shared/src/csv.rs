@@ -94,51 +94,10 @@ pub fn write(rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Customer fields a CSV column can be imported into, with their labels.
-pub const IMPORT_FIELDS: &[(&str, &str)] = &[
-    (field::NAME, "Name"),
-    (field::COMPANY, "Company"),
-    (field::PHONE, "Phone"),
-    (field::WECHAT, "WeChat ID"),
-    (field::EMAIL, "Email"),
-    (field::ADDRESS, "Address"),
-    (field::ID_NUMBER, "ID number"),
-    (field::NOTES, "Notes"),
-    (field::TAGS, "Tags"),
-    (field::STATUS, "Status"),
-    (field::OWNER, "Owner"),
-];
-
-/// Guess the field for a header ("Phone number" → phone, "公司" → company).
+/// Guess the field for a header ("Phone number" → phone, "公司" → company): see
+/// [`crate::fields::guess`], over the import words of [`crate::fields::CUSTOMER_FIELDS`].
 pub fn guess_field(header: &str) -> Option<&'static str> {
-    let h = header.trim().to_lowercase();
-    let any = |keys: &[&str]| keys.iter().any(|k| h.contains(k));
-    Some(if any(&["wechat", "weixin", "微信"]) {
-        field::WECHAT
-    } else if any(&["e-mail", "email", "mail", "邮箱"]) {
-        field::EMAIL
-    } else if any(&["phone", "mobile", "tel", "手机", "电话"]) {
-        field::PHONE
-    } else if any(&["company", "organisation", "organization", "account", "公司"]) {
-        field::COMPANY
-    } else if any(&["address", "地址"]) {
-        field::ADDRESS
-    } else if any(&["id number", "id_number", "national id", "身份证"]) {
-        field::ID_NUMBER
-    } else if any(&["note", "comment", "备注"]) {
-        field::NOTES
-    } else if any(&["stage", "status", "阶段", "状态"]) {
-        // Before tags: "stage" contains "tag".
-        field::STATUS
-    } else if any(&["tag", "label", "标签"]) {
-        field::TAGS
-    } else if any(&["owner", "负责人"]) {
-        field::OWNER
-    } else if any(&["name", "姓名", "客户"]) {
-        field::NAME
-    } else {
-        return None;
-    })
+    crate::fields::guess(header)
 }
 
 /// Why an import row is rejected (the app says it in the user's language; `Display`

@@ -94,20 +94,14 @@ pub fn mailto(address: &str) -> Option<String> {
     plain.then(|| format!("mailto:{a}"))
 }
 
-/// Fields whose values only holders of a collection's `sensitive` key may read:
-/// the built-in personal ones, and custom fields an admin marked sensitive.
+/// Fields whose values only holders of a collection's `sensitive` key may read: the
+/// built-in personal ones (marked `sensitive` in [`crate::fields::CUSTOMER_FIELDS`]; a
+/// contact's phone and email by the same names), a history entry's changes of those,
+/// and custom fields an admin marked sensitive.
 pub fn is_sensitive(name: &str) -> bool {
     name.starts_with(crate::custom::SENSITIVE_PREFIX)
-        || matches!(
-            name,
-            field::PHONE
-                | field::WECHAT
-                | field::EMAIL
-                | field::ADDRESS
-                | field::ID_NUMBER
-                | field::PRIVATE_NOTES
-                | field::SENSITIVE_CHANGES
-        )
+        || name == field::SENSITIVE_CHANGES
+        || crate::fields::CUSTOMER_FIELDS.iter().any(|f| f.sensitive && f.name == name)
 }
 
 /// `13812341234` → `138****1234`: keeps the first three and last four digits.
@@ -289,6 +283,7 @@ pub struct Customer {
     pub name: String,
     pub company: String,
     pub phone: String,
+    pub wechat: String,
     pub email: String,
     pub address: String,
     pub id_number: String,
@@ -512,6 +507,7 @@ impl Entity for Customer {
             (COMPANY.into(), text(&self.company)),
             (PHONE.into(), text(&self.phone)),
             (PHONE_MASKED.into(), text(&mask_phone(&self.phone))),
+            (WECHAT.into(), text(&self.wechat)),
             (EMAIL.into(), text(&self.email)),
             (ADDRESS.into(), text(&self.address)),
             (ID_NUMBER.into(), text(&self.id_number)),
@@ -540,6 +536,7 @@ impl Entity for Customer {
             name: get_text(doc, NAME),
             company: get_text(doc, COMPANY),
             phone: get_text(doc, PHONE),
+            wechat: get_text(doc, WECHAT),
             email: get_text(doc, EMAIL),
             address: get_text(doc, ADDRESS),
             id_number: get_text(doc, ID_NUMBER),

@@ -14,6 +14,8 @@
 //! * [`beacon`]: admins' signed freshness beacons of the chain head, which bound how
 //!   long a server can keep a member on a frozen view.
 //! * [`export`]: the encrypted export file (records sealed under a passphrase).
+//! * [`fields`]: the built-in customer fields, one row each (form, table, import and
+//!   export columns, search, which are sensitive).
 //! * [`api`]: the one place where wire paths, request/response shapes and the error
 //!   body live; client and server never restate them.
 //! * [`search`]: customer search over decrypted text, one pass per keystroke.
@@ -41,6 +43,7 @@ pub mod domain;
 pub mod duplicates;
 pub mod encoding;
 pub mod export;
+pub mod fields;
 pub mod hlc;
 pub mod ics;
 pub mod ids;

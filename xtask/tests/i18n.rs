@@ -2,8 +2,10 @@
 //! English and in 中文, the two tables have the same keys, each translation keeps the
 //! placeholders (`{n}`) of the English text, none is empty, and no key is unused.
 //!
-//! A key is any string literal in `app/src` of the form `namespace.name` whose
-//! namespace is one the tables use (`"auth.log_in"`, `"nav.customers"`).
+//! A key is any string literal in `app/src`, or in the built-in field registry
+//! (`shared/src/fields.rs`, whose rows name their labels' keys), of the form
+//! `namespace.name` whose namespace is one the tables use (`"auth.log_in"`,
+//! `"nav.customers"`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -58,6 +60,7 @@ fn every_key_is_in_both_languages_with_the_same_placeholders() {
         en.keys().filter_map(|k| k.split_once('.')).map(|(ns, _)| ns.to_owned()).collect();
     let mut files = Vec::new();
     sources(&root().join("app/src"), &mut files);
+    files.push(root().join("shared/src/fields.rs"));
     let mut used = BTreeSet::new();
     for f in &files {
         used.extend(keys_in(&std::fs::read_to_string(f).unwrap(), &namespaces));
@@ -66,7 +69,7 @@ fn every_key_is_in_both_languages_with_the_same_placeholders() {
     for key in &used {
         for (lang, t) in [("en", &en), ("zh-CN", &zh)] {
             if !t.contains_key(key) {
-                problems.push(format!("{key}: used in app/src, missing in {lang}"));
+                problems.push(format!("{key}: used in the code, missing in {lang}"));
             }
         }
     }
@@ -78,7 +81,7 @@ fn every_key_is_in_both_languages_with_the_same_placeholders() {
     }
     for (key, text) in &en {
         if !used.contains(key) {
-            problems.push(format!("{key}: in the tables, used nowhere in app/src"));
+            problems.push(format!("{key}: in the tables, used nowhere in the code"));
         }
         if let Some(other) = zh.get(key) {
             if placeholders(text) != placeholders(other) {

@@ -5,29 +5,28 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::domain::{field, mask_phone, Change, Channel, Entity, EntityKind, Interaction, Status, Task};
+use shared::fields::{Input, CUSTOMER_FIELDS};
 use shared::ids::RecordId;
 use shared::record::{RecordDoc, Value};
 
 use crate::i18n::{channel_label, status_label, t, tf};
 use crate::{now_ms, route, use_ws};
 
-/// The editable text fields: (field, label's translation key, input type, most characters).
-const TEXT_FIELDS: &[(&str, &str, &str, u32)] = &[
-    (field::NAME, "customer.name", "text", 200),
-    (field::COMPANY, "customer.company", "text", 200),
-    (field::PHONE, "customer.phone", "tel", 32),
-    (field::WECHAT, "customer.wechat", "text", 64),
-    (field::EMAIL, "customer.email", "email", 254),
-    (field::ADDRESS, "customer.address", "text", 500),
-    (field::ID_NUMBER, "customer.id_number", "text", 64),
-    (field::OWNER, "customer.owner", "text", 64),
-    (field::CONSENT_PURPOSE, "customer.consent_purpose", "text", 500),
-    (field::CONSENT_CHANNEL, "customer.consent_channel", "text", 200),
-];
-const AREA_FIELDS: &[(&str, &str)] =
-    &[(field::NOTES, "customer.notes"), (field::PRIVATE_NOTES, "customer.private_notes")];
-/// Notes may be long, not unbounded (every device of the team stores and draws them).
-const NOTES_MAX: u32 = 10_000;
+/// The form's one-line fields, from the built-in field registry: (field, label's
+/// translation key, input type, most characters).
+fn line_fields() -> impl Iterator<Item = (&'static str, &'static str, &'static str, u32)> {
+    CUSTOMER_FIELDS.iter().filter_map(|f| Some((f.name, f.label, f.input.line_type()?, f.max_len)))
+}
+
+/// The form's text areas, from the registry: (field, label's translation key).
+fn area_fields() -> impl Iterator<Item = (&'static str, &'static str)> {
+    CUSTOMER_FIELDS.iter().filter(|f| f.input == Input::Area).map(|f| (f.name, f.label))
+}
+
+/// Most characters a built-in field takes (its row in the registry).
+fn max_len(f: &str) -> u32 {
+    shared::fields::spec(f).map_or(0, |s| s.max_len)
+}
 
 /// Why a phone is not valid (see `shared::domain::valid_phone`), in the user's language.
 pub fn phone_problem(phone: &str) -> Option<&'static str> {
@@ -206,9 +205,9 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
         return view! { <p>{t("customer.gone")}</p> }.into_any();
     }
     let texts: Vec<(&'static str, &'static str, &'static str, u32, RwSignal<String>)> =
-        TEXT_FIELDS.iter().map(|(f, l, t, max)| (*f, *l, *t, *max, RwSignal::new(text_of(&initial, f)))).collect();
+        line_fields().map(|(f, l, t, max)| (f, l, t, max, RwSignal::new(text_of(&initial, f)))).collect();
     let areas: Vec<(&'static str, &'static str, RwSignal<String>)> =
-        AREA_FIELDS.iter().map(|(f, l)| (*f, *l, RwSignal::new(text_of(&initial, f)))).collect();
+        area_fields().map(|(f, l)| (f, l, RwSignal::new(text_of(&initial, f)))).collect();
     let status_of = |d: &RecordDoc| shared::domain::Status::of(d).map(|s| s.as_str().to_owned()).unwrap_or_default();
     let status = RwSignal::new(status_of(&initial));
     let tags = RwSignal::new(tags_of(&initial));
@@ -411,7 +410,7 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
                 </div>
                 <div class="field">
                     <label for="f-tags">{t("customer.tags")}</label>
-                    <input id="f-tags" maxlength="500" prop:value=tags on:input=move |ev| tags.set(event_target_value(&ev)) placeholder="vip, steel" />
+                    <input id="f-tags" maxlength=max_len(field::TAGS).to_string() prop:value=tags on:input=move |ev| tags.set(event_target_value(&ev)) placeholder="vip, steel" />
                 </div>
                 <crate::pages::custom_fields::CustomInputs defs=custom_defs base=base values=custom_values problems=custom_problems />
                 <ConsentFields date=consent_date withdrawn=withdrawn />
@@ -420,7 +419,7 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
                     view! {
                         <div class="field wide">
                             <label for=id_attr.clone()>{t(label)}</label>
-                            <textarea id=id_attr rows="3" maxlength=NOTES_MAX.to_string() prop:value=sig on:input=move |ev| sig.set(event_target_value(&ev))></textarea>
+                            <textarea id=id_attr rows="3" maxlength=max_len(f).to_string() prop:value=sig on:input=move |ev| sig.set(event_target_value(&ev))></textarea>
                         </div>
                     }
                 }).collect_view()}

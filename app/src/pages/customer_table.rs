@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::custom::FieldDef;
 use shared::domain::{field, Status};
+use shared::fields::{Column, CUSTOMER_FIELDS};
 use shared::ids::RecordId;
 use shared::record::{RecordDoc, Value};
 use shared::views::{self, SavedView};
@@ -19,10 +20,16 @@ use crate::{route, use_ws};
 /// A bulk action's field writes for one record.
 type MakeEdits = dyn Fn(&RecordDoc) -> Vec<crate::pages::custom_fields::FieldWrite>;
 
-/// Columns the table can show besides the name: built-in fields, then custom fields (by
-/// their stored name).
-pub const BUILT_IN: [&str; 6] = [field::COMPANY, field::PHONE, field::EMAIL, field::STATUS, field::OWNER, field::TAGS];
-pub const DEFAULT_COLUMNS: [&str; 4] = [field::COMPANY, field::PHONE, field::STATUS, field::OWNER];
+/// Columns the table can show besides the name: built-in fields the registry offers
+/// (`shared::fields::CUSTOMER_FIELDS`), then custom fields (by their stored name).
+pub fn built_in_columns() -> impl Iterator<Item = &'static str> {
+    CUSTOMER_FIELDS.iter().filter(|f| f.column != Column::No).map(|f| f.name)
+}
+
+/// The columns a list shows until its user chooses others.
+pub fn default_columns() -> Vec<String> {
+    CUSTOMER_FIELDS.iter().filter(|f| f.column == Column::Shown).map(|f| f.name.to_owned()).collect()
+}
 
 pub fn column_label(col: &str, defs: &[FieldDef]) -> String {
     match defs.iter().find(|d| d.field_name() == col) {
@@ -38,11 +45,11 @@ pub fn cell(d: &RecordDoc, col: &str, defs: &[FieldDef]) -> String {
     }
     match col {
         field::STATUS => Status::of(d).map(status_label).unwrap_or_default().to_owned(),
-        field::PHONE => d.text(field::PHONE).or(d.text(field::PHONE_MASKED)).unwrap_or_default().to_owned(),
         c => match d.get(c) {
             Some(Value::List(l)) => l.join(", "),
             Some(Value::Text(t)) => t.clone(),
-            _ => String::new(),
+            // Without the sensitive key: the mask (the phone's), where the field has one.
+            _ => shared::fields::spec(c).and_then(|f| d.text(f.mask?)).unwrap_or_default().to_owned(),
         },
     }
 }
@@ -208,7 +215,7 @@ pub fn CustomerTable(
 #[component]
 pub fn ColumnPicker(state: ListState, defs: RwSignal<Vec<FieldDef>>) -> impl IntoView {
     let all = move || {
-        let mut cols: Vec<String> = BUILT_IN.iter().map(|c| c.to_string()).collect();
+        let mut cols: Vec<String> = built_in_columns().map(str::to_owned).collect();
         cols.extend(defs.get().iter().map(FieldDef::field_name));
         cols
     };
@@ -242,7 +249,7 @@ pub fn ColumnPicker(state: ListState, defs: RwSignal<Vec<FieldDef>>) -> impl Int
 
 /// What can be done to the selected customers at once.
 #[component]
-pub fn BulkActions(selected: RwSignal<HashSet<RecordId>>) -> impl IntoView {
+pub fn BulkActions(selected: RwSignal<HashSet<RecordId>>, defs: RwSignal<Vec<FieldDef>>) -> impl IntoView {
     let owner = RwSignal::new(String::new());
     let status = RwSignal::new(String::new());
     let tag = RwSignal::new(String::new());
@@ -283,18 +290,9 @@ pub fn BulkActions(selected: RwSignal<HashSet<RecordId>>) -> impl IntoView {
         let ws = use_ws();
         let index = ws.index.get_untracked();
         let ids = selected.get_untracked();
-        let mut rows =
-            vec![["name", "company", "phone", "email", "status", "owner", "tags"].map(String::from).to_vec()];
-        for id in &ids {
-            if let Some(d) = index.records.get(id) {
-                rows.push(
-                    [field::NAME, field::COMPANY, field::PHONE, field::EMAIL, field::STATUS, field::OWNER, field::TAGS]
-                        .iter()
-                        .map(|c| cell(d, c, &[]))
-                        .collect(),
-                );
-            }
-        }
+        // The columns of the import page's export (the import maps them back).
+        let docs: Vec<&RecordDoc> = ids.iter().filter_map(|id| index.records.get(id).map(|d| &**d)).collect();
+        let rows = shared::fields::export_table(&docs, &defs.get_untracked());
         let csv = format!("\u{feff}{}", shared::csv::write(&rows));
         if let Err(e) = crate::pages::import::download("quietdesk-selection.csv", &csv.into(), "text/csv;charset=utf-8")
         {

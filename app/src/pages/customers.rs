@@ -10,7 +10,7 @@ use shared::search::normalize_query;
 
 use crate::i18n::{number, status_label, t, tf};
 use crate::pages::customer_table::{
-    sort_key, BulkActions, ColumnPicker, CustomerTable, ListState, SavedViews, DEFAULT_COLUMNS,
+    default_columns, sort_key, BulkActions, ColumnPicker, CustomerTable, ListState, SavedViews,
 };
 use crate::workspace::Index;
 use crate::{now_ms, route, use_ws};
@@ -99,7 +99,7 @@ pub fn CustomerList() -> impl IntoView {
         owner: filters.owner,
         custom: filters.custom,
         sort: RwSignal::new(("name".to_owned(), false)),
-        columns: RwSignal::new(DEFAULT_COLUMNS.iter().map(|c| c.to_string()).collect()),
+        columns: RwSignal::new(default_columns()),
         table: RwSignal::new(table_chosen),
     };
     Effect::new(move |_| {
@@ -261,7 +261,7 @@ pub fn CustomerList() -> impl IntoView {
                 {move || state.table.get().then(|| view! { <ColumnPicker state=state defs=custom_defs /> })}
                 <SavedViews state=state />
             </div>
-            {move || state.table.get().then(|| view! { <BulkActions selected=selected /> })}
+            {move || state.table.get().then(|| view! { <BulkActions selected=selected defs=custom_defs /> })}
             <p class="count" role="status" aria-label=t("customers.matching")>
                 {move || tf("customers.count", &[("n", &number(matches.with(Vec::len) as i64)), ("total", &number(total() as i64))])}
             </p>

@@ -4,10 +4,10 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::csv::{self, guess_field, row_to_customer_with, IMPORT_FIELDS};
+use shared::csv::{self, guess_field, row_to_customer_with};
 
-use crate::i18n::{field_label, t, tf};
-use shared::domain::{field, EntityKind};
+use crate::i18n::{t, tf};
+use shared::domain::field;
 use shared::ids::RecordId;
 use shared::record::Value;
 use wasm_bindgen::JsCast;
@@ -363,7 +363,7 @@ pub fn ImportExport() -> impl IntoView {
                     "an encrypted export file"
                 } else {
                     let docs: Vec<&shared::record::RecordDoc> = records.iter().map(|(_, d)| d).collect();
-                    let table = table_of(&docs, &custom_defs.get_untracked());
+                    let table = shared::fields::export_table(&docs, &custom_defs.get_untracked());
                     if kind == Export::Xlsx {
                         let file = shared::xlsx::write(t("nav.customers"), &table);
                         download("quietdesk-customers.xlsx", &js_sys::Uint8Array::from(file.as_slice()), XLSX_MIME)?;
@@ -457,7 +457,7 @@ pub fn ImportExport() -> impl IntoView {
                                                         mapping.update(|m| { if m.len() <= i { m.resize(i + 1, String::new()) } m[i] = v; });
                                                     }>
                                                     <option value="">{t("import.ignore")}</option>
-                                                    {IMPORT_FIELDS.iter().map(|(f, _)| view! { <option value=*f>{field_label(f)}</option> }).collect_view()}
+                                                    {shared::fields::importable().map(|f| view! { <option value=f.name>{t(f.label)}</option> }).collect_view()}
                                                     {move || custom_defs.get().into_iter().map(|d| { let v = d.field_name(); view! { <option value=v>{d.label}</option> }.into_any() }).collect::<Vec<AnyView>>()}
                                                 </select>
                                             </th>
@@ -538,46 +538,12 @@ enum Export {
 /// The import template: a workbook with every column the import knows as its header,
 /// in the user's language (the import maps them back), custom fields included.
 fn download_template(custom: &[shared::custom::FieldDef]) {
-    let mut header: Vec<String> = IMPORT_FIELDS.iter().map(|(f, _)| field_label(f).to_owned()).collect();
+    let mut header: Vec<String> = shared::fields::importable().map(|f| t(f.label).to_owned()).collect();
     header.extend(custom.iter().map(|d| d.label.clone()));
     let file = shared::xlsx::write(t("nav.customers"), &[header]);
     if let Err(e) = download("quietdesk-import-template.xlsx", &js_sys::Uint8Array::from(file.as_slice()), XLSX_MIME) {
         crate::toast(&e);
     }
-}
-
-/// The customers among `docs` as rows (the columns people use elsewhere, then the
-/// team's custom fields), for a CSV or a workbook.
-fn table_of(docs: &[&shared::record::RecordDoc], custom: &[shared::custom::FieldDef]) -> Vec<Vec<String>> {
-    let cols = [
-        field::NAME,
-        field::COMPANY,
-        field::PHONE,
-        field::EMAIL,
-        field::ADDRESS,
-        field::NOTES,
-        field::TAGS,
-        field::STATUS,
-        field::OWNER,
-    ];
-    let mut header: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
-    header.extend(custom.iter().map(|d| d.label.clone()));
-    let mut out = vec![header];
-    for d in docs.iter().filter(|d| d.text(field::KIND) == Some(EntityKind::Customer.as_str())) {
-        out.push(
-            cols.iter()
-                .map(|c| match d.get(c) {
-                    Some(Value::List(l)) => l.join("; "),
-                    Some(Value::Text(t)) => t.clone(),
-                    // Without the sensitive key, export what the user sees: the mask.
-                    None if *c == field::PHONE => d.text(field::PHONE_MASKED).unwrap_or_default().to_owned(),
-                    _ => String::new(),
-                })
-                .chain(custom.iter().map(|def| def.input_of(d.get(&def.field_name()))))
-                .collect(),
-        );
-    }
-    out
 }
 
 pub(crate) fn download(name: &str, part: &wasm_bindgen::JsValue, mime: &str) -> Result<(), String> {
