@@ -22,7 +22,8 @@ pub fn use_custom_fields() -> RwSignal<Vec<FieldDef>> {
         let ws = use_ws();
         spawn_local(async move {
             let new = ws.custom_fields().await;
-            if defs.with_untracked(|d| *d != new) {
+            // The view that asked may be gone by now, and its signal with it.
+            if defs.try_with_untracked(|d| *d != new) == Some(true) {
                 defs.set(new);
             }
         });

@@ -150,7 +150,7 @@ pub fn ImportExport() -> impl IntoView {
                     Err(e) => Err(e),
                 }
             };
-            if reading.get_value() != this {
+            if reading.try_get_value() != Some(this) {
                 return;
             }
             is_xlsx.set(is_workbook);
@@ -341,6 +341,8 @@ pub fn ImportExport() -> impl IntoView {
             return;
         }
         busy.set(true);
+        // Read now: the user may leave the page while the export runs.
+        let (defs, bom) = (custom_defs.get_untracked(), if for_excel.get_untracked() { "\u{feff}" } else { "" });
         spawn_local(async move {
             let result = async {
                 let approval = ws.approved(shared::api::ApprovalKind::ExportAll, 0, None, &|m| status.set(m)).await?;
@@ -363,13 +365,12 @@ pub fn ImportExport() -> impl IntoView {
                     "an encrypted export file"
                 } else {
                     let docs: Vec<&shared::record::RecordDoc> = records.iter().map(|(_, d)| d).collect();
-                    let table = shared::fields::export_table(&docs, &custom_defs.get_untracked());
+                    let table = shared::fields::export_table(&docs, &defs);
                     if kind == Export::Xlsx {
                         let file = shared::xlsx::write(t("nav.customers"), &table);
                         download("quietdesk-customers.xlsx", &js_sys::Uint8Array::from(file.as_slice()), XLSX_MIME)?;
                         "an Excel workbook"
                     } else {
-                        let bom = if for_excel.get_untracked() { "\u{feff}" } else { "" };
                         download(
                             "quietdesk-customers.csv",
                             &format!("{bom}{}", csv::write(&table)).into(),

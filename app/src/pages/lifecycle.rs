@@ -44,6 +44,8 @@ pub fn Lifecycle() -> impl IntoView {
         if !window().confirm_with_message(&ask).unwrap_or(false) {
             return;
         }
+        // Read now: the user may leave the page while it runs (its signals go with it).
+        let months = purge_months.get_untracked();
         spawn_local(async move {
             let idx = ws.index.get_untracked();
             let total = ids.len();
@@ -74,7 +76,6 @@ pub fn Lifecycle() -> impl IntoView {
             }
             ws.request_sync();
             let past = if delete { "deleted" } else { "anonymised" };
-            let months = purge_months.get_untracked();
             let detail = format!("{past} {total} customers with no interaction for {months} months");
             ws.audit(AuditAction::Lifecycle, None, None, detail).await;
             status.set(tf(if delete { "lifecycle.deleted" } else { "lifecycle.anonymised" }, &[("n", &total)]));

@@ -61,7 +61,8 @@ pub fn Pipeline() -> impl IntoView {
             // editor would throw away stages an admin is typing.
             spawn_local(async move {
                 let fresh = ws.pipelines().await;
-                if pipelines.with_untracked(|p| *p != fresh) {
+                // (The page may be gone by now, and its signal with it.)
+                if pipelines.try_with_untracked(|p| *p != fresh) == Some(true) {
                     pipelines.set(fresh);
                 }
             });

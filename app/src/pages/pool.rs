@@ -44,7 +44,8 @@ pub fn use_pool_rules() -> RwSignal<Rules> {
         let ws = use_ws();
         spawn_local(async move {
             let fresh = ws.pool_rules().await;
-            if rules.with_untracked(|r| *r != fresh) {
+            // (The page may be gone by now, and its signal with it.)
+            if rules.try_with_untracked(|r| *r != fresh) == Some(true) {
                 rules.set(fresh); // not on every sync: it would redraw a form being typed in
             }
         });
