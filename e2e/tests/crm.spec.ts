@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { addToTeam, createAccount, createCustomer, createTeam, passphraseFor, uniqueUser, waitSynced, openEdit } from './helpers';
 
 test('a customer with an interaction and a task survives a reload and a fresh log-in', async ({ page }) => {

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { addToTeam, createAccount, createCustomer, createTeam, openEdit, uniqueUser, waitSynced } from './helpers';
 
 // Admins define custom fields (typed, validated; a sensitive one sealed under the

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { createAccount, createCustomer, createTeam, deleteCustomer, openEdit, uniqueUser } from './helpers';
 
 // The customer page opens as a card with one-tap actions; editing is on demand, with

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { findIn } from './canaries';
 import { createAccount, createCustomer, createTeam, passphraseFor, uniqueUser, waitSynced } from './helpers';
 

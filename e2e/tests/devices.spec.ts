@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { createAccount, createTeam, logInOnNewDevice, passphraseFor, uniqueUser } from './helpers';
 
 // Retried: the app reloads itself around a wipe, and an evaluate caught by that

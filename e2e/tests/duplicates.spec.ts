@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { createAccount, createCustomer, createTeam, uniqueUser, waitSynced } from './helpers';
 
 // Duplicates caught on create, listed, and merged with their records.

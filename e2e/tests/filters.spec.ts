@@ -1,4 +1,4 @@
-import { test, expect, Page } from '@playwright/test';
+import { test, expect, Page } from './fixtures';
 import { createAccount, createCustomer, createTeam, passphraseFor, uniqueUser, waitSynced, openEdit } from './helpers';
 
 function isoDay(offsetDays: number): string {

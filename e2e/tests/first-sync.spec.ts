@@ -1,4 +1,4 @@
-import { test, expect, Page } from '@playwright/test';
+import { test, expect, Page } from './fixtures';
 import { createAccount, createTeam, passphraseFor, uniqueUser, waitSynced } from './helpers';
 
 // A new device's first sync of a team with thousands of records shows a progress bar:

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { addToTeam, createAccount, createCustomer, createTeam, openEdit, uniqueUser, waitSynced } from './helpers';
 
 // No edit is lost in silence: an offline edit that a colleague's later edit replaced

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { createAccount, createCustomer, createTeam, uniqueUser } from './helpers';
 
 // Home says how sales are going, from what this device decrypted: the funnel, the

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { passphraseFor, uniqueUser } from './helpers';
 
 // 中文 and English: the language follows the browser's, a picker switches it, and this

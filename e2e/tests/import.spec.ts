@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { createAccount, createCustomer, createTeam, openEdit, uniqueUser, waitSynced } from './helpers';
 import { workbook } from './xlsx';
 

@@ -1,4 +1,4 @@
-import { test, expect, Page } from '@playwright/test';
+import { test, expect, Page } from './fixtures';
 import { createAccount, createCustomer, createTeam, uniqueUser } from './helpers';
 
 async function noHorizontalScroll(page: Page) {

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { addToTeam, createAccount, createCustomer, createTeam, passphraseFor, uniqueUser, waitSynced } from './helpers';
 
 test('the app starts offline from its service worker, and an interaction added offline reaches the other user', async ({ browser }) => {

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { APP_ORIGIN_PORT } from '../playwright.config';
 import { passphraseFor, uniqueUser, waitSynced } from './helpers';
 

@@ -1,4 +1,4 @@
-import { test, expect, Page } from '@playwright/test';
+import { test, expect, Page } from './fixtures';
 import { addToTeam, createAccount, createCustomer, createTeam, uniqueUser, waitSynced } from './helpers';
 
 async function addDeal(page: Page, title: string, customer: string, amount: string) {

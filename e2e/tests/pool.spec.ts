@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { addToTeam, createAccount, createCustomer, createTeam, uniqueUser, waitSynced } from './helpers';
 
 // The customer pool (公海): claim up to the admin's limit; customers with no follow-up

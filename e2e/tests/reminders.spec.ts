@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { createAccount, createCustomer, createTeam, uniqueUser } from './helpers';
 
 test('a task that falls due raises a browser notification once reminders are allowed', async ({ browser }) => {

@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { createAccount, createTeam, uniqueUser } from './helpers';
 
 // Script in the app's origin (SECURITY.md, "Script in the app's origin"): no markup from

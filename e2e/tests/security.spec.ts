@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { addToTeam, createAccount, createCustomer, createTeam, uniqueUser, waitSynced, deleteCustomer } from './helpers';
 
 test("a member's export waits for an admin's signed approval; the audit page verifies and filters the log; the encrypted file restores", async ({ browser }) => {

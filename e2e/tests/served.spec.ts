@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 
 // What a first visit costs on the wire: the app's files come precompressed (brotli),
 // and everything before a usable login screen stays within the budget. Bytes, not

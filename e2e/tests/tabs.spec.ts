@@ -1,4 +1,4 @@
-import { test, expect } from '@playwright/test';
+import { test, expect } from './fixtures';
 import { createAccount, createTeam, passphraseFor, uniqueUser } from './helpers';
 
 // One account's tabs on one device act as one once each has been unlocked: locking one

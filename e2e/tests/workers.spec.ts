@@ -1,4 +1,4 @@
-import { test, expect, Page } from '@playwright/test';
+import { test, expect, Page } from './fixtures';
 import { createAccount, createTeam, logInOnNewDevice, uniqueUser, waitSynced } from './helpers';
 
 // Sealing and opening a batch of records hands its signatures to Web Workers running
