@@ -344,6 +344,60 @@ pub async fn serve() -> impl IntoResponse {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    /// `shared::api::path`'s constants, by name, read from its source.
+    fn path_consts() -> BTreeMap<String, String> {
+        let src = include_str!("../../shared/src/api.rs");
+        let module = src.split("pub mod path {").nth(1).expect("shared::api::path").split("\n}").next().unwrap();
+        module
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("pub const "))
+            .filter_map(|l| {
+                let (name, rest) = l.split_once(": &str = \"")?;
+                Some((name.to_owned(), rest.split('"').next()?.to_owned()))
+            })
+            .collect()
+    }
+
+    /// Every `route` call on a `path` constant under `dir`, with the methods its method router
+    /// names (`get(…)`, `.post(…)`, …).
+    fn routes_in(dir: &std::path::Path) -> Vec<(String, Vec<&'static str>)> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let file = entry.unwrap().path();
+            if file.is_dir() {
+                found.extend(routes_in(&file));
+                continue;
+            }
+            let src = std::fs::read_to_string(&file).unwrap();
+            for piece in src.split(".route(").skip(1) {
+                let Some(rest) = piece.trim_start().strip_prefix("path::") else { continue };
+                let name: String =
+                    rest.chars().take_while(|c| c.is_ascii_uppercase() || *c == '_' || c.is_ascii_digit()).collect();
+                // The method router: up to the `)` that closes `.route(`.
+                let mut depth = 1;
+                let end = rest
+                    .char_indices()
+                    .find(|&(_, c)| {
+                        depth += i32::from(c == '(') - i32::from(c == ')');
+                        depth == 0
+                    })
+                    .map_or(rest.len(), |(i, _)| i);
+                let body = &rest[..end];
+                let methods = ["get", "post", "put", "delete", "patch"]
+                    .into_iter()
+                    .filter(|m| {
+                        body.match_indices(&format!("{m}("))
+                            .any(|(i, _)| i == 0 || !body[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_'))
+                    })
+                    .collect();
+                found.push((name, methods));
+            }
+        }
+        found
+    }
+
     #[test]
     fn every_schema_named_is_defined_and_every_route_is_described() {
         let doc = super::document();
@@ -355,41 +409,23 @@ mod tests {
             assert!(defined.contains_key(name), "{name} is referenced but not defined");
         }
         let paths = json["paths"].as_object().unwrap();
-        // Every API route the server serves (see each module's router).
-        for p in [
-            shared::api::path::HEALTH,
-            shared::api::path::SIGNUP,
-            shared::api::path::PRELOGIN,
-            shared::api::path::LOGIN,
-            shared::api::path::LOGOUT,
-            shared::api::path::USER,
-            shared::api::path::TEAMS,
-            shared::api::path::CHAIN,
-            shared::api::path::WRAPS,
-            shared::api::path::SHRED_WRAPS,
-            shared::api::path::INVITES,
-            shared::api::path::ACTIVITY,
-            shared::api::path::ALERTS,
-            shared::api::path::DEVICES,
-            shared::api::path::ACCOUNT_PINS,
-            shared::api::path::REVOKE_DEVICE,
-            shared::api::path::WIPE_MEMBER,
-            shared::api::path::TOTP,
-            shared::api::path::TOTP_SETUP,
-            shared::api::path::TOTP_ENABLE,
-            shared::api::path::INCIDENT,
-            shared::api::path::BEACONS,
-            shared::api::path::TEAM_2FA,
-            shared::api::path::ACCEPT_INVITE,
-            shared::api::path::AUDIT,
-            shared::api::path::APPROVALS,
-            shared::api::path::DECIDE_APPROVAL,
-            shared::api::path::EXPORT,
-            shared::api::path::PUSH,
-            shared::api::path::PULL,
-            shared::api::path::EVENTS,
-        ] {
-            assert!(paths.contains_key(p), "{p} is not described");
+        // Every route the routers serve, read from their source (each `route` call on a `path` constant,
+        // in any module), with each method its method router names, is described.
+        let consts = path_consts();
+        let routes = routes_in(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src")));
+        assert!(routes.len() >= 30, "the routers' source was not read: {routes:?}");
+        for (name, methods) in &routes {
+            let p = consts.get(name.as_str()).unwrap_or_else(|| panic!("path::{name} is not in shared::api::path"));
+            for m in methods {
+                assert!(
+                    paths.get(p.as_str()).and_then(|o| o.get(*m)).is_some(),
+                    "{m} {p} (path::{name}) is not described"
+                );
+            }
+        }
+        // And every path the clients are given is served.
+        for (name, p) in &consts {
+            assert!(routes.iter().any(|(n, _)| n == name), "path::{name} ({p}) is served by no router");
         }
         assert!(defined["SignupRequest"]["properties"]["salt"]["format"] == "byte");
     }
