@@ -1,3 +1,4 @@
+// Long: an account's whole life on a device (sign-up, log-in, unlock, passphrase change, recovery, wipe), whose steps share their checks.
 //! Accounts in the browser: create, log in on a new device, unlock offline, lock,
 //! log out. Keys exist only in memory while unlocked. The device keeps the sealed
 //! account bundle, the salt and KDF parameters, the session token sealed under the

@@ -1,3 +1,4 @@
+// Long: the signed-in state and every operation on it; splitting it into state areas is a known debt (ARCHITECTURE.md).
 //! The unlocked workspace: the sync engine over IndexedDB and HTTP, a read-only index
 //! of decrypted records for the views, and the sync status. Background sync runs on
 //! start, after every edit, on a websocket poke, when the browser comes back online,

@@ -1,3 +1,4 @@
+// Long: every wire type and path in one module, so the client and the server read one definition of each.
 //! The wire: every path, request, response and the error body, in one place.
 //!
 //! Binary values travel as standard base64 strings. Each request type names its

@@ -1,3 +1,4 @@
+// Long: the team chain's entries, the rules each must pass and the state they build, which are checked together.
 //! The team chain: an append-only, hash-linked log of membership entries, each signed
 //! by an admin's Ed25519 key.
 //!

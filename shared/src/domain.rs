@@ -1,3 +1,4 @@
+// Long: the CRM's entity types (customer, interaction, task, deal) with their field names and checks; splitting them per entity is a known debt.
 //! The CRM's entities as typed views over [`RecordDoc`] field maps.
 //!
 //! A record's kind lives in its `kind` field. Field names are constants here so the

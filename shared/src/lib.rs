@@ -61,4 +61,5 @@ pub mod sync;
 pub mod team;
 pub mod views;
 pub mod wipe;
+#[cfg(feature = "xlsx")]
 pub mod xlsx;

@@ -1,3 +1,4 @@
+// Long: the sync engine's seams, session, replica and `Syncer` in one module; splitting it along those seams is a known debt (ARCHITECTURE.md).
 //! The sync engine.
 //!
 //! [`Replica`] is the state machine: it holds the decrypted records in memory, the

@@ -1,3 +1,4 @@
+// Long: the customer page's components (card, form, timeline, tasks, history, kept versions), which share its helpers.
 //! A customer's page: every field (edit and save, writing only what changed so
 //! concurrent edits of other fields survive), the interaction timeline with quick add,
 //! and the customer's tasks.
@@ -149,7 +150,7 @@ fn CustomerCard(id: RecordId, editing: RwSignal<bool>) -> impl IntoView {
                     {move || text(field::NAME).chars().next().map(String::from).unwrap_or_default()}
                 </span>
                 <div class="profile__who">
-                    <h2>{move || text(field::NAME)}</h2>
+                    <h1>{move || text(field::NAME)}</h1>
                     <p class="muted">{move || text(field::COMPANY)}</p>
                 </div>
                 {move || {
@@ -369,7 +370,7 @@ fn CustomerForm(id: RecordId, is_new: bool) -> impl IntoView {
     view! {
         <section class="page">
             {if is_new {
-                view! { <h2>{t("customers.new")}</h2> }.into_any()
+                view! { <h1>{t("customers.new")}</h1> }.into_any()
             } else {
                 view! { <h3>{t("customer.edit_details")}</h3> }.into_any()
             }}
