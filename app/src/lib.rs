@@ -196,7 +196,7 @@ fn Shell(ws: Ws) -> impl IntoView {
     view! {
         <div class="app">
             <aside class="sidebar">
-                <h1 class="brand">"Quietdesk"</h1>
+                <p class="brand">"Quietdesk"</p>
                 <nav aria-label=t("nav.main") class="sidebar__nav">
                     {move || sections(team.with(|t| t.me_admin)).into_iter().map(|s| nav_link(path, s)).collect_view()}
                 </nav>
@@ -249,7 +249,7 @@ fn MorePage() -> impl IntoView {
     let rest: Vec<Section> = sections(admin).into_iter().skip(4).collect();
     view! {
         <section class="page">
-            <h2>{t("nav.more")}</h2>
+            <h1>{t("nav.more")}</h1>
             <nav aria-label=t("nav.more") class="more__nav card">
                 {rest.into_iter().map(|s| nav_link(path, s)).collect_view()}
             </nav>

@@ -19,7 +19,7 @@ const SHOWN: usize = 500;
 pub fn AuditPage() -> impl IntoView {
     view! {
         <section class="page">
-            <h2>{t("nav.audit")}</h2>
+            <h1>{t("nav.audit")}</h1>
             <Approvals />
             <AuditLog />
         </section>

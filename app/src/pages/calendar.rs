@@ -200,7 +200,7 @@ pub fn Calendar() -> impl IntoView {
     view! {
         <section class="page page--board">
             <div class="page__head">
-                <h2>{t("nav.calendar")}</h2>
+                <h1>{t("nav.calendar")}</h1>
                 <button type="button" on:click=download>{t("calendar.download")}</button>
             </div>
             <div class="toolbar" role="group" aria-label=t("calendar.controls")>

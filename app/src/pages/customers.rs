@@ -241,7 +241,7 @@ pub fn CustomerList() -> impl IntoView {
     view! {
         <section class="page" class:page--board=move || state.table.get()>
             <div class="page__head">
-                <h2>{t("nav.customers")}</h2>
+                <h1>{t("nav.customers")}</h1>
                 <a href=route::DUPLICATES class="button">{t("duplicates.find")}</a>
                 <a href=route::NEW_CUSTOMER class="button primary">{t("customers.new")}</a>
             </div>

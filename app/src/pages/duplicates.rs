@@ -78,7 +78,7 @@ pub fn FindDuplicates() -> impl IntoView {
     view! {
         <section class="page">
             <div class="page__head">
-                <h2>{t("duplicates.heading")}</h2>
+                <h1>{t("duplicates.heading")}</h1>
                 <a href=route::CUSTOMERS class="button">{t("duplicates.back")}</a>
             </div>
             <p class="muted">{move || tf("duplicates.count", &[("n", &groups.with(Vec::len))])}</p>
@@ -123,7 +123,7 @@ pub fn Merge(survivor: RecordId, other: RecordId) -> impl IntoView {
     };
     view! {
         <section class="page">
-            <h2>{t("merge.heading")}</h2>
+            <h1>{t("merge.heading")}</h1>
             <p>{tf("merge.explain", &[("survivor", &who(&s_doc)), ("other", &who(&o_doc)), ("n", &moved)])}</p>
             <table class="card merge">
                 <caption class="sr-only">{t("merge.heading")}</caption>

@@ -152,7 +152,7 @@ pub fn Home() -> impl IntoView {
     view! {
         <section class="page">
             <div class="page__head">
-                <h2>{t("nav.home")}</h2>
+                <h1>{t("nav.home")}</h1>
                 <a href=route::NEW_CUSTOMER class="button primary">{t("customers.new")}</a>
             </div>
             <div class="tiles">

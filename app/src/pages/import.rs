@@ -424,7 +424,7 @@ pub fn ImportExport() -> impl IntoView {
     let count = move || rows.with(|r| r.len().saturating_sub(1));
     view! {
         <section class="page">
-            <h2>{t("nav.import")}</h2>
+            <h1>{t("nav.import")}</h1>
             <section class="card form">
                 <h3>{t("import.title")}</h3>
                 <button type="button" on:click=move |_| download_template(&custom_defs.get_untracked())>{t("import.template")}</button>

@@ -101,7 +101,7 @@ pub fn Lifecycle() -> impl IntoView {
     };
     view! {
         <section class="page">
-            <h2>{t("nav.lifecycle")}</h2>
+            <h1>{t("nav.lifecycle")}</h1>
             <section class="card form">
                 <h3>{t("lifecycle.rules")}</h3>
                 {number("dormant-months", t("lifecycle.dormant_after"), dormant_months)}

@@ -128,7 +128,7 @@ pub fn Pipeline() -> impl IntoView {
 
     view! {
         <section class="page page--board">
-            <h2>{t("nav.pipeline")}</h2>
+            <h1>{t("nav.pipeline")}</h1>
             <PipelinePicker pipelines=pipelines current=current />
             <NewDeal board=board message=message />
             {move || losing.get().map(|(id, deal)| view! { <LostReason id=id deal=deal board=board losing=losing /> })}

@@ -105,7 +105,7 @@ pub fn Pool() -> impl IntoView {
     };
     view! {
         <section class="page">
-            <h2>{t("nav.pool")}</h2>
+            <h1>{t("nav.pool")}</h1>
             <p class="hint">{t("pool.explain")}</p>
             <p role="status" aria-label=t("pool.holding")>{move || {
                 let r = rules.get();

@@ -61,7 +61,7 @@ pub fn TaskList() -> impl IntoView {
     };
     view! {
         <section class="page">
-            <h2>{t("nav.tasks")}</h2>
+            <h1>{t("nav.tasks")}</h1>
             {move || match permission.get() {
                 web_sys::NotificationPermission::Granted => view! { <p class="hint">{t("tasks.reminders_on")}</p> }.into_any(),
                 web_sys::NotificationPermission::Denied => view! { <p class="hint">{t("tasks.reminders_blocked")}</p> }.into_any(),

@@ -50,33 +50,55 @@ pub fn TeamPage() -> impl IntoView {
     });
     view! {
         <section class="page">
-            <h2>{t("nav.team")}</h2>
-            <section class="card">
-                <h3>{t("team.members")}</h3>
-                <p class="hint">{move || tf("team.epoch", &[("n", &team.with(|t| t.epoch))])}</p>
-                <p class="hint fingerprint" title=t("team.fingerprint_hint")>
-                    {move || tf("team.fingerprint", &[("fingerprint", &team.with(|t| t.fingerprint.clone()))])}
-                </p>
-                <ul class="members" aria-label=t("team.members")>
-                    <For each=move || team.with(|t| t.members.clone()) key=|m| m.clone() let:m>
-                        <MemberRow name=m.0 role=m.1 fingerprint=m.2 message=message me=me.clone() activity=activity />
-                    </For>
-                </ul>
-                <p role="status" class="message" aria-label=t("team.status")>{move || message.get()}</p>
+            <h1>{t("nav.team")}</h1>
+            // Four groups, each with its own heading: who is in the team, this account's
+            // and the team's security, the keys, and the team's settings.
+            <section class="group" aria-labelledby="team-people">
+                <h2 id="team-people" class="group__title">{t("team.group_people")}</h2>
+                <section class="card">
+                    <h3>{t("team.members")}</h3>
+                    <p class="hint">{move || tf("team.epoch", &[("n", &team.with(|t| t.epoch))])}</p>
+                    <p class="hint fingerprint" title=t("team.fingerprint_hint")>
+                        {move || tf("team.fingerprint", &[("fingerprint", &team.with(|t| t.fingerprint.clone()))])}
+                    </p>
+                    <ul class="members" aria-label=t("team.members")>
+                        <For each=move || team.with(|t| t.members.clone()) key=|m| m.clone() let:m>
+                            <MemberRow name=m.0 role=m.1 fingerprint=m.2 message=message me=me.clone() activity=activity />
+                        </For>
+                    </ul>
+                    <p role="status" class="message" aria-label=t("team.status")>{move || message.get()}</p>
+                </section>
+                {move || is_admin.get().then(|| view! { <Invitations message=message /> })}
             </section>
-            <TwoFactor />
-            <ChangePassphrase />
-            <RecoveryKit />
-            <Devices />
-            <BeaconLease />
+            <section class="group" aria-labelledby="team-security">
+                <h2 id="team-security" class="group__title">{t("team.group_security")}</h2>
+                <TwoFactor />
+                <Devices />
+                <RecoveryKit />
+                <ChangePassphrase />
+                {move || is_admin.get().then(|| view! { <Alerts /> })}
+                <BeaconLease />
+            </section>
             {move || is_admin.get().then(|| view! {
-                <Alerts />
-                <Reencryption />
-                <RotationSchedule message=message />
-                <Retention />
-                <crate::pages::custom_fields::CustomFieldsEditor />
-                <Invitations message=message />
-                <RotateKeys message=message />
+                <section class="group" aria-labelledby="team-keys">
+                    <h2 id="team-keys" class="group__title">{t("team.group_keys")}</h2>
+                    <RotateKeys message=message />
+                    <Reencryption />
+                    <RotationSchedule message=message />
+                </section>
+                <section class="group" aria-labelledby="team-settings">
+                    <h2 id="team-settings" class="group__title">{t("team.group_settings")}</h2>
+                    <crate::pages::custom_fields::CustomFieldsEditor />
+                    <Retention />
+                    <section class="card">
+                        <h3>{t("team.elsewhere")}</h3>
+                        <p class="hint">{t("team.elsewhere_hint")}</p>
+                        <div class="actions">
+                            <a class="button" href=crate::route::PIPELINE>{t("team.edit_pipelines")}</a>
+                            <a class="button" href=crate::route::POOL>{t("team.edit_pool")}</a>
+                        </div>
+                    </section>
+                </section>
             })}
         </section>
     }
