@@ -128,6 +128,13 @@ pub fn AuthPage(error: Option<String>) -> impl IntoView {
             <h1 class="brand">"Quietdesk"</h1>
             <p class="tagline">{t("auth.tagline")}</p>
             <LanguagePicker />
+            // Opened from an invitation link: say so before the account exists, and what
+            // happens next (the invitation is answered once the account is open).
+            {invitation_in_address().map(|l| view! {
+                <p class="invited" role="note">
+                    {tf("auth.invited_signup", &[("role", &crate::i18n::role_label(l.role))])}
+                </p>
+            })}
             <div class="tabs" role="group" aria-label=t("auth.account")>
                 <button type="button" aria-pressed=move || (mode.get() == Mode::Create).to_string() on:click=move |_| set_mode.set(Mode::Create)>{t("auth.new_account")}</button>
                 <button type="button" aria-pressed=move || (mode.get() == Mode::LogIn).to_string() on:click=move |_| set_mode.set(Mode::LogIn)>{t("auth.log_in_here")}</button>
@@ -199,14 +206,14 @@ pub fn NoTeamPage(unlocked: Rc<RefCell<Option<Unlocked>>>, error: Option<String>
     }
 }
 
-/// Answer an invitation link: this account's public keys go to the server with a MAC
-/// made from the link's secret, for the admin's device to verify.
 /// The invitation in the address bar's fragment, if the page was opened from a link.
 fn invitation_in_address() -> Option<shared::invite::InviteLink> {
     let hash = web_sys::window()?.location().hash().ok()?;
     shared::invite::decode_fragment(&hash)
 }
 
+/// Answer an invitation link: this account's public keys go to the server with a MAC
+/// made from the link's secret, for the admin's device to verify.
 #[component]
 fn AcceptInvitation(unlocked: Rc<RefCell<Option<Unlocked>>>, primary: bool) -> impl IntoView {
     // A link opened directly lands here with its fragment still in the address bar.
