@@ -797,7 +797,10 @@ fn EarlierVersions(customer: RecordId) -> impl IntoView {
                 Ok(0) => crate::toast(t("versions.nothing_changed")),
                 Ok(_) => {
                     crate::toast(&tf("versions.put_back_done", &[("version", &version)]));
-                    load();
+                    // Read again with this task's workspace (`use_ws` needs the view's
+                    // owner, which a task no longer runs under).
+                    loaded.set(None);
+                    loaded.set(Some(ws.kept_versions(customer).await));
                 }
                 Err(e) => crate::toast(&tf("versions.not_put_back", &[("error", &e)])),
             }
