@@ -33,7 +33,10 @@ fn lines_before_tests(src: &str) -> usize {
     let lines: Vec<&str> = src.lines().collect();
     let tests = (0..lines.len()).find(|&i| {
         lines[i].trim_start() == "#[cfg(test)]"
-            && lines[i + 1..].iter().find(|l| !l.trim().is_empty()).is_some_and(|l| l.trim_start().starts_with("mod tests"))
+            && lines[i + 1..]
+                .iter()
+                .find(|l| !l.trim().is_empty())
+                .is_some_and(|l| l.trim_start().starts_with("mod tests"))
     });
     tests.unwrap_or(lines.len())
 }
