@@ -287,6 +287,17 @@ pub fn prepare_unlock() {
     leptos::task::spawn_local(load_pinyin());
 }
 
+/// Open the workspace for an unlocked account, moving the app to the right phase (from
+/// the log-in screen, and from another tab that hands over the key).
+pub async fn enter(phase: PhaseSignal, unlocked: account::Unlocked, create_team: bool) {
+    phase.set(Phase::Busy(t("auth.opening").into()));
+    // Every text, not only the log-in screen's (see `crate::i18n`).
+    i18n::load_all(i18n::starting()).await;
+    // The pinyin table, before the search index is built (cached after the first time).
+    load_pinyin().await;
+    open_workspace(phase, unlocked, create_team).await;
+}
+
 /// Open the workspace (see [`pages::auth::open_workspace`]). In the built app the engine
 /// — the workspace, the sync engine and the shell around the pages — is a module of its
 /// own (see [`split`]): the log-in screen does not wait for it, and it is fetched while

@@ -8,6 +8,7 @@ pub mod customer;
 pub mod customer_table;
 pub mod customers;
 pub mod duplicates;
+pub mod format;
 pub mod home;
 pub mod import;
 pub mod lifecycle;

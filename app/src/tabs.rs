@@ -125,7 +125,7 @@ async fn open_with_kept_key(phase: PhaseSignal) {
     let Ok(wrap) = <[u8; 32]>::try_from(kept.as_slice()) else { return };
     crate::prepare_unlock();
     if let Ok(u) = account::unlock_with_wrap(&user, wrap).await {
-        crate::pages::auth::enter(phase, u, false).await;
+        crate::enter(phase, u, false).await;
     }
 }
 
@@ -183,7 +183,7 @@ pub fn install(phase: PhaseSignal) {
                 let Some(wrap) = open_key(&user, at, &sealed) else { return };
                 leptos::task::spawn_local(async move {
                     if let Ok(u) = account::unlock_with_wrap(&user, wrap).await {
-                        crate::pages::auth::enter(phase, u, false).await;
+                        crate::enter(phase, u, false).await;
                     }
                 });
             }

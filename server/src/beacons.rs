@@ -11,9 +11,9 @@ use axum::Router;
 use shared::api::{path, BeaconsResponse, Empty, PublishBeaconRequest};
 use shared::ids::TeamId;
 
-use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::records::holds_head;
+use crate::session::AuthUser;
 use crate::teams::{require_admin, require_member};
 use crate::AppState;
 

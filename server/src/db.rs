@@ -16,8 +16,6 @@ use shared::crypto::identity::{AccountBundle, PublicIdentity};
 use shared::crypto::passphrase::KdfParams;
 use shared::ids::{InviteId, RecordId, TeamId, Username};
 
-use crate::limits::Backoff;
-
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// A uniqueness rule refused the write (user exists, chain index taken, …).
@@ -60,6 +58,30 @@ impl DbError {
 }
 
 pub type DbResult<T> = Result<T, DbError>;
+
+/// The back-off schedule of one kind of count (per account or per address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// Failures that cost nothing (at least one).
+    pub free: u64,
+    pub first_ms: i64,
+    pub max_ms: i64,
+    /// How long a count lasts after its last failure, or after the end of its wait.
+    pub forget_ms: i64,
+}
+
+impl Backoff {
+    /// How long guesses wait after the `failures`-th failure in a row, if at all: the
+    /// first wait once the free ones are spent, doubled for each failure after that.
+    pub fn wait_ms(&self, failures: u64) -> Option<i64> {
+        let free = self.free.max(1);
+        if self.first_ms <= 0 || failures < free {
+            return None;
+        }
+        let doublings = u32::try_from(failures - free).unwrap_or(u32::MAX).min(62);
+        Some(self.first_ms.saturating_mul(1_i64 << doublings).min(self.max_ms.max(self.first_ms)))
+    }
+}
 
 /// Which backend a database URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,8 +22,8 @@ use shared::api::{path, ClientEvent, ServerEvent};
 use shared::ids::{TeamId, Username};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::auth::{authenticate, live_until};
 use crate::error::{ApiError, ApiPath};
+use crate::session::{authenticate, live_until};
 use crate::teams::require_member;
 use crate::AppState;
 

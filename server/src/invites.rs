@@ -11,9 +11,9 @@ use shared::api::{path, AcceptInviteRequest, CreateInviteRequest, Empty, InviteA
 use shared::chain::Member;
 use shared::ids::{InviteId, TeamId};
 
-use crate::auth::AuthUser;
 use crate::db::{DbError, InviteRow};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
+use crate::session::AuthUser;
 use crate::teams::require_admin;
 use crate::{now_ms, AppState};
 

@@ -23,6 +23,7 @@ pub mod limits;
 pub mod openapi;
 pub mod records;
 pub mod release;
+pub mod session;
 pub mod teams;
 pub mod twofa;
 

@@ -16,10 +16,10 @@ use shared::crypto::identity::PublicIdentity;
 use shared::crypto::CryptoError;
 use shared::ids::{RecordId, TeamId, Username};
 
-use crate::auth::AuthUser;
 use crate::db::{DbError, PushResult, PushRow};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::limits::BulkVerdict;
+use crate::session::AuthUser;
 use crate::teams::{readable, require_member, require_member_at};
 use crate::{now_ms, AppState};
 

@@ -15,9 +15,9 @@ use shared::crypto::wrap::wrap_signer;
 use shared::ids::{CollectionId, TeamId, Username};
 use shared::team::{access, portfolio};
 
-use crate::auth::AuthUser;
 use crate::db::DbError;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
+use crate::session::AuthUser;
 use crate::{now_ms, AppState};
 
 pub fn router() -> Router<AppState> {

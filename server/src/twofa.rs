@@ -14,9 +14,9 @@ use shared::ids::{TeamId, Username};
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, TOTP};
 
-use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::limits::{ClientAddr, Target};
+use crate::session::AuthUser;
 use crate::teams::require_admin;
 use crate::AppState;
 

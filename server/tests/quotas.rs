@@ -14,7 +14,7 @@ mod server;
 use client::{signup, HttpTransport};
 use server::TestServer;
 use shared::chain::Role;
-use shared::domain::{Customer, Entity};
+use shared::domain::{field, Customer, Entity};
 use shared::ids::RecordId;
 use shared::record::{Value, DELETED};
 use shared::sync::memory::MemoryStore;
@@ -72,6 +72,11 @@ async fn a_push_past_the_member_or_team_quota_is_refused_and_deletions_still_go_
     phone.edit_many(bobs[..2].iter().map(delete).collect(), 2).await.unwrap();
     phone.sync().await.expect("deleting is never refused for space");
     assert_eq!(phone.replica.live().count(), bobs.len() - 2, "Alice's are in her portfolio");
-    // Still over (the team now): Bob's waiting customer is refused again, naming the team.
+    // Alice takes the freed space back until the team is full again; then Bob's waiting
+    // customer, with a long note added to another of his, is refused naming the team
+    // (the team's quota is judged first; the note outgrows whatever space is left).
+    let (_, code) = fill(&mut a, "Quota Canary A2", "alice").await;
+    assert_eq!(code, "team_quota_exceeded");
+    b.edit(bobs[2], vec![(field::NOTES.to_owned(), Some(Value::Text("n".repeat(1500))))], 3).await.unwrap();
     assert_eq!(refused_code(b.sync().await), "team_quota_exceeded");
 }

@@ -8,7 +8,7 @@ use shared::api::Approval;
 use shared::domain::field;
 
 use crate::i18n::{t, tf};
-use crate::pages::customer::{format_date, parse_date};
+use crate::pages::format::{format_date, parse_date};
 use crate::security::AuditLine;
 use crate::use_ws;
 

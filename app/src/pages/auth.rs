@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 use crate::account::{self, Unlocked, NO_TEAM};
 use crate::i18n::{t, tf, LanguagePicker};
 use crate::workspace::Workspace;
-use crate::{Phase, PhaseSignal};
+use crate::{enter, Phase, PhaseSignal};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -20,17 +20,7 @@ enum Mode {
     Recover,
 }
 
-/// Open the workspace for an unlocked account, moving the app to the right phase.
-pub async fn enter(phase: PhaseSignal, unlocked: Unlocked, create_team: bool) {
-    phase.set(Phase::Busy(t("auth.opening").into()));
-    // Every text, not only the log-in screen's (see `crate::i18n`).
-    crate::i18n::load_all(crate::i18n::starting()).await;
-    // The pinyin table, before the search index is built (cached after the first time).
-    crate::load_pinyin().await;
-    crate::open_workspace(phase, unlocked, create_team).await;
-}
-
-/// [`enter`]'s last step, the first code of the engine's module (see `crate::split`):
+/// [`crate::enter`]'s last step, the first code of the engine's module (see `crate::split`):
 /// open the workspace and move the app to the right phase.
 pub async fn open_workspace(phase: PhaseSignal, unlocked: Unlocked, create_team: bool) {
     match Workspace::open(unlocked, create_team).await {

@@ -257,7 +257,7 @@ fn item_view(item: Item, month: bool, dragging: Dragging) -> AnyView {
     let kind = if item.is_task { t("calendar.task") } else { t("calendar.meeting") };
     let moved = item.clone();
     let keyboard_move = move |ev: leptos::ev::Event| {
-        if let Some(day) = crate::pages::customer::parse_date(&event_target_value(&ev)) {
+        if let Some(day) = crate::pages::format::parse_date(&event_target_value(&ev)) {
             reschedule(&moved, day_start(day));
         }
     };

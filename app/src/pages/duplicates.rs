@@ -135,7 +135,7 @@ pub fn Merge(survivor: RecordId, other: RecordId) -> impl IntoView {
                         let side = choices[f];
                         let label = field_label(f);
                         let group = format!("m-{f}");
-                        let shown = |d: &RecordDoc| crate::pages::customer::shown_value(f, &d.get(f).cloned());
+                        let shown = |d: &RecordDoc| crate::pages::format::shown_value(f, &d.get(f).cloned());
                         let (mine, theirs) = (shown(&s_doc), shown(&o_doc));
                         view! {
                             <tr>

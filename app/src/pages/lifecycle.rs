@@ -13,7 +13,7 @@ use shared::lifecycle::{anonymise, inactive_for, last_activity, DORMANT_MONTHS, 
 use shared::record::{Value, DELETED};
 
 use crate::i18n::{t, tf};
-use crate::pages::customer::format_date;
+use crate::pages::format::format_date;
 use crate::use_ws;
 
 #[component]

@@ -13,7 +13,7 @@ use shared::ids::RecordId;
 use shared::pipeline::{self, default_pipelines, move_deal, MoveError, Pipeline as Board, StageDef, LOST, WON};
 
 use crate::i18n::{self, stage_label, t, tf};
-use crate::pages::customer::format_date;
+use crate::pages::format::format_date;
 use crate::use_ws;
 
 /// `"1,234.5"` → `123450`.

@@ -13,7 +13,7 @@ use shared::pool::{self, Rules};
 use shared::record::Value;
 
 use crate::i18n::{t, tf};
-use crate::pages::customer::format_date;
+use crate::pages::format::format_date;
 use crate::workspace::Index;
 use crate::{route, use_ws};
 

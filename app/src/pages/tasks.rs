@@ -7,7 +7,7 @@ use shared::ids::RecordId;
 use shared::record::Value;
 
 use crate::i18n::{t, tf};
-use crate::pages::customer::format_date;
+use crate::pages::format::format_date;
 use crate::{now_ms, use_ws};
 
 #[component]

@@ -136,7 +136,7 @@ fn MemberRow(
             Some(match (a.last_seen_ms, a.device) {
                 (Some(at), Some(d)) => {
                     let devices = crate::i18n::tn("team.devices_one", "team.devices_other", a.sessions as usize);
-                    let when = crate::pages::customer::format_date(at);
+                    let when = crate::pages::format::format_date(at);
                     tf("team.last_seen", &[("when", &when), ("device", &d), ("devices", &devices)])
                 }
                 _ => t("team.no_device").to_owned(),
@@ -451,7 +451,7 @@ fn Devices() -> impl IntoView {
             })}</p>
             <ul aria-label=t("devices.title")>
                 {move || devices.get().flatten().map(|l| l.devices).unwrap_or_default().into_iter().map(|d| {
-                    let when = crate::pages::customer::format_date(d.last_seen_ms);
+                    let when = crate::pages::format::format_date(d.last_seen_ms);
                     let text = tf("devices.line", &[("device", &d.device), ("when", &when)]);
                     let revoke = move |_| {
                         let (ws, id) = (use_ws(), d.id.clone());
@@ -652,7 +652,7 @@ fn RotationSchedule(message: RwSignal<Option<String>>) -> impl IntoView {
             <h3>{t("rotation.title")}</h3>
             <p class="hint">{move || tf("rotation.began", &[
                 ("n", &team.with(|t| t.epoch)),
-                ("when", &crate::pages::customer::format_date(team.with(|t| t.epoch_started_ms))),
+                ("when", &crate::pages::format::format_date(team.with(|t| t.epoch_started_ms))),
             ])}</p>
             <div class="field">
                 <label for="rotation-days">{t("rotation.auto")}</label>
