@@ -211,7 +211,10 @@ fn no_new_import_cycle_between_the_modules_of_a_crate() {
     let mut found = Vec::new();
     for krate in ["shared", "server", "app", "xtask", "fuzz"] {
         let graphs = module_graphs(&root().join(krate).join("src"));
-        assert!(matches!(krate, "fuzz" | "xtask") || graphs.values().map(|g| g.len()).sum::<usize>() > 3, "{krate}: no modules found");
+        assert!(
+            matches!(krate, "fuzz" | "xtask") || graphs.values().map(|g| g.len()).sum::<usize>() > 3,
+            "{krate}: no modules found"
+        );
         for (parent, graph) in &graphs {
             for c in cycles(graph) {
                 let edges: Vec<String> = c
