@@ -45,7 +45,8 @@ pub fn finish(dist: &Path) -> Result<(), String> {
 /// unlocked, or created, an account): the first visit fetches only these
 /// (`<tag>.start.json`), the rest once the app goes past that screen.
 /// `xtask/tests/i18n.rs` checks that the log-in screen's code uses no other.
-pub const START_NAMESPACES: &[&str] = &["auth", "common", "error", "invite", "lock", "passphrase", "recovery", "shell"];
+pub const START_NAMESPACES: &[&str] =
+    &["auth", "common", "error", "invite", "lock", "passphrase", "recovery", "role", "shell"];
 
 /// The translation tables (`i18n/<tag>.json`), without the indentation they are edited
 /// with, and beside each its log-in screen's part (`i18n/<tag>.start.json`).
