@@ -57,8 +57,6 @@ pub enum InviteCheck {
     /// Made on another device (which holds the secret).
     OtherDevice,
 }
-/// The error `ensure_team` gives when the user is in no team yet.
-pub const NO_TEAM: &str = "You are not in a team yet.";
 
 /// What the device remembers about an account (no secrets in the clear).
 #[derive(Clone, Serialize, Deserialize)]
@@ -461,11 +459,11 @@ impl Unlocked {
     /// The team to work in: the one remembered, else one of the account's pinned teams
     /// (pinned by another device, or by answering an invitation) once the server lists
     /// this user in it, else (when `create`) a new one where this user is the admin.
-    /// `Err(NO_TEAM)` otherwise. A team the server lists but the account never pinned
-    /// is not taken (except once, for an account from before pins).
-    pub async fn ensure_team(&mut self, create: bool) -> Result<TeamId, String> {
+    /// `None` otherwise (in no team yet). A team the server lists but the account never
+    /// pinned is not taken (except once, for an account from before pins).
+    pub async fn ensure_team(&mut self, create: bool) -> Result<Option<TeamId>, String> {
         if let Some(t) = self.account.team {
-            return Ok(t);
+            return Ok(Some(t));
         }
         let pinned: Vec<TeamId> =
             self.local_pins().await.map(|p| p.teams.iter().map(|t| t.team).collect()).unwrap_or_default();
@@ -474,11 +472,11 @@ impl Unlocked {
         let team = match pinned.iter().find(|t| listed(t)) {
             Some(t) => *t,
             None if create => self.create_team().await?,
-            None => return Err(NO_TEAM.into()),
+            None => return Ok(None),
         };
         self.account.team = Some(team);
         save_account(&self.store, &self.account).await?;
-        Ok(team)
+        Ok(Some(team))
     }
 
     async fn create_team(&self) -> Result<TeamId, String> {

@@ -335,6 +335,31 @@ pub fn row_problem(p: &shared::csv::RowProblem) -> String {
     }
 }
 
+/// What an approval asks for, as a phrase in the user's language ("export everything").
+/// (`Approval::describe` is the English the audit log records.)
+pub fn approval_what(a: &shared::api::Approval) -> String {
+    use shared::api::ApprovalKind;
+    match a.kind {
+        ApprovalKind::ExportAll => t("approvals.what_export_all").into(),
+        ApprovalKind::BulkDelete => tf("approvals.what_bulk_delete", &[("n", &a.count)]),
+        ApprovalKind::GrantAdmin => {
+            tf("approvals.what_grant_admin", &[("who", &a.subject.as_ref().map_or("?", |s| s.as_str()))])
+        }
+    }
+}
+
+/// An approval's state as the server names it (`pending`, `approved`, …), shown.
+pub fn approval_state(state: &str) -> String {
+    match state {
+        "pending" => t("approvals.state_pending").into(),
+        "approved" => t("approvals.state_approved").into(),
+        "refused" => t("approvals.state_refused").into(),
+        "used" => t("approvals.state_used").into(),
+        "expired" => t("approvals.state_expired").into(),
+        other => other.to_owned(),
+    }
+}
+
 /// What the sync engine refused or is waiting for, in the user's language.
 pub fn sync_error(e: &shared::sync::SyncError) -> String {
     use shared::sync::{ChainDoubt, SyncError};

@@ -408,7 +408,7 @@ impl Workspace {
         if me_admin && admins == 1 {
             self.decide(&a, true).await?;
         } else {
-            status(crate::i18n::tf("approvals.waiting", &[("what", &a.describe())]));
+            status(crate::i18n::tf("approvals.waiting", &[("what", &crate::i18n::approval_what(&a))]));
         }
         self.await_decision(a.id).await
     }

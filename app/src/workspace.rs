@@ -560,17 +560,26 @@ pub async fn after_next_frame() {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
+/// Why [`Workspace::open`] did not open the workspace.
+pub enum OpenError {
+    /// The account is in no team yet: the app offers to join one or start one.
+    NoTeam(Unlocked),
+    /// Anything else, said for the user, with the unlocked account while it is usable.
+    Failed(String, Option<Unlocked>),
+}
+
 impl Workspace {
     /// Open the team workspace for an unlocked account (offline works from the cache).
-    pub async fn open(mut unlocked: Unlocked, create_team: bool) -> Result<Ws, (String, Option<Unlocked>)> {
+    pub async fn open(mut unlocked: Unlocked, create_team: bool) -> Result<Ws, OpenError> {
         let t0 = now();
         let team = match unlocked.ensure_team(create_team).await {
-            Ok(t) => t,
-            Err(e) => return Err((e, Some(unlocked))),
+            Ok(Some(t)) => t,
+            Ok(None) => return Err(OpenError::NoTeam(unlocked)),
+            Err(e) => return Err(OpenError::Failed(e, Some(unlocked))),
         };
         let session = match unlocked.session(team).await {
             Ok(s) => s,
-            Err(e) => return Err((e, Some(unlocked))),
+            Err(e) => return Err(OpenError::Failed(e, Some(unlocked))),
         };
         let me = unlocked.account.username.clone();
         let team_view = TeamView::of(&session);
@@ -578,12 +587,12 @@ impl Workspace {
         let transport = HttpTransport { api: unlocked.api.clone(), team, download };
         let store = match crate::store::open(&crate::store::db_name(me.as_str())).await {
             Ok(s) => s,
-            Err(e) => return Err((e.to_string(), Some(unlocked))),
+            Err(e) => return Err(OpenError::Failed(e.to_string(), Some(unlocked))),
         };
         let t1 = now();
         let mut syncer = match Syncer::open_cached(session, store, transport).await {
             Ok(s) => s,
-            Err(e) => return Err((e.to_string(), Some(unlocked))),
+            Err(e) => return Err(OpenError::Failed(e.to_string(), Some(unlocked))),
         };
         // With a replica cache, the list shows at once from it and the stored
         // ciphertext is read in the background (the engine waits for that); without one
@@ -591,7 +600,7 @@ impl Workspace {
         let reading_in_background = syncer.shows_cached();
         if !reading_in_background {
             if let Err(e) = syncer.verify_stored().await {
-                return Err((e.to_string(), Some(unlocked)));
+                return Err(OpenError::Failed(e.to_string(), Some(unlocked)));
             }
         }
         // The versions the account's devices held: the server may not serve older.

@@ -58,8 +58,8 @@ pub fn Approvals() -> impl IntoView {
                 {move || list.get().unwrap_or_default().into_iter().map(|a| {
                     let line = tf("approvals.line", &[
                         ("who", &a.requester),
-                        ("what", &a.describe()),
-                        ("state", &a.state),
+                        ("what", &crate::i18n::approval_what(&a)),
+                        ("state", &crate::i18n::approval_state(&a.state)),
                         ("when", &format_date(a.created_ms)),
                     ]);
                     let pending = admin && a.state == "pending";

@@ -6,9 +6,9 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::account::{self, Unlocked, NO_TEAM};
+use crate::account::{self, Unlocked};
 use crate::i18n::{t, tf, LanguagePicker};
-use crate::workspace::Workspace;
+use crate::workspace::{OpenError, Workspace};
 use crate::{enter, Phase, PhaseSignal};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -30,9 +30,9 @@ pub async fn open_workspace(phase: PhaseSignal, unlocked: Unlocked, create_team:
             phase.set(Phase::Ready(ws.clone()));
             crate::tabs::keep_key(&ws).await;
         }
-        Err((e, Some(u))) if e == NO_TEAM => phase.set(Phase::NoTeam(Rc::new(RefCell::new(Some(u))), None)),
-        Err((e, Some(u))) => phase.set(Phase::NoTeam(Rc::new(RefCell::new(Some(u))), Some(e))),
-        Err((e, None)) => phase.set(Phase::Locked { error: Some(e) }),
+        Err(OpenError::NoTeam(u)) => phase.set(Phase::NoTeam(Rc::new(RefCell::new(Some(u))), None)),
+        Err(OpenError::Failed(e, Some(u))) => phase.set(Phase::NoTeam(Rc::new(RefCell::new(Some(u))), Some(e))),
+        Err(OpenError::Failed(e, None)) => phase.set(Phase::Locked { error: Some(e) }),
     }
 }
 
