@@ -19,10 +19,10 @@ use shared::audit::{author_of, note, MAX_APPEND, MAX_ENTRY_BYTES};
 use shared::chain::Role;
 use shared::ids::{RecordId, TeamId};
 
+use crate::access::{admin_count, require_admin, require_member};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::records::read_page;
 use crate::session::AuthUser;
-use crate::teams::{admin_count, require_admin, require_member};
 use crate::{now_ms, AppState};
 
 /// How long a request waits for a decision, and an approval stays usable.

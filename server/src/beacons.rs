@@ -11,10 +11,10 @@ use axum::Router;
 use shared::api::{path, BeaconsResponse, Empty, PublishBeaconRequest};
 use shared::ids::TeamId;
 
+use crate::access::{require_admin, require_member};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::records::holds_head;
 use crate::session::AuthUser;
-use crate::teams::{require_admin, require_member};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {

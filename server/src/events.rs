@@ -22,9 +22,9 @@ use shared::api::{path, ClientEvent, ServerEvent};
 use shared::ids::{TeamId, Username};
 use tokio::sync::{broadcast, mpsc};
 
+use crate::access::require_member;
 use crate::error::{ApiError, ApiPath};
 use crate::session::{authenticate, live_until};
-use crate::teams::require_member;
 use crate::AppState;
 
 /// Per-team broadcast channels, the word that sessions ended, and (with several

@@ -12,9 +12,9 @@ use axum::Router;
 use shared::api::{path, KeptVersion, KeptVersions, Retention, MAX_RETENTION_DAYS};
 use shared::ids::{RecordId, TeamId};
 
+use crate::access::{readable, require_admin, require_member};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::session::AuthUser;
-use crate::teams::{readable, require_admin, require_member};
 use crate::{now_ms, AppState};
 
 pub fn router() -> Router<AppState> {

@@ -11,10 +11,10 @@ use shared::api::{path, AcceptInviteRequest, CreateInviteRequest, Empty, InviteA
 use shared::chain::Member;
 use shared::ids::{InviteId, TeamId};
 
+use crate::access::require_admin;
 use crate::db::{DbError, InviteRow};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::session::AuthUser;
-use crate::teams::require_admin;
 use crate::{now_ms, AppState};
 
 /// How long an invitation link stays valid.

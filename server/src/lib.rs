@@ -10,6 +10,7 @@
 //! [`app`] builds the whole router from an [`AppState`], so tests drive it in-process
 //! or over a real socket; `main.rs` only parses flags, sets up logging and serves.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod beacons;

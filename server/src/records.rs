@@ -16,11 +16,11 @@ use shared::crypto::identity::PublicIdentity;
 use shared::crypto::CryptoError;
 use shared::ids::{RecordId, TeamId, Username};
 
+use crate::access::{readable, require_member, require_member_at};
 use crate::db::{DbError, PushResult, PushRow};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::limits::BulkVerdict;
 use crate::session::AuthUser;
-use crate::teams::{readable, require_member, require_member_at};
 use crate::{now_ms, AppState};
 
 pub fn router() -> Router<AppState> {

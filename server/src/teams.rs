@@ -12,9 +12,10 @@ use shared::api::{
 };
 use shared::chain::{Action, ChainEntry, Role, TeamState};
 use shared::crypto::wrap::wrap_signer;
-use shared::ids::{CollectionId, TeamId, Username};
+use shared::ids::{TeamId, Username};
 use shared::team::{access, portfolio};
 
+use crate::access::{require_admin, require_member, shared_collection};
 use crate::db::DbError;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::session::AuthUser;
@@ -30,63 +31,6 @@ pub fn router() -> Router<AppState> {
         .route(path::ALERTS, get(alerts))
         .route(path::WIPE_MEMBER, post(wipe_member))
         .route(path::INCIDENT, post(incident))
-}
-
-/// The caller's role in `team`: 404 for an unknown team, 403 for a non-member.
-pub async fn require_member(state: &AppState, team: &TeamId, user: &Username) -> ApiResult<Role> {
-    Ok(require_member_at(state, team, user).await?.0)
-}
-
-/// [`require_member`], with the team's current key epoch (read in the same query).
-pub async fn require_member_at(state: &AppState, team: &TeamId, user: &Username) -> ApiResult<(Role, u32)> {
-    match state.db.member_access(team, user).await? {
-        Some((_, true, _)) => Err(ApiError::TwoFactorRequired),
-        Some((role, false, epoch)) => Ok((role, epoch)),
-        None if state.db.team_exists(team).await? => Err(ApiError::Forbidden("you are not a member of this team")),
-        None => Err(ApiError::NotFound("no such team")),
-    }
-}
-
-/// The caller must be an admin of `team`; `why` explains the refusal otherwise.
-pub async fn require_admin(state: &AppState, team: &TeamId, user: &Username, why: &'static str) -> ApiResult<()> {
-    if require_member(state, team, user).await? != Role::Admin {
-        return Err(ApiError::Forbidden(why));
-    }
-    Ok(())
-}
-
-/// The collections `user` may read and write in `team`, or `None` for all: a member
-/// reaches only the shared collection and their own portfolio, every other role every
-/// collection (the same table the keys follow, [`access`]). Defence in depth: the keys
-/// are the boundary, this only keeps the server from handing out what nobody should
-/// ask for.
-pub async fn readable(
-    state: &AppState,
-    team: &TeamId,
-    user: &Username,
-    role: Role,
-) -> ApiResult<Option<[[u8; 16]; 2]>> {
-    if !access(role, false).is_empty() {
-        return Ok(None);
-    }
-    let shared = shared_collection(state, team).await?;
-    Ok(Some([*shared.as_bytes(), *portfolio(*team, user).as_bytes()]))
-}
-
-/// The team's shared collection, from its genesis entry (which never changes, so it
-/// is read once per team and process).
-async fn shared_collection(state: &AppState, team: &TeamId) -> ApiResult<CollectionId> {
-    if let Some(c) = state.shared_collections.lock().expect("not poisoned").get(team) {
-        return Ok(*c);
-    }
-    let chain = state.db.chain(team).await?;
-    let Some(Action::Create { shared_collection, .. } | Action::Found { shared_collection, .. }) =
-        chain.first().map(|e| &e.action)
-    else {
-        return Err(ApiError::Internal("stored chain has no genesis".into()));
-    };
-    state.shared_collections.lock().expect("not poisoned").insert(*team, *shared_collection);
-    Ok(*shared_collection)
 }
 
 fn members_of(s: &TeamState) -> Vec<(Username, Role)> {
@@ -226,14 +170,6 @@ async fn grant_approval(
                 && a.state == "approved"
         })
         .ok_or(ApiError::Forbidden("making someone an admin needs an admin's approval of that request"))
-}
-
-/// How many admins the team's chain names.
-pub async fn admin_count(state: &AppState, team: &TeamId) -> ApiResult<usize> {
-    let chain = state.db.chain(team).await?;
-    let verified =
-        TeamState::verify(&chain, None).map_err(|e| ApiError::Internal(format!("stored chain invalid: {e}")))?;
-    Ok(verified.members.values().filter(|m| m.role == Role::Admin).count())
 }
 
 async fn put_wraps(

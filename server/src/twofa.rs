@@ -14,10 +14,10 @@ use shared::ids::{TeamId, Username};
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, TOTP};
 
+use crate::access::require_admin;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
 use crate::limits::{ClientAddr, Target};
 use crate::session::AuthUser;
-use crate::teams::require_admin;
 use crate::AppState;
 
 const STEP_S: u64 = 30;
