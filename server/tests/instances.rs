@@ -140,12 +140,19 @@ async fn pushes_through_two_instances_at_once_get_one_sequence_and_converge() {
     assert!(mine_a.is_subset(&ids) && mine_b.is_subset(&ids));
     assert_eq!(ids.len(), 401);
 
-    // The server's sequence has no gaps and no repeats: 1 + 2 + 400 versions written.
+    // The server's sequence has no gaps and no repeats: 1 + 2 + 400 versions written
+    // are numbered 1 to 403 (a push refused for a conflict gives its numbers back), and
+    // the newest version of each record holds its own number.
     let rows = one.db.rows("SELECT seq FROM records ORDER BY seq").await;
     let seqs: Vec<i64> = rows.iter().map(|r| sqlx::Row::get::<i64, _>(r, "seq")).collect();
     let distinct: BTreeSet<i64> = seqs.iter().copied().collect();
     assert_eq!(distinct.len(), seqs.len(), "no sequence number twice");
+    let team_seq: Vec<i64> =
+        one.db.rows("SELECT seq FROM teams").await.iter().map(|r| sqlx::Row::get::<i64, _>(r, "seq")).collect();
+    assert_eq!(team_seq, vec![403], "every version written took the next number, none was skipped");
+    assert_eq!(seqs.last(), Some(&403));
     assert_eq!(a.replica.cursor, b.replica.cursor);
+    assert_eq!(a.replica.cursor, 403, "both clients pulled up to the last number");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
