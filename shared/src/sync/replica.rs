@@ -53,6 +53,23 @@ pub struct LocalRecord {
     pub head: Option<ChainHead>,
 }
 
+impl LocalRecord {
+    /// A record the server has not given this replica yet (no version, nothing held).
+    pub(crate) fn unseen(collection: CollectionId) -> Self {
+        LocalRecord {
+            collection,
+            version: 0,
+            base: Arc::default(),
+            view: Arc::default(),
+            sensitive: None,
+            complete: true,
+            epoch: 0,
+            signer: None,
+            head: None,
+        }
+    }
+}
+
 /// The sync state machine. No I/O.
 #[derive(Debug, Default)]
 pub struct Replica {
@@ -106,17 +123,7 @@ impl Replica {
 
     pub(crate) fn apply_pending(&mut self, op: &PendingEdit) {
         self.dirty.insert(op.record);
-        let local = self.records.entry(op.record).or_insert_with(|| LocalRecord {
-            collection: op.collection,
-            version: 0,
-            base: Arc::default(),
-            view: Arc::default(),
-            sensitive: None,
-            complete: true,
-            epoch: 0,
-            signer: None,
-            head: None,
-        });
+        let local = self.records.entry(op.record).or_insert_with(|| LocalRecord::unseen(op.collection));
         local.collection = op.collection;
         for e in &op.edits {
             Arc::make_mut(&mut local.view).apply(&e.field, e.state.clone());
@@ -145,17 +152,7 @@ impl Replica {
             self.clock.observe(s.hlc);
         }
         self.unreadable.remove(&record);
-        let local = self.records.entry(record).or_insert_with(|| LocalRecord {
-            collection: opened.collection,
-            version: 0,
-            base: Arc::default(),
-            view: Arc::default(),
-            sensitive: None,
-            complete: true,
-            epoch: 0,
-            signer: None,
-            head: None,
-        });
+        let local = self.records.entry(record).or_insert_with(|| LocalRecord::unseen(opened.collection));
         if version < local.version {
             return; // an older state than one already seen: never roll back
         }
