@@ -1,6 +1,8 @@
 //! Accounts and sessions. The server keeps a SHA-256 verifier of each client-derived
 //! auth key, and session tokens only as hashes. Unknown usernames get a deterministic
-//! fake salt, so the pre-login step does not reveal who has an account. Every check of
+//! fake salt with the default settings, so a pre-login answer for an ordinary account
+//! looks like one for a missing name (what still tells them apart is in SECURITY.md's
+//! limits). Who a request comes from is `session`'s. Every check of
 //! a passphrase or a recovery key runs under [`crate::limits::Limits::guarded`]: wrong
 //! guesses are counted per account and per client address, and back off.
 

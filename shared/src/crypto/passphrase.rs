@@ -224,7 +224,9 @@ pub fn derive_file_key(
 }
 
 /// The salt the server hands out for a username that does not exist: a keyed hash of
-/// the name, so repeated look-ups agree and nobody can tell real from fake.
+/// the name, so repeated look-ups agree and the salt alone does not tell real from fake
+/// (other answers can: an account from before salt binding, non-default settings, a
+/// salt that changed, sign-up's "taken"; see SECURITY.md's limits).
 pub fn fake_salt(server_secret: &[u8; 32], username: &str) -> [u8; 16] {
     use hmac::{Mac, SimpleHmac};
     let mut mac = SimpleHmac::<sha2::Sha256>::new_from_slice(server_secret).expect("HMAC takes any key length");
