@@ -30,7 +30,14 @@ fn parse_role(s: &str) -> Role {
 
 #[component]
 pub fn TeamPage() -> impl IntoView {
-    provide_context(SecurityChanged(RwSignal::new(0)));
+    let changed = RwSignal::new(0);
+    // This account's devices and 2FA state, read once for the cards that show them.
+    let devices = LocalResource::new(move || {
+        changed.track();
+        let ws = use_ws();
+        async move { ws.devices().await.ok() }
+    });
+    provide_context(SecurityChanged(changed, devices));
     let team = use_ws().team;
     let message = RwSignal::new(None::<String>);
     let me = use_ws().me.to_string();
@@ -228,15 +235,10 @@ fn TwoFactor() -> impl IntoView {
     let (code, note) = (RwSignal::new(String::new()), RwSignal::new(None::<String>));
     // The recovery codes, shown once as a list until the user says they saved them.
     let codes = RwSignal::new(Vec::<String>::new());
-    let security = expect_context::<SecurityChanged>().0;
+    let SecurityChanged(security, devices) = expect_context::<SecurityChanged>();
     // Whether 2FA is on for this account (read again when it is turned on): once it is,
     // the card says so instead of offering to set it up.
-    let enabled = LocalResource::new(move || {
-        security.track();
-        let ws = use_ws();
-        async move { ws.devices().await.ok().map(|l| l.two_factor) }
-    });
-    let is_on = move || enabled.get().flatten() == Some(true);
+    let is_on = move || devices.get().flatten().is_some_and(|l| l.two_factor);
     let start = move |_| {
         let ws = use_ws();
         spawn_local(async move {
@@ -428,21 +430,17 @@ fn text_file_href(text: &str) -> String {
 }
 
 /// Bumped when this account's security settings change (2FA turned on), so the cards
-/// that show them read them again.
+/// that show them read them again; and this account's devices with its 2FA state, read
+/// once for those cards.
 #[derive(Clone, Copy)]
-struct SecurityChanged(RwSignal<u32>);
+struct SecurityChanged(RwSignal<u32>, LocalResource<Option<crate::workspace::DeviceLines>>);
 
 /// This account's signed-in devices; any other one can be signed out, and then erases
 /// its local data at its next contact (a lost phone).
 #[component]
 fn Devices() -> impl IntoView {
     let note = RwSignal::new(None::<String>);
-    let security = expect_context::<SecurityChanged>().0;
-    let devices = LocalResource::new(move || {
-        security.track();
-        let ws = use_ws();
-        async move { ws.devices().await.ok() }
-    });
+    let devices = expect_context::<SecurityChanged>().1;
     view! {
         <section class="card">
             <h3>{t("devices.title")}</h3>
