@@ -383,6 +383,7 @@ pub fn sync_error(e: &shared::sync::SyncError) -> String {
             tf("sync.doubt_fork", &[("writer", writer), ("n", &head.len)])
         }
         SyncError::Unconfirmed { hours } => tf("sync.unconfirmed", &[("n", hours)]),
+        SyncError::RestoreUnconfirmed { .. } => t("sync.restore_unconfirmed").into(),
         e => tf("sync.error", &[("error", e)]),
     }
 }

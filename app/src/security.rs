@@ -1,6 +1,7 @@
 //! Security operations in the app: audit entries (sealed for the admins, kept in
 //! IndexedDB until the server has chained them), the admins' verified audit view,
-//! approvals of risky actions, and the encrypted export file and its restore.
+//! approvals of risky actions, the encrypted export file and its restore, and the
+//! admin's confirmation that the server was restored from a backup.
 
 use std::rc::Rc;
 
@@ -439,5 +440,35 @@ impl Workspace {
         self.audit(AuditAction::Import, None, None, format!("restored {restored} records from an encrypted export"))
             .await;
         Ok((restored, total - restored))
+    }
+}
+
+impl Workspace {
+    /// The generation the team's server runs as, and the admin's notice of its restore
+    /// (the server's word: the sync engine checks a notice before acting on it).
+    pub async fn restore_status(&self) -> Result<shared::api::RestoreStatus, String> {
+        let url = path::fill(path::RESTORE, &self.team_id.to_string());
+        self.unlocked.api.get(&url).await.map_err(|e| e.to_string())
+    }
+
+    /// Admin: sign a notice that the server was restored from a backup and runs as
+    /// `generation`, post it, and sync (`shared::restore`): every device of the team
+    /// then starts over and gives back what the backup lacks.
+    pub async fn confirm_restore(self: &Rc<Self>, generation: u64) -> Result<(), String> {
+        let notice = {
+            let s = self.syncer.lock().await;
+            shared::restore::RestoreNotice::sign(
+                s.session.team.team,
+                generation,
+                s.session.me.clone(),
+                crate::now_ms(),
+                &s.session.identity,
+            )
+        };
+        let url = path::fill(path::RESTORE, &self.team_id.to_string());
+        let req = shared::api::ConfirmRestoreRequest { notice };
+        let _: shared::api::Empty = self.unlocked.api.post(&url, &req).await.map_err(|e| e.to_string())?;
+        self.request_sync();
+        Ok(())
     }
 }

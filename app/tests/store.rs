@@ -181,7 +181,14 @@ impl Transport for Accepting {
         Ok(shared::sync::PushOutcome::Accepted(shared::api::PushResponse { accepted, cursor: req.items.len() as u64 }))
     }
     async fn pull(&self, since: u64, _: u32) -> Result<shared::api::PullResponse, TransportError> {
-        Ok(shared::api::PullResponse { changes: vec![], cursor: since, more: false, reset: false, remaining: None })
+        Ok(shared::api::PullResponse {
+            changes: vec![],
+            cursor: since,
+            more: false,
+            reset: false,
+            restore: None,
+            remaining: None,
+        })
     }
 }
 
@@ -544,7 +551,7 @@ impl Transport for Served {
             self.changes.iter().filter(|c| c.seq > since).take(Self::PAGE.min(limit as usize)).cloned().collect();
         let cursor = page.last().map_or(since, |c| c.seq);
         let more = self.changes.last().is_some_and(|c| c.seq > cursor);
-        Ok(shared::api::PullResponse { changes: page, cursor, more, reset: false, remaining: None })
+        Ok(shared::api::PullResponse { changes: page, cursor, more, reset: false, restore: None, remaining: None })
     }
 }
 

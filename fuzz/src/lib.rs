@@ -431,6 +431,7 @@ pub fn pull_answer() -> Target {
         cursor: 7,
         more: false,
         reset: false,
+        restore: None,
         remaining: None,
     };
     Target {

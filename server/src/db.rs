@@ -424,4 +424,9 @@ pub trait Db: Send + Sync + 'static {
     async fn put_beacon(&self, beacon: &shared::beacon::Beacon) -> DbResult<()>;
     /// The latest beacon each current admin of `team` posted.
     async fn beacons(&self, team: &TeamId) -> DbResult<Vec<shared::beacon::Beacon>>;
+
+    /// Keep `notice` as its team's newest for its generation (replacing an older one).
+    async fn put_restore_notice(&self, notice: &shared::restore::RestoreNotice) -> DbResult<()>;
+    /// The newest restore notice posted for `team` at `generation`.
+    async fn restore_notice(&self, team: &TeamId, generation: u64) -> DbResult<Option<shared::restore::RestoreNotice>>;
 }

@@ -24,6 +24,7 @@ pub mod limits;
 pub mod openapi;
 pub mod records;
 pub mod release;
+pub mod restore;
 pub mod session;
 pub mod teams;
 pub mod twofa;
@@ -134,7 +135,7 @@ pub enum OpenError {
 
 /// A cursor is `generation << 48 | seq`: a client's cursor from before a restore
 /// carries the old generation, which tells the server to start that client over.
-const SEQ_BITS: u32 = 48;
+const SEQ_BITS: u32 = shared::restore::CURSOR_SEQ_BITS;
 
 impl AppState {
     /// The cursor a client sees for sequence number `seq`.
@@ -146,6 +147,12 @@ impl AppState {
     /// only then do clients give back records it lacks, at the versions they hold.
     pub fn restored(&self) -> bool {
         self.generation != 0
+    }
+
+    /// This database's generation, as clients read it from a cursor
+    /// ([`shared::restore::generation_of`]) and admins sign it in a restore notice.
+    pub fn generation(&self) -> u64 {
+        self.generation >> SEQ_BITS
     }
 
     /// The sequence number in a client's cursor, or `None` if the cursor is from
@@ -212,6 +219,7 @@ pub fn app(state: AppState) -> Router {
         .merge(audit::router())
         .merge(teams::router())
         .merge(beacons::router())
+        .merge(restore::router())
         .merge(invites::router())
         .merge(records::router())
         .merge(history::router())

@@ -149,6 +149,15 @@ fn operations(s: &mut Schemas) -> Vec<Op> {
             s.add::<api::PublishBeaconRequest>(),
             s.add::<api::Empty>(),
         ),
+        answers(
+            op(Get, path::RESTORE, "The generation the server runs as and the admin's notice of its restore (members)"),
+            s.add::<api::RestoreStatus>(),
+        ),
+        with(
+            op(Post, path::RESTORE, "Confirm a restore from a backup with a signed notice (admins)"),
+            s.add::<api::ConfirmRestoreRequest>(),
+            s.add::<api::Empty>(),
+        ),
         answers(op(Get, path::TOTP, "Two-factor status"), s.add::<api::TotpStatus>()),
         answers(op(Post, path::TOTP_SETUP, "Start two-factor enrolment"), s.add::<api::TotpSetup>()),
         with(

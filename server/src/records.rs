@@ -104,29 +104,35 @@ async fn push(
     }
     signatures.all_hold()?;
     // A record put back above its next version is taken only by a server restored from
-    // a backup; another is told what moved on first (the client merges and seals on
-    // the current version), else refused: skipping versions would hide from readers
+    // a backup, once an admin confirmed the restore (the clients that put back act on
+    // nothing less); another is told what moved on first (the client merges and seals
+    // on the current version), else refused: skipping versions would hide from readers
     // which version changed a field.
     let above: Vec<PushRow> = rows.iter().filter(|r| r.version != r.base_version + 1).cloned().collect();
-    if !above.is_empty() && !state.restored() {
+    let put_back: Vec<_> = rows.iter().filter(|r| r.base_version > 0).map(|r| r.record).collect();
+    let declared = match above.is_empty() && put_back.is_empty() {
+        true => false,
+        false => crate::restore::declared(&state, &team).await?,
+    };
+    if !above.is_empty() && !declared {
         let moved = state.db.moved_on(&team, &above).await?;
         if !moved.is_empty() {
             return Err(ApiError::PushConflict(moved));
         }
         return Err(ApiError::BadRequest(
-            "a record is sealed as its next version; only a server restored from a backup takes one above it".into(),
+            "a record is sealed as its next version; only a server restored from a backup, under an admin's notice, \
+             takes one above it"
+                .into(),
         ));
     }
     // A record is created at version 1. One the server does not hold, pushed on a later
     // base version, is a client giving back what a restored server lost; on a server
     // never restored it would be a member creating a record "at version 2" in a
     // colleague's name, with a history no reader can check.
-    let put_back: Vec<_> = rows.iter().filter(|r| r.base_version > 0).map(|r| r.record).collect();
-    if !put_back.is_empty() && !state.restored() && state.db.held_among(&team, &put_back).await? < put_back.len() as u64
-    {
+    if !put_back.is_empty() && !declared && state.db.held_among(&team, &put_back).await? < put_back.len() as u64 {
         return Err(ApiError::BadRequest(
-            "a new record starts at version 1: only a server restored from a backup takes records it lacks at later \
-             versions"
+            "a new record starts at version 1: only a server restored from a backup, under an admin's notice, takes \
+             records it lacks at later versions"
                 .into(),
         ));
     }
@@ -259,7 +265,11 @@ pub(crate) async fn read_page(
         true => Some(state.db.count_changes(team, from, only).await?.max(changes.len() as u64)),
         false => None,
     };
-    Ok(PullResponse { changes, cursor: state.cursor_out(cursor), more, reset, remaining })
+    let restore = match reset {
+        true => state.db.restore_notice(team, state.generation()).await?,
+        false => None,
+    };
+    Ok(PullResponse { changes, cursor: state.cursor_out(cursor), more, reset, restore, remaining })
 }
 
 /// The signatures of a push's sections, checked together (one batch) against the keys

@@ -30,6 +30,7 @@ use shared::ids::{RecordId, TeamId};
 use shared::record::{FieldState, RecordDoc, Value};
 use shared::sync::memory::MemoryStore;
 use shared::sync::seal::Sealer;
+use shared::sync::TransportError;
 use shared::sync::{SyncError, Syncer, Transport};
 use shared::team::portfolio;
 
@@ -465,15 +466,38 @@ async fn a_reset_with_an_old_shared_version_does_not_widen_the_record() {
     assert_eq!(a.replica.records[&id].collection, bobs);
     assert_eq!(a.replica.records[&contact].collection, bobs, "the contact moved with its customer");
 
-    // The server "restores from a backup": reset, and the old shared version.
+    // The server "restores from a backup": reset, and the old shared version, as
+    // generation 5, which Alice (the admin) confirmed: the reset is acted on. From then
+    // on the proxy answers as generation 5 from what the server holds.
+    let generation = 5;
+    let notice = shared::restore::RestoreNotice::sign(
+        team,
+        generation,
+        alice_direct.name.clone(),
+        now() as i64,
+        &alice_direct.identity,
+    );
     let once = Arc::new(AtomicBool::new(false));
     proxy.honest();
     proxy.rewrite(move |x| {
-        if !is_get(x, "/pull") || once.swap(true, Ordering::SeqCst) {
+        if !is_get(x, "/pull") {
             return None;
         }
-        let page =
-            PullResponse { changes: vec![old.clone()], cursor: old.seq, more: false, reset: true, remaining: None };
+        let high = generation << shared::restore::CURSOR_SEQ_BITS;
+        if once.swap(true, Ordering::SeqCst) {
+            let mut page: PullResponse = serde_json::from_slice(&x.body).ok()?;
+            page.reset = false;
+            page.cursor |= high;
+            return Answer::json(200, &serde_json::to_value(page).ok()?);
+        }
+        let page = PullResponse {
+            changes: vec![old.clone()],
+            cursor: high | old.seq,
+            more: false,
+            reset: true,
+            restore: Some(notice.clone()),
+            remaining: None,
+        };
         Answer::json(200, &serde_json::to_value(page).ok()?)
     });
     // Every push the client sends from now on is kept: what it seals is what the
@@ -505,6 +529,83 @@ async fn a_reset_with_an_old_shared_version_does_not_widen_the_record() {
     assert_eq!(a.replica.records[&contact].collection, bobs, "its contact too");
     assert_eq!(fresh.replica.records[&contact].collection, bobs, "and so on the server");
     assert_eq!(fresh.replica.records[&contact].view.text(field::PHONE), Some("13700002222"));
+}
+
+/// Item 7: a restore is an admin's signed event. The server rolls a customer back and
+/// says `reset` — with no notice, with one Bob (a member) signed, with Alice's for
+/// another generation, with Alice's from two months ago — and Carol's device changes
+/// nothing each time: her cursor, the customer as she holds it and her unsent edit stay,
+/// nothing is pushed, and her sync says it waits for an admin. The honest server, never
+/// restored, refuses a notice (and a member's), and tells members it runs as generation 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_without_an_admins_signed_notice_changes_nothing() {
+    let Cast { srv: _srv, proxy, alice, bob, carol, team } = cast("notice").await;
+    let mut c = client_of(&carol, team).await;
+    let id = RecordId::random();
+    let customer = Customer { name: "Restored Customer".into(), phone: "13900003333".into(), ..Default::default() };
+    c.edit(id, customer.to_fields(), now()).await.unwrap();
+    c.sync().await.unwrap();
+    // Version 1 as the server holds it, for the forged page.
+    let page = alice.transport(team).pull(0, 100).await.unwrap();
+    let old = page.changes.into_iter().find(|ch| ch.record == id).unwrap();
+    c.edit(id, vec![(field::NOTES.into(), Some(Value::Text("met at the fair".into())))], now()).await.unwrap();
+    c.sync().await.unwrap();
+    c.edit(id, vec![(field::PHONE.into(), Some(Value::Text("13900004444".into())))], now()).await.unwrap();
+    let (cursor, held) = (c.replica.cursor, c.replica.records[&id].version);
+    assert_eq!(held, 2);
+
+    let pushes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sign = |who: &Account, generation: u64, at: i64| {
+        shared::restore::RestoreNotice::sign(team, generation, who.name.clone(), at, &who.identity)
+    };
+    let two_months_ago = now() as i64 - 60 * 24 * 3_600_000;
+    let notices = [
+        None,
+        Some(sign(&bob, 7, now() as i64)),
+        Some(sign(&alice, 6, now() as i64)),
+        Some(sign(&alice, 7, two_months_ago)),
+    ];
+    for notice in notices {
+        proxy.honest();
+        let (page, counted) = (old.clone(), pushes.clone());
+        proxy.rewrite(move |x| {
+            if x.method == axum::http::Method::POST && x.path.ends_with("/push") {
+                counted.fetch_add(1, Ordering::SeqCst);
+            }
+            if !is_get(x, "/pull") {
+                return None;
+            }
+            let forged = PullResponse {
+                changes: vec![page.clone()],
+                cursor: 7 << shared::restore::CURSOR_SEQ_BITS | page.seq,
+                more: false,
+                reset: true,
+                restore: notice.clone(),
+                remaining: None,
+            };
+            Answer::json(200, &serde_json::to_value(forged).ok()?)
+        });
+        let waits = c.sync().await.unwrap_err();
+        assert!(matches!(waits, SyncError::RestoreUnconfirmed { generation: 7 }), "{waits}");
+        assert_eq!(c.replica.cursor, cursor, "the cursor stays");
+        let held_now = &c.replica.records[&id];
+        assert_eq!((held_now.version, held_now.view.text(field::NOTES)), (2, Some("met at the fair")));
+        assert_eq!(c.replica.pending_count(), 1, "the unsent edit stays");
+    }
+    assert_eq!(pushes.load(Ordering::SeqCst), 0, "nothing was put back");
+    // The unsent edit goes on top of version 2 once the server answers honestly.
+    proxy.honest();
+    c.sync().await.unwrap();
+    assert_eq!(c.replica.pending_count(), 0);
+    assert_eq!(c.replica.records[&id].version, 3);
+
+    // The honest server, never restored, takes no notice, and no member's.
+    let status = carol.restore_status(team).await.unwrap();
+    assert_eq!((status.generation, status.notice), (0, None));
+    let refused = alice.confirm_restore_of(team, 0).await.unwrap_err();
+    assert!(matches!(&refused, TransportError::Http { status: 400, .. }), "{refused:?}");
+    let refused = bob.confirm_restore_of(team, 0).await.unwrap_err();
+    assert!(matches!(&refused, TransportError::Http { status: 403, .. }), "{refused:?}");
 }
 
 /// Item 2 and "two truths": the server freezes Carol's chain at the head before Bob's

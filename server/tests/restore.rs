@@ -1,9 +1,11 @@
 //! The restore drill: two clients push a storm of writes while `quietdesk-server
 //! backup` copies the live database; the backup is restored into a fresh server and
 //! the clients are pointed at it. Every write acknowledged before the backup started is
-//! in the restored database; the clients notice the restore (their cursors are ahead),
-//! give back what the restored server lost (writes acknowledged after the backup), and
-//! go on syncing: afterwards both hold the same records, and so does the server.
+//! in the restored database; the clients notice the restore (their cursors are from the
+//! old generation) and change nothing until the team's admin confirms it with a signed
+//! notice (a member cannot); then they give back what the restored server lost (writes
+//! acknowledged after the backup) and go on syncing: afterwards both hold the same
+//! records, and so does the server.
 
 #[path = "support/backend.rs"]
 mod backend;
@@ -15,14 +17,14 @@ mod server;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
-use client::{signup, HttpTransport};
+use client::{login, signup, HttpTransport};
 use server::TestServer;
 use shared::chain::Role;
 use shared::domain::{field, Customer, Entity};
 use shared::ids::RecordId;
 use shared::record::{RecordDoc, Value};
 use shared::sync::memory::MemoryStore;
-use shared::sync::Syncer;
+use shared::sync::{SyncError, Syncer, TransportError};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Row};
 
@@ -121,6 +123,21 @@ async fn a_backup_taken_while_clients_push_restores_and_the_clients_carry_on() {
     let (mut a, mut b) = (a.into_inner(), b.into_inner());
     a.transport.api.base = new.base.clone();
     b.transport.api.base = new.base.clone();
+    // They change nothing on the server's word: the restore waits for an admin.
+    let waits = a.sync().await.unwrap_err();
+    assert!(matches!(waits, SyncError::RestoreUnconfirmed { .. }), "{waits}");
+    assert!(matches!(b.sync().await, Err(SyncError::RestoreUnconfirmed { .. })));
+    let (a_cursor, b_pending) = (a.replica.cursor, b.replica.pending_count());
+    assert!(a_cursor > 0 && shared::restore::generation_of(a_cursor) == 0);
+    // Bob, a member, cannot confirm it; Alice, the team's admin, does.
+    let alice = login(&new.base, "alice", "pass-alice-restore").await.unwrap();
+    let bob = login(&new.base, "bob", "pass-bob-restore").await.unwrap();
+    let refused = bob.confirm_restore(team).await.unwrap_err();
+    assert!(matches!(&refused, TransportError::Http { status: 403, .. }), "{refused:?}");
+    assert_eq!(b.replica.pending_count(), b_pending);
+    alice.confirm_restore(team).await.unwrap();
+    let status = alice.restore_status(team).await.unwrap();
+    assert!(status.generation > 0 && status.notice.as_ref().is_some_and(|n| n.admin == alice.name));
     let ra = a.sync().await.unwrap();
     assert!(ra.repaired > 0, "{ra:?}");
     b.sync().await.unwrap();

@@ -63,6 +63,7 @@ pub mod path {
     /// Freshness beacons ([`crate::beacon`]): an admin's device posts one (POST), and
     /// every member reads the newest each admin posted (GET).
     pub const BEACONS: &str = "/api/v1/teams/{team}/beacons";
+    pub const RESTORE: &str = "/api/v1/teams/{team}/restore";
     /// Admin: require two-factor authentication of every member (PUT).
     pub const TEAM_2FA: &str = "/api/v1/teams/{team}/require-2fa";
     /// The joiner answers an invitation with their public keys and the MAC.
@@ -839,10 +840,35 @@ pub struct PullResponse {
     /// client should upload what it holds that the server lacks.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reset: bool,
+    /// With a `reset`: the admin's signed notice of the restore, for this generation of
+    /// the server if one was posted. A client starts over only on a notice it checks
+    /// ([`crate::restore`]), never on `reset` alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<crate::restore::RestoreNotice>,
     /// When asked (`count`): how many changes this page and the ones after it hold.
     /// Only ever a progress estimate: nothing is decided by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remaining: Option<u64>,
+}
+
+/// Whether the team's server was restored from a backup, and the admin's notice of it
+/// (`GET` [`path::RESTORE`]).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreStatus {
+    /// The generation the server runs as ([`crate::restore::generation_of`] its
+    /// cursors): 0 until it is first restored from a backup.
+    pub generation: u64,
+    /// The newest notice an admin posted for that generation, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<crate::restore::RestoreNotice>,
+}
+
+/// An admin confirms the restore (`POST` [`path::RESTORE`]).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConfirmRestoreRequest {
+    pub notice: crate::restore::RestoreNotice,
 }
 
 /// How long replaced record versions are kept unless an admin sets otherwise.

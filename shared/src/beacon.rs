@@ -121,7 +121,7 @@ impl Beacon {
 
     /// Judge the beacon against `state`, this client's verified chain, at `now_ms` (the
     /// device's clock): signed by an admin of that chain for its team, dated no further
-    /// ahead than [`crate::sync::MAX_CLOCK_SKEW_MS`] (a beacon dated ahead would stretch
+    /// ahead than [`crate::hlc::MAX_CLOCK_SKEW_MS`] (a beacon dated ahead would stretch
     /// the lease), and where its head stands.
     pub fn check(&self, state: &TeamState, now_ms: i64) -> Result<Standing, BeaconRefusal> {
         if self.team != state.team {
@@ -132,7 +132,7 @@ impl Beacon {
         if !self.verify_signature(&admin.identity) {
             return Err(BeaconRefusal::BadSignature);
         }
-        if self.at_ms > now_ms.saturating_add(crate::sync::MAX_CLOCK_SKEW_MS as i64) {
+        if self.at_ms > now_ms.saturating_add(crate::hlc::MAX_CLOCK_SKEW_MS as i64) {
             return Err(BeaconRefusal::FromTheFuture);
         }
         Ok(match state.check_head(&self.chain_head()) {
@@ -208,7 +208,7 @@ mod tests {
         assert_eq!(forged.check(&state, now), Err(BeaconRefusal::BadSignature), "bob's key under ann's name");
         let altered = Beacon { at_ms: now + 1, ..by(&ann, &state, now) };
         assert_eq!(altered.check(&state, now), Err(BeaconRefusal::BadSignature));
-        let ahead = by(&ann, &state, now + crate::sync::MAX_CLOCK_SKEW_MS as i64 + 1);
+        let ahead = by(&ann, &state, now + crate::hlc::MAX_CLOCK_SKEW_MS as i64 + 1);
         assert_eq!(ahead.check(&state, now), Err(BeaconRefusal::FromTheFuture));
         let other = TeamState::verify(&new_chain_for(&ann, TeamId::random(), CollectionId::random()), None).unwrap();
         assert_eq!(by(&ann, &other, now).check(&state, now), Err(BeaconRefusal::OtherTeam));

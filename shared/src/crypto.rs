@@ -61,6 +61,7 @@ pub mod label {
     pub const JOIN_ACCEPTANCE: &[u8] = b"quietdesk/v1/join-acceptance";
     pub const BEACON: &[u8] = b"quietdesk/v1/freshness-beacon";
     pub const RECORD_CREATION: &[u8] = b"quietdesk/v1/record-creation";
+    pub const RESTORE_NOTICE: &[u8] = b"quietdesk/v1/restore-notice";
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -144,7 +144,6 @@ pub const CUSTOMER_FIELDS: &[FieldSpec] = &[
         import: Import::Words(&["phone", "mobile", "tel", "手机", "电话"]),
         export: Some("Phone"),
         column: Column::Shown,
-        ..NONE
     },
     FieldSpec {
         name: field::WECHAT,

@@ -13,6 +13,14 @@ pub struct Hlc {
     pub counter: u32,
 }
 
+/// How far ahead of this device's clock another device's stamps may be. A stamp
+/// further ahead would win every merge of its field until that time (a stamp at
+/// `u64::MAX`: forever), and a clock that observed it would carry everyone's later
+/// edits that far ahead too, so a version carrying one is refused, not merged. Ten
+/// minutes: devices keep their clocks by the network, and a writer ten minutes ahead is
+/// refused rather than allowed to decide merges for the next day.
+pub const MAX_CLOCK_SKEW_MS: u64 = 10 * 60_000;
+
 /// The highest counter a stamp may carry. A clock whose counter reaches it moves its
 /// wall time on by a millisecond instead (a counter never saturates, so every tick is
 /// later than the one before); a stamp from elsewhere above it is refused by readers

@@ -56,6 +56,7 @@ pub mod pinyin;
 pub mod pipeline;
 pub mod pool;
 pub mod record;
+pub mod restore;
 pub mod search;
 pub mod sync;
 pub mod team;

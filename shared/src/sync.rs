@@ -1438,8 +1438,10 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         }
         let untimely: BTreeSet<String> = self.session.untimely(&opened.doc).map(|(f, ..)| f.to_owned()).collect();
         let prev = self.before(record, version);
-        let named: Vec<(String, Username)> =
-            prev.as_ref().map(|prev| opened.misattributed_fields(prev, version).collect()).unwrap_or_default();
+        let named: Vec<(String, Username)> = prev
+            .as_ref()
+            .map(|prev| opened.misattributed_fields(prev, version, self.restored()).collect())
+            .unwrap_or_default();
         let in_anothers_name: BTreeSet<String> = named.iter().map(|(f, _)| f.clone()).collect();
         let first_named = named.into_iter().next().map(|(f, n)| (f, n, RefusalReason::InAnothersName));
         let first_untimely = if untimely.is_empty() { None } else { self.session.in_time(&opened.doc).err() };
@@ -1604,7 +1606,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let prev = self.before(record, version);
         let forged: BTreeSet<String> = prev
             .as_ref()
-            .map(|p| opened.misattributed_fields(p, version).map(|(f, _)| f).collect())
+            .map(|p| opened.misattributed_fields(p, version, self.restored()).map(|(f, _)| f).collect())
             .unwrap_or_default();
         let mut doc = RecordDoc::new();
         for (name, state) in &opened.doc.fields {
@@ -1780,6 +1782,29 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         }
     }
 
+    /// Whether this client is on a generation of the server that was restored from a
+    /// backup: it came there through a `reset` under an admin's notice
+    /// ([`Syncer::check_restore`]), or its first pull was from one. Only then does a
+    /// put-back mark ([`crate::record::REPAIRED`]) exempt a version from the per-field
+    /// authorship check.
+    fn restored(&self) -> bool {
+        crate::restore::generation_of(self.replica.cursor) != 0
+    }
+
+    /// Whether a page that says `reset` may start this client over: only with an admin's
+    /// signed notice of the restore, for the generation the page is from, which is not
+    /// this client's own (see [`crate::restore`]). Checked before anything is changed.
+    fn check_restore(&self, page: &PullResponse) -> Result<(), SyncError> {
+        let generation = crate::restore::generation_of(page.cursor);
+        let now_ms = (self.session.now_ms)() as i64;
+        let fresh = generation != crate::restore::generation_of(self.replica.cursor);
+        let signed = page.restore.as_ref().is_some_and(|n| n.check(&self.session.team, generation, now_ms).is_ok());
+        match fresh && signed {
+            true => Ok(()),
+            false => Err(SyncError::RestoreUnconfirmed { generation }),
+        }
+    }
+
     async fn pull(&mut self, report: &mut SyncReport) -> Result<(), SyncError> {
         // Set when the server says it started us over (it was restored from a backup):
         // then every state it sends is merged, even one older than ours, and afterwards
@@ -1795,6 +1820,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         loop {
             if page.reset {
                 if !restored {
+                    self.check_restore(&page)?;
                     held_before = self.replica.records.iter().map(|(id, l)| (*id, l.version)).collect();
                 }
                 restored = true;

@@ -127,7 +127,7 @@ impl WipeOrder {
         if o.issued_ms < logged_in_ms {
             return Err(WipeRefusal::Stale);
         }
-        if o.issued_ms > now_ms.saturating_add(crate::sync::MAX_CLOCK_SKEW_MS as i64) {
+        if o.issued_ms > now_ms.saturating_add(crate::hlc::MAX_CLOCK_SKEW_MS as i64) {
             return Err(WipeRefusal::FromTheFuture);
         }
         let key = if &o.signer == me && o.team.is_none() {

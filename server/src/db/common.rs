@@ -1459,6 +1459,44 @@ impl Db for Store {
             .collect()
     }
 
+    async fn put_restore_notice(&self, n: &shared::restore::RestoreNotice) -> DbResult<()> {
+        let generation = i64::try_from(n.generation).map_err(|_| DbError::Corrupt("restore generation".into()))?;
+        sqlx::query(
+            "INSERT INTO restore_notices (team_id, generation, admin, at_ms, signature) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (team_id, generation) DO UPDATE SET admin = excluded.admin, at_ms = excluded.at_ms, \
+             signature = excluded.signature WHERE excluded.at_ms >= restore_notices.at_ms",
+        )
+        .bind(n.team.as_bytes().as_slice())
+        .bind(generation)
+        .bind(n.admin.as_str())
+        .bind(n.at_ms)
+        .bind(n.signature.as_slice())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn restore_notice(&self, team: &TeamId, generation: u64) -> DbResult<Option<shared::restore::RestoreNotice>> {
+        let Ok(g) = i64::try_from(generation) else { return Ok(None) };
+        let row =
+            sqlx::query("SELECT admin, at_ms, signature FROM restore_notices WHERE team_id = $1 AND generation = $2")
+                .bind(team.as_bytes().as_slice())
+                .bind(g)
+                .fetch_optional(&self.reader)
+                .await?;
+        let corrupt = |what: &str| DbError::Corrupt(format!("restore notice {what}"));
+        row.map(|r| {
+            Ok(shared::restore::RestoreNotice {
+                team: *team,
+                generation,
+                admin: Username::parse(r.get::<&str, _>("admin")).map_err(|_| corrupt("admin"))?,
+                at_ms: r.get("at_ms"),
+                signature: r.get::<&[u8], _>("signature").try_into().map_err(|_| corrupt("signature"))?,
+            })
+        })
+        .transpose()
+    }
+
     async fn cursor(&self, team: &TeamId) -> DbResult<Cursor> {
         let s: Option<i64> = sqlx::query_scalar("SELECT seq FROM teams WHERE team_id = $1")
             .bind(team.as_bytes().as_slice())

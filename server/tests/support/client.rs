@@ -457,4 +457,30 @@ impl Account {
             .await?;
         Ok(())
     }
+
+    /// The generation the server says it runs as, and its restore notice.
+    pub async fn restore_status(&self, team: TeamId) -> Result<shared::api::RestoreStatus, TransportError> {
+        self.api.get(&path::fill(path::RESTORE, &team.to_string())).await
+    }
+
+    /// Admin: confirm that the server was restored, for the generation it says it runs
+    /// as (signed now).
+    pub async fn confirm_restore(&self, team: TeamId) -> Result<(), TransportError> {
+        let generation = self.restore_status(team).await?.generation;
+        self.confirm_restore_of(team, generation).await
+    }
+
+    /// Admin: post a restore notice for `generation`, signed now.
+    pub async fn confirm_restore_of(&self, team: TeamId, generation: u64) -> Result<(), TransportError> {
+        let notice = shared::restore::RestoreNotice::sign(
+            team,
+            generation,
+            self.name.clone(),
+            wall_clock() as i64,
+            &self.identity,
+        );
+        let req = shared::api::ConfirmRestoreRequest { notice };
+        let _: Empty = self.api.post(&path::fill(path::RESTORE, &team.to_string()), &req).await?;
+        Ok(())
+    }
 }

@@ -33,6 +33,15 @@ pub enum SyncError {
         "No admin has confirmed this team's membership for {hours} hours: new edits wait on this device until one does."
     )]
     Unconfirmed { hours: u64 },
+    /// The server says it was restored from a backup (`reset`) and now runs as
+    /// `generation`, but no admin of the verified chain signed a notice of that restore
+    /// ([`crate::restore`]): this client changes nothing — its cursor, records, pins and
+    /// outbox stay as they are — until one does.
+    #[error(
+        "The server says it was restored from a backup; this device changes nothing until an admin of the team \
+         confirms the restore on the Team page."
+    )]
+    RestoreUnconfirmed { generation: u64 },
 }
 
 /// What a record's writer saw of the team chain, when it is not what this client

@@ -57,10 +57,13 @@ impl Opened {
     /// its author, with the author it names. A member can only change fields in their
     /// own name: the basic section's fields in the basic signer's, the sensitive
     /// section's in the name of whoever sealed that section as this version (a carried
-    /// section changes nothing). A version marked [`REPAIRED`] by its signer is
-    /// exempt: it puts back what a restored server lost, in its writers' names.
-    pub fn misattributed(&self, prev: &RecordDoc, version: u64) -> Option<(String, Username)> {
-        self.misattributed_fields(prev, version).next()
+    /// section changes nothing). Where `restored` (the reader is on a generation of
+    /// the server that an admin confirmed as restored, see [`crate::restore`]), a
+    /// version marked [`REPAIRED`] by its signer is exempt: it puts back what a
+    /// restored server lost, in its writers' names. On a server never restored no
+    /// put-back is needed, and the mark exempts nothing.
+    pub fn misattributed(&self, prev: &RecordDoc, version: u64, restored: bool) -> Option<(String, Username)> {
+        self.misattributed_fields(prev, version, restored).next()
     }
 
     /// Every field [`Opened::misattributed`] would name, in field order.
@@ -68,10 +71,12 @@ impl Opened {
         &'a self,
         prev: &'a RecordDoc,
         version: u64,
+        restored: bool,
     ) -> impl Iterator<Item = (String, Username)> + 'a {
-        let repaired = self.doc.fields.get(REPAIRED).is_some_and(|s| {
-            s.value == Some(Value::Int(i64::try_from(version).unwrap_or(i64::MAX))) && s.stamp.author == self.writer
-        });
+        let repaired = restored
+            && self.doc.fields.get(REPAIRED).is_some_and(|s| {
+                s.value == Some(Value::Int(i64::try_from(version).unwrap_or(i64::MAX))) && s.stamp.author == self.writer
+            });
         let fields = self.doc.fields.iter().filter(move |_| !repaired);
         fields.filter_map(move |(name, state)| {
             if prev.fields.get(name).is_some_and(|p| !state.beats(p)) {

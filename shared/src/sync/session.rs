@@ -2,13 +2,7 @@
 
 use super::*;
 
-/// How far ahead of this device's clock another device's stamps may be. A stamp
-/// further ahead would win every merge of its field until that time (a stamp at
-/// `u64::MAX`: forever), and a clock that observed it would carry everyone's later
-/// edits that far ahead too, so a version carrying one is refused, not merged. Ten
-/// minutes: devices keep their clocks by the network, and a writer ten minutes ahead is
-/// refused rather than allowed to decide merges for the next day.
-pub const MAX_CLOCK_SKEW_MS: u64 = 10 * 60_000;
+pub use crate::hlc::MAX_CLOCK_SKEW_MS;
 
 /// The keys and verified membership a client works with.
 pub struct Session {

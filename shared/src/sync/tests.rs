@@ -17,6 +17,15 @@ use crate::domain::{field, Customer, Entity};
 struct ServerModel {
     seq: u64,
     records: BTreeMap<RecordId, Change>,
+    /// Which life of the database this is (bumped by [`restored`]): the high bits of
+    /// every cursor it gives out, as a real server's.
+    generation: u64,
+}
+
+impl ServerModel {
+    fn cursor(&self, seq: u64) -> Cursor {
+        self.generation << crate::restore::CURSOR_SEQ_BITS | seq
+    }
 }
 
 #[derive(Clone, Default)]
@@ -29,6 +38,9 @@ struct ModelTransport {
     /// The next pull starts this client over (`reset`), as a server restored from a
     /// backup does for a cursor from before the restore.
     reset_once: Arc<Mutex<bool>>,
+    /// The restore notice served with a `reset` (`None`: none, as when no admin
+    /// confirmed the restore).
+    notice: Arc<Mutex<Option<crate::restore::RestoreNotice>>>,
     /// Where signatures are made and checked: here (the default), or by a worker
     /// speaking `offload`'s messages, as a browser's Web Workers do.
     signatures: Arc<Mutex<Signatures>>,
@@ -83,7 +95,7 @@ impl Transport for ModelTransport {
             s.records.insert(i.record, Change { seq, record: i.record, version, sealed: i.sealed.clone() });
             accepted.push(PushAccepted { record: i.record, version, seq });
         }
-        Ok(PushOutcome::Accepted(PushResponse { accepted, cursor: s.seq }))
+        Ok(PushOutcome::Accepted(PushResponse { accepted, cursor: s.cursor(s.seq) }))
     }
 
     async fn pull(&self, since: Cursor, limit: u32) -> Result<PullResponse, TransportError> {
@@ -98,17 +110,25 @@ impl Transport for ModelTransport {
         }
         let s = self.server.lock().unwrap();
         if *self.late_pulls.lock().unwrap() {
-            return Ok(PullResponse { changes: vec![], cursor: since, more: false, reset: false, remaining: None });
+            return Ok(PullResponse {
+                changes: vec![],
+                cursor: since,
+                more: false,
+                reset: false,
+                restore: None,
+                remaining: None,
+            });
         }
         let reset = std::mem::take(&mut *self.reset_once.lock().unwrap());
-        let since = if reset { 0 } else { since };
+        let since = if reset { 0 } else { since & ((1 << crate::restore::CURSOR_SEQ_BITS) - 1) };
         let mut changes: Vec<Change> = s.records.values().filter(|c| c.seq > since).cloned().collect();
         changes.sort_by_key(|c| c.seq);
         let more = changes.len() > limit as usize;
         changes.truncate(limit as usize);
-        let cursor = changes.last().map(|c| c.seq).unwrap_or(since);
+        let cursor = s.cursor(changes.last().map(|c| c.seq).unwrap_or(since));
         changes.append(&mut self.slipped.lock().unwrap());
-        Ok(PullResponse { changes, cursor, more, reset, remaining: None })
+        let restore = if reset { self.notice.lock().unwrap().clone() } else { None };
+        Ok(PullResponse { changes, cursor, more, reset, restore, remaining: None })
     }
 
     async fn verify_signatures(&self, checks: &[&SignatureCheck]) -> Vec<bool> {
@@ -197,6 +217,19 @@ type Client = Syncer<MemoryStore, ModelTransport>;
 
 fn client(t: &Team, who: usize, net: &ModelTransport, store: MemoryStore) -> Client {
     block_on(Syncer::open(session(t, who, &Scope::ALL), store, net.clone())).unwrap()
+}
+
+/// The server behind `net` "was restored from a backup": it runs as a new generation,
+/// and the next pull through `net` says `reset`, with a notice of the restore signed by
+/// `admin` (`None`: no admin confirmed it).
+fn restored(net: &ModelTransport, t: &Team, admin: Option<&Person>) {
+    let team = TeamState::verify(&t.chain, None).unwrap().team;
+    let mut server = net.server.lock().unwrap();
+    server.generation += 1;
+    *net.reset_once.lock().unwrap() = true;
+    *net.notice.lock().unwrap() = admin.map(|p| {
+        crate::restore::RestoreNotice::sign(team, server.generation, p.name.clone(), wall_clock() as i64, &p.keys)
+    });
 }
 
 /// Member `who`'s client on `store`, synced once.
@@ -691,6 +724,30 @@ fn a_version_that_changes_a_field_in_another_members_name_is_refused() {
     assert!(!ann.refused.contains_key(&id));
 }
 
+/// Issue 31 item 3: a put-back mark does not let a member write in a colleague's name
+/// on a server never restored. Bob's modified client marks his version as a put-back
+/// of itself and names Ann as the notes' author: refused, as without the mark.
+#[test]
+fn a_put_back_mark_exempts_nothing_on_a_server_never_restored() {
+    let t = team();
+    let net = ModelTransport::default();
+    let (mut ann, id) = ann_writes_a_customer(&t, &net);
+    let mut doc = (*ann.replica.records[&id].base).clone();
+    let ann_name = t.people[0].name.clone();
+    let now = crate::hlc::Hlc { wall_ms: wall_clock(), counter: 0 };
+    let stamp = Stamp { hlc: now, author: ann_name.clone() };
+    doc.apply(field::NOTES, FieldState { value: text("Ann agreed to a 50% discount"), stamp });
+    let mark = Stamp { hlc: crate::hlc::Hlc { counter: 1, ..now }, author: t.people[1].name.clone() };
+    doc.apply(crate::record::REPAIRED, FieldState { value: Some(Value::Int(2)), stamp: mark });
+    serve(&net, id, 2, forge(&t, 1, id, 2, &doc));
+
+    block_on(ann.sync()).unwrap();
+    let kept = &ann.replica.records[&id];
+    assert_eq!((kept.version, kept.view.text(field::NOTES)), (1, Some("first notes")));
+    let refusal = &ann.refused[&id];
+    assert_eq!((refusal.field.as_str(), &refusal.named, &refusal.signer), (field::NOTES, &ann_name, &t.people[1].name));
+}
+
 #[test]
 fn putting_back_what_a_restored_server_lost_carries_other_members_fields_and_is_taken() {
     let t3 = {
@@ -721,7 +778,7 @@ fn putting_back_what_a_restored_server_lost_carries_other_members_fields_and_is_
     assert_eq!(carl.replica.records[&id].view.text(field::NOTES), Some("first notes"));
 
     // Ann's device is started over and puts back Bob's notes, in Bob's name.
-    *ann_net.reset_once.lock().unwrap() = true;
+    restored(&ann_net, &t3, Some(&t3.people[0]));
     let report = block_on(ann.sync()).unwrap();
     assert_eq!(report.repaired, 1);
     block_on(carl.sync()).unwrap();
@@ -757,7 +814,7 @@ fn a_restore_never_lowers_the_accounts_pins_and_the_put_back_goes_above_them() {
     ann.set_record_pins(&pins);
 
     serve(&net, id, 1, backup);
-    *net.reset_once.lock().unwrap() = true;
+    restored(&net, &t, Some(&t.people[0]));
     let report = block_on(ann.sync()).unwrap();
     assert_eq!(report.repaired, 1);
     assert_eq!(net.server.lock().unwrap().records[&id].version, 4, "put back above the pin");
@@ -770,6 +827,55 @@ fn a_restore_never_lowers_the_accounts_pins_and_the_put_back_goes_above_them() {
     assert_eq!(fresh.replica.records[&id].view.text(field::NOTES), Some("called again"));
     block_on(fresh.edit(id, vec![(field::NOTES.into(), text("after the restore"))], wall_clock())).unwrap();
     assert_eq!(block_on(fresh.sync()).unwrap().pushed, 1);
+}
+
+/// Issue 31 item 7: a restore is an admin's signed word. A server that says `reset`
+/// with no notice, or with one a member signed, changes nothing on the device (cursor,
+/// records, outbox); the sync says it waits for an admin. An admin's notice for the new
+/// generation starts it over, and the put-back follows.
+#[test]
+fn a_reset_is_acted_on_only_with_an_admins_signed_notice_of_the_restore() {
+    let t = team();
+    let net = ModelTransport::default();
+    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    let mut bob = client(&t, 1, &net, MemoryStore::new());
+    let id = RecordId::random();
+    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
+    block_on(ann.sync()).unwrap();
+    let before = net.server.lock().unwrap().records[&id].sealed.clone();
+    block_on(bob.sync()).unwrap();
+    block_on(bob.edit(id, vec![(field::NOTES.into(), text("called on Monday"))], wall_clock())).unwrap();
+    block_on(bob.sync()).unwrap();
+    block_on(bob.edit(id, vec![(field::PHONE.into(), text("13800002222"))], wall_clock())).unwrap();
+    let (cursor, held) = (bob.replica.cursor, bob.replica.records[&id].version);
+
+    // The server rolls the customer back and says "reset": no notice, then bob's own.
+    serve(&net, id, 1, before);
+    for signer in [None, Some(&t.people[1])] {
+        restored(&net, &t, signer);
+        let waits = block_on(bob.sync()).unwrap_err();
+        assert!(matches!(waits, SyncError::RestoreUnconfirmed { generation } if generation > 0), "{waits}");
+        assert_eq!(bob.replica.cursor, cursor, "the cursor stays");
+        assert_eq!(bob.replica.records[&id].version, held);
+        assert_eq!(bob.replica.records[&id].view.text(field::NOTES), Some("called on Monday"));
+        assert_eq!(bob.replica.pending_count(), 1, "the unsent edit stays");
+        assert_eq!(net.server.lock().unwrap().records[&id].version, 1, "nothing was put back");
+    }
+
+    // Ann, an admin, confirms it: bob starts over and puts the customer back above.
+    restored(&net, &t, Some(&t.people[0]));
+    let report = block_on(bob.sync()).unwrap();
+    assert_eq!(report.repaired, 1);
+    assert_eq!(bob.replica.pending_count(), 0);
+    assert!(net.server.lock().unwrap().records[&id].version > held);
+    assert_eq!(crate::restore::generation_of(bob.replica.cursor), net.server.lock().unwrap().generation);
+    block_on(ann.sync()).unwrap();
+    let view = &ann.replica.records[&id].view;
+    assert_eq!((view.text(field::NOTES), view.text(field::PHONE)), (Some("called on Monday"), Some("13800002222")));
+
+    // The same notice again, from the generation bob is on now, starts nothing over.
+    *net.reset_once.lock().unwrap() = true;
+    assert!(matches!(block_on(bob.sync()), Err(SyncError::RestoreUnconfirmed { .. })));
 }
 
 #[test]
