@@ -7,6 +7,7 @@
 
 pub mod account;
 pub mod api;
+pub mod compute;
 pub mod drag;
 pub mod i18n;
 pub mod icons;

@@ -530,7 +530,7 @@ impl Store for IdbStore {
             Some(blob) => blob,
             None => Uint8Array::from(&shared::crypto::aead::seal_blob(key, context, plain)[..]),
         };
-        crate::api::yield_now().await;
+        crate::compute::yield_now().await;
         self.put_cache(&blob).await
     }
 
@@ -586,7 +586,7 @@ impl Store for IdbStore {
         let mut at = 0;
         while at < runs.len() || pending.is_empty() {
             if at > 0 {
-                crate::api::yield_now().await;
+                crate::compute::yield_now().await;
             }
             let (tx, store) = self.outbox_tx().await?;
             pending.push(settling(&tx, "complete"));
@@ -682,7 +682,7 @@ impl IdbStore {
         let mut start = 0;
         while start < records.len() {
             if start > 0 {
-                crate::api::yield_now().await;
+                crate::compute::yield_now().await;
             }
             let until = js_sys::Date::now() + ISSUE_MS;
             let (batch, n) =
@@ -747,7 +747,7 @@ impl IdbStore {
         cursor: Option<Cursor>,
     ) -> Result<(), StoreError> {
         let pack = encode_pack(records);
-        crate::api::yield_now().await;
+        crate::compute::yield_now().await;
         let stores = js_sys::Array::of2(&PACKS.into(), &META.into());
         let tx = db
             .transaction_with_str_sequence_and_mode(&stores, web_sys::IdbTransactionMode::Readwrite)

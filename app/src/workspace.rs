@@ -28,6 +28,7 @@ use shared::wipe::WipeOrder;
 
 use crate::account::Unlocked;
 use crate::api::HttpTransport;
+use crate::compute::BrowserCompute;
 use crate::store::IdbStore;
 
 /// Decrypted records for the views, updated incrementally after every change. Cheap to
@@ -216,7 +217,7 @@ impl Index {
         let mut text = SearchText::with_capacity(self.customers.len());
         for (i, c) in self.customers.iter().enumerate() {
             if i % REFRESH_SLICE == REFRESH_SLICE - 1 {
-                crate::api::yield_now().await;
+                crate::compute::yield_now().await;
                 if self.search.get().is_some() || !wanted(self) {
                     return; // built whole meanwhile, or the list changed
                 }
@@ -398,7 +399,7 @@ pub struct Workspace {
     /// Who is in the team, from the verified chain; follows removals and rotations.
     pub team: RwSignal<TeamView>,
     pub unlocked: Rc<Unlocked>,
-    pub(crate) syncer: Mutex<Syncer<IdbStore, HttpTransport>>,
+    pub(crate) syncer: Mutex<Syncer<IdbStore, HttpTransport, BrowserCompute>>,
     /// Held by every change this device makes to the team chain, from signing on the
     /// current head until the session has re-read the chain: two changes from one
     /// device (a user's and the background retirement of old epochs) never sign on
@@ -590,7 +591,7 @@ impl Workspace {
             Err(e) => return Err(OpenError::Failed(e.to_string(), Some(unlocked))),
         };
         let t1 = now();
-        let mut syncer = match Syncer::open_cached(session, store, transport).await {
+        let mut syncer = match Syncer::open_cached_with(session, store, transport, BrowserCompute).await {
             Ok(s) => s,
             Err(e) => return Err(OpenError::Failed(e.to_string(), Some(unlocked))),
         };
@@ -746,7 +747,7 @@ impl Workspace {
             let mut signers = BTreeMap::new();
             for (i, (id, r)) in s.replica.records.iter().enumerate() {
                 if i % BULK_SLICE == BULK_SLICE - 1 {
-                    crate::api::yield_now().await;
+                    crate::compute::yield_now().await;
                 }
                 if !r.view.is_deleted() {
                     live.push((*id, r.view.clone()));
@@ -767,7 +768,7 @@ impl Workspace {
             let mut choices = Choices::default();
             for (i, (id, doc)) in records.iter().filter(|(_, d)| is_customer(d)).enumerate() {
                 if i % REFRESH_SLICE == REFRESH_SLICE - 1 {
-                    crate::api::yield_now().await;
+                    crate::compute::yield_now().await;
                 }
                 customers.push(match kept.get(id) {
                     Some(was) if was.doc == *doc => was.resealed(doc),
@@ -785,7 +786,7 @@ impl Workspace {
                 choices.count(doc, true);
             }
             drop(kept);
-            crate::api::yield_now().await;
+            crate::compute::yield_now().await;
             customers.sort_unstable_by(|a, b| a.order().cmp(&b.order()));
             self.index.set(Index {
                 records: Arc::new(records),
@@ -805,7 +806,7 @@ impl Workspace {
                 // A first sync or a re-encryption changes every record: the page draws
                 // between slices of the index's rebuild (the engine stays locked).
                 if i % REFRESH_SLICE == REFRESH_SLICE - 1 {
-                    crate::api::yield_now().await;
+                    crate::compute::yield_now().await;
                 }
                 let was = old.records.get(id).filter(|d| is_customer(d));
                 let was_customer = was.is_some();
@@ -980,7 +981,7 @@ impl Workspace {
         let mut built = DuplicateIndex::default();
         for (i, (id, doc)) in index.records.iter().filter(|(_, d)| is_customer(d)).enumerate() {
             if i % REFRESH_SLICE == REFRESH_SLICE - 1 {
-                crate::api::yield_now().await;
+                crate::compute::yield_now().await;
             }
             built.add(*id, doc);
         }

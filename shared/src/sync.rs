@@ -29,6 +29,7 @@
 //! ([`UnknownHead`]), and everyone else goes on writing.
 
 pub mod cache;
+mod compute;
 mod errors;
 pub mod history;
 pub mod memory;
@@ -40,6 +41,7 @@ mod store;
 mod superseded;
 mod transport;
 
+pub use compute::*;
 pub use errors::*;
 pub use replica::*;
 pub use session::*;
@@ -139,12 +141,14 @@ struct SealedMeta {
     collection: CollectionId,
 }
 
-/// Drives a [`Replica`] against a [`Store`] and a [`Transport`].
-pub struct Syncer<S, T> {
+/// Drives a [`Replica`] against a [`Store`] and a [`Transport`], its batch work done
+/// by a [`Compute`] ([`InThread`] unless opened with another).
+pub struct Syncer<S, T, C = InThread> {
     pub session: Session,
     pub replica: Replica,
     pub store: S,
     pub transport: T,
+    pub compute: C,
     /// Records per push request.
     pub batch: usize,
     /// Records changed (pushed, pulled or re-opened) since the cache was saved.
@@ -231,10 +235,23 @@ type Taken = (Vec<StoredRecord>, Vec<bool>, Cursor);
 type Pushed = (Vec<StoredRecord>, Option<Cursor>, Vec<u64>);
 
 impl<S: Store, T: Transport> Syncer<S, T> {
-    /// Load local ciphertext and open it into memory: [`Self::open_cached`], then
-    /// [`Self::verify_stored`].
+    /// Load local ciphertext and open it into memory, all of it on this thread:
+    /// [`Self::open_with`] [`InThread`].
     pub async fn open(session: Session, store: S, transport: T) -> Result<Self, SyncError> {
-        let mut syncer = Self::open_cached(session, store, transport).await?;
+        Self::open_with(session, store, transport, InThread).await
+    }
+
+    /// [`Self::open_cached_with`] [`InThread`].
+    pub async fn open_cached(session: Session, store: S, transport: T) -> Result<Self, SyncError> {
+        Self::open_cached_with(session, store, transport, InThread).await
+    }
+}
+
+impl<S: Store, T: Transport, C: Compute> Syncer<S, T, C> {
+    /// Load local ciphertext and open it into memory, the batch work done by `compute`:
+    /// [`Self::open_cached_with`], then [`Self::verify_stored`].
+    pub async fn open_with(session: Session, store: S, transport: T, compute: C) -> Result<Self, SyncError> {
+        let mut syncer = Self::open_cached_with(session, store, transport, compute).await?;
         syncer.verify_stored().await?;
         Ok(syncer)
     }
@@ -245,7 +262,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
     /// opens), so they can be shown at once. The stored ciphertext is not read here:
     /// [`Self::verify_stored`] must run before the engine seals, sends or takes in
     /// anything (until then [`Self::edit_many`] and [`Self::sync`] refuse).
-    pub async fn open_cached(session: Session, store: S, transport: T) -> Result<Self, SyncError> {
+    pub async fn open_cached_with(session: Session, store: S, transport: T, compute: C) -> Result<Self, SyncError> {
         let snap = store.load().await?;
         let mut replica = Replica { cursor: snap.cursor, ..Default::default() };
         let cached = match snap.cache.as_deref() {
@@ -298,6 +315,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             replica,
             store,
             transport,
+            compute,
             batch: 1000,
             cache_stale: false,
             unverified: Some(from_cache),
@@ -343,7 +361,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let mut heads: Vec<(Username, ChainHead)> = Vec::new();
         let mut to_open = Vec::new();
         for rec in &records {
-            self.transport.breathe().await;
+            self.compute.breathe().await;
             if cached.remove(&rec.record) {
                 let local = self.replica.records.get_mut(&rec.record).expect("absorbed from the cache");
                 if local.version == rec.version {
@@ -415,7 +433,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             let plans: Vec<Result<UncheckedPlan, CryptoError>> = batch.iter().map(|r| self.session.plan(r)).collect();
             async move {
                 let checks: Vec<&SignatureCheck> = plans.iter().flatten().flat_map(UncheckedPlan::checks).collect();
-                let holds = self.transport.verify_signatures(&checks).await;
+                let holds = self.compute.verify_signatures(&checks).await;
                 drop(checks);
                 (plans, holds)
             }
@@ -438,7 +456,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 let mut answers = holds.iter().copied();
                 let mut confirmed = Vec::with_capacity(plans.len());
                 for plan in plans {
-                    self.transport.breathe().await;
+                    self.compute.breathe().await;
                     confirmed.push(plan.and_then(|plan| {
                         let mine: Vec<bool> = answers.by_ref().take(plan.checks().count()).collect();
                         plan.confirm(&mine)
@@ -446,11 +464,11 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 }
                 let decryptions: Vec<&Decryption> =
                     confirmed.iter().flatten().flat_map(OpenPlan::decryptions).collect();
-                let mut decrypted = self.transport.decrypt(&decryptions).await.into_iter();
+                let mut decrypted = self.compute.decrypt(&decryptions).await.into_iter();
                 drop(decryptions);
                 let mut out = Vec::with_capacity(confirmed.len());
                 for plan in confirmed {
-                    self.transport.breathe().await;
+                    self.compute.breathe().await;
                     out.push(plan.and_then(|plan| {
                         let mine = decrypted.by_ref().take(plan.decryptions().count()).collect();
                         plan.finish(mine)
@@ -783,11 +801,11 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         // A slice of records at a time, the page drawing in between.
         let mut encoder = cache::Encoder::new(entries.iter().map(|(id, c)| (id, c)));
         while encoder.step(2_000) {
-            self.transport.breathe().await;
+            self.compute.breathe().await;
         }
         let plain = zeroize::Zeroizing::new(encoder.finish());
         drop(entries);
-        self.transport.breathe().await;
+        self.compute.breathe().await;
         let context = cache::context(self.session.team.team);
         self.store.seal_cache(self.session.identity.vault_key(), &context, &plain).await?;
         self.cache_stale = false;
@@ -880,7 +898,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let mut stored = Vec::with_capacity(placed.len());
         let mut ids = Vec::with_capacity(placed.len());
         for (record, collection, fields) in placed {
-            self.transport.breathe().await;
+            self.compute.breathe().await;
             let op = self.replica.edit(&self.session.me, record, collection, fields, now_ms);
             let plain = serde_json::to_vec(&op).expect("serializable");
             stored.push(StoredOp {
@@ -1009,7 +1027,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             None => std::borrow::Cow::Borrowed(skip),
             Some(_) => std::borrow::Cow::Owned(skip.iter().chain(waiting).copied().collect()),
         };
-        let chunk = self.replica.outgoing(self.batch, &skip, || self.transport.breathe()).await;
+        let chunk = self.replica.outgoing(self.batch, &skip, || self.compute.breathe()).await;
         if chunk.is_empty() {
             // A head waiting for the chain is told even with nothing to send: it is what
             // asks the caller to read the chain again.
@@ -1063,7 +1081,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let mut begun = Vec::with_capacity(part.len());
         let mut docs = Vec::with_capacity(part.len());
         for (record, Outgoing { op_ids, mut doc, repair, above }) in part {
-            self.transport.breathe().await;
+            self.compute.breathe().await;
             let local = &self.replica.records[&record];
             // On the server's current version, even one refused here: its content is
             // the version held here plus this client's edits.
@@ -1109,7 +1127,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             .collect();
         if !statements.is_empty() {
             let messages: Vec<&[u8]> = statements.iter().map(|(_, m)| m.as_slice()).collect();
-            let signatures = self.transport.sign(&self.session.identity, &messages).await;
+            let signatures = self.compute.sign(&self.session.identity, &messages).await;
             if signatures.len() != messages.len() {
                 return Err(SyncError::Crypto(CryptoError::Malformed("a batch signed in part")));
             }
@@ -1148,7 +1166,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 begun.iter().enumerate().filter_map(|(i, (s, ..))| s.to_encrypt().map(|e| (i, e))).collect();
             if !encrypting.is_empty() {
                 let encryptions: Vec<&Encryption> = encrypting.iter().map(|(_, e)| *e).collect();
-                let ciphertexts = self.transport.encrypt(&encryptions).await;
+                let ciphertexts = self.compute.encrypt(&encryptions).await;
                 if ciphertexts.len() != encryptions.len() {
                     return Err(SyncError::Crypto(CryptoError::Malformed("a batch encrypted in part")));
                 }
@@ -1163,7 +1181,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                 break;
             }
             let messages: Vec<&[u8]> = waiting.iter().map(|(_, m)| *m).collect();
-            let signatures = self.transport.sign(&self.session.identity, &messages).await;
+            let signatures = self.compute.sign(&self.session.identity, &messages).await;
             if signatures.len() != messages.len() {
                 return Err(SyncError::Crypto(CryptoError::Malformed("a batch signed in part")));
             }
@@ -1171,7 +1189,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             for (i, signature) in at.into_iter().zip(signatures) {
                 // Signing a sensitive section lays out the basic one (its AAD binds the
                 // sensitive section's digest): the page gets its turns.
-                self.transport.breathe().await;
+                self.compute.breathe().await;
                 begun[i].0.sign(signature);
             }
         }
@@ -1210,7 +1228,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
                     let mut done_ops = Vec::new();
                     let mut recent = Vec::with_capacity(meta.len());
                     for m in meta {
-                        self.transport.breathe().await;
+                        self.compute.breathe().await;
                         let version = versions[&m.record];
                         let local = self.replica.records.get_mut(&m.record).expect("pushed from here");
                         local.epoch = m.sealed.inspect().map(|i| i.min_epoch).unwrap_or(local.epoch);
@@ -1307,7 +1325,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
         let mut stored = Vec::with_capacity(unseen.len());
         let mut fresh = Vec::with_capacity(unseen.len());
         for ((c, rec, first), opened) in unseen.into_iter().zip(opened) {
-            self.transport.breathe().await;
+            self.compute.breathe().await;
             match opened {
                 Ok(opened) => {
                     if !self.admit_head(&rec, &opened, false) || self.refuse(c.version, &opened, c.record, false) {
@@ -1510,7 +1528,7 @@ impl<S: Store, T: Transport> Syncer<S, T> {
             return;
         }
         let batch: Vec<&SignatureCheck> = checks.iter().map(|(_, c)| c).collect();
-        let holds = self.transport.verify_signatures(&batch).await;
+        let holds = self.compute.verify_signatures(&batch).await;
         drop(batch);
         for (i, (at, check)) in checks.into_iter().enumerate() {
             // Only a `true` is taken on the verifier's word.

@@ -33,7 +33,7 @@ async fn parse_in_slices(text: &str) -> Vec<Vec<String>> {
         reader.feed(&rest[..end]);
         rest = &rest[end..];
         if !rest.is_empty() {
-            crate::api::yield_now().await;
+            crate::compute::yield_now().await;
         }
     }
     reader.finish()

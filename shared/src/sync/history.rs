@@ -15,9 +15,9 @@ use crate::ids::RecordId;
 use crate::record::{RecordDoc, Value, CREATED, REPAIRED};
 
 use super::seal::{self, Opened};
-use super::{Store, SyncError, Syncer, Transport};
+use super::{Compute, Store, SyncError, Syncer, Transport};
 
-impl<S: Store, T: Transport> Syncer<S, T> {
+impl<S: Store, T: Transport, C: Compute> Syncer<S, T, C> {
     /// The kept versions of `record` the server lists (its word on what exists; each is
     /// checked when opened, [`Syncer::open_kept`]).
     pub async fn kept_versions(&self, record: RecordId) -> Result<KeptVersions, SyncError> {

@@ -131,6 +131,14 @@ impl Transport for ModelTransport {
         Ok(PullResponse { changes, cursor, more, reset, restore, remaining: None })
     }
 
+    async fn beacons(&self) -> Option<Result<Vec<crate::beacon::Beacon>, TransportError>> {
+        self.beacons.lock().unwrap().clone().map(Ok)
+    }
+}
+
+/// The model's compute: where the engine's signatures are made and checked (here, a
+/// worker speaking `offload`'s messages, or a broken one), and a broken AES.
+impl Compute for ModelTransport {
     async fn verify_signatures(&self, checks: &[&SignatureCheck]) -> Vec<bool> {
         match &mut *self.signatures.lock().unwrap() {
             Signatures::Here => checks.iter().map(|c| c.holds()).collect(),
@@ -164,10 +172,6 @@ impl Transport for ModelTransport {
             }
             _ => messages.iter().map(|m| identity.sign(m)).collect(),
         }
-    }
-
-    async fn beacons(&self) -> Option<Result<Vec<crate::beacon::Beacon>, TransportError>> {
-        self.beacons.lock().unwrap().clone().map(Ok)
     }
 }
 
@@ -213,10 +217,10 @@ fn text(s: &str) -> Option<Value> {
     Some(Value::Text(s.into()))
 }
 
-type Client = Syncer<MemoryStore, ModelTransport>;
+type Client = Syncer<MemoryStore, ModelTransport, ModelTransport>;
 
 fn client(t: &Team, who: usize, net: &ModelTransport, store: MemoryStore) -> Client {
-    block_on(Syncer::open(session(t, who, &Scope::ALL), store, net.clone())).unwrap()
+    block_on(Syncer::open_with(session(t, who, &Scope::ALL), store, net.clone(), net.clone())).unwrap()
 }
 
 /// The server behind `net` "was restored from a backup": it runs as a new generation,
@@ -327,7 +331,9 @@ fn a_reader_without_the_sensitive_key_sees_the_mask_and_preserves_the_secret() {
     let t = team();
     let net = ModelTransport::default();
     let mut admin = client(&t, 0, &net, MemoryStore::new());
-    let mut support = block_on(Syncer::open(session(&t, 1, &[Scope::Basic]), MemoryStore::new(), net.clone())).unwrap();
+    let mut support =
+        block_on(Syncer::open_with(session(&t, 1, &[Scope::Basic]), MemoryStore::new(), net.clone(), net.clone()))
+            .unwrap();
     let id = RecordId::random();
     block_on(admin.edit(id, customer("Masked Person", "13812341234"), 1)).unwrap();
     block_on(admin.sync()).unwrap();
@@ -438,7 +444,9 @@ fn an_unlock_shows_the_cache_first_and_reads_the_ciphertext_before_sealing_anyth
 
     // Step one: the cache alone, as this device verified it; the sealed sensitive
     // sections are not read yet, so the engine refuses to seal or sync.
-    let mut c = block_on(Syncer::open_cached(session(&t, 0, &Scope::ALL), store.clone(), net.clone())).unwrap();
+    let mut c =
+        block_on(Syncer::open_cached_with(session(&t, 0, &Scope::ALL), store.clone(), net.clone(), net.clone()))
+            .unwrap();
     assert!(c.shows_cached());
     assert_eq!(views(&c), before);
     assert!(c.replica.records[&x].sensitive.is_none());
@@ -461,7 +469,7 @@ fn an_unlock_shows_the_cache_first_and_reads_the_ciphertext_before_sealing_anyth
 }
 
 async fn again_sync(t: &Team, net: &ModelTransport, store: &MemoryStore) {
-    let mut c = Syncer::open(session(t, 0, &Scope::ALL), store.clone(), net.clone()).await.unwrap();
+    let mut c = Syncer::open_with(session(t, 0, &Scope::ALL), store.clone(), net.clone(), net.clone()).await.unwrap();
     c.sync().await.unwrap();
 }
 
@@ -471,7 +479,8 @@ fn a_client_that_gains_the_sensitive_key_reopens_what_it_could_only_partly_read(
     let net = ModelTransport::default();
     let mut admin = client(&t, 0, &net, MemoryStore::new());
     let store = MemoryStore::new();
-    let mut bob = block_on(Syncer::open(session(&t, 1, &[Scope::Basic]), store, net.clone())).unwrap();
+    let mut bob =
+        block_on(Syncer::open_with(session(&t, 1, &[Scope::Basic]), store, net.clone(), net.clone())).unwrap();
     let id = RecordId::random();
     block_on(admin.edit(id, customer("Promoted Reader", "13812340000"), 1)).unwrap();
     block_on(admin.sync()).unwrap();
@@ -509,21 +518,21 @@ fn reencryption_survives_a_restart_and_ends_with_every_record_on_the_new_epoch()
         }
         s
     };
-    let mut a = block_on(Syncer::open(rotated(), store.clone(), net.clone())).unwrap();
+    let mut a = block_on(Syncer::open_with(rotated(), store.clone(), net.clone(), net.clone())).unwrap();
     assert_eq!(a.epoch_progress(), EpochProgress { total: 5, old: 5 });
     assert_eq!(a.queue_reencryption(3), 3);
     assert_eq!(a.queue_reencryption(3), 2, "queued records are not queued twice");
     drop(a); // the tab closes before anything was pushed
 
     // Nothing was written for the queue: the records' epochs say what is left.
-    let mut a = block_on(Syncer::open(rotated(), store.clone(), net.clone())).unwrap();
+    let mut a = block_on(Syncer::open_with(rotated(), store.clone(), net.clone(), net.clone())).unwrap();
     assert_eq!(a.epoch_progress(), EpochProgress { total: 5, old: 5 });
     assert_eq!(a.queue_reencryption(3), 3);
     block_on(a.sync()).unwrap();
     assert_eq!(a.epoch_progress(), EpochProgress { total: 5, old: 2 });
     drop(a); // closed half-way
 
-    let mut a = block_on(Syncer::open(rotated(), store.clone(), net.clone())).unwrap();
+    let mut a = block_on(Syncer::open_with(rotated(), store.clone(), net.clone(), net.clone())).unwrap();
     assert_eq!(a.epoch_progress(), EpochProgress { total: 5, old: 2 }, "the work done survived the restart");
     assert_eq!(a.queue_reencryption(100), 2);
     block_on(a.sync()).unwrap();
@@ -538,7 +547,7 @@ fn reencryption_survives_a_restart_and_ends_with_every_record_on_the_new_epoch()
     for scope in Scope::ALL {
         fresh.keyring.insert(coll, 2, scope, SymmetricKey::from_bytes([40 + scope as u8; 32]));
     }
-    let mut reader = block_on(Syncer::open(fresh, MemoryStore::new(), net.clone())).unwrap();
+    let mut reader = block_on(Syncer::open_with(fresh, MemoryStore::new(), net.clone(), net.clone())).unwrap();
     block_on(reader.sync()).unwrap();
     assert_eq!(reader.replica.unreadable.len(), 0);
     assert_eq!(reader.replica.records[&ids[4]].view.text(field::NAME), Some("Person 4"));
@@ -568,7 +577,7 @@ fn portfolio_team(net: &ModelTransport) -> (Vec<Person>, Vec<Client>) {
                 team: state.clone(),
                 now_ms: wall_clock,
             };
-            block_on(Syncer::open(s, MemoryStore::new(), net.clone())).unwrap()
+            block_on(Syncer::open_with(s, MemoryStore::new(), net.clone(), net.clone())).unwrap()
         })
         .collect();
     (people, clients)
@@ -1349,7 +1358,7 @@ fn a_version_set_aside_for_want_of_a_key_is_taken_once_the_key_arrives() {
         }
         s
     };
-    let mut ann = block_on(Syncer::open(rotated(0), MemoryStore::new(), net.clone())).unwrap();
+    let mut ann = block_on(Syncer::open_with(rotated(0), MemoryStore::new(), net.clone(), net.clone())).unwrap();
     block_on(ann.sync()).unwrap();
     block_on(ann.edit(id, vec![(field::NOTES.into(), text("after the rotation"))], wall_clock())).unwrap();
     block_on(ann.sync()).unwrap();
@@ -1636,7 +1645,7 @@ fn a_refused_versions_fields_are_judged_again_in_the_version_after_it() {
     // top (stamped after Bob's phone number): Carl refuses that too, for its stamps.
     let mut anns = session(&t, 0, &Scope::ALL);
     anns.now_ms = an_hour_from_now;
-    let mut ann_ahead = block_on(Syncer::open(anns, MemoryStore::new(), net.clone())).unwrap();
+    let mut ann_ahead = block_on(Syncer::open_with(anns, MemoryStore::new(), net.clone(), net.clone())).unwrap();
     block_on(ann_ahead.sync()).unwrap();
     assert_eq!(ann_ahead.replica.records[&id].view.text(field::PHONE), Some("13999999999"));
     block_on(ann_ahead.edit(id, vec![(field::NOTES.into(), text("new number"))], an_hour_from_now())).unwrap();
@@ -1787,7 +1796,7 @@ fn a_longer_head_the_chain_read_again_answers_is_taken_and_an_admins_still_stops
         team: TeamState::verify(chain, None).unwrap(),
         ..session(&t, who, &Scope::ALL)
     };
-    let mut b = block_on(Syncer::open(on(&longer, 1), MemoryStore::new(), net.clone())).unwrap();
+    let mut b = block_on(Syncer::open_with(on(&longer, 1), MemoryStore::new(), net.clone(), net.clone())).unwrap();
     block_on(b.sync()).unwrap();
     block_on(b.edit(id, vec![(field::NOTES.into(), text("Bob's notes"))], wall_clock())).unwrap();
     block_on(b.sync()).unwrap();
@@ -1809,7 +1818,7 @@ fn a_longer_head_the_chain_read_again_answers_is_taken_and_an_admins_still_stops
     // Ann adds Erin and writes; Carl's client is shown the chain without Erin.
     let mut longest = longer.clone();
     append(&mut longest, &t.people[0], Action::AddMember { member: Person::new("erin").member(Role::Member) });
-    let mut a = block_on(Syncer::open(on(&longest, 0), MemoryStore::new(), net.clone())).unwrap();
+    let mut a = block_on(Syncer::open_with(on(&longest, 0), MemoryStore::new(), net.clone(), net.clone())).unwrap();
     block_on(a.sync()).unwrap();
     block_on(a.edit(id, vec![(field::NAME.into(), text("Zhang San Ltd"))], wall_clock())).unwrap();
     block_on(a.sync()).unwrap();
@@ -2273,8 +2282,10 @@ fn a_version_carrying_an_older_sensitive_section_is_refused_and_the_phone_stays(
     let second = ann.replica.records[&id].sensitive.clone();
     assert_ne!(second.as_ref(), Some(&first));
 
-    let basic_only =
-        || block_on(Syncer::open(session(&t, 2, &[Scope::Basic]), MemoryStore::new(), net.clone())).unwrap();
+    let basic_only = || {
+        block_on(Syncer::open_with(session(&t, 2, &[Scope::Basic]), MemoryStore::new(), net.clone(), net.clone()))
+            .unwrap()
+    };
     let mut sues = basic_only();
     block_on(sues.sync()).unwrap();
     assert_eq!(sues.replica.records[&id].version, 2);
