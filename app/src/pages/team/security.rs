@@ -385,8 +385,8 @@ pub(super) fn ServerRestore() -> impl IntoView {
             }
         });
         Some(view! {
-            <section class="card">
-                <h3>{t("restore_notice.title")}</h3>
+            <section class="card" aria-labelledby="restore-notice-title">
+                <h3 id="restore-notice-title">{t("restore_notice.title")}</h3>
                 <p>{said}</p>
                 {button}
                 <p role="status" class="message">{move || message.get()}</p>
