@@ -560,7 +560,7 @@ impl Unlocked {
         // Never because the account's pins are empty or missing: that is the server's
         // word (it can withhold them), and a team it made would be opened.
         let allow_unpinned = pin.is_none() && known.is_some();
-        let state = TeamState::verify_pinned(&entries, team, pin, known.as_ref(), allow_unpinned)
+        let state = shared::pins::verify_pinned(&entries, team, pin, known.as_ref(), allow_unpinned)
             .map_err(|e| format!("The team's membership chain was refused: {e}"))?;
         // Kept for offline use (and shown on the audit page) only once verified.
         if fresh {

@@ -782,13 +782,13 @@ async fn a_new_device_starts_from_the_accounts_pins() {
             shared_collection: shared::ids::CollectionId::random(),
         },
     );
-    let refused = TeamState::verify_pinned(std::slice::from_ref(&ghost), team, Some(pin), None, false).unwrap_err();
+    let refused = shared::pins::verify_pinned(std::slice::from_ref(&ghost), team, Some(pin), None, false).unwrap_err();
     assert!(refused.to_string().contains("genesis this account pinned"), "{refused}");
     // Or the real chain, cut back to before the rotation.
     let real: shared::api::ChainResponse = device.api.get(&path::fill(path::CHAIN, &team.to_string())).await.unwrap();
-    let refused = TeamState::verify_pinned(&real.entries[..1], team, Some(pin), None, false).unwrap_err();
+    let refused = shared::pins::verify_pinned(&real.entries[..1], team, Some(pin), None, false).unwrap_err();
     assert!(matches!(refused, shared::chain::ChainError::Rollback { .. }), "{refused}");
-    assert!(TeamState::verify_pinned(&real.entries, team, Some(pin), None, false).is_ok(), "the real one passes");
+    assert!(shared::pins::verify_pinned(&real.entries, team, Some(pin), None, false).is_ok(), "the real one passes");
 
     // A blob the server altered does not open.
     let mut altered = got.blob.clone();

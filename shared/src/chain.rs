@@ -376,36 +376,6 @@ impl TeamState {
         crate::crypto::envelope::ChainHead { len: self.len, hash: self.head }
     }
 
-    /// Verify the chain of `team` against what the account pinned for it (`pin`) and
-    /// what this device saw (`known`): refused if it is another team, if its genesis
-    /// is not the pinned one (a ghost admin's team under the same id), or if it is
-    /// shorter than or diverges from either head. A team with no pin must be
-    /// self-certifying (its id derived from its genesis), unless `allow_unpinned`
-    /// (a team made before ids were derived, met for the first time: trusted on first
-    /// use, then pinned).
-    pub fn verify_pinned(
-        entries: &[ChainEntry],
-        team: TeamId,
-        pin: Option<&crate::pins::TeamPin>,
-        known: Option<&KnownHead>,
-        allow_unpinned: bool,
-    ) -> Result<TeamState, ChainError> {
-        let state = Self::verify_team(entries, team, known)?;
-        match pin {
-            Some(p) => {
-                if state.genesis_hash() != p.genesis {
-                    return Err(ChainError::Invalid(0, "not the genesis this account pinned for the team"));
-                }
-                Self::verify(entries, Some(&p.head))?;
-            }
-            None if !state.self_certifying() && !allow_unpinned => {
-                return Err(ChainError::Invalid(0, "a team this account never pinned, whose id is not its genesis's"));
-            }
-            None => {}
-        }
-        Ok(state)
-    }
-
     /// The hash of the genesis entry.
     pub fn genesis_hash(&self) -> [u8; 32] {
         self.heads[0]
@@ -775,47 +745,6 @@ pub(crate) mod tests {
         }
         assert_ne!(s.fingerprint(), r.fingerprint(), "another head, another fingerprint");
         assert_eq!(r.fingerprint(), TeamState::verify(&retired, None).unwrap().fingerprint());
-    }
-
-    #[test]
-    fn pinned_and_self_certifying_teams_refuse_a_ghost_genesis() {
-        let (ann, mallory) = (Person::new("ann"), Person::new("mallory"));
-        let collection = CollectionId::random();
-        let team = team_id_for(&ann.keys.public(), &collection);
-        let real = new_chain_for(&ann, team, collection);
-        let state = TeamState::verify_pinned(&real, team, None, None, false).unwrap();
-        assert!(state.self_certifying());
-
-        // The server invents a genesis for the same id, with its own admin (a ghost).
-        let ghost = new_chain_for(&mallory, team, collection);
-        assert!(TeamState::verify(&ghost, None).is_ok(), "internally consistent");
-        assert!(TeamState::verify_pinned(&ghost, team, None, None, false).is_err(), "not self-certifying");
-        // A team from before derived ids: refused unless pinned (or met first, on trust).
-        let legacy_id = TeamId::random();
-        let legacy = new_chain_for(&ann, legacy_id, collection);
-        assert!(TeamState::verify_pinned(&legacy, legacy_id, None, None, false).is_err());
-        let legacy_state = TeamState::verify_pinned(&legacy, legacy_id, None, None, true).unwrap();
-        let pin = crate::pins::TeamPin {
-            team: legacy_id,
-            genesis: legacy_state.genesis_hash(),
-            head: legacy_state.known_head(),
-            audit: None,
-            records: Vec::new(),
-        };
-        let ghost_legacy = new_chain_for(&mallory, legacy_id, collection);
-        let refused = TeamState::verify_pinned(&ghost_legacy, legacy_id, Some(&pin), None, true).unwrap_err();
-        assert!(refused.to_string().contains("genesis this account pinned"), "{refused}");
-        assert!(TeamState::verify_pinned(&legacy, legacy_id, Some(&pin), None, false).is_ok());
-
-        // A pinned head longer than what the server serves: a rollback.
-        let mut longer = legacy.clone();
-        append(&mut longer, &ann, Action::Rotate { epoch: 2 });
-        let long_state = TeamState::verify(&longer, None).unwrap();
-        let pin = crate::pins::TeamPin { head: long_state.known_head(), ..pin };
-        assert!(matches!(
-            TeamState::verify_pinned(&legacy, legacy_id, Some(&pin), None, false).unwrap_err(),
-            ChainError::Rollback { .. }
-        ));
     }
 
     /// `who` accepts `invite` into `chain`'s team as `role`, from `inviter`'s link.

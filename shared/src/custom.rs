@@ -17,7 +17,7 @@ pub const CUSTOM_FIELDS: &str = "custom_fields";
 /// Where an ordinary custom field's value lives on a customer: `custom.<key>`.
 pub const PREFIX: &str = crate::domain::field::CUSTOM_PREFIX;
 /// Where a sensitive one's does: `custom_s.<key>` (sealed under the sensitive key).
-pub const SENSITIVE_PREFIX: &str = "custom_s.";
+pub const SENSITIVE_PREFIX: &str = crate::domain::field::CUSTOM_SENSITIVE_PREFIX;
 pub const MAX_FIELDS: usize = 50;
 pub const MAX_LABEL: usize = 60;
 pub const MAX_OPTIONS: usize = 50;

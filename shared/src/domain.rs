@@ -13,9 +13,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::{RecordDoc, Value};
 
+pub mod registry;
+
+/// The pipeline a deal is in when it names none (every deal written before pipelines;
+/// [`crate::pipeline::DEFAULT`]).
+pub const DEFAULT_PIPELINE: &str = "sales";
+
 /// Field names shared by every entity.
 pub mod field {
-    pub const KIND: &str = "kind";
+    pub const KIND: &str = crate::record::KIND;
     pub const NAME: &str = "name";
     pub const COMPANY: &str = "company";
     pub const PHONE: &str = "phone";
@@ -60,6 +66,9 @@ pub mod field {
     pub const SENSITIVE_CHANGES: &str = "sensitive_changes";
     /// Custom fields are stored as `custom.<name>`.
     pub const CUSTOM_PREFIX: &str = "custom.";
+    /// Where a sensitive custom field's value lives: `custom_s.<key>` (sealed under the
+    /// collection's sensitive key).
+    pub const CUSTOM_SENSITIVE_PREFIX: &str = "custom_s.";
 }
 
 /// A mainland mobile (11 digits from 1), a landline with its area code, or E.164
@@ -96,13 +105,13 @@ pub fn mailto(address: &str) -> Option<String> {
 }
 
 /// Fields whose values only holders of a collection's `sensitive` key may read: the
-/// built-in personal ones (marked `sensitive` in [`crate::fields::CUSTOMER_FIELDS`]; a
+/// built-in personal ones (marked `sensitive` in [`registry::CUSTOMER_FIELDS`]; a
 /// contact's phone and email by the same names), a history entry's changes of those,
 /// and custom fields an admin marked sensitive.
 pub fn is_sensitive(name: &str) -> bool {
-    name.starts_with(crate::custom::SENSITIVE_PREFIX)
+    name.starts_with(field::CUSTOM_SENSITIVE_PREFIX)
         || name == field::SENSITIVE_CHANGES
-        || crate::fields::CUSTOMER_FIELDS.iter().any(|f| f.sensitive && f.name == name)
+        || registry::CUSTOMER_FIELDS.iter().any(|f| f.sensitive && f.name == name)
 }
 
 /// `13812341234` → `138****1234`: keeps the first three and last four digits.
@@ -659,7 +668,7 @@ impl Entity for Deal {
         (EntityKind::of(doc)? == Self::KIND).then(|| Deal {
             customer: get_text(doc, CUSTOMER),
             title: get_text(doc, TITLE),
-            pipeline: doc.text(PIPELINE).unwrap_or(crate::pipeline::DEFAULT).to_owned(),
+            pipeline: doc.text(PIPELINE).unwrap_or(DEFAULT_PIPELINE).to_owned(),
             stage: doc.text(STAGE).unwrap_or(Stage::Lead.as_str()).to_owned(),
             amount: get_int(doc, AMOUNT),
             currency: get_text(doc, CURRENCY),

@@ -23,7 +23,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::audit::Checkpoint;
-use crate::chain::KnownHead;
+use crate::chain::{ChainEntry, ChainError, KnownHead, TeamState};
 use crate::crypto::aead::{open_blob, seal_blob};
 use crate::crypto::identity::IdentityKeys;
 use crate::crypto::passphrase::KdfParams;
@@ -160,9 +160,83 @@ impl AccountPins {
     }
 }
 
+/// Verify the chain of `team` against what the account pinned for it (`pin`) and
+/// what this device saw (`known`): refused if it is another team, if its genesis
+/// is not the pinned one (a ghost admin's team under the same id), or if it is
+/// shorter than or diverges from either head. A team with no pin must be
+/// self-certifying (its id derived from its genesis), unless `allow_unpinned`
+/// (a team made before ids were derived, met for the first time: trusted on first
+/// use, then pinned).
+pub fn verify_pinned(
+    entries: &[ChainEntry],
+    team: TeamId,
+    pin: Option<&TeamPin>,
+    known: Option<&KnownHead>,
+    allow_unpinned: bool,
+) -> Result<TeamState, ChainError> {
+    let state = TeamState::verify_team(entries, team, known)?;
+    match pin {
+        Some(p) => {
+            if state.genesis_hash() != p.genesis {
+                return Err(ChainError::Invalid(0, "not the genesis this account pinned for the team"));
+            }
+            TeamState::verify(entries, Some(&p.head))?;
+        }
+        None if !state.self_certifying() && !allow_unpinned => {
+            return Err(ChainError::Invalid(0, "a team this account never pinned, whose id is not its genesis's"));
+        }
+        None => {}
+    }
+    Ok(state)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chain::tests::{append, new_chain_for, Person};
+    use crate::chain::{team_id_for, Action};
+    use crate::ids::CollectionId;
+
+    #[test]
+    fn pinned_and_self_certifying_teams_refuse_a_ghost_genesis() {
+        let (ann, mallory) = (Person::new("ann"), Person::new("mallory"));
+        let collection = CollectionId::random();
+        let team = team_id_for(&ann.keys.public(), &collection);
+        let real = new_chain_for(&ann, team, collection);
+        let state = verify_pinned(&real, team, None, None, false).unwrap();
+        assert!(state.self_certifying());
+
+        // The server invents a genesis for the same id, with its own admin (a ghost).
+        let ghost = new_chain_for(&mallory, team, collection);
+        assert!(TeamState::verify(&ghost, None).is_ok(), "internally consistent");
+        assert!(verify_pinned(&ghost, team, None, None, false).is_err(), "not self-certifying");
+        // A team from before derived ids: refused unless pinned (or met first, on trust).
+        let legacy_id = TeamId::random();
+        let legacy = new_chain_for(&ann, legacy_id, collection);
+        assert!(verify_pinned(&legacy, legacy_id, None, None, false).is_err());
+        let legacy_state = verify_pinned(&legacy, legacy_id, None, None, true).unwrap();
+        let pin = TeamPin {
+            team: legacy_id,
+            genesis: legacy_state.genesis_hash(),
+            head: legacy_state.known_head(),
+            audit: None,
+            records: Vec::new(),
+        };
+        let ghost_legacy = new_chain_for(&mallory, legacy_id, collection);
+        let refused = verify_pinned(&ghost_legacy, legacy_id, Some(&pin), None, true).unwrap_err();
+        assert!(refused.to_string().contains("genesis this account pinned"), "{refused}");
+        assert!(verify_pinned(&legacy, legacy_id, Some(&pin), None, false).is_ok());
+
+        // A pinned head longer than what the server serves: a rollback.
+        let mut longer = legacy.clone();
+        append(&mut longer, &ann, Action::Rotate { epoch: 2 });
+        let long_state = TeamState::verify(&longer, None).unwrap();
+        let pin = TeamPin { head: long_state.known_head(), ..pin };
+        assert!(matches!(
+            verify_pinned(&legacy, legacy_id, Some(&pin), None, false).unwrap_err(),
+            ChainError::Rollback { .. }
+        ));
+    }
 
     /// An account in many teams, each with its full list of record pins, still seals
     /// within what the server stores, every team's newest records kept.

@@ -14,7 +14,7 @@ use crate::ids::Username;
 use crate::record::{RecordDoc, Value};
 
 /// The pipeline a deal is in when it names none (every deal written before pipelines).
-pub const DEFAULT: &str = "sales";
+pub const DEFAULT: &str = crate::domain::DEFAULT_PIPELINE;
 pub const WON: &str = "won";
 pub const LOST: &str = "lost";
 /// The settings record's field holding the definitions.

@@ -76,6 +76,9 @@ pub const DELETED: &str = "deleted";
 /// fields other members wrote (with their original stamps, so merges still order
 /// them right); any other version may only change fields in its signer's name.
 pub const REPAIRED: &str = "repaired";
+/// The field every record names its kind in (`customer`, `contact`, …: see
+/// `crate::domain::field::KIND`, which is this).
+pub const KIND: &str = "kind";
 
 /// The field a version carries when, as its signer's client merged it, the signer's
 /// edits replaced concurrent writes of others (writes that reached the server after
@@ -146,7 +149,7 @@ pub fn creation_statement(team: &TeamId, record: &RecordId, creator: &Username, 
 
 /// The `kind` field of `doc` as a certificate names it: its text and stamp.
 fn kind_of(doc: &RecordDoc) -> Option<(&str, &Stamp)> {
-    let kind = doc.fields.get(crate::domain::field::KIND)?;
+    let kind = doc.fields.get(KIND)?;
     Some((kind.value.as_ref()?.as_text()?, &kind.stamp))
 }
 
