@@ -14,6 +14,7 @@ pub mod icons;
 pub mod nav;
 pub mod pages;
 pub mod qr;
+pub mod route;
 pub mod security;
 pub mod store;
 pub mod tabs;
@@ -28,7 +29,7 @@ use leptos::prelude::*;
 
 use crate::account::Unlocked;
 use crate::i18n::t;
-use crate::icons::{icon, Icon};
+use crate::icons::icon;
 use crate::workspace::Ws;
 
 /// Where the app is.
@@ -44,29 +45,6 @@ pub enum Phase {
 }
 
 pub type PhaseSignal = RwSignal<Phase, LocalStorage>;
-
-/// Client-side routes; no path string is repeated elsewhere.
-pub mod route {
-    pub const HOME: &str = "/";
-    pub const CUSTOMERS: &str = "/customers";
-    pub const NEW_CUSTOMER: &str = "/customers/new";
-    pub const TASKS: &str = "/tasks";
-    pub const CALENDAR: &str = "/calendar";
-    pub const POOL: &str = "/pool";
-    pub const TEAM: &str = "/team";
-    pub const PIPELINE: &str = "/pipeline";
-    pub const IMPORT: &str = "/import";
-    pub const AUDIT: &str = "/audit";
-    pub const LIFECYCLE: &str = "/lifecycle";
-    pub const MORE: &str = "/more";
-    pub const DUPLICATES: &str = "/customers/duplicates";
-    pub fn customer(id: &str) -> String {
-        format!("/customers/{id}")
-    }
-    pub fn merge(survivor: &str, other: &str) -> String {
-        format!("/customers/merge/{survivor}/{other}")
-    }
-}
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -149,37 +127,12 @@ fn log_out() {
     });
 }
 
-/// A section of the app: where it is, its name's key and its icon.
-type Section = (&'static str, &'static str, Icon);
-const PRIMARY: [Section; 5] = [
-    (route::HOME, "nav.home", Icon::Home),
-    (route::CUSTOMERS, "nav.customers", Icon::Customers),
-    (route::PIPELINE, "nav.pipeline", Icon::Pipeline),
-    (route::TASKS, "nav.tasks", Icon::Tasks),
-    (route::TEAM, "nav.team", Icon::Team),
-];
-const SECONDARY: [Section; 3] = [
-    (route::POOL, "nav.pool", Icon::Customers),
-    (route::CALENDAR, "nav.calendar", Icon::Tasks),
-    (route::IMPORT, "nav.import", Icon::Import),
-];
-const ADMIN: [Section; 2] =
-    [(route::AUDIT, "nav.audit", Icon::Audit), (route::LIFECYCLE, "nav.lifecycle", Icon::Lifecycle)];
-
-/// The sections this user sees, in order.
-fn sections(admin: bool) -> Vec<Section> {
-    let mut v: Vec<Section> = PRIMARY.into_iter().chain(SECONDARY).collect();
-    if admin {
-        v.extend(ADMIN);
-    }
-    v
-}
-
 /// A navigation link with its icon, marked while its page is shown.
-fn nav_link(path: RwSignal<String>, (href, key, glyph): Section) -> impl IntoView {
+fn nav_link(path: RwSignal<String>, page: &route::Page) -> impl IntoView {
+    let href = page.path;
     view! {
         <a href=href aria-current=move || (path.get() == href).then_some("page")>
-            {icon(glyph)}<span>{t(key)}</span>
+            {icon(page.icon)}<span>{t(page.label)}</span>
         </a>
     }
 }
@@ -199,7 +152,7 @@ fn Shell(ws: Ws) -> impl IntoView {
             <aside class="sidebar">
                 <p class="brand">"Quietdesk"</p>
                 <nav aria-label=t("nav.main") class="sidebar__nav">
-                    {move || sections(team.with(|t| t.me_admin)).into_iter().map(|s| nav_link(path, s)).collect_view()}
+                    {move || route::listed(team.with(|t| t.me_admin)).map(|p| nav_link(path, p)).collect_view()}
                 </nav>
                 <div class="sidebar__foot">
                     <AccountControls me=me where_="side" />
@@ -216,8 +169,7 @@ fn Shell(ws: Ws) -> impl IntoView {
             </div>
             <Toasts />
             <nav aria-label=t("nav.main") class="tabbar">
-                {PRIMARY.into_iter().take(4).map(|s| nav_link(path, s)).collect_view()}
-                {nav_link(path, (route::MORE, "nav.more", Icon::More))}
+                {route::tabs().map(|p| nav_link(path, p)).collect_view()}
             </nav>
         </div>
     }
@@ -247,12 +199,13 @@ fn MorePage() -> impl IntoView {
     let ws = use_ws();
     let path = nav::current();
     let admin = ws.team.with_untracked(|t| t.me_admin);
-    let rest: Vec<Section> = sections(admin).into_iter().skip(4).collect();
+    // What the tab bar has no room for.
+    let rest: Vec<&route::Page> = route::listed(admin).filter(|p| route::tabs().all(|t| t.path != p.path)).collect();
     view! {
         <section class="page">
             <h1>{t("nav.more")}</h1>
             <nav aria-label=t("nav.more") class="more__nav card">
-                {rest.into_iter().map(|s| nav_link(path, s)).collect_view()}
+                {rest.into_iter().map(|p| nav_link(path, p)).collect_view()}
             </nav>
             <section class="card form">
                 <AccountControls me=ws.me.to_string() where_="more" />
@@ -261,18 +214,15 @@ fn MorePage() -> impl IntoView {
     }
 }
 
-/// The pages opened now and then: the team, the audit log, data lifecycle, import and
-/// export. The rest are the daily ones.
-const OCCASIONAL: [&str; 4] = [route::TEAM, route::AUDIT, route::LIFECYCLE, route::IMPORT];
-
-/// The page at `path` (the routes of [`route`]). In the built app each group of pages is
+/// The page at `path` (the routes of [`route`]). In the built app each group of pages
+/// ([`route::Group`]) is
 /// a module of its own, fetched the first time one of its pages opens (see [`split`]);
 /// the first visit downloads only the log-in, the shell and the engine.
 fn page_for(path: String) -> AnyView {
     #[cfg(feature = "split")]
     return split::page(path);
     #[cfg(not(feature = "split"))]
-    if OCCASIONAL.contains(&path.as_str()) {
+    if route::group(&path) == route::Group::Occasional {
         occasional_page(&path)
     } else {
         daily_page(&path)
@@ -435,7 +385,7 @@ mod split {
     /// The page, at once when its module is loaded; otherwise "Opening…" while it loads
     /// (then the page), or a sentence and "Try again" when it cannot be fetched.
     pub fn page(path: String) -> AnyView {
-        let which = usize::from(super::OCCASIONAL.contains(&path.as_str()));
+        let which = usize::from(crate::route::group(&path) == crate::route::Group::Occasional);
         let modules = MODULES.with(Clone::clone);
         match modules.with(|m| m[which]) {
             Module::Loaded | Module::Loading => {

@@ -2,7 +2,7 @@ import { test, expect, Page } from './fixtures';
 import * as fs from 'fs';
 import { createAccount, createCustomer, createTeam, deleteCustomer, openEdit, uniqueUser, waitSynced } from './helpers';
 
-// A built-in customer field is one row of `shared/src/fields.rs` (and its label in the
+// A built-in customer field is one row of `shared/src/domain/registry.rs` (and its label in the
 // two translation tables): the WeChat ID is typed in the form, found by search, written
 // by both exports (the same columns in each), and read back by the import from the CSV
 // file and from the workbook.

@@ -3,7 +3,7 @@
 //! placeholders (`{n}`) of the English text, none is empty, and no key is unused.
 //!
 //! A key is any string literal in `app/src`, or in the built-in field registry
-//! (`shared/src/fields.rs`, whose rows name their labels' keys), of the form
+//! (`shared/src/domain/registry.rs`, whose rows name their labels' keys), of the form
 //! `namespace.name` whose namespace is one the tables use (`"auth.log_in"`,
 //! `"nav.customers"`).
 
@@ -60,7 +60,7 @@ fn every_key_is_in_both_languages_with_the_same_placeholders() {
         en.keys().filter_map(|k| k.split_once('.')).map(|(ns, _)| ns.to_owned()).collect();
     let mut files = Vec::new();
     sources(&root().join("app/src"), &mut files);
-    files.push(root().join("shared/src/fields.rs"));
+    files.push(root().join("shared/src/domain/registry.rs"));
     let mut used = BTreeSet::new();
     for f in &files {
         used.extend(keys_in(&std::fs::read_to_string(f).unwrap(), &namespaces));
