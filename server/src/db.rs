@@ -1,6 +1,8 @@
-//! Storage behind one small trait, so the same handlers run on SQLite (the default:
-//! one file, WAL) and PostgreSQL (several server instances on one database). Both
-//! implement it with the same SQL (`db/common.rs`). Every method is one transaction.
+//! Storage behind the `Db` traits (one per area: accounts, sessions, teams, records,
+//! the audit log, the server's own state), so the same handlers run on SQLite (the
+//! default: one file, WAL) and PostgreSQL (several server instances on one database).
+//! Both implement them with the same SQL (`db/common.rs` and `db/common/<area>.rs`).
+//! Every method is one transaction.
 
 pub mod postgres;
 pub mod sqlite;
@@ -193,14 +195,32 @@ pub struct Quota {
     pub member_bytes: u64,
 }
 
+/// Everything the server stores, by area: one backend implements every area (SQLite and
+/// PostgreSQL, with the same SQL in `db/common/*.rs`). Handlers hold an `Arc<dyn Db>`,
+/// on which every area's methods are callable; code holding a backend's own type brings
+/// them into scope with `use crate::db::prelude::*`.
+pub trait Db: Meta + Accounts + Sessions + Teams + Records + AuditLog {}
+
+impl<T: Meta + Accounts + Sessions + Teams + Records + AuditLog> Db for T {}
+
+/// The area traits, for calling their methods on a `dyn Db`.
+pub mod prelude {
+    pub use super::{Accounts, AuditLog, Meta, Records, Sessions, Teams};
+}
+
+/// What the server keeps about itself: its secret and which life of the database this is.
 #[async_trait]
-pub trait Db: Send + Sync + 'static {
+pub trait Meta: Send + Sync + 'static {
     /// A 32-byte secret created on first use (keys the fake salts).
     async fn server_secret(&self) -> DbResult<[u8; 32]>;
     /// Which life of this database this is: 0 until it is first restored from a
     /// backup, a new value after each restore (see [`crate::AppState::cursor_out`]).
     async fn generation(&self) -> DbResult<u16>;
+}
 
+/// Accounts: users, their sealed bundles and pins, credentials and recovery, 2FA, and the counted wrong guesses at log-in.
+#[async_trait]
+pub trait Accounts: Send + Sync + 'static {
     async fn create_user(&self, user: &UserRow, now: i64) -> DbResult<()>;
     async fn user(&self, username: &str) -> DbResult<Option<UserRow>>;
     /// The account's sealed pins and their version, if any are stored.
@@ -214,7 +234,33 @@ pub trait Db: Send + Sync + 'static {
     async fn set_recovery(&self, username: &Username, verifier: &[u8; 32], bundle: &[u8]) -> DbResult<()>;
     /// An account's recovery kit, if it has one.
     async fn recovery(&self, username: &str) -> DbResult<Option<([u8; 32], Vec<u8>)>>;
+    async fn totp(&self, username: &Username) -> DbResult<Option<TotpRow>>;
+    async fn set_totp_pending(&self, username: &Username, secret: &[u8]) -> DbResult<()>;
+    async fn enable_totp(&self, username: &Username, secret: &[u8], step: i64, recovery: &[String]) -> DbResult<()>;
+    /// Accept time step `step` if it is newer than the last accepted; false otherwise.
+    async fn use_totp_step(&self, username: &Username, step: i64) -> DbResult<bool>;
+    /// Use up a recovery code (by hash); false if it was not (or no longer) there.
+    async fn use_recovery_code(&self, username: &Username, hash: &str) -> DbResult<bool>;
+    /// Claim one guess against `key` at `now`: refused while the key waits
+    /// (`Some(until)`, the time in ms it waits until; nothing changes); otherwise
+    /// counted as a wrong guess at once — until [`Db::refund_login_attempt`] or
+    /// [`Db::clear_login_failures`] says otherwise — with the wait `backoff` gives the
+    /// new count. Claiming before checking means guesses sent all at once are counted
+    /// one by one, not all let through before the first failure is recorded.
+    async fn claim_login_attempt(&self, key: &[u8; 32], now: i64, backoff: &Backoff) -> DbResult<Option<i64>>;
+    /// Give back a claimed guess that was not wrong (a right one, or one that never got
+    /// compared), and the wait it set: a claim that set a wait refused every other claim
+    /// while it was checked, so the wait was its own.
+    async fn refund_login_attempt(&self, key: &[u8; 32]) -> DbResult<()>;
+    /// Forget `key`'s count (a right guess).
+    async fn clear_login_failures(&self, key: &[u8; 32]) -> DbResult<()>;
+    /// Delete the counts forgotten by `now`; how many.
+    async fn forget_login_failures(&self, now: i64) -> DbResult<u64>;
+}
 
+/// Sessions: created at log-in, touched as they are used, ended one by one, per member of a team, or everywhere.
+#[async_trait]
+pub trait Sessions: Send + Sync + 'static {
     async fn create_session(
         &self,
         token_hash: &[u8; 32],
@@ -234,14 +280,6 @@ pub trait Db: Send + Sync + 'static {
     /// End every session of `username` but `keep` (the caller's own, if any): after a
     /// passphrase change or a reset with the recovery key. How many ended.
     async fn end_other_sessions(&self, username: &Username, keep: Option<&[u8; 32]>) -> DbResult<u64>;
-    async fn totp(&self, username: &Username) -> DbResult<Option<TotpRow>>;
-    async fn set_totp_pending(&self, username: &Username, secret: &[u8]) -> DbResult<()>;
-    async fn enable_totp(&self, username: &Username, secret: &[u8], step: i64, recovery: &[String]) -> DbResult<()>;
-    /// Accept time step `step` if it is newer than the last accepted; false otherwise.
-    async fn use_totp_step(&self, username: &Username, step: i64) -> DbResult<bool>;
-    /// Use up a recovery code (by hash); false if it was not (or no longer) there.
-    async fn use_recovery_code(&self, username: &Username, hash: &str) -> DbResult<bool>;
-    async fn set_team_2fa(&self, team: &TeamId, required: bool) -> DbResult<()>;
     /// The member's role, whether the team requires 2FA that they have not set up, and
     /// the team's key epoch.
     async fn member_access(&self, team: &TeamId, username: &Username) -> DbResult<Option<(Role, bool, u32)>>;
@@ -263,7 +301,11 @@ pub trait Db: Send + Sync + 'static {
     /// Mark sessions as wiped, with the signed order (JSON) their devices will get.
     async fn wipe_sessions(&self, username: &Username, only: Option<&[u8; 32]>, now: i64, order: &str)
         -> DbResult<u64>;
+}
 
+/// Teams: the chain, key wraps, invitations, the team's 2FA rule, alerts, freshness beacons and restore notices.
+#[async_trait]
+pub trait Teams: Send + Sync + 'static {
     /// Create a team from its verified genesis entry.
     async fn create_team(&self, genesis: &ChainEntry, members: &[(Username, Role)], now: i64) -> DbResult<()>;
     async fn chain(&self, team: &TeamId) -> DbResult<Vec<ChainEntry>>;
@@ -277,7 +319,6 @@ pub trait Db: Send + Sync + 'static {
     async fn role(&self, team: &TeamId, username: &Username) -> DbResult<Option<Role>>;
     async fn team_exists(&self, team: &TeamId) -> DbResult<bool>;
     async fn teams_of(&self, username: &Username) -> DbResult<Vec<TeamSummary>>;
-
     async fn put_wraps(&self, team: &TeamId, wraps: &[WrapItem]) -> DbResult<()>;
     async fn wraps_for(&self, team: &TeamId, recipient: &Username) -> DbResult<Vec<WrapItem>>;
     async fn create_invite(&self, team: &TeamId, invite: &InviteRow) -> DbResult<()>;
@@ -297,7 +338,23 @@ pub trait Db: Send + Sync + 'static {
     /// Delete the wraps of epochs below `before` — only if no record is still sealed
     /// (in any section) under such an epoch; `Ok(None)` when some are.
     async fn shred_wraps(&self, team: &TeamId, before: u32) -> DbResult<Option<u64>>;
+    async fn set_team_2fa(&self, team: &TeamId, required: bool) -> DbResult<()>;
+    async fn add_alert(&self, team: &TeamId, alert: &Alert) -> DbResult<()>;
+    /// The newest `limit` alerts, newest first.
+    async fn alerts(&self, team: &TeamId, limit: u32) -> DbResult<Vec<Alert>>;
+    /// Keep `beacon` as the latest its admin posted for its team (replacing theirs).
+    async fn put_beacon(&self, beacon: &shared::beacon::Beacon) -> DbResult<()>;
+    /// The latest beacon each current admin of `team` posted.
+    async fn beacons(&self, team: &TeamId) -> DbResult<Vec<shared::beacon::Beacon>>;
+    /// Keep `notice` as its team's newest for its generation (replacing an older one).
+    async fn put_restore_notice(&self, notice: &shared::restore::RestoreNotice) -> DbResult<()>;
+    /// The newest restore notice posted for `team` at `generation`.
+    async fn restore_notice(&self, team: &TeamId, generation: u64) -> DbResult<Option<shared::restore::RestoreNotice>>;
+}
 
+/// Records: pushes and pulls, kept versions and their retention, deletions counted against the hour's allowance, and download windows.
+#[async_trait]
+pub trait Records: Send + Sync + 'static {
     /// All or nothing: every row's base version must be current. The versions it
     /// replaces are kept (see [`Db::kept_versions`]) unless the team keeps none, and
     /// what the team's retention no longer keeps is forgotten.
@@ -341,11 +398,36 @@ pub trait Db: Send + Sync + 'static {
     async fn retention(&self, team: &TeamId) -> DbResult<u32>;
     /// Set it, and forget at once what it no longer keeps.
     async fn set_retention(&self, team: &TeamId, days: u32, now: i64) -> DbResult<()>;
+    /// How many of `records` exist in `team` and are not deleted: what deleting them
+    /// all would delete.
+    async fn live_among(&self, team: &TeamId, records: &[RecordId]) -> DbResult<u64>;
+    /// How many of `records` exist in `team`, deleted ones included.
+    async fn held_among(&self, team: &TeamId, records: &[RecordId]) -> DbResult<u64>;
+    /// The current state of each of `rows`' records the server holds at another
+    /// version than the row's base: what a push conflicts on.
+    async fn moved_on(&self, team: &TeamId, rows: &[PushRow]) -> DbResult<Vec<Change>>;
+    /// `who`'s count of `kind` in the window that started after `since` (0 if the
+    /// window is older or there is none).
+    async fn window(&self, team: &TeamId, who: &Username, kind: &str, since: i64) -> DbResult<u64>;
+    /// Add `n` to `who`'s count of `kind`, starting a new window at `now` if the
+    /// current one started at or before `since`; the count after.
+    async fn add_to_window(
+        &self,
+        team: &TeamId,
+        who: &Username,
+        kind: &str,
+        n: u64,
+        now: i64,
+        since: i64,
+    ) -> DbResult<u64>;
+    /// Mark the current window (started after `since`) as alerted; true if this call
+    /// did (an alert goes out once per window, whichever instance sees it first).
+    async fn flag_window(&self, team: &TeamId, who: &Username, kind: &str, since: i64) -> DbResult<bool>;
+}
 
-    async fn add_alert(&self, team: &TeamId, alert: &Alert) -> DbResult<()>;
-    /// The newest `limit` alerts, newest first.
-    async fn alerts(&self, team: &TeamId, limit: u32) -> DbResult<Vec<Alert>>;
-
+/// The audit chain and approvals of risky actions.
+#[async_trait]
+pub trait AuditLog: Send + Sync + 'static {
     /// Chain `entries` to the team's audit log in one transaction (each linked to the
     /// one before with [`shared::audit::link_hash`]); the last sequence number.
     async fn append_audit(&self, team: &TeamId, author: &Username, entries: &[Vec<u8>], now: i64) -> DbResult<u64>;
@@ -365,14 +447,6 @@ pub trait Db: Send + Sync + 'static {
         signature: Option<&[u8; 64]>,
         now: i64,
     ) -> DbResult<bool>;
-    /// How many of `records` exist in `team` and are not deleted: what deleting them
-    /// all would delete.
-    async fn live_among(&self, team: &TeamId, records: &[RecordId]) -> DbResult<u64>;
-    /// How many of `records` exist in `team`, deleted ones included.
-    async fn held_among(&self, team: &TeamId, records: &[RecordId]) -> DbResult<u64>;
-    /// The current state of each of `rows`' records the server holds at another
-    /// version than the row's base: what a push conflicts on.
-    async fn moved_on(&self, team: &TeamId, rows: &[PushRow]) -> DbResult<Vec<Change>>;
     /// Let an approved `bulk_delete` request cover `n` more deletions, if its count
     /// allows and it has not expired; false otherwise. A negative `n` gives back what a
     /// push that did not commit had taken.
@@ -384,49 +458,6 @@ pub trait Db: Send + Sync + 'static {
         n: i64,
         now: i64,
     ) -> DbResult<bool>;
-    /// `who`'s count of `kind` in the window that started after `since` (0 if the
-    /// window is older or there is none).
-    async fn window(&self, team: &TeamId, who: &Username, kind: &str, since: i64) -> DbResult<u64>;
-    /// Add `n` to `who`'s count of `kind`, starting a new window at `now` if the
-    /// current one started at or before `since`; the count after.
-    async fn add_to_window(
-        &self,
-        team: &TeamId,
-        who: &Username,
-        kind: &str,
-        n: u64,
-        now: i64,
-        since: i64,
-    ) -> DbResult<u64>;
-    /// Mark the current window (started after `since`) as alerted; true if this call
-    /// did (an alert goes out once per window, whichever instance sees it first).
-    async fn flag_window(&self, team: &TeamId, who: &Username, kind: &str, since: i64) -> DbResult<bool>;
     /// Use up an approved single-use request; false if it was already used.
     async fn use_approval(&self, team: &TeamId, id: &RecordId, now: i64) -> DbResult<bool>;
-
-    /// Claim one guess against `key` at `now`: refused while the key waits
-    /// (`Some(until)`, the time in ms it waits until; nothing changes); otherwise
-    /// counted as a wrong guess at once — until [`Db::refund_login_attempt`] or
-    /// [`Db::clear_login_failures`] says otherwise — with the wait `backoff` gives the
-    /// new count. Claiming before checking means guesses sent all at once are counted
-    /// one by one, not all let through before the first failure is recorded.
-    async fn claim_login_attempt(&self, key: &[u8; 32], now: i64, backoff: &Backoff) -> DbResult<Option<i64>>;
-    /// Give back a claimed guess that was not wrong (a right one, or one that never got
-    /// compared), and the wait it set: a claim that set a wait refused every other claim
-    /// while it was checked, so the wait was its own.
-    async fn refund_login_attempt(&self, key: &[u8; 32]) -> DbResult<()>;
-    /// Forget `key`'s count (a right guess).
-    async fn clear_login_failures(&self, key: &[u8; 32]) -> DbResult<()>;
-    /// Delete the counts forgotten by `now`; how many.
-    async fn forget_login_failures(&self, now: i64) -> DbResult<u64>;
-
-    /// Keep `beacon` as the latest its admin posted for its team (replacing theirs).
-    async fn put_beacon(&self, beacon: &shared::beacon::Beacon) -> DbResult<()>;
-    /// The latest beacon each current admin of `team` posted.
-    async fn beacons(&self, team: &TeamId) -> DbResult<Vec<shared::beacon::Beacon>>;
-
-    /// Keep `notice` as its team's newest for its generation (replacing an older one).
-    async fn put_restore_notice(&self, notice: &shared::restore::RestoreNotice) -> DbResult<()>;
-    /// The newest restore notice posted for `team` at `generation`.
-    async fn restore_notice(&self, team: &TeamId, generation: u64) -> DbResult<Option<shared::restore::RestoreNotice>>;
 }

@@ -374,6 +374,7 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::prelude::*;
 
     #[test]
     fn a_burst_is_allowed_then_the_rate_applies_per_session() {

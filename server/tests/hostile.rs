@@ -730,7 +730,7 @@ async fn a_forked_chain_is_detected_from_another_members_record() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_device_starts_from_the_accounts_pins() {
     use shared::api::{path, SealedPins};
-    use shared::chain::{ChainEntry, Member, TeamState};
+    use shared::chain::{ChainEntry, Member};
     use shared::pins::AccountPins;
 
     let srv = TestServer::start();

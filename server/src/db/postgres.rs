@@ -80,6 +80,12 @@ fn percent_decode(s: &str) -> String {
 type Backend = sqlx::Postgres;
 type Store = PgDb;
 include!("common.rs");
+include!("common/meta.rs");
+include!("common/accounts.rs");
+include!("common/sessions.rs");
+include!("common/teams.rs");
+include!("common/records.rs");
+include!("common/audit.rs");
 
 #[cfg(test)]
 mod tests {

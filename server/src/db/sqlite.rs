@@ -121,6 +121,12 @@ impl SqliteDb {
 type Backend = sqlx::Sqlite;
 type Store = SqliteDb;
 include!("common.rs");
+include!("common/meta.rs");
+include!("common/accounts.rs");
+include!("common/sessions.rs");
+include!("common/teams.rs");
+include!("common/records.rs");
+include!("common/audit.rs");
 
 #[cfg(test)]
 mod migration_tests {
