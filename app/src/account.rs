@@ -25,6 +25,7 @@ use shared::team::{collections_to_key, loses_access, open_wraps, Distributor};
 use shared::wipe::{device_id, WipeOrder};
 
 use crate::api::Api;
+use crate::error::AppError;
 use crate::i18n::{role_label, t, tf};
 use crate::store::{self, IdbStore};
 use crate::workers::derive_account_keys;
@@ -92,26 +93,14 @@ fn now_ms() -> i64 {
     js_sys::Date::now() as i64
 }
 
+/// What to tell the user of a failed request made with a session (see [`AppError`]).
 fn describe(e: TransportError) -> String {
-    match e {
-        TransportError::Offline => t("error.offline").into(),
-        // The server's words for what a user meets most, in the user's language.
-        TransportError::Http { status: 401, code, message } => match (code.as_str(), message.as_str()) {
-            ("unauthorized", "wrong username or passphrase") => t("error.wrong_login").into(),
-            ("unauthorized", _) => t("error.session_ended").into(),
-            ("session_expired", _) => t("error.session_expired").into(),
-            ("totp_required", _) => t("error.totp_required").into(),
-            ("totp_invalid", _) => t("error.totp_invalid").into(),
-            _ => message,
-        },
-        TransportError::Http { status: 429, code, .. } if code == "too_many_attempts" => {
-            t("error.too_many_attempts").into()
-        }
-        TransportError::Http { status: 429, .. } => t("error.too_many").into(),
-        TransportError::Http { message, .. } => message,
-        TransportError::Protocol(m) => format!("Unexpected answer from the server: {m}"),
-        TransportError::DeviceWiped(_) => t("error.signed_out_remotely").into(),
-    }
+    AppError::from(e).to_string()
+}
+
+/// What to tell the user of a failed log-in, or of a check of the passphrase.
+fn describe_login(e: TransportError) -> String {
+    AppError::at_login(&e).to_string()
 }
 
 fn local_storage() -> Option<web_sys::Storage> {
@@ -237,7 +226,7 @@ pub async fn log_in(name: &str, passphrase: &str, totp: Option<String>) -> Resul
     let resp = api
         .call(&LoginRequest { username: username.clone(), auth_key: *auth.expose_secret(), totp })
         .await
-        .map_err(describe)?;
+        .map_err(describe_login)?;
     let (identity, said) = IdentityKeys::open_bundle_with_flags(&resp.bundle, &wrap, username.as_str())
         .map_err(|_| t("error.bundle_does_not_open").to_string())?;
     api.set_token(Some(resp.token.clone()));
@@ -384,7 +373,7 @@ pub async fn recover(name: &str, recovery_key: &str, new_passphrase: &str) -> Re
     };
     // A device that knew the old salt accepts the new one at the log-in that follows
     // (bound to the username and no cheaper, see `check_offered`).
-    api.call(&req).await.map(drop).map_err(describe)
+    api.call(&req).await.map(drop).map_err(describe_login)
 }
 
 /// Whether the server now counts this session's account a member of `team` (an admin's

@@ -360,34 +360,6 @@ pub fn approval_state(state: &str) -> String {
     }
 }
 
-/// What the sync engine refused or is waiting for, in the user's language.
-pub fn sync_error(e: &shared::sync::SyncError) -> String {
-    use shared::sync::{ChainDoubt, SyncError};
-    match e {
-        SyncError::NotAllowed(m) if m.starts_with("Only a manager") => t("sync.not_allowed_portfolio").into(),
-        SyncError::NotAllowed(m) if m.starts_with("Your role cannot write sensitive") => {
-            t("sync.not_allowed_sensitive").into()
-        }
-        SyncError::AwaitingKeys(epoch) => tf("sync.awaiting_keys", &[("epoch", epoch)]),
-        SyncError::ConflictStorm => t("sync.conflict_storm").into(),
-        SyncError::Transport(shared::sync::TransportError::Http { code, .. })
-            if code == "team_quota_exceeded" || code == "member_quota_exceeded" =>
-        {
-            t(if code == "team_quota_exceeded" { "sync.team_quota_exceeded" } else { "sync.member_quota_exceeded" })
-                .into()
-        }
-        SyncError::ChainDoubt(ChainDoubt::Behind { writer, head }) => {
-            tf("sync.doubt_behind", &[("writer", writer), ("n", &head.len)])
-        }
-        SyncError::ChainDoubt(ChainDoubt::Fork { writer, head }) => {
-            tf("sync.doubt_fork", &[("writer", writer), ("n", &head.len)])
-        }
-        SyncError::Unconfirmed { hours } => tf("sync.unconfirmed", &[("n", hours)]),
-        SyncError::RestoreUnconfirmed { .. } => t("sync.restore_unconfirmed").into(),
-        e => tf("sync.error", &[("error", e)]),
-    }
-}
-
 /// A customer's status, as shown.
 pub fn status_label(s: shared::domain::Status) -> &'static str {
     use shared::domain::Status;

@@ -9,6 +9,7 @@ pub mod account;
 pub mod api;
 pub mod compute;
 pub mod drag;
+pub mod error;
 pub mod i18n;
 pub mod icons;
 pub mod nav;

@@ -21,6 +21,7 @@ use shared::record::{RecordDoc, Value, DELETED};
 use shared::sync::seal::open_record;
 
 use crate::account::CHAIN_KEY;
+use crate::error::AppError;
 use crate::workspace::Workspace;
 
 const AUDIT_PENDING: &str = "audit-pending";
@@ -448,7 +449,7 @@ impl Workspace {
     /// (the server's word: the sync engine checks a notice before acting on it).
     pub async fn restore_status(&self) -> Result<shared::api::RestoreStatus, String> {
         let url = path::fill(path::RESTORE, &self.team_id.to_string());
-        self.unlocked.api.get(&url).await.map_err(|e| e.to_string())
+        self.unlocked.api.get(&url).await.map_err(|e| AppError::from(e).to_string())
     }
 
     /// Admin: sign a notice that the server was restored from a backup and runs as
@@ -467,7 +468,8 @@ impl Workspace {
         };
         let url = path::fill(path::RESTORE, &self.team_id.to_string());
         let req = shared::api::ConfirmRestoreRequest { notice };
-        let _: shared::api::Empty = self.unlocked.api.post(&url, &req).await.map_err(|e| e.to_string())?;
+        let _: shared::api::Empty =
+            self.unlocked.api.post(&url, &req).await.map_err(|e| AppError::from(e).to_string())?;
         self.request_sync();
         Ok(())
     }

@@ -29,6 +29,7 @@ use shared::wipe::WipeOrder;
 use crate::account::Unlocked;
 use crate::api::HttpTransport;
 use crate::compute::BrowserCompute;
+use crate::error::AppError;
 use crate::store::IdbStore;
 
 /// Decrypted records for the views, updated incrementally after every change. Cheap to
@@ -475,7 +476,7 @@ fn kept_error(e: &SyncError) -> String {
         SyncError::NotAllowed(m) if m.starts_with("only a version older") => {
             crate::i18n::t("versions.not_older").into()
         }
-        e => crate::i18n::sync_error(e),
+        e => crate::error::sync_error(e),
     }
 }
 
@@ -666,7 +667,7 @@ impl Workspace {
                         later.note_new_device().await;
                         later.start_background();
                     }
-                    Err(e) => later.status.update(|st| st.error = Some(crate::i18n::sync_error(&e))),
+                    Err(e) => later.status.update(|st| st.error = Some(crate::error::sync_error(&e))),
                 }
             });
         } else {
@@ -923,7 +924,7 @@ impl Workspace {
             let mut s = self.syncer.lock().await;
             let mut edits = vec![(record, fields)];
             edits.extend(history.map(|h| (RecordId::random(), h.to_fields())));
-            s.edit_many(edits, now() as u64).await.map_err(|e| crate::i18n::sync_error(&e))?;
+            s.edit_many(edits, now() as u64).await.map_err(|e| crate::error::sync_error(&e))?;
         }
         self.refresh().await;
         self.audit_edit(record, &audited, before);
@@ -937,7 +938,7 @@ impl Workspace {
     pub async fn edit_many(self: &Rc<Self>, edits: Vec<shared::sync::RecordEdit>) -> Result<(), String> {
         {
             let mut s = self.syncer.lock().await;
-            s.edit_many(edits, now() as u64).await.map_err(|e| crate::i18n::sync_error(&e))?;
+            s.edit_many(edits, now() as u64).await.map_err(|e| crate::error::sync_error(&e))?;
         }
         self.refresh().await;
         Ok(())
@@ -1033,7 +1034,7 @@ impl Workspace {
         }
         {
             let mut s = self.syncer.lock().await;
-            s.edit_many(all, now() as u64).await.map_err(|e| crate::i18n::sync_error(&e))?;
+            s.edit_many(all, now() as u64).await.map_err(|e| crate::error::sync_error(&e))?;
         }
         self.refresh().await;
         let detail = format!("merge: customer {from} into {to}, {moved} records moved");
@@ -1122,7 +1123,7 @@ impl Workspace {
                 }
                 Err(e) => {
                     s.online = true;
-                    s.error = Some(kept_after_wipe.unwrap_or_else(|| crate::i18n::sync_error(&e)));
+                    s.error = Some(kept_after_wipe.unwrap_or_else(|| crate::error::sync_error(&e)));
                 }
             }
         });
@@ -1231,7 +1232,7 @@ impl Workspace {
             let mut s = self.syncer.lock().await;
             s.edit_many(vec![(RecordId::random(), h.to_fields())], now() as u64)
                 .await
-                .map_err(|e| crate::i18n::sync_error(&e))?;
+                .map_err(|e| crate::error::sync_error(&e))?;
         }
         self.refresh().await;
         self.audit_edit(record, &fields, before);
@@ -1597,7 +1598,11 @@ impl Workspace {
 
     /// Start 2FA enrolment: a secret to scan or type.
     pub async fn totp_setup(&self) -> Result<TotpLines, String> {
-        self.unlocked.api.post(path::TOTP_SETUP, &shared::api::Empty {}).await.map_err(|e| e.to_string())
+        self.unlocked
+            .api
+            .post(path::TOTP_SETUP, &shared::api::Empty {})
+            .await
+            .map_err(|e| AppError::from(e).to_string())
     }
 
     /// Confirm 2FA with a first code; the recovery codes (shown once).
@@ -1607,21 +1612,25 @@ impl Workspace {
             .api
             .post(path::TOTP_ENABLE, &shared::api::TotpCode { code })
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| AppError::from(e).to_string())?;
         Ok(r.codes)
     }
 
     /// Admin: require (or stop requiring) 2FA of every member.
     pub async fn require_2fa(&self, required: bool) -> Result<(), String> {
         let url = path::fill(path::TEAM_2FA, &self.team_id.to_string());
-        let _: shared::api::Empty =
-            self.unlocked.api.put(&url, &shared::api::Require2fa { required }).await.map_err(|e| e.to_string())?;
+        let _: shared::api::Empty = self
+            .unlocked
+            .api
+            .put(&url, &shared::api::Require2fa { required })
+            .await
+            .map_err(|e| AppError::from(e).to_string())?;
         Ok(())
     }
 
     /// This account's signed-in devices.
     pub async fn devices(&self) -> Result<DeviceLines, String> {
-        self.unlocked.api.get(path::DEVICES).await.map_err(|e| e.to_string())
+        self.unlocked.api.get(path::DEVICES).await.map_err(|e| AppError::from(e).to_string())
     }
 
     /// Sign out one of this account's devices with an order signed here (the device
@@ -1636,7 +1645,7 @@ impl Workspace {
             .api
             .post(&url, &shared::api::RevokeDeviceRequest { order })
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| AppError::from(e).to_string())?;
         Ok(())
     }
 
@@ -1653,21 +1662,21 @@ impl Workspace {
             .api
             .post(&url, &shared::api::WipeMemberRequest { username, order })
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| AppError::from(e).to_string())?;
         Ok(())
     }
 
     /// Admin: the server's security alerts for the team, newest first.
     pub async fn alerts(&self) -> Result<Vec<AlertLine>, String> {
         let url = path::fill(path::ALERTS, &self.team_id.to_string());
-        let r: Lean<AlertLine> = self.unlocked.api.get(&url).await.map_err(|e| e.to_string())?;
+        let r: Lean<AlertLine> = self.unlocked.api.get(&url).await.map_err(|e| AppError::from(e).to_string())?;
         Ok(r.alerts)
     }
 
     /// How many days the server keeps replaced versions of records (any member reads it).
     pub async fn retention(&self) -> Result<u32, String> {
         let url = path::fill(path::RETENTION, &self.team_id.to_string());
-        let r: shared::api::Retention = self.unlocked.api.get(&url).await.map_err(|e| e.to_string())?;
+        let r: shared::api::Retention = self.unlocked.api.get(&url).await.map_err(|e| AppError::from(e).to_string())?;
         Ok(r.days)
     }
 
@@ -1675,14 +1684,19 @@ impl Workspace {
     /// the days as the server answers them.
     pub async fn set_retention(&self, days: u32) -> Result<u32, String> {
         let url = path::fill(path::RETENTION, &self.team_id.to_string());
-        let r: shared::api::Retention =
-            self.unlocked.api.put(&url, &shared::api::Retention { days }).await.map_err(|e| e.to_string())?;
+        let r: shared::api::Retention = self
+            .unlocked
+            .api
+            .put(&url, &shared::api::Retention { days })
+            .await
+            .map_err(|e| AppError::from(e).to_string())?;
         Ok(r.days)
     }
 
     pub async fn activity(&self) -> Result<Vec<shared::api::MemberActivity>, String> {
         let url = path::fill(path::ACTIVITY, &self.team_id.to_string());
-        let r: shared::api::ActivityResponse = self.unlocked.api.get(&url).await.map_err(|e| e.to_string())?;
+        let r: shared::api::ActivityResponse =
+            self.unlocked.api.get(&url).await.map_err(|e| AppError::from(e).to_string())?;
         Ok(r.members)
     }
 
@@ -1768,8 +1782,12 @@ impl Workspace {
     pub async fn declare_incident(self: &Rc<Self>, reason: String) -> Result<(), String> {
         self.rotate_keys().await?;
         let url = path::fill(path::INCIDENT, &self.team_id.to_string());
-        let _: shared::api::Empty =
-            self.unlocked.api.post(&url, &shared::api::IncidentRequest {}).await.map_err(|e| e.to_string())?;
+        let _: shared::api::Empty = self
+            .unlocked
+            .api
+            .post(&url, &shared::api::IncidentRequest {})
+            .await
+            .map_err(|e| AppError::from(e).to_string())?;
         // When and by whom: the fields' stamps carry both.
         let fields = vec![
             (field::KIND.into(), Some(Value::Text("incident".into()))),

@@ -24,7 +24,7 @@ pub fn SyncStatusBar() -> impl IntoView {
         } else if let Some(at) = s.last_synced {
             parts.push(tf("sync.synced_at", &[("time", &clock(at))]));
         }
-        // Already a sentence in the user's language (`i18n::sync_error` adds the
+        // Already a sentence in the user's language (`error::sync_error` adds the
         // "sync error:" prefix where the error is not one of its own sentences).
         parts.extend(s.error);
         parts.extend(s.notice);
