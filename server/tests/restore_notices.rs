@@ -18,7 +18,7 @@ use probe::{json, Body, Probe};
 use quietdesk_server::{app, Config};
 use reqwest::StatusCode;
 use serde_json::json;
-use shared::api::{path, RestoreStatus, MAX_BODY_BYTES};
+use shared::api::{path, RestoreStatus};
 use shared::chain::Role;
 use shared::ids::TeamId;
 use shared::restore::RestoreNotice;
@@ -97,27 +97,12 @@ async fn only_an_admins_own_notice_for_the_restored_generation_is_kept_and_membe
 
     // Shapes that are not a notice at all.
     let v = serde_json::to_value(&good).unwrap();
-    let without = |field: &str| {
-        let mut w = v.clone();
-        w.as_object_mut().unwrap().remove(field);
-        json(&json!({ "notice": w }))
-    };
-    let missing: Vec<Body> = ["team", "generation", "admin", "at_ms", "signature"].map(without).into();
     let mut short_signature = v.clone();
     short_signature["signature"] = json!("AAAA");
-    let mut oversized = b"{\"pad\":\"".to_vec();
-    oversized.resize(MAX_BODY_BYTES + 16, b'x');
-    oversized.extend(b"\"}");
-    let others: Vec<Body> = vec![
-        json(&json!({ "notice": short_signature })),
-        json(&json!({ "notice": { "team": team.to_string(), "generation": -1 } })),
-        json(&json!({})),
-        json(&json!([])),
-        Some(("application/json", b"{\"notice\":".to_vec())),
-        Some(("text/plain", b"{}".to_vec())),
-        Some(("application/json", oversized)),
-    ];
-    for b in missing.into_iter().chain(others) {
+    let mut bodies = probe::malformed("notice", &v, &["team", "generation", "admin", "at_ms", "signature"]);
+    bodies.push(json(&json!({ "notice": short_signature })));
+    bodies.push(json(&json!({ "notice": { "team": team.to_string(), "generation": -1 } })));
+    for b in bodies {
         let (s, e) = p.refused("POST", &url, tok, b).await;
         assert!(matches!(s.as_u16(), 400 | 413 | 415 | 422), "{s} {e:?}");
     }

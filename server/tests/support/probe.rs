@@ -48,3 +48,28 @@ impl Probe {
 pub fn json(v: &serde_json::Value) -> Body {
     Some(("application/json", serde_json::to_vec(v).unwrap()))
 }
+
+/// Bodies that are not `{ "<wrapper>": good }`: `good` (an object) without each of its
+/// `fields` in turn, then shapes no endpoint takes (an empty object, an array, cut-off
+/// JSON, another content type, a body over the size limit).
+pub fn malformed(wrapper: &str, good: &serde_json::Value, fields: &[&str]) -> Vec<Body> {
+    let mut bodies: Vec<Body> = fields
+        .iter()
+        .map(|field| {
+            let mut without = good.clone();
+            without.as_object_mut().expect("an object").remove(*field);
+            json(&serde_json::json!({ wrapper: without }))
+        })
+        .collect();
+    let mut oversized = b"{\"pad\":\"".to_vec();
+    oversized.resize(shared::api::MAX_BODY_BYTES + 16, b'x');
+    oversized.extend(b"\"}");
+    bodies.extend([
+        json(&serde_json::json!({})),
+        json(&serde_json::json!([])),
+        Some(("application/json", format!("{{\"{wrapper}\":").into_bytes())),
+        Some(("text/plain", b"{}".to_vec())),
+        Some(("application/json", oversized)),
+    ]);
+    bodies
+}

@@ -846,11 +846,8 @@ fn a_restore_never_lowers_the_accounts_pins_and_the_put_back_goes_above_them() {
 fn a_reset_is_acted_on_only_with_an_admins_signed_notice_of_the_restore() {
     let t = team();
     let net = ModelTransport::default();
-    let mut ann = client(&t, 0, &net, MemoryStore::new());
+    let (mut ann, id) = ann_writes_a_customer(&t, &net);
     let mut bob = client(&t, 1, &net, MemoryStore::new());
-    let id = RecordId::random();
-    block_on(ann.edit(id, customer("Zhang San", "13800001111"), 1_000)).unwrap();
-    block_on(ann.sync()).unwrap();
     let before = net.server.lock().unwrap().records[&id].sealed.clone();
     block_on(bob.sync()).unwrap();
     block_on(bob.edit(id, vec![(field::NOTES.into(), text("called on Monday"))], wall_clock())).unwrap();
